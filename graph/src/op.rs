@@ -1,0 +1,136 @@
+//! Ops: what a task does, as data.
+
+use std::any::Any;
+use std::fmt;
+
+use smallvec::SmallVec;
+
+use crate::{TaskError, Value};
+
+/// The arguments an op receives, in the order its task lists them. Values are owned: an op that
+/// holds the only reference to an input may reuse its buffer.
+pub type Args = SmallVec<[Value; 4]>;
+
+/// What a task does: a pure function of its arguments, carrying its parameters as data.
+///
+/// Ops may run more than once (a retry, a recomputation after a lost worker), on any thread. To
+/// cross a process boundary an op type must be registered by a stable name with
+/// [`register_op!`](crate::register_op) (which needs `Serialize + Deserialize`); an unregistered
+/// op — a closure, say — still runs on the in-process schedulers.
+///
+/// ```
+/// use rask_graph::{Args, Op, TaskError, Value, register_op};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// Multiplies its one f64 argument.
+/// #[derive(Debug, Serialize, Deserialize)]
+/// struct Scale { by: f64 }
+///
+/// impl Op for Scale {
+///     fn name(&self) -> &str { "scale" }
+///     fn run(&self, args: Args) -> Result<Value, TaskError> {
+///         Ok(Value::new(args[0].get::<f64>()? * self.by))
+///     }
+/// }
+/// register_op!(Scale, "doc.scale");
+///
+/// let out = Scale { by: 2.0 }.run([Value::new(21.0f64)].into_iter().collect()).unwrap();
+/// assert_eq!(*out.get::<f64>().unwrap(), 42.0);
+/// ```
+pub trait Op: Any + Send + Sync + fmt::Debug {
+    /// A short display name, used in key prefixes, graph pictures and error messages.
+    fn name(&self) -> &str;
+
+    /// Runs the op on its arguments.
+    fn run(&self, args: Args) -> Result<Value, TaskError>;
+}
+
+/// Returns its single argument: the op of a task that holds a ready value.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct Identity;
+
+impl Op for Identity {
+    fn name(&self) -> &str {
+        "identity"
+    }
+
+    fn run(&self, mut args: Args) -> Result<Value, TaskError> {
+        if args.len() != 1 {
+            return Err(TaskError::new(format!(
+                "identity takes one argument, got {}",
+                args.len()
+            )));
+        }
+        Ok(args.swap_remove(0))
+    }
+}
+
+/// Sums its arguments, all `i64` or all `f64` scalars (or `Vec`s of them, summed whole).
+///
+/// ```
+/// use rask_graph::{ops::Sum, Op, Value};
+/// let v = Sum.run([Value::new(1i64), Value::new(vec![2i64, 3])].into_iter().collect()).unwrap();
+/// assert_eq!(*v.get::<i64>().unwrap(), 6);
+/// ```
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct Sum;
+
+impl Op for Sum {
+    fn name(&self) -> &str {
+        "sum"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let is_float = args.first().is_some_and(|a| {
+            a.downcast_ref::<f64>().is_some() || a.downcast_ref::<Vec<f64>>().is_some()
+        });
+        if is_float {
+            let mut total = 0.0f64;
+            for a in &args {
+                total += match a.downcast_ref::<Vec<f64>>() {
+                    Some(v) => v.iter().sum(),
+                    None => *a.get::<f64>()?,
+                };
+            }
+            Ok(Value::new(total))
+        } else {
+            let mut total = 0i64;
+            for a in &args {
+                let part = match a.downcast_ref::<Vec<i64>>() {
+                    Some(v) => v.iter().try_fold(0i64, |s, x| s.checked_add(*x)),
+                    None => Some(*a.get::<i64>()?),
+                };
+                total = part
+                    .and_then(|p| total.checked_add(p))
+                    .ok_or_else(|| TaskError::new("i64 overflow in sum"))?;
+            }
+            Ok(Value::new(total))
+        }
+    }
+}
+
+/// Adds a constant to its one `i64` argument: the trivial task of benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub struct AddConst(pub i64);
+
+impl Op for AddConst {
+    fn name(&self) -> &str {
+        "add-const"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let x = match args.first() {
+            Some(a) => *a.get::<i64>()?,
+            None => 0,
+        };
+        x.checked_add(self.0)
+            .map(Value::new)
+            .ok_or_else(|| TaskError::new(format!("i64 overflow adding {} to {x}", self.0)))
+    }
+}
+
+/// A panic-free downcast of an op to its concrete type.
+pub fn downcast_op<T: Op>(op: &dyn Op) -> Option<&T> {
+    let any: &dyn Any = op;
+    any.downcast_ref::<T>()
+}

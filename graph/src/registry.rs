@@ -1,0 +1,304 @@
+//! The registry through which ops and values serialize by stable names.
+//!
+//! Every registration is a `static` collected at link time (the `inventory` crate), so a binary
+//! knows all the op and value types of every crate it links, with no start-up code. Lookups go
+//! through two hash tables built on first use.
+
+use std::any::{Any, TypeId};
+use std::cell::Cell;
+use std::sync::{Arc, OnceLock};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Datum, GraphError, Op, Value};
+
+/// A registered op type: its stable name and how to encode and decode it.
+#[derive(Debug)]
+pub struct OpType {
+    name: &'static str,
+    type_id: fn() -> TypeId,
+    encode: fn(&dyn Op) -> Result<Vec<u8>, String>,
+    decode: fn(&[u8]) -> Result<Arc<dyn Op>, String>,
+}
+
+impl OpType {
+    /// The registration of op type `T` under `name`. Use [`register_op!`](crate::register_op).
+    pub const fn of<T: Op + Serialize + DeserializeOwned>(name: &'static str) -> Self {
+        Self {
+            name,
+            type_id: TypeId::of::<T>,
+            encode: encode_op_as::<T>,
+            decode: decode_op_as::<T>,
+        }
+    }
+
+    /// The registered name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn encode_op_as<T: Op + Serialize>(op: &dyn Op) -> Result<Vec<u8>, String> {
+    let any: &dyn Any = op;
+    let op = any
+        .downcast_ref::<T>()
+        .ok_or_else(|| "op type does not match its registration".to_string())?;
+    postcard::to_allocvec(op).map_err(|e| e.to_string())
+}
+
+fn decode_op_as<T: Op + DeserializeOwned>(bytes: &[u8]) -> Result<Arc<dyn Op>, String> {
+    let op: T = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    Ok(Arc::new(op))
+}
+
+/// A registered value type: its stable name and how to encode and decode it.
+#[derive(Debug)]
+pub struct ValueType {
+    name: &'static str,
+    type_id: fn() -> TypeId,
+    encode: fn(&dyn Datum) -> Result<Vec<u8>, String>,
+    decode: fn(&[u8]) -> Result<Value, String>,
+}
+
+impl ValueType {
+    /// The registration of value type `T` under `name`. Use
+    /// [`register_value!`](crate::register_value).
+    pub const fn of<T: Datum + Serialize + DeserializeOwned>(name: &'static str) -> Self {
+        Self {
+            name,
+            type_id: TypeId::of::<T>,
+            encode: encode_value_as::<T>,
+            decode: decode_value_as::<T>,
+        }
+    }
+
+    /// The registered name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+fn encode_value_as<T: Datum + Serialize>(datum: &dyn Datum) -> Result<Vec<u8>, String> {
+    let any: &dyn Any = datum;
+    let datum = any
+        .downcast_ref::<T>()
+        .ok_or_else(|| "value type does not match its registration".to_string())?;
+    postcard::to_allocvec(datum).map_err(|e| e.to_string())
+}
+
+fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, String> {
+    let datum: T = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    Ok(Value::new(datum))
+}
+
+inventory::collect!(OpType);
+inventory::collect!(ValueType);
+
+struct Tables<T: 'static> {
+    by_name: FxHashMap<&'static str, &'static T>,
+    by_type: FxHashMap<TypeId, &'static T>,
+    duplicates: Vec<&'static str>,
+}
+
+fn tables<T: 'static>(
+    items: impl Iterator<Item = &'static T>,
+    name: fn(&T) -> &'static str,
+    type_id: fn(&T) -> TypeId,
+) -> Tables<T> {
+    let mut t = Tables {
+        by_name: FxHashMap::default(),
+        by_type: FxHashMap::default(),
+        duplicates: Vec::new(),
+    };
+    for item in items {
+        if t.by_name.insert(name(item), item).is_some() {
+            t.duplicates.push(name(item));
+        }
+        t.by_type.insert(type_id(item), item);
+    }
+    t
+}
+
+fn op_tables() -> &'static Tables<OpType> {
+    static T: OnceLock<Tables<OpType>> = OnceLock::new();
+    T.get_or_init(|| {
+        tables(
+            inventory::iter::<OpType>.into_iter(),
+            |o| o.name,
+            |o| (o.type_id)(),
+        )
+    })
+}
+
+fn value_tables() -> &'static Tables<ValueType> {
+    static T: OnceLock<Tables<ValueType>> = OnceLock::new();
+    T.get_or_init(|| {
+        tables(
+            inventory::iter::<ValueType>.into_iter(),
+            |v| v.name,
+            |v| (v.type_id)(),
+        )
+    })
+}
+
+/// The registered name of an op's type, if it is registered.
+pub fn op_type_name(op: &dyn Op) -> Option<&'static str> {
+    let any: &dyn Any = op;
+    op_tables().by_type.get(&any.type_id()).map(|o| o.name)
+}
+
+/// The registered name of a value's type, if it is registered.
+pub fn value_type_name(datum: &dyn Datum) -> Option<&'static str> {
+    let any: &dyn Any = datum;
+    value_tables().by_type.get(&any.type_id()).map(|v| v.name)
+}
+
+/// Every registered op name, sorted.
+pub fn op_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = op_tables().by_name.keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+/// Every registered value type name, sorted.
+pub fn value_names() -> Vec<&'static str> {
+    let mut v: Vec<_> = value_tables().by_name.keys().copied().collect();
+    v.sort_unstable();
+    v
+}
+
+/// Names registered twice (by two different types or crates): each is an error to fix.
+pub fn duplicate_names() -> Vec<&'static str> {
+    let mut v = op_tables().duplicates.clone();
+    v.extend(value_tables().duplicates.iter().copied());
+    v
+}
+
+/// Encodes an op as its registered name and its parameters' postcard bytes; `None` when its type
+/// is not registered.
+pub fn encode_op(op: &dyn Op) -> Option<Result<(&'static str, Vec<u8>), String>> {
+    let any: &dyn Any = op;
+    let reg = op_tables().by_type.get(&any.type_id())?;
+    Some((reg.encode)(op).map(|b| (reg.name, b)))
+}
+
+/// Encodes a value as its registered type name and postcard bytes; `None` when its type is not
+/// registered.
+pub fn encode_value(value: &Value) -> Option<Result<(&'static str, Vec<u8>), String>> {
+    let any: &dyn Any = value.datum();
+    let reg = value_tables().by_type.get(&any.type_id())?;
+    Some((reg.encode)(value.datum()).map(|b| (reg.name, b)))
+}
+
+thread_local! {
+    static DECODE_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// How deep ops may nest inside ops (a fused op holds ops) when decoding.
+pub const MAX_DECODE_DEPTH: u32 = 32;
+
+/// Decodes an op from its registered name and bytes.
+pub fn decode_op(name: &str, bytes: &[u8]) -> Result<Arc<dyn Op>, GraphError> {
+    let reg = op_tables()
+        .by_name
+        .get(name)
+        .ok_or_else(|| GraphError::UnknownOp {
+            name: name.to_string(),
+        })?;
+    let depth = DECODE_DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let result = if depth > MAX_DECODE_DEPTH {
+        Err(format!("ops nested deeper than {MAX_DECODE_DEPTH}"))
+    } else {
+        (reg.decode)(bytes)
+    };
+    DECODE_DEPTH.with(|d| d.set(d.get() - 1));
+    result.map_err(|message| GraphError::Corrupt {
+        message: format!("op `{name}`: {message}"),
+    })
+}
+
+/// Decodes a value from its registered type name and bytes.
+pub fn decode_value(name: &str, bytes: &[u8]) -> Result<Value, GraphError> {
+    let reg = value_tables()
+        .by_name
+        .get(name)
+        .ok_or_else(|| GraphError::UnknownValueType {
+            name: name.to_string(),
+        })?;
+    (reg.decode)(bytes).map_err(|message| GraphError::Corrupt {
+        message: format!("value `{name}`: {message}"),
+    })
+}
+
+/// Registers an op type by a stable name so that graphs holding it can cross process boundaries.
+///
+/// The type must implement [`Op`](crate::Op), `serde::Serialize` and `serde::Deserialize`. Names
+/// must be unique across everything a binary links: prefix them with your crate's name.
+///
+/// ```
+/// # use rask_graph::{Args, Op, TaskError, Value};
+/// #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// struct Negate;
+/// impl Op for Negate {
+///     fn name(&self) -> &str { "negate" }
+///     fn run(&self, a: Args) -> Result<Value, TaskError> { Ok(Value::new(-*a[0].get::<f64>()?)) }
+/// }
+/// rask_graph::register_op!(Negate, "mycrate.negate");
+/// assert!(rask_graph::registry::op_names().contains(&"mycrate.negate"));
+/// ```
+#[macro_export]
+macro_rules! register_op {
+    ($ty:ty, $name:expr $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::OpType::of::<$ty>($name)
+        }
+    };
+}
+
+/// Registers a value type by a stable name so that it can cross process boundaries.
+///
+/// ```
+/// #[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// struct Point { x: f64, y: f64 }
+/// impl rask_graph::Datum for Point {}
+/// rask_graph::register_value!(Point, "mycrate.point");
+///
+/// let v = rask_graph::Value::new(Point { x: 1.0, y: 2.0 });
+/// let (name, _bytes) = rask_graph::registry::encode_value(&v).unwrap().unwrap();
+/// assert_eq!(name, "mycrate.point");
+/// ```
+#[macro_export]
+macro_rules! register_value {
+    ($ty:ty, $name:expr $(,)?) => {
+        $crate::__private::inventory::submit! {
+            $crate::registry::ValueType::of::<$ty>($name)
+        }
+    };
+}
+
+// The built-in registrations.
+crate::register_op!(crate::op::Identity, "rask.identity");
+crate::register_op!(crate::op::Sum, "rask.sum");
+crate::register_op!(crate::op::AddConst, "rask.add-const");
+crate::register_value!((), "unit");
+crate::register_value!(bool, "bool");
+crate::register_value!(i32, "i32");
+crate::register_value!(i64, "i64");
+crate::register_value!(u8, "u8");
+crate::register_value!(u32, "u32");
+crate::register_value!(u64, "u64");
+crate::register_value!(usize, "usize");
+crate::register_value!(f32, "f32");
+crate::register_value!(f64, "f64");
+crate::register_value!(String, "string");
+crate::register_value!(Vec<i64>, "vec<i64>");
+crate::register_value!(Vec<u64>, "vec<u64>");
+crate::register_value!(Vec<f64>, "vec<f64>");
+crate::register_value!(Vec<String>, "vec<string>");
+crate::register_value!((f64, f64), "(f64,f64)");
+crate::register_value!((f64, u64), "(f64,u64)");

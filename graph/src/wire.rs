@@ -1,0 +1,143 @@
+//! Graphs as bytes: every op and literal by its registered name, through postcard.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Arg, Graph, GraphError, Key, KeyIndex, Layer, Task, registry};
+
+#[derive(Serialize, Deserialize)]
+struct WireGraph {
+    version: u32,
+    layers: Vec<WireLayer>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireLayer {
+    name: String,
+    tasks: Vec<(KeyIndex, WireTask)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireTask {
+    op: (String, Vec<u8>),
+    args: Vec<WireArg>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum WireArg {
+    Key(Key),
+    Value(String, Vec<u8>),
+}
+
+/// The version of the encoding; decoding refuses others.
+pub const WIRE_VERSION: u32 = 1;
+
+impl Graph {
+    /// Encodes the graph. Every op and literal must be registered; the error names the first
+    /// task that holds one that is not.
+    ///
+    /// ```
+    /// use rask_graph::{ops::Sum, Arg, Graph, Layer, Task, Value};
+    ///
+    /// let mut g = Graph::new();
+    /// let mut l = Layer::new("s");
+    /// l.insert([], Task::new(Sum, [Arg::Value(Value::new(2i64)), Arg::Value(Value::new(3i64))]));
+    /// g.add_layer(l);
+    /// let bytes = g.to_bytes().unwrap();
+    /// let back = Graph::from_bytes(&bytes).unwrap();
+    /// assert_eq!(back.len(), 1);
+    /// ```
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GraphError> {
+        let mut layers = Vec::new();
+        for layer in self.layers() {
+            let mut tasks = Vec::with_capacity(layer.len());
+            for (index, task) in layer.entries() {
+                let key = || Key::with_name(layer.name(), index.iter().copied());
+                let op = match registry::encode_op(task.op()) {
+                    Some(Ok((name, bytes))) => (name.to_string(), bytes),
+                    Some(Err(message)) => {
+                        return Err(GraphError::Encode {
+                            what: format!("task {}", key()),
+                            message,
+                        });
+                    }
+                    None => {
+                        return Err(GraphError::UnregisteredOp {
+                            key: key(),
+                            op: task.op().name().to_string(),
+                            type_name: std::any::type_name_of_val(task.op()).to_string(),
+                        });
+                    }
+                };
+                let mut args = Vec::with_capacity(task.args().len());
+                for a in task.args() {
+                    args.push(match a {
+                        Arg::Key(k) => WireArg::Key(k.clone()),
+                        Arg::Value(v) => match registry::encode_value(v) {
+                            Some(Ok((name, bytes))) => WireArg::Value(name.to_string(), bytes),
+                            Some(Err(message)) => {
+                                return Err(GraphError::Encode {
+                                    what: format!("a literal of task {}", key()),
+                                    message,
+                                });
+                            }
+                            None => {
+                                return Err(GraphError::UnregisteredValue {
+                                    key: key(),
+                                    type_name: v.type_name().to_string(),
+                                });
+                            }
+                        },
+                    });
+                }
+                tasks.push((index.iter().copied().collect(), WireTask { op, args }));
+            }
+            layers.push(WireLayer {
+                name: layer.name().to_string(),
+                tasks,
+            });
+        }
+        postcard::to_allocvec(&WireGraph {
+            version: WIRE_VERSION,
+            layers,
+        })
+        .map_err(|e| GraphError::Encode {
+            what: "graph".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Decodes a graph made by [`to_bytes`](Graph::to_bytes) in a binary that registers the
+    /// same ops and values. Any input gives a graph or an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Graph, GraphError> {
+        let wire: WireGraph = postcard::from_bytes(bytes).map_err(|e| GraphError::Corrupt {
+            message: e.to_string(),
+        })?;
+        if wire.version != WIRE_VERSION {
+            return Err(GraphError::Corrupt {
+                message: format!(
+                    "encoding version {} (this binary reads version {WIRE_VERSION})",
+                    wire.version
+                ),
+            });
+        }
+        let mut g = Graph::new();
+        for wl in wire.layers {
+            let mut layer = Layer::with_capacity(wl.name, wl.tasks.len());
+            for (index, wt) in wl.tasks {
+                let op = registry::decode_op(&wt.op.0, &wt.op.1)?;
+                let mut args = Vec::with_capacity(wt.args.len());
+                for a in wt.args {
+                    args.push(match a {
+                        WireArg::Key(k) => Arg::Key(k),
+                        WireArg::Value(name, bytes) => {
+                            Arg::Value(registry::decode_value(&name, &bytes)?)
+                        }
+                    });
+                }
+                layer.insert(index, Task::from_arc(op, args));
+            }
+            g.add_layer(layer);
+        }
+        Ok(g)
+    }
+}

@@ -1,0 +1,340 @@
+//! The threaded scheduler.
+//!
+//! The plan's ids are in priority order. Ready tasks come from three places, cheapest first:
+//! the worker's own `next` (the lowest newly ready dependent of the task it just ran: finish
+//! what you started), a shared cursor over the tasks ready at the start (one atomic add per
+//! claim), and a shared min-heap of tasks that became ready later. Dependency counts are atomic;
+//! each result sits in its own slot, taken out by its last reader. Idle workers sleep on a
+//! condition variable that is only signalled when someone sleeps.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::num::NonZeroUsize;
+
+use rask_graph::{
+    Args, Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, Key, Plan,
+    PlanArg, Scheduler, TaskFinish, TaskStart, Value,
+};
+use smallvec::SmallVec;
+
+use crate::exec::{message, run_task};
+use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+
+/// Why a scheduler could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `num_workers(0)`.
+    #[error("a scheduler needs at least one worker; num_workers was 0")]
+    ZeroWorkers,
+}
+
+/// Runs tasks on a pool of threads; the default scheduler. Build it with
+/// [`ThreadedScheduler::builder`].
+///
+/// ```
+/// use rask_local::ThreadedScheduler;
+///
+/// let s = ThreadedScheduler::builder().num_workers(4).build()?;
+/// assert_eq!(s.num_workers(), 4);
+/// assert!(ThreadedScheduler::builder().num_workers(0).build().is_err());
+/// # Ok::<(), rask_local::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ThreadedScheduler {
+    num_workers: usize,
+}
+
+/// Configures a [`ThreadedScheduler`].
+#[derive(Debug, Clone, Default)]
+pub struct ThreadedSchedulerBuilder {
+    num_workers: Option<usize>,
+}
+
+impl ThreadedSchedulerBuilder {
+    /// The number of worker threads (the calling thread is one of them). Default: the
+    /// available cores.
+    pub fn num_workers(mut self, n: usize) -> Self {
+        self.num_workers = Some(n);
+        self
+    }
+
+    /// Builds the scheduler.
+    pub fn build(self) -> Result<ThreadedScheduler, BuildError> {
+        let num_workers = match self.num_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        };
+        Ok(ThreadedScheduler { num_workers })
+    }
+}
+
+impl ThreadedScheduler {
+    /// A builder.
+    pub fn builder() -> ThreadedSchedulerBuilder {
+        ThreadedSchedulerBuilder::default()
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.num_workers
+    }
+}
+
+impl Default for ThreadedScheduler {
+    fn default() -> Self {
+        Self::builder()
+            .build()
+            .unwrap_or(ThreadedScheduler { num_workers: 1 })
+    }
+}
+
+impl Scheduler for ThreadedScheduler {
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        callbacks: &[&dyn Callback],
+    ) -> Result<Vec<Value>, ComputeError> {
+        let plan = Plan::lower(graph, keys)?;
+        let cbs = Callbacks::new(callbacks);
+        let workers = self.num_workers.min(plan.len().max(1));
+        if workers == 1 {
+            return crate::sync_scheduler::run_plan(&plan, &cbs);
+        }
+        let state = State::new(&plan, &cbs);
+        if !cbs.is_empty() {
+            cbs.compute_start(&ComputeStart {
+                keys: plan.keys(),
+                tasks: plan.len(),
+                workers,
+            });
+        }
+        std::thread::scope(|s| {
+            for w in 1..workers {
+                let state = &state;
+                std::thread::Builder::new()
+                    .name(format!("rask-worker-{w}"))
+                    .spawn_scoped(s, move || state.work(w))
+                    .map_err(|e| {
+                        ComputeError::Scheduler(format!("cannot start a worker thread: {e}"))
+                    })?;
+            }
+            state.work(0);
+            Ok::<(), ComputeError>(())
+        })
+        .inspect_err(|_| state.stop())?;
+        let error = state.error.into_inner().unwrap_or_else(|p| p.into_inner());
+        let done = state.done.load(Ordering::Acquire);
+        if !cbs.is_empty() {
+            let msg = error.as_ref().map(|e| e.to_string());
+            cbs.compute_finish(&ComputeFinish {
+                tasks_done: done,
+                error: msg.as_deref(),
+            });
+        }
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let slots = state.slots;
+        Ok(plan
+            .outputs()
+            .iter()
+            .map(|o| {
+                lock(&slots[*o as usize])
+                    .clone()
+                    .unwrap_or_else(|| unreachable!("outputs are kept"))
+            })
+            .collect())
+    }
+
+    fn name(&self) -> &str {
+        "threaded"
+    }
+}
+
+struct State<'a> {
+    plan: &'a Plan,
+    cbs: &'a Callbacks<'a>,
+    waiting_on: Vec<AtomicU32>,
+    uses: Vec<AtomicU32>,
+    slots: Vec<Mutex<Option<Value>>>,
+    initial: Vec<u32>,
+    cursor: AtomicUsize,
+    heap: Mutex<BinaryHeap<Reverse<u32>>>,
+    heap_len: AtomicUsize,
+    wake: Condvar,
+    sleeping: AtomicUsize,
+    done: AtomicUsize,
+    stopped: AtomicBool,
+    error: Mutex<Option<ComputeError>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<'a> State<'a> {
+    fn new(plan: &'a Plan, cbs: &'a Callbacks<'a>) -> Self {
+        let n = plan.len();
+        Self {
+            plan,
+            cbs,
+            waiting_on: (0..n as u32)
+                .map(|i| AtomicU32::new(plan.dependencies(i).len() as u32))
+                .collect(),
+            uses: (0..n as u32)
+                .map(|i| AtomicU32::new(plan.uses(i)))
+                .collect(),
+            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            initial: plan.initial_ready(),
+            cursor: AtomicUsize::new(0),
+            heap: Mutex::new(BinaryHeap::new()),
+            heap_len: AtomicUsize::new(0),
+            wake: Condvar::new(),
+            sleeping: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            stopped: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// Stops everyone: no new task starts; sleepers wake and leave.
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        let _guard = lock(&self.heap);
+        self.wake.notify_all();
+    }
+
+    fn work(&self, worker: usize) {
+        let mut next: Option<u32> = None;
+        while let Some(id) = next.take().or_else(|| self.claim()) {
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            match self.run(id, worker) {
+                Ok(()) => {}
+                Err(e) => {
+                    let mut slot = lock(&self.error);
+                    if slot.is_none() {
+                        *slot = Some(e);
+                    }
+                    drop(slot);
+                    self.stop();
+                    return;
+                }
+            }
+            if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.plan.len() {
+                self.stop();
+                return;
+            }
+            let mut ready: SmallVec<[u32; 8]> = SmallVec::new();
+            for &d in self.plan.dependents(id) {
+                if self.waiting_on[d as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                    ready.push(d);
+                }
+            }
+            // Dependents are ascending: run the first here, share the rest.
+            if let Some((first, rest)) = ready.as_slice().split_first() {
+                next = Some(*first);
+                if !rest.is_empty() {
+                    let mut heap = lock(&self.heap);
+                    heap.extend(rest.iter().map(|d| Reverse(*d)));
+                    self.heap_len.fetch_add(rest.len(), Ordering::Release);
+                    if self.sleeping.load(Ordering::Relaxed) > 0 {
+                        if rest.len() == 1 {
+                            self.wake.notify_one();
+                        } else {
+                            self.wake.notify_all();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(&self, id: u32, worker: usize) -> Result<(), ComputeError> {
+        let plan = self.plan;
+        let args: Args = plan
+            .args(id)
+            .iter()
+            .map(|a| match a {
+                PlanArg::Value(v) => v.clone(),
+                PlanArg::Task(d) => {
+                    let d = *d as usize;
+                    let left = self.uses[d].fetch_sub(1, Ordering::AcqRel) - 1;
+                    let mut slot = lock(&self.slots[d]);
+                    let v = if left == 0 && !plan.is_output(d as u32) {
+                        slot.take()
+                    } else {
+                        slot.clone()
+                    };
+                    v.unwrap_or_else(|| unreachable!("a dependency runs before its dependents"))
+                }
+            })
+            .collect();
+        let cbs = self.cbs;
+        if !cbs.is_empty() {
+            cbs.task_start(&TaskStart {
+                id,
+                key: plan.key(id),
+                op: plan.op(id).name(),
+                worker,
+            });
+        }
+        let result = run_task(plan, id, args);
+        if !cbs.is_empty() {
+            let msg = result.as_ref().err().map(message);
+            cbs.task_finish(&TaskFinish {
+                id,
+                key: plan.key(id),
+                op: plan.op(id).name(),
+                worker,
+                nbytes: result.as_ref().map_or(0, |v| v.nbytes()),
+                error: msg.as_deref(),
+            });
+        }
+        *lock(&self.slots[id as usize]) = Some(result?);
+        Ok(())
+    }
+
+    /// The next task to run, by priority, or `None` when the computation is over.
+    fn claim(&self) -> Option<u32> {
+        loop {
+            if self.stopped.load(Ordering::Acquire) {
+                return None;
+            }
+            let c = self.cursor.load(Ordering::Relaxed);
+            let first = self.initial.get(c).copied();
+            if self.heap_len.load(Ordering::Acquire) > 0 {
+                let mut heap = lock(&self.heap);
+                if let Some(&Reverse(top)) = heap.peek() {
+                    if first.is_none_or(|f| top < f) {
+                        heap.pop();
+                        self.heap_len.fetch_sub(1, Ordering::Release);
+                        return Some(top);
+                    }
+                }
+            }
+            if first.is_some() {
+                let c = self.cursor.fetch_add(1, Ordering::Relaxed);
+                if let Some(id) = self.initial.get(c) {
+                    return Some(*id);
+                }
+                continue;
+            }
+            let heap = lock(&self.heap);
+            if !heap.is_empty() {
+                continue;
+            }
+            if self.stopped.load(Ordering::Acquire) {
+                return None;
+            }
+            self.sleeping.fetch_add(1, Ordering::Relaxed);
+            let heap = self.wake.wait(heap).unwrap_or_else(|p| p.into_inner());
+            self.sleeping.fetch_sub(1, Ordering::Relaxed);
+            drop(heap);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! # rask — Dask's model in Rust
+//!
+//! Build a big calculation lazily, call [`compute()`](Compute::compute), get the result back —
+//! on one core, every core, or (soon) a cluster, without changing the calculation.
+//!
+//! - [`graph`]: the task graph and the traits ([`rask_graph`]).
+//! - [`delayed`]: lazy calls over closures and values.
+//! - [`schedulers`]: [`SyncScheduler`](schedulers::SyncScheduler) and
+//!   [`ThreadedScheduler`](schedulers::ThreadedScheduler) (the default).
+//! - [`config`]: the default scheduler and callbacks, set for a scope (like
+//!   `dask.config.set(scheduler=...)`) or for the process.
+//!
+//! ```
+//! use rask::prelude::*;
+//!
+//! let x = rask::delayed::value(1i64);
+//! let y = x.map("inc", |x| x + 1);
+//! let z = y.zip_with(&x, "add", |a, b| a + b);
+//! assert_eq!(z.compute()?, 3);
+//!
+//! // The same calculation on another scheduler.
+//! assert_eq!(z.compute_with(&rask::schedulers::SyncScheduler)?, 3);
+//! # Ok::<(), rask::ComputeError>(())
+//! ```
+//!
+//! This crate has no feature flags yet.
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(clippy::clone_on_ref_ptr)]
+#![doc(test(attr(deny(warnings))))]
+
+pub mod config;
+
+pub use rask_graph as graph;
+pub use rask_graph::delayed;
+pub use rask_graph::{Callback, Collection, ComputeError, Delayed, GraphError, Scheduler};
+
+/// The schedulers that ship with rask.
+pub mod schedulers {
+    pub use rask_local::{BuildError, SyncScheduler, ThreadedScheduler, ThreadedSchedulerBuilder};
+}
+
+/// What most programs need: `use rask::prelude::*;`.
+pub mod prelude {
+    pub use crate::Compute;
+    pub use rask_graph::{Collection, Delayed};
+}
+
+/// `compute()`, `compute_with()` and `persist()` for every collection, on the default scheduler
+/// and callbacks of [`config`].
+pub trait Compute: Collection + Sized {
+    /// Computes on the current default scheduler (see [`config`]), with the current callbacks.
+    fn compute(&self) -> Result<Self::Output, ComputeError> {
+        let scheduler = config::scheduler();
+        self.compute_with(&*scheduler)
+    }
+
+    /// Computes on `scheduler`, with the current callbacks.
+    ///
+    /// ```
+    /// use rask::prelude::*;
+    /// use rask::schedulers::ThreadedScheduler;
+    ///
+    /// let s = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    /// let x = rask::delayed::value(2.0f64).map("double", |x| x * 2.0);
+    /// assert_eq!(x.compute_with(&s).unwrap(), 4.0);
+    /// ```
+    fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<Self::Output, ComputeError> {
+        let callbacks = config::callbacks();
+        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
+        self.compute_on(scheduler, &refs)
+    }
+
+    /// Computes on the default scheduler and returns the same collection, now backed by its
+    /// ready results: later computations start from them.
+    ///
+    /// ```
+    /// use rask::prelude::*;
+    ///
+    /// let x = rask::delayed::value(3i64).map("cube", |x| x * x * x);
+    /// let p = x.persist().unwrap();
+    /// assert_eq!(p.graph().len(), 1);
+    /// assert_eq!(p.compute().unwrap(), 27);
+    /// ```
+    fn persist(&self) -> Result<Self, ComputeError> {
+        let scheduler = config::scheduler();
+        let callbacks = config::callbacks();
+        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
+        self.persist_on(&*scheduler, &refs)
+    }
+}
+
+impl<C: Collection> Compute for C {}
