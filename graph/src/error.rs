@@ -9,7 +9,7 @@ use crate::Key;
 #[non_exhaustive]
 pub enum GraphError {
     /// The graph has a cycle; the keys on it are listed in order.
-    #[error("the graph has a cycle: {}", fmt_cycle(.keys))]
+    #[error("the graph has a cycle (each key depends on the next): {}", fmt_cycle(.keys))]
     Cycle {
         /// The keys on the cycle, each depending on the next, the last on the first.
         keys: Vec<Key>,

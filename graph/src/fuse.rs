@@ -20,7 +20,7 @@ impl Serialize for OpBox {
             None => Err(S::Error::custom(format!(
                 "op `{}` ({}) is not registered",
                 self.0.name(),
-                std::any::type_name_of_val(&*self.0)
+                self.0.type_name()
             ))),
         }
     }

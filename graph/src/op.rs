@@ -43,6 +43,11 @@ pub trait Op: Any + Send + Sync + fmt::Debug {
 
     /// Runs the op on its arguments.
     fn run(&self, args: Args) -> Result<Value, TaskError>;
+
+    /// The Rust type's name, for error messages.
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// Returns its single argument: the op of a task that holds a ready value.

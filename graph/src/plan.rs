@@ -158,7 +158,14 @@ impl Plan {
                 row.sort_by(|a, b| weight[*b as usize].cmp(&weight[*a as usize]));
             }
         }
-        let prio = order(&deps, &deps_start, &dependents, &dependents_start, &outputs);
+        let prio = order(
+            &deps,
+            &deps_start,
+            &dependents,
+            &dependents_start,
+            &outputs,
+            &weight,
+        );
 
         // 4. Renumber by priority.
         let mut by_prio = vec![0u32; n];
@@ -390,59 +397,132 @@ fn weigh(
     Ok(weight)
 }
 
-/// Numbers the tasks: depth-first post-order from the outputs over rows already sorted by
-/// preference, with ready single-dependent successors numbered at once.
+/// Numbers the tasks: a depth-first post-order from the outputs (heaviest first) over rows
+/// already sorted by preference, with two rules that finish work early:
+/// - a task whose result has exactly one dependent numbers that dependent at once when it
+///   becomes ready (chains run straight through);
+/// - a ready task off the current path whose single-dependent chain ends in an output is
+///   numbered before the path opens a new branch (it frees its inputs and costs nothing later).
 fn order(
     deps: &[u32],
     deps_start: &[u32],
     dependents: &[u32],
     dependents_start: &[u32],
     outputs: &[u32],
+    weight: &[u64],
 ) -> Vec<u32> {
     let n = deps_start.len() - 1;
-    let mut prio = vec![NONE; n];
-    let mut remaining: Vec<u32> = (0..n).map(|i| deps_start[i + 1] - deps_start[i]).collect();
-    let mut next = 0u32;
-    let mut number = |start_node: u32, prio: &mut Vec<u32>, remaining: &mut Vec<u32>| {
-        let mut node = start_node;
-        loop {
-            prio[node as usize] = next;
-            next += 1;
-            let ds = &dependents[dependents_start[node as usize] as usize
-                ..dependents_start[node as usize + 1] as usize];
-            for d in ds {
-                remaining[*d as usize] -= 1;
-            }
-            match ds {
-                [m] if remaining[*m as usize] == 0 && prio[*m as usize] == NONE => node = *m,
-                _ => break,
-            }
-        }
+    let mut o = Orderer {
+        dependents,
+        dependents_start,
+        prio: vec![NONE; n],
+        remaining: (0..n).map(|i| deps_start[i + 1] - deps_start[i]).collect(),
+        on_stack: vec![false; n],
+        runnable: Vec::new(),
+        next: 0,
     };
+    let mut roots: Vec<u32> = outputs.to_vec();
+    roots.sort_by(|a, b| weight[*b as usize].cmp(&weight[*a as usize]));
     let mut stack: Vec<(u32, u32)> = Vec::new();
-    for &root in outputs {
-        if prio[root as usize] != NONE {
+    for root in roots {
+        if o.prio[root as usize] != NONE {
             continue;
         }
+        o.on_stack[root as usize] = true;
         stack.push((root, deps_start[root as usize]));
         while let Some(&mut (node, ref mut cur)) = stack.last_mut() {
-            if prio[node as usize] != NONE {
+            if o.prio[node as usize] != NONE {
+                o.on_stack[node as usize] = false;
                 stack.pop();
                 continue;
             }
             let end = deps_start[node as usize + 1];
-            while *cur < end && prio[deps[*cur as usize] as usize] != NONE {
+            while *cur < end && o.prio[deps[*cur as usize] as usize] != NONE {
                 *cur += 1;
             }
             if *cur < end {
                 let d = deps[*cur as usize];
                 *cur += 1;
-                stack.push((d, deps_start[d as usize]));
+                o.flush();
+                if o.prio[d as usize] == NONE {
+                    o.on_stack[d as usize] = true;
+                    stack.push((d, deps_start[d as usize]));
+                }
             } else {
+                o.on_stack[node as usize] = false;
                 stack.pop();
-                number(node, &mut prio, &mut remaining);
+                o.number(node);
+            }
+        }
+        o.flush();
+    }
+    o.prio
+}
+
+struct Orderer<'a> {
+    dependents: &'a [u32],
+    dependents_start: &'a [u32],
+    prio: Vec<u32>,
+    remaining: Vec<u32>,
+    on_stack: Vec<bool>,
+    runnable: Vec<u32>,
+    next: u32,
+}
+
+impl Orderer<'_> {
+    fn dependents(&self, i: u32) -> &[u32] {
+        &self.dependents[self.dependents_start[i as usize] as usize
+            ..self.dependents_start[i as usize + 1] as usize]
+    }
+
+    fn number(&mut self, start: u32) {
+        let mut node = start;
+        loop {
+            self.prio[node as usize] = self.next;
+            self.next += 1;
+            let (a, b) = (
+                self.dependents_start[node as usize] as usize,
+                self.dependents_start[node as usize + 1] as usize,
+            );
+            for i in a..b {
+                let d = self.dependents[i];
+                self.remaining[d as usize] -= 1;
+                if self.remaining[d as usize] == 0
+                    && b - a > 1
+                    && !self.on_stack[d as usize]
+                    && self.ends_in_output(d)
+                {
+                    self.runnable.push(d);
+                }
+            }
+            match self.dependents(node) {
+                [m] if self.remaining[*m as usize] == 0 && self.prio[*m as usize] == NONE => {
+                    node = *m
+                }
+                _ => break,
             }
         }
     }
-    prio
+
+    /// Whether following single dependents from `x`, each completed by the one before, ends
+    /// in a task nothing depends on.
+    fn ends_in_output(&self, mut x: u32) -> bool {
+        loop {
+            match self.dependents(x) {
+                [] => return true,
+                [m] if self.remaining[*m as usize] == 1 => x = *m,
+                _ => return false,
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        while !self.runnable.is_empty() {
+            for r in std::mem::take(&mut self.runnable) {
+                if self.prio[r as usize] == NONE {
+                    self.number(r);
+                }
+            }
+        }
+    }
 }

@@ -64,7 +64,7 @@ impl Graph {
                         return Err(GraphError::UnregisteredOp {
                             key: key(),
                             op: task.op().name().to_string(),
-                            type_name: std::any::type_name_of_val(task.op()).to_string(),
+                            type_name: task.op().type_name().to_string(),
                         });
                     }
                 };

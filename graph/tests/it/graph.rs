@@ -1,0 +1,207 @@
+//! Keys, tokens, layers, merging, culling, fusion, lowering and DOT.
+
+use rask_graph::tokenize::{Tokenizer, tokenize};
+use rask_graph::{
+    Arg, Fused, Graph, Key, Layer, Plan, Task, Value, delayed, downcast_op, ops::AddConst, ops::Sum,
+};
+
+use crate::common::{graph, run_i64};
+
+#[test]
+fn keys_display_like_dask() {
+    assert_eq!(
+        Key::new("ones-3f9a", [2, 0]).to_string(),
+        "('ones-3f9a', 2, 0)"
+    );
+    assert_eq!(Key::new("x", [0]).to_string(), "('x', 0)");
+    assert_eq!(Key::new("x", []).to_string(), "'x'");
+    assert_eq!(Key::from(("a", 1, 2)), Key::new("a", [1, 2]));
+}
+
+#[test]
+fn tokens_are_deterministic_and_sensitive() {
+    let a = Tokenizer::new()
+        .write_op(&AddConst(1))
+        .write_key(&Key::new("x", [0]))
+        .finish();
+    let b = Tokenizer::new()
+        .write_op(&AddConst(1))
+        .write_key(&Key::new("x", [0]))
+        .finish();
+    let c = Tokenizer::new()
+        .write_op(&AddConst(2))
+        .write_key(&Key::new("x", [0]))
+        .finish();
+    let d = Tokenizer::new()
+        .write_op(&AddConst(1))
+        .write_key(&Key::new("x", [1]))
+        .finish();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_ne!(a, d);
+    // Pinned, so that a change of hash (which would change every key name) is seen.
+    assert_eq!(tokenize(&(1000u64, 4000u64)), tokenize(&(1000u64, 4000u64)));
+    insta::assert_snapshot!(tokenize("rask"), @"bfc0c7073e80f06050f77db804d42729");
+}
+
+#[test]
+fn registered_ops_make_deterministic_delayed_keys() {
+    let x = delayed::value(3i64);
+    let a: rask_graph::Delayed<i64> =
+        rask_graph::Delayed::from_op(AddConst(1), vec![Arg::Key(x.key().clone())], &[x.graph()]);
+    let b: rask_graph::Delayed<i64> =
+        rask_graph::Delayed::from_op(AddConst(1), vec![Arg::Key(x.key().clone())], &[x.graph()]);
+    assert_eq!(a.key(), b.key());
+    assert!(a.key().name().starts_with("add-const-"));
+    // Closures are opaque: each call gets a fresh key.
+    assert_ne!(x.map("inc", |v| v + 1).key(), x.map("inc", |v| v + 1).key());
+}
+
+#[test]
+fn merge_shares_layers_and_keeps_first() {
+    let g1 = graph(&[("a", &[]), ("b", &["a"])]);
+    let g2 = graph(&[("a", &[]), ("c", &["a"])]);
+    let m = Graph::merged([&g1, &g2]);
+    assert_eq!(m.len(), 3);
+    assert!(std::sync::Arc::ptr_eq(
+        m.layer("a").unwrap(),
+        g1.layer("a").unwrap()
+    ));
+    assert_eq!(run_i64(&m, &[Key::new("b", []), Key::new("c", [])]), [2, 2]);
+}
+
+#[test]
+fn cull_keeps_what_keys_need() {
+    let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["a"]), ("d", &["b"])]);
+    let c = g.cull(&[Key::new("d", [])]).unwrap();
+    let mut names: Vec<_> = c.iter().map(|(k, _)| k.name().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["a", "b", "d"]);
+    // Partial layers are trimmed, whole ones shared.
+    let mut g = Graph::new();
+    let mut x = Layer::new("x");
+    for i in 0..10 {
+        x.insert([i], Task::literal(Value::new(i as i64)));
+    }
+    g.add_layer(x);
+    let c = g.cull(&[Key::new("x", [3]), Key::new("x", [7])]).unwrap();
+    assert_eq!(c.len(), 2);
+    let c = g
+        .cull(&(0..10).map(|i| Key::new("x", [i])).collect::<Vec<_>>())
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(
+        c.layer("x").unwrap(),
+        g.layer("x").unwrap()
+    ));
+}
+
+#[test]
+fn fuse_linear_chains() {
+    // a -> b -> c -> d, and e depends on b too: b has two dependents, so only c-d fuse... and a-b.
+    let g = graph(&[
+        ("a", &[]),
+        ("b", &["a"]),
+        ("c", &["b"]),
+        ("d", &["c"]),
+        ("e", &["b"]),
+    ]);
+    let keys = [Key::new("d", []), Key::new("e", [])];
+    let f = g.fuse_linear(&keys);
+    assert_eq!(
+        f.len(),
+        3,
+        "{:?}",
+        f.iter()
+            .map(|(k, t)| format!("{k}={t:?}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(f.contains(&Key::new("b", [])));
+    assert!(!f.contains(&Key::new("a", [])));
+    assert!(!f.contains(&Key::new("c", [])));
+    let fused = downcast_op::<Fused>(f.get(&Key::new("d", [])).unwrap().op()).unwrap();
+    assert_eq!(fused.len(), 2);
+    assert_eq!(run_i64(&f, &keys), run_i64(&g, &keys));
+    assert_eq!(run_i64(&f, &keys), [4, 3]);
+    // A kept key is not fused away.
+    let f = g.fuse_linear(&[Key::new("d", []), Key::new("c", [])]);
+    assert!(f.contains(&Key::new("c", [])));
+}
+
+#[test]
+fn fused_graphs_survive_the_wire() {
+    let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"])]);
+    let keys = [Key::new("c", [])];
+    let f = g.fuse_linear(&keys);
+    assert_eq!(f.len(), 1);
+    let back = Graph::from_bytes(&f.to_bytes().unwrap()).unwrap();
+    assert_eq!(run_i64(&back, &keys), [3]);
+}
+
+#[test]
+fn lowering_assigns_dense_ids_and_counts_uses() {
+    // x + x reads x twice: two uses, one distinct dependency.
+    let mut g = Graph::new();
+    let mut x = Layer::new("x");
+    x.insert([], Task::literal(Value::new(5i64)));
+    g.add_layer(x);
+    let mut s = Layer::new("s");
+    s.insert(
+        [],
+        Task::new(
+            Sum,
+            [Arg::Key(Key::new("x", [])), Arg::Key(Key::new("x", []))],
+        ),
+    );
+    g.add_layer(s);
+    let keys = [Key::new("s", []), Key::new("s", [])];
+    let plan = Plan::lower(&g, &keys).unwrap();
+    assert_eq!(plan.len(), 2);
+    assert_eq!(plan.uses(0), 2);
+    assert_eq!(plan.dependencies(1), &[0]);
+    assert_eq!(plan.dependents(0), &[1]);
+    assert_eq!(plan.outputs(), &[1, 1]);
+    assert_eq!(plan.initial_ready(), vec![0]);
+    assert_eq!(run_i64(&g, &keys), [10, 10]);
+}
+
+#[test]
+fn empty_requests_and_graphs() {
+    let plan = Plan::lower(&Graph::new(), &[]).unwrap();
+    assert!(plan.is_empty());
+    assert!(Graph::new().is_empty());
+}
+
+#[test]
+fn dot_of_a_small_reduction() {
+    let mut g = Graph::new();
+    let mut x = Layer::new("ones-0123456789abcdef0123456789abcdef");
+    for i in 0..2 {
+        x.insert([i], Task::literal(Value::new(1i64)));
+    }
+    g.add_layer(x);
+    let mut s = Layer::new("sum-aggregate-0123456789abcdef0123456789abcdef");
+    s.insert(
+        [],
+        Task::new(
+            Sum,
+            (0..2).map(|i| Arg::Key(Key::new("ones-0123456789abcdef0123456789abcdef", [i]))),
+        ),
+    );
+    g.add_layer(s);
+    insta::assert_snapshot!(rask_graph::dot::to_dot(&g), @r#"
+    digraph {
+        rankdir=BT;
+        0 [label="identity (0,)", shape=circle];
+        1 [label="(0,)", shape=box];
+        2 [label="identity (1,)", shape=circle];
+        3 [label="(1,)", shape=box];
+        4 [label="sum", shape=circle];
+        5 [label="sum-aggregate", shape=box];
+        0 -> 1;
+        2 -> 3;
+        4 -> 5;
+        1 -> 4;
+        3 -> 4;
+    }
+    "#);
+}

@@ -1,0 +1,243 @@
+//! The ordering pass, with cases ported from dask/tests/test_order.py (their graphs and the
+//! properties they assert).
+
+use rask_graph::{Arg, Graph, Key, Layer, Plan, Task, Value, ops::Sum};
+
+use crate::common::{check_topological, order, peak_live};
+
+#[test]
+fn keeps_groups_together() {
+    let o = order(&[
+        ("a0", &[]),
+        ("a1", &[]),
+        ("a2", &[]),
+        ("a3", &[]),
+        ("b0", &["a0", "a1"]),
+        ("b1", &["a2", "a3"]),
+    ]);
+    assert_eq!(o["a0"].abs_diff(o["a1"]), 1);
+    assert_eq!(o["a2"].abs_diff(o["a3"]), 1);
+    let o = order(&[
+        ("a0", &[]),
+        ("a1", &[]),
+        ("a2", &[]),
+        ("a3", &[]),
+        ("b0", &["a0", "a2"]),
+        ("b1", &["a1", "a3"]),
+    ]);
+    assert_eq!(o["a0"].abs_diff(o["a2"]), 1);
+    assert_eq!(o["a1"].abs_diff(o["a3"]), 1);
+}
+
+#[test]
+fn base_of_reduce_preferred() {
+    let o = order(&[
+        ("c", &[]),
+        ("b0", &["c"]),
+        ("b1", &["c"]),
+        ("b2", &["c"]),
+        ("b3", &["c"]),
+        ("a0", &["b0"]),
+        ("a1", &["a0", "b1"]),
+        ("a2", &["a1", "b2"]),
+        ("a3", &["a2", "b3"]),
+    ]);
+    assert!(o["b0"] <= 1, "{o:?}");
+    assert!(o["b1"] <= 3, "{o:?}");
+}
+
+#[test]
+fn avoid_upwards_branching() {
+    let o = order(&[
+        ("a1", &["a2"]),
+        ("a2", &["a3"]),
+        ("a3", &["b1", "c1"]),
+        ("b1", &["b2"]),
+        ("b2", &[]),
+        ("c1", &["c2"]),
+        ("c2", &["c3"]),
+        ("c3", &[]),
+        ("d1", &["c1"]),
+    ]);
+    assert!(o["d1"] < o["b1"], "{o:?}");
+}
+
+#[test]
+fn deep_bases_win_over_dependents() {
+    let o = order(&[
+        ("a", &["b", "c", "d"]),
+        ("b", &["d", "e"]),
+        ("c", &["d"]),
+        ("d", &[]),
+        ("e", &[]),
+    ]);
+    assert!(o["b"] < o["c"], "{o:?}");
+}
+
+#[test]
+fn prefer_deep() {
+    // Whichever way the outputs are requested, the longer chain goes first.
+    let spec: &[(&str, &[&str])] = &[
+        ("a", &[]),
+        ("b", &["a"]),
+        ("c", &["b"]),
+        ("d", &[]),
+        ("e", &["d"]),
+    ];
+    for keys in [["c", "e"], ["e", "c"]] {
+        let keys: Vec<Key> = keys.iter().map(|k| Key::new(*k, [])).collect();
+        let plan = Plan::lower(&crate::common::graph(spec), &keys).unwrap();
+        let o = |n: &str| {
+            (0..plan.len() as u32)
+                .find(|i| plan.key(*i).name() == n)
+                .unwrap()
+        };
+        assert!(o("a") < o("d") && o("b") < o("d"));
+    }
+}
+
+#[test]
+fn favor_longest_critical_path() {
+    let o = order(&[
+        ("c", &[]),
+        ("b", &["c"]),
+        ("a", &["b"]),
+        ("d", &["c"]),
+        ("e", &["c"]),
+    ]);
+    assert!(o["b"] < o["d"] && o["b"] < o["e"], "{o:?}");
+}
+
+#[test]
+fn local_parents_of_reduction() {
+    let o = order(&[
+        ("a3", &[]),
+        ("a2", &["a3"]),
+        ("a1", &["a2"]),
+        ("b3", &[]),
+        ("b2", &["b3", "a2"]),
+        ("b1", &["b2"]),
+        ("c3", &[]),
+        ("c2", &["c3", "b2"]),
+        ("c1", &["c2"]),
+    ]);
+    let mut seq: Vec<_> = o.iter().collect();
+    seq.sort_by_key(|(_, p)| **p);
+    let seq: Vec<&str> = seq.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(seq, ["a3", "a2", "a1", "b3", "b2", "b1", "c3", "c2", "c1"]);
+}
+
+#[test]
+fn dont_run_all_dependents_too_early() {
+    let mut spec: Vec<(String, Vec<String>)> = vec![
+        ("a0".into(), vec![]),
+        ("b0".into(), vec![]),
+        ("c0".into(), vec![]),
+        ("d0".into(), vec!["a0".into(), "b0".into(), "c0".into()]),
+    ];
+    for i in 1..10 {
+        spec.push((format!("b{i}"), vec!["b0".into()]));
+        spec.push((format!("c{i}"), vec!["c0".into()]));
+        spec.push((
+            format!("d{i}"),
+            vec![format!("d{}", i - 1), format!("b{i}"), format!("c{i}")],
+        ));
+    }
+    let deps: Vec<Vec<&str>> = spec
+        .iter()
+        .map(|(_, d)| d.iter().map(String::as_str).collect())
+        .collect();
+    let spec: Vec<(&str, &[&str])> = spec
+        .iter()
+        .zip(&deps)
+        .map(|((n, _), d)| (n.as_str(), d.as_slice()))
+        .collect();
+    let o = order(&spec);
+    let mut ds: Vec<u32> = (0..10).map(|i| o[&format!("d{i}")]).collect();
+    ds.sort_unstable();
+    assert_eq!(ds, (1..=10).map(|i| 3 * i).collect::<Vec<_>>());
+}
+
+#[test]
+fn terminal_node_backtrack() {
+    let o = order(&[
+        ("a0", &[]),
+        ("a1", &[]),
+        ("a2", &[]),
+        ("b0", &["a0", "a1"]),
+        ("b1", &["a1", "a2"]),
+        ("s00", &["b0"]),
+        ("s10", &["b1"]),
+        ("a3", &[]),
+        ("a4", &[]),
+        ("a5", &[]),
+        ("b2", &["a3", "a4"]),
+        ("b3", &["a4", "a5"]),
+        ("s01", &["b2"]),
+        ("s11", &["b3"]),
+        ("store", &["s00", "s10", "s01", "s11"]),
+    ]);
+    assert!(o["a2"] < o["a3"], "{o:?}");
+}
+
+/// A binary tree reduction over `n` leaves.
+fn tree(n: u32) -> (Graph, Key) {
+    let mut g = Graph::new();
+    let mut leaves = Layer::new("leaf");
+    for i in 0..n {
+        leaves.insert([i], Task::literal(Value::new(i as i64)));
+    }
+    let mut level: Vec<Key> = (0..n).map(|i| leaves.key([i])).collect();
+    g.add_layer(leaves);
+    let mut depth = 0;
+    while level.len() > 1 {
+        let mut l = Layer::new(format!("add{depth}"));
+        let mut next = Vec::new();
+        for (j, pair) in level.chunks(2).enumerate() {
+            l.insert(
+                [j as u32],
+                Task::new(Sum, pair.iter().cloned().map(Arg::Key)),
+            );
+            next.push(l.key([j as u32]));
+        }
+        g.add_layer(l);
+        level = next;
+        depth += 1;
+    }
+    (g, level.pop().unwrap())
+}
+
+#[test]
+fn tree_reduction_keeps_memory_logarithmic() {
+    for n in [1, 2, 3, 7, 64, 1000] {
+        let (g, root) = tree(n);
+        let plan = Plan::lower(&g, &[root]).unwrap();
+        check_topological(&plan);
+        let bound = (n as f64).log2().ceil() as usize + 2;
+        assert!(
+            peak_live(&plan) <= bound,
+            "n={n}: peak {} > {bound}",
+            peak_live(&plan)
+        );
+    }
+}
+
+#[test]
+fn independent_tasks_run_in_argument_order() {
+    let mut g = Graph::new();
+    let mut x = Layer::new("x");
+    for i in 0..100 {
+        x.insert([i], Task::literal(Value::new(i as i64)));
+    }
+    g.add_layer(x);
+    let mut s = Layer::new("s");
+    s.insert(
+        [],
+        Task::new(Sum, (0..100).map(|i| Arg::Key(Key::new("x", [i])))),
+    );
+    g.add_layer(s);
+    let plan = Plan::lower(&g, &[Key::new("s", [])]).unwrap();
+    for i in 0..100u32 {
+        assert_eq!(plan.key(i), &Key::new("x", [i]));
+    }
+}

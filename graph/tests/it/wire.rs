@@ -1,0 +1,84 @@
+//! The graph is data: round trips through bytes, and the decoder never panics.
+
+use proptest::prelude::*;
+use rask_graph::{Arg, Graph, Key, Layer, Task, Value, ops::AddConst};
+
+use crate::common::{graph, run_i64};
+
+#[test]
+fn round_trip_computes_the_same() {
+    let g = graph(&[
+        ("a", &[]),
+        ("b", &["a"]),
+        ("c", &["a", "b"]),
+        ("d", &["c", "c", "a"]),
+    ]);
+    let bytes = g.to_bytes().unwrap();
+    let back = Graph::from_bytes(&bytes).unwrap();
+    assert_eq!(back.len(), g.len());
+    let keys = [Key::new("d", [])];
+    assert_eq!(run_i64(&back, &keys), run_i64(&g, &keys));
+    // Re-encoding gives the same bytes.
+    assert_eq!(back.to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn literals_of_every_builtin_type_round_trip() {
+    let values = [
+        Value::new(1.5f64),
+        Value::new(-3i64),
+        Value::new(7u64),
+        Value::new(true),
+        Value::new("text".to_string()),
+        Value::new(vec![1.0f64, 2.0]),
+        Value::new(vec!["a".to_string()]),
+    ];
+    let mut l = Layer::new("lits");
+    for (i, v) in values.iter().enumerate() {
+        l.insert([i as u32], Task::literal(v.clone()));
+    }
+    let mut g = Graph::new();
+    g.add_layer(l);
+    let back = Graph::from_bytes(&g.to_bytes().unwrap()).unwrap();
+    for (i, v) in values.iter().enumerate() {
+        let t = back.get(&Key::new("lits", [i as u32])).unwrap();
+        let Arg::Value(w) = &t.args()[0] else {
+            panic!("literal expected")
+        };
+        assert_eq!(format!("{v:?}"), format!("{w:?}"));
+        assert_eq!(v.type_name(), w.type_name());
+    }
+}
+
+#[test]
+fn no_duplicate_registrations() {
+    assert!(rask_graph::registry::duplicate_names().is_empty());
+    assert!(rask_graph::registry::op_names().contains(&"rask.fused"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Graph::from_bytes(&bytes);
+    }
+
+    #[test]
+    fn decoding_corrupted_graphs_never_panics(flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+        let mut l = Layer::new("x");
+        for i in 0..4u32 {
+            l.insert([i], Task::new(AddConst(i as i64), [Arg::Value(Value::new(i as i64))]));
+        }
+        let mut g = Graph::new();
+        g.add_layer(l);
+        let g = g.fuse_linear(&[]);
+        let mut bytes = g.to_bytes().unwrap();
+        for (i, b) in flips {
+            let i = i.index(bytes.len());
+            bytes[i] ^= b;
+        }
+        let end = cut.index(bytes.len() + 1);
+        let _ = Graph::from_bytes(&bytes[..end]);
+    }
+}
