@@ -1,0 +1,97 @@
+//! The threaded scheduler agrees with the sync oracle on random DAGs.
+
+use proptest::prelude::*;
+use rask_graph::{Arg, Graph, Key, Layer, Scheduler, Task, Value, ops::AddConst, ops::Sum};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+/// A random DAG: task i depends on a few of the tasks before it (so no cycles), some literals.
+fn dag(n: usize, edges: &[(usize, usize)], lits: &[i64]) -> (Graph, Vec<Key>) {
+    let mut layer = Layer::new("t");
+    for i in 0..n {
+        let mut args: Vec<Arg> = edges
+            .iter()
+            .filter(|(a, _)| *a == i)
+            .map(|(_, b)| Arg::Key(Key::new("t", [*b as u32])))
+            .collect();
+        args.push(Arg::Value(Value::new(lits[i % lits.len()])));
+        layer.insert([i as u32], Task::new(Sum, args));
+    }
+    let mut g = Graph::new();
+    g.add_layer(layer);
+    (g, (0..n as u32).map(|i| Key::new("t", [i])).collect())
+}
+
+fn values(vs: Vec<Value>) -> Vec<i64> {
+    vs.iter().map(|v| *v.get::<i64>().unwrap()).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn threaded_equals_sync(
+        n in 1usize..60,
+        raw_edges in proptest::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..150),
+        lits in proptest::collection::vec(-1000i64..1000, 1..10),
+        workers in 1usize..5,
+        pick in proptest::collection::vec(any::<prop::sample::Index>(), 1..6),
+    ) {
+        // Edges point from a later task to an earlier one (a DAG); repeats allowed.
+        let edges: Vec<(usize, usize)> = raw_edges
+            .iter()
+            .filter_map(|(a, b)| {
+                let (a, b) = (a.index(n), b.index(n));
+                (a != b).then(|| (a.max(b), a.min(b)))
+            })
+            .collect();
+        let (g, all) = dag(n, &edges, &lits);
+        let keys: Vec<Key> = pick.iter().map(|i| all[i.index(n)].clone()).collect();
+        let expected = values(SyncScheduler.get(&g, &keys, &[]).unwrap());
+        let threaded = ThreadedScheduler::builder().num_workers(workers).build().unwrap();
+        prop_assert_eq!(values(threaded.get(&g, &keys, &[]).unwrap()), expected.clone());
+        // Fusing chains changes nothing.
+        let fused = g.cull(&keys).unwrap().fuse_linear(&keys);
+        prop_assert_eq!(values(threaded.get(&fused, &keys, &[]).unwrap()), expected);
+    }
+}
+
+#[test]
+fn wide_chain_and_tree_workloads() {
+    let threaded = ThreadedScheduler::builder().num_workers(4).build().unwrap();
+    // 10,000 independent tasks and a sum.
+    let mut x = Layer::new("x");
+    for i in 0..10_000u32 {
+        x.insert(
+            [i],
+            Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))]),
+        );
+    }
+    let mut s = Layer::new("s");
+    s.insert(
+        [],
+        Task::new(Sum, (0..10_000).map(|i| Arg::Key(Key::new("x", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(x);
+    g.add_layer(s);
+    let keys = [Key::new("s", [])];
+    let expected: i64 = (1..=10_000).sum();
+    assert_eq!(values(threaded.get(&g, &keys, &[]).unwrap()), [expected]);
+    assert_eq!(
+        values(SyncScheduler.get(&g, &keys, &[]).unwrap()),
+        [expected]
+    );
+    // A chain of 10,000.
+    let mut c = Layer::new("c");
+    c.insert([0], Task::new(AddConst(1), [Arg::Value(Value::new(0i64))]));
+    for i in 1..10_000u32 {
+        c.insert(
+            [i],
+            Task::new(AddConst(1), [Arg::Key(Key::new("c", [i - 1]))]),
+        );
+    }
+    let mut g = Graph::new();
+    g.add_layer(c);
+    let keys = [Key::new("c", [9_999])];
+    assert_eq!(values(threaded.get(&g, &keys, &[]).unwrap()), [10_000]);
+}

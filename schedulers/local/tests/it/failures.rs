@@ -1,0 +1,131 @@
+//! A task that errors or panics ends the run with an error naming it; nothing hangs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rask_graph::delayed::ClosureOp;
+use rask_graph::{
+    Arg, ComputeError, Graph, Key, Layer, Scheduler, Task, TaskError, Value, ops::Sum,
+};
+use rask_local::{BuildError, SyncScheduler, ThreadedScheduler};
+
+/// 200 independent tasks, one of which (`bad`) fails, and a sum; counts the tasks that ran.
+fn graph_with_failure(bad: u32, panic: bool, ran: Arc<AtomicUsize>) -> (Graph, Vec<Key>) {
+    let op = ClosureOp::new("work", move |args| {
+        let i = *args[0].get::<i64>()?;
+        ran.fetch_add(1, Ordering::SeqCst);
+        if i == bad as i64 {
+            if panic {
+                panic!("boom at {i}");
+            }
+            return Err(TaskError::new(format!("bad input {i}")));
+        }
+        Ok(Value::new(i))
+    });
+    let op: Arc<dyn rask_graph::Op> = Arc::new(op);
+    let mut l = Layer::new("work");
+    for i in 0..200u32 {
+        l.insert(
+            [i],
+            Task::from_arc(Arc::clone(&op), [Arg::Value(Value::new(i as i64))]),
+        );
+    }
+    let mut s = Layer::new("total");
+    s.insert(
+        [],
+        Task::new(Sum, (0..200).map(|i| Arg::Key(Key::new("work", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(l);
+    g.add_layer(s);
+    (g, vec![Key::new("total", [])])
+}
+
+fn schedulers() -> Vec<Box<dyn Scheduler>> {
+    vec![
+        Box::new(SyncScheduler),
+        Box::new(ThreadedScheduler::builder().num_workers(1).build().unwrap()),
+        Box::new(ThreadedScheduler::builder().num_workers(2).build().unwrap()),
+        Box::new(ThreadedScheduler::builder().num_workers(8).build().unwrap()),
+    ]
+}
+
+#[test]
+fn task_error_names_key_and_op() {
+    for s in schedulers() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (g, keys) = graph_with_failure(10, false, Arc::clone(&ran));
+        let err = s.get(&g, &keys, &[]).unwrap_err();
+        assert_eq!(err.key(), Some(&Key::new("work", [10])), "{}", s.name());
+        insta::assert_snapshot!(err.to_string(), @"task ('work', 10) (op `work`) failed: bad input 10");
+        // Nothing new starts after the failure (a few already running may finish).
+        assert!(ran.load(Ordering::SeqCst) < 200, "{}", s.name());
+    }
+}
+
+#[test]
+fn panic_becomes_an_error() {
+    for s in schedulers() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (g, keys) = graph_with_failure(3, true, ran);
+        let err = s.get(&g, &keys, &[]).unwrap_err();
+        assert!(
+            matches!(err, ComputeError::Panic { .. }),
+            "{}: {err}",
+            s.name()
+        );
+        insta::assert_snapshot!(err.to_string(), @"task ('work', 3) (op `work`) panicked: boom at 3");
+        // The scheduler is still usable afterwards.
+        let (g, keys) = graph_with_failure(1000, false, Arc::new(AtomicUsize::new(0)));
+        let v = s.get(&g, &keys, &[]).unwrap();
+        assert_eq!(*v[0].get::<i64>().unwrap(), (0..200).sum::<i64>());
+    }
+}
+
+#[test]
+fn graph_errors_come_before_running() {
+    for s in schedulers() {
+        let (g, _) = graph_with_failure(0, false, Arc::new(AtomicUsize::new(0)));
+        let err = s.get(&g, &[Key::new("nope", [])], &[]).unwrap_err();
+        insta::assert_snapshot!(err.to_string(), @"key 'nope' is not in the graph");
+    }
+}
+
+#[test]
+fn zero_workers_is_an_error() {
+    let err = ThreadedScheduler::builder()
+        .num_workers(0)
+        .build()
+        .unwrap_err();
+    assert_eq!(err, BuildError::ZeroWorkers);
+    insta::assert_snapshot!(err.to_string(), @"a scheduler needs at least one worker; num_workers was 0");
+}
+
+#[test]
+fn failures_deep_in_a_chain_stop_everything() {
+    let op = ClosureOp::new("step", |args| {
+        let i = *args[0].get::<i64>()?;
+        if i == 500 {
+            return Err(TaskError::new("step 500 fails"));
+        }
+        Ok(Value::new(i + 1))
+    });
+    let op: Arc<dyn rask_graph::Op> = Arc::new(op);
+    let mut c = Layer::new("c");
+    c.insert(
+        [0],
+        Task::from_arc(Arc::clone(&op), [Arg::Value(Value::new(0i64))]),
+    );
+    for i in 1..1000u32 {
+        c.insert(
+            [i],
+            Task::from_arc(Arc::clone(&op), [Arg::Key(Key::new("c", [i - 1]))]),
+        );
+    }
+    let mut g = Graph::new();
+    g.add_layer(c);
+    for s in schedulers() {
+        let err = s.get(&g, &[Key::new("c", [999])], &[]).unwrap_err();
+        assert_eq!(err.key(), Some(&Key::new("c", [500])));
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of rask-local: one binary.
+
+mod callbacks;
+mod equivalence;
+mod failures;
+mod memory;
