@@ -226,51 +226,53 @@ impl Graph {
     ///
     /// Errors if a key is not in the graph or a needed task depends on a missing key.
     pub fn cull(&self, keys: &[Key]) -> Result<Graph, GraphError> {
-        let mut needed: FxHashMap<&str, FxHashSet<&[u32]>> = FxHashMap::default();
-        let mut stack: Vec<(&str, &[u32])> = Vec::new();
+        // One flag per task, by layer position and task position: no hashing beyond the two
+        // lookups that find a key.
+        let mut needed: Vec<Vec<bool>> = self.layers.values().map(|_| Vec::new()).collect();
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        let mark = |needed: &mut Vec<Vec<bool>>, li: usize, pos: usize| -> bool {
+            let flags = &mut needed[li];
+            if flags.is_empty() {
+                flags.resize(self.layers[li].len(), false);
+            }
+            !std::mem::replace(&mut flags[pos], true)
+        };
+        let find = |key: &Key| -> Option<(usize, usize)> {
+            let (li, _, layer) = self.layers.get_full(key.name())?;
+            Some((li, layer.position(key.index())?))
+        };
         for key in keys {
-            let layer = self
-                .layers
-                .get(key.name())
-                .filter(|l| l.get(key.index()).is_some())
-                .ok_or_else(|| GraphError::MissingKey { key: key.clone() })?;
-            let (index, _) = layer
-                .tasks
-                .get_key_value(key.index())
-                .unwrap_or_else(|| unreachable!("checked above"));
-            if needed.entry(&layer.name).or_default().insert(index) {
-                stack.push((&layer.name, index));
+            let (li, pos) = find(key).ok_or_else(|| GraphError::MissingKey { key: key.clone() })?;
+            if mark(&mut needed, li, pos) {
+                stack.push((li, pos));
             }
         }
-        while let Some((name, index)) = stack.pop() {
-            let task = &self.layers[name].tasks[index];
-            for dep in task.dependencies() {
-                let Some((dep_name, (dep_index, _))) = self
-                    .layers
-                    .get_key_value(dep.name())
-                    .and_then(|(n, l)| Some((n, l.tasks.get_key_value(dep.index())?)))
-                else {
+        while let Some((li, pos)) = stack.pop() {
+            let layer = &self.layers[li];
+            for dep in layer.task_at(pos).dependencies() {
+                let Some((dli, dpos)) = find(dep) else {
                     return Err(GraphError::MissingDependency {
-                        key: Key::new(name, index.iter().copied()),
+                        key: layer.key_at(pos),
                         dependency: dep.clone(),
                     });
                 };
-                if needed.entry(dep_name).or_default().insert(dep_index) {
-                    stack.push((dep_name, dep_index));
+                if mark(&mut needed, dli, dpos) {
+                    stack.push((dli, dpos));
                 }
             }
         }
         let mut out = Graph::new();
-        for (name, layer) in &self.layers {
-            let Some(indices) = needed.get(&**name) else {
+        for (layer, flags) in self.layers.values().zip(&needed) {
+            let count = flags.iter().filter(|f| **f).count();
+            if count == 0 {
                 continue;
-            };
-            if indices.len() == layer.len() {
+            }
+            if count == layer.len() {
                 out.add_layer(Arc::clone(layer));
             } else {
-                let mut l = Layer::with_capacity(Arc::clone(name), indices.len());
-                for (index, task) in &layer.tasks {
-                    if indices.contains(index.as_slice()) {
+                let mut l = Layer::with_capacity(Arc::clone(&layer.name), count);
+                for ((index, task), keep) in layer.tasks.iter().zip(flags) {
+                    if *keep {
                         l.insert(index.iter().copied(), task.clone());
                     }
                 }
