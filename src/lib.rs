@@ -90,3 +90,8 @@ pub trait Compute: Collection + Sized {
 }
 
 impl<C: Collection> Compute for C {}
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -101,16 +101,19 @@ impl Fused {
                 .collect();
             rest.push((OpBox(Arc::clone(task.op_arc())), args));
         }
-        let first_name = first.op().name();
-        let last_name = tasks[tasks.len() - 1].1.op().name();
-        let name = if tasks.len() <= 3 {
-            tasks
-                .iter()
-                .map(|(_, t)| t.op().name())
-                .collect::<Vec<_>>()
-                .join("-")
+        // Named after the ops that do something (a literal's `identity` says nothing).
+        let mut names: Vec<&str> = tasks
+            .iter()
+            .map(|(_, t)| t.op().name())
+            .filter(|n| *n != "identity")
+            .collect();
+        if names.is_empty() {
+            names.push("identity");
+        }
+        let name = if names.len() <= 3 {
+            names.join("-")
         } else {
-            format!("{first_name}-…-{last_name}")
+            format!("{}-…-{}", names[0], names[names.len() - 1])
         };
         let fused = Fused {
             name,

@@ -334,7 +334,7 @@ impl Graph {
         }
         let mut out = self.clone();
         let mut touched: FxHashMap<Arc<str>, Layer> = FxHashMap::default();
-        for (root, _) in &single_dep {
+        for root in single_dep.keys() {
             if absorbed.contains(root) {
                 continue;
             }

@@ -14,13 +14,15 @@ use serde::de::DeserializeOwned;
 
 use crate::{Datum, GraphError, Op, Value};
 
+type DecodeOp = fn(&[u8]) -> Result<Arc<dyn Op>, String>;
+
 /// A registered op type: its stable name and how to encode and decode it.
 #[derive(Debug)]
 pub struct OpType {
     name: &'static str,
     type_id: fn() -> TypeId,
     encode: fn(&dyn Op) -> Result<Vec<u8>, String>,
-    decode: fn(&[u8]) -> Result<Arc<dyn Op>, String>,
+    decode: DecodeOp,
 }
 
 impl OpType {

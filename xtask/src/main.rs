@@ -20,9 +20,7 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["deps"] => deps(),
         ["bench", "overhead", rest @ ..] => bench_overhead(rest),
-        _ => Err(
-            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick]".to_string(),
-        ),
+        _ => Err("usage: cargo xtask ci | deps | bench overhead [--dask] [--quick]".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -108,10 +106,16 @@ fn deps() -> Result<(), String> {
         }
     }
     if bad.is_empty() {
-        println!("deps: ok ({} inner crates depend only on rask-graph)", inner.len());
+        println!(
+            "deps: ok ({} inner crates depend only on rask-graph)",
+            inner.len()
+        );
         Ok(())
     } else {
-        Err(format!("dependencies must point inward: {}", bad.join(", ")))
+        Err(format!(
+            "dependencies must point inward: {}",
+            bad.join(", ")
+        ))
     }
 }
 
@@ -152,8 +156,8 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
     let criterion = target_dir()?.join("criterion");
     let mean_s = |group: &str, id: &str| -> Result<f64, String> {
         let path = criterion.join(group).join(id).join("new/estimates.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let j: Json = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         j["mean"]["point_estimate"]
             .as_f64()
@@ -161,7 +165,11 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
             .ok_or_else(|| format!("{}: no mean", path.display()))
     };
 
-    let dask = if with_dask { Some(dask_overhead()?) } else { None };
+    let dask = if with_dask {
+        Some(dask_overhead()?)
+    } else {
+        None
+    };
     let dask_us = |sched: &str, work: &str| -> Option<f64> {
         dask.as_ref()?["results"].as_array()?.iter().find_map(|r| {
             (r["scheduler"] == sched && r["workload"] == work).then(|| r["us_per_task"].as_f64())?
@@ -219,12 +227,20 @@ fn dask_python() -> Result<PathBuf, String> {
             .status()
             .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("xtask: setting up {} with dask=={DASK_VERSION}", venv.display());
+        eprintln!(
+            "xtask: setting up {} with dask=={DASK_VERSION}",
+            venv.display()
+        );
         let mut c = Command::new("python3");
         c.args(["-m", "venv"]).arg(&venv);
         run(c)?;
         let mut c = Command::new(venv.join("bin/pip"));
-        c.args(["install", "--quiet", &format!("dask[array]=={DASK_VERSION}"), "numpy"]);
+        c.args([
+            "install",
+            "--quiet",
+            &format!("dask[array]=={DASK_VERSION}"),
+            "numpy",
+        ]);
         run(c)?;
     }
     Ok(python)

@@ -22,18 +22,36 @@ pub fn workloads(n: u32) -> Vec<(&'static str, Graph, Key, usize)> {
     // (a) independent + one.
     let mut x = Layer::with_capacity("x", n as usize);
     for i in 0..n {
-        x.insert([i], Task::from_arc(op.clone(), [Arg::Value(Value::new(i as i64))]));
+        x.insert(
+            [i],
+            Task::from_arc(
+                std::sync::Arc::clone(&op),
+                [Arg::Value(Value::new(i as i64))],
+            ),
+        );
     }
     let mut s = Layer::new("s");
-    s.insert([], Task::new(Sum, (0..n).map(|i| Arg::Key(Key::new("x", [i])))));
+    s.insert(
+        [],
+        Task::new(Sum, (0..n).map(|i| Arg::Key(Key::new("x", [i])))),
+    );
     let mut a = Graph::new();
     a.add_layer(x);
     a.add_layer(s);
     // (b) chain.
     let mut c = Layer::with_capacity("c", n as usize);
-    c.insert([0], Task::from_arc(op.clone(), [Arg::Value(Value::new(0i64))]));
+    c.insert(
+        [0],
+        Task::from_arc(std::sync::Arc::clone(&op), [Arg::Value(Value::new(0i64))]),
+    );
     for i in 1..n {
-        c.insert([i], Task::from_arc(op.clone(), [Arg::Key(Key::new("c", [i - 1]))]));
+        c.insert(
+            [i],
+            Task::from_arc(
+                std::sync::Arc::clone(&op),
+                [Arg::Key(Key::new("c", [i - 1]))],
+            ),
+        );
     }
     let mut b = Graph::new();
     b.add_layer(c);
@@ -41,7 +59,13 @@ pub fn workloads(n: u32) -> Vec<(&'static str, Graph, Key, usize)> {
     let mut t = Graph::new();
     let mut leaves = Layer::with_capacity("leaf", n as usize);
     for i in 0..n {
-        leaves.insert([i], Task::from_arc(op.clone(), [Arg::Value(Value::new(i as i64))]));
+        leaves.insert(
+            [i],
+            Task::from_arc(
+                std::sync::Arc::clone(&op),
+                [Arg::Value(Value::new(i as i64))],
+            ),
+        );
     }
     let mut level: Vec<Key> = (0..n).map(|i| leaves.key([i])).collect();
     t.add_layer(leaves);
@@ -50,7 +74,10 @@ pub fn workloads(n: u32) -> Vec<(&'static str, Graph, Key, usize)> {
         let mut l = Layer::new(format!("add{depth}"));
         let mut next = Vec::with_capacity(level.len() / 2 + 1);
         for (j, pair) in level.chunks(2).enumerate() {
-            l.insert([j as u32], Task::new(Sum, pair.iter().cloned().map(Arg::Key)));
+            l.insert(
+                [j as u32],
+                Task::new(Sum, pair.iter().cloned().map(Arg::Key)),
+            );
             next.push(l.key([j as u32]));
         }
         t.add_layer(l);
@@ -72,16 +99,19 @@ pub fn million() -> (Graph, Vec<Key>) {
     let sum = std::sync::Arc::new(Sum) as std::sync::Arc<dyn rask_graph::Op>;
     let mut x = Layer::with_capacity("x-0123456789abcdef0123456789abcdef", half as usize);
     for i in 0..half {
-        x.insert([i / 1000, i % 1000], Task::from_arc(op.clone(), [Arg::Value(Value::new(1i64))]));
+        x.insert(
+            [i / 1000, i % 1000],
+            Task::from_arc(std::sync::Arc::clone(&op), [Arg::Value(Value::new(1i64))]),
+        );
     }
-    let xname = x.name().clone();
+    let xname = std::sync::Arc::clone(x.name());
     let mut y = Layer::with_capacity("y-0123456789abcdef0123456789abcdef", half as usize);
     for i in 0..half {
         let j = (i + 1) % half;
         y.insert(
             [i / 1000, i % 1000],
             Task::from_arc(
-                sum.clone(),
+                std::sync::Arc::clone(&sum),
                 [
                     Arg::Key(Key::with_name(&xname, [i / 1000, i % 1000])),
                     Arg::Key(Key::with_name(&xname, [j / 1000, j % 1000])),
@@ -98,9 +128,13 @@ pub fn million() -> (Graph, Vec<Key>) {
 
 fn overhead(c: &mut Criterion) {
     let threaded = ThreadedScheduler::builder().build().unwrap_or_default();
-    let schedulers: [(&str, &dyn Scheduler); 2] = [("sync", &SyncScheduler), ("threaded", &threaded)];
+    let schedulers: [(&str, &dyn Scheduler); 2] =
+        [("sync", &SyncScheduler), ("threaded", &threaded)];
     let mut group = c.benchmark_group("overhead");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
     for (name, graph, key, _tasks) in workloads(N) {
         let keys = [key];
         for (sname, s) in schedulers {
@@ -114,7 +148,10 @@ fn overhead(c: &mut Criterion) {
 
 fn lowering(c: &mut Criterion) {
     let mut group = c.benchmark_group("graph");
-    group.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
     group.bench_function("build-cull-order-lower-1m", |b| {
         b.iter(|| {
             let (g, keys) = million();

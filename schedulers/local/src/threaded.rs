@@ -309,12 +309,12 @@ impl<'a> State<'a> {
             let first = self.initial.get(c).copied();
             if self.heap_len.load(Ordering::Acquire) > 0 {
                 let mut heap = lock(&self.heap);
-                if let Some(&Reverse(top)) = heap.peek() {
-                    if first.is_none_or(|f| top < f) {
-                        heap.pop();
-                        self.heap_len.fetch_sub(1, Ordering::Release);
-                        return Some(top);
-                    }
+                if let Some(&Reverse(top)) = heap.peek()
+                    && first.is_none_or(|f| top < f)
+                {
+                    heap.pop();
+                    self.heap_len.fetch_sub(1, Ordering::Release);
+                    return Some(top);
                 }
             }
             if first.is_some() {
