@@ -1,6 +1,5 @@
 //! The task graph: layers of tasks, merged, culled and fused.
 
-use std::collections::hash_map::Entry;
 use std::fmt;
 use std::sync::Arc;
 
@@ -117,10 +116,6 @@ impl Layer {
             .unwrap_or_else(|| unreachable!("position from this layer"));
         Key::with_name(&self.name, index.iter().copied())
     }
-
-    fn remove(&mut self, index: &[u32]) {
-        self.tasks.shift_remove(index);
-    }
 }
 
 impl fmt::Debug for Layer {
@@ -226,60 +221,32 @@ impl Graph {
     ///
     /// Errors if a key is not in the graph or a needed task depends on a missing key.
     pub fn cull(&self, keys: &[Key]) -> Result<Graph, GraphError> {
-        // One flag per task, by layer position and task position: no hashing beyond the two
-        // lookups that find a key.
-        let mut needed: Vec<Vec<bool>> = self.layers.values().map(|_| Vec::new()).collect();
+        let index = DenseIndex::new(self);
+        let mut needed = vec![false; index.total];
         let mut stack: Vec<(usize, usize)> = Vec::new();
-        let mark = |needed: &mut Vec<Vec<bool>>, li: usize, pos: usize| -> bool {
-            let flags = &mut needed[li];
-            if flags.is_empty() {
-                flags.resize(self.layers[li].len(), false);
-            }
-            !std::mem::replace(&mut flags[pos], true)
-        };
-        let find = |key: &Key| -> Option<(usize, usize)> {
-            let (li, _, layer) = self.layers.get_full(key.name())?;
-            Some((li, layer.position(key.index())?))
-        };
         for key in keys {
-            let (li, pos) = find(key).ok_or_else(|| GraphError::MissingKey { key: key.clone() })?;
-            if mark(&mut needed, li, pos) {
+            let (li, pos) = index
+                .find(key)
+                .ok_or_else(|| GraphError::MissingKey { key: key.clone() })?;
+            if !std::mem::replace(&mut needed[index.id(li, pos)], true) {
                 stack.push((li, pos));
             }
         }
         while let Some((li, pos)) = stack.pop() {
             let layer = &self.layers[li];
             for dep in layer.task_at(pos).dependencies() {
-                let Some((dli, dpos)) = find(dep) else {
+                let Some((dli, dpos)) = index.find(dep) else {
                     return Err(GraphError::MissingDependency {
                         key: layer.key_at(pos),
                         dependency: dep.clone(),
                     });
                 };
-                if mark(&mut needed, dli, dpos) {
+                if !std::mem::replace(&mut needed[index.id(dli, dpos)], true) {
                     stack.push((dli, dpos));
                 }
             }
         }
-        let mut out = Graph::new();
-        for (layer, flags) in self.layers.values().zip(&needed) {
-            let count = flags.iter().filter(|f| **f).count();
-            if count == 0 {
-                continue;
-            }
-            if count == layer.len() {
-                out.add_layer(Arc::clone(layer));
-            } else {
-                let mut l = Layer::with_capacity(Arc::clone(&layer.name), count);
-                for ((index, task), keep) in layer.tasks.iter().zip(flags) {
-                    if *keep {
-                        l.insert(index.iter().copied(), task.clone());
-                    }
-                }
-                out.add_layer(l);
-            }
-        }
-        Ok(out)
+        Ok(index.rebuild(|id| needed[id], &FxHashMap::default()))
     }
 
     /// Fuses linear chains: a task whose result has exactly one dependent, which depends on
@@ -307,85 +274,136 @@ impl Graph {
     /// assert!(fused.contains(&last));
     /// ```
     pub fn fuse_linear(&self, keep: &[Key]) -> Graph {
-        // How many distinct tasks depend on each key.
-        let mut dependents: FxHashMap<&Key, u32> = FxHashMap::default();
-        let mut single_dep: FxHashMap<Key, &Key> = FxHashMap::default();
-        for layer in self.layers.values() {
-            for (index, task) in &layer.tasks {
-                let deps = distinct_dependencies(task);
-                for dep in &deps {
-                    *dependents.entry(*dep).or_default() += 1;
+        const NONE: usize = usize::MAX;
+        let index = DenseIndex::new(self);
+        // Per task: its only distinct dependency (if it has exactly one), and how many distinct
+        // tasks depend on it.
+        let mut single = vec![NONE; index.total];
+        let mut dependents = vec![0u32; index.total];
+        let mut kept = vec![false; index.total];
+        for key in keep {
+            if let Some((li, pos)) = index.find(key) {
+                kept[index.id(li, pos)] = true;
+            }
+        }
+        for (li, layer) in self.layers.values().enumerate() {
+            for (pos, task) in layer.tasks.values().enumerate() {
+                let ids: smallvec::SmallVec<[usize; 4]> = distinct_dependencies(task)
+                    .iter()
+                    .map(|dep| index.find(dep).map_or(NONE, |(l, p)| index.id(l, p)))
+                    .collect();
+                for d in ids.iter().filter(|d| **d != NONE) {
+                    dependents[*d] += 1;
                 }
-                if let [dep] = deps[..] {
-                    single_dep.insert(Key::with_name(&layer.name, index.iter().copied()), dep);
+                if let [d] = ids[..] {
+                    single[index.id(li, pos)] = d;
                 }
             }
         }
-        let keep: FxHashSet<&Key> = keep.iter().collect();
         // `a` is absorbed into its dependent `b` when b's only dependency is a, and a's only
         // dependent is b.
-        let absorbed: FxHashSet<&Key> = single_dep
-            .values()
-            .copied()
-            .filter(|a| dependents.get(a) == Some(&1) && !keep.contains(a) && self.contains(a))
-            .collect();
-        if absorbed.is_empty() {
+        let mut absorbed = vec![false; index.total];
+        for &a in &single {
+            if a != NONE && dependents[a] == 1 && !kept[a] {
+                absorbed[a] = true;
+            }
+        }
+        let mut replaced: FxHashMap<usize, Task> = FxHashMap::default();
+        for (li, layer) in self.layers.values().enumerate() {
+            for pos in 0..layer.len() {
+                let top = index.id(li, pos);
+                if absorbed[top] || single[top] == NONE || !absorbed[single[top]] {
+                    continue;
+                }
+                // Walk down the chain from its top, then fuse it bottom first.
+                let mut chain: Vec<(usize, usize)> = vec![(li, pos)];
+                let mut cur = top;
+                while single[cur] != NONE && absorbed[single[cur]] {
+                    cur = single[cur];
+                    chain.push(index.position(cur));
+                }
+                chain.reverse();
+                let keys: Vec<Key> = chain
+                    .iter()
+                    .map(|(l, p)| self.layers[*l].key_at(*p))
+                    .collect();
+                let tasks: Vec<(&Key, &Task)> = chain
+                    .iter()
+                    .zip(&keys)
+                    .map(|((l, p), k)| (k, self.layers[*l].task_at(*p)))
+                    .collect();
+                replaced.insert(top, Fused::chain(&tasks));
+            }
+        }
+        if replaced.is_empty() {
             return self.clone();
         }
-        let mut out = self.clone();
-        let mut touched: FxHashMap<Arc<str>, Layer> = FxHashMap::default();
-        for root in single_dep.keys() {
-            if absorbed.contains(root) {
-                continue;
-            }
-            // Walk down the chain from its top.
-            let mut chain: Vec<Key> = vec![root.clone()];
-            let mut cur = root;
-            while let Some(dep) = single_dep.get(cur) {
-                if !absorbed.contains(dep) {
-                    break;
-                }
-                chain.push((*dep).clone());
-                cur = dep;
-            }
-            if chain.len() < 2 {
-                continue;
-            }
-            chain.reverse();
-            let tasks: Vec<(&Key, &Task)> = chain
-                .iter()
-                .map(|k| {
-                    (
-                        k,
-                        self.get(k)
-                            .unwrap_or_else(|| unreachable!("chain keys exist")),
-                    )
-                })
-                .collect();
-            let fused = Fused::chain(&tasks);
-            for k in &chain[..chain.len() - 1] {
-                layer_mut(&mut touched, &out, k.name_arc()).remove(k.index());
-            }
-            layer_mut(&mut touched, &out, root.name_arc()).tasks[root.index()] = fused;
-        }
-        for (name, layer) in touched {
-            if let Some(slot) = out.layers.get_mut(&name) {
-                *slot = Arc::new(layer);
-            }
-        }
-        out.layers.retain(|_, l| !l.is_empty());
-        out
+        index.rebuild(|id| !absorbed[id], &replaced)
     }
 }
 
-fn layer_mut<'a>(
-    touched: &'a mut FxHashMap<Arc<str>, Layer>,
-    graph: &Graph,
-    name: &Arc<str>,
-) -> &'a mut Layer {
-    match touched.entry(Arc::clone(name)) {
-        Entry::Occupied(o) => o.into_mut(),
-        Entry::Vacant(v) => v.insert((*graph.layers[name]).clone()),
+/// Dense ids for every task of a graph: a layer's tasks are consecutive, in insertion order.
+struct DenseIndex<'g> {
+    graph: &'g Graph,
+    offsets: Vec<usize>,
+    total: usize,
+}
+
+impl<'g> DenseIndex<'g> {
+    fn new(graph: &'g Graph) -> Self {
+        let mut offsets = Vec::with_capacity(graph.layers.len());
+        let mut total = 0;
+        for l in graph.layers.values() {
+            offsets.push(total);
+            total += l.len();
+        }
+        Self {
+            graph,
+            offsets,
+            total,
+        }
+    }
+
+    /// The layer position and task position of a key.
+    fn find(&self, key: &Key) -> Option<(usize, usize)> {
+        let (li, _, layer) = self.graph.layers.get_full(key.name())?;
+        Some((li, layer.position(key.index())?))
+    }
+
+    fn id(&self, li: usize, pos: usize) -> usize {
+        self.offsets[li] + pos
+    }
+
+    fn position(&self, id: usize) -> (usize, usize) {
+        let li = self.offsets.partition_point(|o| *o <= id) - 1;
+        (li, id - self.offsets[li])
+    }
+
+    /// The graph with only the tasks `keep` accepts, some replaced; untouched layers are shared.
+    fn rebuild(&self, keep: impl Fn(usize) -> bool, replaced: &FxHashMap<usize, Task>) -> Graph {
+        let mut out = Graph::new();
+        out.layers.reserve(self.graph.layers.len());
+        for (li, layer) in self.graph.layers.values().enumerate() {
+            let ids = self.offsets[li]..self.offsets[li] + layer.len();
+            let count = ids.clone().filter(|id| keep(*id)).count();
+            if count == 0 {
+                continue;
+            }
+            if count == layer.len() && !ids.clone().any(|id| replaced.contains_key(&id)) {
+                out.layers
+                    .insert(Arc::clone(&layer.name), Arc::clone(layer));
+                continue;
+            }
+            let mut l = Layer::with_capacity(Arc::clone(&layer.name), count);
+            for ((index, task), id) in layer.tasks.iter().zip(ids) {
+                if keep(id) {
+                    let task = replaced.get(&id).unwrap_or(task).clone();
+                    l.insert(index.iter().copied(), task);
+                }
+            }
+            out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
+        }
+        out
     }
 }
 

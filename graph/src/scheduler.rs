@@ -72,10 +72,12 @@ pub trait Collection {
     where
         Self: Sized;
 
-    /// The graph as it will run: culled to the output keys, linear chains fused.
+    /// The graph as it will run. By default the graph itself: lowering culls it to what the
+    /// output keys need, and on the in-process schedulers a task costs less than fusing it
+    /// away would ([`Graph::fuse_linear`] is there for schedulers and collections that gain
+    /// from it). Collections override this with their own optimizations.
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
-        let keys = self.output_keys();
-        Ok(self.graph().cull(&keys)?.fuse_linear(&keys))
+        Ok(self.graph().clone())
     }
 
     /// Computes on `scheduler`, telling `callbacks`.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rask::graph::{TaskFinish, TaskStart};
 use rask::prelude::*;
 use rask::schedulers::{SyncScheduler, ThreadedScheduler};
-use rask::{Callback, ComputeError, delayed};
+use rask::{Callback, ComputeError, Scheduler, delayed};
 
 #[derive(Debug, Default)]
 struct Count(AtomicUsize, AtomicUsize);
@@ -49,10 +49,10 @@ fn scoped_scheduler_and_callbacks() {
         assert_eq!(rask::config::scheduler().name(), "sync");
         assert_eq!(calc().compute().unwrap(), 55);
     }
-    // 10 values, 10 incs, one sum, fused per chain: the incs absorb their values.
+    // 10 values, 10 incs, one sum.
     let started = count.0.load(Ordering::SeqCst);
-    assert_eq!(started, 11);
-    assert_eq!(count.1.load(Ordering::SeqCst), 11);
+    assert_eq!(started, 21);
+    assert_eq!(count.1.load(Ordering::SeqCst), 21);
     assert_eq!(rask::config::scheduler().name(), "threaded");
     assert_eq!(calc().compute().unwrap(), 55);
     assert_eq!(
@@ -92,6 +92,12 @@ fn errors_name_the_task() {
     assert_eq!(err.key(), Some(bad.key()));
     let msg = err.to_string().replace(bad.key().name(), "div-<token>");
     insta::assert_snapshot!(msg, @"task 'div-<token>' (op `div`) failed: division by zero");
+    // Fused, the chain keeps the name of the op that does something.
+    let fused = bad.graph().fuse_linear(&[bad.key().clone()]);
+    let err = rask::schedulers::SyncScheduler
+        .get(&fused, &[bad.key().clone()], &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("(op `div`)"), "{err}");
     let panicky = delayed::value(1i64).map("explode", |_| -> i64 { panic!("kaboom") });
     let err = panicky.compute().unwrap_err();
     assert!(matches!(err, ComputeError::Panic { .. }));
