@@ -43,7 +43,12 @@ pub trait Datum: Any + Send + Sync + fmt::Debug {
 pub struct Value(Arc<dyn Datum>);
 
 impl Value {
-    /// Wraps a datum.
+    /// Wraps a datum. Values cross threads, so a datum must be `Send + Sync`:
+    ///
+    /// ```compile_fail
+    /// // An `Rc` is neither: it cannot go into a task.
+    /// let v = rask_graph::Value::new(std::rc::Rc::new(1.0f64));
+    /// ```
     pub fn new<T: Datum>(datum: T) -> Self {
         Value(Arc::new(datum))
     }

@@ -13,7 +13,14 @@ struct WireGraph {
 #[derive(Serialize, Deserialize)]
 struct WireLayer {
     name: String,
-    tasks: Vec<(KeyIndex, WireTask)>,
+    tasks: Vec<WireEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireEntry {
+    #[serde(deserialize_with = "crate::key::deserialize_index")]
+    index: KeyIndex,
+    task: WireTask,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -89,7 +96,10 @@ impl Graph {
                         },
                     });
                 }
-                tasks.push((index.iter().copied().collect(), WireTask { op, args }));
+                tasks.push(WireEntry {
+                    index: index.iter().copied().collect(),
+                    task: WireTask { op, args },
+                });
             }
             layers.push(WireLayer {
                 name: layer.name().to_string(),
@@ -123,7 +133,7 @@ impl Graph {
         let mut g = Graph::new();
         for wl in wire.layers {
             let mut layer = Layer::with_capacity(wl.name, wl.tasks.len());
-            for (index, wt) in wl.tasks {
+            for WireEntry { index, task: wt } in wl.tasks {
                 let op = registry::decode_op(&wt.op.0, &wt.op.1)?;
                 let mut args = Vec::with_capacity(wt.args.len());
                 for a in wt.args {

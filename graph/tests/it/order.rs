@@ -241,3 +241,38 @@ fn independent_tasks_run_in_argument_order() {
         assert_eq!(plan.key(i), &Key::new("x", [i]));
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// On any DAG, lowering numbers every needed task exactly once, dependencies first, and
+    /// the outputs are the requested keys.
+    #[test]
+    fn order_is_a_topological_permutation(
+        n in 1usize..80,
+        raw in proptest::collection::vec((0usize..80, 0usize..80), 0..200),
+        want in proptest::collection::vec(0usize..80, 1..5),
+    ) {
+        let mut layer = Layer::new("t");
+        for i in 0..n {
+            let deps = raw.iter().filter(|(a, b)| a % n == i && b % n < i).map(|(_, b)| b % n);
+            let mut args: Vec<Arg> = deps.map(|d| Arg::Key(Key::new("t", [d as u32]))).collect();
+            args.push(Arg::Value(Value::new(1i64)));
+            layer.insert([i as u32], Task::new(Sum, args));
+        }
+        let mut g = Graph::new();
+        g.add_layer(layer);
+        let keys: Vec<Key> = want.iter().map(|w| Key::new("t", [(w % n) as u32])).collect();
+        let plan = Plan::lower(&g, &keys).unwrap();
+        check_topological(&plan);
+        let culled = g.cull(&keys).unwrap();
+        proptest::prop_assert_eq!(plan.len(), culled.len());
+        let mut seen: Vec<&Key> = plan.keys().iter().collect();
+        seen.sort();
+        seen.dedup();
+        proptest::prop_assert_eq!(seen.len(), plan.len());
+        for (o, k) in plan.outputs().iter().zip(&keys) {
+            proptest::prop_assert_eq!(plan.key(*o), k);
+        }
+    }
+}

@@ -82,3 +82,16 @@ proptest! {
         let _ = Graph::from_bytes(&bytes[..end]);
     }
 }
+
+#[test]
+fn huge_length_prefixes_are_refused_without_reserving() {
+    // version 1, one layer named "x", one task whose index claims 2^32 - 1 dimensions.
+    let mut bytes = vec![1u8, 1, 1, b'x', 1];
+    bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    bytes.extend([0u8; 64]);
+    let err = Graph::from_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(err, rask_graph::GraphError::Corrupt { .. }),
+        "{err}"
+    );
+}
