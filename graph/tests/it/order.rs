@@ -1,7 +1,9 @@
 //! The ordering pass, with cases ported from dask/tests/test_order.py (their graphs and the
 //! properties they assert).
 
-use rask_graph::{Arg, Graph, Key, Layer, Plan, Task, Value, ops::Sum};
+use std::sync::Arc;
+
+use rask_graph::{Arg, Graph, Key, Layer, Plan, Task, Value, ops::Identity, ops::Sum};
 
 use crate::common::{check_topological, order, peak_live};
 
@@ -182,29 +184,7 @@ fn terminal_node_backtrack() {
 
 /// A binary tree reduction over `n` leaves.
 fn tree(n: u32) -> (Graph, Key) {
-    let mut g = Graph::new();
-    let mut leaves = Layer::new("leaf");
-    for i in 0..n {
-        leaves.insert([i], Task::literal(Value::new(i as i64)));
-    }
-    let mut level: Vec<Key> = (0..n).map(|i| leaves.key([i])).collect();
-    g.add_layer(leaves);
-    let mut depth = 0;
-    while level.len() > 1 {
-        let mut l = Layer::new(format!("add{depth}"));
-        let mut next = Vec::new();
-        for (j, pair) in level.chunks(2).enumerate() {
-            l.insert(
-                [j as u32],
-                Task::new(Sum, pair.iter().cloned().map(Arg::Key)),
-            );
-            next.push(l.key([j as u32]));
-        }
-        g.add_layer(l);
-        level = next;
-        depth += 1;
-    }
-    (g, level.pop().unwrap())
+    rask_testing::tree(n, Arc::new(Identity), Arc::new(Sum))
 }
 
 #[test]
@@ -224,19 +204,8 @@ fn tree_reduction_keeps_memory_logarithmic() {
 
 #[test]
 fn independent_tasks_run_in_argument_order() {
-    let mut g = Graph::new();
-    let mut x = Layer::new("x");
-    for i in 0..100 {
-        x.insert([i], Task::literal(Value::new(i as i64)));
-    }
-    g.add_layer(x);
-    let mut s = Layer::new("s");
-    s.insert(
-        [],
-        Task::new(Sum, (0..100).map(|i| Arg::Key(Key::new("x", [i])))),
-    );
-    g.add_layer(s);
-    let plan = Plan::lower(&g, &[Key::new("s", [])]).unwrap();
+    let (g, total) = rask_testing::independent(100, Arc::new(Identity), Arc::new(Sum));
+    let plan = Plan::lower(&g, &[total]).unwrap();
     for i in 0..100u32 {
         assert_eq!(plan.key(i), &Key::new("x", [i]));
     }

@@ -11,107 +11,49 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group};
-use rask_graph::{Arg, Graph, Key, Layer, Plan, Scheduler, Task, Value, ops::AddConst, ops::Sum};
+use std::sync::Arc;
+
+use rask_graph::{
+    Arg, Graph, Key, Layer, Op, Plan, Scheduler, Task, Value, ops::AddConst, ops::Sum,
+};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
 const N: u32 = 100_000;
 
 /// The workloads: name, graph, requested key, number of tasks.
 pub fn workloads(n: u32) -> Vec<(&'static str, Graph, Key, usize)> {
-    let op = std::sync::Arc::new(AddConst(1)) as std::sync::Arc<dyn rask_graph::Op>;
-    // (a) independent + one.
-    let mut x = Layer::with_capacity("x", n as usize);
-    for i in 0..n {
-        x.insert(
-            [i],
-            Task::from_arc(
-                std::sync::Arc::clone(&op),
-                [Arg::Value(Value::new(i as i64))],
-            ),
-        );
-    }
-    let mut s = Layer::new("s");
-    s.insert(
-        [],
-        Task::new(Sum, (0..n).map(|i| Arg::Key(Key::new("x", [i])))),
-    );
-    let mut a = Graph::new();
-    a.add_layer(x);
-    a.add_layer(s);
-    // (b) chain.
-    let mut c = Layer::with_capacity("c", n as usize);
-    c.insert(
-        [0],
-        Task::from_arc(std::sync::Arc::clone(&op), [Arg::Value(Value::new(0i64))]),
-    );
-    for i in 1..n {
-        c.insert(
-            [i],
-            Task::from_arc(
-                std::sync::Arc::clone(&op),
-                [Arg::Key(Key::new("c", [i - 1]))],
-            ),
-        );
-    }
-    let mut b = Graph::new();
-    b.add_layer(c);
-    // (c) binary tree.
-    let mut t = Graph::new();
-    let mut leaves = Layer::with_capacity("leaf", n as usize);
-    for i in 0..n {
-        leaves.insert(
-            [i],
-            Task::from_arc(
-                std::sync::Arc::clone(&op),
-                [Arg::Value(Value::new(i as i64))],
-            ),
-        );
-    }
-    let mut level: Vec<Key> = (0..n).map(|i| leaves.key([i])).collect();
-    t.add_layer(leaves);
-    let mut depth = 0;
-    while level.len() > 1 {
-        let mut l = Layer::new(format!("add{depth}"));
-        let mut next = Vec::with_capacity(level.len() / 2 + 1);
-        for (j, pair) in level.chunks(2).enumerate() {
-            l.insert(
-                [j as u32],
-                Task::new(Sum, pair.iter().cloned().map(Arg::Key)),
-            );
-            next.push(l.key([j as u32]));
-        }
-        t.add_layer(l);
-        level = next;
-        depth += 1;
-    }
-    let root = level.pop().unwrap_or_else(|| Key::new("leaf", [0]));
+    let inc: Arc<dyn Op> = Arc::new(AddConst(1));
+    let sum: Arc<dyn Op> = Arc::new(Sum);
+    let (a, a_key) = rask_testing::independent(n, Arc::clone(&inc), Arc::clone(&sum));
+    let (b, b_key) = rask_testing::chain(n, Arc::clone(&inc));
+    let (c, c_key) = rask_testing::tree(n, inc, sum);
     vec![
-        ("independent", a, Key::new("s", []), n as usize + 1),
-        ("chain", b, Key::new("c", [n - 1]), n as usize),
-        ("tree", t, root, 2 * n as usize - 1),
+        ("independent", a, a_key, n as usize + 1),
+        ("chain", b, b_key, n as usize),
+        ("tree", c, c_key, 2 * n as usize - 1),
     ]
 }
 
 /// A 1,000,000-task graph: 500,000 leaves and 500,000 tasks reading two neighbours each.
 pub fn million() -> (Graph, Vec<Key>) {
     let half = 500_000u32;
-    let op = std::sync::Arc::new(AddConst(1)) as std::sync::Arc<dyn rask_graph::Op>;
-    let sum = std::sync::Arc::new(Sum) as std::sync::Arc<dyn rask_graph::Op>;
+    let op = Arc::new(AddConst(1)) as Arc<dyn Op>;
+    let sum = Arc::new(Sum) as Arc<dyn Op>;
     let mut x = Layer::with_capacity("x-0123456789abcdef0123456789abcdef", half as usize);
     for i in 0..half {
         x.insert(
             [i / 1000, i % 1000],
-            Task::from_arc(std::sync::Arc::clone(&op), [Arg::Value(Value::new(1i64))]),
+            Task::from_arc(Arc::clone(&op), [Arg::Value(Value::new(1i64))]),
         );
     }
-    let xname = std::sync::Arc::clone(x.name());
+    let xname = Arc::clone(x.name());
     let mut y = Layer::with_capacity("y-0123456789abcdef0123456789abcdef", half as usize);
     for i in 0..half {
         let j = (i + 1) % half;
         y.insert(
             [i / 1000, i % 1000],
             Task::from_arc(
-                std::sync::Arc::clone(&sum),
+                Arc::clone(&sum),
                 [
                     Arg::Key(Key::with_name(&xname, [i / 1000, i % 1000])),
                     Arg::Key(Key::with_name(&xname, [j / 1000, j % 1000])),

@@ -1,12 +1,13 @@
 //! Callbacks see every start and finish; a panicking callback is detached, not fatal.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rask_graph::{
-    Arg, Callback, ComputeFinish, ComputeStart, Graph, Key, Layer, Scheduler, Task, TaskFinish,
-    TaskStart, Value, ops::AddConst, ops::Sum,
+    Callback, ComputeFinish, ComputeStart, Graph, Key, Scheduler, TaskFinish, TaskStart,
+    ops::AddConst, ops::Sum,
 };
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
@@ -51,22 +52,8 @@ impl Callback for Panicky {
 }
 
 fn graph(n: u32) -> (Graph, Vec<Key>) {
-    let mut x = Layer::new("x");
-    for i in 0..n {
-        x.insert(
-            [i],
-            Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))]),
-        );
-    }
-    let mut s = Layer::new("s");
-    s.insert(
-        [],
-        Task::new(Sum, (0..n).map(|i| Arg::Key(Key::new("x", [i])))),
-    );
-    let mut g = Graph::new();
-    g.add_layer(x);
-    g.add_layer(s);
-    (g, vec![Key::new("s", [])])
+    let (g, key) = rask_testing::independent(n, Arc::new(AddConst(1)), Arc::new(Sum));
+    (g, vec![key])
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! The threaded scheduler agrees with the sync oracle on random DAGs.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use rask_graph::{Arg, Graph, Key, Layer, Scheduler, Task, Value, ops::AddConst, ops::Sum};
 use rask_local::{SyncScheduler, ThreadedScheduler};
@@ -59,22 +61,8 @@ proptest! {
 fn wide_chain_and_tree_workloads() {
     let threaded = ThreadedScheduler::builder().num_workers(4).build().unwrap();
     // 10,000 independent tasks and a sum.
-    let mut x = Layer::new("x");
-    for i in 0..10_000u32 {
-        x.insert(
-            [i],
-            Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))]),
-        );
-    }
-    let mut s = Layer::new("s");
-    s.insert(
-        [],
-        Task::new(Sum, (0..10_000).map(|i| Arg::Key(Key::new("x", [i])))),
-    );
-    let mut g = Graph::new();
-    g.add_layer(x);
-    g.add_layer(s);
-    let keys = [Key::new("s", [])];
+    let (g, total) = rask_testing::independent(10_000, Arc::new(AddConst(1)), Arc::new(Sum));
+    let keys = [total];
     let expected: i64 = (1..=10_000).sum();
     assert_eq!(values(threaded.get(&g, &keys, &[]).unwrap()), [expected]);
     assert_eq!(
@@ -82,16 +70,6 @@ fn wide_chain_and_tree_workloads() {
         [expected]
     );
     // A chain of 10,000.
-    let mut c = Layer::new("c");
-    c.insert([0], Task::new(AddConst(1), [Arg::Value(Value::new(0i64))]));
-    for i in 1..10_000u32 {
-        c.insert(
-            [i],
-            Task::new(AddConst(1), [Arg::Key(Key::new("c", [i - 1]))]),
-        );
-    }
-    let mut g = Graph::new();
-    g.add_layer(c);
-    let keys = [Key::new("c", [9_999])];
-    assert_eq!(values(threaded.get(&g, &keys, &[]).unwrap()), [10_000]);
+    let (g, last) = rask_testing::chain(10_000, Arc::new(AddConst(1)));
+    assert_eq!(values(threaded.get(&g, &[last], &[]).unwrap()), [10_000]);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rask_graph::delayed::ClosureOp;
-use rask_graph::{Arg, Datum, Graph, Key, Layer, Scheduler, Task, Value};
+use rask_graph::{Datum, Graph, Key, Scheduler, Value};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -43,32 +43,7 @@ fn tree(n: u32) -> (Graph, Key) {
         }
         Ok(Value::new(Chunk::new(s)))
     }));
-    let mut g = Graph::new();
-    let mut leaves = Layer::new("make");
-    for i in 0..n {
-        leaves.insert(
-            [i],
-            Task::from_arc(Arc::clone(&make), [Arg::Value(Value::new(i as i64))]),
-        );
-    }
-    let mut level: Vec<Key> = (0..n).map(|i| leaves.key([i])).collect();
-    g.add_layer(leaves);
-    let mut depth = 0;
-    while level.len() > 1 {
-        let mut l = Layer::new(format!("add{depth}"));
-        let mut next = Vec::new();
-        for (j, pair) in level.chunks(2).enumerate() {
-            l.insert(
-                [j as u32],
-                Task::from_arc(Arc::clone(&add), pair.iter().cloned().map(Arg::Key)),
-            );
-            next.push(l.key([j as u32]));
-        }
-        g.add_layer(l);
-        level = next;
-        depth += 1;
-    }
-    (g, level.pop().unwrap_or_else(|| unreachable!()))
+    rask_testing::tree(n, make, add)
 }
 
 #[test]
