@@ -5,8 +5,10 @@
 //!
 //! - [`graph`]: the task graph and the traits ([`rask_graph`]).
 //! - [`delayed`]: lazy calls over closures and values.
-//! - [`schedulers`]: [`SyncScheduler`](schedulers::SyncScheduler) and
-//!   [`ThreadedScheduler`](schedulers::ThreadedScheduler) (the default).
+//! - [`schedulers`]: [`SyncScheduler`](schedulers::SyncScheduler),
+//!   [`ThreadedScheduler`](schedulers::ThreadedScheduler) (the default) and
+//!   [`ProcessScheduler`](schedulers::ProcessScheduler) (worker processes started from the
+//!   current executable; ops must be registered).
 //! - [`config`]: the default scheduler and callbacks, set for a scope (like
 //!   `dask.config.set(scheduler=...)`) or for the process.
 //!
@@ -37,6 +39,7 @@ pub use rask_graph::{Callback, Collection, ComputeError, Delayed, GraphError, Sc
 /// The schedulers that ship with rask.
 pub mod schedulers {
     pub use rask_local::{BuildError, SyncScheduler, ThreadedScheduler, ThreadedSchedulerBuilder};
+    pub use rask_multiprocess::{ProcessScheduler, ProcessSchedulerBuilder};
 }
 
 /// What most programs need: `use rask::prelude::*;`.

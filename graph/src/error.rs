@@ -173,7 +173,28 @@ pub enum ComputeError {
         /// The type the value has.
         found: &'static str,
     },
-    /// The scheduler itself failed (a worker lost, a channel closed).
+    /// A task's worker died while running it, as many times as a scheduler allows (Dask's
+    /// `allowed-failures`): the task is taken to be what kills them.
+    #[error("task {key} (op `{op}`) killed {deaths} workers; it is marked bad")]
+    WorkerKilled {
+        /// The task.
+        key: Key,
+        /// Its op's name.
+        op: String,
+        /// How many workers died running it.
+        deaths: u32,
+    },
+    /// A worker process is another build of the program than the one asking it to work.
+    #[error(
+        "a worker runs another build of this program (build id {theirs:016x}, ours          {ours:016x}); it was refused: restart it from the same binary"
+    )]
+    BuildMismatch {
+        /// Our build id.
+        ours: u64,
+        /// The worker's.
+        theirs: u64,
+    },
+    /// The scheduler itself failed (a worker could not start, a channel closed).
     #[error("scheduler failure: {0}")]
     Scheduler(String),
 }
@@ -184,7 +205,8 @@ impl ComputeError {
         match self {
             ComputeError::Task { key, .. }
             | ComputeError::Panic { key, .. }
-            | ComputeError::ResultType { key, .. } => Some(key),
+            | ComputeError::ResultType { key, .. }
+            | ComputeError::WorkerKilled { key, .. } => Some(key),
             _ => None,
         }
     }

@@ -15,7 +15,7 @@ pub struct OpBox(pub Arc<dyn Op>);
 impl Serialize for OpBox {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match registry::encode_op(&*self.0) {
-            Some(Ok((name, bytes))) => (name, bytes).serialize(s),
+            Some(Ok((name, bytes))) => (name, serde_bytes::Bytes::new(&bytes)).serialize(s),
             Some(Err(e)) => Err(S::Error::custom(format!("op `{}`: {e}", self.0.name()))),
             None => Err(S::Error::custom(format!(
                 "op `{}` ({}) is not registered",
@@ -28,7 +28,7 @@ impl Serialize for OpBox {
 
 impl<'de> Deserialize<'de> for OpBox {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (name, bytes): (String, Vec<u8>) = Deserialize::deserialize(d)?;
+        let (name, bytes): (String, serde_bytes::ByteBuf) = Deserialize::deserialize(d)?;
         registry::decode_op(&name, &bytes)
             .map(OpBox)
             .map_err(|e| D::Error::custom(e.to_string()))
@@ -42,7 +42,7 @@ pub struct ValueBox(pub Value);
 impl Serialize for ValueBox {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match registry::encode_value(&self.0) {
-            Some(Ok((name, bytes))) => (name, bytes).serialize(s),
+            Some(Ok((name, bytes))) => (name, serde_bytes::Bytes::new(&bytes)).serialize(s),
             Some(Err(e)) => Err(S::Error::custom(e)),
             None => Err(S::Error::custom(format!(
                 "value of type {} is not registered",
@@ -54,7 +54,7 @@ impl Serialize for ValueBox {
 
 impl<'de> Deserialize<'de> for ValueBox {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let (name, bytes): (String, Vec<u8>) = Deserialize::deserialize(d)?;
+        let (name, bytes): (String, serde_bytes::ByteBuf) = Deserialize::deserialize(d)?;
         registry::decode_value(&name, &bytes)
             .map(ValueBox)
             .map_err(|e| D::Error::custom(e.to_string()))

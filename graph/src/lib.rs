@@ -7,7 +7,7 @@
 //! - [`Key`]: a tokenized name plus a block index, displayed like Dask's `('sum-3f9a…', 0)`.
 //! - [`Task`]: an [`Op`] applied to [`Arg`]s (dependency keys or literal [`Value`]s).
 //! - [`Value`]: an `Arc` of a type-erased [`Datum`] that knows its `nbytes()`.
-//! - [`registry`]: ops and values serialize by stable registered names
+//! - [`registry`]: ops and values serialize by stable registered names, gathered by the linker
 //!   ([`register_op!`], [`register_value!`]), so **the graph is data**: it round-trips through
 //!   postcard ([`Graph::to_bytes`]) and computes the same result on the other side.
 //! - [`Graph`]: built layer by layer ([`Layer`]), merged, [culled](Graph::cull),
@@ -78,5 +78,5 @@ pub mod ops {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use inventory;
+    pub use linkme;
 }

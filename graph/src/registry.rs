@@ -1,8 +1,10 @@
 //! The registry through which ops and values serialize by stable names.
 //!
-//! Every registration is a `static` collected at link time (the `inventory` crate), so a binary
-//! knows all the op and value types of every crate it links, with no start-up code. Lookups go
-//! through two hash tables built on first use.
+//! Every registration is a `static` gathered into one slice by the linker (the `linkme`
+//! crate), so a binary knows all the op and value types of every crate it links with **no
+//! start-up code at all** — which matters: a worker process starts serving before `main`, when
+//! constructor-based registries may not have run yet. Lookups go through two hash tables built
+//! on first use.
 
 use std::any::{Any, TypeId};
 use std::cell::Cell;
@@ -95,8 +97,13 @@ fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, S
     Ok(Value::new(datum))
 }
 
-inventory::collect!(OpType);
-inventory::collect!(ValueType);
+/// Every registered op type of the binary.
+#[linkme::distributed_slice]
+pub static OP_TYPES: [OpType];
+
+/// Every registered value type of the binary.
+#[linkme::distributed_slice]
+pub static VALUE_TYPES: [ValueType];
 
 struct Tables<T: 'static> {
     by_name: FxHashMap<&'static str, &'static T>,
@@ -125,24 +132,12 @@ fn tables<T: 'static>(
 
 fn op_tables() -> &'static Tables<OpType> {
     static T: OnceLock<Tables<OpType>> = OnceLock::new();
-    T.get_or_init(|| {
-        tables(
-            inventory::iter::<OpType>.into_iter(),
-            |o| o.name,
-            |o| (o.type_id)(),
-        )
-    })
+    T.get_or_init(|| tables(OP_TYPES.iter(), |o| o.name, |o| (o.type_id)()))
 }
 
 fn value_tables() -> &'static Tables<ValueType> {
     static T: OnceLock<Tables<ValueType>> = OnceLock::new();
-    T.get_or_init(|| {
-        tables(
-            inventory::iter::<ValueType>.into_iter(),
-            |v| v.name,
-            |v| (v.type_id)(),
-        )
-    })
+    T.get_or_init(|| tables(VALUE_TYPES.iter(), |v| v.name, |v| (v.type_id)()))
 }
 
 /// The registered name of an op's type, if it is registered.
@@ -256,9 +251,12 @@ pub fn decode_value(name: &str, bytes: &[u8]) -> Result<Value, GraphError> {
 #[macro_export]
 macro_rules! register_op {
     ($ty:ty, $name:expr $(,)?) => {
-        $crate::__private::inventory::submit! {
-            $crate::registry::OpType::of::<$ty>($name)
-        }
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::registry::OP_TYPES)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static REGISTRATION: $crate::registry::OpType =
+                $crate::registry::OpType::of::<$ty>($name);
+        };
     };
 }
 
@@ -277,9 +275,12 @@ macro_rules! register_op {
 #[macro_export]
 macro_rules! register_value {
     ($ty:ty, $name:expr $(,)?) => {
-        $crate::__private::inventory::submit! {
-            $crate::registry::ValueType::of::<$ty>($name)
-        }
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::registry::VALUE_TYPES)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static REGISTRATION: $crate::registry::ValueType =
+                $crate::registry::ValueType::of::<$ty>($name);
+        };
     };
 }
 

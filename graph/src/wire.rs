@@ -25,14 +25,16 @@ struct WireEntry {
 
 #[derive(Serialize, Deserialize)]
 struct WireTask {
-    op: (String, Vec<u8>),
+    op_name: String,
+    #[serde(with = "serde_bytes")]
+    op: Vec<u8>,
     args: Vec<WireArg>,
 }
 
 #[derive(Serialize, Deserialize)]
 enum WireArg {
     Key(Key),
-    Value(String, Vec<u8>),
+    Value(String, #[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 /// The version of the encoding; decoding refuses others.
@@ -61,6 +63,7 @@ impl Graph {
                 let key = || Key::with_name(layer.name(), index.iter().copied());
                 let op = match registry::encode_op(task.op()) {
                     Some(Ok((name, bytes))) => (name.to_string(), bytes),
+
                     Some(Err(message)) => {
                         return Err(GraphError::Encode {
                             what: format!("task {}", key()),
@@ -98,7 +101,11 @@ impl Graph {
                 }
                 tasks.push(WireEntry {
                     index: index.iter().copied().collect(),
-                    task: WireTask { op, args },
+                    task: WireTask {
+                        op_name: op.0,
+                        op: op.1,
+                        args,
+                    },
                 });
             }
             layers.push(WireLayer {
@@ -134,7 +141,7 @@ impl Graph {
         for wl in wire.layers {
             let mut layer = Layer::with_capacity(wl.name, wl.tasks.len());
             for WireEntry { index, task: wt } in wl.tasks {
-                let op = registry::decode_op(&wt.op.0, &wt.op.1)?;
+                let op = registry::decode_op(&wt.op_name, &wt.op)?;
                 let mut args = Vec::with_capacity(wt.args.len());
                 for a in wt.args {
                     args.push(match a {

@@ -1,0 +1,200 @@
+//! The worker processes: started, greeted, read by one thread each, replaced, shut down.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use rask_graph::ComputeError;
+
+use crate::protocol::{FromWorker, PROTOCOL, ToWorker, build_id, read_frame, write_frame};
+use crate::worker::WORKER_ENV;
+
+/// What the reader threads report.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// A message from the worker in `slot`, of `generation`.
+    Message(usize, u64, FromWorker),
+    /// The worker in `slot` of `generation` is gone (exit, crash, broken stream).
+    Lost(usize, u64, String),
+}
+
+/// One worker process.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub child: Child,
+    pub writer: BufWriter<UnixStream>,
+    pub generation: u64,
+    pub pid: u32,
+}
+
+/// The worker processes of one scheduler, kept between computations.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    pub workers: Vec<Worker>,
+    pub events: Receiver<Event>,
+    tx: Sender<Event>,
+    generations: u64,
+    /// Extra environment for new workers (tests use it to fake a stale build).
+    env: Vec<(String, String)>,
+}
+
+/// How long a new worker has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(20);
+
+impl Pool {
+    pub(crate) fn start(n: usize, env: Vec<(String, String)>) -> Result<Pool, ComputeError> {
+        let (tx, events) = channel();
+        let mut pool = Pool {
+            workers: Vec::with_capacity(n),
+            events,
+            tx,
+            generations: 0,
+            env,
+        };
+        for slot in 0..n {
+            let w = pool.spawn(slot)?;
+            pool.workers.push(w);
+        }
+        Ok(pool)
+    }
+
+    /// Starts a worker for `slot`, greets it and starts its reader thread.
+    pub(crate) fn spawn(&mut self, slot: usize) -> Result<Worker, ComputeError> {
+        let fail = |what: String| ComputeError::Scheduler(format!("cannot start a worker: {what}"));
+        let exe =
+            std::env::current_exe().map_err(|e| fail(format!("no current executable: {e}")))?;
+        let (ours, theirs) = UnixStream::pair().map_err(|e| fail(e.to_string()))?;
+        let mut cmd = Command::new(&exe);
+        cmd.env(WORKER_ENV, "1")
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| fail(format!("{}: {e}", exe.display())))?;
+        let hello = (|| -> Result<(u64, u32), ComputeError> {
+            ours.set_read_timeout(Some(HELLO_TIMEOUT))
+                .map_err(|e| fail(e.to_string()))?;
+            let mut r = &ours;
+            let hello: Option<FromWorker> = read_frame(&mut r).map_err(|e| {
+                fail(format!(
+                    "no greeting from {} within {HELLO_TIMEOUT:?}: {e}",
+                    exe.display()
+                ))
+            })?;
+            match hello {
+                Some(FromWorker::Hello {
+                    protocol,
+                    build_id: theirs,
+                    pid,
+                }) => {
+                    if protocol != PROTOCOL {
+                        return Err(fail(format!(
+                            "the worker speaks protocol {protocol}, we speak {PROTOCOL}"
+                        )));
+                    }
+                    Ok((theirs, pid))
+                }
+                Some(other) => Err(fail(format!("unexpected first message {other:?}"))),
+                None => Err(fail(format!(
+                    "{} exited before greeting (does it link rask-multiprocess?)",
+                    exe.display()
+                ))),
+            }
+        })();
+        let (theirs, pid) = match hello {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        let ours_id = build_id();
+        if theirs != ours_id {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(ComputeError::BuildMismatch {
+                ours: ours_id,
+                theirs,
+            });
+        }
+        ours.set_read_timeout(None)
+            .map_err(|e| fail(e.to_string()))?;
+        let read_half = ours.try_clone().map_err(|e| fail(e.to_string()))?;
+        self.generations += 1;
+        let generation = self.generations;
+        let tx = self.tx.clone();
+        std::thread::Builder::new()
+            .name(format!("rask-mp-reader-{slot}"))
+            .spawn(move || {
+                let mut r = BufReader::with_capacity(1 << 16, read_half);
+                loop {
+                    match read_frame::<FromWorker>(&mut r) {
+                        Ok(Some(m)) => {
+                            if tx.send(Event::Message(slot, generation, m)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {
+                            let _ = tx.send(Event::Lost(slot, generation, "it exited".into()));
+                            return;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Event::Lost(slot, generation, e.to_string()));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Worker {
+            child,
+            writer: BufWriter::with_capacity(1 << 16, ours),
+            generation,
+            pid,
+        })
+    }
+
+    /// Replaces the worker in `slot` (which died): reaps it and starts another.
+    pub(crate) fn replace(&mut self, slot: usize) -> Result<(), ComputeError> {
+        let _ = self.workers[slot].child.kill();
+        let _ = self.workers[slot].child.wait();
+        let w = self.spawn(slot)?;
+        self.workers[slot] = w;
+        Ok(())
+    }
+
+    /// Sends a message to a worker (buffered; see [`flush`](Pool::flush)).
+    pub(crate) fn send(&mut self, slot: usize, msg: &ToWorker) -> std::io::Result<()> {
+        write_frame(&mut self.workers[slot].writer, msg)
+    }
+
+    /// Flushes every worker's buffered messages; a failure shows up as a lost worker.
+    pub(crate) fn flush(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.writer.flush();
+        }
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = write_frame(&mut w.writer, &ToWorker::Shutdown);
+            let _ = w.writer.flush();
+        }
+        for w in &mut self.workers {
+            // A worker in the middle of a long task would finish it first: don't wait for it.
+            let _ = w.writer.get_ref().shutdown(std::net::Shutdown::Both);
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+    }
+}

@@ -1,0 +1,711 @@
+//! The process scheduler: a single-threaded loop in the caller that hands ready tasks to
+//! worker processes, keeps results where they were made, moves them only when another worker
+//! needs them, and recomputes what a dead worker took with it.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap};
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, PoisonError};
+
+use rask_graph::{
+    Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
+    PlanArg, Scheduler, TaskError, TaskFinish, TaskStart, Value, registry,
+};
+
+use crate::pool::{Event, Pool};
+use crate::protocol::{Failure, FromWorker, Raw, ToWorker, WireArg};
+
+/// Why a process scheduler could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `num_workers(0)`.
+    #[error("a scheduler needs at least one worker; num_workers was 0")]
+    ZeroWorkers,
+    /// `allowed_failures(0)`.
+    #[error("allowed_failures must be at least 1")]
+    ZeroAllowedFailures,
+}
+
+/// Runs tasks in worker processes started from the current executable — Dask's
+/// `scheduler="processes"`. Every op and literal must be registered
+/// ([`register_op!`](rask_graph::register_op)); the workers are started on first use, kept
+/// between computations, and stopped when the scheduler is dropped.
+///
+/// ```no_run
+/// use rask_graph::{Collection, Delayed, Arg, ops::AddConst, Value};
+/// use rask_multiprocess::ProcessScheduler;
+///
+/// let s = ProcessScheduler::builder().num_workers(2).build()?;
+/// let x: Delayed<i64> = Delayed::from_op(AddConst(41), vec![Arg::Value(Value::new(1i64))], &[]);
+/// assert_eq!(x.compute_on(&s, &[])?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct ProcessScheduler {
+    num_workers: usize,
+    allowed_failures: u32,
+    env: Vec<(String, String)>,
+    pool: Mutex<Option<Pool>>,
+}
+
+/// Configures a [`ProcessScheduler`].
+#[derive(Debug, Clone, Default)]
+pub struct ProcessSchedulerBuilder {
+    num_workers: Option<usize>,
+    allowed_failures: Option<u32>,
+    env: Vec<(String, String)>,
+}
+
+impl ProcessSchedulerBuilder {
+    /// The number of worker processes. Default: the available cores.
+    pub fn num_workers(mut self, n: usize) -> Self {
+        self.num_workers = Some(n);
+        self
+    }
+
+    /// How many workers a task may kill before it is marked bad (Dask's
+    /// `distributed.scheduler.allowed-failures`). Default: 3.
+    pub fn allowed_failures(mut self, n: u32) -> Self {
+        self.allowed_failures = Some(n);
+        self
+    }
+
+    /// An environment variable set in every worker.
+    pub fn worker_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Builds the scheduler (no process starts until the first computation).
+    pub fn build(self) -> Result<ProcessScheduler, BuildError> {
+        let num_workers = match self.num_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+        };
+        let allowed_failures = match self.allowed_failures {
+            Some(0) => return Err(BuildError::ZeroAllowedFailures),
+            Some(n) => n,
+            None => 3,
+        };
+        // Keep the worker hook linked into every binary that builds a process scheduler.
+        debug_assert!(crate::worker::hook_linked());
+        let _ = crate::worker::hook_linked();
+        Ok(ProcessScheduler {
+            num_workers,
+            allowed_failures,
+            env: self.env,
+            pool: Mutex::new(None),
+        })
+    }
+}
+
+impl ProcessScheduler {
+    /// A builder.
+    pub fn builder() -> ProcessSchedulerBuilder {
+        ProcessSchedulerBuilder::default()
+    }
+
+    /// The number of worker processes.
+    pub fn num_workers(&self) -> usize {
+        self.num_workers
+    }
+
+    /// The process ids of the running workers (none before the first computation).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        let pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.as_ref()
+            .map(|p| p.workers.iter().map(|w| w.pid).collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops the workers now (they are started again by the next computation).
+    pub fn shutdown(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        *pool = None;
+    }
+}
+
+impl Scheduler for ProcessScheduler {
+    fn get(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        callbacks: &[&dyn Callback],
+    ) -> Result<Vec<Value>, ComputeError> {
+        let plan = Plan::lower(graph, keys)?;
+        let ops = encode_ops(&plan)?;
+        let mut guard = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            *guard = Some(Pool::start(self.num_workers, self.env.clone())?);
+        }
+        let Some(pool) = guard.as_mut() else {
+            unreachable!("started above")
+        };
+        let cbs = Callbacks::new(callbacks);
+        let result = Run::new(&plan, &ops, pool, &cbs, self.allowed_failures).run();
+        if matches!(result, Err(ComputeError::Scheduler(_))) {
+            // The pool may be in a bad state: start afresh next time.
+            *guard = None;
+        }
+        result
+    }
+
+    fn name(&self) -> &str {
+        "processes"
+    }
+}
+
+/// Every task's op, encoded once; an unregistered op or literal is an error naming its task,
+/// before anything runs.
+fn encode_ops(plan: &Plan) -> Result<Vec<Raw>, GraphError> {
+    let mut ops = Vec::with_capacity(plan.len());
+    for id in 0..plan.len() as u32 {
+        let key = || plan.key(id).clone();
+        let op = plan.op(id);
+        match registry::encode_op(op) {
+            Some(Ok((name, bytes))) => ops.push(Raw {
+                name: name.to_string(),
+                bytes,
+            }),
+            Some(Err(message)) => {
+                return Err(GraphError::Encode {
+                    what: format!("task {}", key()),
+                    message,
+                });
+            }
+            None => {
+                return Err(GraphError::UnregisteredOp {
+                    key: key(),
+                    op: op.name().to_string(),
+                    type_name: op.type_name().to_string(),
+                });
+            }
+        }
+        for a in plan.args(id) {
+            if let PlanArg::Value(v) = a
+                && registry::value_type_name(v.datum()).is_none()
+            {
+                return Err(GraphError::UnregisteredValue {
+                    key: key(),
+                    type_name: v.type_name().to_string(),
+                });
+            }
+        }
+    }
+    Ok(ops)
+}
+
+/// How many tasks a worker may have queued at once (pipelining hides the round trip).
+const MAX_IN_FLIGHT: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Some dependency is not available yet.
+    Waiting,
+    /// Every dependency is available; in the ready heap (or waiting for a value to move).
+    Ready,
+    /// Sent to a worker.
+    Running(usize),
+    /// Its result is held by a worker.
+    Done(usize),
+    /// Its result was dropped (every reader had started) or lost with its worker.
+    Gone,
+}
+
+struct Run<'a> {
+    plan: &'a Plan,
+    ops: &'a [Raw],
+    pool: &'a mut Pool,
+    cbs: &'a Callbacks<'a>,
+    allowed_failures: u32,
+    state: Vec<State>,
+    /// Per task: dependencies not available yet.
+    waiting: Vec<u32>,
+    /// Per task: distinct dependents that have not started (its result is needed while > 0).
+    pending: Vec<u32>,
+    deaths: Vec<u32>,
+    ready: BinaryHeap<Reverse<u32>>,
+    in_flight: Vec<usize>,
+    /// Results brought to the scheduler: to move between workers, and the outputs.
+    cache: HashMap<u32, Raw>,
+    /// Results being fetched, and the tasks waiting for them.
+    fetching: HashMap<u32, Vec<u32>>,
+    /// Per task: how many of its inputs are being fetched for it.
+    parked: Vec<u32>,
+    releases: Vec<Vec<u32>>,
+    error: Option<ComputeError>,
+    done: usize,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        plan: &'a Plan,
+        ops: &'a [Raw],
+        pool: &'a mut Pool,
+        cbs: &'a Callbacks<'a>,
+        allowed_failures: u32,
+    ) -> Self {
+        let n = plan.len();
+        let workers = pool.workers.len();
+        Run {
+            plan,
+            ops,
+            pool,
+            cbs,
+            allowed_failures,
+            state: vec![State::Waiting; n],
+            waiting: (0..n as u32)
+                .map(|i| plan.dependencies(i).len() as u32)
+                .collect(),
+            pending: (0..n as u32)
+                .map(|i| plan.dependents(i).len() as u32)
+                .collect(),
+            deaths: vec![0; n],
+            ready: BinaryHeap::new(),
+            in_flight: vec![0; workers],
+            cache: HashMap::new(),
+            fetching: HashMap::new(),
+            parked: vec![0; n],
+            releases: vec![Vec::new(); workers],
+            error: None,
+            done: 0,
+        }
+    }
+
+    fn run(mut self) -> Result<Vec<Value>, ComputeError> {
+        // Deaths between computations: replace those workers first.
+        while let Ok(event) = self.pool.events.try_recv() {
+            if let Event::Lost(slot, generation, _) = event
+                && self.pool.workers[slot].generation == generation
+            {
+                self.pool.replace(slot)?;
+            }
+        }
+        for slot in 0..self.pool.workers.len() {
+            self.send(slot, &ToWorker::Reset);
+        }
+        if !self.cbs.is_empty() {
+            self.cbs.compute_start(&ComputeStart {
+                keys: self.plan.keys(),
+                tasks: self.plan.len(),
+                workers: self.pool.workers.len(),
+            });
+        }
+        for id in 0..self.plan.len() as u32 {
+            if self.waiting[id as usize] == 0 {
+                self.state[id as usize] = State::Ready;
+                self.ready.push(Reverse(id));
+            }
+        }
+        loop {
+            if self.error.is_none() {
+                self.assign();
+            }
+            self.flush();
+            let finished = self.error.is_none() && self.outputs_ready();
+            let drained = self.error.is_some() && self.in_flight.iter().all(|n| *n == 0);
+            if finished || drained {
+                break;
+            }
+            let event =
+                self.pool.events.recv().map_err(|_| {
+                    ComputeError::Scheduler("every worker reader stopped".to_string())
+                })?;
+            self.handle(event)?;
+        }
+        if !self.cbs.is_empty() {
+            let msg = self.error.as_ref().map(|e| e.to_string());
+            self.cbs.compute_finish(&ComputeFinish {
+                tasks_done: self.done,
+                error: msg.as_deref(),
+            });
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut values = Vec::with_capacity(self.plan.outputs().len());
+        for o in self.plan.outputs() {
+            let raw = &self.cache[o];
+            values.push(raw.to_value()?);
+        }
+        Ok(values)
+    }
+
+    fn outputs_ready(&self) -> bool {
+        self.plan
+            .outputs()
+            .iter()
+            .all(|o| self.cache.contains_key(o))
+    }
+
+    fn send(&mut self, slot: usize, msg: &ToWorker) {
+        // A broken stream shows up as a lost worker from its reader thread.
+        let _ = self.pool.send(slot, msg);
+    }
+
+    fn flush(&mut self) {
+        for slot in 0..self.releases.len() {
+            if !self.releases[slot].is_empty() {
+                let ids = std::mem::take(&mut self.releases[slot]);
+                self.send(slot, &ToWorker::Release { ids });
+            }
+        }
+        self.pool.flush();
+    }
+
+    /// Where a result is available: `Some(Some(slot))` on a worker, `Some(None)` here.
+    fn location(&self, id: u32) -> Option<Option<usize>> {
+        match self.state[id as usize] {
+            State::Done(slot) => Some(Some(slot)),
+            _ if self.cache.contains_key(&id) => Some(None),
+            _ => None,
+        }
+    }
+
+    /// Hands ready tasks to workers with room, by priority.
+    fn assign(&mut self) {
+        let mut deferred = Vec::new();
+        while let Some(Reverse(id)) = self.ready.pop() {
+            if self.state[id as usize] != State::Ready || self.parked[id as usize] > 0 {
+                continue;
+            }
+            // Prefer the worker that holds most of the inputs, then the least busy.
+            let deps = self.plan.dependencies(id);
+            let mut best: Option<(usize, usize, usize)> = None; // (local inputs, -load, slot)
+            for slot in 0..self.in_flight.len() {
+                if self.in_flight[slot] >= MAX_IN_FLIGHT {
+                    continue;
+                }
+                let local = deps
+                    .iter()
+                    .filter(|d| self.state[**d as usize] == State::Done(slot))
+                    .count();
+                let load = MAX_IN_FLIGHT - self.in_flight[slot];
+                if best.is_none_or(|(l, f, _)| (local, load) > (l, f)) {
+                    best = Some((local, load, slot));
+                }
+            }
+            let Some((_, _, slot)) = best else {
+                deferred.push(id);
+                break;
+            };
+            // Inputs held elsewhere come through here first; the task waits for them parked.
+            for &d in deps {
+                if let Some(Some(s)) = self.location(d)
+                    && s != slot
+                    && !self.cache.contains_key(&d)
+                {
+                    self.parked[id as usize] += 1;
+                    self.fetch(d, s, Some(id));
+                }
+            }
+            if self.parked[id as usize] > 0 {
+                continue;
+            }
+            self.start(id, slot);
+        }
+        for id in deferred {
+            self.ready.push(Reverse(id));
+        }
+    }
+
+    /// Asks worker `slot` for result `d`; `waiter` runs when it arrives.
+    fn fetch(&mut self, d: u32, slot: usize, waiter: Option<u32>) {
+        match self.fetching.entry(d) {
+            Entry::Occupied(mut o) => o.get_mut().extend(waiter),
+            Entry::Vacant(v) => {
+                v.insert(waiter.into_iter().collect());
+                self.pool
+                    .send(slot, &ToWorker::Fetch { id: d })
+                    .unwrap_or_default();
+            }
+        }
+    }
+
+    fn start(&mut self, id: u32, slot: usize) {
+        let plan = self.plan;
+        let mut args = Vec::with_capacity(plan.args(id).len());
+        for a in plan.args(id) {
+            args.push(match a {
+                PlanArg::Task(d) => match self.state[*d as usize] {
+                    State::Done(s) if s == slot => WireArg::Stored(*d),
+                    _ => WireArg::Value(self.cache[d].clone()),
+                },
+                PlanArg::Value(v) => match Raw::of_value(v) {
+                    Ok(raw) => WireArg::Value(raw),
+                    Err(message) => {
+                        self.fail(ComputeError::Graph(GraphError::Encode {
+                            what: format!("a literal of task {}", plan.key(id)),
+                            message,
+                        }));
+                        return;
+                    }
+                },
+            });
+        }
+        let msg = ToWorker::Run {
+            id,
+            op: self.ops[id as usize].clone(),
+            args,
+        };
+        self.send(slot, &msg);
+        self.state[id as usize] = State::Running(slot);
+        self.in_flight[slot] += 1;
+        for &d in plan.dependencies(id) {
+            self.pending[d as usize] -= 1;
+            if self.pending[d as usize] == 0 && !plan.is_output(d) {
+                self.release(d);
+            }
+        }
+        if !self.cbs.is_empty() {
+            self.cbs.task_start(&TaskStart {
+                id,
+                key: plan.key(id),
+                op: plan.op(id).name(),
+                worker: slot,
+            });
+        }
+    }
+
+    fn release(&mut self, d: u32) {
+        self.cache.remove(&d);
+        if let State::Done(s) = self.state[d as usize] {
+            self.releases[s].push(d);
+        }
+        self.state[d as usize] = State::Gone;
+    }
+
+    fn fail(&mut self, e: ComputeError) {
+        if self.error.is_none() {
+            self.error = Some(e);
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> Result<(), ComputeError> {
+        match event {
+            Event::Message(slot, generation, msg) => {
+                if self.pool.workers[slot].generation != generation {
+                    return Ok(()); // from a worker already replaced
+                }
+                self.message(slot, msg);
+                Ok(())
+            }
+            Event::Lost(slot, generation, why) => {
+                if self.pool.workers[slot].generation != generation {
+                    return Ok(());
+                }
+                self.lost(slot, &why)
+            }
+        }
+    }
+
+    fn message(&mut self, slot: usize, msg: FromWorker) {
+        let plan = self.plan;
+        match msg {
+            FromWorker::Done { id, nbytes } => {
+                if self.state[id as usize] != State::Running(slot) {
+                    return;
+                }
+                self.in_flight[slot] -= 1;
+                self.done += 1;
+                self.state[id as usize] = State::Done(slot);
+                if !self.cbs.is_empty() {
+                    self.cbs.task_finish(&TaskFinish {
+                        id,
+                        key: plan.key(id),
+                        op: plan.op(id).name(),
+                        worker: slot,
+                        nbytes: nbytes as usize,
+                        error: None,
+                    });
+                }
+                if plan.is_output(id) {
+                    self.fetch(id, slot, None);
+                }
+                for &m in plan.dependents(id) {
+                    if self.state[m as usize] == State::Waiting {
+                        self.waiting[m as usize] -= 1;
+                        if self.waiting[m as usize] == 0 {
+                            self.state[m as usize] = State::Ready;
+                            self.ready.push(Reverse(m));
+                        }
+                    }
+                }
+            }
+            FromWorker::Failed { id, failure } => {
+                if self.state[id as usize] != State::Running(slot) {
+                    return;
+                }
+                self.in_flight[slot] -= 1;
+                let key = plan.key(id).clone();
+                let op = plan.op(id).name().to_string();
+                let e = match failure {
+                    Failure::Error(cause) => ComputeError::Task { key, op, cause },
+                    Failure::Panic(message) => ComputeError::Panic { key, op, message },
+                    Failure::Setup(message) => ComputeError::Task {
+                        key,
+                        op,
+                        cause: TaskError::new(format!(
+                            "could not start on worker {slot}: {message}"
+                        )),
+                    },
+                };
+                if !self.cbs.is_empty() {
+                    let msg = e.to_string();
+                    self.cbs.task_finish(&TaskFinish {
+                        id,
+                        key: plan.key(id),
+                        op: plan.op(id).name(),
+                        worker: slot,
+                        nbytes: 0,
+                        error: Some(&msg),
+                    });
+                }
+                self.state[id as usize] = State::Gone;
+                self.fail(e);
+            }
+            FromWorker::Value { id, value } => {
+                let waiters = self.fetching.remove(&id).unwrap_or_default();
+                let needed = self.pending[id as usize] > 0 || plan.is_output(id);
+                if needed {
+                    self.cache.insert(id, value);
+                }
+                self.unpark(waiters);
+            }
+            FromWorker::NotSent { id, message } => {
+                self.fetching.remove(&id);
+                self.fail(ComputeError::Scheduler(format!(
+                    "cannot move the result of task {} out of worker {slot}: {message}",
+                    plan.key(id)
+                )));
+            }
+            FromWorker::Hello { .. } => {}
+        }
+    }
+
+    /// A worker died: its running tasks go back (or are marked bad), its results are
+    /// recomputed where still needed, and a new worker takes its place.
+    fn lost(&mut self, slot: usize, why: &str) -> Result<(), ComputeError> {
+        let plan = self.plan;
+        self.in_flight[slot] = 0;
+        self.releases[slot].clear();
+        self.pool.replace(slot).map_err(|e| {
+            ComputeError::Scheduler(format!(
+                "worker {slot} died ({why}) and could not be replaced: {e}"
+            ))
+        })?;
+        if self.error.is_some() {
+            return Ok(());
+        }
+        let n = plan.len() as u32;
+        let mut rerun = Vec::new();
+        for id in 0..n {
+            match self.state[id as usize] {
+                State::Running(s) if s == slot => {
+                    self.deaths[id as usize] += 1;
+                    if self.deaths[id as usize] >= self.allowed_failures {
+                        self.fail(ComputeError::WorkerKilled {
+                            key: plan.key(id).clone(),
+                            op: plan.op(id).name().to_string(),
+                            deaths: self.deaths[id as usize],
+                        });
+                        return Ok(());
+                    }
+                    rerun.push(id);
+                }
+                State::Done(s) if s == slot => {
+                    self.state[id as usize] = State::Gone;
+                    if self.cache.contains_key(&id) {
+                        continue;
+                    }
+                    // Dependents that have not started count it as missing again.
+                    for &m in plan.dependents(id) {
+                        match self.state[m as usize] {
+                            State::Waiting => self.waiting[m as usize] += 1,
+                            State::Ready => {
+                                self.state[m as usize] = State::Waiting;
+                                self.waiting[m as usize] = 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                    if self.pending[id as usize] > 0 || plan.is_output(id) {
+                        self.requeue_result(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Fetches from the dead worker will never answer.
+        let dead: Vec<u32> = self
+            .fetching
+            .keys()
+            .copied()
+            .filter(|d| self.state[*d as usize] != State::Done(slot) && !self.cache.contains_key(d))
+            .collect();
+        for d in dead {
+            let waiters = self.fetching.remove(&d).unwrap_or_default();
+            self.unpark(waiters);
+        }
+        for id in rerun {
+            self.restart(id);
+        }
+        Ok(())
+    }
+
+    /// One fetch each of `waiters` was parked on is over (arrived or lost).
+    fn unpark(&mut self, waiters: Vec<u32>) {
+        for t in waiters {
+            self.parked[t as usize] -= 1;
+            if self.parked[t as usize] == 0 && self.state[t as usize] == State::Ready {
+                self.ready.push(Reverse(t));
+            }
+        }
+    }
+
+    /// Task `id`, which had started, must run again: its inputs are needed once more.
+    fn restart(&mut self, id: u32) {
+        let plan = self.plan;
+        self.state[id as usize] = State::Waiting;
+        for &d in plan.dependencies(id) {
+            self.pending[d as usize] += 1;
+            if self.location(d).is_none() {
+                self.requeue_result(d);
+            }
+        }
+        self.recount(id);
+    }
+
+    /// Result `id` is gone but needed: compute it again (and whatever of its inputs is gone).
+    fn requeue_result(&mut self, id: u32) {
+        if self.state[id as usize] != State::Gone {
+            return; // available, or already coming
+        }
+        self.state[id as usize] = State::Waiting;
+        for &d in self.plan.dependencies(id) {
+            self.pending[d as usize] += 1;
+            if self.location(d).is_none() {
+                self.requeue_result(d);
+            }
+        }
+        self.recount(id);
+    }
+
+    /// Sets how many inputs `id` waits for; makes it ready when none.
+    fn recount(&mut self, id: u32) {
+        let missing = self
+            .plan
+            .dependencies(id)
+            .iter()
+            .filter(|d| self.location(**d).is_none())
+            .count() as u32;
+        self.waiting[id as usize] = missing;
+        if missing == 0 {
+            self.state[id as usize] = State::Ready;
+            self.ready.push(Reverse(id));
+        }
+    }
+}

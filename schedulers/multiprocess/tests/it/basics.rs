@@ -1,0 +1,127 @@
+//! The process scheduler computes what the sync oracle computes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use rask_graph::{
+    Arg, Callback, Graph, Key, Layer, Scheduler, Task, TaskFinish, TaskStart, Value, ops::AddConst,
+    ops::Sum,
+};
+use rask_local::SyncScheduler;
+
+use crate::{Scale, scheduler};
+
+fn ints(vs: Vec<Value>) -> Vec<i64> {
+    vs.iter().map(|v| *v.get::<i64>().unwrap()).collect()
+}
+
+#[test]
+fn workloads_match_the_oracle() {
+    let s = scheduler(2);
+    let inc: Arc<dyn rask_graph::Op> = Arc::new(AddConst(1));
+    let sum: Arc<dyn rask_graph::Op> = Arc::new(Sum);
+    for (g, key) in [
+        rask_testing::independent(500, Arc::clone(&inc), Arc::clone(&sum)),
+        rask_testing::chain(300, Arc::clone(&inc)),
+        rask_testing::tree(257, Arc::clone(&inc), Arc::clone(&sum)),
+    ] {
+        let keys = [key];
+        assert_eq!(
+            ints(s.get(&g, &keys, &[]).unwrap()),
+            ints(SyncScheduler.get(&g, &keys, &[]).unwrap())
+        );
+    }
+    // The workers are kept between computations.
+    let pids = s.worker_pids();
+    assert_eq!(pids.len(), 2);
+    let (g, key) = rask_testing::chain(10, inc);
+    s.get(&g, &[key], &[]).unwrap();
+    assert_eq!(s.worker_pids(), pids);
+}
+
+#[test]
+fn user_op_from_this_crate_runs_on_workers() {
+    let s = scheduler(2);
+    let mut l = Layer::new("scaled");
+    for i in 0..20u32 {
+        l.insert([i], Task::new(Scale(3), [Arg::Value(Value::new(i as i64))]));
+    }
+    let mut g = Graph::new();
+    g.add_layer(l);
+    let keys: Vec<Key> = (0..20).map(|i| Key::new("scaled", [i])).collect();
+    assert_eq!(
+        ints(s.get(&g, &keys, &[]).unwrap()),
+        (0..20).map(|i| 3 * i).collect::<Vec<_>>()
+    );
+}
+
+#[derive(Debug, Default)]
+struct Count(AtomicUsize, AtomicUsize);
+
+impl Callback for Count {
+    fn on_task_start(&self, _: &TaskStart<'_>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+        assert!(e.error.is_none());
+        assert_eq!(e.nbytes, 8);
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn callbacks_fire_in_the_parent() {
+    let s = scheduler(2);
+    let (g, key) = rask_testing::independent(100, Arc::new(AddConst(1)), Arc::new(Sum));
+    let c = Count::default();
+    let v = s.get(&g, &[key], &[&c]).unwrap();
+    assert_eq!(ints(v), [(1..=100).sum::<i64>()]);
+    assert_eq!(c.0.load(Ordering::SeqCst), 101);
+    assert_eq!(c.1.load(Ordering::SeqCst), 101);
+}
+
+/// A random DAG over `n` tasks: task i sums some earlier tasks and a literal.
+fn dag(n: usize, edges: &[(usize, usize)]) -> Graph {
+    let mut layer = Layer::new("t");
+    for i in 0..n {
+        let mut args: Vec<Arg> = edges
+            .iter()
+            .filter(|(a, b)| a % n == i && b % n < i)
+            .map(|(_, b)| Arg::Key(Key::new("t", [(b % n) as u32])))
+            .collect();
+        args.push(Arg::Value(Value::new(i as i64)));
+        layer.insert([i as u32], Task::new(Sum, args));
+    }
+    let mut g = Graph::new();
+    g.add_layer(layer);
+    g
+}
+
+#[test]
+fn processes_equal_sync() {
+    // One scheduler for every case (workers are kept between computations), dropped at the end
+    // so that no worker outlives the test.
+    let s = scheduler(2);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        1usize..40,
+        proptest::collection::vec((0usize..40, 0usize..40), 0..80),
+        proptest::collection::vec(0usize..40, 1..4),
+    );
+    runner
+        .run(&strategy, |(n, edges, want)| {
+            let g = dag(n, &edges);
+            let keys: Vec<Key> = want
+                .iter()
+                .map(|w| Key::new("t", [(w % n) as u32]))
+                .collect();
+            let expected = ints(SyncScheduler.get(&g, &keys, &[]).unwrap());
+            prop_assert_eq!(ints(s.get(&g, &keys, &[]).unwrap()), expected);
+            Ok(())
+        })
+        .unwrap();
+}

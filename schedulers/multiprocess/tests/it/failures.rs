@@ -1,0 +1,180 @@
+//! Errors, panics, dead workers, stale builds, unregistered closures, and no process left
+//! behind.
+
+use std::sync::Arc;
+
+use rask_graph::delayed::ClosureOp;
+use rask_graph::{Arg, ComputeError, Graph, Key, Layer, Scheduler, Task, Value, ops::Sum};
+use rask_multiprocess::{FAKE_BUILD_ID_ENV, ProcessScheduler};
+
+use crate::{Crash, Fail, Slow, alive, scheduler};
+
+fn one(task: Task) -> (Graph, Key) {
+    let mut l = Layer::new("job");
+    l.insert([], task);
+    let mut g = Graph::new();
+    g.add_layer(l);
+    (g, Key::new("job", []))
+}
+
+fn marker(name: &str) -> String {
+    let p = std::env::temp_dir().join(format!("rask-mp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn unregistered_closure_is_refused_before_running() {
+    let s = scheduler(1);
+    let (g, key) = one(Task::new(
+        ClosureOp::new("mystery", |a| Ok(a[0].clone())),
+        [Arg::Value(Value::new(1i64))],
+    ));
+    let err = s.get(&g, &[key], &[]).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"task 'job' uses op `mystery` (rask_graph::delayed::ClosureOp), which is not registered for serialization; register it with rask_graph::register_op! to send it to other processes");
+    assert!(s.worker_pids().is_empty(), "no worker was started");
+}
+
+#[test]
+fn task_errors_and_panics_name_the_task() {
+    let s = scheduler(2);
+    let (g, key) = one(Task::new(Fail { panic: false }, []));
+    let err = s.get(&g, &[key], &[]).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"task 'job' (op `fail`) failed: worker-side error");
+    let (g, key) = one(Task::new(Fail { panic: true }, []));
+    let err = s.get(&g, &[key], &[]).unwrap_err();
+    assert!(matches!(err, ComputeError::Panic { .. }), "{err}");
+    insta::assert_snapshot!(err.to_string(), @"task 'job' (op `fail`) panicked: worker-side panic");
+    // Still usable.
+    let (g, key) = rask_testing::chain(5, Arc::new(rask_graph::ops::AddConst(2)));
+    assert_eq!(
+        *s.get(&g, &[key], &[]).unwrap()[0].get::<i64>().unwrap(),
+        10
+    );
+}
+
+#[test]
+fn a_worker_that_dies_mid_task_is_replaced_and_the_answer_is_right() {
+    let s = scheduler(2);
+    let m = marker("die-once");
+    // 20 leaves, one of which kills its worker the first time; the others' results, held by
+    // both workers, are summed.
+    let mut l = Layer::new("leaf");
+    for i in 0..20u32 {
+        let task = if i == 7 {
+            Task::new(
+                Crash {
+                    marker: m.clone(),
+                    always: false,
+                },
+                [Arg::Value(Value::new(i as i64))],
+            )
+        } else {
+            Task::literal(Value::new(i as i64))
+        };
+        l.insert([i], task);
+    }
+    let mut total = Layer::new("total");
+    total.insert(
+        [],
+        Task::new(Sum, (0..20).map(|i| Arg::Key(Key::new("leaf", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(l);
+    g.add_layer(total);
+    let v = s.get(&g, &[Key::new("total", [])], &[]).unwrap();
+    assert_eq!(*v[0].get::<i64>().unwrap(), (0..20).sum::<i64>());
+    let _ = std::fs::remove_file(&m);
+}
+
+#[test]
+fn kill_dash_nine_during_a_compute() {
+    let s = scheduler(2);
+    // Start the workers, then run slow tasks and kill one worker while they run.
+    let (g, key) = rask_testing::chain(2, Arc::new(rask_graph::ops::AddConst(1)));
+    s.get(&g, &[key], &[]).unwrap();
+    let victim = s.worker_pids()[0];
+    let mut l = Layer::new("slow");
+    for i in 0..8u32 {
+        l.insert(
+            [i],
+            Task::new(Slow(150), [Arg::Value(Value::new(i as i64))]),
+        );
+    }
+    let mut total = Layer::new("total");
+    total.insert(
+        [],
+        Task::new(Sum, (0..8).map(|i| Arg::Key(Key::new("slow", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(l);
+    g.add_layer(total);
+    let killer = std::thread::spawn(move || {
+        #[allow(clippy::disallowed_methods)] // let the compute get going first
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::process::Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+    });
+    let v = s.get(&g, &[Key::new("total", [])], &[]).unwrap();
+    assert_eq!(*v[0].get::<i64>().unwrap(), (0..8).sum::<i64>());
+    assert!(killer.join().unwrap().unwrap().success());
+    assert!(!alive(victim), "the killed worker was reaped");
+    assert!(!s.worker_pids().contains(&victim), "and replaced");
+    assert_eq!(s.worker_pids().len(), 2);
+}
+
+#[test]
+fn a_task_that_kills_three_workers_is_marked_bad() {
+    let s = scheduler(2);
+    let m = marker("die-always");
+    let (g, key) = one(Task::new(
+        Crash {
+            marker: m.clone(),
+            always: true,
+        },
+        [Arg::Value(Value::new(1i64))],
+    ));
+    let err = s.get(&g, &[key], &[]).unwrap_err();
+    assert!(
+        matches!(err, ComputeError::WorkerKilled { deaths: 3, .. }),
+        "{err}"
+    );
+    insta::assert_snapshot!(err.to_string(), @"task 'job' (op `crash`) killed 3 workers; it is marked bad");
+    let _ = std::fs::remove_file(&m);
+}
+
+#[test]
+fn a_worker_of_another_build_is_refused() {
+    let s = ProcessScheduler::builder()
+        .num_workers(1)
+        .worker_env(FAKE_BUILD_ID_ENV, "12345")
+        .build()
+        .unwrap();
+    let (g, key) = rask_testing::chain(2, Arc::new(rask_graph::ops::AddConst(1)));
+    let err = s.get(&g, &[key], &[]).unwrap_err();
+    let ComputeError::BuildMismatch { theirs, .. } = err else {
+        panic!("{err}")
+    };
+    assert_eq!(theirs, 12345);
+}
+
+#[test]
+fn no_worker_outlives_its_scheduler() {
+    let s = scheduler(2);
+    let (g, key) = rask_testing::chain(3, Arc::new(rask_graph::ops::AddConst(1)));
+    s.get(&g, &[key], &[]).unwrap();
+    let pids = s.worker_pids();
+    assert!(pids.iter().all(|p| alive(*p)));
+    drop(s);
+    assert!(pids.iter().all(|p| !alive(*p)), "workers gone and reaped");
+}
+
+#[test]
+fn zero_workers_is_an_error() {
+    let err = ProcessScheduler::builder()
+        .num_workers(0)
+        .build()
+        .unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"a scheduler needs at least one worker; num_workers was 0");
+}
