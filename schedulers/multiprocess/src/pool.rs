@@ -9,16 +9,54 @@ use std::time::Duration;
 
 use rask_graph::ComputeError;
 
-use crate::protocol::{FromWorker, PROTOCOL, ToWorker, build_id, read_frame, write_frame};
+use crate::protocol::{
+    FromWorker, PROTOCOL, Raw, ToWorker, build_id, decode, read_frame, write_frame,
+};
 use crate::worker::WORKER_ENV;
 
 /// What the reader threads report.
 #[derive(Debug)]
 pub(crate) enum Event {
     /// A message from the worker in `slot`, of `generation`.
-    Message(usize, u64, FromWorker),
+    Message(usize, u64, Reply),
     /// The worker in `slot` of `generation` is gone (exit, crash, broken stream).
     Lost(usize, u64, String),
+}
+
+/// A worker's message, owned (a value's bytes still lie in the frame they came in).
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Done {
+        id: u32,
+        nbytes: u64,
+    },
+    Failed {
+        id: u32,
+        failure: crate::protocol::Failure,
+    },
+    Value {
+        id: u32,
+        value: Raw,
+    },
+    NotSent {
+        id: u32,
+        message: String,
+    },
+}
+
+impl Reply {
+    fn from_frame(frame: &bytes::Bytes) -> std::io::Result<Option<Reply>> {
+        Ok(match decode::<FromWorker<'_>>(frame)? {
+            FromWorker::Hello { .. } => None,
+            FromWorker::Done { id, nbytes } => Some(Reply::Done { id, nbytes }),
+            FromWorker::Failed { id, failure } => Some(Reply::Failed { id, failure }),
+            FromWorker::Value { id, value } => Some(Reply::Value {
+                id,
+                value: Raw::within(frame, value),
+            }),
+            FromWorker::NotSent { id, message } => Some(Reply::NotSent { id, message }),
+        })
+    }
 }
 
 /// One worker process.
@@ -82,12 +120,16 @@ impl Pool {
             ours.set_read_timeout(Some(HELLO_TIMEOUT))
                 .map_err(|e| fail(e.to_string()))?;
             let mut r = &ours;
-            let hello: Option<FromWorker> = read_frame(&mut r).map_err(|e| {
+            let frame = read_frame(&mut r).map_err(|e| {
                 fail(format!(
                     "no greeting from {} within {HELLO_TIMEOUT:?}: {e}",
                     exe.display()
                 ))
             })?;
+            let hello: Option<FromWorker<'_>> = match &frame {
+                Some(f) => Some(decode(f).map_err(|e| fail(format!("a garbled greeting: {e}")))?),
+                None => None,
+            };
             match hello {
                 Some(FromWorker::Hello {
                     protocol,
@@ -136,12 +178,17 @@ impl Pool {
             .spawn(move || {
                 let mut r = BufReader::with_capacity(1 << 16, read_half);
                 loop {
-                    match read_frame::<FromWorker>(&mut r) {
-                        Ok(Some(m)) => {
+                    let reply = read_frame(&mut r).and_then(|f| match f {
+                        Some(f) => Reply::from_frame(&f).map(Some),
+                        None => Ok(None),
+                    });
+                    match reply {
+                        Ok(Some(Some(m))) => {
                             if tx.send(Event::Message(slot, generation, m)).is_err() {
                                 return;
                             }
                         }
+                        Ok(Some(None)) => {}
                         Ok(None) => {
                             let _ = tx.send(Event::Lost(slot, generation, "it exited".into()));
                             return;
@@ -172,7 +219,7 @@ impl Pool {
     }
 
     /// Sends a message to a worker (buffered; see [`flush`](Pool::flush)).
-    pub(crate) fn send(&mut self, slot: usize, msg: &ToWorker) -> std::io::Result<()> {
+    pub(crate) fn send(&mut self, slot: usize, msg: &ToWorker<'_>) -> std::io::Result<()> {
         write_frame(&mut self.workers[slot].writer, msg)
     }
 

@@ -1,28 +1,28 @@
 //! What crosses between the scheduler and its workers: length-prefixed postcard frames.
 //!
 //! A frame is a little-endian `u32` length and that many bytes of one postcard message. Ops
-//! and values travel as their registered name and postcard bytes ([`Raw`]); the scheduler
-//! never decodes a value it only relays.
+//! and values travel as their registered name and encoded bytes. Messages borrow those bytes,
+//! both when written (straight from where they lie, no frame buffer) and when read (from the
+//! frame just received): a relayed value is copied by the kernel, never by the scheduler.
 
 use std::io::{self, Read, Write};
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use rask_graph::{GraphError, TaskError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 1;
+pub(crate) const PROTOCOL: u32 = 2;
 
-/// The largest frame either side accepts (a value is a frame): 16 GiB less one byte fits a u32
-/// length only up to 4 GiB, so values above that are refused with an error.
-pub(crate) const MAX_FRAME: u64 = u32::MAX as u64;
+/// The largest frame either side accepts.
+pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
 
-/// An op or value by registered name, still encoded.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An op or value by registered name, still encoded; cheap to clone.
+#[derive(Debug, Clone)]
 pub(crate) struct Raw {
     pub name: String,
-    #[serde(with = "serde_bytes")]
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
 }
 
 impl Raw {
@@ -30,7 +30,7 @@ impl Raw {
         match registry::encode_value(v) {
             Some(Ok((name, bytes))) => Ok(Raw {
                 name: name.to_string(),
-                bytes,
+                bytes: Bytes::from(bytes),
             }),
             Some(Err(e)) => Err(e),
             None => Err(format!(
@@ -42,27 +42,58 @@ impl Raw {
     }
 
     pub(crate) fn to_value(&self) -> Result<Value, GraphError> {
-        registry::decode_value(&self.name, &self.bytes)
+        self.as_ref().to_value()
+    }
+
+    pub(crate) fn as_ref(&self) -> RawRef<'_> {
+        RawRef {
+            name: &self.name,
+            bytes: &self.bytes,
+        }
+    }
+
+    /// An owned copy of a borrowed `RawRef` that lies inside `frame` (no copy of the bytes).
+    pub(crate) fn within(frame: &Bytes, r: RawRef<'_>) -> Raw {
+        Raw {
+            name: r.name.to_string(),
+            bytes: frame.slice_ref(r.bytes),
+        }
+    }
+}
+
+/// An op or value by registered name, borrowed.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct RawRef<'a> {
+    pub name: &'a str,
+    #[serde(with = "serde_bytes")]
+    pub bytes: &'a [u8],
+}
+
+impl RawRef<'_> {
+    pub(crate) fn to_value(&self) -> Result<Value, GraphError> {
+        registry::decode_value(self.name, self.bytes)
     }
 }
 
 /// One argument of a task sent to a worker.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum WireArg {
+pub(crate) enum WireArg<'a> {
     /// A result this worker holds.
     Stored(u32),
     /// A value sent along.
-    Value(Raw),
+    #[serde(borrow)]
+    Value(RawRef<'a>),
 }
 
 /// Scheduler to worker.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum ToWorker {
+pub(crate) enum ToWorker<'a> {
     /// Run task `id` and keep its result.
     Run {
         id: u32,
-        op: Raw,
-        args: Vec<WireArg>,
+        #[serde(borrow)]
+        op: RawRef<'a>,
+        args: Vec<WireArg<'a>>,
     },
     /// Send the result of `id`.
     Fetch { id: u32 },
@@ -85,7 +116,7 @@ pub(crate) enum Failure {
 
 /// Worker to scheduler.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum FromWorker {
+pub(crate) enum FromWorker<'a> {
     Hello {
         protocol: u32,
         build_id: u64,
@@ -101,7 +132,8 @@ pub(crate) enum FromWorker {
     },
     Value {
         id: u32,
-        value: Raw,
+        #[serde(borrow)]
+        value: RawRef<'a>,
     },
     NotSent {
         id: u32,
@@ -109,21 +141,32 @@ pub(crate) enum FromWorker {
     },
 }
 
-/// Writes one frame.
+/// Writes one frame, serializing straight into `w`.
 pub(crate) fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
-    let bytes = postcard::to_allocvec(msg).map_err(io::Error::other)?;
-    if bytes.len() as u64 > MAX_FRAME {
+    /// Counts what would be written.
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let len = postcard::to_io(msg, Count(0)).map_err(io::Error::other)?.0;
+    if len > MAX_FRAME {
         return Err(io::Error::other(format!(
-            "a message of {} bytes is larger than a frame may be ({MAX_FRAME})",
-            bytes.len()
+            "a message of {len} bytes is larger than a frame may be ({MAX_FRAME})"
         )));
     }
-    w.write_all(&(bytes.len() as u32).to_le_bytes())?;
-    w.write_all(&bytes)
+    w.write_all(&(len as u32).to_le_bytes())?;
+    postcard::to_io(msg, &mut *w).map_err(io::Error::other)?;
+    Ok(())
 }
 
-/// Reads one frame; `Ok(None)` at a clean end of stream.
-pub(crate) fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io::Result<Option<T>> {
+/// Reads one frame's bytes; `Ok(None)` at a clean end of stream.
+pub(crate) fn read_frame(r: &mut impl Read) -> io::Result<Option<Bytes>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len) {
         Ok(()) => {}
@@ -137,9 +180,12 @@ pub(crate) fn read_frame<T: for<'de> Deserialize<'de>>(r: &mut impl Read) -> io:
     if buf.len() != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    postcard::from_bytes(&buf)
-        .map(Some)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(Some(Bytes::from(buf)))
+}
+
+/// Decodes a message borrowed from a frame.
+pub(crate) fn decode<'a, T: Deserialize<'a>>(frame: &'a [u8]) -> io::Result<T> {
+    postcard::from_bytes(frame).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// A hash of this process's executable: workers of another build are refused.

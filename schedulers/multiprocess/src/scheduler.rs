@@ -13,8 +13,8 @@ use rask_graph::{
     PlanArg, Scheduler, TaskError, TaskFinish, TaskStart, Value, registry,
 };
 
-use crate::pool::{Event, Pool};
-use crate::protocol::{Failure, FromWorker, Raw, ToWorker, WireArg};
+use crate::pool::{Event, Pool, Reply};
+use crate::protocol::{Failure, Raw, ToWorker, WireArg};
 
 /// Why a process scheduler could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,7 +168,7 @@ fn encode_ops(plan: &Plan) -> Result<Vec<Raw>, GraphError> {
         match registry::encode_op(op) {
             Some(Ok((name, bytes))) => ops.push(Raw {
                 name: name.to_string(),
-                bytes,
+                bytes: bytes.into(),
             }),
             Some(Err(message)) => {
                 return Err(GraphError::Encode {
@@ -427,15 +427,12 @@ impl<'a> Run<'a> {
 
     fn start(&mut self, id: u32, slot: usize) {
         let plan = self.plan;
-        let mut args = Vec::with_capacity(plan.args(id).len());
+        // Literals are encoded first, so that the message can borrow them.
+        let mut literals = Vec::new();
         for a in plan.args(id) {
-            args.push(match a {
-                PlanArg::Task(d) => match self.state[*d as usize] {
-                    State::Done(s) if s == slot => WireArg::Stored(*d),
-                    _ => WireArg::Value(self.cache[d].clone()),
-                },
-                PlanArg::Value(v) => match Raw::of_value(v) {
-                    Ok(raw) => WireArg::Value(raw),
+            if let PlanArg::Value(v) = a {
+                match Raw::of_value(v) {
+                    Ok(raw) => literals.push(raw),
                     Err(message) => {
                         self.fail(ComputeError::Graph(GraphError::Encode {
                             what: format!("a literal of task {}", plan.key(id)),
@@ -443,15 +440,30 @@ impl<'a> Run<'a> {
                         }));
                         return;
                     }
+                }
+            }
+        }
+        let mut literals_iter = literals.iter();
+        let mut args = Vec::with_capacity(plan.args(id).len());
+        for a in plan.args(id) {
+            args.push(match a {
+                PlanArg::Task(d) => match self.state[*d as usize] {
+                    State::Done(s) if s == slot => WireArg::Stored(*d),
+                    _ => WireArg::Value(self.cache[d].as_ref()),
+                },
+                PlanArg::Value(_) => match literals_iter.next() {
+                    Some(raw) => WireArg::Value(raw.as_ref()),
+                    None => unreachable!("one encoded literal per literal"),
                 },
             });
         }
         let msg = ToWorker::Run {
             id,
-            op: self.ops[id as usize].clone(),
+            op: self.ops[id as usize].as_ref(),
             args,
         };
-        self.send(slot, &msg);
+        // A broken stream shows up as a lost worker from its reader thread.
+        let _ = self.pool.send(slot, &msg);
         self.state[id as usize] = State::Running(slot);
         self.in_flight[slot] += 1;
         for &d in plan.dependencies(id) {
@@ -502,10 +514,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn message(&mut self, slot: usize, msg: FromWorker) {
+    fn message(&mut self, slot: usize, msg: Reply) {
         let plan = self.plan;
         match msg {
-            FromWorker::Done { id, nbytes } => {
+            Reply::Done { id, nbytes } => {
                 if self.state[id as usize] != State::Running(slot) {
                     return;
                 }
@@ -535,7 +547,7 @@ impl<'a> Run<'a> {
                     }
                 }
             }
-            FromWorker::Failed { id, failure } => {
+            Reply::Failed { id, failure } => {
                 if self.state[id as usize] != State::Running(slot) {
                     return;
                 }
@@ -567,7 +579,7 @@ impl<'a> Run<'a> {
                 self.state[id as usize] = State::Gone;
                 self.fail(e);
             }
-            FromWorker::Value { id, value } => {
+            Reply::Value { id, value } => {
                 let waiters = self.fetching.remove(&id).unwrap_or_default();
                 let needed = self.pending[id as usize] > 0 || plan.is_output(id);
                 if needed {
@@ -575,14 +587,13 @@ impl<'a> Run<'a> {
                 }
                 self.unpark(waiters);
             }
-            FromWorker::NotSent { id, message } => {
+            Reply::NotSent { id, message } => {
                 self.fetching.remove(&id);
                 self.fail(ComputeError::Scheduler(format!(
                     "cannot move the result of task {} out of worker {slot}: {message}",
                     plan.key(id)
                 )));
             }
-            FromWorker::Hello { .. } => {}
         }
     }
 

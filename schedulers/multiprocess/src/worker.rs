@@ -13,7 +13,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use rask_graph::{Args, Value, panic_message, registry};
 
 use crate::protocol::{
-    Failure, FromWorker, PROTOCOL, Raw, ToWorker, WireArg, build_id, read_frame, write_frame,
+    Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id, decode, read_frame,
+    write_frame,
 };
 
 /// The environment variable that makes a process a rask worker.
@@ -66,16 +67,37 @@ fn serve() -> i32 {
     }
     let mut stored: HashMap<u32, Value> = HashMap::new();
     loop {
-        let msg: ToWorker = match read_frame(&mut reader) {
-            Ok(Some(m)) => m,
-            // The scheduler is gone (or spoke garbage): nothing left to do.
+        let frame = match read_frame(&mut reader) {
+            Ok(Some(f)) => f,
+            // The scheduler is gone: nothing left to do.
             Ok(None) | Err(_) => return 0,
         };
+        let Ok(msg) = decode::<ToWorker<'_>>(&frame) else {
+            return 3; // garbage from the scheduler: a bug, not something to serve through
+        };
+        let encoded;
         let reply = match msg {
-            ToWorker::Run { id, op, args } => Some(run(id, &op, args, &mut stored)),
-            ToWorker::Fetch { id } => Some(match stored.get(&id).map(Raw::of_value) {
-                Some(Ok(value)) => FromWorker::Value { id, value },
-                Some(Err(message)) => FromWorker::NotSent { id, message },
+            ToWorker::Run { id, op, args } => Some(run(id, op, args, &mut stored)),
+            ToWorker::Fetch { id } => Some(match stored.get(&id).map(registry::encode_value) {
+                Some(Some(Ok((name, bytes)))) => {
+                    encoded = bytes;
+                    FromWorker::Value {
+                        id,
+                        value: RawRef {
+                            name,
+                            bytes: &encoded,
+                        },
+                    }
+                }
+                Some(Some(Err(message))) => FromWorker::NotSent { id, message },
+                Some(None) => FromWorker::NotSent {
+                    id,
+                    message: format!(
+                        "its type {} is not registered for serialization; register it with \
+                         rask_graph::register_value!",
+                        stored.get(&id).map_or("?", |v| v.type_name())
+                    ),
+                },
                 None => FromWorker::NotSent {
                     id,
                     message: format!("this worker holds no result for task {id}"),
@@ -105,12 +127,17 @@ fn serve() -> i32 {
     }
 }
 
-fn run(id: u32, op: &Raw, args: Vec<WireArg>, stored: &mut HashMap<u32, Value>) -> FromWorker {
+fn run(
+    id: u32,
+    op: RawRef<'_>,
+    args: Vec<WireArg<'_>>,
+    stored: &mut HashMap<u32, Value>,
+) -> FromWorker<'static> {
     let setup = |message: String| FromWorker::Failed {
         id,
         failure: Failure::Setup(message),
     };
-    let op = match registry::decode_op(&op.name, &op.bytes) {
+    let op = match registry::decode_op(op.name, op.bytes) {
         Ok(op) => op,
         Err(e) => return setup(e.to_string()),
     };
