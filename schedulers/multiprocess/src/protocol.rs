@@ -70,7 +70,7 @@ pub(crate) struct RawRef<'a> {
 }
 
 impl RawRef<'_> {
-    pub(crate) fn to_value(&self) -> Result<Value, GraphError> {
+    pub(crate) fn to_value(self) -> Result<Value, GraphError> {
         registry::decode_value(self.name, self.bytes)
     }
 }
