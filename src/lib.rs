@@ -5,7 +5,7 @@
 //!
 //! - [`graph`]: the task graph and the traits ([`rask_graph`]).
 //! - [`delayed`]: lazy calls over closures and values.
-//! - [`schedulers`]: [`SyncScheduler`](schedulers::SyncScheduler),
+//! - [`schedulers`] — [`SyncScheduler`](schedulers::SyncScheduler),
 //!   [`ThreadedScheduler`](schedulers::ThreadedScheduler) (the default) and
 //!   [`ProcessScheduler`](schedulers::ProcessScheduler) (worker processes started from the
 //!   current executable; ops must be registered).

@@ -112,6 +112,10 @@ pub mod codec {
                 let v = any
                     .downcast_ref::<Vec<$t>>()
                     .ok_or_else(|| "value type does not match its registration".to_string())?;
+                if cfg!(target_endian = "little") {
+                    // The memory is the encoding: one copy.
+                    return Ok(bytemuck::cast_slice::<$t, u8>(v).to_vec());
+                }
                 let mut out = Vec::with_capacity(v.len() * size_of::<$t>());
                 for x in v {
                     out.extend_from_slice(&x.to_le_bytes());
@@ -127,6 +131,11 @@ pub mod codec {
                         "{} bytes is not a whole number of {W}-byte items",
                         bytes.len()
                     ));
+                }
+                if cfg!(target_endian = "little") {
+                    let mut v: Vec<$t> = vec![<$t>::default(); bytes.len() / W];
+                    bytemuck::cast_slice_mut::<$t, u8>(&mut v).copy_from_slice(bytes);
+                    return Ok(Value::new(v));
                 }
                 let v: Vec<$t> = bytes
                     .chunks_exact(W)
