@@ -2,9 +2,10 @@
 //!
 //! - `cargo xtask ci` — what CI runs: `cargo fmt --check`, clippy with `-D warnings`, the tests.
 //! - `cargo xtask deps` — checks that dependencies point inward (STYLE.md 2).
-//! - `cargo xtask bench overhead [--dask]` — per-task scheduler overhead and the cost of
-//!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in
-//!   a venv made on first use, and a table gives the ratios.
+//! - `cargo xtask bench overhead [--dask]` — per-task scheduler overhead (sync, threaded and
+//!   2 worker processes), the speed of moving a 100 MB result between workers, and the cost of
+//!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in a
+//!   venv made on first use, and a table gives the ratios.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -144,6 +145,12 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
     }
     run(c)?;
     let mut c = cargo();
+    c.args(["bench", "-p", "rask-multiprocess", "--bench", "processes"]);
+    if flags.contains(&"--quick") {
+        c.args(["--", "--quick"]);
+    }
+    run(c)?;
+    let mut c = cargo();
     c.args(["bench", "-p", "rask-local", "--bench", "overhead"])
         .env("RASK_BENCH_MEMORY", "1")
         .stderr(Stdio::null());
@@ -192,6 +199,21 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
             println!("{work:<12} {sched:<9} {rask:>13.3} {d:>13} {ratio:>10}");
         }
     }
+    let procs = mean_s("processes", "independent")? * 1e6 / 100_001.0;
+    let (d, ratio) = match dask_us("processes", "independent") {
+        Some(d) => (format!("{d:.2}"), format!("{:.0}×", d / procs)),
+        None => ("-".into(), "-".into()),
+    };
+    println!("{:<12} {:<9} {procs:>13.3} {d:>13} {ratio:>10}", "independent", "processes");
+    println!("(processes: 2 workers; rask 100,000 tasks, dask 50,000 tasks)");
+    let moved = mean_s("processes", "chunks-together")? - mean_s("processes", "chunks-apart")?;
+    println!();
+    println!(
+        "a 100 MB result moved between two workers: {:.0} ms, {:.2} GB/s (two chunks read \
+         together minus read apart)",
+        moved * 1e3,
+        0.1 / moved
+    );
     let lower = mean_s("graph", "build-cull-order-lower-1m")?;
     println!();
     println!(
@@ -251,6 +273,7 @@ fn dask_overhead() -> Result<Json, String> {
     eprintln!("xtask: running the Dask workloads (a minute or two)");
     let out = Command::new(python)
         .arg(root().join("xtask/dask/overhead.py"))
+        .arg("--processes")
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| e.to_string())?;
