@@ -204,7 +204,10 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
         Some(d) => (format!("{d:.2}"), format!("{:.0}×", d / procs)),
         None => ("-".into(), "-".into()),
     };
-    println!("{:<12} {:<9} {procs:>13.3} {d:>13} {ratio:>10}", "independent", "processes");
+    println!(
+        "{:<12} {:<9} {procs:>13.3} {d:>13} {ratio:>10}",
+        "independent", "processes"
+    );
     println!("(processes: 2 workers; rask 100,000 tasks, dask 50,000 tasks)");
     let moved = mean_s("processes", "chunks-together")? - mean_s("processes", "chunks-apart")?;
     println!();

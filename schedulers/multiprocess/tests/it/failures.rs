@@ -9,6 +9,23 @@ use rask_multiprocess::{FAKE_BUILD_ID_ENV, ProcessScheduler};
 
 use crate::{Crash, Fail, Slow, alive, scheduler};
 
+/// Signals once, when the first task starts on worker slot `.1`.
+#[derive(Debug)]
+struct StartSignal(
+    std::sync::Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
+    usize,
+);
+
+impl rask_graph::Callback for StartSignal {
+    fn on_task_start(&self, e: &rask_graph::TaskStart<'_>) {
+        if e.worker == self.1
+            && let Some(tx) = self.0.lock().unwrap().take()
+        {
+            let _ = tx.send(());
+        }
+    }
+}
+
 fn one(task: Task) -> (Graph, Key) {
     let mut l = Layer::new("job");
     l.insert([], task);
@@ -98,7 +115,7 @@ fn kill_dash_nine_during_a_compute() {
     for i in 0..8u32 {
         l.insert(
             [i],
-            Task::new(Slow(150), [Arg::Value(Value::new(i as i64))]),
+            Task::new(Slow(300), [Arg::Value(Value::new(i as i64))]),
         );
     }
     let mut total = Layer::new("total");
@@ -109,14 +126,16 @@ fn kill_dash_nine_during_a_compute() {
     let mut g = Graph::new();
     g.add_layer(l);
     g.add_layer(total);
+    // Kill the victim as soon as a task has started on it (the tasks take 4 rounds of 300 ms).
+    let (started, on_start) = std::sync::mpsc::sync_channel::<()>(1);
+    let signal = StartSignal(std::sync::Mutex::new(Some(started)), 0);
     let killer = std::thread::spawn(move || {
-        #[allow(clippy::disallowed_methods)] // let the compute get going first
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        on_start.recv().ok();
         std::process::Command::new("kill")
             .args(["-9", &victim.to_string()])
             .status()
     });
-    let v = s.get(&g, &[Key::new("total", [])], &[]).unwrap();
+    let v = s.get(&g, &[Key::new("total", [])], &[&signal]).unwrap();
     assert_eq!(*v[0].get::<i64>().unwrap(), (0..8).sum::<i64>());
     assert!(killer.join().unwrap().unwrap().success());
     assert!(!alive(victim), "the killed worker was reaped");
@@ -177,4 +196,47 @@ fn zero_workers_is_an_error() {
         .build()
         .unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"a scheduler needs at least one worker; num_workers was 0");
+}
+
+#[test]
+#[ignore = "run in a child process by workers_exit_when_their_parent_dies"]
+fn child_starts_workers_then_dies() {
+    use std::io::Write;
+    let s = scheduler(2);
+    let (g, key) = rask_testing::chain(3, Arc::new(rask_graph::ops::AddConst(1)));
+    s.get(&g, &[key], &[]).unwrap();
+    println!("PIDS {:?}", s.worker_pids());
+    std::io::stdout().flush().unwrap();
+    // Die without dropping the scheduler: the workers are orphaned.
+    std::process::abort();
+}
+
+#[test]
+fn workers_exit_when_their_parent_dies() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "failures::child_starts_workers_then_dies",
+            "--ignored",
+            "--nocapture",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("PIDS "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let pids: Vec<u32> = line["PIDS ".len()..]
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(", ")
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pids.iter().any(|p| alive(*p)) && std::time::Instant::now() < deadline {
+        #[allow(clippy::disallowed_methods)] // polling another process's exit
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(pids.iter().all(|p| !alive(*p)), "orphaned workers exited");
 }
