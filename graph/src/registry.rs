@@ -64,6 +64,17 @@ pub struct ValueType {
     type_id: fn() -> TypeId,
     encode: fn(&dyn Datum) -> Result<Vec<u8>, String>,
     decode: fn(&[u8]) -> Result<Value, String>,
+    raw: Option<RawAccess>,
+}
+
+/// For types whose encoding *is* their memory: a borrowed view to write, and a reader that fills
+/// a new value straight from a stream (one copy, by the kernel).
+#[derive(Debug, Clone, Copy)]
+pub struct RawAccess {
+    /// The encoded bytes, borrowed from the datum.
+    pub view: fn(&dyn Datum) -> Option<&[u8]>,
+    /// Reads `len` encoded bytes into a new value.
+    pub read: fn(&mut dyn std::io::Read, usize) -> std::io::Result<Value>,
 }
 
 impl ValueType {
@@ -75,6 +86,7 @@ impl ValueType {
             type_id: TypeId::of::<T>,
             encode: encode_value_as::<T>,
             decode: decode_value_as::<T>,
+            raw: None,
         }
     }
 
@@ -91,7 +103,14 @@ impl ValueType {
             type_id: TypeId::of::<T>,
             encode,
             decode,
+            raw: None,
         }
+    }
+
+    /// The same registration with raw access (see [`RawAccess`]).
+    pub const fn with_raw(mut self, raw: RawAccess) -> Self {
+        self.raw = Some(raw);
+        self
     }
 
     /// The registered name.
@@ -126,7 +145,7 @@ pub mod codec {
             #[doc = concat!("Decodes a `Vec<", stringify!($t), ">` from little-endian bytes.")]
             pub fn $decode(bytes: &[u8]) -> Result<Value, String> {
                 const W: usize = size_of::<$t>();
-                if bytes.len() % W != 0 {
+                if !bytes.len().is_multiple_of(W) {
                     return Err(format!(
                         "{} bytes is not a whole number of {W}-byte items",
                         bytes.len()
@@ -145,6 +164,35 @@ pub mod codec {
             }
         };
     }
+    /// Raw access to a `Vec<T>` of plain numbers, whose memory is its little-endian encoding
+    /// on little-endian targets.
+    pub const fn pod_vec<T: bytemuck::Pod + Datum>() -> RawAccess {
+        RawAccess {
+            view: view_pod_vec::<T>,
+            read: read_pod_vec::<T>,
+        }
+    }
+
+    fn view_pod_vec<T: bytemuck::Pod + Datum>(datum: &dyn Datum) -> Option<&[u8]> {
+        let any: &dyn Any = datum;
+        Some(bytemuck::cast_slice::<T, u8>(any.downcast_ref::<Vec<T>>()?))
+    }
+
+    fn read_pod_vec<T: bytemuck::Pod + Datum>(
+        r: &mut dyn std::io::Read,
+        len: usize,
+    ) -> std::io::Result<Value> {
+        if !len.is_multiple_of(size_of::<T>()) {
+            return Err(std::io::Error::other(format!(
+                "{len} bytes is not a whole number of {}-byte items",
+                size_of::<T>()
+            )));
+        }
+        let mut v: Vec<T> = vec![T::zeroed(); len / size_of::<T>()];
+        r.read_exact(bytemuck::cast_slice_mut::<T, u8>(&mut v))?;
+        Ok(Value::new(v))
+    }
+
     le_vec!(encode_vec_f64, decode_vec_f64, f64);
     le_vec!(encode_vec_i64, decode_vec_i64, i64);
     le_vec!(encode_vec_u64, decode_vec_u64, u64);
@@ -245,6 +293,43 @@ pub fn encode_op(op: &dyn Op) -> Option<Result<(&'static str, Vec<u8>), String>>
     let any: &dyn Any = op;
     let reg = op_tables().by_type.get(&any.type_id())?;
     Some((reg.encode)(op).map(|b| (reg.name, b)))
+}
+
+/// A value's registered name and encoded bytes borrowed from its memory, for the types that
+/// allow it (see [`RawAccess`]); `None` for the others (use [`encode_value`]).
+pub fn value_view(value: &Value) -> Option<(&'static str, &[u8])> {
+    let any: &dyn Any = value.datum();
+    let reg = value_tables().by_type.get(&any.type_id())?;
+    let raw = reg.raw?;
+    Some((reg.name, (raw.view)(value.datum())?))
+}
+
+/// Reads a value of registered type `name` whose encoding is the next `len` bytes of `r`:
+/// straight into the new value when the type allows it, else through a buffer.
+pub fn read_value(name: &str, len: usize, r: &mut dyn std::io::Read) -> Result<Value, GraphError> {
+    let reg = value_tables()
+        .by_name
+        .get(name)
+        .ok_or_else(|| GraphError::UnknownValueType {
+            name: name.to_string(),
+        })?;
+    let corrupt = |message: String| GraphError::Corrupt {
+        message: format!("value `{name}`: {message}"),
+    };
+    match reg.raw {
+        Some(raw) => (raw.read)(r, len).map_err(|e| corrupt(e.to_string())),
+        None => {
+            let mut buf = Vec::new();
+            buf.try_reserve_exact(len)
+                .map_err(|e| corrupt(e.to_string()))?;
+            std::io::Read::read_to_end(&mut std::io::Read::take(r, len as u64), &mut buf)
+                .map_err(|e| corrupt(e.to_string()))?;
+            if buf.len() != len {
+                return Err(corrupt(format!("{} of {len} bytes", buf.len())));
+            }
+            (reg.decode)(&buf).map_err(corrupt)
+        }
+    }
 }
 
 /// Encodes a value as its registered type name and postcard bytes; `None` when its type is not
@@ -373,20 +458,35 @@ crate::register_value!(usize, "usize");
 crate::register_value!(f32, "f32");
 crate::register_value!(f64, "f64");
 crate::register_value!(String, "string");
-crate::register_value!(
-    Vec<i64>,
+macro_rules! register_pod_vec {
+    ($t:ty, $name:expr, $encode:path, $decode:path) => {
+        const _: () = {
+            #[linkme::distributed_slice(VALUE_TYPES)]
+            static REGISTRATION: ValueType = {
+                let t = ValueType::with_codec::<Vec<$t>>($name, $encode, $decode);
+                if cfg!(target_endian = "little") {
+                    t.with_raw(codec::pod_vec::<$t>())
+                } else {
+                    t
+                }
+            };
+        };
+    };
+}
+register_pod_vec!(
+    i64,
     "vec<i64>",
     codec::encode_vec_i64,
     codec::decode_vec_i64
 );
-crate::register_value!(
-    Vec<u64>,
+register_pod_vec!(
+    u64,
     "vec<u64>",
     codec::encode_vec_u64,
     codec::decode_vec_u64
 );
-crate::register_value!(
-    Vec<f64>,
+register_pod_vec!(
+    f64,
     "vec<f64>",
     codec::encode_vec_f64,
     codec::decode_vec_f64

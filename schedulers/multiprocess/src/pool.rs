@@ -66,6 +66,8 @@ pub(crate) struct Worker {
     pub writer: BufWriter<UnixStream>,
     pub generation: u64,
     pub pid: u32,
+    /// Where other workers fetch this one's results.
+    pub data: String,
 }
 
 /// The worker processes of one scheduler, kept between computations.
@@ -116,7 +118,7 @@ impl Pool {
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(format!("{}: {e}", exe.display())))?;
-        let hello = (|| -> Result<(u64, u32), ComputeError> {
+        let hello = (|| -> Result<(u64, u32, String), ComputeError> {
             ours.set_read_timeout(Some(HELLO_TIMEOUT))
                 .map_err(|e| fail(e.to_string()))?;
             let mut r = &ours;
@@ -135,13 +137,14 @@ impl Pool {
                     protocol,
                     build_id: theirs,
                     pid,
+                    data,
                 }) => {
                     if protocol != PROTOCOL {
                         return Err(fail(format!(
                             "the worker speaks protocol {protocol}, we speak {PROTOCOL}"
                         )));
                     }
-                    Ok((theirs, pid))
+                    Ok((theirs, pid, data.to_string()))
                 }
                 Some(other) => Err(fail(format!("unexpected first message {other:?}"))),
                 None => Err(fail(format!(
@@ -150,7 +153,7 @@ impl Pool {
                 ))),
             }
         })();
-        let (theirs, pid) = match hello {
+        let (theirs, pid, data) = match hello {
             Ok(h) => h,
             Err(e) => {
                 let _ = child.kill();
@@ -206,6 +209,7 @@ impl Pool {
             writer: BufWriter::with_capacity(1 << 16, ours),
             generation,
             pid,
+            data,
         })
     }
 

@@ -13,7 +13,7 @@ use rask_graph::{GraphError, TaskError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 2;
+pub(crate) const PROTOCOL: u32 = 3;
 
 /// The largest frame either side accepts.
 pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
@@ -83,6 +83,8 @@ pub(crate) enum WireArg<'a> {
     /// A value sent along.
     #[serde(borrow)]
     Value(RawRef<'a>),
+    /// A result held by another worker, fetched from it directly at its data address.
+    Remote { id: u32, from: &'a str },
 }
 
 /// Scheduler to worker.
@@ -112,6 +114,11 @@ pub(crate) enum Failure {
     Panic(String),
     /// The task could not even start: its op or arguments did not decode.
     Setup(String),
+    /// An input could not be fetched from the worker that held it (which is dying, probably).
+    InputLost {
+        dep: u32,
+        message: String,
+    },
 }
 
 /// Worker to scheduler.
@@ -121,6 +128,8 @@ pub(crate) enum FromWorker<'a> {
         protocol: u32,
         build_id: u64,
         pid: u32,
+        /// Where other workers fetch this one's results.
+        data: &'a str,
     },
     Done {
         id: u32,
@@ -139,6 +148,33 @@ pub(crate) enum FromWorker<'a> {
         id: u32,
         message: String,
     },
+}
+
+/// Worker to worker: send me these results, in this order.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct DataRequest {
+    pub ids: Vec<u32>,
+}
+
+/// Worker to worker: the answer, followed (for a value) by its `len` encoded bytes, outside the
+/// frame, so that the reader can put them straight where they belong.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum DataReply<'a> {
+    Value { name: &'a str, len: u64 },
+    Missing { message: String },
+}
+
+/// The socket address of a data address string (an abstract name on Linux, a path elsewhere).
+pub(crate) fn data_addr(name: &str) -> io::Result<std::os::unix::net::SocketAddr> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        std::os::unix::net::SocketAddr::from_pathname(std::env::temp_dir().join(name))
+    }
 }
 
 /// Writes one frame, serializing straight into `w`.

@@ -3,8 +3,7 @@
 //! needs them, and recomputes what a dead worker took with it.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Mutex, PoisonError};
 
@@ -224,17 +223,15 @@ struct Run<'a> {
     state: Vec<State>,
     /// Per task: dependencies not available yet.
     waiting: Vec<u32>,
-    /// Per task: distinct dependents that have not started (its result is needed while > 0).
+    /// Per task: distinct dependents that have not finished (its result is needed while > 0).
     pending: Vec<u32>,
     deaths: Vec<u32>,
     ready: BinaryHeap<Reverse<u32>>,
     in_flight: Vec<usize>,
     /// Results brought to the scheduler: to move between workers, and the outputs.
     cache: HashMap<u32, Raw>,
-    /// Results being fetched, and the tasks waiting for them.
-    fetching: HashMap<u32, Vec<u32>>,
-    /// Per task: how many of its inputs are being fetched for it.
-    parked: Vec<u32>,
+    /// Outputs being fetched.
+    fetching: HashSet<u32>,
     releases: Vec<Vec<u32>>,
     error: Option<ComputeError>,
     done: usize,
@@ -267,8 +264,7 @@ impl<'a> Run<'a> {
             ready: BinaryHeap::new(),
             in_flight: vec![0; workers],
             cache: HashMap::new(),
-            fetching: HashMap::new(),
-            parked: vec![0; n],
+            fetching: HashSet::new(),
             releases: vec![Vec::new(); workers],
             error: None,
             done: 0,
@@ -369,7 +365,7 @@ impl<'a> Run<'a> {
     fn assign(&mut self) {
         let mut deferred = Vec::new();
         while let Some(Reverse(id)) = self.ready.pop() {
-            if self.state[id as usize] != State::Ready || self.parked[id as usize] > 0 {
+            if self.state[id as usize] != State::Ready {
                 continue;
             }
             // Prefer the worker that holds most of the inputs, then the least busy.
@@ -392,19 +388,6 @@ impl<'a> Run<'a> {
                 deferred.push(id);
                 break;
             };
-            // Inputs held elsewhere come through here first; the task waits for them parked.
-            for &d in deps {
-                if let Some(Some(s)) = self.location(d)
-                    && s != slot
-                    && !self.cache.contains_key(&d)
-                {
-                    self.parked[id as usize] += 1;
-                    self.fetch(d, s, Some(id));
-                }
-            }
-            if self.parked[id as usize] > 0 {
-                continue;
-            }
             self.start(id, slot);
         }
         for id in deferred {
@@ -412,16 +395,10 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Asks worker `slot` for result `d`; `waiter` runs when it arrives.
-    fn fetch(&mut self, d: u32, slot: usize, waiter: Option<u32>) {
-        match self.fetching.entry(d) {
-            Entry::Occupied(mut o) => o.get_mut().extend(waiter),
-            Entry::Vacant(v) => {
-                v.insert(waiter.into_iter().collect());
-                self.pool
-                    .send(slot, &ToWorker::Fetch { id: d })
-                    .unwrap_or_default();
-            }
+    /// Asks worker `slot` for result `d` (an output) to be sent here.
+    fn fetch(&mut self, d: u32, slot: usize) {
+        if self.fetching.insert(d) {
+            let _ = self.pool.send(slot, &ToWorker::Fetch { id: d });
         }
     }
 
@@ -443,12 +420,27 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        // The data addresses of the workers holding inputs elsewhere, likewise.
+        let remote = plan
+            .dependencies(id)
+            .iter()
+            .any(|d| matches!(self.state[*d as usize], State::Done(s) if s != slot));
+        let addresses: Vec<String> = if remote {
+            self.pool.workers.iter().map(|w| w.data.clone()).collect()
+        } else {
+            Vec::new()
+        };
         let mut literals_iter = literals.iter();
         let mut args = Vec::with_capacity(plan.args(id).len());
         for a in plan.args(id) {
             args.push(match a {
                 PlanArg::Task(d) => match self.state[*d as usize] {
                     State::Done(s) if s == slot => WireArg::Stored(*d),
+                    // Held by another worker: fetched from it directly.
+                    State::Done(s) => WireArg::Remote {
+                        id: *d,
+                        from: &addresses[s],
+                    },
                     _ => WireArg::Value(self.cache[d].as_ref()),
                 },
                 PlanArg::Value(_) => match literals_iter.next() {
@@ -466,12 +458,6 @@ impl<'a> Run<'a> {
         let _ = self.pool.send(slot, &msg);
         self.state[id as usize] = State::Running(slot);
         self.in_flight[slot] += 1;
-        for &d in plan.dependencies(id) {
-            self.pending[d as usize] -= 1;
-            if self.pending[d as usize] == 0 && !plan.is_output(d) {
-                self.release(d);
-            }
-        }
         if !self.cbs.is_empty() {
             self.cbs.task_start(&TaskStart {
                 id,
@@ -535,7 +521,15 @@ impl<'a> Run<'a> {
                     });
                 }
                 if plan.is_output(id) {
-                    self.fetch(id, slot, None);
+                    self.fetch(id, slot);
+                }
+                // An input is dropped once every reader has finished (a reader on another
+                // worker may still be fetching it until then).
+                for &d in plan.dependencies(id) {
+                    self.pending[d as usize] -= 1;
+                    if self.pending[d as usize] == 0 && !plan.is_output(d) {
+                        self.release(d);
+                    }
                 }
                 for &m in plan.dependents(id) {
                     if self.state[m as usize] == State::Waiting {
@@ -552,9 +546,16 @@ impl<'a> Run<'a> {
                     return;
                 }
                 self.in_flight[slot] -= 1;
+                if let Failure::InputLost { .. } = failure {
+                    // Its input's worker is going away; the loss is handled when it is
+                    // reported, and the task runs again once the input is back.
+                    self.restart(id);
+                    return;
+                }
                 let key = plan.key(id).clone();
                 let op = plan.op(id).name().to_string();
                 let e = match failure {
+                    Failure::InputLost { .. } => unreachable!("handled above"),
                     Failure::Error(cause) => ComputeError::Task { key, op, cause },
                     Failure::Panic(message) => ComputeError::Panic { key, op, message },
                     Failure::Setup(message) => ComputeError::Task {
@@ -580,12 +581,10 @@ impl<'a> Run<'a> {
                 self.fail(e);
             }
             Reply::Value { id, value } => {
-                let waiters = self.fetching.remove(&id).unwrap_or_default();
-                let needed = self.pending[id as usize] > 0 || plan.is_output(id);
-                if needed {
+                self.fetching.remove(&id);
+                if plan.is_output(id) {
                     self.cache.insert(id, value);
                 }
-                self.unpark(waiters);
             }
             Reply::NotSent { id, message } => {
                 self.fetching.remove(&id);
@@ -650,39 +649,21 @@ impl<'a> Run<'a> {
                 _ => {}
             }
         }
-        // Fetches from the dead worker will never answer.
-        let dead: Vec<u32> = self
-            .fetching
-            .keys()
-            .copied()
-            .filter(|d| self.state[*d as usize] != State::Done(slot) && !self.cache.contains_key(d))
-            .collect();
-        for d in dead {
-            let waiters = self.fetching.remove(&d).unwrap_or_default();
-            self.unpark(waiters);
-        }
+        // Fetches from the dead worker will never answer; those outputs are recomputed.
+        let states = &self.state;
+        self.fetching.retain(|d| states[*d as usize] != State::Gone);
         for id in rerun {
             self.restart(id);
         }
         Ok(())
     }
 
-    /// One fetch each of `waiters` was parked on is over (arrived or lost).
-    fn unpark(&mut self, waiters: Vec<u32>) {
-        for t in waiters {
-            self.parked[t as usize] -= 1;
-            if self.parked[t as usize] == 0 && self.state[t as usize] == State::Ready {
-                self.ready.push(Reverse(t));
-            }
-        }
-    }
-
-    /// Task `id`, which had started, must run again: its inputs are needed once more.
+    /// Task `id`, which had started but not finished, must run again (its inputs are still
+    /// counted as needed by it; those that were lost are recomputed).
     fn restart(&mut self, id: u32) {
         let plan = self.plan;
         self.state[id as usize] = State::Waiting;
         for &d in plan.dependencies(id) {
-            self.pending[d as usize] += 1;
             if self.location(d).is_none() {
                 self.requeue_result(d);
             }

@@ -7,15 +7,23 @@
 use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rask_graph::{Args, Value, panic_message, registry};
 
 use crate::protocol::{
-    Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id, decode, read_frame,
-    write_frame,
+    DataReply, DataRequest, Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id,
+    data_addr, decode, read_frame, write_frame,
 };
+
+/// The results this worker holds, shared with its data server.
+type Store = Arc<Mutex<HashMap<u32, Value>>>;
+
+fn lock(store: &Store) -> std::sync::MutexGuard<'_, HashMap<u32, Value>> {
+    store.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// The environment variable that makes a process a rask worker.
 pub const WORKER_ENV: &str = "RASK_MULTIPROCESS_WORKER";
@@ -48,6 +56,10 @@ fn serve() -> i32 {
         return 2;
     };
     watch_parent();
+    let stored: Store = Arc::default();
+    let Ok(data) = serve_data(Arc::clone(&stored)) else {
+        return 2;
+    };
     let mut reader = BufReader::with_capacity(1 << 16, stream);
     let mut writer = BufWriter::with_capacity(1 << 16, write_half);
     let build = std::env::var(FAKE_BUILD_ID_ENV)
@@ -58,6 +70,7 @@ fn serve() -> i32 {
         protocol: PROTOCOL,
         build_id: build,
         pid: std::process::id(),
+        data: &data,
     };
     if write_frame(&mut writer, &hello)
         .and_then(|()| writer.flush())
@@ -65,7 +78,7 @@ fn serve() -> i32 {
     {
         return 2;
     }
-    let mut stored: HashMap<u32, Value> = HashMap::new();
+    let mut peers: HashMap<String, Peer> = HashMap::new();
     loop {
         let frame = match read_frame(&mut reader) {
             Ok(Some(f)) => f,
@@ -77,40 +90,43 @@ fn serve() -> i32 {
         };
         let encoded;
         let reply = match msg {
-            ToWorker::Run { id, op, args } => Some(run(id, op, args, &mut stored)),
-            ToWorker::Fetch { id } => Some(match stored.get(&id).map(registry::encode_value) {
-                Some(Some(Ok((name, bytes)))) => {
-                    encoded = bytes;
-                    FromWorker::Value {
-                        id,
-                        value: RawRef {
-                            name,
-                            bytes: &encoded,
-                        },
+            ToWorker::Run { id, op, args } => Some(run(id, op, args, &stored, &mut peers)),
+            ToWorker::Fetch { id } => {
+                Some(match lock(&stored).get(&id).map(registry::encode_value) {
+                    Some(Some(Ok((name, bytes)))) => {
+                        encoded = bytes;
+                        FromWorker::Value {
+                            id,
+                            value: RawRef {
+                                name,
+                                bytes: &encoded,
+                            },
+                        }
                     }
-                }
-                Some(Some(Err(message))) => FromWorker::NotSent { id, message },
-                Some(None) => FromWorker::NotSent {
-                    id,
-                    message: format!(
-                        "its type {} is not registered for serialization; register it with \
+                    Some(Some(Err(message))) => FromWorker::NotSent { id, message },
+                    Some(None) => FromWorker::NotSent {
+                        id,
+                        message: format!(
+                            "its type {} is not registered for serialization; register it with \
                          rask_graph::register_value!",
-                        stored.get(&id).map_or("?", |v| v.type_name())
-                    ),
-                },
-                None => FromWorker::NotSent {
-                    id,
-                    message: format!("this worker holds no result for task {id}"),
-                },
-            }),
+                            lock(&stored).get(&id).map_or("?", |v| v.type_name())
+                        ),
+                    },
+                    None => FromWorker::NotSent {
+                        id,
+                        message: format!("this worker holds no result for task {id}"),
+                    },
+                })
+            }
             ToWorker::Release { ids } => {
+                let mut s = lock(&stored);
                 for id in ids {
-                    stored.remove(&id);
+                    s.remove(&id);
                 }
                 None
             }
             ToWorker::Reset => {
-                stored.clear();
+                lock(&stored).clear();
                 None
             }
             ToWorker::Shutdown => return 0,
@@ -131,7 +147,8 @@ fn run(
     id: u32,
     op: RawRef<'_>,
     args: Vec<WireArg<'_>>,
-    stored: &mut HashMap<u32, Value>,
+    stored: &Store,
+    peers: &mut HashMap<String, Peer>,
 ) -> FromWorker<'static> {
     let setup = |message: String| FromWorker::Failed {
         id,
@@ -141,12 +158,35 @@ fn run(
         Ok(op) => op,
         Err(e) => return setup(e.to_string()),
     };
+    // Inputs held by other workers: one request per worker, all fetched before anything runs.
+    let mut by_peer: HashMap<&str, Vec<u32>> = HashMap::new();
+    for a in &args {
+        if let WireArg::Remote { id: d, from } = a {
+            by_peer.entry(from).or_default().push(*d);
+        }
+    }
+    let mut remote: HashMap<u32, Value> = HashMap::new();
+    for (from, ids) in by_peer {
+        match fetch(peers, from, &ids) {
+            Ok(vs) => remote.extend(ids.into_iter().zip(vs)),
+            Err((dep, message)) => {
+                return FromWorker::Failed {
+                    id,
+                    failure: Failure::InputLost { dep, message },
+                };
+            }
+        }
+    }
     let mut values = Args::new();
     for a in args {
         match a {
-            WireArg::Stored(d) => match stored.get(&d) {
+            WireArg::Stored(d) => match lock(stored).get(&d) {
                 Some(v) => values.push(v.clone()),
                 None => return setup(format!("this worker holds no result for task {d}")),
+            },
+            WireArg::Remote { id: d, .. } => match remote.get(&d) {
+                Some(v) => values.push(v.clone()),
+                None => return setup(format!("input {d} was not fetched")),
             },
             WireArg::Value(raw) => match raw.to_value() {
                 Ok(v) => values.push(v),
@@ -154,10 +194,11 @@ fn run(
             },
         }
     }
+    drop(remote);
     match catch_unwind(AssertUnwindSafe(|| op.run(values))) {
         Ok(Ok(v)) => {
             let nbytes = v.nbytes() as u64;
-            stored.insert(id, v);
+            lock(stored).insert(id, v);
             FromWorker::Done { id, nbytes }
         }
         Ok(Err(e)) => FromWorker::Failed {
@@ -169,6 +210,139 @@ fn run(
             failure: Failure::Panic(panic_message(&*payload)),
         },
     }
+}
+
+/// A connection to another worker's data server.
+struct Peer {
+    reader: BufReader<UnixStream>,
+    writer: BufWriter<UnixStream>,
+}
+
+/// Fetches results `ids` from the worker at data address `from`, in one round trip; on
+/// failure, the first input that could not be had and why.
+fn fetch(
+    peers: &mut HashMap<String, Peer>,
+    from: &str,
+    ids: &[u32],
+) -> Result<Vec<Value>, (u32, String)> {
+    let first = ids.first().copied().unwrap_or(0);
+    if !peers.contains_key(from) {
+        let stream = data_addr(from)
+            .and_then(|a| UnixStream::connect_addr(&a))
+            .map_err(|e| (first, format!("cannot reach the worker at {from}: {e}")))?;
+        let writer = stream.try_clone().map_err(|e| (first, e.to_string()))?;
+        peers.insert(
+            from.to_string(),
+            Peer {
+                reader: BufReader::with_capacity(1 << 16, stream),
+                writer: BufWriter::new(writer),
+            },
+        );
+    }
+    let result = (|| -> Result<Vec<Value>, (u32, String)> {
+        let peer = peers
+            .get_mut(from)
+            .ok_or((first, "no connection".to_string()))?;
+        write_frame(&mut peer.writer, &DataRequest { ids: ids.to_vec() })
+            .and_then(|()| peer.writer.flush())
+            .map_err(|e| (first, e.to_string()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &d in ids {
+            let frame = read_frame(&mut peer.reader)
+                .map_err(|e| (d, e.to_string()))?
+                .ok_or((d, "the worker hung up".to_string()))?;
+            match decode::<DataReply<'_>>(&frame).map_err(|e| (d, e.to_string()))? {
+                DataReply::Value { name, len } => out.push(
+                    registry::read_value(name, len as usize, &mut peer.reader)
+                        .map_err(|e| (d, e.to_string()))?,
+                ),
+                DataReply::Missing { message } => return Err((d, message)),
+            }
+        }
+        Ok(out)
+    })();
+    if result.is_err() {
+        peers.remove(from);
+    }
+    result
+}
+
+/// Serves this worker's results to other workers, one thread per connection; returns the
+/// address to give them.
+fn serve_data(store: Store) -> std::io::Result<String> {
+    let name = format!(
+        "rask-mp-{}-{}",
+        std::process::id(),
+        rask_graph::tokenize::unique_token()
+    );
+    let listener = UnixListener::bind_addr(&data_addr(&name)?)?;
+    std::thread::Builder::new()
+        .name("rask-data-server".into())
+        .spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let store = Arc::clone(&store);
+                let _ = std::thread::Builder::new()
+                    .name("rask-data-peer".into())
+                    .spawn(move || serve_peer(conn, &store));
+            }
+        })?;
+    Ok(name)
+}
+
+fn serve_peer(conn: UnixStream, store: &Store) {
+    let Ok(write_half) = conn.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(conn);
+    let mut writer = BufWriter::with_capacity(1 << 16, write_half);
+    while let Ok(Some(frame)) = read_frame(&mut reader) {
+        let Ok(DataRequest { ids }) = decode::<DataRequest>(&frame) else {
+            return;
+        };
+        for id in ids {
+            if serve_one(&mut writer, store, id).is_err() {
+                return;
+            }
+        }
+        if writer.flush().is_err() {
+            return;
+        }
+    }
+}
+
+fn serve_one(writer: &mut impl Write, store: &Store, id: u32) -> std::io::Result<()> {
+    let missing = |message: String| DataReply::Missing { message };
+    let Some(v) = lock(store).get(&id).cloned() else {
+        return write_frame(
+            writer,
+            &missing(format!("the worker holds no result for task {id}")),
+        );
+    };
+    if let Some((name, bytes)) = registry::value_view(&v) {
+        return send_value(writer, name, bytes);
+    }
+    match registry::encode_value(&v) {
+        Some(Ok((name, bytes))) => send_value(writer, name, &bytes),
+        Some(Err(message)) => write_frame(writer, &missing(message)),
+        None => write_frame(
+            writer,
+            &missing(format!(
+                "its type {} is not registered for serialization",
+                v.type_name()
+            )),
+        ),
+    }
+}
+
+fn send_value(w: &mut impl Write, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    write_frame(
+        w,
+        &DataReply::Value {
+            name,
+            len: bytes.len() as u64,
+        },
+    )?;
+    w.write_all(bytes)
 }
 
 /// Exits when the parent process is gone, even in the middle of a long task.

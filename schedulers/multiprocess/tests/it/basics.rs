@@ -125,3 +125,39 @@ fn processes_equal_sync() {
         })
         .unwrap();
 }
+
+#[test]
+fn vectors_move_between_workers_intact() {
+    // 20 vectors made on both workers, summed by one task: half of them move, raw.
+    let s = scheduler(2);
+    let mut l = Layer::new("vec");
+    for i in 0..20u32 {
+        let v: Vec<f64> = (0..10_000).map(|j| (i * 10_000 + j) as f64 * 0.5).collect();
+        l.insert([i], Task::literal(Value::new(v)));
+    }
+    let mut total = Layer::new("total");
+    total.insert(
+        [],
+        Task::new(Sum, (0..20).map(|i| Arg::Key(Key::new("vec", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(l);
+    g.add_layer(total);
+    let keys = [Key::new("total", [])];
+    let got = *s.get(&g, &keys, &[]).unwrap()[0].get::<f64>().unwrap();
+    let expected = *SyncScheduler.get(&g, &keys, &[]).unwrap()[0]
+        .get::<f64>()
+        .unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(
+        expected,
+        (0..200_000u64).map(|x| x as f64 * 0.5).sum::<f64>()
+    );
+    // Whole vectors come back too.
+    let keys: Vec<Key> = (0..20).map(|i| Key::new("vec", [i])).collect();
+    let back = s.get(&g, &keys, &[]).unwrap();
+    assert_eq!(
+        back[7].get::<Vec<f64>>().unwrap()[3],
+        (7 * 10_000 + 3) as f64 * 0.5
+    );
+}
