@@ -11,8 +11,9 @@
 //!   worker's standard input; its standard output and error are the parent's). Ops and values
 //!   travel by their registered names ([`register_op!`](rask_graph::register_op)); a graph
 //!   holding an unregistered op (a closure) is refused before anything runs, naming the task.
-//! - Results stay in the worker that made them and move (through the scheduler) only when
-//!   another worker needs them; the requested results come back to the caller.
+//! - Results stay in the worker that made them and move only when another worker needs them —
+//!   directly, worker to worker (each worker serves its results on a socket of its own); the
+//!   requested results come back to the caller.
 //! - A worker that dies mid-task is replaced and what it held is recomputed; a task that has
 //!   killed `allowed_failures` (3) workers fails the computation, naming it. A worker exits when
 //!   its parent does. Callbacks fire in the parent for every task.
