@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Datum, GraphError, Op, Value};
+use crate::{Datum, GraphError, Key, Op, Value};
 
 type DecodeOp = fn(&[u8]) -> Result<Arc<dyn Op>, String>;
 
@@ -338,6 +338,40 @@ pub fn encode_value(value: &Value) -> Option<Result<(&'static str, Vec<u8>), Str
     let any: &dyn Any = value.datum();
     let reg = value_tables().by_type.get(&any.type_id())?;
     Some((reg.encode)(value.datum()).map(|b| (reg.name, b)))
+}
+
+/// Encodes the op of task `key`, with the error that names the task when it cannot be.
+pub fn encode_task_op(key: &Key, op: &dyn Op) -> Result<(&'static str, Vec<u8>), GraphError> {
+    match encode_op(op) {
+        Some(Ok(encoded)) => Ok(encoded),
+        Some(Err(message)) => Err(GraphError::Encode {
+            what: format!("task {key}"),
+            message,
+        }),
+        None => Err(GraphError::UnregisteredOp {
+            key: key.clone(),
+            op: op.name().to_string(),
+            type_name: op.type_name().to_string(),
+        }),
+    }
+}
+
+/// Encodes a literal of task `key`, with the error that names the task when it cannot be.
+pub fn encode_task_literal(
+    key: &Key,
+    value: &Value,
+) -> Result<(&'static str, Vec<u8>), GraphError> {
+    match encode_value(value) {
+        Some(Ok(encoded)) => Ok(encoded),
+        Some(Err(message)) => Err(GraphError::Encode {
+            what: format!("a literal of task {key}"),
+            message,
+        }),
+        None => Err(GraphError::UnregisteredValue {
+            key: key.clone(),
+            type_name: value.type_name().to_string(),
+        }),
+    }
 }
 
 thread_local! {

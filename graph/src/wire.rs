@@ -61,49 +61,22 @@ impl Graph {
             let mut tasks = Vec::with_capacity(layer.len());
             for (index, task) in layer.entries() {
                 let key = || Key::with_name(layer.name(), index.iter().copied());
-                let op = match registry::encode_op(task.op()) {
-                    Some(Ok((name, bytes))) => (name.to_string(), bytes),
-
-                    Some(Err(message)) => {
-                        return Err(GraphError::Encode {
-                            what: format!("task {}", key()),
-                            message,
-                        });
-                    }
-                    None => {
-                        return Err(GraphError::UnregisteredOp {
-                            key: key(),
-                            op: task.op().name().to_string(),
-                            type_name: task.op().type_name().to_string(),
-                        });
-                    }
-                };
+                let (op_name, op) = registry::encode_task_op(&key(), task.op())?;
                 let mut args = Vec::with_capacity(task.args().len());
                 for a in task.args() {
                     args.push(match a {
                         Arg::Key(k) => WireArg::Key(k.clone()),
-                        Arg::Value(v) => match registry::encode_value(v) {
-                            Some(Ok((name, bytes))) => WireArg::Value(name.to_string(), bytes),
-                            Some(Err(message)) => {
-                                return Err(GraphError::Encode {
-                                    what: format!("a literal of task {}", key()),
-                                    message,
-                                });
-                            }
-                            None => {
-                                return Err(GraphError::UnregisteredValue {
-                                    key: key(),
-                                    type_name: v.type_name().to_string(),
-                                });
-                            }
-                        },
+                        Arg::Value(v) => {
+                            let (name, bytes) = registry::encode_task_literal(&key(), v)?;
+                            WireArg::Value(name.to_string(), bytes)
+                        }
                     });
                 }
                 tasks.push(WireEntry {
                     index: index.iter().copied().collect(),
                     task: WireTask {
-                        op_name: op.0,
-                        op: op.1,
+                        op_name: op_name.to_string(),
+                        op,
                         args,
                     },
                 });

@@ -26,21 +26,6 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
-    pub(crate) fn of_value(v: &Value) -> Result<Raw, String> {
-        match registry::encode_value(v) {
-            Some(Ok((name, bytes))) => Ok(Raw {
-                name: name.to_string(),
-                bytes: Bytes::from(bytes),
-            }),
-            Some(Err(e)) => Err(e),
-            None => Err(format!(
-                "a value of type {} is not registered for serialization; register it with \
-                 rask_graph::register_value!",
-                v.type_name()
-            )),
-        }
-    }
-
     pub(crate) fn to_value(&self) -> Result<Value, GraphError> {
         self.as_ref().to_value()
     }

@@ -162,35 +162,17 @@ impl Scheduler for ProcessScheduler {
 fn encode_ops(plan: &Plan) -> Result<Vec<Raw>, GraphError> {
     let mut ops = Vec::with_capacity(plan.len());
     for id in 0..plan.len() as u32 {
-        let key = || plan.key(id).clone();
-        let op = plan.op(id);
-        match registry::encode_op(op) {
-            Some(Ok((name, bytes))) => ops.push(Raw {
-                name: name.to_string(),
-                bytes: bytes.into(),
-            }),
-            Some(Err(message)) => {
-                return Err(GraphError::Encode {
-                    what: format!("task {}", key()),
-                    message,
-                });
-            }
-            None => {
-                return Err(GraphError::UnregisteredOp {
-                    key: key(),
-                    op: op.name().to_string(),
-                    type_name: op.type_name().to_string(),
-                });
-            }
-        }
+        let (name, bytes) = registry::encode_task_op(plan.key(id), plan.op(id))?;
+        ops.push(Raw {
+            name: name.to_string(),
+            bytes: bytes.into(),
+        });
         for a in plan.args(id) {
             if let PlanArg::Value(v) = a
                 && registry::value_type_name(v.datum()).is_none()
             {
-                return Err(GraphError::UnregisteredValue {
-                    key: key(),
-                    type_name: v.type_name().to_string(),
-                });
+                // The same error as encoding it would give.
+                registry::encode_task_literal(plan.key(id), v)?;
             }
         }
     }
@@ -408,13 +390,13 @@ impl<'a> Run<'a> {
         let mut literals = Vec::new();
         for a in plan.args(id) {
             if let PlanArg::Value(v) = a {
-                match Raw::of_value(v) {
-                    Ok(raw) => literals.push(raw),
-                    Err(message) => {
-                        self.fail(ComputeError::Graph(GraphError::Encode {
-                            what: format!("a literal of task {}", plan.key(id)),
-                            message,
-                        }));
+                match registry::encode_task_literal(plan.key(id), v) {
+                    Ok((name, bytes)) => literals.push(Raw {
+                        name: name.to_string(),
+                        bytes: bytes.into(),
+                    }),
+                    Err(e) => {
+                        self.fail(ComputeError::Graph(e));
                         return;
                     }
                 }
