@@ -9,6 +9,8 @@
 //!   [`ThreadedScheduler`](schedulers::ThreadedScheduler) (the default) and
 //!   [`ProcessScheduler`](schedulers::ProcessScheduler) (worker processes started from the
 //!   current executable; ops must be registered).
+//! - [`diagnostics`]: [`ProgressBar`](diagnostics::ProgressBar), the profilers and their HTML
+//!   report.
 //! - [`config`]: the default scheduler and callbacks, set for a scope (like
 //!   `dask.config.set(scheduler=...)`) or for the process.
 //!
@@ -32,6 +34,7 @@
 
 pub mod config;
 
+pub use rask_diagnostics as diagnostics;
 pub use rask_graph as graph;
 pub use rask_graph::delayed;
 pub use rask_graph::{Callback, Collection, ComputeError, Delayed, GraphError, Scheduler};

@@ -72,6 +72,9 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         big.graph().len()
     );
     let expected: f64 = (0..n).map(|i| (i as f64) * (i as f64)).sum();
+    // Watch the big computations, as `with ProgressBar():` does.
+    let progress =
+        rask::config::add_callback(std::sync::Arc::new(rask::diagnostics::ProgressBar::new()));
     for (name, scheduler) in [
         ("sync", Box::new(SyncScheduler) as Box<dyn rask::Scheduler>),
         ("threaded", Box::new(ThreadedScheduler::builder().build()?)),
@@ -85,6 +88,8 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         );
         assert!((v - expected).abs() <= 1e-9 * expected.abs());
     }
+
+    drop(progress);
 
     println!("\n# 4. Persist: compute once, reuse");
     let persisted = big.persist()?;

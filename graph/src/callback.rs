@@ -49,6 +49,17 @@ pub struct TaskFinish<'a> {
     pub error: Option<&'a str>,
 }
 
+/// A scheduler dropped a result: every task that reads it has it (outputs are never released).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ResultReleased<'a> {
+    /// The task whose result it was.
+    pub id: u32,
+    /// Its key.
+    pub key: &'a Key,
+    /// The result's size.
+    pub nbytes: usize,
+}
+
 /// A computation finished.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct ComputeFinish<'a> {
@@ -84,6 +95,8 @@ pub trait Callback: Send + Sync + fmt::Debug {
     fn on_task_start(&self, _event: &TaskStart<'_>) {}
     /// After a task ran.
     fn on_task_finish(&self, _event: &TaskFinish<'_>) {}
+    /// When a result is dropped (what a cache profiler counts).
+    fn on_release(&self, _event: &ResultReleased<'_>) {}
     /// After the last task (or the first failure).
     fn on_compute_finish(&self, _event: &ComputeFinish<'_>) {}
 }
@@ -140,6 +153,12 @@ impl<'a> Callbacks<'a> {
     #[inline]
     pub fn task_finish(&self, e: &TaskFinish<'_>) {
         self.each("on_task_finish", |c| c.on_task_finish(e));
+    }
+
+    /// Calls every `on_release`.
+    #[inline]
+    pub fn release(&self, e: &ResultReleased<'_>) {
+        self.each("on_release", |c| c.on_release(e));
     }
 
     /// Calls every `on_compute_finish`.

@@ -58,7 +58,9 @@ pub mod tokenize;
 mod value;
 mod wire;
 
-pub use callback::{Callback, Callbacks, ComputeFinish, ComputeStart, TaskFinish, TaskStart};
+pub use callback::{
+    Callback, Callbacks, ComputeFinish, ComputeStart, ResultReleased, TaskFinish, TaskStart,
+};
 pub use delayed::Delayed;
 pub use error::{ComputeError, GraphError, TaskError, panic_message};
 pub use fuse::{ChainArg, Fused, OpBox, ValueBox};

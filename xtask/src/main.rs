@@ -151,6 +151,12 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
     }
     run(c)?;
     let mut c = cargo();
+    c.args(["bench", "-p", "rask-diagnostics", "--bench", "callbacks"]);
+    if flags.contains(&"--quick") {
+        c.args(["--", "--quick"]);
+    }
+    run(c)?;
+    let mut c = cargo();
     c.args(["bench", "-p", "rask-local", "--bench", "overhead"])
         .env("RASK_BENCH_MEMORY", "1")
         .stderr(Stdio::null());
@@ -216,6 +222,14 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
          together minus read apart)",
         moved * 1e3,
         0.1 / moved
+    );
+    let plain = mean_s("callbacks", "none")?;
+    let watched = mean_s("callbacks", "progress-profiler")?;
+    println!(
+        "ProgressBar + Profiler on the threaded scheduler: {:+.3} µs/task ({:.3} → {:.3})",
+        (watched - plain) * 1e6 / 100_001.0,
+        plain * 1e6 / 100_001.0,
+        watched * 1e6 / 100_001.0
     );
     let lower = mean_s("graph", "build-cull-order-lower-1m")?;
     println!();

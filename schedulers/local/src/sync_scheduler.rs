@@ -2,7 +2,7 @@
 
 use rask_graph::{
     Args, Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, Key, Plan,
-    PlanArg, Scheduler, TaskFinish, TaskStart, Value,
+    PlanArg, ResultReleased, Scheduler, TaskFinish, TaskStart, Value,
 };
 
 use crate::exec::{message, run_task};
@@ -57,12 +57,18 @@ pub(crate) fn run_plan(plan: &Plan, cbs: &Callbacks<'_>) -> Result<Vec<Value>, C
                     let d = *d as usize;
                     uses[d] -= 1;
                     let slot = &mut slots[d];
-                    let v = if uses[d] == 0 && !plan.is_output(d as u32) {
-                        slot.take()
-                    } else {
-                        slot.clone()
-                    };
-                    v.unwrap_or_else(|| unreachable!("a dependency runs before its dependents"))
+                    let released = uses[d] == 0 && !plan.is_output(d as u32);
+                    let v = if released { slot.take() } else { slot.clone() };
+                    let v = v
+                        .unwrap_or_else(|| unreachable!("a dependency runs before its dependents"));
+                    if released && !cbs.is_empty() {
+                        cbs.release(&ResultReleased {
+                            id: d as u32,
+                            key: plan.key(d as u32),
+                            nbytes: v.nbytes(),
+                        });
+                    }
+                    v
                 }
             })
             .collect();

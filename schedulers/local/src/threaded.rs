@@ -13,7 +13,7 @@ use std::num::NonZeroUsize;
 
 use rask_graph::{
     Args, Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, Key, Plan,
-    PlanArg, Scheduler, TaskFinish, TaskStart, Value,
+    PlanArg, ResultReleased, Scheduler, TaskFinish, TaskStart, Value,
 };
 use smallvec::SmallVec;
 
@@ -264,13 +264,20 @@ impl<'a> State<'a> {
                 PlanArg::Task(d) => {
                     let d = *d as usize;
                     let left = self.uses[d].fetch_sub(1, Ordering::AcqRel) - 1;
+                    let released = left == 0 && !plan.is_output(d as u32);
                     let mut slot = lock(&self.slots[d]);
-                    let v = if left == 0 && !plan.is_output(d as u32) {
-                        slot.take()
-                    } else {
-                        slot.clone()
-                    };
-                    v.unwrap_or_else(|| unreachable!("a dependency runs before its dependents"))
+                    let v = if released { slot.take() } else { slot.clone() };
+                    drop(slot);
+                    let v = v
+                        .unwrap_or_else(|| unreachable!("a dependency runs before its dependents"));
+                    if released && !self.cbs.is_empty() {
+                        self.cbs.release(&ResultReleased {
+                            id: d as u32,
+                            key: plan.key(d as u32),
+                            nbytes: v.nbytes(),
+                        });
+                    }
+                    v
                 }
             })
             .collect();

@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
-    PlanArg, Scheduler, TaskError, TaskFinish, TaskStart, Value, registry,
+    PlanArg, ResultReleased, Scheduler, TaskError, TaskFinish, TaskStart, Value, registry,
 };
 
 use crate::pool::{Event, Pool, Reply};
@@ -208,6 +208,8 @@ struct Run<'a> {
     /// Per task: distinct dependents that have not finished (its result is needed while > 0).
     pending: Vec<u32>,
     deaths: Vec<u32>,
+    /// Per task: the size of its result, as its worker reported it.
+    nbytes: Vec<u64>,
     ready: BinaryHeap<Reverse<u32>>,
     in_flight: Vec<usize>,
     /// Results brought to the scheduler: to move between workers, and the outputs.
@@ -243,6 +245,7 @@ impl<'a> Run<'a> {
                 .map(|i| plan.dependents(i).len() as u32)
                 .collect(),
             deaths: vec![0; n],
+            nbytes: vec![0; n],
             ready: BinaryHeap::new(),
             in_flight: vec![0; workers],
             cache: HashMap::new(),
@@ -451,6 +454,13 @@ impl<'a> Run<'a> {
     }
 
     fn release(&mut self, d: u32) {
+        if !self.cbs.is_empty() && matches!(self.state[d as usize], State::Done(_)) {
+            self.cbs.release(&ResultReleased {
+                id: d,
+                key: self.plan.key(d),
+                nbytes: self.nbytes[d as usize] as usize,
+            });
+        }
         self.cache.remove(&d);
         if let State::Done(s) = self.state[d as usize] {
             self.releases[s].push(d);
@@ -492,6 +502,7 @@ impl<'a> Run<'a> {
                 self.in_flight[slot] -= 1;
                 self.done += 1;
                 self.state[id as usize] = State::Done(slot);
+                self.nbytes[id as usize] = nbytes;
                 if !self.cbs.is_empty() {
                     self.cbs.task_finish(&TaskFinish {
                         id,
