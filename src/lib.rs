@@ -27,7 +27,9 @@
 //! # Ok::<(), rask::ComputeError>(())
 //! ```
 //!
-//! This crate has no feature flags yet.
+//! ## Feature flags
+//! - `otel`: `rask::diagnostics::otel` — a span per computation and per task through
+//!   OpenTelemetry, and an OTLP/HTTP exporter.
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]

@@ -9,6 +9,8 @@
 //! - [`ResourceProfiler`]: the process's CPU % and resident memory, sampled every `dt` (1 s)
 //!   on a background thread while a computation runs.
 //! - [`CacheProfiler`]: the bytes of live intermediate results over time.
+//! - `otel::OtelCallback` (feature `otel`): a span per computation and per task, exported over
+//!   OTLP.
 //! - [`Report`]: one self-contained HTML page (inline SVG, opens offline) with the task stream
 //!   above the CPU, memory and cache curves on one time axis — Dask's
 //!   `visualize([prof, rprof, cprof])`.
@@ -27,11 +29,15 @@
 //! # Ok::<(), rask_graph::ComputeError>(())
 //! ```
 //!
-//! This crate has no feature flags.
+//! ## Feature flags
+//! - `otel`: the [`otel`] module — OpenTelemetry spans for computations and tasks, and the
+//!   OTLP/HTTP exporter (off by default: it brings an HTTP client).
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(feature = "otel")]
+pub mod otel;
 mod profile;
 mod progress;
 mod report;

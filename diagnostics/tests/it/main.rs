@@ -9,6 +9,8 @@ use rask_graph::delayed::ClosureOp;
 use rask_graph::{Key, Scheduler, Value, ops::AddConst, ops::Sum};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
+mod otel;
+
 /// A writer whose bytes a test can read.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
