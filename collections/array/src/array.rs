@@ -1,0 +1,287 @@
+//! The chunked array.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn, Slice};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Collection, ComputeError, Graph, Key, Layer, Task, Value};
+
+use crate::chunk::Chunk;
+use crate::chunks::{ChunkSpec, Chunks};
+use crate::element::{DType, Element};
+use crate::error::ArrayError;
+use crate::ops::Full;
+
+/// A lazy n-dimensional array of `T`, cut into blocks that are `ndarray::ArrayD<T>` — Dask's
+/// `dask.array.Array`. Nothing is computed until [`compute`](Collection::compute_on) asks.
+///
+/// ```
+/// use rask_array::Array;
+/// use rask_graph::Collection;
+///
+/// let ones = Array::<f64>::ones(&[1000, 4000], [1000, 1000]).unwrap();
+/// assert_eq!(ones.to_string(),
+///     "rask.Array<ones, shape=(1000, 4000), dtype=f64, chunksize=(1000, 1000), chunktype=ndarray>");
+/// assert_eq!(ones.npartitions(), 4);
+/// assert_eq!(ones.nbytes() as f64 / (1024.0 * 1024.0), 30.517578125);
+/// let a = ones.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+/// assert_eq!(a.shape(), &[1000, 4000]);
+/// ```
+pub struct Array<T: Element> {
+    graph: Graph,
+    name: Arc<str>,
+    chunks: Chunks,
+    label: String,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Clone for Array<T> {
+    fn clone(&self) -> Self {
+        Self {
+            graph: self.graph.clone(),
+            name: Arc::clone(&self.name),
+            chunks: self.chunks.clone(),
+            label: self.label.clone(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// An array from a graph whose layer `name` holds one task per block of `chunks`.
+    pub fn from_graph(
+        graph: Graph,
+        name: impl Into<Arc<str>>,
+        chunks: Chunks,
+        label: &str,
+    ) -> Self {
+        Self {
+            graph,
+            name: name.into(),
+            chunks,
+            label: label.to_string(),
+            _t: PhantomData,
+        }
+    }
+
+    /// An array of `value` everywhere.
+    pub fn full(
+        shape: &[usize],
+        chunks: impl Into<ChunkSpec>,
+        value: T,
+    ) -> Result<Self, ArrayError> {
+        Self::filled("full", shape, chunks, value)
+    }
+
+    /// An array of ones.
+    pub fn ones(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self, ArrayError> {
+        Self::filled("ones", shape, chunks, T::one())
+    }
+
+    /// An array of zeros.
+    pub fn zeros(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self, ArrayError> {
+        Self::filled("zeros", shape, chunks, T::zero())
+    }
+
+    /// An array whose elements are not to be relied on (zeros here, but do not count on it).
+    pub fn empty(shape: &[usize], chunks: impl Into<ChunkSpec>) -> Result<Self, ArrayError> {
+        Self::filled("empty", shape, chunks, T::zero())
+    }
+
+    fn filled(
+        label: &str,
+        shape: &[usize],
+        chunks: impl Into<ChunkSpec>,
+        value: T,
+    ) -> Result<Self, ArrayError> {
+        let chunks = Chunks::normalize(chunks, shape, T::DTYPE)?;
+        let token = Tokenizer::new()
+            .write_str(label)
+            .write(&chunks)
+            .write(&value)
+            .write_str(T::DTYPE.name())
+            .finish();
+        let mut layer = Layer::with_capacity(key_name(label, &token), chunks.npartitions());
+        for index in chunks.blocks() {
+            let shape = chunks.block_shape(&index);
+            layer.insert(index, Task::new(Full { shape, value }, []));
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::new();
+        graph.add_layer(layer);
+        Ok(Self::from_graph(graph, name, chunks, label))
+    }
+
+    /// An array cut from an in-memory `ndarray` (Dask's `from_array`).
+    pub fn from_array(a: &ArrayD<T>, chunks: impl Into<ChunkSpec>) -> Result<Self, ArrayError> {
+        let chunks = Chunks::normalize(chunks, a.shape(), T::DTYPE)?;
+        let mut tok = Tokenizer::new();
+        tok.write_str("array").write(&chunks);
+        let mut bytes = Vec::with_capacity(a.len() * T::DTYPE.itemsize());
+        for x in a.iter() {
+            x.put(&mut bytes);
+        }
+        tok.write_bytes(&bytes);
+        drop(bytes);
+        let mut layer =
+            Layer::with_capacity(key_name("array", &tok.finish()), chunks.npartitions());
+        for index in chunks.blocks() {
+            let ranges = chunks.block_ranges(&index);
+            let block = a
+                .slice_each_axis(|ax| {
+                    let r = &ranges[ax.axis.index()];
+                    Slice::from(r.start..r.end)
+                })
+                .to_owned();
+            layer.insert(index, Task::literal(Value::new(Chunk(block))));
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::new();
+        graph.add_layer(layer);
+        Ok(Self::from_graph(graph, name, chunks, "array"))
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.chunks.shape()
+    }
+
+    /// Block sizes per axis (Dask's `.chunks`).
+    pub fn chunks(&self) -> &Chunks {
+        &self.chunks
+    }
+
+    /// The largest block size per axis.
+    pub fn chunksize(&self) -> Vec<usize> {
+        self.chunks.chunksize()
+    }
+
+    /// Blocks per axis.
+    pub fn numblocks(&self) -> Vec<usize> {
+        self.chunks.numblocks()
+    }
+
+    /// The number of blocks.
+    pub fn npartitions(&self) -> usize {
+        self.chunks.npartitions()
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.chunks.ndim()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        T::DTYPE
+    }
+
+    /// The number of elements.
+    pub fn size(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// The bytes the whole array would take.
+    pub fn nbytes(&self) -> usize {
+        self.size() * T::DTYPE.itemsize()
+    }
+
+    /// The layer name of its blocks.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The key of the block at `index`.
+    pub fn key(&self, index: &[u32]) -> Key {
+        Key::with_name(&self.name, index.iter().copied())
+    }
+
+    /// The graph.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+fn py_tuple(v: &[usize]) -> String {
+    match v {
+        [x] => format!("({x},)"),
+        _ => format!(
+            "({})",
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+impl<T: Element> fmt::Display for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rask.Array<{}, shape={}, dtype={}, chunksize={}, chunktype=ndarray>",
+            self.label,
+            py_tuple(&self.shape()),
+            T::DTYPE,
+            py_tuple(&self.chunksize())
+        )
+    }
+}
+
+impl<T: Element> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl<T: Element> Collection for Array<T> {
+    type Output = ArrayD<T>;
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        self.chunks.blocks().iter().map(|i| self.key(i)).collect()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {
+        let blocks = self.chunks.blocks();
+        if blocks.len() == 1 {
+            return take_block::<T>(&self.key(&blocks[0]), values.into_iter().next());
+        }
+        let mut out = ArrayD::<T>::default(IxDyn(&self.shape()));
+        for (index, value) in blocks.iter().zip(values) {
+            let ranges = self.chunks.block_ranges(index);
+            let block = take_block::<T>(&self.key(index), Some(value))?;
+            out.slice_each_axis_mut(|ax| {
+                let r = &ranges[ax.axis.index()];
+                Slice::from(r.start..r.end)
+            })
+            .assign(&block);
+        }
+        Ok(out)
+    }
+
+    fn rebuild(&self, graph: Graph) -> Self {
+        Self {
+            graph,
+            ..self.clone()
+        }
+    }
+}
+
+fn take_block<T: Element>(key: &Key, value: Option<Value>) -> Result<ArrayD<T>, ComputeError> {
+    let value = value.ok_or_else(|| ComputeError::Scheduler(format!("no value for {key}")))?;
+    let found = value.type_name();
+    value
+        .into_owned::<Chunk<T>>()
+        .map(|c| c.0)
+        .map_err(|_| ComputeError::ResultType {
+            key: key.clone(),
+            expected: std::any::type_name::<Chunk<T>>(),
+            found,
+        })
+}

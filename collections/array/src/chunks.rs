@@ -1,0 +1,274 @@
+//! Chunks: how an array is cut into blocks — one list of block sizes per axis, as Dask's
+//! `.chunks` — and the normalization of the ways a user may say it (Dask's
+//! `normalize_chunks`).
+
+use std::ops::Range;
+
+use crate::element::DType;
+use crate::error::ArrayError;
+
+/// The byte target of an `auto` chunk, as Dask's `array.chunk-size` (128 MiB).
+pub const DEFAULT_CHUNK_BYTES: usize = 128 * 1024 * 1024;
+
+/// Block sizes per axis: `[[1000], [1000, 1000, 1000, 1000]]` for a 1000×4000 array in
+/// 1000×1000 blocks.
+///
+/// ```
+/// use rask_array::{Chunks, ChunkSpec, DType};
+///
+/// let c = Chunks::normalize(ChunkSpec::from([1000, 1000]), &[1000, 4000], DType::F64).unwrap();
+/// assert_eq!(c.axes(), &[vec![1000], vec![1000; 4]]);
+/// assert_eq!(c.numblocks(), vec![1, 4]);
+/// assert_eq!(c.chunksize(), vec![1000, 1000]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Chunks(Vec<Vec<usize>>);
+
+/// How one axis is to be cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AxisChunks {
+    /// Blocks of this size (the last one smaller if it must).
+    Size(usize),
+    /// One block for the whole axis (Dask's `-1` or `None`).
+    Whole,
+    /// As large as the byte target allows (Dask's `"auto"`).
+    Auto,
+    /// These block sizes, which must add up to the axis length.
+    Explicit(Vec<usize>),
+}
+
+/// How an array is to be cut, in any of the forms Dask accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkSpec {
+    /// The same block size on every axis (`chunks=1000`).
+    Size(usize),
+    /// Every axis as large as the byte target allows (`chunks="auto"`).
+    Auto,
+    /// One rule per axis (`chunks=(1000, -1)`, `chunks=((2, 3), "auto")`).
+    Axes(Vec<AxisChunks>),
+}
+
+impl From<usize> for ChunkSpec {
+    fn from(n: usize) -> Self {
+        ChunkSpec::Size(n)
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for ChunkSpec {
+    fn from(shape: [usize; N]) -> Self {
+        ChunkSpec::Axes(shape.into_iter().map(AxisChunks::Size).collect())
+    }
+}
+
+impl From<&[usize]> for ChunkSpec {
+    fn from(shape: &[usize]) -> Self {
+        ChunkSpec::Axes(shape.iter().copied().map(AxisChunks::Size).collect())
+    }
+}
+
+impl From<Vec<Vec<usize>>> for ChunkSpec {
+    fn from(explicit: Vec<Vec<usize>>) -> Self {
+        ChunkSpec::Axes(explicit.into_iter().map(AxisChunks::Explicit).collect())
+    }
+}
+
+impl From<Vec<AxisChunks>> for ChunkSpec {
+    fn from(axes: Vec<AxisChunks>) -> Self {
+        ChunkSpec::Axes(axes)
+    }
+}
+
+impl From<Chunks> for ChunkSpec {
+    fn from(c: Chunks) -> Self {
+        ChunkSpec::from(c.0)
+    }
+}
+
+/// Cuts `len` into blocks of `size`: `(size, size, …, rest)`; an empty axis is one empty block.
+fn blocks_of(len: usize, size: usize) -> Vec<usize> {
+    if len == 0 {
+        return vec![0];
+    }
+    let mut v = vec![size; len / size];
+    if !len.is_multiple_of(size) {
+        v.push(len % size);
+    }
+    v
+}
+
+impl Chunks {
+    /// Chunks from explicit block sizes (checked by [`normalize`](Chunks::normalize)).
+    pub fn normalize(
+        spec: impl Into<ChunkSpec>,
+        shape: &[usize],
+        dtype: DType,
+    ) -> Result<Chunks, ArrayError> {
+        Self::normalize_with_limit(spec, shape, dtype, DEFAULT_CHUNK_BYTES)
+    }
+
+    /// [`normalize`](Chunks::normalize) with a byte target for `auto` axes.
+    pub fn normalize_with_limit(
+        spec: impl Into<ChunkSpec>,
+        shape: &[usize],
+        dtype: DType,
+        limit: usize,
+    ) -> Result<Chunks, ArrayError> {
+        let spec = spec.into();
+        let axes: Vec<AxisChunks> = match &spec {
+            ChunkSpec::Size(n) => vec![AxisChunks::Size(*n); shape.len()],
+            ChunkSpec::Auto => vec![AxisChunks::Auto; shape.len()],
+            ChunkSpec::Axes(a) => a.clone(),
+        };
+        if axes.len() != shape.len() {
+            return Err(ArrayError::ChunkRank {
+                spec: format!("{spec:?}"),
+                spec_ndim: axes.len(),
+                shape: shape.to_vec(),
+                ndim: shape.len(),
+            });
+        }
+        let auto = auto_sizes(&axes, shape, dtype.itemsize(), limit);
+        let mut out = Vec::with_capacity(shape.len());
+        for (axis, (rule, &len)) in axes.iter().zip(shape).enumerate() {
+            out.push(match rule {
+                AxisChunks::Whole => vec![len],
+                AxisChunks::Size(0) if len > 0 => return Err(ArrayError::ZeroChunk { axis, len }),
+                AxisChunks::Size(n) => blocks_of(len, (*n).max(1)),
+                AxisChunks::Auto => blocks_of(len, auto[axis].max(1)),
+                AxisChunks::Explicit(v) => {
+                    let sum: usize = v.iter().sum();
+                    if sum != len || v.is_empty() {
+                        return Err(ArrayError::ChunkSum {
+                            axis,
+                            chunks: v.clone(),
+                            sum,
+                            len,
+                        });
+                    }
+                    // Dask allows empty blocks inside an explicit list; so do we.
+                    v.clone()
+                }
+            });
+        }
+        Ok(Chunks(out))
+    }
+
+    /// Block sizes per axis.
+    pub fn axes(&self) -> &[Vec<usize>] {
+        &self.0
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.0.iter().map(|a| a.iter().sum()).collect()
+    }
+
+    /// Blocks per axis.
+    pub fn numblocks(&self) -> Vec<usize> {
+        self.0.iter().map(Vec::len).collect()
+    }
+
+    /// The largest block size per axis (Dask's `chunksize`).
+    pub fn chunksize(&self) -> Vec<usize> {
+        self.0
+            .iter()
+            .map(|a| a.iter().copied().max().unwrap_or(0))
+            .collect()
+    }
+
+    /// The number of blocks.
+    pub fn npartitions(&self) -> usize {
+        self.0.iter().map(Vec::len).product()
+    }
+
+    /// The shape of the block at `index`.
+    pub fn block_shape(&self, index: &[u32]) -> Vec<usize> {
+        self.0
+            .iter()
+            .zip(index)
+            .map(|(a, i)| a[*i as usize])
+            .collect()
+    }
+
+    /// Where the block at `index` lies in the array, per axis.
+    pub fn block_ranges(&self, index: &[u32]) -> Vec<Range<usize>> {
+        self.0
+            .iter()
+            .zip(index)
+            .map(|(a, i)| {
+                let start: usize = a[..*i as usize].iter().sum();
+                start..start + a[*i as usize]
+            })
+            .collect()
+    }
+
+    /// Every block index, in C order (the last axis fastest).
+    pub fn blocks(&self) -> Vec<Vec<u32>> {
+        let nb = self.numblocks();
+        let total: usize = nb.iter().product();
+        let mut out = Vec::with_capacity(total);
+        let mut idx = vec![0u32; nb.len()];
+        for _ in 0..total {
+            out.push(idx.clone());
+            for ax in (0..nb.len()).rev() {
+                idx[ax] += 1;
+                if (idx[ax] as usize) < nb[ax] {
+                    break;
+                }
+                idx[ax] = 0;
+            }
+        }
+        out
+    }
+}
+
+/// Block sizes for the `auto` axes: the largest block within `limit` bytes, as square as the
+/// other axes allow (filled in by [`crate::chunks`]' normalization).
+fn auto_sizes(axes: &[AxisChunks], shape: &[usize], itemsize: usize, limit: usize) -> Vec<usize> {
+    let mut sizes: Vec<usize> = shape.to_vec();
+    let auto: Vec<usize> = (0..axes.len())
+        .filter(|i| axes[*i] == AxisChunks::Auto)
+        .collect();
+    if auto.is_empty() {
+        return sizes;
+    }
+    // Elements the auto axes may take, given the fixed axes' largest blocks.
+    let fixed: usize = axes
+        .iter()
+        .zip(shape)
+        .map(|(a, &len)| match a {
+            AxisChunks::Size(n) => (*n).min(len).max(1),
+            AxisChunks::Whole => len.max(1),
+            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(1).max(1),
+            AxisChunks::Auto => 1,
+        })
+        .product();
+    let mut budget = (limit / itemsize.max(1) / fixed).max(1) as f64;
+    // Axes whose whole length fits are taken whole; the rest share what is left equally.
+    let mut open: Vec<usize> = auto.clone();
+    loop {
+        let share = budget.powf(1.0 / open.len() as f64);
+        let (small, big): (Vec<usize>, Vec<usize>) =
+            open.iter().partition(|i| (shape[**i] as f64) <= share);
+        if small.is_empty() {
+            for i in &big {
+                sizes[*i] = (share.floor() as usize).clamp(1, shape[*i].max(1));
+            }
+            break;
+        }
+        for i in &small {
+            sizes[*i] = shape[*i];
+            budget /= shape[*i].max(1) as f64;
+        }
+        open = big;
+        if open.is_empty() {
+            break;
+        }
+    }
+    sizes
+}

@@ -1,0 +1,135 @@
+//! The element types an array may hold.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The element type of an array, as Dask's `dtype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum DType {
+    /// `f64`.
+    F64,
+    /// `f32`.
+    F32,
+    /// `i64`.
+    I64,
+    /// `i32`.
+    I32,
+    /// `u64`.
+    U64,
+    /// `u32`.
+    U32,
+    /// `u8`.
+    U8,
+    /// `bool`.
+    Bool,
+}
+
+impl DType {
+    /// The Rust name: `f64`, `bool`, ….
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F64 => "f64",
+            DType::F32 => "f32",
+            DType::I64 => "i64",
+            DType::I32 => "i32",
+            DType::U64 => "u64",
+            DType::U32 => "u32",
+            DType::U8 => "u8",
+            DType::Bool => "bool",
+        }
+    }
+
+    /// Bytes per element.
+    pub fn itemsize(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 | DType::U64 => 8,
+            DType::F32 | DType::I32 | DType::U32 => 4,
+            DType::U8 | DType::Bool => 1,
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A type an [`Array`](crate::Array) can hold: f64, f32, i64, i32, u64, u32, u8 and bool.
+pub trait Element:
+    Copy + Default + PartialOrd + fmt::Debug + Send + Sync + Serialize + DeserializeOwned + 'static
+{
+    /// Its dtype.
+    const DTYPE: DType;
+    /// Zero (false).
+    fn zero() -> Self;
+    /// One (true).
+    fn one() -> Self;
+    /// As an `f64` (bools are 0 and 1).
+    fn to_f64(self) -> f64;
+    /// From an `f64`, as Rust's `as` does (bools: non-zero is true).
+    fn from_f64(v: f64) -> Self;
+    /// Its little-endian bytes appended to `out`.
+    fn put(self, out: &mut Vec<u8>);
+    /// From little-endian bytes of length `DTYPE.itemsize()`.
+    fn get(bytes: &[u8]) -> Self;
+}
+
+macro_rules! number {
+    ($t:ty, $d:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$d;
+            fn zero() -> Self {
+                0 as $t
+            }
+            fn one() -> Self {
+                1 as $t
+            }
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            fn put(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn get(bytes: &[u8]) -> Self {
+                let mut b = [0u8; size_of::<$t>()];
+                b.copy_from_slice(&bytes[..size_of::<$t>()]);
+                <$t>::from_le_bytes(b)
+            }
+        }
+    };
+}
+number!(f64, F64);
+number!(f32, F32);
+number!(i64, I64);
+number!(i32, I32);
+number!(u64, U64);
+number!(u32, U32);
+number!(u8, U8);
+
+impl Element for bool {
+    const DTYPE: DType = DType::Bool;
+    fn zero() -> Self {
+        false
+    }
+    fn one() -> Self {
+        true
+    }
+    fn to_f64(self) -> f64 {
+        if self { 1.0 } else { 0.0 }
+    }
+    fn from_f64(v: f64) -> Self {
+        v != 0.0
+    }
+    fn put(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
+    fn get(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+}

@@ -1,0 +1,37 @@
+//! # rask-array — chunked n-dimensional arrays
+//!
+//! Dask's `dask.array` in Rust: an [`Array<T>`] is a grid of `ndarray::ArrayD<T>` blocks
+//! described by a task graph; operations add layers to the graph and nothing runs until the
+//! array is computed on a scheduler.
+//!
+//! - [`Chunks`] and [`ChunkSpec`]: block sizes per axis, normalized as Dask's
+//!   `normalize_chunks` does.
+//! - [`Element`] / [`DType`]: f64, f32, i64, i32, u64, u32, u8 and bool.
+//! - [`Chunk`]: a block as a task value, registered for every element type.
+//!
+//! ```
+//! use rask_array::Array;
+//! use rask_graph::Collection;
+//!
+//! let x = Array::<f64>::ones(&[4, 6], [2, 3]).unwrap();
+//! let a = x.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+//! assert_eq!(a.sum(), 24.0);
+//! ```
+//!
+//! This crate has no feature flags.
+#![warn(missing_docs, missing_debug_implementations)]
+#![deny(clippy::clone_on_ref_ptr)]
+#![doc(test(attr(deny(warnings))))]
+
+mod array;
+mod chunk;
+mod chunks;
+mod element;
+mod error;
+pub mod ops;
+
+pub use array::Array;
+pub use chunk::Chunk;
+pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
+pub use element::{DType, Element};
+pub use error::ArrayError;

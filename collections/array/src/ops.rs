@@ -1,0 +1,49 @@
+//! The ops of array graphs, registered so that array graphs cross process boundaries.
+
+use ndarray::{ArrayD, IxDyn};
+use rask_graph::{Args, Op, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::Chunk;
+use crate::element::Element;
+
+/// A block of `shape` filled with `value`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub struct Full<T: Element> {
+    /// The block's shape.
+    pub shape: Vec<usize>,
+    /// The value.
+    pub value: T,
+}
+
+impl<T: Element> Op for Full<T> {
+    fn name(&self) -> &str {
+        "full"
+    }
+
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        Ok(Value::new(Chunk(ArrayD::from_elem(
+            IxDyn(&self.shape),
+            self.value,
+        ))))
+    }
+}
+
+macro_rules! register_generic_op {
+    ($op:ident, $prefix:literal, $($t:ty),*) => {
+        $(rask_graph::register_op!($op<$t>, concat!($prefix, "<", stringify!($t), ">"));)*
+    };
+}
+register_generic_op!(
+    Full,
+    "rask.array.full",
+    f64,
+    f32,
+    i64,
+    i32,
+    u64,
+    u32,
+    u8,
+    bool
+);
