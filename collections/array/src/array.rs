@@ -285,3 +285,35 @@ fn take_block<T: Element>(key: &Key, value: Option<Value>) -> Result<ArrayD<T>, 
             found,
         })
 }
+
+/// The scalar of a 0-d result (a full reduction), from the `ArrayD` that `compute` returns.
+///
+/// ```
+/// use rask_array::{Array, IntoScalar, Reduction};
+/// use rask_graph::Collection;
+///
+/// let s = Array::<i64>::ones(&[10], 3usize).unwrap().sum(Reduction::all()).unwrap();
+/// assert_eq!(s.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), 10);
+/// ```
+pub trait IntoScalar<T> {
+    /// The single element of a 0-d array, or an error naming the shape.
+    fn into_scalar(self) -> Result<T, ArrayError>;
+}
+
+impl<T: Clone> IntoScalar<T> for ArrayD<T> {
+    fn into_scalar(self) -> Result<T, ArrayError> {
+        if self.ndim() != 0 {
+            return Err(ArrayError::Shape {
+                what: "into_scalar".into(),
+                message: format!("an array of shape {:?} is not a scalar", self.shape()),
+            });
+        }
+        self.iter()
+            .next()
+            .cloned()
+            .ok_or_else(|| ArrayError::Shape {
+                what: "into_scalar".into(),
+                message: "an empty 0-d array".into(),
+            })
+    }
+}

@@ -48,6 +48,36 @@ pub enum ChunkSpec {
     Axes(Vec<AxisChunks>),
 }
 
+impl std::fmt::Display for ChunkSpec {
+    /// As Dask would write it: `1000`, `auto`, `(1000, -1)`, `((2, 3), auto)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn tuple(items: &[String]) -> String {
+            match items {
+                [one] => format!("({one},)"),
+                _ => format!("({})", items.join(", ")),
+            }
+        }
+        match self {
+            ChunkSpec::Size(n) => write!(f, "{n}"),
+            ChunkSpec::Auto => f.write_str("auto"),
+            ChunkSpec::Axes(axes) => {
+                let items: Vec<String> = axes
+                    .iter()
+                    .map(|a| match a {
+                        AxisChunks::Size(n) => n.to_string(),
+                        AxisChunks::Whole => "-1".to_string(),
+                        AxisChunks::Auto => "auto".to_string(),
+                        AxisChunks::Explicit(v) => {
+                            tuple(&v.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+                        }
+                    })
+                    .collect();
+                f.write_str(&tuple(&items))
+            }
+        }
+    }
+}
+
 impl From<usize> for ChunkSpec {
     fn from(n: usize) -> Self {
         ChunkSpec::Size(n)
@@ -121,7 +151,7 @@ impl Chunks {
         };
         if axes.len() != shape.len() {
             return Err(ArrayError::ChunkRank {
-                spec: format!("{spec:?}"),
+                spec: spec.to_string(),
                 spec_ndim: axes.len(),
                 shape: shape.to_vec(),
                 ndim: shape.len(),
@@ -151,6 +181,30 @@ impl Chunks {
             });
         }
         Ok(Chunks(out))
+    }
+
+    /// One block of length 1 per position: a grid of `counts` blocks (the shape of a tree
+    /// level of partial results).
+    pub(crate) fn from_counts(counts: &[usize]) -> Chunks {
+        Chunks(counts.iter().map(|n| vec![1; *n]).collect())
+    }
+
+    /// Every index in the box `ranges`, in C order.
+    pub(crate) fn product(ranges: &[Range<u32>]) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new()];
+        for r in ranges {
+            out = out
+                .into_iter()
+                .flat_map(|prefix| {
+                    r.clone().map(move |i| {
+                        let mut p = prefix.clone();
+                        p.push(i);
+                        p
+                    })
+                })
+                .collect();
+        }
+        out
     }
 
     /// Block sizes per axis.
@@ -227,48 +281,44 @@ impl Chunks {
     }
 }
 
-/// Block sizes for the `auto` axes: the largest block within `limit` bytes, as square as the
-/// other axes allow (filled in by [`crate::chunks`]' normalization).
+/// Block sizes for the `auto` axes, as Dask's `auto_chunks` (without previous chunks): the
+/// byte budget divided by the other axes' largest blocks (plain sizes counted as written), its
+/// n-th root shared by the `n` auto axes; an auto axis shorter than that share is taken whole and
+/// the rest share again; each remaining axis gets `max(1, floor(share))`.
 fn auto_sizes(axes: &[AxisChunks], shape: &[usize], itemsize: usize, limit: usize) -> Vec<usize> {
     let mut sizes: Vec<usize> = shape.to_vec();
-    let auto: Vec<usize> = (0..axes.len())
+    let mut open: Vec<usize> = (0..axes.len())
         .filter(|i| axes[*i] == AxisChunks::Auto)
         .collect();
-    if auto.is_empty() {
+    if open.is_empty() {
         return sizes;
     }
-    // Elements the auto axes may take, given the fixed axes' largest blocks.
-    let fixed: usize = axes
+    let mut largest: f64 = axes
         .iter()
         .zip(shape)
         .map(|(a, &len)| match a {
-            AxisChunks::Size(n) => (*n).min(len).max(1),
-            AxisChunks::Whole => len.max(1),
-            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(1).max(1),
-            AxisChunks::Auto => 1,
+            AxisChunks::Size(n) => *n as f64,
+            AxisChunks::Whole => len as f64,
+            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
+            AxisChunks::Auto => 1.0,
         })
         .product();
-    let mut budget = (limit / itemsize.max(1) / fixed).max(1) as f64;
-    // Axes whose whole length fits are taken whole; the rest share what is left equally.
-    let mut open: Vec<usize> = auto.clone();
-    loop {
-        let share = budget.powf(1.0 / open.len() as f64);
-        let (small, big): (Vec<usize>, Vec<usize>) =
-            open.iter().partition(|i| (shape[**i] as f64) <= share);
-        if small.is_empty() {
-            for i in &big {
-                sizes[*i] = (share.floor() as usize).clamp(1, shape[*i].max(1));
+    let budget = limit.max(1) as f64 / itemsize.max(1) as f64;
+    while !open.is_empty() {
+        let share = (budget / largest).powf(1.0 / open.len() as f64);
+        let (short, long): (Vec<usize>, Vec<usize>) =
+            open.iter().partition(|i| (shape[**i] as f64) < share);
+        if short.is_empty() {
+            for i in &long {
+                sizes[*i] = (share.floor() as usize).max(1);
             }
             break;
         }
-        for i in &small {
+        for i in &short {
             sizes[*i] = shape[*i];
-            budget /= shape[*i].max(1) as f64;
+            largest *= shape[*i] as f64;
         }
-        open = big;
-        if open.is_empty() {
-            break;
-        }
+        open = long;
     }
     sizes
 }

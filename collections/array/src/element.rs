@@ -63,6 +63,11 @@ pub trait Element:
 {
     /// Its dtype.
     const DTYPE: DType;
+    /// What sums and products of it are kept in, as NumPy does: floats stay, signed integers
+    /// and bools become `i64`, unsigned integers `u64`.
+    type Acc: Element + Arith;
+    /// Into the accumulator type.
+    fn acc(self) -> Self::Acc;
     /// Zero (false).
     fn zero() -> Self;
     /// One (true).
@@ -77,10 +82,51 @@ pub trait Element:
     fn get(bytes: &[u8]) -> Self;
 }
 
+/// Arithmetic on accumulators (wrapping for integers, as NumPy does).
+pub trait Arith: Copy {
+    /// `a + b`.
+    fn add(self, b: Self) -> Self;
+    /// `a * b`.
+    fn mul(self, b: Self) -> Self;
+}
+
+macro_rules! arith_int {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            fn add(self, b: Self) -> Self { self.wrapping_add(b) }
+            fn mul(self, b: Self) -> Self { self.wrapping_mul(b) }
+        }
+    )*};
+}
+arith_int!(i64, i32, u64, u32, u8);
+
+macro_rules! arith_float {
+    ($($t:ty),*) => {$(
+        impl Arith for $t {
+            fn add(self, b: Self) -> Self { self + b }
+            fn mul(self, b: Self) -> Self { self * b }
+        }
+    )*};
+}
+arith_float!(f64, f32);
+
+impl Arith for bool {
+    fn add(self, b: Self) -> Self {
+        self | b
+    }
+    fn mul(self, b: Self) -> Self {
+        self & b
+    }
+}
+
 macro_rules! number {
-    ($t:ty, $d:ident) => {
+    ($t:ty, $d:ident, $acc:ty) => {
         impl Element for $t {
             const DTYPE: DType = DType::$d;
+            type Acc = $acc;
+            fn acc(self) -> $acc {
+                self as $acc
+            }
             fn zero() -> Self {
                 0 as $t
             }
@@ -104,16 +150,20 @@ macro_rules! number {
         }
     };
 }
-number!(f64, F64);
-number!(f32, F32);
-number!(i64, I64);
-number!(i32, I32);
-number!(u64, U64);
-number!(u32, U32);
-number!(u8, U8);
+number!(f64, F64, f64);
+number!(f32, F32, f32);
+number!(i64, I64, i64);
+number!(i32, I32, i64);
+number!(u64, U64, u64);
+number!(u32, U32, u64);
+number!(u8, U8, u64);
 
 impl Element for bool {
     const DTYPE: DType = DType::Bool;
+    type Acc = i64;
+    fn acc(self) -> i64 {
+        self as i64
+    }
     fn zero() -> Self {
         false
     }

@@ -29,9 +29,11 @@ mod chunks;
 mod element;
 mod error;
 pub mod ops;
+mod reduce;
 
-pub use array::Array;
+pub use array::{Array, IntoScalar};
 pub use chunk::Chunk;
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
 pub use element::{DType, Element};
 pub use error::ArrayError;
+pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};

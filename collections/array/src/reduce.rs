@@ -1,0 +1,447 @@
+//! Reductions: per-block partial results combined in a tree, `split_every` at a time.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Arg, Args, Graph, Layer, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::Chunk;
+use crate::chunks::{ChunkSpec, Chunks};
+use crate::element::{Arith, Element};
+use crate::error::ArrayError;
+
+/// What a reduction computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReduceKind {
+    /// The sum.
+    Sum,
+    /// The product.
+    Prod,
+    /// The smallest element.
+    Min,
+    /// The largest element.
+    Max,
+}
+
+impl ReduceKind {
+    fn name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum",
+            ReduceKind::Prod => "prod",
+            ReduceKind::Min => "min",
+            ReduceKind::Max => "max",
+        }
+    }
+}
+
+/// Which axes a reduction runs over and how.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reduction {
+    axes: Option<Vec<usize>>,
+    keepdims: bool,
+    split_every: Option<usize>,
+}
+
+impl Reduction {
+    /// Over every axis (the default).
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Over these axes.
+    pub fn axes(axes: impl Into<Vec<usize>>) -> Self {
+        Self {
+            axes: Some(axes.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Over one axis.
+    pub fn axis(axis: usize) -> Self {
+        Self::axes(vec![axis])
+    }
+
+    /// Keep the reduced axes, with length 1.
+    pub fn keepdims(mut self, yes: bool) -> Self {
+        self.keepdims = yes;
+        self
+    }
+
+    /// How many partial results each tree node combines, per reduced axis (default 4, as Dask).
+    pub fn split_every(mut self, n: usize) -> Self {
+        self.split_every = Some(n.max(2));
+        self
+    }
+}
+
+/// Reduces one block over `axes`, keeping them with length 1.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReduceBlock<T> {
+    kind: ReduceKind,
+    axes: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+/// Whether `x` is not equal to itself (a NaN), for any element type.
+fn is_nan<A: PartialOrd>(x: A) -> bool {
+    x.partial_cmp(&x).is_none()
+}
+
+fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
+    match kind {
+        ReduceKind::Sum => a.add(b),
+        ReduceKind::Prod => a.mul(b),
+        // NaN wins, as in NumPy's min and max.
+        ReduceKind::Min => {
+            if is_nan(a) || (!is_nan(b) && a <= b) {
+                a
+            } else {
+                b
+            }
+        }
+        ReduceKind::Max => {
+            if is_nan(a) || (!is_nan(b) && a >= b) {
+                a
+            } else {
+                b
+            }
+        }
+    }
+}
+
+impl<T: Element> ReduceBlock<T> {
+    fn apply(&self, block: &ArrayD<T>) -> Result<ArrayD<T::Acc>, TaskError> {
+        let mut out: ArrayD<T::Acc> = block.mapv(Element::acc);
+        for &ax in &self.axes {
+            let len = out.shape()[ax];
+            if len == 0 {
+                if matches!(self.kind, ReduceKind::Min | ReduceKind::Max) {
+                    return Err(TaskError::new(format!(
+                        "zero-size block along axis {ax}: {} has no identity",
+                        self.kind.name()
+                    )));
+                }
+                let mut shape = out.shape().to_vec();
+                shape[ax] = 1;
+                let identity = match self.kind {
+                    ReduceKind::Prod => <T::Acc as Element>::one(),
+                    _ => <T::Acc as Element>::zero(),
+                };
+                out = ArrayD::from_elem(IxDyn(&shape), identity);
+                continue;
+            }
+            let kind = self.kind;
+            out = out
+                .fold_axis(Axis(ax), None::<T::Acc>, |acc, x| {
+                    Some(acc.map_or(*x, |a| fold(kind, a, *x)))
+                })
+                .mapv(|v| v.unwrap_or_default())
+                .insert_axis(Axis(ax));
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Element> Op for ReduceBlock<T> {
+    fn name(&self) -> &str {
+        match self.kind {
+            ReduceKind::Sum => "sum-chunk",
+            ReduceKind::Prod => "prod-chunk",
+            ReduceKind::Min => "min-chunk",
+            ReduceKind::Max => "max-chunk",
+        }
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let block = &args[0].get::<Chunk<T>>()?.0;
+        Ok(Value::new(Chunk(self.apply(block)?)))
+    }
+}
+
+/// Combines partial results elementwise (they all have length 1 along the reduced axes);
+/// the last level can also drop those axes and scale (for the mean).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Combine<A> {
+    kind: ReduceKind,
+    drop_axes: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Element + Arith> Op for Combine<A> {
+    fn name(&self) -> &str {
+        match self.kind {
+            ReduceKind::Sum => "sum-aggregate",
+            ReduceKind::Prod => "prod-aggregate",
+            ReduceKind::Min => "min-aggregate",
+            ReduceKind::Max => "max-aggregate",
+        }
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut it = args.iter();
+        let first = it
+            .next()
+            .ok_or_else(|| TaskError::new("nothing to combine"))?;
+        let mut out = first.get::<Chunk<A>>()?.0.clone();
+        for v in it {
+            let b = &v.get::<Chunk<A>>()?.0;
+            if b.shape() != out.shape() {
+                return Err(TaskError::new(format!(
+                    "partial results of shapes {:?} and {:?}",
+                    out.shape(),
+                    b.shape()
+                )));
+            }
+            out.zip_mut_with(b, |a, x| *a = fold(self.kind, *a, *x));
+        }
+        let mut drop = self.drop_axes.clone();
+        drop.sort_unstable();
+        for ax in drop.into_iter().rev() {
+            out = out.index_axis_move(Axis(ax), 0);
+        }
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+/// Divides its `Chunk<A>` by `n` into a `Chunk<f64>` (the last step of a mean).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DivideBy<A> {
+    n: f64,
+    _t: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Element> Op for DivideBy<A> {
+    fn name(&self) -> &str {
+        "mean-aggregate"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let a = &args[0].get::<Chunk<A>>()?.0;
+        Ok(Value::new(Chunk(a.mapv(|x| x.to_f64() / self.n))))
+    }
+}
+
+macro_rules! register_reductions {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(ReduceBlock<$t>, concat!("rask.array.reduce-block<", stringify!($t), ">"));
+        rask_graph::register_op!(Combine<$t>, concat!("rask.array.combine<", stringify!($t), ">"));
+        rask_graph::register_op!(DivideBy<$t>, concat!("rask.array.divide-by<", stringify!($t), ">"));
+    )*};
+}
+register_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+impl<T: Element> Array<T> {
+    fn reduce_axes(&self, how: &Reduction) -> Result<Vec<usize>, ArrayError> {
+        let ndim = self.ndim();
+        let mut axes = how.axes.clone().unwrap_or_else(|| (0..ndim).collect());
+        axes.sort_unstable();
+        axes.dedup();
+        if let Some(&bad) = axes.iter().find(|a| **a >= ndim) {
+            return Err(ArrayError::Shape {
+                what: "reduction".into(),
+                message: format!("axis {bad} is out of bounds for an array of {ndim} dimensions"),
+            });
+        }
+        Ok(axes)
+    }
+
+    /// The tree of partial results; returns the final layer's array (keeping dims) before the
+    /// last step.
+    fn tree(
+        &self,
+        kind: ReduceKind,
+        how: &Reduction,
+        finish: &str,
+    ) -> Result<(Graph, Arc<str>, Chunks, Vec<usize>), ArrayError> {
+        let axes = self.reduce_axes(how)?;
+        let split = how.split_every.unwrap_or(4);
+        let tok = |step: &str, level: usize| {
+            Tokenizer::new()
+                .write_str(self.name())
+                .write_str(step)
+                .write(&(kind, &axes, how.keepdims, split, level))
+                .finish()
+        };
+        let mut graph = self.graph().clone();
+        // Partial results per block, length 1 along the reduced axes.
+        let mut layer = Layer::with_capacity(
+            key_name(&format!("{}-chunk", kind.name()), &tok("chunk", 0)),
+            self.npartitions(),
+        );
+        let op: Arc<dyn Op> = Arc::new(ReduceBlock::<T> {
+            kind,
+            axes: axes.clone(),
+            _t: std::marker::PhantomData,
+        });
+        for index in self.chunks().blocks() {
+            layer.insert(
+                index.clone(),
+                Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
+            );
+        }
+        let mut name = Arc::clone(layer.name());
+        graph.add_layer(layer);
+        let mut nb = self.numblocks();
+        let mut level = 1;
+        loop {
+            let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
+            let new_nb: Vec<usize> = nb
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    if axes.contains(&i) {
+                        n.div_ceil(split)
+                    } else {
+                        *n
+                    }
+                })
+                .collect();
+            let drop_axes = if last && !how.keepdims {
+                axes.clone()
+            } else {
+                Vec::new()
+            };
+            let prefix = if last {
+                finish.to_string()
+            } else {
+                format!("{}-partial", kind.name())
+            };
+            let op: Arc<dyn Op> = Arc::new(Combine::<T::Acc> {
+                kind,
+                drop_axes,
+                _t: std::marker::PhantomData,
+            });
+            let mut layer = Layer::new(key_name(&prefix, &tok("combine", level)));
+            let out_chunks = Chunks::from_counts(&new_nb);
+            for out_index in out_chunks.blocks() {
+                // The input blocks of this group.
+                let ranges: Vec<std::ops::Range<u32>> = out_index
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &o)| {
+                        if axes.contains(&i) {
+                            let start = o * split as u32;
+                            start..(start + split as u32).min(nb[i] as u32)
+                        } else {
+                            o..o + 1
+                        }
+                    })
+                    .collect();
+                let inputs = Chunks::product(&ranges)
+                    .into_iter()
+                    .map(|i| Arg::Key(rask_graph::Key::with_name(&name, i)));
+                let final_index: Vec<u32> = if last && !how.keepdims {
+                    out_index
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !axes.contains(i))
+                        .map(|(_, v)| *v)
+                        .collect()
+                } else {
+                    out_index.clone()
+                };
+                layer.insert(final_index, Task::from_arc(Arc::clone(&op), inputs));
+            }
+            name = Arc::clone(layer.name());
+            graph.add_layer(layer);
+            nb = new_nb;
+            level += 1;
+            if last {
+                break;
+            }
+        }
+        // The result's chunks.
+        let axes_chunks: Vec<Vec<usize>> = self
+            .chunks()
+            .axes()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                if axes.contains(&i) {
+                    how.keepdims.then(|| vec![1])
+                } else {
+                    Some(c.clone())
+                }
+            })
+            .collect();
+        let chunks = Chunks::normalize(
+            ChunkSpec::from(axes_chunks.clone()),
+            &axes_chunks
+                .iter()
+                .map(|c| c.iter().sum())
+                .collect::<Vec<_>>(),
+            T::DTYPE,
+        )?;
+        Ok((graph, name, chunks, axes))
+    }
+
+    fn reduction(&self, kind: ReduceKind, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+        let (graph, name, chunks, _) =
+            self.tree(kind, &how, &format!("{}-aggregate", kind.name()))?;
+        Ok(Array::from_graph(
+            graph,
+            name,
+            chunks,
+            &format!("{}-aggregate", kind.name()),
+        ))
+    }
+
+    /// The sum (in `T::Acc`: floats stay, integers widen to 64 bits).
+    ///
+    /// ```
+    /// use rask_array::{Array, IntoScalar, Reduction};
+    /// use rask_graph::Collection;
+    ///
+    /// let x = Array::<f64>::ones(&[1000, 4000], [1000, 1000]).unwrap();
+    /// let s = x.sum(Reduction::all()).unwrap();
+    /// assert_eq!(s.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), 4e6);
+    /// ```
+    pub fn sum(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+        self.reduction(ReduceKind::Sum, how)
+    }
+
+    /// The product.
+    pub fn prod(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+        self.reduction(ReduceKind::Prod, how)
+    }
+
+    /// The smallest element (an error at compute time for an empty array, as NumPy's).
+    pub fn min(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+        self.reduction(ReduceKind::Min, how)
+    }
+
+    /// The largest element.
+    pub fn max(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+        self.reduction(ReduceKind::Max, how)
+    }
+
+    /// The mean, as `f64` (integer means too).
+    pub fn mean(&self, how: Reduction) -> Result<Array<f64>, ArrayError> {
+        let (mut graph, name, chunks, axes) = self.tree(ReduceKind::Sum, &how, "sum-aggregate")?;
+        let shape = self.shape();
+        let n: usize = axes.iter().map(|a| shape[*a]).product();
+        let mut layer = Layer::new(key_name(
+            "mean-aggregate",
+            &Tokenizer::new().write_str(&name).finish(),
+        ));
+        let op: Arc<dyn Op> = Arc::new(DivideBy::<T::Acc> {
+            n: n as f64,
+            _t: std::marker::PhantomData,
+        });
+        for index in chunks.blocks() {
+            layer.insert(
+                index.clone(),
+                Task::from_arc(
+                    Arc::clone(&op),
+                    [Arg::Key(rask_graph::Key::with_name(&name, index))],
+                ),
+            );
+        }
+        let out = Arc::clone(layer.name());
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, out, chunks, "mean-aggregate"))
+    }
+}

@@ -1,0 +1,4 @@
+//! Integration tests of rask-array: every result checked against plain ndarray.
+
+mod chunks;
+mod reductions;

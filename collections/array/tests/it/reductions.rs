@@ -1,0 +1,185 @@
+//! Reductions against plain ndarray: odd shapes, uneven last chunks, size-1 chunks, one chunk,
+//! chosen axes, keepdims, split_every, both schedulers.
+
+use ndarray::{ArrayD, Axis, IxDyn};
+use proptest::prelude::*;
+use rask_array::{Array, IntoScalar, Reduction};
+use rask_graph::{Collection, Scheduler};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+fn data(shape: &[usize]) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n).map(|i| ((i * 7919) % 101) as f64 - 50.0).collect(),
+    )
+    .unwrap()
+}
+
+fn schedulers() -> Vec<Box<dyn Scheduler>> {
+    vec![
+        Box::new(SyncScheduler),
+        Box::new(ThreadedScheduler::builder().num_workers(3).build().unwrap()),
+    ]
+}
+
+#[test]
+fn the_tutorials_sums() {
+    let ones = Array::<f64>::ones(&[1000, 4000], [1000, 1000]).unwrap();
+    let s = ones.sum(Reduction::all()).unwrap();
+    assert_eq!(
+        s.to_string(),
+        "rask.Array<sum-aggregate, shape=(), dtype=f64, chunksize=(), chunktype=ndarray>"
+    );
+    for sch in schedulers() {
+        assert_eq!(
+            s.compute_on(&*sch, &[]).unwrap().into_scalar().unwrap(),
+            4e6
+        );
+        assert_eq!(
+            ones.mean(Reduction::all())
+                .unwrap()
+                .compute_on(&*sch, &[])
+                .unwrap()
+                .into_scalar()
+                .unwrap(),
+            1.0
+        );
+    }
+}
+
+#[test]
+fn axis_reductions_match_ndarray() {
+    let a = data(&[7, 5, 3]);
+    let x = Array::from_array(&a, [3, 2, 2]).unwrap();
+    for sch in schedulers() {
+        for axis in 0..3 {
+            let got = x
+                .sum(Reduction::axis(axis))
+                .unwrap()
+                .compute_on(&*sch, &[])
+                .unwrap();
+            assert_eq!(got, a.sum_axis(Axis(axis)), "sum axis {axis}");
+            let got = x
+                .max(Reduction::axis(axis).keepdims(true))
+                .unwrap()
+                .compute_on(&*sch, &[])
+                .unwrap();
+            let want = a
+                .fold_axis(Axis(axis), f64::MIN, |m, v| m.max(*v))
+                .insert_axis(Axis(axis));
+            assert_eq!(got, want, "max axis {axis}");
+            let got = x
+                .mean(Reduction::axis(axis))
+                .unwrap()
+                .compute_on(&*sch, &[])
+                .unwrap();
+            let want = a.mean_axis(Axis(axis)).unwrap();
+            assert!(
+                got.iter()
+                    .zip(want.iter())
+                    .all(|(g, w)| (g - w).abs() < 1e-12)
+            );
+        }
+        let got = x
+            .min(Reduction::axes([0, 2]))
+            .unwrap()
+            .compute_on(&*sch, &[])
+            .unwrap();
+        let want = a.fold_axis(Axis(2), f64::MAX, |m, v| m.min(*v)).fold_axis(
+            Axis(0),
+            f64::MAX,
+            |m, v| m.min(*v),
+        );
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn integer_sums_widen_and_means_are_f64() {
+    let a = ArrayD::from_shape_vec(IxDyn(&[300]), vec![200u8; 300]).unwrap();
+    let x = Array::from_array(&a, 7usize).unwrap();
+    let s = x
+        .sum(Reduction::all())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(s.into_scalar().unwrap(), 60_000u64);
+    let m = x
+        .mean(Reduction::all())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(m.into_scalar().unwrap(), 200.0);
+}
+
+#[test]
+fn reducing_an_empty_axis() {
+    let x = Array::<f64>::ones(&[0, 4], [1, 2]).unwrap();
+    let s = x
+        .sum(Reduction::all())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(s.into_scalar().unwrap(), 0.0);
+    let err = x
+        .max(Reduction::all())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("zero-size"), "{err}");
+    let err = x.sum(Reduction::axis(5)).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"reduction: axis 5 is out of bounds for an array of 2 dimensions");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sums_over_any_axes_and_chunking(
+        shape in proptest::collection::vec(1usize..9, 1..4),
+        chunk in proptest::collection::vec(1usize..5, 3),
+        mask in 0u8..8,
+        keepdims in any::<bool>(),
+        split in 2usize..5,
+    ) {
+        let a = data(&shape);
+        let chunks: Vec<usize> = chunk[..shape.len()].to_vec();
+        let x = Array::from_array(&a, chunks.as_slice()).unwrap();
+        let axes: Vec<usize> = (0..shape.len()).filter(|i| mask & (1 << i) != 0).collect();
+        if axes.is_empty() { return Ok(()); }
+        let how = Reduction::axes(axes.clone()).keepdims(keepdims).split_every(split);
+        let got = x.sum(how).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        let mut want = a.clone();
+        for ax in axes.iter().rev() {
+            want = want.sum_axis(Axis(*ax));
+            if keepdims { want = want.insert_axis(Axis(*ax)); }
+        }
+        prop_assert_eq!(got.shape(), want.shape());
+        prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-9));
+    }
+}
+
+#[test]
+fn nan_and_inf_follow_numpy() {
+    let a = ArrayD::from_shape_vec(
+        IxDyn(&[6]),
+        vec![1.0, f64::NAN, 3.0, f64::INFINITY, -2.0, 0.0],
+    )
+    .unwrap();
+    let x = Array::from_array(&a, 2usize).unwrap();
+    let run = |r: Array<f64>| {
+        r.compute_on(&SyncScheduler, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap()
+    };
+    assert!(run(x.max(Reduction::all()).unwrap()).is_nan());
+    assert!(run(x.min(Reduction::all()).unwrap()).is_nan());
+    assert!(run(x.sum(Reduction::all()).unwrap()).is_nan());
+    let b = ArrayD::from_shape_vec(IxDyn(&[4]), vec![1.0, f64::INFINITY, -2.0, 0.0]).unwrap();
+    let y = Array::from_array(&b, 3usize).unwrap();
+    assert_eq!(run(y.max(Reduction::all()).unwrap()), f64::INFINITY);
+    assert_eq!(run(y.min(Reduction::all()).unwrap()), -2.0);
+    assert_eq!(run(y.sum(Reduction::all()).unwrap()), f64::INFINITY);
+}
