@@ -194,6 +194,10 @@ pub enum ComputeError {
         /// The worker's.
         theirs: u64,
     },
+    /// The collection could not be built (an error kept until compute time by an operator that
+    /// cannot return one, such as `a + b` on shapes that do not broadcast).
+    #[error("{0}")]
+    Collection(String),
     /// The scheduler itself failed (a worker could not start, a channel closed).
     #[error("scheduler failure: {0}")]
     Scheduler(String),

@@ -34,6 +34,9 @@ pub struct Array<T: Element> {
     name: Arc<str>,
     chunks: Chunks,
     label: String,
+    /// An error an operator could not return (`a + b` on shapes that do not broadcast): kept,
+    /// passed on by every later operation, and returned by `compute`.
+    error: Option<ArrayError>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -44,6 +47,7 @@ impl<T: Element> Clone for Array<T> {
             name: Arc::clone(&self.name),
             chunks: self.chunks.clone(),
             label: self.label.clone(),
+            error: self.error.clone(),
             _t: PhantomData,
         }
     }
@@ -62,7 +66,34 @@ impl<T: Element> Array<T> {
             name: name.into(),
             chunks,
             label: label.to_string(),
+            error: None,
             _t: PhantomData,
+        }
+    }
+
+    /// An array that is only an error (what an operator returns when it cannot build its
+    /// result); computing it returns the error.
+    pub fn from_error(error: ArrayError) -> Self {
+        Self {
+            graph: Graph::new(),
+            name: "error".into(),
+            chunks: Chunks::from_axes(Vec::new()),
+            label: "error".into(),
+            error: Some(error),
+            _t: PhantomData,
+        }
+    }
+
+    /// The error this array carries, if an operator could not build it.
+    pub fn error(&self) -> Option<&ArrayError> {
+        self.error.as_ref()
+    }
+
+    /// `Err` with the carried error, or `Ok`.
+    pub fn check(&self) -> Result<(), ArrayError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
         }
     }
 
@@ -263,6 +294,15 @@ impl<T: Element> Collection for Array<T> {
             .assign(&block);
         }
         Ok(out)
+    }
+
+    fn optimized_graph(&self) -> Result<Graph, ComputeError> {
+        if let Some(e) = &self.error {
+            return Err(ComputeError::Collection(e.to_string()));
+        }
+        // Array tasks are heavy: chains of blockwise operations run as one task per block.
+        let keys = self.output_keys();
+        Ok(self.graph.cull(&keys)?.fuse_linear(&keys))
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

@@ -27,7 +27,9 @@ mod array;
 mod chunk;
 mod chunks;
 mod element;
+mod elementwise;
 mod error;
+mod operators;
 pub mod ops;
 mod reduce;
 
@@ -35,5 +37,8 @@ pub use array::{Array, IntoScalar};
 pub use chunk::Chunk;
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
 pub use element::{DType, Element};
+pub use elementwise::{
+    BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,
+};
 pub use error::ArrayError;
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};

@@ -235,6 +235,7 @@ register_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
 
 impl<T: Element> Array<T> {
     fn reduce_axes(&self, how: &Reduction) -> Result<Vec<usize>, ArrayError> {
+        self.check()?;
         let ndim = self.ndim();
         let mut axes = how.axes.clone().unwrap_or_else(|| (0..ndim).collect());
         axes.sort_unstable();

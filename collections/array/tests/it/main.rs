@@ -1,4 +1,5 @@
 //! Integration tests of rask-array: every result checked against plain ndarray.
 
 mod chunks;
+mod elementwise;
 mod reductions;

@@ -1,0 +1,602 @@
+//! Elementwise operations with NumPy broadcasting; arrays with different chunkings are first
+//! cut to common blocks, as Dask's `unify_chunks` does.
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn, Slice};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::Chunk;
+use crate::chunks::Chunks;
+use crate::element::Element;
+use crate::error::ArrayError;
+
+/// A binary elementwise operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BinOp {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Sub,
+    /// `a * b`.
+    Mul,
+    /// `a / b` (integer division by zero gives 0, as NumPy does).
+    Div,
+    /// `a % b` (by zero gives 0).
+    Rem,
+}
+
+impl BinOp {
+    fn name(self) -> &'static str {
+        match self {
+            BinOp::Add => "add",
+            BinOp::Sub => "sub",
+            BinOp::Mul => "mul",
+            BinOp::Div => "truediv",
+            BinOp::Rem => "mod",
+        }
+    }
+}
+
+/// A unary elementwise operation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum UnaryOp {
+    /// `-x`.
+    Neg,
+    /// `|x|`.
+    Abs,
+    /// `x.powi(n)`.
+    PowI(i32),
+    /// `x.powf(p)` (computed in f64).
+    PowF(f64),
+    /// `sqrt(x)` (computed in f64).
+    Sqrt,
+    /// `exp(x)`.
+    Exp,
+    /// `ln(x)`.
+    Log,
+    /// `sin(x)`.
+    Sin,
+    /// `cos(x)`.
+    Cos,
+    /// `tan(x)`.
+    Tan,
+}
+
+impl UnaryOp {
+    fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "neg",
+            UnaryOp::Abs => "absolute",
+            UnaryOp::PowI(_) | UnaryOp::PowF(_) => "pow",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Log => "log",
+            UnaryOp::Sin => "sin",
+            UnaryOp::Cos => "cos",
+            UnaryOp::Tan => "tan",
+        }
+    }
+}
+
+/// Arithmetic on elements, with NumPy's answers where Rust would panic.
+pub trait Numeric: Element {
+    /// `a op b`.
+    fn binary(op: BinOp, a: Self, b: Self) -> Self;
+    /// `op(x)`.
+    fn unary(op: UnaryOp, x: Self) -> Self;
+}
+
+macro_rules! numeric_int {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            fn binary(op: BinOp, a: Self, b: Self) -> Self {
+                match op {
+                    BinOp::Add => a.wrapping_add(b),
+                    BinOp::Sub => a.wrapping_sub(b),
+                    BinOp::Mul => a.wrapping_mul(b),
+                    BinOp::Div => a.checked_div(b).unwrap_or(0),
+                    BinOp::Rem => a.checked_rem(b).unwrap_or(0),
+                }
+            }
+            #[allow(unused_comparisons)]
+            fn unary(op: UnaryOp, x: Self) -> Self {
+                match op {
+                    UnaryOp::Neg => (0 as $t).wrapping_sub(x),
+                    UnaryOp::Abs => if x < (0 as $t) { (0 as $t).wrapping_sub(x) } else { x },
+                    UnaryOp::PowI(n) => if n >= 0 { x.wrapping_pow(n as u32) } else { 0 },
+                    other => Self::from_f64(f64::unary(other, x as f64)),
+                }
+            }
+        }
+    )*};
+}
+numeric_int!(i64, i32, u64, u32, u8);
+
+macro_rules! numeric_float {
+    ($($t:ty),*) => {$(
+        impl Numeric for $t {
+            fn binary(op: BinOp, a: Self, b: Self) -> Self {
+                match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    BinOp::Div => a / b,
+                    // NumPy's mod takes the sign of the divisor.
+                    BinOp::Rem => {
+                        let r = a % b;
+                        if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }
+                    }
+                }
+            }
+            fn unary(op: UnaryOp, x: Self) -> Self {
+                match op {
+                    UnaryOp::Neg => -x,
+                    UnaryOp::Abs => x.abs(),
+                    UnaryOp::PowI(n) => x.powi(n),
+                    UnaryOp::PowF(p) => x.powf(p as $t),
+                    UnaryOp::Sqrt => x.sqrt(),
+                    UnaryOp::Exp => x.exp(),
+                    UnaryOp::Log => x.ln(),
+                    UnaryOp::Sin => x.sin(),
+                    UnaryOp::Cos => x.cos(),
+                    UnaryOp::Tan => x.tan(),
+                }
+            }
+        }
+    )*};
+}
+numeric_float!(f64, f32);
+
+/// `a op b` on two blocks, broadcast as NumPy does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Binary<T> {
+    op: BinOp,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+fn broadcast_blocks<T: Element>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<Vec<usize>, TaskError> {
+    broadcast_shapes(a.shape(), b.shape()).map_err(|e| TaskError::new(e.to_string()))
+}
+
+impl<T: Numeric> Op for Binary<T> {
+    fn name(&self) -> &str {
+        self.op.name()
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let a = &args[0].get::<Chunk<T>>()?.0;
+        let b = &args[1].get::<Chunk<T>>()?.0;
+        let shape = broadcast_blocks(a, b)?;
+        let av = a
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+        let bv = b
+            .broadcast(IxDyn(&shape))
+            .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+        let op = self.op;
+        let out = ndarray::Zip::from(&av)
+            .and(&bv)
+            .map_collect(|x, y| T::binary(op, *x, *y));
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+/// `x op s` (or `s op x`) with a scalar `s`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub struct WithScalar<T: Element> {
+    op: BinOp,
+    scalar: T,
+    scalar_first: bool,
+}
+
+impl<T: Numeric> Op for WithScalar<T> {
+    fn name(&self) -> &str {
+        self.op.name()
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let (op, s, first) = (self.op, self.scalar, self.scalar_first);
+        let x = match args.into_iter().next() {
+            Some(v) => v,
+            None => return Err(TaskError::new("no block")),
+        };
+        // Reuse the block's buffer when this task holds the only reference to it.
+        let mut block = x.into_owned::<Chunk<T>>().map_err(|v| {
+            TaskError::new(format!(
+                "expected {}, found {}",
+                std::any::type_name::<Chunk<T>>(),
+                v.type_name()
+            ))
+        })?;
+        block.0.mapv_inplace(|v| {
+            if first {
+                T::binary(op, s, v)
+            } else {
+                T::binary(op, v, s)
+            }
+        });
+        Ok(Value::new(block))
+    }
+}
+
+/// `op(x)` on a block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unary<T> {
+    op: UnaryOp,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Numeric> Op for Unary<T> {
+    fn name(&self) -> &str {
+        self.op.name()
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let op = self.op;
+        let x = match args.into_iter().next() {
+            Some(v) => v,
+            None => return Err(TaskError::new("no block")),
+        };
+        let mut block = x.into_owned::<Chunk<T>>().map_err(|v| {
+            TaskError::new(format!(
+                "expected {}, found {}",
+                std::any::type_name::<Chunk<T>>(),
+                v.type_name()
+            ))
+        })?;
+        block.0.mapv_inplace(|v| T::unary(op, v));
+        Ok(Value::new(block))
+    }
+}
+
+/// Cuts a block out of a bigger one: `ranges` within the input block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubBlock<T> {
+    ranges: Vec<(usize, usize)>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for SubBlock<T> {
+    fn name(&self) -> &str {
+        "rechunk-split"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let a = &args[0].get::<Chunk<T>>()?.0;
+        if self.ranges.len() != a.ndim()
+            || self.ranges.iter().zip(a.shape()).any(|((_, e), n)| e > n)
+        {
+            return Err(TaskError::new(format!(
+                "ranges {:?} do not fit a block of shape {:?}",
+                self.ranges,
+                a.shape()
+            )));
+        }
+        let out = a
+            .slice_each_axis(|ax| {
+                let (s, e) = self.ranges[ax.axis.index()];
+                Slice::from(s..e)
+            })
+            .to_owned();
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+macro_rules! register_elementwise {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(Binary<$t>, concat!("rask.array.binary<", stringify!($t), ">"));
+        rask_graph::register_op!(WithScalar<$t>, concat!("rask.array.with-scalar<", stringify!($t), ">"));
+        rask_graph::register_op!(Unary<$t>, concat!("rask.array.unary<", stringify!($t), ">"));
+    )*};
+}
+register_elementwise!(f64, f32, i64, i32, u64, u32, u8);
+rask_graph::register_op!(SubBlock<f64>, "rask.array.sub-block<f64>");
+rask_graph::register_op!(SubBlock<f32>, "rask.array.sub-block<f32>");
+rask_graph::register_op!(SubBlock<i64>, "rask.array.sub-block<i64>");
+rask_graph::register_op!(SubBlock<i32>, "rask.array.sub-block<i32>");
+rask_graph::register_op!(SubBlock<u64>, "rask.array.sub-block<u64>");
+rask_graph::register_op!(SubBlock<u32>, "rask.array.sub-block<u32>");
+rask_graph::register_op!(SubBlock<u8>, "rask.array.sub-block<u8>");
+rask_graph::register_op!(SubBlock<bool>, "rask.array.sub-block<bool>");
+
+/// NumPy's broadcast of two shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ArrayError> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let x = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let y = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
+        out[i] = match (x, y) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => {
+                return Err(ArrayError::Broadcast {
+                    left: a.to_vec(),
+                    right: b.to_vec(),
+                });
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// The common refinement of two cuttings of one axis (every boundary of either).
+fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
+    let bounds = |v: &[usize]| {
+        let mut s = 0;
+        v.iter()
+            .map(|x| {
+                s += x;
+                s
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut cuts: Vec<usize> = bounds(a);
+    cuts.extend(bounds(b));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut out = Vec::with_capacity(cuts.len());
+    let mut prev = 0;
+    for c in cuts {
+        if c > prev {
+            out.push(c - prev);
+            prev = c;
+        }
+    }
+    if out.is_empty() {
+        out.push(0);
+    }
+    out
+}
+
+impl<T: Element> Array<T> {
+    /// The same array cut into `target` blocks, each of which lies within one current block
+    /// (a refinement: blocks are only split, never joined).
+    pub(crate) fn split_to(&self, target: &Chunks) -> Array<T> {
+        if self.chunks() == target {
+            return self.clone();
+        }
+        let token = Tokenizer::new()
+            .write_str(self.name())
+            .write(target)
+            .finish();
+        let mut layer =
+            Layer::with_capacity(key_name("rechunk-split", &token), target.npartitions());
+        let src = self.chunks();
+        for index in target.blocks() {
+            let ranges = target.block_ranges(&index);
+            let mut src_index = Vec::with_capacity(ranges.len());
+            let mut local = Vec::with_capacity(ranges.len());
+            for (ax, r) in ranges.iter().enumerate() {
+                let mut start = 0;
+                let mut found = (0u32, 0usize);
+                for (i, len) in src.axes()[ax].iter().enumerate() {
+                    if r.start >= start && r.start < start + len.max(&1) {
+                        found = (i as u32, start);
+                        break;
+                    }
+                    start += len;
+                }
+                src_index.push(found.0);
+                local.push((r.start - found.1, r.end - found.1));
+            }
+            let op = SubBlock::<T> {
+                ranges: local,
+                _t: std::marker::PhantomData,
+            };
+            layer.insert(index, Task::new(op, [Arg::Key(self.key(&src_index))]));
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = self.graph().clone();
+        graph.add_layer(layer);
+        Array::from_graph(graph, name, target.clone(), "rechunk-split")
+    }
+}
+
+impl<T: Numeric> Array<T> {
+    /// `self op other`, broadcast as NumPy does; different chunkings are cut to common blocks.
+    ///
+    /// ```
+    /// use rask_array::{Array, BinOp};
+    /// let x = Array::<f64>::ones(&[4, 1], [2, 1]).unwrap();
+    /// let y = Array::<f64>::ones(&[3], [3]).unwrap();
+    /// assert_eq!(x.binary(BinOp::Add, &y).unwrap().shape(), vec![4, 3]);
+    /// assert!(x.binary(BinOp::Add, &Array::<f64>::ones(&[3, 2], 1usize).unwrap()).is_err());
+    /// ```
+    pub fn binary(&self, op: BinOp, other: &Array<T>) -> Result<Array<T>, ArrayError> {
+        self.check()?;
+        other.check()?;
+        let (sa, sb) = (self.shape(), other.shape());
+        let shape = broadcast_shapes(&sa, &sb)?;
+        let n = shape.len();
+        // Per output axis: the common cutting of the operands that are not broadcast there.
+        let axis_of = |s: &[usize], c: &Chunks, i: usize| -> Option<Vec<usize>> {
+            let k = (i + s.len()).checked_sub(n)?;
+            (s[k] != 1 || shape[i] == 1).then(|| c.axes()[k].clone())
+        };
+        let out_axes: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                match (
+                    axis_of(&sa, self.chunks(), i),
+                    axis_of(&sb, other.chunks(), i),
+                ) {
+                    (Some(x), Some(y)) => refine(&x, &y),
+                    (Some(x), None) | (None, Some(x)) => x,
+                    (None, None) => vec![shape[i]],
+                }
+            })
+            .collect();
+        // Cut each operand to the common blocks on its own (non-broadcast) axes.
+        let cut = |arr: &Array<T>, s: &[usize]| -> Array<T> {
+            let axes: Vec<Vec<usize>> = (0..s.len())
+                .map(|k| {
+                    let i = k + n - s.len();
+                    if s[k] == 1 && shape[i] != 1 {
+                        vec![1]
+                    } else {
+                        out_axes[i].clone()
+                    }
+                })
+                .collect();
+            arr.split_to(&Chunks::from_axes(axes))
+        };
+        let (a, b) = (cut(self, &sa), cut(other, &sb));
+        let out_chunks = Chunks::from_axes(out_axes);
+        let token = Tokenizer::new()
+            .write_str(op.name())
+            .write_str(a.name())
+            .write_str(b.name())
+            .finish();
+        let mut layer = Layer::with_capacity(key_name(op.name(), &token), out_chunks.npartitions());
+        let block_of = |arr: &Array<T>, s: &[usize], index: &[u32]| -> Key {
+            let local: Vec<u32> = (0..s.len())
+                .map(|k| {
+                    let i = k + n - s.len();
+                    if s[k] == 1 && shape[i] != 1 {
+                        0
+                    } else {
+                        index[i]
+                    }
+                })
+                .collect();
+            arr.key(&local)
+        };
+        let op_arc: Arc<dyn Op> = Arc::new(Binary::<T> {
+            op,
+            _t: std::marker::PhantomData,
+        });
+        for index in out_chunks.blocks() {
+            layer.insert(
+                index.clone(),
+                Task::from_arc(
+                    Arc::clone(&op_arc),
+                    [
+                        Arg::Key(block_of(&a, &sa, &index)),
+                        Arg::Key(block_of(&b, &sb, &index)),
+                    ],
+                ),
+            );
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::merged([a.graph(), b.graph()]);
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, name, out_chunks, op.name()))
+    }
+
+    /// `self op s`.
+    pub fn scalar(&self, op: BinOp, s: T) -> Array<T> {
+        self.blockwise(
+            op.name(),
+            WithScalar::<T> {
+                op,
+                scalar: s,
+                scalar_first: false,
+            },
+            &s,
+        )
+    }
+
+    /// `s op self`.
+    pub fn scalar_first(&self, op: BinOp, s: T) -> Array<T> {
+        self.blockwise(
+            op.name(),
+            WithScalar::<T> {
+                op,
+                scalar: s,
+                scalar_first: true,
+            },
+            &(s, 1u8),
+        )
+    }
+
+    /// `op(self)` elementwise.
+    pub fn unary(&self, op: UnaryOp) -> Array<T> {
+        self.blockwise(
+            op.name(),
+            Unary::<T> {
+                op,
+                _t: std::marker::PhantomData,
+            },
+            &format!("{op:?}"),
+        )
+    }
+
+    /// `-x`.
+    pub fn neg(&self) -> Array<T> {
+        self.unary(UnaryOp::Neg)
+    }
+    /// `|x|`.
+    pub fn abs(&self) -> Array<T> {
+        self.unary(UnaryOp::Abs)
+    }
+    /// `x^n`.
+    pub fn powi(&self, n: i32) -> Array<T> {
+        self.unary(UnaryOp::PowI(n))
+    }
+    /// `x^p`.
+    pub fn powf(&self, p: f64) -> Array<T> {
+        self.unary(UnaryOp::PowF(p))
+    }
+    /// `sqrt(x)`.
+    pub fn sqrt(&self) -> Array<T> {
+        self.unary(UnaryOp::Sqrt)
+    }
+    /// `exp(x)`.
+    pub fn exp(&self) -> Array<T> {
+        self.unary(UnaryOp::Exp)
+    }
+    /// `ln(x)`.
+    pub fn log(&self) -> Array<T> {
+        self.unary(UnaryOp::Log)
+    }
+    /// `sin(x)`.
+    pub fn sin(&self) -> Array<T> {
+        self.unary(UnaryOp::Sin)
+    }
+    /// `cos(x)`.
+    pub fn cos(&self) -> Array<T> {
+        self.unary(UnaryOp::Cos)
+    }
+    /// `tan(x)`.
+    pub fn tan(&self) -> Array<T> {
+        self.unary(UnaryOp::Tan)
+    }
+
+    /// One task per block applying a registered op to that block alone.
+    fn blockwise<P: Serialize + ?Sized>(&self, label: &str, op: impl Op, params: &P) -> Array<T> {
+        if self.error().is_some() {
+            return self.clone();
+        }
+        let token = Tokenizer::new()
+            .write_str(label)
+            .write(params)
+            .write_str(self.name())
+            .finish();
+        let mut layer = Layer::with_capacity(key_name(label, &token), self.npartitions());
+        let op: Arc<dyn Op> = Arc::new(op);
+        for index in self.chunks().blocks() {
+            layer.insert(
+                index.clone(),
+                Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
+            );
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = self.graph().clone();
+        graph.add_layer(layer);
+        Array::from_graph(graph, name, self.chunks().clone(), label)
+    }
+}

@@ -1,0 +1,127 @@
+//! Elementwise operations against plain ndarray: broadcasting, different chunkings, scalars,
+//! unary math, NumPy's integer corner cases, errors kept by operators, fusion.
+
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use rask_array::{Array, BinOp, Reduction};
+use rask_graph::{Collection, ComputeError};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+fn data(shape: &[usize], seed: usize) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n)
+            .map(|i| (((i + seed) * 7919) % 97) as f64 / 7.0 - 6.0)
+            .collect(),
+    )
+    .unwrap()
+}
+
+fn close(a: &ArrayD<f64>, b: &ArrayD<f64>) -> bool {
+    a.shape() == b.shape()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| (x - y).abs() <= 1e-12 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()))
+}
+
+#[test]
+fn arithmetic_with_arrays_and_scalars() {
+    let (a, b) = (data(&[7, 5], 1), data(&[7, 5], 2));
+    let x = Array::from_array(&a, [3, 2]).unwrap();
+    let y = Array::from_array(&b, [2, 5]).unwrap();
+    let s = SyncScheduler;
+    let r = ((&x + &y) * 2.0 - &x / 3.0).compute_on(&s, &[]).unwrap();
+    assert!(close(&r, &((&a + &b) * 2.0 - &a / 3.0)));
+    let r = (1.0 - &x).compute_on(&s, &[]).unwrap();
+    assert!(close(&r, &a.mapv(|v| 1.0 - v)));
+    let r = (-&x).abs().compute_on(&s, &[]).unwrap();
+    assert!(close(&r, &a.mapv(f64::abs)));
+    let r = (&x % 2.5).compute_on(&s, &[]).unwrap();
+    // NumPy's mod takes the divisor's sign.
+    assert!(close(&r, &a.mapv(|v| v.rem_euclid(2.5))));
+    let r = x
+        .cos()
+        .powi(2)
+        .compute_on(
+            &ThreadedScheduler::builder().num_workers(2).build().unwrap(),
+            &[],
+        )
+        .unwrap();
+    assert!(close(&r, &a.mapv(|v| v.cos().powi(2))));
+    let r = x.abs().sqrt().exp().log().compute_on(&s, &[]).unwrap();
+    assert!(close(&r, &a.mapv(|v| v.abs().sqrt())));
+}
+
+#[test]
+fn integer_corner_cases_are_numpys() {
+    let a = ArrayD::from_shape_vec(IxDyn(&[4]), vec![7i64, -7, 0, 3]).unwrap();
+    let x = Array::from_array(&a, 3usize).unwrap();
+    let zeros = Array::<i64>::zeros(&[4], 2usize).unwrap();
+    let r = (&x / &zeros).compute_on(&SyncScheduler, &[]).unwrap();
+    assert_eq!(r.as_slice().unwrap(), &[0, 0, 0, 0]);
+    let r = (&x / 2).compute_on(&SyncScheduler, &[]).unwrap();
+    assert_eq!(r.as_slice().unwrap(), &[3, -3, 0, 1]);
+    let u = Array::<u8>::full(&[3], 2usize, 250).unwrap();
+    let r = (&u + 10u8).compute_on(&SyncScheduler, &[]).unwrap();
+    assert_eq!(r.as_slice().unwrap(), &[4, 4, 4], "wraps, as NumPy's uint8");
+}
+
+#[test]
+fn operators_keep_their_errors_until_compute() {
+    let x = Array::<f64>::ones(&[4, 3], 2usize).unwrap();
+    let y = Array::<f64>::ones(&[5], 5usize).unwrap();
+    let bad = &x + &y;
+    assert!(bad.error().is_some());
+    let worse = (bad * 2.0).sum(Reduction::all());
+    let err = worse.unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"shapes [4, 3] and [5] do not broadcast together");
+    let err = (&x - &y).compute_on(&SyncScheduler, &[]).unwrap_err();
+    assert!(matches!(err, ComputeError::Collection(_)));
+    assert_eq!(
+        x.binary(BinOp::Add, &y).unwrap_err().to_string(),
+        err.to_string()
+    );
+}
+
+#[test]
+fn chains_fuse_into_one_task_per_block() {
+    let x = Array::<f64>::ones(&[40, 40], [10, 10]).unwrap();
+    let y = x.cos().powi(2) * 3.0;
+    let g = y.optimized_graph().unwrap();
+    assert_eq!(g.len(), 16, "ones, cos, pow, mul fused per block");
+    let r = y.compute_on(&SyncScheduler, &[]).unwrap();
+    assert!(
+        r.iter()
+            .all(|v| (v - 3.0 * 1f64.cos().powi(2)).abs() < 1e-12)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 80, ..ProptestConfig::default() })]
+
+    #[test]
+    fn broadcasting_matches_ndarray(
+        shape in proptest::collection::vec(1usize..6, 1..4),
+        ones_mask in 0u8..8,
+        drop_leading in 0usize..2,
+        ca in proptest::collection::vec(1usize..4, 3),
+        cb in proptest::collection::vec(1usize..4, 3),
+    ) {
+        // b broadcasts against a: some axes of length 1, maybe fewer axes.
+        let sb: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .map(|(i, n)| if ones_mask & (1 << i) != 0 { 1 } else { *n })
+            .collect();
+        let sb = sb[drop_leading.min(sb.len() - 1)..].to_vec();
+        let (a, b) = (data(&shape, 3), data(&sb, 5));
+        let x = Array::from_array(&a, &ca[..shape.len()]).unwrap();
+        let y = Array::from_array(&b, &cb[..sb.len()]).unwrap();
+        let got = (&x * &y + &y).compute_on(&SyncScheduler, &[]).unwrap();
+        let want = &a * &b + &b;
+        prop_assert!(close(&got, &want), "{:?} vs {:?}", got.shape(), want.shape());
+        let got = (&y - &x).compute_on(&SyncScheduler, &[]).unwrap();
+        prop_assert!(close(&got, &(&b - &a)));
+    }
+}
