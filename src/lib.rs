@@ -3,6 +3,7 @@
 //! Build a big calculation lazily, call [`compute()`](Compute::compute), get the result back —
 //! on one core, every core, or (soon) a cluster, without changing the calculation.
 //!
+//! - [`array`]: chunked n-dimensional arrays (`rask::array::Array`), Dask's `dask.array`.
 //! - [`graph`]: the task graph and the traits ([`rask_graph`]).
 //! - [`delayed`]: lazy calls over closures and values.
 //! - [`schedulers`] — [`SyncScheduler`](schedulers::SyncScheduler),
@@ -36,6 +37,7 @@
 
 pub mod config;
 
+pub use rask_array as array;
 pub use rask_diagnostics as diagnostics;
 pub use rask_graph as graph;
 pub use rask_graph::delayed;

@@ -32,6 +32,7 @@ mod error;
 mod operators;
 pub mod ops;
 mod reduce;
+mod slicing;
 
 pub use array::{Array, IntoScalar};
 pub use chunk::Chunk;
@@ -42,3 +43,4 @@ pub use elementwise::{
 };
 pub use error::ArrayError;
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
+pub use slicing::{Keep, SliceBlock};

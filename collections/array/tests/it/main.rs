@@ -3,3 +3,4 @@
 mod chunks;
 mod elementwise;
 mod reductions;
+mod slicing;
