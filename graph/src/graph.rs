@@ -407,6 +407,122 @@ impl<'g> DenseIndex<'g> {
     }
 }
 
+impl Graph {
+    /// Copies each task that has no dependencies and a [cheap](crate::Op::cheap) op into every
+    /// task that reads it, so that no reader waits on a shared result that must then be kept
+    /// for all of them. Keys in `keep` stay as they are. Afterwards each copy has one reader,
+    /// so [`fuse_linear`](Graph::fuse_linear) can run it inside its reader.
+    ///
+    /// ```
+    /// use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value, ops::Sum};
+    ///
+    /// /// Makes the number 1: cheaper to make again than to keep.
+    /// #[derive(Debug)]
+    /// struct One;
+    /// impl Op for One {
+    ///     fn name(&self) -> &str { "one" }
+    ///     fn run(&self, _: Args) -> Result<Value, TaskError> { Ok(Value::new(1i64)) }
+    ///     fn cheap(&self) -> bool { true }
+    /// }
+    ///
+    /// let mut g = Graph::new();
+    /// let mut one = Layer::new("one");
+    /// one.insert([], Task::new(One, []));
+    /// g.add_layer(one);
+    /// let mut readers = Layer::new("r");
+    /// for i in 0..3 {
+    ///     readers.insert([i], Task::new(Sum, [Arg::Key(Key::new("one", []))]));
+    /// }
+    /// g.add_layer(readers);
+    /// let keys: Vec<Key> = (0..3).map(|i| Key::new("r", [i])).collect();
+    /// let inlined = g.inline_cheap(&keys);
+    /// assert_eq!(inlined.len(), 6); // each reader has its own `one`
+    /// assert!(!inlined.contains(&Key::new("one", [])));
+    /// assert_eq!(inlined.fuse_linear(&keys).len(), 3); // and runs it inside
+    /// ```
+    pub fn inline_cheap(&self, keep: &[Key]) -> Graph {
+        let keep: FxHashSet<&Key> = keep.iter().collect();
+        // The cheap sources read by more than one task.
+        let mut readers: FxHashMap<Key, u32> = FxHashMap::default();
+        for layer in self.layers.values() {
+            for (_, task) in &layer.tasks {
+                for dep in distinct_dependencies(task) {
+                    if let Some(t) = self.get(dep)
+                        && t.dependencies().next().is_none()
+                        && t.op().cheap()
+                    {
+                        *readers.entry(dep.clone()).or_default() += 1;
+                    }
+                }
+            }
+        }
+        readers.retain(|k, n| *n > 1 && !keep.contains(k));
+        if readers.is_empty() {
+            return self.clone();
+        }
+        let mut out = Graph::new();
+        let mut copies: FxHashMap<Arc<str>, Layer> = FxHashMap::default();
+        for layer in self.layers.values() {
+            let touched = layer
+                .tasks
+                .values()
+                .any(|t| t.dependencies().any(|d| readers.contains_key(d)));
+            let drops = layer
+                .tasks
+                .keys()
+                .any(|i| readers.contains_key(&Key::with_name(&layer.name, i.iter().copied())));
+            if !touched && !drops {
+                out.add_layer(Arc::clone(layer));
+                continue;
+            }
+            let mut l = Layer::with_capacity(Arc::clone(&layer.name), layer.len());
+            for (index, task) in &layer.tasks {
+                let key = Key::with_name(&layer.name, index.iter().copied());
+                if readers.contains_key(&key) {
+                    continue;
+                }
+                if !task.dependencies().any(|d| readers.contains_key(d)) {
+                    l.insert(index.iter().copied(), task.clone());
+                    continue;
+                }
+                let args: Vec<crate::Arg> = task
+                    .args()
+                    .iter()
+                    .map(|a| match a {
+                        crate::Arg::Key(d) if readers.contains_key(d) => {
+                            // This reader's own copy: named after the source and the reader.
+                            let name: Arc<str> = format!("{}~{}", d.name(), layer.name).into();
+                            let mut copy_index: Vec<u32> = d.index().to_vec();
+                            copy_index.extend(index.iter().copied());
+                            let src = self
+                                .get(d)
+                                .cloned()
+                                .unwrap_or_else(|| unreachable!("counted above"));
+                            copies
+                                .entry(Arc::clone(&name))
+                                .or_insert_with(|| Layer::new(Arc::clone(&name)))
+                                .insert(copy_index.iter().copied(), src);
+                            crate::Arg::Key(Key::new(name, copy_index))
+                        }
+                        other => other.clone(),
+                    })
+                    .collect();
+                l.insert(
+                    index.iter().copied(),
+                    Task::from_arc(Arc::clone(task.op_arc()), args),
+                );
+            }
+            if !l.is_empty() {
+                out.add_layer(l);
+            }
+        }
+        for (_, l) in copies {
+            out.add_layer(l);
+        }
+        out
+    }
+}
+
 impl fmt::Debug for Graph {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Graph")

@@ -48,6 +48,14 @@ pub trait Op: Any + Send + Sync + fmt::Debug {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<Self>()
     }
+
+    /// Whether a task of this op with no dependencies is cheaper to run again for each reader
+    /// than to keep its result for all of them (filling a block with a constant, say). Such
+    /// tasks are copied into each reader by [`Graph::inline_cheap`](crate::Graph::inline_cheap),
+    /// as Dask's blockwise fusion does with array creation functions.
+    fn cheap(&self) -> bool {
+        false
+    }
 }
 
 /// Returns its single argument: the op of a task that holds a ready value.

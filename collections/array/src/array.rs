@@ -302,7 +302,11 @@ impl<T: Element> Collection for Array<T> {
         }
         // Array tasks are heavy: chains of blockwise operations run as one task per block.
         let keys = self.output_keys();
-        Ok(self.graph.cull(&keys)?.fuse_linear(&keys))
+        Ok(self
+            .graph
+            .cull(&keys)?
+            .inline_cheap(&keys)
+            .fuse_linear(&keys))
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

@@ -42,5 +42,7 @@ pub use elementwise::{
     BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,
 };
 pub use error::ArrayError;
+/// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
+pub use ndarray::{self, s};
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
 pub use slicing::{Keep, SliceBlock};

@@ -28,6 +28,10 @@ impl<T: Element> Op for Full<T> {
             self.value,
         ))))
     }
+
+    fn cheap(&self) -> bool {
+        true
+    }
 }
 
 macro_rules! register_generic_op {
