@@ -109,6 +109,20 @@ impl Value {
             .map(|arc| Arc::try_unwrap(arc).unwrap_or_else(|shared| (*shared).clone()))
     }
 
+    /// The datum itself if this is its only reference (no copy); otherwise the shared datum.
+    /// What an op uses to work in place when it can, and to read when it cannot.
+    ///
+    /// ```
+    /// # use rask_graph::Value;
+    /// let v = Value::new(vec![1.0f64, 2.0]);
+    /// let w = v.clone();
+    /// assert!(v.try_take::<Vec<f64>>().unwrap().is_err()); // shared with `w`
+    /// assert_eq!(w.try_take::<Vec<f64>>().unwrap().unwrap(), vec![1.0, 2.0]);
+    /// ```
+    pub fn try_take<T: Datum>(self) -> Result<Result<T, Arc<T>>, Value> {
+        self.downcast::<T>().map(Arc::try_unwrap)
+    }
+
     /// The datum's size in bytes.
     pub fn nbytes(&self) -> usize {
         self.0.nbytes()

@@ -281,7 +281,13 @@ impl<T: Element> Collection for Array<T> {
     fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {
         let blocks = self.chunks.blocks();
         if blocks.len() == 1 {
-            return take_block::<T>(&self.key(&blocks[0]), values.into_iter().next());
+            let block = take_block::<T>(&self.key(&blocks[0]), values.into_iter().next())?;
+            // Blocks may be views with any strides (a reversal is one); results are in C order.
+            return Ok(if block.is_standard_layout() {
+                block
+            } else {
+                block.as_standard_layout().into_owned()
+            });
         }
         let mut out = ArrayD::<T>::default(IxDyn(&self.shape()));
         for (index, value) in blocks.iter().zip(values) {

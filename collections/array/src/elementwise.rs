@@ -168,20 +168,47 @@ impl<T: Numeric> Op for Binary<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let a = &args[0].get::<Chunk<T>>()?.0;
-        let b = &args[1].get::<Chunk<T>>()?.0;
-        let shape = broadcast_blocks(a, b)?;
-        let av = a
-            .broadcast(IxDyn(&shape))
-            .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
-        let bv = b
-            .broadcast(IxDyn(&shape))
-            .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+        let mut it = args.into_iter();
+        let (Some(a), Some(b)) = (it.next(), it.next()) else {
+            return Err(TaskError::new("a binary op needs two blocks"));
+        };
+        let b_value = b;
+        let b = &b_value.get::<Chunk<T>>()?.0;
         let op = self.op;
-        let out = ndarray::Zip::from(&av)
-            .and(&bv)
-            .map_collect(|x, y| T::binary(op, *x, *y));
-        Ok(Value::new(Chunk(out)))
+        let wrong = |v: Value| {
+            TaskError::new(format!(
+                "expected {}, found {}",
+                std::any::type_name::<Chunk<T>>(),
+                v.type_name()
+            ))
+        };
+        match a.try_take::<Chunk<T>>().map_err(wrong)? {
+            // The left block is ours alone and already the result's shape: work in place.
+            Ok(mut left) if broadcast_blocks(&left.0, b)? == left.0.shape() => {
+                let bv = b
+                    .broadcast(left.0.raw_dim())
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+                left.0.zip_mut_with(&bv, |x, y| *x = T::binary(op, *x, *y));
+                Ok(Value::new(left))
+            }
+            other => {
+                let a = match &other {
+                    Ok(c) => &c.0,
+                    Err(shared) => &shared.0,
+                };
+                let shape = broadcast_blocks(a, b)?;
+                let av = a
+                    .broadcast(IxDyn(&shape))
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+                let bv = b
+                    .broadcast(IxDyn(&shape))
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+                let out = ndarray::Zip::from(&av)
+                    .and(&bv)
+                    .map_collect(|x, y| T::binary(op, *x, *y));
+                Ok(Value::new(Chunk(out)))
+            }
+        }
     }
 }
 

@@ -114,6 +114,14 @@ fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
 
 impl<T: Element> ReduceBlock<T> {
     fn apply(&self, block: &ArrayD<T>) -> Result<ArrayD<T::Acc>, TaskError> {
+        // Every axis of a non-empty block: one pass, no copy.
+        if self.axes.len() == block.ndim() && !block.is_empty() {
+            let kind = self.kind;
+            let mut it = block.iter();
+            let first = it.next().map(|x| x.acc()).unwrap_or_default();
+            let v = it.fold(first, |a, x| fold(kind, a, x.acc()));
+            return Ok(ArrayD::from_elem(IxDyn(&vec![1; block.ndim()]), v));
+        }
         let mut out: ArrayD<T::Acc> = block.mapv(Element::acc);
         for &ax in &self.axes {
             let len = out.shape()[ax];

@@ -46,7 +46,11 @@ impl<T: Element> Op for SliceBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let a = &args[0].get::<Chunk<T>>()?.0;
+        let input = args
+            .into_iter()
+            .next()
+            .ok_or_else(|| TaskError::new("no block"))?;
+        let a = &input.get::<Chunk<T>>()?.0;
         let elems: Vec<SliceInfoElem> = self
             .keep
             .iter()
@@ -85,7 +89,16 @@ impl<T: Element> Op for SliceBlock<T> {
         }
         let info = SliceInfo::<Vec<SliceInfoElem>, ndarray::IxDyn, ndarray::IxDyn>::try_from(elems)
             .map_err(|e| TaskError::new(e.to_string()))?;
-        Ok(Value::new(Chunk(a.slice(&info).to_owned())))
+        // A block that is ours alone is sliced where it lies: no copy (a reversal only
+        // changes strides).
+        match input.try_take::<Chunk<T>>() {
+            Ok(Ok(owned)) => Ok(Value::new(Chunk(owned.0.slice_move(&info)))),
+            Ok(Err(shared)) => Ok(Value::new(Chunk(shared.0.slice(&info).to_owned()))),
+            Err(v) => Err(TaskError::new(format!(
+                "expected a block, found {}",
+                v.type_name()
+            ))),
+        }
     }
 }
 
