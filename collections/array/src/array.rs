@@ -326,14 +326,11 @@ impl<T: Element> Collection for Array<T> {
 fn take_block<T: Element>(key: &Key, value: Option<Value>) -> Result<ArrayD<T>, ComputeError> {
     let value = value.ok_or_else(|| ComputeError::Scheduler(format!("no value for {key}")))?;
     let found = value.type_name();
-    value
-        .into_owned::<Chunk<T>>()
-        .map(|c| c.0)
-        .map_err(|_| ComputeError::ResultType {
-            key: key.clone(),
-            expected: std::any::type_name::<Chunk<T>>(),
-            found,
-        })
+    crate::chunk::take_array::<T>(value).map_err(|_| ComputeError::ResultType {
+        key: key.clone(),
+        expected: std::any::type_name::<Chunk<T>>(),
+        found,
+    })
 }
 
 /// The scalar of a 0-d result (a full reduction), from the `ArrayD` that `compute` returns.

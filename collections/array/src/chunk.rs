@@ -1,7 +1,7 @@
 //! A block of an array: an `ndarray::ArrayD`, as a task's value.
 
-use ndarray::{ArrayD, IxDyn};
-use rask_graph::{Datum, Value};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use rask_graph::{Datum, TaskError, Value};
 
 use crate::element::Element;
 
@@ -13,6 +13,109 @@ impl<T: Element> Datum for Chunk<T> {
     fn nbytes(&self) -> usize {
         self.0.len() * size_of::<T>()
     }
+}
+
+/// A block holding one value everywhere, which costs no memory but its shape: what `full`,
+/// `ones` and `zeros` make (Dask's broadcast trick), and what slicing such a block gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConstChunk<T: Element> {
+    shape: Vec<usize>,
+    one: ArrayD<T>,
+}
+
+impl<T: Element> ConstChunk<T> {
+    /// A block of `shape` holding `value`.
+    pub fn new(shape: Vec<usize>, value: T) -> Self {
+        Self {
+            shape,
+            one: ArrayD::from_elem(IxDyn(&[]), value),
+        }
+    }
+
+    /// The value.
+    pub fn value(&self) -> T {
+        self.one.iter().next().copied().unwrap_or_default()
+    }
+
+    /// The block's shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The block as a read-only view (every element is the one value).
+    pub fn view(&self) -> ArrayViewD<'_, T> {
+        self.one
+            .broadcast(IxDyn(&self.shape))
+            .unwrap_or_else(|| unreachable!("a 0-d array broadcasts to any shape"))
+    }
+
+    /// The block in memory.
+    pub fn to_array(&self) -> ArrayD<T> {
+        ArrayD::from_elem(IxDyn(&self.shape), self.value())
+    }
+}
+
+impl<T: Element> Datum for ConstChunk<T> {
+    fn nbytes(&self) -> usize {
+        size_of::<T>() + self.shape.len() * size_of::<usize>()
+    }
+}
+
+/// A block as a view, whatever form it has.
+pub(crate) fn block_view<T: Element>(v: &Value) -> Result<ArrayViewD<'_, T>, TaskError> {
+    if let Some(c) = v.downcast_ref::<Chunk<T>>() {
+        return Ok(c.0.view());
+    }
+    if let Some(c) = v.downcast_ref::<ConstChunk<T>>() {
+        return Ok(c.view());
+    }
+    Err(TaskError::new(format!(
+        "expected a block of {}, found {}",
+        T::DTYPE,
+        v.type_name()
+    )))
+}
+
+/// A block in memory to own: taken without a copy when this is its only reference, copied when
+/// shared, filled in when constant.
+pub(crate) fn take_array<T: Element>(v: Value) -> Result<ArrayD<T>, TaskError> {
+    match v.try_take::<Chunk<T>>() {
+        Ok(Ok(c)) => Ok(c.0),
+        Ok(Err(shared)) => Ok(shared.0.clone()),
+        Err(v) => Ok(block_view::<T>(&v)?.to_owned()),
+    }
+}
+
+fn encode_const<T: Element>(datum: &dyn Datum) -> Result<Vec<u8>, String> {
+    let any: &dyn std::any::Any = datum;
+    let c = any
+        .downcast_ref::<ConstChunk<T>>()
+        .ok_or_else(|| "value type does not match its registration".to_string())?;
+    let mut out = vec![c.shape.len() as u8];
+    for d in &c.shape {
+        out.extend_from_slice(&(*d as u64).to_le_bytes());
+    }
+    c.value().put(&mut out);
+    Ok(out)
+}
+
+fn decode_const<T: Element>(bytes: &[u8]) -> Result<Value, String> {
+    let (&ndim, rest) = bytes.split_first().ok_or("empty encoding")?;
+    let ndim = ndim as usize;
+    let size = T::DTYPE.itemsize();
+    if rest.len() != 8 * ndim + size {
+        return Err(format!(
+            "a constant block of rank {ndim} needs {} bytes, got {}",
+            8 * ndim + size,
+            rest.len()
+        ));
+    }
+    let (dims, value) = rest.split_at(8 * ndim);
+    let shape = dims
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize)
+        .collect();
+    Ok(Value::new(ConstChunk::new(shape, T::get(value))))
 }
 
 /// Encodes a chunk: its rank, its shape (u64 each), then its elements, little-endian, in
@@ -66,7 +169,15 @@ pub(crate) fn decode<T: Element>(bytes: &[u8]) -> Result<Value, String> {
 
 macro_rules! register_chunks {
     ($($t:ty => $name:literal),*) => {
-        $(rask_graph::register_value!(Chunk<$t>, $name, encode::<$t>, decode::<$t>);)*
+        $(
+            rask_graph::register_value!(Chunk<$t>, $name, encode::<$t>, decode::<$t>);
+            rask_graph::register_value!(
+                ConstChunk<$t>,
+                concat!($name, "-const"),
+                encode_const::<$t>,
+                decode_const::<$t>
+            );
+        )*
     };
 }
 register_chunks!(

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn, Slice};
+use ndarray::{IxDyn, Slice};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
-use crate::chunk::Chunk;
+use crate::chunk::{Chunk, ConstChunk, block_view, take_array};
 use crate::chunks::Chunks;
 use crate::element::Element;
 use crate::error::ArrayError;
@@ -158,7 +158,10 @@ pub struct Binary<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
-fn broadcast_blocks<T: Element>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<Vec<usize>, TaskError> {
+fn broadcast_blocks<T: Element>(
+    a: &ndarray::ArrayViewD<'_, T>,
+    b: &ndarray::ArrayViewD<'_, T>,
+) -> Result<Vec<usize>, TaskError> {
     broadcast_shapes(a.shape(), b.shape()).map_err(|e| TaskError::new(e.to_string()))
 }
 
@@ -173,18 +176,11 @@ impl<T: Numeric> Op for Binary<T> {
             return Err(TaskError::new("a binary op needs two blocks"));
         };
         let b_value = b;
-        let b = &b_value.get::<Chunk<T>>()?.0;
+        let b = &block_view::<T>(&b_value)?;
         let op = self.op;
-        let wrong = |v: Value| {
-            TaskError::new(format!(
-                "expected {}, found {}",
-                std::any::type_name::<Chunk<T>>(),
-                v.type_name()
-            ))
-        };
-        match a.try_take::<Chunk<T>>().map_err(wrong)? {
+        match a.try_take::<Chunk<T>>() {
             // The left block is ours alone and already the result's shape: work in place.
-            Ok(mut left) if broadcast_blocks(&left.0, b)? == left.0.shape() => {
+            Ok(Ok(mut left)) if broadcast_blocks(&left.0.view(), b)? == left.0.shape() => {
                 let bv = b
                     .broadcast(left.0.raw_dim())
                     .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
@@ -192,10 +188,16 @@ impl<T: Numeric> Op for Binary<T> {
                 Ok(Value::new(left))
             }
             other => {
+                let held;
                 let a = match &other {
-                    Ok(c) => &c.0,
-                    Err(shared) => &shared.0,
+                    Ok(Ok(c)) => c.0.view(),
+                    Ok(Err(shared)) => shared.0.view(),
+                    Err(v) => {
+                        held = v;
+                        block_view::<T>(held)?
+                    }
                 };
+                let a = &a;
                 let shape = broadcast_blocks(a, b)?;
                 let av = a
                     .broadcast(IxDyn(&shape))
@@ -233,13 +235,7 @@ impl<T: Numeric> Op for WithScalar<T> {
             None => return Err(TaskError::new("no block")),
         };
         // Reuse the block's buffer when this task holds the only reference to it.
-        let mut block = x.into_owned::<Chunk<T>>().map_err(|v| {
-            TaskError::new(format!(
-                "expected {}, found {}",
-                std::any::type_name::<Chunk<T>>(),
-                v.type_name()
-            ))
-        })?;
+        let mut block = Chunk(take_array::<T>(x)?);
         block.0.mapv_inplace(|v| {
             if first {
                 T::binary(op, s, v)
@@ -269,13 +265,7 @@ impl<T: Numeric> Op for Unary<T> {
             Some(v) => v,
             None => return Err(TaskError::new("no block")),
         };
-        let mut block = x.into_owned::<Chunk<T>>().map_err(|v| {
-            TaskError::new(format!(
-                "expected {}, found {}",
-                std::any::type_name::<Chunk<T>>(),
-                v.type_name()
-            ))
-        })?;
+        let mut block = Chunk(take_array::<T>(x)?);
         block.0.mapv_inplace(|v| T::unary(op, v));
         Ok(Value::new(block))
     }
@@ -294,7 +284,7 @@ impl<T: Element> Op for SubBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let a = &args[0].get::<Chunk<T>>()?.0;
+        let a = &block_view::<T>(&args[0])?;
         if self.ranges.len() != a.ndim()
             || self.ranges.iter().zip(a.shape()).any(|((_, e), n)| e > n)
         {
@@ -303,6 +293,10 @@ impl<T: Element> Op for SubBlock<T> {
                 self.ranges,
                 a.shape()
             )));
+        }
+        if let Some(c) = args[0].downcast_ref::<ConstChunk<T>>() {
+            let shape = self.ranges.iter().map(|(s, e)| e - s).collect();
+            return Ok(Value::new(ConstChunk::new(shape, c.value())));
         }
         let out = a
             .slice_each_axis(|ax| {

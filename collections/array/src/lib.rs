@@ -35,7 +35,7 @@ mod reduce;
 mod slicing;
 
 pub use array::{Array, IntoScalar};
-pub use chunk::Chunk;
+pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
 pub use element::{DType, Element};
 pub use elementwise::{

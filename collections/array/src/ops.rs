@@ -1,10 +1,9 @@
 //! The ops of array graphs, registered so that array graphs cross process boundaries.
 
-use ndarray::{ArrayD, IxDyn};
 use rask_graph::{Args, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::Chunk;
+use crate::chunk::ConstChunk;
 use crate::element::Element;
 
 /// A block of `shape` filled with `value`.
@@ -23,10 +22,7 @@ impl<T: Element> Op for Full<T> {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        Ok(Value::new(Chunk(ArrayD::from_elem(
-            IxDyn(&self.shape),
-            self.value,
-        ))))
+        Ok(Value::new(ConstChunk::new(self.shape.clone(), self.value)))
     }
 
     fn cheap(&self) -> bool {

@@ -113,7 +113,7 @@ fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
 }
 
 impl<T: Element> ReduceBlock<T> {
-    fn apply(&self, block: &ArrayD<T>) -> Result<ArrayD<T::Acc>, TaskError> {
+    fn apply(&self, block: &ndarray::ArrayViewD<'_, T>) -> Result<ArrayD<T::Acc>, TaskError> {
         // Every axis of a non-empty block: one pass, no copy.
         if self.axes.len() == block.ndim() && !block.is_empty() {
             let kind = self.kind;
@@ -164,8 +164,8 @@ impl<T: Element> Op for ReduceBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let block = &args[0].get::<Chunk<T>>()?.0;
-        Ok(Value::new(Chunk(self.apply(block)?)))
+        let block = crate::chunk::block_view::<T>(&args[0])?;
+        Ok(Value::new(Chunk(self.apply(&block)?)))
     }
 }
 

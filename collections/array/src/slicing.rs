@@ -50,7 +50,7 @@ impl<T: Element> Op for SliceBlock<T> {
             .into_iter()
             .next()
             .ok_or_else(|| TaskError::new("no block"))?;
-        let a = &input.get::<Chunk<T>>()?.0;
+        let a = &crate::chunk::block_view::<T>(&input)?;
         let elems: Vec<SliceInfoElem> = self
             .keep
             .iter()
@@ -89,6 +89,11 @@ impl<T: Element> Op for SliceBlock<T> {
         }
         let info = SliceInfo::<Vec<SliceInfoElem>, ndarray::IxDyn, ndarray::IxDyn>::try_from(elems)
             .map_err(|e| TaskError::new(e.to_string()))?;
+        if let Some(c) = input.downcast_ref::<crate::chunk::ConstChunk<T>>() {
+            // A slice of a constant block is a constant block.
+            let shape = c.view().slice(&info).shape().to_vec();
+            return Ok(Value::new(crate::chunk::ConstChunk::new(shape, c.value())));
+        }
         // A block that is ours alone is sliced where it lies: no copy (a reversal only
         // changes strides).
         match input.try_take::<Chunk<T>>() {
