@@ -308,11 +308,16 @@ impl<T: Element> Collection for Array<T> {
         }
         // Array tasks are heavy: chains of blockwise operations run as one task per block.
         let keys = self.output_keys();
-        Ok(self
-            .graph
-            .cull(&keys)?
-            .inline_cheap(&keys)
-            .fuse_linear(&keys))
+        let g = self.graph.cull(&keys)?.inline_cheap(&keys);
+        // Elementwise chains read by a block reduction run inside it, lane by lane.
+        let g = crate::expr::fuse_reductions::<f64>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<f32>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<i64>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<i32>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<u64>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<u32>(&g, &keys);
+        let g = crate::expr::fuse_reductions::<u8>(&g, &keys);
+        Ok(g.fuse_linear(&keys))
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

@@ -165,6 +165,30 @@ fn broadcast_blocks<T: Element>(
     broadcast_shapes(a.shape(), b.shape()).map_err(|e| TaskError::new(e.to_string()))
 }
 
+impl<T> Binary<T> {
+    pub(crate) fn op(&self) -> BinOp {
+        self.op
+    }
+}
+
+impl<T: Element> WithScalar<T> {
+    pub(crate) fn op(&self) -> BinOp {
+        self.op
+    }
+    pub(crate) fn scalar(&self) -> T {
+        self.scalar
+    }
+    pub(crate) fn scalar_first(&self) -> bool {
+        self.scalar_first
+    }
+}
+
+impl<T> Unary<T> {
+    pub(crate) fn op(&self) -> UnaryOp {
+        self.op
+    }
+}
+
 impl<T: Numeric> Op for Binary<T> {
     fn name(&self) -> &str {
         self.op.name()

@@ -29,6 +29,7 @@ mod chunks;
 mod element;
 mod elementwise;
 mod error;
+mod expr;
 mod operators;
 pub mod ops;
 mod reduce;
@@ -42,6 +43,7 @@ pub use elementwise::{
     BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,
 };
 pub use error::ArrayError;
+pub use expr::{ExprReduce, Node};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};

@@ -27,6 +27,15 @@ pub enum ReduceKind {
 }
 
 impl ReduceKind {
+    pub(crate) fn chunk_name(self) -> &'static str {
+        match self {
+            ReduceKind::Sum => "sum-chunk",
+            ReduceKind::Prod => "prod-chunk",
+            ReduceKind::Min => "min-chunk",
+            ReduceKind::Max => "max-chunk",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             ReduceKind::Sum => "sum",
@@ -90,7 +99,7 @@ fn is_nan<A: PartialOrd>(x: A) -> bool {
     x.partial_cmp(&x).is_none()
 }
 
-fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
+pub(crate) fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
     match kind {
         ReduceKind::Sum => a.add(b),
         ReduceKind::Prod => a.mul(b),
@@ -113,7 +122,26 @@ fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
 }
 
 impl<T: Element> ReduceBlock<T> {
-    fn apply(&self, block: &ndarray::ArrayViewD<'_, T>) -> Result<ArrayD<T::Acc>, TaskError> {
+    pub(crate) fn new(kind: ReduceKind, axes: Vec<usize>) -> Self {
+        Self {
+            kind,
+            axes,
+            _t: std::marker::PhantomData,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> ReduceKind {
+        self.kind
+    }
+
+    pub(crate) fn axes(&self) -> &[usize] {
+        &self.axes
+    }
+
+    pub(crate) fn apply(
+        &self,
+        block: &ndarray::ArrayViewD<'_, T>,
+    ) -> Result<ArrayD<T::Acc>, TaskError> {
         // Every axis of a non-empty block: one pass, no copy.
         if self.axes.len() == block.ndim() && !block.is_empty() {
             let kind = self.kind;

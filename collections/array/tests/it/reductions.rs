@@ -183,3 +183,82 @@ fn nan_and_inf_follow_numpy() {
     assert_eq!(run(y.min(Reduction::all()).unwrap()), -2.0);
     assert_eq!(run(y.sum(Reduction::all()).unwrap()), f64::INFINITY);
 }
+
+/// Elementwise chains feeding a reduction run fused, lane by lane: same answers as ndarray.
+#[test]
+fn fused_chains_into_reductions() {
+    let a = data(&[9, 7]);
+    let b = data(&[7]).mapv(|v| v * 0.5 + 1.0);
+    let x = Array::from_array(&a, [4, 3]).unwrap();
+    let y = Array::from_array(&b, 2usize).unwrap();
+    let expr = (&x * &y + 2.0).cos().powi(2);
+    let want_full = (&a * &b + 2.0).mapv(|v| v.cos().powi(2));
+    // The reduction reads the chain directly: no task makes the block-sized product.
+    let s = expr.sum(Reduction::all()).unwrap();
+    let g = s.optimized_graph().unwrap();
+    let names: Vec<String> = g.iter().map(|(_, t)| t.op().name().to_string()).collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.contains("cos") && n.ends_with("sum-chunk")),
+        "one op runs the chain and the block sum: {names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "cos" || n == "pow"),
+        "no task makes a block of the chain: {names:?}"
+    );
+    for sch in schedulers() {
+        let got = s.compute_on(&*sch, &[]).unwrap().into_scalar().unwrap();
+        assert!((got - want_full.sum()).abs() < 1e-9);
+        for axis in 0..2 {
+            let got = expr
+                .mean(Reduction::axis(axis))
+                .unwrap()
+                .compute_on(&*sch, &[])
+                .unwrap();
+            let want = want_full.mean_axis(Axis(axis)).unwrap();
+            assert!(
+                got.iter()
+                    .zip(want.iter())
+                    .all(|(g, w)| (g - w).abs() < 1e-12),
+                "axis {axis}"
+            );
+        }
+        let got = expr
+            .max(Reduction::axis(0).keepdims(true))
+            .unwrap()
+            .compute_on(&*sch, &[])
+            .unwrap();
+        let want = want_full
+            .fold_axis(Axis(0), f64::MIN, |m, v| m.max(*v))
+            .insert_axis(Axis(0));
+        assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fused_reductions_match_ndarray(
+        shape in proptest::collection::vec(1usize..7, 1..4),
+        chunk in proptest::collection::vec(1usize..4, 3),
+        mask in 1u8..8,
+        keepdims in any::<bool>(),
+    ) {
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunk[..shape.len()]).unwrap();
+        let ones = Array::<f64>::ones(&shape, &chunk[..shape.len()]).unwrap();
+        let axes: Vec<usize> = (0..shape.len()).filter(|i| mask & (1 << i) != 0).collect();
+        prop_assume!(!axes.is_empty());
+        let expr = (&x * 3.0 - &ones).abs();
+        let got = expr.sum(Reduction::axes(axes.clone()).keepdims(keepdims)).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        let mut want = a.mapv(|v| (v * 3.0 - 1.0).abs());
+        for ax in axes.iter().rev() {
+            want = want.sum_axis(Axis(*ax));
+            if keepdims { want = want.insert_axis(Axis(*ax)); }
+        }
+        prop_assert_eq!(got.shape(), want.shape());
+        prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-9));
+    }
+}

@@ -1,0 +1,429 @@
+//! Elementwise chains fused into the reduction that reads them, evaluated one lane (a run
+//! along the last axis) at a time: the chain's block-sized intermediates are never made —
+//! numexpr's idea, as DESIGN.md §2 asks.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
+use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value, downcast_op};
+use serde::{Deserialize, Serialize};
+
+use crate::chunk::{Chunk, block_view};
+use crate::element::{Arith, Element};
+use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, broadcast_shapes};
+use crate::reduce::{ReduceBlock, ReduceKind, fold};
+
+/// An elementwise expression over input blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub enum Node<T: Element> {
+    /// The task's `i`-th argument.
+    Input(u16),
+    /// A constant.
+    Scalar(T),
+    /// `a op b`.
+    Bin(BinOp, Box<Node<T>>, Box<Node<T>>),
+    /// `op(x)`.
+    Un(UnaryOp, Box<Node<T>>),
+}
+
+/// One lane of an input: a constant (a broadcast or constant block) or values.
+fn lane_value<T: Element>(lane: &ArrayView1<'_, T>) -> Option<T> {
+    (!lane.is_empty() && (lane.strides()[0] == 0 || lane.len() == 1)).then(|| lane[0])
+}
+
+impl<T: Numeric> Node<T> {
+    /// The constant this node is on this lane, if it is one.
+    fn constant(&self, lanes: &[ArrayView1<'_, T>]) -> Option<T> {
+        match self {
+            Node::Scalar(s) => Some(*s),
+            Node::Input(i) => lane_value(&lanes[*i as usize]),
+            _ => None,
+        }
+    }
+
+    /// Writes the node's values on one lane into `out`, borrowing buffers from `spare`.
+    fn eval_into(&self, lanes: &[ArrayView1<'_, T>], out: &mut [T], spare: &mut Vec<Vec<T>>) {
+        match self {
+            Node::Scalar(s) => out.fill(*s),
+            Node::Input(i) => {
+                let lane = &lanes[*i as usize];
+                match (lane_value(lane), lane.as_slice()) {
+                    (Some(v), _) => out.fill(v),
+                    (None, Some(src)) => out.copy_from_slice(src),
+                    (None, None) => out.iter_mut().zip(lane.iter()).for_each(|(o, x)| *o = *x),
+                }
+            }
+            Node::Bin(op, a, b) => {
+                let op = *op;
+                match (a.constant(lanes), b.constant(lanes)) {
+                    (_, Some(y)) => {
+                        a.eval_into(lanes, out, spare);
+                        out.iter_mut().for_each(|v| *v = T::binary(op, *v, y));
+                    }
+                    (Some(x), None) => {
+                        b.eval_into(lanes, out, spare);
+                        out.iter_mut().for_each(|v| *v = T::binary(op, x, *v));
+                    }
+                    (None, None) => {
+                        a.eval_into(lanes, out, spare);
+                        let mut tmp = spare.pop().unwrap_or_default();
+                        tmp.resize(out.len(), T::default());
+                        b.eval_into(lanes, &mut tmp, spare);
+                        out.iter_mut()
+                            .zip(&tmp)
+                            .for_each(|(v, w)| *v = T::binary(op, *v, *w));
+                        spare.push(tmp);
+                    }
+                }
+            }
+            Node::Un(op, a) => {
+                a.eval_into(lanes, out, spare);
+                let op = *op;
+                out.iter_mut().for_each(|v| *v = T::unary(op, *v));
+            }
+        }
+    }
+
+    /// The values of one lane.
+    fn eval(&self, lanes: &[ArrayView1<'_, T>], len: usize) -> Vec<T> {
+        let mut out = vec![T::default(); len];
+        self.eval_into(lanes, &mut out, &mut Vec::new());
+        out
+    }
+}
+
+/// Folds a lane's values into `acc`, the match on the kind hoisted out of the loop.
+fn fold_lane<T: Element>(kind: ReduceKind, acc: Option<T::Acc>, values: &[T]) -> Option<T::Acc> {
+    let mut it = values.iter();
+    let mut a = match acc {
+        Some(a) => a,
+        None => it.next()?.acc(),
+    };
+    match kind {
+        // Four running sums, as NumPy's pairwise summation also splits the order: the loop
+        // vectorizes.
+        ReduceKind::Sum => {
+            let rest = it.as_slice();
+            let mut p = [<T::Acc as Element>::zero(); 4];
+            let chunks = rest.chunks_exact(4);
+            let tail = chunks.remainder();
+            for c in chunks {
+                for (pi, x) in p.iter_mut().zip(c) {
+                    *pi = pi.add(x.acc());
+                }
+            }
+            a = a.add(p[0].add(p[1]).add(p[2].add(p[3])));
+            tail.iter().for_each(|x| a = a.add(x.acc()));
+        }
+        ReduceKind::Prod => it.for_each(|x| a = a.mul(x.acc())),
+        _ => it.for_each(|x| a = fold(kind, a, x.acc())),
+    }
+    Some(a)
+}
+
+/// `reduce(expr(inputs))` over `axes` (kept, with length 1), one lane at a time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub struct ExprReduce<T: Element> {
+    expr: Node<T>,
+    kind: ReduceKind,
+    axes: Vec<usize>,
+    name: String,
+}
+
+impl<T: Numeric> Op for ExprReduce<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let views: Vec<ArrayViewD<'_, T>> =
+            args.iter().map(block_view::<T>).collect::<Result<_, _>>()?;
+        let mut shape: Vec<usize> = Vec::new();
+        for v in &views {
+            shape =
+                broadcast_shapes(&shape, v.shape()).map_err(|e| TaskError::new(e.to_string()))?;
+        }
+        let ndim = shape.len();
+        let views: Vec<ArrayViewD<'_, T>> = views
+            .iter()
+            .map(|v| {
+                v.broadcast(IxDyn(&shape))
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))
+            })
+            .collect::<Result<_, _>>()?;
+        let n: usize = shape.iter().product();
+        let last = ndim.checked_sub(1);
+        let all = self.axes.len() == ndim;
+        let keeps_last = last.is_some_and(|l| !self.axes.contains(&l));
+        if n == 0 || ndim == 0 || !(all || keeps_last) {
+            // Rare shapes: make the block, then reduce it.
+            let block = self.materialize(&views, &shape);
+            let r = ReduceBlock::<T>::new(self.kind, self.axes.clone());
+            return Ok(Value::new(Chunk(r.apply(&block.view())?)));
+        }
+        let last = ndim - 1;
+        let len = shape[last];
+        let mut lanes: Vec<_> = views
+            .iter()
+            .map(|v| v.lanes(Axis(last)).into_iter())
+            .collect();
+        let kind = self.kind;
+        if all {
+            let mut acc: Option<T::Acc> = None;
+            let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
+            loop {
+                let lane: Option<Vec<ArrayView1<'_, T>>> =
+                    lanes.iter_mut().map(Iterator::next).collect();
+                let Some(lane) = lane else { break };
+                self.expr.eval_into(&lane, &mut buf, &mut spare);
+                acc = fold_lane::<T>(kind, acc, &buf);
+            }
+            let out = ArrayD::from_elem(IxDyn(&vec![1; ndim]), acc.unwrap_or_default());
+            return Ok(Value::new(Chunk(out)));
+        }
+        // The last axis is kept: each lane folds into its row of the result.
+        let mut out_shape = shape.clone();
+        for &a in &self.axes {
+            out_shape[a] = 1;
+        }
+        let outer: Vec<usize> = shape[..last].to_vec();
+        let rows: usize = outer.iter().product();
+        let mut out: Vec<Option<Vec<T::Acc>>> = vec![None; out_shape[..last].iter().product()];
+        let mut idx = vec![0usize; last];
+        let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
+        for _ in 0..rows {
+            let lane: Option<Vec<ArrayView1<'_, T>>> =
+                lanes.iter_mut().map(Iterator::next).collect();
+            let Some(lane) = lane else { break };
+            self.expr.eval_into(&lane, &mut buf, &mut spare);
+            let values = &buf;
+            // This lane's row in the result: reduced axes at 0.
+            let mut pos = 0;
+            for (a, i) in idx.iter().enumerate() {
+                let i = if self.axes.contains(&a) { 0 } else { *i };
+                pos = pos * out_shape[a] + i;
+            }
+            let slot = &mut out[pos];
+            match slot {
+                None => *slot = Some(values.iter().map(|x| x.acc()).collect()),
+                Some(row) => row
+                    .iter_mut()
+                    .zip(values.iter())
+                    .for_each(|(r, x)| *r = fold(kind, *r, x.acc())),
+            }
+            for a in (0..last).rev() {
+                idx[a] += 1;
+                if idx[a] < outer[a] {
+                    break;
+                }
+                idx[a] = 0;
+            }
+        }
+        let flat: Vec<T::Acc> = out
+            .into_iter()
+            .flat_map(|r| r.unwrap_or_else(|| vec![T::Acc::default(); len]))
+            .collect();
+        let out = ArrayD::from_shape_vec(IxDyn(&out_shape), flat)
+            .map_err(|e| TaskError::new(e.to_string()))?;
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+impl<T: Numeric> ExprReduce<T> {
+    fn materialize(&self, views: &[ArrayViewD<'_, T>], shape: &[usize]) -> ArrayD<T> {
+        let n: usize = shape.iter().product();
+        if n == 0 {
+            return ArrayD::default(IxDyn(shape));
+        }
+        // A 0-d block is evaluated as one lane of length 1.
+        let shape1: Vec<usize> = if shape.is_empty() {
+            vec![1]
+        } else {
+            shape.to_vec()
+        };
+        let views: Vec<ArrayViewD<'_, T>> = views
+            .iter()
+            .filter_map(|v| v.broadcast(IxDyn(&shape1)))
+            .collect();
+        let last = shape1.len() - 1;
+        let mut lanes: Vec<_> = views
+            .iter()
+            .map(|v| v.lanes(Axis(last)).into_iter())
+            .collect();
+        let mut flat = Vec::with_capacity(n);
+        loop {
+            let lane: Option<Vec<ArrayView1<'_, T>>> =
+                lanes.iter_mut().map(Iterator::next).collect();
+            let Some(lane) = lane else { break };
+            flat.extend(self.expr.eval(&lane, shape1[last]));
+        }
+        ArrayD::from_shape_vec(IxDyn(shape), flat).unwrap_or_else(|_| ArrayD::default(IxDyn(shape)))
+    }
+}
+
+macro_rules! register_expr {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(ExprReduce<$t>, concat!("rask.array.expr-reduce<", stringify!($t), ">"));
+    )*};
+}
+register_expr!(f64, f32, i64, i32, u64, u32, u8);
+
+/// What an elementwise task computes, as a node over its own arguments.
+fn as_node<T: Numeric>(task: &Task) -> Option<Node<T>> {
+    let op = task.op();
+    if let Some(b) = downcast_op::<Binary<T>>(op) {
+        return Some(Node::Bin(
+            b.op(),
+            Box::new(Node::Input(0)),
+            Box::new(Node::Input(1)),
+        ));
+    }
+    if let Some(u) = downcast_op::<Unary<T>>(op) {
+        return Some(Node::Un(u.op(), Box::new(Node::Input(0))));
+    }
+    if let Some(w) = downcast_op::<WithScalar<T>>(op) {
+        let (x, s) = (Box::new(Node::Input(0)), Box::new(Node::Scalar(w.scalar())));
+        return Some(if w.scalar_first() {
+            Node::Bin(w.op(), s, x)
+        } else {
+            Node::Bin(w.op(), x, s)
+        });
+    }
+    None
+}
+
+/// Rewrites `node`'s inputs (the task's argument positions) through `f`.
+fn remap<T: Element>(node: Node<T>, f: &mut impl FnMut(u16) -> Node<T>) -> Node<T> {
+    match node {
+        Node::Input(i) => f(i),
+        Node::Scalar(s) => Node::Scalar(s),
+        Node::Bin(op, a, b) => Node::Bin(op, Box::new(remap(*a, f)), Box::new(remap(*b, f))),
+        Node::Un(op, a) => Node::Un(op, Box::new(remap(*a, f))),
+    }
+}
+
+/// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
+/// that reduction. Keys in `keep` are never fused away.
+pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &[Key]) -> Graph
+where
+    T::Acc: Arith,
+{
+    let mut readers: HashMap<Key, u32> = HashMap::new();
+    for (_, task) in graph.iter() {
+        let mut seen: Vec<&Key> = Vec::new();
+        for d in task.dependencies() {
+            if !seen.contains(&d) {
+                seen.push(d);
+                *readers.entry(d.clone()).or_default() += 1;
+            }
+        }
+    }
+    let fusable = |k: &Key| readers.get(k) == Some(&1) && !keep.contains(k);
+    let mut replaced: HashMap<Key, Task> = HashMap::new();
+    let mut absorbed: std::collections::HashSet<Key> = std::collections::HashSet::new();
+    for (key, task) in graph.iter() {
+        let Some(r) = downcast_op::<ReduceBlock<T>>(task.op()) else {
+            continue;
+        };
+        let Some(Arg::Key(src)) = task.args().first() else {
+            continue;
+        };
+        let Some(src_task) = graph.get(src) else {
+            continue;
+        };
+        if !fusable(src) || as_node::<T>(src_task).is_none() {
+            continue;
+        }
+        // Grow the expression from the reduction's input down through fusable elementwise tasks.
+        let mut leaves: Vec<Arg> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        fn grow<T: Numeric>(
+            graph: &Graph,
+            key: &Key,
+            fusable: &dyn Fn(&Key) -> bool,
+            leaves: &mut Vec<Arg>,
+            absorbed: &mut std::collections::HashSet<Key>,
+            names: &mut Vec<String>,
+            depth: usize,
+        ) -> Node<T> {
+            let task = graph.get(key);
+            let node = task.and_then(as_node::<T>);
+            match (task, node) {
+                (Some(task), Some(node)) if depth < 64 && (depth == 0 || fusable(key)) => {
+                    absorbed.insert(key.clone());
+                    names.push(task.op().name().to_string());
+                    let args = task.args().to_vec();
+                    remap(node, &mut |i| match &args[i as usize] {
+                        Arg::Key(k)
+                            if fusable(k) && graph.get(k).and_then(as_node::<T>).is_some() =>
+                        {
+                            grow::<T>(graph, k, fusable, leaves, absorbed, names, depth + 1)
+                        }
+                        other => {
+                            let pos = leaves.iter().position(|l| match (l, other) {
+                                (Arg::Key(a), Arg::Key(b)) => a == b,
+                                _ => false,
+                            });
+                            let pos = pos.unwrap_or_else(|| {
+                                leaves.push(other.clone());
+                                leaves.len() - 1
+                            });
+                            Node::Input(pos as u16)
+                        }
+                    })
+                }
+                _ => {
+                    leaves.push(Arg::Key(key.clone()));
+                    Node::Input((leaves.len() - 1) as u16)
+                }
+            }
+        }
+        let expr = grow::<T>(
+            graph,
+            src,
+            &fusable,
+            &mut leaves,
+            &mut absorbed,
+            &mut names,
+            0,
+        );
+        names.reverse();
+        names.push(r.kind().chunk_name().to_string());
+        let op = ExprReduce::<T> {
+            expr,
+            kind: r.kind(),
+            axes: r.axes().to_vec(),
+            name: names.join("-"),
+        };
+        replaced.insert(key, Task::new(op, leaves));
+    }
+    if replaced.is_empty() {
+        return graph.clone();
+    }
+    let mut out = Graph::new();
+    for layer in graph.layers() {
+        let touched = layer
+            .iter()
+            .any(|(k, _)| replaced.contains_key(&k) || absorbed.contains(&k));
+        if !touched {
+            out.add_layer(Arc::clone(layer));
+            continue;
+        }
+        let mut l = Layer::with_capacity(Arc::clone(layer.name()), layer.len());
+        for (index, task) in layer.entries() {
+            let key = layer.key(index.iter().copied());
+            if absorbed.contains(&key) {
+                continue;
+            }
+            let task = replaced.remove(&key).unwrap_or_else(|| task.clone());
+            l.insert(index.iter().copied(), task);
+        }
+        if !l.is_empty() {
+            out.add_layer(l);
+        }
+    }
+    out
+}
