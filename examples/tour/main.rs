@@ -87,6 +87,31 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         r
     };
 
+    println!("\n# 10.2.3 A histogram of normal samples");
+    let n = if small { 2_000_000 } else { 200_000_000 };
+    let samples = rask::array::random::Generator::new(0).normal(0.0, 1.0, &[n], 1_000_000usize)?;
+    let (hist, bins) = samples.histogram(100, (-5.0, 5.0))?;
+    let counts = {
+        let _bar = rask::config::add_callback(Arc::new(rask::diagnostics::ProgressBar::new()));
+        let t = Instant::now();
+        let c = hist.compute()?;
+        println!(
+            "histogram of {n} samples in {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+        c
+    };
+    let peak = counts.iter().copied().max().unwrap_or(0);
+    let mid = counts.iter().position(|c| *c == peak).unwrap_or(0);
+    println!(
+        "bins[:-1] from {} to {}; the fullest bin is [{:.1}, {:.1}) with {peak} samples; total {}",
+        bins[0],
+        bins[bins.len() - 2],
+        bins[mid],
+        bins[mid + 1],
+        counts.sum()
+    );
+
     println!("\n# Beyond arrays: delayed");
     let x = delayed::value(1.0f64).map("inc", |x| x + 1.0);
     let y = delayed::value(2.0f64).map("inc", |x| x + 1.0);

@@ -30,8 +30,10 @@ mod element;
 mod elementwise;
 mod error;
 mod expr;
+mod histogram;
 mod operators;
 pub mod ops;
+pub mod random;
 mod reduce;
 mod slicing;
 
@@ -44,6 +46,7 @@ pub use elementwise::{
 };
 pub use error::ArrayError;
 pub use expr::{ExprReduce, Node};
+pub use histogram::{HistogramBlock, histogram_direct};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};

@@ -206,6 +206,16 @@ pub struct Combine<A> {
     _t: std::marker::PhantomData<fn() -> A>,
 }
 
+impl<A> Combine<A> {
+    pub(crate) fn new(kind: ReduceKind, drop_axes: Vec<usize>) -> Self {
+        Self {
+            kind,
+            drop_axes,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
 impl<A: Element + Arith> Op for Combine<A> {
     fn name(&self) -> &str {
         match self.kind {

@@ -2,5 +2,6 @@
 
 mod chunks;
 mod elementwise;
+mod random;
 mod reductions;
 mod slicing;

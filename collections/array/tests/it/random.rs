@@ -1,0 +1,98 @@
+//! Random arrays and histograms: the same seed gives the same numbers everywhere; histograms
+//! match a direct count.
+
+use rask_array::random::Generator;
+use rask_array::{IntoScalar, Reduction, histogram_direct};
+use rask_graph::{Collection, Scheduler};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+fn schedulers() -> Vec<Box<dyn Scheduler>> {
+    vec![
+        Box::new(SyncScheduler),
+        Box::new(ThreadedScheduler::builder().num_workers(3).build().unwrap()),
+    ]
+}
+
+#[test]
+fn same_seed_same_numbers_on_every_scheduler() {
+    let g = Generator::new(7);
+    let x = g.normal(1.0, 2.0, &[300, 40], [70, 17]).unwrap();
+    let first = x.compute_on(&SyncScheduler, &[]).unwrap();
+    for s in schedulers() {
+        assert_eq!(x.compute_on(&*s, &[]).unwrap(), first);
+    }
+    assert_eq!(
+        Generator::new(7)
+            .normal(1.0, 2.0, &[300, 40], [70, 17])
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .unwrap(),
+        first
+    );
+    assert_ne!(
+        Generator::new(8)
+            .normal(1.0, 2.0, &[300, 40], [70, 17])
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .unwrap(),
+        first
+    );
+    let n = first.len() as f64;
+    let mean = first.sum() / n;
+    let var = first.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    assert!((mean - 1.0).abs() < 0.1, "{mean}");
+    assert!((var.sqrt() - 2.0).abs() < 0.1, "{var}");
+    let u = g
+        .uniform(-1.0, 3.0, &[5000], 999usize)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert!(u.iter().all(|v| (-1.0..3.0).contains(v)));
+    let i = g
+        .integers(-3, 4, &[5000], 999usize)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert!(i.iter().all(|v| (-3..4).contains(v)));
+    assert!((-3..4).all(|k| i.iter().any(|v| *v == k)));
+}
+
+#[test]
+fn histograms_match_a_direct_count() {
+    let g = Generator::new(3);
+    let x = g.standard_normal(&[20_000], 3_001usize).unwrap();
+    let data = x.compute_on(&SyncScheduler, &[]).unwrap();
+    for (bins, range) in [(100, (-5.0, 5.0)), (7, (-1.0, 0.5)), (1, (0.0, 1.0))] {
+        let (counts, edges) = x.histogram(bins, range).unwrap();
+        assert_eq!(edges.len(), bins + 1);
+        assert_eq!((edges[0], edges[bins]), range);
+        let want = histogram_direct(data.iter().copied(), bins, range);
+        for s in schedulers() {
+            let got = counts.compute_on(&*s, &[]).unwrap();
+            assert_eq!(
+                got.as_slice().unwrap(),
+                want.as_slice(),
+                "{bins} bins on {range:?}"
+            );
+        }
+    }
+    // Every sample within [-5, 5] is counted once.
+    let (counts, _) = x.histogram(100, (-5.0, 5.0)).unwrap();
+    let total = counts
+        .sum(Reduction::all())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap()
+        .into_scalar()
+        .unwrap();
+    assert_eq!(total, data.iter().filter(|v| v.abs() <= 5.0).count() as u64);
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    let g = Generator::new(1);
+    insta::assert_snapshot!(g.normal(0.0, -1.0, &[3], 3usize).unwrap_err().to_string(), @"normal: scale must be finite and at least 0, got -1");
+    insta::assert_snapshot!(g.uniform(2.0, 1.0, &[3], 3usize).unwrap_err().to_string(), @"uniform: needs finite low < high, got [2, 1)");
+    let x = g.standard_normal(&[10], 5usize).unwrap();
+    insta::assert_snapshot!(x.histogram(0, (0.0, 1.0)).unwrap_err().to_string(), @"histogram: needs at least one bin and a finite range lo < hi, got 0 bins on [0, 1]");
+}
