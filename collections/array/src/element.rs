@@ -80,6 +80,11 @@ pub trait Element:
     fn put(self, out: &mut Vec<u8>);
     /// From little-endian bytes of length `DTYPE.itemsize()`.
     fn get(bytes: &[u8]) -> Self;
+    /// As a wide integer, when it is one (`None` for floats).
+    fn as_int(self) -> Option<i128>;
+    /// From another element, as Rust's `as` converts (integers to integers exactly or
+    /// wrapping, through `f64` otherwise).
+    fn cast_from<S: Element>(s: S) -> Self;
 }
 
 /// Arithmetic on accumulators (wrapping for integers, as NumPy does).
@@ -147,6 +152,17 @@ macro_rules! number {
                 b.copy_from_slice(&bytes[..size_of::<$t>()]);
                 <$t>::from_le_bytes(b)
             }
+            #[allow(clippy::float_cmp, clippy::unnecessary_cast)]
+            fn as_int(self) -> Option<i128> {
+                let is_int = (0 as $t).to_f64() == 0.0 && (1.5f64 as $t).to_f64() != 1.5;
+                is_int.then(|| self as i128)
+            }
+            fn cast_from<S: Element>(s: S) -> Self {
+                match s.as_int() {
+                    Some(i) if (0.5f64 as $t).to_f64() == 0.0 => i as $t,
+                    _ => s.to_f64() as $t,
+                }
+            }
         }
     };
 }
@@ -181,5 +197,11 @@ impl Element for bool {
     }
     fn get(bytes: &[u8]) -> Self {
         bytes[0] != 0
+    }
+    fn as_int(self) -> Option<i128> {
+        Some(self as i128)
+    }
+    fn cast_from<S: Element>(s: S) -> Self {
+        s.to_f64() != 0.0
     }
 }

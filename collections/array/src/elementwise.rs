@@ -409,6 +409,89 @@ fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
 }
 
 impl<T: Element> Array<T> {
+    /// One task per block of the broadcast result, applying `op` to the two operands' blocks
+    /// (cut to common chunks first).
+    pub(crate) fn zip_blocks<U: Element>(
+        &self,
+        other: &Array<T>,
+        label: &str,
+        op_arc: Arc<dyn Op>,
+    ) -> Result<Array<U>, ArrayError> {
+        self.check()?;
+        other.check()?;
+        let (sa, sb) = (self.shape(), other.shape());
+        let shape = broadcast_shapes(&sa, &sb)?;
+        let n = shape.len();
+        // Per output axis: the common cutting of the operands that are not broadcast there.
+        let axis_of = |s: &[usize], c: &Chunks, i: usize| -> Option<Vec<usize>> {
+            let k = (i + s.len()).checked_sub(n)?;
+            (s[k] != 1 || shape[i] == 1).then(|| c.axes()[k].clone())
+        };
+        let out_axes: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                match (
+                    axis_of(&sa, self.chunks(), i),
+                    axis_of(&sb, other.chunks(), i),
+                ) {
+                    (Some(x), Some(y)) => refine(&x, &y),
+                    (Some(x), None) | (None, Some(x)) => x,
+                    (None, None) => vec![shape[i]],
+                }
+            })
+            .collect();
+        // Cut each operand to the common blocks on its own (non-broadcast) axes.
+        let cut = |arr: &Array<T>, s: &[usize]| -> Array<T> {
+            let axes: Vec<Vec<usize>> = (0..s.len())
+                .map(|k| {
+                    let i = k + n - s.len();
+                    if s[k] == 1 && shape[i] != 1 {
+                        vec![1]
+                    } else {
+                        out_axes[i].clone()
+                    }
+                })
+                .collect();
+            arr.split_to(&Chunks::from_axes(axes))
+        };
+        let (a, b) = (cut(self, &sa), cut(other, &sb));
+        let out_chunks = Chunks::from_axes(out_axes);
+        let token = Tokenizer::new()
+            .write_str(label)
+            .write_str(a.name())
+            .write_str(b.name())
+            .finish();
+        let mut layer = Layer::with_capacity(key_name(label, &token), out_chunks.npartitions());
+        let block_of = |arr: &Array<T>, s: &[usize], index: &[u32]| -> Key {
+            let local: Vec<u32> = (0..s.len())
+                .map(|k| {
+                    let i = k + n - s.len();
+                    if s[k] == 1 && shape[i] != 1 {
+                        0
+                    } else {
+                        index[i]
+                    }
+                })
+                .collect();
+            arr.key(&local)
+        };
+        for index in out_chunks.blocks() {
+            layer.insert(
+                index.clone(),
+                Task::from_arc(
+                    Arc::clone(&op_arc),
+                    [
+                        Arg::Key(block_of(&a, &sa, &index)),
+                        Arg::Key(block_of(&b, &sb, &index)),
+                    ],
+                ),
+            );
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::merged([a.graph(), b.graph()]);
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, name, out_chunks, label))
+    }
+
     /// The same array cut into `target` blocks, each of which lies within one current block
     /// (a refinement: blocks are only split, never joined).
     pub(crate) fn split_to(&self, target: &Chunks) -> Array<T> {
@@ -463,83 +546,11 @@ impl<T: Numeric> Array<T> {
     /// assert!(x.binary(BinOp::Add, &Array::<f64>::ones(&[3, 2], 1usize).unwrap()).is_err());
     /// ```
     pub fn binary(&self, op: BinOp, other: &Array<T>) -> Result<Array<T>, ArrayError> {
-        self.check()?;
-        other.check()?;
-        let (sa, sb) = (self.shape(), other.shape());
-        let shape = broadcast_shapes(&sa, &sb)?;
-        let n = shape.len();
-        // Per output axis: the common cutting of the operands that are not broadcast there.
-        let axis_of = |s: &[usize], c: &Chunks, i: usize| -> Option<Vec<usize>> {
-            let k = (i + s.len()).checked_sub(n)?;
-            (s[k] != 1 || shape[i] == 1).then(|| c.axes()[k].clone())
-        };
-        let out_axes: Vec<Vec<usize>> = (0..n)
-            .map(|i| {
-                match (
-                    axis_of(&sa, self.chunks(), i),
-                    axis_of(&sb, other.chunks(), i),
-                ) {
-                    (Some(x), Some(y)) => refine(&x, &y),
-                    (Some(x), None) | (None, Some(x)) => x,
-                    (None, None) => vec![shape[i]],
-                }
-            })
-            .collect();
-        // Cut each operand to the common blocks on its own (non-broadcast) axes.
-        let cut = |arr: &Array<T>, s: &[usize]| -> Array<T> {
-            let axes: Vec<Vec<usize>> = (0..s.len())
-                .map(|k| {
-                    let i = k + n - s.len();
-                    if s[k] == 1 && shape[i] != 1 {
-                        vec![1]
-                    } else {
-                        out_axes[i].clone()
-                    }
-                })
-                .collect();
-            arr.split_to(&Chunks::from_axes(axes))
-        };
-        let (a, b) = (cut(self, &sa), cut(other, &sb));
-        let out_chunks = Chunks::from_axes(out_axes);
-        let token = Tokenizer::new()
-            .write_str(op.name())
-            .write_str(a.name())
-            .write_str(b.name())
-            .finish();
-        let mut layer = Layer::with_capacity(key_name(op.name(), &token), out_chunks.npartitions());
-        let block_of = |arr: &Array<T>, s: &[usize], index: &[u32]| -> Key {
-            let local: Vec<u32> = (0..s.len())
-                .map(|k| {
-                    let i = k + n - s.len();
-                    if s[k] == 1 && shape[i] != 1 {
-                        0
-                    } else {
-                        index[i]
-                    }
-                })
-                .collect();
-            arr.key(&local)
-        };
         let op_arc: Arc<dyn Op> = Arc::new(Binary::<T> {
             op,
             _t: std::marker::PhantomData,
         });
-        for index in out_chunks.blocks() {
-            layer.insert(
-                index.clone(),
-                Task::from_arc(
-                    Arc::clone(&op_arc),
-                    [
-                        Arg::Key(block_of(&a, &sa, &index)),
-                        Arg::Key(block_of(&b, &sb, &index)),
-                    ],
-                ),
-            );
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = Graph::merged([a.graph(), b.graph()]);
-        graph.add_layer(layer);
-        Ok(Array::from_graph(graph, name, out_chunks, op.name()))
+        self.zip_blocks(other, op.name(), op_arc)
     }
 
     /// `self op s`.

@@ -26,6 +26,7 @@
 mod array;
 mod chunk;
 mod chunks;
+mod compare;
 mod element;
 mod elementwise;
 mod error;
@@ -40,6 +41,7 @@ mod slicing;
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
+pub use compare::{Cast, Clip, CmpOp, Compare};
 pub use element::{DType, Element};
 pub use elementwise::{
     BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,

@@ -125,3 +125,112 @@ proptest! {
         prop_assert!(close(&got, &(&b - &a)));
     }
 }
+
+#[test]
+fn comparisons_clip_and_casts() {
+    use rask_array::CmpOp;
+    let a = data(&[6, 4], 1);
+    let b = data(&[4], 9);
+    let x = Array::from_array(&a, [4, 3]).unwrap();
+    let y = Array::from_array(&b, 3usize).unwrap();
+    let s = SyncScheduler;
+    let got = x
+        .compare(CmpOp::Lt, &y)
+        .unwrap()
+        .compute_on(&s, &[])
+        .unwrap();
+    let want = ndarray::Zip::from(&a)
+        .and_broadcast(&b)
+        .map_collect(|p, q| p < q);
+    assert_eq!(got, want.into_dyn());
+    let got = x
+        .compare_scalar(CmpOp::Ge, 0.0)
+        .compute_on(&s, &[])
+        .unwrap();
+    assert_eq!(got, a.mapv(|v| v >= 0.0));
+    // Booleans sum as integers.
+    let count = x
+        .compare_scalar(CmpOp::Eq, a[[0, 0]])
+        .sum(Reduction::all())
+        .unwrap();
+    let n = a.iter().filter(|v| **v == a[[0, 0]]).count() as i64;
+    assert_eq!(
+        count
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_dyn()
+            .iter()
+            .next()
+            .copied(),
+        Some(n)
+    );
+    let got = x.clip(-1.0, 2.0).compute_on(&s, &[]).unwrap();
+    assert_eq!(got, a.mapv(|v| v.clamp(-1.0, 2.0)));
+    let nan = Array::from_array(
+        &ArrayD::from_shape_vec(IxDyn(&[2]), vec![f64::NAN, 5.0]).unwrap(),
+        1usize,
+    )
+    .unwrap();
+    let got = nan.clip(0.0, 1.0).compute_on(&s, &[]).unwrap();
+    assert!(got[0].is_nan() && got[1] == 1.0);
+    // Casts as Rust's `as`: wrapping between integers, truncation from floats.
+    let i = Array::from_array(
+        &ArrayD::from_shape_vec(IxDyn(&[4]), vec![-1i64, 300, 7, i64::MAX]).unwrap(),
+        2usize,
+    )
+    .unwrap();
+    assert_eq!(
+        i.astype::<u64>()
+            .compute_on(&s, &[])
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[u64::MAX, 300, 7, i64::MAX as u64]
+    );
+    assert_eq!(
+        i.astype::<u8>()
+            .compute_on(&s, &[])
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[255, 44, 7, 255]
+    );
+    assert_eq!(
+        i.astype::<bool>()
+            .compute_on(&s, &[])
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[true, true, true, true]
+    );
+    let f = Array::from_array(
+        &ArrayD::from_shape_vec(IxDyn(&[3]), vec![-2.7, 0.5, 3.9]).unwrap(),
+        2usize,
+    )
+    .unwrap();
+    assert_eq!(
+        f.astype::<i32>()
+            .compute_on(&s, &[])
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[-2, 0, 3]
+    );
+    let mean = x
+        .compare_scalar(CmpOp::Gt, 0.0)
+        .mean(Reduction::all())
+        .unwrap();
+    let frac = a.iter().filter(|v| **v > 0.0).count() as f64 / a.len() as f64;
+    assert!(
+        (mean
+            .compute_on(&s, &[])
+            .unwrap()
+            .iter()
+            .next()
+            .copied()
+            .unwrap()
+            - frac)
+            .abs()
+            < 1e-12
+    );
+}
