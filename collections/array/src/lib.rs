@@ -27,6 +27,7 @@ mod array;
 mod chunk;
 mod chunks;
 mod compare;
+mod creation;
 mod element;
 mod elementwise;
 mod error;
@@ -42,6 +43,7 @@ pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
 pub use compare::{Cast, Clip, CmpOp, Compare};
+pub use creation::{EyeBlock, RangeBlock};
 pub use element::{DType, Element};
 pub use elementwise::{
     BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,

@@ -1,6 +1,7 @@
 //! Integration tests of rask-array: every result checked against plain ndarray.
 
 mod chunks;
+mod creation;
 mod elementwise;
 mod random;
 mod reductions;
