@@ -64,6 +64,8 @@ pub enum UnaryOp {
     Cos,
     /// `tan(x)`.
     Tan,
+    /// NaN becomes 0 (what `nansum` sums).
+    NanToZero,
 }
 
 impl UnaryOp {
@@ -78,6 +80,7 @@ impl UnaryOp {
             UnaryOp::Sin => "sin",
             UnaryOp::Cos => "cos",
             UnaryOp::Tan => "tan",
+            UnaryOp::NanToZero => "nan-to-zero",
         }
     }
 }
@@ -108,6 +111,7 @@ macro_rules! numeric_int {
                     UnaryOp::Neg => (0 as $t).wrapping_sub(x),
                     UnaryOp::Abs => if x < (0 as $t) { (0 as $t).wrapping_sub(x) } else { x },
                     UnaryOp::PowI(n) => if n >= 0 { x.wrapping_pow(n as u32) } else { 0 },
+                    UnaryOp::NanToZero => x,
                     other => Self::from_f64(f64::unary(other, x as f64)),
                 }
             }
@@ -144,6 +148,13 @@ macro_rules! numeric_float {
                     UnaryOp::Sin => x.sin(),
                     UnaryOp::Cos => x.cos(),
                     UnaryOp::Tan => x.tan(),
+                    UnaryOp::NanToZero => {
+                        if x.is_nan() {
+                            0.0
+                        } else {
+                            x
+                        }
+                    }
                 }
             }
         }

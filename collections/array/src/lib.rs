@@ -38,6 +38,7 @@ pub mod ops;
 pub mod random;
 mod reduce;
 mod slicing;
+mod stats;
 
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};

@@ -68,6 +68,20 @@ impl Reduction {
         }
     }
 
+    /// The reduced axes for an array of `ndim` axes, sorted, or an error naming a bad one.
+    pub fn resolved_axes(&self, ndim: usize) -> Result<Vec<usize>, ArrayError> {
+        let mut axes = self.axes.clone().unwrap_or_else(|| (0..ndim).collect());
+        axes.sort_unstable();
+        axes.dedup();
+        if let Some(&bad) = axes.iter().find(|a| **a >= ndim) {
+            return Err(ArrayError::Shape {
+                what: "reduction".into(),
+                message: format!("axis {bad} is out of bounds for an array of {ndim} dimensions"),
+            });
+        }
+        Ok(axes)
+    }
+
     /// Over one axis.
     pub fn axis(axis: usize) -> Self {
         Self::axes(vec![axis])
@@ -282,17 +296,7 @@ register_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
 impl<T: Element> Array<T> {
     fn reduce_axes(&self, how: &Reduction) -> Result<Vec<usize>, ArrayError> {
         self.check()?;
-        let ndim = self.ndim();
-        let mut axes = how.axes.clone().unwrap_or_else(|| (0..ndim).collect());
-        axes.sort_unstable();
-        axes.dedup();
-        if let Some(&bad) = axes.iter().find(|a| **a >= ndim) {
-            return Err(ArrayError::Shape {
-                what: "reduction".into(),
-                message: format!("axis {bad} is out of bounds for an array of {ndim} dimensions"),
-            });
-        }
-        Ok(axes)
+        how.resolved_axes(self.ndim())
     }
 
     /// The tree of partial results; returns the final layer's array (keeping dims) before the

@@ -262,3 +262,102 @@ proptest! {
         prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-9));
     }
 }
+
+#[test]
+fn var_std_nan_any_all() {
+    let a = data(&[8, 5]);
+    let x = Array::from_array(&a, [3, 2]).unwrap();
+    let s = SyncScheduler;
+    for ddof in [0usize, 1] {
+        for axis in 0..2 {
+            let got = x
+                .var(Reduction::axis(axis), ddof)
+                .unwrap()
+                .compute_on(&s, &[])
+                .unwrap();
+            let want = a.var_axis(Axis(axis), ddof as f64);
+            assert!(
+                got.iter()
+                    .zip(want.iter())
+                    .all(|(g, w)| (g - w).abs() < 1e-9),
+                "var axis {axis} ddof {ddof}"
+            );
+            let got = x
+                .std(Reduction::axis(axis), ddof)
+                .unwrap()
+                .compute_on(&s, &[])
+                .unwrap();
+            let want = a.std_axis(Axis(axis), ddof as f64);
+            assert!(
+                got.iter()
+                    .zip(want.iter())
+                    .all(|(g, w)| (g - w).abs() < 1e-9)
+            );
+        }
+        let got = x
+            .var(Reduction::all(), ddof)
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap();
+        assert!((got - a.var(ddof as f64)).abs() < 1e-9);
+    }
+    let mut b = a.clone();
+    b[[1, 1]] = f64::NAN;
+    b[[4, 0]] = f64::NAN;
+    let y = Array::from_array(&b, [3, 2]).unwrap();
+    let finite: Vec<f64> = b.iter().copied().filter(|v| !v.is_nan()).collect();
+    let got = y
+        .nansum(Reduction::all())
+        .unwrap()
+        .compute_on(&s, &[])
+        .unwrap()
+        .into_scalar()
+        .unwrap();
+    assert!((got - finite.iter().sum::<f64>()).abs() < 1e-9);
+    let got = y
+        .nanmean(Reduction::all())
+        .unwrap()
+        .compute_on(&s, &[])
+        .unwrap()
+        .into_scalar()
+        .unwrap();
+    assert!((got - finite.iter().sum::<f64>() / finite.len() as f64).abs() < 1e-12);
+    assert!(
+        y.mean(Reduction::all())
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap()
+            .is_nan()
+    );
+    let z = Array::<f64>::zeros(&[4, 4], 2usize).unwrap();
+    assert!(
+        !z.any(Reduction::all())
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap()
+    );
+    assert!(
+        x.any(Reduction::all())
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap()
+    );
+    let all_rows = x
+        .all(Reduction::axis(1))
+        .unwrap()
+        .compute_on(&s, &[])
+        .unwrap();
+    let want: Vec<bool> = a
+        .outer_iter()
+        .map(|r| r.iter().all(|v| *v != 0.0))
+        .collect();
+    assert_eq!(all_rows.iter().copied().collect::<Vec<_>>(), want);
+}
