@@ -33,6 +33,7 @@ mod elementwise;
 mod error;
 mod expr;
 mod histogram;
+mod html;
 mod operators;
 pub mod ops;
 pub mod random;

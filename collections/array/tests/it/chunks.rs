@@ -284,3 +284,13 @@ fn block_geometry() {
     assert_eq!(c.block_ranges(&[1, 1]), vec![3..6, 2..4]);
     assert_eq!(c.blocks()[..3], [vec![0, 0], vec![0, 1], vec![1, 0]]);
 }
+
+#[test]
+fn reprs() {
+    use rask_array::Array;
+    let x = Array::<f64>::ones(&[1000, 4000], [1000, 1000]).unwrap();
+    insta::assert_snapshot!(x.to_string(), @"rask.Array<ones, shape=(1000, 4000), dtype=f64, chunksize=(1000, 1000), chunktype=ndarray>");
+    let y = Array::<i32>::zeros(&[10], 3usize).unwrap();
+    insta::assert_snapshot!(y.to_string(), @"rask.Array<zeros, shape=(10,), dtype=i32, chunksize=(3,), chunktype=ndarray>");
+    insta::assert_snapshot!(y.to_html(), @r#"<table><tr><td><table style="border-collapse:collapse"><thead><tr><td></td><th>Array</th><th>Chunk</th></tr></thead><tbody><tr><th>Bytes</th><td>40 B</td><td>12 B</td></tr><tr><th>Shape</th><td>(10,)</td><td>(3,)</td></tr><tr><th>Dask graph</th><td colspan="2">4 chunks in 1 graph layer</td></tr><tr><th>Data type</th><td colspan="2">i32</td></tr></tbody></table></td><td><svg width="140" height="45" style="stroke:rgb(0,0,0);stroke-width:1"><line x1="10" y1="10.0" x2="130.0" y2="10.0"/><line x1="10" y1="35.0" x2="130.0" y2="35.0"/><line x1="10.0" y1="10" x2="10.0" y2="35.0"/><line x1="46.0" y1="10" x2="46.0" y2="35.0"/><line x1="82.0" y1="10" x2="82.0" y2="35.0"/><line x1="118.0" y1="10" x2="118.0" y2="35.0"/><line x1="130.0" y1="10" x2="130.0" y2="35.0"/><polygon points="10,10 130.0,10 130.0,35.0 10,35.0" style="fill:#ECB172A0;stroke-width:0"/></svg></td></tr></table>"#);
+}
