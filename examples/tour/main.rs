@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release --example tour` runs it at full size; `-- --small` (or the
 //! `RASK_TOUR_SMALL` environment variable) runs a reduced version in a second. It writes its
-//! pictures (graphs as DOT for now) into a folder that it names at the end.
+//! pictures (graphs as SVG, and their DOT) into a folder that it names at the end.
 //!
 //! Done so far: 10.2 (arrays, chunks, compute, graphs), 10.2.1 (chunk shapes), the big
 //! calculation of 10.2.2 with a progress bar, and `delayed` for graphs that are not arrays.
@@ -49,21 +49,15 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         computed.shape(),
         computed.iter().all(|v| *v == 1.0)
     );
-    std::fs::write(out.join("ones.dot"), rask::graph::dot::to_dot(ones.graph()))?;
+    ones.visualize(out.join("ones.svg"))?;
     let sum_of_ones = ones.sum(Reduction::all())?;
-    std::fs::write(
-        out.join("sum_of_ones.dot"),
-        rask::graph::dot::to_dot(&sum_of_ones.optimized_graph()?),
-    )?;
+    sum_of_ones.visualize(out.join("sum_of_ones.svg"))?;
     println!(
         "sum_of_ones = {sum_of_ones} -> {}",
         sum_of_ones.compute()?.into_scalar()?
     );
     let fancy_calculation = (&ones * &ones.slice(s![..;-1, ..;-1])?).mean(Reduction::all())?;
-    std::fs::write(
-        out.join("fancy_calculation.dot"),
-        rask::graph::dot::to_dot(fancy_calculation.graph()),
-    )?;
+    fancy_calculation.visualize(out.join("fancy_calculation.svg"))?;
     println!(
         "fancy_calculation = {fancy_calculation} -> {}",
         fancy_calculation.compute()?.into_scalar()?
@@ -73,10 +67,9 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
     let big_ones = Array::<f64>::ones(&bigshape, chunk_shape)?;
     println!("big_ones = {big_ones}");
     println!("big_ones.nbytes / 2**20 = {}", mib(big_ones.nbytes()));
-    println!(
-        "(Do not try to draw this one: {} tasks.)",
-        big_ones.npartitions()
-    );
+    if let Err(e) = big_ones.visualize(out.join("big_ones.svg")) {
+        println!("Do not try to .visualize() this array! ({e})");
+    }
     let big_calc = (&big_ones * &big_ones.slice(s![..;-1, ..;-1])?).mean(Reduction::all())?;
     let result = {
         // `with ProgressBar():`
@@ -129,7 +122,7 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         println!("errors name the task at fault: {e}");
     }
 
-    println!("\nPictures (DOT) are in {}", out.display());
+    println!("\nPictures (SVG and DOT) are in {}", out.display());
     Ok(result)
 }
 

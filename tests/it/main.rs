@@ -18,5 +18,9 @@ fn tour_runs_small() {
         let dot = std::fs::read_to_string(dir.join(f)).unwrap();
         assert!(dot.starts_with("digraph {"), "{f}");
     }
+    for f in ["ones.svg", "sum_of_ones.svg", "fancy_calculation.svg"] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(svg.contains("<svg"), "{f}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -40,6 +40,7 @@ pub mod random;
 mod reduce;
 mod slicing;
 mod stats;
+mod visualize;
 
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
@@ -57,3 +58,4 @@ pub use histogram::{HistogramBlock, histogram_direct};
 pub use ndarray::{self, s};
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
 pub use slicing::{Keep, SliceBlock};
+pub use visualize::{VISUALIZE_LIMIT, dot_to_svg};
