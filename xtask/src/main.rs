@@ -2,6 +2,9 @@
 //!
 //! - `cargo xtask ci` — what CI runs: `cargo fmt --check`, clippy with `-D warnings`, the tests.
 //! - `cargo xtask deps` — checks that dependencies point inward (STYLE.md 2).
+//! - `cargo xtask bench arrays [--dask] [--small]` — the tutorial's three big array
+//!   computations (fancy, cos-mean, histogram), time and peak RSS, each in its own process,
+//!   beside Dask's.
 //! - `cargo xtask bench overhead [--dask]` — per-task scheduler overhead (sync, threaded and
 //!   2 worker processes), the speed of moving a 100 MB result between workers, and the cost of
 //!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in a
@@ -21,7 +24,11 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["deps"] => deps(),
         ["bench", "overhead", rest @ ..] => bench_overhead(rest),
-        _ => Err("usage: cargo xtask ci | deps | bench overhead [--dask] [--quick]".to_string()),
+        ["bench", "arrays", rest @ ..] => bench_arrays(rest),
+        _ => Err(
+            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small]"
+                .to_string(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -298,4 +305,71 @@ fn dask_overhead() -> Result<Json, String> {
         return Err(format!("overhead.py failed: {}", out.status));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("overhead.py output: {e}"))
+}
+
+/// The tutorial's array workloads, each in its own process (for its own peak RSS).
+fn bench_arrays(flags: &[&str]) -> Result<(), String> {
+    let small = flags.contains(&"--small");
+    let workloads = ["fancy", "cosmean", "histogram"];
+    let mut rask = Vec::new();
+    for w in workloads {
+        let mut c = cargo();
+        c.args(["bench", "-p", "rask-array", "--bench", "tutorial", "--", w]);
+        if small {
+            c.arg("--small");
+        }
+        let out = c
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        let line: Json = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .ok_or_else(|| format!("the {w} bench printed no JSON"))?;
+        rask.push(line);
+    }
+    let mut dask = Vec::new();
+    if flags.contains(&"--dask") {
+        let python = dask_python()?;
+        for w in workloads {
+            eprintln!("xtask: running {w} with Dask");
+            let mut c = Command::new(&python);
+            c.arg(root().join("xtask/dask/arrays.py")).arg(w);
+            if small {
+                c.arg("--small");
+            }
+            let out = c
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| e.to_string())?;
+            if !out.status.success() {
+                return Err(format!("arrays.py {w} failed: {}", out.status));
+            }
+            dask.push(serde_json::from_slice::<Json>(&out.stdout).map_err(|e| e.to_string())?);
+        }
+    }
+    let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
+    println!();
+    println!("the tutorial's array computations (best of 3; peak RSS of the whole process)");
+    println!(
+        "{:<10} {:>9} {:>10} {:>9} {:>10} {:>8}",
+        "workload", "rask s", "rask MB", "dask s", "dask MB", "speedup"
+    );
+    for (i, w) in workloads.iter().enumerate() {
+        let rs = rask[i]["seconds"].as_f64().unwrap_or(0.0);
+        let rm = mb(&rask[i]);
+        let (ds, dm, sp) = match dask.get(i) {
+            Some(d) => {
+                let ds = d["seconds"].as_f64().unwrap_or(0.0);
+                (
+                    format!("{ds:.3}"),
+                    format!("{:.0}", mb(d)),
+                    format!("{:.1}×", ds / rs),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!("{w:<10} {rs:>9.3} {rm:>10.0} {ds:>9} {dm:>10} {sp:>8}");
+    }
+    Ok(())
 }

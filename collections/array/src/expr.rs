@@ -34,17 +34,25 @@ fn lane_value<T: Element>(lane: &ArrayView1<'_, T>) -> Option<T> {
 }
 
 impl<T: Numeric> Node<T> {
-    /// The constant this node is on this lane, if it is one.
+    /// The constant this node is on this lane, if it is one: an operation on constants is
+    /// worked out once per lane, not once per element.
     fn constant(&self, lanes: &[ArrayView1<'_, T>]) -> Option<T> {
         match self {
             Node::Scalar(s) => Some(*s),
             Node::Input(i) => lane_value(&lanes[*i as usize]),
-            _ => None,
+            Node::Un(op, a) => a.constant(lanes).map(|x| T::unary(*op, x)),
+            Node::Bin(op, a, b) => Some(T::binary(*op, a.constant(lanes)?, b.constant(lanes)?)),
         }
     }
 
     /// Writes the node's values on one lane into `out`, borrowing buffers from `spare`.
     fn eval_into(&self, lanes: &[ArrayView1<'_, T>], out: &mut [T], spare: &mut Vec<Vec<T>>) {
+        if !matches!(self, Node::Scalar(_) | Node::Input(_))
+            && let Some(c) = self.constant(lanes)
+        {
+            out.fill(c);
+            return;
+        }
         match self {
             Node::Scalar(s) => out.fill(*s),
             Node::Input(i) => {

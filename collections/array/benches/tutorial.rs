@@ -1,0 +1,84 @@
+//! The tutorial's three big computations, each timed (best of 3) in its own process so that
+//! its peak resident memory is its own: `cargo bench -p rask-array --bench tutorial -- fancy`
+//! (or `cosmean`, `histogram`; add `--small` for a quick run). Prints one JSON line.
+//! `cargo xtask bench arrays [--dask]` runs all three, beside Dask.
+
+use std::time::Instant;
+
+use rask_array::random::Generator;
+use rask_array::{Array, Reduction, s};
+use rask_graph::Collection;
+use rask_local::ThreadedScheduler;
+
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let small = args.iter().any(|a| a == "--small");
+    let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
+        eprintln!("usage: tutorial fancy|cosmean|histogram [--small]");
+        std::process::exit(2);
+    };
+    let s = ThreadedScheduler::builder().build().unwrap_or_default();
+    let (rows, n) = if small {
+        (2_000, 2_000_000)
+    } else {
+        (200_000, 200_000_000)
+    };
+    let run = || -> f64 {
+        let t = Instant::now();
+        match workload.as_str() {
+            "fancy" => {
+                let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let y = x.slice(s![..;-1, ..;-1]).unwrap_or_else(|e| panic!("{e}"));
+                let m = (&x * &y)
+                    .mean(Reduction::all())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(r.iter().next().copied(), Some(1.0));
+            }
+            "cosmean" => {
+                let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let m = x
+                    .cos()
+                    .powi(2)
+                    .mean(Reduction::axis(0))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                assert!((r[[0]] - 1f64.cos().powi(2)).abs() < 1e-9);
+            }
+            "histogram" => {
+                let x = Generator::new(0)
+                    .normal(0.0, 1.0, &[n], 1_000_000usize)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let (h, _) = x
+                    .histogram(100, (-5.0, 5.0))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let r = h.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                assert!(r.sum() > (n as u64) * 99 / 100);
+            }
+            other => {
+                eprintln!("unknown workload {other}");
+                std::process::exit(2);
+            }
+        }
+        t.elapsed().as_secs_f64()
+    };
+    let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
+    println!(
+        "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"peak_rss_bytes\": {}}}",
+        peak_rss_bytes()
+    );
+}

@@ -1,0 +1,48 @@
+"""The tutorial's three big computations with Dask, one per process (for its peak RSS).
+
+Usage: python arrays.py fancy|cosmean|histogram [--small]
+Prints one JSON line: workload, best-of-3 seconds, peak resident bytes (ru_maxrss).
+Mirrors collections/array/benches/tutorial.rs.
+"""
+
+import json
+import resource
+import sys
+import time
+
+import dask
+import dask.array as da
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    small = "--small" in sys.argv
+    workload = args[0]
+    rows, n = (2_000, 2_000_000) if small else (200_000, 200_000_000)
+
+    def run():
+        t = time.perf_counter()
+        if workload == "fancy":
+            x = da.ones((rows, 4000), chunks=(1000, 1000))
+            r = (x * x[::-1, ::-1]).mean().compute()
+            assert r == 1.0
+        elif workload == "cosmean":
+            x = da.ones((rows, 4000), chunks=(1000, 1000))
+            r = (da.cos(x) ** 2).mean(axis=0).compute()
+            assert abs(r[0] - 0.2919265817264289) < 1e-9
+        elif workload == "histogram":
+            x = da.random.normal(0, 1, size=n, chunks=1_000_000)
+            h, bins = da.histogram(x, bins=100, range=[-5, 5])
+            assert h.sum().compute() > n * 99 // 100
+        else:
+            raise SystemExit(f"unknown workload {workload}")
+        return time.perf_counter() - t
+
+    best = min(run() for _ in range(3))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"workload": workload, "seconds": round(best, 4), "peak_rss_bytes": rss,
+                      "dask_version": dask.__version__}))
+
+
+if __name__ == "__main__":
+    main()
