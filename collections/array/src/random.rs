@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Normal, Uniform};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Args, Graph, Layer, Op, Task, TaskError, Value};
@@ -61,7 +61,7 @@ impl Op for RandomBlock {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        let mut rng = StdRng::seed_from_u64(self.seed);
+        let mut rng = SmallRng::seed_from_u64(self.seed);
         let n: usize = self.shape.iter().product();
         let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
         Ok(match self.draw {
