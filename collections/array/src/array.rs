@@ -235,7 +235,8 @@ impl<T: Element> Array<T> {
     }
 }
 
-fn py_tuple(v: &[usize]) -> String {
+/// A shape as Python writes a tuple: `(3,)`, `(1000, 4000)`, `()`.
+pub(crate) fn py_tuple(v: &[usize]) -> String {
     match v {
         [x] => format!("({x},)"),
         _ => format!(

@@ -195,7 +195,7 @@ impl<T: Element> Array<T> {
     }
 
     /// One task per block applying `op`, which makes a block of `U`.
-    fn map_blocks_to<U: Element, P: Serialize + ?Sized>(
+    pub(crate) fn map_blocks_to<U: Element, P: Serialize + ?Sized>(
         &self,
         label: &str,
         op: impl Op,

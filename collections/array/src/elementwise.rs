@@ -645,25 +645,6 @@ impl<T: Numeric> Array<T> {
 
     /// One task per block applying a registered op to that block alone.
     fn blockwise<P: Serialize + ?Sized>(&self, label: &str, op: impl Op, params: &P) -> Array<T> {
-        if self.error().is_some() {
-            return self.clone();
-        }
-        let token = Tokenizer::new()
-            .write_str(label)
-            .write(params)
-            .write_str(self.name())
-            .finish();
-        let mut layer = Layer::with_capacity(key_name(label, &token), self.npartitions());
-        let op: Arc<dyn Op> = Arc::new(op);
-        for index in self.chunks().blocks() {
-            layer.insert(
-                index.clone(),
-                Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
-            );
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(layer);
-        Array::from_graph(graph, name, self.chunks().clone(), label)
+        self.map_blocks_to(label, op, params)
     }
 }

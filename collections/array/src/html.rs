@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::array::Array;
+use crate::array::{Array, py_tuple};
 use crate::element::Element;
 
 fn bytes(n: usize) -> String {
@@ -18,19 +18,6 @@ fn bytes(n: usize) -> String {
         format!("{n} B")
     } else {
         format!("{v:.2} {}", units[u])
-    }
-}
-
-fn tuple(v: &[usize]) -> String {
-    match v {
-        [x] => format!("({x},)"),
-        _ => format!(
-            "({})",
-            v.iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
     }
 }
 
@@ -129,8 +116,8 @@ impl<T: Element> Array<T> {
              </tbody></table></td><td>{}</td></tr></table>",
             bytes(self.nbytes()),
             bytes(chunk_bytes),
-            tuple(&self.shape()),
-            tuple(&self.chunksize()),
+            py_tuple(&self.shape()),
+            py_tuple(&self.chunksize()),
             self.npartitions(),
             layers,
             if layers == 1 { "" } else { "s" },
