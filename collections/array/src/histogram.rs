@@ -65,9 +65,45 @@ impl<T: Element> Op for HistogramBlock<T> {
     }
 }
 
+/// Counts one block's values `v` in `0..length` (NumPy's `bincount`); a negative value or
+/// one past `length` is an error naming it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BincountBlock<T> {
+    length: usize,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for BincountBlock<T> {
+    fn name(&self) -> &str {
+        "bincount-chunk"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let block = block_view::<T>(&args[0])?;
+        let mut counts = vec![0u64; self.length];
+        for x in block.iter() {
+            let v = x
+                .as_int()
+                .ok_or_else(|| TaskError::new("bincount counts integers"))?;
+            if v < 0 || v >= self.length as i128 {
+                return Err(TaskError::new(format!(
+                    "bincount: value {v} is outside 0..{}",
+                    self.length
+                )));
+            }
+            counts[v as usize] += 1;
+        }
+        Ok(Value::new(Chunk(
+            ArrayD::from_shape_vec(IxDyn(&[self.length]), counts)
+                .map_err(|e| TaskError::new(e.to_string()))?,
+        )))
+    }
+}
+
 macro_rules! register_hist {
     ($($t:ty),*) => {$(
         rask_graph::register_op!(HistogramBlock<$t>, concat!("rask.array.histogram-block<", stringify!($t), ">"));
+        rask_graph::register_op!(BincountBlock<$t>, concat!("rask.array.bincount-block<", stringify!($t), ">"));
     )*};
 }
 register_hist!(f64, f32, i64, i32, u64, u32, u8, bool);
@@ -106,15 +142,46 @@ impl<T: Element> Array<T> {
             .write_str(self.name())
             .write(&(bins as u64, lo, hi))
             .finish();
-        let mut graph = self.graph().clone();
-        let mut layer =
-            Layer::with_capacity(key_name("histogram-chunk", &token), self.npartitions());
         let op: Arc<dyn Op> = Arc::new(HistogramBlock::<T> {
             bins,
             lo,
             hi,
             _t: std::marker::PhantomData,
         });
+        let counts = self.counts_tree("histogram", &token, bins, op);
+        Ok((counts, edges(lo, hi, bins)))
+    }
+
+    /// The counts of the values in `0..length` (NumPy's `bincount` with `minlength = length`;
+    /// every value must lie in that range, or the computation fails naming it).
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[0i64, 1, 1, 3, 1]).into_dyn(), 2usize).unwrap();
+    /// let c = x.bincount(5).unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(c.as_slice().unwrap(), &[1, 3, 0, 1, 0]);
+    /// ```
+    pub fn bincount(&self, length: usize) -> Result<Array<u64>, ArrayError> {
+        self.check()?;
+        let token = Tokenizer::new()
+            .write_str(self.name())
+            .write(&(length as u64))
+            .finish();
+        let op: Arc<dyn Op> = Arc::new(BincountBlock::<T> {
+            length,
+            _t: std::marker::PhantomData,
+        });
+        Ok(self.counts_tree("bincount", &token, length, op))
+    }
+
+    /// Per-block counts from `op`, summed in a tree 8 at a time, as a 1-d array of `len`.
+    fn counts_tree(&self, label: &str, token: &str, len: usize, op: Arc<dyn Op>) -> Array<u64> {
+        let mut graph = self.graph().clone();
+        let mut layer = Layer::with_capacity(
+            key_name(&format!("{label}-chunk"), token),
+            self.npartitions(),
+        );
         let blocks = self.chunks().blocks();
         for (n, index) in blocks.iter().enumerate() {
             layer.insert(
@@ -125,23 +192,19 @@ impl<T: Element> Array<T> {
         let mut name = Arc::clone(layer.name());
         let mut count = blocks.len();
         graph.add_layer(layer);
-        // Sum the partial counts in a tree, 8 at a time.
         let combine: Arc<dyn Op> = Arc::new(Combine::<u64>::sum());
-        let mut level = 0;
-        while count > 1 || level == 0 {
+        let mut level = 0u64;
+        loop {
             let next = count.div_ceil(8).max(1);
             let last = next == 1;
             let prefix = if last {
-                "histogram"
+                label.to_string()
             } else {
-                "histogram-partial"
+                format!("{label}-partial")
             };
             let mut l = Layer::new(key_name(
-                prefix,
-                &Tokenizer::new()
-                    .write_str(&token)
-                    .write(&(level as u64))
-                    .finish(),
+                &prefix,
+                &Tokenizer::new().write_str(token).write(&level).finish(),
             ));
             for j in 0..next {
                 let inputs = (j * 8..((j + 1) * 8).min(count))
@@ -156,11 +219,7 @@ impl<T: Element> Array<T> {
                 break;
             }
         }
-        let chunks = Chunks::from_axes(vec![vec![bins]]);
-        Ok((
-            Array::from_graph(graph, name, chunks, "histogram"),
-            edges(lo, hi, bins),
-        ))
+        Array::from_graph(graph, name, Chunks::from_axes(vec![vec![len]]), label)
     }
 }
 

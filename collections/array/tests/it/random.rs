@@ -96,3 +96,31 @@ fn bad_parameters_are_errors() {
     let x = g.standard_normal(&[10], 5usize).unwrap();
     insta::assert_snapshot!(x.histogram(0, (0.0, 1.0)).unwrap_err().to_string(), @"histogram: needs at least one bin and a finite range lo < hi, got 0 bins on [0, 1]");
 }
+
+#[test]
+fn bincount_matches_a_direct_count() {
+    let g = Generator::new(5);
+    let x = g.integers(0, 17, &[10_000], 1_234usize).unwrap();
+    let data = x.compute_on(&SyncScheduler, &[]).unwrap();
+    let mut want = vec![0u64; 20];
+    for v in data.iter() {
+        want[*v as usize] += 1;
+    }
+    for s in schedulers() {
+        let got = x.bincount(20).unwrap().compute_on(&*s, &[]).unwrap();
+        assert_eq!(got.as_slice().unwrap(), want.as_slice());
+    }
+    let err = x
+        .bincount(5)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("outside 0..5"), "{err}");
+    let neg = g.integers(-2, 2, &[100], 50usize).unwrap();
+    assert!(
+        neg.bincount(4)
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .is_err()
+    );
+}
