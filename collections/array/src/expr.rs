@@ -131,6 +131,21 @@ fn fold_lane<T: Element>(kind: ReduceKind, acc: Option<T::Acc>, values: &[T]) ->
     Some(a)
 }
 
+/// Refills `lane` with the next lane of every input; false when they are exhausted.
+fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
+    inputs: &mut [I],
+    lane: &mut Vec<ArrayView1<'a, T>>,
+) -> bool {
+    lane.clear();
+    for it in inputs.iter_mut() {
+        match it.next() {
+            Some(l) => lane.push(l),
+            None => return false,
+        }
+    }
+    true
+}
+
 /// `reduce(expr(inputs))` over `axes` (kept, with length 1), one lane at a time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "T: Element")]
@@ -178,14 +193,15 @@ impl<T: Numeric> Op for ExprReduce<T> {
             .iter()
             .map(|v| v.lanes(Axis(last)).into_iter())
             .collect();
+        let mut lane = Vec::with_capacity(lanes.len());
         let kind = self.kind;
         if all {
             let mut acc: Option<T::Acc> = None;
             let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
             loop {
-                let lane: Option<Vec<ArrayView1<'_, T>>> =
-                    lanes.iter_mut().map(Iterator::next).collect();
-                let Some(lane) = lane else { break };
+                if !next_lanes(&mut lanes, &mut lane) {
+                    break;
+                }
                 self.expr.eval_into(&lane, &mut buf, &mut spare);
                 acc = fold_lane::<T>(kind, acc, &buf);
             }
@@ -203,9 +219,9 @@ impl<T: Numeric> Op for ExprReduce<T> {
         let mut idx = vec![0usize; last];
         let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
         for _ in 0..rows {
-            let lane: Option<Vec<ArrayView1<'_, T>>> =
-                lanes.iter_mut().map(Iterator::next).collect();
-            let Some(lane) = lane else { break };
+            if !next_lanes(&mut lanes, &mut lane) {
+                break;
+            }
             self.expr.eval_into(&lane, &mut buf, &mut spare);
             let values = &buf;
             // This lane's row in the result: reduced axes at 0.
@@ -261,11 +277,12 @@ impl<T: Numeric> ExprReduce<T> {
             .iter()
             .map(|v| v.lanes(Axis(last)).into_iter())
             .collect();
+        let mut lane = Vec::with_capacity(lanes.len());
         let mut flat = Vec::with_capacity(n);
         loop {
-            let lane: Option<Vec<ArrayView1<'_, T>>> =
-                lanes.iter_mut().map(Iterator::next).collect();
-            let Some(lane) = lane else { break };
+            if !next_lanes(&mut lanes, &mut lane) {
+                break;
+            }
             flat.extend(self.expr.eval(&lane, shape1[last]));
         }
         ArrayD::from_shape_vec(IxDyn(shape), flat).unwrap_or_else(|_| ArrayD::default(IxDyn(shape)))
