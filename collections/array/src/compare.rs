@@ -223,3 +223,70 @@ impl<T: Element> Array<T> {
         Array::from_graph(graph, name, self.chunks().clone(), label)
     }
 }
+
+/// Picks `x` where the first block is non-zero, else `y` (all three broadcast together).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Select<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for Select<T> {
+    fn name(&self) -> &str {
+        "where"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        if args.len() != 3 {
+            return Err(TaskError::new("where takes a condition and two blocks"));
+        }
+        let views = [
+            block_view::<T>(&args[0])?,
+            block_view::<T>(&args[1])?,
+            block_view::<T>(&args[2])?,
+        ];
+        let mut shape: Vec<usize> = Vec::new();
+        for v in &views {
+            shape =
+                broadcast_shapes(&shape, v.shape()).map_err(|e| TaskError::new(e.to_string()))?;
+        }
+        let dim = IxDyn(&shape);
+        let none = || TaskError::new("blocks do not broadcast");
+        let c = views[0].broadcast(dim.clone()).ok_or_else(none)?;
+        let x = views[1].broadcast(dim.clone()).ok_or_else(none)?;
+        let y = views[2].broadcast(dim).ok_or_else(none)?;
+        let zero = T::zero();
+        let out = ndarray::Zip::from(&c)
+            .and(&x)
+            .and(&y)
+            .map_collect(|c, x, y| if *c != zero { *x } else { *y });
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+macro_rules! register_select {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(Select<$t>, concat!("rask.array.select<", stringify!($t), ">"));
+    )*};
+}
+register_select!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+impl<T: Element> Array<T> {
+    /// `x` where `cond` holds, else `y`, all three broadcast together (NumPy's `where`).
+    ///
+    /// ```
+    /// use rask_array::{Array, CmpOp};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[-1.0, 2.0, -3.0]).into_dyn(), 2usize).unwrap();
+    /// let zero = Array::<f64>::zeros(&[1], 1usize).unwrap();
+    /// let relu = Array::where_(&x.compare_scalar(CmpOp::Gt, 0.0), &x, &zero).unwrap();
+    /// assert_eq!(relu.compute_on(&rask_local::SyncScheduler, &[]).unwrap().as_slice().unwrap(), &[0.0, 2.0, 0.0]);
+    /// ```
+    pub fn where_(cond: &Array<bool>, x: &Array<T>, y: &Array<T>) -> Result<Array<T>, ArrayError> {
+        cond.check()?;
+        let c = cond.astype::<T>();
+        let op: Arc<dyn Op> = Arc::new(Select::<T> {
+            _t: std::marker::PhantomData,
+        });
+        Array::zip_n(&[&c, x, y], "where", op)
+    }
+}

@@ -428,11 +428,24 @@ impl<T: Element> Array<T> {
         label: &str,
         op_arc: Arc<dyn Op>,
     ) -> Result<Array<U>, ArrayError> {
-        self.check()?;
-        other.check()?;
-        let (sa, sb) = (self.shape(), other.shape());
-        let shape = broadcast_shapes(&sa, &sb)?;
+        Array::zip_n(&[self, other], label, op_arc)
+    }
+
+    /// One task per block of the broadcast of all `operands`, applying `op` to their blocks in
+    /// order; operands are first cut to common chunks on the axes they do not broadcast along
+    /// (Dask's `unify_chunks`).
+    pub(crate) fn zip_n<U: Element>(
+        operands: &[&Array<T>],
+        label: &str,
+        op_arc: Arc<dyn Op>,
+    ) -> Result<Array<U>, ArrayError> {
+        let mut shape: Vec<usize> = Vec::new();
+        for a in operands {
+            a.check()?;
+            shape = broadcast_shapes(&shape, &a.shape())?;
+        }
         let n = shape.len();
+        let shapes: Vec<Vec<usize>> = operands.iter().map(|a| a.shape()).collect();
         // Per output axis: the common cutting of the operands that are not broadcast there.
         let axis_of = |s: &[usize], c: &Chunks, i: usize| -> Option<Vec<usize>> {
             let k = (i + s.len()).checked_sub(n)?;
@@ -440,37 +453,39 @@ impl<T: Element> Array<T> {
         };
         let out_axes: Vec<Vec<usize>> = (0..n)
             .map(|i| {
-                match (
-                    axis_of(&sa, self.chunks(), i),
-                    axis_of(&sb, other.chunks(), i),
-                ) {
-                    (Some(x), Some(y)) => refine(&x, &y),
-                    (Some(x), None) | (None, Some(x)) => x,
-                    (None, None) => vec![shape[i]],
-                }
+                operands
+                    .iter()
+                    .zip(&shapes)
+                    .filter_map(|(a, s)| axis_of(s, a.chunks(), i))
+                    .reduce(|x, y| refine(&x, &y))
+                    .unwrap_or_else(|| vec![shape[i]])
             })
             .collect();
         // Cut each operand to the common blocks on its own (non-broadcast) axes.
-        let cut = |arr: &Array<T>, s: &[usize]| -> Array<T> {
-            let axes: Vec<Vec<usize>> = (0..s.len())
-                .map(|k| {
-                    let i = k + n - s.len();
-                    if s[k] == 1 && shape[i] != 1 {
-                        vec![1]
-                    } else {
-                        out_axes[i].clone()
-                    }
-                })
-                .collect();
-            arr.split_to(&Chunks::from_axes(axes))
-        };
-        let (a, b) = (cut(self, &sa), cut(other, &sb));
+        let cut: Vec<Array<T>> = operands
+            .iter()
+            .zip(&shapes)
+            .map(|(arr, s)| {
+                let axes: Vec<Vec<usize>> = (0..s.len())
+                    .map(|k| {
+                        let i = k + n - s.len();
+                        if s[k] == 1 && shape[i] != 1 {
+                            vec![1]
+                        } else {
+                            out_axes[i].clone()
+                        }
+                    })
+                    .collect();
+                arr.split_to(&Chunks::from_axes(axes))
+            })
+            .collect();
         let out_chunks = Chunks::from_axes(out_axes);
-        let token = Tokenizer::new()
-            .write_str(label)
-            .write_str(a.name())
-            .write_str(b.name())
-            .finish();
+        let mut tok = Tokenizer::new();
+        tok.write_str(label);
+        for a in &cut {
+            tok.write_str(a.name());
+        }
+        let token = tok.finish();
         let mut layer = Layer::with_capacity(key_name(label, &token), out_chunks.npartitions());
         let block_of = |arr: &Array<T>, s: &[usize], index: &[u32]| -> Key {
             let local: Vec<u32> = (0..s.len())
@@ -486,19 +501,14 @@ impl<T: Element> Array<T> {
             arr.key(&local)
         };
         for index in out_chunks.blocks() {
-            layer.insert(
-                index.clone(),
-                Task::from_arc(
-                    Arc::clone(&op_arc),
-                    [
-                        Arg::Key(block_of(&a, &sa, &index)),
-                        Arg::Key(block_of(&b, &sb, &index)),
-                    ],
-                ),
-            );
+            let args = cut
+                .iter()
+                .zip(&shapes)
+                .map(|(a, s)| Arg::Key(block_of(a, s, &index)));
+            layer.insert(index.clone(), Task::from_arc(Arc::clone(&op_arc), args));
         }
         let name = Arc::clone(layer.name());
-        let mut graph = Graph::merged([a.graph(), b.graph()]);
+        let mut graph = Graph::merged(cut.iter().map(|a| a.graph()));
         graph.add_layer(layer);
         Ok(Array::from_graph(graph, name, out_chunks, label))
     }

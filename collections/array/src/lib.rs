@@ -45,7 +45,7 @@ mod visualize;
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
-pub use compare::{Cast, Clip, CmpOp, Compare};
+pub use compare::{Cast, Clip, CmpOp, Compare, Select};
 pub use creation::{EyeBlock, RangeBlock};
 pub use element::{DType, Element};
 pub use elementwise::{

@@ -234,3 +234,24 @@ fn comparisons_clip_and_casts() {
             < 1e-12
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn where_matches_ndarray(
+        shape in proptest::collection::vec(1usize..6, 1..3),
+        ca in proptest::collection::vec(1usize..4, 2),
+        cb in proptest::collection::vec(1usize..4, 2),
+    ) {
+        use rask_array::CmpOp;
+        let a = data(&shape, 1);
+        let b = data(&shape, 4);
+        let x = Array::from_array(&a, &ca[..shape.len()]).unwrap();
+        let y = Array::from_array(&b, &cb[..shape.len()]).unwrap();
+        let cond = x.compare(CmpOp::Gt, &y).unwrap();
+        let got = Array::where_(&cond, &x, &(&y * 2.0)).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        let want = ndarray::Zip::from(&a).and(&b).map_collect(|p, q| if p > q { *p } else { q * 2.0 });
+        prop_assert!(close(&got, &want));
+    }
+}
