@@ -23,6 +23,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
+mod argreduce;
 mod array;
 mod chunk;
 mod chunks;
@@ -42,6 +43,7 @@ mod slicing;
 mod stats;
 mod visualize;
 
+pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};

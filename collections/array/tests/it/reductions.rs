@@ -361,3 +361,80 @@ fn var_std_nan_any_all() {
         .collect();
     assert_eq!(all_rows.iter().copied().collect::<Vec<_>>(), want);
 }
+
+#[test]
+fn argmin_argmax_match_ndarray() {
+    let mut a = data(&[7, 6]);
+    a[[3, 2]] = -1000.0;
+    a[[5, 4]] = 1000.0;
+    a[[1, 1]] = 1000.0; // a tie: the first wins
+    let x = Array::from_array(&a, [3, 4]).unwrap();
+    let s = SyncScheduler;
+    assert_eq!(
+        x.argmin(None)
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap(),
+        (3 * 6 + 2) as i64
+    );
+    assert_eq!(
+        x.argmax(None)
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap(),
+        (6 + 1) as i64
+    );
+    for axis in 0..2 {
+        for max in [false, true] {
+            let got = if max {
+                x.argmax(Some(axis))
+            } else {
+                x.argmin(Some(axis))
+            }
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap();
+            let want: Vec<i64> = a
+                .lanes(Axis(axis))
+                .into_iter()
+                .map(|lane| {
+                    let mut best = 0;
+                    for (i, v) in lane.iter().enumerate() {
+                        if (max && *v > lane[best]) || (!max && *v < lane[best]) {
+                            best = i;
+                        }
+                    }
+                    best as i64
+                })
+                .collect();
+            assert_eq!(
+                got.iter().copied().collect::<Vec<_>>(),
+                want,
+                "axis {axis} max {max}"
+            );
+        }
+    }
+    let mut b = a.clone();
+    b[[2, 3]] = f64::NAN;
+    let y = Array::from_array(&b, [3, 4]).unwrap();
+    assert_eq!(
+        y.argmax(None)
+            .unwrap()
+            .compute_on(&s, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap(),
+        (2 * 6 + 3) as i64,
+        "NaN wins, as NumPy"
+    );
+    assert!(
+        Array::<f64>::ones(&[0], 1usize)
+            .unwrap()
+            .argmin(None)
+            .is_err()
+    );
+}
