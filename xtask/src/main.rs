@@ -74,6 +74,14 @@ fn ci() -> Result<(), String> {
     }
 }
 
+/// The first line of a program's output that is a JSON value.
+fn json_line(stdout: &[u8], what: &str) -> Result<Json, String> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| format!("{what} printed no JSON"))
+}
+
 fn metadata() -> Result<Json, String> {
     let out = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
@@ -145,33 +153,24 @@ const WORKLOADS: [(&str, f64); 3] = [
 
 fn bench_overhead(flags: &[&str]) -> Result<(), String> {
     let with_dask = flags.contains(&"--dask");
-    let mut c = cargo();
-    c.args(["bench", "-p", "rask-local", "--bench", "overhead"]);
-    if flags.contains(&"--quick") {
-        c.args(["--", "--quick"]);
+    for (krate, bench) in [
+        ("rask-local", "overhead"),
+        ("rask-multiprocess", "processes"),
+        ("rask-diagnostics", "callbacks"),
+    ] {
+        let mut c = cargo();
+        c.args(["bench", "-p", krate, "--bench", bench]);
+        if flags.contains(&"--quick") {
+            c.args(["--", "--quick"]);
+        }
+        run(c)?;
     }
-    run(c)?;
-    let mut c = cargo();
-    c.args(["bench", "-p", "rask-multiprocess", "--bench", "processes"]);
-    if flags.contains(&"--quick") {
-        c.args(["--", "--quick"]);
-    }
-    run(c)?;
-    let mut c = cargo();
-    c.args(["bench", "-p", "rask-diagnostics", "--bench", "callbacks"]);
-    if flags.contains(&"--quick") {
-        c.args(["--", "--quick"]);
-    }
-    run(c)?;
     let mut c = cargo();
     c.args(["bench", "-p", "rask-local", "--bench", "overhead"])
         .env("RASK_BENCH_MEMORY", "1")
         .stderr(Stdio::null());
     let out = c.output().map_err(|e| e.to_string())?;
-    let memory: Json = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .ok_or("the memory report printed no JSON")?;
+    let memory = json_line(&out.stdout, "the memory report")?;
 
     let criterion = target_dir()?.join("criterion");
     let mean_s = |group: &str, id: &str| -> Result<f64, String> {
@@ -322,11 +321,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             .stderr(Stdio::inherit())
             .output()
             .map_err(|e| e.to_string())?;
-        let line: Json = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| serde_json::from_str(l).ok())
-            .ok_or_else(|| format!("the {w} bench printed no JSON"))?;
-        rask.push(line);
+        rask.push(json_line(&out.stdout, &format!("the {w} bench"))?);
     }
     let mut dask = Vec::new();
     if flags.contains(&"--dask") {

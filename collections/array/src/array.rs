@@ -134,15 +134,10 @@ impl<T: Element> Array<T> {
             .write(&value)
             .write_str(T::DTYPE.name())
             .finish();
-        let mut layer = Layer::with_capacity(key_name(label, &token), chunks.npartitions());
-        for index in chunks.blocks() {
-            let shape = chunks.block_shape(&index);
-            layer.insert(index, Task::new(Full { shape, value }, []));
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = Graph::new();
-        graph.add_layer(layer);
-        Ok(Self::from_graph(graph, name, chunks, label))
+        Ok(Self::from_tasks(label, &token, chunks, |_, ranges| {
+            let shape = ranges.iter().map(|r| r.len()).collect();
+            Task::new(Full { shape, value }, [])
+        }))
     }
 
     /// An array cut from an in-memory `ndarray` (Dask's `from_array`).

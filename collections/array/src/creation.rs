@@ -83,7 +83,7 @@ register_creation!(f64, f32, i64, i32, u64, u32, u8, bool);
 
 impl<T: Element> Array<T> {
     /// An array with one task per block, made by `task(block index, its ranges)`.
-    fn from_tasks(
+    pub(crate) fn from_tasks(
         label: &str,
         token: &str,
         chunks: Chunks,

@@ -1,14 +1,12 @@
 //! Random arrays: a seeded generator whose every block draws from its own stream, so the same
 //! seed and chunks give the same numbers on every scheduler and every run.
 
-use std::sync::Arc;
-
 use ndarray::{ArrayD, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use rand_distr::{Distribution, Normal, Uniform};
-use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Args, Graph, Layer, Op, Task, TaskError, Value};
+use rask_graph::tokenize::Tokenizer;
+use rask_graph::{Args, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -133,21 +131,13 @@ impl Generator {
             Draw::Uniform { .. } => "uniform",
             Draw::Integers { .. } => "integers",
         };
-        let mut layer = Layer::with_capacity(key_name(label, &token), chunks.npartitions());
-        for (n, index) in chunks.blocks().into_iter().enumerate() {
+        Ok(Array::from_tasks(label, &token, chunks, |index, ranges| {
             // Each block's stream: the generator's seed and the block's place.
-            let seed = u64::from_str_radix(
-                &Tokenizer::new().write(&(self.seed, n as u64)).finish()[..16],
-                16,
-            )
-            .unwrap_or(self.seed ^ n as u64);
-            let shape = chunks.block_shape(&index);
-            layer.insert(index, Task::new(RandomBlock { shape, seed, draw }, []));
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = Graph::new();
-        graph.add_layer(layer);
-        Ok(Array::from_graph(graph, name, chunks, label))
+            let token = Tokenizer::new().write(&(self.seed, index)).finish();
+            let seed = u64::from_str_radix(&token[..16], 16).unwrap_or(self.seed);
+            let shape = ranges.iter().map(|r| r.len()).collect();
+            Task::new(RandomBlock { shape, seed, draw }, [])
+        }))
     }
 
     /// Normal samples with mean `loc` and standard deviation `scale` (≥ 0).
