@@ -217,6 +217,84 @@ impl Graph {
         self.layers.values().flat_map(|l| l.iter())
     }
 
+    /// How many tasks read each key; a task that reads a key twice counts once.
+    ///
+    /// ```
+    /// use rask_graph::{Arg, Graph, Key, Layer, Task, Value, ops::Sum};
+    /// let mut g = Graph::new();
+    /// let mut x = Layer::new("x");
+    /// x.insert([0], Task::literal(Value::new(1u64)));
+    /// g.add_layer(x);
+    /// let mut y = Layer::new("y");
+    /// let k = Arg::Key(Key::new("x", [0]));
+    /// y.insert([0], Task::new(Sum, [k.clone(), k]));
+    /// g.add_layer(y);
+    /// assert_eq!(g.reader_counts()[&Key::new("x", [0])], 1);
+    /// ```
+    pub fn reader_counts(&self) -> std::collections::HashMap<Key, u32> {
+        let mut readers = std::collections::HashMap::new();
+        let mut seen: Vec<&Key> = Vec::new();
+        for (_, task) in self.iter() {
+            seen.clear();
+            for d in task.dependencies() {
+                if !seen.contains(&d) {
+                    seen.push(d);
+                    *readers.entry(d.clone()).or_default() += 1;
+                }
+            }
+        }
+        readers
+    }
+
+    /// A copy with the tasks at the keys of `replaced` swapped for the new ones and the keys
+    /// in `removed` dropped (an emptied layer goes too). Untouched layers are shared, not copied:
+    /// the shape of a graph-rewriting pass.
+    ///
+    /// ```
+    /// use std::collections::{HashMap, HashSet};
+    /// use rask_graph::{Graph, Key, Layer, Task, Value};
+    /// let mut g = Graph::new();
+    /// let mut x = Layer::new("x");
+    /// x.insert([0], Task::literal(Value::new(1u64)));
+    /// x.insert([1], Task::literal(Value::new(2u64)));
+    /// g.add_layer(x);
+    /// let new = HashMap::from([(Key::new("x", [0]), Task::literal(Value::new(5u64)))]);
+    /// let g = g.replace_tasks(new, &HashSet::from([Key::new("x", [1])]));
+    /// assert_eq!(g.len(), 1);
+    /// ```
+    pub fn replace_tasks(
+        &self,
+        mut replaced: std::collections::HashMap<Key, Task>,
+        removed: &std::collections::HashSet<Key>,
+    ) -> Graph {
+        if replaced.is_empty() && removed.is_empty() {
+            return self.clone();
+        }
+        let mut out = Graph::new();
+        for layer in self.layers() {
+            let touched = layer
+                .iter()
+                .any(|(k, _)| replaced.contains_key(&k) || removed.contains(&k));
+            if !touched {
+                out.add_layer(Arc::clone(layer));
+                continue;
+            }
+            let mut l = Layer::with_capacity(Arc::clone(layer.name()), layer.len());
+            for (index, task) in layer.entries() {
+                let key = layer.key(index.iter().copied());
+                if removed.contains(&key) {
+                    continue;
+                }
+                let task = replaced.remove(&key).unwrap_or_else(|| task.clone());
+                l.insert(index.iter().copied(), task);
+            }
+            if !l.is_empty() {
+                out.add_layer(l);
+            }
+        }
+        out
+    }
+
     /// The part of the graph that `keys` need: their tasks and everything those depend on.
     ///
     /// Errors if a key is not in the graph or a needed task depends on a missing key.

@@ -313,6 +313,8 @@ impl<T: Element> Collection for Array<T> {
         let g = crate::expr::fuse_reductions::<u64>(&g, &keys);
         let g = crate::expr::fuse_reductions::<u32>(&g, &keys);
         let g = crate::expr::fuse_reductions::<u8>(&g, &keys);
+        // A histogram of random samples counts them as they are drawn.
+        let g = crate::histogram::fuse_random_histograms(&g, &keys);
         Ok(g.fuse_linear(&keys))
     }
 

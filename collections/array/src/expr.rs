@@ -2,11 +2,10 @@
 //! along the last axis) at a time: the chain's block-sized intermediates are never made —
 //! numexpr's idea, as DESIGN.md §2 asks.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
-use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value, downcast_op};
+use rask_graph::{Arg, Args, Graph, Key, Op, Task, TaskError, Value, downcast_op};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{Chunk, block_view};
@@ -131,6 +130,32 @@ fn fold_lane<T: Element>(kind: ReduceKind, acc: Option<T::Acc>, values: &[T]) ->
     Some(a)
 }
 
+/// Folds a lane of `len` copies of `c` into `acc` without making the lane: a sum adds
+/// `c * len`, a minimum or maximum folds `c` once.
+fn fold_constant<T: Element>(
+    kind: ReduceKind,
+    acc: Option<T::Acc>,
+    c: T,
+    len: usize,
+) -> Option<T::Acc>
+where
+    T::Acc: Arith,
+{
+    if len == 0 {
+        return acc;
+    }
+    let c = c.acc();
+    let lane = match kind {
+        ReduceKind::Sum => c.mul(<T::Acc as Element>::cast_from(len as u64)),
+        ReduceKind::Prod => (1..len).fold(c, |p, _| p.mul(c)),
+        ReduceKind::Min | ReduceKind::Max => c,
+    };
+    Some(match acc {
+        Some(a) => fold(kind, a, lane),
+        None => lane,
+    })
+}
+
 /// Refills `lane` with the next lane of every input; false when they are exhausted.
 fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
     inputs: &mut [I],
@@ -202,8 +227,13 @@ impl<T: Numeric> Op for ExprReduce<T> {
                 if !next_lanes(&mut lanes, &mut lane) {
                     break;
                 }
-                self.expr.eval_into(&lane, &mut buf, &mut spare);
-                acc = fold_lane::<T>(kind, acc, &buf);
+                acc = match self.expr.constant(&lane) {
+                    Some(c) => fold_constant::<T>(kind, acc, c, len),
+                    None => {
+                        self.expr.eval_into(&lane, &mut buf, &mut spare);
+                        fold_lane::<T>(kind, acc, &buf)
+                    }
+                };
             }
             let out = ArrayD::from_elem(IxDyn(&vec![1; ndim]), acc.unwrap_or_default());
             return Ok(Value::new(Chunk(out)));
@@ -336,19 +366,10 @@ pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &[Key]) -> Graph
 where
     T::Acc: Arith,
 {
-    let mut readers: HashMap<Key, u32> = HashMap::new();
-    for (_, task) in graph.iter() {
-        let mut seen: Vec<&Key> = Vec::new();
-        for d in task.dependencies() {
-            if !seen.contains(&d) {
-                seen.push(d);
-                *readers.entry(d.clone()).or_default() += 1;
-            }
-        }
-    }
+    let readers = graph.reader_counts();
     let fusable = |k: &Key| readers.get(k) == Some(&1) && !keep.contains(k);
     let mut replaced: HashMap<Key, Task> = HashMap::new();
-    let mut absorbed: std::collections::HashSet<Key> = std::collections::HashSet::new();
+    let mut absorbed: HashSet<Key> = HashSet::new();
     for (key, task) in graph.iter() {
         let Some(r) = downcast_op::<ReduceBlock<T>>(task.op()) else {
             continue;
@@ -370,7 +391,7 @@ where
             key: &Key,
             fusable: &dyn Fn(&Key) -> bool,
             leaves: &mut Vec<Arg>,
-            absorbed: &mut std::collections::HashSet<Key>,
+            absorbed: &mut HashSet<Key>,
             names: &mut Vec<String>,
             depth: usize,
         ) -> Node<T> {
@@ -425,30 +446,5 @@ where
         };
         replaced.insert(key, Task::new(op, leaves));
     }
-    if replaced.is_empty() {
-        return graph.clone();
-    }
-    let mut out = Graph::new();
-    for layer in graph.layers() {
-        let touched = layer
-            .iter()
-            .any(|(k, _)| replaced.contains_key(&k) || absorbed.contains(&k));
-        if !touched {
-            out.add_layer(Arc::clone(layer));
-            continue;
-        }
-        let mut l = Layer::with_capacity(Arc::clone(layer.name()), layer.len());
-        for (index, task) in layer.entries() {
-            let key = layer.key(index.iter().copied());
-            if absorbed.contains(&key) {
-                continue;
-            }
-            let task = replaced.remove(&key).unwrap_or_else(|| task.clone());
-            l.insert(index.iter().copied(), task);
-        }
-        if !l.is_empty() {
-            out.add_layer(l);
-        }
-    }
-    out
+    graph.replace_tasks(replaced, &absorbed)
 }

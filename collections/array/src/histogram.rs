@@ -1,10 +1,11 @@
 //! `histogram` (NumPy's and `da.histogram`'s semantics) and `bincount`.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Args, Key, Layer, Op, Task, TaskError, Value};
+use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value, downcast_op};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -12,6 +13,7 @@ use crate::chunk::{Chunk, block_view};
 use crate::chunks::Chunks;
 use crate::element::Element;
 use crate::error::ArrayError;
+use crate::random::RandomBlock;
 use crate::reduce::{Combine, ReduceKind};
 
 /// NumPy's `linspace(lo, hi, n + 1)`: the bin edges.
@@ -34,6 +36,101 @@ pub struct HistogramBlock<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
+impl<T> HistogramBlock<T> {
+    /// A counter for this histogram's bins.
+    fn counter(&self) -> BinCounter {
+        BinCounter::new(self.bins, self.lo, self.hi)
+    }
+}
+
+/// Counts values into equal bins. Four tables take turns, so that a run of values in the
+/// same bin (the middle of a normal sample) does not wait on one counter's last increment.
+struct BinCounter {
+    lo: f64,
+    hi: f64,
+    norm: f64,
+    edges: Vec<f64>,
+    tables: [Vec<u64>; 4],
+}
+
+impl BinCounter {
+    fn new(bins: usize, lo: f64, hi: f64) -> Self {
+        Self {
+            lo,
+            hi,
+            norm: bins as f64 / (hi - lo),
+            edges: edges(lo, hi, bins),
+            tables: std::array::from_fn(|_| vec![0u64; bins]),
+        }
+    }
+
+    fn add(&mut self, values: &[f64]) {
+        let (lo, hi, norm) = (self.lo, self.hi, self.norm);
+        let edges = &self.edges[..];
+        let last = edges.len() - 2;
+        // The bin of `x`, if it is counted. The float division can land one bin off an edge:
+        // the edges correct it, without branches (`x >= lo` rules out going below bin 0).
+        let bin = |x: f64| -> Option<usize> {
+            if !(x >= lo && x <= hi) {
+                return None;
+            }
+            // In range, the product lies in [0, bins]: an i32 conversion is exact and cheap.
+            let mut i = (((x - lo) * norm) as i32 as usize).min(last);
+            i -= usize::from(x < edges[i]);
+            i += usize::from((i < last) & (x >= edges[i + 1]));
+            Some(i)
+        };
+        let [t0, t1, t2, t3] = &mut self.tables;
+        let quads = values.chunks_exact(4);
+        let tail = quads.remainder();
+        for q in quads {
+            if let Some(i) = bin(q[0]) {
+                t0[i] += 1;
+            }
+            if let Some(i) = bin(q[1]) {
+                t1[i] += 1;
+            }
+            if let Some(i) = bin(q[2]) {
+                t2[i] += 1;
+            }
+            if let Some(i) = bin(q[3]) {
+                t3[i] += 1;
+            }
+        }
+        for x in tail {
+            if let Some(i) = bin(*x) {
+                t0[i] += 1;
+            }
+        }
+    }
+
+    /// Counts values of any element type, converted a batch at a time.
+    fn add_iter<T: Element>(&mut self, values: impl Iterator<Item = T>) {
+        let mut buf = [0.0f64; 1024];
+        let mut n = 0;
+        for x in values {
+            buf[n] = x.to_f64();
+            n += 1;
+            if n == buf.len() {
+                self.add(&buf);
+                n = 0;
+            }
+        }
+        self.add(&buf[..n]);
+    }
+
+    fn finish(self) -> Result<Value, TaskError> {
+        let [mut a, b, c, d] = self.tables;
+        for t in [b, c, d] {
+            a.iter_mut().zip(t).for_each(|(x, y)| *x += y);
+        }
+        let n = a.len();
+        Ok(Value::new(Chunk(
+            ArrayD::from_shape_vec(IxDyn(&[n]), a).map_err(|e| TaskError::new(e.to_string()))?,
+        )))
+    }
+}
+
 impl<T: Element> Op for HistogramBlock<T> {
     fn name(&self) -> &str {
         "histogram-chunk"
@@ -41,28 +138,69 @@ impl<T: Element> Op for HistogramBlock<T> {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let block = block_view::<T>(&args[0])?;
-        let e = edges(self.lo, self.hi, self.bins);
-        let norm = self.bins as f64 / (self.hi - self.lo);
-        let mut counts = vec![0u64; self.bins];
-        for x in block.iter() {
-            let x = x.to_f64();
-            if !(x >= self.lo && x <= self.hi) {
-                continue;
-            }
-            let mut i = (((x - self.lo) * norm) as usize).min(self.bins - 1);
-            // The float division can land one bin off an edge: check against the edges.
-            if x < e[i] {
-                i = i.saturating_sub(1);
-            } else if i + 1 < self.bins && x >= e[i + 1] {
-                i += 1;
-            }
-            counts[i] += 1;
+        let mut counter = self.counter();
+        match block.as_slice_memory_order() {
+            Some(values) => counter.add_iter(values.iter().copied()),
+            None => counter.add_iter(block.iter().copied()),
         }
-        Ok(Value::new(Chunk(
-            ArrayD::from_shape_vec(IxDyn(&[self.bins]), counts)
-                .map_err(|e| TaskError::new(e.to_string()))?,
-        )))
+        counter.finish()
     }
+}
+
+/// A random block's values counted as they are drawn: the block is never made. What
+/// [`fuse_random_histograms`] puts in place of a histogram reading a random block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RandomHistogram {
+    random: RandomBlock,
+    hist: HistogramBlock<f64>,
+}
+
+impl Op for RandomHistogram {
+    fn name(&self) -> &str {
+        "random-histogram-chunk"
+    }
+
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        let mut counter = self.hist.counter();
+        self.random.stream_f64(&mut |xs| counter.add(xs))?;
+        counter.finish()
+    }
+}
+
+rask_graph::register_op!(RandomHistogram, "rask.array.random-histogram");
+
+/// Replaces every histogram block reading a floating-point random block that nothing else
+/// reads with a [`RandomHistogram`]: the samples are counted in batches as they are drawn, the
+/// same numbers as the block would hold. Keys in `keep` are never fused away.
+pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &[Key]) -> Graph {
+    let readers = graph.reader_counts();
+    let mut replaced: HashMap<Key, Task> = HashMap::new();
+    let mut absorbed: HashSet<Key> = HashSet::new();
+    for (key, task) in graph.iter() {
+        let Some(hist) = downcast_op::<HistogramBlock<f64>>(task.op()) else {
+            continue;
+        };
+        let [Arg::Key(src)] = task.args() else {
+            continue;
+        };
+        if readers.get(src) != Some(&1) || keep.contains(src) {
+            continue;
+        }
+        let Some(random) = graph
+            .get(src)
+            .and_then(|t| downcast_op::<RandomBlock>(t.op()))
+            .filter(|r| r.draws_f64())
+        else {
+            continue;
+        };
+        absorbed.insert(src.clone());
+        let op = RandomHistogram {
+            random: random.clone(),
+            hist: hist.clone(),
+        };
+        replaced.insert(key, Task::new(op, []));
+    }
+    graph.replace_tasks(replaced, &absorbed)
 }
 
 /// Counts one block's values `v` in `0..length` (NumPy's `bincount`); a negative value or

@@ -2,7 +2,7 @@
 //! match a direct count.
 
 use rask_array::random::Generator;
-use rask_array::{IntoScalar, Reduction, histogram_direct};
+use rask_array::{Array, IntoScalar, Reduction, histogram_direct};
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
@@ -86,6 +86,76 @@ fn histograms_match_a_direct_count() {
         .into_scalar()
         .unwrap();
     assert_eq!(total, data.iter().filter(|v| v.abs() <= 5.0).count() as u64);
+}
+
+#[test]
+fn histograms_of_random_blocks_count_samples_as_drawn() {
+    let g = Generator::new(11);
+    let draws = [
+        g.normal(2.0, 0.5, &[10_007], 1_000usize).unwrap(),
+        g.uniform(-1.0, 1.0, &[10_007], 1_000usize).unwrap(),
+        g.standard_normal(&[5_000], 5_000usize).unwrap(),
+    ];
+    for x in draws {
+        let (counts, _) = x.histogram(13, (-1.0, 2.5)).unwrap();
+        // The optimized graph never makes the random blocks.
+        let graph = counts.optimized_graph().unwrap();
+        let ops: Vec<String> = graph
+            .iter()
+            .map(|(_, t)| t.op().name().to_string())
+            .collect();
+        assert!(
+            ops.iter().any(|n| n.contains("random-histogram-chunk")),
+            "{ops:?}"
+        );
+        assert!(
+            !ops.iter()
+                .any(|n| n.contains("normal") || n.contains("uniform")),
+            "{ops:?}"
+        );
+        let data = x.compute_on(&SyncScheduler, &[]).unwrap();
+        let want = histogram_direct(data.iter().copied(), 13, (-1.0, 2.5));
+        for s in schedulers() {
+            let got = counts.compute_on(&*s, &[]).unwrap();
+            assert_eq!(got.as_slice().unwrap(), want.as_slice());
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Values on and next to the bin edges land where NumPy puts them.
+    #[test]
+    fn histogram_edges_match_a_search(
+        bins in 1usize..40,
+        lo in -10.0f64..10.0,
+        width in 0.001f64..50.0,
+        picks in proptest::collection::vec((0usize..41, -2i32..3), 0..300),
+        chunk in 1usize..64,
+    ) {
+        let hi = lo + width;
+        let step = width / bins as f64;
+        // Edges, their neighbours one ulp away, and values outside the range.
+        let values: Vec<f64> = picks
+            .iter()
+            .map(|(k, d)| {
+                let e = lo + (*k).min(bins + 1) as f64 * step;
+                let e = if *k == bins { hi } else { e };
+                match d {
+                    -2 => lo - 1.0,
+                    -1 => f64::from_bits(e.to_bits().wrapping_sub(1)),
+                    1 => f64::from_bits(e.to_bits() + 1),
+                    _ => e,
+                }
+            })
+            .collect();
+        let a = ndarray::Array1::from(values.clone()).into_dyn();
+        let x = Array::from_array(&a, chunk).unwrap();
+        let (counts, _) = x.histogram(bins, (lo, hi)).unwrap();
+        let got = counts.compute_on(&SyncScheduler, &[]).unwrap();
+        let want = histogram_direct(values.iter().copied(), bins, (lo, hi));
+        proptest::prop_assert_eq!(got.as_slice().unwrap(), want.as_slice());
+    }
 }
 
 #[test]

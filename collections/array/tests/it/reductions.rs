@@ -261,6 +261,42 @@ proptest! {
         prop_assert_eq!(got.shape(), want.shape());
         prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-9));
     }
+
+    /// Chains over constant blocks fold a whole lane at once; the results are NumPy's.
+    #[test]
+    fn constant_lanes_reduce_like_ndarray(
+        shape in proptest::collection::vec(0usize..9, 1..4),
+        chunk in proptest::collection::vec(1usize..5, 3),
+        c in -3.0f64..3.0,
+        all in any::<bool>(),
+    ) {
+        let chunk = &chunk[..shape.len()];
+        let x = Array::<f64>::full(&shape, chunk, c).unwrap();
+        let y = Array::<f64>::ones(&shape, chunk).unwrap();
+        let rev = vec![ndarray::SliceInfoElem::Slice { start: 0, end: None, step: -1 }; shape.len()];
+        let expr = &(&x * &y.slice(&rev[..]).unwrap()) + 0.25;
+        let want_full = ndarray::ArrayD::from_elem(ndarray::IxDyn(&shape), c * 1.0 + 0.25);
+        let axes = if all { Reduction::all() } else { Reduction::axis(0) };
+        let close = |g: &ndarray::ArrayD<f64>, w: ndarray::ArrayD<f64>| {
+            g.shape() == w.shape() && g.iter().zip(w.iter()).all(|(g, w)| (g - w).abs() <= 1e-9 * w.abs().max(1.0))
+        };
+        let want_sum = if all { ndarray::arr0(want_full.sum()).into_dyn() } else { want_full.sum_axis(Axis(0)) };
+        let got = expr.sum(axes.clone()).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        prop_assert!(close(&got, want_sum.clone()), "sum {got} {want_sum}");
+        let want_prod = if all { ndarray::arr0(want_full.product()).into_dyn() } else { want_full.map_axis(Axis(0), |l| l.product()) };
+        let got = expr.prod(axes.clone()).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        prop_assert!(close(&got, want_prod.clone()), "prod {got} {want_prod}");
+        if !want_full.is_empty() {
+            let v = c * 1.0 + 0.25;
+            let want = if all { ndarray::arr0(v).into_dyn() } else { want_full.map_axis(Axis(0), |_| v) };
+            if shape[0] > 0 {
+                let got = expr.max(axes.clone()).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+                prop_assert!(close(&got, want.clone()), "max {got}");
+                let got = expr.min(axes).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+                prop_assert!(close(&got, want), "min {got}");
+            }
+        }
+    }
 }
 
 #[test]
