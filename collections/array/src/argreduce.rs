@@ -195,7 +195,13 @@ register_arg!(f64, f32, i64, i32, u64, u32, u8, bool);
 type Group = (Vec<u32>, Vec<Vec<u32>>);
 
 impl<T: Element> Array<T> {
-    fn arg(&self, max: bool, axis: Option<usize>) -> Result<Array<i64>, ArrayError> {
+    fn arg(
+        &self,
+        max: bool,
+        axis: Option<usize>,
+        split_every: Option<usize>,
+    ) -> Result<Array<i64>, ArrayError> {
+        let split_every = split_every.unwrap_or(4).max(2);
         self.check()?;
         let shape = self.shape();
         if let Some(ax) = axis
@@ -218,7 +224,7 @@ impl<T: Element> Array<T> {
         let label = if max { "argmax" } else { "argmin" };
         let token = Tokenizer::new()
             .write_str(self.name())
-            .write(&(max, axis.map(|a| a as u64)))
+            .write(&(max, axis.map(|a| a as u64), split_every as u64))
             .finish();
         let mut graph = self.graph().clone();
         let mut chunk_layer = Layer::with_capacity(
@@ -243,13 +249,18 @@ impl<T: Element> Array<T> {
         }
         let chunk_name = Arc::clone(chunk_layer.name());
         graph.add_layer(chunk_layer);
-        // One combining task per output block: every block along the reduced axis (or all).
-        let combine: Arc<dyn Op> = Arc::new(ArgCombine::<T> {
+        // Per output block, the partial results of every block along the reduced axis (or all
+        // blocks) are combined `split_every` at a time, in a tree.
+        let partial: Arc<dyn Op> = Arc::new(ArgCombine::<T> {
+            max,
+            finish: None,
+            _t: std::marker::PhantomData,
+        });
+        let finish: Arc<dyn Op> = Arc::new(ArgCombine::<T> {
             max,
             finish: Some(axis),
             _t: std::marker::PhantomData,
         });
-        let mut layer = Layer::new(key_name(label, &token));
         let (out_chunks, groups): (Chunks, Vec<Group>) = match axis {
             None => (
                 Chunks::from_axes(vec![]),
@@ -277,11 +288,40 @@ impl<T: Element> Array<T> {
                 (out, groups)
             }
         };
+        let mut groups: Vec<(Vec<u32>, Vec<Key>)> = groups
+            .into_iter()
+            .map(|(o, members)| {
+                let keys = members
+                    .into_iter()
+                    .map(|i| Key::with_name(&chunk_name, i))
+                    .collect();
+                (o, keys)
+            })
+            .collect();
+        let mut level = 0u64;
+        while groups.iter().any(|(_, m)| m.len() > split_every) {
+            let mut layer = Layer::new(key_name(
+                &format!("{label}-partial"),
+                &Tokenizer::new().write_str(&token).write(&level).finish(),
+            ));
+            for (out_index, members) in &mut groups {
+                let mut next = Vec::with_capacity(members.len().div_ceil(split_every));
+                for (j, part) in members.chunks(split_every).enumerate() {
+                    let mut index = out_index.clone();
+                    index.push(j as u32);
+                    let inputs = part.iter().map(|k| Arg::Key(k.clone()));
+                    next.push(layer.key(index.iter().copied()));
+                    layer.insert(index, Task::from_arc(Arc::clone(&partial), inputs));
+                }
+                *members = next;
+            }
+            graph.add_layer(layer);
+            level += 1;
+        }
+        let mut layer = Layer::new(key_name(label, &token));
         for (out_index, members) in groups {
-            let inputs = members
-                .into_iter()
-                .map(|i| Arg::Key(Key::with_name(&chunk_name, i)));
-            layer.insert(out_index, Task::from_arc(Arc::clone(&combine), inputs));
+            let inputs = members.into_iter().map(Arg::Key);
+            layer.insert(out_index, Task::from_arc(Arc::clone(&finish), inputs));
         }
         let name = Arc::clone(layer.name());
         graph.add_layer(layer);
@@ -300,11 +340,38 @@ impl<T: Element> Array<T> {
     /// assert_eq!(x.argmax(Some(1)).unwrap().compute_on(&s, &[]).unwrap().as_slice().unwrap(), &[2, 1]);
     /// ```
     pub fn argmin(&self, axis: Option<usize>) -> Result<Array<i64>, ArrayError> {
-        self.arg(false, axis)
+        self.arg(false, axis, None)
     }
 
     /// Where the largest element is (see [`argmin`](Array::argmin)).
     pub fn argmax(&self, axis: Option<usize>) -> Result<Array<i64>, ArrayError> {
-        self.arg(true, axis)
+        self.arg(true, axis, None)
+    }
+
+    /// [`argmin`](Array::argmin), its partial results combined `split_every` at a time
+    /// (Dask's `split_every`; at least 2, default 4).
+    ///
+    /// ```
+    /// use rask_array::{Array, IntoScalar};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::Array1::from_iter((0..100).map(|i| (i * 37 % 101) as f64)).into_dyn(), 3usize).unwrap();
+    /// let m = x.argmin_split_every(None, 2).unwrap();
+    /// assert_eq!(m.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), 0);
+    /// ```
+    pub fn argmin_split_every(
+        &self,
+        axis: Option<usize>,
+        split_every: usize,
+    ) -> Result<Array<i64>, ArrayError> {
+        self.arg(false, axis, Some(split_every))
+    }
+
+    /// [`argmax`](Array::argmax), its partial results combined `split_every` at a time.
+    pub fn argmax_split_every(
+        &self,
+        axis: Option<usize>,
+        split_every: usize,
+    ) -> Result<Array<i64>, ArrayError> {
+        self.arg(true, axis, Some(split_every))
     }
 }

@@ -474,3 +474,51 @@ fn argmin_argmax_match_ndarray() {
             .is_err()
     );
 }
+
+/// NumPy's arg-extremum of a lane: the first best, or the first NaN.
+fn arg_direct(lane: &[f64], max: bool) -> i64 {
+    if let Some(i) = lane.iter().position(|v| v.is_nan()) {
+        return i as i64;
+    }
+    let mut best = 0;
+    for (i, v) in lane.iter().enumerate() {
+        if (max && *v > lane[best]) || (!max && *v < lane[best]) {
+            best = i;
+        }
+    }
+    best as i64
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Trees of any width give NumPy's answer, ties (few distinct values) and NaN included.
+    #[test]
+    fn arg_trees_match_numpy(
+        shape in proptest::collection::vec(1usize..9, 1..4),
+        chunk in proptest::collection::vec(1usize..4, 3),
+        split in 2usize..5,
+        seed in 0u64..1000,
+        nan in any::<bool>(),
+    ) {
+        let n: usize = shape.iter().product();
+        let mut values: Vec<f64> = (0..n as u64).map(|i| ((i * 7919 + seed) % 5) as f64).collect();
+        if nan && n > 2 {
+            values[n / 2] = f64::NAN;
+        }
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), values).unwrap();
+        let x = Array::from_array(&a, &chunk[..shape.len()]).unwrap();
+        for max in [false, true] {
+            let flat: Vec<f64> = a.iter().copied().collect();
+            let got = if max { x.argmax_split_every(None, split) } else { x.argmin_split_every(None, split) }
+                .unwrap().compute_on(&SyncScheduler, &[]).unwrap().into_scalar().unwrap();
+            prop_assert_eq!(got, arg_direct(&flat, max));
+            for axis in 0..shape.len() {
+                let got = if max { x.argmax_split_every(Some(axis), split) } else { x.argmin_split_every(Some(axis), split) }
+                    .unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+                let want = a.map_axis(Axis(axis), |lane| arg_direct(&lane.to_vec(), max));
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}
