@@ -97,6 +97,37 @@ pub trait Compute: Collection + Sized {
         let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
         self.persist_on(&*scheduler, &refs)
     }
+
+    /// Draws the collection's task graph into `path` — SVG or PNG, by its extension — with the
+    /// DOT beside it (Dask's `.visualize(filename)`), without a system graphviz. Refuses past
+    /// [`array::VISUALIZE_LIMIT`] tasks, as a picture that big is unreadable; an array's own
+    /// `visualize_forced` draws anyway.
+    ///
+    /// ```
+    /// use rask::prelude::*;
+    ///
+    /// let x = rask::delayed::value(1i64).map("inc", |x| x + 1);
+    /// let z = x.zip_with(&x, "add", |a, b| a + b);
+    /// let dir = std::env::temp_dir().join(format!("rask-doc-viz-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let png = z.visualize(dir.join("z.png")).unwrap();
+    /// assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    /// assert!(std::fs::read_to_string(dir.join("z.dot")).unwrap().contains("add"));
+    /// ```
+    fn visualize(
+        &self,
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<std::path::PathBuf, array::ArrayError> {
+        let graph = self.graph();
+        if graph.len() > array::VISUALIZE_LIMIT {
+            return Err(array::ArrayError::Visualize(format!(
+                "the graph has {} tasks, more than {} can be drawn legibly",
+                graph.len(),
+                array::VISUALIZE_LIMIT
+            )));
+        }
+        array::write_graph(graph, path)
+    }
 }
 
 impl<C: Collection> Compute for C {}

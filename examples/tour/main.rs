@@ -2,12 +2,15 @@
 //!
 //! `cargo run --release --example tour` runs it at full size; `-- --small` (or the
 //! `RASK_TOUR_SMALL` environment variable) runs a reduced version in a second. It writes its
-//! pictures (graphs as SVG, and their DOT) into a folder that it names at the end.
+//! pictures (graphs as PNG with their DOT, and the two plots) into a folder that it names at
+//! the end.
 //!
-//! Done so far: 10.2 (arrays, chunks, compute, graphs), 10.2.1 (chunk shapes), the big
-//! calculation of 10.2.2 with a progress bar, and `delayed` for graphs that are not arrays.
-//! Still to come with the rest of the arrays issue: the cos-mean line plot, the histogram and
-//! the rendered pictures.
+//! It covers 10.2 (arrays, chunks, compute, graphs), 10.2.1 (chunk shapes), 10.2.2 (the big
+//! calculation, with a progress bar), 10.2.3 (reductions, and the line plot), the histogram of
+//! 10.3 on the local threads, and `delayed` for graphs that are not arrays. 10.3's
+//! `LocalCluster` and `Client` come with the distributed scheduler.
+
+mod plots;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,15 +52,15 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         computed.shape(),
         computed.iter().all(|v| *v == 1.0)
     );
-    ones.visualize(out.join("ones.svg"))?;
+    ones.visualize(out.join("ones.png"))?;
     let sum_of_ones = ones.sum(Reduction::all())?;
-    sum_of_ones.visualize(out.join("sum_of_ones.svg"))?;
+    sum_of_ones.visualize(out.join("sum_of_ones.png"))?;
     println!(
         "sum_of_ones = {sum_of_ones} -> {}",
         sum_of_ones.compute()?.into_scalar()?
     );
     let fancy_calculation = (&ones * &ones.slice(s![..;-1, ..;-1])?).mean(Reduction::all())?;
-    fancy_calculation.visualize(out.join("fancy_calculation.svg"))?;
+    fancy_calculation.visualize(out.join("fancy_calculation.png"))?;
     println!(
         "fancy_calculation = {fancy_calculation} -> {}",
         fancy_calculation.compute()?.into_scalar()?
@@ -67,7 +70,7 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
     let big_ones = Array::<f64>::ones(&bigshape, chunk_shape)?;
     println!("big_ones = {big_ones}");
     println!("big_ones.nbytes / 2**20 = {}", mib(big_ones.nbytes()));
-    if let Err(e) = big_ones.visualize(out.join("big_ones.svg")) {
+    if let Err(e) = big_ones.visualize(out.join("big_ones.png")) {
         println!("Do not try to .visualize() this array! ({e})");
     }
     let big_calc = (&big_ones * &big_ones.slice(s![..;-1, ..;-1])?).mean(Reduction::all())?;
@@ -80,11 +83,42 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         r
     };
 
-    println!("\n# 10.2.3 A histogram of normal samples");
+    println!("\n# 10.2.3 Reduction");
+    let big_ones_reduce = big_ones.cos().powi(2).mean(Reduction::axis(0))?;
+    println!("big_ones_reduce = {big_ones_reduce}");
+    let reduced = {
+        let _bar = rask::config::add_callback(Arc::new(rask::diagnostics::ProgressBar::new()));
+        let t = Instant::now();
+        let r = big_ones_reduce.compute()?;
+        println!("computed in {:.2} s", t.elapsed().as_secs_f64());
+        r
+    };
+    let reduced: Vec<f64> = reduced.iter().copied().collect();
+    println!(
+        "big_ones_reduce[:3] = {:?}, … ({} values; cos(1)**2 = {})",
+        &reduced[..3],
+        reduced.len(),
+        1f64.cos().powi(2)
+    );
+    // `plt.plot(big_ones_reduce)`
+    plots::line(
+        &out.join("big_ones_reduce.png"),
+        "(cos(big_ones)**2).mean(axis=0)",
+        &reduced,
+    )?;
+
+    println!("\n# 10.3 Another bigger calculation: a histogram of normal samples");
+    println!(
+        "(on this machine's threads; LocalCluster and Client come with the distributed scheduler)"
+    );
     let n = if small { 2_000_000 } else { 200_000_000 };
-    let samples = rask::array::random::Generator::new(0).normal(0.0, 1.0, &[n], 1_000_000usize)?;
-    let (hist, bins) = samples.histogram(100, (-5.0, 5.0))?;
+    let random_values =
+        rask::array::random::Generator::new(0).normal(0.0, 1.0, &[n], 1_000_000usize)?;
+    println!("random_values = {random_values}");
+    let (hist, bins) = random_values.histogram(100, (-5.0, 5.0))?;
+    println!("hist = {hist}");
     let counts = {
+        // `hist_c = hist.compute()`
         let _bar = rask::config::add_callback(Arc::new(rask::diagnostics::ProgressBar::new()));
         let t = Instant::now();
         let c = hist.compute()?;
@@ -94,6 +128,14 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         );
         c
     };
+    // `x = 0.5 * (bins[1:] + bins[:-1]); width = np.diff(bins); plt.bar(x, hist_c, width)`
+    let counts_vec: Vec<u64> = counts.iter().copied().collect();
+    plots::bars(
+        &out.join("histogram.png"),
+        &format!("histogram of {n} normal samples, 100 bins on [-5, 5]"),
+        &bins,
+        &counts_vec,
+    )?;
     let peak = counts.iter().copied().max().unwrap_or(0);
     let mid = counts.iter().position(|c| *c == peak).unwrap_or(0);
     println!(
@@ -109,7 +151,6 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
     let x = delayed::value(1.0f64).map("inc", |x| x + 1.0);
     let y = delayed::value(2.0f64).map("inc", |x| x + 1.0);
     let z = x.zip_with(&y, "add", |a, b| a + b);
-    std::fs::write(out.join("z.dot"), rask::graph::dot::to_dot(z.graph()))?;
     println!("z = {z} -> {}", z.compute()?);
     let bad = delayed::value(-1.0f64).try_map("checked-sqrt", |x: &f64| {
         if *x < 0.0 {
@@ -122,7 +163,11 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         println!("errors name the task at fault: {e}");
     }
 
-    println!("\nPictures (SVG and DOT) are in {}", out.display());
+    z.visualize(out.join("z.png"))?;
+    println!(
+        "\nPictures (graphs as PNG and DOT, and the plots) are in {}",
+        out.display()
+    );
     Ok(result)
 }
 

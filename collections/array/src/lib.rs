@@ -38,6 +38,7 @@ mod html;
 mod operators;
 pub mod ops;
 pub mod random;
+mod raster;
 mod reduce;
 mod slicing;
 mod stats;
@@ -58,6 +59,7 @@ pub use expr::{ExprReduce, Node};
 pub use histogram::{HistogramBlock, histogram_direct};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
+pub use raster::FONT;
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
 pub use slicing::{Keep, SliceBlock};
-pub use visualize::{VISUALIZE_LIMIT, dot_to_svg};
+pub use visualize::{VISUALIZE_LIMIT, dot_to_svg, write_graph};

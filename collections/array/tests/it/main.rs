@@ -6,3 +6,4 @@ mod elementwise;
 mod random;
 mod reductions;
 mod slicing;
+mod visualize;
