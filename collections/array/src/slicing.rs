@@ -265,6 +265,18 @@ impl<T: Element> Array<T> {
                 step: 1,
             });
         }
+        // Everything, in order, on every axis: the array itself (Dask: `a is a[:]`).
+        let everything = elems.iter().zip(self.shape()).all(|(e, n)| match *e {
+            SliceInfoElem::Slice { start, end, step } => {
+                step == 1
+                    && (start == 0 || (n > 0 && start == -(n as isize)))
+                    && end.is_none_or(|e| e == n as isize)
+            }
+            _ => false,
+        });
+        if everything && elems.len() == self.ndim() {
+            return Ok(self.clone());
+        }
         // Per element, its pieces, and the output axes.
         let mut axis = 0;
         let mut per_elem: Vec<Vec<Piece>> = Vec::with_capacity(elems.len());
