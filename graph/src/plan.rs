@@ -402,7 +402,11 @@ fn weigh(
 /// - a task whose result has exactly one dependent numbers that dependent at once when it
 ///   becomes ready (chains run straight through);
 /// - a ready task off the current path whose single-dependent chain ends in an output is
-///   numbered before the path opens a new branch (it frees its inputs and costs nothing later).
+///   numbered before the path opens a new branch (it frees its inputs and costs nothing later);
+/// - so is a ready task off the path whose running (with the single-dependent chain it
+///   completes) lets more inputs go than it makes results. (`x * x[::-1]` reads every block
+///   twice, once mirrored; without this rule each block waits in memory for its mirror's
+///   turn: half the array at once.)
 fn order(
     deps: &[u32],
     deps_start: &[u32],
@@ -413,10 +417,15 @@ fn order(
 ) -> Vec<u32> {
     let n = deps_start.len() - 1;
     let mut o = Orderer {
+        deps,
+        deps_start,
         dependents,
         dependents_start,
         prio: vec![NONE; n],
         remaining: (0..n).map(|i| deps_start[i + 1] - deps_start[i]).collect(),
+        readers: (0..n)
+            .map(|i| dependents_start[i + 1] - dependents_start[i])
+            .collect(),
         on_stack: vec![false; n],
         runnable: Vec::new(),
         next: 0,
@@ -460,10 +469,15 @@ fn order(
 }
 
 struct Orderer<'a> {
+    deps: &'a [u32],
+    deps_start: &'a [u32],
     dependents: &'a [u32],
     dependents_start: &'a [u32],
     prio: Vec<u32>,
+    /// Per task, its dependencies not numbered yet: 0 when it is ready.
     remaining: Vec<u32>,
+    /// Per task, its dependents not numbered yet: 0 when its result can go.
+    readers: Vec<u32>,
     on_stack: Vec<bool>,
     runnable: Vec<u32>,
     next: u32,
@@ -475,11 +489,53 @@ impl Orderer<'_> {
             ..self.dependents_start[i as usize + 1] as usize]
     }
 
+    fn deps(&self, i: u32) -> &[u32] {
+        &self.deps[self.deps_start[i as usize] as usize..self.deps_start[i as usize + 1] as usize]
+    }
+
+    /// Whether running ready task `x`, then the chain of single dependents each completes,
+    /// holds fewer results at some point than now: every task makes one result and lets go
+    /// each input it is the last reader of.
+    fn frees_memory(&self, mut x: u32) -> bool {
+        let mut net: i64 = 0;
+        loop {
+            net -= 1;
+            net += self
+                .deps(x)
+                .iter()
+                .filter(|q| self.readers[**q as usize] == 1)
+                .count() as i64;
+            if net > 0 {
+                return true;
+            }
+            match self.dependents(x) {
+                [m] if self.remaining[*m as usize] == 1 => x = *m,
+                _ => return false,
+            }
+        }
+    }
+
     fn number(&mut self, start: u32) {
         let mut node = start;
         loop {
             self.prio[node as usize] = self.next;
             self.next += 1;
+            // An input now read by one task only: that task, if ready, lets it go.
+            for k in self.deps_start[node as usize]..self.deps_start[node as usize + 1] {
+                let p = self.deps[k as usize];
+                self.readers[p as usize] -= 1;
+                if self.readers[p as usize] == 1
+                    && let Some(&u) = self
+                        .dependents(p)
+                        .iter()
+                        .find(|u| self.prio[**u as usize] == NONE && **u != node)
+                    && self.remaining[u as usize] == 0
+                    && !self.on_stack[u as usize]
+                    && self.frees_memory(u)
+                {
+                    self.runnable.push(u);
+                }
+            }
             let (a, b) = (
                 self.dependents_start[node as usize] as usize,
                 self.dependents_start[node as usize + 1] as usize,
@@ -490,7 +546,7 @@ impl Orderer<'_> {
                 if self.remaining[d as usize] == 0
                     && b - a > 1
                     && !self.on_stack[d as usize]
-                    && self.ends_in_output(d)
+                    && (self.ends_in_output(d) || self.frees_memory(d))
                 {
                     self.runnable.push(d);
                 }

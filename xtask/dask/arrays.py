@@ -1,6 +1,6 @@
 """The tutorial's three big computations with Dask, one per process (for its peak RSS).
 
-Usage: python arrays.py fancy|cosmean|histogram [--small]
+Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random [--small]
 Prints one JSON line: workload, best-of-3 seconds, peak resident bytes (ru_maxrss).
 Mirrors collections/array/benches/tutorial.rs.
 """
@@ -26,6 +26,14 @@ def main():
             x = da.ones((rows, 4000), chunks=(1000, 1000))
             r = (x * x[::-1, ::-1]).mean().compute()
             assert r == 1.0
+        elif workload == "fancy-random":
+            x = da.random.default_rng(0).random((rows, 4000), chunks=(1000, 1000))
+            r = (x * x[::-1, ::-1]).mean().compute()
+            assert abs(r - 0.25) < 0.01
+        elif workload == "cosmean-random":
+            x = da.random.default_rng(0).random((rows, 4000), chunks=(1000, 1000))
+            r = (da.cos(x) ** 2).mean(axis=0).compute()
+            assert abs(r[0] - 0.7273243567064205) < 0.02
         elif workload == "cosmean":
             x = da.ones((rows, 4000), chunks=(1000, 1000))
             r = (da.cos(x) ** 2).mean(axis=0).compute()

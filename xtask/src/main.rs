@@ -309,7 +309,14 @@ fn dask_overhead() -> Result<Json, String> {
 /// The tutorial's array workloads, each in its own process (for its own peak RSS).
 fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     let small = flags.contains(&"--small");
-    let workloads = ["fancy", "cosmean", "histogram"];
+    // The tutorial's three, then the first two on random data (no constant lanes to fold).
+    let workloads = [
+        "fancy",
+        "cosmean",
+        "histogram",
+        "fancy-random",
+        "cosmean-random",
+    ];
     let mut rask = Vec::new();
     for w in workloads {
         let mut c = cargo();
@@ -347,7 +354,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     println!();
     println!("the tutorial's array computations (best of 3; peak RSS of the whole process)");
     println!(
-        "{:<10} {:>9} {:>10} {:>9} {:>10} {:>8}",
+        "{:<15} {:>9} {:>10} {:>9} {:>10} {:>8}",
         "workload", "rask s", "rask MB", "dask s", "dask MB", "speedup"
     );
     for (i, w) in workloads.iter().enumerate() {
@@ -364,7 +371,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             }
             None => ("-".into(), "-".into(), "-".into()),
         };
-        println!("{w:<10} {rs:>9.3} {rm:>10.0} {ds:>9} {dm:>10} {sp:>8}");
+        println!("{w:<15} {rs:>9.3} {rm:>10.0} {ds:>9} {dm:>10} {sp:>8}");
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! The tutorial's three big computations, each timed (best of 3) in its own process so that
 //! its peak resident memory is its own: `cargo bench -p rask-array --bench tutorial -- fancy`
 //! (or `cosmean`, `histogram`; add `--small` for a quick run). Prints one JSON line.
+//! `fancy-random` and `cosmean-random` run the same expressions on uniform random data
+//! instead of ones, where no lane is constant.
 //! `cargo xtask bench arrays [--dask]` runs all three, beside Dask.
 
 use std::time::Instant;
@@ -26,7 +28,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: tutorial fancy|cosmean|histogram [--small]");
+        eprintln!("usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random [--small]");
         std::process::exit(2);
     };
     let s = ThreadedScheduler::builder().build().unwrap_or_default();
@@ -47,6 +49,31 @@ fn main() {
                     .unwrap_or_else(|e| panic!("{e}"));
                 let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
                 assert_eq!(r.iter().next().copied(), Some(1.0));
+            }
+            "fancy-random" => {
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[rows, 4000], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let y = x.slice(s![..;-1, ..;-1]).unwrap_or_else(|e| panic!("{e}"));
+                let m = (&x * &y)
+                    .mean(Reduction::all())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                // E[x * y] for independent uniforms is 1/4.
+                assert!((r.iter().next().copied().unwrap_or(0.0) - 0.25).abs() < 0.01);
+            }
+            "cosmean-random" => {
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[rows, 4000], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let m = x
+                    .cos()
+                    .powi(2)
+                    .mean(Reduction::axis(0))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                // E[cos(u)**2] for u uniform on [0, 1) is 1/2 + sin(2)/4.
+                assert!((r[[0]] - (0.5 + 2f64.sin() / 4.0)).abs() < 0.02);
             }
             "cosmean" => {
                 let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])

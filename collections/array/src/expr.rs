@@ -12,6 +12,7 @@ use crate::chunk::{Chunk, block_view};
 use crate::element::{Arith, Element};
 use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, broadcast_shapes};
 use crate::reduce::{ReduceBlock, ReduceKind, fold};
+use crate::slicing::{Keep, SliceBlock, select};
 
 /// An elementwise expression over input blocks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,25 @@ pub enum Node<T: Element> {
     Bin(BinOp, Box<Node<T>>, Box<Node<T>>),
     /// `op(x)`.
     Un(UnaryOp, Box<Node<T>>),
+}
+
+/// Applies `f(out[i], lane[i])` along a lane, with slices where the lane is contiguous
+/// forwards or backwards (a reversed block), so the loop vectorizes.
+fn zip_lane<T: Element>(out: &mut [T], lane: &ArrayView1<'_, T>, f: impl Fn(T, T) -> T) {
+    if let Some(src) = lane.as_slice() {
+        out.iter_mut().zip(src).for_each(|(o, x)| *o = f(*o, *x));
+    } else if lane.strides()[0] == -1 {
+        let fwd = lane.slice(ndarray::s![..;-1]);
+        if let Some(src) = fwd.as_slice() {
+            out.iter_mut()
+                .zip(src.iter().rev())
+                .for_each(|(o, x)| *o = f(*o, *x));
+        }
+    } else {
+        out.iter_mut()
+            .zip(lane.iter())
+            .for_each(|(o, x)| *o = f(*o, *x));
+    }
 }
 
 /// One lane of an input: a constant (a broadcast or constant block) or values.
@@ -59,11 +79,15 @@ impl<T: Numeric> Node<T> {
                 match (lane_value(lane), lane.as_slice()) {
                     (Some(v), _) => out.fill(v),
                     (None, Some(src)) => out.copy_from_slice(src),
-                    (None, None) => out.iter_mut().zip(lane.iter()).for_each(|(o, x)| *o = *x),
+                    (None, None) => zip_lane(out, lane, |_, x| x),
                 }
             }
             Node::Bin(op, a, b) => {
                 let op = *op;
+                let input = |n: &Node<T>| match n {
+                    Node::Input(i) => Some(*i as usize),
+                    _ => None,
+                };
                 match (a.constant(lanes), b.constant(lanes)) {
                     (_, Some(y)) => {
                         a.eval_into(lanes, out, spare);
@@ -73,16 +97,27 @@ impl<T: Numeric> Node<T> {
                         b.eval_into(lanes, out, spare);
                         out.iter_mut().for_each(|v| *v = T::binary(op, x, *v));
                     }
-                    (None, None) => {
-                        a.eval_into(lanes, out, spare);
-                        let mut tmp = spare.pop().unwrap_or_default();
-                        tmp.resize(out.len(), T::default());
-                        b.eval_into(lanes, &mut tmp, spare);
-                        out.iter_mut()
-                            .zip(&tmp)
-                            .for_each(|(v, w)| *v = T::binary(op, *v, *w));
-                        spare.push(tmp);
-                    }
+                    // An input on either side is read where it lies, not copied first.
+                    (None, None) => match (input(a), input(b)) {
+                        (_, Some(j)) => {
+                            a.eval_into(lanes, out, spare);
+                            zip_lane(out, &lanes[j], |v, w| T::binary(op, v, w));
+                        }
+                        (Some(i), None) => {
+                            b.eval_into(lanes, out, spare);
+                            zip_lane(out, &lanes[i], |w, v| T::binary(op, v, w));
+                        }
+                        (None, None) => {
+                            a.eval_into(lanes, out, spare);
+                            let mut tmp = spare.pop().unwrap_or_default();
+                            tmp.resize(out.len(), T::default());
+                            b.eval_into(lanes, &mut tmp, spare);
+                            out.iter_mut()
+                                .zip(&tmp)
+                                .for_each(|(v, w)| *v = T::binary(op, *v, *w));
+                            spare.push(tmp);
+                        }
+                    },
                 }
             }
             Node::Un(op, a) => {
@@ -176,6 +211,8 @@ fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
 #[serde(bound = "T: Element")]
 pub struct ExprReduce<T: Element> {
     expr: Node<T>,
+    /// Per input, the part of its block read, if not all of it.
+    slices: Vec<Option<Vec<Keep>>>,
     kind: ReduceKind,
     axes: Vec<usize>,
     name: String,
@@ -187,8 +224,17 @@ impl<T: Numeric> Op for ExprReduce<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let views: Vec<ArrayViewD<'_, T>> =
-            args.iter().map(block_view::<T>).collect::<Result<_, _>>()?;
+        let views: Vec<ArrayViewD<'_, T>> = args
+            .iter()
+            .zip(self.slices.iter().chain(std::iter::repeat(&None)))
+            .map(|(a, keep)| {
+                let v = block_view::<T>(a)?;
+                match keep {
+                    Some(keep) => select(keep, v),
+                    None => Ok(v),
+                }
+            })
+            .collect::<Result<_, _>>()?;
         let mut shape: Vec<usize> = Vec::new();
         for v in &views {
             shape =
@@ -360,6 +406,66 @@ fn remap<T: Element>(node: Node<T>, f: &mut impl FnMut(u16) -> Node<T>) -> Node<
     }
 }
 
+/// Grows one fused expression down from a reduction's input.
+struct Grower<'a, T> {
+    graph: &'a Graph,
+    fusable: &'a dyn Fn(&Key) -> bool,
+    /// The expression's inputs: an argument, and the part of it read (a slice taken in place).
+    leaves: Vec<(Arg, Option<Vec<Keep>>)>,
+    absorbed: &'a mut HashSet<Key>,
+    names: Vec<String>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Numeric> Grower<'_, T> {
+    /// The node computing `key`: its elementwise task taken in, or an input.
+    fn grow(&mut self, key: &Key, depth: usize) -> Node<T> {
+        let task = self.graph.get(key);
+        match (task, task.and_then(as_node::<T>)) {
+            (Some(task), Some(node)) if depth < 64 && (depth == 0 || (self.fusable)(key)) => {
+                self.absorbed.insert(key.clone());
+                self.names.push(task.op().name().to_string());
+                let args = task.args().to_vec();
+                remap(node, &mut |i| match &args[i as usize] {
+                    Arg::Key(k)
+                        if (self.fusable)(k)
+                            && self.graph.get(k).and_then(as_node::<T>).is_some() =>
+                    {
+                        self.grow(k, depth + 1)
+                    }
+                    other => self.leaf(other),
+                })
+            }
+            _ => self.leaf(&Arg::Key(key.clone())),
+        }
+    }
+
+    /// The input reading `arg`. A slice that only this expression reads is taken in: the
+    /// expression reads the sliced block's view, and no copy is made.
+    fn leaf(&mut self, arg: &Arg) -> Node<T> {
+        let mut leaf = (arg.clone(), None);
+        if let Arg::Key(k) = arg
+            && (self.fusable)(k)
+            && let Some(task) = self.graph.get(k)
+            && let Some(slice) = downcast_op::<SliceBlock<T>>(task.op())
+            && let [inner @ Arg::Key(_)] = task.args()
+        {
+            self.absorbed.insert(k.clone());
+            self.names.push(task.op().name().to_string());
+            leaf = (inner.clone(), Some(slice.keep().to_vec()));
+        }
+        let same = |(a, s): &(Arg, Option<Vec<Keep>>)| match (a, &leaf.0) {
+            (Arg::Key(a), Arg::Key(b)) => a == b && *s == leaf.1,
+            _ => false,
+        };
+        let pos = self.leaves.iter().position(same).unwrap_or_else(|| {
+            self.leaves.push(leaf);
+            self.leaves.len() - 1
+        });
+        Node::Input(pos as u16)
+    }
+}
+
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
 pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &[Key]) -> Graph
@@ -384,62 +490,22 @@ where
             continue;
         }
         // Grow the expression from the reduction's input down through fusable elementwise tasks.
-        let mut leaves: Vec<Arg> = Vec::new();
-        let mut names: Vec<String> = Vec::new();
-        fn grow<T: Numeric>(
-            graph: &Graph,
-            key: &Key,
-            fusable: &dyn Fn(&Key) -> bool,
-            leaves: &mut Vec<Arg>,
-            absorbed: &mut HashSet<Key>,
-            names: &mut Vec<String>,
-            depth: usize,
-        ) -> Node<T> {
-            let task = graph.get(key);
-            let node = task.and_then(as_node::<T>);
-            match (task, node) {
-                (Some(task), Some(node)) if depth < 64 && (depth == 0 || fusable(key)) => {
-                    absorbed.insert(key.clone());
-                    names.push(task.op().name().to_string());
-                    let args = task.args().to_vec();
-                    remap(node, &mut |i| match &args[i as usize] {
-                        Arg::Key(k)
-                            if fusable(k) && graph.get(k).and_then(as_node::<T>).is_some() =>
-                        {
-                            grow::<T>(graph, k, fusable, leaves, absorbed, names, depth + 1)
-                        }
-                        other => {
-                            let pos = leaves.iter().position(|l| match (l, other) {
-                                (Arg::Key(a), Arg::Key(b)) => a == b,
-                                _ => false,
-                            });
-                            let pos = pos.unwrap_or_else(|| {
-                                leaves.push(other.clone());
-                                leaves.len() - 1
-                            });
-                            Node::Input(pos as u16)
-                        }
-                    })
-                }
-                _ => {
-                    leaves.push(Arg::Key(key.clone()));
-                    Node::Input((leaves.len() - 1) as u16)
-                }
-            }
-        }
-        let expr = grow::<T>(
+        let mut g = Grower::<T> {
             graph,
-            src,
-            &fusable,
-            &mut leaves,
-            &mut absorbed,
-            &mut names,
-            0,
-        );
+            fusable: &fusable,
+            leaves: Vec::new(),
+            absorbed: &mut absorbed,
+            names: Vec::new(),
+            _t: std::marker::PhantomData,
+        };
+        let expr = g.grow(src, 0);
+        let (leaves, slices): (Vec<Arg>, Vec<Option<Vec<Keep>>>) = g.leaves.into_iter().unzip();
+        let mut names = g.names;
         names.reverse();
         names.push(r.kind().chunk_name().to_string());
         let op = ExprReduce::<T> {
             expr,
+            slices,
             kind: r.kind(),
             axes: r.axes().to_vec(),
             name: names.join("-"),

@@ -52,15 +52,33 @@ pub struct RandomBlock {
 /// How many values a streamed draw hands over at a time: small enough to stay in L1.
 const BATCH: usize = 1024;
 
-/// Draws `n` values from `d` into `f`, a batch at a time.
-fn stream<D: Distribution<f64>>(d: D, rng: &mut SmallRng, n: usize, f: &mut dyn FnMut(&[f64])) {
-    let mut buf = [0.0f64; BATCH];
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(BATCH);
-        buf[..k].iter_mut().for_each(|v| *v = d.sample(rng));
-        f(&buf[..k]);
-        left -= k;
+/// Where drawn values go.
+trait Draws {
+    /// Takes `n` values drawn from `d`, in order.
+    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize);
+}
+
+/// Handed over a batch at a time, to a caller that never holds the block.
+struct Batches<'a>(&'a mut dyn FnMut(&[f64]));
+
+impl Draws for Batches<'_> {
+    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
+        let mut buf = [0.0f64; BATCH];
+        let mut left = n;
+        while left > 0 {
+            let k = left.min(BATCH);
+            buf[..k].iter_mut().for_each(|v| *v = d.sample(rng));
+            (self.0)(&buf[..k]);
+            left -= k;
+        }
+    }
+}
+
+/// Written straight into the block.
+impl Draws for Vec<f64> {
+    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
+        self.reserve_exact(n);
+        self.extend((0..n).map(|_| d.sample(rng)));
     }
 }
 
@@ -73,26 +91,25 @@ impl RandomBlock {
     /// Hands this block's values to `f` in order, a batch at a time, without making the
     /// block: the same values, in the same order, as the block holds. Errors for integer draws.
     pub(crate) fn stream_f64(&self, f: &mut dyn FnMut(&[f64])) -> Result<(), TaskError> {
+        self.draw_f64(&mut Batches(f))
+    }
+
+    /// Draws this block's `f64` values into `out`, in order.
+    fn draw_f64(&self, out: &mut impl Draws) -> Result<(), TaskError> {
         let mut rng = SmallRng::seed_from_u64(self.seed);
         let n: usize = self.shape.iter().product();
         let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
         match self.draw {
             // The same numbers as `Normal::new(0, 1)` draws (`0 + 1 * x`), a multiply-add less.
             Draw::Normal { loc, scale } if loc == 0.0 && scale == 1.0 => {
-                stream(StandardNormal, &mut rng, n, f)
+                out.draw(StandardNormal, &mut rng, n)
             }
-            Draw::Normal { loc, scale } => stream(
-                Normal::new(loc, scale).map_err(|e| bad(&e))?,
-                &mut rng,
-                n,
-                f,
-            ),
-            Draw::Uniform { low, high } => stream(
-                Uniform::new(low, high).map_err(|e| bad(&e))?,
-                &mut rng,
-                n,
-                f,
-            ),
+            Draw::Normal { loc, scale } => {
+                out.draw(Normal::new(loc, scale).map_err(|e| bad(&e))?, &mut rng, n)
+            }
+            Draw::Uniform { low, high } => {
+                out.draw(Uniform::new(low, high).map_err(|e| bad(&e))?, &mut rng, n)
+            }
             Draw::Integers { .. } => return Err(TaskError::new("integer draws are not f64")),
         }
         Ok(())
@@ -114,8 +131,8 @@ impl Op for RandomBlock {
         let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
         Ok(match self.draw {
             Draw::Normal { .. } | Draw::Uniform { .. } => {
-                let mut v: Vec<f64> = Vec::with_capacity(n);
-                self.stream_f64(&mut |xs| v.extend_from_slice(xs))?;
+                let mut v: Vec<f64> = Vec::new();
+                self.draw_f64(&mut v)?;
                 Value::new(Chunk(
                     ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| bad(&e))?,
                 ))

@@ -50,45 +50,7 @@ impl<T: Element> Op for SliceBlock<T> {
             .into_iter()
             .next()
             .ok_or_else(|| TaskError::new("no block"))?;
-        let a = &crate::chunk::block_view::<T>(&input)?;
-        let elems: Vec<SliceInfoElem> = self
-            .keep
-            .iter()
-            .map(|k| match *k {
-                Keep::Range { start, end, step } => SliceInfoElem::Slice {
-                    start: start as isize,
-                    end: Some(end as isize),
-                    step,
-                },
-                Keep::Index(i) => SliceInfoElem::Index(i as isize),
-                Keep::NewAxis => SliceInfoElem::NewAxis,
-            })
-            .collect();
-        let axes_in = self
-            .keep
-            .iter()
-            .filter(|k| !matches!(k, Keep::NewAxis))
-            .count();
-        let fits = axes_in == a.ndim()
-            && self
-                .keep
-                .iter()
-                .filter(|k| !matches!(k, Keep::NewAxis))
-                .zip(a.shape())
-                .all(|(k, &n)| match *k {
-                    Keep::Range { start, end, step } => start <= end && end <= n && step != 0,
-                    Keep::Index(i) => i < n,
-                    Keep::NewAxis => true,
-                });
-        if !fits {
-            return Err(TaskError::new(format!(
-                "selection {:?} does not fit a block of shape {:?}",
-                self.keep,
-                a.shape()
-            )));
-        }
-        let info = SliceInfo::<Vec<SliceInfoElem>, ndarray::IxDyn, ndarray::IxDyn>::try_from(elems)
-            .map_err(|e| TaskError::new(e.to_string()))?;
+        let info = info(&self.keep, crate::chunk::block_view::<T>(&input)?.shape())?;
         if let Some(c) = input.downcast_ref::<crate::chunk::ConstChunk<T>>() {
             // A slice of a constant block is a constant block.
             let shape = c.view().slice(&info).shape().to_vec();
@@ -105,6 +67,58 @@ impl<T: Element> Op for SliceBlock<T> {
             ))),
         }
     }
+}
+
+impl<T> SliceBlock<T> {
+    /// What each axis keeps.
+    pub(crate) fn keep(&self) -> &[Keep] {
+        &self.keep
+    }
+}
+
+/// `keep` as ndarray's slice info for a block of `shape`; an error if it does not fit.
+fn info(
+    keep: &[Keep],
+    shape: &[usize],
+) -> Result<SliceInfo<Vec<SliceInfoElem>, ndarray::IxDyn, ndarray::IxDyn>, TaskError> {
+    let elems: Vec<SliceInfoElem> = keep
+        .iter()
+        .map(|k| match *k {
+            Keep::Range { start, end, step } => SliceInfoElem::Slice {
+                start: start as isize,
+                end: Some(end as isize),
+                step,
+            },
+            Keep::Index(i) => SliceInfoElem::Index(i as isize),
+            Keep::NewAxis => SliceInfoElem::NewAxis,
+        })
+        .collect();
+    let axes_in = keep.iter().filter(|k| !matches!(k, Keep::NewAxis)).count();
+    let fits = axes_in == shape.len()
+        && keep
+            .iter()
+            .filter(|k| !matches!(k, Keep::NewAxis))
+            .zip(shape)
+            .all(|(k, &n)| match *k {
+                Keep::Range { start, end, step } => start <= end && end <= n && step != 0,
+                Keep::Index(i) => i < n,
+                Keep::NewAxis => true,
+            });
+    if !fits {
+        return Err(TaskError::new(format!(
+            "selection {keep:?} does not fit a block of shape {shape:?}"
+        )));
+    }
+    SliceInfo::try_from(elems).map_err(|e| TaskError::new(e.to_string()))
+}
+
+/// The part of a block view that `keep` selects, as a view: no copy.
+pub(crate) fn select<'a, T>(
+    keep: &[Keep],
+    block: ndarray::ArrayViewD<'a, T>,
+) -> Result<ndarray::ArrayViewD<'a, T>, TaskError> {
+    let info = info(keep, block.shape())?;
+    Ok(block.slice_move(&info))
 }
 
 rask_graph::register_op!(SliceBlock<f64>, "rask.array.slice-block<f64>");

@@ -245,3 +245,68 @@ proptest::proptest! {
         }
     }
 }
+
+/// `(x * x[::-1]).sum()` block by block: product `i` (a block's sum: small) reads block `i` and
+/// (through a reversing slice) block `n - 1 - i`, and the products are summed in a tree. Each
+/// block waits for its mirror's product; ordering the mirror's work as soon as it frees memory
+/// keeps a handful of blocks alive, not half of them.
+#[test]
+fn mirrored_pairs_free_their_blocks() {
+    for n in [8usize, 9, 64, 201] {
+        let mut spec: Vec<(String, Vec<String>)> = Vec::new();
+        for i in 0..n {
+            spec.push((format!("x{i}"), vec![]));
+        }
+        for i in 0..n {
+            spec.push((format!("s{i}"), vec![format!("x{}", n - 1 - i)]));
+            spec.push((format!("p{i}"), vec![format!("x{i}"), format!("s{i}")]));
+        }
+        // A tree of sums, four at a time.
+        let mut level: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        let mut depth = 0;
+        while level.len() > 1 {
+            let next: Vec<String> = level
+                .chunks(4)
+                .enumerate()
+                .map(|(j, part)| {
+                    let name = format!("t{depth}-{j}");
+                    spec.push((name.clone(), part.to_vec()));
+                    name
+                })
+                .collect();
+            level = next;
+            depth += 1;
+        }
+        let deps: Vec<Vec<&str>> = spec
+            .iter()
+            .map(|(_, d)| d.iter().map(String::as_str).collect())
+            .collect();
+        let spec: Vec<(&str, &[&str])> = spec
+            .iter()
+            .zip(&deps)
+            .map(|((n, _), d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let g = crate::common::graph(&spec);
+        let plan = Plan::lower(&g, &crate::common::terminals(&spec)).unwrap();
+        check_topological(&plan);
+        // The blocks (x) and slices (s) alive at once; the products are small.
+        let big = |i: u32| matches!(plan.key(i).name().as_bytes()[0], b'x' | b's');
+        let mut left: Vec<usize> = (0..plan.len() as u32)
+            .map(|i| plan.dependents(i).len())
+            .collect();
+        let (mut live, mut peak) = (0usize, 0usize);
+        for i in 0..plan.len() as u32 {
+            if big(i) {
+                live += 1;
+            }
+            peak = peak.max(live);
+            for d in plan.dependencies(i) {
+                left[*d as usize] -= 1;
+                if left[*d as usize] == 0 && big(*d) {
+                    live -= 1;
+                }
+            }
+        }
+        assert!(peak <= 4, "{n} blocks: {peak} blocks alive at once");
+    }
+}

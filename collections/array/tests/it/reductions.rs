@@ -522,3 +522,39 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `(x * x[rev]).sum(axes)` with reversed and strided slices read in place by the fused
+    /// reduction (odd block counts make a block its own mirror).
+    #[test]
+    fn sliced_inputs_fuse_into_reductions(
+        shape in proptest::collection::vec(1usize..8, 2),
+        chunk in proptest::collection::vec(1usize..4, 2),
+        step in prop_oneof![Just(-1isize), Just(-2), Just(2)],
+        all in any::<bool>(),
+    ) {
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunk[..]).unwrap();
+        let y = x.slice(ndarray::s![..;-1, ..;-1]).unwrap();
+        let info = ndarray::s![..;step, ..];
+        let want_y = a.slice(ndarray::s![..;-1, ..;-1]).to_owned();
+        // x[::step] * (x * x[::-1, ::-1])[::step] — a slice under and over the product.
+        let prod = &x * &y;
+        let xs = x.slice(info).unwrap();
+        let expr = &xs * &prod.slice(info).unwrap();
+        let want_full = &a.slice(info) * &(&a * &want_y).slice(info);
+        let how = if all { Reduction::all() } else { Reduction::axis(1) };
+        let sum = expr.sum(how).unwrap();
+        // The slices that feed the product directly are read in place, not made.
+        let getitems = |g: &rask_graph::Graph| g.iter().filter(|(_, t)| t.op().name() == "getitem").count();
+        let before = getitems(sum.graph());
+        let after = getitems(&sum.optimized_graph().unwrap());
+        prop_assert!(after + xs.npartitions() <= before, "{before} getitem tasks, {after} after fusion");
+        let got = sum.compute_on(&SyncScheduler, &[]).unwrap();
+        let want = if all { ndarray::arr0(want_full.sum()).into_dyn() } else { want_full.sum_axis(Axis(1)).into_dyn() };
+        prop_assert_eq!(got.shape(), want.shape());
+        prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-6 * w.abs().max(1.0)), "{got} vs {want}");
+    }
+}

@@ -360,7 +360,10 @@ fn dasks_1d_slicing_plans() {
 /// test_slicing_with_singleton_indices, test_slice_stop_0, test_empty_slice and
 /// test_slice_singleton_value_on_boundary: the chunks (and blocks read) of n-d slices.
 #[test]
-#[allow(clippy::reversed_empty_ranges, reason = "s![4..-4] counts from the end, as NumPy's 4:-4")]
+#[allow(
+    clippy::reversed_empty_ranges,
+    reason = "s![4..-4] counts from the end, as NumPy's 4:-4"
+)]
 fn dasks_nd_slicing_chunks() {
     let chunked = |shape: &[usize], chunks: Vec<Vec<usize>>| {
         Array::from_array(&data(shape), ChunkSpec::from(chunks)).unwrap()
