@@ -116,12 +116,12 @@ impl Scheduler for ThreadedScheduler {
                 let state = &state;
                 std::thread::Builder::new()
                     .name(format!("rask-worker-{w}"))
-                    .spawn_scoped(s, move || state.work(w))
+                    .spawn_scoped(s, move || state.guarded_work(w))
                     .map_err(|e| {
                         ComputeError::Scheduler(format!("cannot start a worker thread: {e}"))
                     })?;
             }
-            state.work(0);
+            state.guarded_work(0);
             Ok::<(), ComputeError>(())
         })
         .inspect_err(|_| state.stop())?;
@@ -207,6 +207,28 @@ impl<'a> State<'a> {
         self.wake.notify_all();
     }
 
+    /// [`work`](Self::work), and should the scheduler itself fail (a bug, not a task: task
+    /// panics are caught where they run), the failure stops everyone instead of leaving
+    /// the other workers waiting for tasks that will never be ready.
+    fn guarded_work(&self, worker: usize) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(worker)));
+        if let Err(panic) = run {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let mut slot = lock(&self.error);
+            if slot.is_none() {
+                *slot = Some(ComputeError::Scheduler(format!(
+                    "worker {worker} failed: {what}"
+                )));
+            }
+            drop(slot);
+            self.stop();
+        }
+    }
+
     fn work(&self, worker: usize) {
         let mut next: Option<u32> = None;
         while let Some(id) = next.take().or_else(|| self.claim()) {
@@ -263,9 +285,11 @@ impl<'a> State<'a> {
                 PlanArg::Value(v) => v.clone(),
                 PlanArg::Task(d) => {
                     let d = *d as usize;
+                    // Count this use under the slot's lock: a reader that decided to clone
+                    // must have cloned before the last reader takes the value away.
+                    let mut slot = lock(&self.slots[d]);
                     let left = self.uses[d].fetch_sub(1, Ordering::AcqRel) - 1;
                     let released = left == 0 && !plan.is_output(d as u32);
-                    let mut slot = lock(&self.slots[d]);
                     let v = if released { slot.take() } else { slot.clone() };
                     drop(slot);
                     let v = v

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use rask_graph::{Arg, Graph, Key, Layer, Scheduler, Task, Value, ops::AddConst, ops::Sum};
+use rask_graph::{
+    Arg, Graph, Key, Layer, Scheduler, Task, Value, ops::AddConst, ops::Identity, ops::Sum,
+};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
 /// A random DAG: task i depends on a few of the tasks before it (so no cycles), some literals.
@@ -72,4 +74,44 @@ fn wide_chain_and_tree_workloads() {
     // A chain of 10,000.
     let (g, last) = rask_testing::chain(10_000, Arc::new(AddConst(1)));
     assert_eq!(values(threaded.get(&g, &[last], &[]).unwrap()), [10_000]);
+}
+
+/// Two readers of one result that run at once: the one that will release it must not take it
+/// before the other has its copy. (This raced: the release was decided before the slot was
+/// locked, and the other reader found the slot empty.) Each source `s_i` is read by an output
+/// and by a task that is not one; many small rounds give the race its chances.
+#[test]
+fn concurrent_readers_of_one_result() {
+    let s = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    let n = 16u32;
+    let mut g = Graph::new();
+    let mut src = Layer::new("s");
+    for i in 0..n {
+        src.insert([i], Task::literal(Value::new(i as i64)));
+    }
+    g.add_layer(src);
+    let mut a = Layer::new("a");
+    let mut b = Layer::new("b");
+    for i in 0..n {
+        a.insert([i], Task::new(Identity, [Arg::Key(Key::new("s", [i]))]));
+        b.insert([i], Task::new(AddConst(1), [Arg::Key(Key::new("s", [i]))]));
+    }
+    g.add_layer(a);
+    g.add_layer(b);
+    let mut c = Layer::new("c");
+    for i in 0..n {
+        c.insert([i], Task::new(Identity, [Arg::Key(Key::new("b", [i]))]));
+    }
+    g.add_layer(c);
+    let keys: Vec<Key> = (0..n)
+        .flat_map(|i| [Key::new("a", [i]), Key::new("c", [i])])
+        .collect();
+    for round in 0..5000 {
+        let got = values(
+            s.get(&g, &keys, &[])
+                .unwrap_or_else(|e| panic!("round {round}: {e}")),
+        );
+        let want: Vec<i64> = (0..n as i64).flat_map(|i| [i, i + 1]).collect();
+        assert_eq!(got, want, "round {round}");
+    }
 }
