@@ -391,7 +391,7 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ArrayErr
 }
 
 /// The common refinement of two cuttings of one axis (every boundary of either).
-fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
+pub(crate) fn refine(a: &[usize], b: &[usize]) -> Vec<usize> {
     let bounds = |v: &[usize]| {
         let mut s = 0;
         v.iter()

@@ -5,5 +5,6 @@ mod creation;
 mod elementwise;
 mod random;
 mod reductions;
+mod shape;
 mod slicing;
 mod visualize;
