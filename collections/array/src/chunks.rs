@@ -29,8 +29,11 @@ pub struct Chunks(Vec<Vec<usize>>);
 pub enum AxisChunks {
     /// Blocks of this size (the last one smaller if it must).
     Size(usize),
-    /// One block for the whole axis (Dask's `-1` or `None`).
+    /// One block for the whole axis (Dask's `-1`).
     Whole,
+    /// The blocks the axis has now: in [`rechunk`](crate::Array::rechunk), Dask's `None`.
+    /// Where there are no blocks yet, the whole axis.
+    Keep,
     /// As large as the byte target allows (Dask's `"auto"`).
     Auto,
     /// These block sizes, which must add up to the axis length.
@@ -66,6 +69,7 @@ impl std::fmt::Display for ChunkSpec {
                     .map(|a| match a {
                         AxisChunks::Size(n) => n.to_string(),
                         AxisChunks::Whole => "-1".to_string(),
+                        AxisChunks::Keep => "None".to_string(),
                         AxisChunks::Auto => "auto".to_string(),
                         AxisChunks::Explicit(v) => {
                             tuple(&v.iter().map(|x| x.to_string()).collect::<Vec<_>>())
@@ -161,7 +165,7 @@ impl Chunks {
         let mut out = Vec::with_capacity(shape.len());
         for (axis, (rule, &len)) in axes.iter().zip(shape).enumerate() {
             out.push(match rule {
-                AxisChunks::Whole => vec![len],
+                AxisChunks::Whole | AxisChunks::Keep => vec![len],
                 AxisChunks::Size(0) if len > 0 => return Err(ArrayError::ZeroChunk { axis, len }),
                 AxisChunks::Size(n) => blocks_of(len, (*n).max(1)),
                 AxisChunks::Auto => blocks_of(len, auto[axis].max(1)),
@@ -303,7 +307,7 @@ fn auto_sizes(axes: &[AxisChunks], shape: &[usize], itemsize: usize, limit: usiz
         .zip(shape)
         .map(|(a, &len)| match a {
             AxisChunks::Size(n) => *n as f64,
-            AxisChunks::Whole => len as f64,
+            AxisChunks::Whole | AxisChunks::Keep => len as f64,
             AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
             AxisChunks::Auto => 1.0,
         })

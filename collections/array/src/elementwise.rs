@@ -313,6 +313,16 @@ pub struct SubBlock<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
+impl<T> SubBlock<T> {
+    /// The part `ranges` (one per axis, within the block) of a block.
+    pub(crate) fn new(ranges: Vec<(usize, usize)>) -> Self {
+        Self {
+            ranges,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
 impl<T: Element> Op for SubBlock<T> {
     fn name(&self) -> &str {
         "rechunk-split"

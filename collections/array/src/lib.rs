@@ -39,6 +39,7 @@ mod operators;
 pub mod ops;
 pub mod random;
 mod raster;
+pub mod rechunk;
 mod reduce;
 mod shape;
 mod slicing;

@@ -4,6 +4,7 @@ mod chunks;
 mod creation;
 mod elementwise;
 mod random;
+mod rechunk;
 mod reductions;
 mod shape;
 mod slicing;

@@ -1,0 +1,757 @@
+//! `rechunk`: the same array cut into other blocks, with Dask's planning ("tasks" method):
+//! when going straight from the old blocks to the new would make too many tasks (every new
+//! block gathering pieces of many old ones), it goes through intermediate chunkings whose
+//! blocks stay under a memory limit. Each step cuts old blocks into pieces (`rechunk-split`)
+//! and assembles each new block from its pieces (`rechunk-merge`); a piece that is a whole
+//! old block is not copied, and a new block made of one piece is that piece.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn, Slice};
+use rask_graph::ops::Identity;
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Arg, Args, Layer, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::{Chunk, ConstChunk, block_view};
+use crate::chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
+use crate::element::Element;
+use crate::elementwise::SubBlock;
+use crate::error::ArrayError;
+
+/// How many times the blocks of the old and new chunkings together a direct rechunk may cost
+/// in tasks before intermediate steps are planned (Dask's `array.rechunk.threshold`).
+pub const DEFAULT_THRESHOLD: f64 = 4.0;
+
+/// The pieces of old blocks that make each new block along one axis: per new block, a list of
+/// (old block, range within it).
+pub type AxisPieces = Vec<Vec<(usize, Range<usize>)>>;
+
+/// The pieces of the old blocks that make each new block, axis by axis (Dask's
+/// `old_to_new`). Zero-size new blocks get one empty piece.
+///
+/// ```
+/// use rask_array::rechunk::old_to_new;
+/// let p = old_to_new(&[vec![10, 10, 10, 10, 10]], &[vec![25, 5, 20]]);
+/// assert_eq!(p[0][0], vec![(0, 0..10), (1, 0..10), (2, 0..5)]);
+/// assert_eq!(p[0][1], vec![(2, 5..10)]);
+/// ```
+pub fn old_to_new(old: &[Vec<usize>], new: &[Vec<usize>]) -> Vec<AxisPieces> {
+    old.iter()
+        .zip(new)
+        .map(|(o, n)| intersect_1d(o, n))
+        .collect()
+}
+
+/// One axis: the breakpoints of both cuttings in order (old before new at equal positions),
+/// walked interval by interval.
+fn intersect_1d(old: &[usize], new: &[usize]) -> AxisPieces {
+    let cum = |v: &[usize], label: bool| -> Vec<(usize, bool)> {
+        let mut s = 0;
+        let mut out = vec![(0, label)];
+        for c in v {
+            s += c;
+            out.push((s, label));
+        }
+        out
+    };
+    // `false` = old, `true` = new; a stable sort by position keeps old first at ties.
+    let mut breaks = cum(old, false);
+    breaks.extend(cum(new, true));
+    breaks.sort_by_key(|(p, _)| *p);
+    let last_old_chunk = old.len().saturating_sub(1);
+    let last_old_pos: usize = old.iter().sum();
+    let (mut last_end, mut old_idx, mut last_o_end) = (0usize, 0usize, 0usize);
+    let mut ret: AxisPieces = Vec::new();
+    let mut cur: Vec<(usize, Range<usize>)> = Vec::new();
+    for k in 1..breaks.len() {
+        let (br, is_new) = breaks[k];
+        let (pbr, p_is_new) = breaks[k - 1];
+        let start = if p_is_new {
+            if !cur.is_empty() {
+                ret.push(std::mem::take(&mut cur));
+            }
+            last_end
+        } else {
+            0
+        };
+        let end = br - pbr + start;
+        last_end = end;
+        if br == pbr {
+            if !is_new {
+                old_idx += 1;
+                last_o_end = end;
+            }
+            if is_new && p_is_new {
+                // A zero-size new block: one empty piece.
+                if br == last_old_pos {
+                    cur.push((last_old_chunk, last_o_end..last_o_end));
+                    continue;
+                }
+            } else {
+                continue;
+            }
+        }
+        cur.push((old_idx, start..end));
+        if !is_new {
+            old_idx += 1;
+            last_o_end = end;
+        }
+    }
+    if !cur.is_empty() {
+        ret.push(cur);
+    }
+    ret
+}
+
+fn nblocks(c: &[Vec<usize>]) -> f64 {
+    c.iter().map(|a| a.len() as f64).product()
+}
+
+fn largest_block(c: &[Vec<usize>]) -> f64 {
+    c.iter()
+        .map(|a| a.iter().copied().max().unwrap_or(0) as f64)
+        .product()
+}
+
+/// Dask's estimate of the tasks a direct rechunk from `old` to `new` makes.
+fn estimate_graph_size(old: &[Vec<usize>], new: &[Vec<usize>]) -> f64 {
+    old.iter()
+        .zip(new)
+        .map(|(o, n)| {
+            if o == n {
+                o.len() as f64
+            } else {
+                (o.len() + n.len()) as f64 - 1.0
+            }
+        })
+        .product()
+}
+
+/// Splits each size into the fewest near-equal parts no wider than `max_width`, smaller parts
+/// first (Dask's `divide_to_width`); sizes of 0 vanish.
+///
+/// ```
+/// use rask_array::rechunk::divide_to_width;
+/// assert_eq!(divide_to_width(&[8, 2, 9, 10, 11, 12], 4), vec![4, 4, 2, 3, 3, 3, 3, 3, 4, 3, 4, 4, 4, 4, 4]);
+/// ```
+pub fn divide_to_width(desired: &[usize], max_width: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &c in desired {
+        let n = (c as f64 / max_width.max(1) as f64).ceil() as usize;
+        let mut c = c;
+        for i in 0..n {
+            let part = c / (n - i);
+            out.push(part);
+            c -= part;
+        }
+    }
+    out
+}
+
+/// Merges neighbouring sizes until at most `max_number` remain, always the adjacent pair
+/// with the smallest sum, the leftmost on ties (Dask's `merge_to_number`).
+///
+/// ```
+/// use rask_array::rechunk::merge_to_number;
+/// assert_eq!(merge_to_number(&[5, 1, 1, 15, 10], 3), vec![7, 15, 10]);
+/// assert_eq!(merge_to_number(&[10; 10], 3), vec![40, 30, 30]);
+/// ```
+pub fn merge_to_number(desired: &[usize], max_number: usize) -> Vec<usize> {
+    let max_number = max_number.max(1);
+    if desired.len() <= max_number {
+        return desired.to_vec();
+    }
+    let w = desired[0];
+    if w > 0 && desired.iter().all(|d| *d == w) {
+        let total = desired.len() * w;
+        let dw = total / max_number;
+        let width = w * (dw / w);
+        let adjust = (total - max_number * width) / w;
+        let mut out = vec![width + w; adjust];
+        out.extend(std::iter::repeat_n(width, max_number - adjust));
+        return out;
+    }
+    let mut chunks = desired.to_vec();
+    let mut nmerges = desired.len() - max_number;
+    let mut heap: BinaryHeap<Reverse<(usize, usize, usize)>> = (0..chunks.len() - 1)
+        .map(|i| Reverse((chunks[i] + chunks[i + 1], i, i + 1)))
+        .collect();
+    while nmerges > 0 {
+        let Some(Reverse((w, i, mut j))) = heap.pop() else {
+            break;
+        };
+        if chunks[j] == 0 {
+            // `j` was merged into a later block: pair `i` with the next one still there.
+            while j < chunks.len() && chunks[j] == 0 {
+                j += 1;
+            }
+            if j < chunks.len() {
+                heap.push(Reverse((chunks[i] + chunks[j], i, j)));
+            }
+            continue;
+        } else if chunks[i] + chunks[j] != w {
+            heap.push(Reverse((chunks[i] + chunks[j], i, j)));
+            continue;
+        }
+        chunks[i] = 0;
+        chunks[j] = w;
+        nmerges -= 1;
+    }
+    chunks.into_iter().filter(|c| *c != 0).collect()
+}
+
+/// Merges blocks of `old` towards `new` on the axes where that shrinks the graph most per
+/// growth of block size, within `limit` elements per block. Returns the chunks and whether
+/// the limit stopped it.
+fn find_merge_rechunk(
+    old: &[Vec<usize>],
+    new: &[Vec<usize>],
+    limit: f64,
+) -> (Vec<Vec<usize>>, bool) {
+    let ndim = old.len();
+    let ow: Vec<usize> = old
+        .iter()
+        .map(|a| a.iter().copied().max().unwrap_or(0))
+        .collect();
+    let nw: Vec<usize> = new
+        .iter()
+        .map(|a| a.iter().copied().max().unwrap_or(0))
+        .collect();
+    let gse: Vec<f64> = (0..ndim)
+        .map(|d| new[d].len() as f64 / old[d].len() as f64)
+        .collect();
+    let bse: Vec<f64> = (0..ndim)
+        .map(|d| nw[d] as f64 / if ow[d] != 0 { ow[d] as f64 } else { 1.0 })
+        .collect();
+    let key = |d: usize| -> f64 {
+        let mut b = bse[d];
+        if b == 1.0 {
+            b = 1.0 + 1e-9;
+        }
+        if b > 0.0 { gse[d].ln() / b.ln() } else { 0.0 }
+    };
+    let mut order: Vec<usize> = (0..ndim).filter(|d| gse[*d] <= 1.0).collect();
+    order.sort_by(|a, b| key(*a).total_cmp(&key(*b)));
+    let mut lbs: u128 = ow.iter().map(|w| *w as u128).product();
+    let mut chunks = old.to_vec();
+    let mut hit = false;
+    for d in order {
+        let div = if ow[d] != 0 { ow[d] as u128 } else { 1 };
+        let new_lbs = lbs * nw[d] as u128 / div;
+        if new_lbs as f64 <= limit {
+            chunks[d] = new[d].clone();
+            lbs = new_lbs;
+        } else {
+            let width = (limit * ow[d] as f64 / lbs as f64) as usize;
+            let c = divide_to_width(&new[d], width);
+            if c.len() <= old[d].len() {
+                let m = c.iter().copied().max().unwrap_or(0) as u128;
+                lbs = lbs * m / div;
+                chunks[d] = c;
+            }
+            hit = true;
+        }
+    }
+    (chunks, hit)
+}
+
+/// Splits blocks of `old` towards `new` where that keeps the graph within `graph_limit`.
+fn find_split_rechunk(old: &[Vec<usize>], new: &[Vec<usize>], graph_limit: f64) -> Vec<Vec<usize>> {
+    let mut chunks = old.to_vec();
+    for d in 0..old.len() {
+        let g = estimate_graph_size(&chunks, new);
+        if g > graph_limit {
+            break;
+        }
+        if old[d].len() > new[d].len() {
+            continue;
+        }
+        let max_number = (old[d].len() as f64 * graph_limit / g) as usize;
+        let c = merge_to_number(&new[d], max_number);
+        let max_c = c.iter().copied().max().unwrap_or(0);
+        let max_o = old[d].iter().copied().max().unwrap_or(0);
+        if c.len() >= old[d].len() && max_c <= max_o {
+            chunks[d] = c;
+        }
+    }
+    chunks
+}
+
+/// The chunkings a rechunk from `old` to `new` goes through, ending with `new` (Dask's
+/// `plan_rechunk`): `itemsize` bytes per element, `threshold` (default 4) bounding the tasks
+/// of a step against the blocks of both ends, `block_size_limit` (bytes, default 128 MiB)
+/// bounding the blocks of the intermediate steps.
+///
+/// ```
+/// use rask_array::rechunk::plan_rechunk;
+/// let (c, f) = (vec![20, 20], vec![2; 20]);
+/// let steps = plan_rechunk(&[f.clone(), c.clone()], &[c.clone(), f.clone()], 1, None, Some(1e7));
+/// assert_eq!(steps, vec![vec![c.clone(), c.clone()], vec![c, f]]);
+/// ```
+pub fn plan_rechunk(
+    old: &[Vec<usize>],
+    new: &[Vec<usize>],
+    itemsize: usize,
+    threshold: Option<f64>,
+    block_size_limit: Option<f64>,
+) -> Vec<Vec<Vec<usize>>> {
+    let threshold = threshold.filter(|t| *t > 0.0).unwrap_or(DEFAULT_THRESHOLD);
+    let bsl_bytes = block_size_limit
+        .filter(|b| *b > 0.0)
+        .unwrap_or(DEFAULT_CHUNK_BYTES as f64);
+    if new.len() <= 1 || new.iter().any(|a| a.is_empty()) {
+        return vec![new.to_vec()];
+    }
+    let limit = (bsl_bytes / itemsize.max(1) as f64)
+        .max(largest_block(old))
+        .max(largest_block(new));
+    let graph_threshold = threshold * (nblocks(old) + nblocks(new));
+    let mut current = old.to_vec();
+    let mut first = true;
+    let mut steps: Vec<Vec<Vec<usize>>> = Vec::new();
+    loop {
+        let gs = estimate_graph_size(&current, new);
+        if gs < graph_threshold {
+            break;
+        }
+        let cand = if first {
+            current.clone()
+        } else {
+            find_split_rechunk(&current, new, gs * threshold)
+        };
+        let (cand, hit) = find_merge_rechunk(&cand, new, limit);
+        if (cand == current && !first) || cand == new {
+            break;
+        }
+        if cand != current {
+            steps.push(cand.clone());
+        }
+        current = cand;
+        if !hit {
+            break;
+        }
+        first = false;
+    }
+    steps.push(new.to_vec());
+    steps
+}
+
+/// Assembles one block from a grid of pieces, given in C order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Assemble<T> {
+    grid: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for Assemble<T> {
+    fn name(&self) -> &str {
+        "rechunk-merge"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let n: usize = self.grid.iter().product();
+        if args.len() != n || n == 0 {
+            return Err(TaskError::new(format!(
+                "a grid of {:?} pieces needs {n}, got {}",
+                self.grid,
+                args.len()
+            )));
+        }
+        let views = args
+            .iter()
+            .map(block_view::<T>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ndim = self.grid.len();
+        if views.iter().any(|v| v.ndim() != ndim) {
+            return Err(TaskError::new("pieces of different dimensions"));
+        }
+        // Piece `flat` sits at grid position `pos`; its offset along axis d is the sum of the
+        // extents of the pieces before it on that axis (same position elsewhere: 0).
+        let stride = |d: usize| self.grid[d + 1..].iter().product::<usize>();
+        let mut offsets: Vec<Vec<usize>> = Vec::with_capacity(ndim);
+        let mut shape = Vec::with_capacity(ndim);
+        for d in 0..ndim {
+            let mut off = vec![0];
+            for g in 0..self.grid[d] {
+                let len = views[g * stride(d)].shape()[d];
+                off.push(off[g] + len);
+            }
+            shape.push(off[self.grid[d]]);
+            offsets.push(off);
+        }
+        // Constant pieces of one value stay a constant block.
+        let consts: Option<Vec<T>> = args
+            .iter()
+            .map(|a| a.downcast_ref::<ConstChunk<T>>().map(|c| c.value()))
+            .collect();
+        if let Some(vals) = consts
+            && vals.windows(2).all(|w| w[0] == w[1])
+        {
+            return Ok(Value::new(ConstChunk::new(shape, vals[0])));
+        }
+        let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
+        for (flat, view) in views.iter().enumerate() {
+            let pos: Vec<usize> = (0..ndim).map(|d| flat / stride(d) % self.grid[d]).collect();
+            let mut dst = out.slice_each_axis_mut(|ax| {
+                let d = ax.axis.index();
+                Slice::from(offsets[d][pos[d]]..offsets[d][pos[d]] + view.shape()[d])
+            });
+            if dst.shape() != view.shape() {
+                return Err(TaskError::new(format!(
+                    "piece {flat} of shape {:?} does not fit its place {:?}",
+                    view.shape(),
+                    dst.shape()
+                )));
+            }
+            dst.assign(view);
+        }
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+macro_rules! register_rechunk {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(Assemble<$t>, concat!("rask.array.assemble<", stringify!($t), ">"));
+    )*};
+}
+register_rechunk!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+/// Options of [`Array::rechunk_with`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RechunkOptions {
+    /// Tasks a step may cost, as a multiple of the blocks at both ends (default 4).
+    pub threshold: Option<f64>,
+    /// Bytes an intermediate (or `auto`) block may hold (default 128 MiB).
+    pub block_size_limit: Option<usize>,
+}
+
+impl<T: Element> Array<T> {
+    /// The same array cut into other blocks (Dask's `rechunk`). Any [`ChunkSpec`]: a block
+    /// shape, explicit sizes, `Whole` (`-1`), `Auto` (sized from the current blocks, within
+    /// 128 MiB), or [`AxisChunks::Keep`] to leave an axis as it is. Memory stays bounded:
+    /// big reshuffles go through intermediate chunkings.
+    ///
+    /// ```
+    /// use rask_array::{Array, AxisChunks};
+    /// use rask_graph::Collection;
+    /// let x = Array::<f64>::ones(&[24, 24], [4, 8]).unwrap();
+    /// let y = x.rechunk(vec![AxisChunks::Size(12), AxisChunks::Keep]).unwrap();
+    /// assert_eq!(y.chunks().axes(), &[vec![12, 12], vec![8, 8, 8]]);
+    /// assert_eq!(y.compute_on(&rask_local::SyncScheduler, &[]).unwrap().sum(), 576.0);
+    /// ```
+    pub fn rechunk(&self, chunks: impl Into<ChunkSpec>) -> Result<Array<T>, ArrayError> {
+        self.rechunk_with(chunks, RechunkOptions::default())
+    }
+
+    /// [`rechunk`](Array::rechunk) with a threshold and block size limit of one's own.
+    pub fn rechunk_with(
+        &self,
+        chunks: impl Into<ChunkSpec>,
+        options: RechunkOptions,
+    ) -> Result<Array<T>, ArrayError> {
+        self.check()?;
+        let shape = self.shape();
+        if !shape.is_empty() && shape.iter().all(|d| *d == 0) {
+            return Ok(self.clone());
+        }
+        let limit = options.block_size_limit.unwrap_or(DEFAULT_CHUNK_BYTES);
+        let target = self.target_chunks(chunks.into(), limit)?;
+        if target == *self.chunks() {
+            return Ok(self.clone());
+        }
+        let steps = plan_rechunk(
+            self.chunks().axes(),
+            target.axes(),
+            T::DTYPE.itemsize(),
+            options.threshold,
+            Some(limit as f64),
+        );
+        let mut x = self.clone();
+        for step in steps {
+            x = x.rechunk_step(Chunks::from_axes(step));
+        }
+        Ok(x)
+    }
+
+    /// The chunks a spec asks for, given the current ones.
+    fn target_chunks(&self, spec: ChunkSpec, limit: usize) -> Result<Chunks, ArrayError> {
+        let ndim = self.ndim();
+        let mut axes: Vec<AxisChunks> = match spec {
+            ChunkSpec::Size(n) => vec![AxisChunks::Size(n); ndim],
+            ChunkSpec::Auto => vec![AxisChunks::Auto; ndim],
+            ChunkSpec::Axes(a) => a,
+        };
+        if axes.len() != ndim {
+            return Err(ArrayError::ChunkRank {
+                spec: ChunkSpec::Axes(axes.clone()).to_string(),
+                spec_ndim: axes.len(),
+                shape: self.shape(),
+                ndim,
+            });
+        }
+        for (a, rule) in axes.iter_mut().enumerate() {
+            if *rule == AxisChunks::Keep {
+                *rule = AxisChunks::Explicit(self.chunks().axes()[a].clone());
+            }
+        }
+        if axes.contains(&AxisChunks::Auto) {
+            axes = auto_from_previous(
+                axes,
+                &self.shape(),
+                self.chunks().axes(),
+                T::DTYPE.itemsize(),
+                limit,
+            );
+        }
+        Chunks::normalize(ChunkSpec::Axes(axes), &self.shape(), T::DTYPE)
+    }
+
+    /// One step: each new block assembled from pieces of the old ones.
+    fn rechunk_step(&self, new: Chunks) -> Array<T> {
+        let old = self.chunks().axes().to_vec();
+        let token = Tokenizer::new().write_str(self.name()).write(&new).finish();
+        let pieces = old_to_new(&old, new.axes());
+        let mut merge = Layer::with_capacity(key_name("rechunk-merge", &token), new.npartitions());
+        let mut split = Layer::new(key_name("rechunk-split", &token));
+        let identity: Arc<dyn Op> = Arc::new(Identity);
+        let mut counter = 0u32;
+        for index in new.blocks() {
+            let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
+                .iter()
+                .enumerate()
+                .map(|(d, i)| &pieces[d][*i as usize])
+                .collect();
+            let grid: Vec<usize> = per_axis.iter().map(|p| p.len()).collect();
+            let mut refs: Vec<Arg> = Vec::with_capacity(grid.iter().product());
+            let ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
+            for combo in Chunks::product(&ranges) {
+                let parts: Vec<&(usize, Range<usize>)> = combo
+                    .iter()
+                    .enumerate()
+                    .map(|(d, k)| &per_axis[d][*k as usize])
+                    .collect();
+                let old_index: Vec<u32> = parts.iter().map(|(o, _)| *o as u32).collect();
+                let full = parts
+                    .iter()
+                    .enumerate()
+                    .all(|(d, (o, r))| r.start == 0 && r.end == old[d][*o]);
+                let src = self.key(&old_index);
+                if full {
+                    refs.push(Arg::Key(src));
+                } else {
+                    let op =
+                        SubBlock::<T>::new(parts.iter().map(|(_, r)| (r.start, r.end)).collect());
+                    let k = split.key([counter]);
+                    split.insert([counter], Task::new(op, [Arg::Key(src)]));
+                    refs.push(Arg::Key(k));
+                }
+                counter += 1;
+            }
+            let task = if grid.iter().all(|g| *g == 1) {
+                Task::from_arc(Arc::clone(&identity), refs)
+            } else {
+                Task::new(
+                    Assemble::<T> {
+                        grid,
+                        _t: std::marker::PhantomData,
+                    },
+                    refs,
+                )
+            };
+            merge.insert(index, task);
+        }
+        let name = Arc::clone(merge.name());
+        let mut graph = self.graph().clone();
+        if !split.is_empty() {
+            graph.add_layer(split);
+        }
+        graph.add_layer(merge);
+        Array::from_graph(graph, name, new, "rechunk-merge")
+    }
+}
+
+/// A value in Dask's `auto_chunks` bookkeeping: a size (maybe fractional) or a block list.
+#[derive(Debug, Clone, PartialEq)]
+enum Auto {
+    Num(f64),
+    Tuple(Vec<usize>),
+}
+
+/// Dask's `round_to`: `c` rounded down to a multiple of `s` if it exceeds `s`, else to an
+/// integer of at least 1.
+fn round_to(c: f64, s: f64) -> f64 {
+    if c <= s {
+        (c.trunc()).max(1.0)
+    } else {
+        (c / s).floor() * s
+    }
+}
+
+fn median(v: &[usize]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    let n = s.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        s[n / 2] as f64
+    } else {
+        (s[n / 2 - 1] as f64 + s[n / 2] as f64) / 2.0
+    }
+}
+
+/// Dask's `auto_chunks` with previous chunks: `auto` axes sized from the blocks they have,
+/// scaled together so a block holds about `limit` bytes.
+fn auto_from_previous(
+    mut axes: Vec<AxisChunks>,
+    shape: &[usize],
+    previous: &[Vec<usize>],
+    itemsize: usize,
+    limit: usize,
+) -> Vec<AxisChunks> {
+    let limit = limit.max(1) as f64;
+    let itemsize = itemsize.max(1) as f64;
+    let tol = 1.25f64;
+    let mut autos: Vec<usize> = (0..axes.len())
+        .filter(|a| axes[*a] == AxisChunks::Auto)
+        .collect();
+    let mut largest: f64 = axes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| **r != AxisChunks::Auto)
+        .map(|(a, r)| match r {
+            AxisChunks::Size(n) => *n as f64,
+            AxisChunks::Whole | AxisChunks::Keep => shape[a] as f64,
+            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
+            _ => 1.0,
+        })
+        .product();
+    // `median` and `result`; in the reducing case they are one map, as in Dask.
+    let mut median_map: HashMap<usize, Auto> = autos
+        .iter()
+        .map(|a| (*a, Auto::Num(median(&previous[*a]))))
+        .collect();
+    let mult = |median_map: &HashMap<usize, Auto>, largest: f64| -> f64 {
+        let p: f64 = median_map
+            .values()
+            .filter_map(|v| match v {
+                Auto::Num(x) if *x != 0.0 => Some(*x),
+                Auto::Tuple(t) if !t.is_empty() => t.iter().copied().max().map(|m| m as f64),
+                _ => None,
+            })
+            .product();
+        limit / itemsize / largest / p
+    };
+    let mut multiplier = mult(&median_map, largest);
+    let reduce_case = multiplier < 1.0;
+    let mut result: HashMap<usize, Auto> = HashMap::new();
+    let ideal: Vec<f64> = (0..axes.len())
+        .map(|i| {
+            let prev = &previous[i];
+            // The most frequent size, the first on ties.
+            let mut best: Option<(usize, usize)> = None;
+            for (k, v) in prev.iter().enumerate() {
+                if prev[..k].contains(v) {
+                    continue;
+                }
+                let count = prev.iter().filter(|x| *x == v).count();
+                if best.is_none_or(|(_, c)| count > c) {
+                    best = Some((*v, count));
+                }
+            }
+            match best {
+                Some((mode, count)) if mode > 1 && count as f64 >= prev.len() as f64 / 2.0 => {
+                    mode as f64
+                }
+                _ => shape[i] as f64,
+            }
+        })
+        .collect();
+    let mut remaining = true;
+    let mut guard = 0;
+    while remaining && guard < 1000 {
+        guard += 1;
+        remaining = false;
+        let k = autos.len() as f64;
+        let mut snapshot = autos.clone();
+        snapshot.sort_unstable();
+        for a in snapshot {
+            let med = match median_map.get(&a) {
+                Some(Auto::Num(x)) => *x,
+                Some(Auto::Tuple(t)) => t.iter().copied().max().unwrap_or(0) as f64,
+                None => continue,
+            };
+            let m_a = multiplier.powf(1.0 / k);
+            let proposed = med * m_a;
+            let max_size = proposed * tol.powf(1.0 / k);
+            let prev_max = previous[a].iter().copied().max().unwrap_or(0) as f64;
+            let put = |result: &mut HashMap<usize, Auto>,
+                       median_map: &mut HashMap<usize, Auto>,
+                       v: Auto| {
+                if reduce_case {
+                    median_map.insert(a, v);
+                } else {
+                    result.insert(a, v);
+                }
+            };
+            if proposed > shape[a] as f64 {
+                axes[a] = AxisChunks::Size(shape[a]);
+                autos.retain(|x| *x != a);
+                median_map.remove(&a);
+                remaining = true;
+                largest *= shape[a] as f64;
+                put(&mut result, &mut median_map, Auto::Tuple(vec![shape[a]]));
+                continue;
+            } else if reduce_case || prev_max > max_size {
+                put(
+                    &mut result,
+                    &mut median_map,
+                    Auto::Num(round_to(proposed, ideal[a])),
+                );
+                if proposed < 1.0 {
+                    remaining = true;
+                    autos.retain(|x| *x != a);
+                }
+                continue;
+            } else {
+                let mut out = Vec::new();
+                let mut acc = 0usize;
+                for &c in &previous[a] {
+                    if (c + acc) as f64 <= proposed {
+                        acc += c;
+                    } else {
+                        if acc > 0 {
+                            out.push(acc);
+                        }
+                        acc = c;
+                    }
+                }
+                if acc > 0 {
+                    out.push(acc);
+                }
+                put(&mut result, &mut median_map, Auto::Tuple(out));
+            }
+        }
+        if remaining || reduce_case {
+            let last = multiplier;
+            multiplier = mult(&median_map, largest);
+            if multiplier != last {
+                remaining = true;
+            }
+        }
+    }
+    let result = if reduce_case { median_map } else { result };
+    for (a, v) in result {
+        axes[a] = match v {
+            Auto::Num(x) if x != 0.0 => AxisChunks::Size(x as usize),
+            Auto::Tuple(t) if !t.is_empty() => AxisChunks::Explicit(t),
+            _ => AxisChunks::Size(0),
+        };
+    }
+    axes
+}
