@@ -28,7 +28,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random [--small]");
+        eprintln!(
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk [--small]"
+        );
         std::process::exit(2);
     };
     let s = ThreadedScheduler::builder().build().unwrap_or_default();
@@ -74,6 +76,18 @@ fn main() {
                 let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
                 // E[cos(u)**2] for u uniform on [0, 1) is 1/2 + sin(2)/4.
                 assert!((r[[0]] - (0.5 + 2f64.sin() / 4.0)).abs() < 0.02);
+            }
+            "rechunk" => {
+                // 20000×20000 f64 (3.2 GB) from column panels to row panels.
+                let n = if small { 2000 } else { 20_000 };
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[n, n], [n, n / 200])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let y = x.rechunk([n / 200, n]).unwrap_or_else(|e| panic!("{e}"));
+                let m = y.sum(Reduction::all()).unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let mean = r.iter().next().copied().unwrap_or(0.0) / (n * n) as f64;
+                assert!((mean - 0.5).abs() < 0.01);
             }
             "cosmean" => {
                 let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])

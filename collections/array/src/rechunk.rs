@@ -1,9 +1,9 @@
 //! `rechunk`: the same array cut into other blocks, with Dask's planning ("tasks" method):
 //! when going straight from the old blocks to the new would make too many tasks (every new
 //! block gathering pieces of many old ones), it goes through intermediate chunkings whose
-//! blocks stay under a memory limit. Each step cuts old blocks into pieces (`rechunk-split`)
-//! and assembles each new block from its pieces (`rechunk-merge`); a piece that is a whole
-//! old block is not copied, and a new block made of one piece is that piece.
+//! blocks stay under a memory limit. Each step assembles each new block from pieces of the
+//! old ones (`rechunk-merge`), read where they lie: the only copy is into the new block. A new
+//! block that is a whole old block is that block; one that is part of an old block is cut out.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -341,10 +341,13 @@ pub fn plan_rechunk(
     steps
 }
 
-/// Assembles one block from a grid of pieces, given in C order.
+/// Assembles one block from a grid of pieces, given in C order: each argument is an old
+/// block, of which the piece is the part `ranges[i]` (the whole block when `None`). Pieces are
+/// read where they lie; the only copy is into the new block.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Assemble<T> {
     grid: Vec<usize>,
+    ranges: Vec<Option<Vec<(usize, usize)>>>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -364,7 +367,28 @@ impl<T: Element> Op for Assemble<T> {
         }
         let views = args
             .iter()
-            .map(block_view::<T>)
+            .zip(self.ranges.iter().chain(std::iter::repeat(&None)))
+            .map(|(a, r)| {
+                let v = block_view::<T>(a)?;
+                match r {
+                    None => Ok(v),
+                    Some(r) => {
+                        let fits = r.len() == v.ndim()
+                            && r.iter().zip(v.shape()).all(|((s, e), n)| s <= e && e <= n);
+                        if !fits {
+                            return Err(TaskError::new(format!(
+                                "ranges {r:?} do not fit a block of shape {:?}",
+                                v.shape()
+                            )));
+                        }
+                        let mut v = v;
+                        for (d, (s, e)) in r.iter().enumerate() {
+                            v = v.slice_axis_move(ndarray::Axis(d), Slice::from(*s..*e));
+                        }
+                        Ok(v)
+                    }
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let ndim = self.grid.len();
         if views.iter().any(|v| v.ndim() != ndim) {
@@ -517,9 +541,7 @@ impl<T: Element> Array<T> {
         let token = Tokenizer::new().write_str(self.name()).write(&new).finish();
         let pieces = old_to_new(&old, new.axes());
         let mut merge = Layer::with_capacity(key_name("rechunk-merge", &token), new.npartitions());
-        let mut split = Layer::new(key_name("rechunk-split", &token));
         let identity: Arc<dyn Op> = Arc::new(Identity);
-        let mut counter = 0u32;
         for index in new.blocks() {
             let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
                 .iter()
@@ -527,9 +549,10 @@ impl<T: Element> Array<T> {
                 .map(|(d, i)| &pieces[d][*i as usize])
                 .collect();
             let grid: Vec<usize> = per_axis.iter().map(|p| p.len()).collect();
-            let mut refs: Vec<Arg> = Vec::with_capacity(grid.iter().product());
-            let ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
-            for combo in Chunks::product(&ranges) {
+            let n: usize = grid.iter().product();
+            let (mut args, mut ranges) = (Vec::with_capacity(n), Vec::with_capacity(n));
+            let box_ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
+            for combo in Chunks::product(&box_ranges) {
                 let parts: Vec<&(usize, Range<usize>)> = combo
                     .iter()
                     .enumerate()
@@ -540,36 +563,32 @@ impl<T: Element> Array<T> {
                     .iter()
                     .enumerate()
                     .all(|(d, (o, r))| r.start == 0 && r.end == old[d][*o]);
-                let src = self.key(&old_index);
-                if full {
-                    refs.push(Arg::Key(src));
-                } else {
-                    let op =
-                        SubBlock::<T>::new(parts.iter().map(|(_, r)| (r.start, r.end)).collect());
-                    let k = split.key([counter]);
-                    split.insert([counter], Task::new(op, [Arg::Key(src)]));
-                    refs.push(Arg::Key(k));
-                }
-                counter += 1;
+                args.push(Arg::Key(self.key(&old_index)));
+                ranges.push((!full).then(|| {
+                    parts
+                        .iter()
+                        .map(|(_, r)| (r.start, r.end))
+                        .collect::<Vec<_>>()
+                }));
             }
-            let task = if grid.iter().all(|g| *g == 1) {
-                Task::from_arc(Arc::clone(&identity), refs)
-            } else {
-                Task::new(
+            let task = match (n, ranges.first()) {
+                // One whole old block: the new block is that block.
+                (1, Some(None)) => Task::from_arc(Arc::clone(&identity), args),
+                // One part of an old block: cut it out.
+                (1, Some(Some(r))) => Task::new(SubBlock::<T>::new(r.clone()), args),
+                _ => Task::new(
                     Assemble::<T> {
                         grid,
+                        ranges,
                         _t: std::marker::PhantomData,
                     },
-                    refs,
-                )
+                    args,
+                ),
             };
             merge.insert(index, task);
         }
         let name = Arc::clone(merge.name());
         let mut graph = self.graph().clone();
-        if !split.is_empty() {
-            graph.add_layer(split);
-        }
         graph.add_layer(merge);
         Array::from_graph(graph, name, new, "rechunk-merge")
     }

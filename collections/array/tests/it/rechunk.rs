@@ -603,10 +603,12 @@ fn dasks_task_counts() {
     // test_rechunk_avoid_needless_chunking: 8 blocks + 2 merges, no splits.
     let x = Array::<f64>::ones(&[16], 2usize).unwrap();
     assert_eq!(x.rechunk(8usize).unwrap().graph().len(), 10);
-    // test_rechunk_intermediates: (10, 1) -> (1, 10) goes through one (10, 10) block.
+    // test_rechunk_intermediates: (10, 1) -> (1, 10) goes through one (10, 10) block: 10
+    // blocks, one assembled block, 10 rows cut out of it. (Dask counts 31: its getitems and
+    // their aliases are separate tasks.)
     let x = Array::from_array(&data(&[10, 10]), [10, 1]).unwrap();
     let y = x.rechunk([1, 10]).unwrap();
-    assert_eq!(y.graph().len(), 31);
+    assert_eq!(y.graph().len(), 21);
     assert_eq!(both(&y), data(&[10, 10]));
     // test_dont_concatenate_single_chunks
     for (shape, chunks) in [
