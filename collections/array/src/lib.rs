@@ -41,6 +41,7 @@ pub mod random;
 mod raster;
 pub mod rechunk;
 mod reduce;
+pub mod reshape;
 mod shape;
 mod slicing;
 mod stats;

@@ -28,6 +28,8 @@ pub enum Reshape {
     Remove(Vec<usize>),
     /// Broadcast to this block shape (NumPy's rules).
     Broadcast(Vec<usize>),
+    /// The same elements in this shape, in C order.
+    To(Vec<usize>),
 }
 
 /// Changes one block's shape.
@@ -35,6 +37,16 @@ pub enum Reshape {
 pub struct ShapeBlock<T> {
     how: Reshape,
     _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> ShapeBlock<T> {
+    /// A block op that changes shapes `how`.
+    pub(crate) fn new(how: Reshape) -> Self {
+        Self {
+            how,
+            _t: std::marker::PhantomData,
+        }
+    }
 }
 
 impl Reshape {
@@ -67,6 +79,12 @@ impl Reshape {
                     .collect())
             }
             Reshape::Broadcast(to) => Ok(to.clone()),
+            Reshape::To(to) => {
+                if to.iter().product::<usize>() != shape.iter().product::<usize>() {
+                    return Err(format!("a block of shape {shape:?} cannot become {to:?}"));
+                }
+                Ok(to.clone())
+            }
         }
     }
 
@@ -92,6 +110,15 @@ impl Reshape {
                     )
                 })?
                 .to_owned(),
+            Reshape::To(to) => {
+                let a = if a.is_standard_layout() {
+                    a
+                } else {
+                    a.as_standard_layout().into_owned()
+                };
+                a.into_shape_with_order(IxDyn(to))
+                    .map_err(|e| e.to_string())?
+            }
         })
     }
 }
@@ -103,6 +130,7 @@ impl<T: Element> Op for ShapeBlock<T> {
             Reshape::Insert(_) => "expand-dims",
             Reshape::Remove(_) => "squeeze",
             Reshape::Broadcast(_) => "broadcast-to",
+            Reshape::To(_) => "reshape",
         }
     }
 
@@ -158,7 +186,7 @@ pub(crate) fn axis_index(axis: isize, ndim: usize, what: &str) -> Result<usize, 
 impl<T: Element> Array<T> {
     /// One task per output block: block `index` of the output comes from input block
     /// `source(index)` through `op(index)`.
-    fn per_block(
+    pub(crate) fn per_block(
         &self,
         label: &str,
         token: &str,

@@ -6,6 +6,7 @@ mod elementwise;
 mod random;
 mod rechunk;
 mod reductions;
+mod reshape;
 mod shape;
 mod slicing;
 mod visualize;
