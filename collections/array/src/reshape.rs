@@ -249,6 +249,7 @@ impl<T: Element> Array<T> {
     /// let x = Array::<f64>::ones(&[6, 5, 4], [3, 2, 2]).unwrap();
     /// let y = x.reshape(&[30, -1]).unwrap();
     /// assert_eq!(y.chunks().axes(), &[vec![5; 6], vec![2, 2]]);
+    /// assert_eq!(y.compute_on(&rask_local::SyncScheduler, &[]).unwrap().shape(), &[30, 4]);
     /// assert!(x.reshape(&[4, 5, 6]).is_err()); // 6 and 5 do not split evenly into 4, 5, 6
     /// ```
     pub fn reshape(&self, shape: &[isize]) -> Result<Array<T>, ArrayError> {

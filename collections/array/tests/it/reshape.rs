@@ -38,10 +38,14 @@ fn helpers() {
 }
 
 type V = Vec<Vec<usize>>;
+/// In shape, out shape, input chunks, expected input chunks, expected output chunks.
+type RechunkVector = (Vec<usize>, Vec<usize>, V, V, V);
+/// Shape, chunks, new shape, merge_chunks, expected chunks.
+type ArrayVector = (Vec<usize>, V, Vec<isize>, bool, V);
 
 #[test]
 fn dasks_reshape_rechunk_vectors() {
-    let cases: Vec<(Vec<usize>, Vec<usize>, V, V, V)> = vec![
+    let cases: Vec<RechunkVector> = vec![
         (
             vec![4],
             vec![4],
@@ -163,7 +167,7 @@ fn dasks_reshape_rechunk_vectors() {
 
 #[test]
 fn dasks_array_reshapes() {
-    let cases: Vec<(Vec<usize>, V, Vec<isize>, bool, V)> = vec![
+    let cases: Vec<ArrayVector> = vec![
         (
             vec![2, 3, 4],
             vec![vec![1, 1], vec![1, 2], vec![2, 2]],
@@ -448,7 +452,7 @@ proptest! {
         let mut rest: usize = shape.iter().product();
         let mut new: Vec<isize> = Vec::new();
         for c in &cut {
-            if rest % c == 0 { new.push(*c as isize); rest /= c; }
+            if rest.is_multiple_of(*c) { new.push(*c as isize); rest /= c; }
         }
         new.push(rest as isize);
         match x.reshape_with(&new, merge) {
