@@ -177,6 +177,14 @@ fn broadcast_blocks<T: Element>(
 }
 
 impl<T> Binary<T> {
+    /// The block op `a op b`, broadcasting.
+    pub(crate) fn new(op: BinOp) -> Self {
+        Self {
+            op,
+            _t: std::marker::PhantomData,
+        }
+    }
+
     pub(crate) fn op(&self) -> BinOp {
         self.op
     }

@@ -29,6 +29,7 @@ mod chunk;
 mod chunks;
 mod compare;
 mod creation;
+mod cumulative;
 mod element;
 mod elementwise;
 mod error;

@@ -2,6 +2,7 @@
 
 mod chunks;
 mod creation;
+mod cumulative;
 mod elementwise;
 mod random;
 mod rechunk;
