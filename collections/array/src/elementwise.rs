@@ -594,7 +594,7 @@ impl<T: Numeric> Array<T> {
 
     /// `self op s`.
     pub fn scalar(&self, op: BinOp, s: T) -> Array<T> {
-        self.blockwise(
+        self.per_block_op(
             op.name(),
             WithScalar::<T> {
                 op,
@@ -607,7 +607,7 @@ impl<T: Numeric> Array<T> {
 
     /// `s op self`.
     pub fn scalar_first(&self, op: BinOp, s: T) -> Array<T> {
-        self.blockwise(
+        self.per_block_op(
             op.name(),
             WithScalar::<T> {
                 op,
@@ -620,7 +620,7 @@ impl<T: Numeric> Array<T> {
 
     /// `op(self)` elementwise.
     pub fn unary(&self, op: UnaryOp) -> Array<T> {
-        self.blockwise(
+        self.per_block_op(
             op.name(),
             Unary::<T> {
                 op,
@@ -672,7 +672,12 @@ impl<T: Numeric> Array<T> {
     }
 
     /// One task per block applying a registered op to that block alone.
-    fn blockwise<P: Serialize + ?Sized>(&self, label: &str, op: impl Op, params: &P) -> Array<T> {
+    fn per_block_op<P: Serialize + ?Sized>(
+        &self,
+        label: &str,
+        op: impl Op,
+        params: &P,
+    ) -> Array<T> {
         self.map_blocks_to(label, op, params)
     }
 }

@@ -36,6 +36,7 @@ mod error;
 mod expr;
 mod histogram;
 mod html;
+mod kernels;
 mod operators;
 pub mod ops;
 pub mod random;
@@ -61,6 +62,7 @@ pub use elementwise::{
 pub use error::ArrayError;
 pub use expr::{ExprReduce, Node};
 pub use histogram::{HistogramBlock, histogram_direct};
+pub use kernels::{BlockInfo, Boundary};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
 pub use raster::FONT;

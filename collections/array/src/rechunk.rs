@@ -351,6 +351,17 @@ pub struct Assemble<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
+impl<T> Assemble<T> {
+    /// Assembles a grid of `grid` pieces, piece `i` being `ranges[i]` of argument `i`.
+    pub(crate) fn from_parts(grid: Vec<usize>, ranges: Vec<Option<Vec<(usize, usize)>>>) -> Self {
+        Self {
+            grid,
+            ranges,
+            _t: std::marker::PhantomData,
+        }
+    }
+}
+
 impl<T: Element> Op for Assemble<T> {
     fn name(&self) -> &str {
         "rechunk-merge"

@@ -4,6 +4,7 @@ mod chunks;
 mod creation;
 mod cumulative;
 mod elementwise;
+mod kernels;
 mod random;
 mod rechunk;
 mod reductions;

@@ -1,0 +1,526 @@
+//! User kernels: `map_blocks` (a closure per block), `blockwise` (Dask's index notation for
+//! aligning the blocks of several arrays), `map_overlap` (blocks with halos from their
+//! neighbours, and boundary modes at the array's edges) and `reduction` (user chunk,
+//! combine and aggregate functions in a tree).
+//!
+//! Closures run in-process: graphs holding them are refused, with a named error, by the
+//! process-based schedulers, as `delayed` closures are.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use ndarray::{ArrayD, ArrayViewD, SliceInfoElem};
+use rask_graph::delayed::ClosureOp;
+use rask_graph::tokenize::{key_name, unique_token};
+use rask_graph::{Arg, Graph, Layer, Task, TaskError, Value};
+
+use crate::array::Array;
+use crate::chunk::{Chunk, block_view};
+use crate::chunks::{ChunkSpec, Chunks};
+use crate::element::Element;
+use crate::error::ArrayError;
+use crate::rechunk::Assemble;
+use crate::shape::PadMode;
+
+/// Where a block sits, for kernels that need to know (Dask's `block_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockInfo {
+    /// The block's index in the grid of blocks.
+    pub index: Vec<u32>,
+    /// The elements it covers, per axis.
+    pub location: Vec<Range<usize>>,
+    /// Blocks per axis.
+    pub num_blocks: Vec<usize>,
+    /// The whole array's shape.
+    pub shape: Vec<usize>,
+}
+
+fn kernel_error(what: &str, message: String) -> ArrayError {
+    ArrayError::Shape {
+        what: what.into(),
+        message,
+    }
+}
+
+/// Checks a kernel's block against the shape it was declared to have.
+fn checked<U: Element>(
+    name: &str,
+    out: Result<ArrayD<U>, String>,
+    want: &[usize],
+) -> Result<Value, TaskError> {
+    let block = out.map_err(|e| TaskError::new(format!("{name}: {e}")))?;
+    if block.shape() != want {
+        return Err(TaskError::new(format!(
+            "{name} made a block of shape {:?} where the declared chunks say {want:?}",
+            block.shape()
+        )));
+    }
+    Ok(Value::new(Chunk(block)))
+}
+
+impl<T: Element> Array<T> {
+    /// `f` applied to every block, which it maps to a block of the same shape (Dask's
+    /// `map_blocks` with the default chunks). `f` sees the block and where it sits; an error
+    /// it returns fails the computation, naming the block's key.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::<f64>::ones(&[4, 6], [2, 3]).unwrap();
+    /// // Each element becomes its block's first row index.
+    /// let y = x.map_blocks("block-row", |b, info| Ok(b.mapv(|_| info.location[0].start as f64))).unwrap();
+    /// let a = y.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(a[[3, 5]], 2.0);
+    /// ```
+    pub fn map_blocks<U: Element>(
+        &self,
+        name: &str,
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync + 'static,
+    ) -> Result<Array<U>, ArrayError> {
+        self.map_blocks_with(name, self.chunks().axes().to_vec(), f)
+    }
+
+    /// [`map_blocks`](Array::map_blocks) where the output blocks have other sizes: `chunks`
+    /// gives them, with as many axes and blocks per axis as the input.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::<f64>::ones(&[4, 6], [2, 3]).unwrap();
+    /// // Each block becomes its row sums, as a column.
+    /// let y = x
+    ///     .map_blocks_with("row-sums", vec![vec![2, 2], vec![1, 1]], |b, _| {
+    ///         Ok(b.sum_axis(ndarray::Axis(1)).insert_axis(ndarray::Axis(1)))
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(y.shape(), vec![4, 2]);
+    /// assert!(y.compute_on(&rask_local::SyncScheduler, &[]).unwrap().iter().all(|v| *v == 3.0));
+    /// ```
+    pub fn map_blocks_with<U: Element>(
+        &self,
+        name: &str,
+        chunks: Vec<Vec<usize>>,
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync + 'static,
+    ) -> Result<Array<U>, ArrayError> {
+        self.check()?;
+        let counts: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        if counts != self.numblocks() {
+            return Err(kernel_error(
+                "map_blocks",
+                format!(
+                    "output chunks {chunks:?} have {counts:?} blocks per axis; the input has {:?}",
+                    self.numblocks()
+                ),
+            ));
+        }
+        let out = Chunks::from_axes(chunks);
+        let f = Arc::new(f);
+        let (num_blocks, shape) = (self.numblocks(), self.shape());
+        let mut layer = Layer::with_capacity(key_name(name, &unique_token()), out.npartitions());
+        for index in self.chunks().blocks() {
+            let info = BlockInfo {
+                index: index.clone(),
+                location: self.chunks().block_ranges(&index),
+                num_blocks: num_blocks.clone(),
+                shape: shape.clone(),
+            };
+            let want = out.block_shape(&index);
+            let (f, label) = (Arc::clone(&f), name.to_string());
+            let op = ClosureOp::new(name, move |args| {
+                let view = block_view::<T>(&args[0])?;
+                checked(&label, f(view, &info), &want)
+            });
+            layer.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));
+        }
+        let layer_name = Arc::clone(layer.name());
+        let mut graph = self.graph().clone();
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, layer_name, out, name))
+    }
+
+    /// `f` applied to each block together with its neighbours' edges: every block is grown by
+    /// `depth[axis]` elements on each side (from its neighbours, or by `boundary` at the
+    /// array's edges), `f` maps it to a block of the same grown shape, and the growth is
+    /// trimmed away again (Dask's `map_overlap`). A halo may reach past the next block: it
+    /// is gathered from as many neighbours as it covers.
+    ///
+    /// ```
+    /// use rask_array::{Array, Boundary};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[1.0, 2.0, 4.0, 7.0, 11.0]).into_dyn(), 2usize).unwrap();
+    /// // A centred difference, with the edge values repeated past the ends.
+    /// let d = x
+    ///     .map_overlap("diff", &[1], Boundary::Nearest, |b, _| {
+    ///         let mut out = b.to_owned();
+    ///         for i in 1..b.len() - 1 {
+    ///             out[[i]] = (b[[i + 1]] - b[[i - 1]]) / 2.0;
+    ///         }
+    ///         Ok(out)
+    ///     })
+    ///     .unwrap();
+    /// let a = d.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(a.as_slice().unwrap(), &[0.5, 1.5, 2.5, 3.5, 2.0]);
+    /// ```
+    pub fn map_overlap(
+        &self,
+        name: &str,
+        depth: &[usize],
+        boundary: Boundary<T>,
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<T>, String> + Send + Sync + 'static,
+    ) -> Result<Array<T>, ArrayError> {
+        let grown = self.overlap(depth, boundary)?;
+        let mapped = grown.map_blocks(name, f)?;
+        mapped.trim_overlap(depth, &boundary)
+    }
+
+    /// Every block grown by `depth[axis]` elements on each side, from its neighbours or by
+    /// `boundary` at the array's edges (Dask's `overlap`). With [`Boundary::None`] the blocks
+    /// at the edges are not grown outwards.
+    pub fn overlap(&self, depth: &[usize], boundary: Boundary<T>) -> Result<Array<T>, ArrayError> {
+        self.check()?;
+        let n = self.ndim();
+        if depth.len() != n {
+            return Err(kernel_error(
+                "overlap",
+                format!("{} depths for an array of {n} dimensions", depth.len()),
+            ));
+        }
+        for (ax, d) in depth.iter().enumerate() {
+            if matches!(boundary, Boundary::Periodic | Boundary::Reflect) && *d > self.shape()[ax] {
+                return Err(kernel_error(
+                    "overlap",
+                    format!(
+                        "a depth of {d} on axis {ax} is more than its length {}",
+                        self.shape()[ax]
+                    ),
+                ));
+            }
+        }
+        // The array with its boundary around it (nothing for `None`).
+        let pad =
+            |b: bool| -> Vec<usize> { depth.iter().map(|d| if b { *d } else { 0 }).collect() };
+        let before = pad(!matches!(boundary, Boundary::None));
+        let padded = self.with_boundary(&before, boundary)?;
+        // Output block i along an axis covers [start - d, end + d) of the original, clipped
+        // where there is no boundary; in padded coordinates that is shifted by `before`.
+        let old = padded.chunks().axes().to_vec();
+        let axes_out: Vec<Vec<(usize, usize)>> = (0..n)
+            .map(|ax| {
+                let c = &self.chunks().axes()[ax];
+                let total: usize = old[ax].iter().sum();
+                let mut start = 0;
+                c.iter()
+                    .map(|b| {
+                        let (s, e) = (start + before[ax], start + before[ax] + b);
+                        start += b;
+                        (s.saturating_sub(depth[ax]), (e + depth[ax]).min(total))
+                    })
+                    .collect()
+            })
+            .collect();
+        let out = Chunks::from_axes(
+            axes_out
+                .iter()
+                .map(|a| a.iter().map(|(s, e)| e - s).collect())
+                .collect(),
+        );
+        let token = unique_token();
+        let mut layer = Layer::with_capacity(key_name("overlap", &token), out.npartitions());
+        let starts: Vec<Vec<usize>> = old
+            .iter()
+            .map(|c| {
+                let mut s = 0;
+                c.iter()
+                    .map(|b| {
+                        let v = s;
+                        s += b;
+                        v
+                    })
+                    .collect()
+            })
+            .collect();
+        for index in out.blocks() {
+            // Per axis: the padded blocks the range touches, with the part of each.
+            let per_axis: Vec<Vec<(usize, (usize, usize))>> = (0..n)
+                .map(|ax| {
+                    let (lo, hi) = axes_out[ax][index[ax] as usize];
+                    old[ax]
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(k, len)| {
+                            let (s, e) = (starts[ax][k], starts[ax][k] + len);
+                            let (a, b) = (s.max(lo), e.min(hi));
+                            (a < b || (lo == hi && k == 0)).then(|| (k, (a - s, b.max(a) - s)))
+                        })
+                        .collect()
+                })
+                .collect();
+            let grid: Vec<usize> = per_axis.iter().map(Vec::len).collect();
+            let ranges_box: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
+            let mut args = Vec::new();
+            let mut ranges = Vec::new();
+            for combo in Chunks::product(&ranges_box) {
+                let parts: Vec<&(usize, (usize, usize))> = combo
+                    .iter()
+                    .enumerate()
+                    .map(|(d, k)| &per_axis[d][*k as usize])
+                    .collect();
+                let src: Vec<u32> = parts.iter().map(|(k, _)| *k as u32).collect();
+                args.push(Arg::Key(padded.key(&src)));
+                ranges.push(Some(parts.iter().map(|(_, r)| *r).collect::<Vec<_>>()));
+            }
+            layer.insert(
+                index,
+                Task::new(Assemble::<T>::from_parts(grid, ranges), args),
+            );
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = padded.graph().clone();
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, name, out, "overlap"))
+    }
+
+    /// The array with `before[axis]` (and as many after) elements of `boundary` around it.
+    fn with_boundary(
+        &self,
+        before: &[usize],
+        boundary: Boundary<T>,
+    ) -> Result<Array<T>, ArrayError> {
+        let mut x = self.clone();
+        for (ax, &d) in before.iter().enumerate() {
+            if d == 0 {
+                continue;
+            }
+            let n = x.shape()[ax] as isize;
+            let along = |start: isize, end: isize, step: isize| -> Vec<SliceInfoElem> {
+                (0..x.ndim())
+                    .map(|k| {
+                        if k == ax {
+                            SliceInfoElem::Slice {
+                                start,
+                                end: Some(end),
+                                step,
+                            }
+                        } else {
+                            SliceInfoElem::Slice {
+                                start: 0,
+                                end: None,
+                                step: 1,
+                            }
+                        }
+                    })
+                    .collect()
+            };
+            let (left, right) = match boundary {
+                Boundary::Constant(v) => {
+                    let widths: Vec<(usize, usize)> = (0..x.ndim())
+                        .map(|k| if k == ax { (d, d) } else { (0, 0) })
+                        .collect();
+                    x = x.pad(&widths, PadMode::Constant(v))?;
+                    continue;
+                }
+                Boundary::Nearest => {
+                    let widths: Vec<(usize, usize)> = (0..x.ndim())
+                        .map(|k| if k == ax { (d, d) } else { (0, 0) })
+                        .collect();
+                    x = x.pad(&widths, PadMode::Edge)?;
+                    continue;
+                }
+                Boundary::Periodic => (
+                    x.slice(along(n - d as isize, n, 1))?,
+                    x.slice(along(0, d as isize, 1))?,
+                ),
+                Boundary::Reflect => (
+                    x.slice(along(0, d as isize, -1))?,
+                    x.slice(along(n - d as isize, n, -1))?,
+                ),
+                Boundary::None => continue,
+            };
+            x = Array::concatenate(&[left, x.clone(), right], ax as isize)?;
+        }
+        Ok(x)
+    }
+
+    /// Cuts the growth of [`overlap`](Array::overlap) off each block again.
+    fn trim_overlap(
+        &self,
+        depth: &[usize],
+        boundary: &Boundary<T>,
+    ) -> Result<Array<T>, ArrayError> {
+        let n = self.ndim();
+        let none = matches!(boundary, Boundary::None);
+        let nb = self.numblocks();
+        // Per axis and block: what to cut at the start and at the end.
+        let cut = |ax: usize, i: usize| -> (usize, usize) {
+            let d = depth[ax];
+            if none {
+                (
+                    if i == 0 { 0 } else { d },
+                    if i + 1 == nb[ax] { 0 } else { d },
+                )
+            } else {
+                (d, d)
+            }
+        };
+        let axes: Vec<Vec<usize>> = (0..n)
+            .map(|ax| {
+                self.chunks().axes()[ax]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, len)| {
+                        let (a, b) = cut(ax, i);
+                        len - a - b
+                    })
+                    .collect()
+            })
+            .collect();
+        let out = Chunks::from_axes(axes);
+        let token = unique_token();
+        Ok(self.per_block("trim", &token, out, |index| {
+            let ranges: Vec<(usize, usize)> = (0..n)
+                .map(|ax| {
+                    let len = self.chunks().axes()[ax][index[ax] as usize];
+                    let (a, b) = cut(ax, index[ax] as usize);
+                    (a, len - b)
+                })
+                .collect();
+            Task::new(
+                crate::elementwise::SubBlock::<T>::new(ranges),
+                [Arg::Key(self.key(index))],
+            )
+        }))
+    }
+
+    /// Dask's `blockwise`: `f` applied to aligned blocks of several arrays, the alignment given
+    /// by index letters. `out` names the output's axes; each input names its own. A letter
+    /// shared by several inputs aligns their blocks on it (cut to common blocks first); a
+    /// letter not in `out` is contracted: the blocks along it are joined into one before `f`
+    /// sees them. `f` must return the block of the output's shape at that position.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let a = Array::from_array(&ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]).into_dyn(), 1usize).unwrap();
+    /// let b = Array::from_array(&ndarray::arr2(&[[1.0, 0.0], [0.0, 1.0]]).into_dyn(), 1usize).unwrap();
+    /// // A matrix product: "ij" from "ik" and "kj".
+    /// let c = Array::blockwise("matmul", "ij", &[(&a, "ik"), (&b, "kj")], |blocks| {
+    ///     let x = blocks[0].clone().into_dimensionality::<ndarray::Ix2>().map_err(|e| e.to_string())?;
+    ///     let y = blocks[1].clone().into_dimensionality::<ndarray::Ix2>().map_err(|e| e.to_string())?;
+    ///     Ok(x.dot(&y).into_dyn())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(c.compute_on(&rask_local::SyncScheduler, &[]).unwrap(), ndarray::arr2(&[[1.0, 2.0], [3.0, 4.0]]).into_dyn());
+    /// ```
+    pub fn blockwise<U: Element>(
+        name: &str,
+        out: &str,
+        inputs: &[(&Array<T>, &str)],
+        f: impl Fn(&[ArrayViewD<'_, T>]) -> Result<ArrayD<U>, String> + Send + Sync + 'static,
+    ) -> Result<Array<U>, ArrayError> {
+        let bad = |m: String| kernel_error("blockwise", m);
+        // Letter -> (length, common blocks).
+        let mut dims: HashMap<char, (usize, Vec<usize>)> = HashMap::new();
+        for (a, ind) in inputs {
+            a.check()?;
+            let letters: Vec<char> = ind.chars().collect();
+            if letters.len() != a.ndim() {
+                return Err(bad(format!(
+                    "index {ind:?} has {} letters for an array of {} dimensions",
+                    letters.len(),
+                    a.ndim()
+                )));
+            }
+            for (ax, l) in letters.iter().enumerate() {
+                let (len, c) = (a.shape()[ax], a.chunks().axes()[ax].clone());
+                match dims.get_mut(l) {
+                    None => {
+                        dims.insert(*l, (len, c));
+                    }
+                    Some((n, common)) => {
+                        if *n != len {
+                            return Err(bad(format!(
+                                "index {l:?} has length {n} in one input and {len} in another"
+                            )));
+                        }
+                        *common = crate::elementwise::refine(common, &c);
+                    }
+                }
+            }
+        }
+        let out_letters: Vec<char> = out.chars().collect();
+        if let Some(l) = out_letters.iter().find(|l| !dims.contains_key(l)) {
+            return Err(bad(format!("output index {l:?} is in no input")));
+        }
+        // Inputs cut to the common blocks, contracted letters joined into one block.
+        let prepared: Vec<(Array<T>, Vec<char>)> = inputs
+            .iter()
+            .map(|(a, ind)| {
+                let letters: Vec<char> = ind.chars().collect();
+                let target: Vec<Vec<usize>> = letters
+                    .iter()
+                    .map(|l| {
+                        let (len, common) = &dims[l];
+                        if out_letters.contains(l) {
+                            common.clone()
+                        } else {
+                            vec![*len]
+                        }
+                    })
+                    .collect();
+                Ok((a.rechunk(ChunkSpec::from(target))?, letters))
+            })
+            .collect::<Result<_, ArrayError>>()?;
+        let out_chunks = Chunks::from_axes(out_letters.iter().map(|l| dims[l].1.clone()).collect());
+        let f = Arc::new(f);
+        let mut layer =
+            Layer::with_capacity(key_name(name, &unique_token()), out_chunks.npartitions());
+        for index in out_chunks.blocks() {
+            let at: HashMap<char, u32> = out_letters
+                .iter()
+                .copied()
+                .zip(index.iter().copied())
+                .collect();
+            let args: Vec<Arg> = prepared
+                .iter()
+                .map(|(a, letters)| {
+                    let src: Vec<u32> = letters
+                        .iter()
+                        .map(|l| at.get(l).copied().unwrap_or(0))
+                        .collect();
+                    Arg::Key(a.key(&src))
+                })
+                .collect();
+            let want = out_chunks.block_shape(&index);
+            let (f, label) = (Arc::clone(&f), name.to_string());
+            let op = ClosureOp::new(name, move |args| {
+                let views = args
+                    .iter()
+                    .map(block_view::<T>)
+                    .collect::<Result<Vec<_>, _>>()?;
+                checked(&label, f(&views), &want)
+            });
+            layer.insert(index, Task::new(op, args));
+        }
+        let layer_name = Arc::clone(layer.name());
+        let mut graph = Graph::merged(prepared.iter().map(|(a, _)| a.graph()));
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, layer_name, out_chunks, name))
+    }
+}
+
+/// What [`Array::map_overlap`] puts past the array's edges.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Boundary<T> {
+    /// The elements mirrored, the edge included (`x[d-1], …, x[0] | x[0], …`: NumPy's
+    /// `symmetric`, Dask's `reflect`).
+    Reflect,
+    /// The elements from the other end (`… x[n-1] | x[0] …`).
+    Periodic,
+    /// The edge element repeated.
+    Nearest,
+    /// This value.
+    Constant(T),
+    /// Nothing: the blocks at the edges are not grown outwards.
+    None,
+}

@@ -1,0 +1,220 @@
+//! User kernels: map_blocks, overlap / map_overlap with every boundary mode, blockwise.
+
+use ndarray::{ArrayD, Axis, Ix2, IxDyn, Slice};
+use proptest::prelude::*;
+use rask_array::{Array, Boundary};
+use rask_graph::{Collection, Scheduler};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+fn data(shape: &[usize]) -> ArrayD<f64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n).map(|i| ((i * 37) % 23) as f64).collect(),
+    )
+    .unwrap()
+}
+
+fn both(x: &Array<f64>) -> ArrayD<f64> {
+    let a = x.compute_on(&SyncScheduler, &[]).unwrap();
+    let t = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    assert_eq!(a, x.compute_on(&t as &dyn Scheduler, &[]).unwrap());
+    a
+}
+
+/// NumPy's `pad` of `a` by `d` on every axis with Dask's boundary semantics.
+fn padded(a: &ArrayD<f64>, d: &[usize], b: Boundary<f64>) -> ArrayD<f64> {
+    let shape: Vec<usize> = a.shape().iter().zip(d).map(|(n, d)| n + 2 * d).collect();
+    ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
+        let mut src = Vec::with_capacity(shape.len());
+        for k in 0..shape.len() {
+            let n = a.shape()[k] as isize;
+            let i = ix[k] as isize - d[k] as isize;
+            let j = match b {
+                Boundary::Periodic => i.rem_euclid(n),
+                Boundary::Nearest => i.clamp(0, n - 1),
+                Boundary::Reflect => {
+                    if i < 0 {
+                        -i - 1
+                    } else if i >= n {
+                        2 * n - i - 1
+                    } else {
+                        i
+                    }
+                }
+                Boundary::Constant(v) => {
+                    if i < 0 || i >= n {
+                        return v;
+                    }
+                    i
+                }
+                Boundary::None => i,
+            };
+            src.push(j as usize);
+        }
+        a[IxDyn(&src)]
+    })
+}
+
+/// A box sum of radius `d` on every axis, on an array already padded by `d`: the inner part.
+fn box_sum(p: &ArrayD<f64>, d: &[usize]) -> ArrayD<f64> {
+    let inner: Vec<usize> = p.shape().iter().zip(d).map(|(n, d)| n - 2 * d).collect();
+    ArrayD::from_shape_fn(IxDyn(&inner), |ix| {
+        let mut w = p.view();
+        for k in 0..inner.len() {
+            w.slice_axis_inplace(Axis(k), Slice::from(ix[k]..ix[k] + 2 * d[k] + 1));
+        }
+        w.sum()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A box filter through map_overlap equals the filter on the whole padded array.
+    #[test]
+    fn map_overlap_matches_a_whole_array_filter(
+        shape in proptest::collection::vec(1usize..9, 1..3),
+        chunks in proptest::collection::vec(1usize..5, 2),
+        depth in proptest::collection::vec(0usize..3, 2),
+        mode in 0usize..4,
+    ) {
+        let n = shape.len();
+        let d: Vec<usize> = depth[..n].iter().zip(&shape).map(|(d, s)| *d.min(s)).collect();
+        let b = [Boundary::Reflect, Boundary::Periodic, Boundary::Nearest, Boundary::Constant(-1.0)][mode];
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..n]).unwrap();
+        let dd = d.clone();
+        let y = x.map_overlap("box", &d, b, move |blk, _| {
+            let p = blk.to_owned();
+            // The box sum where the whole window lies inside the grown block; the rest is trimmed.
+            let mut out = p.clone();
+            let inner = box_sum(&p, &dd);
+            let mut mid = out.view_mut();
+            for (k, d) in dd.iter().enumerate() {
+                mid.slice_axis_inplace(Axis(k), Slice::from(*d..p.shape()[k] - d));
+            }
+            mid.assign(&inner);
+            Ok(out)
+        }).unwrap();
+        prop_assert_eq!(y.chunks(), x.chunks());
+        prop_assert_eq!(both(&y), box_sum(&padded(&a, &d, b), &d));
+    }
+
+    /// `overlap` with no boundary: each block is the original grown inwards only.
+    #[test]
+    fn overlap_blocks_are_the_grown_slices(
+        shape in proptest::collection::vec(1usize..9, 1..3),
+        chunks in proptest::collection::vec(1usize..5, 2),
+        depth in proptest::collection::vec(0usize..4, 2),
+    ) {
+        let n = shape.len();
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..n]).unwrap();
+        let o = x.overlap(&depth[..n], Boundary::None).unwrap();
+        for index in x.chunks().blocks() {
+            let r = x.chunks().block_ranges(&index);
+            let mut want = a.view();
+            for k in 0..n {
+                let lo = r[k].start.saturating_sub(depth[k]);
+                let hi = (r[k].end + depth[k]).min(shape[k]);
+                want.slice_axis_inplace(Axis(k), Slice::from(lo..hi));
+            }
+            let got = o.slice_blocks_for_test(&index);
+            prop_assert_eq!(got, want.to_owned());
+        }
+    }
+}
+
+trait BlockOf {
+    fn slice_blocks_for_test(&self, index: &[u32]) -> ArrayD<f64>;
+}
+
+impl BlockOf for Array<f64> {
+    /// One block, computed alone.
+    fn slice_blocks_for_test(&self, index: &[u32]) -> ArrayD<f64> {
+        let key = self.key(index);
+        let g = self.graph().cull(std::slice::from_ref(&key)).unwrap();
+        let v = rask_graph::Scheduler::get(&SyncScheduler, &g, &[key], &[]).unwrap();
+        let c = v[0].get::<rask_array::Chunk<f64>>().unwrap();
+        c.0.clone()
+    }
+}
+
+#[test]
+fn map_blocks_sees_where_blocks_are_and_checks_shapes() {
+    let a = data(&[5, 7]);
+    let x = Array::from_array(&a, [2, 3]).unwrap();
+    let y = x
+        .map_blocks("offset", |b, info| {
+            Ok(b.mapv(|v| {
+                v + (info.index[0] * 100 + info.index[1]) as f64 + 0.0 * info.shape[0] as f64
+            }))
+        })
+        .unwrap();
+    let got = both(&y);
+    for ((i, j), v) in a
+        .clone()
+        .into_dimensionality::<Ix2>()
+        .unwrap()
+        .indexed_iter()
+    {
+        assert_eq!(got[[i, j]], v + ((i / 2) * 100 + j / 3) as f64);
+    }
+    // A kernel error names the block's key; a wrong shape is caught.
+    let bad = x
+        .map_blocks::<f64>("fails", |_, info| {
+            Err(format!("no good at {:?}", info.index))
+        })
+        .unwrap();
+    let e = bad.compute_on(&SyncScheduler, &[]).unwrap_err().to_string();
+    assert!(e.contains("fails") && e.contains("no good at"), "{e}");
+    let wrong = x
+        .map_blocks::<f64>("wrong", |b, _| Ok(b.to_owned().insert_axis(Axis(0))))
+        .unwrap();
+    let e = wrong
+        .compute_on(&SyncScheduler, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("declared chunks"), "{e}");
+    insta::assert_snapshot!(x.map_blocks_with::<f64>("n", vec![vec![1]], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: output chunks [[1]] have [1] blocks per axis; the input has [3, 3]");
+}
+
+#[test]
+fn blockwise_aligns_and_contracts() {
+    let a = data(&[6, 4]);
+    let b = data(&[4, 5]).mapv(|v| v - 3.0);
+    let x = Array::from_array(&a, [4, 3]).unwrap();
+    let y = Array::from_array(&b, [2, 2]).unwrap();
+    let c = Array::blockwise("matmul", "ij", &[(&x, "ik"), (&y, "kj")], |bl| {
+        let p = bl[0]
+            .clone()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| e.to_string())?;
+        let q = bl[1]
+            .clone()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| e.to_string())?;
+        Ok(p.dot(&q).into_dyn())
+    })
+    .unwrap();
+    let want = a
+        .clone()
+        .into_dimensionality::<Ix2>()
+        .unwrap()
+        .dot(&b.clone().into_dimensionality::<Ix2>().unwrap());
+    assert_eq!(both(&c), want.into_dyn());
+    // Elementwise over different chunkings: blocks cut to common ones.
+    let z = Array::from_array(&a, [3, 1]).unwrap();
+    let s = Array::blockwise("add", "ij", &[(&x, "ij"), (&z, "ij")], |bl| {
+        Ok(&bl[0] + &bl[1])
+    })
+    .unwrap();
+    assert_eq!(s.chunks().axes(), &[vec![3, 1, 2], vec![1, 1, 1, 1]]);
+    assert_eq!(both(&s), &a + &a);
+    // Transposition by index order.
+    let t = Array::blockwise("t", "ji", &[(&x, "ij")], |bl| Ok(bl[0].t().to_owned())).unwrap();
+    assert_eq!(both(&t), a.t().to_owned());
+    insta::assert_snapshot!(Array::blockwise::<f64>("m", "ij", &[(&x, "ik"), (&x, "kj")], |bl| Ok(bl[0].to_owned())).unwrap_err().to_string(), @"blockwise: index 'k' has length 4 in one input and 6 in another");
+    insta::assert_snapshot!(Array::blockwise::<f64>("m", "iz", &[(&x, "ik")], |bl| Ok(bl[0].to_owned())).unwrap_err().to_string(), @"blockwise: output index 'z' is in no input");
+}
