@@ -37,6 +37,7 @@ mod expr;
 mod histogram;
 mod html;
 mod kernels;
+pub mod linalg;
 mod operators;
 pub mod ops;
 pub mod random;

@@ -5,6 +5,7 @@ mod creation;
 mod cumulative;
 mod elementwise;
 mod kernels;
+mod linalg;
 mod random;
 mod rechunk;
 mod reductions;

@@ -1,0 +1,655 @@
+//! Linear algebra: `matmul`/`dot`/`tensordot` as blockwise products summed over the
+//! contracted blocks, and `linalg::{qr, svd, norm}` for tall-and-skinny arrays (TSQR, as
+//! `dask.array.linalg` does). Block kernels come from faer (products of floats, QR, SVD) and
+//! ndarray (products of integers).
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, Ix2};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::{Chunk, block_view, take_array};
+use crate::chunks::{ChunkSpec, Chunks};
+use crate::elementwise::Numeric;
+use crate::error::ArrayError;
+
+/// Element types with a block matrix product.
+pub trait Matmul: Numeric {
+    /// `a @ b` for 2-d blocks.
+    fn matmul(
+        a: ndarray::ArrayView2<'_, Self>,
+        b: ndarray::ArrayView2<'_, Self>,
+    ) -> ndarray::Array2<Self>;
+}
+
+macro_rules! faer_matmul {
+    ($($t:ty),*) => {$(
+        impl Matmul for $t {
+            fn matmul(a: ndarray::ArrayView2<'_, Self>, b: ndarray::ArrayView2<'_, Self>) -> ndarray::Array2<Self> {
+                let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+                let a = a.as_standard_layout();
+                let b = b.as_standard_layout();
+                let mut out = vec![0 as $t; m * n];
+                if let (Some(sa), Some(sb)) = (a.as_slice(), b.as_slice()) {
+                    let fa = faer::MatRef::from_row_major_slice(sa, m, k);
+                    let fb = faer::MatRef::from_row_major_slice(sb, k, n);
+                    let fo = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
+                    faer::linalg::matmul::matmul(fo, faer::Accum::Replace, fa, fb, 1 as $t, faer::Par::Seq);
+                }
+                ndarray::Array2::from_shape_vec((m, n), out).unwrap_or_else(|_| ndarray::Array2::zeros((m, n)))
+            }
+        }
+    )*};
+}
+faer_matmul!(f64, f32);
+
+macro_rules! ndarray_matmul {
+    ($($t:ty),*) => {$(
+        impl Matmul for $t {
+            fn matmul(a: ndarray::ArrayView2<'_, Self>, b: ndarray::ArrayView2<'_, Self>) -> ndarray::Array2<Self> {
+                // Wrapping, as NumPy's fixed-width integer products.
+                let (m, n) = (a.nrows(), b.ncols());
+                let mut out = ndarray::Array2::<$t>::zeros((m, n));
+                for i in 0..m {
+                    for (p, x) in a.row(i).iter().enumerate() {
+                        let row = b.row(p);
+                        out.row_mut(i).zip_mut_with(&row, |o, y| *o = o.wrapping_add(x.wrapping_mul(*y)));
+                    }
+                }
+                out
+            }
+        }
+    )*};
+}
+ndarray_matmul!(i64, i32, u64, u32, u8);
+
+/// The product of one block of the left operand and one of the right.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MatmulBlock<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Matmul> Op for MatmulBlock<T> {
+    fn name(&self) -> &str {
+        "matmul"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        fn two<T: Matmul>(v: &Value) -> Result<ndarray::ArrayView2<'_, T>, TaskError> {
+            block_view::<T>(v)?
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| TaskError::new(format!("matmul needs 2-d blocks: {e}")))
+        }
+        let (a, b) = (two::<T>(&args[0])?, two::<T>(&args[1])?);
+        if a.ncols() != b.nrows() {
+            return Err(TaskError::new(format!(
+                "blocks of shapes {:?} and {:?} do not multiply",
+                a.shape(),
+                b.shape()
+            )));
+        }
+        Ok(Value::new(Chunk(T::matmul(a, b).into_dyn())))
+    }
+}
+
+/// The elementwise sum of its blocks (all of one shape).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SumBlocks<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Numeric> Op for SumBlocks<T> {
+    fn name(&self) -> &str {
+        "sum-blocks"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut it = args.into_iter();
+        let first = it.next().ok_or_else(|| TaskError::new("nothing to sum"))?;
+        let mut acc = take_array::<T>(first)?;
+        for v in it {
+            let b = block_view::<T>(&v)?;
+            if b.shape() != acc.shape() {
+                return Err(TaskError::new(format!(
+                    "blocks of shapes {:?} and {:?} do not add",
+                    acc.shape(),
+                    b.shape()
+                )));
+            }
+            acc.zip_mut_with(&b, |x, y| {
+                *x = T::binary(crate::elementwise::BinOp::Add, *x, *y)
+            });
+        }
+        Ok(Value::new(Chunk(acc)))
+    }
+}
+
+macro_rules! register_linalg {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(MatmulBlock<$t>, concat!("rask.array.matmul-block<", stringify!($t), ">"));
+        rask_graph::register_op!(SumBlocks<$t>, concat!("rask.array.sum-blocks<", stringify!($t), ">"));
+    )*};
+}
+register_linalg!(f64, f32, i64, i32, u64, u32, u8);
+
+fn shape_error(what: &str, message: String) -> ArrayError {
+    ArrayError::Shape {
+        what: what.into(),
+        message,
+    }
+}
+
+impl<T: Matmul> Array<T> {
+    /// The matrix product of two 2-d arrays (`x @ y`): each output block sums, in a tree,
+    /// the products of the blocks along the contracted axis (cut to common blocks first).
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::<f64>::ones(&[6, 4], [4, 3]).unwrap();
+    /// let y = x.t().unwrap();
+    /// let p = x.matmul(&y).unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert!(p.iter().all(|v| *v == 4.0));
+    /// assert!(x.matmul(&x).is_err());
+    /// ```
+    pub fn matmul(&self, other: &Array<T>) -> Result<Array<T>, ArrayError> {
+        self.check()?;
+        other.check()?;
+        let (a, b) = (self.shape(), other.shape());
+        if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
+            return Err(shape_error(
+                "matmul",
+                format!("shapes {a:?} and {b:?} do not multiply (need (m, k) and (k, n))"),
+            ));
+        }
+        let k = crate::elementwise::refine(&self.chunks().axes()[1], &other.chunks().axes()[0]);
+        let x = self.rechunk(ChunkSpec::from(vec![
+            self.chunks().axes()[0].clone(),
+            k.clone(),
+        ]))?;
+        let y = other.rechunk(ChunkSpec::from(vec![
+            k.clone(),
+            other.chunks().axes()[1].clone(),
+        ]))?;
+        let token = Tokenizer::new()
+            .write_str(x.name())
+            .write_str(y.name())
+            .finish();
+        let out = Chunks::from_axes(vec![
+            x.chunks().axes()[0].clone(),
+            y.chunks().axes()[1].clone(),
+        ]);
+        let nk = k.len();
+        let product: Arc<dyn Op> = Arc::new(MatmulBlock::<T> {
+            _t: std::marker::PhantomData,
+        });
+        let sum: Arc<dyn Op> = Arc::new(SumBlocks::<T> {
+            _t: std::marker::PhantomData,
+        });
+        let mut partial = Layer::new(key_name("matmul-partial", &token));
+        let mut graph = Graph::merged([x.graph(), y.graph()]);
+        let mut final_layer = Layer::with_capacity(key_name("matmul", &token), out.npartitions());
+        let mut levels: Vec<Layer> = Vec::new();
+        for index in out.blocks() {
+            let (i, j) = (index[0], index[1]);
+            if nk == 1 {
+                final_layer.insert(
+                    index.clone(),
+                    Task::from_arc(
+                        Arc::clone(&product),
+                        [Arg::Key(x.key(&[i, 0])), Arg::Key(y.key(&[0, j]))],
+                    ),
+                );
+                continue;
+            }
+            let mut keys: Vec<Key> = (0..nk as u32)
+                .map(|p| {
+                    partial.insert(
+                        [i, j, p],
+                        Task::from_arc(
+                            Arc::clone(&product),
+                            [Arg::Key(x.key(&[i, p])), Arg::Key(y.key(&[p, j]))],
+                        ),
+                    );
+                    partial.key([i, j, p])
+                })
+                .collect();
+            // Summed four at a time, level by level.
+            let mut level = 0usize;
+            while keys.len() > 4 {
+                if levels.len() <= level {
+                    levels.push(Layer::new(key_name(&format!("matmul-sum-{level}"), &token)));
+                }
+                let l = &mut levels[level];
+                keys = keys
+                    .chunks(4)
+                    .enumerate()
+                    .map(|(g, part)| {
+                        let at = [i, j, g as u32];
+                        l.insert(
+                            at,
+                            Task::from_arc(Arc::clone(&sum), part.iter().cloned().map(Arg::Key)),
+                        );
+                        l.key(at)
+                    })
+                    .collect();
+                level += 1;
+            }
+            final_layer.insert(
+                index,
+                Task::from_arc(Arc::clone(&sum), keys.into_iter().map(Arg::Key)),
+            );
+        }
+        if !partial.is_empty() {
+            graph.add_layer(partial);
+        }
+        for l in levels {
+            graph.add_layer(l);
+        }
+        let name = Arc::clone(final_layer.name());
+        graph.add_layer(final_layer);
+        Ok(Array::from_graph(graph, name, out, "matmul"))
+    }
+
+    /// NumPy's `dot`: the inner product of 1-d arrays (a 0-d result), the matrix product of
+    /// 2-d ones, and a matrix-vector product for 2-d with 1-d.
+    pub fn dot(&self, other: &Array<T>) -> Result<Array<T>, ArrayError> {
+        match (self.ndim(), other.ndim()) {
+            (2, 2) => self.matmul(other),
+            (1, 1) => self
+                .expand_dims(0)?
+                .matmul(&other.expand_dims(1)?)?
+                .reshape(&[]),
+            (2, 1) => self.matmul(&other.expand_dims(1)?)?.squeeze(Some(&[1])),
+            (1, 2) => self.expand_dims(0)?.matmul(other)?.squeeze(Some(&[0])),
+            (a, b) => self.tensordot(
+                other,
+                &[a as isize - 1],
+                &[if b >= 2 { b as isize - 2 } else { 0 }],
+            ),
+        }
+    }
+
+    /// NumPy's `tensordot`: the sum over `self`'s axes `a` against `other`'s axes `b` (as
+    /// many, of matching lengths). The free axes of `self` come first in the result, then
+    /// those of `other`.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// let x = Array::<f64>::ones(&[2, 3, 4], 2usize).unwrap();
+    /// let y = Array::<f64>::ones(&[4, 3, 5], 2usize).unwrap();
+    /// assert_eq!(x.tensordot(&y, &[1, 2], &[1, 0]).unwrap().shape(), vec![2, 5]);
+    /// ```
+    pub fn tensordot(
+        &self,
+        other: &Array<T>,
+        a: &[isize],
+        b: &[isize],
+    ) -> Result<Array<T>, ArrayError> {
+        let (sa, sb) = (self.shape(), other.shape());
+        let norm = |axes: &[isize], n: usize| -> Result<Vec<usize>, ArrayError> {
+            axes.iter()
+                .map(|x| crate::shape::axis_index(*x, n, "tensordot"))
+                .collect()
+        };
+        let (ax, bx) = (norm(a, sa.len())?, norm(b, sb.len())?);
+        if ax.len() != bx.len() || ax.iter().zip(&bx).any(|(i, j)| sa[*i] != sb[*j]) {
+            return Err(shape_error(
+                "tensordot",
+                format!("axes {a:?} of {sa:?} and {b:?} of {sb:?} do not match"),
+            ));
+        }
+        let free_a: Vec<usize> = (0..sa.len()).filter(|i| !ax.contains(i)).collect();
+        let free_b: Vec<usize> = (0..sb.len()).filter(|i| !bx.contains(i)).collect();
+        let k: usize = ax.iter().map(|i| sa[*i]).product();
+        let m: usize = free_a.iter().map(|i| sa[*i]).product();
+        let n: usize = free_b.iter().map(|i| sb[*i]).product();
+        let left = self
+            .transpose(&[free_a.clone(), ax].concat())?
+            .reshape(&[m as isize, k as isize])?;
+        let right = other
+            .transpose(&[bx, free_b.clone()].concat())?
+            .reshape(&[k as isize, n as isize])?;
+        let shape: Vec<isize> = free_a
+            .iter()
+            .map(|i| sa[*i] as isize)
+            .chain(free_b.iter().map(|i| sb[*i] as isize))
+            .collect();
+        left.matmul(&right)?.reshape(&shape)
+    }
+}
+
+/// QR of one block: the thin Q (as a block) and R (as the second item of a pair).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QrBlock;
+
+/// Q and R of a block (shape and row-major elements each), kept together until they are
+/// taken apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QrPair {
+    q: (Vec<usize>, Vec<f64>),
+    r: (Vec<usize>, Vec<f64>),
+}
+
+impl rask_graph::Datum for QrPair {
+    fn nbytes(&self) -> usize {
+        (self.q.1.len() + self.r.1.len()) * 8
+    }
+}
+
+fn flat(m: ArrayD<f64>) -> (Vec<usize>, Vec<f64>) {
+    (m.shape().to_vec(), m.iter().copied().collect())
+}
+
+fn unflat((shape, data): &(Vec<usize>, Vec<f64>)) -> Result<ArrayD<f64>, TaskError> {
+    ArrayD::from_shape_vec(ndarray::IxDyn(shape), data.clone())
+        .map_err(|e| TaskError::new(e.to_string()))
+}
+
+fn to_faer(a: &ndarray::ArrayView2<'_, f64>) -> faer::Mat<f64> {
+    faer::Mat::from_fn(a.nrows(), a.ncols(), |i, j| a[[i, j]])
+}
+
+fn from_faer(m: faer::MatRef<'_, f64>) -> ArrayD<f64> {
+    ndarray::Array2::from_shape_fn((m.nrows(), m.ncols()), |(i, j)| m[(i, j)]).into_dyn()
+}
+
+fn two_d<'a>(v: &'a Value, what: &str) -> Result<ndarray::ArrayView2<'a, f64>, TaskError> {
+    block_view::<f64>(v)?
+        .into_dimensionality::<Ix2>()
+        .map_err(|e| TaskError::new(format!("{what} needs 2-d blocks: {e}")))
+}
+
+impl Op for QrBlock {
+    fn name(&self) -> &str {
+        "qr"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        // Several blocks: stacked on top of each other first (the R factors of a TSQR step).
+        let views = args
+            .iter()
+            .map(|a| two_d(a, "qr"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stacked = ndarray::concatenate(ndarray::Axis(0), &views)
+            .map_err(|e| TaskError::new(e.to_string()))?;
+        let m = to_faer(&stacked.view());
+        let qr = m.qr();
+        Ok(Value::new(QrPair {
+            q: flat(from_faer(qr.compute_thin_Q().as_ref())),
+            r: flat(from_faer(qr.thin_R())),
+        }))
+    }
+}
+
+/// One part of a [`QrPair`]: Q (rows `rows` of it) or R.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QrPart {
+    r: bool,
+    rows: Option<(usize, usize)>,
+}
+
+impl Op for QrPart {
+    fn name(&self) -> &str {
+        if self.r { "qr-r" } else { "qr-q" }
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let p = args[0].get::<QrPair>()?;
+        let m = &unflat(if self.r { &p.r } else { &p.q })?;
+        let m = match self.rows {
+            Some((s, e)) if e <= m.shape()[0] => m
+                .slice_axis(ndarray::Axis(0), ndarray::Slice::from(s..e))
+                .to_owned(),
+            Some((s, e)) => {
+                return Err(TaskError::new(format!(
+                    "rows {s}..{e} of a factor of {} rows",
+                    m.shape()[0]
+                )));
+            }
+            None => m.clone(),
+        };
+        Ok(Value::new(Chunk(m)))
+    }
+}
+
+/// The thin SVD of one block, as (U, S, Vᵀ) in a triple.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SvdBlock {
+    part: u8,
+}
+
+impl Op for SvdBlock {
+    fn name(&self) -> &str {
+        "svd"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let a = two_d(&args[0], "svd")?;
+        let svd = to_faer(&a)
+            .thin_svd()
+            .map_err(|e| TaskError::new(format!("svd did not converge: {e:?}")))?;
+        let out = match self.part {
+            0 => from_faer(svd.U()),
+            1 => {
+                let s = svd.S().column_vector();
+                ndarray::Array1::from_shape_fn(s.nrows(), |i| s[i]).into_dyn()
+            }
+            _ => from_faer(svd.V().transpose()),
+        };
+        Ok(Value::new(Chunk(out)))
+    }
+}
+
+rask_graph::register_value!(QrPair, "rask.array.qr-pair");
+rask_graph::register_op!(QrBlock, "rask.array.qr-block");
+rask_graph::register_op!(QrPart, "rask.array.qr-part");
+rask_graph::register_op!(SvdBlock, "rask.array.svd-block");
+
+/// `linalg::qr(a)`: Q and R of a tall-and-skinny 2-d array (one block of columns), by TSQR:
+/// each block of rows is factored, the stacked R factors are factored again, and each block's
+/// Q is multiplied by its part of the second Q.
+///
+/// ```
+/// use rask_array::{Array, linalg};
+/// use rask_graph::Collection;
+/// let a = Array::from_fn(&[40, 3], [10, 3], |r| ndarray::ArrayD::from_shape_fn(
+///     ndarray::IxDyn(&[r[0].len(), r[1].len()]), |ix| ((ix[0] + r[0].start) * 7 % 5 + ix[1] * ix[1]) as f64)).unwrap();
+/// let (q, r) = linalg::qr(&a).unwrap();
+/// let back = q.matmul(&r).unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+/// let want = a.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+/// assert!(back.iter().zip(want.iter()).all(|(x, y)| (x - y).abs() < 1e-9));
+/// ```
+pub fn qr(a: &Array<f64>) -> Result<(Array<f64>, Array<f64>), ArrayError> {
+    a.check()?;
+    let shape = a.shape();
+    if shape.len() != 2 || a.numblocks()[1] != 1 {
+        return Err(shape_error(
+            "qr",
+            format!(
+                "needs a tall-and-skinny 2-d array in one block of columns; got shape {shape:?} in chunks {:?} (rechunk the columns to one block)",
+                a.chunks().axes()
+            ),
+        ));
+    }
+    let n = shape[1];
+    let rows = a.chunks().axes()[0].clone();
+    let heights: Vec<usize> = rows.iter().map(|m| (*m).min(n)).collect();
+    let token = Tokenizer::new().write_str(a.name()).finish();
+    let mut graph = a.graph().clone();
+    // Stage 1: each block's QR.
+    let mut first = Layer::new(key_name("qr-block", &token));
+    for i in 0..rows.len() as u32 {
+        first.insert([i, 0], Task::new(QrBlock, [Arg::Key(a.key(&[i, 0]))]));
+    }
+    let first_name = Arc::clone(first.name());
+    graph.add_layer(first);
+    let mut r1 = Layer::new(key_name("qr-r1", &token));
+    for i in 0..rows.len() as u32 {
+        r1.insert(
+            [i, 0],
+            Task::new(
+                QrPart {
+                    r: true,
+                    rows: None,
+                },
+                [Arg::Key(Key::with_name(&first_name, [i, 0]))],
+            ),
+        );
+    }
+    let r1_name = Arc::clone(r1.name());
+    graph.add_layer(r1);
+    // Stage 2: the QR of the stacked R factors.
+    let mut second = Layer::new(key_name("qr-stacked", &token));
+    second.insert(
+        [0, 0],
+        Task::new(
+            QrBlock,
+            (0..rows.len() as u32).map(|i| Arg::Key(Key::with_name(&r1_name, [i, 0]))),
+        ),
+    );
+    let second_key = second.key([0, 0]);
+    graph.add_layer(second);
+    // R, and each block's Q times its rows of the second Q.
+    let mut r = Layer::new(key_name("qr-r", &token));
+    r.insert(
+        [0, 0],
+        Task::new(
+            QrPart {
+                r: true,
+                rows: None,
+            },
+            [Arg::Key(second_key.clone())],
+        ),
+    );
+    let r_name = Arc::clone(r.name());
+    graph.add_layer(r);
+    let mut q1 = Layer::new(key_name("qr-q1", &token));
+    let mut q2 = Layer::new(key_name("qr-q2", &token));
+    let mut q = Layer::new(key_name("qr-q", &token));
+    let product: Arc<dyn Op> = Arc::new(MatmulBlock::<f64> {
+        _t: std::marker::PhantomData,
+    });
+    let mut start = 0;
+    for (i, h) in heights.iter().enumerate() {
+        let i = i as u32;
+        q1.insert(
+            [i, 0],
+            Task::new(
+                QrPart {
+                    r: false,
+                    rows: None,
+                },
+                [Arg::Key(Key::with_name(&first_name, [i, 0]))],
+            ),
+        );
+        q2.insert(
+            [i, 0],
+            Task::new(
+                QrPart {
+                    r: false,
+                    rows: Some((start, start + h)),
+                },
+                [Arg::Key(second_key.clone())],
+            ),
+        );
+        q.insert(
+            [i, 0],
+            Task::from_arc(
+                Arc::clone(&product),
+                [Arg::Key(q1.key([i, 0])), Arg::Key(q2.key([i, 0]))],
+            ),
+        );
+        start += h;
+    }
+    let q_name = Arc::clone(q.name());
+    graph.add_layer(q1);
+    graph.add_layer(q2);
+    graph.add_layer(q);
+    let k = n.min(heights.iter().sum());
+    let q_arr = Array::from_graph(
+        graph.clone(),
+        q_name,
+        Chunks::from_axes(vec![rows, vec![k]]),
+        "qr-q",
+    );
+    let r_arr = Array::from_graph(
+        graph,
+        r_name,
+        Chunks::from_axes(vec![vec![k], vec![n]]),
+        "qr-r",
+    );
+    Ok((q_arr, r_arr))
+}
+
+/// U, S and Vᵀ, as [`svd`] returns them.
+pub type Svd = (Array<f64>, Array<f64>, Array<f64>);
+
+/// `linalg::svd(a)`: U, S, Vᵀ of a tall-and-skinny array, from TSQR: `a = Q R`, `R = Û S Vᵀ`,
+/// `U = Q Û`.
+pub fn svd(a: &Array<f64>) -> Result<Svd, ArrayError> {
+    let (q, r) = qr(a)?;
+    let token = Tokenizer::new()
+        .write_str(r.name())
+        .write_str("svd")
+        .finish();
+    let k = r.shape()[0];
+    let n = r.shape()[1];
+    let part = |p: u8, label: &str, chunks: Chunks| -> Array<f64> {
+        let mut layer = Layer::new(key_name(label, &token));
+        let idx: Vec<u32> = vec![0; chunks.ndim()];
+        layer.insert(
+            idx,
+            Task::new(SvdBlock { part: p }, [Arg::Key(r.key(&[0, 0]))]),
+        );
+        let name = Arc::clone(layer.name());
+        let mut g = r.graph().clone();
+        g.add_layer(layer);
+        Array::from_graph(g, name, chunks, label)
+    };
+    let m = k.min(n);
+    let u_hat = part(0, "svd-u", Chunks::from_axes(vec![vec![k], vec![m]]));
+    let s = part(1, "svd-s", Chunks::from_axes(vec![vec![m]]));
+    let vt = part(2, "svd-vt", Chunks::from_axes(vec![vec![m], vec![n]]));
+    Ok((q.matmul(&u_hat)?, s, vt))
+}
+
+/// Which norm [`norm`] computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Norm {
+    /// The square root of the sum of squares (the 2-norm of a vector, Frobenius of a matrix).
+    Fro,
+    /// Vectors: the sum of absolute values. Matrices: the largest column sum.
+    L1,
+    /// Vectors: the largest absolute value. Matrices: the largest row sum.
+    Inf,
+}
+
+/// `linalg::norm(a, ord)` of a 1-d or 2-d array, as a 0-d array.
+///
+/// ```
+/// use rask_array::{Array, IntoScalar, linalg::{self, Norm}};
+/// use rask_graph::Collection;
+/// let x = Array::from_array(&ndarray::arr1(&[3.0, -4.0]).into_dyn(), 1usize).unwrap();
+/// let s = rask_local::SyncScheduler;
+/// assert_eq!(linalg::norm(&x, Norm::Fro).unwrap().compute_on(&s, &[]).unwrap().into_scalar().unwrap(), 5.0);
+/// assert_eq!(linalg::norm(&x, Norm::Inf).unwrap().compute_on(&s, &[]).unwrap().into_scalar().unwrap(), 4.0);
+/// ```
+pub fn norm(a: &Array<f64>, ord: Norm) -> Result<Array<f64>, ArrayError> {
+    use crate::reduce::Reduction;
+    let abs = a.abs();
+    match (a.ndim(), ord) {
+        (1 | 2, Norm::Fro) => Ok(a.powi(2).sum(Reduction::all())?.sqrt()),
+        (1, Norm::L1) => abs.sum(Reduction::all()),
+        (1, Norm::Inf) => abs.max(Reduction::all()),
+        (2, Norm::L1) => abs.sum(Reduction::axis(0))?.max(Reduction::all()),
+        (2, Norm::Inf) => abs.sum(Reduction::axis(1))?.max(Reduction::all()),
+        (n, _) => Err(shape_error(
+            "norm",
+            format!("needs a 1-d or 2-d array, got {n} dimensions"),
+        )),
+    }
+}
