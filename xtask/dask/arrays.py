@@ -1,6 +1,6 @@
 """The tutorial's three big computations with Dask, one per process (for its peak RSS).
 
-Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk [--small]
+Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul [--small]
 Prints one JSON line: workload, best-of-3 seconds, peak resident bytes (ru_maxrss).
 Mirrors collections/array/benches/tutorial.rs.
 """
@@ -34,6 +34,11 @@ def main():
             x = da.random.default_rng(0).random((rows, 4000), chunks=(1000, 1000))
             r = (da.cos(x) ** 2).mean(axis=0).compute()
             assert abs(r[0] - 0.7273243567064205) < 0.02
+        elif workload == "matmul":
+            m = 2000 if small else 20_000
+            x = da.random.default_rng(0).random((m, 1000), chunks=(1000, 1000))
+            r = (x @ x.T).sum().compute()
+            assert abs(r / (m * m) - 250.0) < 5.0
         elif workload == "rechunk":
             m = 2000 if small else 20_000
             x = da.random.default_rng(0).random((m, m), chunks=(m, m // 200))

@@ -309,13 +309,16 @@ fn dask_overhead() -> Result<Json, String> {
 /// The tutorial's array workloads, each in its own process (for its own peak RSS).
 fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     let small = flags.contains(&"--small");
-    // The tutorial's three, then the first two on random data (no constant lanes to fold).
+    // The tutorial's three, then the first two on random data (no constant lanes to fold),
+    // then the arrays-part-two figures: x @ x.T and a 20000² rechunk.
     let workloads = [
         "fancy",
         "cosmean",
         "histogram",
         "fancy-random",
         "cosmean-random",
+        "matmul",
+        "rechunk",
     ];
     let mut rask = Vec::new();
     for w in workloads {

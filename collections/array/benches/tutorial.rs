@@ -29,7 +29,7 @@ fn main() {
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
         eprintln!(
-            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk [--small]"
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul [--small]"
         );
         std::process::exit(2);
     };
@@ -76,6 +76,20 @@ fn main() {
                 let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
                 // E[cos(u)**2] for u uniform on [0, 1) is 1/2 + sin(2)/4.
                 assert!((r[[0]] - (0.5 + 2f64.sin() / 4.0)).abs() < 0.02);
+            }
+            "matmul" => {
+                // x @ x.T for 20000×1000 f64 in 1000×1000 chunks, summed.
+                let n = if small { 2000 } else { 20_000 };
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[n, 1000], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let t = x.t().unwrap_or_else(|e| panic!("{e}"));
+                let p = x.matmul(&t).unwrap_or_else(|e| panic!("{e}"));
+                let m = p.sum(Reduction::all()).unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                // Each entry sums 1000 products of uniforms: about 250.
+                let mean = r.iter().next().copied().unwrap_or(0.0) / (n * n) as f64;
+                assert!((mean - 250.0).abs() < 5.0, "{mean}");
             }
             "rechunk" => {
                 // 20000×20000 f64 (3.2 GB) from column panels to row panels.

@@ -313,6 +313,9 @@ impl<T: Element> Collection for Array<T> {
         let g = crate::expr::fuse_reductions::<u64>(&g, &keys);
         let g = crate::expr::fuse_reductions::<u32>(&g, &keys);
         let g = crate::expr::fuse_reductions::<u8>(&g, &keys);
+        // Block products read transposed blocks where they lie.
+        let g = crate::linalg::fuse_transposes::<f64>(&g, &keys);
+        let g = crate::linalg::fuse_transposes::<f32>(&g, &keys);
         // A histogram of random samples counts them as they are drawn.
         let g = crate::histogram::fuse_random_histograms(&g, &keys);
         Ok(g.fuse_linear(&keys))

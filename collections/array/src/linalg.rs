@@ -66,10 +66,21 @@ macro_rules! ndarray_matmul {
 }
 ndarray_matmul!(i64, i32, u64, u32, u8);
 
-/// The product of one block of the left operand and one of the right.
+/// The product of one block of the left operand and one of the right, each read transposed
+/// when its flag says so (a transpose taken in by [`fuse_transposes`]: no copy is made).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MatmulBlock<T> {
+    transposed: (bool, bool),
     _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> MatmulBlock<T> {
+    fn plain() -> Self {
+        Self {
+            transposed: (false, false),
+            _t: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<T: Matmul> Op for MatmulBlock<T> {
@@ -83,7 +94,13 @@ impl<T: Matmul> Op for MatmulBlock<T> {
                 .into_dimensionality::<Ix2>()
                 .map_err(|e| TaskError::new(format!("matmul needs 2-d blocks: {e}")))
         }
-        let (a, b) = (two::<T>(&args[0])?, two::<T>(&args[1])?);
+        let (mut a, mut b) = (two::<T>(&args[0])?, two::<T>(&args[1])?);
+        if self.transposed.0 {
+            a = a.reversed_axes();
+        }
+        if self.transposed.1 {
+            b = b.reversed_axes();
+        }
         if a.ncols() != b.nrows() {
             return Err(TaskError::new(format!(
                 "blocks of shapes {:?} and {:?} do not multiply",
@@ -183,9 +200,7 @@ impl<T: Matmul> Array<T> {
             y.chunks().axes()[1].clone(),
         ]);
         let nk = k.len();
-        let product: Arc<dyn Op> = Arc::new(MatmulBlock::<T> {
-            _t: std::marker::PhantomData,
-        });
+        let product: Arc<dyn Op> = Arc::new(MatmulBlock::<T>::plain());
         let sum: Arc<dyn Op> = Arc::new(SumBlocks::<T> {
             _t: std::marker::PhantomData,
         });
@@ -320,6 +335,63 @@ impl<T: Matmul> Array<T> {
             .collect();
         left.matmul(&right)?.reshape(&shape)
     }
+}
+
+/// Takes 2-d transposes read only by block products into those products, which read the
+/// untransposed block instead (`x @ x.T` makes no copy of `x.T`'s blocks).
+pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &[Key]) -> Graph {
+    use crate::shape::{Reshape, ShapeBlock};
+    use rask_graph::downcast_op;
+    let is_t = |k: &Key| -> Option<Arg> {
+        let task = graph.get(k)?;
+        let op = downcast_op::<ShapeBlock<T>>(task.op())?;
+        match (op.how(), task.args()) {
+            (Reshape::Permute(p), [inner @ Arg::Key(_)]) if p == &[1, 0] => Some(inner.clone()),
+            _ => None,
+        }
+    };
+    // A transpose is taken in only where every reader is a block product.
+    let mut readers: std::collections::HashMap<Key, (u32, u32)> = std::collections::HashMap::new();
+    for (_, task) in graph.iter() {
+        let is_mm = downcast_op::<MatmulBlock<T>>(task.op()).is_some();
+        for d in task.dependencies() {
+            let e = readers.entry(d.clone()).or_default();
+            e.0 += 1;
+            if is_mm {
+                e.1 += 1;
+            }
+        }
+    }
+    let mut replaced = std::collections::HashMap::new();
+    let mut removed = std::collections::HashSet::new();
+    for (key, task) in graph.iter() {
+        let Some(mm) = downcast_op::<MatmulBlock<T>>(task.op()) else {
+            continue;
+        };
+        let mut args = task.args().to_vec();
+        let mut flags = [mm.transposed.0, mm.transposed.1];
+        let mut changed = false;
+        for (i, arg) in args.iter_mut().enumerate().take(2) {
+            if let Arg::Key(k) = arg
+                && !keep.contains(k)
+                && readers.get(k).is_some_and(|(all, mms)| all == mms)
+                && let Some(inner) = is_t(k)
+            {
+                removed.insert(k.clone());
+                *arg = inner;
+                flags[i] = !flags[i];
+                changed = true;
+            }
+        }
+        if changed {
+            let op = MatmulBlock::<T> {
+                transposed: (flags[0], flags[1]),
+                _t: std::marker::PhantomData,
+            };
+            replaced.insert(key, Task::new(op, args));
+        }
+    }
+    graph.replace_tasks(replaced, &removed)
 }
 
 /// QR of one block: the thin Q (as a block) and R (as the second item of a pair).
@@ -530,9 +602,7 @@ pub fn qr(a: &Array<f64>) -> Result<(Array<f64>, Array<f64>), ArrayError> {
     let mut q1 = Layer::new(key_name("qr-q1", &token));
     let mut q2 = Layer::new(key_name("qr-q2", &token));
     let mut q = Layer::new(key_name("qr-q", &token));
-    let product: Arc<dyn Op> = Arc::new(MatmulBlock::<f64> {
-        _t: std::marker::PhantomData,
-    });
+    let product: Arc<dyn Op> = Arc::new(MatmulBlock::<f64>::plain());
     let mut start = 0;
     for (i, h) in heights.iter().enumerate() {
         let i = i as u32;

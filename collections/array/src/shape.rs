@@ -40,6 +40,11 @@ pub struct ShapeBlock<T> {
 }
 
 impl<T> ShapeBlock<T> {
+    /// How it changes shapes.
+    pub(crate) fn how(&self) -> &Reshape {
+        &self.how
+    }
+
     /// A block op that changes shapes `how`.
     pub(crate) fn new(how: Reshape) -> Self {
         Self {

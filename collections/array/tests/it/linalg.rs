@@ -140,3 +140,23 @@ fn bad_shapes_are_errors() {
     insta::assert_snapshot!(linalg::qr(&x).unwrap_err().to_string(), @"qr: needs a tall-and-skinny 2-d array in one block of columns; got shape [4, 3] in chunks [[2, 2], [2, 1]] (rechunk the columns to one block)");
     insta::assert_snapshot!(x.tensordot(&x, &[0], &[1]).unwrap_err().to_string(), @"tensordot: axes [0] of [4, 3] and [1] of [4, 3] do not match");
 }
+
+#[test]
+fn transposes_are_read_in_place_by_products() {
+    let a = data(&[7, 5], 4);
+    let x = Array::from_array(&a, [3, 2]).unwrap();
+    let p = x.matmul(&x.t().unwrap()).unwrap();
+    let g = p.optimized_graph().unwrap();
+    assert!(
+        g.iter().all(|(_, t)| !t.op().name().contains("transpose")),
+        "the transposes are taken in"
+    );
+    let want = m2(&a).dot(&m2(&a).t()).into_dyn();
+    assert!(close(&both(&p), &want, 1e-12));
+    // x.T @ x: the left operand transposed.
+    let q = x.t().unwrap().matmul(&x).unwrap();
+    assert!(close(&both(&q), &m2(&a).t().dot(&m2(&a)).into_dyn(), 1e-12));
+    // A transpose that is also an output is kept.
+    let t = x.t().unwrap();
+    assert!(close(&both(&t), &a.t().to_owned(), 0.0));
+}
