@@ -704,3 +704,111 @@ pub enum PadMode<T> {
     /// The edge value of each axis, repeated.
     Edge,
 }
+
+/// Picks elements along an axis by index: NumPy's `take` on one block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TakeBlock<T> {
+    axis: usize,
+    indices: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for TakeBlock<T> {
+    fn name(&self) -> &str {
+        "take"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let a = block_view::<T>(&args[0])?;
+        let len = a.shape().get(self.axis).copied().unwrap_or(0);
+        if let Some(bad) = self.indices.iter().find(|i| **i >= len) {
+            return Err(TaskError::new(format!(
+                "index {bad} past a block of {len} on axis {}",
+                self.axis
+            )));
+        }
+        Ok(Value::new(Chunk(a.select(Axis(self.axis), &self.indices))))
+    }
+}
+
+macro_rules! register_take {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(TakeBlock<$t>, concat!("rask.array.take-block<", stringify!($t), ">"));
+    )*};
+}
+register_take!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+impl<T: Element> Array<T> {
+    /// The elements at `indices` along `axis`, in that order, repeats allowed; negative
+    /// indices count from the end (NumPy's `take`, Dask's `x[..., [i, j, k], ...]`). Output
+    /// blocks follow Dask: a new block starts wherever the next index lies in another input
+    /// block.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::Array1::from_iter(0..80i64).into_dyn(), 20usize).unwrap();
+    /// let y = x.take(&[5, 1, 47, 3], 0).unwrap();
+    /// assert_eq!(y.chunks().axes(), &[vec![2, 1, 1]]);
+    /// assert_eq!(y.compute_on(&rask_local::SyncScheduler, &[]).unwrap().as_slice().unwrap(), &[5, 1, 47, 3]);
+    /// ```
+    pub fn take(&self, indices: &[isize], axis: isize) -> Result<Array<T>, ArrayError> {
+        self.check()?;
+        let ax = axis_index(axis, self.ndim(), "take")?;
+        let n = self.shape()[ax] as isize;
+        let blocks = &self.chunks().axes()[ax];
+        let mut starts = Vec::with_capacity(blocks.len());
+        let mut s = 0;
+        for b in blocks {
+            starts.push(s);
+            s += b;
+        }
+        // (input block, its local indices) per output block.
+        let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
+        for &i in indices {
+            let r = if i < 0 { i + n } else { i };
+            if r < 0 || r >= n {
+                return Err(error(
+                    "take",
+                    format!("index {i} is out of range for axis {ax} of length {n}"),
+                ));
+            }
+            let r = r as usize;
+            let b = starts.partition_point(|s| *s <= r) - 1;
+            let b = (b..blocks.len())
+                .find(|k| blocks[*k] > 0 && r < starts[*k] + blocks[*k])
+                .unwrap_or(b);
+            match groups.last_mut() {
+                Some((g, v)) if *g as usize == b => v.push(r - starts[b]),
+                _ => groups.push((b as u32, vec![r - starts[b]])),
+            }
+        }
+        let mut axes = self.chunks().axes().to_vec();
+        axes[ax] = if groups.is_empty() {
+            vec![0]
+        } else {
+            groups.iter().map(|(_, v)| v.len()).collect()
+        };
+        if groups.is_empty() {
+            let mut shape = self.shape();
+            shape[ax] = 0;
+            return Array::zeros(&shape, ChunkSpec::from(axes));
+        }
+        let out = Chunks::from_axes(axes);
+        let token = rask_graph::tokenize::Tokenizer::new()
+            .write_str(self.name())
+            .write(&(ax as u64, indices.to_vec()))
+            .finish();
+        Ok(self.per_block("take", &token, out, |index| {
+            let (b, local) = &groups[index[ax] as usize];
+            let mut src = index.to_vec();
+            src[ax] = *b;
+            let op = TakeBlock::<T> {
+                axis: ax,
+                indices: local.clone(),
+                _t: std::marker::PhantomData,
+            };
+            Task::new(op, [Arg::Key(self.key(&src))])
+        }))
+    }
+}

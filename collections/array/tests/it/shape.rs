@@ -196,3 +196,46 @@ fn bad_shapes_are_errors() {
     let e = Array::<f64>::ones(&[0, 3], 1usize).unwrap();
     insta::assert_snapshot!(e.pad(&[(1, 0), (0, 0)], PadMode::Edge).unwrap_err().to_string(), @"pad: cannot pad axis 0 of length 0 with its edge values");
 }
+
+/// test_take / test_take_sorted from dask/array/tests/test_slicing.py: the output chunks.
+#[test]
+fn dasks_take_chunks() {
+    let x = Array::from_array(&data(&[80]), 20usize).unwrap();
+    let y = x.take(&[5, 1, 47, 3], 0).unwrap();
+    assert_eq!(y.chunks().axes(), &[vec![2, 1, 1]]);
+    assert_eq!(both(&y).as_slice().unwrap(), &[5, 1, 47, 3]);
+    let x2 = Array::from_array(&data(&[80, 40]), [20, 20]).unwrap();
+    assert_eq!(
+        x2.take(&[5, 1, 47, 3], 0).unwrap().chunks().axes(),
+        &[vec![2, 1, 1], vec![20, 20]]
+    );
+    assert_eq!(
+        x.take(&[1, 3, 5, 47], 0).unwrap().chunks().axes(),
+        &[vec![3, 1]]
+    );
+    let t = x2.take(&[1, 3, 5, 37], 1).unwrap();
+    assert_eq!(t.chunks().axes(), &[vec![20; 4], vec![3, 1]]);
+    assert_eq!(both(&t), data(&[80, 40]).select(Axis(1), &[1, 3, 5, 37]));
+    // Empty, negative and repeated indices.
+    assert_eq!(x.take(&[], 0).unwrap().shape(), vec![0]);
+    assert_eq!(
+        both(&x.take(&[-1, -1, 0], 0).unwrap()).as_slice().unwrap(),
+        &[79, 79, 0]
+    );
+    insta::assert_snapshot!(x.take(&[80], 0).unwrap_err().to_string(), @"take: index 80 is out of range for axis 0 of length 80");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn take_matches_ndarray((shape, chunks) in shape_and_chunks(), picks in proptest::collection::vec(0usize..100, 0..12), axis in 0usize..3) {
+        let ax = axis % shape.len();
+        prop_assume!(shape[ax] > 0);
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..]).unwrap();
+        let idx: Vec<usize> = picks.iter().map(|p| p % shape[ax]).collect();
+        let signed: Vec<isize> = idx.iter().map(|i| *i as isize).collect();
+        prop_assert_eq!(both(&x.take(&signed, ax as isize).unwrap()), a.select(Axis(ax), &idx));
+    }
+}
