@@ -48,6 +48,7 @@ pub mod reshape;
 mod shape;
 mod slicing;
 mod stats;
+pub mod storage;
 mod visualize;
 
 pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};

@@ -12,4 +12,5 @@ mod reductions;
 mod reshape;
 mod shape;
 mod slicing;
+mod storage;
 mod visualize;

@@ -1,0 +1,168 @@
+//! `.npy` round trips (every element type, odd shapes, other chunkings), the header NumPy
+//! writes, errors, a failed write leaving the target alone, and `store` into a sink.
+
+use std::sync::{Arc, Mutex};
+
+use ndarray::{ArrayD, IxDyn};
+use proptest::prelude::*;
+use rask_array::storage::{Sink, read_npy_header};
+use rask_array::{Array, Element};
+use rask_graph::{Collection, Scheduler};
+use rask_local::{SyncScheduler, ThreadedScheduler};
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("rask-npy-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn round_trip<T: Element + std::fmt::Debug>(
+    a: &ArrayD<T>,
+    write: &[usize],
+    read: &[usize],
+    path: &std::path::Path,
+) {
+    let x = Array::from_array(a, write).unwrap();
+    let t = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    let n = x
+        .to_npy(path)
+        .unwrap()
+        .compute_on(&t as &dyn Scheduler, &[])
+        .unwrap();
+    assert_eq!(n, x.npartitions() as u64);
+    let y = Array::<T>::from_npy(path, read).unwrap();
+    assert_eq!(y.shape(), a.shape().to_vec());
+    assert_eq!(&y.compute_on(&SyncScheduler, &[]).unwrap(), a);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn npy_round_trips(
+        shape in proptest::collection::vec(0usize..7, 0..4),
+        w in proptest::collection::vec(1usize..4, 3),
+        r in proptest::collection::vec(1usize..5, 3),
+        case in 0u32..1000,
+    ) {
+        let d = dir("prop");
+        let n = shape.len();
+        let len: usize = shape.iter().product();
+        let p = d.join(format!("x{case}.npy"));
+        let f = ArrayD::from_shape_vec(IxDyn(&shape), (0..len).map(|i| i as f64 * 0.5 - 3.0).collect()).unwrap();
+        round_trip(&f, &w[..n], &r[..n], &p);
+        let i = f.mapv(|v| (v * 2.0) as i32);
+        round_trip(&i, &w[..n], &r[..n], &p);
+        let b = f.mapv(|v| v > 0.0);
+        round_trip(&b, &w[..n], &r[..n], &p);
+        let u = f.mapv(|v| (v + 3.0) as u8);
+        round_trip(&u, &w[..n], &r[..n], &p);
+    }
+}
+
+#[test]
+fn headers_are_numpys() {
+    let d = dir("header");
+    let x = Array::<f64>::ones(&[3, 4], 2usize).unwrap();
+    x.to_npy(d.join("h.npy"))
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    let bytes = std::fs::read(d.join("h.npy")).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert_eq!((10 + header_len) % 64, 0, "data aligned to 64 bytes");
+    let text = String::from_utf8_lossy(&bytes[10..10 + header_len]).to_string();
+    insta::assert_snapshot!(text.trim_end(), @"{'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }");
+    assert_eq!(bytes.len(), 10 + header_len + 12 * 8);
+    let h = read_npy_header(&d.join("h.npy")).unwrap();
+    assert_eq!(
+        (h.descr.as_str(), h.shape.as_slice(), h.fortran_order),
+        ("<f8", &[3usize, 4][..], false)
+    );
+}
+
+#[test]
+fn bad_files_are_errors_and_failed_writes_leave_the_target() {
+    let d = dir("bad");
+    let missing = d.join("missing.npy");
+    let e = Array::<f64>::from_npy(&missing, 2usize)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot open") && e.contains("missing.npy"),
+        "{e}"
+    );
+    std::fs::write(d.join("junk.npy"), b"not numpy at all").unwrap();
+    let e = Array::<f64>::from_npy(d.join("junk.npy"), 2usize)
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("junk.npy is not an .npy file"), "{e}");
+    Array::<i64>::ones(&[4], 2usize)
+        .unwrap()
+        .to_npy(d.join("i.npy"))
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    let e = Array::<f64>::from_npy(d.join("i.npy"), 2usize)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds <i8, not f64"), "{e}");
+    // A block that fails: the target keeps its old contents.
+    std::fs::write(d.join("keep.npy"), b"old").unwrap();
+    let x = Array::<f64>::ones(&[4], 2usize).unwrap();
+    let failing = x
+        .map_blocks::<f64>("boom", |b, info| {
+            if info.index[0] == 1 {
+                Err("boom".into())
+            } else {
+                Ok(b.to_owned())
+            }
+        })
+        .unwrap();
+    assert!(
+        failing
+            .to_npy(d.join("keep.npy"))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .is_err()
+    );
+    assert_eq!(std::fs::read(d.join("keep.npy")).unwrap(), b"old");
+}
+
+struct Collect(Mutex<Vec<(Vec<u32>, Vec<std::ops::Range<usize>>, f64)>>);
+
+impl Sink<f64> for Collect {
+    fn put(
+        &self,
+        index: &[u32],
+        location: &[std::ops::Range<usize>],
+        block: ndarray::ArrayViewD<'_, f64>,
+    ) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((index.to_vec(), location.to_vec(), block.sum()));
+        Ok(())
+    }
+}
+
+#[test]
+fn store_hands_every_block_to_the_sink() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[5, 3]), |ix| (ix[0] * 3 + ix[1]) as f64);
+    let x = Array::from_array(&a, [2, 2]).unwrap();
+    let sink = Arc::new(Collect(Mutex::new(Vec::new())));
+    let n = x
+        .store(sink.clone())
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(n, 6);
+    let mut got = sink.0.lock().unwrap().clone();
+    got.sort_by(|p, q| p.0.cmp(&q.0));
+    assert_eq!(got.len(), 6);
+    for (index, loc, sum) in got {
+        let want: f64 = a.slice(ndarray::s![loc[0].clone(), loc[1].clone()]).sum();
+        assert_eq!(sum, want, "block {index:?}");
+    }
+}
