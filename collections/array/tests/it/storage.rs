@@ -130,7 +130,10 @@ fn bad_files_are_errors_and_failed_writes_leave_the_target() {
     assert_eq!(std::fs::read(d.join("keep.npy")).unwrap(), b"old");
 }
 
-struct Collect(Mutex<Vec<(Vec<u32>, Vec<std::ops::Range<usize>>, f64)>>);
+/// A block's index, where it sits, and its sum.
+type Seen = (Vec<u32>, Vec<std::ops::Range<usize>>, f64);
+
+struct Collect(Mutex<Vec<Seen>>);
 
 impl Sink<f64> for Collect {
     fn put(
@@ -153,7 +156,7 @@ fn store_hands_every_block_to_the_sink() {
     let x = Array::from_array(&a, [2, 2]).unwrap();
     let sink = Arc::new(Collect(Mutex::new(Vec::new())));
     let n = x
-        .store(sink.clone())
+        .store(Arc::clone(&sink) as Arc<dyn Sink<f64>>)
         .unwrap()
         .compute_on(&SyncScheduler, &[])
         .unwrap();
