@@ -509,6 +509,182 @@ impl<T: Element> Array<T> {
     }
 }
 
+/// A user reduction step: partials (and where they sit) to a partial.
+type Step<A> = Arc<dyn Fn(ArrayViewD<'_, A>, &[usize]) -> Result<ArrayD<A>, String> + Send + Sync>;
+
+impl<T: Element> Array<T> {
+    /// A reduction of one's own (Dask's `da.reduction`): `chunk` reduces each block along the
+    /// reduced `axes` (it gets them) to a partial result, keeping those axes (of any length);
+    /// `combine` reduces partials joined along those axes, `split_every` at a time, in a
+    /// tree; `aggregate` makes the final result from the last joined partials, of length 1
+    /// along the axes (which go unless `keepdims`).
+    ///
+    /// ```
+    /// use rask_array::{Array, IntoScalar, Reduction};
+    /// use rask_graph::Collection;
+    /// // The largest absolute value.
+    /// let x = Array::from_array(&ndarray::arr1(&[3.0, -7.0, 2.0, 5.0, -1.0]).into_dyn(), 2usize).unwrap();
+    /// let biggest = |b: ndarray::ArrayViewD<'_, f64>, _: &[usize]| -> Result<ndarray::ArrayD<f64>, String> {
+    ///     Ok(ndarray::arr1(&[b.iter().fold(0.0f64, |m, v| m.max(v.abs()))]).into_dyn())
+    /// };
+    /// let r = x.reduction("absmax", Reduction::all(), biggest, biggest, biggest).unwrap();
+    /// assert_eq!(r.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), 7.0);
+    /// ```
+    pub fn reduction<A: Element>(
+        &self,
+        name: &str,
+        how: crate::reduce::Reduction,
+        chunk: impl Fn(ArrayViewD<'_, T>, &[usize]) -> Result<ArrayD<A>, String> + Send + Sync + 'static,
+        combine: impl Fn(ArrayViewD<'_, A>, &[usize]) -> Result<ArrayD<A>, String>
+        + Send
+        + Sync
+        + 'static,
+        aggregate: impl Fn(ArrayViewD<'_, A>, &[usize]) -> Result<ArrayD<A>, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<Array<A>, ArrayError> {
+        self.check()?;
+        let axes = how.resolved_axes(self.ndim())?;
+        let split = how.split_every_or(4);
+        let keepdims = how.keeps_dims();
+        let ndim = self.ndim();
+        let token = unique_token();
+        let mut graph = self.graph().clone();
+        let chunk = Arc::new(chunk);
+        let mut layer = Layer::with_capacity(
+            key_name(&format!("{name}-chunk"), &token),
+            self.npartitions(),
+        );
+        for index in self.chunks().blocks() {
+            let (f, axes2, label) = (Arc::clone(&chunk), axes.clone(), name.to_string());
+            let op = ClosureOp::new(&format!("{name}-chunk"), move |args| {
+                let v = block_view::<T>(&args[0])?;
+                let p = f(v, &axes2).map_err(|e| TaskError::new(format!("{label}: {e}")))?;
+                if p.ndim() != ndim {
+                    return Err(TaskError::new(format!(
+                        "{label}: a partial of {} dimensions, not {ndim}",
+                        p.ndim()
+                    )));
+                }
+                Ok(Value::new(Chunk(p)))
+            });
+            layer.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));
+        }
+        let mut name_now = Arc::clone(layer.name());
+        graph.add_layer(layer);
+        let combine: Step<A> = Arc::new(combine);
+        let aggregate: Step<A> = Arc::new(aggregate);
+        let mut nb = self.numblocks();
+        let mut level = 0;
+        loop {
+            let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
+            let new_nb: Vec<usize> = nb
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    if axes.contains(&i) {
+                        n.div_ceil(split)
+                    } else {
+                        *n
+                    }
+                })
+                .collect();
+            let step = if last {
+                Arc::clone(&aggregate)
+            } else {
+                Arc::clone(&combine)
+            };
+            let label = if last {
+                format!("{name}-aggregate")
+            } else {
+                format!("{name}-combine")
+            };
+            let mut l = Layer::new(key_name(&label, &format!("{token}-{level}")));
+            for out_index in Chunks::from_counts(&new_nb).blocks() {
+                let ranges: Vec<Range<u32>> = out_index
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &o)| {
+                        if axes.contains(&i) {
+                            let s = o * split as u32;
+                            s..(s + split as u32).min(nb[i] as u32)
+                        } else {
+                            o..o + 1
+                        }
+                    })
+                    .collect();
+                let grid: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+                let inputs: Vec<Arg> = Chunks::product(&ranges)
+                    .into_iter()
+                    .map(|i| Arg::Key(rask_graph::Key::with_name(&name_now, i)))
+                    .collect();
+                let (f, axes2, who) = (Arc::clone(&step), axes.clone(), label.clone());
+                let op = ClosureOp::new(&label, move |args| {
+                    let views = args
+                        .iter()
+                        .map(block_view::<A>)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let joined = crate::rechunk::assemble(&grid, &views)?;
+                    let mut p = f(joined.view(), &axes2)
+                        .map_err(|e| TaskError::new(format!("{who}: {e}")))?;
+                    if last {
+                        if axes2.iter().any(|a| p.shape().get(*a) != Some(&1)) {
+                            return Err(TaskError::new(format!(
+                                "{who} made a block of shape {:?}; the reduced axes {axes2:?} must have length 1",
+                                p.shape()
+                            )));
+                        }
+                        if !keepdims {
+                            for a in axes2.iter().rev() {
+                                p = p.index_axis_move(ndarray::Axis(*a), 0);
+                            }
+                        }
+                    }
+                    Ok(Value::new(Chunk(p)))
+                });
+                let at: Vec<u32> = if last && !keepdims {
+                    out_index
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !axes.contains(i))
+                        .map(|(_, v)| *v)
+                        .collect()
+                } else {
+                    out_index.clone()
+                };
+                l.insert(at, Task::new(op, inputs));
+            }
+            name_now = Arc::clone(l.name());
+            graph.add_layer(l);
+            nb = new_nb;
+            level += 1;
+            if last {
+                break;
+            }
+        }
+        let out_axes: Vec<Vec<usize>> = self
+            .chunks()
+            .axes()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                if axes.contains(&i) {
+                    keepdims.then(|| vec![1])
+                } else {
+                    Some(c.clone())
+                }
+            })
+            .collect();
+        Ok(Array::from_graph(
+            graph,
+            name_now,
+            Chunks::from_axes(out_axes),
+            name,
+        ))
+    }
+}
+
 /// What [`Array::map_overlap`] puts past the array's edges.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Boundary<T> {

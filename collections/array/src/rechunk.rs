@@ -401,24 +401,6 @@ impl<T: Element> Op for Assemble<T> {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let ndim = self.grid.len();
-        if views.iter().any(|v| v.ndim() != ndim) {
-            return Err(TaskError::new("pieces of different dimensions"));
-        }
-        // Piece `flat` sits at grid position `pos`; its offset along axis d is the sum of the
-        // extents of the pieces before it on that axis (same position elsewhere: 0).
-        let stride = |d: usize| self.grid[d + 1..].iter().product::<usize>();
-        let mut offsets: Vec<Vec<usize>> = Vec::with_capacity(ndim);
-        let mut shape = Vec::with_capacity(ndim);
-        for d in 0..ndim {
-            let mut off = vec![0];
-            for g in 0..self.grid[d] {
-                let len = views[g * stride(d)].shape()[d];
-                off.push(off[g] + len);
-            }
-            shape.push(off[self.grid[d]]);
-            offsets.push(off);
-        }
         // Constant pieces of one value stay a constant block.
         let consts: Option<Vec<T>> = args
             .iter()
@@ -427,26 +409,64 @@ impl<T: Element> Op for Assemble<T> {
         if let Some(vals) = consts
             && vals.windows(2).all(|w| w[0] == w[1])
         {
+            let shape = assembled_shape(&self.grid, &views)?;
             return Ok(Value::new(ConstChunk::new(shape, vals[0])));
         }
-        let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
-        for (flat, view) in views.iter().enumerate() {
-            let pos: Vec<usize> = (0..ndim).map(|d| flat / stride(d) % self.grid[d]).collect();
-            let mut dst = out.slice_each_axis_mut(|ax| {
-                let d = ax.axis.index();
-                Slice::from(offsets[d][pos[d]]..offsets[d][pos[d]] + view.shape()[d])
-            });
-            if dst.shape() != view.shape() {
-                return Err(TaskError::new(format!(
-                    "piece {flat} of shape {:?} does not fit its place {:?}",
-                    view.shape(),
-                    dst.shape()
-                )));
-            }
-            dst.assign(view);
-        }
-        Ok(Value::new(Chunk(out)))
+        Ok(Value::new(Chunk(assemble(&self.grid, &views)?)))
     }
+}
+
+/// The shape of a grid of pieces (C order) put together.
+fn assembled_shape<T>(
+    grid: &[usize],
+    views: &[ndarray::ArrayViewD<'_, T>],
+) -> Result<Vec<usize>, TaskError> {
+    let ndim = grid.len();
+    if views.len() != grid.iter().product::<usize>() || views.iter().any(|v| v.ndim() != ndim) {
+        return Err(TaskError::new(format!(
+            "pieces do not make a grid of {grid:?}"
+        )));
+    }
+    let stride = |d: usize| grid[d + 1..].iter().product::<usize>();
+    Ok((0..ndim)
+        .map(|d| (0..grid[d]).map(|g| views[g * stride(d)].shape()[d]).sum())
+        .collect())
+}
+
+/// A grid of pieces (C order) put together into one array.
+pub(crate) fn assemble<T: Element>(
+    grid: &[usize],
+    views: &[ndarray::ArrayViewD<'_, T>],
+) -> Result<ArrayD<T>, TaskError> {
+    let ndim = grid.len();
+    let shape = assembled_shape(grid, views)?;
+    let stride = |d: usize| grid[d + 1..].iter().product::<usize>();
+    let offsets: Vec<Vec<usize>> = (0..ndim)
+        .map(|d| {
+            let mut off = vec![0];
+            for g in 0..grid[d] {
+                off.push(off[g] + views[g * stride(d)].shape()[d]);
+            }
+            off
+        })
+        .collect();
+    let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
+    for (flat, view) in views.iter().enumerate() {
+        let pos: Vec<usize> = (0..ndim).map(|d| flat / stride(d) % grid[d]).collect();
+        let mut dst = out.slice_each_axis_mut(|ax| {
+            let d = ax.axis.index();
+            Slice::from(offsets[d][pos[d]]..offsets[d][pos[d]] + view.shape()[d])
+        });
+        if dst.shape() != view.shape() {
+            return Err(TaskError::new(format!(
+                "piece {flat} of shape {:?} does not fit its place {:?}",
+                view.shape(),
+                dst.shape()
+            )));
+        }
+        dst.assign(view);
+    }
+    Ok(out)
 }
 
 macro_rules! register_rechunk {

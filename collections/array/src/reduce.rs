@@ -98,6 +98,16 @@ impl Reduction {
         self.split_every = Some(n.max(2));
         self
     }
+
+    /// The tree's width: the one set, or `default`.
+    pub(crate) fn split_every_or(&self, default: usize) -> usize {
+        self.split_every.unwrap_or(default)
+    }
+
+    /// Whether the reduced axes stay (with length 1).
+    pub(crate) fn keeps_dims(&self) -> bool {
+        self.keepdims
+    }
 }
 
 /// Reduces one block over `axes`, keeping them with length 1.
@@ -429,7 +439,11 @@ impl<T: Element> Array<T> {
         Ok((graph, name, chunks, axes))
     }
 
-    fn reduction(&self, kind: ReduceKind, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
+    fn kind_reduction(
+        &self,
+        kind: ReduceKind,
+        how: Reduction,
+    ) -> Result<Array<T::Acc>, ArrayError> {
         let (graph, name, chunks, _) =
             self.tree(kind, &how, &format!("{}-aggregate", kind.name()))?;
         Ok(Array::from_graph(
@@ -451,22 +465,22 @@ impl<T: Element> Array<T> {
     /// assert_eq!(s.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), 4e6);
     /// ```
     pub fn sum(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.reduction(ReduceKind::Sum, how)
+        self.kind_reduction(ReduceKind::Sum, how)
     }
 
     /// The product.
     pub fn prod(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.reduction(ReduceKind::Prod, how)
+        self.kind_reduction(ReduceKind::Prod, how)
     }
 
     /// The smallest element (an error at compute time for an empty array, as NumPy's).
     pub fn min(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.reduction(ReduceKind::Min, how)
+        self.kind_reduction(ReduceKind::Min, how)
     }
 
     /// The largest element.
     pub fn max(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.reduction(ReduceKind::Max, how)
+        self.kind_reduction(ReduceKind::Max, how)
     }
 
     /// The mean, as `f64` (integer means too).

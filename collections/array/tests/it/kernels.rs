@@ -218,3 +218,44 @@ fn blockwise_aligns_and_contracts() {
     insta::assert_snapshot!(Array::blockwise::<f64>("m", "ij", &[(&x, "ik"), (&x, "kj")], |bl| Ok(bl[0].to_owned())).unwrap_err().to_string(), @"blockwise: index 'k' has length 4 in one input and 6 in another");
     insta::assert_snapshot!(Array::blockwise::<f64>("m", "iz", &[(&x, "ik")], |bl| Ok(bl[0].to_owned())).unwrap_err().to_string(), @"blockwise: output index 'z' is in no input");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A user reduction (sums of squares, partials kept per reduced axis) over any axes,
+    /// tree widths and keepdims equals ndarray's.
+    #[test]
+    fn user_reductions_match_ndarray(
+        shape in proptest::collection::vec(1usize..7, 1..4),
+        chunks in proptest::collection::vec(1usize..4, 3),
+        mask in 1u8..8,
+        split in 2usize..5,
+        keepdims in any::<bool>(),
+    ) {
+        let n = shape.len();
+        let axes: Vec<usize> = (0..n).filter(|i| mask & (1 << i) != 0).collect();
+        prop_assume!(!axes.is_empty());
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..n]).unwrap();
+        let squares = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, String> {
+            let mut s = b.mapv(|v| v * v);
+            for ax in axes { s = s.sum_axis(Axis(*ax)).insert_axis(Axis(*ax)); }
+            Ok(s)
+        };
+        let sum = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, String> {
+            let mut s = b.to_owned();
+            for ax in axes { s = s.sum_axis(Axis(*ax)).insert_axis(Axis(*ax)); }
+            Ok(s)
+        };
+        let how = rask_array::Reduction::axes(axes.clone()).keepdims(keepdims).split_every(split);
+        let got = x.reduction("sumsq", how, squares, sum, sum).unwrap();
+        let mut want = a.mapv(|v| v * v);
+        for ax in axes.iter().rev() {
+            want = want.sum_axis(Axis(*ax));
+            if keepdims { want = want.insert_axis(Axis(*ax)); }
+        }
+        let g = both(&got);
+        prop_assert_eq!(g.shape(), want.shape());
+        prop_assert!(g.iter().zip(want.iter()).all(|(p, q)| (p - q).abs() < 1e-9));
+    }
+}
