@@ -169,3 +169,87 @@ fn store_hands_every_block_to_the_sink() {
         assert_eq!(sum, want, "block {index:?}");
     }
 }
+
+fn zarr_round_trip<T: rask_array::storage::ZarrElement + std::fmt::Debug>(
+    a: &ArrayD<T>,
+    chunks: &[usize],
+    path: &std::path::Path,
+) {
+    let x = Array::from_array(a, chunks).unwrap();
+    let t = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    assert_eq!(
+        x.to_zarr(path)
+            .unwrap()
+            .compute_on(&t as &dyn Scheduler, &[])
+            .unwrap(),
+        x.npartitions() as u64
+    );
+    let y = Array::<T>::from_zarr(path, None).unwrap();
+    assert_eq!(y.chunks(), x.chunks());
+    assert_eq!(&y.compute_on(&SyncScheduler, &[]).unwrap(), a);
+    // Read in other blocks: regions across zarr chunks.
+    let z = Array::<T>::from_zarr(path, Some(rask_array::ChunkSpec::from(3usize))).unwrap();
+    assert_eq!(&z.compute_on(&t as &dyn Scheduler, &[]).unwrap(), a);
+    std::fs::remove_dir_all(path).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn zarr_round_trips(
+        shape in proptest::collection::vec(1usize..7, 1..4),
+        c in proptest::collection::vec(1usize..4, 3),
+        case in 0u32..100000,
+    ) {
+        let d = dir("zarr");
+        let n = shape.len();
+        let len: usize = shape.iter().product();
+        let f = ArrayD::from_shape_vec(IxDyn(&shape), (0..len).map(|i| i as f64 * 0.25 - 1.0).collect()).unwrap();
+        zarr_round_trip(&f, &c[..n], &d.join(format!("f{case}.zarr")));
+        zarr_round_trip(&f.mapv(|v| (v * 4.0) as i64), &c[..n], &d.join(format!("i{case}.zarr")));
+        zarr_round_trip(&f.mapv(|v| v > 0.0), &c[..n], &d.join(format!("b{case}.zarr")));
+    }
+}
+
+#[test]
+fn zarr_errors_and_failed_writes() {
+    let d = dir("zarr-bad");
+    let e = Array::<f64>::from_zarr(d.join("nothing.zarr"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is not a zarr array"), "{e}");
+    let x = Array::<i32>::ones(&[4, 4], 2usize).unwrap();
+    x.to_zarr(d.join("i.zarr"))
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    let e = Array::<f64>::from_zarr(d.join("i.zarr"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("holds int32") && e.ends_with("not f64"), "{e}");
+    let e = x.to_zarr(d.join("i.zarr")).unwrap_err().to_string();
+    assert!(e.ends_with("i.zarr already exists"), "{e}");
+    let irregular =
+        Array::<f64>::ones(&[5], rask_array::ChunkSpec::from(vec![vec![2, 3]])).unwrap();
+    insta::assert_snapshot!(irregular.to_zarr(d.join("r.zarr")).unwrap_err().to_string(), @"zarr: zarr needs regular chunks (equal but the last on each axis), got [[2, 3]]: rechunk first");
+    // A block that fails: no store appears.
+    let failing = Array::<f64>::ones(&[4], 2usize)
+        .unwrap()
+        .map_blocks::<f64>("boom", |b, info| {
+            if info.index[0] == 1 {
+                Err("boom".into())
+            } else {
+                Ok(b.to_owned())
+            }
+        })
+        .unwrap();
+    assert!(
+        failing
+            .to_zarr(d.join("f.zarr"))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .is_err()
+    );
+    assert!(!d.join("f.zarr").exists());
+}
