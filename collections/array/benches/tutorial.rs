@@ -29,7 +29,7 @@ fn main() {
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
         eprintln!(
-            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul [--small]"
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr [--small]"
         );
         std::process::exit(2);
     };
@@ -90,6 +90,29 @@ fn main() {
                 // Each entry sums 1000 products of uniforms: about 250.
                 let mean = r.iter().next().copied().unwrap_or(0.0) / (n * n) as f64;
                 assert!((mean - 250.0).abs() < 5.0, "{mean}");
+            }
+            "zarr" => {
+                // An 8 GB array (1e9 f64) written to zarr and read back, in 80 MB blocks.
+                let rows = if small { 1000 } else { 100_000 };
+                let dir = std::env::temp_dir().join(format!("rask-bench-zarr-{}", std::process::id()));
+                let path = dir.join("x.zarr");
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[rows, 10_000], [1000, 10_000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let written = x
+                    .to_zarr(&path)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .compute_on(&s, &[])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(written as usize, rows / 1000);
+                let y = Array::<f64>::from_zarr(&path, None).unwrap_or_else(|e| panic!("{e}"));
+                let m = y.sum(Reduction::all()).unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let mean = r.iter().next().copied().unwrap_or(0.0) / (rows * 10_000) as f64;
+                assert!((mean - 0.5).abs() < 0.01);
+                let _ = std::fs::remove_dir_all(&dir);
             }
             "rechunk" => {
                 // 20000×20000 f64 (3.2 GB) from column panels to row panels.
