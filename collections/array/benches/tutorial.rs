@@ -94,7 +94,8 @@ fn main() {
             "zarr" => {
                 // An 8 GB array (1e9 f64) written to zarr and read back, in 80 MB blocks.
                 let rows = if small { 1000 } else { 100_000 };
-                let dir = std::env::temp_dir().join(format!("rask-bench-zarr-{}", std::process::id()));
+                let dir =
+                    std::env::temp_dir().join(format!("rask-bench-zarr-{}", std::process::id()));
                 let path = dir.join("x.zarr");
                 let _ = std::fs::remove_dir_all(&dir);
                 std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));

@@ -190,3 +190,29 @@ register_chunks!(
     u8 => "rask.array.chunk<u8>",
     bool => "rask.array.chunk<bool>"
 );
+
+/// An empty vector with room for `n` elements. Big ones (4 MiB and more) ask the kernel for
+/// transparent huge pages, as NumPy does for its large arrays: far fewer page faults, and
+/// faster zeroing of fresh memory, for the blocks that dominate a computation's traffic.
+pub(crate) fn big_vec<T>(n: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(n);
+    let bytes = n.saturating_mul(size_of::<T>());
+    if bytes >= 4 << 20 {
+        let page = 4096usize;
+        let start = v.as_ptr() as usize;
+        let aligned = start.next_multiple_of(page);
+        let end = start + bytes;
+        if end > aligned {
+            // SAFETY: madvise only advises the kernel about a range of pages inside the
+            // allocation this vector owns; it changes no contents and its failure is harmless.
+            unsafe {
+                libc::madvise(
+                    aligned as *mut libc::c_void,
+                    end - aligned,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    v
+}

@@ -77,7 +77,9 @@ impl Draws for Batches<'_> {
 /// Written straight into the block.
 impl Draws for Vec<f64> {
     fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
-        self.reserve_exact(n);
+        if self.capacity() < n {
+            *self = crate::chunk::big_vec(n);
+        }
         self.extend((0..n).map(|_| d.sample(rng)));
     }
 }

@@ -450,7 +450,10 @@ pub(crate) fn assemble<T: Element>(
             off
         })
         .collect();
-    let mut out = ArrayD::from_elem(IxDyn(&shape), T::default());
+    let mut data = crate::chunk::big_vec(shape.iter().product());
+    data.resize(shape.iter().product(), T::default());
+    let mut out =
+        ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| TaskError::new(e.to_string()))?;
     for (flat, view) in views.iter().enumerate() {
         let pos: Vec<usize> = (0..ndim).map(|d| flat / stride(d) % grid[d]).collect();
         let mut dst = out.slice_each_axis_mut(|ax| {
