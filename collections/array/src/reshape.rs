@@ -366,4 +366,19 @@ impl<T: Element> Array<T> {
     pub fn ravel(&self) -> Result<Array<T>, ArrayError> {
         self.reshape(&[-1])
     }
+
+    /// NumPy's `roll` with no axis: the elements shifted in C order over the whole array,
+    /// the shape kept (ravel, roll, reshape back).
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr2(&[[0, 1, 2], [3, 4, 5]]).into_dyn(), 1usize).unwrap();
+    /// let y = x.roll_flat(2).unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(y, ndarray::arr2(&[[4, 5, 0], [1, 2, 3]]).into_dyn());
+    /// ```
+    pub fn roll_flat(&self, shift: isize) -> Result<Array<T>, ArrayError> {
+        let shape: Vec<isize> = self.shape().iter().map(|d| *d as isize).collect();
+        self.ravel()?.roll(shift, 0)?.reshape(&shape)
+    }
 }

@@ -471,3 +471,23 @@ proptest! {
         prop_assert_eq!(both(&x.ravel().unwrap()), a.to_shape(IxDyn(&[a.len()])).unwrap().to_owned());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// `roll` with no axis: NumPy's, over the flattened array.
+    #[test]
+    fn flat_rolls_match_numpy(
+        shape in proptest::collection::vec(1usize..5, 1..4),
+        chunks in proptest::collection::vec(1usize..4, 3),
+        shift in -30isize..30,
+    ) {
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..shape.len()]).unwrap();
+        let n = a.len() as isize;
+        let flat: Vec<i64> = a.iter().copied().collect();
+        let rolled: Vec<i64> = (0..n).map(|i| flat[(i - shift).rem_euclid(n) as usize]).collect();
+        let want = ArrayD::from_shape_vec(IxDyn(&shape), rolled).unwrap();
+        prop_assert_eq!(both(&x.roll_flat(shift).unwrap()), want);
+    }
+}
