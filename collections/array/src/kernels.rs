@@ -139,6 +139,107 @@ impl<T: Element> Array<T> {
         Ok(Array::from_graph(graph, layer_name, out, name))
     }
 
+    /// [`map_blocks`](Array::map_blocks) where `f` removes some axes and adds others (Dask's
+    /// `drop_axis` and `new_axis`): `drop_axis` are input axes that `f` reduces away (each
+    /// must be one block: rechunk first), `new_axis` are (position in the output, length) of
+    /// the axes it adds, one block each. Other axes keep their blocks.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::<f64>::ones(&[6, 4], [2, 4]).unwrap();
+    /// // Row sums (axis 1 dropped), then each as a pair (a new axis of 2 at the end).
+    /// let y = x
+    ///     .map_blocks_axes("pairs", &[1], &[(1, 2)], |b, _| {
+    ///         let s = b.sum_axis(ndarray::Axis(1));
+    ///         Ok(ndarray::stack(ndarray::Axis(1), &[s.view(), s.view()]).map_err(|e| e.to_string())?)
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(y.chunks().axes(), &[vec![2, 2, 2], vec![2]]);
+    /// assert!(y.compute_on(&rask_local::SyncScheduler, &[]).unwrap().iter().all(|v| *v == 4.0));
+    /// ```
+    pub fn map_blocks_axes<U: Element>(
+        &self,
+        name: &str,
+        drop_axis: &[usize],
+        new_axis: &[(usize, usize)],
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync + 'static,
+    ) -> Result<Array<U>, ArrayError> {
+        self.check()?;
+        let n = self.ndim();
+        for &a in drop_axis {
+            if a >= n {
+                return Err(kernel_error(
+                    "map_blocks",
+                    format!("drop_axis {a} is out of bounds for an array of {n} dimensions"),
+                ));
+            }
+            if self.numblocks()[a] != 1 {
+                return Err(kernel_error(
+                    "map_blocks",
+                    format!(
+                        "drop_axis {a} has {} blocks; rechunk it to one block first",
+                        self.numblocks()[a]
+                    ),
+                ));
+            }
+        }
+        let mut axes: Vec<Vec<usize>> = (0..n)
+            .filter(|a| !drop_axis.contains(a))
+            .map(|a| self.chunks().axes()[a].clone())
+            .collect();
+        let mut new_sorted = new_axis.to_vec();
+        new_sorted.sort_unstable();
+        for &(pos, len) in &new_sorted {
+            if pos > axes.len() {
+                return Err(kernel_error(
+                    "map_blocks",
+                    format!(
+                        "new_axis at {pos} is past the {} axes of the output",
+                        axes.len()
+                    ),
+                ));
+            }
+            axes.insert(pos, vec![len]);
+        }
+        let out = Chunks::from_axes(axes);
+        let kept: Vec<usize> = (0..n).filter(|a| !drop_axis.contains(a)).collect();
+        let is_new: Vec<bool> = (0..out.ndim())
+            .map(|p| new_sorted.iter().any(|(q, _)| *q == p))
+            .collect();
+        let f = Arc::new(f);
+        let (num_blocks, shape) = (self.numblocks(), self.shape());
+        let mut layer = Layer::with_capacity(key_name(name, &unique_token()), out.npartitions());
+        for index in out.blocks() {
+            // The input block: the output's index on kept axes, 0 on dropped ones.
+            let mut src = vec![0u32; n];
+            let mut k = 0;
+            for (p, i) in index.iter().enumerate() {
+                if !is_new[p] {
+                    src[kept[k]] = *i;
+                    k += 1;
+                }
+            }
+            let info = BlockInfo {
+                index: src.clone(),
+                location: self.chunks().block_ranges(&src),
+                num_blocks: num_blocks.clone(),
+                shape: shape.clone(),
+            };
+            let want = out.block_shape(&index);
+            let (f, label) = (Arc::clone(&f), name.to_string());
+            let op = ClosureOp::new(name, move |args| {
+                let view = block_view::<T>(&args[0])?;
+                checked(&label, f(view, &info), &want)
+            });
+            layer.insert(index, Task::new(op, [Arg::Key(self.key(&src))]));
+        }
+        let layer_name = Arc::clone(layer.name());
+        let mut graph = self.graph().clone();
+        graph.add_layer(layer);
+        Ok(Array::from_graph(graph, layer_name, out, name))
+    }
+
     /// `f` applied to each block together with its neighbours' edges: every block is grown by
     /// `depth[axis]` elements on each side (from its neighbours, or by `boundary` at the
     /// array's edges), `f` maps it to a block of the same grown shape, and the growth is

@@ -259,3 +259,20 @@ proptest! {
         prop_assert!(g.iter().zip(want.iter()).all(|(p, q)| (p - q).abs() < 1e-9));
     }
 }
+
+#[test]
+fn map_blocks_that_drop_and_add_axes() {
+    let a = data(&[6, 4, 3]);
+    let x = Array::from_array(&a, [4, 2, 3]).unwrap();
+    // Sum over axis 2 (one block), then add a leading axis of 1.
+    let y = x
+        .map_blocks_axes("sum-last", &[2], &[(0, 1)], |b, _| {
+            Ok(b.sum_axis(Axis(2)).insert_axis(Axis(0)))
+        })
+        .unwrap();
+    assert_eq!(y.chunks().axes(), &[vec![1], vec![4, 2], vec![2, 2]]);
+    assert_eq!(both(&y), a.sum_axis(Axis(2)).insert_axis(Axis(0)));
+    insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[0], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 0 has 2 blocks; rechunk it to one block first");
+    insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[5], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 5 is out of bounds for an array of 3 dimensions");
+    insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[], &[(9, 2)], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: new_axis at 9 is past the 3 axes of the output");
+}
