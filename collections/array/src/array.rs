@@ -144,7 +144,11 @@ impl<T: Element> Array<T> {
     pub fn from_array(a: &ArrayD<T>, chunks: impl Into<ChunkSpec>) -> Result<Self, ArrayError> {
         let chunks = Chunks::normalize(chunks, a.shape(), T::DTYPE)?;
         let mut tok = Tokenizer::new();
-        tok.write_str("array").write(&chunks);
+        // The element type is part of the name: an empty f64 array and an empty i64 one (or
+        // u8 [1] and bool [true]) have the same bytes, but are not the same array.
+        tok.write_str("array")
+            .write_str(T::DTYPE.name())
+            .write(&chunks);
         let mut bytes = Vec::with_capacity(a.len() * T::DTYPE.itemsize());
         for x in a.iter() {
             x.put(&mut bytes);

@@ -49,6 +49,7 @@ mod shape;
 mod slicing;
 mod stats;
 pub mod storage;
+mod unsized_array;
 mod visualize;
 
 pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};
@@ -71,4 +72,5 @@ pub use raster::FONT;
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
 pub use shape::PadMode;
 pub use slicing::{Keep, SliceBlock};
+pub use unsized_array::Unsized;
 pub use visualize::{VISUALIZE_LIMIT, dot_to_svg, write_graph};

@@ -13,4 +13,5 @@ mod reshape;
 mod shape;
 mod slicing;
 mod storage;
+mod unknown_sizes;
 mod visualize;

@@ -1,0 +1,407 @@
+//! Arrays whose block lengths are not known until computed (Dask's NaN chunks): what a
+//! boolean mask, `nonzero` or `unique` make. In Rust they are their own type, [`Unsized`], so
+//! nothing can use block lengths that are not there; `compute` works as for any collection,
+//! and [`Unsized::compute_chunk_sizes_on`] turns one into an ordinary [`Array`] by working the
+//! lengths out (Dask's `compute_chunk_sizes`).
+
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{
+    Arg, Args, Collection, ComputeError, Graph, Key, Layer, Op, Scheduler, Task, TaskError, Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::{Chunk, block_view};
+use crate::chunks::Chunks;
+use crate::element::Element;
+use crate::error::ArrayError;
+
+/// A 1-d array of known blocks but unknown block lengths.
+#[derive(Clone)]
+pub struct Unsized<T: Element> {
+    graph: Graph,
+    name: Arc<str>,
+    blocks: usize,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> std::fmt::Display for Unsized<T> {
+    /// Dask's repr with its NaN sizes: `rask.Array<getitem, shape=(nan,), dtype=f64, chunksize=(nan,), chunktype=ndarray>`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let label = self.name.rsplit_once('-').map_or(&*self.name, |(l, _)| l);
+        write!(
+            f,
+            "rask.Array<{label}, shape=(nan,), dtype={}, chunksize=(nan,), chunktype=ndarray>",
+            T::DTYPE
+        )
+    }
+}
+
+impl<T: Element> std::fmt::Debug for Unsized<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl<T: Element> Unsized<T> {
+    /// How many blocks (their lengths are what is unknown).
+    pub fn npartitions(&self) -> usize {
+        self.blocks
+    }
+
+    fn key(&self, i: usize) -> Key {
+        Key::with_name(&self.name, [i as u32])
+    }
+
+    /// The same array with known block lengths, worked out on `scheduler` (Dask's
+    /// `compute_chunk_sizes`). The blocks themselves are computed again when the array is.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[1.0, -2.0, 3.0, -4.0, 5.0]).into_dyn(), 2usize).unwrap();
+    /// let pos = x.mask(&x.compare_scalar(rask_array::CmpOp::Gt, 0.0)).unwrap();
+    /// let s = rask_local::SyncScheduler;
+    /// let known = pos.compute_chunk_sizes_on(&s).unwrap();
+    /// assert_eq!(known.chunks().axes(), &[vec![1, 1, 1]]);
+    /// assert_eq!(known.compute_on(&s, &[]).unwrap().as_slice().unwrap(), &[1.0, 3.0, 5.0]);
+    /// ```
+    pub fn compute_chunk_sizes_on(
+        &self,
+        scheduler: &dyn Scheduler,
+    ) -> Result<Array<T>, ComputeError> {
+        let token = Tokenizer::new()
+            .write_str(&self.name)
+            .write_str("sizes")
+            .finish();
+        let mut layer = Layer::with_capacity(key_name("chunk-sizes", &token), self.blocks);
+        for i in 0..self.blocks {
+            layer.insert(
+                [i as u32],
+                Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))]),
+            );
+        }
+        let keys: Vec<Key> = (0..self.blocks).map(|i| layer.key([i as u32])).collect();
+        let mut graph = self.graph.clone();
+        graph.add_layer(layer);
+        let values = scheduler.get(&graph, &keys, &[])?;
+        let lengths = values
+            .iter()
+            .map(|v| {
+                v.get::<u64>()
+                    .map(|n| *n as usize)
+                    .map_err(|e| ComputeError::Scheduler(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Array::from_graph(
+            self.graph.clone(),
+            Arc::clone(&self.name),
+            Chunks::from_axes(vec![lengths]),
+            "chunk-sizes",
+        ))
+    }
+}
+
+impl<T: Element> Collection for Unsized<T> {
+    type Output = ArrayD<T>;
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        (0..self.blocks).map(|i| self.key(i)).collect()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {
+        let mut out: Vec<T> = Vec::new();
+        for (i, v) in values.iter().enumerate() {
+            let b = block_view::<T>(v)
+                .map_err(|e| ComputeError::Scheduler(format!("block {i}: {e}")))?;
+            out.extend(b.iter().copied());
+        }
+        let n = out.len();
+        ArrayD::from_shape_vec(IxDyn(&[n]), out).map_err(|e| ComputeError::Scheduler(e.to_string()))
+    }
+
+    fn rebuild(&self, graph: Graph) -> Self {
+        Self {
+            graph,
+            ..self.clone()
+        }
+    }
+}
+
+/// The length of a 1-d block, as a `u64`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BlockLen<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for BlockLen<T> {
+    fn name(&self) -> &str {
+        "chunk-size"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        Ok(Value::new(block_view::<T>(&args[0])?.len() as u64))
+    }
+}
+
+/// The elements of a block where the condition block is true, in C order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MaskBlock<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for MaskBlock<T> {
+    fn name(&self) -> &str {
+        "getitem-mask"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let x = block_view::<T>(&args[0])?;
+        let c = block_view::<bool>(&args[1])?;
+        if x.shape() != c.shape() {
+            return Err(TaskError::new(format!(
+                "a mask block of shape {:?} for a block of shape {:?}",
+                c.shape(),
+                x.shape()
+            )));
+        }
+        let v: Vec<T> = x
+            .iter()
+            .zip(c.iter())
+            .filter(|(_, k)| **k)
+            .map(|(v, _)| *v)
+            .collect();
+        let n = v.len();
+        Ok(Value::new(Chunk(
+            ArrayD::from_shape_vec(IxDyn(&[n]), v).map_err(|e| TaskError::new(e.to_string()))?,
+        )))
+    }
+}
+
+/// The indices along one axis of the non-zero (true) elements of a block of the raveled
+/// array, which starts at flat position `offset` of an array of `shape`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NonzeroBlock<T> {
+    axis: usize,
+    offset: usize,
+    shape: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for NonzeroBlock<T> {
+    fn name(&self) -> &str {
+        "nonzero"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let x = block_view::<T>(&args[0])?;
+        // The flat position's coordinate along the axis.
+        let inner: usize = self.shape[self.axis + 1..].iter().product();
+        let len = self.shape[self.axis].max(1);
+        let v: Vec<i64> = x
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != T::zero())
+            .map(|(i, _)| ((i + self.offset) / inner.max(1) % len) as i64)
+            .collect();
+        let n = v.len();
+        Ok(Value::new(Chunk(
+            ArrayD::from_shape_vec(IxDyn(&[n]), v).map_err(|e| TaskError::new(e.to_string()))?,
+        )))
+    }
+}
+
+/// The sorted distinct values of its blocks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UniqueBlock<T> {
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for UniqueBlock<T> {
+    fn name(&self) -> &str {
+        "unique"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut v: Vec<T> = Vec::new();
+        for a in args.iter() {
+            v.extend(block_view::<T>(a)?.iter().copied());
+        }
+        // NumPy's order: NaN last (equal NaNs kept once).
+        v.sort_by(|a, b| {
+            a.partial_cmp(b).unwrap_or_else(|| {
+                let (an, bn) = (a.partial_cmp(a).is_none(), b.partial_cmp(b).is_none());
+                an.cmp(&bn)
+            })
+        });
+        let nan = |x: T| x.partial_cmp(&x).is_none();
+        v.dedup_by(|a, b| *a == *b || (nan(*a) && nan(*b)));
+        let n = v.len();
+        Ok(Value::new(Chunk(
+            ArrayD::from_shape_vec(IxDyn(&[n]), v).map_err(|e| TaskError::new(e.to_string()))?,
+        )))
+    }
+}
+
+macro_rules! register_unsized {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(BlockLen<$t>, concat!("rask.array.block-len<", stringify!($t), ">"));
+        rask_graph::register_op!(MaskBlock<$t>, concat!("rask.array.mask-block<", stringify!($t), ">"));
+        rask_graph::register_op!(NonzeroBlock<$t>, concat!("rask.array.nonzero-block<", stringify!($t), ">"));
+        rask_graph::register_op!(UniqueBlock<$t>, concat!("rask.array.unique-block<", stringify!($t), ">"));
+    )*};
+}
+register_unsized!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+impl<T: Element> Array<T> {
+    /// The elements where `cond` is true, in C order, as a 1-d array whose block lengths
+    /// are unknown until computed (Dask's `x[cond]`). `cond` must have this array's shape.
+    /// Both are raveled first (which may rechunk, as `reshape` does) so that the result is
+    /// in NumPy's order.
+    pub fn mask(&self, cond: &Array<bool>) -> Result<Unsized<T>, ArrayError> {
+        self.check()?;
+        cond.check()?;
+        if cond.shape() != self.shape() {
+            return Err(ArrayError::Shape {
+                what: "mask".into(),
+                message: format!(
+                    "a mask of shape {:?} for an array of shape {:?}",
+                    cond.shape(),
+                    self.shape()
+                ),
+            });
+        }
+        // Both raveled first, so that block order is C order (as NumPy's result is).
+        let (x, c) = (self.ravel()?, cond.ravel()?);
+        let common = Chunks::from_axes(vec![crate::elementwise::refine(
+            &x.chunks().axes()[0],
+            &c.chunks().axes()[0],
+        )]);
+        let (x, c) = (x.split_to(&common), c.split_to(&common));
+        let token = Tokenizer::new()
+            .write_str(x.name())
+            .write_str(c.name())
+            .finish();
+        let blocks = common.blocks();
+        let mut layer = Layer::with_capacity(key_name("getitem-mask", &token), blocks.len());
+        for (i, index) in blocks.iter().enumerate() {
+            layer.insert(
+                [i as u32],
+                Task::new(
+                    MaskBlock::<T>::default(),
+                    [Arg::Key(x.key(index)), Arg::Key(c.key(index))],
+                ),
+            );
+        }
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::merged([x.graph(), c.graph()]);
+        graph.add_layer(layer);
+        Ok(Unsized {
+            graph,
+            name,
+            blocks: blocks.len(),
+            _t: std::marker::PhantomData,
+        })
+    }
+
+    /// The indices of the non-zero elements, one array per axis (NumPy's `nonzero`), in
+    /// C order; their lengths are unknown until computed.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr2(&[[0, 3], [4, 0]]).into_dyn(), 1usize).unwrap();
+    /// let nz = x.nonzero().unwrap();
+    /// let s = rask_local::SyncScheduler;
+    /// assert_eq!(nz[0].compute_on(&s, &[]).unwrap().as_slice().unwrap(), &[0, 1]);
+    /// assert_eq!(nz[1].compute_on(&s, &[]).unwrap().as_slice().unwrap(), &[1, 0]);
+    /// ```
+    pub fn nonzero(&self) -> Result<Vec<Unsized<i64>>, ArrayError> {
+        self.check()?;
+        // Raveled, so that block order is C order, as NumPy's result is.
+        let flat = self.ravel()?;
+        let shape = self.shape();
+        let blocks = flat.chunks().blocks();
+        (0..self.ndim())
+            .map(|axis| {
+                let token = Tokenizer::new()
+                    .write_str(flat.name())
+                    .write(&(axis as u64))
+                    .finish();
+                let mut layer = Layer::with_capacity(key_name("nonzero", &token), blocks.len());
+                for (i, index) in blocks.iter().enumerate() {
+                    let offset = flat.chunks().block_ranges(index)[0].start;
+                    let op = NonzeroBlock::<T> {
+                        axis,
+                        offset,
+                        shape: shape.clone(),
+                        _t: std::marker::PhantomData,
+                    };
+                    layer.insert([i as u32], Task::new(op, [Arg::Key(flat.key(index))]));
+                }
+                let name = Arc::clone(layer.name());
+                let mut graph = flat.graph().clone();
+                graph.add_layer(layer);
+                Ok(Unsized {
+                    graph,
+                    name,
+                    blocks: blocks.len(),
+                    _t: std::marker::PhantomData,
+                })
+            })
+            .collect()
+    }
+
+    /// The sorted distinct elements (NumPy's `unique`; NaN last): each block's, then all
+    /// merged into one block of unknown length.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[3, 1, 3, 2, 1, 5]).into_dyn(), 2usize).unwrap();
+    /// let u = x.unique().unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(u.as_slice().unwrap(), &[1, 2, 3, 5]);
+    /// ```
+    pub fn unique(&self) -> Result<Unsized<T>, ArrayError> {
+        self.check()?;
+        let token = Tokenizer::new()
+            .write_str(self.name())
+            .write_str("unique")
+            .finish();
+        let blocks = self.chunks().blocks();
+        let mut per = Layer::with_capacity(key_name("unique-chunk", &token), blocks.len());
+        for (i, index) in blocks.iter().enumerate() {
+            per.insert(
+                [i as u32],
+                Task::new(UniqueBlock::<T>::default(), [Arg::Key(self.key(index))]),
+            );
+        }
+        let mut all = Layer::new(key_name("unique", &token));
+        all.insert(
+            [0],
+            Task::new(
+                UniqueBlock::<T>::default(),
+                (0..blocks.len() as u32)
+                    .map(|i| Arg::Key(per.key([i])))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        let name = Arc::clone(all.name());
+        let mut graph = self.graph().clone();
+        graph.add_layer(per);
+        graph.add_layer(all);
+        Ok(Unsized {
+            graph,
+            name,
+            blocks: 1,
+            _t: std::marker::PhantomData,
+        })
+    }
+}
