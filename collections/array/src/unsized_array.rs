@@ -105,6 +105,151 @@ impl<T: Element> Unsized<T> {
     }
 }
 
+impl<T: Element> Unsized<T> {
+    /// The blocks as an [`Array`] with stand-in lengths, for whole-array reductions, which
+    /// never read lengths. Not to be let out.
+    fn as_blocks(&self) -> Array<T> {
+        Array::from_graph(
+            self.graph.clone(),
+            Arc::clone(&self.name),
+            Chunks::from_axes(vec![vec![1; self.blocks]]),
+            "unsized",
+        )
+    }
+
+    /// The sum of all elements, without working out the block lengths (as Dask reduces NaN
+    /// chunks).
+    ///
+    /// ```
+    /// use rask_array::{Array, CmpOp, IntoScalar};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[1.0, -2.0, 3.0, -4.0, 5.0]).into_dyn(), 2usize).unwrap();
+    /// let pos = x.mask(&x.compare_scalar(CmpOp::Gt, 0.0)).unwrap();
+    /// let s = rask_local::SyncScheduler;
+    /// assert_eq!(pos.sum().unwrap().compute_on(&s, &[]).unwrap().into_scalar().unwrap(), 9.0);
+    /// assert_eq!(pos.mean().unwrap().compute_on(&s, &[]).unwrap().into_scalar().unwrap(), 3.0);
+    /// assert_eq!(pos.count().unwrap().compute_on(&s, &[]).unwrap().into_scalar().unwrap(), 3);
+    /// ```
+    pub fn sum(&self) -> Result<Array<T::Acc>, ArrayError> {
+        self.as_blocks().sum(crate::reduce::Reduction::all())
+    }
+
+    /// How many elements there are, as a 0-d array.
+    pub fn count(&self) -> Result<Array<u64>, ArrayError> {
+        let token = Tokenizer::new()
+            .write_str(&self.name)
+            .write_str("count")
+            .finish();
+        let mut layer = Layer::with_capacity(key_name("count-chunk", &token), self.blocks);
+        for i in 0..self.blocks {
+            layer.insert(
+                [i as u32],
+                Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))]),
+            );
+        }
+        let mut total = Layer::new(key_name("count", &token));
+        total.insert(
+            [],
+            Task::new(
+                CountSum,
+                (0..self.blocks as u32)
+                    .map(|i| Arg::Key(layer.key([i])))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        let name = Arc::clone(total.name());
+        let mut graph = self.graph.clone();
+        graph.add_layer(layer);
+        graph.add_layer(total);
+        Ok(Array::from_graph(
+            graph,
+            name,
+            Chunks::from_axes(vec![]),
+            "count",
+        ))
+    }
+
+    /// The mean of all elements (NaN if there is none, as NumPy's).
+    pub fn mean(&self) -> Result<Array<f64>, ArrayError> {
+        let (sum, count) = (self.sum()?, self.count()?);
+        let token = Tokenizer::new()
+            .write_str(sum.name())
+            .write_str(count.name())
+            .finish();
+        let mut layer = Layer::new(key_name("mean", &token));
+        layer.insert(
+            [],
+            Task::new(
+                MeanOf::<T::Acc>::default(),
+                [Arg::Key(sum.key(&[])), Arg::Key(count.key(&[]))],
+            ),
+        );
+        let name = Arc::clone(layer.name());
+        let mut graph = Graph::merged([sum.graph(), count.graph()]);
+        graph.add_layer(layer);
+        Ok(Array::from_graph(
+            graph,
+            name,
+            Chunks::from_axes(vec![]),
+            "mean",
+        ))
+    }
+}
+
+/// The sum of block lengths, as a 0-d block.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct CountSum;
+
+impl Op for CountSum {
+    fn name(&self) -> &str {
+        "count"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut n = 0u64;
+        for a in args.iter() {
+            n += *a.get::<u64>()?;
+        }
+        Ok(Value::new(Chunk(ArrayD::from_elem(IxDyn(&[]), n))))
+    }
+}
+
+/// A sum divided by a count, as a 0-d `f64` block.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MeanOf<A> {
+    _t: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: Element> Op for MeanOf<A> {
+    fn name(&self) -> &str {
+        "mean"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let s = block_view::<A>(&args[0])?
+            .iter()
+            .next()
+            .copied()
+            .unwrap_or_default()
+            .to_f64();
+        let n = block_view::<u64>(&args[1])?
+            .iter()
+            .next()
+            .copied()
+            .unwrap_or(0);
+        Ok(Value::new(Chunk(ArrayD::from_elem(
+            IxDyn(&[]),
+            s / n as f64,
+        ))))
+    }
+}
+
+rask_graph::register_op!(CountSum, "rask.array.count-sum");
+rask_graph::register_op!(MeanOf<f64>, "rask.array.mean-of<f64>");
+rask_graph::register_op!(MeanOf<f32>, "rask.array.mean-of<f32>");
+rask_graph::register_op!(MeanOf<i64>, "rask.array.mean-of<i64>");
+rask_graph::register_op!(MeanOf<u64>, "rask.array.mean-of<u64>");
+
 impl<T: Element> Collection for Unsized<T> {
     type Output = ArrayD<T>;
 

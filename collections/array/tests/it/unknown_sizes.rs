@@ -37,6 +37,14 @@ proptest! {
         let want: Vec<i64> = a.iter().zip(cond_arr.iter()).filter(|(_, c)| **c).map(|(v, _)| *v).collect();
         prop_assert_eq!(m.compute_on(&SyncScheduler, &[]).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
         prop_assert_eq!(m.compute_on(&t as &dyn Scheduler, &[]).unwrap().iter().copied().collect::<Vec<_>>(), want.clone());
+        // Reduced without its sizes.
+        let one = |a: ArrayD<i64>| a.iter().next().copied();
+        prop_assert_eq!(one(m.sum().unwrap().compute_on(&t as &dyn Scheduler, &[]).unwrap()), Some(want.iter().sum::<i64>()));
+        prop_assert_eq!(m.count().unwrap().compute_on(&SyncScheduler, &[]).unwrap().iter().next().copied(), Some(want.len() as u64));
+        if !want.is_empty() {
+            let mean = m.mean().unwrap().compute_on(&SyncScheduler, &[]).unwrap().iter().next().copied().unwrap();
+            prop_assert!((mean - want.iter().sum::<i64>() as f64 / want.len() as f64).abs() < 1e-12);
+        }
         // With its sizes worked out, it is an ordinary array.
         let known = m.compute_chunk_sizes_on(&SyncScheduler).unwrap();
         prop_assert_eq!(known.shape(), vec![want.len()]);
