@@ -134,6 +134,61 @@ impl<T: Element> Unsized<T> {
         self.as_blocks().sum(crate::reduce::Reduction::all())
     }
 
+    /// The smallest element; blocks the mask left empty are skipped, and an error at compute
+    /// time says so if there is no element at all (as NumPy's `min` of nothing).
+    pub fn min(&self) -> Result<Array<T>, ArrayError> {
+        self.extreme(false)
+    }
+
+    /// The largest element (see [`min`](Unsized::min)).
+    pub fn max(&self) -> Result<Array<T>, ArrayError> {
+        self.extreme(true)
+    }
+
+    fn extreme(&self, max: bool) -> Result<Array<T>, ArrayError> {
+        let label = if max { "max" } else { "min" };
+        let token = Tokenizer::new()
+            .write_str(&self.name)
+            .write_str(label)
+            .finish();
+        let mut layer =
+            Layer::with_capacity(key_name(&format!("{label}-chunk"), &token), self.blocks);
+        let op = Extreme::<T> {
+            max,
+            partial: true,
+            _t: std::marker::PhantomData,
+        };
+        for i in 0..self.blocks {
+            layer.insert([i as u32], Task::new(op.clone(), [Arg::Key(self.key(i))]));
+        }
+        let mut last = Layer::new(key_name(label, &token));
+        let final_op = Extreme::<T> {
+            max,
+            partial: false,
+            _t: std::marker::PhantomData,
+        };
+        last.insert(
+            [],
+            Task::new(
+                final_op,
+                (0..self.blocks as u32)
+                    .map(|i| Arg::Key(layer.key([i])))
+                    .collect::<Vec<_>>(),
+            ),
+        );
+        let name = Arc::clone(last.name());
+        let mut graph = self.graph.clone();
+        graph.add_layer(layer);
+        graph.add_layer(last);
+        // The per-block partials are 0- or 1-element; the final task makes a 0-d block.
+        Ok(Array::from_graph(
+            graph,
+            name,
+            Chunks::from_axes(vec![]),
+            label,
+        ))
+    }
+
     /// How many elements there are, as a 0-d array.
     pub fn count(&self) -> Result<Array<u64>, ArrayError> {
         let token = Tokenizer::new()
@@ -193,6 +248,49 @@ impl<T: Element> Unsized<T> {
             Chunks::from_axes(vec![]),
             "mean",
         ))
+    }
+}
+
+/// The smallest or largest element of its blocks, skipping empty ones (NaN wins, as in
+/// NumPy): a partial (0 or 1 elements) per block, or the 0-d result from the partials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Extreme<T> {
+    max: bool,
+    partial: bool,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for Extreme<T> {
+    fn name(&self) -> &str {
+        if self.max { "max" } else { "min" }
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let nan = |x: T| x.partial_cmp(&x).is_none();
+        let mut best: Option<T> = None;
+        for a in args.iter() {
+            for &x in block_view::<T>(a)?.iter() {
+                best = Some(match best {
+                    None => x,
+                    Some(b) if nan(b) => b,
+                    Some(_) if nan(x) => x,
+                    Some(b) if (self.max && x > b) || (!self.max && x < b) => x,
+                    Some(b) => b,
+                });
+            }
+        }
+        match (best, self.partial) {
+            (Some(b), true) => Ok(Value::new(Chunk(ArrayD::from_elem(IxDyn(&[1]), b)))),
+            (None, true) => Ok(Value::new(Chunk(
+                ArrayD::<T>::from_shape_vec(IxDyn(&[0]), vec![])
+                    .map_err(|e| TaskError::new(e.to_string()))?,
+            ))),
+            (Some(b), false) => Ok(Value::new(Chunk(ArrayD::from_elem(IxDyn(&[]), b)))),
+            (None, false) => Err(TaskError::new(format!(
+                "zero-size array to reduction operation {} which has no identity",
+                self.name()
+            ))),
+        }
     }
 }
 
@@ -401,6 +499,7 @@ macro_rules! register_unsized {
         rask_graph::register_op!(MaskBlock<$t>, concat!("rask.array.mask-block<", stringify!($t), ">"));
         rask_graph::register_op!(NonzeroBlock<$t>, concat!("rask.array.nonzero-block<", stringify!($t), ">"));
         rask_graph::register_op!(UniqueBlock<$t>, concat!("rask.array.unique-block<", stringify!($t), ">"));
+        rask_graph::register_op!(Extreme<$t>, concat!("rask.array.extreme<", stringify!($t), ">"));
     )*};
 }
 register_unsized!(f64, f32, i64, i32, u64, u32, u8, bool);

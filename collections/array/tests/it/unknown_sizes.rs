@@ -41,9 +41,14 @@ proptest! {
         let one = |a: ArrayD<i64>| a.iter().next().copied();
         prop_assert_eq!(one(m.sum().unwrap().compute_on(&t as &dyn Scheduler, &[]).unwrap()), Some(want.iter().sum::<i64>()));
         prop_assert_eq!(m.count().unwrap().compute_on(&SyncScheduler, &[]).unwrap().iter().next().copied(), Some(want.len() as u64));
-        if !want.is_empty() {
+        if let Some(mx) = want.iter().max() {
+            prop_assert_eq!(one(m.max().unwrap().compute_on(&SyncScheduler, &[]).unwrap()), Some(*mx));
+            prop_assert_eq!(one(m.min().unwrap().compute_on(&t as &dyn Scheduler, &[]).unwrap()), want.iter().min().copied());
             let mean = m.mean().unwrap().compute_on(&SyncScheduler, &[]).unwrap().iter().next().copied().unwrap();
             prop_assert!((mean - want.iter().sum::<i64>() as f64 / want.len() as f64).abs() < 1e-12);
+        } else {
+            let e = m.max().unwrap().compute_on(&SyncScheduler, &[]).unwrap_err().to_string();
+            prop_assert!(e.contains("zero-size array to reduction operation max"), "{}", e);
         }
         // With its sizes worked out, it is an ordinary array.
         let known = m.compute_chunk_sizes_on(&SyncScheduler).unwrap();
