@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{ArrayD, Ix2};
+use ndarray::{ArrayD, Ix2, IxDyn};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -89,26 +89,62 @@ impl<T: Matmul> Op for MatmulBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        fn two<T: Matmul>(v: &Value) -> Result<ndarray::ArrayView2<'_, T>, TaskError> {
-            block_view::<T>(v)?
-                .into_dimensionality::<Ix2>()
-                .map_err(|e| TaskError::new(format!("matmul needs 2-d blocks: {e}")))
-        }
-        let (mut a, mut b) = (two::<T>(&args[0])?, two::<T>(&args[1])?);
-        if self.transposed.0 {
-            a = a.reversed_axes();
-        }
-        if self.transposed.1 {
-            b = b.reversed_axes();
-        }
-        if a.ncols() != b.nrows() {
+        let (a, b) = (block_view::<T>(&args[0])?, block_view::<T>(&args[1])?);
+        if a.ndim() != b.ndim() || a.ndim() < 2 {
             return Err(TaskError::new(format!(
-                "blocks of shapes {:?} and {:?} do not multiply",
+                "matmul needs blocks of one rank, at least 2: {:?} and {:?}",
                 a.shape(),
                 b.shape()
             )));
         }
-        Ok(Value::new(Chunk(T::matmul(a, b).into_dyn())))
+        fn two<T>(
+            v: ndarray::ArrayViewD<'_, T>,
+            t: bool,
+        ) -> Result<ndarray::ArrayView2<'_, T>, TaskError> {
+            let v = v
+                .into_dimensionality::<Ix2>()
+                .map_err(|e| TaskError::new(e.to_string()))?;
+            Ok(if t { v.reversed_axes() } else { v })
+        }
+        let product = |a: ndarray::ArrayView2<'_, T>, b: ndarray::ArrayView2<'_, T>| {
+            if a.ncols() != b.nrows() {
+                return Err(TaskError::new(format!(
+                    "blocks of shapes {:?} and {:?} do not multiply",
+                    a.shape(),
+                    b.shape()
+                )));
+            }
+            Ok(T::matmul(a, b))
+        };
+        if a.ndim() == 2 {
+            let c = product(two(a, self.transposed.0)?, two(b, self.transposed.1)?)?;
+            return Ok(Value::new(Chunk(c.into_dyn())));
+        }
+        // Leading batch axes: one product per batch position (the blocks' batch shapes match).
+        let nb = a.ndim() - 2;
+        if a.shape()[..nb] != b.shape()[..nb] {
+            return Err(TaskError::new(format!(
+                "batch shapes {:?} and {:?} differ",
+                &a.shape()[..nb],
+                &b.shape()[..nb]
+            )));
+        }
+        let batch: Vec<usize> = a.shape()[..nb].to_vec();
+        let (m, n) = (a.shape()[nb], b.shape()[nb + 1]);
+        let mut out_shape = batch.clone();
+        out_shape.extend([m, n]);
+        let mut data: Vec<T> = Vec::with_capacity(out_shape.iter().product());
+        for pos in ndarray::indices(IxDyn(&batch)) {
+            let (mut x, mut y) = (a.view(), b.view());
+            for d in 0..nb {
+                x.index_axis_inplace(ndarray::Axis(0), pos[d]);
+                y.index_axis_inplace(ndarray::Axis(0), pos[d]);
+            }
+            data.extend(product(two(x, false)?, two(y, false)?)?.iter().copied());
+        }
+        let c = ArrayD::from_shape_vec(IxDyn(&out_shape), data)
+            .map_err(|e| TaskError::new(e.to_string()))?;
+        Ok(Value::new(Chunk(c)))
     }
 }
 
@@ -160,8 +196,9 @@ fn shape_error(what: &str, message: String) -> ArrayError {
 }
 
 impl<T: Matmul> Array<T> {
-    /// The matrix product of two 2-d arrays (`x @ y`): each output block sums, in a tree,
-    /// the products of the blocks along the contracted axis (cut to common blocks first).
+    /// The matrix product (`x @ y`, NumPy's `matmul`): of 2-d arrays, or of stacks of them
+    /// whose leading (batch) axes broadcast together. Each output block sums, in a tree, the
+    /// products of the blocks along the contracted axis (cut to common blocks first).
     ///
     /// ```
     /// use rask_array::Array;
@@ -176,29 +213,44 @@ impl<T: Matmul> Array<T> {
         self.check()?;
         other.check()?;
         let (a, b) = (self.shape(), other.shape());
-        if a.len() != 2 || b.len() != 2 || a[1] != b[0] {
+        let (na, nb_) = (a.len(), b.len());
+        if na < 2 || nb_ < 2 || a[na - 1] != b[nb_ - 2] {
             return Err(shape_error(
                 "matmul",
-                format!("shapes {a:?} and {b:?} do not multiply (need (m, k) and (k, n))"),
+                format!(
+                    "shapes {a:?} and {b:?} do not multiply (need (..., m, k) and (..., k, n))"
+                ),
             ));
         }
-        let k = crate::elementwise::refine(&self.chunks().axes()[1], &other.chunks().axes()[0]);
-        let x = self.rechunk(ChunkSpec::from(vec![
-            self.chunks().axes()[0].clone(),
-            k.clone(),
-        ]))?;
-        let y = other.rechunk(ChunkSpec::from(vec![
-            k.clone(),
-            other.chunks().axes()[1].clone(),
-        ]))?;
+        // Leading batch axes broadcast together (NumPy's matmul), then cut to common blocks.
+        let batch = crate::elementwise::broadcast_shapes(&a[..na - 2], &b[..nb_ - 2])?;
+        let nb = batch.len();
+        let widen = |x: &Array<T>, s: &[usize]| -> Result<Array<T>, ArrayError> {
+            let mut to = batch.clone();
+            to.extend_from_slice(&s[s.len() - 2..]);
+            x.broadcast_to(&to)
+        };
+        let (x0, y0) = (widen(self, &a)?, widen(other, &b)?);
+        let k = crate::elementwise::refine(&x0.chunks().axes()[nb + 1], &y0.chunks().axes()[nb]);
+        let batch_chunks: Vec<Vec<usize>> = (0..nb)
+            .map(|d| crate::elementwise::refine(&x0.chunks().axes()[d], &y0.chunks().axes()[d]))
+            .collect();
+        let mut xs = batch_chunks.clone();
+        xs.extend([x0.chunks().axes()[nb].clone(), k.clone()]);
+        let mut ys = batch_chunks.clone();
+        ys.extend([k.clone(), y0.chunks().axes()[nb + 1].clone()]);
+        let x = x0.rechunk(ChunkSpec::from(xs))?;
+        let y = y0.rechunk(ChunkSpec::from(ys))?;
         let token = Tokenizer::new()
             .write_str(x.name())
             .write_str(y.name())
             .finish();
-        let out = Chunks::from_axes(vec![
-            x.chunks().axes()[0].clone(),
-            y.chunks().axes()[1].clone(),
+        let mut out_axes = batch_chunks;
+        out_axes.extend([
+            x.chunks().axes()[nb].clone(),
+            y.chunks().axes()[nb + 1].clone(),
         ]);
+        let out = Chunks::from_axes(out_axes);
         let nk = k.len();
         let product: Arc<dyn Op> = Arc::new(MatmulBlock::<T>::plain());
         let sum: Arc<dyn Op> = Arc::new(SumBlocks::<T> {
@@ -209,27 +261,30 @@ impl<T: Matmul> Array<T> {
         let mut final_layer = Layer::with_capacity(key_name("matmul", &token), out.npartitions());
         let mut levels: Vec<Layer> = Vec::new();
         for index in out.blocks() {
-            let (i, j) = (index[0], index[1]);
+            let (pre, i, j) = (&index[..nb], index[nb], index[nb + 1]);
+            let at = |a: u32, b: u32| -> Vec<u32> { pre.iter().copied().chain([a, b]).collect() };
             if nk == 1 {
                 final_layer.insert(
                     index.clone(),
                     Task::from_arc(
                         Arc::clone(&product),
-                        [Arg::Key(x.key(&[i, 0])), Arg::Key(y.key(&[0, j]))],
+                        [Arg::Key(x.key(&at(i, 0))), Arg::Key(y.key(&at(0, j)))],
                     ),
                 );
                 continue;
             }
             let mut keys: Vec<Key> = (0..nk as u32)
                 .map(|p| {
+                    let mut pidx = index.clone();
+                    pidx.push(p);
                     partial.insert(
-                        [i, j, p],
+                        pidx.clone(),
                         Task::from_arc(
                             Arc::clone(&product),
-                            [Arg::Key(x.key(&[i, p])), Arg::Key(y.key(&[p, j]))],
+                            [Arg::Key(x.key(&at(i, p))), Arg::Key(y.key(&at(p, j)))],
                         ),
                     );
-                    partial.key([i, j, p])
+                    partial.key(pidx)
                 })
                 .collect();
             // Summed four at a time, level by level.
@@ -243,12 +298,13 @@ impl<T: Matmul> Array<T> {
                     .chunks(4)
                     .enumerate()
                     .map(|(g, part)| {
-                        let at = [i, j, g as u32];
+                        let mut gidx = index.clone();
+                        gidx.push(g as u32);
                         l.insert(
-                            at,
+                            gidx.clone(),
                             Task::from_arc(Arc::clone(&sum), part.iter().cloned().map(Arg::Key)),
                         );
-                        l.key(at)
+                        l.key(gidx)
                     })
                     .collect();
                 level += 1;

@@ -136,7 +136,7 @@ fn tensordot_and_norms() {
 #[test]
 fn bad_shapes_are_errors() {
     let x = Array::<f64>::ones(&[4, 3], 2usize).unwrap();
-    insta::assert_snapshot!(x.matmul(&x).unwrap_err().to_string(), @"matmul: shapes [4, 3] and [4, 3] do not multiply (need (m, k) and (k, n))");
+    insta::assert_snapshot!(x.matmul(&x).unwrap_err().to_string(), @"matmul: shapes [4, 3] and [4, 3] do not multiply (need (..., m, k) and (..., k, n))");
     insta::assert_snapshot!(linalg::qr(&x).unwrap_err().to_string(), @"qr: needs a tall-and-skinny 2-d array in one block of columns; got shape [4, 3] in chunks [[2, 2], [2, 1]] (rechunk the columns to one block)");
     insta::assert_snapshot!(x.tensordot(&x, &[0], &[1]).unwrap_err().to_string(), @"tensordot: axes [0] of [4, 3] and [1] of [4, 3] do not match");
 }
@@ -159,4 +159,33 @@ fn transposes_are_read_in_place_by_products() {
     // A transpose that is also an output is kept.
     let t = x.t().unwrap();
     assert!(close(&both(&t), &a.t().to_owned(), 0.0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Stacks of matrices, batch axes broadcast (one side may lack them or have length 1).
+    #[test]
+    fn batched_products_match_per_matrix_products(
+        b0 in 1usize..4, b1 in 1usize..3, m in 1usize..5, k in 1usize..6, n in 1usize..5,
+        one in any::<bool>(),
+        c in proptest::collection::vec(1usize..4, 4),
+    ) {
+        let a = data(&[b0, b1, m, k], 1);
+        let bshape = if one { vec![1, k, n] } else { vec![b1, k, n] };
+        let b = data(&bshape, 2);
+        let x = Array::from_array(&a, [c[0], c[1], c[2], c[3]]).unwrap();
+        let y = Array::from_array(&b, [c[1], c[3], c[2]]).unwrap();
+        let got = both(&x.matmul(&y).unwrap());
+        prop_assert_eq!(got.shape(), &[b0, b1, m, n]);
+        for i in 0..b0 {
+            for j in 0..b1 {
+                let am = a.slice(ndarray::s![i, j, .., ..]).to_owned();
+                let bm = if one { b.slice(ndarray::s![0, .., ..]).to_owned() } else { b.slice(ndarray::s![j, .., ..]).to_owned() };
+                let want = am.dot(&bm).into_dyn();
+                let g = got.slice(ndarray::s![i, j, .., ..]).to_owned().into_dyn();
+                prop_assert!(close(&g, &want, 1e-12));
+            }
+        }
+    }
 }
