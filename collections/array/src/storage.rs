@@ -293,16 +293,18 @@ impl Op for NpyCreate {
     }
 }
 
-/// Renames the finished partial file over the target, once every block is written.
+/// Moves the finished partial file or store over the target, once every block is written
+/// (its arguments: the create task and every write).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NpyFinish {
+pub struct MoveIntoPlace {
+    label: String,
     partial: PathBuf,
     path: PathBuf,
 }
 
-impl Op for NpyFinish {
+impl Op for MoveIntoPlace {
     fn name(&self) -> &str {
-        "npy-finish"
+        &self.label
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
@@ -317,8 +319,14 @@ impl Op for NpyFinish {
     }
 }
 
+/// The partial file or directory beside `path` that a write goes into first.
+fn partial_beside(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    Some(path.with_file_name(format!(".{}.rask-partial", name.to_string_lossy())))
+}
+
 rask_graph::register_op!(NpyCreate, "rask.array.npy-create");
-rask_graph::register_op!(NpyFinish, "rask.array.npy-finish");
+rask_graph::register_op!(MoveIntoPlace, "rask.array.move-into-place");
 macro_rules! register_npy {
     ($($t:ty),*) => {$(
         rask_graph::register_op!(NpyBlock<$t>, concat!("rask.array.npy-block<", stringify!($t), ">"));
@@ -451,64 +459,80 @@ impl<T: Element> Array<T> {
     pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<Stored, ArrayError> {
         self.check()?;
         let path = path.as_ref().to_path_buf();
-        let name = path
-            .file_name()
+        let partial = partial_beside(&path)
             .ok_or_else(|| storage_error(format!("{} names no file", path.display())))?;
-        let partial = path.with_file_name(format!(".{}.rask-partial", name.to_string_lossy()));
         let header = npy_header(T::DTYPE, &self.shape());
         let offset = header.len();
         let len = (offset + self.size() * T::DTYPE.itemsize()) as u64;
+        let create = Task::new(
+            NpyCreate {
+                path: partial.clone(),
+                header,
+                len,
+            },
+            [],
+        );
+        let shape = self.shape();
+        Ok(
+            self.write_via_partial("npy", path, partial.clone(), create, |ranges| {
+                Arc::new(NpyWrite::<T> {
+                    path: partial.clone(),
+                    offset,
+                    shape: shape.clone(),
+                    start: ranges.iter().map(|r| r.start).collect(),
+                    _t: std::marker::PhantomData,
+                })
+            }),
+        )
+    }
+
+    /// A write that goes into `partial` first: `create` makes it, `write(ranges)` is the op
+    /// putting the block at `ranges` (it also waits for `create`), and once every block is in,
+    /// the partial is moved over `path`. Layers are named `{label}-create`, `to-{label}` and
+    /// `{label}-finish`.
+    fn write_via_partial(
+        &self,
+        label: &str,
+        path: PathBuf,
+        partial: PathBuf,
+        create: Task,
+        write: impl Fn(&[std::ops::Range<usize>]) -> Arc<dyn Op>,
+    ) -> Stored {
         let token = Tokenizer::new()
             .write_str(self.name())
             .write_str(&path.display().to_string())
             .finish();
-        let mut create = Layer::new(key_name("npy-create", &token));
-        create.insert(
-            [],
-            Task::new(
-                NpyCreate {
-                    path: partial.clone(),
-                    header,
-                    len,
-                },
-                [],
-            ),
-        );
-        let create_key = create.key([]);
-        let mut writes = Layer::with_capacity(key_name("to-npy", &token), self.npartitions());
+        let mut create_layer = Layer::new(key_name(&format!("{label}-create"), &token));
+        create_layer.insert([], create);
+        let create_key = create_layer.key([]);
+        let mut writes =
+            Layer::with_capacity(key_name(&format!("to-{label}"), &token), self.npartitions());
         for index in self.chunks().blocks() {
-            let start = self
-                .chunks()
-                .block_ranges(&index)
-                .iter()
-                .map(|r| r.start)
-                .collect();
-            let op = NpyWrite::<T> {
-                path: partial.clone(),
-                offset,
-                shape: self.shape(),
-                start,
-                _t: std::marker::PhantomData,
-            };
+            let op = write(&self.chunks().block_ranges(&index));
             writes.insert(
                 index.clone(),
-                Task::new(
+                Task::from_arc(
                     op,
                     [Arg::Key(self.key(&index)), Arg::Key(create_key.clone())],
                 ),
             );
         }
-        let mut finish = Layer::new(key_name("npy-finish", &token));
-        let args: Vec<Arg> = std::iter::once(Arg::Key(create_key.clone()))
+        let mut finish = Layer::new(key_name(&format!("{label}-finish"), &token));
+        let args: Vec<Arg> = std::iter::once(Arg::Key(create_key))
             .chain(writes.iter().map(|(k, _)| Arg::Key(k)))
             .collect();
-        finish.insert([], Task::new(NpyFinish { partial, path }, args));
+        let done = MoveIntoPlace {
+            label: format!("{label}-finish"),
+            partial,
+            path,
+        };
+        finish.insert([], Task::new(done, args));
         let key = finish.key([]);
         let mut graph = self.graph().clone();
-        graph.add_layer(create);
+        graph.add_layer(create_layer);
         graph.add_layer(writes);
         graph.add_layer(finish);
-        Ok(Stored { graph, key })
+        Stored { graph, key }
     }
 
     /// A write of every block into `sink`, done when computed (Dask's `store`): blocks are
@@ -671,31 +695,6 @@ impl<T: ZarrElement> Op for ZarrCreate<T> {
     }
 }
 
-/// Moves the finished partial store over the target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DirFinish {
-    partial: PathBuf,
-    path: PathBuf,
-}
-
-impl Op for DirFinish {
-    fn name(&self) -> &str {
-        "zarr-finish"
-    }
-
-    fn run(&self, args: Args) -> Result<Value, TaskError> {
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
-            TaskError::new(format!(
-                "cannot move {} to {}: {e}",
-                self.partial.display(),
-                self.path.display()
-            ))
-        })?;
-        Ok(Value::new(args.len().saturating_sub(1) as u64))
-    }
-}
-
-rask_graph::register_op!(DirFinish, "rask.array.dir-finish");
 macro_rules! register_zarr {
     ($($t:ty),*) => {$(
         rask_graph::register_op!(ZarrRead<$t>, concat!("rask.array.zarr-read<", stringify!($t), ">"));
@@ -804,65 +803,34 @@ impl<T: ZarrElement> Array<T> {
                 self.chunks().axes()
             )));
         }
-        let name = path
-            .file_name()
+        let partial = partial_beside(&path)
             .ok_or_else(|| zarr_error(format!("{} names no directory", path.display())))?;
-        let partial = path.with_file_name(format!(".{}.rask-partial", name.to_string_lossy()));
         let chunk: Vec<u64> = self
             .chunks()
             .axes()
             .iter()
             .map(|c| c.first().copied().unwrap_or(0).max(1) as u64)
             .collect();
-        let token = Tokenizer::new()
-            .write_str(self.name())
-            .write_str(&path.display().to_string())
-            .finish();
-        let mut create = Layer::new(key_name("zarr-create", &token));
-        create.insert(
-            [],
-            Task::new(
-                ZarrCreate::<T> {
-                    path: partial.clone(),
-                    shape: self.shape().iter().map(|d| *d as u64).collect(),
-                    chunk,
-                    _t: std::marker::PhantomData,
-                },
-                [],
-            ),
-        );
-        let create_key = create.key([]);
-        let mut writes = Layer::with_capacity(key_name("to-zarr", &token), self.npartitions());
-        for index in self.chunks().blocks() {
-            let ranges = self
-                .chunks()
-                .block_ranges(&index)
-                .iter()
-                .map(|r| (r.start as u64, r.end as u64))
-                .collect();
-            let op = ZarrWrite::<T> {
+        let create = Task::new(
+            ZarrCreate::<T> {
                 path: partial.clone(),
-                ranges,
+                shape: self.shape().iter().map(|d| *d as u64).collect(),
+                chunk,
                 _t: std::marker::PhantomData,
-            };
-            writes.insert(
-                index.clone(),
-                Task::new(
-                    op,
-                    [Arg::Key(self.key(&index)), Arg::Key(create_key.clone())],
-                ),
-            );
-        }
-        let mut finish = Layer::new(key_name("zarr-finish", &token));
-        let args: Vec<Arg> = std::iter::once(Arg::Key(create_key.clone()))
-            .chain(writes.iter().map(|(k, _)| Arg::Key(k)))
-            .collect();
-        finish.insert([], Task::new(DirFinish { partial, path }, args));
-        let key = finish.key([]);
-        let mut graph = self.graph().clone();
-        graph.add_layer(create);
-        graph.add_layer(writes);
-        graph.add_layer(finish);
-        Ok(Stored { graph, key })
+            },
+            [],
+        );
+        Ok(
+            self.write_via_partial("zarr", path, partial.clone(), create, |ranges| {
+                Arc::new(ZarrWrite::<T> {
+                    path: partial.clone(),
+                    ranges: ranges
+                        .iter()
+                        .map(|r| (r.start as u64, r.end as u64))
+                        .collect(),
+                    _t: std::marker::PhantomData,
+                })
+            }),
+        )
     }
 }
