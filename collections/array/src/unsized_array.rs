@@ -19,6 +19,34 @@ use crate::chunks::Chunks;
 use crate::element::Element;
 use crate::error::ArrayError;
 
+/// One `per` task for each of `inputs` (layer `{label}-chunk`), then one `total` task over
+/// all of them (layer `label`, at index `at`): the graph grown from `graph`, and the last
+/// layer's name.
+fn per_block_then_all(
+    graph: &Graph,
+    inputs: &[Key],
+    label: &str,
+    token: &str,
+    per: impl Op + Clone,
+    total: impl Op,
+    at: &[u32],
+) -> (Graph, Arc<str>) {
+    let mut layer = Layer::with_capacity(key_name(&format!("{label}-chunk"), token), inputs.len());
+    for (i, k) in inputs.iter().enumerate() {
+        layer.insert([i as u32], Task::new(per.clone(), [Arg::Key(k.clone())]));
+    }
+    let mut last = Layer::new(key_name(label, token));
+    let args: Vec<Arg> = (0..inputs.len() as u32)
+        .map(|i| Arg::Key(layer.key([i])))
+        .collect();
+    last.insert(at.iter().copied(), Task::new(total, args));
+    let name = Arc::clone(last.name());
+    let mut graph = graph.clone();
+    graph.add_layer(layer);
+    graph.add_layer(last);
+    (graph, name)
+}
+
 /// A 1-d array of known blocks but unknown block lengths.
 #[derive(Clone)]
 pub struct Unsized<T: Element> {
@@ -151,35 +179,21 @@ impl<T: Element> Unsized<T> {
             .write_str(&self.name)
             .write_str(label)
             .finish();
-        let mut layer =
-            Layer::with_capacity(key_name(&format!("{label}-chunk"), &token), self.blocks);
-        let op = Extreme::<T> {
+        let op = |partial| Extreme::<T> {
             max,
-            partial: true,
+            partial,
             _t: std::marker::PhantomData,
         };
-        for i in 0..self.blocks {
-            layer.insert([i as u32], Task::new(op.clone(), [Arg::Key(self.key(i))]));
-        }
-        let mut last = Layer::new(key_name(label, &token));
-        let final_op = Extreme::<T> {
-            max,
-            partial: false,
-            _t: std::marker::PhantomData,
-        };
-        last.insert(
-            [],
-            Task::new(
-                final_op,
-                (0..self.blocks as u32)
-                    .map(|i| Arg::Key(layer.key([i])))
-                    .collect::<Vec<_>>(),
-            ),
+        let inputs = self.output_keys();
+        let (graph, name) = per_block_then_all(
+            &self.graph,
+            &inputs,
+            label,
+            &token,
+            op(true),
+            op(false),
+            &[],
         );
-        let name = Arc::clone(last.name());
-        let mut graph = self.graph.clone();
-        graph.add_layer(layer);
-        graph.add_layer(last);
         // The per-block partials are 0- or 1-element; the final task makes a 0-d block.
         Ok(Array::from_graph(
             graph,
@@ -195,27 +209,16 @@ impl<T: Element> Unsized<T> {
             .write_str(&self.name)
             .write_str("count")
             .finish();
-        let mut layer = Layer::with_capacity(key_name("count-chunk", &token), self.blocks);
-        for i in 0..self.blocks {
-            layer.insert(
-                [i as u32],
-                Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))]),
-            );
-        }
-        let mut total = Layer::new(key_name("count", &token));
-        total.insert(
-            [],
-            Task::new(
-                CountSum,
-                (0..self.blocks as u32)
-                    .map(|i| Arg::Key(layer.key([i])))
-                    .collect::<Vec<_>>(),
-            ),
+        let inputs = self.output_keys();
+        let (graph, name) = per_block_then_all(
+            &self.graph,
+            &inputs,
+            "count",
+            &token,
+            BlockLen::<T>::default(),
+            CountSum,
+            &[],
         );
-        let name = Arc::clone(total.name());
-        let mut graph = self.graph.clone();
-        graph.add_layer(layer);
-        graph.add_layer(total);
         Ok(Array::from_graph(
             graph,
             name,
@@ -619,28 +622,16 @@ impl<T: Element> Array<T> {
             .write_str(self.name())
             .write_str("unique")
             .finish();
-        let blocks = self.chunks().blocks();
-        let mut per = Layer::with_capacity(key_name("unique-chunk", &token), blocks.len());
-        for (i, index) in blocks.iter().enumerate() {
-            per.insert(
-                [i as u32],
-                Task::new(UniqueBlock::<T>::default(), [Arg::Key(self.key(index))]),
-            );
-        }
-        let mut all = Layer::new(key_name("unique", &token));
-        all.insert(
-            [0],
-            Task::new(
-                UniqueBlock::<T>::default(),
-                (0..blocks.len() as u32)
-                    .map(|i| Arg::Key(per.key([i])))
-                    .collect::<Vec<_>>(),
-            ),
+        let inputs: Vec<Key> = self.chunks().blocks().iter().map(|i| self.key(i)).collect();
+        let (graph, name) = per_block_then_all(
+            self.graph(),
+            &inputs,
+            "unique",
+            &token,
+            UniqueBlock::<T>::default(),
+            UniqueBlock::<T>::default(),
+            &[0],
         );
-        let name = Arc::clone(all.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(per);
-        graph.add_layer(all);
         Ok(Unsized {
             graph,
             name,
