@@ -679,18 +679,7 @@ impl<T: Element> Array<T> {
         let mut nb = self.numblocks();
         let mut level = 0;
         loop {
-            let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
-            let new_nb: Vec<usize> = nb
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    if axes.contains(&i) {
-                        n.div_ceil(split)
-                    } else {
-                        *n
-                    }
-                })
-                .collect();
+            let (groups, new_nb, last) = crate::reduce::tree_level(&nb, &axes, split);
             let step = if last {
                 Arc::clone(&aggregate)
             } else {
@@ -702,19 +691,7 @@ impl<T: Element> Array<T> {
                 format!("{name}-combine")
             };
             let mut l = Layer::new(key_name(&label, &format!("{token}-{level}")));
-            for out_index in Chunks::from_counts(&new_nb).blocks() {
-                let ranges: Vec<Range<u32>> = out_index
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &o)| {
-                        if axes.contains(&i) {
-                            let s = o * split as u32;
-                            s..(s + split as u32).min(nb[i] as u32)
-                        } else {
-                            o..o + 1
-                        }
-                    })
-                    .collect();
+            for (out_index, ranges) in groups {
                 let grid: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
                 let inputs: Vec<Arg> = Chunks::product(&ranges)
                     .into_iter()
@@ -744,15 +721,10 @@ impl<T: Element> Array<T> {
                     }
                     Ok(Value::new(Chunk(p)))
                 });
-                let at: Vec<u32> = if last && !keepdims {
-                    out_index
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| !axes.contains(i))
-                        .map(|(_, v)| *v)
-                        .collect()
+                let at = if last && !keepdims {
+                    crate::reduce::drop_reduced(&out_index, &axes)
                 } else {
-                    out_index.clone()
+                    out_index
                 };
                 l.insert(at, Task::new(op, inputs));
             }
@@ -764,19 +736,7 @@ impl<T: Element> Array<T> {
                 break;
             }
         }
-        let out_axes: Vec<Vec<usize>> = self
-            .chunks()
-            .axes()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                if axes.contains(&i) {
-                    keepdims.then(|| vec![1])
-                } else {
-                    Some(c.clone())
-                }
-            })
-            .collect();
+        let out_axes = crate::reduce::reduced_chunks(self.chunks(), &axes, keepdims);
         Ok(Array::from_graph(
             graph,
             name_now,

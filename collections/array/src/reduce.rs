@@ -303,6 +303,72 @@ macro_rules! register_reductions {
 }
 register_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
 
+/// One level of a reduction tree over `axes`, combining `split` blocks at a time along each:
+/// for each output block, its index and the ranges of input block indices it combines; the
+/// block counts after the level; and whether it is the last level.
+pub(crate) type TreeLevel = (Vec<(Vec<u32>, Vec<std::ops::Range<u32>>)>, Vec<usize>, bool);
+
+pub(crate) fn tree_level(nb: &[usize], axes: &[usize], split: usize) -> TreeLevel {
+    let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
+    let new_nb: Vec<usize> = nb
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if axes.contains(&i) {
+                n.div_ceil(split)
+            } else {
+                *n
+            }
+        })
+        .collect();
+    let groups = Chunks::from_counts(&new_nb)
+        .blocks()
+        .into_iter()
+        .map(|out_index| {
+            let ranges = out_index
+                .iter()
+                .enumerate()
+                .map(|(i, &o)| {
+                    if axes.contains(&i) {
+                        let start = o * split as u32;
+                        start..(start + split as u32).min(nb[i] as u32)
+                    } else {
+                        o..o + 1
+                    }
+                })
+                .collect();
+            (out_index, ranges)
+        })
+        .collect();
+    (groups, new_nb, last)
+}
+
+/// `index` without its entries on the reduced `axes` (a result that drops them).
+pub(crate) fn drop_reduced(index: &[u32], axes: &[usize]) -> Vec<u32> {
+    index
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !axes.contains(i))
+        .map(|(_, v)| *v)
+        .collect()
+}
+
+/// The blocks of a reduction's result: the reduced `axes` of length 1, or gone.
+pub(crate) fn reduced_chunks(chunks: &Chunks, axes: &[usize], keepdims: bool) -> Vec<Vec<usize>> {
+    chunks
+        .axes()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            if axes.contains(&i) {
+                keepdims.then(|| vec![1])
+            } else {
+                Some(c.clone())
+            }
+        })
+        .collect()
+}
+
 impl<T: Element> Array<T> {
     fn reduce_axes(&self, how: &Reduction) -> Result<Vec<usize>, ArrayError> {
         self.check()?;
@@ -348,18 +414,7 @@ impl<T: Element> Array<T> {
         let mut nb = self.numblocks();
         let mut level = 1;
         loop {
-            let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
-            let new_nb: Vec<usize> = nb
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    if axes.contains(&i) {
-                        n.div_ceil(split)
-                    } else {
-                        *n
-                    }
-                })
-                .collect();
+            let (groups, new_nb, last) = tree_level(&nb, &axes, split);
             let drop_axes = if last && !how.keepdims {
                 axes.clone()
             } else {
@@ -376,33 +431,14 @@ impl<T: Element> Array<T> {
                 _t: std::marker::PhantomData,
             });
             let mut layer = Layer::new(key_name(&prefix, &tok("combine", level)));
-            let out_chunks = Chunks::from_counts(&new_nb);
-            for out_index in out_chunks.blocks() {
-                // The input blocks of this group.
-                let ranges: Vec<std::ops::Range<u32>> = out_index
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &o)| {
-                        if axes.contains(&i) {
-                            let start = o * split as u32;
-                            start..(start + split as u32).min(nb[i] as u32)
-                        } else {
-                            o..o + 1
-                        }
-                    })
-                    .collect();
+            for (out_index, ranges) in groups {
                 let inputs = Chunks::product(&ranges)
                     .into_iter()
                     .map(|i| Arg::Key(rask_graph::Key::with_name(&name, i)));
-                let final_index: Vec<u32> = if last && !how.keepdims {
-                    out_index
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| !axes.contains(i))
-                        .map(|(_, v)| *v)
-                        .collect()
+                let final_index = if last && !how.keepdims {
+                    drop_reduced(&out_index, &axes)
                 } else {
-                    out_index.clone()
+                    out_index
                 };
                 layer.insert(final_index, Task::from_arc(Arc::clone(&op), inputs));
             }
@@ -415,19 +451,7 @@ impl<T: Element> Array<T> {
             }
         }
         // The result's chunks.
-        let axes_chunks: Vec<Vec<usize>> = self
-            .chunks()
-            .axes()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                if axes.contains(&i) {
-                    how.keepdims.then(|| vec![1])
-                } else {
-                    Some(c.clone())
-                }
-            })
-            .collect();
+        let axes_chunks = reduced_chunks(self.chunks(), &axes, how.keepdims);
         let chunks = Chunks::normalize(
             ChunkSpec::from(axes_chunks.clone()),
             &axes_chunks
