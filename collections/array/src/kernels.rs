@@ -114,14 +114,29 @@ impl<T: Element> Array<T> {
                 ),
             ));
         }
-        let out = Chunks::from_axes(chunks);
-        let f = Arc::new(f);
+        Ok(
+            self.kernel_blocks(name, Chunks::from_axes(chunks), Arc::new(f), |index| {
+                index.to_vec()
+            }),
+        )
+    }
+
+    /// One task per block of `out` applying the kernel `f` to the input block `source(index)`
+    /// (which it sees with its [`BlockInfo`]), its result checked against `out`'s block shape.
+    fn kernel_blocks<U: Element>(
+        &self,
+        name: &str,
+        out: Chunks,
+        f: Kernel<T, U>,
+        source: impl Fn(&[u32]) -> Vec<u32>,
+    ) -> Array<U> {
         let (num_blocks, shape) = (self.numblocks(), self.shape());
         let mut layer = Layer::with_capacity(key_name(name, &unique_token()), out.npartitions());
-        for index in self.chunks().blocks() {
+        for index in out.blocks() {
+            let src = source(&index);
             let info = BlockInfo {
-                index: index.clone(),
-                location: self.chunks().block_ranges(&index),
+                index: src.clone(),
+                location: self.chunks().block_ranges(&src),
                 num_blocks: num_blocks.clone(),
                 shape: shape.clone(),
             };
@@ -131,12 +146,12 @@ impl<T: Element> Array<T> {
                 let view = block_view::<T>(&args[0])?;
                 checked(&label, f(view, &info), &want)
             });
-            layer.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));
+            layer.insert(index, Task::new(op, [Arg::Key(self.key(&src))]));
         }
         let layer_name = Arc::clone(layer.name());
         let mut graph = self.graph().clone();
         graph.add_layer(layer);
-        Ok(Array::from_graph(graph, layer_name, out, name))
+        Array::from_graph(graph, layer_name, out, name)
     }
 
     /// [`map_blocks`](Array::map_blocks) where `f` removes some axes and adds others (Dask's
@@ -207,11 +222,8 @@ impl<T: Element> Array<T> {
         let is_new: Vec<bool> = (0..out.ndim())
             .map(|p| new_sorted.iter().any(|(q, _)| *q == p))
             .collect();
-        let f = Arc::new(f);
-        let (num_blocks, shape) = (self.numblocks(), self.shape());
-        let mut layer = Layer::with_capacity(key_name(name, &unique_token()), out.npartitions());
-        for index in out.blocks() {
-            // The input block: the output's index on kept axes, 0 on dropped ones.
+        // The input block: the output's index on kept axes, 0 on dropped ones.
+        let source = |index: &[u32]| {
             let mut src = vec![0u32; n];
             let mut k = 0;
             for (p, i) in index.iter().enumerate() {
@@ -220,24 +232,9 @@ impl<T: Element> Array<T> {
                     k += 1;
                 }
             }
-            let info = BlockInfo {
-                index: src.clone(),
-                location: self.chunks().block_ranges(&src),
-                num_blocks: num_blocks.clone(),
-                shape: shape.clone(),
-            };
-            let want = out.block_shape(&index);
-            let (f, label) = (Arc::clone(&f), name.to_string());
-            let op = ClosureOp::new(name, move |args| {
-                let view = block_view::<T>(&args[0])?;
-                checked(&label, f(view, &info), &want)
-            });
-            layer.insert(index, Task::new(op, [Arg::Key(self.key(&src))]));
-        }
-        let layer_name = Arc::clone(layer.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(layer);
-        Ok(Array::from_graph(graph, layer_name, out, name))
+            src
+        };
+        Ok(self.kernel_blocks(name, out, Arc::new(f), source))
     }
 
     /// `f` applied to each block together with its neighbours' edges: every block is grown by
@@ -609,6 +606,10 @@ impl<T: Element> Array<T> {
         Ok(Array::from_graph(graph, layer_name, out_chunks, name))
     }
 }
+
+/// A user kernel: a block, and where it sits, to a block.
+type Kernel<T, U> =
+    Arc<dyn Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync>;
 
 /// A user reduction step: partials (and where they sit) to a partial.
 type Step<A> = Arc<dyn Fn(ArrayViewD<'_, A>, &[usize]) -> Result<ArrayD<A>, String> + Send + Sync>;
