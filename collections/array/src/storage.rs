@@ -427,6 +427,24 @@ impl<T: Element> Array<T> {
                 path.display()
             )));
         }
+        // The shape must fit the file: a corrupt header is an error now, not a failed (or
+        // enormous) computation later.
+        let file_len = std::fs::metadata(&path)
+            .map_err(|e| storage_error(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        let need = h
+            .shape
+            .iter()
+            .try_fold(T::DTYPE.itemsize(), |n, d| n.checked_mul(*d))
+            .and_then(|n| n.checked_add(h.data_offset));
+        if need.is_none_or(|n| n as u64 > file_len) {
+            return Err(storage_error(format!(
+                "{} is cut short: its header says shape {:?} of {}, more than its {file_len} bytes hold",
+                path.display(),
+                h.shape,
+                h.descr
+            )));
+        }
         let chunks = Chunks::normalize(chunks, &h.shape, T::DTYPE)?;
         let token = Tokenizer::new()
             .write_str(&path.display().to_string())

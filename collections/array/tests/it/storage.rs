@@ -108,6 +108,26 @@ fn bad_files_are_errors_and_failed_writes_leave_the_target() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("holds <i8, not f64"), "{e}");
+    // A file cut short, and a header whose shape overflows: errors when the array is made.
+    let bytes = std::fs::read(d.join("i.npy")).unwrap();
+    std::fs::write(d.join("short.npy"), &bytes[..bytes.len() - 8]).unwrap();
+    let e = Array::<i64>::from_npy(d.join("short.npy"), 2usize)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("short.npy is cut short: its header says shape [4] of <i8"),
+        "{e}"
+    );
+    let dict = b"{'descr': '<i8', 'fortran_order': False, 'shape': (99999999999999999, 99999999999999999), }\n";
+    let mut huge = b"\x93NUMPY\x01\x00".to_vec();
+    huge.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    huge.extend_from_slice(dict);
+    huge.extend_from_slice(&[0; 64]);
+    std::fs::write(d.join("huge.npy"), &huge).unwrap();
+    let e = Array::<i64>::from_npy(d.join("huge.npy"), 2usize)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is cut short"), "{e}");
     // A block that fails: the target keeps its old contents.
     std::fs::write(d.join("keep.npy"), b"old").unwrap();
     let x = Array::<f64>::ones(&[4], 2usize).unwrap();
