@@ -1,5 +1,6 @@
 //! Integration tests of the `rask` facade: one binary.
 
+mod arrays;
 mod facade;
 #[path = "../../examples/tour/main.rs"]
 mod tour;

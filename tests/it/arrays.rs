@@ -1,0 +1,58 @@
+//! Array computations on worker processes: every block that moves between workers is
+//! encoded and decoded (a rechunk's mosaics among them), and the results match the direct
+//! computation.
+
+use rask::array::ndarray::{Array2, ArrayD, IxDyn};
+use rask::array::rechunk::RechunkOptions;
+use rask::array::{Array, ChunkSpec, CmpOp};
+use rask::prelude::*;
+use rask::schedulers::ProcessScheduler;
+
+fn data(shape: &[usize]) -> ArrayD<i64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(
+        IxDyn(shape),
+        (0..n as i64).map(|v| v * 7 % 23 - 11).collect(),
+    )
+    .unwrap()
+}
+
+fn processes() -> ProcessScheduler {
+    ProcessScheduler::builder().num_workers(2).build().unwrap()
+}
+
+#[test]
+fn rechunk_through_intermediate_steps_on_processes() {
+    let a = data(&[13, 11, 5]);
+    let x = Array::from_array(&a, [2, 11, 1]).unwrap();
+    // A tiny block limit and threshold force intermediate chunkings, whose blocks are mosaics.
+    let opts = RechunkOptions {
+        threshold: Some(1.0),
+        block_size_limit: Some(64),
+    };
+    let y = x
+        .rechunk_with(ChunkSpec::from(&[13, 1, 3][..]), opts)
+        .unwrap();
+    assert!(y.graph().len() > x.graph().len() + y.chunks().npartitions());
+    let s = processes();
+    assert_eq!(y.compute_with(&s).unwrap(), a);
+    // Summed on the workers, so blocks move between them.
+    let total = y.sum(rask::array::Reduction::all()).unwrap();
+    assert_eq!(total.compute_with(&s).unwrap().sum(), a.sum());
+}
+
+#[test]
+fn products_and_masks_on_processes() {
+    let s = processes();
+    let a = Array2::from_shape_fn((9, 4), |(i, j)| (i * 4 + j) as f64 / 3.0 - 5.0);
+    let x = Array::from_array(&a.clone().into_dyn(), [4, 3]).unwrap();
+    let p = x.matmul(&x.t().unwrap()).unwrap().compute_with(&s).unwrap();
+    let want = a.dot(&a.t()).into_dyn();
+    assert!(p.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-9));
+    // A mask makes blocks of unknown length; their sum and their values.
+    let cond = x.compare_scalar(CmpOp::Gt, 0.0);
+    let m = x.mask(&cond).unwrap();
+    let got = m.compute_with(&s).unwrap();
+    let want: Vec<f64> = a.iter().copied().filter(|v| *v > 0.0).collect();
+    assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
+}
