@@ -51,7 +51,7 @@ pub mod schedulers {
 
 /// What most programs need: `use rask::prelude::*;`.
 pub mod prelude {
-    pub use crate::Compute;
+    pub use crate::{Compute, ComputeChunkSizes};
     pub use rask_graph::{Collection, Delayed};
 }
 
@@ -131,6 +131,31 @@ pub trait Compute: Collection + Sized {
 }
 
 impl<C: Collection> Compute for C {}
+
+/// Dask's `compute_chunk_sizes()` on the default scheduler: an array of unknown block lengths
+/// (what a mask, `nonzero` or `unique` make) becomes an ordinary [`array::Array`].
+///
+/// ```
+/// use rask::array::{Array, CmpOp};
+/// use rask::prelude::*;
+///
+/// let x = Array::from_array(&rask::array::ndarray::arr1(&[3, -1, 4, -1, 5]).into_dyn(), 2usize)?;
+/// let pos = x.mask(&x.compare_scalar(CmpOp::Gt, 0))?;
+/// let known = pos.compute_chunk_sizes()?;
+/// assert_eq!(known.chunks().axes(), &[vec![1, 1, 1]]);
+/// assert_eq!(known.compute()?.as_slice().unwrap(), &[3, 4, 5]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait ComputeChunkSizes<T: array::Element> {
+    /// Works the block lengths out on the current default scheduler (see [`config`]).
+    fn compute_chunk_sizes(&self) -> Result<array::Array<T>, ComputeError>;
+}
+
+impl<T: array::Element> ComputeChunkSizes<T> for array::Unsized<T> {
+    fn compute_chunk_sizes(&self) -> Result<array::Array<T>, ComputeError> {
+        self.compute_chunk_sizes_on(&*config::scheduler())
+    }
+}
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -31,7 +31,7 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             CmpOp::Lt => "lt",
             CmpOp::Le => "le",
@@ -60,6 +60,20 @@ impl CmpOp {
 pub struct Compare<T: Element> {
     cmp: CmpOp,
     scalar: Option<T>,
+    /// Two blocks must have one shape (blocks of arrays of unknown length).
+    #[serde(default)]
+    exact: bool,
+}
+
+impl<T: Element> Compare<T> {
+    /// `a cmp b` on two blocks of one shape.
+    pub(crate) fn exact(cmp: CmpOp) -> Self {
+        Self {
+            cmp,
+            scalar: None,
+            exact: true,
+        }
+    }
 }
 
 impl<T: Element> Op for Compare<T> {
@@ -74,6 +88,9 @@ impl<T: Element> Op for Compare<T> {
             (Some(s), _) => a.mapv(|x| cmp.test(x, s)),
             (None, Some(b)) => {
                 let b = block_view::<T>(b)?;
+                if self.exact {
+                    crate::elementwise::check_exact(a.shape(), b.shape())?;
+                }
                 let shape = broadcast_shapes(a.shape(), b.shape())
                     .map_err(|e| TaskError::new(e.to_string()))?;
                 let (av, bv) = (
@@ -162,7 +179,11 @@ impl<T: Element> Array<T> {
     /// assert_eq!(m.as_slice().unwrap(), &[false, true, true]);
     /// ```
     pub fn compare(&self, cmp: CmpOp, other: &Array<T>) -> Result<Array<bool>, ArrayError> {
-        let op: Arc<dyn Op> = Arc::new(Compare::<T> { cmp, scalar: None });
+        let op: Arc<dyn Op> = Arc::new(Compare::<T> {
+            cmp,
+            scalar: None,
+            exact: false,
+        });
         self.zip_blocks(other, cmp.name(), op)
     }
 
@@ -173,6 +194,7 @@ impl<T: Element> Array<T> {
             Compare::<T> {
                 cmp,
                 scalar: Some(s),
+                exact: false,
             },
             &(format!("{cmp:?}"), s),
         )

@@ -30,7 +30,7 @@ pub enum BinOp {
 }
 
 impl BinOp {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             BinOp::Add => "add",
             BinOp::Sub => "sub",
@@ -166,7 +166,22 @@ numeric_float!(f64, f32);
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Binary<T> {
     op: BinOp,
+    /// The blocks must have the same shape (no broadcasting): blocks of arrays of unknown
+    /// length, which are paired by position only.
+    #[serde(default)]
+    exact: bool,
     _t: std::marker::PhantomData<fn() -> T>,
+}
+
+/// The error for blocks that must match and do not.
+pub(crate) fn check_exact(a: &[usize], b: &[usize]) -> Result<(), TaskError> {
+    if a == b {
+        return Ok(());
+    }
+    Err(TaskError::new(format!(
+        "blocks of shapes {a:?} and {b:?}: arrays of unknown length are combined block by \
+         block, so their blocks must have the same length"
+    )))
 }
 
 fn broadcast_blocks<T: Element>(
@@ -181,12 +196,25 @@ impl<T> Binary<T> {
     pub(crate) fn new(op: BinOp) -> Self {
         Self {
             op,
+            exact: false,
             _t: std::marker::PhantomData,
+        }
+    }
+
+    /// The block op `a op b` on blocks that must have one shape.
+    pub(crate) fn exact(op: BinOp) -> Self {
+        Self {
+            exact: true,
+            ..Self::new(op)
         }
     }
 
     pub(crate) fn op(&self) -> BinOp {
         self.op
+    }
+
+    pub(crate) fn is_exact(&self) -> bool {
+        self.exact
     }
 }
 
@@ -220,6 +248,9 @@ impl<T: Numeric> Op for Binary<T> {
         };
         let b_value = b;
         let b = &block_view::<T>(&b_value)?;
+        if self.exact {
+            check_exact(&crate::rechunk::block_shape::<T>(&a)?, b.shape())?;
+        }
         let op = self.op;
         match a.try_take::<Chunk<T>>() {
             // The left block is ours alone and already the result's shape: work in place.
@@ -585,10 +616,7 @@ impl<T: Numeric> Array<T> {
     /// assert!(x.binary(BinOp::Add, &Array::<f64>::ones(&[3, 2], 1usize).unwrap()).is_err());
     /// ```
     pub fn binary(&self, op: BinOp, other: &Array<T>) -> Result<Array<T>, ArrayError> {
-        let op_arc: Arc<dyn Op> = Arc::new(Binary::<T> {
-            op,
-            _t: std::marker::PhantomData,
-        });
+        let op_arc: Arc<dyn Op> = Arc::new(Binary::<T>::new(op));
         self.zip_blocks(other, op.name(), op_arc)
     }
 

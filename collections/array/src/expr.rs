@@ -376,6 +376,10 @@ register_expr!(f64, f32, i64, i32, u64, u32, u8);
 fn as_node<T: Numeric>(task: &Task) -> Option<Node<T>> {
     let op = task.op();
     if let Some(b) = downcast_op::<Binary<T>>(op) {
+        // A fused expression broadcasts its inputs: blocks that must match stay a task.
+        if b.is_exact() {
+            return None;
+        }
         return Some(Node::Bin(
             b.op(),
             Box::new(Node::Input(0)),

@@ -50,6 +50,7 @@ mod slicing;
 mod stats;
 pub mod storage;
 mod unsized_array;
+mod unsized_ops;
 mod visualize;
 
 pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};

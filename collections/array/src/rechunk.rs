@@ -458,7 +458,7 @@ fn encode_mosaic<T: Element>(datum: &dyn Datum) -> Result<Vec<u8>, String> {
 }
 
 /// The shape of a block argument, ordinary or mosaic.
-fn arg_shape<T: Element>(v: &Value) -> Result<Vec<usize>, TaskError> {
+pub(crate) fn block_shape<T: Element>(v: &Value) -> Result<Vec<usize>, TaskError> {
     match v.downcast_ref::<Mosaic<T>>() {
         Some(m) => Ok(m.shape.clone()),
         None => Ok(block_view::<T>(v)?.shape().to_vec()),
@@ -485,7 +485,7 @@ impl<T: Element> Op for Assemble<T> {
             .iter()
             .zip(self.ranges.iter().chain(std::iter::repeat(&None)))
             .map(|(a, r)| {
-                let shape = arg_shape::<T>(a)?;
+                let shape = block_shape::<T>(a)?;
                 match r {
                     None => Ok(shape.iter().map(|n| (0, *n)).collect::<Vec<_>>()),
                     Some(r) => {

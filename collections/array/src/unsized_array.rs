@@ -134,15 +134,27 @@ impl<T: Element> Unsized<T> {
 }
 
 impl<T: Element> Unsized<T> {
-    /// The blocks as an [`Array`] with stand-in lengths, for whole-array reductions, which
-    /// never read lengths. Not to be let out.
-    fn as_blocks(&self) -> Array<T> {
+    /// The blocks as an [`Array`] with stand-in lengths (1 each), for whole-array reductions
+    /// and block-by-block operations, which never read lengths. Not to be let out: wrap the
+    /// result back with [`same_blocks`](Unsized::same_blocks).
+    pub(crate) fn as_blocks(&self) -> Array<T> {
         Array::from_graph(
             self.graph.clone(),
             Arc::clone(&self.name),
             Chunks::from_axes(vec![vec![1; self.blocks]]),
             "unsized",
         )
+    }
+
+    /// A block-by-block result of [`as_blocks`](Unsized::as_blocks): its blocks have unknown
+    /// lengths again.
+    pub(crate) fn same_blocks<U: Element>(&self, a: &Array<U>) -> Unsized<U> {
+        Unsized {
+            graph: a.graph().clone(),
+            name: Arc::from(a.name()),
+            blocks: self.blocks,
+            _t: std::marker::PhantomData,
+        }
     }
 
     /// The sum of all elements, without working out the block lengths (as Dask reduces NaN
