@@ -119,6 +119,10 @@ impl From<Chunks> for ChunkSpec {
 }
 
 /// Cuts `len` into blocks of `size`: `(size, size, …, rest)`; an empty axis is one empty block.
+/// The most blocks an array may have: 2²⁶, some 67 million, whose tasks alone would take
+/// gigabytes (Dask's graphs stop being practical long before).
+pub const MAX_BLOCKS: usize = 1 << 26;
+
 fn blocks_of(len: usize, size: usize) -> Vec<usize> {
     if len == 0 {
         return vec![0];
@@ -162,6 +166,37 @@ impl Chunks {
             });
         }
         let auto = auto_sizes(&axes, shape, dtype.itemsize(), limit);
+        // Counted before any block list is made: a huge shape in small chunks (a zarr header,
+        // say) must be an error, not an allocation that never ends.
+        let blocks: u128 = axes
+            .iter()
+            .zip(shape)
+            .enumerate()
+            .map(|(axis, (rule, &len))| match rule {
+                AxisChunks::Size(n) if *n > 0 => len.div_ceil(*n).max(1) as u128,
+                AxisChunks::Auto => len.div_ceil(auto[axis].max(1)).max(1) as u128,
+                AxisChunks::Explicit(v) => v.len().max(1) as u128,
+                _ => 1,
+            })
+            .fold(1u128, |a, b| a.saturating_mul(b));
+        if shape
+            .iter()
+            .try_fold(1usize, |a, d| a.checked_mul(*d))
+            .is_none()
+        {
+            return Err(ArrayError::Shape {
+                what: "chunks".into(),
+                message: format!("the shape {shape:?} has more elements than can be addressed"),
+            });
+        }
+        if blocks > MAX_BLOCKS as u128 {
+            return Err(ArrayError::TooManyBlocks {
+                spec: spec.to_string(),
+                shape: shape.to_vec(),
+                blocks,
+                max: MAX_BLOCKS,
+            });
+        }
         let mut out = Vec::with_capacity(shape.len());
         for (axis, (rule, &len)) in axes.iter().zip(shape).enumerate() {
             out.push(match rule {

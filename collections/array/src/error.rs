@@ -36,6 +36,22 @@ pub enum ArrayError {
         /// The axis length.
         len: usize,
     },
+    /// A shape and chunks that make more blocks than a graph can hold (or more elements than
+    /// can be addressed).
+    #[error(
+        "chunks {spec} cut the shape {shape:?} into {blocks} blocks, more than the {max} a \
+         graph can hold; use bigger chunks"
+    )]
+    TooManyBlocks {
+        /// The spec, as written.
+        spec: String,
+        /// The shape.
+        shape: Vec<usize>,
+        /// How many blocks it makes (saturating).
+        blocks: u128,
+        /// The most there may be ([`MAX_BLOCKS`](crate::chunks::MAX_BLOCKS)).
+        max: usize,
+    },
     /// Shapes that do not broadcast together.
     #[error("shapes {left:?} and {right:?} do not broadcast together")]
     Broadcast {

@@ -56,7 +56,7 @@ mod visualize;
 pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
-pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES};
+pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES, MAX_BLOCKS};
 pub use compare::{Cast, Clip, CmpOp, Compare, Select};
 pub use creation::{EyeBlock, RangeBlock};
 pub use element::{DType, Element};

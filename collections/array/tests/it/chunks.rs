@@ -1,7 +1,7 @@
 //! Chunk normalization, with vectors ported from Dask's test_array_core.py (facts: inputs and
 //! the chunks Dask 2026.8 gives for them).
 
-use rask_array::{ArrayError, AxisChunks as A, ChunkSpec, Chunks, DType};
+use rask_array::{Array, ArrayError, AxisChunks as A, ChunkSpec, Chunks, DType};
 
 fn norm(
     spec: impl Into<ChunkSpec>,
@@ -273,6 +273,14 @@ fn bad_specs_are_typed_errors() {
     assert!(matches!(err, ArrayError::ChunkRank { .. }));
     let err = norm(0, &[5], DType::F64, None).unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"a chunk size of 0 on axis 0, whose length is 5");
+    // Too many blocks, or too many elements: refused before any block list is made.
+    let err = Array::<u8>::ones(&[1 << 20, 1 << 20], 32usize).unwrap_err();
+    println!("SNAP {}", err.to_string());
+    // Exactly the most blocks is fine (the chunks only; its graph would be huge).
+    assert!(norm(1, &[1 << 20, 1 << 6], DType::U8, None).is_ok());
+    assert!(norm(1, &[1 << 20, (1 << 6) + 1], DType::U8, None).is_err());
+    let err = Array::<u8>::ones(&[1 << 40, 1 << 40], 1usize << 40).unwrap_err();
+    println!("SNAP {}", err.to_string());
 }
 
 #[test]

@@ -253,6 +253,23 @@ fn zarr_errors_and_failed_writes() {
     let irregular =
         Array::<f64>::ones(&[5], rask_array::ChunkSpec::from(vec![vec![2, 3]])).unwrap();
     insta::assert_snapshot!(irregular.to_zarr(d.join("r.zarr")).unwrap_err().to_string(), @"zarr: zarr needs regular chunks (equal but the last on each axis), got [[2, 3]]: rechunk first");
+    // A header whose shape is huge: an error when the array is made, not a graph that never
+    // finishes building.
+    let h = d.join("h.zarr");
+    Array::<f64>::ones(&[4], 2usize)
+        .unwrap()
+        .to_zarr(&h)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    let header = std::fs::read_to_string(h.join("zarr.json")).unwrap();
+    let shape = "\"shape\": [\n    4\n  ]";
+    assert!(header.contains(shape), "{header}");
+    let with_shape = |s: &str| {
+        std::fs::write(h.join("zarr.json"), header.replace(shape, s)).unwrap();
+        Array::<f64>::from_zarr(&h, None).unwrap_err().to_string()
+    };
+    insta::assert_snapshot!(with_shape("\"shape\": [1099511627776]"), @"chunks (2,) cut the shape [1099511627776] into 549755813888 blocks, more than the 67108864 a graph can hold; use bigger chunks");
     // A block that fails: no store appears.
     let failing = Array::<f64>::ones(&[4], 2usize)
         .unwrap()
