@@ -264,19 +264,55 @@ impl<T: Element> Array<T> {
         &self,
         name: &str,
         depth: &[usize],
-        boundary: Boundary<T>,
+        boundary: impl Into<Boundaries<T>>,
         f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<T>, String> + Send + Sync + 'static,
     ) -> Result<Array<T>, ArrayError> {
-        let grown = self.overlap(depth, boundary)?;
+        let boundary = self.boundaries(boundary.into())?;
+        let grown = self.overlap(depth, Boundaries::PerAxis(boundary.clone()))?;
         let mapped = grown.map_blocks(name, f)?;
-        mapped.trim_overlap(depth, &boundary)
+        mapped.trim_overlap(self.chunks(), depth, &boundary)
+    }
+
+    /// One boundary per axis.
+    fn boundaries(&self, b: Boundaries<T>) -> Result<Vec<Boundary<T>>, ArrayError> {
+        match b {
+            Boundaries::All(b) => Ok(vec![b; self.ndim()]),
+            Boundaries::PerAxis(v) if v.len() == self.ndim() => Ok(v),
+            Boundaries::PerAxis(v) => Err(kernel_error(
+                "overlap",
+                format!(
+                    "{} boundaries for an array of {} dimensions",
+                    v.len(),
+                    self.ndim()
+                ),
+            )),
+        }
     }
 
     /// Every block grown by `depth[axis]` elements on each side, from its neighbours or by
-    /// `boundary` at the array's edges (Dask's `overlap`). With [`Boundary::None`] the blocks
-    /// at the edges are not grown outwards.
-    pub fn overlap(&self, depth: &[usize], boundary: Boundary<T>) -> Result<Array<T>, ArrayError> {
+    /// `boundary` at the array's edges (Dask's `overlap`): one [`Boundary`] for every axis,
+    /// or one per axis (Dask's `boundary={0: 100, 1: "reflect"}`). Along an axis with
+    /// [`Boundary::None`] the blocks at the edges are not grown outwards.
+    ///
+    /// ```
+    /// use rask_array::{Array, Boundary};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr2(&[[1, 2, 3], [4, 5, 6]]).into_dyn(), 3usize).unwrap();
+    /// // Rows padded with 0, columns wrapped around.
+    /// let o = x.overlap(&[1, 1], vec![Boundary::Constant(0), Boundary::Periodic]).unwrap();
+    /// let a = o.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(
+    ///     a,
+    ///     ndarray::arr2(&[[0, 0, 0, 0, 0], [3, 1, 2, 3, 1], [6, 4, 5, 6, 4], [0, 0, 0, 0, 0]]).into_dyn()
+    /// );
+    /// ```
+    pub fn overlap(
+        &self,
+        depth: &[usize],
+        boundary: impl Into<Boundaries<T>>,
+    ) -> Result<Array<T>, ArrayError> {
         self.check()?;
+        let boundary = self.boundaries(boundary.into())?;
         let n = self.ndim();
         if depth.len() != n {
             return Err(kernel_error(
@@ -285,7 +321,9 @@ impl<T: Element> Array<T> {
             ));
         }
         for (ax, d) in depth.iter().enumerate() {
-            if matches!(boundary, Boundary::Periodic | Boundary::Reflect) && *d > self.shape()[ax] {
+            if matches!(boundary[ax], Boundary::Periodic | Boundary::Reflect)
+                && *d > self.shape()[ax]
+            {
                 return Err(kernel_error(
                     "overlap",
                     format!(
@@ -296,10 +334,12 @@ impl<T: Element> Array<T> {
             }
         }
         // The array with its boundary around it (nothing for `None`).
-        let pad =
-            |b: bool| -> Vec<usize> { depth.iter().map(|d| if b { *d } else { 0 }).collect() };
-        let before = pad(!matches!(boundary, Boundary::None));
-        let padded = self.with_boundary(&before, boundary)?;
+        let before: Vec<usize> = depth
+            .iter()
+            .zip(&boundary)
+            .map(|(d, b)| if *b == Boundary::None { 0 } else { *d })
+            .collect();
+        let padded = self.with_boundary(&before, &boundary)?;
         // Output block i along an axis covers [start - d, end + d) of the original, clipped
         // where there is no boundary; in padded coordinates that is shifted by `before`.
         let old = padded.chunks().axes().to_vec();
@@ -383,7 +423,7 @@ impl<T: Element> Array<T> {
     fn with_boundary(
         &self,
         before: &[usize],
-        boundary: Boundary<T>,
+        boundary: &[Boundary<T>],
     ) -> Result<Array<T>, ArrayError> {
         let mut x = self.clone();
         for (ax, &d) in before.iter().enumerate() {
@@ -410,7 +450,7 @@ impl<T: Element> Array<T> {
                     })
                     .collect()
             };
-            let (left, right) = match boundary {
+            let (left, right) = match boundary[ax] {
                 Boundary::Constant(v) => {
                     let widths: Vec<(usize, usize)> = (0..x.ndim())
                         .map(|k| if k == ax { (d, d) } else { (0, 0) })
@@ -441,22 +481,23 @@ impl<T: Element> Array<T> {
     }
 
     /// Cuts the growth of [`overlap`](Array::overlap) off each block again.
+    /// `original` is the chunking before the growth.
     fn trim_overlap(
         &self,
+        original: &Chunks,
         depth: &[usize],
-        boundary: &Boundary<T>,
+        boundary: &[Boundary<T>],
     ) -> Result<Array<T>, ArrayError> {
         let n = self.ndim();
-        let none = matches!(boundary, Boundary::None);
-        let nb = self.numblocks();
-        // Per axis and block: what to cut at the start and at the end.
+        // Per axis and block: what to cut at the start and at the end. Without a boundary a
+        // block grew only as far as the array goes, which may be less than the depth.
         let cut = |ax: usize, i: usize| -> (usize, usize) {
             let d = depth[ax];
-            if none {
-                (
-                    if i == 0 { 0 } else { d },
-                    if i + 1 == nb[ax] { 0 } else { d },
-                )
+            if boundary[ax] == Boundary::None {
+                let sizes = &original.axes()[ax];
+                let start: usize = sizes[..i].iter().sum();
+                let after: usize = sizes[i + 1..].iter().sum();
+                (d.min(start), d.min(after))
             } else {
                 (d, d)
             }
@@ -761,4 +802,32 @@ pub enum Boundary<T> {
     Constant(T),
     /// Nothing: the blocks at the edges are not grown outwards.
     None,
+}
+
+/// The boundaries of [`Array::overlap`] and [`Array::map_overlap`]: one for every axis (from a
+/// [`Boundary`]) or one per axis (from a `Vec` or an array of them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Boundaries<T> {
+    /// The same on every axis.
+    All(Boundary<T>),
+    /// One per axis, in order.
+    PerAxis(Vec<Boundary<T>>),
+}
+
+impl<T> From<Boundary<T>> for Boundaries<T> {
+    fn from(b: Boundary<T>) -> Self {
+        Boundaries::All(b)
+    }
+}
+
+impl<T> From<Vec<Boundary<T>>> for Boundaries<T> {
+    fn from(v: Vec<Boundary<T>>) -> Self {
+        Boundaries::PerAxis(v)
+    }
+}
+
+impl<T, const N: usize> From<[Boundary<T>; N]> for Boundaries<T> {
+    fn from(v: [Boundary<T>; N]) -> Self {
+        Boundaries::PerAxis(v.into())
+    }
 }

@@ -66,7 +66,7 @@ pub use elementwise::{
 pub use error::ArrayError;
 pub use expr::{ExprReduce, Node};
 pub use histogram::{HistogramBlock, histogram_direct};
-pub use kernels::{BlockInfo, Boundary};
+pub use kernels::{BlockInfo, Boundaries, Boundary};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
 pub use raster::FONT;

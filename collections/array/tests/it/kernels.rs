@@ -107,10 +107,19 @@ proptest! {
         shape in proptest::collection::vec(1usize..9, 1..3),
         chunks in proptest::collection::vec(1usize..5, 2),
         depth in proptest::collection::vec(0usize..4, 2),
+        modes in proptest::collection::vec(0usize..5, 2),
     ) {
         let n = shape.len();
         let a = data(&shape);
         let x = Array::from_array(&a, &chunks[..n]).unwrap();
+        // Trimming what map_overlap grew gives the array back, whatever the boundary on each
+        // axis (a depth past the edge included, where there is no boundary).
+        let all = [Boundary::None, Boundary::Reflect, Boundary::Periodic, Boundary::Nearest, Boundary::Constant(-1.0)];
+        let b: Vec<Boundary<f64>> = modes[..n].iter().map(|m| all[*m]).collect();
+        let d: Vec<usize> = (0..n).map(|k| if *b.get(k).unwrap() == Boundary::None { depth[k] } else { depth[k].min(shape[k]) }).collect();
+        let y = x.map_overlap("ident", &d, b, |blk, _| Ok(blk.to_owned())).unwrap();
+        prop_assert_eq!(y.chunks(), x.chunks());
+        prop_assert_eq!(both(&y), a.clone());
         let o = x.overlap(&depth[..n], Boundary::None).unwrap();
         for index in x.chunks().blocks() {
             let r = x.chunks().block_ranges(&index);
@@ -275,4 +284,192 @@ fn map_blocks_that_drop_and_add_axes() {
     insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[0], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 0 has 2 blocks; rechunk it to one block first");
     insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[5], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 5 is out of bounds for an array of 3 dimensions");
     insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[], &[(9, 2)], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: new_axis at 9 is past the 3 axes of the output");
+}
+
+fn arange(shape: &[usize]) -> ArrayD<i64> {
+    let n: usize = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), (0..n as i64).collect()).unwrap()
+}
+
+fn row(a: &ArrayD<i64>, i: usize) -> Vec<i64> {
+    a.index_axis(Axis(0), i).iter().copied().collect()
+}
+
+fn i2(rows: &[&[i64]]) -> ArrayD<i64> {
+    let cols = rows[0].len();
+    let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    ArrayD::from_shape_vec(IxDyn(&[rows.len(), cols]), flat).unwrap()
+}
+
+/// The vectors of Dask's test_overlap.py. Dask's `boundaries` (the array with only its
+/// boundary added) is our `overlap` of an array in one block.
+#[test]
+fn dasks_overlap_vectors() {
+    let sync = |x: &Array<i64>| x.compute_on(&SyncScheduler, &[]).unwrap();
+    let a = arange(&[8, 8]);
+    // test_overlap: depth {0: 2, 1: 1}, boundary {0: 100, 1: 'reflect'}.
+    let d = Array::from_array(&a, 4usize).unwrap();
+    let g = d
+        .overlap(&[2, 1], [Boundary::Constant(100), Boundary::Reflect])
+        .unwrap();
+    assert_eq!(g.chunks().axes(), &[vec![8, 8], vec![6, 6]]);
+    let h = [100i64; 12];
+    let wrow = |r: usize| -> Vec<i64> {
+        let x = |j: usize| (r * 8 + j) as i64;
+        vec![
+            x(0),
+            x(0),
+            x(1),
+            x(2),
+            x(3),
+            x(4),
+            x(3),
+            x(4),
+            x(5),
+            x(6),
+            x(7),
+            x(7),
+        ]
+    };
+    let mut want: Vec<Vec<i64>> = vec![h.to_vec(), h.to_vec()];
+    want.extend((0..6).map(wrow));
+    want.extend((2..8).map(wrow));
+    want.extend([h.to_vec(), h.to_vec()]);
+    let want_refs: Vec<&[i64]> = want.iter().map(|r| &r[..]).collect();
+    assert_eq!(sync(&g), i2(&want_refs));
+    // The same with {1: 'none'}: 16×10, chunks ((8, 8), (5, 5)).
+    let g = d
+        .overlap(&[2, 1], [Boundary::Constant(100), Boundary::None])
+        .unwrap();
+    assert_eq!(g.chunks().axes(), &[vec![8, 8], vec![5, 5]]);
+    let got = sync(&g);
+    assert_eq!(got.shape(), &[16, 10]);
+    assert_eq!(row(&got, 2), vec![0, 1, 2, 3, 4, 3, 4, 5, 6, 7]);
+    assert_eq!(row(&got, 8), vec![16, 17, 18, 19, 20, 19, 20, 21, 22, 23]);
+    assert!(row(&got, 15).iter().all(|v| *v == 100));
+
+    // test_boundaries: depth {0: 2, 1: 1}, boundary {0: 0, 1: 'periodic'}.
+    let one = Array::from_array(&a, 8usize).unwrap();
+    let b = sync(
+        &one.overlap(&[2, 1], [Boundary::Constant(0), Boundary::Periodic])
+            .unwrap(),
+    );
+    let z = [0i64; 10];
+    let mut want = vec![z.to_vec(), z.to_vec()];
+    for r in 0..8i64 {
+        let mut v = vec![r * 8 + 7];
+        v.extend((0..8).map(|j| r * 8 + j));
+        v.push(r * 8);
+        want.push(v);
+    }
+    want.extend([z.to_vec(), z.to_vec()]);
+    let want_refs: Vec<&[i64]> = want.iter().map(|r| &r[..]).collect();
+    assert_eq!(b, i2(&want_refs));
+
+    // test_reflect and test_nearest: arange(10), depth 2 and 1.
+    let x = Array::from_array(&arange(&[10]), 10usize).unwrap();
+    let v = |b: Boundary<i64>, d: usize| {
+        sync(&x.overlap(&[d], b).unwrap())
+            .iter()
+            .copied()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        v(Boundary::Reflect, 2),
+        [1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 8]
+    );
+    assert_eq!(
+        v(Boundary::Reflect, 1),
+        [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
+    );
+    assert_eq!(
+        v(Boundary::Nearest, 2),
+        [0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]
+    );
+    assert_eq!(
+        v(Boundary::Nearest, 1),
+        [0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
+    );
+
+    // test_periodic and test_constant: rows wrapped, or filled with 10.
+    let p = sync(&one.overlap(&[2, 0], Boundary::Periodic).unwrap());
+    assert_eq!(p.shape(), &[12, 8]);
+    assert_eq!(row(&p, 1), row(&a, 7));
+    assert_eq!(row(&p, 0), row(&a, 6));
+    let c = sync(&one.overlap(&[2, 0], Boundary::Constant(10)).unwrap());
+    assert!(
+        row(&c, 1)
+            .iter()
+            .chain(row(&c, 11).iter())
+            .all(|v| *v == 10)
+    );
+
+    // test_none_boundaries: depth 2, boundary {0: 'none', 1: 33} on a 4×4 array.
+    let y = Array::from_array(&arange(&[4, 4]), 4usize).unwrap();
+    let n = sync(
+        &y.overlap(&[2, 2], [Boundary::None, Boundary::Constant(33)])
+            .unwrap(),
+    );
+    assert_eq!(
+        n,
+        i2(&[
+            &[33, 33, 0, 1, 2, 3, 33, 33],
+            &[33, 33, 4, 5, 6, 7, 33, 33],
+            &[33, 33, 8, 9, 10, 11, 33, 33],
+            &[33, 33, 12, 13, 14, 15, 33, 33],
+        ])
+    );
+
+    // test_map_overlap: each block sees its grown size.
+    let plus_size = |b: ndarray::ArrayViewD<'_, i64>, _: &rask_array::BlockInfo| {
+        Ok(b.mapv(|v| v + b.len() as i64))
+    };
+    let x = Array::from_array(&arange(&[10]), 5usize).unwrap();
+    let y = x
+        .map_overlap("plus", &[2], Boundary::Reflect, plus_size)
+        .unwrap();
+    assert_eq!(sync(&y), arange(&[10]).mapv(|v| v + 5 + 2 + 2));
+    let x4 = arange(&[4, 4]);
+    let d = Array::from_array(&x4, 2usize).unwrap();
+    let run = |depth: &[usize], b: Vec<Boundary<i64>>| {
+        sync(&d.map_overlap("plus", depth, b, plus_size).unwrap())
+    };
+    let r = Boundary::Reflect;
+    assert_eq!(run(&[1, 1], vec![r, r]), x4.mapv(|v| v + 16));
+    assert_eq!(run(&[1, 1], vec![r, Boundary::None]), x4.mapv(|v| v + 12));
+    assert_eq!(run(&[0, 1], vec![r, r]), x4.mapv(|v| v + 8));
+
+    // test_map_overlap_no_depth, test_0_depth, test_depth_equals_boundary_length,
+    // test_nearest_overlap: trimming gives the array back, whatever the boundary.
+    let e = arange(&[10, 10]);
+    let ident = |b: ndarray::ArrayViewD<'_, i64>, _: &rask_array::BlockInfo| Ok(b.to_owned());
+    for (chunks, depth) in [
+        ([5, 2], [0, 0]),
+        ([5, 5], [4, 0]),
+        ([5, 5], [5, 5]),
+        ([6, 6], [5, 5]),
+    ] {
+        let x = Array::from_array(&e, chunks).unwrap();
+        for b in [
+            Boundary::Reflect,
+            Boundary::Nearest,
+            Boundary::Periodic,
+            Boundary::Constant(42),
+            Boundary::None,
+        ] {
+            let y = x.map_overlap("ident", &depth, b, ident).unwrap();
+            assert_eq!(sync(&y), e, "{chunks:?} {depth:?} {b:?}");
+        }
+    }
+    // test_bad_depth_raises: Dask refuses a depth past the smallest block (12 in blocks of
+    // 5, 5, 2, depth 4); here halos gather from as many neighbours as they cover.
+    let e = arange(&[12, 12]);
+    let x = Array::from_array(&e, 5usize).unwrap();
+    let y = x
+        .map_overlap("ident", &[4, 2], Boundary::Constant(1), ident)
+        .unwrap();
+    assert_eq!(sync(&y), e);
+    // The wrong number of boundaries is a typed error.
+    let err = x.overlap(&[1, 1], vec![Boundary::Nearest]).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"overlap: 1 boundaries for an array of 2 dimensions");
 }
