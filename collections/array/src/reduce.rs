@@ -497,14 +497,43 @@ impl<T: Element> Array<T> {
         self.kind_reduction(ReduceKind::Prod, how)
     }
 
-    /// The smallest element (an error at compute time for an empty array, as NumPy's).
-    pub fn min(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.kind_reduction(ReduceKind::Min, how)
+    /// The smallest element, of the array's own type as NumPy's (an error at compute time
+    /// for an empty array, as NumPy's).
+    ///
+    /// ```
+    /// use rask_array::{Array, IntoScalar, Reduction};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[3i32, -7, 5]).into_dyn(), 2usize).unwrap();
+    /// let m: Array<i32> = x.min(Reduction::all()).unwrap();
+    /// assert_eq!(m.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), -7);
+    /// ```
+    pub fn min(&self, how: Reduction) -> Result<Array<T>, ArrayError> {
+        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Min, how)?))
     }
 
-    /// The largest element.
-    pub fn max(&self, how: Reduction) -> Result<Array<T::Acc>, ArrayError> {
-        self.kind_reduction(ReduceKind::Max, how)
+    /// The largest element, of the array's own type.
+    pub fn max(&self, how: Reduction) -> Result<Array<T>, ArrayError> {
+        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Max, how)?))
+    }
+
+    /// A min or max, folded in the accumulator type, as the element type again: the same
+    /// blocks when the two types are one (floats, 64-bit integers), else a cast (exact, as
+    /// every value came from the array).
+    fn as_own_type(&self, m: Array<T::Acc>) -> Array<T> {
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<T::Acc>() {
+            Array::from_graph(
+                m.graph().clone(),
+                m.name(),
+                m.chunks().clone(),
+                if m.name().starts_with("min") {
+                    "min"
+                } else {
+                    "max"
+                },
+            )
+        } else {
+            m.astype::<T>()
+        }
     }
 
     /// The mean, as `f64` (integer means too).

@@ -111,6 +111,23 @@ fn integer_sums_widen_and_means_are_f64() {
         .compute_on(&SyncScheduler, &[])
         .unwrap();
     assert_eq!(m.into_scalar().unwrap(), 200.0);
+    // min and max keep the element type, as NumPy's do, along an axis too.
+    let b = ArrayD::from_shape_fn(IxDyn(&[5, 7]), |ix| ((ix[0] * 37 + ix[1] * 11) % 256) as u8);
+    let y = Array::from_array(&b, [2, 3]).unwrap();
+    for axis in 0..2 {
+        let lo: ArrayD<u8> = y
+            .min(Reduction::axis(axis))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .unwrap();
+        let hi: ArrayD<u8> = y
+            .max(Reduction::axis(axis))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .unwrap();
+        assert_eq!(lo, b.map_axis(Axis(axis), |l| *l.iter().min().unwrap()));
+        assert_eq!(hi, b.map_axis(Axis(axis), |l| *l.iter().max().unwrap()));
+    }
 }
 
 #[test]
