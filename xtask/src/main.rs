@@ -315,7 +315,8 @@ fn dask_overhead() -> Result<Json, String> {
 fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     let small = flags.contains(&"--small");
     // The tutorial's three, then the first two on random data (no constant lanes to fold),
-    // then the arrays-part-two figures: x @ x.T, a 20000² rechunk and an 8 GB zarr round trip.
+    // then the arrays-part-two figures: x @ x.T, a 20000² rechunk, an 8 GB zarr round trip, and
+    // building and optimizing a 3M-task graph (the last two rask only).
     let workloads = [
         "fancy",
         "cosmean",
@@ -325,6 +326,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         "matmul",
         "rechunk",
         "zarr",
+        "optimize",
     ];
     let mut rask = Vec::new();
     for w in workloads {
@@ -342,8 +344,12 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     let mut dask = Vec::new();
     if flags.contains(&"--dask") {
         let python = dask_python()?;
-        // The zarr round trip has no Dask side: its figure is rask's peak memory.
-        for w in workloads.iter().copied().filter(|w| *w != "zarr") {
+        // The zarr round trip and the graph optimization have no Dask side.
+        for w in workloads
+            .iter()
+            .copied()
+            .filter(|w| !["zarr", "optimize"].contains(w))
+        {
             eprintln!("xtask: running {w} with Dask");
             let mut c = Command::new(&python);
             c.arg(root().join("xtask/dask/arrays.py")).arg(w);

@@ -29,7 +29,7 @@ fn main() {
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
         eprintln!(
-            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr [--small]"
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr|optimize [--small]"
         );
         std::process::exit(2);
     };
@@ -114,6 +114,17 @@ fn main() {
                 let mean = r.iter().next().copied().unwrap_or(0.0) / (rows * 10_000) as f64;
                 assert!((mean - 0.5).abs() < 0.01);
                 let _ = std::fs::remove_dir_all(&dir);
+            }
+            "optimize" => {
+                // Building and optimizing a big graph: (ones + 1).sum() over 1M blocks (3M
+                // tasks before optimization); nothing is computed.
+                let n = if small { 100 } else { 1000 };
+                let x = Array::<f64>::ones(&[n, n], 1usize).unwrap_or_else(|e| panic!("{e}"));
+                let y = (&x + 1.0)
+                    .sum(Reduction::all())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let g = y.optimized_graph().unwrap_or_else(|e| panic!("{e}"));
+                assert!(g.len() > n * n);
             }
             "rechunk" => {
                 // 20000×20000 f64 (3.2 GB) from column panels to row panels.

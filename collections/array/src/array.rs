@@ -1,5 +1,7 @@
 //! The chunked array.
 
+use std::any::TypeId;
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -12,7 +14,10 @@ use crate::chunk::Chunk;
 use crate::chunks::{ChunkSpec, Chunks};
 use crate::element::{DType, Element};
 use crate::error::ArrayError;
+use crate::histogram::HistogramBlock;
+use crate::linalg::MatmulBlock;
 use crate::ops::Full;
+use crate::reduce::ReduceBlock;
 
 /// A lazy n-dimensional array of `T`, cut into blocks that are `ndarray::ArrayD<T>` — Dask's
 /// `dask.array.Array`. Nothing is computed until [`compute`](Collection::compute_on) asks.
@@ -309,19 +314,48 @@ impl<T: Element> Collection for Array<T> {
         // Array tasks are heavy: chains of blockwise operations run as one task per block.
         let keys = self.output_keys();
         let g = self.graph.cull(&keys)?.inline_cheap(&keys);
+        // Each pass below looks for one kind of task; the ones that cannot apply are skipped,
+        // so a million-task graph is not walked ten times for nothing.
+        let present: HashSet<TypeId> = g
+            .iter()
+            .map(|(_, t)| {
+                let any: &dyn std::any::Any = t.op();
+                any.type_id()
+            })
+            .collect();
+        let when = |id: TypeId, g: Graph, pass: &dyn Fn(&Graph, &[Key]) -> Graph| {
+            if present.contains(&id) {
+                pass(&g, &keys)
+            } else {
+                g
+            }
+        };
         // Elementwise chains read by a block reduction run inside it, lane by lane.
-        let g = crate::expr::fuse_reductions::<f64>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<f32>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<i64>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<i32>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<u64>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<u32>(&g, &keys);
-        let g = crate::expr::fuse_reductions::<u8>(&g, &keys);
+        macro_rules! reductions {
+            ($g:expr, $($t:ty),*) => {{
+                let g = $g;
+                $(let g = when(TypeId::of::<ReduceBlock<$t>>(), g, &crate::expr::fuse_reductions::<$t>);)*
+                g
+            }};
+        }
+        let g = reductions!(g, f64, f32, i64, i32, u64, u32, u8);
         // Block products read transposed blocks where they lie.
-        let g = crate::linalg::fuse_transposes::<f64>(&g, &keys);
-        let g = crate::linalg::fuse_transposes::<f32>(&g, &keys);
+        let g = when(
+            TypeId::of::<MatmulBlock<f64>>(),
+            g,
+            &crate::linalg::fuse_transposes::<f64>,
+        );
+        let g = when(
+            TypeId::of::<MatmulBlock<f32>>(),
+            g,
+            &crate::linalg::fuse_transposes::<f32>,
+        );
         // A histogram of random samples counts them as they are drawn.
-        let g = crate::histogram::fuse_random_histograms(&g, &keys);
+        let g = when(
+            TypeId::of::<HistogramBlock<f64>>(),
+            g,
+            &crate::histogram::fuse_random_histograms,
+        );
         Ok(g.fuse_linear(&keys))
     }
 
