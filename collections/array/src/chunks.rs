@@ -118,11 +118,11 @@ impl From<Chunks> for ChunkSpec {
     }
 }
 
-/// Cuts `len` into blocks of `size`: `(size, size, …, rest)`; an empty axis is one empty block.
 /// The most blocks an array may have: 2²⁶, some 67 million, whose tasks alone would take
 /// gigabytes (Dask's graphs stop being practical long before).
 pub const MAX_BLOCKS: usize = 1 << 26;
 
+/// Cuts `len` into blocks of `size`: `(size, size, …, rest)`; an empty axis is one empty block.
 fn blocks_of(len: usize, size: usize) -> Vec<usize> {
     if len == 0 {
         return vec![0];
@@ -179,14 +179,14 @@ impl Chunks {
                 _ => 1,
             })
             .fold(1u128, |a, b| a.saturating_mul(b));
-        if shape
+        // No elements if an axis is empty; else the bytes must be addressable.
+        let bytes = shape
             .iter()
-            .try_fold(1usize, |a, d| a.checked_mul(*d))
-            .is_none()
-        {
+            .try_fold(dtype.itemsize(), |a, d| a.checked_mul(*d));
+        if !shape.contains(&0) && bytes.is_none() {
             return Err(ArrayError::Shape {
                 what: "chunks".into(),
-                message: format!("the shape {shape:?} has more elements than can be addressed"),
+                message: format!("the shape {shape:?} has more bytes than can be addressed"),
             });
         }
         if blocks > MAX_BLOCKS as u128 {

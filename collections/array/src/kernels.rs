@@ -267,6 +267,7 @@ impl<T: Element> Array<T> {
         boundary: impl Into<Boundaries<T>>,
         f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<T>, String> + Send + Sync + 'static,
     ) -> Result<Array<T>, ArrayError> {
+        self.check()?;
         let boundary = self.boundaries(boundary.into())?;
         let grown = self.overlap(depth, Boundaries::PerAxis(boundary.clone()))?;
         let mapped = grown.map_blocks(name, f)?;

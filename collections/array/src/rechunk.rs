@@ -480,6 +480,14 @@ impl<T: Element> Op for Assemble<T> {
             )));
         }
         let ndim = self.grid.len();
+        // One whole ordinary block: it is the new block (an earlier step passed it on whole).
+        if n == 1
+            && self.ranges.first().is_none_or(Option::is_none)
+            && args[0].downcast_ref::<Mosaic<T>>().is_none()
+        {
+            block_view::<T>(&args[0])?;
+            return Ok(args[0].clone());
+        }
         // Each piece's region (within its argument).
         let regions = args
             .iter()
@@ -755,9 +763,20 @@ impl<T: Element> Array<T> {
     /// blocks may be mosaics (an earlier step's); `mosaics_out`: make mosaics, not blocks.
     fn rechunk_step(&self, new: Chunks, mosaics_in: bool, mosaics_out: bool) -> Array<T> {
         let old = self.chunks().axes().to_vec();
-        let token = Tokenizer::new().write_str(self.name()).write(&new).finish();
+        // A step that makes mosaics, or reads them, is another computation than a direct
+        // rechunk to the same chunks, whose blocks anyone may read: its keys must differ.
+        let token = Tokenizer::new()
+            .write_str(self.name())
+            .write(&new)
+            .write(&(mosaics_in, mosaics_out))
+            .finish();
         let pieces = old_to_new(&old, new.axes());
-        let mut merge = Layer::with_capacity(key_name("rechunk-merge", &token), new.npartitions());
+        let label = if mosaics_out {
+            "rechunk-mosaic"
+        } else {
+            "rechunk-merge"
+        };
+        let mut merge = Layer::with_capacity(key_name(label, &token), new.npartitions());
         let identity: Arc<dyn Op> = Arc::new(Identity);
         for index in new.blocks() {
             let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
@@ -813,7 +832,7 @@ impl<T: Element> Array<T> {
         let name = Arc::clone(merge.name());
         let mut graph = self.graph().clone();
         graph.add_layer(merge);
-        Array::from_graph(graph, name, new, "rechunk-merge")
+        Array::from_graph(graph, name, new, label)
     }
 }
 

@@ -508,29 +508,20 @@ impl<T: Element> Array<T> {
     /// assert_eq!(m.compute_on(&rask_local::SyncScheduler, &[]).unwrap().into_scalar().unwrap(), -7);
     /// ```
     pub fn min(&self, how: Reduction) -> Result<Array<T>, ArrayError> {
-        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Min, how)?))
+        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Min, how)?, "min"))
     }
 
     /// The largest element, of the array's own type.
     pub fn max(&self, how: Reduction) -> Result<Array<T>, ArrayError> {
-        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Max, how)?))
+        Ok(self.as_own_type(self.kind_reduction(ReduceKind::Max, how)?, "max"))
     }
 
     /// A min or max, folded in the accumulator type, as the element type again: the same
     /// blocks when the two types are one (floats, 64-bit integers), else a cast (exact, as
     /// every value came from the array).
-    fn as_own_type(&self, m: Array<T::Acc>) -> Array<T> {
+    fn as_own_type(&self, m: Array<T::Acc>, label: &str) -> Array<T> {
         if std::any::TypeId::of::<T>() == std::any::TypeId::of::<T::Acc>() {
-            Array::from_graph(
-                m.graph().clone(),
-                m.name(),
-                m.chunks().clone(),
-                if m.name().starts_with("min") {
-                    "min"
-                } else {
-                    "max"
-                },
-            )
+            Array::from_graph(m.graph().clone(), m.name(), m.chunks().clone(), label)
         } else {
             m.astype::<T>()
         }

@@ -54,11 +54,11 @@ impl<T: Numeric> Array<T> {
 impl<T: Element> Array<T> {
     /// Whether any element is non-zero (true).
     pub fn any(&self, how: Reduction) -> Result<Array<bool>, ArrayError> {
-        Ok(self.astype::<bool>().max(how)?.astype::<bool>())
+        self.astype::<bool>().max(how)
     }
 
     /// Whether every element is non-zero (true).
     pub fn all(&self, how: Reduction) -> Result<Array<bool>, ArrayError> {
-        Ok(self.astype::<bool>().min(how)?.astype::<bool>())
+        self.astype::<bool>().min(how)
     }
 }

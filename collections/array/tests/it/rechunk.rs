@@ -652,3 +652,20 @@ proptest! {
         prop_assert_eq!(both(&y), a);
     }
 }
+
+/// A rechunk's intermediate step (whose blocks are mosaics) and a direct rechunk to the same
+/// chunks are other computations: they must not share keys, whichever graph is merged first.
+#[test]
+fn intermediate_steps_do_not_share_keys_with_direct_rechunks() {
+    let a = data(&[40, 40]);
+    let x = Array::from_array(&a, [2, 20]).unwrap();
+    let target = vec![vec![20, 20], rep(2, 20)];
+    let steps = plan_rechunk(x.chunks().axes(), &target, 8, None, None);
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    let y = x.rechunk(ChunkSpec::from(target)).unwrap();
+    let z = x.rechunk(ChunkSpec::from(steps[0].clone())).unwrap();
+    let want = &a + &a;
+    assert_eq!(both(&(&y + &z)), want);
+    assert_eq!(both(&(&z + &y)), want);
+    assert_eq!(both(&z), a);
+}
