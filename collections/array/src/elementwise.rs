@@ -14,6 +14,54 @@ use crate::chunks::Chunks;
 use crate::element::Element;
 use crate::error::ArrayError;
 
+/// The named unary methods (`neg`, `abs`, `powi`, `sqrt`, …), each `self.unary(UnaryOp::…)`,
+/// for [`Array`] and [`Unsized`](crate::Unsized) alike.
+macro_rules! named_unary_methods {
+    ($out:ident) => {
+        /// `-x`.
+        pub fn neg(&self) -> $out<T> {
+            self.unary(UnaryOp::Neg)
+        }
+        /// `|x|`.
+        pub fn abs(&self) -> $out<T> {
+            self.unary(UnaryOp::Abs)
+        }
+        /// `x^n`.
+        pub fn powi(&self, n: i32) -> $out<T> {
+            self.unary(UnaryOp::PowI(n))
+        }
+        /// `x^p` (computed in f64).
+        pub fn powf(&self, p: f64) -> $out<T> {
+            self.unary(UnaryOp::PowF(p))
+        }
+        /// `sqrt(x)` (computed in f64).
+        pub fn sqrt(&self) -> $out<T> {
+            self.unary(UnaryOp::Sqrt)
+        }
+        /// `exp(x)`.
+        pub fn exp(&self) -> $out<T> {
+            self.unary(UnaryOp::Exp)
+        }
+        /// `ln(x)`.
+        pub fn log(&self) -> $out<T> {
+            self.unary(UnaryOp::Log)
+        }
+        /// `sin(x)`.
+        pub fn sin(&self) -> $out<T> {
+            self.unary(UnaryOp::Sin)
+        }
+        /// `cos(x)`.
+        pub fn cos(&self) -> $out<T> {
+            self.unary(UnaryOp::Cos)
+        }
+        /// `tan(x)`.
+        pub fn tan(&self) -> $out<T> {
+            self.unary(UnaryOp::Tan)
+        }
+    };
+}
+pub(crate) use named_unary_methods;
+
 /// A binary elementwise operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BinOp {
@@ -658,46 +706,7 @@ impl<T: Numeric> Array<T> {
         )
     }
 
-    /// `-x`.
-    pub fn neg(&self) -> Array<T> {
-        self.unary(UnaryOp::Neg)
-    }
-    /// `|x|`.
-    pub fn abs(&self) -> Array<T> {
-        self.unary(UnaryOp::Abs)
-    }
-    /// `x^n`.
-    pub fn powi(&self, n: i32) -> Array<T> {
-        self.unary(UnaryOp::PowI(n))
-    }
-    /// `x^p`.
-    pub fn powf(&self, p: f64) -> Array<T> {
-        self.unary(UnaryOp::PowF(p))
-    }
-    /// `sqrt(x)`.
-    pub fn sqrt(&self) -> Array<T> {
-        self.unary(UnaryOp::Sqrt)
-    }
-    /// `exp(x)`.
-    pub fn exp(&self) -> Array<T> {
-        self.unary(UnaryOp::Exp)
-    }
-    /// `ln(x)`.
-    pub fn log(&self) -> Array<T> {
-        self.unary(UnaryOp::Log)
-    }
-    /// `sin(x)`.
-    pub fn sin(&self) -> Array<T> {
-        self.unary(UnaryOp::Sin)
-    }
-    /// `cos(x)`.
-    pub fn cos(&self) -> Array<T> {
-        self.unary(UnaryOp::Cos)
-    }
-    /// `tan(x)`.
-    pub fn tan(&self) -> Array<T> {
-        self.unary(UnaryOp::Tan)
-    }
+    named_unary_methods!(Array);
 
     /// One task per block applying a registered op to that block alone.
     fn per_block_op<P: Serialize + ?Sized>(

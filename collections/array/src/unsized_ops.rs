@@ -170,50 +170,7 @@ impl<T: Numeric> Unsized<T> {
         self.same_blocks(&self.as_blocks().unary(op))
     }
 
-    /// `|x|`.
-    pub fn abs(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Abs)
-    }
-
-    /// `x.powi(n)`.
-    pub fn powi(&self, n: i32) -> Unsized<T> {
-        self.unary(UnaryOp::PowI(n))
-    }
-
-    /// `x.powf(p)`.
-    pub fn powf(&self, p: f64) -> Unsized<T> {
-        self.unary(UnaryOp::PowF(p))
-    }
-
-    /// `sqrt(x)`.
-    pub fn sqrt(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Sqrt)
-    }
-
-    /// `exp(x)`.
-    pub fn exp(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Exp)
-    }
-
-    /// `ln(x)`.
-    pub fn log(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Log)
-    }
-
-    /// `sin(x)`.
-    pub fn sin(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Sin)
-    }
-
-    /// `cos(x)`.
-    pub fn cos(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Cos)
-    }
-
-    /// `tan(x)`.
-    pub fn tan(&self) -> Unsized<T> {
-        self.unary(UnaryOp::Tan)
-    }
+    crate::elementwise::named_unary_methods!(Unsized);
 }
 
 /// `y op s` with a scalar: never fails, so these are operators. (Two unknown-length arrays,
@@ -239,13 +196,13 @@ scalar_ops!(Add, add, BinOp::Add; Sub, sub, BinOp::Sub; Mul, mul, BinOp::Mul; Di
 impl<T: Numeric> Neg for &Unsized<T> {
     type Output = Unsized<T>;
     fn neg(self) -> Unsized<T> {
-        self.unary(UnaryOp::Neg)
+        Unsized::neg(self)
     }
 }
 
 impl<T: Numeric> Neg for Unsized<T> {
     type Output = Unsized<T>;
     fn neg(self) -> Unsized<T> {
-        self.unary(UnaryOp::Neg)
+        Unsized::neg(&self)
     }
 }
