@@ -807,6 +807,13 @@ pub enum Boundary<T> {
 
 /// The boundaries of [`Array::overlap`] and [`Array::map_overlap`]: one for every axis (from a
 /// [`Boundary`]) or one per axis (from a `Vec` or an array of them).
+///
+/// ```
+/// use rask_array::{Boundaries, Boundary};
+/// assert_eq!(Boundaries::from(Boundary::<f64>::Nearest), Boundaries::All(Boundary::Nearest));
+/// let per_axis: Boundaries<f64> = [Boundary::Constant(0.0), Boundary::Periodic].into();
+/// assert_eq!(per_axis, Boundaries::PerAxis(vec![Boundary::Constant(0.0), Boundary::Periodic]));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Boundaries<T> {
     /// The same on every axis.
