@@ -267,9 +267,40 @@ impl<T: Element> Array<T> {
         boundary: impl Into<Boundaries<T>>,
         f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<T>, String> + Send + Sync + 'static,
     ) -> Result<Array<T>, ArrayError> {
+        let depth: Vec<(usize, usize)> = depth.iter().map(|d| (*d, *d)).collect();
+        self.map_overlap_asymmetric(name, &depth, boundary, f)
+    }
+
+    /// [`map_overlap`](Array::map_overlap) with a depth of its own before and after the block
+    /// on each axis (Dask's `depth={1: (1, 0)}`), for every boundary mode.
+    ///
+    /// ```
+    /// use rask_array::{Array, Boundary};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[1, 2, 4, 7, 11]).into_dyn(), 2usize).unwrap();
+    /// // A backward difference: one element from before the block, none from after.
+    /// let d = x
+    ///     .map_overlap_asymmetric("diff", &[(1, 0)], Boundary::Constant(0), |b, _| {
+    ///         let mut out = b.to_owned();
+    ///         for i in 1..b.len() {
+    ///             out[[i]] = b[[i]] - b[[i - 1]];
+    ///         }
+    ///         Ok(out)
+    ///     })
+    ///     .unwrap();
+    /// let a = d.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(a.as_slice().unwrap(), &[1, 1, 2, 3, 4]);
+    /// ```
+    pub fn map_overlap_asymmetric(
+        &self,
+        name: &str,
+        depth: &[(usize, usize)],
+        boundary: impl Into<Boundaries<T>>,
+        f: impl Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<T>, String> + Send + Sync + 'static,
+    ) -> Result<Array<T>, ArrayError> {
         self.check()?;
         let boundary = self.boundaries(boundary.into())?;
-        let grown = self.overlap(depth, Boundaries::PerAxis(boundary.clone()))?;
+        let grown = self.overlap_asymmetric(depth, Boundaries::PerAxis(boundary.clone()))?;
         let mapped = grown.map_blocks(name, f)?;
         mapped.trim_overlap(self.chunks(), depth, &boundary)
     }
@@ -312,6 +343,28 @@ impl<T: Element> Array<T> {
         depth: &[usize],
         boundary: impl Into<Boundaries<T>>,
     ) -> Result<Array<T>, ArrayError> {
+        let depth: Vec<(usize, usize)> = depth.iter().map(|d| (*d, *d)).collect();
+        self.overlap_asymmetric(&depth, boundary)
+    }
+
+    /// [`overlap`](Array::overlap) with a depth of its own before and after the block on each
+    /// axis: `(before, after)`.
+    ///
+    /// ```
+    /// use rask_array::{Array, Boundary};
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[0, 1, 2, 3, 4, 5, 6, 7]).into_dyn(), 4usize).unwrap();
+    /// // Dask's test_overlap_internal_asymmetric, one axis: two before, none after.
+    /// let o = x.overlap_asymmetric(&[(2, 0)], Boundary::None).unwrap();
+    /// assert_eq!(o.chunks().axes(), &[vec![4, 6]]);
+    /// let a = o.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
+    /// assert_eq!(a.as_slice().unwrap(), &[0, 1, 2, 3, 2, 3, 4, 5, 6, 7]);
+    /// ```
+    pub fn overlap_asymmetric(
+        &self,
+        depth: &[(usize, usize)],
+        boundary: impl Into<Boundaries<T>>,
+    ) -> Result<Array<T>, ArrayError> {
         self.check()?;
         let boundary = self.boundaries(boundary.into())?;
         let n = self.ndim();
@@ -321,9 +374,10 @@ impl<T: Element> Array<T> {
                 format!("{} depths for an array of {n} dimensions", depth.len()),
             ));
         }
-        for (ax, d) in depth.iter().enumerate() {
+        for (ax, &(lo, hi)) in depth.iter().enumerate() {
+            let d = lo.max(hi);
             if matches!(boundary[ax], Boundary::Periodic | Boundary::Reflect)
-                && *d > self.shape()[ax]
+                && d > self.shape()[ax]
             {
                 return Err(kernel_error(
                     "overlap",
@@ -335,12 +389,13 @@ impl<T: Element> Array<T> {
             }
         }
         // The array with its boundary around it (nothing for `None`).
-        let before: Vec<usize> = depth
+        let pads: Vec<(usize, usize)> = depth
             .iter()
             .zip(&boundary)
-            .map(|(d, b)| if *b == Boundary::None { 0 } else { *d })
+            .map(|(d, b)| if *b == Boundary::None { (0, 0) } else { *d })
             .collect();
-        let padded = self.with_boundary(&before, &boundary)?;
+        let before: Vec<usize> = pads.iter().map(|p| p.0).collect();
+        let padded = self.with_boundary(&pads, &boundary)?;
         // Output block i along an axis covers [start - d, end + d) of the original, clipped
         // where there is no boundary; in padded coordinates that is shifted by `before`.
         let old = padded.chunks().axes().to_vec();
@@ -353,7 +408,7 @@ impl<T: Element> Array<T> {
                     .map(|b| {
                         let (s, e) = (start + before[ax], start + before[ax] + b);
                         start += b;
-                        (s.saturating_sub(depth[ax]), (e + depth[ax]).min(total))
+                        (s.saturating_sub(depth[ax].0), (e + depth[ax].1).min(total))
                     })
                     .collect()
             })
@@ -420,15 +475,15 @@ impl<T: Element> Array<T> {
         Ok(Array::from_graph(graph, name, out, "overlap"))
     }
 
-    /// The array with `before[axis]` (and as many after) elements of `boundary` around it.
+    /// The array with `pads[axis] = (before, after)` elements of `boundary` around it.
     fn with_boundary(
         &self,
-        before: &[usize],
+        pads: &[(usize, usize)],
         boundary: &[Boundary<T>],
     ) -> Result<Array<T>, ArrayError> {
         let mut x = self.clone();
-        for (ax, &d) in before.iter().enumerate() {
-            if d == 0 {
+        for (ax, &(lo, hi)) in pads.iter().enumerate() {
+            if lo == 0 && hi == 0 {
                 continue;
             }
             let n = x.shape()[ax] as isize;
@@ -454,25 +509,25 @@ impl<T: Element> Array<T> {
             let (left, right) = match boundary[ax] {
                 Boundary::Constant(v) => {
                     let widths: Vec<(usize, usize)> = (0..x.ndim())
-                        .map(|k| if k == ax { (d, d) } else { (0, 0) })
+                        .map(|k| if k == ax { (lo, hi) } else { (0, 0) })
                         .collect();
                     x = x.pad(&widths, PadMode::Constant(v))?;
                     continue;
                 }
                 Boundary::Nearest => {
                     let widths: Vec<(usize, usize)> = (0..x.ndim())
-                        .map(|k| if k == ax { (d, d) } else { (0, 0) })
+                        .map(|k| if k == ax { (lo, hi) } else { (0, 0) })
                         .collect();
                     x = x.pad(&widths, PadMode::Edge)?;
                     continue;
                 }
                 Boundary::Periodic => (
-                    x.slice(along(n - d as isize, n, 1))?,
-                    x.slice(along(0, d as isize, 1))?,
+                    x.slice(along(n - lo as isize, n, 1))?,
+                    x.slice(along(0, hi as isize, 1))?,
                 ),
                 Boundary::Reflect => (
-                    x.slice(along(0, d as isize, -1))?,
-                    x.slice(along(n - d as isize, n, -1))?,
+                    x.slice(along(0, lo as isize, -1))?,
+                    x.slice(along(n - hi as isize, n, -1))?,
                 ),
                 Boundary::None => continue,
             };
@@ -486,21 +541,21 @@ impl<T: Element> Array<T> {
     fn trim_overlap(
         &self,
         original: &Chunks,
-        depth: &[usize],
+        depth: &[(usize, usize)],
         boundary: &[Boundary<T>],
     ) -> Result<Array<T>, ArrayError> {
         let n = self.ndim();
         // Per axis and block: what to cut at the start and at the end. Without a boundary a
         // block grew only as far as the array goes, which may be less than the depth.
         let cut = |ax: usize, i: usize| -> (usize, usize) {
-            let d = depth[ax];
+            let (lo, hi) = depth[ax];
             if boundary[ax] == Boundary::None {
                 let sizes = &original.axes()[ax];
                 let start: usize = sizes[..i].iter().sum();
                 let after: usize = sizes[i + 1..].iter().sum();
-                (d.min(start), d.min(after))
+                (lo.min(start), hi.min(after))
             } else {
-                (d, d)
+                (lo, hi)
             }
         };
         let axes: Vec<Vec<usize>> = (0..n)

@@ -24,13 +24,24 @@ fn both(x: &Array<f64>) -> ArrayD<f64> {
 
 /// NumPy's `pad` of `a` by `d` on every axis with Dask's boundary semantics.
 fn padded(a: &ArrayD<f64>, d: &[usize], b: Boundary<f64>) -> ArrayD<f64> {
-    let shape: Vec<usize> = a.shape().iter().zip(d).map(|(n, d)| n + 2 * d).collect();
+    let pads: Vec<(usize, usize)> = d.iter().map(|d| (*d, *d)).collect();
+    padded_axes(a, &pads, &vec![b; d.len()])
+}
+
+/// `a` padded by `pads[axis] = (before, after)` with boundary `b[axis]` on each axis.
+fn padded_axes(a: &ArrayD<f64>, pads: &[(usize, usize)], b: &[Boundary<f64>]) -> ArrayD<f64> {
+    let shape: Vec<usize> = a
+        .shape()
+        .iter()
+        .zip(pads)
+        .map(|(n, (lo, hi))| n + lo + hi)
+        .collect();
     ArrayD::from_shape_fn(IxDyn(&shape), |ix| {
         let mut src = Vec::with_capacity(shape.len());
         for k in 0..shape.len() {
             let n = a.shape()[k] as isize;
-            let i = ix[k] as isize - d[k] as isize;
-            let j = match b {
+            let i = ix[k] as isize - pads[k].0 as isize;
+            let j = match b[k] {
                 Boundary::Periodic => i.rem_euclid(n),
                 Boundary::Nearest => i.clamp(0, n - 1),
                 Boundary::Reflect => {
@@ -132,6 +143,45 @@ proptest! {
             let got = o.slice_blocks_for_test(&index);
             prop_assert_eq!(got, want.to_owned());
         }
+    }
+
+    /// Depths of their own before and after the block, with a boundary per axis: every grown
+    /// block is its window of the padded array, and trimming gives the array back.
+    #[test]
+    fn asymmetric_overlaps_are_windows_of_the_padded_array(
+        shape in proptest::collection::vec(1usize..9, 1..3),
+        chunks in proptest::collection::vec(1usize..5, 2),
+        lo in proptest::collection::vec(0usize..4, 2),
+        hi in proptest::collection::vec(0usize..4, 2),
+        modes in proptest::collection::vec(0usize..5, 2),
+    ) {
+        let n = shape.len();
+        let a = data(&shape);
+        let x = Array::from_array(&a, &chunks[..n]).unwrap();
+        let all = [Boundary::None, Boundary::Reflect, Boundary::Periodic, Boundary::Nearest, Boundary::Constant(-1.0)];
+        let b: Vec<Boundary<f64>> = modes[..n].iter().map(|m| all[*m]).collect();
+        let depth: Vec<(usize, usize)> = (0..n)
+            .map(|k| match b[k] {
+                Boundary::Reflect | Boundary::Periodic => (lo[k].min(shape[k]), hi[k].min(shape[k])),
+                _ => (lo[k], hi[k]),
+            })
+            .collect();
+        let pads: Vec<(usize, usize)> = (0..n).map(|k| if b[k] == Boundary::None { (0, 0) } else { depth[k] }).collect();
+        let p = padded_axes(&a, &pads, &b);
+        let o = x.overlap_asymmetric(&depth, b.clone()).unwrap();
+        for index in x.chunks().blocks() {
+            let r = x.chunks().block_ranges(&index);
+            let mut want = p.view();
+            for k in 0..n {
+                let start = (r[k].start + pads[k].0).saturating_sub(depth[k].0);
+                let end = (r[k].end + pads[k].0 + depth[k].1).min(p.shape()[k]);
+                want.slice_axis_inplace(Axis(k), Slice::from(start..end));
+            }
+            prop_assert_eq!(o.slice_blocks_for_test(&index), want.to_owned());
+        }
+        let y = x.map_overlap_asymmetric("ident", &depth, b, |blk, _| Ok(blk.to_owned())).unwrap();
+        prop_assert_eq!(y.chunks(), x.chunks());
+        prop_assert_eq!(both(&y), a);
     }
 }
 
@@ -469,6 +519,39 @@ fn dasks_overlap_vectors() {
         .map_overlap("ident", &[4, 2], Boundary::Constant(1), ident)
         .unwrap();
     assert_eq!(sync(&y), e);
+    // test_overlap_internal_asymmetric: depth {0: (2, 0), 1: (1, 0)}, no boundary. (Old
+    // Dask asserted chunks ((6, 4), (5, 4)) beside this very array; Dask 2026.8 gives these.)
+    let d = Array::from_array(&a, 4usize).unwrap();
+    let g = d
+        .overlap_asymmetric(&[(2, 0), (1, 0)], Boundary::None)
+        .unwrap();
+    assert_eq!(g.chunks().axes(), &[vec![4, 6], vec![4, 5]]);
+    let row = |r: i64| -> Vec<i64> {
+        let x = |j: i64| r * 8 + j;
+        vec![x(0), x(1), x(2), x(3), x(3), x(4), x(5), x(6), x(7)]
+    };
+    let mut want: Vec<Vec<i64>> = (0..4).map(row).collect();
+    want.extend((2..8).map(row));
+    let want_refs: Vec<&[i64]> = want.iter().map(|r| &r[..]).collect();
+    assert_eq!(sync(&g), i2(&want_refs));
+    // test_overlap_internal_asymmetric_small: 2×16 in (2, 4) blocks, depth {1: (1, 1)}.
+    let small = Array::from_array(&arange(&[2, 16]), [2, 4]).unwrap();
+    let g = small
+        .overlap_asymmetric(&[(0, 0), (1, 1)], Boundary::None)
+        .unwrap();
+    assert_eq!(g.chunks().axes(), &[vec![2], vec![5, 6, 6, 5]]);
+    let r0: Vec<i64> = [0..5, 3..9, 7..13, 11..16].into_iter().flatten().collect();
+    let r1: Vec<i64> = r0.iter().map(|v| v + 16).collect();
+    assert_eq!(sync(&g), i2(&[&r0, &r1]));
+    // test_map_overlap's exp4: depth {1: (1, 0)}, no boundary: the right blocks grow to 2×3.
+    let d4 = Array::from_array(&x4, 2usize).unwrap();
+    let e4 = d4
+        .map_overlap_asymmetric("plus", &[(0, 0), (1, 0)], Boundary::None, plus_size)
+        .unwrap();
+    let want = ArrayD::from_shape_fn(IxDyn(&[4, 4]), |ix| {
+        x4[[ix[0], ix[1]]] + if ix[1] < 2 { 4 } else { 6 }
+    });
+    assert_eq!(sync(&e4), want);
     // The wrong number of boundaries is a typed error.
     let err = x.overlap(&[1, 1], vec![Boundary::Nearest]).unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"overlap: 1 boundaries for an array of 2 dimensions");
