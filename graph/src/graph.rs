@@ -9,6 +9,13 @@ use rustc_hash::{FxBuildHasher, FxHashMap, FxHashSet};
 use crate::fuse::Fused;
 use crate::{GraphError, Key, KeyIndex, Task};
 
+/// A map keyed by task keys, with the fast (Fx) hasher the graph uses: what rewriting passes
+/// build over every task.
+pub type KeyMap<V> = FxHashMap<Key, V>;
+
+/// A set of task keys, with the fast (Fx) hasher the graph uses.
+pub type KeySet = FxHashSet<Key>;
+
 /// The tasks that one collection operation adds, all sharing one key name.
 ///
 /// Building layer by layer (Dask's `HighLevelGraph`) keeps merging cheap: graphs share layers
@@ -231,8 +238,8 @@ impl Graph {
     /// g.add_layer(y);
     /// assert_eq!(g.reader_counts()[&Key::new("x", [0])], 1);
     /// ```
-    pub fn reader_counts(&self) -> std::collections::HashMap<Key, u32> {
-        let mut readers = std::collections::HashMap::new();
+    pub fn reader_counts(&self) -> KeyMap<u32> {
+        let mut readers = KeyMap::with_capacity_and_hasher(self.len(), FxBuildHasher);
         let mut seen: Vec<&Key> = Vec::new();
         for (_, task) in self.iter() {
             seen.clear();
@@ -251,31 +258,31 @@ impl Graph {
     /// the shape of a graph-rewriting pass.
     ///
     /// ```
-    /// use std::collections::{HashMap, HashSet};
-    /// use rask_graph::{Graph, Key, Layer, Task, Value};
+    /// use rask_graph::{Graph, Key, KeyMap, KeySet, Layer, Task, Value};
     /// let mut g = Graph::new();
     /// let mut x = Layer::new("x");
     /// x.insert([0], Task::literal(Value::new(1u64)));
     /// x.insert([1], Task::literal(Value::new(2u64)));
     /// g.add_layer(x);
-    /// let new = HashMap::from([(Key::new("x", [0]), Task::literal(Value::new(5u64)))]);
-    /// let g = g.replace_tasks(new, &HashSet::from([Key::new("x", [1])]));
+    /// let mut new = KeyMap::default();
+    /// new.insert(Key::new("x", [0]), Task::literal(Value::new(5u64)));
+    /// let removed: KeySet = [Key::new("x", [1])].into_iter().collect();
+    /// let g = g.replace_tasks(new, &removed);
     /// assert_eq!(g.len(), 1);
     /// ```
-    pub fn replace_tasks(
-        &self,
-        mut replaced: std::collections::HashMap<Key, Task>,
-        removed: &std::collections::HashSet<Key>,
-    ) -> Graph {
+    pub fn replace_tasks(&self, mut replaced: KeyMap<Task>, removed: &KeySet) -> Graph {
         if replaced.is_empty() && removed.is_empty() {
             return self.clone();
         }
+        // Only the layers named by a replaced or removed key are rebuilt.
+        let touched: FxHashSet<Arc<str>> = replaced
+            .keys()
+            .chain(removed.iter())
+            .map(|k| Arc::clone(k.name_arc()))
+            .collect();
         let mut out = Graph::new();
         for layer in self.layers() {
-            let touched = layer
-                .iter()
-                .any(|(k, _)| replaced.contains_key(&k) || removed.contains(&k));
-            if !touched {
+            if !touched.contains(&**layer.name()) {
                 out.add_layer(Arc::clone(layer));
                 continue;
             }

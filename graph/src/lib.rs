@@ -64,7 +64,7 @@ pub use callback::{
 pub use delayed::Delayed;
 pub use error::{ComputeError, GraphError, TaskError, panic_message};
 pub use fuse::{ChainArg, Fused, OpBox, ValueBox};
-pub use graph::{Graph, Layer};
+pub use graph::{Graph, KeyMap, KeySet, Layer};
 pub use key::{Key, KeyIndex, MAX_KEY_DIMS};
 pub use op::{Args, Op, downcast_op};
 pub use plan::{Plan, PlanArg};

@@ -2,10 +2,8 @@
 //! along the last axis) at a time: the chain's block-sized intermediates are never made —
 //! numexpr's idea, as DESIGN.md §2 asks.
 
-use std::collections::{HashMap, HashSet};
-
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
-use rask_graph::{Arg, Args, Graph, Key, Op, Task, TaskError, Value, downcast_op};
+use rask_graph::{Arg, Args, Graph, Key, KeyMap, KeySet, Op, Task, TaskError, Value, downcast_op};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{Chunk, block_view};
@@ -416,7 +414,7 @@ struct Grower<'a, T> {
     fusable: &'a dyn Fn(&Key) -> bool,
     /// The expression's inputs: an argument, and the part of it read (a slice taken in place).
     leaves: Vec<(Arg, Option<Vec<Keep>>)>,
-    absorbed: &'a mut HashSet<Key>,
+    absorbed: &'a mut KeySet,
     names: Vec<String>,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -478,8 +476,8 @@ where
 {
     let readers = graph.reader_counts();
     let fusable = |k: &Key| readers.get(k) == Some(&1) && !keep.contains(k);
-    let mut replaced: HashMap<Key, Task> = HashMap::new();
-    let mut absorbed: HashSet<Key> = HashSet::new();
+    let mut replaced: KeyMap<Task> = KeyMap::default();
+    let mut absorbed = KeySet::default();
     for (key, task) in graph.iter() {
         let Some(r) = downcast_op::<ReduceBlock<T>>(task.op()) else {
             continue;

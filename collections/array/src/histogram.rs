@@ -1,11 +1,12 @@
 //! `histogram` (NumPy's and `da.histogram`'s semantics) and `bincount`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Task, TaskError, Value, downcast_op};
+use rask_graph::{
+    Arg, Args, Graph, Key, KeyMap, KeySet, Layer, Op, Task, TaskError, Value, downcast_op,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -174,8 +175,8 @@ rask_graph::register_op!(RandomHistogram, "rask.array.random-histogram");
 /// same numbers as the block would hold. Keys in `keep` are never fused away.
 pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &[Key]) -> Graph {
     let readers = graph.reader_counts();
-    let mut replaced: HashMap<Key, Task> = HashMap::new();
-    let mut absorbed: HashSet<Key> = HashSet::new();
+    let mut replaced: KeyMap<Task> = KeyMap::default();
+    let mut absorbed = KeySet::default();
     for (key, task) in graph.iter() {
         let Some(hist) = downcast_op::<HistogramBlock<f64>>(task.op()) else {
             continue;

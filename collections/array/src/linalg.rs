@@ -407,7 +407,7 @@ pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &[Key]) -> Graph {
         }
     };
     // A transpose is taken in only where every reader is a block product.
-    let mut readers: std::collections::HashMap<Key, (u32, u32)> = std::collections::HashMap::new();
+    let mut readers: rask_graph::KeyMap<(u32, u32)> = rask_graph::KeyMap::default();
     for (_, task) in graph.iter() {
         let is_mm = downcast_op::<MatmulBlock<T>>(task.op()).is_some();
         for d in task.dependencies() {
@@ -418,8 +418,8 @@ pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &[Key]) -> Graph {
             }
         }
     }
-    let mut replaced = std::collections::HashMap::new();
-    let mut removed = std::collections::HashSet::new();
+    let mut replaced = rask_graph::KeyMap::default();
+    let mut removed = rask_graph::KeySet::default();
     for (key, task) in graph.iter() {
         let Some(mm) = downcast_op::<MatmulBlock<T>>(task.op()) else {
             continue;
