@@ -374,6 +374,12 @@ impl<T: Element> Collection for Unsized<T> {
         (0..self.blocks).map(|i| self.key(i)).collect()
     }
 
+    /// An array's optimizations (fused elementwise chains and reductions): its blocks are
+    /// block-by-block work like any array's, lengths unread.
+    fn optimized_graph(&self) -> Result<Graph, ComputeError> {
+        self.as_blocks().optimized_graph()
+    }
+
     fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {
         let mut out: Vec<T> = Vec::new();
         for (i, v) in values.iter().enumerate() {

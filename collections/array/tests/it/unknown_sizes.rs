@@ -121,6 +121,8 @@ proptest! {
         let m = x.mask(&x.compare_scalar(CmpOp::Gt, -2.0)).unwrap();
         // (m * 2 + 1)² via operators and unary ops, and 10 - m.
         let e = (&m * 2.0 + 1.0).powi(2);
+        // Its elementwise chain runs as one task per block, as an array's does.
+        prop_assert!(e.optimized_graph().unwrap().len() + 3 * e.npartitions() <= e.graph().len());
         prop_assert_eq!(both(&e), pos.iter().map(|v| (v * 2.0 + 1.0).powi(2)).collect::<Vec<_>>());
         prop_assert_eq!(both(&m.scalar_first(BinOp::Sub, 10.0)), pos.iter().map(|v| 10.0 - v).collect::<Vec<_>>());
         prop_assert_eq!(both(&(-&m).abs()), pos.iter().map(|v| v.abs()).collect::<Vec<_>>());
