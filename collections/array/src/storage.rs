@@ -623,6 +623,24 @@ fn open_store(path: &Path) -> Result<Arc<zarrs::filesystem::FilesystemStore>, St
         .map_err(|e| format!("cannot open the zarr store {}: {e}", path.display()))
 }
 
+/// The zarr array at `path` and the region `ranges` of it: what a block's read or write needs.
+fn open_region(
+    path: &Path,
+    ranges: &[(u64, u64)],
+) -> Result<
+    (
+        zarrs::array::Array<zarrs::filesystem::FilesystemStore>,
+        zarrs::array::ArraySubset,
+    ),
+    TaskError,
+> {
+    let store = open_store(path).map_err(TaskError::new)?;
+    let array = zarrs::array::Array::open(store, "/")
+        .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))?;
+    let ranges: Vec<std::ops::Range<u64>> = ranges.iter().map(|(s, e)| *s..*e).collect();
+    Ok((array, zarrs::array::ArraySubset::new_with_ranges(&ranges)))
+}
+
 /// Reads one block of a zarr array (its region, which may span chunks).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ZarrRead<T> {
@@ -637,11 +655,7 @@ impl<T: ZarrElement> Op for ZarrRead<T> {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        let store = open_store(&self.path).map_err(TaskError::new)?;
-        let array = zarrs::array::Array::open(store, "/")
-            .map_err(|e| TaskError::new(format!("{}: {e}", self.path.display())))?;
-        let ranges: Vec<std::ops::Range<u64>> = self.ranges.iter().map(|(s, e)| *s..*e).collect();
-        let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+        let (array, subset) = open_region(&self.path, &self.ranges)?;
         let data: Vec<T> = array
             .retrieve_array_subset::<Vec<T>>(&subset)
             .map_err(|e| TaskError::new(format!("{}: {e}", self.path.display())))?;
@@ -667,11 +681,7 @@ impl<T: ZarrElement> Op for ZarrWrite<T> {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let block = block_view::<T>(&args[0])?;
-        let store = open_store(&self.path).map_err(TaskError::new)?;
-        let array = zarrs::array::Array::open(store, "/")
-            .map_err(|e| TaskError::new(format!("{}: {e}", self.path.display())))?;
-        let ranges: Vec<std::ops::Range<u64>> = self.ranges.iter().map(|(s, e)| *s..*e).collect();
-        let subset = zarrs::array::ArraySubset::new_with_ranges(&ranges);
+        let (array, subset) = open_region(&self.path, &self.ranges)?;
         let data: Vec<T> = block.iter().copied().collect();
         array
             .store_array_subset(&subset, data)
