@@ -16,6 +16,20 @@ fn dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// Four ones in two blocks, the second of which fails when computed.
+fn failing_array() -> Array<f64> {
+    Array::<f64>::ones(&[4], 2usize)
+        .unwrap()
+        .map_blocks::<f64>("boom", |b, info| {
+            if info.index[0] == 1 {
+                Err("boom".into())
+            } else {
+                Ok(b.to_owned())
+            }
+        })
+        .unwrap()
+}
+
 fn round_trip<T: Element + std::fmt::Debug>(
     a: &ArrayD<T>,
     write: &[usize],
@@ -130,16 +144,7 @@ fn bad_files_are_errors_and_failed_writes_leave_the_target() {
     assert!(e.contains("is cut short"), "{e}");
     // A block that fails: the target keeps its old contents.
     std::fs::write(d.join("keep.npy"), b"old").unwrap();
-    let x = Array::<f64>::ones(&[4], 2usize).unwrap();
-    let failing = x
-        .map_blocks::<f64>("boom", |b, info| {
-            if info.index[0] == 1 {
-                Err("boom".into())
-            } else {
-                Ok(b.to_owned())
-            }
-        })
-        .unwrap();
+    let failing = failing_array();
     assert!(
         failing
             .to_npy(d.join("keep.npy"))
@@ -271,16 +276,7 @@ fn zarr_errors_and_failed_writes() {
     };
     insta::assert_snapshot!(with_shape("\"shape\": [1099511627776]"), @"chunks (2,) cut the shape [1099511627776] into 549755813888 blocks, more than the 67108864 a graph can hold; use bigger chunks");
     // A block that fails: no store appears.
-    let failing = Array::<f64>::ones(&[4], 2usize)
-        .unwrap()
-        .map_blocks::<f64>("boom", |b, info| {
-            if info.index[0] == 1 {
-                Err("boom".into())
-            } else {
-                Ok(b.to_owned())
-            }
-        })
-        .unwrap();
+    let failing = failing_array();
     assert!(
         failing
             .to_zarr(d.join("f.zarr"))
