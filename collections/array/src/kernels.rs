@@ -796,13 +796,10 @@ impl<T: Element> Array<T> {
                     .map(|i| Arg::Key(rask_graph::Key::with_name(&name_now, i)))
                     .collect();
                 let (f, axes2, who) = (Arc::clone(&step), axes.clone(), label.clone());
+                let join = Assemble::<A>::from_parts(grid, vec![None; inputs.len()]);
                 let op = ClosureOp::new(&label, move |args| {
-                    let views = args
-                        .iter()
-                        .map(block_view::<A>)
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let joined = crate::rechunk::assemble(&grid, &views)?;
-                    let mut p = f(joined.view(), &axes2)
+                    let joined = rask_graph::Op::run(&join, args)?;
+                    let mut p = f(block_view::<A>(&joined)?, &axes2)
                         .map_err(|e| TaskError::new(format!("{who}: {e}")))?;
                     if last {
                         if axes2.iter().any(|a| p.shape().get(*a) != Some(&1)) {

@@ -597,62 +597,6 @@ impl<T: Element> Op for Assemble<T> {
     }
 }
 
-/// The shape of a grid of pieces (C order) put together.
-fn assembled_shape<T>(
-    grid: &[usize],
-    views: &[ndarray::ArrayViewD<'_, T>],
-) -> Result<Vec<usize>, TaskError> {
-    let ndim = grid.len();
-    if views.len() != grid.iter().product::<usize>() || views.iter().any(|v| v.ndim() != ndim) {
-        return Err(TaskError::new(format!(
-            "pieces do not make a grid of {grid:?}"
-        )));
-    }
-    let stride = |d: usize| grid[d + 1..].iter().product::<usize>();
-    Ok((0..ndim)
-        .map(|d| (0..grid[d]).map(|g| views[g * stride(d)].shape()[d]).sum())
-        .collect())
-}
-
-/// A grid of pieces (C order) put together into one array.
-pub(crate) fn assemble<T: Element>(
-    grid: &[usize],
-    views: &[ndarray::ArrayViewD<'_, T>],
-) -> Result<ArrayD<T>, TaskError> {
-    let ndim = grid.len();
-    let shape = assembled_shape(grid, views)?;
-    let stride = |d: usize| grid[d + 1..].iter().product::<usize>();
-    let offsets: Vec<Vec<usize>> = (0..ndim)
-        .map(|d| {
-            let mut off = vec![0];
-            for g in 0..grid[d] {
-                off.push(off[g] + views[g * stride(d)].shape()[d]);
-            }
-            off
-        })
-        .collect();
-    let mut data = crate::chunk::big_vec(shape.iter().product());
-    data.resize(shape.iter().product(), T::default());
-    let mut out =
-        ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|e| TaskError::new(e.to_string()))?;
-    for (flat, view) in views.iter().enumerate() {
-        let pos: Vec<usize> = (0..ndim).map(|d| flat / stride(d) % grid[d]).collect();
-        let mut dst = out.slice_each_axis_mut(|ax| {
-            let d = ax.axis.index();
-            Slice::from(offsets[d][pos[d]]..offsets[d][pos[d]] + view.shape()[d])
-        });
-        if dst.shape() != view.shape() {
-            return Err(TaskError::new(format!(
-                "piece {flat} of shape {:?} does not fit its place {:?}",
-                view.shape(),
-                dst.shape()
-            )));
-        }
-        dst.assign(view);
-    }
-    Ok(out)
-}
-
 macro_rules! register_rechunk {
     ($($t:ty),*) => {$(
         rask_graph::register_op!(Assemble<$t>, concat!("rask.array.assemble<", stringify!($t), ">"));
