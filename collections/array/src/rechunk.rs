@@ -410,19 +410,21 @@ impl<T: Element> Mosaic<T> {
         &self.shape
     }
 
+    /// The one value of parts that are all constant blocks of that value.
+    fn constant(&self) -> Option<T> {
+        let mut values = self
+            .parts
+            .iter()
+            .map(|p| p.block.downcast_ref::<ConstChunk<T>>().map(|c| c.value()));
+        let first = values.next()??;
+        values.all(|v| v == Some(first)).then_some(first)
+    }
+
     /// The parts put together: a constant block if they are all the same constant, else a
     /// new block in memory.
     fn materialize(&self) -> Result<Value, TaskError> {
-        let consts: Option<Vec<T>> = self
-            .parts
-            .iter()
-            .map(|p| p.block.downcast_ref::<ConstChunk<T>>().map(|c| c.value()))
-            .collect();
-        if let Some(vals) = consts
-            && let Some(first) = vals.first()
-            && vals.iter().all(|v| v == first)
-        {
-            return Ok(Value::new(ConstChunk::new(self.shape.clone(), *first)));
+        if let Some(v) = self.constant() {
+            return Ok(Value::new(ConstChunk::new(self.shape.clone(), v)));
         }
         let len = self.shape.iter().product();
         let mut data = crate::chunk::big_vec(len);
@@ -583,16 +585,11 @@ impl<T: Element> Op for Assemble<T> {
             parts,
             _t: std::marker::PhantomData,
         };
-        // Constant parts are put together even in a mosaic: that costs nothing.
-        let constant = !mosaic.parts.is_empty()
-            && mosaic
-                .parts
-                .iter()
-                .all(|p| p.block.downcast_ref::<ConstChunk<T>>().is_some());
-        if self.lazy && !constant {
-            Ok(Value::new(mosaic))
-        } else {
-            mosaic.materialize()
+        match (self.lazy, mosaic.constant()) {
+            (false, _) => mosaic.materialize(),
+            // Parts of one constant make a constant block even in a mosaic: that costs nothing.
+            (true, Some(v)) => Ok(Value::new(ConstChunk::new(mosaic.shape, v))),
+            (true, None) => Ok(Value::new(mosaic)),
         }
     }
 }
