@@ -240,14 +240,9 @@ impl Graph {
     /// ```
     pub fn reader_counts(&self) -> KeyMap<u32> {
         let mut readers = KeyMap::with_capacity_and_hasher(self.len(), FxBuildHasher);
-        let mut seen: Vec<&Key> = Vec::new();
         for (_, task) in self.iter() {
-            seen.clear();
-            for d in task.dependencies() {
-                if !seen.contains(&d) {
-                    seen.push(d);
-                    *readers.entry(d.clone()).or_default() += 1;
-                }
+            for d in distinct_dependencies(task) {
+                *readers.entry(d.clone()).or_default() += 1;
             }
         }
         readers
