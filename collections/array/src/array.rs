@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn, Slice};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Collection, ComputeError, Graph, Key, Layer, Task, Value};
+use rask_graph::{Collection, ComputeError, Graph, Key, KeySet, Layer, Task, Value};
 
 use crate::chunk::Chunk;
 use crate::chunks::{ChunkSpec, Chunks};
@@ -323,9 +323,11 @@ impl<T: Element> Collection for Array<T> {
                 any.type_id()
             })
             .collect();
-        let when = |id: TypeId, g: Graph, pass: &dyn Fn(&Graph, &[Key]) -> Graph| {
+        // The outputs, which no pass may fuse away, as a set: passes ask once per candidate.
+        let keep: KeySet = keys.iter().cloned().collect();
+        let when = |id: TypeId, g: Graph, pass: &dyn Fn(&Graph, &KeySet) -> Graph| {
             if present.contains(&id) {
-                pass(&g, &keys)
+                pass(&g, &keep)
             } else {
                 g
             }

@@ -470,7 +470,7 @@ impl<T: Numeric> Grower<'_, T> {
 
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
-pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &[Key]) -> Graph
+pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph
 where
     T::Acc: Arith,
 {

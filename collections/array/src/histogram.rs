@@ -173,7 +173,7 @@ rask_graph::register_op!(RandomHistogram, "rask.array.random-histogram");
 /// Replaces every histogram block reading a floating-point random block that nothing else
 /// reads with a [`RandomHistogram`]: the samples are counted in batches as they are drawn, the
 /// same numbers as the block would hold. Keys in `keep` are never fused away.
-pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &[Key]) -> Graph {
+pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
     let mut replaced: KeyMap<Task> = KeyMap::default();
     let mut absorbed = KeySet::default();

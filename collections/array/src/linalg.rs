@@ -395,7 +395,7 @@ impl<T: Matmul> Array<T> {
 
 /// Takes 2-d transposes read only by block products into those products, which read the
 /// untransposed block instead (`x @ x.T` makes no copy of `x.T`'s blocks).
-pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &[Key]) -> Graph {
+pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &rask_graph::KeySet) -> Graph {
     use crate::shape::{Reshape, ShapeBlock};
     use rask_graph::downcast_op;
     let is_t = |k: &Key| -> Option<Arg> {
