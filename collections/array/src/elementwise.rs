@@ -670,7 +670,7 @@ impl<T: Numeric> Array<T> {
 
     /// `self op s`.
     pub fn scalar(&self, op: BinOp, s: T) -> Array<T> {
-        self.per_block_op(
+        self.map_blocks_to(
             op.name(),
             WithScalar::<T> {
                 op,
@@ -683,7 +683,7 @@ impl<T: Numeric> Array<T> {
 
     /// `s op self`.
     pub fn scalar_first(&self, op: BinOp, s: T) -> Array<T> {
-        self.per_block_op(
+        self.map_blocks_to(
             op.name(),
             WithScalar::<T> {
                 op,
@@ -696,7 +696,7 @@ impl<T: Numeric> Array<T> {
 
     /// `op(self)` elementwise.
     pub fn unary(&self, op: UnaryOp) -> Array<T> {
-        self.per_block_op(
+        self.map_blocks_to(
             op.name(),
             Unary::<T> {
                 op,
@@ -707,14 +707,4 @@ impl<T: Numeric> Array<T> {
     }
 
     named_unary_methods!(Array);
-
-    /// One task per block applying a registered op to that block alone.
-    fn per_block_op<P: Serialize + ?Sized>(
-        &self,
-        label: &str,
-        op: impl Op,
-        params: &P,
-    ) -> Array<T> {
-        self.map_blocks_to(label, op, params)
-    }
 }
