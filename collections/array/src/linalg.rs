@@ -766,13 +766,12 @@ pub enum Norm {
 /// ```
 pub fn norm(a: &Array<f64>, ord: Norm) -> Result<Array<f64>, ArrayError> {
     use crate::reduce::Reduction;
-    let abs = a.abs();
     match (a.ndim(), ord) {
         (1 | 2, Norm::Fro) => Ok(a.powi(2).sum(Reduction::all())?.sqrt()),
-        (1, Norm::L1) => abs.sum(Reduction::all()),
-        (1, Norm::Inf) => abs.max(Reduction::all()),
-        (2, Norm::L1) => abs.sum(Reduction::axis(0))?.max(Reduction::all()),
-        (2, Norm::Inf) => abs.sum(Reduction::axis(1))?.max(Reduction::all()),
+        (1, Norm::L1) => a.abs().sum(Reduction::all()),
+        (1, Norm::Inf) => a.abs().max(Reduction::all()),
+        (2, Norm::L1) => a.abs().sum(Reduction::axis(0))?.max(Reduction::all()),
+        (2, Norm::Inf) => a.abs().sum(Reduction::axis(1))?.max(Reduction::all()),
         (n, _) => Err(shape_error(
             "norm",
             format!("needs a 1-d or 2-d array, got {n} dimensions"),
