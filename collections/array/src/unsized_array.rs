@@ -594,6 +594,15 @@ impl<T: Element> Array<T> {
         let flat = self.ravel()?;
         let shape = self.shape();
         let blocks = flat.chunks().blocks();
+        // Where each block starts in the raveled array.
+        let offsets: Vec<usize> = flat.chunks().axes()[0]
+            .iter()
+            .scan(0, |start, len| {
+                let at = *start;
+                *start += len;
+                Some(at)
+            })
+            .collect();
         (0..self.ndim())
             .map(|axis| {
                 let token = Tokenizer::new()
@@ -602,7 +611,7 @@ impl<T: Element> Array<T> {
                     .finish();
                 let mut layer = Layer::with_capacity(key_name("nonzero", &token), blocks.len());
                 for (i, index) in blocks.iter().enumerate() {
-                    let offset = flat.chunks().block_ranges(index)[0].start;
+                    let offset = offsets[i];
                     let op = NonzeroBlock::<T> {
                         axis,
                         offset,
