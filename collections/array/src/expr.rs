@@ -428,13 +428,9 @@ impl<T: Numeric> Grower<'_, T> {
                 self.absorbed.insert(key.clone());
                 self.names.push(task.op().name().to_string());
                 let args = task.args().to_vec();
+                // `grow` takes a fusable elementwise task in, and makes anything else a leaf.
                 remap(node, &mut |i| match &args[i as usize] {
-                    Arg::Key(k)
-                        if (self.fusable)(k)
-                            && self.graph.get(k).and_then(as_node::<T>).is_some() =>
-                    {
-                        self.grow(k, depth + 1)
-                    }
+                    Arg::Key(k) => self.grow(k, depth + 1),
                     other => self.leaf(other),
                 })
             }
