@@ -544,40 +544,38 @@ impl<T: Element> Array<T> {
         depth: &[(usize, usize)],
         boundary: &[Boundary<T>],
     ) -> Result<Array<T>, ArrayError> {
-        let n = self.ndim();
-        // Per axis and block: what to cut at the start and at the end. Without a boundary a
-        // block grew only as far as the array goes, which may be less than the depth.
-        let cut = |ax: usize, i: usize| -> (usize, usize) {
-            let (lo, hi) = depth[ax];
-            if boundary[ax] == Boundary::None {
-                let sizes = &original.axes()[ax];
-                let start: usize = sizes[..i].iter().sum();
-                let after: usize = sizes[i + 1..].iter().sum();
-                (lo.min(start), hi.min(after))
-            } else {
-                (lo, hi)
-            }
-        };
-        let axes: Vec<Vec<usize>> = (0..n)
-            .map(|ax| {
-                self.chunks().axes()[ax]
+        // Per axis and block: what to cut at the start. Without a boundary a block grew only
+        // as far as the array goes, which may be less than the depth; what is left after the
+        // cut is the original block.
+        let cuts: Vec<Vec<usize>> = original
+            .axes()
+            .iter()
+            .enumerate()
+            .map(|(ax, sizes)| {
+                let mut start = 0;
+                sizes
                     .iter()
-                    .enumerate()
-                    .map(|(i, len)| {
-                        let (a, b) = cut(ax, i);
-                        len - a - b
+                    .map(|len| {
+                        let lo = depth[ax].0;
+                        let cut = if boundary[ax] == Boundary::None {
+                            lo.min(start)
+                        } else {
+                            lo
+                        };
+                        start += len;
+                        cut
                     })
                     .collect()
             })
             .collect();
-        let out = Chunks::from_axes(axes);
         let token = unique_token();
-        Ok(self.per_block("trim", &token, out, |index| {
-            let ranges: Vec<(usize, usize)> = (0..n)
-                .map(|ax| {
-                    let len = self.chunks().axes()[ax][index[ax] as usize];
-                    let (a, b) = cut(ax, index[ax] as usize);
-                    (a, len - b)
+        Ok(self.per_block("trim", &token, original.clone(), |index| {
+            let ranges: Vec<(usize, usize)> = index
+                .iter()
+                .enumerate()
+                .map(|(ax, i)| {
+                    let (cut, len) = (cuts[ax][*i as usize], original.axes()[ax][*i as usize]);
+                    (cut, cut + len)
                 })
                 .collect();
             Task::new(
