@@ -195,7 +195,7 @@ impl<T: Element> Op for NpyBlock<T> {
             .map(|d| self.shape[d + 1..].iter().product())
             .collect();
         let total: usize = out_shape.iter().product();
-        let mut data: Vec<T> = Vec::with_capacity(total);
+        let mut data: Vec<T> = crate::chunk::big_vec(total);
         if ndim == 0 {
             data.push(T::get(&map[self.offset..self.offset + size]));
         } else if total > 0 {
@@ -682,10 +682,12 @@ impl<T: ZarrElement> Op for ZarrWrite<T> {
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let block = block_view::<T>(&args[0])?;
         let (array, subset) = open_region(&self.path, &self.ranges)?;
-        let data: Vec<T> = block.iter().copied().collect();
-        array
-            .store_array_subset(&subset, data)
-            .map_err(|e| TaskError::new(format!("{}: {e}", self.path.display())))?;
+        // A block in C order is stored as it lies; any other layout is copied into it first.
+        let stored = match block.as_slice() {
+            Some(elements) => array.store_array_subset(&subset, elements),
+            None => array.store_array_subset(&subset, block.iter().copied().collect::<Vec<T>>()),
+        };
+        stored.map_err(|e| TaskError::new(format!("{}: {e}", self.path.display())))?;
         Ok(Value::new(1u64))
     }
 }
