@@ -852,26 +852,27 @@ fn auto_from_previous(
     let mut multiplier = mult(&median_map, largest);
     let reduce_case = multiplier < 1.0;
     let mut result: HashMap<usize, Auto> = HashMap::new();
-    let ideal: Vec<f64> = (0..axes.len())
-        .map(|i| {
+    // Per `auto` axis, the size to round to: its most frequent block size (the first on ties)
+    // if that is above 1 and at least half the blocks have it, else the axis length.
+    let ideal: HashMap<usize, f64> = autos
+        .iter()
+        .map(|&i| {
             let prev = &previous[i];
-            // The most frequent size, the first on ties.
-            let mut best: Option<(usize, usize)> = None;
+            // size -> (count, first position)
+            let mut seen: HashMap<usize, (usize, usize)> = HashMap::new();
             for (k, v) in prev.iter().enumerate() {
-                if prev[..k].contains(v) {
-                    continue;
-                }
-                let count = prev.iter().filter(|x| *x == v).count();
-                if best.is_none_or(|(_, c)| count > c) {
-                    best = Some((*v, count));
-                }
+                seen.entry(*v).or_insert((0, k)).0 += 1;
             }
-            match best {
-                Some((mode, count)) if mode > 1 && count as f64 >= prev.len() as f64 / 2.0 => {
+            let best = seen
+                .into_iter()
+                .max_by_key(|(_, (count, first))| (*count, Reverse(*first)));
+            let size = match best {
+                Some((mode, (count, _))) if mode > 1 && count as f64 >= prev.len() as f64 / 2.0 => {
                     mode as f64
                 }
                 _ => shape[i] as f64,
-            }
+            };
+            (i, size)
         })
         .collect();
     let mut remaining = true;
@@ -880,17 +881,17 @@ fn auto_from_previous(
         guard += 1;
         remaining = false;
         let k = autos.len() as f64;
-        let mut snapshot = autos.clone();
-        snapshot.sort_unstable();
-        for a in snapshot {
+        // Per round: the multiplier's share for each axis, and the tolerance's.
+        let (m_a, tol_a) = (multiplier.powf(1.0 / k), tol.powf(1.0 / k));
+        // `autos` is in axis order (made so, and only ever filtered).
+        for a in autos.clone() {
             let med = match median_map.get(&a) {
                 Some(Auto::Num(x)) => *x,
                 Some(Auto::Tuple(t)) => t.iter().copied().max().unwrap_or(0) as f64,
                 None => continue,
             };
-            let m_a = multiplier.powf(1.0 / k);
             let proposed = med * m_a;
-            let max_size = proposed * tol.powf(1.0 / k);
+            let max_size = proposed * tol_a;
             let prev_max = previous[a].iter().copied().max().unwrap_or(0) as f64;
             let put = |result: &mut HashMap<usize, Auto>,
                        median_map: &mut HashMap<usize, Auto>,
@@ -913,7 +914,7 @@ fn auto_from_previous(
                 put(
                     &mut result,
                     &mut median_map,
-                    Auto::Num(round_to(proposed, ideal[a])),
+                    Auto::Num(round_to(proposed, ideal[&a])),
                 );
                 if proposed < 1.0 {
                     remaining = true;
