@@ -1,4 +1,4 @@
-"""The tutorial's three big computations with Dask, one per process (for its peak RSS).
+"""The tutorial's three big computations and the part-two workloads with Dask, one per process (for its peak RSS).
 
 Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul [--small]
 Prints one JSON line: workload, best-of-3 seconds, peak resident bytes (ru_maxrss).

@@ -3,8 +3,9 @@
 //! - `cargo xtask ci` — what CI runs: `cargo fmt --check`, clippy with `-D warnings`, the tests.
 //! - `cargo xtask deps` — checks that dependencies point inward (STYLE.md 2).
 //! - `cargo xtask bench arrays [--dask] [--small]` — the tutorial's three big array
-//!   computations (fancy, cos-mean, histogram), time and peak RSS, each in its own process,
-//!   beside Dask's.
+//!   computations (fancy, cos-mean, histogram), the first two on random data, matmul, rechunk,
+//!   and (rask only) a zarr round trip and graph optimization: time and peak RSS, each in its
+//!   own process, beside Dask's.
 //! - `cargo xtask bench overhead [--dask]` — per-task scheduler overhead (sync, threaded and
 //!   2 worker processes), the speed of moving a 100 MB result between workers, and the cost of
 //!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in a

@@ -1,9 +1,10 @@
-//! The tutorial's three big computations, each timed (best of 3) in its own process so that
+//! The tutorial's three big computations and the arrays-part-two workloads, each timed (best of 3) in its own process so that
 //! its peak resident memory is its own: `cargo bench -p rask-array --bench tutorial -- fancy`
 //! (or `cosmean`, `histogram`; add `--small` for a quick run). Prints one JSON line.
 //! `fancy-random` and `cosmean-random` run the same expressions on uniform random data
 //! instead of ones, where no lane is constant.
-//! `cargo xtask bench arrays [--dask]` runs all three, beside Dask.
+//! `matmul`, `rechunk`, `zarr` and `optimize` are the part-two figures.
+//! `cargo xtask bench arrays [--dask]` runs them all, beside Dask where Dask has a twin.
 
 use std::time::Instant;
 
