@@ -342,15 +342,15 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         rask.push(json_line(&out.stdout, &format!("the {w} bench"))?);
     }
-    let mut dask = Vec::new();
+    // Per workload, Dask's figures; the zarr round trip and the graph optimization have no
+    // Dask side.
+    let mut dask: Vec<Option<Json>> = vec![None; workloads.len()];
     if flags.contains(&"--dask") {
         let python = dask_python()?;
-        // The zarr round trip and the graph optimization have no Dask side.
-        for w in workloads
-            .iter()
-            .copied()
-            .filter(|w| !["zarr", "optimize"].contains(w))
-        {
+        for (i, w) in workloads.iter().enumerate() {
+            if ["zarr", "optimize"].contains(w) {
+                continue;
+            }
             eprintln!("xtask: running {w} with Dask");
             let mut c = Command::new(&python);
             c.arg(root().join("xtask/dask/arrays.py")).arg(w);
@@ -364,7 +364,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             if !out.status.success() {
                 return Err(format!("arrays.py {w} failed: {}", out.status));
             }
-            dask.push(serde_json::from_slice::<Json>(&out.stdout).map_err(|e| e.to_string())?);
+            dask[i] = Some(json_line(&out.stdout, &format!("arrays.py {w}"))?);
         }
     }
     let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
@@ -377,7 +377,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     for (i, w) in workloads.iter().enumerate() {
         let rs = rask[i]["seconds"].as_f64().unwrap_or(0.0);
         let rm = mb(&rask[i]);
-        let (ds, dm, sp) = match dask.get(i) {
+        let (ds, dm, sp) = match &dask[i] {
             Some(d) => {
                 let ds = d["seconds"].as_f64().unwrap_or(0.0);
                 (
