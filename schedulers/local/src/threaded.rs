@@ -213,20 +213,21 @@ impl<'a> State<'a> {
     fn guarded_work(&self, worker: usize) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(worker)));
         if let Err(panic) = run {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let mut slot = lock(&self.error);
-            if slot.is_none() {
-                *slot = Some(ComputeError::Scheduler(format!(
-                    "worker {worker} failed: {what}"
-                )));
-            }
-            drop(slot);
-            self.stop();
+            let what = rask_graph::panic_message(&*panic);
+            self.fail(ComputeError::Scheduler(format!(
+                "worker {worker} failed: {what}"
+            )));
         }
+    }
+
+    /// Records the computation's first error and stops every worker.
+    fn fail(&self, e: ComputeError) {
+        let mut slot = lock(&self.error);
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+        drop(slot);
+        self.stop();
     }
 
     fn work(&self, worker: usize) {
@@ -238,12 +239,7 @@ impl<'a> State<'a> {
             match self.run(id, worker) {
                 Ok(()) => {}
                 Err(e) => {
-                    let mut slot = lock(&self.error);
-                    if slot.is_none() {
-                        *slot = Some(e);
-                    }
-                    drop(slot);
-                    self.stop();
+                    self.fail(e);
                     return;
                 }
             }
