@@ -506,21 +506,21 @@ impl<T: Element> Array<T> {
                     })
                     .collect()
             };
+            // A constant or the edge value is a pad; the other modes copy parts of the array.
+            let pad = match boundary[ax] {
+                Boundary::Constant(v) => Some(PadMode::Constant(v)),
+                Boundary::Nearest => Some(PadMode::Edge),
+                _ => None,
+            };
+            if let Some(mode) = pad {
+                let widths: Vec<(usize, usize)> = (0..x.ndim())
+                    .map(|k| if k == ax { (lo, hi) } else { (0, 0) })
+                    .collect();
+                x = x.pad(&widths, mode)?;
+                continue;
+            }
             let (left, right) = match boundary[ax] {
-                Boundary::Constant(v) => {
-                    let widths: Vec<(usize, usize)> = (0..x.ndim())
-                        .map(|k| if k == ax { (lo, hi) } else { (0, 0) })
-                        .collect();
-                    x = x.pad(&widths, PadMode::Constant(v))?;
-                    continue;
-                }
-                Boundary::Nearest => {
-                    let widths: Vec<(usize, usize)> = (0..x.ndim())
-                        .map(|k| if k == ax { (lo, hi) } else { (0, 0) })
-                        .collect();
-                    x = x.pad(&widths, PadMode::Edge)?;
-                    continue;
-                }
+                Boundary::Constant(_) | Boundary::Nearest | Boundary::None => continue,
                 Boundary::Periodic => (
                     x.slice(along(n - lo as isize, n, 1))?,
                     x.slice(along(0, hi as isize, 1))?,
@@ -529,7 +529,6 @@ impl<T: Element> Array<T> {
                     x.slice(along(0, lo as isize, -1))?,
                     x.slice(along(n - hi as isize, n, -1))?,
                 ),
-                Boundary::None => continue,
             };
             x = Array::concatenate(&[left, x.clone(), right], ax as isize)?;
         }
