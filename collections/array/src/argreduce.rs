@@ -201,7 +201,9 @@ impl<T: Element> Array<T> {
         axis: Option<usize>,
         split_every: Option<usize>,
     ) -> Result<Array<i64>, ArrayError> {
-        let split_every = split_every.unwrap_or(4).max(2);
+        let split_every = split_every
+            .unwrap_or(crate::reduce::DEFAULT_SPLIT_EVERY)
+            .max(2);
         self.check()?;
         let shape = self.shape();
         if let Some(ax) = axis

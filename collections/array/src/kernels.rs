@@ -742,7 +742,7 @@ impl<T: Element> Array<T> {
     ) -> Result<Array<A>, ArrayError> {
         self.check()?;
         let axes = how.resolved_axes(self.ndim())?;
-        let split = how.split_every_or(4);
+        let split = how.tree_width();
         let keepdims = how.keeps_dims();
         let ndim = self.ndim();
         let token = unique_token();

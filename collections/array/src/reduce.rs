@@ -46,6 +46,10 @@ impl ReduceKind {
     }
 }
 
+/// How many partial results a reduction tree combines at a time unless told (Dask's
+/// `split_every` default).
+pub(crate) const DEFAULT_SPLIT_EVERY: usize = 4;
+
 /// Which axes a reduction runs over and how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reduction {
@@ -99,9 +103,9 @@ impl Reduction {
         self
     }
 
-    /// The tree's width: the one set, or `default`.
-    pub(crate) fn split_every_or(&self, default: usize) -> usize {
-        self.split_every.unwrap_or(default)
+    /// The tree's width: the one set, or [`DEFAULT_SPLIT_EVERY`].
+    pub(crate) fn tree_width(&self) -> usize {
+        self.split_every.unwrap_or(DEFAULT_SPLIT_EVERY)
     }
 
     /// Whether the reduced axes stay (with length 1).
@@ -384,7 +388,7 @@ impl<T: Element> Array<T> {
         finish: &str,
     ) -> Result<(Graph, Arc<str>, Chunks, Vec<usize>), ArrayError> {
         let axes = self.reduce_axes(how)?;
-        let split = how.split_every.unwrap_or(4);
+        let split = how.tree_width();
         let tok = |step: &str, level: usize| {
             Tokenizer::new()
                 .write_str(self.name())
