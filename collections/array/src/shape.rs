@@ -210,10 +210,7 @@ impl<T: Element> Array<T> {
     }
 
     fn shape_op(&self, how: Reshape) -> Arc<dyn Op> {
-        Arc::new(ShapeBlock::<T> {
-            how,
-            _t: std::marker::PhantomData,
-        })
+        Arc::new(ShapeBlock::<T>::new(how))
     }
 
     /// The axes reordered: output axis `i` is input axis `axes[i]` (NumPy's `transpose`).
@@ -417,10 +414,7 @@ impl<T: Element> Array<T> {
                 let src: Vec<u32> = (0..mine.len())
                     .map(|k| if stretched(k) { 0 } else { index[lead + k] })
                     .collect();
-                let op = ShapeBlock::<T> {
-                    how: Reshape::Broadcast(out.block_shape(index)),
-                    _t: std::marker::PhantomData,
-                };
+                let op = ShapeBlock::<T>::new(Reshape::Broadcast(out.block_shape(index)));
                 Task::new(op, [Arg::Key(self.key(&src))])
             }),
         )
@@ -784,16 +778,13 @@ impl<T: Element> Array<T> {
             }
         }
         let mut axes = self.chunks().axes().to_vec();
-        axes[ax] = if groups.is_empty() {
-            vec![0]
-        } else {
-            groups.iter().map(|(_, v)| v.len()).collect()
-        };
         if groups.is_empty() {
+            axes[ax] = vec![0];
             let mut shape = self.shape();
             shape[ax] = 0;
             return Array::zeros(&shape, ChunkSpec::from(axes));
         }
+        axes[ax] = groups.iter().map(|(_, v)| v.len()).collect();
         let out = Chunks::from_axes(axes);
         let token = rask_graph::tokenize::Tokenizer::new()
             .write_str(self.name())
