@@ -279,6 +279,14 @@ impl Chunks {
             .collect()
     }
 
+    /// Whether every axis is cut into equal blocks but a smaller last one (zarr's chunk grid).
+    pub(crate) fn is_regular(&self) -> bool {
+        self.0.iter().all(|c| match c.split_last() {
+            Some((last, rest)) => rest.iter().all(|b| *b == c[0]) && *last <= c[0],
+            None => true,
+        })
+    }
+
     /// The number of blocks.
     pub fn npartitions(&self) -> usize {
         self.0.iter().map(Vec::len).product()

@@ -623,6 +623,14 @@ fn open_store(path: &Path) -> Result<Arc<zarrs::filesystem::FilesystemStore>, St
         .map_err(|e| format!("cannot open the zarr store {}: {e}", path.display()))
 }
 
+/// A block's region in zarr's coordinates.
+fn zarr_ranges(ranges: &[std::ops::Range<usize>]) -> Vec<(u64, u64)> {
+    ranges
+        .iter()
+        .map(|r| (r.start as u64, r.end as u64))
+        .collect()
+}
+
 /// The zarr array at `path` and the region `ranges` of it: what a block's read or write needs.
 fn open_region(
     path: &Path,
@@ -802,10 +810,7 @@ impl<T: ZarrElement> Array<T> {
                 Task::new(
                     ZarrRead::<T> {
                         path: path.clone(),
-                        ranges: ranges
-                            .iter()
-                            .map(|r| (r.start as u64, r.end as u64))
-                            .collect(),
+                        ranges: zarr_ranges(ranges),
                         _t: std::marker::PhantomData,
                     },
                     [],
@@ -824,10 +829,7 @@ impl<T: ZarrElement> Array<T> {
         if path.exists() {
             return Err(zarr_error(format!("{} already exists", path.display())));
         }
-        let regular = self.chunks().axes().iter().all(|c| {
-            c.len() <= 1 || c[..c.len() - 1].iter().all(|b| *b == c[0]) && c[c.len() - 1] <= c[0]
-        });
-        if !regular {
+        if !self.chunks().is_regular() {
             return Err(zarr_error(format!(
                 "zarr needs regular chunks (equal but the last on each axis), got {:?}: rechunk first",
                 self.chunks().axes()
@@ -837,9 +839,9 @@ impl<T: ZarrElement> Array<T> {
             .ok_or_else(|| zarr_error(format!("{} names no directory", path.display())))?;
         let chunk: Vec<u64> = self
             .chunks()
-            .axes()
+            .chunksize()
             .iter()
-            .map(|c| c.first().copied().unwrap_or(0).max(1) as u64)
+            .map(|c| (*c).max(1) as u64)
             .collect();
         let create = Task::new(
             ZarrCreate::<T> {
@@ -854,10 +856,7 @@ impl<T: ZarrElement> Array<T> {
             self.write_via_partial("zarr", path, partial.clone(), create, |ranges| {
                 Arc::new(ZarrWrite::<T> {
                     path: partial.clone(),
-                    ranges: ranges
-                        .iter()
-                        .map(|r| (r.start as u64, r.end as u64))
-                        .collect(),
+                    ranges: zarr_ranges(ranges),
                     _t: std::marker::PhantomData,
                 })
             }),
