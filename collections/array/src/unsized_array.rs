@@ -22,6 +22,8 @@ use crate::error::ArrayError;
 /// One `per` task for each of `inputs` (layer `{label}-chunk`), then one `total` task over
 /// all of them (layer `label`, at index `at`): the graph grown from `graph`, and the last
 /// layer's name.
+///
+/// The first layer is a [`block_layer`].
 fn per_block_then_all(
     graph: &Graph,
     inputs: &[Key],
@@ -31,10 +33,11 @@ fn per_block_then_all(
     total: impl Op,
     at: &[u32],
 ) -> (Graph, Arc<str>) {
-    let mut layer = Layer::with_capacity(key_name(&format!("{label}-chunk"), token), inputs.len());
-    for (i, k) in inputs.iter().enumerate() {
-        layer.insert([i as u32], Task::new(per.clone(), [Arg::Key(k.clone())]));
-    }
+    let layer = block_layer(
+        key_name(&format!("{label}-chunk"), token),
+        inputs.len(),
+        |i| Task::new(per.clone(), [Arg::Key(inputs[i].clone())]),
+    );
     let mut last = Layer::new(key_name(label, token));
     let args: Vec<Arg> = (0..inputs.len() as u32)
         .map(|i| Arg::Key(layer.key([i])))
@@ -45,6 +48,15 @@ fn per_block_then_all(
     graph.add_layer(layer);
     graph.add_layer(last);
     (graph, name)
+}
+
+/// A layer named `name` of `n` tasks at indices `[0]`, `[1]`, …: `task(i)` for each.
+fn block_layer(name: String, n: usize, mut task: impl FnMut(usize) -> Task) -> Layer {
+    let mut layer = Layer::with_capacity(name, n);
+    for i in 0..n {
+        layer.insert([i as u32], task(i));
+    }
+    layer
 }
 
 /// A 1-d array of known blocks but unknown block lengths.
@@ -84,6 +96,18 @@ impl<T: Element> Unsized<T> {
         Key::with_name(&self.name, [i as u32])
     }
 
+    /// The unknown-length array whose blocks are `layer`'s `blocks` tasks, added to `graph`.
+    fn from_layer(mut graph: Graph, layer: Layer, blocks: usize) -> Self {
+        let name = Arc::clone(layer.name());
+        graph.add_layer(layer);
+        Unsized {
+            graph,
+            name,
+            blocks,
+            _t: std::marker::PhantomData,
+        }
+    }
+
     /// The same array with known block lengths, worked out on `scheduler` (Dask's
     /// `compute_chunk_sizes`). The blocks themselves are computed again when the array is.
     ///
@@ -105,13 +129,9 @@ impl<T: Element> Unsized<T> {
             .write_str(&self.name)
             .write_str("sizes")
             .finish();
-        let mut layer = Layer::with_capacity(key_name("chunk-sizes", &token), self.blocks);
-        for i in 0..self.blocks {
-            layer.insert(
-                [i as u32],
-                Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))]),
-            );
-        }
+        let layer = block_layer(key_name("chunk-sizes", &token), self.blocks, |i| {
+            Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))])
+        });
         let keys: Vec<Key> = (0..self.blocks).map(|i| layer.key([i as u32])).collect();
         let mut graph = self.graph.clone();
         graph.add_layer(layer);
@@ -555,25 +575,14 @@ impl<T: Element> Array<T> {
             .write_str(c.name())
             .finish();
         let blocks = common.blocks();
-        let mut layer = Layer::with_capacity(key_name("getitem-mask", &token), blocks.len());
-        for (i, index) in blocks.iter().enumerate() {
-            layer.insert(
-                [i as u32],
-                Task::new(
-                    MaskBlock::<T>::default(),
-                    [Arg::Key(x.key(index)), Arg::Key(c.key(index))],
-                ),
-            );
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = Graph::merged([x.graph(), c.graph()]);
-        graph.add_layer(layer);
-        Ok(Unsized {
-            graph,
-            name,
-            blocks: blocks.len(),
-            _t: std::marker::PhantomData,
-        })
+        let layer = block_layer(key_name("getitem-mask", &token), blocks.len(), |i| {
+            Task::new(
+                MaskBlock::<T>::default(),
+                [Arg::Key(x.key(&blocks[i])), Arg::Key(c.key(&blocks[i]))],
+            )
+        });
+        let graph = Graph::merged([x.graph(), c.graph()]);
+        Ok(Unsized::from_layer(graph, layer, blocks.len()))
     }
 
     /// The indices of the non-zero elements, one array per axis (NumPy's `nonzero`), in
@@ -609,26 +618,20 @@ impl<T: Element> Array<T> {
                     .write_str(flat.name())
                     .write(&(axis as u64))
                     .finish();
-                let mut layer = Layer::with_capacity(key_name("nonzero", &token), blocks.len());
-                for (i, index) in blocks.iter().enumerate() {
-                    let offset = offsets[i];
+                let layer = block_layer(key_name("nonzero", &token), blocks.len(), |i| {
                     let op = NonzeroBlock::<T> {
                         axis,
-                        offset,
+                        offset: offsets[i],
                         shape: shape.clone(),
                         _t: std::marker::PhantomData,
                     };
-                    layer.insert([i as u32], Task::new(op, [Arg::Key(flat.key(index))]));
-                }
-                let name = Arc::clone(layer.name());
-                let mut graph = flat.graph().clone();
-                graph.add_layer(layer);
-                Ok(Unsized {
-                    graph,
-                    name,
-                    blocks: blocks.len(),
-                    _t: std::marker::PhantomData,
-                })
+                    Task::new(op, [Arg::Key(flat.key(&blocks[i]))])
+                });
+                Ok(Unsized::from_layer(
+                    flat.graph().clone(),
+                    layer,
+                    blocks.len(),
+                ))
             })
             .collect()
     }
@@ -649,7 +652,7 @@ impl<T: Element> Array<T> {
             .write_str(self.name())
             .write_str("unique")
             .finish();
-        let inputs: Vec<Key> = self.chunks().blocks().iter().map(|i| self.key(i)).collect();
+        let inputs = self.output_keys();
         let (graph, name) = per_block_then_all(
             self.graph(),
             &inputs,
