@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, ArrayViewD, SliceInfoElem};
+use ndarray::{ArrayD, ArrayViewD};
 use rask_graph::delayed::ClosureOp;
 use rask_graph::tokenize::{key_name, unique_token};
 use rask_graph::{Arg, Graph, Layer, Task, TaskError, Value};
@@ -487,24 +487,9 @@ impl<T: Element> Array<T> {
                 continue;
             }
             let n = x.shape()[ax] as isize;
-            let along = |start: isize, end: isize, step: isize| -> Vec<SliceInfoElem> {
-                (0..x.ndim())
-                    .map(|k| {
-                        if k == ax {
-                            SliceInfoElem::Slice {
-                                start,
-                                end: Some(end),
-                                step,
-                            }
-                        } else {
-                            SliceInfoElem::Slice {
-                                start: 0,
-                                end: None,
-                                step: 1,
-                            }
-                        }
-                    })
-                    .collect()
+            let ndim = x.ndim();
+            let along = |start: isize, end: isize, step: isize| {
+                crate::shape::along(ndim, ax, start, Some(end), step)
             };
             // A constant or the edge value is a pad; the other modes copy parts of the array.
             let pad = match boundary[ax] {

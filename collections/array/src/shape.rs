@@ -188,6 +188,29 @@ pub(crate) fn axis_index(axis: isize, ndim: usize, what: &str) -> Result<usize, 
     Ok(a as usize)
 }
 
+/// A selection of `start..end` by `step` along axis `ax` (of `ndim`), everything on the others.
+pub(crate) fn along(
+    ndim: usize,
+    ax: usize,
+    start: isize,
+    end: Option<isize>,
+    step: isize,
+) -> Vec<ndarray::SliceInfoElem> {
+    (0..ndim)
+        .map(|k| {
+            if k == ax {
+                ndarray::SliceInfoElem::Slice { start, end, step }
+            } else {
+                ndarray::SliceInfoElem::Slice {
+                    start: 0,
+                    end: None,
+                    step: 1,
+                }
+            }
+        })
+        .collect()
+}
+
 impl<T: Element> Array<T> {
     /// One task per output block: block `index` of the output comes from input block
     /// `source(index)` through `op(index)`.
@@ -423,14 +446,7 @@ impl<T: Element> Array<T> {
     /// The elements in reverse order along `axis` (NumPy's `flip`; `x[..., ::-1, ...]`).
     pub fn flip(&self, axis: isize) -> Result<Array<T>, ArrayError> {
         let a = axis_index(axis, self.ndim(), "flip")?;
-        let elems: Vec<ndarray::SliceInfoElem> = (0..self.ndim())
-            .map(|i| ndarray::SliceInfoElem::Slice {
-                start: 0,
-                end: None,
-                step: if i == a { -1 } else { 1 },
-            })
-            .collect();
-        self.slice(&elems)
+        self.slice(along(self.ndim(), a, 0, None, -1))
     }
 
     /// The arrays joined along `axis` (NumPy's `concatenate`). Their other axes are cut to
@@ -603,17 +619,8 @@ impl<T: Element> Array<T> {
         if s == 0 {
             return Ok(self.clone());
         }
-        let along = |start: isize, end: isize| -> Vec<ndarray::SliceInfoElem> {
-            (0..self.ndim())
-                .map(|i| ndarray::SliceInfoElem::Slice {
-                    start: if i == ax { start } else { 0 },
-                    end: if i == ax { Some(end) } else { None },
-                    step: 1,
-                })
-                .collect()
-        };
-        let tail = self.slice(along(n - s, n))?;
-        let head = self.slice(along(0, n - s))?;
+        let tail = self.slice(along(self.ndim(), ax, n - s, Some(n), 1))?;
+        let head = self.slice(along(self.ndim(), ax, 0, Some(n - s), 1))?;
         Array::concatenate(&[tail, head], ax as isize)
     }
 
@@ -665,14 +672,8 @@ impl<T: Element> Array<T> {
                             ));
                         }
                         let i = if at_end { n - 1 } else { 0 } as isize;
-                        let elems: Vec<ndarray::SliceInfoElem> = (0..x.ndim())
-                            .map(|k| ndarray::SliceInfoElem::Slice {
-                                start: if k == ax { i } else { 0 },
-                                end: if k == ax { Some(i + 1) } else { None },
-                                step: 1,
-                            })
-                            .collect();
-                        x.slice(&elems)?.broadcast_to(&shape)
+                        x.slice(along(x.ndim(), ax, i, Some(i + 1), 1))?
+                            .broadcast_to(&shape)
                     }
                 }
             };
