@@ -19,13 +19,14 @@ use crate::shape::axis_index;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Scan<T> {
     axis: usize,
-    prod: bool,
+    /// `Add` for running sums, `Mul` for running products.
+    op: BinOp,
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: Numeric> Op for Scan<T> {
     fn name(&self) -> &str {
-        if self.prod {
+        if self.op == BinOp::Mul {
             "cumprod-chunk"
         } else {
             "cumsum-chunk"
@@ -42,7 +43,7 @@ impl<T: Numeric> Op for Scan<T> {
                 a.ndim()
             )));
         }
-        let op = if self.prod { BinOp::Mul } else { BinOp::Add };
+        let op = self.op;
         a.accumulate_axis_inplace(Axis(self.axis), |prev, cur| {
             *cur = T::binary(op, *prev, *cur)
         });
@@ -69,30 +70,28 @@ impl<T: Numeric> Array<T> {
         let chunks = self.chunks().clone();
         let blocks = chunks.blocks();
         let name = |part: &str| key_name(&format!("{label}-{part}"), &token);
-        let mut scan = Layer::with_capacity(name("chunk"), blocks.len());
+        let op = if prod { BinOp::Mul } else { BinOp::Add };
+        // Each block scanned on its own, then the totals carried from block to block.
         let scan_op: Arc<dyn Op> = Arc::new(Scan::<T> {
             axis: ax,
-            prod,
+            op,
             _t: std::marker::PhantomData,
         });
-        for index in &blocks {
-            scan.insert(
-                index.clone(),
-                Task::from_arc(Arc::clone(&scan_op), [Arg::Key(self.key(index))]),
-            );
-        }
-        let combine: Arc<dyn Op> =
-            Arc::new(Binary::<T>::new(if prod { BinOp::Mul } else { BinOp::Add }));
+        let scan = self.per_block(&format!("{label}-chunk"), &token, chunks.clone(), |index| {
+            Task::from_arc(Arc::clone(&scan_op), [Arg::Key(self.key(index))])
+        });
+        let combine: Arc<dyn Op> = Arc::new(Binary::<T>::new(op));
+        let identity: Arc<dyn Op> = Arc::new(rask_graph::ops::Identity);
         let mut last = Layer::new(name("last"));
         let mut carry = Layer::new(name("carry"));
         let mut out = Layer::with_capacity(name("out"), blocks.len());
         for index in &blocks {
             let i = index[ax];
-            let scanned = scan.key(index.iter().copied());
+            let scanned = scan.key(index);
             if i == 0 {
                 out.insert(
                     index.clone(),
-                    Task::new(rask_graph::ops::Identity, [Arg::Key(scanned)]),
+                    Task::from_arc(Arc::clone(&identity), [Arg::Key(scanned)]),
                 );
                 continue;
             }
@@ -108,15 +107,12 @@ impl<T: Numeric> Array<T> {
             let last_key = last.key(prev.iter().copied());
             last.insert(
                 prev.clone(),
-                Task::new(
-                    SubBlock::<T>::new(ranges),
-                    [Arg::Key(scan.key(prev.iter().copied()))],
-                ),
+                Task::new(SubBlock::<T>::new(ranges), [Arg::Key(scan.key(&prev))]),
             );
             // The carry into block i: the carry into block i - 1 combined with its totals.
             let carry_key = carry.key(index.iter().copied());
             let task = if i == 1 {
-                Task::new(rask_graph::ops::Identity, [Arg::Key(last_key)])
+                Task::from_arc(Arc::clone(&identity), [Arg::Key(last_key)])
             } else {
                 Task::from_arc(
                     Arc::clone(&combine),
@@ -136,8 +132,7 @@ impl<T: Numeric> Array<T> {
             );
         }
         let out_name = Arc::clone(out.name());
-        let mut graph: Graph = self.graph().clone();
-        graph.add_layer(scan);
+        let mut graph: Graph = scan.graph().clone();
         if !last.is_empty() {
             graph.add_layer(last);
             graph.add_layer(carry);
