@@ -344,21 +344,17 @@ impl<T: Element> Array<T> {
         let out = Chunks::from_axes(outchunks);
         // The k-th input block (C order) holds the k-th output block's elements.
         let sources = x.chunks().blocks();
-        let targets = out.blocks();
-        let mut k = 0usize;
-        let source_of: std::collections::HashMap<Vec<u32>, Vec<u32>> = targets
-            .iter()
-            .map(|t| {
-                let s = sources[k].clone();
-                k += 1;
-                (t.clone(), s)
-            })
-            .collect();
-        let out2 = out.clone();
-        let x2 = x.clone();
-        Ok(x.per_block("reshape", &token, out, move |index| {
-            let src = &source_of[index];
-            Task::new(block_op(out2.block_shape(index)), [Arg::Key(x2.key(src))])
+        let nb = out.numblocks();
+        let shapes = out.clone();
+        Ok(x.per_block("reshape", &token, out, |index| {
+            let k = index
+                .iter()
+                .zip(&nb)
+                .fold(0, |k, (i, n)| k * n + *i as usize);
+            Task::new(
+                block_op(shapes.block_shape(index)),
+                [Arg::Key(x.key(&sources[k]))],
+            )
         }))
     }
 
