@@ -419,60 +419,41 @@ impl<T: Element> Array<T> {
                 .map(|a| a.iter().map(|(s, e)| e - s).collect())
                 .collect(),
         );
-        let token = unique_token();
-        let mut layer = Layer::with_capacity(key_name("overlap", &token), out.npartitions());
-        let starts: Vec<Vec<usize>> = old
-            .iter()
-            .map(|c| {
+        // Per axis and output block: the padded blocks its range touches, with the part of
+        // each (as `old_to_new` gives for a rechunk; here the ranges overlap).
+        let pieces: Vec<crate::rechunk::AxisPieces> = (0..n)
+            .map(|ax| {
+                let mut starts = Vec::with_capacity(old[ax].len());
                 let mut s = 0;
-                c.iter()
-                    .map(|b| {
-                        let v = s;
-                        s += b;
-                        v
+                for len in &old[ax] {
+                    starts.push(s);
+                    s += len;
+                }
+                axes_out[ax]
+                    .iter()
+                    .map(|&(lo, hi)| {
+                        old[ax]
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(k, len)| {
+                                let (s, e) = (starts[k], starts[k] + len);
+                                let (a, b) = (s.max(lo), e.min(hi));
+                                (a < b || (lo == hi && k == 0)).then(|| (k, a - s..b.max(a) - s))
+                            })
+                            .collect()
                     })
                     .collect()
             })
             .collect();
-        for index in out.blocks() {
-            // Per axis: the padded blocks the range touches, with the part of each.
-            let per_axis: Vec<Vec<(usize, (usize, usize))>> = (0..n)
-                .map(|ax| {
-                    let (lo, hi) = axes_out[ax][index[ax] as usize];
-                    old[ax]
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(k, len)| {
-                            let (s, e) = (starts[ax][k], starts[ax][k] + len);
-                            let (a, b) = (s.max(lo), e.min(hi));
-                            (a < b || (lo == hi && k == 0)).then(|| (k, (a - s, b.max(a) - s)))
-                        })
-                        .collect()
-                })
-                .collect();
-            let grid: Vec<usize> = per_axis.iter().map(Vec::len).collect();
-            let ranges_box: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
-            let mut args = Vec::new();
-            let mut ranges = Vec::new();
-            for combo in Chunks::product(&ranges_box) {
-                let parts: Vec<&(usize, (usize, usize))> = combo
-                    .iter()
-                    .enumerate()
-                    .map(|(d, k)| &per_axis[d][*k as usize])
-                    .collect();
-                let src: Vec<u32> = parts.iter().map(|(k, _)| *k as u32).collect();
-                args.push(Arg::Key(padded.key(&src)));
-                ranges.push(Some(parts.iter().map(|(_, r)| *r).collect::<Vec<_>>()));
-            }
-            layer.insert(
-                index,
-                Task::new(Assemble::<T>::from_parts(grid, ranges), args),
-            );
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = padded.graph().clone();
-        graph.add_layer(layer);
-        Ok(Array::from_graph(graph, name, out, "overlap"))
+        let token = unique_token();
+        Ok(padded.per_block("overlap", &token, out, |index| {
+            let (grid, parts) = crate::rechunk::piece_grid(index, &pieces);
+            let (args, ranges): (Vec<Arg>, Vec<_>) = parts
+                .into_iter()
+                .map(|(src, r)| (Arg::Key(padded.key(&src)), Some(r)))
+                .unzip();
+            Task::new(Assemble::<T>::from_parts(grid, ranges), args)
+        }))
     }
 
     /// The array with `pads[axis] = (before, after)` elements of `boundary` around it.

@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn, Slice};
 use rask_graph::ops::Identity;
-use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Args, Datum, Layer, Op, Task, TaskError, Value};
+use rask_graph::tokenize::Tokenizer;
+use rask_graph::{Arg, Args, Datum, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -342,6 +342,36 @@ pub fn plan_rechunk(
     }
     steps.push(new.to_vec());
     steps
+}
+
+/// One piece of a new block: the old block's index, and the range of it on each axis.
+pub(crate) type Piece = (Vec<u32>, Vec<(usize, usize)>);
+
+/// The pieces that make the new block at `index`, given per axis and new block as (old
+/// block, range within it), e.g. by [`old_to_new`]: the grid's shape, and for each piece in C
+/// order the old block's index and the piece's range on each axis.
+pub(crate) fn piece_grid(index: &[u32], pieces: &[AxisPieces]) -> (Vec<usize>, Vec<Piece>) {
+    let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
+        .iter()
+        .enumerate()
+        .map(|(d, i)| &pieces[d][*i as usize])
+        .collect();
+    let grid: Vec<usize> = per_axis.iter().map(|p| p.len()).collect();
+    let box_ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
+    let parts = Chunks::product(&box_ranges)
+        .into_iter()
+        .map(|combo| {
+            combo
+                .iter()
+                .enumerate()
+                .map(|(d, k)| {
+                    let (o, r) = &per_axis[d][*k as usize];
+                    (*o as u32, (r.start, r.end))
+                })
+                .unzip()
+        })
+        .collect();
+    (grid, parts)
 }
 
 /// Assembles one block from a grid of pieces, given in C order: each argument is an old
@@ -703,7 +733,7 @@ impl<T: Element> Array<T> {
     /// One step: each new block assembled from pieces of the old ones. `mosaics_in`: the old
     /// blocks may be mosaics (an earlier step's); `mosaics_out`: make mosaics, not blocks.
     fn rechunk_step(&self, new: Chunks, mosaics_in: bool, mosaics_out: bool) -> Array<T> {
-        let old = self.chunks().axes().to_vec();
+        let old = self.chunks().axes();
         // A step that makes mosaics, or reads them, is another computation than a direct
         // rechunk to the same chunks, whose blocks anyone may read: its keys must differ.
         let token = Tokenizer::new()
@@ -711,44 +741,26 @@ impl<T: Element> Array<T> {
             .write(&new)
             .write(&(mosaics_in, mosaics_out))
             .finish();
-        let pieces = old_to_new(&old, new.axes());
+        let pieces = old_to_new(old, new.axes());
         let label = if mosaics_out {
             "rechunk-mosaic"
         } else {
             "rechunk-merge"
         };
-        let mut merge = Layer::with_capacity(key_name(label, &token), new.npartitions());
         let identity: Arc<dyn Op> = Arc::new(Identity);
-        for index in new.blocks() {
-            let per_axis: Vec<&Vec<(usize, Range<usize>)>> = index
-                .iter()
-                .enumerate()
-                .map(|(d, i)| &pieces[d][*i as usize])
-                .collect();
-            let grid: Vec<usize> = per_axis.iter().map(|p| p.len()).collect();
-            let n: usize = grid.iter().product();
+        self.per_block(label, &token, new, |index| {
+            let (grid, parts) = piece_grid(index, &pieces);
+            let n = parts.len();
             let (mut args, mut ranges) = (Vec::with_capacity(n), Vec::with_capacity(n));
-            let box_ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
-            for combo in Chunks::product(&box_ranges) {
-                let parts: Vec<&(usize, Range<usize>)> = combo
+            for (old_index, r) in parts {
+                let full = r
                     .iter()
                     .enumerate()
-                    .map(|(d, k)| &per_axis[d][*k as usize])
-                    .collect();
-                let old_index: Vec<u32> = parts.iter().map(|(o, _)| *o as u32).collect();
-                let full = parts
-                    .iter()
-                    .enumerate()
-                    .all(|(d, (o, r))| r.start == 0 && r.end == old[d][*o]);
+                    .all(|(d, (s, e))| *s == 0 && *e == old[d][old_index[d] as usize]);
                 args.push(Arg::Key(self.key(&old_index)));
-                ranges.push((!full).then(|| {
-                    parts
-                        .iter()
-                        .map(|(_, r)| (r.start, r.end))
-                        .collect::<Vec<_>>()
-                }));
+                ranges.push((!full).then_some(r));
             }
-            let task = match (n, ranges.first()) {
+            match (n, ranges.first()) {
                 // One whole old block: the new block is that block (put together, if it is a
                 // mosaic and this is the last step).
                 (1, Some(None)) if mosaics_out || !mosaics_in => {
@@ -767,13 +779,8 @@ impl<T: Element> Array<T> {
                     },
                     args,
                 ),
-            };
-            merge.insert(index, task);
-        }
-        let name = Arc::clone(merge.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(merge);
-        Array::from_graph(graph, name, new, label)
+            }
+        })
     }
 }
 
