@@ -7,8 +7,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn, Slice};
-use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Collection, ComputeError, Graph, Key, KeySet, Layer, Task, Value};
+use rask_graph::tokenize::Tokenizer;
+use rask_graph::{Collection, ComputeError, Graph, Key, KeySet, Task, Value};
 
 use crate::chunk::Chunk;
 use crate::chunks::{ChunkSpec, Chunks};
@@ -160,22 +160,20 @@ impl<T: Element> Array<T> {
         }
         tok.write_bytes(&bytes);
         drop(bytes);
-        let mut layer =
-            Layer::with_capacity(key_name("array", &tok.finish()), chunks.npartitions());
-        for index in chunks.blocks() {
-            let ranges = chunks.block_ranges(&index);
-            let block = a
-                .slice_each_axis(|ax| {
-                    let r = &ranges[ax.axis.index()];
-                    Slice::from(r.start..r.end)
-                })
-                .to_owned();
-            layer.insert(index, Task::literal(Value::new(Chunk(block))));
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = Graph::new();
-        graph.add_layer(layer);
-        Ok(Self::from_graph(graph, name, chunks, "array"))
+        Ok(Self::from_tasks(
+            "array",
+            &tok.finish(),
+            chunks,
+            |_, ranges| {
+                let block = a
+                    .slice_each_axis(|ax| {
+                        let r = &ranges[ax.axis.index()];
+                        Slice::from(r.start..r.end)
+                    })
+                    .to_owned();
+                Task::literal(Value::new(Chunk(block)))
+            },
+        ))
     }
 
     /// The shape.
