@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use ndarray::IxDyn;
-use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Args, Layer, Op, Task, TaskError, Value};
+use rask_graph::tokenize::Tokenizer;
+use rask_graph::{Arg, Args, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -231,18 +231,10 @@ impl<T: Element> Array<T> {
             .write(params)
             .write_str(self.name())
             .finish();
-        let mut layer = Layer::with_capacity(key_name(label, &token), self.npartitions());
         let op: Arc<dyn Op> = Arc::new(op);
-        for index in self.chunks().blocks() {
-            layer.insert(
-                index.clone(),
-                Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
-            );
-        }
-        let name = Arc::clone(layer.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(layer);
-        Array::from_graph(graph, name, self.chunks().clone(), label)
+        self.per_block(label, &token, self.chunks().clone(), |index| {
+            Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(index))])
+        })
     }
 }
 

@@ -77,9 +77,10 @@ impl<T: Numeric> Array<T> {
             op,
             _t: std::marker::PhantomData,
         });
-        let scan = self.per_block(&format!("{label}-chunk"), &token, chunks.clone(), |index| {
-            Task::from_arc(Arc::clone(&scan_op), [Arg::Key(self.key(index))])
-        });
+        let scan: Array<T> =
+            self.per_block(&format!("{label}-chunk"), &token, chunks.clone(), |index| {
+                Task::from_arc(Arc::clone(&scan_op), [Arg::Key(self.key(index))])
+            });
         let combine: Arc<dyn Op> = Arc::new(Binary::<T>::new(op));
         let identity: Arc<dyn Op> = Arc::new(rask_graph::ops::Identity);
         let mut last = Layer::new(name("last"));

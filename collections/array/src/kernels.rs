@@ -131,27 +131,23 @@ impl<T: Element> Array<T> {
         source: impl Fn(&[u32]) -> Vec<u32>,
     ) -> Array<U> {
         let (num_blocks, shape) = (self.numblocks(), self.shape());
-        let mut layer = Layer::with_capacity(key_name(name, &unique_token()), out.npartitions());
-        for index in out.blocks() {
-            let src = source(&index);
+        let shapes = out.clone();
+        self.per_block(name, &unique_token(), out, |index| {
+            let src = source(index);
             let info = BlockInfo {
                 index: src.clone(),
                 location: self.chunks().block_ranges(&src),
                 num_blocks: num_blocks.clone(),
                 shape: shape.clone(),
             };
-            let want = out.block_shape(&index);
+            let want = shapes.block_shape(index);
             let (f, label) = (Arc::clone(&f), name.to_string());
             let op = ClosureOp::new(name, move |args| {
                 let view = block_view::<T>(&args[0])?;
                 checked(&label, f(view, &info), &want)
             });
-            layer.insert(index, Task::new(op, [Arg::Key(self.key(&src))]));
-        }
-        let layer_name = Arc::clone(layer.name());
-        let mut graph = self.graph().clone();
-        graph.add_layer(layer);
-        Array::from_graph(graph, layer_name, out, name)
+            Task::new(op, [Arg::Key(self.key(&src))])
+        })
     }
 
     /// [`map_blocks`](Array::map_blocks) where `f` removes some axes and adds others (Dask's

@@ -214,13 +214,13 @@ pub(crate) fn along(
 impl<T: Element> Array<T> {
     /// One task per output block: block `index` of the output comes from input block
     /// `source(index)` through `op(index)`.
-    pub(crate) fn per_block(
+    pub(crate) fn per_block<U: Element>(
         &self,
         label: &str,
         token: &str,
         out: Chunks,
         mut task: impl FnMut(&[u32]) -> Task,
-    ) -> Array<T> {
+    ) -> Array<U> {
         let mut layer = Layer::with_capacity(key_name(label, token), out.npartitions());
         for index in out.blocks() {
             let t = task(&index);
