@@ -146,14 +146,21 @@ pub fn divide_to_width(desired: &[usize], max_width: usize) -> Vec<usize> {
     let mut out = Vec::new();
     for &c in desired {
         let n = (c as f64 / max_width.max(1) as f64).ceil() as usize;
-        let mut c = c;
-        for i in 0..n {
-            let part = c / (n - i);
-            out.push(part);
-            c -= part;
+        if n > 0 {
+            out.extend(even_parts(c, n));
         }
     }
     out
+}
+
+/// `n` (at least 1) near-equal parts of `e`, the smaller first.
+pub(crate) fn even_parts(e: usize, n: usize) -> Vec<usize> {
+    let q = e.div_ceil(n);
+    let mut v = vec![q; n];
+    for x in v.iter_mut().take(q * n - e) {
+        *x -= 1;
+    }
+    v
 }
 
 /// Merges neighbouring sizes until at most `max_number` remain, always the adjacent pair

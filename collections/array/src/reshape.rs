@@ -9,6 +9,7 @@ use crate::array::Array;
 use crate::chunks::{ChunkSpec, Chunks};
 use crate::element::Element;
 use crate::error::ArrayError;
+use crate::rechunk::even_parts;
 use crate::shape::{Reshape, ShapeBlock};
 
 /// Dask's message for a reshape that does not merge or split axes evenly.
@@ -87,16 +88,6 @@ fn cross_products(ch: &[Vec<usize>], a: usize, b: usize) -> Vec<usize> {
             .collect();
     }
     out
-}
-
-/// `n` near-equal parts of `e`, the smaller first.
-fn even_parts(e: usize, n: usize) -> Vec<usize> {
-    let q = e.div_ceil(n);
-    let mut v = vec![q; n];
-    for x in v.iter_mut().take(q * n - e) {
-        *x -= 1;
-    }
-    v
 }
 
 /// Splits one axis of the group `lo..=hi` so its largest block (in elements) comes back to
