@@ -333,6 +333,20 @@ impl Chunks {
     }
 }
 
+/// The elements of the largest block over the axes that are not `auto` (those count 1): what
+/// an `auto` axis's block size is budgeted against.
+pub(crate) fn fixed_block_elements(axes: &[AxisChunks], shape: &[usize]) -> f64 {
+    axes.iter()
+        .zip(shape)
+        .map(|(a, &len)| match a {
+            AxisChunks::Size(n) => *n as f64,
+            AxisChunks::Whole | AxisChunks::Keep => len as f64,
+            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
+            AxisChunks::Auto => 1.0,
+        })
+        .product()
+}
+
 /// Block sizes for the `auto` axes, as Dask's `auto_chunks` (without previous chunks): the
 /// byte budget divided by the other axes' largest blocks (plain sizes counted as written), its
 /// n-th root shared by the `n` auto axes; an auto axis shorter than that share is taken whole and
@@ -345,16 +359,7 @@ fn auto_sizes(axes: &[AxisChunks], shape: &[usize], itemsize: usize, limit: usiz
     if open.is_empty() {
         return sizes;
     }
-    let mut largest: f64 = axes
-        .iter()
-        .zip(shape)
-        .map(|(a, &len)| match a {
-            AxisChunks::Size(n) => *n as f64,
-            AxisChunks::Whole | AxisChunks::Keep => len as f64,
-            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
-            AxisChunks::Auto => 1.0,
-        })
-        .product();
+    let mut largest = fixed_block_elements(axes, shape);
     let budget = limit.max(1) as f64 / itemsize.max(1) as f64;
     while !open.is_empty() {
         let share = (budget / largest).powf(1.0 / open.len() as f64);

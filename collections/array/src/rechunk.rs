@@ -836,17 +836,7 @@ fn auto_from_previous(
     let mut autos: Vec<usize> = (0..axes.len())
         .filter(|a| axes[*a] == AxisChunks::Auto)
         .collect();
-    let mut largest: f64 = axes
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| **r != AxisChunks::Auto)
-        .map(|(a, r)| match r {
-            AxisChunks::Size(n) => *n as f64,
-            AxisChunks::Whole | AxisChunks::Keep => shape[a] as f64,
-            AxisChunks::Explicit(v) => v.iter().copied().max().unwrap_or(0) as f64,
-            _ => 1.0,
-        })
-        .product();
+    let mut largest = crate::chunks::fixed_block_elements(&axes, shape);
     // `median` and `result`; in the reducing case they are one map, as in Dask.
     let mut median_map: HashMap<usize, Auto> = autos
         .iter()
