@@ -191,31 +191,42 @@ impl<T: Element> Op for NpyBlock<T> {
         }
         let out_shape: Vec<usize> = self.ranges.iter().map(|(s, e)| e - s).collect();
         let ndim = self.shape.len();
-        let strides: Vec<usize> = (0..ndim)
-            .map(|d| self.shape[d + 1..].iter().product())
-            .collect();
         let total: usize = out_shape.iter().product();
         let mut data: Vec<T> = crate::chunk::big_vec(total);
         if ndim == 0 {
             data.push(T::get(&map[self.offset..self.offset + size]));
         } else if total > 0 {
             // Copy lane by lane along the last axis: each lane is contiguous in the file.
-            let lanes = ArrayD::<()>::from_elem(IxDyn(&out_shape[..ndim - 1]), ());
-            let (s_last, e_last) = self.ranges[ndim - 1];
-            for (ix, _) in lanes.indexed_iter() {
-                let mut flat = s_last;
-                for d in 0..ndim - 1 {
-                    flat += (self.ranges[d].0 + ix[d]) * strides[d];
-                }
-                let start = self.offset + flat * size;
-                let bytes = &map[start..start + (e_last - s_last) * size];
-                data.extend(bytes.chunks_exact(size).map(T::get));
+            let start: Vec<usize> = self.ranges.iter().map(|(s, _)| *s).collect();
+            let lane = out_shape[ndim - 1] * size;
+            for flat in lane_starts(&self.shape, &start, &out_shape) {
+                let at = self.offset + flat * size;
+                data.extend(map[at..at + lane].chunks_exact(size).map(T::get));
             }
         }
         let a = ArrayD::from_shape_vec(IxDyn(&out_shape), data)
             .map_err(|e| TaskError::new(e.to_string()))?;
         Ok(Value::new(Chunk(a)))
     }
+}
+
+/// Where each lane along the last axis of the region of `region` elements starting at `start`
+/// begins in an array of `shape` stored in C order: its flat element index, lane by lane in C
+/// order. (At least one axis.)
+fn lane_starts<'a>(
+    shape: &'a [usize],
+    start: &'a [usize],
+    region: &[usize],
+) -> impl Iterator<Item = usize> + 'a {
+    let ndim = shape.len();
+    let strides: Vec<usize> = (0..ndim).map(|d| shape[d + 1..].iter().product()).collect();
+    ndarray::indices(IxDyn(&region[..ndim - 1]))
+        .into_iter()
+        .map(move |ix| {
+            (0..ndim - 1).fold(start[ndim - 1], |flat, d| {
+                flat + (start[d] + ix[d]) * strides[d]
+            })
+        })
 }
 
 /// Writes one block into its place in an `.npy` file (created by [`NpyCreate`]).
@@ -241,9 +252,6 @@ impl<T: Element> Op for NpyWrite<T> {
             .map_err(|e| TaskError::new(format!("cannot open {}: {e}", self.path.display())))?;
         let ndim = self.shape.len();
         let size = T::DTYPE.itemsize();
-        let strides: Vec<usize> = (0..ndim)
-            .map(|d| self.shape[d + 1..].iter().product())
-            .collect();
         let mut buf: Vec<u8> = Vec::new();
         let write = |flat: usize, buf: &[u8]| {
             file.write_all_at(buf, (self.offset + flat * size) as u64)
@@ -253,15 +261,12 @@ impl<T: Element> Op for NpyWrite<T> {
             block.iter().for_each(|x| x.put(&mut buf));
             return write(0, &buf).map(|()| Value::new(1u64));
         }
-        for (k, lane) in block.lanes(ndarray::Axis(ndim - 1)).into_iter().enumerate() {
-            // The lane's place: its index over the other axes, plus the block's start.
-            let mut rest = k;
-            let mut flat = self.start[ndim - 1];
-            for d in (0..ndim - 1).rev() {
-                let n = block.shape()[d];
-                flat += (self.start[d] + rest % n) * strides[d];
-                rest /= n.max(1);
-            }
+        let lanes = block.lanes(ndarray::Axis(ndim - 1));
+        for (lane, flat) in
+            lanes
+                .into_iter()
+                .zip(lane_starts(&self.shape, &self.start, block.shape()))
+        {
             buf.clear();
             lane.iter().for_each(|x| x.put(&mut buf));
             write(flat, &buf)?;
