@@ -181,8 +181,7 @@ impl<T: Element> Op for NpyBlock<T> {
         let map = unsafe { memmap2::Mmap::map(&file) }
             .map_err(|e| TaskError::new(format!("cannot map {}: {e}", self.path.display())))?;
         let size = T::DTYPE.itemsize();
-        let n: usize = self.shape.iter().product();
-        if map.len() < self.offset + n * size {
+        if npy_data_end(&self.shape, size, self.offset).is_none_or(|end| map.len() < end) {
             return Err(TaskError::new(format!(
                 "{} holds {} bytes, fewer than its header says",
                 self.path.display(),
@@ -208,6 +207,15 @@ impl<T: Element> Op for NpyBlock<T> {
             .map_err(|e| TaskError::new(e.to_string()))?;
         Ok(Value::new(Chunk(a)))
     }
+}
+
+/// Where an `.npy` file's data of `shape` (elements of `itemsize` bytes, from byte `offset`)
+/// ends; `None` if that overflows.
+fn npy_data_end(shape: &[usize], itemsize: usize, offset: usize) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(itemsize, |n, d| n.checked_mul(*d))
+        .and_then(|n| n.checked_add(offset))
 }
 
 /// Where each lane along the last axis of the region of `region` elements starting at `start`
@@ -437,11 +445,7 @@ impl<T: Element> Array<T> {
         let file_len = std::fs::metadata(&path)
             .map_err(|e| storage_error(format!("cannot read {}: {e}", path.display())))?
             .len();
-        let need = h
-            .shape
-            .iter()
-            .try_fold(T::DTYPE.itemsize(), |n, d| n.checked_mul(*d))
-            .and_then(|n| n.checked_add(h.data_offset));
+        let need = npy_data_end(&h.shape, T::DTYPE.itemsize(), h.data_offset);
         if need.is_none_or(|n| n as u64 > file_len) {
             return Err(storage_error(format!(
                 "{} is cut short: its header says shape {:?} of {}, more than its {file_len} bytes hold",
