@@ -729,67 +729,58 @@ impl<T: Element> Array<T> {
             });
             layer.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));
         }
-        let mut name_now = Arc::clone(layer.name());
+        let first = Arc::clone(layer.name());
         graph.add_layer(layer);
         let combine: Step<A> = Arc::new(combine);
         let aggregate: Step<A> = Arc::new(aggregate);
-        let mut nb = self.numblocks();
-        let mut level = 0;
-        loop {
-            let (groups, new_nb, last) = crate::reduce::tree_level(&nb, &axes, split);
-            let step = if last {
-                Arc::clone(&aggregate)
-            } else {
-                Arc::clone(&combine)
-            };
-            let label = if last {
-                format!("{name}-aggregate")
-            } else {
-                format!("{name}-combine")
-            };
-            let mut l = Layer::new(key_name(&label, &format!("{token}-{level}")));
-            for (out_index, ranges) in groups {
-                let grid: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-                let inputs: Vec<Arg> = Chunks::product(&ranges)
-                    .into_iter()
-                    .map(|i| Arg::Key(rask_graph::Key::with_name(&name_now, i)))
-                    .collect();
-                let (f, axes2, who) = (Arc::clone(&step), axes.clone(), label.clone());
-                let join = Assemble::<A>::from_parts(grid, vec![None; inputs.len()]);
-                let op = ClosureOp::new(&label, move |args| {
-                    let joined = rask_graph::Op::run(&join, args)?;
-                    let mut p = f(block_view::<A>(&joined)?, &axes2)
-                        .map_err(|e| TaskError::new(format!("{who}: {e}")))?;
-                    if last {
-                        if axes2.iter().any(|a| p.shape().get(*a) != Some(&1)) {
-                            return Err(TaskError::new(format!(
-                                "{who} made a block of shape {:?}; the reduced axes {axes2:?} must have length 1",
-                                p.shape()
-                            )));
-                        }
-                        if !keepdims {
-                            for a in axes2.iter().rev() {
-                                p = p.index_axis_move(ndarray::Axis(*a), 0);
+        let name_now = crate::reduce::tree_layers(
+            &mut graph,
+            first,
+            self.numblocks(),
+            &axes,
+            split,
+            keepdims,
+            |level, last| {
+                let step = if last {
+                    Arc::clone(&aggregate)
+                } else {
+                    Arc::clone(&combine)
+                };
+                let label = if last {
+                    format!("{name}-aggregate")
+                } else {
+                    format!("{name}-combine")
+                };
+                let layer_name = key_name(&label, &format!("{token}-{level}"));
+                let axes = axes.clone();
+                let task = move |ranges: &[Range<u32>], inputs: Vec<Arg>| {
+                    let grid: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+                    let (f, axes2, who) = (Arc::clone(&step), axes.clone(), label.clone());
+                    let join = Assemble::<A>::from_parts(grid, vec![None; inputs.len()]);
+                    let op = ClosureOp::new(&label, move |args| {
+                        let joined = rask_graph::Op::run(&join, args)?;
+                        let mut p = f(block_view::<A>(&joined)?, &axes2)
+                            .map_err(|e| TaskError::new(format!("{who}: {e}")))?;
+                        if last {
+                            if axes2.iter().any(|a| p.shape().get(*a) != Some(&1)) {
+                                return Err(TaskError::new(format!(
+                                    "{who} made a block of shape {:?}; the reduced axes {axes2:?} must have length 1",
+                                    p.shape()
+                                )));
+                            }
+                            if !keepdims {
+                                for a in axes2.iter().rev() {
+                                    p = p.index_axis_move(ndarray::Axis(*a), 0);
+                                }
                             }
                         }
-                    }
-                    Ok(Value::new(Chunk(p)))
-                });
-                let at = if last && !keepdims {
-                    crate::reduce::drop_reduced(&out_index, &axes)
-                } else {
-                    out_index
+                        Ok(Value::new(Chunk(p)))
+                    });
+                    Task::new(op, inputs)
                 };
-                l.insert(at, Task::new(op, inputs));
-            }
-            name_now = Arc::clone(l.name());
-            graph.add_layer(l);
-            nb = new_nb;
-            level += 1;
-            if last {
-                break;
-            }
-        }
+                (layer_name, Box::new(task))
+            },
+        );
         let out_axes = crate::reduce::reduced_chunks(self.chunks(), &axes, keepdims);
         Ok(Array::from_graph(
             graph,

@@ -347,6 +347,53 @@ pub(crate) fn tree_level(nb: &[usize], axes: &[usize], split: usize) -> TreeLeve
     (groups, new_nb, last)
 }
 
+/// One level's layer name and task maker for [`tree_layers`]: given the ranges of input
+/// block indices a task combines and the inputs' keys, the task.
+pub(crate) type TreeStep<'a> = (
+    String,
+    Box<dyn FnMut(&[std::ops::Range<u32>], Vec<Arg>) -> Task + 'a>,
+);
+
+/// The combining levels of a reduction tree over the layer `first` of partial results (`nb`
+/// blocks per axis), added to `graph`: each level combines up to `split` neighbours along
+/// `axes`; the last drops the reduced axes from its blocks' indices unless `keepdims`.
+/// `level(l, last)` names level `l`'s layer and makes its tasks. The last layer's name.
+pub(crate) fn tree_layers<'a>(
+    graph: &mut Graph,
+    first: Arc<str>,
+    mut nb: Vec<usize>,
+    axes: &[usize],
+    split: usize,
+    keepdims: bool,
+    mut level: impl FnMut(usize, bool) -> TreeStep<'a>,
+) -> Arc<str> {
+    let mut name = first;
+    for l in 0.. {
+        let (groups, new_nb, last) = tree_level(&nb, axes, split);
+        let (layer_name, mut task) = level(l, last);
+        let mut layer = Layer::new(layer_name);
+        for (out_index, ranges) in groups {
+            let inputs = Chunks::product(&ranges)
+                .into_iter()
+                .map(|i| Arg::Key(rask_graph::Key::with_name(&name, i)))
+                .collect();
+            let at = if last && !keepdims {
+                drop_reduced(&out_index, axes)
+            } else {
+                out_index
+            };
+            layer.insert(at, task(&ranges, inputs));
+        }
+        name = Arc::clone(layer.name());
+        graph.add_layer(layer);
+        nb = new_nb;
+        if last {
+            break;
+        }
+    }
+    name
+}
+
 /// `index` without its entries on the reduced `axes` (a result that drops them).
 pub(crate) fn drop_reduced(index: &[u32], axes: &[usize]) -> Vec<u32> {
     index
@@ -413,47 +460,37 @@ impl<T: Element> Array<T> {
                 Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
             );
         }
-        let mut name = Arc::clone(layer.name());
+        let first = Arc::clone(layer.name());
         graph.add_layer(layer);
-        let mut nb = self.numblocks();
-        let mut level = 1;
-        loop {
-            let (groups, new_nb, last) = tree_level(&nb, &axes, split);
-            let drop_axes = if last && !how.keepdims {
-                axes.clone()
-            } else {
-                Vec::new()
-            };
-            let prefix = if last {
-                finish.to_string()
-            } else {
-                format!("{}-partial", kind.name())
-            };
-            let op: Arc<dyn Op> = Arc::new(Combine::<T::Acc> {
-                kind,
-                drop_axes,
-                _t: std::marker::PhantomData,
-            });
-            let mut layer = Layer::new(key_name(&prefix, &tok("combine", level)));
-            for (out_index, ranges) in groups {
-                let inputs = Chunks::product(&ranges)
-                    .into_iter()
-                    .map(|i| Arg::Key(rask_graph::Key::with_name(&name, i)));
-                let final_index = if last && !how.keepdims {
-                    drop_reduced(&out_index, &axes)
+        let name = tree_layers(
+            &mut graph,
+            first,
+            self.numblocks(),
+            &axes,
+            split,
+            how.keepdims,
+            |level, last| {
+                let drop_axes = if last && !how.keepdims {
+                    axes.clone()
                 } else {
-                    out_index
+                    Vec::new()
                 };
-                layer.insert(final_index, Task::from_arc(Arc::clone(&op), inputs));
-            }
-            name = Arc::clone(layer.name());
-            graph.add_layer(layer);
-            nb = new_nb;
-            level += 1;
-            if last {
-                break;
-            }
-        }
+                let prefix = if last {
+                    finish.to_string()
+                } else {
+                    format!("{}-partial", kind.name())
+                };
+                let op: Arc<dyn Op> = Arc::new(Combine::<T::Acc> {
+                    kind,
+                    drop_axes,
+                    _t: std::marker::PhantomData,
+                });
+                (
+                    key_name(&prefix, &tok("combine", level + 1)),
+                    Box::new(move |_, inputs| Task::from_arc(Arc::clone(&op), inputs)),
+                )
+            },
+        );
         // The result's chunks.
         let axes_chunks = reduced_chunks(self.chunks(), &axes, how.keepdims);
         let chunks = Chunks::normalize(
