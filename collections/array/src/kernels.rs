@@ -709,16 +709,16 @@ impl<T: Element> Array<T> {
         let ndim = self.ndim();
         let token = unique_token();
         let mut graph = self.graph().clone();
-        let chunk = Arc::new(chunk);
         let mut layer = Layer::with_capacity(
             key_name(&format!("{name}-chunk"), &token),
             self.npartitions(),
         );
-        for index in self.chunks().blocks() {
-            let (f, axes2, label) = (Arc::clone(&chunk), axes.clone(), name.to_string());
-            let op = ClosureOp::new(&format!("{name}-chunk"), move |args| {
+        // One op for every block's partial.
+        let (axes2, label) = (axes.clone(), name.to_string());
+        let chunk_op: Arc<dyn rask_graph::Op> =
+            Arc::new(ClosureOp::new(&format!("{name}-chunk"), move |args| {
                 let v = block_view::<T>(&args[0])?;
-                let p = f(v, &axes2).map_err(|e| TaskError::new(format!("{label}: {e}")))?;
+                let p = chunk(v, &axes2).map_err(|e| TaskError::new(format!("{label}: {e}")))?;
                 if p.ndim() != ndim {
                     return Err(TaskError::new(format!(
                         "{label}: a partial of {} dimensions, not {ndim}",
@@ -726,8 +726,10 @@ impl<T: Element> Array<T> {
                     )));
                 }
                 Ok(Value::new(Chunk(p)))
-            });
-            layer.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));
+            }));
+        for index in self.chunks().blocks() {
+            let task = Task::from_arc(Arc::clone(&chunk_op), [Arg::Key(self.key(&index))]);
+            layer.insert(index, task);
         }
         let first = Arc::clone(layer.name());
         graph.add_layer(layer);
