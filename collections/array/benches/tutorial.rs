@@ -40,41 +40,27 @@ fn main() {
     } else {
         (200_000, 200_000_000)
     };
+    // The tutorial's `rows`×4000 array in 1000² blocks: ones, or uniform random numbers.
+    let ones = || Array::<f64>::ones(&[rows, 4000], [1000, 1000]).unwrap_or_else(|e| panic!("{e}"));
+    let uniform = || {
+        Generator::new(0)
+            .uniform(0.0, 1.0, &[rows, 4000], [1000, 1000])
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     let run = || -> f64 {
         let t = Instant::now();
         match workload.as_str() {
             "fancy" => {
-                let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let y = x.slice(s![..;-1, ..;-1]).unwrap_or_else(|e| panic!("{e}"));
-                let m = (&x * &y)
-                    .mean(Reduction::all())
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let r = fancy(&ones(), &s);
                 assert_eq!(r.iter().next().copied(), Some(1.0));
             }
             "fancy-random" => {
-                let x = Generator::new(0)
-                    .uniform(0.0, 1.0, &[rows, 4000], [1000, 1000])
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let y = x.slice(s![..;-1, ..;-1]).unwrap_or_else(|e| panic!("{e}"));
-                let m = (&x * &y)
-                    .mean(Reduction::all())
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let r = fancy(&uniform(), &s);
                 // E[x * y] for independent uniforms is 1/4.
                 assert!((r.iter().next().copied().unwrap_or(0.0) - 0.25).abs() < 0.01);
             }
             "cosmean-random" => {
-                let x = Generator::new(0)
-                    .uniform(0.0, 1.0, &[rows, 4000], [1000, 1000])
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let m = x
-                    .cos()
-                    .powi(2)
-                    .mean(Reduction::axis(0))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let r = cosmean(&uniform(), &s);
                 // E[cos(u)**2] for u uniform on [0, 1) is 1/2 + sin(2)/4.
                 assert!((r[[0]] - (0.5 + 2f64.sin() / 4.0)).abs() < 0.02);
             }
@@ -140,14 +126,7 @@ fn main() {
                 assert!((mean - 0.5).abs() < 0.01);
             }
             "cosmean" => {
-                let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000])
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let m = x
-                    .cos()
-                    .powi(2)
-                    .mean(Reduction::axis(0))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let r = cosmean(&ones(), &s);
                 assert!((r[[0]] - 1f64.cos().powi(2)).abs() < 1e-9);
             }
             "histogram" => {
@@ -172,4 +151,23 @@ fn main() {
         "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"peak_rss_bytes\": {}}}",
         peak_rss_bytes()
     );
+}
+
+/// The fancy calculation: `(x * x[::-1, ::-1]).mean()`.
+fn fancy(x: &Array<f64>, s: &ThreadedScheduler) -> ndarray::ArrayD<f64> {
+    let y = x.slice(s![..;-1, ..;-1]).unwrap_or_else(|e| panic!("{e}"));
+    let m = (x * &y)
+        .mean(Reduction::all())
+        .unwrap_or_else(|e| panic!("{e}"));
+    m.compute_on(s, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The cos-mean: `(cos(x) ** 2).mean(axis=0)`.
+fn cosmean(x: &Array<f64>, s: &ThreadedScheduler) -> ndarray::ArrayD<f64> {
+    let m = x
+        .cos()
+        .powi(2)
+        .mean(Reduction::axis(0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    m.compute_on(s, &[]).unwrap_or_else(|e| panic!("{e}"))
 }
