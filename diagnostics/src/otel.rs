@@ -12,7 +12,7 @@ use opentelemetry::trace::{Span, Status, TraceContextExt, Tracer, TracerProvider
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use rask_graph::{Callback, ComputeFinish, ComputeStart, TaskFinish, TaskStart};
+use rask_graph::{Callback, ComputeFinish, ComputeStart, TaskFinish, TaskStart, WorkerId};
 use rustc_hash::FxHashMap;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,13 +80,13 @@ impl OtelCallback {
         self
     }
 
-    fn shard(&self, worker: usize) -> MutexGuard<'_, FxHashMap<u32, BoxedSpan>> {
-        lock(&self.tasks[worker % SHARDS])
+    fn shard(&self, worker: &WorkerId) -> MutexGuard<'_, FxHashMap<u32, BoxedSpan>> {
+        lock(&self.tasks[worker.shard() % SHARDS])
     }
 }
 
 impl Callback for OtelCallback {
-    fn on_compute_start(&self, e: &ComputeStart<'_>) {
+    fn on_compute_start(&self, e: &ComputeStart) {
         let parent = self.parent.clone().unwrap_or_else(Context::current);
         let mut span = self.tracer.start_with_context("rask.compute", &parent);
         span.set_attribute(KeyValue::new("rask.tasks", e.tasks as i64));
@@ -95,30 +95,30 @@ impl Callback for OtelCallback {
         *lock(&self.compute) = Some(parent.with_span(span));
     }
 
-    fn on_task_start(&self, e: &TaskStart<'_>) {
+    fn on_task_start(&self, e: &TaskStart) {
         let Some(cx) = lock(&self.compute).clone() else {
             return;
         };
         let mut span = self.tracer.start_with_context(e.op.to_string(), &cx);
         span.set_attribute(KeyValue::new("rask.key", e.key.to_string()));
         span.set_attribute(KeyValue::new("rask.op", e.op.to_string()));
-        span.set_attribute(KeyValue::new("rask.worker", e.worker as i64));
-        self.shard(e.worker).insert(e.id, span);
+        span.set_attribute(KeyValue::new("rask.worker", e.worker.to_string()));
+        self.shard(&e.worker).insert(e.id, span);
     }
 
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
-        let Some(mut span) = self.shard(e.worker).remove(&e.id) else {
+    fn on_task_finish(&self, e: &TaskFinish) {
+        let Some(mut span) = self.shard(&e.worker).remove(&e.id) else {
             return;
         };
         span.set_attribute(KeyValue::new("rask.nbytes", e.nbytes as i64));
-        if let Some(err) = e.error {
-            span.set_attribute(KeyValue::new("rask.error", err.to_string()));
-            span.set_status(Status::error(err.to_string()));
+        if let Some(err) = &e.error {
+            span.set_attribute(KeyValue::new("rask.error", err.clone()));
+            span.set_status(Status::error(err.clone()));
         }
         span.end();
     }
 
-    fn on_compute_finish(&self, e: &ComputeFinish<'_>) {
+    fn on_compute_finish(&self, e: &ComputeFinish) {
         // Tasks still open (a failed computation stops without finishing them) end here.
         for shard in self.tasks.iter() {
             for (_, mut span) in lock(shard).drain() {
@@ -131,8 +131,8 @@ impl Callback for OtelCallback {
         };
         let span = cx.span();
         span.set_attribute(KeyValue::new("rask.tasks_done", e.tasks_done as i64));
-        if let Some(err) = e.error {
-            span.set_status(Status::error(err.to_string()));
+        if let Some(err) = &e.error {
+            span.set_status(Status::error(err.clone()));
         }
         span.end();
     }

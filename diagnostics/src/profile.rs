@@ -5,9 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use rask_graph::{
-    Callback, ComputeFinish, ComputeStart, Key, ResultReleased, TaskFinish, TaskStart,
+    Callback, ComputeFinish, ComputeStart, Key, ResultReleased, TaskFinish, TaskStart, WorkerId,
 };
-use rustc_hash::FxHashMap;
 
 use crate::ticker::Ticker;
 
@@ -27,7 +26,7 @@ pub struct TaskRecord {
     /// When it finished.
     pub end: Instant,
     /// The worker that ran it.
-    pub worker: usize,
+    pub worker: WorkerId,
     /// The size of its result (0 if it failed).
     pub nbytes: usize,
     /// Whether it failed.
@@ -53,30 +52,6 @@ struct WorkerLog(Mutex<Log>);
 struct Log {
     running: Vec<(u32, Instant)>,
     records: Vec<TaskRecord>,
-    last_op: Option<(usize, usize, Arc<str>)>,
-    ops: FxHashMap<String, Arc<str>>,
-}
-
-impl Log {
-    /// The op name as a shared string, without allocating for a name seen before.
-    fn op(&mut self, name: &str) -> Arc<str> {
-        let id = (name.as_ptr() as usize, name.len());
-        if let Some((p, l, op)) = &self.last_op
-            && (*p, *l) == id
-        {
-            return Arc::clone(op);
-        }
-        let op = match self.ops.get(name) {
-            Some(op) => Arc::clone(op),
-            None => {
-                let op: Arc<str> = name.into();
-                self.ops.insert(name.to_string(), Arc::clone(&op));
-                op
-            }
-        };
-        self.last_op = Some((id.0, id.1, Arc::clone(&op)));
-        op
-    }
 }
 
 /// Records every task: key, op, start, end, worker — Dask's `Profiler`. Each worker writes to
@@ -136,33 +111,33 @@ impl Profiler {
         }
     }
 
-    fn log(&self, worker: usize) -> MutexGuard<'_, Log> {
-        lock(&self.logs[worker % LOGS].0)
+    fn log(&self, worker: &WorkerId) -> MutexGuard<'_, Log> {
+        lock(&self.logs[worker.shard() % LOGS].0)
     }
 }
 
 impl Callback for Profiler {
     #[inline]
-    fn on_task_start(&self, e: &TaskStart<'_>) {
+    fn on_task_start(&self, e: &TaskStart) {
         let now = Instant::now();
-        self.log(e.worker).running.push((e.id, now));
+        self.log(&e.worker).running.push((e.id, now));
     }
 
     #[inline]
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+    fn on_task_finish(&self, e: &TaskFinish) {
         let end = Instant::now();
-        let mut log = self.log(e.worker);
+        let mut log = self.log(&e.worker);
         let start = match log.running.iter().rposition(|(id, _)| *id == e.id) {
             Some(i) => log.running.swap_remove(i).1,
             None => end,
         };
-        let op = log.op(e.op);
+        let op = Arc::clone(&e.op);
         log.records.push(TaskRecord {
             key: e.key.clone(),
             op,
             start,
             end,
-            worker: e.worker,
+            worker: e.worker.clone(),
             nbytes: e.nbytes,
             failed: e.error.is_some(),
         });
@@ -274,7 +249,7 @@ impl ResourceProfiler {
 }
 
 impl Callback for ResourceProfiler {
-    fn on_compute_start(&self, _: &ComputeStart<'_>) {
+    fn on_compute_start(&self, _: &ComputeStart) {
         Self::take_sample(&self.sampler, &self.samples);
         let (sampler, samples) = (Arc::clone(&self.sampler), Arc::clone(&self.samples));
         let t = Ticker::start("rask-resources", self.dt, move || {
@@ -283,7 +258,7 @@ impl Callback for ResourceProfiler {
         *lock(&self.ticker) = Some(t);
     }
 
-    fn on_compute_finish(&self, _: &ComputeFinish<'_>) {
+    fn on_compute_finish(&self, _: &ComputeFinish) {
         if let Some(t) = lock(&self.ticker).take() {
             t.stop();
         }
@@ -353,19 +328,19 @@ impl CacheProfiler {
 }
 
 impl Callback for CacheProfiler {
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+    fn on_task_finish(&self, e: &TaskFinish) {
         if e.error.is_none() {
             self.live.fetch_add(e.nbytes as i64, Ordering::Relaxed);
             lock(&self.changes).push((Instant::now(), e.nbytes as i64));
         }
     }
 
-    fn on_release(&self, e: &ResultReleased<'_>) {
+    fn on_release(&self, e: &ResultReleased) {
         self.live.fetch_sub(e.nbytes as i64, Ordering::Relaxed);
         lock(&self.changes).push((Instant::now(), -(e.nbytes as i64)));
     }
 
-    fn on_compute_finish(&self, _: &ComputeFinish<'_>) {
+    fn on_compute_finish(&self, _: &ComputeFinish) {
         // The outputs go to the caller: the scheduler holds nothing any more.
         let held = self.live.swap(0, Ordering::Relaxed);
         lock(&self.changes).push((Instant::now(), -held));

@@ -154,7 +154,7 @@ fn write_out(out: &Out, text: &str) {
 }
 
 impl Callback for ProgressBar {
-    fn on_compute_start(&self, e: &ComputeStart<'_>) {
+    fn on_compute_start(&self, e: &ComputeStart) {
         self.done.store(0, Ordering::Relaxed);
         self.total.store(e.tasks, Ordering::Relaxed);
         let start = Instant::now();
@@ -179,11 +179,11 @@ impl Callback for ProgressBar {
     }
 
     #[inline]
-    fn on_task_finish(&self, _: &TaskFinish<'_>) {
+    fn on_task_finish(&self, _: &TaskFinish) {
         self.done.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn on_compute_finish(&self, _: &ComputeFinish<'_>) {
+    fn on_compute_finish(&self, _: &ComputeFinish) {
         let Some((start, ticker)) = self
             .run
             .lock()

@@ -194,9 +194,16 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// Sorts worker names with their trailing numbers as numbers: `threaded-2` before `threaded-10`.
+fn natural_key(name: &str) -> (&str, u64, &str) {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (stem, number) = name.split_at(name.len() - digits);
+    (stem, number.parse().unwrap_or(0), name)
+}
+
 fn task_stream(tasks: &[TaskRecord], axis: &Axis) -> String {
-    let mut workers: Vec<usize> = tasks.iter().map(|r| r.worker).collect();
-    workers.sort_unstable();
+    let mut workers: Vec<&str> = tasks.iter().map(|r| r.worker.as_str()).collect();
+    workers.sort_unstable_by_key(|w| natural_key(w));
     workers.dedup();
     let row = (360.0 / workers.len().max(1) as f64).clamp(4.0, 24.0);
     let height = row * workers.len().max(1) as f64 + 30.0;
@@ -217,13 +224,15 @@ fn task_stream(tasks: &[TaskRecord], axis: &Axis) -> String {
     for (i, w) in workers.iter().enumerate() {
         let _ = write!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">worker {w}</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             LEFT - 6.0,
-            i as f64 * row + row * 0.7
+            i as f64 * row + row * 0.7,
+            esc(w)
         );
     }
     for r in tasks.iter().take(MAX_BARS) {
-        let i = workers.binary_search(&r.worker).unwrap_or(0);
+        let i = (workers.binary_search_by_key(&natural_key(r.worker.as_str()), |w| natural_key(w)))
+            .unwrap_or(0);
         let x = axis.x(r.start);
         let w = (axis.x(r.end) - x).max(0.5);
         let _ = write!(

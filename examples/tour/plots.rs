@@ -1,5 +1,5 @@
 //! The tour's plots, drawn with plotters into PNG files: the notebook's `plt.plot` and
-//! `plt.bar`. Text uses the DejaVu Sans font shipped with rask (`rask::array::FONT`), through
+//! `plt.bar`. Text uses the DejaVu Sans font shipped with rask (`rask::visualize::FONT`), through
 //! plotters' pure-Rust `ab_glyph` path: no system font libraries.
 
 use std::error::Error;
@@ -13,7 +13,7 @@ const C0: RGBColor = RGBColor(31, 119, 180);
 const SIZE: (u32, u32) = (1200, 800);
 
 fn font() -> Result<(), Box<dyn Error>> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, rask::array::FONT)
+    plotters::style::register_font("sans-serif", FontStyle::Normal, rask::visualize::FONT)
         .map_err(|_| "the shipped font is not a valid TrueType font".into())
 }
 

@@ -4,15 +4,63 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::Key;
 
+/// The name of a worker: a thread (`"threaded-3"`), a process (`"process-1 (pid 4242)"`), a
+/// host (`"tcp://10.0.0.7:4040"`). A string, not a slot number, so that events forwarded from
+/// other processes and hosts still say where a task ran. Cloning is an `Arc` increment.
+///
+/// ```
+/// use rask_graph::WorkerId;
+/// let w = WorkerId::new("threaded-0");
+/// assert_eq!(w.as_str(), "threaded-0");
+/// assert_eq!(w.to_string(), "threaded-0");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkerId(Arc<str>);
+
+impl WorkerId {
+    /// A worker named `name`.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self(name.into())
+    }
+
+    /// `"{prefix}-{i}"` for `i` in `0..n`: the ids of a pool's workers.
+    pub fn numbered(prefix: &str, n: usize) -> Vec<WorkerId> {
+        (0..n)
+            .map(|i| WorkerId::new(format!("{prefix}-{i}")))
+            .collect()
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A number derived from the name (the same for equal names, in every process), for
+    /// callbacks that shard their state by worker.
+    pub fn shard(&self) -> usize {
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(&*self.0) as usize
+    }
+}
+
+impl fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A computation starts.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ComputeStart<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeStart {
     /// The keys requested.
-    pub keys: &'a [Key],
+    pub keys: Vec<Key>,
     /// The number of tasks that will run.
     pub tasks: usize,
     /// The number of workers running them.
@@ -20,53 +68,80 @@ pub struct ComputeStart<'a> {
 }
 
 /// A task starts on a worker.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct TaskStart<'a> {
-    /// The task's id in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStart {
+    /// The task's id in this computation's plan.
     pub id: u32,
     /// Its key.
-    pub key: &'a Key,
+    pub key: Key,
     /// Its op's name.
-    pub op: &'a str,
-    /// The worker running it (0-based).
-    pub worker: usize,
+    pub op: Arc<str>,
+    /// The worker running it.
+    pub worker: WorkerId,
 }
 
 /// A task finished, successfully or not.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct TaskFinish<'a> {
-    /// The task's id in the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFinish {
+    /// The task's id in this computation's plan.
     pub id: u32,
     /// Its key.
-    pub key: &'a Key,
+    pub key: Key,
     /// Its op's name.
-    pub op: &'a str,
+    pub op: Arc<str>,
     /// The worker that ran it.
-    pub worker: usize,
+    pub worker: WorkerId,
     /// The size of its result, 0 when it failed.
     pub nbytes: usize,
     /// Why it failed, if it did.
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
 }
 
 /// A scheduler dropped a result: every task that reads it has it (outputs are never released).
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ResultReleased<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultReleased {
     /// The task whose result it was.
     pub id: u32,
     /// Its key.
-    pub key: &'a Key,
+    pub key: Key,
     /// The result's size.
     pub nbytes: usize,
 }
 
 /// A computation finished.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct ComputeFinish<'a> {
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeFinish {
     /// How many tasks ran to completion.
     pub tasks_done: usize,
     /// Why the computation failed, if it did.
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
+}
+
+/// Any callback event, owned and serializable: what a worker process or host forwards to the
+/// client that started the computation, which replays it with [`Callbacks::dispatch`].
+///
+/// ```
+/// use rask_graph::{Event, Key, TaskStart, WorkerId};
+///
+/// let e = Event::TaskStart(TaskStart {
+///     id: 3, key: Key::new("x", [3]), op: "inc".into(), worker: WorkerId::new("w-1"),
+/// });
+/// let bytes = postcard::to_stdvec(&e).unwrap();
+/// assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Event {
+    /// See [`Callback::on_compute_start`].
+    ComputeStart(ComputeStart),
+    /// See [`Callback::on_task_start`].
+    TaskStart(TaskStart),
+    /// See [`Callback::on_task_finish`].
+    TaskFinish(TaskFinish),
+    /// See [`Callback::on_release`].
+    Release(ResultReleased),
+    /// See [`Callback::on_compute_finish`].
+    ComputeFinish(ComputeFinish),
 }
 
 /// An observer of computations. Every method has a no-op default: implement only what you need.
@@ -80,7 +155,7 @@ pub struct ComputeFinish<'a> {
 /// struct Counter(AtomicUsize);
 ///
 /// impl Callback for Counter {
-///     fn on_task_finish(&self, _event: &TaskFinish<'_>) {
+///     fn on_task_finish(&self, _event: &TaskFinish) {
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
 /// }
@@ -90,15 +165,15 @@ pub struct ComputeFinish<'a> {
 /// ```
 pub trait Callback: Send + Sync + fmt::Debug {
     /// Before the first task.
-    fn on_compute_start(&self, _event: &ComputeStart<'_>) {}
+    fn on_compute_start(&self, _event: &ComputeStart) {}
     /// Before a task runs.
-    fn on_task_start(&self, _event: &TaskStart<'_>) {}
+    fn on_task_start(&self, _event: &TaskStart) {}
     /// After a task ran.
-    fn on_task_finish(&self, _event: &TaskFinish<'_>) {}
+    fn on_task_finish(&self, _event: &TaskFinish) {}
     /// When a result is dropped (what a cache profiler counts).
-    fn on_release(&self, _event: &ResultReleased<'_>) {}
+    fn on_release(&self, _event: &ResultReleased) {}
     /// After the last task (or the first failure).
-    fn on_compute_finish(&self, _event: &ComputeFinish<'_>) {}
+    fn on_compute_finish(&self, _event: &ComputeFinish) {}
 }
 
 /// The callbacks of one computation, as schedulers call them: a callback that panics is
@@ -139,36 +214,47 @@ impl<'a> Callbacks<'a> {
     }
 
     /// Calls every `on_compute_start`.
-    pub fn compute_start(&self, e: &ComputeStart<'_>) {
+    pub fn compute_start(&self, e: &ComputeStart) {
         self.each("on_compute_start", |c| c.on_compute_start(e));
     }
 
     /// Calls every `on_task_start`.
     #[inline]
-    pub fn task_start(&self, e: &TaskStart<'_>) {
+    pub fn task_start(&self, e: &TaskStart) {
         self.each("on_task_start", |c| c.on_task_start(e));
     }
 
     /// Calls every `on_task_finish`.
     #[inline]
-    pub fn task_finish(&self, e: &TaskFinish<'_>) {
+    pub fn task_finish(&self, e: &TaskFinish) {
         self.each("on_task_finish", |c| c.on_task_finish(e));
     }
 
     /// Calls every `on_release`.
     #[inline]
-    pub fn release(&self, e: &ResultReleased<'_>) {
+    pub fn release(&self, e: &ResultReleased) {
         self.each("on_release", |c| c.on_release(e));
     }
 
     /// Calls every `on_compute_finish`.
-    pub fn compute_finish(&self, e: &ComputeFinish<'_>) {
+    pub fn compute_finish(&self, e: &ComputeFinish) {
         self.each("on_compute_finish", |c| c.on_compute_finish(e));
+    }
+
+    /// Calls the method for `event`: how a scheduler replays events forwarded from elsewhere.
+    pub fn dispatch(&self, event: &Event) {
+        match event {
+            Event::ComputeStart(e) => self.compute_start(e),
+            Event::TaskStart(e) => self.task_start(e),
+            Event::TaskFinish(e) => self.task_finish(e),
+            Event::Release(e) => self.release(e),
+            Event::ComputeFinish(e) => self.compute_finish(e),
+        }
     }
 }
 
 impl fmt::Debug for Callbacks<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.debug_list().entries(self.list).finish()
     }
 }

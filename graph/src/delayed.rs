@@ -216,10 +216,10 @@ impl<T: Datum + Clone> Collection for Delayed<T> {
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<T, ComputeError> {
-        let v = values
-            .into_iter()
-            .next()
-            .ok_or_else(|| ComputeError::Scheduler("no value returned".into()))?;
+        let v = values.into_iter().next().ok_or(ComputeError::ResultCount {
+            expected: 1,
+            found: 0,
+        })?;
         let found = v.type_name();
         v.into_owned::<T>().map_err(|_| ComputeError::ResultType {
             key: self.key.clone(),

@@ -129,32 +129,49 @@ impl TaskError {
         Self { message }
     }
 
+    /// The error of an op handed the wrong number of arguments.
+    ///
+    /// ```
+    /// use rask_graph::{ops::Identity, TaskError};
+    /// assert_eq!(
+    ///     TaskError::arity(&Identity, 3).to_string(),
+    ///     "op `identity` takes 1 argument, got 3"
+    /// );
+    /// ```
+    pub fn arity(op: &dyn crate::Op, got: usize) -> Self {
+        Self::new(format!(
+            "op `{}` takes {}, got {got}",
+            op.name(),
+            op.arity()
+        ))
+    }
+
     /// The message.
     pub fn message(&self) -> &str {
         &self.message
     }
 }
 
+/// A shared, typed error kept as the source of a [`ComputeError`]: the failure types of
+/// schedulers and collections cross into `ComputeError` with their source intact.
+pub type SharedError = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a computation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ComputeError {
     /// The graph could not be lowered: a cycle, a missing key, ….
-    #[error(transparent)]
-    Graph(#[from] GraphError),
+    Graph(GraphError),
     /// A task returned an error; nothing new was started after it.
-    #[error("task {key} (op `{op}`) failed: {cause}")]
     Task {
         /// The failed task.
         key: Key,
         /// Its op's name.
         op: String,
         /// What the op said.
-        #[source]
         cause: TaskError,
     },
     /// A task panicked; the panic was caught and nothing new was started after it.
-    #[error("task {key} (op `{op}`) panicked: {message}")]
     Panic {
         /// The task that panicked.
         key: Key,
@@ -164,7 +181,6 @@ pub enum ComputeError {
         message: String,
     },
     /// A result did not have the type its collection expected.
-    #[error("result {key} has type {found}, expected {expected}")]
     ResultType {
         /// The output key.
         key: Key,
@@ -173,34 +189,83 @@ pub enum ComputeError {
         /// The type the value has.
         found: &'static str,
     },
-    /// A task's worker died while running it, as many times as a scheduler allows (Dask's
-    /// `allowed-failures`): the task is taken to be what kills them.
-    #[error("task {key} (op `{op}`) killed {deaths} workers; it is marked bad")]
-    WorkerKilled {
-        /// The task.
-        key: Key,
-        /// Its op's name.
-        op: String,
-        /// How many workers died running it.
-        deaths: u32,
+    /// A scheduler returned another number of values than keys were asked of it.
+    ResultCount {
+        /// How many keys were asked for.
+        expected: usize,
+        /// How many values came back.
+        found: usize,
     },
-    /// A worker process is another build of the program than the one asking it to work.
-    #[error(
-        "a worker runs another build of this program (build id {theirs:016x}, ours          {ours:016x}); it was refused: restart it from the same binary"
-    )]
-    BuildMismatch {
-        /// Our build id.
-        ours: u64,
-        /// The worker's.
-        theirs: u64,
+    /// The collection could not be built, or its results could not be assembled (an error kept
+    /// until compute time by an operator that cannot return one, such as `a + b` on shapes that
+    /// do not broadcast). The collection's own error is the source.
+    Collection(SharedError),
+    /// The scheduler itself failed (a worker could not start, a connection was lost, a worker
+    /// runs another build); its own error type is the source.
+    Scheduler {
+        /// The scheduler's [`name`](crate::Scheduler::name).
+        scheduler: String,
+        /// What went wrong, as the scheduler's own error type.
+        source: SharedError,
     },
-    /// The collection could not be built (an error kept until compute time by an operator that
-    /// cannot return one, such as `a + b` on shapes that do not broadcast).
-    #[error("{0}")]
-    Collection(String),
-    /// The scheduler itself failed (a worker could not start, a channel closed).
-    #[error("scheduler failure: {0}")]
-    Scheduler(String),
+    /// `compute()` found no scheduler: none was set in [`config`](crate::config) and no linked
+    /// crate registered a fallback (the `rask` facade registers the threaded scheduler).
+    NoDefaultScheduler,
+}
+
+impl From<GraphError> for ComputeError {
+    fn from(e: GraphError) -> Self {
+        ComputeError::Graph(e)
+    }
+}
+
+impl std::fmt::Display for ComputeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComputeError::Graph(e) => e.fmt(f),
+            ComputeError::Task { key, op, cause } => {
+                write!(f, "task {key} (op `{op}`) failed: {cause}")
+            }
+            ComputeError::Panic { key, op, message } => {
+                write!(f, "task {key} (op `{op}`) panicked: {message}")
+            }
+            ComputeError::ResultType {
+                key,
+                expected,
+                found,
+            } => write!(f, "result {key} has type {found}, expected {expected}"),
+            ComputeError::ResultCount { expected, found } => {
+                write!(
+                    f,
+                    "the scheduler returned {found} values for {expected} keys"
+                )
+            }
+            ComputeError::Collection(e) => e.fmt(f),
+            ComputeError::Scheduler { scheduler, source } => {
+                write!(f, "the {scheduler} scheduler failed: {source}")
+            }
+            ComputeError::NoDefaultScheduler => f.write_str(
+                "no default scheduler: set one with rask_graph::config::set_scheduler, or compute \
+                 with an explicit scheduler (the `rask` crate makes the threaded scheduler the \
+                 default)",
+            ),
+        }
+    }
+}
+
+/// The source is the collection's or scheduler's own error itself (not the `Arc` around it),
+/// so `source().downcast_ref::<TheirError>()` finds it; a graph error is transparent.
+impl std::error::Error for ComputeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ComputeError::Graph(e) => e.source(),
+            ComputeError::Task { cause, .. } => Some(cause),
+            ComputeError::Collection(e) | ComputeError::Scheduler { source: e, .. } => {
+                Some(&**e as &(dyn std::error::Error + 'static))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl ComputeError {
@@ -209,8 +274,52 @@ impl ComputeError {
         match self {
             ComputeError::Task { key, .. }
             | ComputeError::Panic { key, .. }
-            | ComputeError::ResultType { key, .. }
-            | ComputeError::WorkerKilled { key, .. } => Some(key),
+            | ComputeError::ResultType { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// A collection's error, kept as the source.
+    ///
+    /// ```
+    /// use rask_graph::ComputeError;
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("shapes (2,) and (3,) do not broadcast")]
+    /// struct Broadcast;
+    ///
+    /// let e = ComputeError::collection(Broadcast);
+    /// assert_eq!(e.to_string(), "shapes (2,) and (3,) do not broadcast");
+    /// assert!(std::error::Error::source(&e).unwrap().is::<Broadcast>());
+    /// ```
+    pub fn collection(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ComputeError::Collection(std::sync::Arc::new(error))
+    }
+
+    /// A scheduler's failure, kept as the source.
+    pub fn scheduler(
+        scheduler: impl Into<String>,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ComputeError::Scheduler {
+            scheduler: scheduler.into(),
+            source: std::sync::Arc::new(error),
+        }
+    }
+
+    /// The scheduler's or collection's own error, if it is of type `E`.
+    ///
+    /// ```
+    /// use rask_graph::ComputeError;
+    /// let e = ComputeError::scheduler("mine", std::io::Error::other("socket closed"));
+    /// assert_eq!(e.downcast_ref::<std::io::Error>().unwrap().to_string(), "socket closed");
+    /// assert_eq!(e.to_string(), "the mine scheduler failed: socket closed");
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            ComputeError::Scheduler { source, .. } | ComputeError::Collection(source) => {
+                source.downcast_ref::<E>()
+            }
             _ => None,
         }
     }

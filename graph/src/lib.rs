@@ -13,7 +13,12 @@
 //! - [`Graph`]: built layer by layer ([`Layer`]), merged, [culled](Graph::cull),
 //!   [fused](Graph::fuse_linear), and [lowered](Plan::lower) to a [`Plan`] on dense `u32` ids in
 //!   priority order.
-//! - The traits: [`Collection`], [`Scheduler`] (one required method, `get`), [`Callback`].
+//! - The traits: [`Collection`] (with `compute()` and `persist()` on the default scheduler),
+//!   [`Scheduler`] (one required method, `get`), [`Callback`].
+//! - [`config`]: the default scheduler and callbacks — scoped, held by a scheduler object for
+//!   its lifetime, process-wide, or a fallback a linked crate registers.
+//! - [`exec`]: the scheduler author's kit: the guarded task run (arity checked, errors and
+//!   panics caught and named), a whole plan run in order, callback events.
 //! - [`delayed`]: lazy calls over closures and values.
 //! - [`dot::to_dot`]: the graph as a DOT picture.
 //!
@@ -43,9 +48,11 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod callback;
+pub mod config;
 pub mod delayed;
 pub mod dot;
 mod error;
+pub mod exec;
 mod fuse;
 mod graph;
 mod key;
@@ -59,14 +66,15 @@ mod value;
 mod wire;
 
 pub use callback::{
-    Callback, Callbacks, ComputeFinish, ComputeStart, ResultReleased, TaskFinish, TaskStart,
+    Callback, Callbacks, ComputeFinish, ComputeStart, Event, ResultReleased, TaskFinish, TaskStart,
+    WorkerId,
 };
 pub use delayed::Delayed;
-pub use error::{ComputeError, GraphError, TaskError, panic_message};
+pub use error::{ComputeError, GraphError, SharedError, TaskError, panic_message};
 pub use fuse::{ChainArg, Fused, OpBox, ValueBox};
 pub use graph::{Graph, KeyMap, KeySet, Layer};
 pub use key::{Key, KeyIndex, MAX_KEY_DIMS};
-pub use op::{Args, Op, downcast_op};
+pub use op::{Args, Arity, Op, downcast_op};
 pub use plan::{Plan, PlanArg};
 pub use scheduler::{Collection, Scheduler, graph_of_values};
 pub use task::{Arg, Task};

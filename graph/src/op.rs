@@ -56,6 +56,54 @@ pub trait Op: Any + Send + Sync + fmt::Debug {
     fn cheap(&self) -> bool {
         false
     }
+
+    /// How many arguments the op takes. Schedulers check it before running the op
+    /// ([`exec::run_op`](crate::exec::run_op)), so a task built with the wrong number of
+    /// arguments fails with a [`TaskError`] naming both numbers instead of panicking on an
+    /// index. The default, [`Arity::Any`], checks nothing.
+    fn arity(&self) -> Arity {
+        Arity::Any
+    }
+}
+
+/// How many arguments an [`Op`] takes.
+///
+/// ```
+/// use rask_graph::Arity;
+/// assert!(Arity::Exact(2).accepts(2));
+/// assert!(!Arity::AtLeast(1).accepts(0));
+/// assert_eq!(Arity::Exact(2).to_string(), "2 arguments");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Arity {
+    /// Exactly this many.
+    Exact(usize),
+    /// This many or more.
+    AtLeast(usize),
+    /// Any number.
+    Any,
+}
+
+impl Arity {
+    /// Whether `n` arguments are acceptable.
+    pub fn accepts(self, n: usize) -> bool {
+        match self {
+            Arity::Exact(k) => n == k,
+            Arity::AtLeast(k) => n >= k,
+            Arity::Any => true,
+        }
+    }
+}
+
+impl fmt::Display for Arity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |k: usize| if k == 1 { "" } else { "s" };
+        match *self {
+            Arity::Exact(k) => write!(f, "{k} argument{}", plural(k)),
+            Arity::AtLeast(k) => write!(f, "at least {k} argument{}", plural(k)),
+            Arity::Any => f.write_str("any number of arguments"),
+        }
+    }
 }
 
 /// Returns its single argument: the op of a task that holds a ready value.
@@ -69,12 +117,13 @@ impl Op for Identity {
 
     fn run(&self, mut args: Args) -> Result<Value, TaskError> {
         if args.len() != 1 {
-            return Err(TaskError::new(format!(
-                "identity takes one argument, got {}",
-                args.len()
-            )));
+            return Err(TaskError::arity(self, args.len()));
         }
         Ok(args.swap_remove(0))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(1)
     }
 }
 
@@ -131,11 +180,15 @@ impl Op for AddConst {
         "add-const"
     }
 
+    fn arity(&self) -> Arity {
+        Arity::Exact(1)
+    }
+
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let x = match args.first() {
-            Some(a) => *a.get::<i64>()?,
-            None => 0,
+        let [a] = args.as_slice() else {
+            return Err(TaskError::arity(self, args.len()));
         };
+        let x = *a.get::<i64>()?;
         x.checked_add(self.0)
             .map(Value::new)
             .ok_or_else(|| TaskError::new(format!("i64 overflow adding {} to {x}", self.0)))

@@ -10,7 +10,8 @@ use crate::{Callback, ComputeError, Graph, Key, Value};
 /// ```
 /// use rask_graph::{Callback, ComputeError, Graph, Key, Plan, Scheduler, Value, PlanArg};
 ///
-/// /// Runs tasks one after another in plan order, keeping every result.
+/// /// Runs tasks one after another in plan order, keeping every result (`rask_graph::exec`
+/// /// has the pieces that do this well).
 /// #[derive(Debug)]
 /// struct Naive;
 ///
@@ -23,10 +24,8 @@ use crate::{Callback, ComputeError, Graph, Key, Value};
 ///                 PlanArg::Task(t) => results[*t as usize].clone(),
 ///                 PlanArg::Value(v) => v.clone(),
 ///             }).collect();
-///             let v = plan.op(id).run(args).map_err(|cause| ComputeError::Task {
-///                 key: plan.key(id).clone(), op: plan.op(id).name().to_string(), cause,
-///             })?;
-///             results.push(v);
+///             // Arity checked, errors and panics caught and named.
+///             results.push(rask_graph::exec::run_task(&plan, id, args)?);
 ///         }
 ///         Ok(plan.outputs().iter().map(|o| results[*o as usize].clone()).collect())
 ///     }
@@ -49,11 +48,34 @@ pub trait Scheduler: Send + Sync + fmt::Debug {
     fn name(&self) -> &str {
         "custom"
     }
+
+    /// Computes `keys` and returns a graph that holds them ready, for
+    /// [`Collection::persist`]. The default computes them with [`get`](Scheduler::get) and
+    /// returns a graph of the values themselves ([`graph_of_values`]); a scheduler whose results
+    /// live elsewhere (on a cluster's workers) overrides it to keep them there and return a
+    /// graph of references to them.
+    fn persist(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        callbacks: &[&dyn Callback],
+    ) -> Result<Graph, ComputeError> {
+        let values = self.get(graph, keys, callbacks)?;
+        if values.len() != keys.len() {
+            return Err(ComputeError::ResultCount {
+                expected: keys.len(),
+                found: values.len(),
+            });
+        }
+        Ok(graph_of_values(keys, values))
+    }
 }
 
 /// A lazy collection: a graph, the keys that make up its result, and how to assemble them.
 ///
-/// Collections never name a concrete scheduler; computing goes through [`Scheduler`].
+/// Collections never name a concrete scheduler; computing goes through [`Scheduler`]:
+/// [`compute`](Collection::compute) and [`persist`](Collection::persist) on the default one
+/// (see [`config`](crate::config)), the `…_with` forms on a given one.
 pub trait Collection {
     /// What computing the collection gives.
     type Output;
@@ -66,6 +88,13 @@ pub trait Collection {
 
     /// Assembles the result from the values of [`output_keys`](Collection::output_keys).
     fn finalize(&self, values: Vec<Value>) -> Result<Self::Output, ComputeError>;
+
+    /// An error kept from building the collection, if there is one (an operator that cannot
+    /// return an error, such as `a + b` on shapes that do not broadcast, keeps it until
+    /// compute time). Computing and drawing return it. By default, none.
+    fn check(&self) -> Result<(), ComputeError> {
+        Ok(())
+    }
 
     /// The same collection over another graph holding the same keys (used by `persist`).
     fn rebuild(&self, graph: Graph) -> Self
@@ -80,19 +109,88 @@ pub trait Collection {
         Ok(self.graph().clone())
     }
 
-    /// Computes on `scheduler`, telling `callbacks`.
+    /// Computes on the current default scheduler (see [`config`](crate::config)), telling the
+    /// current callbacks.
+    ///
+    /// ```
+    /// use rask_graph::{config, delayed, exec, Collection};
+    /// # #[derive(Debug)] struct Inline;
+    /// # impl rask_graph::Scheduler for Inline {
+    /// #     fn get(&self, g: &rask_graph::Graph, k: &[rask_graph::Key], c: &[&dyn rask_graph::Callback])
+    /// #         -> Result<Vec<rask_graph::Value>, rask_graph::ComputeError> { exec::run_in_order(g, k, c) }
+    /// # }
+    /// let _default = config::set_scheduler(Inline);
+    /// let x = delayed::value(2i64).map("double", |x| x * 2);
+    /// assert_eq!(x.compute()?, 4);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    fn compute(&self) -> Result<Self::Output, ComputeError> {
+        self.compute_with(&*crate::config::scheduler())
+    }
+
+    /// Computes on `scheduler`, telling the current callbacks.
+    fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<Self::Output, ComputeError> {
+        let callbacks = crate::config::callbacks();
+        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
+        self.compute_on(scheduler, &refs)
+    }
+
+    /// Computes on `scheduler`, telling `callbacks` (and not the current ones).
     fn compute_on(
         &self,
         scheduler: &dyn Scheduler,
         callbacks: &[&dyn Callback],
     ) -> Result<Self::Output, ComputeError> {
+        self.check()?;
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
         let values = scheduler.get(&graph, &keys, callbacks)?;
+        if values.len() != keys.len() {
+            return Err(ComputeError::ResultCount {
+                expected: keys.len(),
+                found: values.len(),
+            });
+        }
         self.finalize(values)
     }
 
-    /// Computes on `scheduler` and returns the same collection backed by the ready values.
+    /// Computes on the default scheduler and returns the same collection backed by its ready
+    /// results, so later computations start from them (Dask's `persist`). Where the results
+    /// stay is the scheduler's choice ([`Scheduler::persist`]): the local ones keep them in
+    /// this process.
+    ///
+    /// ```
+    /// use rask_graph::{config, delayed, exec, Collection};
+    /// # #[derive(Debug)] struct Inline;
+    /// # impl rask_graph::Scheduler for Inline {
+    /// #     fn get(&self, g: &rask_graph::Graph, k: &[rask_graph::Key], c: &[&dyn rask_graph::Callback])
+    /// #         -> Result<Vec<rask_graph::Value>, rask_graph::ComputeError> { exec::run_in_order(g, k, c) }
+    /// # }
+    /// let _default = config::set_scheduler(Inline);
+    /// let x = delayed::value(3i64).map("cube", |x| x * x * x);
+    /// let p = x.persist()?;
+    /// assert_eq!(p.graph().len(), 1);
+    /// assert_eq!(p.compute()?, 27);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    fn persist(&self) -> Result<Self, ComputeError>
+    where
+        Self: Sized,
+    {
+        self.persist_with(&*crate::config::scheduler())
+    }
+
+    /// [`persist`](Collection::persist) on `scheduler`, telling the current callbacks.
+    fn persist_with(&self, scheduler: &dyn Scheduler) -> Result<Self, ComputeError>
+    where
+        Self: Sized,
+    {
+        let callbacks = crate::config::callbacks();
+        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
+        self.persist_on(scheduler, &refs)
+    }
+
+    /// [`persist`](Collection::persist) on `scheduler`, telling `callbacks`.
     fn persist_on(
         &self,
         scheduler: &dyn Scheduler,
@@ -101,10 +199,10 @@ pub trait Collection {
     where
         Self: Sized,
     {
+        self.check()?;
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
-        let values = scheduler.get(&graph, &keys, callbacks)?;
-        Ok(self.rebuild(crate::graph_of_values(&keys, values)))
+        Ok(self.rebuild(scheduler.persist(&graph, &keys, callbacks)?))
     }
 }
 

@@ -12,10 +12,10 @@ use rask::{Callback, ComputeError, Scheduler, delayed};
 struct Count(AtomicUsize, AtomicUsize);
 
 impl Callback for Count {
-    fn on_task_start(&self, _: &TaskStart<'_>) {
+    fn on_task_start(&self, _: &TaskStart) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+    fn on_task_finish(&self, e: &TaskFinish) {
         if e.error.is_none() {
             self.1.fetch_add(1, Ordering::SeqCst);
         }

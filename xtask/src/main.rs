@@ -97,15 +97,20 @@ fn metadata() -> Result<Json, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))
 }
 
-/// Collections, schedulers and diagnostics depend on rask-graph, never on each other.
+/// Collections, schedulers, diagnostics and pictures depend on rask-graph, never on each other.
 fn deps() -> Result<(), String> {
     let meta = metadata()?;
     let packages = meta["packages"].as_array().cloned().unwrap_or_default();
     let role = |manifest: &str| -> Option<&'static str> {
         let m = manifest.replace('\\', "/");
-        ["/collections/", "/schedulers/", "/diagnostics/"]
-            .into_iter()
-            .find(|r| m.contains(r))
+        [
+            "/collections/",
+            "/schedulers/",
+            "/diagnostics/",
+            "/visualize/",
+        ]
+        .into_iter()
+        .find(|r| m.contains(r))
     };
     let mut inner: Vec<String> = Vec::new();
     for p in &packages {

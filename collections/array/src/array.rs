@@ -306,9 +306,7 @@ impl<T: Element> Collection for Array<T> {
     }
 
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
-        if let Some(e) = &self.error {
-            return Err(ComputeError::Collection(e.to_string()));
-        }
+        Collection::check(self)?;
         // Array tasks are heavy: chains of blockwise operations run as one task per block.
         let keys = self.output_keys();
         let g = self.graph.cull(&keys)?.inline_cheap(&keys);
@@ -359,6 +357,10 @@ impl<T: Element> Collection for Array<T> {
         Ok(g.fuse_linear(&keys))
     }
 
+    fn check(&self) -> Result<(), ComputeError> {
+        Array::check(self).map_err(ComputeError::collection)
+    }
+
     fn rebuild(&self, graph: Graph) -> Self {
         Self {
             graph,
@@ -368,7 +370,10 @@ impl<T: Element> Collection for Array<T> {
 }
 
 fn take_block<T: Element>(key: &Key, value: Option<Value>) -> Result<ArrayD<T>, ComputeError> {
-    let value = value.ok_or_else(|| ComputeError::Scheduler(format!("no value for {key}")))?;
+    let value = value.ok_or(ComputeError::ResultCount {
+        expected: 1,
+        found: 0,
+    })?;
     let found = value.type_name();
     crate::chunk::take_array::<T>(value).map_err(|_| ComputeError::ResultType {
         key: key.clone(),

@@ -60,10 +60,6 @@ pub enum ArrayError {
         /// The other.
         right: Vec<usize>,
     },
-    /// A graph picture that cannot be drawn or written: too many tasks, an unknown format, an
-    /// unwritable path.
-    #[error("visualize: {0}")]
-    Visualize(String),
     /// An ndarray that does not fit the shape given for it.
     #[error("{what}: {message}")]
     Shape {

@@ -41,7 +41,6 @@ pub mod linalg;
 mod operators;
 pub mod ops;
 pub mod random;
-mod raster;
 pub mod rechunk;
 mod reduce;
 pub mod reshape;
@@ -51,7 +50,6 @@ mod stats;
 pub mod storage;
 mod unsized_array;
 mod unsized_ops;
-mod visualize;
 
 pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};
 pub use array::{Array, IntoScalar};
@@ -69,9 +67,7 @@ pub use histogram::{HistogramBlock, histogram_direct};
 pub use kernels::{BlockInfo, Boundaries, Boundary};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
-pub use raster::FONT;
 pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
 pub use shape::PadMode;
 pub use slicing::{Keep, SliceBlock};
 pub use unsized_array::Unsized;
-pub use visualize::{VISUALIZE_LIMIT, dot_to_svg, write_graph};

@@ -373,13 +373,17 @@ impl Collection for Stored {
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<u64, ComputeError> {
-        let v = values
-            .into_iter()
-            .next()
-            .ok_or_else(|| ComputeError::Scheduler("no result".into()))?;
+        let v = values.into_iter().next().ok_or(ComputeError::ResultCount {
+            expected: 1,
+            found: 0,
+        })?;
         v.get::<u64>()
             .copied()
-            .map_err(|e| ComputeError::Scheduler(e.to_string()))
+            .map_err(|_| ComputeError::ResultType {
+                key: self.key.clone(),
+                expected: "u64",
+                found: v.type_name(),
+            })
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

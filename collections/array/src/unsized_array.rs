@@ -108,6 +108,23 @@ impl<T: Element> Unsized<T> {
         }
     }
 
+    /// The same array with known block lengths, worked out on the default scheduler (Dask's
+    /// `compute_chunk_sizes()`; see [`rask_graph::config`]).
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[3, -1, 4, -1, 5]).into_dyn(), 2usize).unwrap();
+    /// let _default = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let pos = x.mask(&x.compare_scalar(rask_array::CmpOp::Gt, 0)).unwrap();
+    /// let known = pos.compute_chunk_sizes().unwrap();
+    /// assert_eq!(known.chunks().axes(), &[vec![1, 1, 1]]);
+    /// assert_eq!(known.compute().unwrap().as_slice().unwrap(), &[3, 4, 5]);
+    /// ```
+    pub fn compute_chunk_sizes(&self) -> Result<Array<T>, ComputeError> {
+        self.compute_chunk_sizes_on(&*rask_graph::config::scheduler())
+    }
+
     /// The same array with known block lengths, worked out on `scheduler` (Dask's
     /// `compute_chunk_sizes`). The blocks themselves are computed again when the array is.
     ///
@@ -136,12 +153,15 @@ impl<T: Element> Unsized<T> {
         let mut graph = self.graph.clone();
         graph.add_layer(layer);
         let values = scheduler.get(&graph, &keys, &[])?;
-        let lengths = values
-            .iter()
-            .map(|v| {
+        let lengths = (values.iter().zip(&keys))
+            .map(|(v, key)| {
                 v.get::<u64>()
                     .map(|n| *n as usize)
-                    .map_err(|e| ComputeError::Scheduler(e.to_string()))
+                    .map_err(|_| ComputeError::ResultType {
+                        key: key.clone(),
+                        expected: "u64",
+                        found: v.type_name(),
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Array::from_graph(
@@ -403,12 +423,14 @@ impl<T: Element> Collection for Unsized<T> {
     fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {
         let mut out: Vec<T> = Vec::new();
         for (i, v) in values.iter().enumerate() {
-            let b = block_view::<T>(v)
-                .map_err(|e| ComputeError::Scheduler(format!("block {i}: {e}")))?;
+            let b = block_view::<T>(v).map_err(|_| ComputeError::ResultType {
+                key: self.key(i),
+                expected: std::any::type_name::<crate::chunk::Chunk<T>>(),
+                found: v.type_name(),
+            })?;
             out.extend(b.iter().copied());
         }
-        let n = out.len();
-        ArrayD::from_shape_vec(IxDyn(&[n]), out).map_err(|e| ComputeError::Scheduler(e.to_string()))
+        Ok(ndarray::Array1::from(out).into_dyn())
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

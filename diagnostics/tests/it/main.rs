@@ -104,11 +104,9 @@ fn profiler_records_every_task_once() {
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 999);
-    assert!(
-        records
-            .iter()
-            .all(|r| r.start <= r.end && r.worker < 3 && !r.failed)
-    );
+    assert!(records.iter().all(|r| r.start <= r.end
+        && !r.failed
+        && ["threaded-0", "threaded-1", "threaded-2"].contains(&r.worker.as_str())));
     assert!(
         records
             .iter()

@@ -64,7 +64,7 @@ fn a_span_per_compute_and_a_child_per_task() {
     for t in &tasks {
         assert!(attr(t, "rask.key").is_some_and(|k| k.starts_with("('")));
         assert_eq!(attr(t, "rask.op").as_deref(), Some(&*t.name));
-        assert!(attr(t, "rask.worker").is_some_and(|w| w == "0" || w == "1"));
+        assert!(attr(t, "rask.worker").is_some_and(|w| w == "threaded-0" || w == "threaded-1"));
         assert_eq!(attr(t, "rask.nbytes").as_deref(), Some("8"));
     }
     assert_eq!(attr(root, "rask.tasks").as_deref(), Some("15"));

@@ -1,7 +1,9 @@
 //! Integration tests of rask-graph: one binary, one module per topic.
 
 mod common;
+mod config;
 mod errors;
+mod exec;
 mod graph;
 mod order;
 mod wire;

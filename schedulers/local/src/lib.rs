@@ -25,10 +25,15 @@
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
-mod exec;
 mod sync;
 mod sync_scheduler;
 mod threaded;
 
 pub use sync_scheduler::SyncScheduler;
-pub use threaded::{BuildError, ThreadedScheduler, ThreadedSchedulerBuilder};
+pub use threaded::{BuildError, LocalError, ThreadedScheduler, ThreadedSchedulerBuilder};
+
+/// The id of the calling thread as a worker: `"main"` (the sync scheduler's only worker).
+fn main_worker() -> &'static rask_graph::WorkerId {
+    static MAIN: std::sync::OnceLock<rask_graph::WorkerId> = std::sync::OnceLock::new();
+    MAIN.get_or_init(|| rask_graph::WorkerId::new("main"))
+}

@@ -11,13 +11,13 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
 
+use rask_graph::exec::{self, TaskEvents};
 use rask_graph::{
     Args, Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, Key, Plan,
-    PlanArg, ResultReleased, Scheduler, TaskFinish, TaskStart, Value,
+    PlanArg, Scheduler, Value, WorkerId,
 };
 use smallvec::SmallVec;
 
-use crate::exec::{message, run_task};
 use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// Why a scheduler could not be built.
@@ -27,6 +27,31 @@ pub enum BuildError {
     /// `num_workers(0)`.
     #[error("a scheduler needs at least one worker; num_workers was 0")]
     ZeroWorkers,
+}
+
+/// How the threaded scheduler itself failed (task failures are
+/// [`ComputeError::Task`] / [`ComputeError::Panic`]); the source of
+/// [`ComputeError::Scheduler`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// The operating system would not start a worker thread.
+    #[error("cannot start worker thread {worker}")]
+    Spawn {
+        /// The worker's number.
+        worker: usize,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker thread failed outside any task (a bug in the scheduler, not in a task).
+    #[error("worker thread {worker} failed: {message}")]
+    WorkerPanicked {
+        /// The worker's number.
+        worker: usize,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Runs tasks on a pool of threads; the default scheduler. Build it with
@@ -43,6 +68,8 @@ pub enum BuildError {
 #[derive(Debug, Clone)]
 pub struct ThreadedScheduler {
     num_workers: usize,
+    /// `"threaded-{i}"`, as callback events name the workers.
+    ids: std::sync::Arc<[WorkerId]>,
 }
 
 /// Configures a [`ThreadedScheduler`].
@@ -66,11 +93,18 @@ impl ThreadedSchedulerBuilder {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
         };
-        Ok(ThreadedScheduler { num_workers })
+        Ok(ThreadedScheduler::with_workers(num_workers))
     }
 }
 
 impl ThreadedScheduler {
+    fn with_workers(num_workers: usize) -> Self {
+        Self {
+            num_workers,
+            ids: WorkerId::numbered("threaded", num_workers).into(),
+        }
+    }
+
     /// A builder.
     pub fn builder() -> ThreadedSchedulerBuilder {
         ThreadedSchedulerBuilder::default()
@@ -86,7 +120,7 @@ impl Default for ThreadedScheduler {
     fn default() -> Self {
         Self::builder()
             .build()
-            .unwrap_or(ThreadedScheduler { num_workers: 1 })
+            .unwrap_or_else(|_| ThreadedScheduler::with_workers(1))
     }
 }
 
@@ -101,12 +135,16 @@ impl Scheduler for ThreadedScheduler {
         let cbs = Callbacks::new(callbacks);
         let workers = self.num_workers.min(plan.len().max(1));
         if workers == 1 {
-            return crate::sync_scheduler::run_plan(&plan, &cbs);
+            return exec::run_plan(&plan, &cbs, &self.ids[0]);
         }
-        let state = State::new(&plan, &cbs);
+        let state = State::new(&plan, &cbs, &self.ids);
         if !cbs.is_empty() {
             cbs.compute_start(&ComputeStart {
-                keys: plan.keys(),
+                keys: plan
+                    .outputs()
+                    .iter()
+                    .map(|o| plan.key(*o).clone())
+                    .collect(),
                 tasks: plan.len(),
                 workers,
             });
@@ -117,8 +155,8 @@ impl Scheduler for ThreadedScheduler {
                 std::thread::Builder::new()
                     .name(format!("rask-worker-{w}"))
                     .spawn_scoped(s, move || state.guarded_work(w))
-                    .map_err(|e| {
-                        ComputeError::Scheduler(format!("cannot start a worker thread: {e}"))
+                    .map_err(|source| {
+                        ComputeError::scheduler("threaded", LocalError::Spawn { worker: w, source })
                     })?;
             }
             state.guarded_work(0);
@@ -128,10 +166,9 @@ impl Scheduler for ThreadedScheduler {
         let error = state.error.into_inner().unwrap_or_else(|p| p.into_inner());
         let done = state.done.load(Ordering::Acquire);
         if !cbs.is_empty() {
-            let msg = error.as_ref().map(|e| e.to_string());
             cbs.compute_finish(&ComputeFinish {
                 tasks_done: done,
-                error: msg.as_deref(),
+                error: error.as_ref().map(|e| e.to_string()),
             });
         }
         if let Some(e) = error {
@@ -157,6 +194,7 @@ impl Scheduler for ThreadedScheduler {
 struct State<'a> {
     plan: &'a Plan,
     cbs: &'a Callbacks<'a>,
+    ids: &'a [WorkerId],
     waiting_on: Vec<AtomicU32>,
     uses: Vec<AtomicU32>,
     slots: Vec<Mutex<Option<Value>>>,
@@ -176,11 +214,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<'a> State<'a> {
-    fn new(plan: &'a Plan, cbs: &'a Callbacks<'a>) -> Self {
+    fn new(plan: &'a Plan, cbs: &'a Callbacks<'a>, ids: &'a [WorkerId]) -> Self {
         let n = plan.len();
         Self {
             plan,
             cbs,
+            ids,
             waiting_on: (0..n as u32)
                 .map(|i| AtomicU32::new(plan.dependencies(i).len() as u32))
                 .collect(),
@@ -213,10 +252,11 @@ impl<'a> State<'a> {
     fn guarded_work(&self, worker: usize) {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(worker)));
         if let Err(panic) = run {
-            let what = rask_graph::panic_message(&*panic);
-            self.fail(ComputeError::Scheduler(format!(
-                "worker {worker} failed: {what}"
-            )));
+            let message = rask_graph::panic_message(&*panic);
+            self.fail(ComputeError::scheduler(
+                "threaded",
+                LocalError::WorkerPanicked { worker, message },
+            ));
         }
     }
 
@@ -274,6 +314,7 @@ impl<'a> State<'a> {
 
     fn run(&self, id: u32, worker: usize) -> Result<(), ComputeError> {
         let plan = self.plan;
+        let events = TaskEvents::new(plan, self.cbs, &self.ids[worker]);
         let args: Args = plan
             .args(id)
             .iter()
@@ -290,38 +331,16 @@ impl<'a> State<'a> {
                     drop(slot);
                     let v = v
                         .unwrap_or_else(|| unreachable!("a dependency runs before its dependents"));
-                    if released && !self.cbs.is_empty() {
-                        self.cbs.release(&ResultReleased {
-                            id: d as u32,
-                            key: plan.key(d as u32),
-                            nbytes: v.nbytes(),
-                        });
+                    if released {
+                        events.release(d as u32, &v);
                     }
                     v
                 }
             })
             .collect();
-        let cbs = self.cbs;
-        if !cbs.is_empty() {
-            cbs.task_start(&TaskStart {
-                id,
-                key: plan.key(id),
-                op: plan.op(id).name(),
-                worker,
-            });
-        }
-        let result = run_task(plan, id, args);
-        if !cbs.is_empty() {
-            let msg = result.as_ref().err().map(message);
-            cbs.task_finish(&TaskFinish {
-                id,
-                key: plan.key(id),
-                op: plan.op(id).name(),
-                worker,
-                nbytes: result.as_ref().map_or(0, |v| v.nbytes()),
-                error: msg.as_deref(),
-            });
-        }
+        events.start(id);
+        let result = exec::run_task(plan, id, args);
+        events.finish(id, &result);
         *lock(&self.slots[id as usize]) = Some(result?);
         Ok(())
     }

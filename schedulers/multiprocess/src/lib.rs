@@ -6,7 +6,7 @@
 //! `main` to write. A constructor that runs before `main` turns such a process into a worker.
 //!
 //! - A handshake carries a build id (a hash of the executable): a worker of another build is
-//!   refused with [`ComputeError::BuildMismatch`](rask_graph::ComputeError::BuildMismatch).
+//!   refused with [`ProcessError::BuildMismatch`].
 //! - Tasks and values cross as length-delimited postcard frames over a Unix socket pair (the
 //!   worker's standard input; its standard output and error are the parent's). Ops and values
 //!   travel by their registered names ([`register_op!`](rask_graph::register_op)); a graph
@@ -24,10 +24,12 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg(unix)]
 
+mod error;
 mod pool;
 mod protocol;
 mod scheduler;
 mod worker;
 
+pub use error::ProcessError;
 pub use scheduler::{BuildError, ProcessScheduler, ProcessSchedulerBuilder};
 pub use worker::{FAKE_BUILD_ID_ENV, WORKER_ENV};

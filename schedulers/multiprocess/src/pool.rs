@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use rask_graph::ComputeError;
+use crate::error::ProcessError;
 
 use crate::protocol::{
     FromWorker, PROTOCOL, Raw, ToWorker, build_id, decode, read_frame, write_frame,
@@ -85,7 +85,7 @@ pub(crate) struct Pool {
 const HELLO_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Pool {
-    pub(crate) fn start(n: usize, env: Vec<(String, String)>) -> Result<Pool, ComputeError> {
+    pub(crate) fn start(n: usize, env: Vec<(String, String)>) -> Result<Pool, ProcessError> {
         let (tx, events) = channel();
         let mut pool = Pool {
             workers: Vec::with_capacity(n),
@@ -102,8 +102,8 @@ impl Pool {
     }
 
     /// Starts a worker for `slot`, greets it and starts its reader thread.
-    pub(crate) fn spawn(&mut self, slot: usize) -> Result<Worker, ComputeError> {
-        let fail = |what: String| ComputeError::Scheduler(format!("cannot start a worker: {what}"));
+    pub(crate) fn spawn(&mut self, slot: usize) -> Result<Worker, ProcessError> {
+        let fail = |message: String| ProcessError::StartWorker { message };
         let exe =
             std::env::current_exe().map_err(|e| fail(format!("no current executable: {e}")))?;
         let (ours, theirs) = UnixStream::pair().map_err(|e| fail(e.to_string()))?;
@@ -118,7 +118,7 @@ impl Pool {
         let mut child = cmd
             .spawn()
             .map_err(|e| fail(format!("{}: {e}", exe.display())))?;
-        let hello = (|| -> Result<(u64, u32, String), ComputeError> {
+        let hello = (|| -> Result<(u64, u32, String), ProcessError> {
             ours.set_read_timeout(Some(HELLO_TIMEOUT))
                 .map_err(|e| fail(e.to_string()))?;
             let mut r = &ours;
@@ -165,7 +165,7 @@ impl Pool {
         if theirs != ours_id {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(ComputeError::BuildMismatch {
+            return Err(ProcessError::BuildMismatch {
                 ours: ours_id,
                 theirs,
             });
@@ -214,7 +214,7 @@ impl Pool {
     }
 
     /// Replaces the worker in `slot` (which died): reaps it and starts another.
-    pub(crate) fn replace(&mut self, slot: usize) -> Result<(), ComputeError> {
+    pub(crate) fn replace(&mut self, slot: usize) -> Result<(), ProcessError> {
         let _ = self.workers[slot].child.kill();
         let _ = self.workers[slot].child.wait();
         let w = self.spawn(slot)?;

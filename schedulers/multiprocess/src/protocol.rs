@@ -9,11 +9,11 @@ use std::io::{self, Read, Write};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
-use rask_graph::{GraphError, TaskError, Value, registry};
+use rask_graph::{GraphError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 3;
+pub(crate) const PROTOCOL: u32 = 4;
 
 /// The largest frame either side accepts.
 pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
@@ -95,15 +95,12 @@ pub(crate) enum ToWorker<'a> {
 /// Why a task failed on a worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Failure {
-    Error(TaskError),
-    Panic(String),
+    /// The op failed or panicked (the kit's guarded run said so).
+    Op(rask_graph::exec::OpFailure),
     /// The task could not even start: its op or arguments did not decode.
     Setup(String),
     /// An input could not be fetched from the worker that held it (which is dying, probably).
-    InputLost {
-        dep: u32,
-        message: String,
-    },
+    InputLost { dep: u32, message: String },
 }
 
 /// Worker to scheduler.

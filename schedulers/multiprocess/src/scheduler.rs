@@ -5,13 +5,15 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
-    PlanArg, ResultReleased, Scheduler, TaskError, TaskFinish, TaskStart, Value, registry,
+    PlanArg, ResultReleased, Scheduler, TaskError, TaskFinish, TaskStart, Value, WorkerId,
+    registry,
 };
 
+use crate::error::{ProcessError, failed};
 use crate::pool::{Event, Pool, Reply};
 use crate::protocol::{Failure, Raw, ToWorker, WireArg};
 
@@ -138,14 +140,17 @@ impl Scheduler for ProcessScheduler {
         let ops = encode_ops(&plan)?;
         let mut guard = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         if guard.is_none() {
-            *guard = Some(Pool::start(self.num_workers, self.env.clone())?);
+            *guard = Some(Pool::start(self.num_workers, self.env.clone()).map_err(failed)?);
         }
         let Some(pool) = guard.as_mut() else {
             unreachable!("started above")
         };
         let cbs = Callbacks::new(callbacks);
         let result = Run::new(&plan, &ops, pool, &cbs, self.allowed_failures).run();
-        if matches!(result, Err(ComputeError::Scheduler(_))) {
+        if let Err(e) = &result
+            && e.downcast_ref::<ProcessError>()
+                .is_some_and(ProcessError::breaks_pool)
+        {
             // The pool may be in a bad state: start afresh next time.
             *guard = None;
         }
@@ -201,6 +206,8 @@ struct Run<'a> {
     ops: &'a [Raw],
     pool: &'a mut Pool,
     cbs: &'a Callbacks<'a>,
+    /// `"process-{slot}"`, as callback events name the workers.
+    ids: Vec<WorkerId>,
     allowed_failures: u32,
     state: Vec<State>,
     /// Per task: dependencies not available yet.
@@ -236,6 +243,7 @@ impl<'a> Run<'a> {
             ops,
             pool,
             cbs,
+            ids: WorkerId::numbered("process", workers),
             allowed_failures,
             state: vec![State::Waiting; n],
             waiting: (0..n as u32)
@@ -262,7 +270,7 @@ impl<'a> Run<'a> {
             if let Event::Lost(slot, generation, _) = event
                 && self.pool.workers[slot].generation == generation
             {
-                self.pool.replace(slot)?;
+                self.pool.replace(slot).map_err(failed)?;
             }
         }
         for slot in 0..self.pool.workers.len() {
@@ -270,7 +278,9 @@ impl<'a> Run<'a> {
         }
         if !self.cbs.is_empty() {
             self.cbs.compute_start(&ComputeStart {
-                keys: self.plan.keys(),
+                keys: (self.plan.outputs().iter())
+                    .map(|o| self.plan.key(*o).clone())
+                    .collect(),
                 tasks: self.plan.len(),
                 workers: self.pool.workers.len(),
             });
@@ -292,16 +302,13 @@ impl<'a> Run<'a> {
                 break;
             }
             let event =
-                self.pool.events.recv().map_err(|_| {
-                    ComputeError::Scheduler("every worker reader stopped".to_string())
-                })?;
+                (self.pool.events.recv()).map_err(|_| failed(ProcessError::ReadersStopped))?;
             self.handle(event)?;
         }
         if !self.cbs.is_empty() {
-            let msg = self.error.as_ref().map(|e| e.to_string());
             self.cbs.compute_finish(&ComputeFinish {
                 tasks_done: self.done,
-                error: msg.as_deref(),
+                error: self.error.as_ref().map(|e| e.to_string()),
             });
         }
         if let Some(e) = self.error {
@@ -446,9 +453,9 @@ impl<'a> Run<'a> {
         if !self.cbs.is_empty() {
             self.cbs.task_start(&TaskStart {
                 id,
-                key: plan.key(id),
-                op: plan.op(id).name(),
-                worker: slot,
+                key: plan.key(id).clone(),
+                op: Arc::clone(plan.op_name(id)),
+                worker: self.ids[slot].clone(),
             });
         }
     }
@@ -457,7 +464,7 @@ impl<'a> Run<'a> {
         if !self.cbs.is_empty() && matches!(self.state[d as usize], State::Done(_)) {
             self.cbs.release(&ResultReleased {
                 id: d,
-                key: self.plan.key(d),
+                key: self.plan.key(d).clone(),
                 nbytes: self.nbytes[d as usize] as usize,
             });
         }
@@ -506,9 +513,9 @@ impl<'a> Run<'a> {
                 if !self.cbs.is_empty() {
                     self.cbs.task_finish(&TaskFinish {
                         id,
-                        key: plan.key(id),
-                        op: plan.op(id).name(),
-                        worker: slot,
+                        key: plan.key(id).clone(),
+                        op: Arc::clone(plan.op_name(id)),
+                        worker: self.ids[slot].clone(),
                         nbytes: nbytes as usize,
                         error: None,
                     });
@@ -549,8 +556,7 @@ impl<'a> Run<'a> {
                 let op = plan.op(id).name().to_string();
                 let e = match failure {
                     Failure::InputLost { .. } => unreachable!("handled above"),
-                    Failure::Error(cause) => ComputeError::Task { key, op, cause },
-                    Failure::Panic(message) => ComputeError::Panic { key, op, message },
+                    Failure::Op(failure) => failure.named(&key, &op),
                     Failure::Setup(message) => ComputeError::Task {
                         key,
                         op,
@@ -560,14 +566,13 @@ impl<'a> Run<'a> {
                     },
                 };
                 if !self.cbs.is_empty() {
-                    let msg = e.to_string();
                     self.cbs.task_finish(&TaskFinish {
                         id,
-                        key: plan.key(id),
-                        op: plan.op(id).name(),
-                        worker: slot,
+                        key: plan.key(id).clone(),
+                        op: Arc::clone(plan.op_name(id)),
+                        worker: self.ids[slot].clone(),
                         nbytes: 0,
-                        error: Some(&msg),
+                        error: Some(rask_graph::exec::failure_message(&e)),
                     });
                 }
                 self.state[id as usize] = State::Gone;
@@ -581,10 +586,11 @@ impl<'a> Run<'a> {
             }
             Reply::NotSent { id, message } => {
                 self.fetching.remove(&id);
-                self.fail(ComputeError::Scheduler(format!(
-                    "cannot move the result of task {} out of worker {slot}: {message}",
-                    plan.key(id)
-                )));
+                self.fail(failed(ProcessError::NotSent {
+                    key: plan.key(id).clone(),
+                    slot,
+                    message,
+                }));
             }
         }
     }
@@ -595,10 +601,12 @@ impl<'a> Run<'a> {
         let plan = self.plan;
         self.in_flight[slot] = 0;
         self.releases[slot].clear();
-        self.pool.replace(slot).map_err(|e| {
-            ComputeError::Scheduler(format!(
-                "worker {slot} died ({why}) and could not be replaced: {e}"
-            ))
+        self.pool.replace(slot).map_err(|cause| {
+            failed(ProcessError::Replace {
+                slot,
+                why: why.to_string(),
+                cause: Box::new(cause),
+            })
         })?;
         if self.error.is_some() {
             return Ok(());
@@ -610,11 +618,11 @@ impl<'a> Run<'a> {
                 State::Running(s) if s == slot => {
                     self.deaths[id as usize] += 1;
                     if self.deaths[id as usize] >= self.allowed_failures {
-                        self.fail(ComputeError::WorkerKilled {
+                        self.fail(failed(ProcessError::WorkerKilled {
                             key: plan.key(id).clone(),
                             op: plan.op(id).name().to_string(),
                             deaths: self.deaths[id as usize],
-                        });
+                        }));
                         return Ok(());
                     }
                     rerun.push(id);

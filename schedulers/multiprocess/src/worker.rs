@@ -8,10 +8,9 @@ use std::collections::HashMap;
 use std::io::{BufReader, BufWriter, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rask_graph::{Args, Value, panic_message, registry};
+use rask_graph::{Args, Value, registry};
 
 use crate::protocol::{
     DataReply, DataRequest, Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id,
@@ -195,19 +194,15 @@ fn run(
         }
     }
     drop(remote);
-    match catch_unwind(AssertUnwindSafe(|| op.run(values))) {
-        Ok(Ok(v)) => {
+    match rask_graph::exec::run_guarded(&*op, values) {
+        Ok(v) => {
             let nbytes = v.nbytes() as u64;
             lock(stored).insert(id, v);
             FromWorker::Done { id, nbytes }
         }
-        Ok(Err(e)) => FromWorker::Failed {
+        Err(failure) => FromWorker::Failed {
             id,
-            failure: Failure::Error(e),
-        },
-        Err(payload) => FromWorker::Failed {
-            id,
-            failure: Failure::Panic(panic_message(&*payload)),
+            failure: Failure::Op(failure),
         },
     }
 }

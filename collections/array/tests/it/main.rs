@@ -14,4 +14,3 @@ mod shape;
 mod slicing;
 mod storage;
 mod unknown_sizes;
-mod visualize;

@@ -17,26 +17,26 @@ struct Recorder {
     finishes: Mutex<Vec<(Key, usize)>>,
     computes: AtomicUsize,
     finished: AtomicUsize,
-    workers: Mutex<HashSet<usize>>,
+    workers: Mutex<HashSet<rask_graph::WorkerId>>,
 }
 
 impl Callback for Recorder {
-    fn on_compute_start(&self, e: &ComputeStart<'_>) {
+    fn on_compute_start(&self, e: &ComputeStart) {
         assert_eq!(self.starts.load(Ordering::SeqCst), 0);
         self.computes.fetch_add(e.tasks, Ordering::SeqCst);
     }
-    fn on_task_start(&self, e: &TaskStart<'_>) {
+    fn on_task_start(&self, e: &TaskStart) {
         self.starts.fetch_add(1, Ordering::SeqCst);
-        self.workers.lock().unwrap().insert(e.worker);
+        self.workers.lock().unwrap().insert(e.worker.clone());
     }
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+    fn on_task_finish(&self, e: &TaskFinish) {
         assert!(e.error.is_none());
         self.finishes
             .lock()
             .unwrap()
             .push((e.key.clone(), e.nbytes));
     }
-    fn on_compute_finish(&self, e: &ComputeFinish<'_>) {
+    fn on_compute_finish(&self, e: &ComputeFinish) {
         assert!(e.error.is_none());
         self.finished.fetch_add(e.tasks_done, Ordering::SeqCst);
     }
@@ -46,7 +46,7 @@ impl Callback for Recorder {
 struct Panicky;
 
 impl Callback for Panicky {
-    fn on_task_start(&self, _: &TaskStart<'_>) {
+    fn on_task_start(&self, _: &TaskStart) {
         panic!("callback bug");
     }
 }
@@ -73,6 +73,17 @@ fn every_task_is_seen() {
         let distinct: HashSet<_> = finishes.iter().map(|(k, _)| k.clone()).collect();
         assert_eq!(distinct.len(), 501);
         assert!(finishes.iter().all(|(_, nbytes)| *nbytes == 8));
+        // Workers are named, as events forwarded from elsewhere will be.
+        let workers = rec.workers.lock().unwrap();
+        let allowed: HashSet<&str> = match s.name() {
+            "sync" => ["main"].into(),
+            _ => ["threaded-0", "threaded-1", "threaded-2"].into(),
+        };
+        assert!(!workers.is_empty());
+        assert!(
+            workers.iter().all(|w| allowed.contains(w.as_str())),
+            "{workers:?}"
+        );
     }
 }
 

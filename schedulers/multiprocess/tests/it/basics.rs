@@ -60,10 +60,10 @@ fn user_op_from_this_crate_runs_on_workers() {
 struct Count(AtomicUsize, AtomicUsize);
 
 impl Callback for Count {
-    fn on_task_start(&self, _: &TaskStart<'_>) {
+    fn on_task_start(&self, _: &TaskStart) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-    fn on_task_finish(&self, e: &TaskFinish<'_>) {
+    fn on_task_finish(&self, e: &TaskFinish) {
         assert!(e.error.is_none());
         assert_eq!(e.nbytes, 8);
         self.1.fetch_add(1, Ordering::SeqCst);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rask_graph::delayed::ClosureOp;
 use rask_graph::{Arg, ComputeError, Graph, Key, Layer, Scheduler, Task, Value, ops::Sum};
-use rask_multiprocess::{FAKE_BUILD_ID_ENV, ProcessScheduler};
+use rask_multiprocess::{FAKE_BUILD_ID_ENV, ProcessError, ProcessScheduler};
 
 use crate::{Crash, Fail, Slow, alive, scheduler};
 
@@ -17,8 +17,8 @@ struct StartSignal(
 );
 
 impl rask_graph::Callback for StartSignal {
-    fn on_task_start(&self, e: &rask_graph::TaskStart<'_>) {
-        if e.worker == self.1
+    fn on_task_start(&self, e: &rask_graph::TaskStart) {
+        if e.worker.as_str() == format!("process-{}", self.1)
             && let Some(tx) = self.0.lock().unwrap().take()
         {
             let _ = tx.send(());
@@ -156,10 +156,13 @@ fn a_task_that_kills_three_workers_is_marked_bad() {
     ));
     let err = s.get(&g, &[key], &[]).unwrap_err();
     assert!(
-        matches!(err, ComputeError::WorkerKilled { deaths: 3, .. }),
+        matches!(
+            err.downcast_ref::<ProcessError>(),
+            Some(ProcessError::WorkerKilled { deaths: 3, .. })
+        ),
         "{err}"
     );
-    insta::assert_snapshot!(err.to_string(), @"task 'job' (op `crash`) killed 3 workers; it is marked bad");
+    insta::assert_snapshot!(err.to_string(), @"the processes scheduler failed: task 'job' (op `crash`) killed 3 workers; it is marked bad");
     let _ = std::fs::remove_file(&m);
 }
 
@@ -172,10 +175,23 @@ fn a_worker_of_another_build_is_refused() {
         .unwrap();
     let (g, key) = rask_testing::chain(2, Arc::new(rask_graph::ops::AddConst(1)));
     let err = s.get(&g, &[key], &[]).unwrap_err();
-    let ComputeError::BuildMismatch { theirs, .. } = err else {
+    let Some(ProcessError::BuildMismatch { theirs, .. }) = err.downcast_ref::<ProcessError>()
+    else {
         panic!("{err}")
     };
-    assert_eq!(theirs, 12345);
+    assert_eq!(*theirs, 12345);
+    insta::assert_snapshot!(
+        err.to_string().replace(&format!("{:016x}", rask_multiprocess_build_id(&err)), "OURS"),
+        @"the processes scheduler failed: a worker runs another build of this program (build id 0000000000003039, ours OURS); it was refused: restart it from the same binary"
+    );
+}
+
+/// Our build id, as the mismatch error tells it.
+fn rask_multiprocess_build_id(err: &ComputeError) -> u64 {
+    match err.downcast_ref::<ProcessError>() {
+        Some(ProcessError::BuildMismatch { ours, .. }) => *ours,
+        _ => panic!("{err}"),
+    }
 }
 
 #[test]

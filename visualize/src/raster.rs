@@ -208,7 +208,7 @@ fn arrowhead(from: (f64, f64), tip: (f64, f64), size: f64) -> Vec<(f64, f64)> {
 /// Lays out DOT text and paints it into a PNG at `path`.
 pub(crate) fn dot_to_png(dot: &str, path: &Path) -> Result<(), String> {
     font()?;
-    let mut graph = crate::visualize::layout(dot)?;
+    let mut graph = crate::draw::layout(dot)?;
     let mut rec = Recorder::default();
     graph.do_it(false, false, false, &mut rec);
     let (w, h) = (

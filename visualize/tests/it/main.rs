@@ -1,6 +1,7 @@
-//! `visualize`: DOT, SVG and PNG pictures of array graphs, and the refusal past the limit.
+//! `visualize`: DOT, SVG and PNG pictures of array and delayed graphs, and the refusals.
 
-use rask_array::{Array, Reduction, VISUALIZE_LIMIT, s};
+use rask_array::{Array, Reduction, s};
+use rask_visualize::{VISUALIZE_LIMIT, Visualize, VisualizeError};
 
 fn dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("rask-viz-{name}-{}", std::process::id()));
@@ -18,7 +19,7 @@ fn fancy() -> Array<f64> {
 #[test]
 fn dot_of_a_sum() {
     let x = Array::<f64>::ones(&[4, 4], [4, 2]).unwrap();
-    let dot = rask_array::dot_to_svg(&rask_graph::dot::to_dot(
+    let dot = rask_visualize::dot_to_svg(&rask_graph::dot::to_dot(
         x.sum(Reduction::all()).unwrap().graph(),
     ));
     assert!(dot.unwrap().contains("sum-aggregate"));
@@ -93,8 +94,30 @@ fn refuses_big_graphs_and_unknown_formats() {
     let big = Array::<f64>::ones(&[1000, 1000], 10usize).unwrap();
     assert!(big.graph().len() > VISUALIZE_LIMIT);
     let err = big.visualize(d.join("big.svg")).unwrap_err();
-    insta::assert_snapshot!(err.to_string(), @"visualize: the graph has 10000 tasks, more than 500 can be drawn legibly; use visualize_forced to draw it anyway");
+    insta::assert_snapshot!(err.to_string(), @"the graph has 10000 tasks, more than 500 can be drawn legibly; use visualize_forced to draw it anyway");
     assert!(!d.join("big.svg").exists());
     let err = fancy().visualize(d.join("fancy.gif")).unwrap_err();
-    insta::assert_snapshot!(err.to_string().replace(&d.display().to_string(), "DIR"), @"visualize: DIR/fancy.gif must end in .svg or .png");
+    insta::assert_snapshot!(err.to_string().replace(&d.display().to_string(), "DIR"), @"DIR/fancy.gif must end in .svg or .png");
+    let err = fancy().visualize("/nonexistent-dir/fancy.svg").unwrap_err();
+    assert!(
+        matches!(&err, VisualizeError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    );
+    insta::assert_snapshot!(err.to_string(), @"cannot write /nonexistent-dir/fancy.dot");
+}
+
+#[test]
+fn any_collection_draws_and_a_broken_one_says_why() {
+    let d = dir("delayed");
+    let x = rask_graph::delayed::value(1i64).map("inc", |x| x + 1);
+    let z = x.zip_with(&x, "add", |a, b| a + b);
+    let svg = std::fs::read_to_string(z.visualize(d.join("z.svg")).unwrap()).unwrap();
+    assert!(svg.contains("inc") && svg.contains("add"));
+    // An array that kept an error from building gives that error, not a picture.
+    let a = Array::<f64>::ones(&[3], 3usize).unwrap();
+    let b = Array::<f64>::ones(&[4], 4usize).unwrap();
+    let bad = &a + &b;
+    assert!(bad.check().is_err());
+    let err = bad.visualize(d.join("bad.svg")).unwrap_err();
+    assert!(matches!(err, VisualizeError::Collection(_)), "{err:?}");
+    assert!(!d.join("bad.svg").exists());
 }

@@ -1,0 +1,79 @@
+//! How the process scheduler fails: the source of
+//! [`ComputeError::Scheduler`](rask_graph::ComputeError::Scheduler) for scheduler `"processes"`.
+
+use rask_graph::Key;
+
+/// What went wrong with the worker processes (a task's own error or panic is
+/// [`ComputeError::Task`](rask_graph::ComputeError::Task) /
+/// [`ComputeError::Panic`](rask_graph::ComputeError::Panic)). Find it with
+/// [`ComputeError::downcast_ref`](rask_graph::ComputeError::downcast_ref).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessError {
+    /// A worker process could not be started or greeted.
+    #[error("cannot start a worker: {message}")]
+    StartWorker {
+        /// What went wrong.
+        message: String,
+    },
+    /// A worker process is another build of the program than the one asking it to work.
+    #[error(
+        "a worker runs another build of this program (build id {theirs:016x}, ours {ours:016x}); \
+         it was refused: restart it from the same binary"
+    )]
+    BuildMismatch {
+        /// Our build id.
+        ours: u64,
+        /// The worker's.
+        theirs: u64,
+    },
+    /// A task's worker died while running it, as many times as the scheduler allows (Dask's
+    /// `allowed-failures`): the task is taken to be what kills them.
+    #[error("task {key} (op `{op}`) killed {deaths} workers; it is marked bad")]
+    WorkerKilled {
+        /// The task.
+        key: Key,
+        /// Its op's name.
+        op: String,
+        /// How many workers died running it.
+        deaths: u32,
+    },
+    /// A worker died and no new one could take its place.
+    #[error("worker {slot} died ({why}) and could not be replaced: {cause}")]
+    Replace {
+        /// The worker's slot.
+        slot: usize,
+        /// How it died.
+        why: String,
+        /// Why the replacement failed.
+        cause: Box<ProcessError>,
+    },
+    /// A result could not be sent out of the worker holding it.
+    #[error("cannot move the result of task {key} out of worker {slot}: {message}")]
+    NotSent {
+        /// The result's key.
+        key: Key,
+        /// The worker holding it.
+        slot: usize,
+        /// What the worker said.
+        message: String,
+    },
+    /// Every thread reading from the workers stopped.
+    #[error("every worker reader stopped")]
+    ReadersStopped,
+}
+
+impl ProcessError {
+    /// Whether the pool itself may be broken (so the next computation starts new workers).
+    pub(crate) fn breaks_pool(&self) -> bool {
+        !matches!(
+            self,
+            ProcessError::WorkerKilled { .. } | ProcessError::NotSent { .. }
+        )
+    }
+}
+
+/// The [`ComputeError`](rask_graph::ComputeError) of a process scheduler failure.
+pub(crate) fn failed(e: ProcessError) -> rask_graph::ComputeError {
+    rask_graph::ComputeError::scheduler("processes", e)
+}
