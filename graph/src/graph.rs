@@ -353,7 +353,7 @@ impl Graph {
     /// assert_eq!(fused.len(), 1);
     /// assert!(fused.contains(&last));
     /// ```
-    pub fn fuse_linear(&self, keep: &[Key]) -> Graph {
+    pub fn fuse_linear<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
         const NONE: usize = usize::MAX;
         let index = DenseIndex::new(self);
         // Per task: its only distinct dependency (if it has exactly one), and how many distinct
@@ -520,8 +520,8 @@ impl Graph {
     /// assert!(!inlined.contains(&Key::new("one", [])));
     /// assert_eq!(inlined.fuse_linear(&keys).len(), 3); // and runs it inside
     /// ```
-    pub fn inline_cheap(&self, keep: &[Key]) -> Graph {
-        let keep: FxHashSet<&Key> = keep.iter().collect();
+    pub fn inline_cheap<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
+        let keep: FxHashSet<&Key> = keep.into_iter().collect();
         // The cheap sources read by more than one task.
         let mut readers: FxHashMap<Key, u32> = FxHashMap::default();
         for layer in self.layers.values() {

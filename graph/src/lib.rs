@@ -17,6 +17,9 @@
 //!   [`Scheduler`] (one required method, `get`), [`Callback`].
 //! - [`config`]: the default scheduler and callbacks — scoped, held by a scheduler object for
 //!   its lifetime, process-wide, or a fallback a linked crate registers.
+//! - [`layers`] and [`optimize`]: the collection author's kit: one task per partition or block,
+//!   `split_every` reduction trees, and a runner for registered optimization passes
+//!   ([`register_pass!`]).
 //! - [`exec`]: the scheduler author's kit: the guarded task run (arity checked, errors and
 //!   panics caught and named), a whole plan run in order, callback events.
 //! - [`delayed`]: lazy calls over closures and values.
@@ -56,7 +59,9 @@ pub mod exec;
 mod fuse;
 mod graph;
 mod key;
+pub mod layers;
 mod op;
+pub mod optimize;
 mod plan;
 pub mod registry;
 mod scheduler;

@@ -1,7 +1,5 @@
 //! The chunked array.
 
-use std::any::TypeId;
-use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -14,10 +12,7 @@ use crate::chunk::Chunk;
 use crate::chunks::{ChunkSpec, Chunks};
 use crate::element::{DType, Element};
 use crate::error::ArrayError;
-use crate::histogram::HistogramBlock;
-use crate::linalg::MatmulBlock;
 use crate::ops::Full;
-use crate::reduce::ReduceBlock;
 
 /// A lazy n-dimensional array of `T`, cut into blocks that are `ndarray::ArrayD<T>` — Dask's
 /// `dask.array.Array`. Nothing is computed until [`compute`](Collection::compute_on) asks.
@@ -270,6 +265,18 @@ impl<T: Element> fmt::Debug for Array<T> {
     }
 }
 
+/// Cheap sources (constant blocks) copied into their readers, first.
+fn inline_cheap(g: &Graph, keep: &KeySet) -> Graph {
+    g.inline_cheap(keep)
+}
+rask_graph::register_pass!("array", 0, "inline-cheap", inline_cheap);
+
+/// Chains of blockwise operations run as one task per block, last.
+fn fuse_linear(g: &Graph, keep: &KeySet) -> Graph {
+    g.fuse_linear(keep)
+}
+rask_graph::register_pass!("array", 1000, "fuse-linear", fuse_linear);
+
 impl<T: Element> Collection for Array<T> {
     type Output = ArrayD<T>;
 
@@ -305,56 +312,17 @@ impl<T: Element> Collection for Array<T> {
         Ok(out)
     }
 
+    /// Array tasks are heavy: the passes registered for `"array"` (elementwise chains fused
+    /// into the reductions that read them, transposes into products, random samples into
+    /// histograms, then linear chains) run over the culled graph, each only when its op type is
+    /// there.
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
         Collection::check(self)?;
-        // Array tasks are heavy: chains of blockwise operations run as one task per block.
-        let keys = self.output_keys();
-        let g = self.graph.cull(&keys)?.inline_cheap(&keys);
-        // Each pass below looks for one kind of task; the ones that cannot apply are skipped,
-        // so a million-task graph is not walked ten times for nothing.
-        let present: HashSet<TypeId> = g
-            .iter()
-            .map(|(_, t)| {
-                let any: &dyn std::any::Any = t.op();
-                any.type_id()
-            })
-            .collect();
-        // The outputs, which no pass may fuse away, as a set: passes ask once per candidate.
-        let keep: KeySet = keys.iter().cloned().collect();
-        let when = |id: TypeId, g: Graph, pass: &dyn Fn(&Graph, &KeySet) -> Graph| {
-            if present.contains(&id) {
-                pass(&g, &keep)
-            } else {
-                g
-            }
-        };
-        // Elementwise chains read by a block reduction run inside it, lane by lane.
-        macro_rules! reductions {
-            ($g:expr, $($t:ty),*) => {{
-                let g = $g;
-                $(let g = when(TypeId::of::<ReduceBlock<$t>>(), g, &crate::expr::fuse_reductions::<$t>);)*
-                g
-            }};
-        }
-        let g = reductions!(g, f64, f32, i64, i32, u64, u32, u8);
-        // Block products read transposed blocks where they lie.
-        let g = when(
-            TypeId::of::<MatmulBlock<f64>>(),
-            g,
-            &crate::linalg::fuse_transposes::<f64>,
-        );
-        let g = when(
-            TypeId::of::<MatmulBlock<f32>>(),
-            g,
-            &crate::linalg::fuse_transposes::<f32>,
-        );
-        // A histogram of random samples counts them as they are drawn.
-        let g = when(
-            TypeId::of::<HistogramBlock<f64>>(),
-            g,
-            &crate::histogram::fuse_random_histograms,
-        );
-        Ok(g.fuse_linear(&keys))
+        Ok(rask_graph::optimize::optimize(
+            "array",
+            &self.graph,
+            &self.output_keys(),
+        )?)
     }
 
     fn check(&self) -> Result<(), ComputeError> {

@@ -227,30 +227,6 @@ impl Chunks {
         Chunks(axes)
     }
 
-    /// One block of length 1 per position: a grid of `counts` blocks (the shape of a tree
-    /// level of partial results).
-    pub(crate) fn from_counts(counts: &[usize]) -> Chunks {
-        Chunks(counts.iter().map(|n| vec![1; *n]).collect())
-    }
-
-    /// Every index in the box `ranges`, in C order.
-    pub(crate) fn product(ranges: &[Range<u32>]) -> Vec<Vec<u32>> {
-        let mut out = vec![Vec::new()];
-        for r in ranges {
-            out = out
-                .into_iter()
-                .flat_map(|prefix| {
-                    r.clone().map(move |i| {
-                        let mut p = prefix.clone();
-                        p.push(i);
-                        p
-                    })
-                })
-                .collect();
-        }
-        out
-    }
-
     /// Block sizes per axis.
     pub fn axes(&self) -> &[Vec<usize>] {
         &self.0
@@ -315,21 +291,9 @@ impl Chunks {
 
     /// Every block index, in C order (the last axis fastest).
     pub fn blocks(&self) -> Vec<Vec<u32>> {
-        let nb = self.numblocks();
-        let total: usize = nb.iter().product();
-        let mut out = Vec::with_capacity(total);
-        let mut idx = vec![0u32; nb.len()];
-        for _ in 0..total {
-            out.push(idx.clone());
-            for ax in (0..nb.len()).rev() {
-                idx[ax] += 1;
-                if (idx[ax] as usize) < nb[ax] {
-                    break;
-                }
-                idx[ax] = 0;
-            }
-        }
-        out
+        rask_graph::layers::grid(&self.numblocks())
+            .map(|i| i.to_vec())
+            .collect()
     }
 }
 

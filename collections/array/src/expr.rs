@@ -464,6 +464,17 @@ impl<T: Numeric> Grower<'_, T> {
     }
 }
 
+macro_rules! register_fuse_reductions {
+    ($($t:ty),*) => {$(
+        rask_graph::register_pass!(
+            "array", 10, concat!("fuse-reductions-", stringify!($t)),
+            ReduceBlock<$t>, fuse_reductions::<$t>
+        );
+    )*};
+}
+// Elementwise chains read by a block reduction run inside it, lane by lane.
+register_fuse_reductions!(f64, f32, i64, i32, u64, u32, u8);
+
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
 pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph

@@ -170,6 +170,15 @@ impl Op for RandomHistogram {
 
 rask_graph::register_op!(RandomHistogram, "rask.array.random-histogram");
 
+// A histogram of random samples counts them as they are drawn.
+rask_graph::register_pass!(
+    "array",
+    30,
+    "fuse-random-histograms",
+    HistogramBlock<f64>,
+    fuse_random_histograms
+);
+
 /// Replaces every histogram block reading a floating-point random block that nothing else
 /// reads with a [`RandomHistogram`]: the samples are counted in batches as they are drawn, the
 /// same numbers as the block would hold. Keys in `keep` are never fused away.

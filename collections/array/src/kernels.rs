@@ -735,14 +735,14 @@ impl<T: Element> Array<T> {
         graph.add_layer(layer);
         let combine: Step<A> = Arc::new(combine);
         let aggregate: Step<A> = Arc::new(aggregate);
-        let name_now = crate::reduce::tree_layers(
+        let name_now = rask_graph::layers::reduction_tree(
             &mut graph,
             first,
-            self.numblocks(),
+            &self.numblocks(),
             &axes,
             split,
             keepdims,
-            |level, last| {
+            |rask_graph::layers::LevelInfo { depth: level, last }| {
                 let step = if last {
                     Arc::clone(&aggregate)
                 } else {
@@ -780,7 +780,7 @@ impl<T: Element> Array<T> {
                     });
                     Task::new(op, inputs)
                 };
-                (layer_name, Box::new(task))
+                rask_graph::layers::TreeLevel::new(layer_name, task)
             },
         );
         let out_axes = crate::reduce::reduced_chunks(self.chunks(), &axes, keepdims);

@@ -393,6 +393,22 @@ impl<T: Matmul> Array<T> {
     }
 }
 
+// Block products read transposed blocks where they lie.
+rask_graph::register_pass!(
+    "array",
+    20,
+    "fuse-transposes-f64",
+    MatmulBlock<f64>,
+    fuse_transposes::<f64>
+);
+rask_graph::register_pass!(
+    "array",
+    20,
+    "fuse-transposes-f32",
+    MatmulBlock<f32>,
+    fuse_transposes::<f32>
+);
+
 /// Takes 2-d transposes read only by block products into those products, which read the
 /// untransposed block instead (`x @ x.T` makes no copy of `x.T`'s blocks).
 pub(crate) fn fuse_transposes<T: Matmul>(graph: &Graph, keep: &rask_graph::KeySet) -> Graph {

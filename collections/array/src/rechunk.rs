@@ -364,9 +364,7 @@ pub(crate) fn piece_grid(index: &[u32], pieces: &[AxisPieces]) -> (Vec<usize>, V
         .map(|(d, i)| &pieces[d][*i as usize])
         .collect();
     let grid: Vec<usize> = per_axis.iter().map(|p| p.len()).collect();
-    let box_ranges: Vec<Range<u32>> = grid.iter().map(|g| 0..*g as u32).collect();
-    let parts = Chunks::product(&box_ranges)
-        .into_iter()
+    let parts = rask_graph::layers::grid(&grid)
         .map(|combo| {
             combo
                 .iter()

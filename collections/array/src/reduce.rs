@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, IxDyn};
+use rask_graph::layers::{LevelInfo, TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Args, Graph, Layer, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -307,103 +308,6 @@ macro_rules! register_reductions {
 }
 register_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
 
-/// One level of a reduction tree over `axes`, combining `split` blocks at a time along each:
-/// for each output block, its index and the ranges of input block indices it combines; the
-/// block counts after the level; and whether it is the last level.
-pub(crate) type TreeLevel = (Vec<(Vec<u32>, Vec<std::ops::Range<u32>>)>, Vec<usize>, bool);
-
-pub(crate) fn tree_level(nb: &[usize], axes: &[usize], split: usize) -> TreeLevel {
-    let last = axes.iter().all(|a| nb[*a].div_ceil(split) <= 1);
-    let new_nb: Vec<usize> = nb
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            if axes.contains(&i) {
-                n.div_ceil(split)
-            } else {
-                *n
-            }
-        })
-        .collect();
-    let groups = Chunks::from_counts(&new_nb)
-        .blocks()
-        .into_iter()
-        .map(|out_index| {
-            let ranges = out_index
-                .iter()
-                .enumerate()
-                .map(|(i, &o)| {
-                    if axes.contains(&i) {
-                        let start = o * split as u32;
-                        start..(start + split as u32).min(nb[i] as u32)
-                    } else {
-                        o..o + 1
-                    }
-                })
-                .collect();
-            (out_index, ranges)
-        })
-        .collect();
-    (groups, new_nb, last)
-}
-
-/// One level's layer name and task maker for [`tree_layers`]: given the ranges of input
-/// block indices a task combines and the inputs' keys, the task.
-pub(crate) type TreeStep<'a> = (
-    String,
-    Box<dyn FnMut(&[std::ops::Range<u32>], Vec<Arg>) -> Task + 'a>,
-);
-
-/// The combining levels of a reduction tree over the layer `first` of partial results (`nb`
-/// blocks per axis), added to `graph`: each level combines up to `split` neighbours along
-/// `axes`; the last drops the reduced axes from its blocks' indices unless `keepdims`.
-/// `level(l, last)` names level `l`'s layer and makes its tasks. The last layer's name.
-pub(crate) fn tree_layers<'a>(
-    graph: &mut Graph,
-    first: Arc<str>,
-    mut nb: Vec<usize>,
-    axes: &[usize],
-    split: usize,
-    keepdims: bool,
-    mut level: impl FnMut(usize, bool) -> TreeStep<'a>,
-) -> Arc<str> {
-    let mut name = first;
-    for l in 0.. {
-        let (groups, new_nb, last) = tree_level(&nb, axes, split);
-        let (layer_name, mut task) = level(l, last);
-        let mut layer = Layer::new(layer_name);
-        for (out_index, ranges) in groups {
-            let inputs = Chunks::product(&ranges)
-                .into_iter()
-                .map(|i| Arg::Key(rask_graph::Key::with_name(&name, i)))
-                .collect();
-            let at = if last && !keepdims {
-                drop_reduced(&out_index, axes)
-            } else {
-                out_index
-            };
-            layer.insert(at, task(&ranges, inputs));
-        }
-        name = Arc::clone(layer.name());
-        graph.add_layer(layer);
-        nb = new_nb;
-        if last {
-            break;
-        }
-    }
-    name
-}
-
-/// `index` without its entries on the reduced `axes` (a result that drops them).
-pub(crate) fn drop_reduced(index: &[u32], axes: &[usize]) -> Vec<u32> {
-    index
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !axes.contains(i))
-        .map(|(_, v)| *v)
-        .collect()
-}
-
 /// The blocks of a reduction's result: the reduced `axes` of length 1, or gone.
 pub(crate) fn reduced_chunks(chunks: &Chunks, axes: &[usize], keepdims: bool) -> Vec<Vec<usize>> {
     chunks
@@ -462,14 +366,14 @@ impl<T: Element> Array<T> {
         }
         let first = Arc::clone(layer.name());
         graph.add_layer(layer);
-        let name = tree_layers(
+        let name = reduction_tree(
             &mut graph,
             first,
-            self.numblocks(),
+            &self.numblocks(),
             &axes,
             split,
             how.keepdims,
-            |level, last| {
+            |LevelInfo { depth: level, last }| {
                 let drop_axes = if last && !how.keepdims {
                     axes.clone()
                 } else {
@@ -485,9 +389,9 @@ impl<T: Element> Array<T> {
                     drop_axes,
                     _t: std::marker::PhantomData,
                 });
-                (
+                TreeLevel::new(
                     key_name(&prefix, &tok("combine", level + 1)),
-                    Box::new(move |_, inputs| Task::from_arc(Arc::clone(&op), inputs)),
+                    move |_, inputs| Task::from_arc(Arc::clone(&op), inputs),
                 )
             },
         );

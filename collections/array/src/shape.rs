@@ -219,13 +219,9 @@ impl<T: Element> Array<T> {
         label: &str,
         token: &str,
         out: Chunks,
-        mut task: impl FnMut(&[u32]) -> Task,
+        task: impl FnMut(&[u32]) -> Task,
     ) -> Array<U> {
-        let mut layer = Layer::with_capacity(key_name(label, token), out.npartitions());
-        for index in out.blocks() {
-            let t = task(&index);
-            layer.insert(index, t);
-        }
+        let layer = Layer::per_block(key_name(label, token), &out.numblocks(), task);
         let name = Arc::clone(layer.name());
         let mut graph = self.graph().clone();
         graph.add_layer(layer);

@@ -23,7 +23,7 @@ use crate::error::ArrayError;
 /// all of them (layer `label`, at index `at`): the graph grown from `graph`, and the last
 /// layer's name.
 ///
-/// The first layer is a [`block_layer`].
+/// The first layer has one task per input block ([`Layer::per_partition`]).
 fn per_block_then_all(
     graph: &Graph,
     inputs: &[Key],
@@ -33,10 +33,10 @@ fn per_block_then_all(
     total: impl Op,
     at: &[u32],
 ) -> (Graph, Arc<str>) {
-    let layer = block_layer(
+    let layer = Layer::per_partition(
         key_name(&format!("{label}-chunk"), token),
         inputs.len(),
-        |i| Task::new(per.clone(), [Arg::Key(inputs[i].clone())]),
+        |i| Task::new(per.clone(), [Arg::Key(inputs[i as usize].clone())]),
     );
     let mut last = Layer::new(key_name(label, token));
     let args: Vec<Arg> = (0..inputs.len() as u32)
@@ -48,15 +48,6 @@ fn per_block_then_all(
     graph.add_layer(layer);
     graph.add_layer(last);
     (graph, name)
-}
-
-/// A layer named `name` of `n` tasks at indices `[0]`, `[1]`, …: `task(i)` for each.
-fn block_layer(name: String, n: usize, mut task: impl FnMut(usize) -> Task) -> Layer {
-    let mut layer = Layer::with_capacity(name, n);
-    for i in 0..n {
-        layer.insert([i as u32], task(i));
-    }
-    layer
 }
 
 /// A 1-d array of known blocks but unknown block lengths.
@@ -146,7 +137,8 @@ impl<T: Element> Unsized<T> {
             .write_str(&self.name)
             .write_str("sizes")
             .finish();
-        let layer = block_layer(key_name("chunk-sizes", &token), self.blocks, |i| {
+        let layer = Layer::per_partition(key_name("chunk-sizes", &token), self.blocks, |i| {
+            let i = i as usize;
             Task::new(BlockLen::<T>::default(), [Arg::Key(self.key(i))])
         });
         let keys: Vec<Key> = (0..self.blocks).map(|i| layer.key([i as u32])).collect();
@@ -597,7 +589,8 @@ impl<T: Element> Array<T> {
             .write_str(c.name())
             .finish();
         let blocks = common.blocks();
-        let layer = block_layer(key_name("getitem-mask", &token), blocks.len(), |i| {
+        let layer = Layer::per_partition(key_name("getitem-mask", &token), blocks.len(), |i| {
+            let i = i as usize;
             Task::new(
                 MaskBlock::<T>::default(),
                 [Arg::Key(x.key(&blocks[i])), Arg::Key(c.key(&blocks[i]))],
@@ -640,7 +633,8 @@ impl<T: Element> Array<T> {
                     .write_str(flat.name())
                     .write(&(axis as u64))
                     .finish();
-                let layer = block_layer(key_name("nonzero", &token), blocks.len(), |i| {
+                let layer = Layer::per_partition(key_name("nonzero", &token), blocks.len(), |i| {
+                    let i = i as usize;
                     let op = NonzeroBlock::<T> {
                         axis,
                         offset: offsets[i],

@@ -5,5 +5,6 @@ mod config;
 mod errors;
 mod exec;
 mod graph;
+mod kit;
 mod order;
 mod wire;

@@ -25,6 +25,7 @@
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
+mod pool;
 mod sync;
 mod sync_scheduler;
 mod threaded;

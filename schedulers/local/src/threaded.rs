@@ -10,6 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use rask_graph::exec::{self, TaskEvents};
 use rask_graph::{
@@ -18,6 +19,7 @@ use rask_graph::{
 };
 use smallvec::SmallVec;
 
+use crate::pool::Pool;
 use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
 
 /// Why a scheduler could not be built.
@@ -69,7 +71,10 @@ pub enum LocalError {
 pub struct ThreadedScheduler {
     num_workers: usize,
     /// `"threaded-{i}"`, as callback events name the workers.
-    ids: std::sync::Arc<[WorkerId]>,
+    ids: Arc<[WorkerId]>,
+    /// The helper threads, started by the first computation that needs them and kept until
+    /// the last clone of the scheduler drops (then they are stopped and joined).
+    pool: Arc<std::sync::Mutex<Option<Arc<Pool>>>>,
 }
 
 /// Configures a [`ThreadedScheduler`].
@@ -102,7 +107,23 @@ impl ThreadedScheduler {
         Self {
             num_workers,
             ids: WorkerId::numbered("threaded", num_workers).into(),
+            pool: Arc::default(),
         }
+    }
+
+    /// The helper pool, started on first use. A thread that will not start is an error (and
+    /// the next computation tries again).
+    fn pool(&self) -> Result<Arc<Pool>, ComputeError> {
+        let mut slot = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = &*slot {
+            return Ok(Arc::clone(p));
+        }
+        let pool = Pool::start(self.num_workers - 1).map_err(|(worker, source)| {
+            ComputeError::scheduler("threaded", LocalError::Spawn { worker, source })
+        })?;
+        let pool = Arc::new(pool);
+        *slot = Some(Arc::clone(&pool));
+        Ok(pool)
     }
 
     /// A builder.
@@ -137,6 +158,7 @@ impl Scheduler for ThreadedScheduler {
         if workers == 1 {
             return exec::run_plan(&plan, &cbs, &self.ids[0]);
         }
+        let pool = self.pool()?;
         let state = State::new(&plan, &cbs, &self.ids);
         if !cbs.is_empty() {
             cbs.compute_start(&ComputeStart {
@@ -149,20 +171,8 @@ impl Scheduler for ThreadedScheduler {
                 workers,
             });
         }
-        std::thread::scope(|s| {
-            for w in 1..workers {
-                let state = &state;
-                std::thread::Builder::new()
-                    .name(format!("rask-worker-{w}"))
-                    .spawn_scoped(s, move || state.guarded_work(w))
-                    .map_err(|source| {
-                        ComputeError::scheduler("threaded", LocalError::Spawn { worker: w, source })
-                    })?;
-            }
-            state.guarded_work(0);
-            Ok::<(), ComputeError>(())
-        })
-        .inspect_err(|_| state.stop())?;
+        // This thread is worker 0 and can finish alone; helpers that are free join it.
+        pool.run(workers - 1, &|w| state.guarded_work(w));
         let error = state.error.into_inner().unwrap_or_else(|p| p.into_inner());
         let done = state.done.load(Ordering::Acquire);
         if !cbs.is_empty() {

@@ -575,3 +575,26 @@ proptest! {
         prop_assert!(got.iter().zip(want.iter()).all(|(g, w)| (g - w).abs() < 1e-6 * w.abs().max(1.0)), "{got} vs {want}");
     }
 }
+
+#[test]
+fn array_passes_are_registered_in_order() {
+    // Registered where each pass is written; the runner orders them.
+    let names: Vec<&str> = rask_graph::optimize::registered("array")
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    insta::assert_snapshot!(names.join("\n"), @r"
+    inline-cheap
+    fuse-reductions-f32
+    fuse-reductions-f64
+    fuse-reductions-i32
+    fuse-reductions-i64
+    fuse-reductions-u32
+    fuse-reductions-u64
+    fuse-reductions-u8
+    fuse-transposes-f32
+    fuse-transposes-f64
+    fuse-random-histograms
+    fuse-linear
+    ");
+}

@@ -4,3 +4,4 @@ mod callbacks;
 mod equivalence;
 mod failures;
 mod memory;
+mod pool;
