@@ -44,6 +44,11 @@ pub use rask_graph::{Callback, Collection, ComputeError, Delayed, GraphError, Sc
 pub use rask_graph::{config, delayed};
 pub use rask_visualize as visualize;
 
+/// Registers a plain function by its path so that tasks calling it run on worker processes
+/// (and, later, hosts): `delayed` calls, `map_blocks`, … recognise it where they take a
+/// closure. See [`graph::named`].
+pub use rask_macros::named;
+
 /// The schedulers that ship with rask.
 pub mod schedulers {
     pub use rask_local::{

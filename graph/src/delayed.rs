@@ -137,6 +137,27 @@ impl<T> Delayed<T> {
         Self::from_task(&name, Task::new(op, args), graphs)
     }
 
+    /// A call of `f` on `args`, if `f` is a [named](crate::named) function that takes and
+    /// returns values: a task that names it (and so crosses process boundaries), with a
+    /// deterministic key.
+    fn from_named<F: 'static>(
+        prefix: &str,
+        f: &F,
+        args: Vec<Arg>,
+        graphs: &[&Graph],
+    ) -> Option<Self> {
+        let call = crate::named::NamedCall::new(crate::named::of(f)?).ok()?;
+        let token = Tokenizer::new()
+            .write_str(call.function().path)
+            .write_args(&args)
+            .finish();
+        Some(Self::from_task(
+            &key_name(prefix, &token),
+            Task::new(call, args),
+            graphs,
+        ))
+    }
+
     fn from_closure(
         prefix: &str,
         op: ClosureOp,
@@ -162,21 +183,29 @@ impl<T> Delayed<T> {
 }
 
 impl<T: Datum> Delayed<T> {
-    /// Applies `f` lazily; `name` prefixes the key and labels the task in pictures.
-    pub fn map<R: Datum>(
+    /// Applies `f` lazily; `name` prefixes the key and labels the task in pictures. A
+    /// [named](crate::named) function runs on worker processes too; a closure only in this one.
+    pub fn map<R: Datum, F: Fn(&T) -> R + Send + Sync + 'static>(
         &self,
         name: &str,
-        f: impl Fn(&T) -> R + Send + Sync + 'static,
+        f: F,
     ) -> Delayed<R> {
+        let args = vec![Arg::Key(self.key.clone())];
+        if let Some(d) = Delayed::from_named(name, &f, args, &[&self.graph]) {
+            return d;
+        }
         self.try_map(name, move |t| Ok::<R, TaskError>(f(t)))
     }
 
     /// Applies a fallible `f` lazily: its error fails the computation, naming this task.
-    pub fn try_map<R: Datum, E: fmt::Display>(
-        &self,
-        name: &str,
-        f: impl Fn(&T) -> Result<R, E> + Send + Sync + 'static,
-    ) -> Delayed<R> {
+    pub fn try_map<R: Datum, E: fmt::Display, F>(&self, name: &str, f: F) -> Delayed<R>
+    where
+        F: Fn(&T) -> Result<R, E> + Send + Sync + 'static,
+    {
+        let args = vec![Arg::Key(self.key.clone())];
+        if let Some(d) = Delayed::from_named(name, &f, args, &[&self.graph]) {
+            return d;
+        }
         let op = ClosureOp::new(name, move |args| {
             f(args[0].get::<T>()?)
                 .map(Value::new)
@@ -186,12 +215,16 @@ impl<T: Datum> Delayed<T> {
     }
 
     /// Combines with another delayed value lazily.
-    pub fn zip_with<U: Datum, R: Datum>(
+    pub fn zip_with<U: Datum, R: Datum, F: Fn(&T, &U) -> R + Send + Sync + 'static>(
         &self,
         other: &Delayed<U>,
         name: &str,
-        f: impl Fn(&T, &U) -> R + Send + Sync + 'static,
+        f: F,
     ) -> Delayed<R> {
+        let args = vec![Arg::Key(self.key.clone()), Arg::Key(other.key.clone())];
+        if let Some(d) = Delayed::from_named(name, &f, args, &[&self.graph, &other.graph]) {
+            return d;
+        }
         let op = ClosureOp::new(name, move |args| {
             Ok(Value::new(f(args[0].get::<T>()?, args[1].get::<U>()?)))
         });

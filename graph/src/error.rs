@@ -28,10 +28,12 @@ pub enum GraphError {
         /// The requested key.
         key: Key,
     },
-    /// A task's op is not registered, so the task cannot leave this process.
+    /// A task's op is not registered, so the task cannot leave this process. A closure is
+    /// such an op: pass a function marked `#[rask::named]` instead, or register an op type.
     #[error(
-        "task {key} uses op `{op}` ({type_name}), which is not registered for serialization; \
-         register it with rask_graph::register_op! to send it to other processes"
+        "task {key} uses op `{op}` ({type_name}), which cannot be sent to another process: \
+         pass a function marked #[rask::named] instead of a closure, or register the op type \
+         with rask_graph::register_op!"
     )]
     UnregisteredOp {
         /// The task holding the op.

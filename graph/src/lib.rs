@@ -20,6 +20,8 @@
 //! - [`layers`] and [`optimize`]: the collection author's kit: one task per partition or block,
 //!   `split_every` reduction trees, and a runner for registered optimization passes
 //!   ([`register_pass!`]).
+//! - [`named`]: plain functions registered by path (the `#[named]` attribute), so tasks
+//!   calling them cross process boundaries.
 //! - [`exec`]: the scheduler author's kit: the guarded task run (arity checked, errors and
 //!   panics caught and named), a whole plan run in order, callback events.
 //! - [`delayed`]: lazy calls over closures and values.
@@ -60,6 +62,7 @@ mod fuse;
 mod graph;
 mod key;
 pub mod layers;
+pub mod named;
 mod op;
 pub mod optimize;
 mod plan;

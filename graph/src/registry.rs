@@ -53,8 +53,35 @@ fn encode_op_as<T: Op + Serialize>(op: &dyn Op) -> Result<Vec<u8>, String> {
 }
 
 fn decode_op_as<T: Op + DeserializeOwned>(bytes: &[u8]) -> Result<Arc<dyn Op>, String> {
-    let op: T = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let op: T = postcard::from_bytes(bytes).map_err(postcard_message)?;
     Ok(Arc::new(op))
+}
+
+thread_local! {
+    static CUSTOM_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A deserialization error with a message that survives postcard (whose own custom errors
+/// keep no message): what a `Deserialize` impl of an op or value returns when the bytes are
+/// well formed but mean nothing here (a function this binary does not have, say).
+///
+/// ```
+/// let e: postcard::Error = rask_graph::registry::de_error("no function `f` here");
+/// # let _ = e;
+/// ```
+pub fn de_error<E: serde::de::Error>(message: impl std::fmt::Display) -> E {
+    let message = message.to_string();
+    CUSTOM_ERROR.with(|c| *c.borrow_mut() = Some(message.clone()));
+    E::custom(message)
+}
+
+/// A postcard error's message, with the message of a [`de_error`] it stands for.
+fn postcard_message(e: postcard::Error) -> String {
+    let custom = CUSTOM_ERROR.with(|c| c.borrow_mut().take());
+    match (e, custom) {
+        (postcard::Error::SerdeDeCustom, Some(message)) => message,
+        (e, _) => e.to_string(),
+    }
 }
 
 /// A registered value type: its stable name and how to encode and decode it.
@@ -207,7 +234,7 @@ fn encode_value_as<T: Datum + Serialize>(datum: &dyn Datum) -> Result<Vec<u8>, S
 }
 
 fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, String> {
-    let datum: T = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let datum: T = postcard::from_bytes(bytes).map_err(postcard_message)?;
     Ok(Value::new(datum))
 }
 

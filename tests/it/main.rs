@@ -2,6 +2,7 @@
 
 mod arrays;
 mod facade;
+mod named;
 #[path = "../../examples/tour/main.rs"]
 mod tour;
 

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD};
 use rask_graph::delayed::ClosureOp;
+use rask_graph::named::NamedFn;
 use rask_graph::tokenize::{key_name, unique_token};
-use rask_graph::{Arg, Graph, Layer, Task, TaskError, Value};
+use rask_graph::{Arg, Graph, Layer, Op, Task, TaskError, Value};
 
 use crate::array::Array;
 use crate::chunk::{Chunk, block_view};
@@ -24,7 +25,7 @@ use crate::rechunk::Assemble;
 use crate::shape::PadMode;
 
 /// Where a block sits, for kernels that need to know (Dask's `block_info`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockInfo {
     /// The block's index in the grid of blocks.
     pub index: Vec<u32>,
@@ -115,7 +116,7 @@ impl<T: Element> Array<T> {
             ));
         }
         Ok(
-            self.kernel_blocks(name, Chunks::from_axes(chunks), Arc::new(f), |index| {
+            self.kernel_blocks(name, Chunks::from_axes(chunks), KernelFn::new(f), |index| {
                 index.to_vec()
             }),
         )
@@ -127,7 +128,7 @@ impl<T: Element> Array<T> {
         &self,
         name: &str,
         out: Chunks,
-        f: Kernel<T, U>,
+        f: KernelFn<T, U>,
         source: impl Fn(&[u32]) -> Vec<u32>,
     ) -> Array<U> {
         let (num_blocks, shape) = (self.numblocks(), self.shape());
@@ -141,12 +142,7 @@ impl<T: Element> Array<T> {
                 shape: shape.clone(),
             };
             let want = shapes.block_shape(index);
-            let (f, label) = (Arc::clone(&f), name.to_string());
-            let op = ClosureOp::new(name, move |args| {
-                let view = block_view::<T>(&args[0])?;
-                checked(&label, f(view, &info), &want)
-            });
-            Task::new(op, [Arg::Key(self.key(&src))])
+            Task::from_arc(f.op(name, info, want), [Arg::Key(self.key(&src))])
         })
     }
 
@@ -230,7 +226,7 @@ impl<T: Element> Array<T> {
             }
             src
         };
-        Ok(self.kernel_blocks(name, out, Arc::new(f), source))
+        Ok(self.kernel_blocks(name, out, KernelFn::new(f), source))
     }
 
     /// `f` applied to each block together with its neighbours' edges: every block is grown by
@@ -666,6 +662,140 @@ impl<T: Element> Array<T> {
 /// A user kernel: a block, and where it sits, to a block.
 type Kernel<T, U> =
     Arc<dyn Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync>;
+
+/// A kernel that is a [named](rask_graph::named) function, as its canonical pointer.
+type KernelPtr<T, U> = fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, TaskError>;
+
+/// A kernel as a task can hold it: a closure (this process only) or a named function (any
+/// process that links it).
+enum KernelFn<T, U> {
+    Closure(Kernel<T, U>),
+    Named(&'static NamedFn, KernelPtr<T, U>),
+}
+
+impl<T: Element, U: Element> KernelFn<T, U> {
+    fn new<F>(f: F) -> Self
+    where
+        F: Fn(ArrayViewD<'_, T>, &BlockInfo) -> Result<ArrayD<U>, String> + Send + Sync + 'static,
+    {
+        if let Some(named) = rask_graph::named::of(&f)
+            && let Some(p) = named.pointer::<KernelPtr<T, U>>()
+        {
+            return KernelFn::Named(named, p);
+        }
+        KernelFn::Closure(Arc::new(f))
+    }
+
+    /// The op of the task that applies the kernel to one block.
+    fn op(&self, label: &str, info: BlockInfo, want: Vec<usize>) -> Arc<dyn Op> {
+        match self {
+            KernelFn::Closure(f) => {
+                let (f, label) = (Arc::clone(f), label.to_string());
+                Arc::new(ClosureOp::new(&label.clone(), move |args| {
+                    let view = block_view::<T>(&args[0])?;
+                    checked(&label, f(view, &info), &want)
+                }))
+            }
+            KernelFn::Named(function, f) => Arc::new(NamedKernel::<T, U> {
+                function,
+                f: *f,
+                label: label.to_string(),
+                info,
+                want,
+            }),
+        }
+    }
+}
+
+/// A named kernel applied to one block: serializable, as the function's path.
+pub(crate) struct NamedKernel<T, U> {
+    function: &'static NamedFn,
+    f: KernelPtr<T, U>,
+    label: String,
+    info: BlockInfo,
+    want: Vec<usize>,
+}
+
+impl<T, U> std::fmt::Debug for NamedKernel<T, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedKernel")
+            .field("function", &self.function.path)
+            .field("index", &self.info.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Element, U: Element> Op for NamedKernel<T, U> {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn run(&self, args: rask_graph::Args) -> Result<Value, TaskError> {
+        let view = block_view::<T>(&args[0])?;
+        let out = (self.f)(view, &self.info).map_err(|e| e.to_string());
+        checked(&self.label, out, &self.want)
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::Exact(1)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NamedKernelWire<'a> {
+    path: std::borrow::Cow<'a, str>,
+    label: std::borrow::Cow<'a, str>,
+    info: BlockInfo,
+    want: Vec<usize>,
+}
+
+impl<T, U> serde::Serialize for NamedKernel<T, U> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        NamedKernelWire {
+            path: self.function.path.into(),
+            label: self.label.as_str().into(),
+            info: self.info.clone(),
+            want: self.want.clone(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedKernel<T, U> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = NamedKernelWire::deserialize(d)?;
+        let function =
+            rask_graph::named::resolve(&w.path).map_err(rask_graph::registry::de_error)?;
+        let f = function.pointer::<KernelPtr<T, U>>().ok_or_else(|| {
+            rask_graph::registry::de_error(format!(
+                "function `{}` is {}, not a kernel from {} blocks to {} blocks",
+                function.path,
+                (function.signature)(),
+                T::DTYPE,
+                U::DTYPE
+            ))
+        })?;
+        Ok(NamedKernel {
+            function,
+            f,
+            label: w.label.into_owned(),
+            info: w.info,
+            want: w.want,
+        })
+    }
+}
+
+macro_rules! register_named_kernels {
+    ($($t:ty),*) => { register_named_kernels!(@outer [$($t),*] [$($t),*]); };
+    (@outer [$($t:ty),*] $us:tt) => { $( register_named_kernels!(@inner $t $us); )* };
+    (@inner $t:ty [$($u:ty),*]) => {$(
+        rask_graph::register_op!(
+            NamedKernel<$t, $u>,
+            concat!("rask.array.named-kernel.", stringify!($t), ".", stringify!($u))
+        );
+    )*};
+}
+register_named_kernels!(f64, f32, i64, i32, u64, u32, u8, bool);
 
 /// A user reduction step: partials (and where they sit) to a partial.
 type Step<A> = Arc<dyn Fn(ArrayViewD<'_, A>, &[usize]) -> Result<ArrayD<A>, String> + Send + Sync>;

@@ -50,7 +50,7 @@ fn unregistered_closure_cannot_be_encoded() {
     };
     assert_eq!(key, x.key());
     let msg = err.to_string().replace(x.key().name(), "inc-<token>");
-    insta::assert_snapshot!(msg, @"task 'inc-<token>' uses op `inc` (rask_graph::delayed::ClosureOp), which is not registered for serialization; register it with rask_graph::register_op! to send it to other processes");
+    insta::assert_snapshot!(msg, @"task 'inc-<token>' uses op `inc` (rask_graph::delayed::ClosureOp), which cannot be sent to another process: pass a function marked #[rask::named] instead of a closure, or register the op type with rask_graph::register_op!");
 }
 
 #[derive(Debug)]

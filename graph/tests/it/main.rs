@@ -6,5 +6,6 @@ mod errors;
 mod exec;
 mod graph;
 mod kit;
+mod named;
 mod order;
 mod wire;

@@ -48,7 +48,7 @@ fn unregistered_closure_is_refused_before_running() {
         [Arg::Value(Value::new(1i64))],
     ));
     let err = s.get(&g, &[key], &[]).unwrap_err();
-    insta::assert_snapshot!(err.to_string(), @"task 'job' uses op `mystery` (rask_graph::delayed::ClosureOp), which is not registered for serialization; register it with rask_graph::register_op! to send it to other processes");
+    insta::assert_snapshot!(err.to_string(), @"task 'job' uses op `mystery` (rask_graph::delayed::ClosureOp), which cannot be sent to another process: pass a function marked #[rask::named] instead of a closure, or register the op type with rask_graph::register_op!");
     assert!(s.worker_pids().is_empty(), "no worker was started");
 }
 

@@ -1,0 +1,323 @@
+//! Named functions: plain `fn`s registered under their path, so tasks that call them cross
+//! process boundaries (Dask pickles a function by reference; a rask worker that links the same
+//! crates finds it by name).
+//!
+//! The `#[named]` attribute (crate `rask-macros`, re-exported as `rask::named`) registers a
+//! function with no start-up code (a `linkme` slice, like the op registry). A collection then
+//! recognises the function when it is passed where a closure could be — by the type of the
+//! function item — and builds a task that names it instead of capturing it:
+//! - [`delayed`](crate::delayed)'s `map`, `try_map` and `zip_with` call it with their values
+//!   ([`NamedCall`], the *values* calling convention: each parameter a `&T` or a `T: Clone`
+//!   read from a task argument, the result a registered value);
+//! - other collections look up the function as a typed pointer of the signature they call
+//!   ([`NamedFn::pointer`]) and keep only its path in their ops.
+//!
+//! A capturing closure has no name: process-based schedulers refuse it, naming its task.
+//!
+//! ```
+//! // With the `rask` facade: `#[rask::named]`.
+//! #[rask_macros::named(crate = rask_graph)]
+//! fn inc(x: &i64) -> i64 {
+//!     x + 1
+//! }
+//!
+//! // The task holds the path of `inc`, not its code: its graph is data, fit for workers.
+//! let y = rask_graph::delayed::value(1i64).map("inc", inc);
+//! assert!(y.graph().to_bytes().is_ok());
+//! let f = rask_graph::named::of(&inc).unwrap();
+//! assert!(f.path.ends_with("::inc"));
+//! // A closure cannot leave this process.
+//! assert!(rask_graph::delayed::value(1i64).map("inc", |x| x + 1).graph().to_bytes().is_err());
+//! ```
+
+use std::any::TypeId;
+use std::fmt;
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::{Args, Arity, Op, TaskError, Value};
+
+/// A registered function. Made by the `#[named]` attribute; read through [`by_item`],
+/// [`by_path`] and [`of`].
+pub struct NamedFn {
+    /// The function's path, `crate::module::name`: what crosses process boundaries.
+    pub path: &'static str,
+    /// The type of the function item (each `fn` has its own): how a collection recognises it.
+    pub item: fn() -> TypeId,
+    /// The function as a pointer of its canonical type (its own parameters, returning
+    /// `Result<T, TaskError>`), erased.
+    pub pointer: fn() -> *const (),
+    /// The canonical pointer type.
+    pub pointer_type: fn() -> TypeId,
+    /// The canonical pointer type as text, for messages.
+    pub signature: fn() -> &'static str,
+    /// The function called with task arguments (the values convention); an error if a
+    /// parameter or the result cannot be a [`Value`].
+    pub values: fn(Args) -> Result<Value, TaskError>,
+    /// Whether every parameter and the result can be read from and made into values.
+    pub values_ok: fn() -> bool,
+    /// How many parameters it has.
+    pub arity: usize,
+}
+
+impl fmt::Debug for NamedFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NamedFn")
+            .field("path", &self.path)
+            .field("signature", &(self.signature)())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NamedFn {
+    /// The function as a pointer of type `P`, if that is its canonical type.
+    ///
+    /// `P` is a function pointer type such as
+    /// `fn(&f64, &f64) -> Result<f64, TaskError>`.
+    pub fn pointer<P: Copy + 'static>(&self) -> Option<P> {
+        if TypeId::of::<P>() != (self.pointer_type)()
+            || std::mem::size_of::<P>() != std::mem::size_of::<*const ()>()
+        {
+            return None;
+        }
+        let raw = (self.pointer)();
+        // SAFETY: `P` is the very type the pointer was erased from (the type ids are equal),
+        // and it has the size of a pointer.
+        Some(unsafe { std::mem::transmute_copy::<*const (), P>(&raw) })
+    }
+
+    /// The last segment of the path: the function's own name.
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit("::").next().unwrap_or(self.path)
+    }
+}
+
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static NAMED_FNS: [NamedFn];
+
+struct Index {
+    by_item: FxHashMap<TypeId, &'static NamedFn>,
+    by_path: FxHashMap<&'static str, &'static NamedFn>,
+}
+
+fn index() -> &'static Index {
+    static I: OnceLock<Index> = OnceLock::new();
+    I.get_or_init(|| Index {
+        by_item: NAMED_FNS.iter().map(|f| ((f.item)(), f)).collect(),
+        by_path: NAMED_FNS.iter().map(|f| (f.path, f)).collect(),
+    })
+}
+
+/// The registered function whose item type is `item`.
+pub fn by_item(item: TypeId) -> Option<&'static NamedFn> {
+    index().by_item.get(&item).copied()
+}
+
+/// The registered function at `path`.
+pub fn by_path(path: &str) -> Option<&'static NamedFn> {
+    index().by_path.get(path).copied()
+}
+
+/// The registration of `f`, if `f` is a named function (and not a closure).
+pub fn of<F: 'static>(_f: &F) -> Option<&'static NamedFn> {
+    by_item(TypeId::of::<F>())
+}
+
+/// The op of a task that calls a named function with its arguments' values (see the module
+/// docs). It serializes as the function's path.
+#[derive(Clone, Copy)]
+pub struct NamedCall {
+    f: &'static NamedFn,
+}
+
+impl NamedCall {
+    /// A call of `f`, if `f` takes and returns values.
+    pub fn new(f: &'static NamedFn) -> Result<Self, TaskError> {
+        if !(f.values_ok)() {
+            return Err(TaskError::new(format!(
+                "function `{}` ({}) takes or returns something a task value cannot hold",
+                f.path,
+                (f.signature)()
+            )));
+        }
+        Ok(Self { f })
+    }
+
+    /// The function.
+    pub fn function(&self) -> &'static NamedFn {
+        self.f
+    }
+}
+
+impl fmt::Debug for NamedCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NamedCall({})", self.f.path)
+    }
+}
+
+impl Op for NamedCall {
+    fn name(&self) -> &str {
+        self.f.name()
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        (self.f.values)(args)
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(self.f.arity)
+    }
+}
+
+impl Serialize for NamedCall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.f.path)
+    }
+}
+
+impl<'de> Deserialize<'de> for NamedCall {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let path = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let f = resolve(&path).map_err(crate::registry::de_error)?;
+        NamedCall::new(f).map_err(crate::registry::de_error)
+    }
+}
+
+crate::register_op!(NamedCall, "rask.named-call");
+
+/// The function at `path`, or an error saying it is not registered in this binary.
+pub fn resolve(path: &str) -> Result<&'static NamedFn, TaskError> {
+    by_path(path).ok_or_else(|| {
+        TaskError::new(format!(
+            "no function `{path}` is registered in this binary (is it marked #[named], and \
+             does this worker link the crate that defines it?)"
+        ))
+    })
+}
+
+/// What the `#[named]` attribute's expansion uses. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    use std::marker::PhantomData;
+
+    use crate::{Datum, TaskError, Value};
+
+    /// Chooses, for a concrete type `T`, between reading it from a value (when `T` is a
+    /// [`Datum`]) and an error (when it is not), at compile time: autoref specialization, so
+    /// the expansion compiles for every signature.
+    pub struct Probe<T>(PhantomData<fn() -> T>);
+
+    impl<T> std::fmt::Debug for Probe<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Probe<{}>", std::any::type_name::<T>())
+        }
+    }
+
+    impl<T> Probe<T> {
+        /// A probe.
+        #[allow(clippy::new_without_default)]
+        pub fn new() -> Self {
+            Probe(PhantomData)
+        }
+    }
+
+    /// The case where `T` is a value type.
+    pub trait ByDatum<T> {
+        /// `&T` from an argument.
+        fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError>;
+        /// The result as a value.
+        fn wrap(&self, x: T) -> Result<Value, TaskError>;
+        /// Whether values work for `T`.
+        fn ok(&self) -> bool;
+    }
+
+    impl<T: Datum> ByDatum<T> for &Probe<T> {
+        fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError> {
+            v.get::<T>()
+        }
+        fn wrap(&self, x: T) -> Result<Value, TaskError> {
+            Ok(Value::new(x))
+        }
+        fn ok(&self) -> bool {
+            true
+        }
+    }
+
+    /// The case where `T` is not a value type.
+    pub trait ByFallback<T> {
+        /// An error: `T` is not a value type.
+        fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError>;
+        /// An error: `T` is not a value type.
+        fn wrap(&self, x: T) -> Result<Value, TaskError>;
+        /// `false`.
+        fn ok(&self) -> bool;
+    }
+
+    fn not_a_value<T>() -> TaskError {
+        TaskError::new(format!(
+            "{} is not a registered value type, so a task cannot pass it",
+            std::any::type_name::<T>()
+        ))
+    }
+
+    impl<T> ByFallback<T> for Probe<T> {
+        fn by_ref<'v>(&self, _: &'v Value) -> Result<&'v T, TaskError> {
+            Err(not_a_value::<T>())
+        }
+        fn wrap(&self, _: T) -> Result<Value, TaskError> {
+            Err(not_a_value::<T>())
+        }
+        fn ok(&self) -> bool {
+            false
+        }
+    }
+
+    /// The case where an owned parameter `T` is a cloneable value type.
+    pub trait ByClone<T> {
+        /// A clone of the argument.
+        fn by_clone(&self, v: &Value) -> Result<T, TaskError>;
+        /// Whether values work for `T`.
+        fn ok_owned(&self) -> bool;
+    }
+
+    impl<T: Datum + Clone> ByClone<T> for &Probe<T> {
+        fn by_clone(&self, v: &Value) -> Result<T, TaskError> {
+            v.get::<T>().cloned()
+        }
+        fn ok_owned(&self) -> bool {
+            true
+        }
+    }
+
+    /// The case where an owned parameter `T` is not one.
+    pub trait ByCloneFallback<T> {
+        /// An error.
+        fn by_clone(&self, v: &Value) -> Result<T, TaskError>;
+        /// `false`.
+        fn ok_owned(&self) -> bool;
+    }
+
+    impl<T> ByCloneFallback<T> for Probe<T> {
+        fn by_clone(&self, _: &Value) -> Result<T, TaskError> {
+            Err(not_a_value::<T>())
+        }
+        fn ok_owned(&self) -> bool {
+            false
+        }
+    }
+
+    /// A function's error as a task error.
+    pub fn task_error(e: impl std::fmt::Display) -> TaskError {
+        TaskError::new(e.to_string())
+    }
+
+    /// The type id of a function item (each `fn` has a type of its own).
+    pub fn type_id_of<T: 'static>(_: &T) -> std::any::TypeId {
+        std::any::TypeId::of::<T>()
+    }
+
+    pub use linkme;
+}
