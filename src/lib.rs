@@ -40,7 +40,10 @@
 pub use rask_array as array;
 pub use rask_diagnostics as diagnostics;
 pub use rask_graph as graph;
-pub use rask_graph::{Callback, Collection, ComputeError, Delayed, GraphError, Scheduler};
+pub use rask_graph::{
+    Callback, Collection, ComputeError, Delayed, GraphError, Scheduler, compute_all,
+    compute_all_with,
+};
 pub use rask_graph::{config, delayed};
 pub use rask_visualize as visualize;
 

@@ -69,6 +69,7 @@ mod plan;
 pub mod registry;
 mod scheduler;
 mod task;
+mod together;
 pub mod tokenize;
 mod value;
 mod wire;
@@ -86,6 +87,7 @@ pub use op::{Args, Arity, Op, downcast_op};
 pub use plan::{Plan, PlanArg};
 pub use scheduler::{Collection, Scheduler, graph_of_values};
 pub use task::{Arg, Task};
+pub use together::{Together, compute_all, compute_all_with};
 pub use value::{Datum, Value};
 pub use wire::WIRE_VERSION;
 
