@@ -93,7 +93,7 @@ pub use wire::WIRE_VERSION;
 
 /// The built-in ops: small, registered, useful in tests, benchmarks and `delayed` graphs.
 pub mod ops {
-    pub use crate::op::{AddConst, Identity, Sum};
+    pub use crate::op::{AddConst, Held, Identity, Sum};
 }
 
 #[doc(hidden)]

@@ -195,6 +195,52 @@ impl Op for AddConst {
     }
 }
 
+/// The op of a key whose value is held elsewhere — by a scheduler that persisted it on its
+/// workers, say: what a graph of references is made of ([`Scheduler::persist`] of a remote
+/// scheduler returns one; [`Plan::lower_with_held`] makes such tasks). A scheduler that
+/// knows where the value is supplies it instead of running the task; any other one fails
+/// with an error naming the holder.
+///
+/// [`Scheduler::persist`]: crate::Scheduler::persist
+/// [`Plan::lower_with_held`]: crate::Plan::lower_with_held
+///
+/// ```
+/// use rask_graph::{ops::Held, Op};
+/// let err = Held::new("cluster").run(Default::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "the value is held by cluster; compute with that scheduler");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Held {
+    /// Who holds the value (a scheduler's name or address).
+    pub holder: String,
+}
+
+impl Held {
+    /// A value held by `holder`.
+    pub fn new(holder: impl Into<String>) -> Self {
+        Self {
+            holder: holder.into(),
+        }
+    }
+}
+
+impl Op for Held {
+    fn name(&self) -> &str {
+        "held"
+    }
+
+    fn run(&self, _args: Args) -> Result<Value, TaskError> {
+        Err(TaskError::new(format!(
+            "the value is held by {}; compute with that scheduler",
+            self.holder
+        )))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(0)
+    }
+}
+
 /// A panic-free downcast of an op to its concrete type.
 pub fn downcast_op<T: Op>(op: &dyn Op) -> Option<&T> {
     let any: &dyn Any = op;

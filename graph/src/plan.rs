@@ -246,6 +246,49 @@ impl Plan {
         Ok(plan)
     }
 
+    /// [`lower`](Plan::lower) where the keys in `held` already have values elsewhere (a
+    /// remote scheduler's workers hold them): their tasks become [`Held`](crate::ops::Held)
+    /// tasks of `holder`, with no dependencies, so nothing that only they needed is planned.
+    /// A scheduler supplies their values ([`Plan::held`] lists them) instead of running them.
+    ///
+    /// ```
+    /// use rask_graph::{ops::AddConst, Arg, Graph, Key, KeySet, Layer, Plan, Task, Value};
+    ///
+    /// // x = 1 + 1, y = x + 1, z = y + 1; y is held elsewhere.
+    /// let mut g = Graph::new();
+    /// for (name, dep) in [("x", None), ("y", Some("x")), ("z", Some("y"))] {
+    ///     let mut l = Layer::new(name);
+    ///     let arg = dep.map_or(Arg::Value(Value::new(1i64)), |d| Arg::Key(Key::new(d, [])));
+    ///     l.insert([], Task::new(AddConst(1), [arg]));
+    ///     g.add_layer(l);
+    /// }
+    /// let held: KeySet = [Key::new("y", [])].into_iter().collect();
+    /// let plan = Plan::lower_with_held(&g, &[Key::new("z", [])], &held, "cluster").unwrap();
+    /// assert_eq!(plan.len(), 2); // y (held) and z: x is not needed
+    /// assert_eq!(plan.held().iter().map(|i| plan.key(*i).clone()).collect::<Vec<_>>(), [Key::new("y", [])]);
+    /// ```
+    pub fn lower_with_held(
+        graph: &Graph,
+        keys: &[Key],
+        held: &crate::KeySet,
+        holder: &str,
+    ) -> Result<Plan, GraphError> {
+        let op: Arc<dyn Op> = Arc::new(crate::ops::Held::new(holder));
+        let replaced: crate::KeyMap<crate::Task> = (held.iter())
+            .filter(|k| graph.contains(k))
+            .map(|k| (k.clone(), crate::Task::from_arc(Arc::clone(&op), [])))
+            .collect();
+        let graph = graph.replace_tasks(replaced, &crate::KeySet::default());
+        Plan::lower(&graph, keys)
+    }
+
+    /// The tasks whose values are held elsewhere ([`Held`](crate::ops::Held) tasks), ascending.
+    pub fn held(&self) -> Vec<u32> {
+        (0..self.len() as u32)
+            .filter(|i| crate::downcast_op::<crate::ops::Held>(self.op(*i)).is_some())
+            .collect()
+    }
+
     /// The number of tasks.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -508,6 +508,7 @@ macro_rules! register_value {
 crate::register_op!(crate::op::Identity, "rask.identity");
 crate::register_op!(crate::op::Sum, "rask.sum");
 crate::register_op!(crate::op::AddConst, "rask.add-const");
+crate::register_op!(crate::op::Held, "rask.held");
 crate::register_value!((), "unit");
 crate::register_value!(bool, "bool");
 crate::register_value!(i32, "i32");

@@ -7,7 +7,16 @@ use crate::{Arg, Graph, GraphError, Key, KeyIndex, Layer, Task, registry};
 #[derive(Serialize, Deserialize)]
 struct WireGraph {
     version: u32,
+    /// Every distinct op once (a layer's tasks usually share one): registered name and bytes.
+    ops: Vec<WireOp>,
     layers: Vec<WireLayer>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireOp {
+    name: String,
+    #[serde(with = "serde_bytes")]
+    bytes: Vec<u8>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -25,9 +34,8 @@ struct WireEntry {
 
 #[derive(Serialize, Deserialize)]
 struct WireTask {
-    op_name: String,
-    #[serde(with = "serde_bytes")]
-    op: Vec<u8>,
+    /// The op's place in [`WireGraph::ops`].
+    op: u32,
     args: Vec<WireArg>,
 }
 
@@ -38,7 +46,7 @@ enum WireArg {
 }
 
 /// The version of the encoding; decoding refuses others.
-pub const WIRE_VERSION: u32 = 1;
+pub const WIRE_VERSION: u32 = 2;
 
 impl Graph {
     /// Encodes the graph. Every op and literal must be registered; the error names the first
@@ -57,11 +65,27 @@ impl Graph {
     /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>, GraphError> {
         let mut layers = Vec::new();
+        let mut ops: Vec<WireOp> = Vec::new();
+        // Ops by address: tasks sharing one op (an `Arc`) share its encoding.
+        let mut seen: rustc_hash::FxHashMap<*const (), u32> = Default::default();
         for layer in self.layers() {
             let mut tasks = Vec::with_capacity(layer.len());
             for (index, task) in layer.entries() {
                 let key = || Key::with_name(layer.name(), index.iter().copied());
-                let (op_name, op) = registry::encode_task_op(&key(), task.op())?;
+                let address = std::sync::Arc::as_ptr(task.op_arc()) as *const ();
+                let op = match seen.get(&address) {
+                    Some(i) => *i,
+                    None => {
+                        let (name, bytes) = registry::encode_task_op(&key(), task.op())?;
+                        ops.push(WireOp {
+                            name: name.to_string(),
+                            bytes,
+                        });
+                        let i = (ops.len() - 1) as u32;
+                        seen.insert(address, i);
+                        i
+                    }
+                };
                 let mut args = Vec::with_capacity(task.args().len());
                 for a in task.args() {
                     args.push(match a {
@@ -74,11 +98,7 @@ impl Graph {
                 }
                 tasks.push(WireEntry {
                     index: index.iter().copied().collect(),
-                    task: WireTask {
-                        op_name: op_name.to_string(),
-                        op,
-                        args,
-                    },
+                    task: WireTask { op, args },
                 });
             }
             layers.push(WireLayer {
@@ -88,6 +108,7 @@ impl Graph {
         }
         postcard::to_allocvec(&WireGraph {
             version: WIRE_VERSION,
+            ops,
             layers,
         })
         .map_err(|e| GraphError::Encode {
@@ -110,11 +131,18 @@ impl Graph {
                 ),
             });
         }
+        // Each op decoded once; its tasks share it.
+        let ops = (wire.ops.iter())
+            .map(|o| registry::decode_op(&o.name, &o.bytes))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut g = Graph::new();
         for wl in wire.layers {
             let mut layer = Layer::with_capacity(wl.name, wl.tasks.len());
             for WireEntry { index, task: wt } in wl.tasks {
-                let op = registry::decode_op(&wt.op_name, &wt.op)?;
+                let op = ops.get(wt.op as usize).ok_or_else(|| GraphError::Corrupt {
+                    message: format!("op {} of {} ops", wt.op, ops.len()),
+                })?;
+                let op = std::sync::Arc::clone(op);
                 let mut args = Vec::with_capacity(wt.args.len());
                 for a in wt.args {
                     args.push(match a {

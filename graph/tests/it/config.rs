@@ -170,9 +170,12 @@ fn held_and_global_defaults() {
 
 #[test]
 fn persist_goes_through_the_scheduler() {
-    /// Keeps what it persists to itself: returns a graph of marker values instead.
-    #[derive(Debug)]
-    struct Keeper;
+    use std::sync::Mutex;
+
+    /// Keeps what it persists to itself and hands out a graph of references (`Held` tasks),
+    /// as a cluster's client would; later computations get the held values from it.
+    #[derive(Debug, Default)]
+    struct Keeper(Mutex<rask_graph::KeyMap<Value>>);
     impl Scheduler for Keeper {
         fn get(
             &self,
@@ -180,25 +183,68 @@ fn persist_goes_through_the_scheduler() {
             k: &[Key],
             c: &[&dyn Callback],
         ) -> Result<Vec<Value>, ComputeError> {
-            exec::run_in_order(g, k, c)
+            let kept = self.0.lock().unwrap();
+            let held: rask_graph::KeySet = kept.keys().cloned().collect();
+            let plan = rask_graph::Plan::lower_with_held(g, k, &held, "keeper")?;
+            // Held values are supplied; only the rest runs.
+            let supplied: rask_graph::KeyMap<rask_graph::Task> = (plan.held().iter())
+                .map(|i| {
+                    let key = plan.key(*i).clone();
+                    let task = rask_graph::Task::literal(kept[&key].clone());
+                    (key, task)
+                })
+                .collect();
+            exec::run_in_order(
+                &g.replace_tasks(supplied, &rask_graph::KeySet::default()),
+                k,
+                c,
+            )
+        }
+        fn name(&self) -> &str {
+            "keeper"
         }
         fn persist(
             &self,
-            _: &Graph,
+            g: &Graph,
             keys: &[Key],
-            _: &[&dyn Callback],
+            c: &[&dyn Callback],
         ) -> Result<Graph, ComputeError> {
-            Ok(rask_graph::graph_of_values(
-                keys,
-                keys.iter().map(|_| Value::new(-1i64)).collect(),
-            ))
+            let values = self.get(g, keys, c)?;
+            let mut kept = self.0.lock().unwrap();
+            for (k, v) in keys.iter().zip(values) {
+                kept.insert(k.clone(), v);
+            }
+            let held = rask_graph::ops::Held::new("keeper");
+            let mut out = Graph::new();
+            for k in keys {
+                let mut l = rask_graph::Layer::new(std::sync::Arc::clone(k.name_arc()));
+                l.insert(
+                    k.index().iter().copied(),
+                    rask_graph::Task::new(held.clone(), []),
+                );
+                out.add_layer(l);
+            }
+            Ok(out)
         }
     }
+    let keeper = Keeper::default();
     let x = inc();
-    let p = x.persist_with(&Keeper).unwrap();
-    assert_eq!(p.compute_with(&Keeper).unwrap(), -1);
+    let p = x.persist_with(&keeper).unwrap();
+    // A graph of references: the value stayed with the keeper.
+    assert!(p.graph().iter().all(|(_, t)| t.op().name() == "held"));
+    assert_eq!(p.compute_with(&keeper).unwrap(), 2);
+    assert_eq!(p.map("double", |v| v * 2).compute_with(&keeper).unwrap(), 4);
+    // Any other scheduler says who holds it.
+    let err = p
+        .compute_with(&Named("n", AtomicUsize::new(0)))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("the value is held by keeper; compute with that scheduler"),
+        "{err}"
+    );
     // The default hook keeps the values themselves.
     let p = x.persist_with(&Named("n", AtomicUsize::new(0))).unwrap();
     assert_eq!(p.graph().len(), 1);
-    assert_eq!(p.compute_with(&Keeper).unwrap(), 2);
+    assert_eq!(p.compute_with(&keeper).unwrap(), 2);
 }

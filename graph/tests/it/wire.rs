@@ -95,3 +95,30 @@ fn huge_length_prefixes_are_refused_without_reserving() {
         "{err}"
     );
 }
+
+#[test]
+fn an_op_shared_by_a_layer_is_encoded_once() {
+    // One op, shared by every task of its layer.
+    let op: std::sync::Arc<dyn rask_graph::Op> = std::sync::Arc::new(AddConst(7));
+    let mut g = Graph::new();
+    g.add_layer(rask_graph::Layer::per_partition("x", 1000, |i| {
+        Task::from_arc(
+            std::sync::Arc::clone(&op),
+            [Arg::Value(Value::new(i as i64))],
+        )
+    }));
+    let bytes = g.to_bytes().unwrap();
+    // Each task costs its index, an op number and a literal: far less than an op name each.
+    assert!(
+        bytes.len() < 1000 * "rask.add-const".len(),
+        "{} bytes",
+        bytes.len()
+    );
+    let back = Graph::from_bytes(&bytes).unwrap();
+    let a = back.get(&Key::new("x", [0])).unwrap().op_arc();
+    let b = back.get(&Key::new("x", [999])).unwrap().op_arc();
+    assert!(
+        std::sync::Arc::ptr_eq(a, b),
+        "decoded once, shared by the layer's tasks"
+    );
+}

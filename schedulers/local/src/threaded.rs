@@ -394,3 +394,22 @@ impl<'a> State<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LocalError;
+
+    #[test]
+    fn messages() {
+        let spawn = LocalError::Spawn {
+            worker: 3,
+            source: std::io::Error::other("out of threads"),
+        };
+        let e = rask_graph::ComputeError::scheduler("threaded", spawn);
+        insta::assert_snapshot!(e.to_string(), @"the threaded scheduler failed: cannot start worker thread 3");
+        // The cause is the source, for error reporters that walk the chain.
+        let source = std::error::Error::source(&e).unwrap();
+        insta::assert_snapshot!(std::error::Error::source(source).unwrap().to_string(), @"out of threads");
+        insta::assert_snapshot!(LocalError::WorkerPanicked { worker: 1, message: "index out of bounds".into() }.to_string(), @"worker thread 1 failed: index out of bounds");
+    }
+}

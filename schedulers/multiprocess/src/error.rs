@@ -77,3 +77,21 @@ impl ProcessError {
 pub(crate) fn failed(e: ProcessError) -> rask_graph::ComputeError {
     rask_graph::ComputeError::scheduler("processes", e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ProcessError;
+    use rask_graph::Key;
+
+    #[test]
+    fn messages() {
+        let start = ProcessError::StartWorker {
+            message: "/bin/app: permission denied".into(),
+        };
+        insta::assert_snapshot!(super::failed(start.clone()).to_string(), @"the processes scheduler failed: cannot start a worker: /bin/app: permission denied");
+        insta::assert_snapshot!(ProcessError::Replace { slot: 1, why: "it exited".into(), cause: Box::new(start) }.to_string(), @"worker 1 died (it exited) and could not be replaced: cannot start a worker: /bin/app: permission denied");
+        insta::assert_snapshot!(ProcessError::NotSent { key: Key::new("x", [2]), slot: 0, message: "its type is not registered".into() }.to_string(), @"cannot move the result of task ('x', 2) out of worker 0: its type is not registered");
+        insta::assert_snapshot!(ProcessError::ReadersStopped.to_string(), @"every worker reader stopped");
+        insta::assert_snapshot!(ProcessError::BuildMismatch { ours: 1, theirs: 2 }.to_string(), @"a worker runs another build of this program (build id 0000000000000002, ours 0000000000000001); it was refused: restart it from the same binary");
+    }
+}

@@ -13,7 +13,7 @@ use rask_graph::{GraphError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 4;
+pub(crate) const PROTOCOL: u32 = 5;
 
 /// The largest frame either side accepts.
 pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
@@ -75,18 +75,25 @@ pub(crate) enum WireArg<'a> {
 /// Scheduler to worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToWorker<'a> {
-    /// Run task `id` and keep its result.
-    Run {
-        id: u32,
+    /// Op number `index` of this computation (sent once per worker, before the first task
+    /// that uses it; the tasks of a layer usually share one op).
+    Op {
+        index: u32,
         #[serde(borrow)]
         op: RawRef<'a>,
+    },
+    /// Run task `id`, whose op is number `op`, and keep its result.
+    Run {
+        id: u32,
+        op: u32,
+        #[serde(borrow)]
         args: Vec<WireArg<'a>>,
     },
     /// Send the result of `id`.
     Fetch { id: u32 },
     /// Drop these results.
     Release { ids: Vec<u32> },
-    /// A new computation: drop every result.
+    /// A new computation: drop every result and op.
     Reset,
     /// Exit.
     Shutdown,

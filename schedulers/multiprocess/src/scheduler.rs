@@ -164,14 +164,29 @@ impl Scheduler for ProcessScheduler {
 
 /// Every task's op, encoded once; an unregistered op or literal is an error naming its task,
 /// before anything runs.
-fn encode_ops(plan: &Plan) -> Result<Vec<Raw>, GraphError> {
-    let mut ops = Vec::with_capacity(plan.len());
+fn encode_ops(plan: &Plan) -> Result<Ops, GraphError> {
+    let mut ops = Ops {
+        unique: Vec::new(),
+        of_task: Vec::with_capacity(plan.len()),
+    };
+    // Ops by address: the tasks of a layer usually share one, encoded (and sent) once.
+    let mut seen: HashMap<*const (), u32> = HashMap::new();
     for id in 0..plan.len() as u32 {
-        let (name, bytes) = registry::encode_task_op(plan.key(id), plan.op(id))?;
-        ops.push(Raw {
-            name: name.to_string(),
-            bytes: bytes.into(),
-        });
+        let address = plan.op(id) as *const dyn rask_graph::Op as *const ();
+        let index = match seen.get(&address) {
+            Some(i) => *i,
+            None => {
+                let (name, bytes) = registry::encode_task_op(plan.key(id), plan.op(id))?;
+                ops.unique.push(Raw {
+                    name: name.to_string(),
+                    bytes: bytes.into(),
+                });
+                let i = (ops.unique.len() - 1) as u32;
+                seen.insert(address, i);
+                i
+            }
+        };
+        ops.of_task.push(index);
         for a in plan.args(id) {
             if let PlanArg::Value(v) = a
                 && registry::value_type_name(v.datum()).is_none()
@@ -182,6 +197,13 @@ fn encode_ops(plan: &Plan) -> Result<Vec<Raw>, GraphError> {
         }
     }
     Ok(ops)
+}
+
+/// A plan's ops, each distinct one encoded once.
+struct Ops {
+    unique: Vec<Raw>,
+    /// Per task: its op's place in `unique`.
+    of_task: Vec<u32>,
 }
 
 /// How many tasks a worker may have queued at once (pipelining hides the round trip).
@@ -203,7 +225,9 @@ enum State {
 
 struct Run<'a> {
     plan: &'a Plan,
-    ops: &'a [Raw],
+    ops: &'a Ops,
+    /// Per worker: which ops it has been sent in this computation.
+    sent_ops: Vec<Vec<bool>>,
     pool: &'a mut Pool,
     cbs: &'a Callbacks<'a>,
     /// `"process-{slot}"`, as callback events name the workers.
@@ -231,7 +255,7 @@ struct Run<'a> {
 impl<'a> Run<'a> {
     fn new(
         plan: &'a Plan,
-        ops: &'a [Raw],
+        ops: &'a Ops,
         pool: &'a mut Pool,
         cbs: &'a Callbacks<'a>,
         allowed_failures: u32,
@@ -241,6 +265,7 @@ impl<'a> Run<'a> {
         Run {
             plan,
             ops,
+            sent_ops: vec![vec![false; ops.unique.len()]; workers],
             pool,
             cbs,
             ids: WorkerId::numbered("process", workers),
@@ -441,11 +466,17 @@ impl<'a> Run<'a> {
                 },
             });
         }
-        let msg = ToWorker::Run {
-            id,
-            op: self.ops[id as usize].as_ref(),
-            args,
-        };
+        let op = self.ops.of_task[id as usize];
+        if !self.sent_ops[slot][op as usize] {
+            let define = ToWorker::Op {
+                index: op,
+                op: self.ops.unique[op as usize].as_ref(),
+            };
+            // A broken stream shows up as a lost worker from its reader thread.
+            let _ = self.pool.send(slot, &define);
+            self.sent_ops[slot][op as usize] = true;
+        }
+        let msg = ToWorker::Run { id, op, args };
         // A broken stream shows up as a lost worker from its reader thread.
         let _ = self.pool.send(slot, &msg);
         self.state[id as usize] = State::Running(slot);
@@ -601,6 +632,8 @@ impl<'a> Run<'a> {
         let plan = self.plan;
         self.in_flight[slot] = 0;
         self.releases[slot].clear();
+        // The new worker knows none of this computation's ops yet.
+        self.sent_ops[slot].fill(false);
         self.pool.replace(slot).map_err(|cause| {
             failed(ProcessError::Replace {
                 slot,
@@ -700,5 +733,25 @@ impl<'a> Run<'a> {
             self.state[id as usize] = State::Ready;
             self.ready.push(Reverse(id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rask_graph::Plan;
+    use rask_graph::ops::{AddConst, Sum};
+
+    #[test]
+    fn a_shared_op_is_encoded_once() {
+        // 1,000 leaves sharing one op, and their sum: two distinct ops.
+        let (g, key) = rask_testing::independent(1000, Arc::new(AddConst(1)), Arc::new(Sum));
+        let plan = Plan::lower(&g, &[key]).unwrap();
+        let ops = super::encode_ops(&plan).unwrap();
+        assert_eq!(ops.unique.len(), 2);
+        assert_eq!(ops.of_task.len(), 1001);
+        let leaf = ops.of_task[0];
+        assert_eq!(ops.of_task.iter().filter(|o| **o == leaf).count(), 1000);
     }
 }

@@ -10,7 +10,7 @@ use std::os::fd::FromRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rask_graph::{Args, Value, registry};
+use rask_graph::{Args, Op, Value, registry};
 
 use crate::protocol::{
     DataReply, DataRequest, Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id,
@@ -78,6 +78,8 @@ fn serve() -> i32 {
         return 2;
     }
     let mut peers: HashMap<String, Peer> = HashMap::new();
+    // This computation's ops, decoded once each (or why they would not decode).
+    let mut ops: HashMap<u32, Result<Arc<dyn Op>, String>> = HashMap::new();
     loop {
         let frame = match read_frame(&mut reader) {
             Ok(Some(f)) => f,
@@ -89,7 +91,21 @@ fn serve() -> i32 {
         };
         let encoded;
         let reply = match msg {
-            ToWorker::Run { id, op, args } => Some(run(id, op, args, &stored, &mut peers)),
+            ToWorker::Op { index, op } => {
+                ops.insert(
+                    index,
+                    registry::decode_op(op.name, op.bytes).map_err(|e| e.to_string()),
+                );
+                None
+            }
+            ToWorker::Run { id, op, args } => {
+                let op = match ops.get(&op) {
+                    Some(Ok(op)) => Ok(Arc::clone(op)),
+                    Some(Err(e)) => Err(e.clone()),
+                    None => Err(format!("op {op} was never sent")),
+                };
+                Some(run(id, op, args, &stored, &mut peers))
+            }
             ToWorker::Fetch { id } => {
                 Some(match lock(&stored).get(&id).map(registry::encode_value) {
                     Some(Some(Ok((name, bytes)))) => {
@@ -126,6 +142,7 @@ fn serve() -> i32 {
             }
             ToWorker::Reset => {
                 lock(&stored).clear();
+                ops.clear();
                 None
             }
             ToWorker::Shutdown => return 0,
@@ -144,7 +161,7 @@ fn serve() -> i32 {
 
 fn run(
     id: u32,
-    op: RawRef<'_>,
+    op: Result<Arc<dyn Op>, String>,
     args: Vec<WireArg<'_>>,
     stored: &Store,
     peers: &mut HashMap<String, Peer>,
@@ -153,9 +170,9 @@ fn run(
         id,
         failure: Failure::Setup(message),
     };
-    let op = match registry::decode_op(op.name, op.bytes) {
+    let op = match op {
         Ok(op) => op,
-        Err(e) => return setup(e.to_string()),
+        Err(e) => return setup(e),
     };
     // Inputs held by other workers: one request per worker, all fetched before anything runs.
     let mut by_peer: HashMap<&str, Vec<u32>> = HashMap::new();
