@@ -248,6 +248,17 @@ fn bench_overhead(flags: &[&str]) -> Result<(), String> {
         plain * 1e6 / 100_001.0,
         watched * 1e6 / 100_001.0
     );
+    let one = mean_s("latency", "threaded_one-task")?;
+    let nine = mean_s("latency", "threaded_nine-tasks")?;
+    let compute = mean_s("latency", "threaded_compute-one-task")?;
+    println!();
+    println!(
+        "latency on the threaded scheduler (2 workers): one task {:.2} µs, compute() of one \
+         task {:.2} µs, nine tasks (helpers woken) {:.2} µs",
+        one * 1e6,
+        compute * 1e6,
+        nine * 1e6
+    );
     let lower = mean_s("graph", "build-cull-order-lower-1m")?;
     println!();
     println!(

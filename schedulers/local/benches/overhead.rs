@@ -88,6 +88,34 @@ fn overhead(c: &mut Criterion) {
     group.finish();
 }
 
+/// What one `compute()` costs beyond its tasks: a one-task graph (run on the calling thread),
+/// and eight tasks and their sum (which wake the threaded scheduler's helpers).
+fn latency(c: &mut Criterion) {
+    let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap_or_default();
+    let mut group = c.benchmark_group("latency");
+    group
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let (one, one_key) = rask_testing::chain(1, Arc::new(AddConst(1)));
+    let one_key = [one_key];
+    group.bench_function("threaded/one-task", |b| {
+        b.iter(|| black_box(threaded.get(&one, &one_key, &[]).unwrap_or_default()))
+    });
+    let (nine, nine_key) = rask_testing::independent(8, Arc::new(AddConst(1)), Arc::new(Sum));
+    let nine_key = [nine_key];
+    group.bench_function("threaded/nine-tasks", |b| {
+        b.iter(|| black_box(threaded.get(&nine, &nine_key, &[]).unwrap_or_default()))
+    });
+    // The whole `compute()`: the default scheduler and callbacks looked up, the result typed.
+    let x = rask_graph::delayed::value(1i64);
+    let _default = rask_graph::config::set_scheduler(threaded.clone());
+    group.bench_function("threaded/compute-one-task", |b| {
+        b.iter(|| black_box(rask_graph::Collection::compute(&x).unwrap_or_default()))
+    });
+    group.finish();
+}
+
 fn lowering(c: &mut Criterion) {
     let mut group = c.benchmark_group("graph");
     group
@@ -137,7 +165,7 @@ fn memory_report() {
     black_box((g, culled, keys, plan));
 }
 
-criterion_group!(benches, overhead, lowering);
+criterion_group!(benches, overhead, latency, lowering);
 
 fn main() {
     if std::env::var_os("RASK_BENCH_MEMORY").is_some() {
