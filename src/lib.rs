@@ -63,6 +63,7 @@ pub mod schedulers {
 /// What most programs need: `use rask::prelude::*;` — `compute()`, `persist()` and
 /// `visualize()` on every collection.
 pub mod prelude {
+    pub use rask_array::prelude::*;
     pub use rask_graph::{Collection, Delayed};
     pub use rask_visualize::Visualize;
 }

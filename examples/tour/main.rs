@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use rask::array::{Array, IntoScalar, Reduction, ndarray, s};
 use rask::delayed;
 use rask::prelude::*;
 

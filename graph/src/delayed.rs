@@ -60,6 +60,7 @@ impl Op for ClosureOp {
 }
 
 /// A lazy value of type `T`: a key in a graph. Cheap to clone.
+#[must_use = "delayed values are lazy: nothing runs until one is computed"]
 pub struct Delayed<T> {
     graph: Graph,
     key: Key,

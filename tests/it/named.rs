@@ -2,7 +2,7 @@
 //! `map_blocks` run there; a capturing closure is refused with an error saying what to write.
 
 use rask::array::ndarray::{ArrayD, ArrayViewD, IxDyn};
-use rask::array::{Array, BlockInfo};
+use rask::array::{Array, BlockInfo, KernelError};
 use rask::prelude::*;
 use rask::schedulers::{ProcessScheduler, SyncScheduler};
 
@@ -27,7 +27,7 @@ fn strictly_positive(x: &f64) -> Result<f64, String> {
 
 /// Each element times its block's first row index plus one.
 #[rask::named]
-fn scale_by_row(b: ArrayViewD<f64>, info: &BlockInfo) -> Result<ArrayD<f64>, String> {
+fn scale_by_row(b: ArrayViewD<f64>, info: &BlockInfo) -> Result<ArrayD<f64>, KernelError> {
     let k = info.location[0].start as f64 + 1.0;
     Ok(b.mapv(|v| v * k))
 }

@@ -125,6 +125,10 @@ impl<T: Element> Op for ArgBlock<T> {
             index,
         }))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// Combines partial results; the last one gives the indices (`finish`), dropping the axis.
@@ -209,12 +213,10 @@ impl<T: Element> Array<T> {
         if let Some(ax) = axis
             && ax >= shape.len()
         {
-            return Err(ArrayError::Shape {
+            return Err(ArrayError::Axis {
                 what: if max { "argmax" } else { "argmin" }.into(),
-                message: format!(
-                    "axis {ax} is out of bounds for an array of {} dimensions",
-                    shape.len()
-                ),
+                axis: ax as isize,
+                ndim: shape.len(),
             });
         }
         if self.size() == 0 {

@@ -29,6 +29,7 @@ use crate::ops::Full;
 /// let a = ones.compute_on(&rask_local::SyncScheduler, &[]).unwrap();
 /// assert_eq!(a.shape(), &[1000, 4000]);
 /// ```
+#[must_use = "arrays are lazy: nothing runs until one is computed"]
 pub struct Array<T: Element> {
     graph: Graph,
     name: Arc<str>,

@@ -256,7 +256,7 @@ impl Chunks {
     }
 
     /// Whether every axis is cut into equal blocks but a smaller last one (zarr's chunk grid).
-    pub(crate) fn is_regular(&self) -> bool {
+    pub fn is_regular(&self) -> bool {
         self.0.iter().all(|c| match c.split_last() {
             Some((last, rest)) => rest.iter().all(|b| *b == c[0]) && *last <= c[0],
             None => true,

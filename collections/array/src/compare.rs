@@ -107,6 +107,10 @@ impl<T: Element> Op for Compare<T> {
         };
         Ok(Value::new(Chunk(out)))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// Converts a block's elements to another type, as NumPy's `astype` (`as` casts).
@@ -123,6 +127,10 @@ impl<T: Element, U: Element> Op for Cast<T, U> {
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let a = block_view::<T>(&args[0])?;
         Ok(Value::new(Chunk(a.mapv(|x| U::cast_from(x)))))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
     }
 }
 
@@ -151,6 +159,10 @@ impl<T: Element> Op for Clip<T> {
                 x
             }
         }))))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
     }
 }
 
@@ -274,6 +286,10 @@ impl<T: Element> Op for Select<T> {
             .and(&y)
             .map_collect(|c, x, y| if *c != zero { *x } else { *y });
         Ok(Value::new(Chunk(out)))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(3)
     }
 }
 

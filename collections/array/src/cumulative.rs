@@ -17,7 +17,7 @@ use crate::shape::axis_index;
 
 /// Scans one block along an axis: running sums or products.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Scan<T> {
+pub(crate) struct Scan<T> {
     axis: usize,
     /// `Add` for running sums, `Mul` for running products.
     op: BinOp,

@@ -438,6 +438,10 @@ impl<T: Element> Op for SubBlock<T> {
             .to_owned();
         Ok(Value::new(Chunk(out)))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 macro_rules! register_elementwise {

@@ -1,7 +1,7 @@
 //! The errors of array operations, raised when the graph is built, where the facts are known.
 
 /// What is wrong with an array operation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArrayError {
     /// A chunk spec gives a number of axes other than the array's.
@@ -60,7 +60,54 @@ pub enum ArrayError {
         /// The other.
         right: Vec<usize>,
     },
-    /// An ndarray that does not fit the shape given for it.
+    /// An axis that the array does not have.
+    #[error("{what}: axis {axis} is out of bounds for an array of {ndim} dimensions")]
+    Axis {
+        /// The operation.
+        what: String,
+        /// The axis asked for (negative counts from the end).
+        axis: isize,
+        /// How many axes the array has.
+        ndim: usize,
+    },
+    /// A file could not be opened, read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done: "open", "read", "create", ….
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// A file or store is not what the operation needs: not an `.npy` file, another element
+    /// type, a header cut short, an existing target, ….
+    #[error("{}: {problem}", path.display())]
+    Format {
+        /// The file or store.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The zarr library failed on a store.
+    #[error("zarr: {}: {message}", path.display())]
+    Zarr {
+        /// The store.
+        path: std::path::PathBuf,
+        /// What zarrs said.
+        message: String,
+    },
+    /// A user kernel declared something that cannot be (output chunks that do not match the
+    /// input's blocks, an axis to drop that spans several blocks, …).
+    #[error("{name}: {message}")]
+    Kernel {
+        /// The kernel's name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// An ndarray that does not fit the shape given for it, or shapes that do not go together.
     #[error("{what}: {message}")]
     Shape {
         /// What was being built.
@@ -68,4 +115,72 @@ pub enum ArrayError {
         /// Why it failed.
         message: String,
     },
+}
+
+/// What a user kernel (`map_blocks`, `map_overlap`, `blockwise`, `reduction` steps) returns
+/// when it fails: any error — `?` converts every `std::error::Error + Send + Sync` and strings
+/// into it — with its chain of causes kept. Like `anyhow::Error` it is not itself a
+/// `std::error::Error`, so that `?` can convert any error into it.
+///
+/// ```
+/// use rask_array::KernelError;
+///
+/// fn parse(s: &str) -> Result<f64, KernelError> {
+///     Ok(s.parse::<f64>()?) // a ParseFloatError, converted
+/// }
+/// assert_eq!(parse("x").unwrap_err().to_string(), "invalid float literal");
+/// let e: KernelError = "the block is empty".into();
+/// assert_eq!(e.to_string(), "the block is empty");
+/// ```
+pub struct KernelError(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ArrayError {
+    /// An I/O failure on `path`.
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        ArrayError::Io {
+            action,
+            path: path.to_path_buf(),
+            source: std::sync::Arc::new(source),
+        }
+    }
+
+    /// A file or store at `path` that is not what is needed.
+    pub(crate) fn format(path: &std::path::Path, problem: impl Into<String>) -> Self {
+        ArrayError::Format {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl KernelError {
+    /// The error itself.
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> From<E> for KernelError {
+    fn from(e: E) -> Self {
+        KernelError(e.into())
+    }
+}
+
+impl std::fmt::Display for KernelError {
+    /// The error and its causes, `: `-separated.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(s) = source {
+            write!(f, ": {s}")?;
+            source = s.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
 }

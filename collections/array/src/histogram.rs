@@ -146,12 +146,16 @@ impl<T: Element> Op for HistogramBlock<T> {
         }
         counter.finish()
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// A random block's values counted as they are drawn: the block is never made. What
 /// [`fuse_random_histograms`] puts in place of a histogram reading a random block.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RandomHistogram {
+pub(crate) struct RandomHistogram {
     random: RandomBlock,
     hist: HistogramBlock<f64>,
 }
@@ -216,7 +220,7 @@ pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &KeySet) -> Graph {
 /// Counts one block's values `v` in `0..length` (NumPy's `bincount`); a negative value or
 /// one past `length` is an error naming it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BincountBlock<T> {
+pub(crate) struct BincountBlock<T> {
     length: usize,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -245,6 +249,10 @@ impl<T: Element> Op for BincountBlock<T> {
             ArrayD::from_shape_vec(IxDyn(&[self.length]), counts)
                 .map_err(|e| TaskError::new(e.to_string()))?,
         )))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
     }
 }
 
@@ -369,28 +377,6 @@ impl<T: Element> Array<T> {
         }
         Array::from_graph(graph, name, Chunks::from_axes(vec![vec![len]]), label)
     }
-}
-
-/// Used by the tests: the counts of `values` the plain way (edges searched, not computed).
-#[doc(hidden)]
-pub fn histogram_direct(
-    values: impl IntoIterator<Item = f64>,
-    bins: usize,
-    range: (f64, f64),
-) -> Vec<u64> {
-    let e = edges(range.0, range.1, bins);
-    let mut counts = vec![0u64; bins];
-    for x in values {
-        if !(x >= range.0 && x <= range.1) {
-            continue;
-        }
-        let i = e
-            .partition_point(|edge| *edge <= x)
-            .saturating_sub(1)
-            .min(bins - 1);
-        counts[i] += 1;
-    }
-    counts
 }
 
 impl Combine<u64> {

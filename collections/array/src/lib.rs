@@ -19,7 +19,7 @@
 //! ```
 //!
 //! This crate has no feature flags.
-#![warn(missing_docs, missing_debug_implementations)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -36,6 +36,7 @@ mod error;
 mod expr;
 mod histogram;
 mod html;
+pub mod io;
 mod kernels;
 pub mod linalg;
 mod operators;
@@ -47,27 +48,26 @@ pub mod reshape;
 mod shape;
 mod slicing;
 mod stats;
-pub mod storage;
-mod unsized_array;
-mod unsized_ops;
+mod unknown;
 
-pub use argreduce::{ArgBlock, ArgCombine, ArgPartial};
 pub use array::{Array, IntoScalar};
 pub use chunk::{Chunk, ConstChunk};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES, MAX_BLOCKS};
-pub use compare::{Cast, Clip, CmpOp, Compare, Select};
-pub use creation::{EyeBlock, RangeBlock};
+pub use compare::CmpOp;
 pub use element::{DType, Element};
-pub use elementwise::{
-    BinOp, Binary, Numeric, SubBlock, Unary, UnaryOp, WithScalar, broadcast_shapes,
-};
-pub use error::ArrayError;
-pub use expr::{ExprReduce, Node};
-pub use histogram::{HistogramBlock, histogram_direct};
+pub use elementwise::{BinOp, Numeric, UnaryOp, broadcast_shapes};
+pub use error::{ArrayError, KernelError};
 pub use kernels::{BlockInfo, Boundaries, Boundary};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};
-pub use reduce::{Combine, DivideBy, ReduceBlock, ReduceKind, Reduction};
+pub use reduce::{ReduceKind, Reduction};
 pub use shape::PadMode;
-pub use slicing::{Keep, SliceBlock};
-pub use unsized_array::Unsized;
+pub use unknown::Unsized;
+
+/// What array programs need: `use rask_array::prelude::*;` (in `rask::prelude` too).
+pub mod prelude {
+    pub use crate::{
+        Array, BinOp, BlockInfo, Boundary, ChunkSpec, CmpOp, Element, IntoScalar, KernelError,
+        Reduction, UnaryOp, Unsized, ndarray, s,
+    };
+}

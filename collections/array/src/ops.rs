@@ -1,4 +1,15 @@
-//! The ops of array graphs, registered so that array graphs cross process boundaries.
+//! The ops of array graphs, registered so that array graphs cross process boundaries: what a
+//! tool that inspects or rewrites array graphs downcasts to. Programs that build and compute
+//! arrays never need them.
+
+pub use crate::argreduce::{ArgBlock, ArgCombine, ArgPartial};
+pub use crate::compare::{Cast, Clip, Compare, Select};
+pub use crate::creation::{EyeBlock, RangeBlock};
+pub use crate::elementwise::{Binary, SubBlock, Unary, WithScalar};
+pub use crate::expr::{ExprReduce, Node};
+pub use crate::histogram::HistogramBlock;
+pub use crate::reduce::{Combine, DivideBy, ReduceBlock};
+pub use crate::slicing::{Keep, SliceBlock};
 
 use rask_graph::{Args, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};

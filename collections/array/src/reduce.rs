@@ -79,9 +79,10 @@ impl Reduction {
         axes.sort_unstable();
         axes.dedup();
         if let Some(&bad) = axes.iter().find(|a| **a >= ndim) {
-            return Err(ArrayError::Shape {
+            return Err(ArrayError::Axis {
                 what: "reduction".into(),
-                message: format!("axis {bad} is out of bounds for an array of {ndim} dimensions"),
+                axis: bad as isize,
+                ndim,
             });
         }
         Ok(axes)
@@ -224,6 +225,10 @@ impl<T: Element> Op for ReduceBlock<T> {
         let block = crate::chunk::block_view::<T>(&args[0])?;
         Ok(Value::new(Chunk(self.apply(&block)?)))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// Combines partial results elementwise (they all have length 1 along the reduced axes);
@@ -296,6 +301,10 @@ impl<A: Element> Op for DivideBy<A> {
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let a = &args[0].get::<Chunk<A>>()?.0;
         Ok(Value::new(Chunk(a.mapv(|x| x.to_f64() / self.n))))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
     }
 }
 

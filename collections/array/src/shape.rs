@@ -19,7 +19,7 @@ use crate::error::ArrayError;
 
 /// How a block's shape changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Reshape {
+pub(crate) enum Reshape {
     /// Axes reordered: output axis `i` is input axis `perm[i]`.
     Permute(Vec<usize>),
     /// A new axis of length 1 at this position.
@@ -34,7 +34,7 @@ pub enum Reshape {
 
 /// Changes one block's shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShapeBlock<T> {
+pub(crate) struct ShapeBlock<T> {
     how: Reshape,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -180,10 +180,11 @@ fn error(what: &str, message: String) -> ArrayError {
 pub(crate) fn axis_index(axis: isize, ndim: usize, what: &str) -> Result<usize, ArrayError> {
     let a = if axis < 0 { axis + ndim as isize } else { axis };
     if a < 0 || a as usize >= ndim {
-        return Err(error(
-            what,
-            format!("axis {axis} is out of bounds for an array of {ndim} dimensions"),
-        ));
+        return Err(ArrayError::Axis {
+            what: what.into(),
+            axis,
+            ndim,
+        });
     }
     Ok(a as usize)
 }
@@ -698,7 +699,7 @@ pub enum PadMode<T> {
 
 /// Picks elements along an axis by index: NumPy's `take` on one block.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TakeBlock<T> {
+pub(crate) struct TakeBlock<T> {
     axis: usize,
     indices: Vec<usize>,
     _t: std::marker::PhantomData<fn() -> T>,
@@ -719,6 +720,10 @@ impl<T: Element> Op for TakeBlock<T> {
             )));
         }
         Ok(Value::new(Chunk(a.select(Axis(self.axis), &self.indices))))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
     }
 }
 

@@ -2,7 +2,7 @@
 //! one's own, computed on every scheduler, with named functions on worker processes.
 
 use rask::array::ndarray::{ArrayD, ArrayViewD, IxDyn};
-use rask::array::{Array, BlockInfo, Reduction, s};
+use rask::array::{Array, BlockInfo, KernelError, Reduction, s};
 use rask::prelude::*;
 use rask::schedulers::{ProcessScheduler, SyncScheduler, ThreadedScheduler};
 use rask::{Scheduler, compute_all_with};
@@ -19,7 +19,7 @@ fn halve(x: &i64) -> f64 {
 }
 
 #[rask::named]
-fn plus_index(b: ArrayViewD<f64>, info: &BlockInfo) -> Result<ArrayD<f64>, String> {
+fn plus_index(b: ArrayViewD<f64>, info: &BlockInfo) -> Result<ArrayD<f64>, KernelError> {
     Ok(b.mapv(|v| v + info.index[0] as f64))
 }
 

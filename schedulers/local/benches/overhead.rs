@@ -91,7 +91,10 @@ fn overhead(c: &mut Criterion) {
 /// What one `compute()` costs beyond its tasks: a one-task graph (run on the calling thread),
 /// and eight tasks and their sum (which wake the threaded scheduler's helpers).
 fn latency(c: &mut Criterion) {
-    let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap_or_default();
+    let threaded = ThreadedScheduler::builder()
+        .num_workers(2)
+        .build()
+        .unwrap_or_default();
     let mut group = c.benchmark_group("latency");
     group
         .sample_size(50)

@@ -215,7 +215,7 @@ fn map_blocks_sees_where_blocks_are_and_checks_shapes() {
     // A kernel error names the block's key; a wrong shape is caught.
     let bad = x
         .map_blocks::<f64>("fails", |_, info| {
-            Err(format!("no good at {:?}", info.index))
+            Err(format!("no good at {:?}", info.index).into())
         })
         .unwrap();
     let e = bad.compute_on(&SyncScheduler, &[]).unwrap_err().to_string();
@@ -288,12 +288,12 @@ proptest! {
         prop_assume!(!axes.is_empty());
         let a = data(&shape);
         let x = Array::from_array(&a, &chunks[..n]).unwrap();
-        let squares = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, String> {
+        let squares = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, rask_array::KernelError> {
             let mut s = b.mapv(|v| v * v);
             for ax in axes { s = s.sum_axis(Axis(*ax)).insert_axis(Axis(*ax)); }
             Ok(s)
         };
-        let sum = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, String> {
+        let sum = |b: ndarray::ArrayViewD<'_, f64>, axes: &[usize]| -> Result<ArrayD<f64>, rask_array::KernelError> {
             let mut s = b.to_owned();
             for ax in axes { s = s.sum_axis(Axis(*ax)).insert_axis(Axis(*ax)); }
             Ok(s)
@@ -324,7 +324,7 @@ fn map_blocks_that_drop_and_add_axes() {
     assert_eq!(y.chunks().axes(), &[vec![1], vec![4, 2], vec![2, 2]]);
     assert_eq!(both(&y), a.sum_axis(Axis(2)).insert_axis(Axis(0)));
     insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[0], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 0 has 2 blocks; rechunk it to one block first");
-    insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[5], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: drop_axis 5 is out of bounds for an array of 3 dimensions");
+    insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[5], &[], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks drop_axis: axis 5 is out of bounds for an array of 3 dimensions");
     insta::assert_snapshot!(x.map_blocks_axes::<f64>("d", &[], &[(9, 2)], |b, _| Ok(b.to_owned())).unwrap_err().to_string(), @"map_blocks: new_axis at 9 is past the 3 axes of the output");
 }
 

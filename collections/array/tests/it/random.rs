@@ -2,7 +2,7 @@
 //! match a direct count.
 
 use rask_array::random::Generator;
-use rask_array::{Array, IntoScalar, Reduction, histogram_direct};
+use rask_array::{Array, IntoScalar, Reduction};
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
@@ -193,4 +193,29 @@ fn bincount_matches_a_direct_count() {
             .compute_on(&SyncScheduler, &[])
             .is_err()
     );
+}
+
+/// The oracle: counts of `values` the plain way — NumPy's edges (`linspace`, the last edge
+/// exactly `hi`), each value's bin found by searching them, the last bin closed.
+fn histogram_direct(
+    values: impl IntoIterator<Item = f64>,
+    bins: usize,
+    range: (f64, f64),
+) -> Vec<u64> {
+    let (lo, hi) = range;
+    let step = (hi - lo) / bins as f64;
+    let mut edges: Vec<f64> = (0..=bins).map(|i| lo + i as f64 * step).collect();
+    edges[bins] = hi;
+    let mut counts = vec![0u64; bins];
+    for x in values {
+        if !(x >= lo && x <= hi) {
+            continue;
+        }
+        let i = edges
+            .partition_point(|e| *e <= x)
+            .saturating_sub(1)
+            .min(bins - 1);
+        counts[i] += 1;
+    }
+    counts
 }

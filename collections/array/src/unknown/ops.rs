@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use rask_graph::Op;
 
+use super::Unsized;
 use crate::array::Array;
 use crate::compare::{CmpOp, Compare};
 use crate::element::Element;
 use crate::elementwise::{BinOp, Binary, Numeric, UnaryOp};
 use crate::error::ArrayError;
-use crate::unsized_array::Unsized;
 
 impl<T: Element> Unsized<T> {
     /// Two unknown-length arrays paired block by block: they must have as many blocks.

@@ -19,6 +19,8 @@ use crate::chunks::Chunks;
 use crate::element::Element;
 use crate::error::ArrayError;
 
+mod ops;
+
 /// One `per` task for each of `inputs` (layer `{label}-chunk`), then one `total` task over
 /// all of them (layer `label`, at index `at`): the graph grown from `graph`, and the last
 /// layer's name.
@@ -52,6 +54,7 @@ fn per_block_then_all(
 
 /// A 1-d array of known blocks but unknown block lengths.
 #[derive(Clone)]
+#[must_use = "arrays are lazy: nothing runs until one is computed"]
 pub struct Unsized<T: Element> {
     graph: Graph,
     name: Arc<str>,
@@ -301,7 +304,7 @@ impl<T: Element> Unsized<T> {
 /// The smallest or largest element of its blocks, skipping empty ones (NaN wins, as in
 /// NumPy): a partial (0 or 1 elements) per block, or the 0-d result from the partials.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Extreme<T> {
+pub(crate) struct Extreme<T> {
     max: bool,
     partial: bool,
     _t: std::marker::PhantomData<fn() -> T>,
@@ -343,7 +346,7 @@ impl<T: Element> Op for Extreme<T> {
 
 /// The sum of block lengths, as a 0-d block.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct CountSum;
+pub(crate) struct CountSum;
 
 impl Op for CountSum {
     fn name(&self) -> &str {
@@ -361,7 +364,7 @@ impl Op for CountSum {
 
 /// A sum divided by a count, as a 0-d `f64` block.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct MeanOf<A> {
+pub(crate) struct MeanOf<A> {
     _t: std::marker::PhantomData<fn() -> A>,
 }
 
@@ -386,6 +389,10 @@ impl<A: Element> Op for MeanOf<A> {
             IxDyn(&[]),
             s / n as f64,
         ))))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(2)
     }
 }
 
@@ -435,7 +442,7 @@ impl<T: Element> Collection for Unsized<T> {
 
 /// The length of a 1-d block, as a `u64`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct BlockLen<T> {
+pub(crate) struct BlockLen<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -447,11 +454,15 @@ impl<T: Element> Op for BlockLen<T> {
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         Ok(Value::new(block_view::<T>(&args[0])?.len() as u64))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// The elements of a block where the condition block is true, in C order.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct MaskBlock<T> {
+pub(crate) struct MaskBlock<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -481,12 +492,16 @@ impl<T: Element> Op for MaskBlock<T> {
             ArrayD::from_shape_vec(IxDyn(&[n]), v).map_err(|e| TaskError::new(e.to_string()))?,
         )))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(2)
+    }
 }
 
 /// The indices along one axis of the non-zero (true) elements of a block of the raveled
 /// array, which starts at flat position `offset` of an array of `shape`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NonzeroBlock<T> {
+pub(crate) struct NonzeroBlock<T> {
     axis: usize,
     offset: usize,
     shape: Vec<usize>,
@@ -514,11 +529,15 @@ impl<T: Element> Op for NonzeroBlock<T> {
             ArrayD::from_shape_vec(IxDyn(&[n]), v).map_err(|e| TaskError::new(e.to_string()))?,
         )))
     }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
 }
 
 /// The sorted distinct values of its blocks.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct UniqueBlock<T> {
+pub(crate) struct UniqueBlock<T> {
     _t: std::marker::PhantomData<fn() -> T>,
 }
 

@@ -1,0 +1,405 @@
+//! `.npy` files: NumPy's format, read lazily through a memory map and written in place.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ndarray::{ArrayD, IxDyn};
+use rask_graph::tokenize::{Tokenizer, unique_token};
+use rask_graph::{Args, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::array::Array;
+use crate::chunk::{Chunk, block_view};
+use crate::chunks::{ChunkSpec, Chunks};
+use crate::element::{DType, Element};
+use crate::error::ArrayError;
+
+use super::{Stored, partial_beside};
+
+/// NumPy's type string for a dtype (little-endian).
+fn descr(d: DType) -> &'static str {
+    match d {
+        DType::F64 => "<f8",
+        DType::F32 => "<f4",
+        DType::I64 => "<i8",
+        DType::I32 => "<i4",
+        DType::U64 => "<u8",
+        DType::U32 => "<u4",
+        DType::U8 => "|u1",
+        DType::Bool => "|b1",
+    }
+}
+
+/// An `.npy` file's header: element type, C order, shape, and where the data starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyHeader {
+    /// NumPy's type string, as `<f8`.
+    pub descr: String,
+    /// Whether the data is in Fortran order.
+    pub fortran_order: bool,
+    /// The shape.
+    pub shape: Vec<usize>,
+    /// The byte offset of the data.
+    pub data_offset: usize,
+}
+
+/// Reads and checks the header of the `.npy` file at `path`.
+pub fn read_npy_header(path: &Path) -> Result<NpyHeader, ArrayError> {
+    let file = File::open(path).map_err(|e| ArrayError::io("open", path, e))?;
+    let mut head = [0u8; 12];
+    let n = file
+        .read_at(&mut head, 0)
+        .map_err(|e| ArrayError::io("read", path, e))?;
+    if n < 10 || &head[..6] != b"\x93NUMPY" {
+        return Err(ArrayError::format(path, "not an .npy file"));
+    }
+    let (len, start) = match head[6] {
+        1 => (u16::from_le_bytes([head[8], head[9]]) as usize, 10),
+        2 | 3 => (
+            u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
+            12,
+        ),
+        v => {
+            return Err(ArrayError::format(
+                path,
+                format!(".npy version {v} is not known"),
+            ));
+        }
+    };
+    if len > 1 << 20 {
+        return Err(ArrayError::format(path, format!("a header of {len} bytes")));
+    }
+    let mut text = vec![0u8; len];
+    file.read_exact_at(&mut text, start as u64)
+        .map_err(|e| ArrayError::format(path, format!("the header is cut short: {e}")))?;
+    let text = String::from_utf8_lossy(&text);
+    let field = |name: &str| -> Option<&str> {
+        let at = text.find(&format!("'{name}'"))?;
+        let rest = &text[at + name.len() + 2..];
+        Some(rest[rest.find(':')? + 1..].trim_start())
+    };
+    let bad = |what: &str| {
+        ArrayError::format(path, format!("the header's {what} cannot be read: {text}"))
+    };
+    let descr = field("descr")
+        .and_then(|r| r.strip_prefix('\'')?.split('\'').next())
+        .ok_or_else(|| bad("descr"))?
+        .to_string();
+    let fortran_order = field("fortran_order")
+        .ok_or_else(|| bad("fortran_order"))?
+        .starts_with("True");
+    let shape_text = field("shape")
+        .and_then(|r| r.strip_prefix('(')?.split(')').next())
+        .ok_or_else(|| bad("shape"))?;
+    let shape = shape_text
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_end_matches('L').parse::<usize>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| bad("shape"))?;
+    Ok(NpyHeader {
+        descr,
+        fortran_order,
+        shape,
+        data_offset: start + len,
+    })
+}
+
+/// The bytes of an `.npy` header for `shape` of `dtype` (version 1.0, padded to 64 bytes).
+fn npy_header(dtype: DType, shape: &[usize]) -> Vec<u8> {
+    let shape_text = match shape {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {shape_text}, }}",
+        descr(dtype)
+    );
+    let total = 10 + dict.len() + 1;
+    dict.push_str(&" ".repeat((64 - total % 64) % 64));
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+    out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+/// Reads one block of an `.npy` file through a memory map.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NpyBlock<T> {
+    path: PathBuf,
+    offset: usize,
+    shape: Vec<usize>,
+    ranges: Vec<(usize, usize)>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for NpyBlock<T> {
+    fn name(&self) -> &str {
+        "from-npy"
+    }
+
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        let file = File::open(&self.path)
+            .map_err(|e| TaskError::new(format!("cannot open {}: {e}", self.path.display())))?;
+        // SAFETY: the map is read-only and dropped before this task returns; a file changed
+        // underneath while it is read gives wrong numbers, not memory unsafety for us, as we
+        // copy the bytes out and check the length first.
+        let map = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|e| TaskError::new(format!("cannot map {}: {e}", self.path.display())))?;
+        let size = T::DTYPE.itemsize();
+        if npy_data_end(&self.shape, size, self.offset).is_none_or(|end| map.len() < end) {
+            return Err(TaskError::new(format!(
+                "{} holds {} bytes, fewer than its header says",
+                self.path.display(),
+                map.len()
+            )));
+        }
+        let out_shape: Vec<usize> = self.ranges.iter().map(|(s, e)| e - s).collect();
+        let ndim = self.shape.len();
+        let total: usize = out_shape.iter().product();
+        let mut data: Vec<T> = crate::chunk::big_vec(total);
+        if ndim == 0 {
+            data.push(T::get(&map[self.offset..self.offset + size]));
+        } else if total > 0 {
+            // Copy lane by lane along the last axis: each lane is contiguous in the file.
+            let start: Vec<usize> = self.ranges.iter().map(|(s, _)| *s).collect();
+            let lane = out_shape[ndim - 1] * size;
+            for flat in lane_starts(&self.shape, &start, &out_shape) {
+                let at = self.offset + flat * size;
+                data.extend(map[at..at + lane].chunks_exact(size).map(T::get));
+            }
+        }
+        let a = ArrayD::from_shape_vec(IxDyn(&out_shape), data)
+            .map_err(|e| TaskError::new(e.to_string()))?;
+        Ok(Value::new(Chunk(a)))
+    }
+}
+
+/// Where an `.npy` file's data of `shape` (elements of `itemsize` bytes, from byte `offset`)
+/// ends; `None` if that overflows.
+fn npy_data_end(shape: &[usize], itemsize: usize, offset: usize) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(itemsize, |n, d| n.checked_mul(*d))
+        .and_then(|n| n.checked_add(offset))
+}
+
+/// Where each lane along the last axis of the region of `region` elements starting at `start`
+/// begins in an array of `shape` stored in C order: its flat element index, lane by lane in C
+/// order. (At least one axis.)
+fn lane_starts<'a>(
+    shape: &'a [usize],
+    start: &'a [usize],
+    region: &[usize],
+) -> impl Iterator<Item = usize> + 'a {
+    let ndim = shape.len();
+    let strides: Vec<usize> = (0..ndim).map(|d| shape[d + 1..].iter().product()).collect();
+    ndarray::indices(IxDyn(&region[..ndim - 1]))
+        .into_iter()
+        .map(move |ix| {
+            (0..ndim - 1).fold(start[ndim - 1], |flat, d| {
+                flat + (start[d] + ix[d]) * strides[d]
+            })
+        })
+}
+
+/// Writes one block into its place in an `.npy` file (created by [`NpyCreate`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NpyWrite<T> {
+    path: PathBuf,
+    offset: usize,
+    shape: Vec<usize>,
+    start: Vec<usize>,
+    _t: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Element> Op for NpyWrite<T> {
+    fn name(&self) -> &str {
+        "to-npy"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let block = block_view::<T>(&args[0])?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| TaskError::new(format!("cannot open {}: {e}", self.path.display())))?;
+        let ndim = self.shape.len();
+        let size = T::DTYPE.itemsize();
+        let mut buf: Vec<u8> = Vec::new();
+        let write = |flat: usize, buf: &[u8]| {
+            file.write_all_at(buf, (self.offset + flat * size) as u64)
+                .map_err(|e| TaskError::new(format!("cannot write {}: {e}", self.path.display())))
+        };
+        if ndim == 0 {
+            block.iter().for_each(|x| x.put(&mut buf));
+            return write(0, &buf).map(|()| Value::new(1u64));
+        }
+        let lanes = block.lanes(ndarray::Axis(ndim - 1));
+        for (lane, flat) in
+            lanes
+                .into_iter()
+                .zip(lane_starts(&self.shape, &self.start, block.shape()))
+        {
+            buf.clear();
+            lane.iter().for_each(|x| x.put(&mut buf));
+            write(flat, &buf)?;
+        }
+        Ok(Value::new(1u64))
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::AtLeast(1)
+    }
+}
+
+/// Creates the partial `.npy` file (header, full length) that blocks are written into.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NpyCreate {
+    path: PathBuf,
+    header: Vec<u8>,
+    len: u64,
+}
+
+impl Op for NpyCreate {
+    fn name(&self) -> &str {
+        "npy-create"
+    }
+
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        let mut f = File::create(&self.path)
+            .map_err(|e| TaskError::new(format!("cannot create {}: {e}", self.path.display())))?;
+        f.write_all(&self.header)
+            .and_then(|()| f.set_len(self.len))
+            .map_err(|e| TaskError::new(format!("cannot write {}: {e}", self.path.display())))?;
+        Ok(Value::new(0u64))
+    }
+}
+
+rask_graph::register_op!(NpyCreate, "rask.array.npy-create");
+macro_rules! register_npy {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(NpyBlock<$t>, concat!("rask.array.npy-block<", stringify!($t), ">"));
+        rask_graph::register_op!(NpyWrite<$t>, concat!("rask.array.npy-write<", stringify!($t), ">"));
+    )*};
+}
+register_npy!(f64, f32, i64, i32, u64, u32, u8, bool);
+
+impl<T: Element> Array<T> {
+    /// An array read lazily from the `.npy` file at `path`, in `chunks`: each block reads its
+    /// part through a memory map when it is computed. The header is checked now: a missing
+    /// file, another format, another element type or Fortran order are errors.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let dir = std::env::temp_dir().join(format!("rask-npy-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let x = Array::from_array(&ndarray::Array2::from_shape_fn((5, 4), |(i, j)| (i * 4 + j) as f64).into_dyn(), 2usize).unwrap();
+    /// let s = rask_local::SyncScheduler;
+    /// assert_eq!(x.to_npy(dir.join("x.npy")).unwrap().compute_on(&s, &[]).unwrap(), 6);
+    /// let y = Array::<f64>::from_npy(dir.join("x.npy"), 3usize).unwrap();
+    /// assert_eq!(y.compute_on(&s, &[]).unwrap(), x.compute_on(&s, &[]).unwrap());
+    /// assert!(Array::<i32>::from_npy(dir.join("x.npy"), 3usize).is_err());
+    /// ```
+    pub fn from_npy(
+        path: impl AsRef<Path>,
+        chunks: impl Into<ChunkSpec>,
+    ) -> Result<Array<T>, ArrayError> {
+        let path = path.as_ref().to_path_buf();
+        let h = read_npy_header(&path)?;
+        if h.descr != descr(T::DTYPE) && !(T::DTYPE == DType::U8 && h.descr == "<u1") {
+            return Err(ArrayError::format(
+                &path,
+                format!("holds {}, not {} ({})", h.descr, T::DTYPE, descr(T::DTYPE)),
+            ));
+        }
+        if h.fortran_order {
+            return Err(ArrayError::format(&path, "Fortran order is not read"));
+        }
+        // The shape must fit the file: a corrupt header is an error now, not a failed (or
+        // enormous) computation later.
+        let file_len = std::fs::metadata(&path)
+            .map_err(|e| ArrayError::io("read", &path, e))?
+            .len();
+        let need = npy_data_end(&h.shape, T::DTYPE.itemsize(), h.data_offset);
+        if need.is_none_or(|n| n as u64 > file_len) {
+            return Err(ArrayError::format(
+                &path,
+                format!(
+                    "cut short: its header says shape {:?} of {}, more than its {file_len} bytes hold",
+                    h.shape, h.descr
+                ),
+            ));
+        }
+        let chunks = Chunks::normalize(chunks, &h.shape, T::DTYPE)?;
+        let token = Tokenizer::new()
+            .write_str(&path.display().to_string())
+            .write(&h.shape)
+            .write(&chunks)
+            .write_str(&unique_token())
+            .finish();
+        Ok(Array::from_tasks(
+            "from-npy",
+            &token,
+            chunks,
+            |_, ranges| {
+                Task::new(
+                    NpyBlock::<T> {
+                        path: path.clone(),
+                        offset: h.data_offset,
+                        shape: h.shape.clone(),
+                        ranges: ranges.iter().map(|r| (r.start, r.end)).collect(),
+                        _t: std::marker::PhantomData,
+                    },
+                    [],
+                )
+            },
+        ))
+    }
+
+    /// A write of the array to the `.npy` file at `path`, done when computed (it returns the
+    /// number of blocks written). Blocks are written in place as they are made, so memory
+    /// stays bounded; the file appears only when all are written.
+    pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<Stored, ArrayError> {
+        self.check()?;
+        let path = path.as_ref().to_path_buf();
+        let partial =
+            partial_beside(&path).ok_or_else(|| ArrayError::format(&path, "names no file"))?;
+        let header = npy_header(T::DTYPE, &self.shape());
+        let offset = header.len();
+        let len = (offset + self.size() * T::DTYPE.itemsize()) as u64;
+        let create = Task::new(
+            NpyCreate {
+                path: partial.clone(),
+                header,
+                len,
+            },
+            [],
+        );
+        let shape = self.shape();
+        Ok(
+            self.write_via_partial("npy", path, partial.clone(), create, |ranges| {
+                Arc::new(NpyWrite::<T> {
+                    path: partial.clone(),
+                    offset,
+                    shape: shape.clone(),
+                    start: ranges.iter().map(|r| r.start).collect(),
+                    _t: std::marker::PhantomData,
+                })
+            }),
+        )
+    }
+}
