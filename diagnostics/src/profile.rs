@@ -8,6 +8,8 @@ use rask_graph::{
     Callback, ComputeFinish, ComputeStart, Key, ResultReleased, TaskFinish, TaskStart, WorkerId,
 };
 
+use rustc_hash::FxHashMap;
+
 use crate::ticker::Ticker;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,6 +54,30 @@ struct WorkerLog(Mutex<Log>);
 struct Log {
     running: Vec<(u32, Instant)>,
     records: Vec<TaskRecord>,
+    last_op: Option<(usize, usize, Arc<str>)>,
+    ops: FxHashMap<String, Arc<str>>,
+}
+
+impl Log {
+    /// The op name as a shared string, without allocating for a name seen before.
+    fn op(&mut self, name: &str) -> Arc<str> {
+        let id = (name.as_ptr() as usize, name.len());
+        if let Some((p, l, op)) = &self.last_op
+            && (*p, *l) == id
+        {
+            return Arc::clone(op);
+        }
+        let op = match self.ops.get(name) {
+            Some(op) => Arc::clone(op),
+            None => {
+                let op: Arc<str> = name.into();
+                self.ops.insert(name.to_string(), Arc::clone(&op));
+                op
+            }
+        };
+        self.last_op = Some((id.0, id.1, Arc::clone(&op)));
+        op
+    }
 }
 
 /// Records every task: key, op, start, end, worker — Dask's `Profiler`. Each worker writes to
@@ -131,13 +157,13 @@ impl Callback for Profiler {
             Some(i) => log.running.swap_remove(i).1,
             None => end,
         };
-        let op = Arc::clone(&e.op);
+        let op = log.op(&e.op);
         log.records.push(TaskRecord {
-            key: e.key.clone(),
+            key: e.key.clone().into_owned(),
             op,
             start,
             end,
-            worker: e.worker.clone(),
+            worker: e.worker.clone().into_owned(),
             nbytes: e.nbytes,
             failed: e.error.is_some(),
         });

@@ -4,6 +4,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -57,10 +58,14 @@ impl fmt::Display for WorkerId {
 }
 
 /// A computation starts.
+///
+/// Events borrow what the scheduler has at hand (a [`Cow`] is free to make), and
+/// [`into_owned`](ComputeStart::into_owned) — or serde — makes them `'static`: what a worker
+/// process or host forwards to the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ComputeStart {
+pub struct ComputeStart<'a> {
     /// The keys requested.
-    pub keys: Vec<Key>,
+    pub keys: Cow<'a, [Key]>,
     /// The number of tasks that will run.
     pub tasks: usize,
     /// The number of workers running them.
@@ -69,28 +74,28 @@ pub struct ComputeStart {
 
 /// A task starts on a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskStart {
+pub struct TaskStart<'a> {
     /// The task's id in this computation's plan.
     pub id: u32,
     /// Its key.
-    pub key: Key,
+    pub key: Cow<'a, Key>,
     /// Its op's name.
-    pub op: Arc<str>,
+    pub op: Cow<'a, str>,
     /// The worker running it.
-    pub worker: WorkerId,
+    pub worker: Cow<'a, WorkerId>,
 }
 
 /// A task finished, successfully or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskFinish {
+pub struct TaskFinish<'a> {
     /// The task's id in this computation's plan.
     pub id: u32,
     /// Its key.
-    pub key: Key,
+    pub key: Cow<'a, Key>,
     /// Its op's name.
-    pub op: Arc<str>,
+    pub op: Cow<'a, str>,
     /// The worker that ran it.
-    pub worker: WorkerId,
+    pub worker: Cow<'a, WorkerId>,
     /// The size of its result, 0 when it failed.
     pub nbytes: usize,
     /// Why it failed, if it did.
@@ -99,11 +104,11 @@ pub struct TaskFinish {
 
 /// A scheduler dropped a result: every task that reads it has it (outputs are never released).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResultReleased {
+pub struct ResultReleased<'a> {
     /// The task whose result it was.
     pub id: u32,
     /// Its key.
-    pub key: Key,
+    pub key: Cow<'a, Key>,
     /// The result's size.
     pub nbytes: usize,
 }
@@ -117,31 +122,99 @@ pub struct ComputeFinish {
     pub error: Option<String>,
 }
 
-/// Any callback event, owned and serializable: what a worker process or host forwards to the
-/// client that started the computation, which replays it with [`Callbacks::dispatch`].
+impl ComputeStart<'_> {
+    /// The event, owning what it borrowed.
+    pub fn into_owned(self) -> ComputeStart<'static> {
+        ComputeStart {
+            keys: Cow::Owned(self.keys.into_owned()),
+            tasks: self.tasks,
+            workers: self.workers,
+        }
+    }
+}
+
+impl TaskStart<'_> {
+    /// The event, owning what it borrowed.
+    pub fn into_owned(self) -> TaskStart<'static> {
+        TaskStart {
+            id: self.id,
+            key: Cow::Owned(self.key.into_owned()),
+            op: Cow::Owned(self.op.into_owned()),
+            worker: Cow::Owned(self.worker.into_owned()),
+        }
+    }
+}
+
+impl TaskFinish<'_> {
+    /// The event, owning what it borrowed.
+    pub fn into_owned(self) -> TaskFinish<'static> {
+        TaskFinish {
+            id: self.id,
+            key: Cow::Owned(self.key.into_owned()),
+            op: Cow::Owned(self.op.into_owned()),
+            worker: Cow::Owned(self.worker.into_owned()),
+            nbytes: self.nbytes,
+            error: self.error,
+        }
+    }
+}
+
+impl ResultReleased<'_> {
+    /// The event, owning what it borrowed.
+    pub fn into_owned(self) -> ResultReleased<'static> {
+        ResultReleased {
+            id: self.id,
+            key: Cow::Owned(self.key.into_owned()),
+            nbytes: self.nbytes,
+        }
+    }
+}
+
+/// Any callback event, serializable: what a worker process or host forwards to the client
+/// that started the computation (as `Event<'static>`), which replays it with
+/// [`Callbacks::dispatch`].
 ///
 /// ```
+/// use std::borrow::Cow;
 /// use rask_graph::{Event, Key, TaskStart, WorkerId};
 ///
+/// let key = Key::new("x", [3]);
+/// let worker = WorkerId::new("w-1");
+/// // Borrowed where it is made...
 /// let e = Event::TaskStart(TaskStart {
-///     id: 3, key: Key::new("x", [3]), op: "inc".into(), worker: WorkerId::new("w-1"),
+///     id: 3, key: Cow::Borrowed(&key), op: Cow::Borrowed("inc"), worker: Cow::Borrowed(&worker),
 /// });
+/// // ...owned where it arrives.
 /// let bytes = postcard::to_stdvec(&e).unwrap();
-/// assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+/// let back: Event<'static> = postcard::from_bytes(&bytes).unwrap();
+/// assert_eq!(back, e);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub enum Event {
+pub enum Event<'a> {
     /// See [`Callback::on_compute_start`].
-    ComputeStart(ComputeStart),
+    ComputeStart(ComputeStart<'a>),
     /// See [`Callback::on_task_start`].
-    TaskStart(TaskStart),
+    TaskStart(TaskStart<'a>),
     /// See [`Callback::on_task_finish`].
-    TaskFinish(TaskFinish),
+    TaskFinish(TaskFinish<'a>),
     /// See [`Callback::on_release`].
-    Release(ResultReleased),
+    Release(ResultReleased<'a>),
     /// See [`Callback::on_compute_finish`].
     ComputeFinish(ComputeFinish),
+}
+
+impl Event<'_> {
+    /// The event, owning what it borrowed.
+    pub fn into_owned(self) -> Event<'static> {
+        match self {
+            Event::ComputeStart(e) => Event::ComputeStart(e.into_owned()),
+            Event::TaskStart(e) => Event::TaskStart(e.into_owned()),
+            Event::TaskFinish(e) => Event::TaskFinish(e.into_owned()),
+            Event::Release(e) => Event::Release(e.into_owned()),
+            Event::ComputeFinish(e) => Event::ComputeFinish(e),
+        }
+    }
 }
 
 /// An observer of computations. Every method has a no-op default: implement only what you need.
@@ -155,7 +228,7 @@ pub enum Event {
 /// struct Counter(AtomicUsize);
 ///
 /// impl Callback for Counter {
-///     fn on_task_finish(&self, _event: &TaskFinish) {
+///     fn on_task_finish(&self, _event: &TaskFinish<'_>) {
 ///         self.0.fetch_add(1, Ordering::Relaxed);
 ///     }
 /// }
@@ -165,13 +238,13 @@ pub enum Event {
 /// ```
 pub trait Callback: Send + Sync + fmt::Debug {
     /// Before the first task.
-    fn on_compute_start(&self, _event: &ComputeStart) {}
+    fn on_compute_start(&self, _event: &ComputeStart<'_>) {}
     /// Before a task runs.
-    fn on_task_start(&self, _event: &TaskStart) {}
+    fn on_task_start(&self, _event: &TaskStart<'_>) {}
     /// After a task ran.
-    fn on_task_finish(&self, _event: &TaskFinish) {}
+    fn on_task_finish(&self, _event: &TaskFinish<'_>) {}
     /// When a result is dropped (what a cache profiler counts).
-    fn on_release(&self, _event: &ResultReleased) {}
+    fn on_release(&self, _event: &ResultReleased<'_>) {}
     /// After the last task (or the first failure).
     fn on_compute_finish(&self, _event: &ComputeFinish) {}
 }
@@ -214,25 +287,25 @@ impl<'a> Callbacks<'a> {
     }
 
     /// Calls every `on_compute_start`.
-    pub fn compute_start(&self, e: &ComputeStart) {
+    pub fn compute_start(&self, e: &ComputeStart<'_>) {
         self.each("on_compute_start", |c| c.on_compute_start(e));
     }
 
     /// Calls every `on_task_start`.
     #[inline]
-    pub fn task_start(&self, e: &TaskStart) {
+    pub fn task_start(&self, e: &TaskStart<'_>) {
         self.each("on_task_start", |c| c.on_task_start(e));
     }
 
     /// Calls every `on_task_finish`.
     #[inline]
-    pub fn task_finish(&self, e: &TaskFinish) {
+    pub fn task_finish(&self, e: &TaskFinish<'_>) {
         self.each("on_task_finish", |c| c.on_task_finish(e));
     }
 
     /// Calls every `on_release`.
     #[inline]
-    pub fn release(&self, e: &ResultReleased) {
+    pub fn release(&self, e: &ResultReleased<'_>) {
         self.each("on_release", |c| c.on_release(e));
     }
 
@@ -242,7 +315,7 @@ impl<'a> Callbacks<'a> {
     }
 
     /// Calls the method for `event`: how a scheduler replays events forwarded from elsewhere.
-    pub fn dispatch(&self, event: &Event) {
+    pub fn dispatch(&self, event: &Event<'_>) {
         match event {
             Event::ComputeStart(e) => self.compute_start(e),
             Event::TaskStart(e) => self.task_start(e),

@@ -27,6 +27,7 @@
 //!
 //! [`Scheduler`]: crate::Scheduler
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::{
@@ -132,9 +133,9 @@ impl<'a> TaskEvents<'a> {
         if !self.cbs.is_empty() {
             self.cbs.task_start(&TaskStart {
                 id,
-                key: self.plan.key(id).clone(),
-                op: std::sync::Arc::clone(self.plan.op_name(id)),
-                worker: self.worker.clone(),
+                key: Cow::Borrowed(self.plan.key(id)),
+                op: Cow::Borrowed(self.plan.op(id).name()),
+                worker: Cow::Borrowed(self.worker),
             });
         }
     }
@@ -145,9 +146,9 @@ impl<'a> TaskEvents<'a> {
         if !self.cbs.is_empty() {
             self.cbs.task_finish(&TaskFinish {
                 id,
-                key: self.plan.key(id).clone(),
-                op: std::sync::Arc::clone(self.plan.op_name(id)),
-                worker: self.worker.clone(),
+                key: Cow::Borrowed(self.plan.key(id)),
+                op: Cow::Borrowed(self.plan.op(id).name()),
+                worker: Cow::Borrowed(self.worker),
                 nbytes: result.as_ref().map_or(0, |v| v.nbytes()),
                 error: result.as_ref().err().map(failure_message),
             });
@@ -160,7 +161,7 @@ impl<'a> TaskEvents<'a> {
         if !self.cbs.is_empty() {
             self.cbs.release(&ResultReleased {
                 id,
-                key: self.plan.key(id).clone(),
+                key: Cow::Borrowed(self.plan.key(id)),
                 nbytes: value.nbytes(),
             });
         }

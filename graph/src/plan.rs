@@ -63,8 +63,6 @@ pub struct Plan {
     uses: Vec<u32>,
     outputs: Vec<u32>,
     is_output: Vec<bool>,
-    /// Each task's op name as a shared string, made on first demand (for callback events).
-    op_names: std::sync::OnceLock<Box<[Arc<str>]>>,
 }
 
 const NONE: u32 = u32::MAX;
@@ -186,7 +184,6 @@ impl Plan {
             uses: vec![0; n],
             outputs: outputs.iter().map(|c| prio[*c as usize]).collect(),
             is_output: vec![false; n],
-            op_names: std::sync::OnceLock::new(),
         };
         // Each compact node's slice of `refs`.
         let mut refs_start = vec![0u32; n + 1];
@@ -314,27 +311,10 @@ impl Plan {
         &*self.ops[id as usize]
     }
 
-    /// The op name of task `id` as a shared string: what callback events carry. The table is
-    /// made on the first call, one string per distinct name.
-    pub fn op_name(&self, id: u32) -> &Arc<str> {
-        let names = self.op_names.get_or_init(|| {
-            let mut seen: rustc_hash::FxHashMap<&str, Arc<str>> = Default::default();
-            self.ops
-                .iter()
-                .map(|op| {
-                    let name = op.name();
-                    match seen.get(name) {
-                        Some(a) => Arc::clone(a),
-                        None => {
-                            let a: Arc<str> = name.into();
-                            seen.insert(name, Arc::clone(&a));
-                            a
-                        }
-                    }
-                })
-                .collect()
-        });
-        &names[id as usize]
+    /// The requested keys, in request order: what a [`ComputeStart`](crate::ComputeStart)
+    /// event lists.
+    pub fn output_keys(&self) -> std::borrow::Cow<'static, [Key]> {
+        std::borrow::Cow::Owned(self.outputs.iter().map(|o| self.key(*o).clone()).collect())
     }
 
     /// The arguments of task `id`, in order.

@@ -46,7 +46,7 @@ impl Scheduler for LifoScheduler {
         let events = TaskEvents::new(&plan, &cbs, &me);
         let n = plan.len();
         cbs.compute_start(&ComputeStart {
-            keys: keys.to_vec(),
+            keys: std::borrow::Cow::Borrowed(keys),
             tasks: n,
             workers: 1,
         });

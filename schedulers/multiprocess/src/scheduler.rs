@@ -2,10 +2,11 @@
 //! worker processes, keeps results where they were made, moves them only when another worker
 //! needs them, and recomputes what a dead worker took with it.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
@@ -303,9 +304,7 @@ impl<'a> Run<'a> {
         }
         if !self.cbs.is_empty() {
             self.cbs.compute_start(&ComputeStart {
-                keys: (self.plan.outputs().iter())
-                    .map(|o| self.plan.key(*o).clone())
-                    .collect(),
+                keys: self.plan.output_keys(),
                 tasks: self.plan.len(),
                 workers: self.pool.workers.len(),
             });
@@ -484,9 +483,9 @@ impl<'a> Run<'a> {
         if !self.cbs.is_empty() {
             self.cbs.task_start(&TaskStart {
                 id,
-                key: plan.key(id).clone(),
-                op: Arc::clone(plan.op_name(id)),
-                worker: self.ids[slot].clone(),
+                key: Cow::Borrowed(plan.key(id)),
+                op: Cow::Borrowed(plan.op(id).name()),
+                worker: Cow::Borrowed(&self.ids[slot]),
             });
         }
     }
@@ -495,7 +494,7 @@ impl<'a> Run<'a> {
         if !self.cbs.is_empty() && matches!(self.state[d as usize], State::Done(_)) {
             self.cbs.release(&ResultReleased {
                 id: d,
-                key: self.plan.key(d).clone(),
+                key: Cow::Borrowed(self.plan.key(d)),
                 nbytes: self.nbytes[d as usize] as usize,
             });
         }
@@ -544,9 +543,9 @@ impl<'a> Run<'a> {
                 if !self.cbs.is_empty() {
                     self.cbs.task_finish(&TaskFinish {
                         id,
-                        key: plan.key(id).clone(),
-                        op: Arc::clone(plan.op_name(id)),
-                        worker: self.ids[slot].clone(),
+                        key: Cow::Borrowed(plan.key(id)),
+                        op: Cow::Borrowed(plan.op(id).name()),
+                        worker: Cow::Borrowed(&self.ids[slot]),
                         nbytes: nbytes as usize,
                         error: None,
                     });
@@ -599,9 +598,9 @@ impl<'a> Run<'a> {
                 if !self.cbs.is_empty() {
                     self.cbs.task_finish(&TaskFinish {
                         id,
-                        key: plan.key(id).clone(),
-                        op: Arc::clone(plan.op_name(id)),
-                        worker: self.ids[slot].clone(),
+                        key: Cow::Borrowed(plan.key(id)),
+                        op: Cow::Borrowed(plan.op(id).name()),
+                        worker: Cow::Borrowed(&self.ids[slot]),
                         nbytes: 0,
                         error: Some(rask_graph::exec::failure_message(&e)),
                     });

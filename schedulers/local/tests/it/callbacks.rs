@@ -27,14 +27,17 @@ impl Callback for Recorder {
     }
     fn on_task_start(&self, e: &TaskStart) {
         self.starts.fetch_add(1, Ordering::SeqCst);
-        self.workers.lock().unwrap().insert(e.worker.clone());
+        self.workers
+            .lock()
+            .unwrap()
+            .insert(e.worker.clone().into_owned());
     }
     fn on_task_finish(&self, e: &TaskFinish) {
         assert!(e.error.is_none());
         self.finishes
             .lock()
             .unwrap()
-            .push((e.key.clone(), e.nbytes));
+            .push((e.key.clone().into_owned(), e.nbytes));
     }
     fn on_compute_finish(&self, e: &ComputeFinish) {
         assert!(e.error.is_none());
