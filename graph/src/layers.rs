@@ -146,7 +146,9 @@ impl std::fmt::Debug for TreeLevel<'_> {
 /// them. The last level drops the reduced axes from its blocks' indices unless `keepdims`.
 /// `level(info)` names each level's layer and makes its tasks. Returns the last layer's name.
 ///
-/// `split_every` below 2 is taken as 2 (a level must combine something).
+/// `split_every` below 2 is taken as 2 (a level must combine something). A reduced axis of no
+/// blocks gives one task of no inputs. A reduced axis of no
+/// blocks gives one task of no inputs.
 pub fn reduction_tree<'a>(
     graph: &mut Graph,
     partials: Arc<str>,
@@ -161,10 +163,11 @@ pub fn reduction_tree<'a>(
     let mut name = partials;
     for depth in 0.. {
         let last = axes.iter().all(|a| counts[*a].div_ceil(split) <= 1);
+        // A reduced axis of no blocks still gives one result (of no inputs).
         let next: Vec<usize> = (counts.iter().enumerate())
             .map(|(a, n)| {
                 if axes.contains(&a) {
-                    n.div_ceil(split)
+                    n.div_ceil(split).max(1)
                 } else {
                     *n
                 }

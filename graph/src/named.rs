@@ -208,15 +208,15 @@ pub mod __private {
     /// Chooses, for a concrete type `T`, between reading it from a value (when `T` is a
     /// [`Datum`]) and an error (when it is not), at compile time: autoref specialization, so
     /// the expansion compiles for every signature.
-    pub struct Probe<T>(PhantomData<fn() -> T>);
+    pub struct Probe<T: ?Sized>(PhantomData<fn() -> *const T>);
 
-    impl<T> std::fmt::Debug for Probe<T> {
+    impl<T: ?Sized> std::fmt::Debug for Probe<T> {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             write!(f, "Probe<{}>", std::any::type_name::<T>())
         }
     }
 
-    impl<T> Probe<T> {
+    impl<T: ?Sized> Probe<T> {
         /// A probe.
         #[allow(clippy::new_without_default)]
         pub fn new() -> Self {
@@ -224,12 +224,17 @@ pub mod __private {
         }
     }
 
-    /// The case where `T` is a value type.
-    pub trait ByDatum<T> {
+    fn not_a_value<T: ?Sized>() -> TaskError {
+        TaskError::new(format!(
+            "{} is not a registered value type, so a task cannot pass it",
+            std::any::type_name::<T>()
+        ))
+    }
+
+    /// A parameter `&T` where `T` is a value type.
+    pub trait ByDatum<T: ?Sized> {
         /// `&T` from an argument.
         fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError>;
-        /// The result as a value.
-        fn wrap(&self, x: T) -> Result<Value, TaskError>;
         /// Whether values work for `T`.
         fn ok(&self) -> bool;
     }
@@ -238,39 +243,58 @@ pub mod __private {
         fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError> {
             v.get::<T>()
         }
-        fn wrap(&self, x: T) -> Result<Value, TaskError> {
-            Ok(Value::new(x))
-        }
         fn ok(&self) -> bool {
             true
         }
     }
 
-    /// The case where `T` is not a value type.
-    pub trait ByFallback<T> {
+    /// A parameter `&T` where `T` is not a value type (a slice, a view, …).
+    pub trait ByFallback<T: ?Sized> {
         /// An error: `T` is not a value type.
         fn by_ref<'v>(&self, v: &'v Value) -> Result<&'v T, TaskError>;
-        /// An error: `T` is not a value type.
-        fn wrap(&self, x: T) -> Result<Value, TaskError>;
         /// `false`.
         fn ok(&self) -> bool;
     }
 
-    fn not_a_value<T>() -> TaskError {
-        TaskError::new(format!(
-            "{} is not a registered value type, so a task cannot pass it",
-            std::any::type_name::<T>()
-        ))
-    }
-
-    impl<T> ByFallback<T> for Probe<T> {
+    impl<T: ?Sized> ByFallback<T> for Probe<T> {
         fn by_ref<'v>(&self, _: &'v Value) -> Result<&'v T, TaskError> {
             Err(not_a_value::<T>())
         }
+        fn ok(&self) -> bool {
+            false
+        }
+    }
+
+    /// A result `T` that is a value type.
+    pub trait WrapDatum<T> {
+        /// The result as a value.
+        fn wrap(&self, x: T) -> Result<Value, TaskError>;
+        /// Whether values work for `T`.
+        fn ok_ret(&self) -> bool;
+    }
+
+    impl<T: Datum> WrapDatum<T> for &Probe<T> {
+        fn wrap(&self, x: T) -> Result<Value, TaskError> {
+            Ok(Value::new(x))
+        }
+        fn ok_ret(&self) -> bool {
+            true
+        }
+    }
+
+    /// A result `T` that is not.
+    pub trait WrapFallback<T> {
+        /// An error.
+        fn wrap(&self, x: T) -> Result<Value, TaskError>;
+        /// `false`.
+        fn ok_ret(&self) -> bool;
+    }
+
+    impl<T> WrapFallback<T> for Probe<T> {
         fn wrap(&self, _: T) -> Result<Value, TaskError> {
             Err(not_a_value::<T>())
         }
-        fn ok(&self) -> bool {
+        fn ok_ret(&self) -> bool {
             false
         }
     }

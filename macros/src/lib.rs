@@ -188,6 +188,7 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
             ) -> ::core::result::Result<#krate::Value, #krate::TaskError> {
                 use #krate::named::__private::{
                     ByClone as _, ByCloneFallback as _, ByDatum as _, ByFallback as _, Probe,
+                    WrapDatum as _, WrapFallback as _,
                 };
                 if __rask_args.len() != #arity {
                     return ::core::result::Result::Err(#krate::TaskError::new(::std::format!(
@@ -204,8 +205,9 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
             fn __rask_values_ok() -> bool {
                 use #krate::named::__private::{
                     ByClone as _, ByCloneFallback as _, ByDatum as _, ByFallback as _, Probe,
+                    WrapDatum as _, WrapFallback as _,
                 };
-                true #(&& #oks)* && (&&Probe::<#value_ret>::new()).ok()
+                true #(&& #oks)* && (&&Probe::<#value_ret>::new()).ok_ret()
             }
 
             #[#krate::named::__private::linkme::distributed_slice(#krate::named::NAMED_FNS)]

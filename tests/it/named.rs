@@ -2,7 +2,7 @@
 //! `map_blocks` run there; a capturing closure is refused with an error saying what to write.
 
 use rask::array::ndarray::{ArrayD, ArrayViewD, IxDyn};
-use rask::array::{Array, BlockInfo, KernelError};
+use rask::array::{Array, BlockInfo, IntoScalar, KernelError, Reduction};
 use rask::prelude::*;
 use rask::schedulers::{ProcessScheduler, SyncScheduler};
 
@@ -79,4 +79,48 @@ fn map_blocks_with_a_named_kernel_runs_on_workers() {
         .unwrap();
     assert_eq!(c.compute_with(&SyncScheduler).unwrap(), want);
     assert!(c.compute_with(&processes()).is_err());
+}
+
+/// The largest absolute value along the reduced axes, which keep length 1.
+#[rask::named]
+fn absmax(b: ArrayViewD<f64>, axes: &[usize]) -> Result<ArrayD<f64>, KernelError> {
+    let mut out = b.mapv(f64::abs);
+    for &a in axes {
+        out = out
+            .fold_axis(rask::array::ndarray::Axis(a), 0.0, |m: &f64, v: &f64| {
+                m.max(*v)
+            })
+            .insert_axis(rask::array::ndarray::Axis(a));
+    }
+    Ok(out)
+}
+
+#[test]
+fn user_reductions_with_named_steps_run_on_workers() {
+    let a = ArrayD::from_shape_fn(IxDyn(&[9, 7]), |i| {
+        (i[0] as f64 - 4.0) * (i[1] as f64 - 3.5)
+    });
+    let x = Array::from_array(&a, [2, 3]).unwrap();
+    let s = processes();
+    // Over everything, two at a time: several combining levels, all named.
+    let all = x
+        .reduction(
+            "absmax",
+            Reduction::all().split_every(2),
+            absmax,
+            absmax,
+            absmax,
+        )
+        .unwrap();
+    let want = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert_eq!(all.compute_with(&s).unwrap().into_scalar().unwrap(), want);
+    // Along one axis.
+    let cols = x
+        .reduction("absmax", Reduction::axis(0), absmax, absmax, absmax)
+        .unwrap();
+    let want_cols = a.map_axis(rask::array::ndarray::Axis(0), |c| {
+        c.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+    });
+    assert_eq!(cols.compute_with(&s).unwrap(), want_cols);
+    assert_eq!(cols.compute_with(&SyncScheduler).unwrap(), want_cols);
 }

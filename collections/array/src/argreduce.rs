@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, Axis, Dimension, IxDyn};
+use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Args, Datum, Key, Layer, Op, Task, TaskError, Value};
+use rask_graph::{Arg, Args, Datum, Layer, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -195,9 +196,6 @@ macro_rules! register_arg {
 }
 register_arg!(f64, f32, i64, i32, u64, u32, u8, bool);
 
-/// An output block's index and the input blocks it combines.
-type Group = (Vec<u32>, Vec<Vec<u32>>);
-
 impl<T: Element> Array<T> {
     fn arg(
         &self,
@@ -265,70 +263,41 @@ impl<T: Element> Array<T> {
             finish: Some(axis),
             _t: std::marker::PhantomData,
         });
-        let (out_chunks, groups): (Chunks, Vec<Group>) = match axis {
-            None => (
-                Chunks::from_axes(vec![]),
-                vec![(vec![], self.chunks().blocks())],
-            ),
+        // Per output block, the partial results of every block along the reduced axis (or of
+        // all blocks) are combined `split_every` at a time, in a tree (the collection kit's).
+        let (out_chunks, reduced): (Chunks, Vec<usize>) = match axis {
+            None => (Chunks::from_axes(vec![]), (0..self.ndim()).collect()),
             Some(ax) => {
                 let mut axes = self.chunks().axes().to_vec();
                 axes.remove(ax);
-                let out = Chunks::from_axes(axes);
-                let nb = self.numblocks()[ax] as u32;
-                let groups = out
-                    .blocks()
-                    .into_iter()
-                    .map(|o| {
-                        let members = (0..nb)
-                            .map(|j| {
-                                let mut i = o.clone();
-                                i.insert(ax, j);
-                                i
-                            })
-                            .collect();
-                        (o, members)
-                    })
-                    .collect();
-                (out, groups)
+                (Chunks::from_axes(axes), vec![ax])
             }
         };
-        let mut groups: Vec<(Vec<u32>, Vec<Key>)> = groups
-            .into_iter()
-            .map(|(o, members)| {
-                let keys = members
-                    .into_iter()
-                    .map(|i| Key::with_name(&chunk_name, i))
-                    .collect();
-                (o, keys)
-            })
-            .collect();
-        let mut level = 0u64;
-        while groups.iter().any(|(_, m)| m.len() > split_every) {
-            let mut layer = Layer::new(key_name(
-                &format!("{label}-partial"),
-                &Tokenizer::new().write_str(&token).write(&level).finish(),
-            ));
-            for (out_index, members) in &mut groups {
-                let mut next = Vec::with_capacity(members.len().div_ceil(split_every));
-                for (j, part) in members.chunks(split_every).enumerate() {
-                    let mut index = out_index.clone();
-                    index.push(j as u32);
-                    let inputs = part.iter().map(|k| Arg::Key(k.clone()));
-                    next.push(layer.key(index.iter().copied()));
-                    layer.insert(index, Task::from_arc(Arc::clone(&partial), inputs));
-                }
-                *members = next;
-            }
-            graph.add_layer(layer);
-            level += 1;
-        }
-        let mut layer = Layer::new(key_name(label, &token));
-        for (out_index, members) in groups {
-            let inputs = members.into_iter().map(Arg::Key);
-            layer.insert(out_index, Task::from_arc(Arc::clone(&finish), inputs));
-        }
-        let name = Arc::clone(layer.name());
-        graph.add_layer(layer);
+        let name = reduction_tree(
+            &mut graph,
+            chunk_name,
+            &self.numblocks(),
+            &reduced,
+            split_every,
+            false,
+            |level| {
+                let (layer, op) = if level.last {
+                    (key_name(label, &token), Arc::clone(&finish))
+                } else {
+                    let t = Tokenizer::new()
+                        .write_str(&token)
+                        .write(&(level.depth as u64))
+                        .finish();
+                    (
+                        key_name(&format!("{label}-partial"), &t),
+                        Arc::clone(&partial),
+                    )
+                };
+                TreeLevel::new(layer, move |_, inputs| {
+                    Task::from_arc(Arc::clone(&op), inputs)
+                })
+            },
+        );
         Ok(Array::from_graph(graph, name, out_chunks, label))
     }
 

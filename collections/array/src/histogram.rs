@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use ndarray::{ArrayD, IxDyn};
+use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{
-    Arg, Args, Graph, Key, KeyMap, KeySet, Layer, Op, Task, TaskError, Value, downcast_op,
+    Arg, Args, Graph, KeyMap, KeySet, Layer, Op, Task, TaskError, Value, downcast_op,
 };
 use serde::{Deserialize, Serialize};
 
@@ -334,47 +335,31 @@ impl<T: Element> Array<T> {
     /// Per-block counts from `op`, summed in a tree 8 at a time, as a 1-d array of `len`.
     fn counts_tree(&self, label: &str, token: &str, len: usize, op: Arc<dyn Op>) -> Array<u64> {
         let mut graph = self.graph().clone();
-        let mut layer = Layer::with_capacity(
-            key_name(&format!("{label}-chunk"), token),
-            self.npartitions(),
-        );
         let blocks = self.chunks().blocks();
-        for (n, index) in blocks.iter().enumerate() {
-            layer.insert(
-                [n as u32],
-                Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(index))]),
-            );
-        }
-        let mut name = Arc::clone(layer.name());
-        let mut count = blocks.len();
+        let layer = Layer::per_partition(
+            key_name(&format!("{label}-chunk"), token),
+            blocks.len(),
+            |n| Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&blocks[n as usize]))]),
+        );
+        let first = Arc::clone(layer.name());
         graph.add_layer(layer);
         let combine: Arc<dyn Op> = Arc::new(Combine::<u64>::sum());
-        let mut level = 0u64;
-        loop {
-            let next = count.div_ceil(8).max(1);
-            let last = next == 1;
-            let prefix = if last {
+        // The collection kit's tree, keeping its one axis: the result is block [0].
+        let name = reduction_tree(&mut graph, first, &[blocks.len()], &[0], 8, true, |level| {
+            let prefix = if level.last {
                 label.to_string()
             } else {
                 format!("{label}-partial")
             };
-            let mut l = Layer::new(key_name(
-                &prefix,
-                &Tokenizer::new().write_str(token).write(&level).finish(),
-            ));
-            for j in 0..next {
-                let inputs = (j * 8..((j + 1) * 8).min(count))
-                    .map(|i| Arg::Key(Key::with_name(&name, [i as u32])));
-                l.insert([j as u32], Task::from_arc(Arc::clone(&combine), inputs));
-            }
-            name = Arc::clone(l.name());
-            graph.add_layer(l);
-            count = next;
-            level += 1;
-            if last {
-                break;
-            }
-        }
+            let t = Tokenizer::new()
+                .write_str(token)
+                .write(&(level.depth as u64))
+                .finish();
+            let combine = Arc::clone(&combine);
+            TreeLevel::new(key_name(&prefix, &t), move |_, inputs| {
+                Task::from_arc(Arc::clone(&combine), inputs)
+            })
+        });
         Array::from_graph(graph, name, Chunks::from_axes(vec![vec![len]]), label)
     }
 }

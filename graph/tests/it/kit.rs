@@ -33,7 +33,7 @@ fn run(g: &Graph, key: Key) -> i64 {
 
 #[test]
 fn a_tree_over_every_split_sums_everything() {
-    for n in [1usize, 2, 3, 7, 16, 17] {
+    for n in [0usize, 1, 2, 3, 7, 16, 17] {
         for split in [0usize, 1, 2, 3, 4, 8, 100] {
             let mut g = leaves(&[n]);
             let mut depths = Vec::new();
