@@ -101,22 +101,43 @@ pub static NAMED_FNS: [NamedFn];
 struct Index {
     by_item: FxHashMap<TypeId, &'static NamedFn>,
     by_path: FxHashMap<&'static str, &'static NamedFn>,
+    /// Paths that name more than one function (two `#[named]` functions of one name in one
+    /// module, inside other functions): no task may name them, as a worker could not tell
+    /// them apart.
+    ambiguous: rustc_hash::FxHashSet<&'static str>,
 }
 
 fn index() -> &'static Index {
     static I: OnceLock<Index> = OnceLock::new();
-    I.get_or_init(|| Index {
-        by_item: NAMED_FNS.iter().map(|f| ((f.item)(), f)).collect(),
-        by_path: NAMED_FNS.iter().map(|f| (f.path, f)).collect(),
+    I.get_or_init(|| {
+        let mut index = Index {
+            by_item: FxHashMap::default(),
+            by_path: FxHashMap::default(),
+            ambiguous: Default::default(),
+        };
+        for f in NAMED_FNS.iter() {
+            if index.by_path.insert(f.path, f).is_some() {
+                index.ambiguous.insert(f.path);
+            }
+        }
+        for f in NAMED_FNS.iter() {
+            if !index.ambiguous.contains(f.path) {
+                index.by_item.insert((f.item)(), f);
+            }
+        }
+        for path in &index.ambiguous {
+            index.by_path.remove(path);
+        }
+        index
     })
 }
 
-/// The registered function whose item type is `item`.
+/// The registered function whose item type is `item` (none if its path is ambiguous).
 pub fn by_item(item: TypeId) -> Option<&'static NamedFn> {
     index().by_item.get(&item).copied()
 }
 
-/// The registered function at `path`.
+/// The registered function at `path` (none if two functions have that path).
 pub fn by_path(path: &str) -> Option<&'static NamedFn> {
     index().by_path.get(path).copied()
 }
@@ -190,6 +211,12 @@ crate::register_op!(NamedCall, "rask.named-call");
 
 /// The function at `path`, or an error saying it is not registered in this binary.
 pub fn resolve(path: &str) -> Result<&'static NamedFn, TaskError> {
+    if index().ambiguous.contains(path) {
+        return Err(TaskError::new(format!(
+            "`{path}` names two #[named] functions (of one name in one module, inside other \
+             functions?): give them different names"
+        )));
+    }
     by_path(path).ok_or_else(|| {
         TaskError::new(format!(
             "no function `{path}` is registered in this binary (is it marked #[named], and \

@@ -8,6 +8,11 @@
 //!   `normalize_chunks` does.
 //! - [`Element`] / [`DType`]: f64, f32, i64, i32, u64, u32, u8 and bool.
 //! - [`Chunk`]: a block as a task value, registered for every element type.
+//! - [`prelude`]: what array programs `use` (re-exported by `rask::prelude`); [`ops`]: the op
+//!   structs, for tools that inspect array graphs.
+//! - User kernels (`map_blocks`, `map_overlap`, `blockwise`, `reduction`) take closures, or
+//!   functions marked `#[rask::named]`, which also run on worker processes; they fail with a
+//!   [`KernelError`].
 //!
 //! ```
 //! use rask_array::Array;
@@ -18,7 +23,10 @@
 //! assert_eq!(a.sum(), 24.0);
 //! ```
 //!
-//! This crate has no feature flags.
+//! ## Feature flags
+//! - `zarr` (default): zarr stores, [`Array::from_zarr`] and [`Array::to_zarr`], through zarrs.
+//! - `faer` (default): `linalg::{qr, svd}`, and float block products through faer's GEMM
+//!   (without it, ndarray's).
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]

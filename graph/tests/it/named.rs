@@ -139,3 +139,27 @@ fn unknown_names_are_errors_on_decode() {
     .unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"task 'a' (op `add`) failed: op `add` takes 2 arguments, got 1");
 }
+
+fn twin_a() -> Option<&'static named::NamedFn> {
+    #[named(crate = rask_graph)]
+    fn twin(x: &i64) -> i64 {
+        x + 1
+    }
+    named::of(&twin)
+}
+
+fn twin_b() -> Option<&'static named::NamedFn> {
+    #[named(crate = rask_graph)]
+    fn twin(x: &i64) -> i64 {
+        x + 2
+    }
+    named::of(&twin)
+}
+
+#[test]
+fn one_path_for_two_functions_is_refused() {
+    // Both are registered as `it::named::twin`: a worker could not tell them apart, so no
+    // task names either (they stay closures here), and decoding the path says why.
+    assert!(twin_a().is_none() && twin_b().is_none());
+    insta::assert_snapshot!(named::resolve("it::named::twin").unwrap_err().to_string(), @"`it::named::twin` names two #[named] functions (of one name in one module, inside other functions?): give them different names");
+}
