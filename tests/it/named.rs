@@ -124,3 +124,38 @@ fn user_reductions_with_named_steps_run_on_workers() {
     assert_eq!(cols.compute_with(&s).unwrap(), want_cols);
     assert_eq!(cols.compute_with(&SyncScheduler).unwrap(), want_cols);
 }
+
+/// Each block of `a` times the matching block of `b`, plus the block of `c` (aligned by
+/// index letters).
+#[rask::named]
+fn fma(blocks: &[ArrayViewD<f64>]) -> Result<ArrayD<f64>, KernelError> {
+    let [a, b, c] = blocks else {
+        return Err(format!("three blocks, not {}", blocks.len()).into());
+    };
+    Ok(&(a * b) + c)
+}
+
+#[test]
+fn blockwise_and_map_overlap_with_named_functions_run_on_workers() {
+    let s = processes();
+    let a = ArrayD::from_shape_fn(IxDyn(&[6, 5]), |i| (i[0] * 5 + i[1]) as f64);
+    let x = Array::from_array(&a, [4, 2]).unwrap();
+    let y = Array::from_array(&a, [3, 3]).unwrap();
+    let z =
+        Array::<f64>::blockwise("fma", "ij", &[(&x, "ij"), (&y, "ij"), (&x, "ij")], fma).unwrap();
+    let want = &(&a * &a) + &a;
+    assert_eq!(z.compute_with(&s).unwrap(), want);
+    // map_overlap goes through map_blocks: a named kernel runs there too.
+    let grown = x
+        .map_overlap(
+            "scale",
+            &[1, 1],
+            rask::array::Boundary::Nearest,
+            scale_by_row,
+        )
+        .unwrap();
+    assert_eq!(
+        grown.compute_with(&s).unwrap(),
+        grown.compute_with(&SyncScheduler).unwrap()
+    );
+}

@@ -121,3 +121,10 @@ fn any_collection_draws_and_a_broken_one_says_why() {
     assert!(matches!(err, VisualizeError::Collection(_)), "{err:?}");
     assert!(!d.join("bad.svg").exists());
 }
+
+#[test]
+fn dot_that_does_not_parse_is_a_layout_error() {
+    let err = rask_visualize::dot_to_svg("digraph { a -> ").unwrap_err();
+    assert!(matches!(err, VisualizeError::Layout { .. }), "{err:?}");
+    insta::assert_snapshot!(err.to_string(), @"cannot lay out the graph: cannot parse the DOT: port");
+}

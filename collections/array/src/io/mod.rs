@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::array::Array;
 use crate::chunk::block_view;
 use crate::element::Element;
-use crate::error::ArrayError;
+use crate::error::{ArrayError, KernelError};
 
 pub mod npy;
 #[cfg(feature = "zarr")]
@@ -112,13 +112,14 @@ impl Collection for Stored {
 /// Where [`Array::store`] puts blocks: called once per block, from the scheduler's workers,
 /// with the block's index, where it sits, and its elements.
 pub trait Sink<T>: Send + Sync {
-    /// Takes one block. An error fails the computation, naming the block.
+    /// Takes one block. An error (any: `?` converts it into a [`KernelError`]) fails the
+    /// computation, naming the block.
     fn put(
         &self,
         index: &[u32],
         location: &[std::ops::Range<usize>],
         block: ndarray::ArrayViewD<'_, T>,
-    ) -> Result<(), String>;
+    ) -> Result<(), KernelError>;
 }
 
 impl<T: Element> Array<T> {
@@ -182,7 +183,8 @@ impl<T: Element> Array<T> {
             let (sink, at) = (Arc::clone(&sink), index.clone());
             let op = rask_graph::delayed::ClosureOp::new("store", move |args| {
                 let block = block_view::<T>(&args[0])?;
-                sink.put(&at, &location, block).map_err(TaskError::new)?;
+                sink.put(&at, &location, block)
+                    .map_err(|e| TaskError::new(e.to_string()))?;
                 Ok(Value::new(1u64))
             });
             writes.insert(index.clone(), Task::new(op, [Arg::Key(self.key(&index))]));

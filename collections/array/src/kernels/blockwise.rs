@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD};
 use rask_graph::delayed::ClosureOp;
+use rask_graph::named::NamedFn;
 use rask_graph::tokenize::{key_name, unique_token};
-use rask_graph::{Arg, Graph, Layer, Task};
+use rask_graph::{Arg, Args, Graph, Layer, Op, Task, TaskError, Value};
 
 use crate::array::Array;
 use crate::chunk::block_view;
@@ -97,6 +98,8 @@ impl<T: Element> Array<T> {
             })
             .collect::<Result<_, ArrayError>>()?;
         let out_chunks = Chunks::from_axes(out_letters.iter().map(|l| dims[l].1.clone()).collect());
+        let named =
+            rask_graph::named::of(&f).and_then(|n| Some((n, n.pointer::<BlockwisePtr<T, U>>()?)));
         let f = Arc::new(f);
         let mut layer =
             Layer::with_capacity(key_name(name, &unique_token()), out_chunks.npartitions());
@@ -117,6 +120,16 @@ impl<T: Element> Array<T> {
                 })
                 .collect();
             let want = out_chunks.block_shape(&index);
+            if let Some((function, f)) = named {
+                let op = NamedBlockwise::<T, U> {
+                    function,
+                    f,
+                    label: name.to_string(),
+                    want,
+                };
+                layer.insert(index, Task::new(op, args));
+                continue;
+            }
             let (f, label) = (Arc::clone(&f), name.to_string());
             let op = ClosureOp::new(name, move |args| {
                 let views = args
@@ -133,3 +146,75 @@ impl<T: Element> Array<T> {
         Ok(Array::from_graph(graph, layer_name, out_chunks, name))
     }
 }
+
+/// A blockwise function that is a [named](rask_graph::named) function, as its canonical
+/// pointer.
+type BlockwisePtr<T, U> = fn(&[ArrayViewD<'_, T>]) -> Result<ArrayD<U>, TaskError>;
+
+/// A named blockwise function applied to one output block's inputs; serializable as the
+/// function's path.
+struct NamedBlockwise<T, U> {
+    function: &'static NamedFn,
+    f: BlockwisePtr<T, U>,
+    label: String,
+    want: Vec<usize>,
+}
+
+impl<T, U> std::fmt::Debug for NamedBlockwise<T, U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamedBlockwise({})", self.function.path)
+    }
+}
+
+impl<T: Element, U: Element> Op for NamedBlockwise<T, U> {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let views = args
+            .iter()
+            .map(block_view::<T>)
+            .collect::<Result<Vec<_>, _>>()?;
+        checked(&self.label, (self.f)(&views), &self.want)
+    }
+}
+
+impl<T, U> serde::Serialize for NamedBlockwise<T, U> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (self.function.path, &self.label, &self.want).serialize(s)
+    }
+}
+
+impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedBlockwise<T, U> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (path, label, want) = <(String, String, Vec<usize>)>::deserialize(d)?;
+        let function = rask_graph::named::resolve(&path).map_err(rask_graph::registry::de_error)?;
+        let f = function.pointer::<BlockwisePtr<T, U>>().ok_or_else(|| {
+            rask_graph::registry::de_error(format!(
+                "function `{path}` is {}, not a blockwise function from {} blocks to {}",
+                (function.signature)(),
+                T::DTYPE,
+                U::DTYPE
+            ))
+        })?;
+        Ok(NamedBlockwise {
+            function,
+            f,
+            label,
+            want,
+        })
+    }
+}
+
+macro_rules! register_named_blockwise {
+    ($($t:ty),*) => { register_named_blockwise!(@outer [$($t),*] [$($t),*]); };
+    (@outer [$($t:ty),*] $us:tt) => { $( register_named_blockwise!(@inner $t $us); )* };
+    (@inner $t:ty [$($u:ty),*]) => {$(
+        rask_graph::register_op!(
+            NamedBlockwise<$t, $u>,
+            concat!("rask.array.named-blockwise.", stringify!($t), ".", stringify!($u))
+        );
+    )*};
+}
+register_named_blockwise!(f64, f32, i64, i32, u64, u32, u8, bool);

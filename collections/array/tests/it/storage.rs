@@ -174,7 +174,7 @@ impl Sink<f64> for Collect {
         index: &[u32],
         location: &[std::ops::Range<usize>],
         block: ndarray::ArrayViewD<'_, f64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), rask_array::KernelError> {
         self.0
             .lock()
             .unwrap()
