@@ -225,6 +225,27 @@ pub fn resolve(path: &str) -> Result<&'static NamedFn, TaskError> {
     })
 }
 
+/// The function at `path` as a pointer of type `P` (see [`NamedFn::pointer`]), for an op's
+/// `Deserialize`: an error, kept through postcard ([`registry::de_error`]), if no function
+/// has that path or it is not `what` (which the message names, as "a kernel from f64 blocks
+/// to f64", say).
+///
+/// [`registry::de_error`]: crate::registry::de_error
+pub fn resolve_pointer<P: Copy + 'static, E: serde::de::Error>(
+    path: &str,
+    what: impl FnOnce() -> String,
+) -> Result<(&'static NamedFn, P), E> {
+    let function = resolve(path).map_err(crate::registry::de_error)?;
+    let p = function.pointer::<P>().ok_or_else(|| {
+        crate::registry::de_error(format!(
+            "function `{path}` is {}, not {}",
+            (function.signature)(),
+            what()
+        ))
+    })?;
+    Ok((function, p))
+}
+
 /// What the `#[named]` attribute's expansion uses. Not public API.
 #[doc(hidden)]
 pub mod __private {

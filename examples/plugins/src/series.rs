@@ -279,13 +279,8 @@ impl<T, U> serde::Serialize for MapPartition<T, U> {
 impl<'de, T: 'static, U: 'static> serde::Deserialize<'de> for MapPartition<T, U> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let path = String::deserialize(d)?;
-        let function = named::resolve(&path).map_err(rask::graph::registry::de_error)?;
-        let f = function.pointer::<ItemFn<T, U>>().ok_or_else(|| {
-            rask::graph::registry::de_error(format!(
-                "function `{path}` is {}, not an item function",
-                (function.signature)()
-            ))
-        })?;
+        let (function, f) =
+            named::resolve_pointer::<ItemFn<T, U>, D::Error>(&path, || "an item function".into())?;
         Ok(MapPartition { function, f })
     }
 }

@@ -163,3 +163,19 @@ fn one_path_for_two_functions_is_refused() {
     assert!(twin_a().is_none() && twin_b().is_none());
     insta::assert_snapshot!(named::resolve("it::named::twin").unwrap_err().to_string(), @"`it::named::twin` names two #[named] functions (of one name in one module, inside other functions?): give them different names");
 }
+
+#[test]
+fn resolving_a_pointer_of_another_signature_says_what_was_expected() {
+    type Wrong = fn(&f64) -> Result<f64, TaskError>;
+    let err = named::resolve_pointer::<Wrong, serde::de::value::Error>("it::named::inc", || {
+        "a function of f64".into()
+    })
+    .unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"function `it::named::inc` is fn(&'_ i64) -> core::result::Result<i64, rask_graph::error::TaskError>, not a function of f64");
+    let (f, p) = named::resolve_pointer::<
+        fn(&i64) -> Result<i64, TaskError>,
+        serde::de::value::Error,
+    >("it::named::inc", || unreachable!())
+    .unwrap();
+    assert_eq!((f.name(), p(&1).unwrap()), ("inc", 2));
+}

@@ -189,15 +189,14 @@ impl<T, U> serde::Serialize for NamedBlockwise<T, U> {
 impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedBlockwise<T, U> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let (path, label, want) = <(String, String, Vec<usize>)>::deserialize(d)?;
-        let function = rask_graph::named::resolve(&path).map_err(rask_graph::registry::de_error)?;
-        let f = function.pointer::<BlockwisePtr<T, U>>().ok_or_else(|| {
-            rask_graph::registry::de_error(format!(
-                "function `{path}` is {}, not a blockwise function from {} blocks to {}",
-                (function.signature)(),
-                T::DTYPE,
-                U::DTYPE
-            ))
-        })?;
+        let (function, f) =
+            rask_graph::named::resolve_pointer::<BlockwisePtr<T, U>, D::Error>(&path, || {
+                format!(
+                    "a blockwise function from {} blocks to {}",
+                    T::DTYPE,
+                    U::DTYPE
+                )
+            })?;
         Ok(NamedBlockwise {
             function,
             f,

@@ -303,17 +303,10 @@ impl<T, U> serde::Serialize for NamedKernel<T, U> {
 impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedKernel<T, U> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let w = NamedKernelWire::deserialize(d)?;
-        let function =
-            rask_graph::named::resolve(&w.path).map_err(rask_graph::registry::de_error)?;
-        let f = function.pointer::<KernelPtr<T, U>>().ok_or_else(|| {
-            rask_graph::registry::de_error(format!(
-                "function `{}` is {}, not a kernel from {} blocks to {} blocks",
-                function.path,
-                (function.signature)(),
-                T::DTYPE,
-                U::DTYPE
-            ))
-        })?;
+        let (function, f) =
+            rask_graph::named::resolve_pointer::<KernelPtr<T, U>, D::Error>(&w.path, || {
+                format!("a kernel from {} blocks to {} blocks", T::DTYPE, U::DTYPE)
+            })?;
         Ok(NamedKernel {
             function,
             f,

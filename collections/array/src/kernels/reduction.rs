@@ -158,16 +158,9 @@ impl<A: Element> rask_graph::Op for NamedStep<A> {
 fn resolve_step<I: Element, A: Element, E: serde::de::Error>(
     path: &str,
 ) -> Result<(&'static NamedFn, StepPtr<I, A>), E> {
-    let function = rask_graph::named::resolve(path).map_err(rask_graph::registry::de_error)?;
-    let f = function.pointer::<StepPtr<I, A>>().ok_or_else(|| {
-        rask_graph::registry::de_error(format!(
-            "function `{path}` is {}, not a reduction step from {} to {}",
-            (function.signature)(),
-            I::DTYPE,
-            A::DTYPE
-        ))
-    })?;
-    Ok((function, f))
+    rask_graph::named::resolve_pointer(path, || {
+        format!("a reduction step from {} to {}", I::DTYPE, A::DTYPE)
+    })
 }
 
 impl<T, A> serde::Serialize for NamedChunk<T, A> {
