@@ -178,10 +178,11 @@ pub fn callbacks() -> Vec<Arc<dyn Callback>> {
     all
 }
 
-fn remove_entry<T>(list: &mut Vec<Entry<T>>, id: u64) {
-    if let Some(i) = list.iter().rposition(|(e, _)| *e == id) {
-        list.remove(i);
-    }
+/// Takes the entry of guard `id` out of `list`. The caller drops it after releasing the lock
+/// or borrow: dropping a scheduler may drop a guard of its own, which takes them again.
+fn remove_entry<T>(list: &mut Vec<Entry<T>>, id: u64) -> Option<Entry<T>> {
+    let i = list.iter().rposition(|(e, _)| *e == id)?;
+    Some(list.remove(i))
 }
 
 /// Removes a scheduler set by [`set_scheduler`] when dropped. Not `Send`: it belongs to the
@@ -196,7 +197,11 @@ pub struct SchedulerGuard {
 impl Drop for SchedulerGuard {
     fn drop(&mut self) {
         // `try_with`: a guard dropped while the thread's locals are torn down has nothing to do.
-        let _ = SCOPED_SCHEDULERS.try_with(|s| remove_entry(&mut s.borrow_mut(), self.id));
+        let removed = SCOPED_SCHEDULERS
+            .try_with(|s| remove_entry(&mut s.borrow_mut(), self.id))
+            .ok()
+            .flatten();
+        drop(removed);
     }
 }
 
@@ -248,7 +253,8 @@ pub struct GlobalSchedulerGuard {
 
 impl Drop for GlobalSchedulerGuard {
     fn drop(&mut self) {
-        remove_entry(&mut write_globals().held, self.id);
+        let removed = remove_entry(&mut write_globals().held, self.id);
+        drop(removed);
     }
 }
 
@@ -263,7 +269,10 @@ pub fn hold_global_scheduler(scheduler: Arc<dyn Scheduler>) -> GlobalSchedulerGu
 /// Makes `scheduler` the default of the whole process for good (scoped and held settings still
 /// win). A later call replaces it.
 pub fn set_global_scheduler(scheduler: impl Scheduler + 'static) {
-    write_globals().set = Some(Arc::new(scheduler));
+    let scheduler: Arc<dyn Scheduler> = Arc::new(scheduler);
+    let old = write_globals().set.replace(scheduler);
+    // Dropped with the lock released: it may hold a guard of its own.
+    drop(old);
 }
 
 /// Removes a callback added by [`add_callback`] when dropped. Not `Send`.
@@ -276,7 +285,11 @@ pub struct CallbackGuard {
 
 impl Drop for CallbackGuard {
     fn drop(&mut self) {
-        let _ = SCOPED_CALLBACKS.try_with(|s| remove_entry(&mut s.borrow_mut(), self.id));
+        let removed = SCOPED_CALLBACKS
+            .try_with(|s| remove_entry(&mut s.borrow_mut(), self.id))
+            .ok()
+            .flatten();
+        drop(removed);
     }
 }
 

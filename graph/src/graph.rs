@@ -164,12 +164,30 @@ impl Graph {
         Self::default()
     }
 
-    /// Adds a layer. A layer of the same name already present is kept: names are tokens of
-    /// what a layer computes, so the same name means the same tasks.
+    /// Adds a layer. A layer of the same name already present is kept — names are tokens of
+    /// what a layer computes, so the same name means the same tasks — and gets the tasks of
+    /// the new one that it lacks (culled graphs may each hold a part of one layer).
     pub fn add_layer(&mut self, layer: impl Into<Arc<Layer>>) {
         let layer = layer.into();
-        if let indexmap::map::Entry::Vacant(v) = self.layers.entry(Arc::clone(&layer.name)) {
-            v.insert(layer);
+        match self.layers.entry(Arc::clone(&layer.name)) {
+            indexmap::map::Entry::Vacant(v) => {
+                v.insert(layer);
+            }
+            indexmap::map::Entry::Occupied(mut o) => {
+                if Arc::ptr_eq(o.get(), &layer) {
+                    return;
+                }
+                let have = o.get();
+                if layer.tasks.keys().all(|i| have.tasks.contains_key(i)) {
+                    return;
+                }
+                let mine = Arc::make_mut(o.get_mut());
+                for (index, task) in &layer.tasks {
+                    if !mine.tasks.contains_key(index) {
+                        mine.insert(index.iter().copied(), task.clone());
+                    }
+                }
+            }
         }
     }
 

@@ -147,7 +147,7 @@ impl std::fmt::Debug for TreeLevel<'_> {
 /// `level(info)` names each level's layer and makes its tasks. Returns the last layer's name.
 ///
 /// `split_every` below 2 is taken as 2 (a level must combine something). A reduced axis of no
-/// blocks gives one task of no inputs. A reduced axis of no
+/// blocks gives one task of no inputs; axes the grid does not have are ignored. A reduced axis of no
 /// blocks gives one task of no inputs.
 pub fn reduction_tree<'a>(
     graph: &mut Graph,
@@ -158,7 +158,9 @@ pub fn reduction_tree<'a>(
     keepdims: bool,
     mut level: impl FnMut(LevelInfo) -> TreeLevel<'a>,
 ) -> Arc<str> {
-    let split = split_every.max(2);
+    let split = split_every.clamp(2, u32::MAX as usize);
+    let axes: Vec<usize> = axes.iter().copied().filter(|a| *a < counts.len()).collect();
+    let axes = axes.as_slice();
     let mut counts = counts.to_vec();
     let mut name = partials;
     for depth in 0.. {

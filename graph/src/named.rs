@@ -47,10 +47,8 @@ pub struct NamedFn {
     /// The type of the function item (each `fn` has its own): how a collection recognises it.
     pub item: fn() -> TypeId,
     /// The function as a pointer of its canonical type (its own parameters, returning
-    /// `Result<T, TaskError>`), erased.
-    pub pointer: fn() -> *const (),
-    /// The canonical pointer type.
-    pub pointer_type: fn() -> TypeId,
+    /// `Result<T, TaskError>`), as `dyn Any`: [`NamedFn::pointer`] downcasts it.
+    pub pointer: fn() -> &'static (dyn std::any::Any + Send + Sync),
     /// The canonical pointer type as text, for messages.
     pub signature: fn() -> &'static str,
     /// The function called with task arguments (the values convention); an error if a
@@ -77,15 +75,7 @@ impl NamedFn {
     /// `P` is a function pointer type such as
     /// `fn(&f64, &f64) -> Result<f64, TaskError>`.
     pub fn pointer<P: Copy + 'static>(&self) -> Option<P> {
-        if TypeId::of::<P>() != (self.pointer_type)()
-            || std::mem::size_of::<P>() != std::mem::size_of::<*const ()>()
-        {
-            return None;
-        }
-        let raw = (self.pointer)();
-        // SAFETY: `P` is the very type the pointer was erased from (the type ids are equal),
-        // and it has the size of a pointer.
-        Some(unsafe { std::mem::transmute_copy::<*const (), P>(&raw) })
+        (self.pointer)().downcast_ref::<P>().copied()
     }
 
     /// The last segment of the path: the function's own name.

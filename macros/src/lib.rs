@@ -178,9 +178,14 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
     Ok(quote! {
         #[doc(hidden)]
         const _: () = {
+            /// The canonical pointer type, written once (so both uses below agree).
+            type __RaskPointer = #pointer_type;
+
             fn __rask_canonical(#(#idents: #params),*) -> ::core::result::Result<#ret, #krate::TaskError> {
                 #call_canonical
             }
+
+            static __RASK_POINTER: __RaskPointer = __rask_canonical;
 
             #[allow(unused_imports, clippy::needless_borrow)]
             fn __rask_values(
@@ -215,9 +220,8 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
             static __RASK_NAMED: #krate::named::NamedFn = #krate::named::NamedFn {
                 path: ::core::concat!(::core::module_path!(), #path),
                 item: || #krate::named::__private::type_id_of(&#name),
-                pointer: || __rask_canonical as #pointer_type as *const (),
-                pointer_type: || ::core::any::TypeId::of::<#pointer_type>(),
-                signature: || ::core::any::type_name::<#pointer_type>(),
+                pointer: || &__RASK_POINTER,
+                signature: || ::core::any::type_name::<__RaskPointer>(),
                 values: __rask_values,
                 values_ok: __rask_values_ok,
                 arity: #arity,

@@ -111,3 +111,20 @@ fn wrong_result_type_is_an_error_not_a_panic() {
     let err = lie.compute().unwrap_err();
     insta::assert_snapshot!(err.to_string().replace(lie.key().name(), "sum-<token>"), @"result 'sum-<token>' has type f64, expected i64");
 }
+
+#[test]
+fn compute_all_of_collections_that_need_different_blocks_of_one_layer() {
+    use rask::array::{Array, s};
+    // Each slice's optimized graph is culled to the blocks it needs: merged, the layer they
+    // share must keep both halves.
+    let x = Array::<f64>::from_array(
+        &rask::array::ndarray::Array1::from_iter((0..10).map(f64::from)).into_dyn(),
+        5usize,
+    )
+    .unwrap();
+    let a = x.slice(s![..5]).unwrap();
+    let b = x.slice(s![5..]).unwrap();
+    let (ra, rb) = rask::compute_all_with((&a, &b), &rask::schedulers::SyncScheduler).unwrap();
+    assert_eq!(ra.as_slice().unwrap(), &[0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(rb.as_slice().unwrap(), &[5.0, 6.0, 7.0, 8.0, 9.0]);
+}

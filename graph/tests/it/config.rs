@@ -141,6 +141,21 @@ fn held_and_global_defaults() {
     .unwrap();
     drop(newer);
 
+    // A scheduler that holds a guard of its own (as a client does), replaced: it is dropped
+    // with the lock released, so its guard can take the lock again (no deadlock).
+    #[derive(Debug)]
+    struct Owning(#[allow(dead_code)] config::GlobalSchedulerGuard);
+    impl Scheduler for Owning {
+        fn get(
+            &self,
+            g: &Graph,
+            k: &[Key],
+            c: &[&dyn Callback],
+        ) -> Result<Vec<Value>, ComputeError> {
+            exec::run_in_order(g, k, c)
+        }
+    }
+    config::set_global_scheduler(Owning(config::hold_global_scheduler(Named::new("inner"))));
     // Set for good; a held one still wins while it lives.
     config::set_global_scheduler(Named("global", AtomicUsize::new(0)));
     assert_eq!(

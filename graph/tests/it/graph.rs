@@ -205,3 +205,22 @@ fn dot_of_a_small_reduction() {
     }
     "#);
 }
+
+#[test]
+fn merging_culled_parts_of_one_layer_keeps_both() {
+    let mut g = Graph::new();
+    g.add_layer(Layer::per_partition("x", 4, |i| {
+        Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))])
+    }));
+    let first = g.cull(&[Key::new("x", [0])]).unwrap();
+    let last = g.cull(&[Key::new("x", [3])]).unwrap();
+    let merged = Graph::merged([&first, &last]);
+    assert_eq!(merged.len(), 2);
+    assert!(merged.contains(&Key::new("x", [0])) && merged.contains(&Key::new("x", [3])));
+    // The same layer merged twice is shared, not copied.
+    let again = Graph::merged([&g, &g]);
+    assert!(std::sync::Arc::ptr_eq(
+        again.layer("x").unwrap(),
+        g.layer("x").unwrap()
+    ));
+}

@@ -117,13 +117,14 @@ impl Pool {
             });
             id
         };
-        if helpers > 0 {
-            self.shared.work.notify_all();
-        }
+        // From here on the job is withdrawn and waited out however this frame is left.
         let _withdraw = Withdraw {
             shared: &self.shared,
             id,
         };
+        if helpers > 0 {
+            self.shared.work.notify_all();
+        }
         f(0);
     }
 }

@@ -320,8 +320,11 @@ impl<'a> Run<'a> {
                 self.assign();
             }
             self.flush();
-            let finished = self.error.is_none() && self.outputs_ready();
-            let drained = self.error.is_some() && self.in_flight.iter().all(|n| *n == 0);
+            // Outstanding fetches are waited for too: a reply must not reach the next
+            // computation.
+            let quiet = self.in_flight.iter().all(|n| *n == 0) && self.fetching.is_empty();
+            let finished = self.error.is_none() && self.outputs_ready() && self.fetching.is_empty();
+            let drained = self.error.is_some() && quiet;
             if finished || drained {
                 break;
             }
@@ -609,13 +612,17 @@ impl<'a> Run<'a> {
                 self.fail(e);
             }
             Reply::Value { id, value } => {
-                self.fetching.remove(&id);
+                if !self.fetching.remove(&id) {
+                    return; // not asked for in this computation
+                }
                 if plan.is_output(id) {
                     self.cache.insert(id, value);
                 }
             }
             Reply::NotSent { id, message } => {
-                self.fetching.remove(&id);
+                if !self.fetching.remove(&id) {
+                    return;
+                }
                 self.fail(failed(ProcessError::NotSent {
                     key: plan.key(id).clone(),
                     slot,
@@ -633,6 +640,10 @@ impl<'a> Run<'a> {
         self.releases[slot].clear();
         // The new worker knows none of this computation's ops yet.
         self.sent_ops[slot].fill(false);
+        // Fetches from the dead worker will never answer.
+        let states = &self.state;
+        self.fetching
+            .retain(|d| !matches!(states[*d as usize], State::Done(s) if s == slot));
         self.pool.replace(slot).map_err(|cause| {
             failed(ProcessError::Replace {
                 slot,
