@@ -178,11 +178,28 @@ pub fn callbacks() -> Vec<Arc<dyn Callback>> {
     all
 }
 
+/// Calls `f` with the current [`callbacks`], as the list a [`Scheduler`] takes.
+pub fn with_callbacks<R>(f: impl FnOnce(&[&dyn Callback]) -> R) -> R {
+    let callbacks = callbacks();
+    let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
+    f(&refs)
+}
+
 /// Takes the entry of guard `id` out of `list`. The caller drops it after releasing the lock
 /// or borrow: dropping a scheduler may drop a guard of its own, which takes them again.
 fn remove_entry<T>(list: &mut Vec<Entry<T>>, id: u64) -> Option<Entry<T>> {
     let i = list.iter().rposition(|(e, _)| *e == id)?;
     Some(list.remove(i))
+}
+
+/// Removes guard `id`'s entry from this thread's `list` and drops it once the borrow is over.
+/// `try_with`: a guard dropped while the thread's locals are torn down has nothing to do.
+fn drop_scoped<T: 'static>(list: &'static std::thread::LocalKey<RefCell<Vec<Entry<T>>>>, id: u64) {
+    let removed = list
+        .try_with(|s| remove_entry(&mut s.borrow_mut(), id))
+        .ok()
+        .flatten();
+    drop(removed);
 }
 
 /// Removes a scheduler set by [`set_scheduler`] when dropped. Not `Send`: it belongs to the
@@ -196,12 +213,7 @@ pub struct SchedulerGuard {
 
 impl Drop for SchedulerGuard {
     fn drop(&mut self) {
-        // `try_with`: a guard dropped while the thread's locals are torn down has nothing to do.
-        let removed = SCOPED_SCHEDULERS
-            .try_with(|s| remove_entry(&mut s.borrow_mut(), self.id))
-            .ok()
-            .flatten();
-        drop(removed);
+        drop_scoped(&SCOPED_SCHEDULERS, self.id);
     }
 }
 
@@ -285,11 +297,7 @@ pub struct CallbackGuard {
 
 impl Drop for CallbackGuard {
     fn drop(&mut self) {
-        let removed = SCOPED_CALLBACKS
-            .try_with(|s| remove_entry(&mut s.borrow_mut(), self.id))
-            .ok()
-            .flatten();
-        drop(removed);
+        drop_scoped(&SCOPED_CALLBACKS, self.id);
     }
 }
 

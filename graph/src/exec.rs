@@ -252,7 +252,8 @@ pub fn run_in_order(
     keys: &[Key],
     callbacks: &[&dyn Callback],
 ) -> Result<Vec<Value>, ComputeError> {
+    static MAIN: std::sync::OnceLock<WorkerId> = std::sync::OnceLock::new();
     let plan = Plan::lower(graph, keys)?;
-    let worker = WorkerId::new("main");
-    run_plan(&plan, &Callbacks::new(callbacks), &worker)
+    let worker = MAIN.get_or_init(|| WorkerId::new("main"));
+    run_plan(&plan, &Callbacks::new(callbacks), worker)
 }

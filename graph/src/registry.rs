@@ -53,9 +53,14 @@ fn encode_op_as<T: Op + Serialize>(op: &dyn Op) -> Result<Vec<u8>, String> {
 }
 
 fn decode_op_as<T: Op + DeserializeOwned>(bytes: &[u8]) -> Result<Arc<dyn Op>, String> {
-    clear_custom_error();
-    let op: T = postcard::from_bytes(bytes).map_err(postcard_message)?;
-    Ok(Arc::new(op))
+    Ok(Arc::new(decode_as::<T>(bytes)?))
+}
+
+/// Decodes a registered type, keeping the message of a [`de_error`] its `Deserialize` gave.
+fn decode_as<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    // A message left by an error that was swallowed must not label this one.
+    CUSTOM_ERROR.with(|c| c.borrow_mut().take());
+    postcard::from_bytes(bytes).map_err(postcard_message)
 }
 
 thread_local! {
@@ -74,11 +79,6 @@ pub fn de_error<E: serde::de::Error>(message: impl std::fmt::Display) -> E {
     let message = message.to_string();
     CUSTOM_ERROR.with(|c| *c.borrow_mut() = Some(message.clone()));
     E::custom(message)
-}
-
-/// Forgets a message left by a [`de_error`] whose error was swallowed.
-fn clear_custom_error() {
-    CUSTOM_ERROR.with(|c| c.borrow_mut().take());
 }
 
 /// A postcard error's message, with the message of a [`de_error`] it stands for.
@@ -240,9 +240,7 @@ fn encode_value_as<T: Datum + Serialize>(datum: &dyn Datum) -> Result<Vec<u8>, S
 }
 
 fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, String> {
-    clear_custom_error();
-    let datum: T = postcard::from_bytes(bytes).map_err(postcard_message)?;
-    Ok(Value::new(datum))
+    Ok(Value::new(decode_as::<T>(bytes)?))
 }
 
 /// Every registered op type of the binary.

@@ -61,12 +61,7 @@ pub trait Scheduler: Send + Sync + fmt::Debug {
         callbacks: &[&dyn Callback],
     ) -> Result<Graph, ComputeError> {
         let values = self.get(graph, keys, callbacks)?;
-        if values.len() != keys.len() {
-            return Err(ComputeError::ResultCount {
-                expected: keys.len(),
-                found: values.len(),
-            });
-        }
+        one_value_per_key(keys, &values)?;
         Ok(graph_of_values(keys, values))
     }
 }
@@ -130,9 +125,7 @@ pub trait Collection {
 
     /// Computes on `scheduler`, telling the current callbacks.
     fn compute_with(&self, scheduler: &dyn Scheduler) -> Result<Self::Output, ComputeError> {
-        let callbacks = crate::config::callbacks();
-        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
-        self.compute_on(scheduler, &refs)
+        crate::config::with_callbacks(|cbs| self.compute_on(scheduler, cbs))
     }
 
     /// Computes on `scheduler`, telling `callbacks` (and not the current ones).
@@ -145,12 +138,7 @@ pub trait Collection {
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
         let values = scheduler.get(&graph, &keys, callbacks)?;
-        if values.len() != keys.len() {
-            return Err(ComputeError::ResultCount {
-                expected: keys.len(),
-                found: values.len(),
-            });
-        }
+        one_value_per_key(&keys, &values)?;
         self.finalize(values)
     }
 
@@ -185,9 +173,7 @@ pub trait Collection {
     where
         Self: Sized,
     {
-        let callbacks = crate::config::callbacks();
-        let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
-        self.persist_on(scheduler, &refs)
+        crate::config::with_callbacks(|cbs| self.persist_on(scheduler, cbs))
     }
 
     /// [`persist`](Collection::persist) on `scheduler`, telling `callbacks`.
@@ -203,6 +189,18 @@ pub trait Collection {
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
         Ok(self.rebuild(scheduler.persist(&graph, &keys, callbacks)?))
+    }
+}
+
+/// What a scheduler returned has one value per key asked for, or it is an error.
+pub(crate) fn one_value_per_key(keys: &[Key], values: &[Value]) -> Result<(), ComputeError> {
+    if values.len() == keys.len() {
+        Ok(())
+    } else {
+        Err(ComputeError::ResultCount {
+            expected: keys.len(),
+            found: values.len(),
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Several collections computed in one go: Dask's `dask.compute(a, b)`.
 
-use crate::{Callback, Collection, ComputeError, Graph, Key, Scheduler, Value};
+use crate::{Collection, ComputeError, Graph, Key, Scheduler, Value};
 
 /// A tuple of collections (by reference) that compute together: their optimized graphs are
 /// merged, so a task they share runs once, and one scheduler call computes every output.
@@ -58,18 +58,12 @@ pub fn compute_all_with<T: Together>(
     collections: T,
     scheduler: &dyn Scheduler,
 ) -> Result<T::Output, ComputeError> {
-    let callbacks = crate::config::callbacks();
-    let refs: Vec<&dyn Callback> = callbacks.iter().map(|c| &**c).collect();
     let parts = collections.parts()?;
     let graph = Graph::merged(parts.iter().map(|(g, _)| g));
     let keys: Vec<Key> = parts.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
-    let mut values = scheduler.get(&graph, &keys, &refs)?.into_iter();
-    if values.len() != keys.len() {
-        return Err(ComputeError::ResultCount {
-            expected: keys.len(),
-            found: values.len(),
-        });
-    }
+    let values = crate::config::with_callbacks(|cbs| scheduler.get(&graph, &keys, cbs))?;
+    crate::scheduler::one_value_per_key(&keys, &values)?;
+    let mut values = values.into_iter();
     let split = parts
         .iter()
         .map(|(_, k)| values.by_ref().take(k.len()).collect())

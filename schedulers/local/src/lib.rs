@@ -32,9 +32,3 @@ mod threaded;
 
 pub use sync_scheduler::SyncScheduler;
 pub use threaded::{BuildError, LocalError, ThreadedScheduler, ThreadedSchedulerBuilder};
-
-/// The id of the calling thread as a worker: `"main"` (the sync scheduler's only worker).
-fn main_worker() -> &'static rask_graph::WorkerId {
-    static MAIN: std::sync::OnceLock<rask_graph::WorkerId> = std::sync::OnceLock::new();
-    MAIN.get_or_init(|| rask_graph::WorkerId::new("main"))
-}

@@ -1,6 +1,6 @@
 //! The synchronous scheduler.
 
-use rask_graph::{Callback, Callbacks, ComputeError, Graph, Key, Plan, Scheduler, Value, exec};
+use rask_graph::{Callback, ComputeError, Graph, Key, Scheduler, Value, exec};
 
 /// Runs every task on the calling thread, in priority order: the reference oracle.
 ///
@@ -21,8 +21,7 @@ impl Scheduler for SyncScheduler {
         keys: &[Key],
         callbacks: &[&dyn Callback],
     ) -> Result<Vec<Value>, ComputeError> {
-        let plan = Plan::lower(graph, keys)?;
-        exec::run_plan(&plan, &Callbacks::new(callbacks), crate::main_worker())
+        exec::run_in_order(graph, keys, callbacks)
     }
 
     fn name(&self) -> &str {
