@@ -372,6 +372,49 @@ pub fn encode_value(value: &Value) -> Option<Result<(&'static str, Vec<u8>), Str
     Some((reg.encode)(value.datum()).map(|b| (reg.name, b)))
 }
 
+/// Ops encoded once each: tasks that share an op (an `Arc`, as the tasks of a layer usually
+/// do) share its encoding and its place in the table. What a graph's bytes and a process
+/// pool's messages hold instead of an op per task.
+///
+/// ```
+/// use std::sync::Arc;
+/// use rask_graph::{ops::AddConst, registry::OpTable, Key, Op};
+///
+/// let shared: Arc<dyn Op> = Arc::new(AddConst(1));
+/// let mut table = OpTable::default();
+/// assert_eq!(table.index(&Key::new("x", [0]), &*shared).unwrap(), 0);
+/// assert_eq!(table.index(&Key::new("x", [1]), &*shared).unwrap(), 0);
+/// assert_eq!(table.index(&Key::new("y", []), &AddConst(2)).unwrap(), 1);
+/// assert_eq!(table.into_ops().len(), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct OpTable {
+    /// By address and type (zero-sized ops outside an `Arc` may share an address).
+    seen: FxHashMap<(*const (), TypeId), u32>,
+    ops: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl OpTable {
+    /// The place of `op`, the op of task `key`, encoding it the first time it is seen; an
+    /// unregistered op is an error naming the task.
+    pub fn index(&mut self, key: &Key, op: &dyn Op) -> Result<u32, GraphError> {
+        let any: &dyn Any = op;
+        let address = (op as *const dyn Op as *const (), any.type_id());
+        if let Some(i) = self.seen.get(&address) {
+            return Ok(*i);
+        }
+        self.ops.push(encode_task_op(key, op)?);
+        let i = (self.ops.len() - 1) as u32;
+        self.seen.insert(address, i);
+        Ok(i)
+    }
+
+    /// The distinct ops, by place: registered name and bytes.
+    pub fn into_ops(self) -> Vec<(&'static str, Vec<u8>)> {
+        self.ops
+    }
+}
+
 /// Encodes the op of task `key`, with the error that names the task when it cannot be.
 pub fn encode_task_op(key: &Key, op: &dyn Op) -> Result<(&'static str, Vec<u8>), GraphError> {
     match encode_op(op) {

@@ -65,27 +65,12 @@ impl Graph {
     /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>, GraphError> {
         let mut layers = Vec::new();
-        let mut ops: Vec<WireOp> = Vec::new();
-        // Ops by address: tasks sharing one op (an `Arc`) share its encoding.
-        let mut seen: rustc_hash::FxHashMap<*const (), u32> = Default::default();
+        let mut ops = registry::OpTable::default();
         for layer in self.layers() {
             let mut tasks = Vec::with_capacity(layer.len());
             for (index, task) in layer.entries() {
                 let key = || Key::with_name(layer.name(), index.iter().copied());
-                let address = std::sync::Arc::as_ptr(task.op_arc()) as *const ();
-                let op = match seen.get(&address) {
-                    Some(i) => *i,
-                    None => {
-                        let (name, bytes) = registry::encode_task_op(&key(), task.op())?;
-                        ops.push(WireOp {
-                            name: name.to_string(),
-                            bytes,
-                        });
-                        let i = (ops.len() - 1) as u32;
-                        seen.insert(address, i);
-                        i
-                    }
-                };
+                let op = ops.index(&key(), task.op())?;
                 let mut args = Vec::with_capacity(task.args().len());
                 for a in task.args() {
                     args.push(match a {
@@ -106,6 +91,12 @@ impl Graph {
                 tasks,
             });
         }
+        let ops = (ops.into_ops().into_iter())
+            .map(|(name, bytes)| WireOp {
+                name: name.to_string(),
+                bytes,
+            })
+            .collect();
         postcard::to_allocvec(&WireGraph {
             version: WIRE_VERSION,
             ops,

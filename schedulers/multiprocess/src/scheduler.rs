@@ -166,28 +166,11 @@ impl Scheduler for ProcessScheduler {
 /// Every task's op, encoded once; an unregistered op or literal is an error naming its task,
 /// before anything runs.
 fn encode_ops(plan: &Plan) -> Result<Ops, GraphError> {
-    let mut ops = Ops {
-        unique: Vec::new(),
-        of_task: Vec::with_capacity(plan.len()),
-    };
-    // Ops by address: the tasks of a layer usually share one, encoded (and sent) once.
-    let mut seen: HashMap<*const (), u32> = HashMap::new();
+    // The tasks of a layer usually share one op: encoded (and sent) once.
+    let mut table = registry::OpTable::default();
+    let mut of_task = Vec::with_capacity(plan.len());
     for id in 0..plan.len() as u32 {
-        let address = plan.op(id) as *const dyn rask_graph::Op as *const ();
-        let index = match seen.get(&address) {
-            Some(i) => *i,
-            None => {
-                let (name, bytes) = registry::encode_task_op(plan.key(id), plan.op(id))?;
-                ops.unique.push(Raw {
-                    name: name.to_string(),
-                    bytes: bytes.into(),
-                });
-                let i = (ops.unique.len() - 1) as u32;
-                seen.insert(address, i);
-                i
-            }
-        };
-        ops.of_task.push(index);
+        of_task.push(table.index(plan.key(id), plan.op(id))?);
         for a in plan.args(id) {
             if let PlanArg::Value(v) = a
                 && registry::value_type_name(v.datum()).is_none()
@@ -197,7 +180,13 @@ fn encode_ops(plan: &Plan) -> Result<Ops, GraphError> {
             }
         }
     }
-    Ok(ops)
+    let unique = (table.into_ops().into_iter())
+        .map(|(name, bytes)| Raw {
+            name: name.to_string(),
+            bytes: bytes.into(),
+        })
+        .collect();
+    Ok(Ops { unique, of_task })
 }
 
 /// A plan's ops, each distinct one encoded once.
