@@ -137,6 +137,14 @@ pub fn of<F: 'static>(_f: &F) -> Option<&'static NamedFn> {
     by_item(TypeId::of::<F>())
 }
 
+/// `f` as a pointer of type `P` (see [`NamedFn::pointer`]), with its registration, if `f` is
+/// a named function of that canonical type: how a collection that calls functions of a fixed
+/// signature (an array kernel, say) recognises one it can send to other processes.
+pub fn pointer_of<P: Copy + 'static, F: 'static>(f: &F) -> Option<(&'static NamedFn, P)> {
+    let function = of(f)?;
+    Some((function, function.pointer::<P>()?))
+}
+
 /// The op of a task that calls a named function with its arguments' values (see the module
 /// docs). It serializes as the function's path.
 #[derive(Clone, Copy)]

@@ -88,7 +88,7 @@ where
         Vec<U>: Datum,
         MapPartition<T, U>: Op,
     {
-        let named = named::of(&f).and_then(|n| Some((n, n.pointer::<ItemFn<T, U>>()?)));
+        let named = named::pointer_of::<ItemFn<T, U>, _>(&f);
         let op: Arc<dyn Op> = match named {
             Some((function, f)) => Arc::new(MapPartition { function, f }),
             None => Arc::new(ClosureOp::new(label, move |args: Args| {

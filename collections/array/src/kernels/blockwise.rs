@@ -98,8 +98,7 @@ impl<T: Element> Array<T> {
             })
             .collect::<Result<_, ArrayError>>()?;
         let out_chunks = Chunks::from_axes(out_letters.iter().map(|l| dims[l].1.clone()).collect());
-        let named =
-            rask_graph::named::of(&f).and_then(|n| Some((n, n.pointer::<BlockwisePtr<T, U>>()?)));
+        let named = rask_graph::named::pointer_of::<BlockwisePtr<T, U>, _>(&f);
         let f = Arc::new(f);
         let mut layer =
             Layer::with_capacity(key_name(name, &unique_token()), out_chunks.npartitions());
@@ -206,14 +205,4 @@ impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedBlockwise<T, 
     }
 }
 
-macro_rules! register_named_blockwise {
-    ($($t:ty),*) => { register_named_blockwise!(@outer [$($t),*] [$($t),*]); };
-    (@outer [$($t:ty),*] $us:tt) => { $( register_named_blockwise!(@inner $t $us); )* };
-    (@inner $t:ty [$($u:ty),*]) => {$(
-        rask_graph::register_op!(
-            NamedBlockwise<$t, $u>,
-            concat!("rask.array.named-blockwise.", stringify!($t), ".", stringify!($u))
-        );
-    )*};
-}
-register_named_blockwise!(f64, f32, i64, i32, u64, u32, u8, bool);
+super::register_element_pairs!(NamedBlockwise, "rask.array.named-blockwise.");

@@ -218,9 +218,7 @@ impl<T: Element, U: Element> KernelFn<T, U> {
             + Sync
             + 'static,
     {
-        if let Some(named) = rask_graph::named::of(&f)
-            && let Some(p) = named.pointer::<KernelPtr<T, U>>()
-        {
+        if let Some((named, p)) = rask_graph::named::pointer_of::<KernelPtr<T, U>, _>(&f) {
             return KernelFn::Named(named, p);
         }
         KernelFn::Closure(Arc::new(f))
@@ -317,14 +315,4 @@ impl<'de, T: Element, U: Element> serde::Deserialize<'de> for NamedKernel<T, U> 
     }
 }
 
-macro_rules! register_named_kernels {
-    ($($t:ty),*) => { register_named_kernels!(@outer [$($t),*] [$($t),*]); };
-    (@outer [$($t:ty),*] $us:tt) => { $( register_named_kernels!(@inner $t $us); )* };
-    (@inner $t:ty [$($u:ty),*]) => {$(
-        rask_graph::register_op!(
-            NamedKernel<$t, $u>,
-            concat!("rask.array.named-kernel.", stringify!($t), ".", stringify!($u))
-        );
-    )*};
-}
-register_named_kernels!(f64, f32, i64, i32, u64, u32, u8, bool);
+super::register_element_pairs!(NamedKernel, "rask.array.named-kernel.");

@@ -20,6 +20,22 @@ use crate::chunk::Chunk;
 use crate::element::Element;
 use crate::error::ArrayError;
 
+/// Registers `$op<T, U>` for every pair of element types, as `{prefix}{T}.{U}`: the named-
+/// function ops, whose functions map blocks of one element type to another.
+macro_rules! register_element_pairs {
+    ($op:ident, $prefix:literal) => {
+        $crate::kernels::register_element_pairs!(@each $op, $prefix,
+            [f64, f32, i64, i32, u64, u32, u8, bool] [f64, f32, i64, i32, u64, u32, u8, bool]);
+    };
+    (@each $op:ident, $prefix:literal, [$($t:ty),*] $us:tt) => {
+        $( $crate::kernels::register_element_pairs!(@one $op, $prefix, $t, $us); )*
+    };
+    (@one $op:ident, $prefix:literal, $t:ty, [$($u:ty),*]) => {$(
+        rask_graph::register_op!($op<$t, $u>, concat!($prefix, stringify!($t), ".", stringify!($u)));
+    )*};
+}
+pub(crate) use register_element_pairs;
+
 mod blockwise;
 mod map_blocks;
 mod overlap;

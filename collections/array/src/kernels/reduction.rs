@@ -23,14 +23,6 @@ type Step<A> =
 /// A reduction step that is a [named](rask_graph::named) function, as its canonical pointer.
 type StepPtr<I, A> = fn(ArrayViewD<'_, I>, &[usize]) -> Result<ArrayD<A>, TaskError>;
 
-/// `f` as a named step, if it is a named function of the right signature.
-fn named_step<I: Element, A: Element, F: 'static>(
-    f: &F,
-) -> Option<(&'static NamedFn, StepPtr<I, A>)> {
-    let function = rask_graph::named::of(f)?;
-    Some((function, function.pointer::<StepPtr<I, A>>()?))
-}
-
 /// A block's partial: `f` of the block, checked to keep the array's dimensions.
 fn run_chunk<T: Element, A: Element>(
     label: &str,
@@ -197,23 +189,16 @@ impl<'de, A: Element> serde::Deserialize<'de> for NamedStep<A> {
     }
 }
 
-macro_rules! register_named_reductions {
-    ($($t:ty),*) => { register_named_reductions!(@outer [$($t),*] [$($t),*]); };
-    (@outer [$($t:ty),*] $as:tt) => {$(
+super::register_element_pairs!(NamedChunk, "rask.array.named-reduction-chunk.");
+macro_rules! register_named_steps {
+    ($($t:ty),*) => {$(
         rask_graph::register_op!(
             NamedStep<$t>,
             concat!("rask.array.named-reduction-step.", stringify!($t))
         );
-        register_named_reductions!(@inner $t $as);
-    )*};
-    (@inner $t:ty [$($a:ty),*]) => {$(
-        rask_graph::register_op!(
-            NamedChunk<$t, $a>,
-            concat!("rask.array.named-reduction-chunk.", stringify!($t), ".", stringify!($a))
-        );
     )*};
 }
-register_named_reductions!(f64, f32, i64, i32, u64, u32, u8, bool);
+register_named_steps!(f64, f32, i64, i32, u64, u32, u8, bool);
 
 impl<T: Element> Array<T> {
     /// A reduction of one's own (Dask's `da.reduction`): `chunk` reduces each block along the
@@ -262,31 +247,32 @@ impl<T: Element> Array<T> {
             self.npartitions(),
         );
         // One op for every block's partial: a named function's (any process) or a closure's.
-        let chunk_op: Arc<dyn rask_graph::Op> = match named_step::<T, A, _>(&chunk) {
-            Some((function, f)) => Arc::new(NamedChunk {
-                function,
-                f,
-                label: name.to_string(),
-                axes: axes.clone(),
-                ndim,
-            }),
-            None => {
-                let (axes2, label) = (axes.clone(), name.to_string());
-                Arc::new(ClosureOp::new(&format!("{name}-chunk"), move |args| {
-                    run_chunk(&label, &axes2, ndim, &args, |v, a| {
-                        chunk(v, a).map_err(|e| e.to_string())
-                    })
-                }))
-            }
-        };
+        let chunk_op: Arc<dyn rask_graph::Op> =
+            match rask_graph::named::pointer_of::<StepPtr<T, A>, _>(&chunk) {
+                Some((function, f)) => Arc::new(NamedChunk {
+                    function,
+                    f,
+                    label: name.to_string(),
+                    axes: axes.clone(),
+                    ndim,
+                }),
+                None => {
+                    let (axes2, label) = (axes.clone(), name.to_string());
+                    Arc::new(ClosureOp::new(&format!("{name}-chunk"), move |args| {
+                        run_chunk(&label, &axes2, ndim, &args, |v, a| {
+                            chunk(v, a).map_err(|e| e.to_string())
+                        })
+                    }))
+                }
+            };
         for index in self.chunks().blocks() {
             let task = Task::from_arc(Arc::clone(&chunk_op), [Arg::Key(self.key(&index))]);
             layer.insert(index, task);
         }
         let first = Arc::clone(layer.name());
         graph.add_layer(layer);
-        let named_combine = named_step::<A, A, _>(&combine);
-        let named_aggregate = named_step::<A, A, _>(&aggregate);
+        let named_combine = rask_graph::named::pointer_of::<StepPtr<A, A>, _>(&combine);
+        let named_aggregate = rask_graph::named::pointer_of::<StepPtr<A, A>, _>(&aggregate);
         let combine: Step<A> = Arc::new(combine);
         let aggregate: Step<A> = Arc::new(aggregate);
         let name_now = rask_graph::layers::reduction_tree(

@@ -548,3 +548,19 @@ fn dasks_overlap_vectors() {
     let err = x.overlap(&[1, 1], vec![Boundary::Nearest]).unwrap_err();
     insta::assert_snapshot!(err.to_string(), @"overlap: 1 boundaries for an array of 2 dimensions");
 }
+
+#[test]
+fn named_function_ops_are_registered_for_every_element_pair() {
+    let names = rask_graph::registry::op_names();
+    for name in [
+        "rask.array.named-kernel.f64.f64",
+        "rask.array.named-kernel.bool.u8",
+        "rask.array.named-blockwise.i32.f32",
+        "rask.array.named-reduction-chunk.u64.i64",
+        "rask.array.named-reduction-step.u8",
+    ] {
+        assert!(names.contains(&name), "{name} is not registered");
+    }
+    let pairs = names.iter().filter(|n| n.starts_with("rask.array.named-kernel.")).count();
+    assert_eq!(pairs, 64);
+}
