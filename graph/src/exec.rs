@@ -179,11 +179,7 @@ pub fn run_plan(
     let n = plan.len();
     if !cbs.is_empty() {
         cbs.compute_start(&ComputeStart {
-            keys: plan
-                .outputs()
-                .iter()
-                .map(|o| plan.key(*o).clone())
-                .collect(),
+            keys: plan.output_keys().into(),
             tasks: n,
             workers: 1,
         });

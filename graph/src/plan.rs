@@ -313,8 +313,8 @@ impl Plan {
 
     /// The requested keys, in request order: what a [`ComputeStart`](crate::ComputeStart)
     /// event lists.
-    pub fn output_keys(&self) -> std::borrow::Cow<'static, [Key]> {
-        std::borrow::Cow::Owned(self.outputs.iter().map(|o| self.key(*o).clone()).collect())
+    pub fn output_keys(&self) -> Vec<Key> {
+        self.outputs.iter().map(|o| self.key(*o).clone()).collect()
     }
 
     /// The arguments of task `id`, in order.

@@ -162,11 +162,7 @@ impl Scheduler for ThreadedScheduler {
         let state = State::new(&plan, &cbs, &self.ids);
         if !cbs.is_empty() {
             cbs.compute_start(&ComputeStart {
-                keys: plan
-                    .outputs()
-                    .iter()
-                    .map(|o| plan.key(*o).clone())
-                    .collect(),
+                keys: plan.output_keys().into(),
                 tasks: plan.len(),
                 workers,
             });

@@ -293,7 +293,7 @@ impl<'a> Run<'a> {
         }
         if !self.cbs.is_empty() {
             self.cbs.compute_start(&ComputeStart {
-                keys: self.plan.output_keys(),
+                keys: self.plan.output_keys().into(),
                 tasks: self.plan.len(),
                 workers: self.pool.workers.len(),
             });

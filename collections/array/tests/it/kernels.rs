@@ -561,6 +561,9 @@ fn named_function_ops_are_registered_for_every_element_pair() {
     ] {
         assert!(names.contains(&name), "{name} is not registered");
     }
-    let pairs = names.iter().filter(|n| n.starts_with("rask.array.named-kernel.")).count();
+    let pairs = names
+        .iter()
+        .filter(|n| n.starts_with("rask.array.named-kernel."))
+        .count();
     assert_eq!(pairs, 64);
 }
