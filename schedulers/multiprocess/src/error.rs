@@ -58,6 +58,21 @@ pub enum ProcessError {
         /// What the worker said.
         message: String,
     },
+    /// A task's message to a worker (its op and the values sent along with it) is larger than
+    /// a message may be.
+    #[error(
+        "task {key} cannot be sent to a worker: its message is {bytes} bytes, more than a \
+         message may be ({max} bytes); pass data that large as a chunked collection or a file, \
+         not as one literal"
+    )]
+    TooLarge {
+        /// The task.
+        key: Key,
+        /// The message's size.
+        bytes: usize,
+        /// The largest a message may be.
+        max: usize,
+    },
     /// Every thread reading from the workers stopped.
     #[error("every worker reader stopped")]
     ReadersStopped,
@@ -68,7 +83,9 @@ impl ProcessError {
     pub(crate) fn breaks_pool(&self) -> bool {
         !matches!(
             self,
-            ProcessError::WorkerKilled { .. } | ProcessError::NotSent { .. }
+            ProcessError::WorkerKilled { .. }
+                | ProcessError::NotSent { .. }
+                | ProcessError::TooLarge { .. }
         )
     }
 }

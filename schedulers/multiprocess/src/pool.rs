@@ -1,16 +1,20 @@
 //! The worker processes: started, greeted, read by one thread each, replaced, shut down.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::error::ProcessError;
+use rask_graph::{Value, registry};
 
+use crate::control::{CONTROL_ENV, Control};
+use crate::error::ProcessError;
 use crate::protocol::{
-    FromWorker, PROTOCOL, Raw, ToWorker, build_id, decode, read_frame, write_frame,
+    FromWorker, MAX_FRAME_ENV, PROTOCOL, ToWorker, build_id, decode, read_frame, write_frame,
+    write_frame_within,
 };
 use crate::worker::WORKER_ENV;
 
@@ -36,25 +40,43 @@ pub(crate) enum Reply {
     },
     Value {
         id: u32,
-        value: Raw,
+        value: Value,
     },
     NotSent {
         id: u32,
         message: String,
     },
+    Cancelled {
+        id: u32,
+    },
 }
 
 impl Reply {
-    fn from_frame(frame: &bytes::Bytes) -> std::io::Result<Option<Reply>> {
+    /// The reply in `frame`, reading what follows it from `r` (a value's bytes).
+    fn read(frame: &[u8], r: &mut impl Read) -> std::io::Result<Option<Reply>> {
         Ok(match decode::<FromWorker<'_>>(frame)? {
             FromWorker::Hello { .. } => None,
             FromWorker::Done { id, nbytes } => Some(Reply::Done { id, nbytes }),
             FromWorker::Failed { id, failure } => Some(Reply::Failed { id, failure }),
-            FromWorker::Value { id, value } => Some(Reply::Value {
-                id,
-                value: Raw::within(frame, value),
-            }),
+            FromWorker::Value { id, name, len } => {
+                // Straight into the value; a value that does not decode is skipped to its end,
+                // so that the stream stays in step.
+                let mut bytes = r.take(len);
+                let value = registry::read_value(name, len as usize, &mut bytes);
+                std::io::copy(&mut bytes, &mut std::io::sink())?;
+                if bytes.limit() > 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                Some(match value {
+                    Ok(value) => Reply::Value { id, value },
+                    Err(e) => Reply::NotSent {
+                        id,
+                        message: format!("its {len} bytes did not decode: {e}"),
+                    },
+                })
+            }
             FromWorker::NotSent { id, message } => Some(Reply::NotSent { id, message }),
+            FromWorker::Cancelled { id } => Some(Reply::Cancelled { id }),
         })
     }
 }
@@ -62,8 +84,11 @@ impl Reply {
 /// One worker process.
 #[derive(Debug)]
 pub(crate) struct Worker {
-    pub child: Child,
+    /// Shared with the reader thread, which reaps the process as soon as its stream ends.
+    child: Arc<Mutex<Child>>,
     pub writer: BufWriter<UnixStream>,
+    /// What the worker is running and whether it should start anything (shared memory).
+    pub control: Control,
     pub generation: u64,
     pub pid: u32,
     /// Where other workers fetch this one's results.
@@ -79,13 +104,27 @@ pub(crate) struct Pool {
     generations: u64,
     /// Extra environment for new workers (tests use it to fake a stale build).
     env: Vec<(String, String)>,
+    /// The largest message either side writes.
+    max_message: usize,
+}
+
+/// Kills (if still running) and reaps a worker process. Safe to repeat: once reaped, the
+/// process is never signalled again (its pid may belong to another process by then).
+fn reap(child: &Mutex<Child>) {
+    let mut child = child.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// How long a new worker has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Pool {
-    pub(crate) fn start(n: usize, env: Vec<(String, String)>) -> Result<Pool, ProcessError> {
+    pub(crate) fn start(
+        n: usize,
+        env: Vec<(String, String)>,
+        max_message: usize,
+    ) -> Result<Pool, ProcessError> {
         let (tx, events) = channel();
         let mut pool = Pool {
             workers: Vec::with_capacity(n),
@@ -93,6 +132,7 @@ impl Pool {
             tx,
             generations: 0,
             env,
+            max_message,
         };
         for slot in 0..n {
             let w = pool.spawn(slot)?;
@@ -107,8 +147,20 @@ impl Pool {
         let exe =
             std::env::current_exe().map_err(|e| fail(format!("no current executable: {e}")))?;
         let (ours, theirs) = UnixStream::pair().map_err(|e| fail(e.to_string()))?;
+        let (control, control_path) =
+            Control::create().map_err(|e| fail(format!("no control page: {e}")))?;
+        // The worker maps the page before greeting; then the file is no longer needed.
+        struct RemoveOnDrop(std::path::PathBuf);
+        impl Drop for RemoveOnDrop {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let control_file = RemoveOnDrop(control_path);
         let mut cmd = Command::new(&exe);
         cmd.env(WORKER_ENV, "1")
+            .env(CONTROL_ENV, &control_file.0)
+            .env(MAX_FRAME_ENV, self.max_message.to_string())
             .stdin(Stdio::from(OwnedFd::from(theirs)))
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
@@ -153,6 +205,7 @@ impl Pool {
                 ))),
             }
         })();
+        drop(control_file);
         let (theirs, pid, data) = match hello {
             Ok(h) => h,
             Err(e) => {
@@ -176,36 +229,42 @@ impl Pool {
         self.generations += 1;
         let generation = self.generations;
         let tx = self.tx.clone();
-        std::thread::Builder::new()
+        let child = Arc::new(Mutex::new(child));
+        let reaper = Arc::clone(&child);
+        let spawned = std::thread::Builder::new()
             .name(format!("rask-mp-reader-{slot}"))
             .spawn(move || {
                 let mut r = BufReader::with_capacity(1 << 16, read_half);
                 loop {
                     let reply = read_frame(&mut r).and_then(|f| match f {
-                        Some(f) => Reply::from_frame(&f).map(Some),
+                        Some(f) => Reply::read(&f, &mut r).map(Some),
                         None => Ok(None),
                     });
-                    match reply {
+                    let why = match reply {
                         Ok(Some(Some(m))) => {
                             if tx.send(Event::Message(slot, generation, m)).is_err() {
                                 return;
                             }
+                            continue;
                         }
-                        Ok(Some(None)) => {}
-                        Ok(None) => {
-                            let _ = tx.send(Event::Lost(slot, generation, "it exited".into()));
-                            return;
-                        }
-                        Err(e) => {
-                            let _ = tx.send(Event::Lost(slot, generation, e.to_string()));
-                            return;
-                        }
-                    }
+                        Ok(Some(None)) => continue,
+                        Ok(None) => "it exited".to_string(),
+                        Err(e) => e.to_string(),
+                    };
+                    // A worker whose stream ended is of no more use: reap it now, not when
+                    // the next computation notices (no zombie while the pool is idle).
+                    reap(&reaper);
+                    let _ = tx.send(Event::Lost(slot, generation, why));
+                    return;
                 }
-            })
-            .map_err(|e| fail(e.to_string()))?;
+            });
+        if let Err(e) = spawned {
+            reap(&child);
+            return Err(fail(e.to_string()));
+        }
         Ok(Worker {
             child,
+            control,
             writer: BufWriter::with_capacity(1 << 16, ours),
             generation,
             pid,
@@ -215,8 +274,7 @@ impl Pool {
 
     /// Replaces the worker in `slot` (which died): reaps it and starts another.
     pub(crate) fn replace(&mut self, slot: usize) -> Result<(), ProcessError> {
-        let _ = self.workers[slot].child.kill();
-        let _ = self.workers[slot].child.wait();
+        reap(&self.workers[slot].child);
         let w = self.spawn(slot)?;
         self.workers[slot] = w;
         Ok(())
@@ -224,7 +282,7 @@ impl Pool {
 
     /// Sends a message to a worker (buffered; see [`flush`](Pool::flush)).
     pub(crate) fn send(&mut self, slot: usize, msg: &ToWorker<'_>) -> std::io::Result<()> {
-        write_frame(&mut self.workers[slot].writer, msg)
+        write_frame_within(&mut self.workers[slot].writer, msg, self.max_message)
     }
 
     /// Flushes every worker's buffered messages; a failure shows up as a lost worker.
@@ -244,8 +302,7 @@ impl Drop for Pool {
         for w in &mut self.workers {
             // A worker in the middle of a long task would finish it first: don't wait for it.
             let _ = w.writer.get_ref().shutdown(std::net::Shutdown::Both);
-            let _ = w.child.kill();
-            let _ = w.child.wait();
+            reap(&w.child);
         }
     }
 }

@@ -13,10 +13,26 @@ use rask_graph::{GraphError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 5;
+pub(crate) const PROTOCOL: u32 = 6;
 
-/// The largest frame either side accepts.
+/// The largest frame there can be (a `u32` length). Values never need one: they follow
+/// their message's frame as raw bytes.
 pub(crate) const MAX_FRAME: usize = u32::MAX as usize;
+
+/// The environment variable that lowers the largest message a worker writes (for tests of
+/// what happens past it; the scheduler's own limit is its builder's `max_message_bytes`).
+pub(crate) const MAX_FRAME_ENV: &str = "RASK_MULTIPROCESS_MAX_MESSAGE";
+
+/// The largest message this process writes: [`MAX_FRAME`], or less by [`MAX_FRAME_ENV`].
+pub(crate) fn max_frame() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::env::var(MAX_FRAME_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(MAX_FRAME, |n: usize| n.min(MAX_FRAME))
+    })
+}
 
 /// An op or value by registered name, still encoded; cheap to clone.
 #[derive(Debug, Clone)]
@@ -26,22 +42,10 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
-    pub(crate) fn to_value(&self) -> Result<Value, GraphError> {
-        self.as_ref().to_value()
-    }
-
     pub(crate) fn as_ref(&self) -> RawRef<'_> {
         RawRef {
             name: &self.name,
             bytes: &self.bytes,
-        }
-    }
-
-    /// An owned copy of a borrowed `RawRef` that lies inside `frame` (no copy of the bytes).
-    pub(crate) fn within(frame: &Bytes, r: RawRef<'_>) -> Raw {
-        Raw {
-            name: r.name.to_string(),
-            bytes: frame.slice_ref(r.bytes),
         }
     }
 }
@@ -108,6 +112,9 @@ pub(crate) enum Failure {
     Setup(String),
     /// An input could not be fetched from the worker that held it (which is dying, probably).
     InputLost { dep: u32, message: String },
+    /// An input cannot leave the worker that holds it: its type is not registered, or its
+    /// encoding failed. Running the task again would not help.
+    InputUnsendable { dep: u32, message: String },
 }
 
 /// Worker to scheduler.
@@ -128,14 +135,20 @@ pub(crate) enum FromWorker<'a> {
         id: u32,
         failure: Failure,
     },
+    /// The result of `id`, of registered type `name`, whose `len` encoded bytes follow the
+    /// frame (outside it, so that a value may be larger than a frame).
     Value {
         id: u32,
-        #[serde(borrow)]
-        value: RawRef<'a>,
+        name: &'a str,
+        len: u64,
     },
     NotSent {
         id: u32,
         message: String,
+    },
+    /// Task `id` was not run: the computation was cancelled (another task failed).
+    Cancelled {
+        id: u32,
     },
 }
 
@@ -149,8 +162,18 @@ pub(crate) struct DataRequest {
 /// frame, so that the reader can put them straight where they belong.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum DataReply<'a> {
-    Value { name: &'a str, len: u64 },
-    Missing { message: String },
+    Value {
+        name: &'a str,
+        len: u64,
+    },
+    /// The worker holds no such result.
+    Missing {
+        message: String,
+    },
+    /// The worker holds it but cannot send it (unregistered type, failed encoding).
+    Unsendable {
+        message: String,
+    },
 }
 
 /// The socket address of a data address string (an abstract name on Linux, a path elsewhere).
@@ -166,8 +189,37 @@ pub(crate) fn data_addr(name: &str) -> io::Result<std::os::unix::net::SocketAddr
     }
 }
 
-/// Writes one frame, serializing straight into `w`.
+/// Writes one frame, serializing straight into `w`; a message larger than [`max_frame`] is
+/// refused before anything is written.
 pub(crate) fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
+    write_frame_within(w, msg, max_frame())
+}
+
+/// A message larger than a frame may be: nothing was written.
+#[derive(Debug)]
+pub(crate) struct TooLarge {
+    pub len: usize,
+    pub max: usize,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a message of {} bytes is larger than a message may be ({} bytes)",
+            self.len, self.max
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// Writes one frame of at most `max` bytes (else a [`TooLarge`] error, nothing written).
+pub(crate) fn write_frame_within<T: Serialize>(
+    w: &mut impl Write,
+    msg: &T,
+    max: usize,
+) -> io::Result<()> {
     /// Counts what would be written.
     struct Count(usize);
     impl Write for Count {
@@ -180,10 +232,9 @@ pub(crate) fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Resu
         }
     }
     let len = postcard::to_io(msg, Count(0)).map_err(io::Error::other)?.0;
-    if len > MAX_FRAME {
-        return Err(io::Error::other(format!(
-            "a message of {len} bytes is larger than a frame may be ({MAX_FRAME})"
-        )));
+    let max = max.min(MAX_FRAME);
+    if len > max {
+        return Err(io::Error::other(TooLarge { len, max }));
     }
     w.write_all(&(len as u32).to_le_bytes())?;
     postcard::to_io(msg, &mut *w).map_err(io::Error::other)?;

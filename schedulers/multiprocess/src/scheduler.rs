@@ -3,6 +3,7 @@
 //! needs them, and recomputes what a dead worker took with it.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::num::NonZeroUsize;
@@ -16,7 +17,7 @@ use rask_graph::{
 
 use crate::error::{ProcessError, failed};
 use crate::pool::{Event, Pool, Reply};
-use crate::protocol::{Failure, Raw, ToWorker, WireArg};
+use crate::protocol::{Failure, MAX_FRAME, Raw, ToWorker, TooLarge, WireArg};
 
 /// Why a process scheduler could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +50,7 @@ pub struct ProcessScheduler {
     num_workers: usize,
     allowed_failures: u32,
     env: Vec<(String, String)>,
+    max_message: usize,
     pool: Mutex<Option<Pool>>,
 }
 
@@ -58,6 +60,7 @@ pub struct ProcessSchedulerBuilder {
     num_workers: Option<usize>,
     allowed_failures: Option<u32>,
     env: Vec<(String, String)>,
+    max_message: Option<usize>,
 }
 
 impl ProcessSchedulerBuilder {
@@ -80,6 +83,15 @@ impl ProcessSchedulerBuilder {
         self
     }
 
+    /// The largest message the scheduler and its workers write, in bytes (a task with its
+    /// literal arguments, a reply; results are not limited: they follow their message as
+    /// raw bytes). Default and maximum: 4 GiB − 1. For tests of what happens past it.
+    #[doc(hidden)]
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message = Some(n);
+        self
+    }
+
     /// Builds the scheduler (no process starts until the first computation).
     pub fn build(self) -> Result<ProcessScheduler, BuildError> {
         let num_workers = match self.num_workers {
@@ -99,6 +111,7 @@ impl ProcessSchedulerBuilder {
             num_workers,
             allowed_failures,
             env: self.env,
+            max_message: self.max_message.map_or(MAX_FRAME, |n| n.min(MAX_FRAME)),
             pool: Mutex::new(None),
         })
     }
@@ -139,14 +152,21 @@ impl Scheduler for ProcessScheduler {
     ) -> Result<Vec<Value>, ComputeError> {
         let plan = Plan::lower(graph, keys)?;
         let ops = encode_ops(&plan)?;
+        let cbs = Callbacks::new(callbacks);
+        let Some(_here) = RunningHere::enter(self) else {
+            // A callback of a computation on this scheduler computes on it again, on the same
+            // thread: the pool is busy with the outer computation (whose loop is waiting for
+            // this callback), so this one gets workers of its own, stopped when it returns.
+            let mut pool = self.start_pool()?;
+            return Run::new(&plan, &ops, &mut pool, &cbs, self.allowed_failures).run();
+        };
         let mut guard = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         if guard.is_none() {
-            *guard = Some(Pool::start(self.num_workers, self.env.clone()).map_err(failed)?);
+            *guard = Some(self.start_pool()?);
         }
         let Some(pool) = guard.as_mut() else {
             unreachable!("started above")
         };
-        let cbs = Callbacks::new(callbacks);
         let result = Run::new(&plan, &ops, pool, &cbs, self.allowed_failures).run();
         if let Err(e) = &result
             && e.downcast_ref::<ProcessError>()
@@ -160,6 +180,40 @@ impl Scheduler for ProcessScheduler {
 
     fn name(&self) -> &str {
         "processes"
+    }
+}
+
+impl ProcessScheduler {
+    fn start_pool(&self) -> Result<Pool, ComputeError> {
+        Pool::start(self.num_workers, self.env.clone(), self.max_message).map_err(failed)
+    }
+}
+
+thread_local! {
+    /// The process schedulers computing on this thread (by address), outermost first.
+    static RUNNING_HERE: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a scheduler as computing on this thread while it lives.
+struct RunningHere(usize);
+
+impl RunningHere {
+    /// `None` when `s` is already computing on this thread (a callback computes on it).
+    fn enter(s: &ProcessScheduler) -> Option<RunningHere> {
+        let addr = std::ptr::from_ref(s) as usize;
+        RUNNING_HERE.with_borrow_mut(|v| {
+            if v.contains(&addr) {
+                return None;
+            }
+            v.push(addr);
+            Some(RunningHere(addr))
+        })
+    }
+}
+
+impl Drop for RunningHere {
+    fn drop(&mut self) {
+        RUNNING_HERE.with_borrow_mut(|v| v.retain(|a| *a != self.0));
     }
 }
 
@@ -196,8 +250,16 @@ struct Ops {
     of_task: Vec<u32>,
 }
 
+/// Why a task that was queued on a worker did not run.
+const CANCELLED: &str = "cancelled: another task failed";
+
 /// How many tasks a worker may have queued at once (pipelining hides the round trip).
 const MAX_IN_FLIGHT: usize = 64;
+
+/// How many times a task may find an input gone from the worker that held it before the
+/// computation fails (that worker's death, reported separately, normally explains it; a
+/// worker that stays alive without the result would otherwise send the task round forever).
+const MAX_INPUT_LOSSES: u32 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -229,12 +291,14 @@ struct Run<'a> {
     /// Per task: distinct dependents that have not finished (its result is needed while > 0).
     pending: Vec<u32>,
     deaths: Vec<u32>,
+    /// Per task: how many times an input could not be fetched for it.
+    input_losses: Vec<u32>,
     /// Per task: the size of its result, as its worker reported it.
     nbytes: Vec<u64>,
     ready: BinaryHeap<Reverse<u32>>,
     in_flight: Vec<usize>,
-    /// Results brought to the scheduler: to move between workers, and the outputs.
-    cache: HashMap<u32, Raw>,
+    /// The outputs brought here (sent along to workers that read them when their worker died).
+    cache: HashMap<u32, Value>,
     /// Outputs being fetched.
     fetching: HashSet<u32>,
     releases: Vec<Vec<u32>>,
@@ -268,6 +332,7 @@ impl<'a> Run<'a> {
                 .map(|i| plan.dependents(i).len() as u32)
                 .collect(),
             deaths: vec![0; n],
+            input_losses: vec![0; n],
             nbytes: vec![0; n],
             ready: BinaryHeap::new(),
             in_flight: vec![0; workers],
@@ -289,6 +354,8 @@ impl<'a> Run<'a> {
             }
         }
         for slot in 0..self.pool.workers.len() {
+            // The workers are idle: no task of the previous computation is left on them.
+            self.pool.workers[slot].control.reset();
             self.send(slot, &ToWorker::Reset);
         }
         if !self.cbs.is_empty() {
@@ -330,12 +397,9 @@ impl<'a> Run<'a> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut values = Vec::with_capacity(self.plan.outputs().len());
-        for o in self.plan.outputs() {
-            let raw = &self.cache[o];
-            values.push(raw.to_value()?);
-        }
-        Ok(values)
+        Ok((self.plan.outputs().iter())
+            .map(|o| self.cache[o].clone())
+            .collect())
     }
 
     fn outputs_ready(&self) -> bool {
@@ -412,19 +476,34 @@ impl<'a> Run<'a> {
 
     fn start(&mut self, id: u32, slot: usize) {
         let plan = self.plan;
-        // Literals are encoded first, so that the message can borrow them.
-        let mut literals = Vec::new();
+        // Values sent along (literals, and inputs that only this process still holds) are
+        // encoded first, so that the message can borrow them.
+        let mut along = Vec::new();
         for a in plan.args(id) {
-            if let PlanArg::Value(v) = a {
-                match registry::encode_task_literal(plan.key(id), v) {
-                    Ok((name, bytes)) => literals.push(Raw {
-                        name: name.to_string(),
-                        bytes: bytes.into(),
-                    }),
-                    Err(e) => {
-                        self.fail(ComputeError::Graph(e));
-                        return;
+            let encoded = match a {
+                PlanArg::Value(v) => registry::encode_task_literal(plan.key(id), v)
+                    .map(|(name, bytes)| Some((name, bytes))),
+                PlanArg::Task(d) if !matches!(self.state[*d as usize], State::Done(_)) => {
+                    match registry::encode_value(&self.cache[d]) {
+                        Some(Ok((name, bytes))) => Ok(Some((name, bytes))),
+                        Some(Err(message)) => Err(GraphError::Corrupt { message }),
+                        None => Err(GraphError::UnknownValueType {
+                            name: self.cache[d].type_name().to_string(),
+                        }),
                     }
+                }
+                PlanArg::Task(_) => Ok(None),
+            };
+            match encoded {
+                Ok(Some((name, bytes))) => along.push(Raw {
+                    name: name.to_string(),
+                    bytes: bytes.into(),
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    self.state[id as usize] = State::Gone;
+                    self.fail(ComputeError::Graph(e));
+                    return;
                 }
             }
         }
@@ -438,7 +517,7 @@ impl<'a> Run<'a> {
         } else {
             Vec::new()
         };
-        let mut literals_iter = literals.iter();
+        let mut along_iter = along.iter();
         let mut args = Vec::with_capacity(plan.args(id).len());
         for a in plan.args(id) {
             args.push(match a {
@@ -449,9 +528,12 @@ impl<'a> Run<'a> {
                         id: *d,
                         from: &addresses[s],
                     },
-                    _ => WireArg::Value(self.cache[d].as_ref()),
+                    _ => match along_iter.next() {
+                        Some(raw) => WireArg::Value(raw.as_ref()),
+                        None => unreachable!("one encoded value per input held here"),
+                    },
                 },
-                PlanArg::Value(_) => match literals_iter.next() {
+                PlanArg::Value(_) => match along_iter.next() {
                     Some(raw) => WireArg::Value(raw.as_ref()),
                     None => unreachable!("one encoded literal per literal"),
                 },
@@ -463,13 +545,17 @@ impl<'a> Run<'a> {
                 index: op,
                 op: self.ops.unique[op as usize].as_ref(),
             };
-            // A broken stream shows up as a lost worker from its reader thread.
-            let _ = self.pool.send(slot, &define);
+            let sent = self.pool.send(slot, &define);
+            if self.refused(id, sent) {
+                return;
+            }
             self.sent_ops[slot][op as usize] = true;
         }
         let msg = ToWorker::Run { id, op, args };
-        // A broken stream shows up as a lost worker from its reader thread.
-        let _ = self.pool.send(slot, &msg);
+        let sent = self.pool.send(slot, &msg);
+        if self.refused(id, sent) {
+            return;
+        }
         self.state[id as usize] = State::Running(slot);
         self.in_flight[slot] += 1;
         if !self.cbs.is_empty() {
@@ -480,6 +566,25 @@ impl<'a> Run<'a> {
                 worker: Cow::Borrowed(&self.ids[slot]),
             });
         }
+    }
+
+    /// Whether a message for task `id` could not be sent because it is too large (then the
+    /// computation fails, naming the task). Any other failure is a broken stream, which shows
+    /// up as a lost worker from its reader thread.
+    fn refused(&mut self, id: u32, sent: std::io::Result<()>) -> bool {
+        let Err(e) = sent else { return false };
+        let Some(TooLarge { len, max }) = e.get_ref().and_then(|e| e.downcast_ref::<TooLarge>())
+        else {
+            return false;
+        };
+        let e = ProcessError::TooLarge {
+            key: self.plan.key(id).clone(),
+            bytes: *len,
+            max: *max,
+        };
+        self.state[id as usize] = State::Gone;
+        self.fail(failed(e));
+        true
     }
 
     fn release(&mut self, d: u32) {
@@ -500,6 +605,10 @@ impl<'a> Run<'a> {
     fn fail(&mut self, e: ComputeError) {
         if self.error.is_none() {
             self.error = Some(e);
+            // What the workers have queued does not start (what runs, finishes).
+            for w in &self.pool.workers {
+                w.control.cancel();
+            }
         }
     }
 
@@ -568,16 +677,38 @@ impl<'a> Run<'a> {
                     return;
                 }
                 self.in_flight[slot] -= 1;
-                if let Failure::InputLost { .. } = failure {
-                    // Its input's worker is going away; the loss is handled when it is
-                    // reported, and the task runs again once the input is back.
-                    self.restart(id);
-                    return;
-                }
                 let key = plan.key(id).clone();
                 let op = plan.op(id).name().to_string();
                 let e = match failure {
-                    Failure::InputLost { .. } => unreachable!("handled above"),
+                    Failure::InputLost { dep, message } => {
+                        self.input_losses[id as usize] += 1;
+                        if self.input_losses[id as usize] < MAX_INPUT_LOSSES {
+                            // Its input's worker is going away; the loss is handled when it
+                            // is reported, and the task runs again once the input is back.
+                            self.restart(id);
+                            return;
+                        }
+                        ComputeError::Task {
+                            key,
+                            op,
+                            cause: TaskError::new(format!(
+                                "its input {} could not be fetched ({MAX_INPUT_LOSSES} tries): \
+                                 {message}",
+                                plan.key(dep)
+                            )),
+                        }
+                    }
+                    Failure::InputUnsendable { dep, message } => {
+                        let holder = match self.state[dep as usize] {
+                            State::Done(s) => s,
+                            _ => slot,
+                        };
+                        failed(ProcessError::NotSent {
+                            key: plan.key(dep).clone(),
+                            slot: holder,
+                            message,
+                        })
+                    }
                     Failure::Op(failure) => failure.named(&key, &op),
                     Failure::Setup(message) => ComputeError::Task {
                         key,
@@ -618,6 +749,23 @@ impl<'a> Run<'a> {
                     message,
                 }));
             }
+            Reply::Cancelled { id } => {
+                if self.state[id as usize] != State::Running(slot) {
+                    return;
+                }
+                self.in_flight[slot] -= 1;
+                self.state[id as usize] = State::Gone;
+                if !self.cbs.is_empty() {
+                    self.cbs.task_finish(&TaskFinish {
+                        id,
+                        key: Cow::Borrowed(plan.key(id)),
+                        op: Cow::Borrowed(plan.op(id).name()),
+                        worker: Cow::Borrowed(&self.ids[slot]),
+                        nbytes: 0,
+                        error: Some(CANCELLED.to_string()),
+                    });
+                }
+            }
         }
     }
 
@@ -625,6 +773,13 @@ impl<'a> Run<'a> {
     /// recomputed where still needed, and a new worker takes its place.
     fn lost(&mut self, slot: usize, why: &str) -> Result<(), ComputeError> {
         let plan = self.plan;
+        // The one task suspected of killing it: the task it was running, or else the task it
+        // finished last (a task that breaks its worker on the way out). Not the tasks queued
+        // behind them, which never ran (Dask counts the tasks processing on the worker).
+        let control = &self.pool.workers[slot].control;
+        let suspect = (control.running())
+            .or_else(|| control.last_done())
+            .filter(|id| (*id as usize) < plan.len());
         self.in_flight[slot] = 0;
         self.releases[slot].clear();
         // The new worker knows none of this computation's ops yet.
@@ -643,22 +798,22 @@ impl<'a> Run<'a> {
         if self.error.is_some() {
             return Ok(());
         }
+        if let Some(id) = suspect {
+            self.deaths[id as usize] += 1;
+            if self.deaths[id as usize] >= self.allowed_failures {
+                self.fail(failed(ProcessError::WorkerKilled {
+                    key: plan.key(id).clone(),
+                    op: plan.op(id).name().to_string(),
+                    deaths: self.deaths[id as usize],
+                }));
+                return Ok(());
+            }
+        }
         let n = plan.len() as u32;
         let mut rerun = Vec::new();
         for id in 0..n {
             match self.state[id as usize] {
-                State::Running(s) if s == slot => {
-                    self.deaths[id as usize] += 1;
-                    if self.deaths[id as usize] >= self.allowed_failures {
-                        self.fail(failed(ProcessError::WorkerKilled {
-                            key: plan.key(id).clone(),
-                            op: plan.op(id).name().to_string(),
-                            deaths: self.deaths[id as usize],
-                        }));
-                        return Ok(());
-                    }
-                    rerun.push(id);
-                }
+                State::Running(s) if s == slot => rerun.push(id),
                 State::Done(s) if s == slot => {
                     self.state[id as usize] = State::Gone;
                     if self.cache.contains_key(&id) {

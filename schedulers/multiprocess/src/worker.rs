@@ -12,9 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rask_graph::{Args, Op, Value, registry};
 
+use crate::control::{CONTROL_ENV, Control};
 use crate::protocol::{
-    DataReply, DataRequest, Failure, FromWorker, PROTOCOL, RawRef, ToWorker, WireArg, build_id,
-    data_addr, decode, read_frame, write_frame,
+    DataReply, DataRequest, Failure, FromWorker, PROTOCOL, ToWorker, WireArg, build_id, data_addr,
+    decode, read_frame, write_frame,
 };
 
 /// The results this worker holds, shared with its data server.
@@ -55,6 +56,11 @@ fn serve() -> i32 {
         return 2;
     };
     watch_parent();
+    let Some(control) = std::env::var_os(CONTROL_ENV)
+        .and_then(|path| Control::open(std::path::Path::new(&path)).ok())
+    else {
+        return 2;
+    };
     let stored: Store = Arc::default();
     let Ok(data) = serve_data(Arc::clone(&stored)) else {
         return 2;
@@ -89,7 +95,6 @@ fn serve() -> i32 {
         let Ok(msg) = decode::<ToWorker<'_>>(&frame) else {
             return 3; // garbage from the scheduler: a bug, not something to serve through
         };
-        let encoded;
         let reply = match msg {
             ToWorker::Op { index, op } => {
                 ops.insert(
@@ -99,39 +104,37 @@ fn serve() -> i32 {
                 None
             }
             ToWorker::Run { id, op, args } => {
-                let op = match ops.get(&op) {
-                    Some(Ok(op)) => Ok(Arc::clone(op)),
-                    Some(Err(e)) => Err(e.clone()),
-                    None => Err(format!("op {op} was never sent")),
-                };
-                Some(run(id, op, args, &stored, &mut peers))
+                if control.cancelled() {
+                    // Another task failed: what is queued does not start.
+                    Some(FromWorker::Cancelled { id })
+                } else {
+                    let op = match ops.get(&op) {
+                        Some(Ok(op)) => Ok(Arc::clone(op)),
+                        Some(Err(e)) => Err(e.clone()),
+                        None => Err(format!("op {op} was never sent")),
+                    };
+                    control.start(id);
+                    let reply = run(id, op, args, &stored, &mut peers);
+                    control.finish(id);
+                    Some(reply)
+                }
             }
             ToWorker::Fetch { id } => {
-                Some(match lock(&stored).get(&id).map(registry::encode_value) {
-                    Some(Some(Ok((name, bytes)))) => {
-                        encoded = bytes;
-                        FromWorker::Value {
-                            id,
-                            value: RawRef {
-                                name,
-                                bytes: &encoded,
-                            },
+                // The value is taken out of the store first: the lock is not held while it is
+                // encoded and written.
+                let value = lock(&stored).get(&id).cloned();
+                match value {
+                    Some(v) => {
+                        if send_result(&mut writer, id, &v).is_err() {
+                            return 0;
                         }
+                        None
                     }
-                    Some(Some(Err(message))) => FromWorker::NotSent { id, message },
-                    Some(None) => FromWorker::NotSent {
-                        id,
-                        message: format!(
-                            "its type {} is not registered for serialization; register it with \
-                         rask_graph::register_value!",
-                            lock(&stored).get(&id).map_or("?", |v| v.type_name())
-                        ),
-                    },
-                    None => FromWorker::NotSent {
+                    None => Some(FromWorker::NotSent {
                         id,
                         message: format!("this worker holds no result for task {id}"),
-                    },
-                })
+                    }),
+                }
             }
             ToWorker::Release { ids } => {
                 let mut s = lock(&stored);
@@ -185,11 +188,12 @@ fn run(
     for (from, ids) in by_peer {
         match fetch(peers, from, &ids) {
             Ok(vs) => remote.extend(ids.into_iter().zip(vs)),
-            Err((dep, message)) => {
-                return FromWorker::Failed {
-                    id,
-                    failure: Failure::InputLost { dep, message },
+            Err((dep, lost)) => {
+                let failure = match lost {
+                    Lost::Gone(message) => Failure::InputLost { dep, message },
+                    Lost::Unsendable(message) => Failure::InputUnsendable { dep, message },
                 };
+                return FromWorker::Failed { id, failure };
             }
         }
     }
@@ -230,19 +234,28 @@ struct Peer {
     writer: BufWriter<UnixStream>,
 }
 
+/// Why an input could not be fetched from another worker.
+enum Lost {
+    /// The worker is unreachable, hung up, or holds no such result: it is going away.
+    Gone(String),
+    /// The worker holds it but cannot send it: no retry would help.
+    Unsendable(String),
+}
+
 /// Fetches results `ids` from the worker at data address `from`, in one round trip; on
 /// failure, the first input that could not be had and why.
 fn fetch(
     peers: &mut HashMap<String, Peer>,
     from: &str,
     ids: &[u32],
-) -> Result<Vec<Value>, (u32, String)> {
+) -> Result<Vec<Value>, (u32, Lost)> {
     let first = ids.first().copied().unwrap_or(0);
+    let gone = |d: u32, e: &dyn std::fmt::Display| (d, Lost::Gone(e.to_string()));
     if !peers.contains_key(from) {
         let stream = data_addr(from)
             .and_then(|a| UnixStream::connect_addr(&a))
-            .map_err(|e| (first, format!("cannot reach the worker at {from}: {e}")))?;
-        let writer = stream.try_clone().map_err(|e| (first, e.to_string()))?;
+            .map_err(|e| gone(first, &format!("cannot reach the worker at {from}: {e}")))?;
+        let writer = stream.try_clone().map_err(|e| gone(first, &e))?;
         peers.insert(
             from.to_string(),
             Peer {
@@ -251,24 +264,25 @@ fn fetch(
             },
         );
     }
-    let result = (|| -> Result<Vec<Value>, (u32, String)> {
+    let result = (|| -> Result<Vec<Value>, (u32, Lost)> {
         let peer = peers
             .get_mut(from)
-            .ok_or((first, "no connection".to_string()))?;
+            .ok_or_else(|| gone(first, &"no connection"))?;
         write_frame(&mut peer.writer, &DataRequest { ids: ids.to_vec() })
             .and_then(|()| peer.writer.flush())
-            .map_err(|e| (first, e.to_string()))?;
+            .map_err(|e| gone(first, &e))?;
         let mut out = Vec::with_capacity(ids.len());
         for &d in ids {
             let frame = read_frame(&mut peer.reader)
-                .map_err(|e| (d, e.to_string()))?
-                .ok_or((d, "the worker hung up".to_string()))?;
-            match decode::<DataReply<'_>>(&frame).map_err(|e| (d, e.to_string()))? {
+                .map_err(|e| gone(d, &e))?
+                .ok_or_else(|| gone(d, &"the worker hung up"))?;
+            match decode::<DataReply<'_>>(&frame).map_err(|e| gone(d, &e))? {
                 DataReply::Value { name, len } => out.push(
                     registry::read_value(name, len as usize, &mut peer.reader)
-                        .map_err(|e| (d, e.to_string()))?,
+                        .map_err(|e| gone(d, &e))?,
                 ),
-                DataReply::Missing { message } => return Err((d, message)),
+                DataReply::Missing { message } => return Err((d, Lost::Gone(message))),
+                DataReply::Unsendable { message } => return Err((d, Lost::Unsendable(message))),
             }
         }
         Ok(out)
@@ -335,13 +349,49 @@ fn serve_one(writer: &mut impl Write, store: &Store, id: u32) -> std::io::Result
     }
     match registry::encode_value(&v) {
         Some(Ok((name, bytes))) => send_value(writer, name, &bytes),
-        Some(Err(message)) => write_frame(writer, &missing(message)),
+        Some(Err(message)) => write_frame(writer, &DataReply::Unsendable { message }),
         None => write_frame(
             writer,
-            &missing(format!(
-                "its type {} is not registered for serialization",
-                v.type_name()
-            )),
+            &DataReply::Unsendable {
+                message: unregistered(&v),
+            },
+        ),
+    }
+}
+
+/// Why a value cannot leave this process.
+fn unregistered(v: &Value) -> String {
+    format!(
+        "its type {} is not registered for serialization; register it with \
+         rask_graph::register_value!",
+        v.type_name()
+    )
+}
+
+/// Sends result `id` to the scheduler: a `Value` frame, then the encoded bytes (or why it
+/// cannot be sent).
+fn send_result(w: &mut impl Write, id: u32, v: &Value) -> std::io::Result<()> {
+    let header = |name, len: usize| FromWorker::Value {
+        id,
+        name,
+        len: len as u64,
+    };
+    if let Some((name, bytes)) = registry::value_view(v) {
+        write_frame(w, &header(name, bytes.len()))?;
+        return w.write_all(bytes);
+    }
+    match registry::encode_value(v) {
+        Some(Ok((name, bytes))) => {
+            write_frame(w, &header(name, bytes.len()))?;
+            w.write_all(&bytes)
+        }
+        Some(Err(message)) => write_frame(w, &FromWorker::NotSent { id, message }),
+        None => write_frame(
+            w,
+            &FromWorker::NotSent {
+                id,
+                message: unregistered(v),
+            },
         ),
     }
 }

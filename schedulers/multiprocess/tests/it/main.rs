@@ -2,6 +2,7 @@
 
 mod basics;
 mod failures;
+mod hardening;
 
 use rask_graph::{Args, Op, TaskError, Value};
 use rask_multiprocess::ProcessScheduler;
