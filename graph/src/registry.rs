@@ -604,3 +604,37 @@ register_pod_vec!(
 crate::register_value!(Vec<String>, "vec<string>");
 crate::register_value!((f64, f64), "(f64,f64)");
 crate::register_value!((f64, u64), "(f64,u64)");
+
+#[cfg(test)]
+mod tests {
+    /// Crafted bytes: a fused chain whose first op is a fused chain, 20,000 deep. Decoding
+    /// stops at the nesting bound with an error, on a small stack, instead of overflowing it.
+    #[test]
+    fn deeply_nested_ops_are_an_error_not_a_stack_overflow() {
+        let nest = |levels: usize| {
+            let mut bytes: Vec<u8> = postcard::to_allocvec(&crate::ops::AddConst(1)).unwrap();
+            let mut name = "rask.add-const";
+            for _ in 0..levels {
+                let level = (
+                    "f",
+                    (name, serde_bytes::Bytes::new(&bytes)),
+                    Vec::<()>::new(),
+                );
+                bytes = postcard::to_allocvec(&level).unwrap();
+                name = "rask.fused";
+            }
+            bytes
+        };
+        let bytes = nest(20_000);
+        let err = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || super::decode_op("rask.fused", &bytes).map(|_| ()))
+            .unwrap()
+            .join()
+            .expect("no stack overflow, no panic")
+            .unwrap_err();
+        assert!(matches!(err, crate::GraphError::Corrupt { .. }), "{err}");
+        // Within the bound, nesting decodes.
+        assert!(super::decode_op("rask.fused", &nest(10)).is_ok());
+    }
+}

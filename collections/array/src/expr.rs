@@ -12,7 +12,8 @@ use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, bro
 use crate::reduce::{ReduceBlock, ReduceKind, fold};
 use crate::slicing::{Keep, SliceBlock, select};
 
-/// An elementwise expression over input blocks.
+/// One node of an elementwise [`Expr`]: it reads the task's arguments, constants, or earlier
+/// nodes (by their place in the expression).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "T: Element")]
 pub enum Node<T: Element> {
@@ -20,29 +21,123 @@ pub enum Node<T: Element> {
     Input(u16),
     /// A constant.
     Scalar(T),
-    /// `a op b`.
-    Bin(BinOp, Box<Node<T>>, Box<Node<T>>),
-    /// `op(x)`.
-    Un(UnaryOp, Box<Node<T>>),
+    /// `a op b`, of earlier nodes `a` and `b`.
+    Bin(BinOp, u32, u32),
+    /// `op(x)`, of an earlier node `x`.
+    Un(UnaryOp, u32),
 }
 
-/// Applies `f(out[i], lane[i])` along a lane, with slices where the lane is contiguous
-/// forwards or backwards (a reversed block), so the loop vectorizes.
-fn zip_lane<T: Element>(out: &mut [T], lane: &ArrayView1<'_, T>, f: impl Fn(T, T) -> T) {
-    if let Some(src) = lane.as_slice() {
-        out.iter_mut().zip(src).for_each(|(o, x)| *o = f(*o, *x));
-    } else if lane.strides()[0] == -1 {
-        let fwd = lane.slice(ndarray::s![..;-1]);
-        if let Some(src) = fwd.as_slice() {
-            out.iter_mut()
-                .zip(src.iter().rev())
-                .for_each(|(o, x)| *o = f(*o, *x));
+/// An elementwise expression over input blocks: a DAG in evaluation order (every node reads
+/// only earlier ones; the last is the result), so a subexpression used twice is one node,
+/// worked out once per lane — `x + x` doubled 40 times is 40 nodes, not 2^40. A flat list, so
+/// that decoding it needs no recursion however deep the expression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub struct Expr<T: Element> {
+    nodes: Vec<Node<T>>,
+}
+
+impl<T: Element> Expr<T> {
+    /// Checks that every node reads only earlier nodes and existing inputs (bytes from
+    /// elsewhere may say anything), and returns, per node, the last node that reads it.
+    fn last_uses(&self, inputs: usize) -> Result<Vec<u32>, TaskError> {
+        if self.nodes.is_empty() {
+            return Err(TaskError::new("an empty expression"));
         }
-    } else {
-        out.iter_mut()
-            .zip(lane.iter())
-            .for_each(|(o, x)| *o = f(*o, *x));
+        let mut last = vec![0u32; self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            let mut read = |j: u32| {
+                if j as usize >= i {
+                    return Err(TaskError::new(format!(
+                        "expression node {i} reads node {j}, which does not come before it"
+                    )));
+                }
+                last[j as usize] = i as u32;
+                Ok(())
+            };
+            match *node {
+                Node::Input(k) if k as usize >= inputs => {
+                    return Err(TaskError::new(format!(
+                        "expression node {i} reads argument {k} of {inputs}"
+                    )));
+                }
+                Node::Input(_) | Node::Scalar(_) => {}
+                Node::Bin(_, a, b) => {
+                    read(a)?;
+                    read(b)?;
+                }
+                Node::Un(_, a) => read(a)?,
+            }
+        }
+        Ok(last)
     }
+}
+
+/// One node's values on the current lane.
+#[derive(Debug)]
+enum Lane<T> {
+    /// The same value all along (a scalar, a broadcast or constant input, or an operation on
+    /// such values — worked out once per lane, not once per element).
+    Const(T),
+    /// The input with this index, read where it lies (contiguous).
+    Input(usize),
+    /// Values computed into a buffer.
+    Buf(Vec<T>),
+    /// Not needed any more (its buffer went back to the pool).
+    Dead,
+}
+
+/// Where an operand's values are, for one loop.
+#[derive(Clone, Copy)]
+enum Src<'a, T> {
+    Const(T),
+    Slice(&'a [T]),
+    /// The output buffer itself (the operand's buffer is reused in place).
+    Out,
+}
+
+/// `out = op(a, b)` elementwise, one loop per case so that each vectorizes.
+fn apply_bin<T: Numeric>(op: BinOp, out: &mut [T], a: Src<'_, T>, b: Src<'_, T>) {
+    let f = |x, y| T::binary(op, x, y);
+    match (a, b) {
+        (Src::Out, Src::Out) => out.iter_mut().for_each(|o| *o = f(*o, *o)),
+        (Src::Out, Src::Const(y)) => out.iter_mut().for_each(|o| *o = f(*o, y)),
+        (Src::Const(x), Src::Out) => out.iter_mut().for_each(|o| *o = f(x, *o)),
+        (Src::Out, Src::Slice(y)) => out.iter_mut().zip(y).for_each(|(o, y)| *o = f(*o, *y)),
+        (Src::Slice(x), Src::Out) => out.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x, *o)),
+        (Src::Slice(x), Src::Slice(y)) => out
+            .iter_mut()
+            .zip(x.iter().zip(y))
+            .for_each(|(o, (x, y))| *o = f(*x, *y)),
+        (Src::Slice(x), Src::Const(y)) => out.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x, y)),
+        (Src::Const(x), Src::Slice(y)) => out.iter_mut().zip(y).for_each(|(o, y)| *o = f(x, *y)),
+        (Src::Const(x), Src::Const(y)) => out.fill(f(x, y)),
+    }
+}
+
+/// `out = op(a)` elementwise.
+fn apply_un<T: Numeric>(op: UnaryOp, out: &mut [T], a: Src<'_, T>) {
+    match a {
+        Src::Out => out.iter_mut().for_each(|o| *o = T::unary(op, *o)),
+        Src::Slice(x) => out
+            .iter_mut()
+            .zip(x)
+            .for_each(|(o, x)| *o = T::unary(op, *x)),
+        Src::Const(x) => out.fill(T::unary(op, x)),
+    }
+}
+
+/// Copies a lane that is not contiguous (a reversed, strided or broadcast view) into `out`.
+fn copy_lane<T: Element>(out: &mut [T], lane: &ArrayView1<'_, T>) {
+    if lane.strides()[0] == -1
+        && let Some(src) = lane.slice(ndarray::s![..;-1]).to_slice()
+    {
+        out.iter_mut()
+            .zip(src.iter().rev())
+            .for_each(|(o, x)| *o = *x);
+        return;
+    }
+    out.iter_mut().zip(lane.iter()).for_each(|(o, x)| *o = *x);
 }
 
 /// One lane of an input: a constant (a broadcast or constant block) or values.
@@ -50,87 +145,126 @@ fn lane_value<T: Element>(lane: &ArrayView1<'_, T>) -> Option<T> {
     (!lane.is_empty() && (lane.strides()[0] == 0 || lane.len() == 1)).then(|| lane[0])
 }
 
-impl<T: Numeric> Node<T> {
-    /// The constant this node is on this lane, if it is one: an operation on constants is
-    /// worked out once per lane, not once per element.
-    fn constant(&self, lanes: &[ArrayView1<'_, T>]) -> Option<T> {
-        match self {
-            Node::Scalar(s) => Some(*s),
-            Node::Input(i) => lane_value(&lanes[*i as usize]),
-            Node::Un(op, a) => a.constant(lanes).map(|x| T::unary(*op, x)),
-            Node::Bin(op, a, b) => Some(T::binary(*op, a.constant(lanes)?, b.constant(lanes)?)),
+/// Evaluates an [`Expr`] lane after lane, reusing its buffers.
+struct Evaluator<'e, T: Element> {
+    nodes: &'e [Node<T>],
+    last_use: Vec<u32>,
+    vals: Vec<Lane<T>>,
+    pool: Vec<Vec<T>>,
+}
+
+impl<'e, T: Numeric> Evaluator<'e, T> {
+    fn new(expr: &'e Expr<T>, inputs: usize) -> Result<Self, TaskError> {
+        Ok(Evaluator {
+            nodes: &expr.nodes,
+            last_use: expr.last_uses(inputs)?,
+            vals: Vec::with_capacity(expr.nodes.len()),
+            pool: Vec::new(),
+        })
+    }
+
+    fn src<'a>(&'a self, j: u32, lanes: &'a [ArrayView1<'_, T>]) -> Src<'a, T> {
+        match &self.vals[j as usize] {
+            Lane::Const(c) => Src::Const(*c),
+            Lane::Input(k) => Src::Slice(lanes[*k].as_slice().unwrap_or(&[])),
+            Lane::Buf(b) => Src::Slice(b),
+            Lane::Dead => unreachable!("a node is read only up to its last use"),
         }
     }
 
-    /// Writes the node's values on one lane into `out`, borrowing buffers from `spare`.
-    fn eval_into(&self, lanes: &[ArrayView1<'_, T>], out: &mut [T], spare: &mut Vec<Vec<T>>) {
-        if !matches!(self, Node::Scalar(_) | Node::Input(_))
-            && let Some(c) = self.constant(lanes)
-        {
-            out.fill(c);
-            return;
+    fn buffer(&mut self, len: usize) -> Vec<T> {
+        let mut b = self.pool.pop().unwrap_or_default();
+        b.resize(len, T::default());
+        b
+    }
+
+    /// The buffer of node `j` if node `i` is its last reader (to be written in place).
+    fn take_if_last(&mut self, j: u32, i: usize) -> Option<Vec<T>> {
+        if self.last_use[j as usize] as usize != i {
+            return None;
         }
-        match self {
-            Node::Scalar(s) => out.fill(*s),
-            Node::Input(i) => {
-                let lane = &lanes[*i as usize];
-                match (lane_value(lane), lane.as_slice()) {
-                    (Some(v), _) => out.fill(v),
-                    (None, Some(src)) => out.copy_from_slice(src),
-                    (None, None) => zip_lane(out, lane, |_, x| x),
-                }
+        match std::mem::replace(&mut self.vals[j as usize], Lane::Dead) {
+            Lane::Buf(b) => Some(b),
+            other => {
+                self.vals[j as usize] = other;
+                None
             }
-            Node::Bin(op, a, b) => {
-                let op = *op;
-                let input = |n: &Node<T>| match n {
-                    Node::Input(i) => Some(*i as usize),
-                    _ => None,
-                };
-                match (a.constant(lanes), b.constant(lanes)) {
-                    (_, Some(y)) => {
-                        a.eval_into(lanes, out, spare);
-                        out.iter_mut().for_each(|v| *v = T::binary(op, *v, y));
-                    }
-                    (Some(x), None) => {
-                        b.eval_into(lanes, out, spare);
-                        out.iter_mut().for_each(|v| *v = T::binary(op, x, *v));
-                    }
-                    // An input on either side is read where it lies, not copied first.
-                    (None, None) => match (input(a), input(b)) {
-                        (_, Some(j)) => {
-                            a.eval_into(lanes, out, spare);
-                            zip_lane(out, &lanes[j], |v, w| T::binary(op, v, w));
-                        }
-                        (Some(i), None) => {
-                            b.eval_into(lanes, out, spare);
-                            zip_lane(out, &lanes[i], |w, v| T::binary(op, v, w));
-                        }
+        }
+    }
+
+    /// Evaluates every node on one lane of `len` elements; the result is the last node's.
+    fn lane(&mut self, lanes: &[ArrayView1<'_, T>], len: usize) -> &Lane<T> {
+        for v in self.vals.drain(..) {
+            if let Lane::Buf(b) = v {
+                self.pool.push(b);
+            }
+        }
+        for i in 0..self.nodes.len() {
+            let val = match self.nodes[i] {
+                Node::Scalar(s) => Lane::Const(s),
+                Node::Input(k) => {
+                    let lane = &lanes[k as usize];
+                    match (lane_value(lane), lane.as_slice()) {
+                        (Some(v), _) => Lane::Const(v),
+                        (None, Some(_)) => Lane::Input(k as usize),
                         (None, None) => {
-                            a.eval_into(lanes, out, spare);
-                            let mut tmp = spare.pop().unwrap_or_default();
-                            tmp.resize(out.len(), T::default());
-                            b.eval_into(lanes, &mut tmp, spare);
-                            out.iter_mut()
-                                .zip(&tmp)
-                                .for_each(|(v, w)| *v = T::binary(op, *v, *w));
-                            spare.push(tmp);
+                            let mut b = self.buffer(len);
+                            copy_lane(&mut b, lane);
+                            Lane::Buf(b)
                         }
-                    },
+                    }
+                }
+                Node::Un(op, a) => match self.src(a, lanes) {
+                    Src::Const(x) => Lane::Const(T::unary(op, x)),
+                    _ => {
+                        let (mut out, a) = match self.take_if_last(a, i) {
+                            Some(b) => (b, Src::Out),
+                            None => (self.buffer(len), self.src(a, lanes)),
+                        };
+                        apply_un(op, &mut out, a);
+                        Lane::Buf(out)
+                    }
+                },
+                Node::Bin(op, a, b) => match (self.src(a, lanes), self.src(b, lanes)) {
+                    (Src::Const(x), Src::Const(y)) => Lane::Const(T::binary(op, x, y)),
+                    _ => {
+                        let (mut out, sa, sb) = if let Some(buf) = self.take_if_last(a, i) {
+                            let sb = if b == a { Src::Out } else { self.src(b, lanes) };
+                            (buf, Src::Out, sb)
+                        } else if let Some(buf) = self.take_if_last(b, i) {
+                            (buf, self.src(a, lanes), Src::Out)
+                        } else {
+                            (self.buffer(len), self.src(a, lanes), self.src(b, lanes))
+                        };
+                        apply_bin(op, &mut out, sa, sb);
+                        Lane::Buf(out)
+                    }
+                },
+            };
+            self.vals.push(val);
+            // Buffers that nothing reads any more go back to the pool.
+            let reads = match self.nodes[i] {
+                Node::Bin(_, a, b) => [a, b],
+                Node::Un(_, a) => [a, a],
+                Node::Input(_) | Node::Scalar(_) => continue,
+            };
+            {
+                for j in reads {
+                    if self.last_use[j as usize] as usize == i
+                        && let Lane::Buf(buf) =
+                            std::mem::replace(&mut self.vals[j as usize], Lane::Dead)
+                    {
+                        self.pool.push(buf);
+                    }
                 }
             }
-            Node::Un(op, a) => {
-                a.eval_into(lanes, out, spare);
-                let op = *op;
-                out.iter_mut().for_each(|v| *v = T::unary(op, *v));
-            }
         }
+        self.vals.last().unwrap_or(&Lane::Dead)
     }
 
-    /// The values of one lane.
-    fn eval(&self, lanes: &[ArrayView1<'_, T>], len: usize) -> Vec<T> {
-        let mut out = vec![T::default(); len];
-        self.eval_into(lanes, &mut out, &mut Vec::new());
-        out
+    /// The lane's result as a constant or values (borrowing the input or the result buffer).
+    fn result<'a>(&'a self, lanes: &'a [ArrayView1<'_, T>]) -> Src<'a, T> {
+        self.src(self.nodes.len() as u32 - 1, lanes)
     }
 }
 
@@ -208,7 +342,7 @@ fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound = "T: Element")]
 pub struct ExprReduce<T: Element> {
-    expr: Node<T>,
+    expr: Expr<T>,
     /// Per input, the part of its block read, if not all of it.
     slices: Vec<Option<Vec<Keep>>>,
     kind: ReduceKind,
@@ -252,7 +386,7 @@ impl<T: Numeric> Op for ExprReduce<T> {
         let keeps_last = last.is_some_and(|l| !self.axes.contains(&l));
         if n == 0 || ndim == 0 || !(all || keeps_last) {
             // Rare shapes: make the block, then reduce it.
-            let block = self.materialize(&views, &shape);
+            let block = self.materialize(&views, &shape)?;
             let r = ReduceBlock::<T>::new(self.kind, self.axes.clone());
             return Ok(Value::new(Chunk(r.apply(&block.view())?)));
         }
@@ -264,19 +398,18 @@ impl<T: Numeric> Op for ExprReduce<T> {
             .collect();
         let mut lane = Vec::with_capacity(lanes.len());
         let kind = self.kind;
+        let mut eval = Evaluator::new(&self.expr, views.len())?;
         if all {
             let mut acc: Option<T::Acc> = None;
-            let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
             loop {
                 if !next_lanes(&mut lanes, &mut lane) {
                     break;
                 }
-                acc = match self.expr.constant(&lane) {
-                    Some(c) => fold_constant::<T>(kind, acc, c, len),
-                    None => {
-                        self.expr.eval_into(&lane, &mut buf, &mut spare);
-                        fold_lane::<T>(kind, acc, &buf)
-                    }
+                eval.lane(&lane, len);
+                acc = match eval.result(&lane) {
+                    Src::Const(c) => fold_constant::<T>(kind, acc, c, len),
+                    Src::Slice(values) => fold_lane::<T>(kind, acc, values),
+                    Src::Out => unreachable!("a result is a constant or values"),
                 };
             }
             let out = ArrayD::from_elem(IxDyn(&vec![1; ndim]), acc.unwrap_or_default());
@@ -291,13 +424,21 @@ impl<T: Numeric> Op for ExprReduce<T> {
         let rows: usize = outer.iter().product();
         let mut out: Vec<Option<Vec<T::Acc>>> = vec![None; out_shape[..last].iter().product()];
         let mut idx = vec![0usize; last];
-        let (mut buf, mut spare) = (vec![T::default(); len], Vec::new());
+        let mut constant = Vec::new();
         for _ in 0..rows {
             if !next_lanes(&mut lanes, &mut lane) {
                 break;
             }
-            self.expr.eval_into(&lane, &mut buf, &mut spare);
-            let values = &buf;
+            eval.lane(&lane, len);
+            let values = match eval.result(&lane) {
+                Src::Slice(values) => values,
+                Src::Const(c) => {
+                    constant.clear();
+                    constant.resize(len, c);
+                    &constant[..]
+                }
+                Src::Out => unreachable!("a result is a constant or values"),
+            };
             // This lane's row in the result: reduced axes at 0.
             let mut pos = 0;
             for (a, i) in idx.iter().enumerate() {
@@ -331,10 +472,14 @@ impl<T: Numeric> Op for ExprReduce<T> {
 }
 
 impl<T: Numeric> ExprReduce<T> {
-    fn materialize(&self, views: &[ArrayViewD<'_, T>], shape: &[usize]) -> ArrayD<T> {
+    fn materialize(
+        &self,
+        views: &[ArrayViewD<'_, T>],
+        shape: &[usize],
+    ) -> Result<ArrayD<T>, TaskError> {
         let n: usize = shape.iter().product();
         if n == 0 {
-            return ArrayD::default(IxDyn(shape));
+            return Ok(ArrayD::default(IxDyn(shape)));
         }
         // A 0-d block is evaluated as one lane of length 1.
         let shape1: Vec<usize> = if shape.is_empty() {
@@ -353,13 +498,20 @@ impl<T: Numeric> ExprReduce<T> {
             .collect();
         let mut lane = Vec::with_capacity(lanes.len());
         let mut flat = Vec::with_capacity(n);
+        let mut eval = Evaluator::new(&self.expr, views.len())?;
+        let len = shape1[last];
         loop {
             if !next_lanes(&mut lanes, &mut lane) {
                 break;
             }
-            flat.extend(self.expr.eval(&lane, shape1[last]));
+            eval.lane(&lane, len);
+            match eval.result(&lane) {
+                Src::Const(c) => flat.extend(std::iter::repeat_n(c, len)),
+                Src::Slice(values) => flat.extend_from_slice(values),
+                Src::Out => unreachable!("a result is a constant or values"),
+            }
         }
-        ArrayD::from_shape_vec(IxDyn(shape), flat).unwrap_or_else(|_| ArrayD::default(IxDyn(shape)))
+        ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(|e| TaskError::new(e.to_string()))
     }
 }
 
@@ -370,77 +522,129 @@ macro_rules! register_expr {
 }
 register_expr!(f64, f32, i64, i32, u64, u32, u8);
 
-/// What an elementwise task computes, as a node over its own arguments.
-fn as_node<T: Numeric>(task: &Task) -> Option<Node<T>> {
+/// An operand of an elementwise task: one of its arguments, or its scalar.
+#[derive(Clone, Copy)]
+enum Operand<T> {
+    Arg(usize),
+    Scalar(T),
+}
+
+/// What an elementwise task computes, over its own arguments.
+#[derive(Clone, Copy)]
+enum Elementwise<T> {
+    Bin(BinOp, Operand<T>, Operand<T>),
+    Un(UnaryOp, Operand<T>),
+}
+
+/// What an elementwise task computes, if it is one that fuses.
+fn elementwise<T: Numeric>(task: &Task) -> Option<Elementwise<T>> {
     let op = task.op();
     if let Some(b) = downcast_op::<Binary<T>>(op) {
         // A fused expression broadcasts its inputs: blocks that must match stay a task.
         if b.is_exact() {
             return None;
         }
-        return Some(Node::Bin(
-            b.op(),
-            Box::new(Node::Input(0)),
-            Box::new(Node::Input(1)),
-        ));
+        return Some(Elementwise::Bin(b.op(), Operand::Arg(0), Operand::Arg(1)));
     }
     if let Some(u) = downcast_op::<Unary<T>>(op) {
-        return Some(Node::Un(u.op(), Box::new(Node::Input(0))));
+        return Some(Elementwise::Un(u.op(), Operand::Arg(0)));
     }
     if let Some(w) = downcast_op::<WithScalar<T>>(op) {
-        let (x, s) = (Box::new(Node::Input(0)), Box::new(Node::Scalar(w.scalar())));
+        let (x, s) = (Operand::Arg(0), Operand::Scalar(w.scalar()));
         return Some(if w.scalar_first() {
-            Node::Bin(w.op(), s, x)
+            Elementwise::Bin(w.op(), s, x)
         } else {
-            Node::Bin(w.op(), x, s)
+            Elementwise::Bin(w.op(), x, s)
         });
     }
     None
 }
 
-/// Rewrites `node`'s inputs (the task's argument positions) through `f`.
-fn remap<T: Element>(node: Node<T>, f: &mut impl FnMut(u16) -> Node<T>) -> Node<T> {
-    match node {
-        Node::Input(i) => f(i),
-        Node::Scalar(s) => Node::Scalar(s),
-        Node::Bin(op, a, b) => Node::Bin(op, Box::new(remap(*a, f)), Box::new(remap(*b, f))),
-        Node::Un(op, a) => Node::Un(op, Box::new(remap(*a, f))),
-    }
-}
-
 /// Grows one fused expression down from a reduction's input.
-struct Grower<'a, T> {
+struct Grower<'a, T: Element> {
     graph: &'a Graph,
     fusable: &'a dyn Fn(&Key) -> bool,
     /// The expression's inputs: an argument, and the part of it read (a slice taken in place).
     leaves: Vec<(Arg, Option<Vec<Keep>>)>,
+    /// Per leaf, its `Input` node.
+    leaf_nodes: Vec<u32>,
+    nodes: Vec<Node<T>>,
     absorbed: &'a mut KeySet,
     names: Vec<String>,
-    _t: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: Numeric> Grower<'_, T> {
-    /// The node computing `key`: its elementwise task taken in, or an input.
-    fn grow(&mut self, key: &Key, depth: usize) -> Node<T> {
-        let task = self.graph.get(key);
-        match (task, task.and_then(as_node::<T>)) {
-            (Some(task), Some(node)) if depth < 64 && (depth == 0 || (self.fusable)(key)) => {
-                self.absorbed.insert(key.clone());
-                self.names.push(task.op().name().to_string());
-                let args = task.args().to_vec();
-                // `grow` takes a fusable elementwise task in, and makes anything else a leaf.
-                remap(node, &mut |i| match &args[i as usize] {
-                    Arg::Key(k) => self.grow(k, depth + 1),
-                    other => self.leaf(other),
-                })
+    /// The expression computing `root`: every fusable elementwise task under it taken in once
+    /// (a task read twice is one node), anything else an input. Iterative, so that a chain of
+    /// any length is safe.
+    fn grow(&mut self, root: &Key) -> Expr<T> {
+        let takes = |g: &Self, k: &Key, is_root: bool| {
+            (is_root || (g.fusable)(k)) && g.graph.get(k).and_then(elementwise::<T>).is_some()
+        };
+        // The tasks taken in, children before their readers (an iterative post-order walk).
+        let mut order: Vec<Key> = Vec::new();
+        let mut seen = KeySet::default();
+        let mut stack = vec![(root.clone(), false)];
+        while let Some((k, expanded)) = stack.pop() {
+            if expanded {
+                order.push(k);
+                continue;
             }
-            _ => self.leaf(&Arg::Key(key.clone())),
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            let args = self.graph.get(&k).map(Task::args).unwrap_or_default();
+            stack.push((k, true));
+            for a in args.iter().rev() {
+                if let Arg::Key(c) = a
+                    && !seen.contains(c)
+                    && takes(self, c, false)
+                {
+                    stack.push((c.clone(), false));
+                }
+            }
+        }
+        let mut node_of: KeyMap<u32> = KeyMap::default();
+        for k in &order {
+            let Some(task) = self.graph.get(k) else {
+                continue;
+            };
+            let Some(form) = elementwise::<T>(task) else {
+                continue;
+            };
+            self.absorbed.insert(k.clone());
+            self.names.push(task.op().name().to_string());
+            let operand = |g: &mut Self, o: Operand<T>| match o {
+                Operand::Scalar(s) => g.push(Node::Scalar(s)),
+                Operand::Arg(i) => match &task.args()[i] {
+                    Arg::Key(c) if node_of.contains_key(c) => node_of[c],
+                    other => g.leaf(other),
+                },
+            };
+            let node = match form {
+                Elementwise::Bin(op, a, b) => {
+                    let a = operand(self, a);
+                    let b = operand(self, b);
+                    Node::Bin(op, a, b)
+                }
+                Elementwise::Un(op, a) => Node::Un(op, operand(self, a)),
+            };
+            let id = self.push(node);
+            node_of.insert(k.clone(), id);
+        }
+        Expr {
+            nodes: std::mem::take(&mut self.nodes),
         }
     }
 
-    /// The input reading `arg`. A slice that only this expression reads is taken in: the
+    fn push(&mut self, node: Node<T>) -> u32 {
+        self.nodes.push(node);
+        self.nodes.len() as u32 - 1
+    }
+
+    /// The input node reading `arg`. A slice that only this expression reads is taken in: the
     /// expression reads the sliced block's view, and no copy is made.
-    fn leaf(&mut self, arg: &Arg) -> Node<T> {
+    fn leaf(&mut self, arg: &Arg) -> u32 {
         let mut leaf = (arg.clone(), None);
         if let Arg::Key(k) = arg
             && (self.fusable)(k)
@@ -456,11 +660,16 @@ impl<T: Numeric> Grower<'_, T> {
             (Arg::Key(a), Arg::Key(b)) => a == b && *s == leaf.1,
             _ => false,
         };
-        let pos = self.leaves.iter().position(same).unwrap_or_else(|| {
-            self.leaves.push(leaf);
-            self.leaves.len() - 1
-        });
-        Node::Input(pos as u16)
+        match self.leaves.iter().position(same) {
+            Some(pos) => self.leaf_nodes[pos],
+            None => {
+                let input = Node::Input(self.leaves.len() as u16);
+                self.leaves.push(leaf);
+                let id = self.push(input);
+                self.leaf_nodes.push(id);
+                id
+            }
+        }
     }
 }
 
@@ -495,7 +704,7 @@ where
         let Some(src_task) = graph.get(src) else {
             continue;
         };
-        if !fusable(src) || as_node::<T>(src_task).is_none() {
+        if !fusable(src) || elementwise::<T>(src_task).is_none() {
             continue;
         }
         // Grow the expression from the reduction's input down through fusable elementwise tasks.
@@ -503,11 +712,12 @@ where
             graph,
             fusable: &fusable,
             leaves: Vec::new(),
+            leaf_nodes: Vec::new(),
+            nodes: Vec::new(),
             absorbed: &mut absorbed,
             names: Vec::new(),
-            _t: std::marker::PhantomData,
         };
-        let expr = g.grow(src, 0);
+        let expr = g.grow(src);
         let (leaves, slices): (Vec<Arg>, Vec<Option<Vec<Keep>>>) = g.leaves.into_iter().unzip();
         let mut names = g.names;
         names.reverse();
@@ -522,4 +732,41 @@ where
         replaced.insert(key, Task::new(op, leaves));
     }
     graph.replace_tasks(replaced, &absorbed)
+}
+
+#[cfg(test)]
+mod tests {
+    use rask_graph::{Args, Op, Value};
+
+    use super::{Expr, ExprReduce, Node};
+    use crate::chunk::Chunk;
+    use crate::elementwise::BinOp;
+    use crate::reduce::ReduceKind;
+
+    /// Bytes from elsewhere may hold any node list: one that reads a later node or a missing
+    /// argument is a task error, never a panic.
+    #[test]
+    fn malformed_expressions_are_task_errors() {
+        let run = |nodes: Vec<Node<f64>>| {
+            let op = ExprReduce {
+                expr: Expr { nodes },
+                slices: vec![],
+                kind: ReduceKind::Sum,
+                axes: vec![0],
+                name: "crafted".into(),
+            };
+            let block = Value::new(Chunk(ndarray::ArrayD::<f64>::ones(ndarray::IxDyn(&[4]))));
+            op.run(Args::from(vec![block]))
+                .map(|v| v.get::<Chunk<f64>>().unwrap().0.sum())
+        };
+        assert_eq!(
+            run(vec![Node::Input(0), Node::Bin(BinOp::Add, 0, 0)]).unwrap(),
+            8.0
+        );
+        let err = run(vec![Node::Input(0), Node::Bin(BinOp::Add, 0, 2)]).unwrap_err();
+        assert!(err.to_string().contains("does not come before it"), "{err}");
+        let err = run(vec![Node::Input(3)]).unwrap_err();
+        assert!(err.to_string().contains("argument 3 of 1"), "{err}");
+        assert!(run(vec![]).is_err());
+    }
 }

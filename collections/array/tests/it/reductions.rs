@@ -598,3 +598,107 @@ fn array_passes_are_registered_in_order() {
     fuse-linear
     ");
 }
+
+/// Runs `f` on another thread; fails if it has not returned within `secs` (a blow-up must fail
+/// the test, not hang it).
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("no answer within {secs} s"))
+}
+
+/// `y = y + y`, 40 times, summed: a task read twice by its reader is one node of the fused
+/// expression, evaluated once per lane — 41 nodes, not 2^40 (issue 12, item 1).
+#[test]
+fn shared_subexpressions_fuse_into_a_dag() {
+    let a = data(&[9, 7]);
+    let (got, encoded) = within(60, move || {
+        let x = Array::from_array(&data(&[9, 7]), [4, 3]).unwrap();
+        let mut y = x.clone();
+        for _ in 0..40 {
+            y = &y + &y;
+        }
+        let s = y.sum(Reduction::all()).unwrap();
+        let g = s.optimized_graph().unwrap();
+        let encoded = g.to_bytes().unwrap().len();
+        let got = s
+            .compute_on(&SyncScheduler, &[])
+            .unwrap()
+            .into_scalar()
+            .unwrap();
+        (got, encoded)
+    });
+    assert_eq!(got, a.sum() * 2f64.powi(40));
+    // 9 blocks, each a fused expression of 41 nodes, and the tree above them.
+    assert!(encoded < 20_000, "{encoded} bytes");
+}
+
+/// One step of a random elementwise chain, applied to a rask array and to an ndarray alike.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Double,
+    Square,
+    TimesX,
+    XOver,
+    Abs,
+    Shift(i8),
+    Cos,
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Double),
+        Just(Step::Square),
+        Just(Step::TimesX),
+        Just(Step::XOver),
+        Just(Step::Abs),
+        (-3i8..3).prop_map(Step::Shift),
+        Just(Step::Cos),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// Random chains with shared subexpressions (`y + y`, `y * y`), inputs read again
+    /// further down (`y * x`, `x / y`) and constants, fused into a sum or an axis max: the
+    /// same answers as ndarray, step by step.
+    #[test]
+    fn fused_dags_match_ndarray(
+        shape in prop::collection::vec(1usize..6, 1..=3),
+        chunk in 1usize..4,
+        steps in prop::collection::vec(step_strategy(), 1..12),
+        axis_max in any::<bool>(),
+    ) {
+        let a = data(&shape).mapv(|v| v / 25.0 + 0.01);
+        let x = Array::from_array(&a, chunk).unwrap();
+        let (mut y, mut want) = (x.clone(), a.clone());
+        for step in &steps {
+            (y, want) = match *step {
+                Step::Double => (&y + &y, &want + &want),
+                Step::Square => (&y * &y, &want * &want),
+                Step::TimesX => (&y * &x, &want * &a),
+                Step::XOver => (&x / &y, &a / &want),
+                Step::Abs => (y.abs(), want.mapv(f64::abs)),
+                Step::Shift(k) => (&y + k as f64, &want + k as f64),
+                Step::Cos => (y.cos(), want.mapv(f64::cos)),
+            };
+        }
+        let close = |g: f64, w: f64| g == w || (g - w).abs() <= 1e-9 * w.abs().max(1.0) || (g.is_nan() && w.is_nan());
+        if axis_max {
+            let got = y.max(Reduction::axis(0)).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+            let want = want.fold_axis(Axis(0), f64::NEG_INFINITY, |m, v| if v.is_nan() || m.is_nan() { f64::NAN } else { m.max(*v) });
+            prop_assert_eq!(got.shape(), want.shape());
+            for (g, w) in got.iter().zip(want.iter()) {
+                prop_assert!(close(*g, *w), "{} vs {}", g, w);
+            }
+        } else {
+            let got = y.sum(Reduction::all()).unwrap().compute_on(&SyncScheduler, &[]).unwrap().into_scalar().unwrap();
+            let w = want.sum();
+            prop_assert!(close(got, w) || (got - w).abs() <= 1e-9 * want.mapv(f64::abs).sum(), "{} vs {}", got, w);
+        }
+    }
+}
