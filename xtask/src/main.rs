@@ -344,6 +344,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         "rechunk",
         "zarr",
         "optimize",
+        "blocks",
     ];
     let mut rask = Vec::new();
     for w in workloads {
@@ -364,7 +365,7 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     if flags.contains(&"--dask") {
         let python = dask_python()?;
         for (i, w) in workloads.iter().enumerate() {
-            if ["zarr", "optimize"].contains(w) {
+            if ["zarr", "optimize", "blocks"].contains(w) {
                 continue;
             }
             eprintln!("xtask: running {w} with Dask");
@@ -405,6 +406,20 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             None => ("-".into(), "-".into(), "-".into()),
         };
         println!("{w:<15} {rs:>9.3} {rm:>10.0} {ds:>9} {dm:>10} {sp:>8}");
+    }
+    // Building, optimizing and computing n one-element blocks: linear in n, or not.
+    if let Some(b) = workloads.iter().position(|w| *w == "blocks") {
+        let f = |k: &str| rask[b][k].as_f64().unwrap_or(0.0);
+        let (n1, n5) = if small { ("100k", "500k") } else { ("1M", "5M") };
+        for (dims, one, five) in [
+            ("1-d", f("seconds_1m"), f("seconds_5m")),
+            ("2-d", f("seconds_1m_2d"), f("seconds_5m_2d")),
+        ] {
+            println!(
+                "blocks {dims}: {n1} in {one:.2} s, {n5} in {five:.2} s: {:.1}× the time for 5× the blocks",
+                five / one
+            );
+        }
     }
     Ok(())
 }

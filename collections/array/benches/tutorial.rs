@@ -3,7 +3,8 @@
 //! (or `cosmean`, `histogram`; add `--small` for a quick run). Prints one JSON line.
 //! `fancy-random` and `cosmean-random` run the same expressions on uniform random data
 //! instead of ones, where no lane is constant.
-//! `matmul`, `rechunk`, `zarr` and `optimize` are the part-two figures.
+//! `matmul`, `rechunk`, `zarr` and `optimize` are the part-two figures; `blocks` times building,
+//! optimizing and computing 1M and 5M one-element blocks (linear in blocks, or not).
 //! `cargo xtask bench arrays [--dask]` runs them all, beside Dask where Dask has a twin.
 
 use std::time::Instant;
@@ -30,7 +31,7 @@ fn main() {
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
         eprintln!(
-            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr|optimize [--small]"
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr|optimize|blocks [--small]"
         );
         std::process::exit(2);
     };
@@ -146,9 +147,43 @@ fn main() {
         }
         t.elapsed().as_secs_f64()
     };
+    if workload == "blocks" {
+        blocks(&s, small);
+        return;
+    }
     let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
     println!(
         "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"peak_rss_bytes\": {}}}",
+        peak_rss_bytes()
+    );
+}
+
+/// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
+/// blocks, 1-d and 2-d (3 tasks per block before optimization). Linear in blocks: the 5M
+/// figure is at most 5× the 1M one. Best of 2 each; prints one JSON line.
+fn blocks(s: &ThreadedScheduler, small: bool) {
+    let scale = if small { 10 } else { 1 };
+    let time = |shape: &[usize]| {
+        let run = || {
+            let t = Instant::now();
+            let x = Array::<f64>::ones(shape, 1usize).unwrap_or_else(|e| panic!("{e}"));
+            let y = (&x + 1.0)
+                .sum(Reduction::all())
+                .unwrap_or_else(|e| panic!("{e}"));
+            let r = y.compute_on(s, &[]).unwrap_or_else(|e| panic!("{e}"));
+            let n: usize = shape.iter().product();
+            assert_eq!(r.iter().next().copied(), Some(2.0 * n as f64));
+            t.elapsed().as_secs_f64()
+        };
+        (0..2).map(|_| run()).fold(f64::INFINITY, f64::min)
+    };
+    let m1 = time(&[1_000_000 / scale]);
+    let m5 = time(&[5_000_000 / scale]);
+    let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
+    let m1_2d = time(&[side1, side1]);
+    let m5_2d = time(&[side5, side5]);
+    println!(
+        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"peak_rss_bytes\": {}}}",
         peak_rss_bytes()
     );
 }

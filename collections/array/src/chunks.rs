@@ -21,8 +21,55 @@ pub const DEFAULT_CHUNK_BYTES: usize = 128 * 1024 * 1024;
 /// assert_eq!(c.numblocks(), vec![1, 4]);
 /// assert_eq!(c.chunksize(), vec![1000, 1000]);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct Chunks(Vec<Vec<usize>>);
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<Vec<usize>>", into = "Vec<Vec<usize>>")]
+pub struct Chunks {
+    sizes: Vec<Vec<usize>>,
+    /// Per axis, where each block starts, and the axis length last: the running sums, made
+    /// once, so that finding a block is O(1) (building an array of n blocks is O(n)).
+    starts: Vec<Vec<usize>>,
+}
+
+impl PartialEq for Chunks {
+    fn eq(&self, other: &Self) -> bool {
+        self.sizes == other.sizes
+    }
+}
+
+impl Eq for Chunks {}
+
+impl std::hash::Hash for Chunks {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.sizes.hash(h);
+    }
+}
+
+impl From<Vec<Vec<usize>>> for Chunks {
+    /// Block sizes taken as they are (sums past `usize::MAX` saturate: bytes from elsewhere
+    /// are checked where they are used).
+    fn from(sizes: Vec<Vec<usize>>) -> Chunks {
+        let starts = sizes
+            .iter()
+            .map(|axis| {
+                let mut at = 0usize;
+                let mut v = Vec::with_capacity(axis.len() + 1);
+                v.push(0);
+                for b in axis {
+                    at = at.saturating_add(*b);
+                    v.push(at);
+                }
+                v
+            })
+            .collect();
+        Chunks { sizes, starts }
+    }
+}
+
+impl From<Chunks> for Vec<Vec<usize>> {
+    fn from(c: Chunks) -> Self {
+        c.sizes
+    }
+}
 
 /// How one axis is to be cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +161,7 @@ impl From<Vec<AxisChunks>> for ChunkSpec {
 
 impl From<Chunks> for ChunkSpec {
     fn from(c: Chunks) -> Self {
-        ChunkSpec::from(c.0)
+        ChunkSpec::from(c.sizes)
     }
 }
 
@@ -205,8 +252,9 @@ impl Chunks {
                 AxisChunks::Size(n) => blocks_of(len, (*n).max(1)),
                 AxisChunks::Auto => blocks_of(len, auto[axis].max(1)),
                 AxisChunks::Explicit(v) => {
-                    let sum: usize = v.iter().sum();
-                    if sum != len || v.is_empty() {
+                    // Summed without overflow: sizes that wrap around to the length are wrong.
+                    let sum: u128 = v.iter().map(|b| *b as u128).sum();
+                    if sum != len as u128 || v.is_empty() {
                         return Err(ArrayError::ChunkSum {
                             axis,
                             chunks: v.clone(),
@@ -219,37 +267,53 @@ impl Chunks {
                 }
             });
         }
-        Ok(Chunks(out))
+        Ok(Chunks::from(out))
     }
 
     /// Chunks from block sizes known to be valid (built by the crate itself).
     pub(crate) fn from_axes(axes: Vec<Vec<usize>>) -> Chunks {
-        Chunks(axes)
+        Chunks::from(axes)
     }
 
     /// Block sizes per axis.
     pub fn axes(&self) -> &[Vec<usize>] {
-        &self.0
+        &self.sizes
+    }
+
+    /// Per axis, where each block starts, and the axis length last (one more entry than
+    /// blocks).
+    ///
+    /// ```
+    /// use rask_array::{Chunks, ChunkSpec, DType};
+    ///
+    /// let c = Chunks::normalize(ChunkSpec::from([3]), &[8], DType::F64).unwrap();
+    /// assert_eq!(c.starts(), &[vec![0, 3, 6, 8]]);
+    /// ```
+    pub fn starts(&self) -> &[Vec<usize>] {
+        &self.starts
     }
 
     /// The number of axes.
     pub fn ndim(&self) -> usize {
-        self.0.len()
+        self.sizes.len()
     }
 
     /// The array's shape.
     pub fn shape(&self) -> Vec<usize> {
-        self.0.iter().map(|a| a.iter().sum()).collect()
+        self.starts
+            .iter()
+            .map(|s| s.last().copied().unwrap_or(0))
+            .collect()
     }
 
     /// Blocks per axis.
     pub fn numblocks(&self) -> Vec<usize> {
-        self.0.iter().map(Vec::len).collect()
+        self.sizes.iter().map(Vec::len).collect()
     }
 
     /// The largest block size per axis (Dask's `chunksize`).
     pub fn chunksize(&self) -> Vec<usize> {
-        self.0
+        self.sizes
             .iter()
             .map(|a| a.iter().copied().max().unwrap_or(0))
             .collect()
@@ -257,7 +321,7 @@ impl Chunks {
 
     /// Whether every axis is cut into equal blocks but a smaller last one (zarr's chunk grid).
     pub fn is_regular(&self) -> bool {
-        self.0.iter().all(|c| match c.split_last() {
+        self.sizes.iter().all(|c| match c.split_last() {
             Some((last, rest)) => rest.iter().all(|b| *b == c[0]) && *last <= c[0],
             None => true,
         })
@@ -265,27 +329,24 @@ impl Chunks {
 
     /// The number of blocks.
     pub fn npartitions(&self) -> usize {
-        self.0.iter().map(Vec::len).product()
+        self.sizes.iter().map(Vec::len).product()
     }
 
     /// The shape of the block at `index`.
     pub fn block_shape(&self, index: &[u32]) -> Vec<usize> {
-        self.0
+        self.sizes
             .iter()
             .zip(index)
             .map(|(a, i)| a[*i as usize])
             .collect()
     }
 
-    /// Where the block at `index` lies in the array, per axis.
+    /// Where the block at `index` lies in the array, per axis (O(1) per axis).
     pub fn block_ranges(&self, index: &[u32]) -> Vec<Range<usize>> {
-        self.0
+        self.starts
             .iter()
             .zip(index)
-            .map(|(a, i)| {
-                let start: usize = a[..*i as usize].iter().sum();
-                start..start + a[*i as usize]
-            })
+            .map(|(s, i)| s[*i as usize]..s[*i as usize + 1])
             .collect()
     }
 

@@ -23,8 +23,8 @@ pub enum ArrayError {
         axis: usize,
         /// The block sizes.
         chunks: Vec<usize>,
-        /// Their sum.
-        sum: usize,
+        /// Their sum (exact: block sizes may add up past `usize::MAX`).
+        sum: u128,
         /// The axis length.
         len: usize,
     },

@@ -2,6 +2,8 @@
 //! along the last axis) at a time: the chain's block-sized intermediates are never made —
 //! numexpr's idea, as DESIGN.md §2 asks.
 
+use std::sync::Arc;
+
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
 use rask_graph::{Arg, Args, Graph, Key, KeyMap, KeySet, Op, Task, TaskError, Value, downcast_op};
 use serde::{Deserialize, Serialize};
@@ -339,7 +341,7 @@ fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
 }
 
 /// `reduce(expr(inputs))` over `axes` (kept, with length 1), one lane at a time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "T: Element")]
 pub struct ExprReduce<T: Element> {
     expr: Expr<T>,
@@ -582,29 +584,47 @@ impl<T: Numeric> Grower<'_, T> {
             (is_root || (g.fusable)(k)) && g.graph.get(k).and_then(elementwise::<T>).is_some()
         };
         // The tasks taken in, children before their readers (an iterative post-order walk).
+        // Expressions are small, usually: a list is searched until it is long.
         let mut order: Vec<Key> = Vec::new();
-        let mut seen = KeySet::default();
+        let mut seen_list: Vec<Key> = Vec::new();
+        let mut seen_set: Option<KeySet> = None;
         let mut stack = vec![(root.clone(), false)];
         while let Some((k, expanded)) = stack.pop() {
             if expanded {
                 order.push(k);
                 continue;
             }
-            if !seen.insert(k.clone()) {
+            let new = match &mut seen_set {
+                Some(set) => set.insert(k.clone()),
+                None if seen_list.contains(&k) => false,
+                None => {
+                    seen_list.push(k.clone());
+                    if seen_list.len() > 32 {
+                        seen_set = Some(seen_list.drain(..).collect());
+                    }
+                    true
+                }
+            };
+            if !new {
                 continue;
             }
             let args = self.graph.get(&k).map(Task::args).unwrap_or_default();
             stack.push((k, true));
             for a in args.iter().rev() {
+                let seen = |c: &Key| match &seen_set {
+                    Some(set) => set.contains(c),
+                    None => seen_list.contains(c),
+                };
                 if let Arg::Key(c) = a
-                    && !seen.contains(c)
+                    && !seen(c)
                     && takes(self, c, false)
                 {
                     stack.push((c.clone(), false));
                 }
             }
         }
-        let mut node_of: KeyMap<u32> = KeyMap::default();
+        let mut node_of: Vec<(&Key, u32)> = Vec::with_capacity(order.len());
+        let mut node_map: KeyMap<u32> = KeyMap::default();
         for k in &order {
             let Some(task) = self.graph.get(k) else {
                 continue;
@@ -616,10 +636,19 @@ impl<T: Numeric> Grower<'_, T> {
             self.names.push(task.op().name().to_string());
             let operand = |g: &mut Self, o: Operand<T>| match o {
                 Operand::Scalar(s) => g.push(Node::Scalar(s)),
-                Operand::Arg(i) => match &task.args()[i] {
-                    Arg::Key(c) if node_of.contains_key(c) => node_of[c],
-                    other => g.leaf(other),
-                },
+                Operand::Arg(i) => {
+                    let found = match &task.args()[i] {
+                        Arg::Key(c) if node_of.len() <= 32 => {
+                            node_of.iter().find(|(k, _)| *k == c).map(|(_, n)| *n)
+                        }
+                        Arg::Key(c) => node_map.get(c).copied(),
+                        _ => None,
+                    };
+                    match found {
+                        Some(n) => n,
+                        None => g.leaf(&task.args()[i]),
+                    }
+                }
             };
             let node = match form {
                 Elementwise::Bin(op, a, b) => {
@@ -630,7 +659,13 @@ impl<T: Numeric> Grower<'_, T> {
                 Elementwise::Un(op, a) => Node::Un(op, operand(self, a)),
             };
             let id = self.push(node);
-            node_of.insert(k.clone(), id);
+            node_of.push((k, id));
+            if node_of.len() > 32 {
+                node_map.insert(k.clone(), id);
+                if node_map.len() == 1 {
+                    node_map.extend(node_of.iter().map(|(k, n)| ((*k).clone(), *n)));
+                }
+            }
         }
         Expr {
             nodes: std::mem::take(&mut self.nodes),
@@ -694,6 +729,8 @@ where
     let fusable = |k: &Key| readers.get(k) == Some(&1) && !keep.contains(k);
     let mut replaced: KeyMap<Task> = KeyMap::default();
     let mut absorbed = KeySet::default();
+    // Blocks of one reduction usually make the same op: it is shared, not repeated.
+    let mut last: Option<(ExprReduce<T>, Arc<dyn Op>)> = None;
     for (key, task) in graph.iter() {
         let Some(r) = downcast_op::<ReduceBlock<T>>(task.op()) else {
             continue;
@@ -729,7 +766,15 @@ where
             axes: r.axes().to_vec(),
             name: names.join("-"),
         };
-        replaced.insert(key, Task::new(op, leaves));
+        let op = match &last {
+            Some((prev, arc)) if *prev == op => Arc::clone(arc),
+            _ => {
+                let arc: Arc<dyn Op> = Arc::new(op.clone());
+                last = Some((op, Arc::clone(&arc)));
+                arc
+            }
+        };
+        replaced.insert(key, Task::from_arc(op, leaves));
     }
     graph.replace_tasks(replaced, &absorbed)
 }

@@ -309,3 +309,40 @@ fn reprs() {
     insta::assert_snapshot!(y.to_string(), @"rask.Array<zeros, shape=(10,), dtype=i32, chunksize=(3,), chunktype=ndarray>");
     insta::assert_snapshot!(y.to_html(), @r#"<table><tr><td><table style="border-collapse:collapse"><thead><tr><td></td><th>Array</th><th>Chunk</th></tr></thead><tbody><tr><th>Bytes</th><td>40 B</td><td>12 B</td></tr><tr><th>Shape</th><td>(10,)</td><td>(3,)</td></tr><tr><th>Dask graph</th><td colspan="2">4 chunks in 1 graph layer</td></tr><tr><th>Data type</th><td colspan="2">i32</td></tr></tbody></table></td><td><svg width="140" height="45" style="stroke:rgb(0,0,0);stroke-width:1"><line x1="10" y1="10.0" x2="130.0" y2="10.0"/><line x1="10" y1="35.0" x2="130.0" y2="35.0"/><line x1="10.0" y1="10" x2="10.0" y2="35.0"/><line x1="46.0" y1="10" x2="46.0" y2="35.0"/><line x1="82.0" y1="10" x2="82.0" y2="35.0"/><line x1="118.0" y1="10" x2="118.0" y2="35.0"/><line x1="130.0" y1="10" x2="130.0" y2="35.0"/><polygon points="10,10 130.0,10 130.0,35.0 10,35.0" style="fill:#ECB172A0;stroke-width:0"/></svg></td></tr></table>"#);
 }
+
+/// Block sizes whose sum overflows `usize` and wraps around to the axis length are refused,
+/// with their true sum (issue 12, item 11): they were accepted, and `compute` panicked.
+#[test]
+fn chunk_sums_do_not_overflow() {
+    let err = Array::<f64>::ones(&[10], axes(vec![A::Explicit(vec![usize::MAX, 11])])).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"chunks [18446744073709551615, 11] on axis 0 add up to 18446744073709551626, but the axis has length 10");
+    assert!(matches!(err, ArrayError::ChunkSum { sum, .. } if sum == usize::MAX as u128 + 11));
+}
+
+/// Where each block starts, from running sums made once: an array of 2 million blocks is
+/// built in linear time (issue 12, item 2), and every block's place is right.
+#[test]
+fn block_ranges_from_running_sums() {
+    let c = Chunks::normalize(
+        axes(vec![A::Explicit(vec![2, 0, 3]), A::Size(4)]),
+        &[5, 10],
+        DType::F64,
+    )
+    .unwrap();
+    assert_eq!(c.starts(), &[vec![0, 2, 2, 5], vec![0, 4, 8, 10]]);
+    assert_eq!(c.block_ranges(&[2, 2]), vec![2..5, 8..10]);
+    assert_eq!(c.block_ranges(&[1, 0]), vec![2..2, 0..4]);
+    assert_eq!(c.shape(), vec![5, 10]);
+    let within = |secs: u64| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let x = Array::<f64>::ones(&[2_000_000], 1usize).map(|x| x.npartitions());
+            let _ = tx.send(x);
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(secs))
+    };
+    assert_eq!(
+        within(120).expect("built in linear time").unwrap(),
+        5_000_000
+    );
+}
