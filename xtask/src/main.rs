@@ -410,7 +410,11 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
     // Building, optimizing and computing n one-element blocks: linear in n, or not.
     if let Some(b) = workloads.iter().position(|w| *w == "blocks") {
         let f = |k: &str| rask[b][k].as_f64().unwrap_or(0.0);
-        let (n1, n5) = if small { ("100k", "500k") } else { ("1M", "5M") };
+        let (n1, n5) = if small {
+            ("100k", "500k")
+        } else {
+            ("1M", "5M")
+        };
         for (dims, one, five) in [
             ("1-d", f("seconds_1m"), f("seconds_5m")),
             ("2-d", f("seconds_1m_2d"), f("seconds_5m_2d")),

@@ -71,10 +71,19 @@ pub enum BinOp {
     Sub,
     /// `a * b`.
     Mul,
-    /// `a / b` (integer division by zero gives 0, as NumPy does).
+    /// `a / b`. For floats, IEEE division. For integers, division truncating toward zero, as
+    /// Rust's `/` does — not NumPy's `/`, which is true division to float64 (for that, convert
+    /// first: `x.astype::<f64>()`); NumPy's `//` is [`FloorDiv`](BinOp::FloorDiv). As NumPy
+    /// does, an integer division by zero gives 0 and `MIN / -1` wraps to `MIN`.
     Div,
-    /// `a % b` (by zero gives 0).
+    /// `a % b` with NumPy's sign rule: the result takes the sign of the divisor (`-7 % 2` is
+    /// 1, `7 % -2` is -1), for integers and floats alike. By zero: 0 for integers, NaN for
+    /// floats.
     Rem,
+    /// NumPy's `floor_divide` (`a // b`): the quotient rounded toward negative infinity
+    /// (`-7 // 2` is -4), so that `a == (a // b) * b + a % b`. An integer division by zero
+    /// gives 0.
+    FloorDiv,
 }
 
 impl BinOp {
@@ -85,6 +94,7 @@ impl BinOp {
             BinOp::Mul => "mul",
             BinOp::Div => "truediv",
             BinOp::Rem => "mod",
+            BinOp::FloorDiv => "floordiv",
         }
     }
 }
@@ -149,8 +159,22 @@ macro_rules! numeric_int {
                     BinOp::Add => a.wrapping_add(b),
                     BinOp::Sub => a.wrapping_sub(b),
                     BinOp::Mul => a.wrapping_mul(b),
-                    BinOp::Div => a.checked_div(b).unwrap_or(0),
-                    BinOp::Rem => a.checked_rem(b).unwrap_or(0),
+                    // NumPy: by zero gives 0, MIN / -1 wraps to MIN.
+                    BinOp::Div if b == 0 => 0,
+                    BinOp::Div => a.wrapping_div(b),
+                    BinOp::Rem | BinOp::FloorDiv if b == 0 => 0,
+                    // NumPy's sign rule: the remainder takes the divisor's sign, and the
+                    // quotient rounds down.
+                    #[allow(unused_comparisons)]
+                    BinOp::Rem => {
+                        let r = a.wrapping_rem(b);
+                        if r != 0 && ((r < 0) != (b < 0)) { r.wrapping_add(b) } else { r }
+                    }
+                    #[allow(unused_comparisons)]
+                    BinOp::FloorDiv => {
+                        let (q, r) = (a.wrapping_div(b), a.wrapping_rem(b));
+                        if r != 0 && ((r < 0) != (b < 0)) { q.wrapping_sub(1) } else { q }
+                    }
                 }
             }
             #[allow(unused_comparisons)]
@@ -182,6 +206,7 @@ macro_rules! numeric_float {
                         let r = a % b;
                         if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }
                     }
+                    BinOp::FloorDiv => (a / b).floor(),
                 }
             }
             fn unary(op: UnaryOp, x: Self) -> Self {
@@ -670,6 +695,23 @@ impl<T: Numeric> Array<T> {
     pub fn binary(&self, op: BinOp, other: &Array<T>) -> Result<Array<T>, ArrayError> {
         let op_arc: Arc<dyn Op> = Arc::new(Binary::<T>::new(op));
         self.zip_blocks(other, op.name(), op_arc)
+    }
+
+    /// NumPy's `floor_divide` (`self // other`): the quotient rounded toward negative
+    /// infinity, broadcast as [`binary`](Array::binary) is.
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_graph::Collection;
+    /// let x = Array::from_array(&ndarray::arr1(&[-7i64, 7, -7, 7]).into_dyn(), 2usize).unwrap();
+    /// let y = Array::from_array(&ndarray::arr1(&[2i64, 2, -2, -2]).into_dyn(), 2usize).unwrap();
+    /// let q = x.floor_divide(&y).unwrap().compute().unwrap();
+    /// assert_eq!(q.as_slice().unwrap(), &[-4, 3, 3, -4]);
+    /// let r = (&x % &y).compute().unwrap();
+    /// assert_eq!(r.as_slice().unwrap(), &[1, 1, -1, -1]); // the divisor's sign, as NumPy
+    /// ```
+    pub fn floor_divide(&self, other: &Array<T>) -> Result<Array<T>, ArrayError> {
+        self.binary(BinOp::FloorDiv, other)
     }
 
     /// `self op s`.

@@ -342,7 +342,7 @@ fn block_ranges_from_running_sums() {
         rx.recv_timeout(std::time::Duration::from_secs(secs))
     };
     assert_eq!(
-        within(120).expect("built in linear time").unwrap(),
-        5_000_000
+        within(60).expect("built in linear time").unwrap(),
+        2_000_000
     );
 }

@@ -255,3 +255,65 @@ proptest! {
         prop_assert!(close(&got, &want));
     }
 }
+
+fn ints(v: &[i64], chunk: usize) -> Array<i64> {
+    Array::from_array(&ndarray::Array1::from(v.to_vec()).into_dyn(), chunk).unwrap()
+}
+
+/// NumPy's integer `%`, `//` and `/` corner cases (issue 12, item 15): the remainder takes the
+/// divisor's sign, the floor quotient rounds down, by zero gives 0, and `MIN / -1` wraps.
+#[test]
+fn integer_division_follows_numpy() {
+    let run = |a: &Array<i64>| {
+        a.compute_on(&SyncScheduler, &[])
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0
+    };
+    let x = ints(&[-7, 7, -7, 7, 5, i64::MIN, i64::MIN], 3);
+    let y = ints(&[2, 2, -2, -2, 0, -1, 1], 3);
+    assert_eq!(run(&(&x % &y)), vec![1, 1, -1, -1, 0, 0, 0]);
+    assert_eq!(
+        run(&x.floor_divide(&y).unwrap()),
+        vec![-4, 3, 3, -4, 0, i64::MIN, i64::MIN]
+    );
+    assert_eq!(run(&(&x / &y)), vec![-3, 3, 3, -3, 0, i64::MIN, i64::MIN]);
+    assert_eq!(run(&(&ints(&[-7, 7], 1) % 2)), vec![1, 1]);
+    assert_eq!(
+        run(&ints(&[-7, 7], 1).scalar(BinOp::FloorDiv, 2)),
+        vec![-4, 3]
+    );
+    // Floats: the remainder's sign rule, and floor division.
+    let f = Array::from_array(&ndarray::arr1(&[-7.5f64, 7.5]).into_dyn(), 1usize).unwrap();
+    let r = f
+        .scalar(BinOp::Rem, 2.0)
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(r.as_slice().unwrap(), &[0.5, 1.5]);
+    let q = f
+        .scalar(BinOp::FloorDiv, 2.0)
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(q.as_slice().unwrap(), &[-4.0, 3.0]);
+}
+
+proptest! {
+    /// `a == (a // b) * b + a % b`, with `a // b` the floor of the real quotient, for every
+    /// pair with a non-zero divisor (checked against exact floating-point floors).
+    #[test]
+    fn floor_division_and_remainder_agree(
+        pairs in prop::collection::vec((-1000i64..1000, -50i64..50), 1..40),
+        chunk in 1usize..5,
+    ) {
+        let a: Vec<i64> = pairs.iter().map(|p| p.0).collect();
+        let b: Vec<i64> = pairs.iter().map(|p| if p.1 == 0 { 1 } else { p.1 }).collect();
+        let (x, y) = (ints(&a, chunk), ints(&b, chunk));
+        let q = x.floor_divide(&y).unwrap().compute_on(&SyncScheduler, &[]).unwrap();
+        let r = (&x % &y).compute_on(&SyncScheduler, &[]).unwrap();
+        for i in 0..a.len() {
+            let want_q = (a[i] as f64 / b[i] as f64).floor() as i64;
+            prop_assert_eq!(q[[i]], want_q);
+            prop_assert_eq!(r[[i]], a[i] - want_q * b[i]);
+        }
+    }
+}
