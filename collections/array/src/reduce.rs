@@ -184,7 +184,10 @@ impl<T: Element> ReduceBlock<T> {
         for &ax in &self.axes {
             let len = out.shape()[ax];
             if len == 0 {
-                if matches!(self.kind, ReduceKind::Min | ReduceKind::Max) {
+                // For booleans, max is `any` (identity false) and min is `all` (identity
+                // true), as NumPy's `any` / `all` of nothing.
+                let boolean = T::DTYPE == crate::element::DType::Bool;
+                if matches!(self.kind, ReduceKind::Min | ReduceKind::Max) && !boolean {
                     return Err(TaskError::new(format!(
                         "zero-size block along axis {ax}: {} has no identity",
                         self.kind.name()
@@ -193,7 +196,7 @@ impl<T: Element> ReduceBlock<T> {
                 let mut shape = out.shape().to_vec();
                 shape[ax] = 1;
                 let identity = match self.kind {
-                    ReduceKind::Prod => <T::Acc as Element>::one(),
+                    ReduceKind::Prod | ReduceKind::Min => <T::Acc as Element>::one(),
                     _ => <T::Acc as Element>::zero(),
                 };
                 out = ArrayD::from_elem(IxDyn(&shape), identity);
