@@ -125,6 +125,13 @@ impl<T: Element, U: Element> Op for Cast<T, U> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
+        // A constant block stays constant (and costs nothing).
+        if let Some(c) = args[0].downcast_ref::<crate::chunk::ConstChunk<T>>() {
+            return Ok(Value::new(crate::chunk::ConstChunk::new(
+                c.shape().to_vec(),
+                U::cast_from(c.value()),
+            )));
+        }
         let a = block_view::<T>(&args[0])?;
         Ok(Value::new(Chunk(a.mapv(|x| U::cast_from(x)))))
     }

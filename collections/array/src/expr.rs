@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::{Chunk, block_view};
 use crate::element::{Arith, Element};
 use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, broadcast_shapes};
-use crate::reduce::{ReduceBlock, ReduceKind, fold};
+use crate::reduce::{ReduceBlock, ReduceKind, fold, fold_repeated};
 use crate::slicing::{Keep, SliceBlock, select};
 
 /// One node of an elementwise [`Expr`]: it reads the task's arguments, constants, or earlier
@@ -313,12 +313,7 @@ where
     if len == 0 {
         return acc;
     }
-    let c = c.acc();
-    let lane = match kind {
-        ReduceKind::Sum => c.mul(<T::Acc as Element>::cast_from(len as u64)),
-        ReduceKind::Prod => (1..len).fold(c, |p, _| p.mul(c)),
-        ReduceKind::Min | ReduceKind::Max => c,
-    };
+    let lane = fold_repeated(kind, c.acc(), len);
     Some(match acc {
         Some(a) => fold(kind, a, lane),
         None => lane,

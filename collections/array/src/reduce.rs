@@ -151,6 +151,26 @@ pub(crate) fn fold<A: Element + Arith>(kind: ReduceKind, a: A, b: A) -> A {
     }
 }
 
+/// `c` folded with itself `n` (≥ 1) times: `c * n` for a sum, `c^n` for a product (by
+/// squaring), `c` for a minimum or maximum — O(log n) at most, for constant blocks and lanes.
+pub(crate) fn fold_repeated<A: Element + Arith>(kind: ReduceKind, c: A, n: usize) -> A {
+    match kind {
+        ReduceKind::Sum => c.mul(A::cast_from(n as u64)),
+        ReduceKind::Prod => {
+            let (mut base, mut n, mut out) = (c, n, A::one());
+            while n > 0 {
+                if n & 1 == 1 {
+                    out = out.mul(base);
+                }
+                base = base.mul(base);
+                n >>= 1;
+            }
+            out
+        }
+        ReduceKind::Min | ReduceKind::Max => c,
+    }
+}
+
 impl<T: Element> ReduceBlock<T> {
     pub(crate) fn new(kind: ReduceKind, axes: Vec<usize>) -> Self {
         Self {
@@ -172,6 +192,22 @@ impl<T: Element> ReduceBlock<T> {
         &self,
         block: &ndarray::ArrayViewD<'_, T>,
     ) -> Result<ArrayD<T::Acc>, TaskError> {
+        // A constant block (ones, zeros, full, and slices of them): O(1), not one step per
+        // element.
+        let constant = block
+            .strides()
+            .iter()
+            .zip(block.shape())
+            .all(|(s, d)| *s == 0 || *d == 1);
+        if constant && let Some(c) = block.iter().next() {
+            let n: usize = self.axes.iter().map(|a| block.shape()[*a]).product();
+            let mut shape = block.shape().to_vec();
+            for a in &self.axes {
+                shape[*a] = 1;
+            }
+            let v = fold_repeated(self.kind, c.acc(), n);
+            return Ok(ArrayD::from_elem(IxDyn(&shape), v));
+        }
         // Every axis of a non-empty block: one pass, no copy.
         if self.axes.len() == block.ndim() && !block.is_empty() {
             let kind = self.kind;

@@ -149,15 +149,27 @@ fn reducing_an_empty_axis() {
     insta::assert_snapshot!(err.to_string(), @"reduction: axis 5 is out of bounds for an array of 2 dimensions");
     // NumPy: any of nothing is false, all of nothing is true (issue 12, item 14).
     let run = |a: rask_array::Array<bool>| a.compute_on(&SyncScheduler, &[]).unwrap();
-    assert_eq!(run(x.any(Reduction::all()).unwrap()).into_scalar().unwrap(), false);
-    assert_eq!(run(x.all(Reduction::all()).unwrap()).into_scalar().unwrap(), true);
+    assert_eq!(
+        run(x.any(Reduction::all()).unwrap()).into_scalar().unwrap(),
+        false
+    );
+    assert_eq!(
+        run(x.all(Reduction::all()).unwrap()).into_scalar().unwrap(),
+        true
+    );
     let per_column = run(x.any(Reduction::axis(0)).unwrap());
     assert_eq!(per_column.as_slice().unwrap(), &[false; 4]);
     let per_column = run(x.all(Reduction::axis(0)).unwrap());
     assert_eq!(per_column.as_slice().unwrap(), &[true; 4]);
     let e = Array::<i64>::ones(&[0], 3usize).unwrap();
-    assert_eq!(run(e.any(Reduction::all()).unwrap()).into_scalar().unwrap(), false);
-    assert_eq!(run(e.all(Reduction::all()).unwrap()).into_scalar().unwrap(), true);
+    assert_eq!(
+        run(e.any(Reduction::all()).unwrap()).into_scalar().unwrap(),
+        false
+    );
+    assert_eq!(
+        run(e.all(Reduction::all()).unwrap()).into_scalar().unwrap(),
+        true
+    );
 }
 
 proptest! {
@@ -712,4 +724,58 @@ proptest! {
             prop_assert!(close(got, w) || (got - w).abs() <= 1e-9 * want.mapv(f64::abs).sum(), "{} vs {}", got, w);
         }
     }
+}
+
+/// A constant block's sum, product, extremes, mean and any/all cost O(1), not one step per
+/// element: 2^34 ones in 16 blocks reduce at once (issue 12's figures: 7.7 s before).
+#[test]
+fn constant_blocks_reduce_in_constant_time() {
+    let got = within(60, || {
+        let x = Array::<f64>::ones(&[1 << 34], 1usize << 30).unwrap();
+        let two = Array::<f64>::full(&[1 << 34], 1usize << 30, 2.0).unwrap();
+        let ints = Array::<i64>::full(&[1 << 34], 1usize << 30, 3).unwrap();
+        let f = |a: Array<f64>| {
+            a.compute_on(&SyncScheduler, &[])
+                .unwrap()
+                .into_scalar()
+                .unwrap()
+        };
+        let i = |a: Array<i64>| {
+            a.compute_on(&SyncScheduler, &[])
+                .unwrap()
+                .into_scalar()
+                .unwrap()
+        };
+        let b = |a: Array<bool>| {
+            a.compute_on(&SyncScheduler, &[])
+                .unwrap()
+                .into_scalar()
+                .unwrap()
+        };
+        let third = two.slice(rask_array::s![..(1isize << 33);3]).unwrap();
+        (
+            [
+                f(x.sum(Reduction::all()).unwrap()),
+                f(x.mean(Reduction::all()).unwrap()),
+                f(two.max(Reduction::all()).unwrap()),
+                f(two.min(Reduction::all()).unwrap()),
+                f(third.sum(Reduction::all()).unwrap()),
+            ],
+            [
+                i(ints.sum(Reduction::all()).unwrap()),
+                i(ints.prod(Reduction::all()).unwrap()),
+            ],
+            [
+                b(two.any(Reduction::all()).unwrap()),
+                b(x.all(Reduction::all()).unwrap()),
+            ],
+        )
+    });
+    let third = (1u64 << 33).div_ceil(3) as f64;
+    assert_eq!(got.0, [2f64.powi(34), 1.0, 2.0, 2.0, 2.0 * third]);
+    assert_eq!(
+        got.1,
+        [3 << 34, 3i64.wrapping_pow(1 << 30).wrapping_pow(16)]
+    );
+    assert_eq!(got.2, [true, true]);
 }
