@@ -705,9 +705,9 @@ impl<T: Numeric> Array<T> {
     /// use rask_graph::Collection;
     /// let x = Array::from_array(&ndarray::arr1(&[-7i64, 7, -7, 7]).into_dyn(), 2usize).unwrap();
     /// let y = Array::from_array(&ndarray::arr1(&[2i64, 2, -2, -2]).into_dyn(), 2usize).unwrap();
-    /// let q = x.floor_divide(&y).unwrap().compute().unwrap();
+    /// let q = x.floor_divide(&y).unwrap().compute_on(&rask_local::SyncScheduler, &[]).unwrap();
     /// assert_eq!(q.as_slice().unwrap(), &[-4, 3, 3, -4]);
-    /// let r = (&x % &y).compute().unwrap();
+    /// let r = (&x % &y).compute_on(&rask_local::SyncScheduler, &[]).unwrap();
     /// assert_eq!(r.as_slice().unwrap(), &[1, 1, -1, -1]); // the divisor's sign, as NumPy
     /// ```
     pub fn floor_divide(&self, other: &Array<T>) -> Result<Array<T>, ArrayError> {
