@@ -107,6 +107,39 @@ pub enum ArrayError {
         /// What is wrong.
         message: String,
     },
+    /// More bins (histogram) or counts (bincount) than a block's counts may hold: refused
+    /// before anything is allocated.
+    #[error("{what}: {bins} bins are more than the {max} one task's counts may hold")]
+    TooManyBins {
+        /// `histogram` or `bincount`.
+        what: &'static str,
+        /// The bins asked for.
+        bins: usize,
+        /// The most there may be ([`MAX_BINS`](crate::MAX_BINS)).
+        max: usize,
+    },
+    /// A histogram whose range is too narrow for its bins to have distinct edges (NumPy's
+    /// "Too many bins for data range").
+    #[error(
+        "histogram: too many bins for the range: {bins} bins on [{lo}, {hi}] cannot all have a \
+         finite, positive width"
+    )]
+    BinsTooNarrow {
+        /// The bins asked for.
+        bins: usize,
+        /// The range's lower end.
+        lo: f64,
+        /// Its upper end.
+        hi: f64,
+    },
+    /// An array whose element count or bytes overflow what can be addressed.
+    #[error("{what}: the shape {shape:?} has more elements than can be addressed")]
+    Overflow {
+        /// What was being built.
+        what: &'static str,
+        /// The shape (as asked for: its product overflows).
+        shape: Vec<usize>,
+    },
     /// An ndarray that does not fit the shape given for it, or shapes that do not go together.
     #[error("{what}: {message}")]
     Shape {

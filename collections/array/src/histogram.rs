@@ -18,10 +18,36 @@ use crate::error::ArrayError;
 use crate::random::RandomBlock;
 use crate::reduce::{Combine, ReduceKind};
 
-/// NumPy's `linspace(lo, hi, n + 1)`: the bin edges.
+/// The most bins a histogram (or values a bincount) may have: 2^27, whose counts take 1 GiB
+/// per task. More is refused before anything is allocated.
+pub const MAX_BINS: usize = 1 << 27;
+
+/// Refuses a bin count past [`MAX_BINS`].
+fn check_bins(what: &'static str, bins: usize) -> Result<(), ArrayError> {
+    if bins > MAX_BINS {
+        return Err(ArrayError::TooManyBins {
+            what,
+            bins,
+            max: MAX_BINS,
+        });
+    }
+    Ok(())
+}
+
+/// How values and edges are scaled so that `hi - lo` does not overflow: 1, or ½ for a range
+/// wider than the largest float (`(-1e308, 1e308)`).
+fn range_scale(lo: f64, hi: f64) -> f64 {
+    if (hi - lo).is_finite() { 1.0 } else { 0.5 }
+}
+
+/// NumPy's `linspace(lo, hi, n + 1)`: the bin edges (computed at half scale when the range is
+/// wider than the largest float).
 fn edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
-    let step = (hi - lo) / bins as f64;
-    let mut e: Vec<f64> = (0..=bins).map(|i| lo + i as f64 * step).collect();
+    let scale = range_scale(lo, hi);
+    let step = (hi * scale - lo * scale) / bins as f64;
+    let mut e: Vec<f64> = (0..=bins)
+        .map(|i| (lo * scale + i as f64 * step) / scale)
+        .collect();
     if let Some(last) = e.last_mut() {
         *last = hi;
     }
@@ -39,9 +65,16 @@ pub struct HistogramBlock<T> {
 }
 
 impl<T> HistogramBlock<T> {
-    /// A counter for this histogram's bins.
-    fn counter(&self) -> BinCounter {
-        BinCounter::new(self.bins, self.lo, self.hi)
+    /// A counter for this histogram's bins (an op decoded from elsewhere may say anything:
+    /// its bins are checked before they are allocated).
+    fn counter(&self) -> Result<BinCounter, TaskError> {
+        if self.bins > MAX_BINS || self.bins == 0 || !(self.lo < self.hi) {
+            return Err(TaskError::new(format!(
+                "histogram: {} bins on [{}, {}] (at most {MAX_BINS}, and lo < hi)",
+                self.bins, self.lo, self.hi
+            )));
+        }
+        Ok(BinCounter::new(self.bins, self.lo, self.hi))
     }
 }
 
@@ -50,6 +83,8 @@ impl<T> HistogramBlock<T> {
 struct BinCounter {
     lo: f64,
     hi: f64,
+    /// 1, or ½ when `hi - lo` overflows: values are binned at this scale.
+    scale: f64,
     norm: f64,
     edges: Vec<f64>,
     tables: [Vec<u64>; 4],
@@ -57,17 +92,19 @@ struct BinCounter {
 
 impl BinCounter {
     fn new(bins: usize, lo: f64, hi: f64) -> Self {
+        let scale = range_scale(lo, hi);
         Self {
             lo,
             hi,
-            norm: bins as f64 / (hi - lo),
+            scale,
+            norm: bins as f64 / (hi * scale - lo * scale),
             edges: edges(lo, hi, bins),
             tables: std::array::from_fn(|_| vec![0u64; bins]),
         }
     }
 
     fn add(&mut self, values: &[f64]) {
-        let (lo, hi, norm) = (self.lo, self.hi, self.norm);
+        let (lo, hi, norm, scale) = (self.lo, self.hi, self.norm, self.scale);
         let edges = &self.edges[..];
         let last = edges.len() - 2;
         // The bin of `x`, if it is counted. The float division can land one bin off an edge:
@@ -77,7 +114,7 @@ impl BinCounter {
                 return None;
             }
             // In range, the product lies in [0, bins]: an i32 conversion is exact and cheap.
-            let mut i = (((x - lo) * norm) as i32 as usize).min(last);
+            let mut i = (((x * scale - lo * scale) * norm) as i32 as usize).min(last);
             i -= usize::from(x < edges[i]);
             i += usize::from((i < last) & (x >= edges[i + 1]));
             Some(i)
@@ -140,7 +177,7 @@ impl<T: Element> Op for HistogramBlock<T> {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let block = block_view::<T>(&args[0])?;
-        let mut counter = self.counter();
+        let mut counter = self.counter()?;
         match block.as_slice_memory_order() {
             Some(values) => counter.add_iter(values.iter().copied()),
             None => counter.add_iter(block.iter().copied()),
@@ -167,7 +204,7 @@ impl Op for RandomHistogram {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        let mut counter = self.hist.counter();
+        let mut counter = self.hist.counter()?;
         self.random.stream_f64(&mut |xs| counter.add(xs))?;
         counter.finish()
     }
@@ -233,6 +270,12 @@ impl<T: Element> Op for BincountBlock<T> {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let block = block_view::<T>(&args[0])?;
+        if self.length > MAX_BINS {
+            return Err(TaskError::new(format!(
+                "bincount: {} bins are more than the {MAX_BINS} a task's counts may hold",
+                self.length
+            )));
+        }
         let mut counts = vec![0u64; self.length];
         for x in block.iter() {
             let v = x
@@ -295,6 +338,15 @@ impl<T: Element> Array<T> {
                 ),
             });
         }
+        check_bins("histogram", bins)?;
+        let edges = edges(lo, hi, bins);
+        // As NumPy: every bin must have a positive width. And the bins per unit of range must
+        // be finite, so that values find their bins (subnormal widths do not).
+        let scale = range_scale(lo, hi);
+        let norm = bins as f64 / (hi * scale - lo * scale);
+        if edges.windows(2).any(|w| w[0] >= w[1]) || !norm.is_finite() {
+            return Err(ArrayError::BinsTooNarrow { bins, lo, hi });
+        }
         let token = Tokenizer::new()
             .write_str(self.name())
             .write(&(bins as u64, lo, hi))
@@ -306,7 +358,7 @@ impl<T: Element> Array<T> {
             _t: std::marker::PhantomData,
         });
         let counts = self.counts_tree("histogram", &token, bins, op);
-        Ok((counts, edges(lo, hi, bins)))
+        Ok((counts, edges))
     }
 
     /// The counts of the values in `0..length` (NumPy's `bincount` with `minlength = length`;
@@ -321,6 +373,7 @@ impl<T: Element> Array<T> {
     /// ```
     pub fn bincount(&self, length: usize) -> Result<Array<u64>, ArrayError> {
         self.check()?;
+        check_bins("bincount", length)?;
         let token = Tokenizer::new()
             .write_str(self.name())
             .write(&(length as u64))

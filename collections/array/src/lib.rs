@@ -65,6 +65,7 @@ pub use compare::CmpOp;
 pub use element::{DType, Element};
 pub use elementwise::{BinOp, Numeric, UnaryOp, broadcast_shapes};
 pub use error::{ArrayError, KernelError};
+pub use histogram::MAX_BINS;
 pub use kernels::{BlockInfo, Boundaries, Boundary};
 /// The `ndarray` crate that blocks and results are made of, and its `s![]` slicing macro.
 pub use ndarray::{self, s};

@@ -2,7 +2,7 @@
 //! match a direct count.
 
 use rask_array::random::Generator;
-use rask_array::{Array, IntoScalar, Reduction};
+use rask_array::{Array, ArrayError, IntoScalar, MAX_BINS, Reduction};
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
@@ -218,4 +218,64 @@ fn histogram_direct(
         counts[i] += 1;
     }
     counts
+}
+
+/// Bins past what a task's counts may hold are refused when the graph is built, before
+/// anything is allocated (issue 12, item 12: a capacity-overflow panic, an 8 TiB allocation).
+#[test]
+fn huge_bin_counts_are_typed_errors() {
+    let x = Array::from_array(&ndarray::arr1(&[1.0f64, 2.0]).into_dyn(), 1usize).unwrap();
+    for bins in [usize::MAX, 1 << 40, MAX_BINS + 1] {
+        let err = x.histogram(bins, (0.0, 1.0)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ArrayError::TooManyBins {
+                    what: "histogram",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    let err = x.histogram(1 << 40, (0.0, 1.0)).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"histogram: 1099511627776 bins are more than the 134217728 one task's counts may hold");
+    let i = Array::from_array(&ndarray::arr1(&[1i64, 2]).into_dyn(), 1usize).unwrap();
+    let err = i.bincount(1 << 40).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ArrayError::TooManyBins {
+                what: "bincount",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// A range wider than the largest float has finite edges and right counts; a range too narrow
+/// for its bins is refused, as NumPy refuses it (issue 12, item 16).
+#[test]
+fn histogram_ranges_at_the_float_limits() {
+    let x = Array::from_array(
+        &ndarray::arr1(&[2.0f64, 2.0, -1e308, 1e308]).into_dyn(),
+        2usize,
+    )
+    .unwrap();
+    let (counts, edges) = x.histogram(2, (-1e308, 1e308)).unwrap();
+    assert_eq!(edges, vec![-1e308, 0.0, 1e308]);
+    let c = counts.compute_on(&SyncScheduler, &[]).unwrap();
+    assert_eq!(c.as_slice().unwrap(), &[1, 3]);
+    let (counts, edges) = x.histogram(4, (-f64::MAX, f64::MAX)).unwrap();
+    assert!(edges.iter().all(|e| e.is_finite()), "{edges:?}");
+    let c = counts.compute_on(&SyncScheduler, &[]).unwrap();
+    assert_eq!(c.as_slice().unwrap(), &[1, 0, 2, 1]);
+    // NumPy: "Too many bins for data range".
+    let err = x.histogram(100, (1.0, 1.0 + 1e-15)).unwrap_err();
+    assert!(
+        matches!(err, ArrayError::BinsTooNarrow { bins: 100, .. }),
+        "{err}"
+    );
+    assert!(x.histogram(10, (0.0, 1e-320)).is_err());
 }
