@@ -169,6 +169,28 @@ impl From<Chunks> for ChunkSpec {
 /// gigabytes (Dask's graphs stop being practical long before).
 pub const MAX_BLOCKS: usize = 1 << 26;
 
+/// The number of elements of `shape`, checked: the one size rule of every constructor. An
+/// array whose elements (or their bytes, at `itemsize` each) overflow `usize` is an
+/// [`ArrayError::Overflow`] naming `what` was built; an empty axis makes it empty whatever the
+/// others are.
+pub(crate) fn checked_size(
+    what: &'static str,
+    shape: &[usize],
+    itemsize: usize,
+) -> Result<usize, ArrayError> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    let elements = shape.iter().try_fold(1usize, |a, d| a.checked_mul(*d));
+    match elements {
+        Some(n) if n.checked_mul(itemsize.max(1)).is_some() => Ok(n),
+        _ => Err(ArrayError::Overflow {
+            what,
+            shape: shape.to_vec(),
+        }),
+    }
+}
+
 /// Cuts `len` into blocks of `size`: `(size, size, …, rest)`; an empty axis is one empty block.
 fn blocks_of(len: usize, size: usize) -> Vec<usize> {
     if len == 0 {
@@ -226,16 +248,7 @@ impl Chunks {
                 _ => 1,
             })
             .fold(1u128, |a, b| a.saturating_mul(b));
-        // No elements if an axis is empty; else the bytes must be addressable.
-        let bytes = shape
-            .iter()
-            .try_fold(dtype.itemsize(), |a, d| a.checked_mul(*d));
-        if !shape.contains(&0) && bytes.is_none() {
-            return Err(ArrayError::Shape {
-                what: "chunks".into(),
-                message: format!("the shape {shape:?} has more bytes than can be addressed"),
-            });
-        }
+        checked_size("chunks", shape, dtype.itemsize())?;
         if blocks > MAX_BLOCKS as u128 {
             return Err(ArrayError::TooManyBlocks {
                 spec: spec.to_string(),

@@ -271,11 +271,13 @@ impl<T: Element> Array<T> {
             return Ok(self.clone());
         }
         let size = self.size();
-        let known: usize = shape
+        // The known dimensions' product, checked: one that overflows cannot be the size.
+        let known_dims: Vec<usize> = shape
             .iter()
             .filter(|s| **s >= 0)
             .map(|s| *s as usize)
-            .product();
+            .collect();
+        let known = crate::chunks::checked_size("reshape", &known_dims, T::DTYPE.itemsize())?;
         let new: Vec<usize> = if unknown == 1 {
             if known == 0 || !size.is_multiple_of(known) {
                 return Err(err(format!(
@@ -289,6 +291,7 @@ impl<T: Element> Array<T> {
         } else {
             shape.iter().map(|s| *s as usize).collect()
         };
+        crate::chunks::checked_size("reshape", &new, T::DTYPE.itemsize())?;
         if prod(&new) != size {
             return Err(err(format!(
                 "total size of new array must be unchanged: {:?} has {size} elements, {new:?} would have {}",

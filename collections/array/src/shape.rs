@@ -416,6 +416,7 @@ impl<T: Element> Array<T> {
         if lead == 0 && mine == shape {
             return Ok(self.clone());
         }
+        crate::chunks::checked_size("broadcast_to", shape, T::DTYPE.itemsize())?;
         let stretched = |k: usize| mine[k] == 1 && shape[lead + k] != 1;
         let axes: Vec<Vec<usize>> = (0..shape.len())
             .map(|i| match i.checked_sub(lead) {

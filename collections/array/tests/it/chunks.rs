@@ -280,7 +280,7 @@ fn bad_specs_are_typed_errors() {
     assert!(norm(1, &[1 << 20, 1 << 6], DType::U8, None).is_ok());
     assert!(norm(1, &[1 << 20, (1 << 6) + 1], DType::U8, None).is_err());
     let err = Array::<u8>::ones(&[1 << 40, 1 << 40], 1usize << 40).unwrap_err();
-    insta::assert_snapshot!(err.to_string(), @"chunks: the shape [1099511627776, 1099511627776] has more bytes than can be addressed");
+    insta::assert_snapshot!(err.to_string(), @"chunks: the shape [1099511627776, 1099511627776] has more elements than can be addressed");
     // An empty axis means no elements, however long the others are.
     let whole = || axes(vec![A::Whole, A::Whole, A::Whole]);
     assert!(norm(whole(), &[0, usize::MAX, 2], DType::F64, None).is_ok());

@@ -239,3 +239,47 @@ proptest! {
         prop_assert_eq!(both(&x.take(&signed, ax as isize).unwrap()), a.select(Axis(ax), &idx));
     }
 }
+
+/// One overflow-checked size rule for every constructor (issue 12, items 17 and 18): a
+/// broadcast or a reshape to a shape whose element count overflows is refused, as `ones` of
+/// that shape is.
+#[test]
+fn sizes_that_overflow_are_refused_everywhere() {
+    let x = Array::<f64>::ones(&[3], 3usize).unwrap();
+    let huge = [1usize << 40, 1 << 40, 3];
+    let err = x.broadcast_to(&huge).unwrap_err();
+    insta::assert_snapshot!(err.to_string(), @"broadcast_to: the shape [1099511627776, 1099511627776, 3] has more elements than can be addressed");
+    let err = Array::<f64>::ones(&huge, 1usize << 30).unwrap_err();
+    assert!(
+        matches!(err, rask_array::ArrayError::Overflow { what: "chunks", .. }),
+        "{err}"
+    );
+    // A reshape whose product wraps around to the right number of elements: 2^63 * 2 * 3
+    // is 6 modulo 2^64.
+    let y = Array::<f64>::ones(&[6], 2usize).unwrap();
+    let err = y.reshape(&[1 << 62, 4, 3]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rask_array::ArrayError::Overflow {
+                what: "reshape",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = y.reshape(&[1 << 62, 4, -1]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rask_array::ArrayError::Overflow {
+                what: "reshape",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // What fits still works.
+    assert_eq!(y.reshape(&[2, -1]).unwrap().shape(), vec![2, 3]);
+    assert_eq!(x.broadcast_to(&[4, 3]).unwrap().size(), 12);
+}
