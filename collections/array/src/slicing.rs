@@ -191,6 +191,18 @@ fn pieces(elem: &SliceInfoElem, axis: usize, blocks: &[usize]) -> Result<Vec<Pie
                 None => n,
             };
             let e = e.max(s);
+            // A step longer than the axis selects one element, as a step of the axis length
+            // does: the same selection, with no overflow (`isize::MIN` has no absolute value).
+            let longest = n.max(1);
+            let step = if step.unsigned_abs() > longest {
+                if step > 0 {
+                    longest as isize
+                } else {
+                    -(longest as isize)
+                }
+            } else {
+                step
+            };
             let k = step.unsigned_abs();
             let mut out = Vec::new();
             if e > s {

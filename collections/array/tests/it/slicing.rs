@@ -435,3 +435,32 @@ fn full_slices_are_the_same_array() {
         assert_eq!(y.graph().len(), a.graph().len());
     }
 }
+
+/// Steps as long as an `isize` can be select one element, computed without overflow
+/// (issue 12, item 19): NumPy's `x[::isize::MIN]` is `[x[-1]]`.
+#[test]
+fn extreme_steps_select_one_element() {
+    let a = ndarray::Array1::from((0..10i64).collect::<Vec<_>>()).into_dyn();
+    let x = Array::from_array(&a, 3usize).unwrap();
+    let run = |info: &[ndarray::SliceInfoElem]| {
+        x.slice(info)
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0
+    };
+    let step = |start: Option<isize>, step: isize| {
+        [ndarray::SliceInfoElem::Slice {
+            start: start.unwrap_or(0),
+            end: None,
+            step,
+        }]
+    };
+    assert_eq!(run(&step(None, isize::MIN)), vec![9]);
+    assert_eq!(run(&step(None, isize::MAX)), vec![0]);
+    assert_eq!(run(&step(Some(4), isize::MIN)), vec![9]);
+    assert_eq!(run(&step(Some(4), isize::MAX)), vec![4]);
+    assert_eq!(run(&step(None, -10)), vec![9]);
+    assert_eq!(run(&step(None, 11)), vec![0]);
+}
