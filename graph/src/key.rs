@@ -28,10 +28,9 @@ pub struct Key {
     index: KeyIndex,
 }
 
-/// The most dimensions a key index may have when decoded (untrusted bytes must not make the
-/// decoder reserve memory for a length it has not seen).
-pub const MAX_KEY_DIMS: usize = 64;
-
+/// Decodes a key index of any length: the integers are read one at a time, so untrusted bytes
+/// cannot make the decoder reserve memory for a length it has not seen (every index encoded is
+/// decoded: a key of 65 dimensions round-trips).
 pub(crate) fn deserialize_index<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<KeyIndex, D::Error> {
@@ -39,16 +38,11 @@ pub(crate) fn deserialize_index<'de, D: serde::Deserializer<'de>>(
     impl<'de> serde::de::Visitor<'de> for V {
         type Value = KeyIndex;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "a key index of at most {MAX_KEY_DIMS} integers")
+            write!(f, "a key index (a sequence of integers)")
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<KeyIndex, A::Error> {
             let mut out = KeyIndex::new();
             while let Some(i) = seq.next_element::<u32>()? {
-                if out.len() == MAX_KEY_DIMS {
-                    return Err(serde::de::Error::custom(format!(
-                        "a key index has more than {MAX_KEY_DIMS} dimensions"
-                    )));
-                }
                 out.push(i);
             }
             Ok(out)

@@ -82,7 +82,7 @@ pub use delayed::Delayed;
 pub use error::{ComputeError, GraphError, SharedError, TaskError, panic_message};
 pub use fuse::{ChainArg, Fused, OpBox, ValueBox};
 pub use graph::{Graph, KeyMap, KeySet, Layer};
-pub use key::{Key, KeyIndex, MAX_KEY_DIMS};
+pub use key::{Key, KeyIndex};
 pub use op::{Args, Arity, Op, downcast_op};
 pub use plan::{Plan, PlanArg};
 pub use scheduler::{Collection, Scheduler, graph_of_values};

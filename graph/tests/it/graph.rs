@@ -224,3 +224,19 @@ fn merging_culled_parts_of_one_layer_keeps_both() {
         g.layer("x").unwrap()
     ));
 }
+
+/// Every key that can be built is encoded and decoded: a key of 65 (or 300) dimensions
+/// round-trips through the wire format (issue 12, item 20: it was written, then refused).
+#[test]
+fn keys_of_many_dimensions_survive_the_wire() {
+    for dims in [65usize, 300] {
+        let mut g = Graph::new();
+        let mut l = Layer::new("deep");
+        l.insert(vec![1u32; dims], Task::literal(Value::new(7i64)));
+        g.add_layer(l);
+        let key = Key::new("deep", vec![1u32; dims]);
+        let back = Graph::from_bytes(&g.to_bytes().unwrap()).unwrap();
+        assert!(back.contains(&key), "{dims} dimensions");
+        assert_eq!(run_i64(&back, std::slice::from_ref(&key)), [7]);
+    }
+}
