@@ -276,9 +276,14 @@ impl<'a> Callbacks<'a> {
             if off.load(Ordering::Relaxed) {
                 continue;
             }
-            if catch_unwind(AssertUnwindSafe(|| f(*cb))).is_err()
-                && !off.swap(true, Ordering::Relaxed)
-            {
+            let failed = match catch_unwind(AssertUnwindSafe(|| f(*cb))) {
+                Ok(()) => false,
+                Err(payload) => {
+                    crate::exec::drop_panic_payload(payload);
+                    true
+                }
+            };
+            if failed && !off.swap(true, Ordering::Relaxed) {
                 eprintln!(
                     "rask: callback {cb:?} panicked in {what}; it is detached from this computation"
                 );

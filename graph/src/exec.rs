@@ -80,7 +80,32 @@ pub fn run_guarded(op: &dyn Op, args: Args) -> Result<Value, OpFailure> {
     match catch_unwind(AssertUnwindSafe(|| op.run(args))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(cause)) => Err(OpFailure::Error(cause)),
-        Err(payload) => Err(OpFailure::Panic(panic_message(&*payload))),
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            drop_panic_payload(payload);
+            Err(OpFailure::Panic(message))
+        }
+    }
+}
+
+/// Drops a caught panic's payload, whose own `Drop` may panic (a payload that panics when
+/// dropped would otherwise escape the `catch_unwind` that caught it): such a second panic is
+/// caught too, and its payload leaked rather than dropped (that could panic again). For
+/// scheduler authors: every payload a scheduler catches should go here.
+///
+/// ```
+/// struct Bomb;
+/// impl Drop for Bomb {
+///     fn drop(&mut self) {
+///         panic!("boom on drop");
+///     }
+/// }
+/// let caught = std::panic::catch_unwind(|| std::panic::panic_any(Bomb)).unwrap_err();
+/// rask_graph::exec::drop_panic_payload(caught); // returns; nothing escapes
+/// ```
+pub fn drop_panic_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
     }
 }
 

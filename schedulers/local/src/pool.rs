@@ -186,7 +186,11 @@ fn helper(shared: &Shared) {
             // SAFETY: the job is in the queue with `active` counted, so its caller is still
             // waiting in `Withdraw` and the closure is alive.
             let f = unsafe { &*f.0 };
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(worker)));
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(worker)))
+            {
+                rask_graph::exec::drop_panic_payload(payload);
+            }
         }
         q = lock(&shared.queue);
     }

@@ -259,6 +259,7 @@ impl<'a> State<'a> {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(worker)));
         if let Err(panic) = run {
             let message = rask_graph::panic_message(&*panic);
+            rask_graph::exec::drop_panic_payload(panic);
             self.fail(ComputeError::scheduler(
                 "threaded",
                 LocalError::WorkerPanicked { worker, message },

@@ -122,3 +122,42 @@ fn failures_deep_in_a_chain_stop_everything() {
         assert_eq!(err.key(), Some(&Key::new("c", [500])));
     }
 }
+
+/// A panic payload that itself panics when dropped: the task's panic is still an error naming
+/// it, on both schedulers (issue 12, item 13: it escaped the sync scheduler, and the threaded
+/// one lost the task's name).
+#[test]
+fn a_panic_payload_that_panics_on_drop_is_contained() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the payload's drop panicked too");
+        }
+    }
+    let op = ClosureOp::new("bomb", |_| std::panic::panic_any(Bomb));
+    let mut l = Layer::new("bomber");
+    l.insert([], Task::new(op, [Arg::Value(Value::new(1i64))]));
+    let mut g = Graph::new();
+    g.add_layer(l);
+    for s in [
+        Box::new(SyncScheduler) as Box<dyn Scheduler>,
+        Box::new(ThreadedScheduler::builder().num_workers(2).build().unwrap()),
+    ] {
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            s.get(&g, &[Key::new("bomber", [])], &[])
+        }))
+        .unwrap_or_else(|_| panic!("a panic escaped the {} scheduler", s.name()))
+        .unwrap_err();
+        assert!(
+            matches!(err, ComputeError::Panic { .. }),
+            "{}: {err}",
+            s.name()
+        );
+        assert_eq!(
+            err.to_string(),
+            "task 'bomber' (op `bomb`) panicked: a non-string panic payload",
+            "{}",
+            s.name()
+        );
+    }
+}
