@@ -91,6 +91,11 @@ pub trait Collection {
         Ok(())
     }
 
+    /// Called when computing the collection failed (its scheduler returned an error; no task
+    /// of it runs any more): a collection whose tasks leave something behind when they do not
+    /// all finish — a partial file — cleans it up here. By default, nothing.
+    fn on_failure(&self, _error: &ComputeError) {}
+
     /// The same collection over another graph holding the same keys (used by `persist`).
     fn rebuild(&self, graph: Graph) -> Self
     where
@@ -137,7 +142,9 @@ pub trait Collection {
         self.check()?;
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
-        let values = scheduler.get(&graph, &keys, callbacks)?;
+        let values = scheduler
+            .get(&graph, &keys, callbacks)
+            .inspect_err(|e| self.on_failure(e))?;
         one_value_per_key(&keys, &values)?;
         self.finalize(values)
     }
@@ -188,7 +195,10 @@ pub trait Collection {
         self.check()?;
         let keys = self.output_keys();
         let graph = self.optimized_graph()?;
-        Ok(self.rebuild(scheduler.persist(&graph, &keys, callbacks)?))
+        let held = scheduler
+            .persist(&graph, &keys, callbacks)
+            .inspect_err(|e| self.on_failure(e))?;
+        Ok(self.rebuild(held))
     }
 }
 

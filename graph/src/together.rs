@@ -26,6 +26,9 @@ pub trait Together {
 
     /// Each collection's result from its values, in order.
     fn finish(&self, values: Vec<Vec<Value>>) -> Result<Self::Output, ComputeError>;
+
+    /// Tells every collection that computing them failed ([`Collection::on_failure`]).
+    fn failed(&self, error: &ComputeError);
 }
 
 macro_rules! together {
@@ -44,6 +47,10 @@ macro_rules! together {
                 let mut values = values.into_iter();
                 Ok(($(self.$i.finalize(values.next().unwrap_or_default())?,)+))
             }
+
+            fn failed(&self, error: &ComputeError) {
+                $(self.$i.on_failure(error);)+
+            }
         }
     };
 }
@@ -61,7 +68,8 @@ pub fn compute_all_with<T: Together>(
     let parts = collections.parts()?;
     let graph = Graph::merged(parts.iter().map(|(g, _)| g));
     let keys: Vec<Key> = parts.iter().flat_map(|(_, k)| k.iter().cloned()).collect();
-    let values = crate::config::with_callbacks(|cbs| scheduler.get(&graph, &keys, cbs))?;
+    let values = crate::config::with_callbacks(|cbs| scheduler.get(&graph, &keys, cbs))
+        .inspect_err(|e| collections.failed(e))?;
     crate::scheduler::one_value_per_key(&keys, &values)?;
     let mut values = values.into_iter();
     let split = parts

@@ -3,8 +3,11 @@
 //! `zarr`), and [`Array::store`] into any [`Sink`].
 //!
 //! Writing is a lazy [`Stored`] collection: computing it writes. A file or store is written
-//! to a partial one beside the target and moved over it only when every block is written, so
-//! a computation that fails leaves the target as it was.
+//! to a partial one beside the target — its own, with a unique name, so that writers of one
+//! target at once do not mix — and moved over the target in one atomic step only when every
+//! block is written (the last writer wins, whole). A computation that fails leaves the target
+//! as it was and removes its partial output. The directory that holds the target must exist
+//! (as NumPy's and Dask's writers ask; nothing is created above the target).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,7 +46,7 @@ impl Op for MoveIntoPlace {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        std::fs::rename(&self.partial, &self.path).map_err(|e| {
+        move_into_place(&self.partial, &self.path).map_err(|e| {
             TaskError::new(format!(
                 "cannot move {} to {}: {e}",
                 self.partial.display(),
@@ -54,10 +57,80 @@ impl Op for MoveIntoPlace {
     }
 }
 
-/// The partial file or directory beside `path` that a write goes into first.
-fn partial_beside(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?;
-    Some(path.with_file_name(format!(".{}.rask-partial", name.to_string_lossy())))
+/// Moves `partial` over `path` in one atomic step: a rename for a file (or a directory where
+/// there is none yet); for a directory that is there already (another writer's, finished
+/// meanwhile), an atomic exchange, then the old one is removed.
+fn move_into_place(partial: &Path, path: &Path) -> std::io::Result<()> {
+    match std::fs::rename(partial, path) {
+        Ok(()) => Ok(()),
+        Err(e) if partial.is_dir() && path.is_dir() => {
+            exchange(partial, path).map_err(|_| e)?;
+            // `partial` now names the old store.
+            std::fs::remove_dir_all(partial)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Swaps two paths atomically (Linux's `renameat2(RENAME_EXCHANGE)`).
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c =
+        |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths that live across the call; the call takes
+    // no other pointers.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Without an atomic exchange: the old one is moved aside first.
+#[cfg(not(target_os = "linux"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let aside = a.with_extension("rask-old");
+    std::fs::rename(b, &aside)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&aside, a)
+}
+
+/// A partial file or directory of its own beside `path`, for one write to go into first; an
+/// error if `path` names no file or the directory that would hold it does not exist.
+fn partial_beside(path: &Path) -> Result<PathBuf, ArrayError> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| ArrayError::format(path, "names no file or directory"))?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(ArrayError::io(
+            "write into the directory of",
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} is not a directory", parent.display()),
+            ),
+        ));
+    }
+    Ok(path.with_file_name(format!(
+        ".{}.{}.rask-partial",
+        name.to_string_lossy(),
+        unique_token()
+    )))
 }
 
 rask_graph::register_op!(MoveIntoPlace, "rask.array.move-into-place");
@@ -68,6 +141,8 @@ rask_graph::register_op!(MoveIntoPlace, "rask.array.move-into-place");
 pub struct Stored {
     graph: Graph,
     key: Key,
+    /// The partial file or directory, removed if the computation fails (none for a sink).
+    partial: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Stored {
@@ -101,10 +176,23 @@ impl Collection for Stored {
             })
     }
 
+    /// The partial output of a write that did not finish is removed (the target is left as
+    /// it was).
+    fn on_failure(&self, _error: &ComputeError) {
+        if let Some(p) = &self.partial {
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(p)
+            } else {
+                std::fs::remove_file(p)
+            };
+        }
+    }
+
     fn rebuild(&self, graph: Graph) -> Self {
         Self {
             graph,
             key: self.key.clone(),
+            partial: self.partial.clone(),
         }
     }
 }
@@ -160,7 +248,7 @@ impl<T: Element> Array<T> {
             .collect();
         let done = MoveIntoPlace {
             label: format!("{label}-finish"),
-            partial,
+            partial: partial.clone(),
             path,
         };
         finish.insert([], Task::new(done, args));
@@ -169,7 +257,11 @@ impl<T: Element> Array<T> {
         graph.add_layer(create_layer);
         graph.add_layer(writes);
         graph.add_layer(finish);
-        Stored { graph, key }
+        Stored {
+            graph,
+            key,
+            partial: Some(partial),
+        }
     }
 
     /// A write of every block into `sink`, done when computed (Dask's `store`): blocks are
@@ -203,6 +295,10 @@ impl<T: Element> Array<T> {
         let mut graph = self.graph().clone();
         graph.add_layer(writes);
         graph.add_layer(done);
-        Ok(Stored { graph, key })
+        Ok(Stored {
+            graph,
+            key,
+            partial: None,
+        })
     }
 }

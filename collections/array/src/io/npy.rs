@@ -1,4 +1,5 @@
-//! `.npy` files: NumPy's format, read lazily through a memory map and written in place.
+//! `.npy` files: NumPy's format, read lazily (each block with positioned reads, so a file
+//! another program shortens gives an error, not a crash) and written in place.
 
 use std::fs::File;
 use std::io::Write;
@@ -76,37 +77,145 @@ pub fn read_npy_header(path: &Path) -> Result<NpyHeader, ArrayError> {
     file.read_exact_at(&mut text, start as u64)
         .map_err(|e| ArrayError::format(path, format!("the header is cut short: {e}")))?;
     let text = String::from_utf8_lossy(&text);
-    let field = |name: &str| -> Option<&str> {
-        let at = text.find(&format!("'{name}'"))?;
-        let rest = &text[at + name.len() + 2..];
-        Some(rest[rest.find(':')? + 1..].trim_start())
-    };
-    let bad = |what: &str| {
-        ArrayError::format(path, format!("the header's {what} cannot be read: {text}"))
-    };
-    let descr = field("descr")
-        .and_then(|r| r.strip_prefix('\'')?.split('\'').next())
-        .ok_or_else(|| bad("descr"))?
-        .to_string();
-    let fortran_order = field("fortran_order")
-        .ok_or_else(|| bad("fortran_order"))?
-        .starts_with("True");
-    let shape_text = field("shape")
-        .and_then(|r| r.strip_prefix('(')?.split(')').next())
-        .ok_or_else(|| bad("shape"))?;
-    let shape = shape_text
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse::<usize>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| bad("shape"))?;
+    let (descr, fortran_order, shape) = parse_header_dict(&text).map_err(|problem| {
+        ArrayError::format(
+            path,
+            format!("the header {:?} cannot be read: {problem}", text.trim_end()),
+        )
+    })?;
     Ok(NpyHeader {
         descr,
         fortran_order,
         shape,
         data_offset: start + len,
     })
+}
+
+/// Parses the Python dict literal of an `.npy` header — `{'descr': '<f8', 'fortran_order':
+/// False, 'shape': (3, 4), }` — into its three fields (each exactly once, nothing else), as
+/// NumPy's `safe_eval` reads it: quoted strings, `True` / `False`, tuples of integers.
+fn parse_header_dict(text: &str) -> Result<(String, bool, Vec<usize>), String> {
+    /// A value of the dict.
+    enum Lit {
+        Str(String),
+        Bool(bool),
+        Tuple(Vec<usize>),
+    }
+    struct P<'a> {
+        s: &'a [u8],
+        at: usize,
+    }
+    impl P<'_> {
+        fn ws(&mut self) {
+            while self.at < self.s.len() && self.s[self.at].is_ascii_whitespace() {
+                self.at += 1;
+            }
+        }
+        fn eat(&mut self, c: u8) -> bool {
+            self.ws();
+            if self.s.get(self.at) == Some(&c) {
+                self.at += 1;
+                true
+            } else {
+                false
+            }
+        }
+        fn expect(&mut self, c: u8) -> Result<(), String> {
+            if self.eat(c) {
+                Ok(())
+            } else {
+                Err(format!("expected `{}` at byte {}", c as char, self.at))
+            }
+        }
+        fn string(&mut self) -> Result<String, String> {
+            self.ws();
+            let q = match self.s.get(self.at) {
+                Some(q @ (b'\'' | b'"')) => *q,
+                _ => return Err(format!("expected a string at byte {}", self.at)),
+            };
+            let start = self.at + 1;
+            let len = self.s[start..]
+                .iter()
+                .position(|c| *c == q)
+                .ok_or("an unterminated string")?;
+            self.at = start + len + 1;
+            String::from_utf8(self.s[start..start + len].to_vec()).map_err(|e| e.to_string())
+        }
+        fn word(&mut self) -> &[u8] {
+            self.ws();
+            let start = self.at;
+            while self.at < self.s.len() && self.s[self.at].is_ascii_alphanumeric() {
+                self.at += 1;
+            }
+            &self.s[start..self.at]
+        }
+        fn value(&mut self) -> Result<Lit, String> {
+            self.ws();
+            match self.s.get(self.at) {
+                Some(b'\'' | b'"') => Ok(Lit::Str(self.string()?)),
+                Some(b'(') => {
+                    self.at += 1;
+                    let mut dims = Vec::new();
+                    loop {
+                        if self.eat(b')') {
+                            return Ok(Lit::Tuple(dims));
+                        }
+                        let w = self.word();
+                        let w = w.strip_suffix(b"L").unwrap_or(w);
+                        let d = std::str::from_utf8(w)
+                            .ok()
+                            .and_then(|w| w.parse::<usize>().ok())
+                            .ok_or_else(|| format!("a bad dimension at byte {}", self.at))?;
+                        dims.push(d);
+                        if !self.eat(b',') {
+                            self.expect(b')')?;
+                            return Ok(Lit::Tuple(dims));
+                        }
+                    }
+                }
+                _ => match self.word() {
+                    b"True" => Ok(Lit::Bool(true)),
+                    b"False" => Ok(Lit::Bool(false)),
+                    _ => Err(format!("an unknown value at byte {}", self.at)),
+                },
+            }
+        }
+    }
+    let mut p = P {
+        s: text.as_bytes(),
+        at: 0,
+    };
+    p.expect(b'{')?;
+    let (mut descr, mut fortran, mut shape) = (None, None, None);
+    loop {
+        if p.eat(b'}') {
+            break;
+        }
+        let key = p.string()?;
+        p.expect(b':')?;
+        let value = p.value()?;
+        let slot_taken = match (key.as_str(), value) {
+            ("descr", Lit::Str(v)) => descr.replace(v).is_some(),
+            ("fortran_order", Lit::Bool(v)) => fortran.replace(v).is_some(),
+            ("shape", Lit::Tuple(v)) => shape.replace(v).is_some(),
+            (k, _) => return Err(format!("an unexpected key or value: {k:?}")),
+        };
+        if slot_taken {
+            return Err(format!("{key:?} appears twice"));
+        }
+        if !p.eat(b',') {
+            p.expect(b'}')?;
+            break;
+        }
+    }
+    p.ws();
+    if p.at != p.s.len() {
+        return Err(format!("text after the dict at byte {}", p.at));
+    }
+    match (descr, fortran, shape) {
+        (Some(d), Some(f), Some(s)) => Ok((d, f, s)),
+        _ => Err("it needs 'descr', 'fortran_order' and 'shape'".into()),
+    }
 }
 
 /// The bytes of an `.npy` header for `shape` of `dtype` (version 1.0, padded to 64 bytes).
@@ -135,7 +244,8 @@ fn npy_header(dtype: DType, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// Reads one block of an `.npy` file through a memory map.
+/// Reads one block of an `.npy` file with positioned reads (not a memory map: a file shortened
+/// by another program while it is read must give an error, not kill the process with SIGBUS).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NpyBlock<T> {
     path: PathBuf,
@@ -153,32 +263,59 @@ impl<T: Element> Op for NpyBlock<T> {
     fn run(&self, _: Args) -> Result<Value, TaskError> {
         let file = File::open(&self.path)
             .map_err(|e| TaskError::new(format!("cannot open {}: {e}", self.path.display())))?;
-        // SAFETY: the map is read-only and dropped before this task returns; a file changed
-        // underneath while it is read gives wrong numbers, not memory unsafety for us, as we
-        // copy the bytes out and check the length first.
-        let map = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|e| TaskError::new(format!("cannot map {}: {e}", self.path.display())))?;
+        let short = |len: u64| {
+            TaskError::new(format!(
+                "{} holds {len} bytes, fewer than its header says",
+                self.path.display()
+            ))
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| TaskError::new(format!("cannot read {}: {e}", self.path.display())))?
+            .len();
         let size = T::DTYPE.itemsize();
-        if npy_data_end(&self.shape, size, self.offset).is_none_or(|end| map.len() < end) {
-            return Err(TaskError::new(format!(
-                "{} holds {} bytes, fewer than its header says",
-                self.path.display(),
-                map.len()
-            )));
+        if npy_data_end(&self.shape, size, self.offset).is_none_or(|end| len < end as u64) {
+            return Err(short(len));
         }
         let out_shape: Vec<usize> = self.ranges.iter().map(|(s, e)| e - s).collect();
         let ndim = self.shape.len();
         let total: usize = out_shape.iter().product();
         let mut data: Vec<T> = crate::chunk::big_vec(total);
+        // Reads `bytes` at `at` and decodes them (the file may have shrunk since it was checked).
+        let mut buf: Vec<u8> = Vec::new();
+        let mut read = |at: usize, bytes: usize, data: &mut Vec<T>| -> Result<(), TaskError> {
+            buf.resize(bytes, 0);
+            file.read_exact_at(&mut buf, at as u64).map_err(|e| {
+                TaskError::new(format!(
+                    "cannot read {} bytes at {at} of {}: {e} (was the file changed?)",
+                    bytes,
+                    self.path.display()
+                ))
+            })?;
+            data.extend(buf.chunks_exact(size).map(T::get));
+            Ok(())
+        };
         if ndim == 0 {
-            data.push(T::get(&map[self.offset..self.offset + size]));
+            read(self.offset, size, &mut data)?;
         } else if total > 0 {
-            // Copy lane by lane along the last axis: each lane is contiguous in the file.
+            // Lane by lane along the last axis (each lane is contiguous in the file); lanes
+            // that follow one another in the file are read together, up to 8 MiB at a time.
             let start: Vec<usize> = self.ranges.iter().map(|(s, _)| *s).collect();
             let lane = out_shape[ndim - 1] * size;
+            let mut run: Option<(usize, usize)> = None;
             for flat in lane_starts(&self.shape, &start, &out_shape) {
                 let at = self.offset + flat * size;
-                data.extend(map[at..at + lane].chunks_exact(size).map(T::get));
+                run = match run {
+                    Some((s, n)) if s + n == at && n < 8 << 20 => Some((s, n + lane)),
+                    Some((s, n)) => {
+                        read(s, n, &mut data)?;
+                        Some((at, lane))
+                    }
+                    None => Some((at, lane)),
+                };
+            }
+            if let Some((s, n)) = run {
+                read(s, n, &mut data)?;
             }
         }
         let a = ArrayD::from_shape_vec(IxDyn(&out_shape), data)
@@ -376,8 +513,7 @@ impl<T: Element> Array<T> {
     pub fn to_npy(&self, path: impl AsRef<Path>) -> Result<Stored, ArrayError> {
         self.check()?;
         let path = path.as_ref().to_path_buf();
-        let partial =
-            partial_beside(&path).ok_or_else(|| ArrayError::format(&path, "names no file"))?;
+        let partial = partial_beside(&path)?;
         let header = npy_header(T::DTYPE, &self.shape());
         let offset = header.len();
         let len = (offset + self.size() * T::DTYPE.itemsize()) as u64;

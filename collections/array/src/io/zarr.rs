@@ -148,7 +148,9 @@ impl<T: ZarrElement> Op for ZarrCreate<T> {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        std::fs::create_dir_all(&self.path)
+        // The partial store itself, not its parents: the directory holding the target must
+        // exist (checked when the write was built; gone since, it is an error).
+        std::fs::create_dir(&self.path)
             .map_err(|e| TaskError::new(format!("cannot create {}: {e}", self.path.display())))?;
         let store = open_store(&self.path).map_err(TaskError::new)?;
         let bad =
@@ -263,8 +265,7 @@ impl<T: ZarrElement> Array<T> {
                 ),
             ));
         }
-        let partial =
-            partial_beside(&path).ok_or_else(|| ArrayError::format(&path, "names no directory"))?;
+        let partial = partial_beside(&path)?;
         let chunk: Vec<u64> = self
             .chunks()
             .chunksize()

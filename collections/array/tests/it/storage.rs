@@ -300,3 +300,214 @@ fn zarr_errors_and_failed_writes() {
     );
     assert!(!d.join("f.zarr").exists());
 }
+
+/// The partial files and stores in `d` (a failed or finished write leaves none).
+fn partials(d: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("rask-partial"))
+        .collect()
+}
+
+/// A failed write removes its partial output and leaves the target alone; a write into a
+/// directory that does not exist is refused, for `.npy` and zarr alike (issue 12, items 21
+/// and 23).
+#[test]
+fn failed_writes_leave_nothing_behind_and_parents_must_exist() {
+    let d = dir("leftovers");
+    let failing = failing_array();
+    assert!(
+        failing
+            .to_npy(d.join("f.npy"))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .is_err()
+    );
+    assert!(
+        failing
+            .to_zarr(d.join("f.zarr"))
+            .unwrap()
+            .compute_on(&SyncScheduler, &[])
+            .is_err()
+    );
+    let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    assert!(
+        failing
+            .to_npy(d.join("g.npy"))
+            .unwrap()
+            .compute_on(&threaded, &[])
+            .is_err()
+    );
+    assert!(
+        failing
+            .to_zarr(d.join("g.zarr"))
+            .unwrap()
+            .compute_on(&threaded, &[])
+            .is_err()
+    );
+    assert_eq!(partials(&d), Vec::<String>::new());
+    assert!(!d.join("f.npy").exists() && !d.join("f.zarr").exists());
+    let ones = Array::<f64>::ones(&[4], 2usize).unwrap();
+    for target in [d.join("no/such/x.npy"), d.join("no/such/x.zarr")] {
+        let err = if target.extension().unwrap() == "npy" {
+            ones.to_npy(&target).unwrap_err()
+        } else {
+            ones.to_zarr(&target).unwrap_err()
+        };
+        assert!(
+            matches!(&err, rask_array::ArrayError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
+            "{err}"
+        );
+    }
+    assert!(!d.join("no").exists(), "no parent directory was made");
+}
+
+/// Writers of one target at once each write their own partial output; the target ends whole,
+/// from one of them (issue 12: about half the npy rounds and nearly all zarr rounds ended mixed).
+#[test]
+fn concurrent_writers_of_one_target_do_not_mix() {
+    let d = dir("concurrent");
+    let a = Array::<f64>::full(&[64, 64], 8usize, 1.0).unwrap();
+    let b = Array::<f64>::full(&[64, 64], 8usize, 2.0).unwrap();
+    for round in 0..12 {
+        for zarr in [false, true] {
+            let target = d.join(if zarr {
+                format!("t{round}.zarr")
+            } else {
+                format!("t{round}.npy")
+            });
+            let writes: Vec<_> = [&a, &b]
+                .iter()
+                .map(|x| {
+                    if zarr {
+                        x.to_zarr(&target).unwrap()
+                    } else {
+                        x.to_npy(&target).unwrap()
+                    }
+                })
+                .collect();
+            std::thread::scope(|s| {
+                for w in &writes {
+                    s.spawn(|| {
+                        let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+                        w.compute_on(&threaded, &[]).unwrap();
+                    });
+                }
+            });
+            let back = if zarr {
+                Array::<f64>::from_zarr(&target, None).unwrap()
+            } else {
+                Array::<f64>::from_npy(&target, 16usize).unwrap()
+            };
+            let got = back.compute_on(&SyncScheduler, &[]).unwrap();
+            let first = got[[0, 0]];
+            assert!(
+                got.iter().all(|v| *v == first) && (first == 1.0 || first == 2.0),
+                "round {round} (zarr: {zarr}) mixed the writers"
+            );
+        }
+    }
+    assert_eq!(partials(&d), Vec::<String>::new());
+}
+
+/// A file shortened by another program while blocks are read gives errors or right answers,
+/// never a crash (issue 12, item 22: a memory map turned it into SIGBUS).
+#[test]
+fn a_file_shortened_while_read_is_an_error_not_a_crash() {
+    let d = dir("shrinking");
+    let path = d.join("x.npy");
+    Array::<f64>::full(&[1 << 20], 1usize << 20, 3.0)
+        .unwrap()
+        .to_npy(&path)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    let full = std::fs::metadata(&path).unwrap().len();
+    let x = Array::<f64>::from_npy(&path, 1usize << 14).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut ok, mut failed) = (0, 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                f.set_len(full / 3).unwrap();
+                f.set_len(full).unwrap();
+            }
+        });
+        for _ in 0..20 {
+            match x
+                .sum(rask_array::Reduction::all())
+                .unwrap()
+                .compute_on(&SyncScheduler, &[])
+            {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert!(e.to_string().contains("x.npy"), "{e}");
+                    failed += 1;
+                }
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(ok + failed, 20);
+}
+
+/// The header is parsed as the Python dict it is: keys in any order, either quote, spaces;
+/// a missing or repeated key, or a value of the wrong kind, is an error naming the file.
+#[test]
+fn npy_headers_are_parsed_as_dicts() {
+    let d = dir("headers");
+    let write = |name: &str, dict: &str| {
+        let p = d.join(name);
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let mut dict = dict.to_string();
+        let pad = (64 - (10 + dict.len() + 1) % 64) % 64;
+        dict.push_str(&" ".repeat(pad));
+        dict.push('\n');
+        bytes.extend_from_slice(&(dict.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(dict.as_bytes());
+        bytes.extend((0..6).flat_map(|i| (i as f64).to_le_bytes()));
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let p = write(
+        "ok.npy",
+        r#"{"shape": (2, 3L), "fortran_order": False, 'descr': "<f8"}"#,
+    );
+    let h = read_npy_header(&p).unwrap();
+    assert_eq!(
+        (h.descr.as_str(), h.fortran_order, h.shape.as_slice()),
+        ("<f8", false, &[2, 3][..])
+    );
+    let got = Array::<f64>::from_npy(&p, 2usize)
+        .unwrap()
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(got.as_slice().unwrap(), &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    for (name, dict) in [
+        ("missing.npy", "{'descr': '<f8', 'fortran_order': False}"),
+        (
+            "twice.npy",
+            "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (6,)}",
+        ),
+        (
+            "kind.npy",
+            "{'descr': '<f8', 'fortran_order': 'no', 'shape': (6,)}",
+        ),
+        (
+            "decoy.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), 'x': 'shape: (1,)'}",
+        ),
+        (
+            "trailing.npy",
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (6,)} junk",
+        ),
+    ] {
+        let e = read_npy_header(&write(name, dict)).unwrap_err().to_string();
+        assert!(
+            e.contains(name) && e.contains("cannot be read"),
+            "{name}: {e}"
+        );
+    }
+}
