@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, IxDyn, Slice};
+use ndarray::{ArrayD, Slice};
 use rask_graph::tokenize::Tokenizer;
 use rask_graph::{Collection, ComputeError, Graph, Key, KeySet, Task, Value};
 
@@ -300,7 +300,8 @@ impl<T: Element> Collection for Array<T> {
                 block.as_standard_layout().into_owned()
             });
         }
-        let mut out = ArrayD::<T>::default(IxDyn(&self.shape()));
+        let mut out =
+            crate::chunk::filled(&self.shape(), T::default()).map_err(|e| assembly_error(&e))?;
         for (index, value) in blocks.iter().zip(values) {
             let ranges = self.chunks.block_ranges(index);
             let block = take_block::<T>(&self.key(index), Some(value))?;
@@ -343,11 +344,22 @@ fn take_block<T: Element>(key: &Key, value: Option<Value>) -> Result<ArrayD<T>, 
         expected: 1,
         found: 0,
     })?;
-    let found = value.type_name();
-    crate::chunk::take_array::<T>(value).map_err(|_| ComputeError::ResultType {
-        key: key.clone(),
-        expected: std::any::type_name::<Chunk<T>>(),
-        found,
+    if crate::chunk::block_view::<T>(&value).is_err() {
+        return Err(ComputeError::ResultType {
+            key: key.clone(),
+            expected: std::any::type_name::<Chunk<T>>(),
+            found: value.type_name(),
+        });
+    }
+    // A constant block is made in memory here: that can fail for want of memory.
+    crate::chunk::take_array::<T>(value).map_err(|e| assembly_error(&e))
+}
+
+/// The error of a result that cannot be made in memory.
+fn assembly_error(e: &rask_graph::TaskError) -> ComputeError {
+    ComputeError::collection(ArrayError::Shape {
+        what: "compute".into(),
+        message: format!("the result cannot be assembled: {e}"),
     })
 }
 

@@ -49,9 +49,9 @@ impl<T: Element> ConstChunk<T> {
             .unwrap_or_else(|| unreachable!("a 0-d array broadcasts to any shape"))
     }
 
-    /// The block in memory.
-    pub fn to_array(&self) -> ArrayD<T> {
-        ArrayD::from_elem(IxDyn(&self.shape), self.value())
+    /// The block in memory (an error if that memory cannot be had).
+    pub fn to_array(&self) -> Result<ArrayD<T>, TaskError> {
+        filled(&self.shape, self.value())
     }
 }
 
@@ -82,7 +82,10 @@ pub(crate) fn take_array<T: Element>(v: Value) -> Result<ArrayD<T>, TaskError> {
     match v.try_take::<Chunk<T>>() {
         Ok(Ok(c)) => Ok(c.0),
         Ok(Err(shared)) => Ok(shared.0.clone()),
-        Err(v) => Ok(block_view::<T>(&v)?.to_owned()),
+        Err(v) => match v.downcast_ref::<ConstChunk<T>>() {
+            Some(c) => c.to_array(),
+            None => Ok(block_view::<T>(&v)?.to_owned()),
+        },
     }
 }
 
@@ -191,11 +194,19 @@ register_chunks!(
     bool => "rask.array.chunk<bool>"
 );
 
-/// An empty vector with room for `n` elements. Big ones (4 MiB and more) ask the kernel for
-/// transparent huge pages, as NumPy does for its large arrays: far fewer page faults, and
-/// faster zeroing of fresh memory, for the blocks that dominate a computation's traffic.
-pub(crate) fn big_vec<T>(n: usize) -> Vec<T> {
-    let v: Vec<T> = Vec::with_capacity(n);
+/// An empty vector with room for `n` elements, or an error if that memory cannot be had (a
+/// block of a terabyte is an error naming its size, not an aborted process). Big ones (4 MiB
+/// and more) ask the kernel for transparent huge pages, as NumPy does for its large arrays:
+/// far fewer page faults, and faster zeroing of fresh memory, for the blocks that dominate a
+/// computation's traffic.
+pub(crate) fn big_vec<T>(n: usize) -> Result<Vec<T>, TaskError> {
+    let mut v: Vec<T> = Vec::new();
+    let bytes = (n as u128) * (size_of::<T>() as u128);
+    v.try_reserve_exact(n).map_err(|_| {
+        TaskError::new(format!(
+            "cannot allocate a block of {n} elements ({bytes} bytes): not enough memory"
+        ))
+    })?;
     let bytes = n.saturating_mul(size_of::<T>());
     if bytes >= 4 << 20 {
         let page = 4096usize;
@@ -214,5 +225,16 @@ pub(crate) fn big_vec<T>(n: usize) -> Vec<T> {
             }
         }
     }
-    v
+    Ok(v)
+}
+
+/// An array of `shape` filled with `value`, or an error if its memory cannot be had.
+pub(crate) fn filled<T: Element>(shape: &[usize], value: T) -> Result<ArrayD<T>, TaskError> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, d| a.checked_mul(*d))
+        .ok_or_else(|| TaskError::new(format!("a block of shape {shape:?} overflows")))?;
+    let mut data = big_vec(n)?;
+    data.resize(n, value);
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|e| TaskError::new(e.to_string()))
 }

@@ -68,7 +68,10 @@ impl<T> HistogramBlock<T> {
     /// A counter for this histogram's bins (an op decoded from elsewhere may say anything:
     /// its bins are checked before they are allocated).
     fn counter(&self) -> Result<BinCounter, TaskError> {
-        if self.bins > MAX_BINS || self.bins == 0 || !(self.lo < self.hi) {
+        if self.bins > MAX_BINS
+            || self.bins == 0
+            || self.lo.partial_cmp(&self.hi) != Some(std::cmp::Ordering::Less)
+        {
             return Err(TaskError::new(format!(
                 "histogram: {} bins on [{}, {}] (at most {MAX_BINS}, and lo < hi)",
                 self.bins, self.lo, self.hi

@@ -77,9 +77,8 @@ impl Draws for Batches<'_> {
 /// Written straight into the block.
 impl Draws for Vec<f64> {
     fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
-        if self.capacity() < n {
-            *self = crate::chunk::big_vec(n);
-        }
+        // Room is made by the caller (which can fail); this only fills it.
+        self.reserve(n);
         self.extend((0..n).map(|_| d.sample(rng)));
     }
 }
@@ -133,7 +132,7 @@ impl Op for RandomBlock {
         let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
         Ok(match self.draw {
             Draw::Normal { .. } | Draw::Uniform { .. } => {
-                let mut v: Vec<f64> = Vec::new();
+                let mut v: Vec<f64> = crate::chunk::big_vec(n)?;
                 self.draw_f64(&mut v)?;
                 Value::new(Chunk(
                     ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| bad(&e))?,
@@ -141,7 +140,8 @@ impl Op for RandomBlock {
             }
             Draw::Integers { low, high } => {
                 let d = Uniform::new(low, high).map_err(|e| bad(&e))?;
-                let v: Vec<i64> = (0..n).map(|_| d.sample(&mut rng)).collect();
+                let mut v: Vec<i64> = crate::chunk::big_vec(n)?;
+                v.extend((0..n).map(|_| d.sample(&mut rng)));
                 Value::new(Chunk(
                     ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| bad(&e))?,
                 ))

@@ -280,7 +280,7 @@ impl<T: Element> Op for NpyBlock<T> {
         let out_shape: Vec<usize> = self.ranges.iter().map(|(s, e)| e - s).collect();
         let ndim = self.shape.len();
         let total: usize = out_shape.iter().product();
-        let mut data: Vec<T> = crate::chunk::big_vec(total);
+        let mut data: Vec<T> = crate::chunk::big_vec(total)?;
         // Reads `bytes` at `at` and decodes them (the file may have shrunk since it was checked).
         let mut buf: Vec<u8> = Vec::new();
         let mut read = |at: usize, bytes: usize, data: &mut Vec<T>| -> Result<(), TaskError> {

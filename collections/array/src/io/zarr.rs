@@ -185,6 +185,7 @@ impl<T: ZarrElement> Array<T> {
     /// use rask_array::Array;
     /// use rask_graph::Collection;
     /// let dir = std::env::temp_dir().join(format!("rask-zarr-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap(); // the directory holding a store must exist
     /// let x = Array::from_array(&ndarray::Array2::from_shape_fn((5, 4), |(i, j)| (i * 4 + j) as i32).into_dyn(), 2usize).unwrap();
     /// let s = rask_local::SyncScheduler;
     /// x.to_zarr(dir.join("x.zarr")).unwrap().compute_on(&s, &[]).unwrap();
@@ -192,6 +193,7 @@ impl<T: ZarrElement> Array<T> {
     /// assert_eq!(y.chunks(), x.chunks());
     /// assert_eq!(y.compute_on(&s, &[]).unwrap(), x.compute_on(&s, &[]).unwrap());
     /// assert!(Array::<f64>::from_zarr(dir.join("x.zarr"), None).is_err());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
     /// ```
     pub fn from_zarr(
         path: impl AsRef<Path>,

@@ -90,7 +90,7 @@ impl<T: Element> Mosaic<T> {
             return Ok(Value::new(ConstChunk::new(self.shape.clone(), v)));
         }
         let len = self.shape.iter().product();
-        let mut data = crate::chunk::big_vec(len);
+        let mut data = crate::chunk::big_vec(len)?;
         data.resize(len, T::default());
         let mut out = ArrayD::from_shape_vec(IxDyn(&self.shape), data)
             .map_err(|e| TaskError::new(e.to_string()))?;

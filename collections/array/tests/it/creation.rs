@@ -90,3 +90,31 @@ fn from_fn_builds_blocks_and_checks_their_shapes() {
     assert!(matches!(err, ComputeError::Task { .. }), "{err}");
     assert!(err.to_string().contains("shape [3]"), "{err}");
 }
+
+/// A block too big for memory is an error naming its size when it must be made, not an
+/// aborted process (issue 12): a constant terabyte block costs nothing until then, and its
+/// sum is still O(1).
+#[test]
+fn a_block_too_big_for_memory_is_an_error() {
+    let n = 1usize << 40; // 8 TiB of f64
+    let x = Array::<f64>::ones(&[n], n).unwrap();
+    assert_eq!(
+        x.sum(rask_array::Reduction::all())
+            .unwrap()
+            .compute_on(&rask_local::SyncScheduler, &[])
+            .unwrap()
+            .into_raw_vec_and_offset()
+            .0,
+        vec![n as f64]
+    );
+    let err = x.compute_on(&rask_local::SyncScheduler, &[]).unwrap_err();
+    assert!(err.to_string().contains("not enough memory"), "{err}");
+    let two = Array::<f64>::ones(&[2 * n], n).unwrap();
+    let err = two.compute_on(&rask_local::SyncScheduler, &[]).unwrap_err();
+    assert!(err.to_string().contains("not enough memory"), "{err}");
+    let r = rask_array::random::Generator::new(0)
+        .uniform(0.0, 1.0, &[n], n)
+        .unwrap();
+    let err = r.compute_on(&rask_local::SyncScheduler, &[]).unwrap_err();
+    assert!(err.to_string().contains("not enough memory"), "{err}");
+}
