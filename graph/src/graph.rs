@@ -34,8 +34,79 @@ pub type KeySet = FxHashSet<Key>;
 #[derive(Clone)]
 pub struct Layer {
     name: Arc<str>,
-    tasks: IndexMap<KeyIndex, Task, FxBuildHasher>,
+    /// The block indices, in insertion order; `tasks[i]` is the task at `indices[i]`.
+    indices: Vec<KeyIndex>,
+    tasks: Vec<Task>,
+    /// Whether the indices were inserted in strictly increasing (lexicographic) order, as
+    /// every layer built block by block is: then an insert needs no lookup to know its index
+    /// is new.
+    increasing: bool,
+    /// How an index is found, made on first use: by arithmetic for a layer that is a whole
+    /// grid in C order (no hashing at all), else through a hash map.
+    lookup: std::sync::OnceLock<Lookup>,
     dependencies: Vec<Arc<str>>,
+}
+
+/// How a layer finds the position of an index.
+#[derive(Clone, Debug)]
+enum Lookup {
+    /// Every index of the grid with these counts per axis, in C order: the position is the
+    /// index raveled.
+    Grid(Vec<u32>),
+    /// Any indices.
+    Map(FxHashMap<KeyIndex, u32>),
+}
+
+impl Lookup {
+    /// The lookup for these indices.
+    fn of(indices: &[KeyIndex], increasing: bool) -> Lookup {
+        if increasing && let Some(counts) = grid_counts(indices) {
+            return Lookup::Grid(counts);
+        }
+        let mut map = FxHashMap::with_capacity_and_hasher(indices.len(), FxBuildHasher);
+        for (pos, index) in indices.iter().enumerate() {
+            map.insert(index.clone(), pos as u32);
+        }
+        Lookup::Map(map)
+    }
+
+    fn position(&self, index: &[u32]) -> Option<usize> {
+        match self {
+            Lookup::Grid(counts) => {
+                if index.len() != counts.len() {
+                    return None;
+                }
+                let mut pos = 0usize;
+                for (i, n) in index.iter().zip(counts) {
+                    if i >= n {
+                        return None;
+                    }
+                    pos = pos * (*n as usize) + *i as usize;
+                }
+                Some(pos)
+            }
+            Lookup::Map(map) => map.get(index).map(|p| *p as usize),
+        }
+    }
+}
+
+/// The counts per axis of the grid that `indices` (strictly increasing) cover in C order, if
+/// they cover a whole grid.
+fn grid_counts(indices: &[KeyIndex]) -> Option<Vec<u32>> {
+    let last = indices.last()?;
+    let counts: Vec<u32> = last
+        .iter()
+        .map(|i| i.checked_add(1))
+        .collect::<Option<_>>()?;
+    let total = counts
+        .iter()
+        .try_fold(1usize, |a, n| a.checked_mul(*n as usize))?;
+    // Strictly increasing, as many as the grid holds, each inside it: exactly the grid.
+    (total == indices.len()
+        && indices
+            .iter()
+            .all(|i| i.len() == counts.len() && i.iter().zip(&counts).all(|(i, n)| i < n)))
+    .then_some(counts)
 }
 
 impl Layer {
@@ -43,7 +114,10 @@ impl Layer {
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         Self {
             name: name.into(),
-            tasks: IndexMap::default(),
+            indices: Vec::new(),
+            tasks: Vec::new(),
+            increasing: true,
+            lookup: std::sync::OnceLock::new(),
             dependencies: Vec::new(),
         }
     }
@@ -51,11 +125,13 @@ impl Layer {
     /// An empty layer with room for `n` tasks.
     pub fn with_capacity(name: impl Into<Arc<str>>, n: usize) -> Self {
         let mut l = Self::new(name);
+        l.indices.reserve(n);
         l.tasks.reserve(n);
         l
     }
 
-    /// Adds (or replaces) the task at a block index.
+    /// Adds (or replaces) the task at a block index. Indices added in increasing order (as a
+    /// layer is built block by block) cost no hashing.
     pub fn insert(&mut self, index: impl IntoIterator<Item = u32>, task: Task) {
         for dep in task.dependencies() {
             let name = dep.name_arc();
@@ -63,7 +139,35 @@ impl Layer {
                 self.dependencies.push(Arc::clone(name));
             }
         }
-        self.tasks.insert(index.into_iter().collect(), task);
+        let index: KeyIndex = index.into_iter().collect();
+        let after_last = self.indices.last().is_none_or(|l| index[..] > l[..]);
+        if self.increasing && after_last {
+            // New for sure; a lookup made before no longer covers every index.
+            if let Some(Lookup::Map(map)) = self.lookup.get_mut() {
+                map.insert(index.clone(), self.indices.len() as u32);
+            } else {
+                self.lookup = std::sync::OnceLock::new();
+            }
+            self.indices.push(index);
+            self.tasks.push(task);
+            return;
+        }
+        match self.position(&index) {
+            Some(pos) => self.tasks[pos] = task,
+            None => {
+                self.increasing = false;
+                let pos = self.indices.len();
+                // The lookup becomes (or stays) a map, kept up to date.
+                if !matches!(self.lookup.get(), Some(Lookup::Map(_))) {
+                    self.lookup = std::sync::OnceLock::from(Lookup::of(&self.indices, false));
+                }
+                if let Some(Lookup::Map(map)) = self.lookup.get_mut() {
+                    map.insert(index.clone(), pos as u32);
+                }
+                self.indices.push(index);
+                self.tasks.push(task);
+            }
+        }
     }
 
     /// The layer's key name.
@@ -78,7 +182,7 @@ impl Layer {
 
     /// The task at `index`.
     pub fn get(&self, index: &[u32]) -> Option<&Task> {
-        self.tasks.get(index)
+        self.position(index).map(|p| &self.tasks[p])
     }
 
     /// The number of tasks.
@@ -98,18 +202,22 @@ impl Layer {
 
     /// The tasks with their keys, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &Task)> + '_ {
-        self.tasks
+        self.indices
             .iter()
+            .zip(&self.tasks)
             .map(|(i, t)| (Key::with_name(&self.name, i.iter().copied()), t))
     }
 
     /// The block indices and tasks, in insertion order.
     pub fn entries(&self) -> impl Iterator<Item = (&[u32], &Task)> + '_ {
-        self.tasks.iter().map(|(i, t)| (i.as_slice(), t))
+        self.indices.iter().map(KeyIndex::as_slice).zip(&self.tasks)
     }
 
+    /// Where the task at `index` is in insertion order.
     pub(crate) fn position(&self, index: &[u32]) -> Option<usize> {
-        self.tasks.get_index_of(index)
+        self.lookup
+            .get_or_init(|| Lookup::of(&self.indices, self.increasing))
+            .position(index)
     }
 
     pub(crate) fn task_at(&self, pos: usize) -> &Task {
@@ -117,11 +225,12 @@ impl Layer {
     }
 
     pub(crate) fn key_at(&self, pos: usize) -> Key {
-        let (index, _) = self
-            .tasks
-            .get_index(pos)
-            .unwrap_or_else(|| unreachable!("position from this layer"));
-        Key::with_name(&self.name, index.iter().copied())
+        Key::with_name(&self.name, self.indices[pos].iter().copied())
+    }
+
+    /// The tasks, in insertion order.
+    pub(crate) fn tasks(&self) -> &[Task] {
+        &self.tasks
     }
 }
 
@@ -178,12 +287,12 @@ impl Graph {
                     return;
                 }
                 let have = o.get();
-                if layer.tasks.keys().all(|i| have.tasks.contains_key(i)) {
+                if layer.indices.iter().all(|i| have.position(i).is_some()) {
                     return;
                 }
                 let mine = Arc::make_mut(o.get_mut());
-                for (index, task) in &layer.tasks {
-                    if !mine.tasks.contains_key(index) {
+                for (index, task) in layer.entries() {
+                    if mine.position(index).is_none() {
                         mine.insert(index.iter().copied(), task.clone());
                     }
                 }
@@ -242,7 +351,9 @@ impl Graph {
         self.layers.values().flat_map(|l| l.iter())
     }
 
-    /// How many tasks read each key; a task that reads a key twice counts once.
+    /// How many tasks read each key; a task that reads a key twice counts once. Dense: one
+    /// count per task, found by position (no key is hashed for a layer built block by block),
+    /// so counting a graph of millions of tasks is linear.
     ///
     /// ```
     /// use rask_graph::{Arg, Graph, Key, Layer, Task, Value, ops::Sum};
@@ -254,21 +365,65 @@ impl Graph {
     /// let k = Arg::Key(Key::new("x", [0]));
     /// y.insert([0], Task::new(Sum, [k.clone(), k]));
     /// g.add_layer(y);
-    /// assert_eq!(g.reader_counts()[&Key::new("x", [0])], 1);
+    /// let readers = g.reader_counts();
+    /// assert_eq!(readers.get(&Key::new("x", [0])), 1);
+    /// assert_eq!(readers.get(&Key::new("y", [0])), 0);
     /// ```
-    pub fn reader_counts(&self) -> KeyMap<u32> {
-        let mut readers = KeyMap::with_capacity_and_hasher(self.len(), FxBuildHasher);
-        for (_, task) in self.iter() {
-            for d in distinct_dependencies(task) {
-                *readers.entry(d.clone()).or_default() += 1;
+    pub fn reader_counts(&self) -> ReaderCounts<'_> {
+        let mut counts: Vec<Vec<u32>> = self.layers.values().map(|l| vec![0; l.len()]).collect();
+        let mut outside = KeyMap::default();
+        for layer in self.layers.values() {
+            for task in layer.tasks() {
+                for d in distinct_dependencies(task) {
+                    match self.locate(d) {
+                        Some((li, pos)) => counts[li][pos] += 1,
+                        None => *outside.entry(d.clone()).or_default() += 1,
+                    }
+                }
             }
         }
-        readers
+        ReaderCounts {
+            graph: self,
+            counts,
+            outside,
+        }
+    }
+
+    /// The layer number and position of a key's task.
+    fn locate(&self, key: &Key) -> Option<(usize, usize)> {
+        let (li, _, layer) = self.layers.get_full(key.name())?;
+        Some((li, layer.position(key.index())?))
+    }
+
+    /// A rewrite of this graph: tasks replaced and removed by key, then
+    /// [`finish`](Rewrite::finish)ed into a new graph in which untouched layers are shared.
+    /// Dense, like [`reader_counts`](Graph::reader_counts): the shape of a graph-rewriting
+    /// pass over millions of tasks.
+    ///
+    /// ```
+    /// use rask_graph::{Graph, Key, Layer, Task, Value};
+    /// let mut g = Graph::new();
+    /// let mut x = Layer::new("x");
+    /// x.insert([0], Task::literal(Value::new(1u64)));
+    /// x.insert([1], Task::literal(Value::new(2u64)));
+    /// g.add_layer(x);
+    /// let mut r = g.rewrite();
+    /// assert!(r.replace(&Key::new("x", [0]), Task::literal(Value::new(5u64))));
+    /// assert!(r.remove(&Key::new("x", [1])));
+    /// assert!(!r.remove(&Key::new("x", [7])), "not in the graph");
+    /// let g = r.finish();
+    /// assert_eq!(g.len(), 1);
+    /// ```
+    pub fn rewrite(&self) -> Rewrite<'_> {
+        Rewrite {
+            graph: self,
+            changes: FxHashMap::default(),
+        }
     }
 
     /// A copy with the tasks at the keys of `replaced` swapped for the new ones and the keys
-    /// in `removed` dropped (an emptied layer goes too). Untouched layers are shared, not copied:
-    /// the shape of a graph-rewriting pass.
+    /// in `removed` dropped (an emptied layer goes too). Untouched layers are shared, not copied.
+    /// (A [`rewrite`](Graph::rewrite) without the maps.)
     ///
     /// ```
     /// use rask_graph::{Graph, Key, KeyMap, KeySet, Layer, Task, Value};
@@ -283,36 +438,15 @@ impl Graph {
     /// let g = g.replace_tasks(new, &removed);
     /// assert_eq!(g.len(), 1);
     /// ```
-    pub fn replace_tasks(&self, mut replaced: KeyMap<Task>, removed: &KeySet) -> Graph {
-        if replaced.is_empty() && removed.is_empty() {
-            return self.clone();
+    pub fn replace_tasks(&self, replaced: KeyMap<Task>, removed: &KeySet) -> Graph {
+        let mut r = self.rewrite();
+        for (key, task) in replaced {
+            r.replace(&key, task);
         }
-        // Only the layers named by a replaced or removed key are rebuilt.
-        let touched: FxHashSet<Arc<str>> = replaced
-            .keys()
-            .chain(removed.iter())
-            .map(|k| Arc::clone(k.name_arc()))
-            .collect();
-        let mut out = Graph::new();
-        for layer in self.layers() {
-            if !touched.contains(&**layer.name()) {
-                out.add_layer(Arc::clone(layer));
-                continue;
-            }
-            let mut l = Layer::with_capacity(Arc::clone(layer.name()), layer.len());
-            for (index, task) in layer.entries() {
-                let key = layer.key(index.iter().copied());
-                if removed.contains(&key) {
-                    continue;
-                }
-                let task = replaced.remove(&key).unwrap_or_else(|| task.clone());
-                l.insert(index.iter().copied(), task);
-            }
-            if !l.is_empty() {
-                out.add_layer(l);
-            }
+        for key in removed {
+            r.remove(key);
         }
-        out
+        r.finish()
     }
 
     /// The part of the graph that `keys` need: their tasks and everything those depend on.
@@ -344,7 +478,7 @@ impl Graph {
                 }
             }
         }
-        Ok(index.rebuild(|id| needed[id], &FxHashMap::default()))
+        Ok(index.rebuild(|id| needed[id], &[]))
     }
 
     /// Fuses linear chains: a task whose result has exactly one dependent, which depends on
@@ -385,7 +519,7 @@ impl Graph {
             }
         }
         for (li, layer) in self.layers.values().enumerate() {
-            for (pos, task) in layer.tasks.values().enumerate() {
+            for (pos, task) in layer.tasks().iter().enumerate() {
                 let ids: smallvec::SmallVec<[usize; 4]> = distinct_dependencies(task)
                     .iter()
                     .map(|dep| index.find(dep).map_or(NONE, |(l, p)| index.id(l, p)))
@@ -406,31 +540,37 @@ impl Graph {
                 absorbed[a] = true;
             }
         }
-        let mut replaced: FxHashMap<usize, Task> = FxHashMap::default();
+        // Per task id: the fused chain that replaces it (dense: no hashing per task).
+        let mut replaced: Vec<Option<Task>> = Vec::new();
+        let mut chain: Vec<(usize, usize)> = Vec::new();
+        let mut keys: Vec<Key> = Vec::new();
         for (li, layer) in self.layers.values().enumerate() {
             for pos in 0..layer.len() {
                 let top = index.id(li, pos);
                 if absorbed[top] || single[top] == NONE || !absorbed[single[top]] {
                     continue;
                 }
-                // Walk down the chain from its top, then fuse it bottom first.
-                let mut chain: Vec<(usize, usize)> = vec![(li, pos)];
+                // Walk down the chain from its top, then fuse it bottom first (the buffers are
+                // reused from chain to chain: a graph may hold millions of short chains).
+                chain.clear();
+                chain.push((li, pos));
                 let mut cur = top;
                 while single[cur] != NONE && absorbed[single[cur]] {
                     cur = single[cur];
                     chain.push(index.position(cur));
                 }
                 chain.reverse();
-                let keys: Vec<Key> = chain
-                    .iter()
-                    .map(|(l, p)| self.layers[*l].key_at(*p))
-                    .collect();
+                keys.clear();
+                keys.extend(chain.iter().map(|(l, p)| self.layers[*l].key_at(*p)));
                 let tasks: Vec<(&Key, &Task)> = chain
                     .iter()
                     .zip(&keys)
                     .map(|((l, p), k)| (k, self.layers[*l].task_at(*p)))
                     .collect();
-                replaced.insert(top, Fused::chain(&tasks));
+                if replaced.is_empty() {
+                    replaced.resize(index.total, None);
+                }
+                replaced[top] = Some(Fused::chain(&tasks));
             }
         }
         if replaced.is_empty() {
@@ -477,8 +617,9 @@ impl<'g> DenseIndex<'g> {
         (li, id - self.offsets[li])
     }
 
-    /// The graph with only the tasks `keep` accepts, some replaced; untouched layers are shared.
-    fn rebuild(&self, keep: impl Fn(usize) -> bool, replaced: &FxHashMap<usize, Task>) -> Graph {
+    /// The graph with only the tasks `keep` accepts, some replaced (per task id; empty for
+    /// none); untouched layers are shared.
+    fn rebuild(&self, keep: impl Fn(usize) -> bool, replaced: &[Option<Task>]) -> Graph {
         let mut out = Graph::new();
         out.layers.reserve(self.graph.layers.len());
         for (li, layer) in self.graph.layers.values().enumerate() {
@@ -487,15 +628,16 @@ impl<'g> DenseIndex<'g> {
             if count == 0 {
                 continue;
             }
-            if count == layer.len() && !ids.clone().any(|id| replaced.contains_key(&id)) {
+            let replaces = |id: usize| replaced.get(id).and_then(Option::as_ref);
+            if count == layer.len() && !ids.clone().any(|id| replaces(id).is_some()) {
                 out.layers
                     .insert(Arc::clone(&layer.name), Arc::clone(layer));
                 continue;
             }
             let mut l = Layer::with_capacity(Arc::clone(&layer.name), count);
-            for ((index, task), id) in layer.tasks.iter().zip(ids) {
+            for ((index, task), id) in layer.entries().zip(ids) {
                 if keep(id) {
-                    let task = replaced.get(&id).unwrap_or(task).clone();
+                    let task = replaces(id).unwrap_or(task).clone();
                     l.insert(index.iter().copied(), task);
                 }
             }
@@ -540,21 +682,21 @@ impl Graph {
     /// ```
     pub fn inline_cheap<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
         let keep: FxHashSet<&Key> = keep.into_iter().collect();
-        // The cheap sources read by more than one task.
+        // The cheap sources read by more than one task (counted densely: most tasks are read
+        // once, and no key is hashed for them).
+        let counts = self.reader_counts();
         let mut readers: FxHashMap<Key, u32> = FxHashMap::default();
-        for layer in self.layers.values() {
-            for (_, task) in &layer.tasks {
-                for dep in distinct_dependencies(task) {
-                    if let Some(t) = self.get(dep)
-                        && t.dependencies().next().is_none()
-                        && t.op().cheap()
-                    {
-                        *readers.entry(dep.clone()).or_default() += 1;
+        for (li, layer) in self.layers.values().enumerate() {
+            for (pos, task) in layer.tasks().iter().enumerate() {
+                let n = counts.counts[li][pos];
+                if n > 1 && task.dependencies().next().is_none() && task.op().cheap() {
+                    let key = layer.key_at(pos);
+                    if !keep.contains(&key) {
+                        readers.insert(key, n);
                     }
                 }
             }
         }
-        readers.retain(|k, n| *n > 1 && !keep.contains(k));
         if readers.is_empty() {
             return self.clone();
         }
@@ -562,19 +704,19 @@ impl Graph {
         let mut copies: FxHashMap<Arc<str>, Layer> = FxHashMap::default();
         for layer in self.layers.values() {
             let touched = layer
-                .tasks
-                .values()
+                .tasks()
+                .iter()
                 .any(|t| t.dependencies().any(|d| readers.contains_key(d)));
             let drops = layer
-                .tasks
-                .keys()
+                .indices
+                .iter()
                 .any(|i| readers.contains_key(&Key::with_name(&layer.name, i.iter().copied())));
             if !touched && !drops {
                 out.add_layer(Arc::clone(layer));
                 continue;
             }
             let mut l = Layer::with_capacity(Arc::clone(&layer.name), layer.len());
-            for (index, task) in &layer.tasks {
+            for (index, task) in layer.entries() {
                 let key = Key::with_name(&layer.name, index.iter().copied());
                 if readers.contains_key(&key) {
                     continue;
@@ -645,4 +787,81 @@ pub(crate) fn distinct_dependencies(task: &Task) -> smallvec::SmallVec<[&Key; 4]
         out.extend(task.dependencies().filter(|k| seen.insert(*k)));
     }
     out
+}
+
+/// How many tasks read each task of a graph ([`Graph::reader_counts`]).
+#[derive(Debug)]
+pub struct ReaderCounts<'g> {
+    graph: &'g Graph,
+    /// Per layer (in the graph's order), per task position.
+    counts: Vec<Vec<u32>>,
+    /// Keys read but not in the graph.
+    outside: KeyMap<u32>,
+}
+
+impl ReaderCounts<'_> {
+    /// How many distinct tasks read `key` (0 for a key nothing reads).
+    pub fn get(&self, key: &Key) -> u32 {
+        match self.graph.locate(key) {
+            Some((li, pos)) => self.counts[li][pos],
+            None => self.outside.get(key).copied().unwrap_or(0),
+        }
+    }
+}
+
+/// A rewrite of a graph under way ([`Graph::rewrite`]).
+#[derive(Debug)]
+pub struct Rewrite<'g> {
+    graph: &'g Graph,
+    /// Per touched layer: per task position, `None` unchanged, `Some(None)` removed,
+    /// `Some(Some(task))` replaced.
+    changes: FxHashMap<usize, Vec<Option<Option<Task>>>>,
+}
+
+impl Rewrite<'_> {
+    fn slot(&mut self, key: &Key) -> Option<&mut Option<Option<Task>>> {
+        let (li, pos) = self.graph.locate(key)?;
+        let len = self.graph.layers[li].len();
+        let layer = self.changes.entry(li).or_insert_with(|| vec![None; len]);
+        Some(&mut layer[pos])
+    }
+
+    /// Puts `task` in place of the task at `key`; false if the graph has no such key.
+    pub fn replace(&mut self, key: &Key, task: Task) -> bool {
+        self.slot(key).map(|s| *s = Some(Some(task))).is_some()
+    }
+
+    /// Drops the task at `key`; false if the graph has no such key.
+    pub fn remove(&mut self, key: &Key) -> bool {
+        self.slot(key).map(|s| *s = Some(None)).is_some()
+    }
+
+    /// The rewritten graph: untouched layers shared, touched ones rebuilt (an emptied layer
+    /// goes).
+    pub fn finish(mut self) -> Graph {
+        if self.changes.is_empty() {
+            return self.graph.clone();
+        }
+        let mut out = Graph::new();
+        out.layers.reserve(self.graph.layers.len());
+        for (li, layer) in self.graph.layers.values().enumerate() {
+            let Some(changes) = self.changes.remove(&li) else {
+                out.layers
+                    .insert(Arc::clone(&layer.name), Arc::clone(layer));
+                continue;
+            };
+            let mut l = Layer::with_capacity(Arc::clone(&layer.name), layer.len());
+            for ((index, task), change) in layer.entries().zip(changes) {
+                match change {
+                    None => l.insert(index.iter().copied(), task.clone()),
+                    Some(Some(new)) => l.insert(index.iter().copied(), new),
+                    Some(None) => {}
+                }
+            }
+            if !l.is_empty() {
+                out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
+            }
+        }
+        out
+    }
 }

@@ -81,7 +81,7 @@ pub use callback::{
 pub use delayed::Delayed;
 pub use error::{ComputeError, GraphError, SharedError, TaskError, panic_message};
 pub use fuse::{ChainArg, Fused, OpBox, ValueBox};
-pub use graph::{Graph, KeyMap, KeySet, Layer};
+pub use graph::{Graph, KeyMap, KeySet, Layer, ReaderCounts, Rewrite};
 pub use key::{Key, KeyIndex};
 pub use op::{Args, Arity, Op, downcast_op};
 pub use plan::{Plan, PlanArg};

@@ -424,6 +424,12 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
                 five / one
             );
         }
+        println!(
+            "y = y + y, n times, summed (1000² random, 250² chunks): n = 10 in {:.3} s, 20 in {:.3} s, 40 in {:.3} s",
+            f("doubling_10"),
+            f("doubling_20"),
+            f("doubling_40")
+        );
     }
     Ok(())
 }

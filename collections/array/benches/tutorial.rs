@@ -160,7 +160,8 @@ fn main() {
 
 /// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
 /// blocks, 1-d and 2-d (3 tasks per block before optimization). Linear in blocks: the 5M
-/// figure is at most 5× the 1M one. Best of 2 each; prints one JSON line.
+/// figure is at most 5× the 1M one. Then `y = y + y` 10, 20 and 40 times, summed: linear in
+/// the depth. Best of 2 (3) each; prints one JSON line.
 fn blocks(s: &ThreadedScheduler, small: bool) {
     let scale = if small { 10 } else { 1 };
     let time = |shape: &[usize]| {
@@ -182,8 +183,32 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
     let m1_2d = time(&[side1, side1]);
     let m5_2d = time(&[side5, side5]);
+    // Shared subexpressions: `y = y + y` n times, summed, over random data (no constant lane
+    // to fold): optimizing and computing is linear in n (a fused DAG, not a tree of 2^n).
+    let x = Generator::new(1)
+        .uniform(0.0, 1.0, &[1000, 1000], [250, 250])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let doubling = |depth: usize| {
+        let run = || {
+            let t = Instant::now();
+            let mut y = x.clone();
+            for _ in 0..depth {
+                y = &y + &y;
+            }
+            let r = y
+                .sum(Reduction::all())
+                .unwrap_or_else(|e| panic!("{e}"))
+                .compute_on(s, &[])
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mean = r.iter().next().copied().unwrap_or(0.0) / 1e6 / 2f64.powi(depth as i32);
+            assert!((mean - 0.5).abs() < 0.01, "{mean}");
+            t.elapsed().as_secs_f64()
+        };
+        (0..3).map(|_| run()).fold(f64::INFINITY, f64::min)
+    };
+    let (d10, d20, d40) = (doubling(10), doubling(20), doubling(40));
     println!(
-        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"peak_rss_bytes\": {}}}",
+        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"peak_rss_bytes\": {}}}",
         peak_rss_bytes()
     );
 }

@@ -557,7 +557,8 @@ fn elementwise<T: Numeric>(task: &Task) -> Option<Elementwise<T>> {
     None
 }
 
-/// Grows one fused expression down from a reduction's input.
+/// Grows fused expressions down from reductions' inputs, one after another, reusing its
+/// buffers (a graph of millions of blocks grows millions of small expressions).
 struct Grower<'a, T: Element> {
     graph: &'a Graph,
     fusable: &'a dyn Fn(&Key) -> bool,
@@ -566,36 +567,69 @@ struct Grower<'a, T: Element> {
     /// Per leaf, its `Input` node.
     leaf_nodes: Vec<u32>,
     nodes: Vec<Node<T>>,
-    absorbed: &'a mut KeySet,
-    names: Vec<String>,
+    /// Every task taken in so far, by every expression (to be removed from the graph).
+    absorbed: Vec<Key>,
+    /// The names of this expression's ops, outermost last.
+    names: Vec<&'a str>,
+    // Scratch for the walk.
+    order: Vec<Key>,
+    seen: Vec<Key>,
+    stack: Vec<(Key, bool)>,
+    node_of: Vec<(Key, u32)>,
 }
 
-impl<T: Numeric> Grower<'_, T> {
-    /// The expression computing `root`: every fusable elementwise task under it taken in once
-    /// (a task read twice is one node), anything else an input. Iterative, so that a chain of
-    /// any length is safe.
-    fn grow(&mut self, root: &Key) -> Expr<T> {
-        let takes = |g: &Self, k: &Key, is_root: bool| {
-            (is_root || (g.fusable)(k)) && g.graph.get(k).and_then(elementwise::<T>).is_some()
-        };
-        // The tasks taken in, children before their readers (an iterative post-order walk).
-        // Expressions are small, usually: a list is searched until it is long.
-        let mut order: Vec<Key> = Vec::new();
-        let mut seen_list: Vec<Key> = Vec::new();
+impl<'a, T: Numeric> Grower<'a, T> {
+    fn new(graph: &'a Graph, fusable: &'a dyn Fn(&Key) -> bool) -> Self {
+        Grower {
+            graph,
+            fusable,
+            leaves: Vec::new(),
+            leaf_nodes: Vec::new(),
+            nodes: Vec::new(),
+            absorbed: Vec::new(),
+            names: Vec::new(),
+            order: Vec::new(),
+            seen: Vec::new(),
+            stack: Vec::new(),
+            node_of: Vec::new(),
+        }
+    }
+
+    /// Whether `k`'s task is taken into the expression.
+    fn takes(&self, k: &Key) -> bool {
+        (self.fusable)(k) && self.graph.get(k).and_then(elementwise::<T>).is_some()
+    }
+
+    /// Grows the expression computing `root` into `nodes`, `leaves` and `names`: every
+    /// fusable elementwise task under it taken in once (a task read twice is one node),
+    /// anything else an input. Iterative, so that a chain of any length is safe.
+    fn grow(&mut self, root: &Key) {
+        let graph = self.graph;
+        for v in [&mut self.order, &mut self.seen] {
+            v.clear();
+        }
+        self.stack.clear();
+        self.node_of.clear();
+        self.nodes.clear();
+        self.leaves.clear();
+        self.leaf_nodes.clear();
+        self.names.clear();
+        // A set once the expression is large; a list searched before that.
         let mut seen_set: Option<KeySet> = None;
-        let mut stack = vec![(root.clone(), false)];
-        while let Some((k, expanded)) = stack.pop() {
+        // The tasks taken in, children before their readers (an iterative post-order walk).
+        self.stack.push((root.clone(), false));
+        while let Some((k, expanded)) = self.stack.pop() {
             if expanded {
-                order.push(k);
+                self.order.push(k);
                 continue;
             }
             let new = match &mut seen_set {
                 Some(set) => set.insert(k.clone()),
-                None if seen_list.contains(&k) => false,
+                None if self.seen.contains(&k) => false,
                 None => {
-                    seen_list.push(k.clone());
-                    if seen_list.len() > 32 {
-                        seen_set = Some(seen_list.drain(..).collect());
+                    self.seen.push(k.clone());
+                    if self.seen.len() > 32 {
+                        seen_set = Some(self.seen.drain(..).collect());
                     }
                     true
                 }
@@ -603,38 +637,34 @@ impl<T: Numeric> Grower<'_, T> {
             if !new {
                 continue;
             }
-            let args = self.graph.get(&k).map(Task::args).unwrap_or_default();
-            stack.push((k, true));
+            let args = graph.get(&k).map(Task::args).unwrap_or_default();
+            self.stack.push((k, true));
             for a in args.iter().rev() {
-                let seen = |c: &Key| match &seen_set {
+                let Arg::Key(c) = a else { continue };
+                let seen = match &seen_set {
                     Some(set) => set.contains(c),
-                    None => seen_list.contains(c),
+                    None => self.seen.contains(c),
                 };
-                if let Arg::Key(c) = a
-                    && !seen(c)
-                    && takes(self, c, false)
-                {
-                    stack.push((c.clone(), false));
+                if !seen && self.takes(c) {
+                    self.stack.push((c.clone(), false));
                 }
             }
         }
-        let mut node_of: Vec<(&Key, u32)> = Vec::with_capacity(order.len());
         let mut node_map: KeyMap<u32> = KeyMap::default();
+        let order = std::mem::take(&mut self.order);
         for k in &order {
-            let Some(task) = self.graph.get(k) else {
-                continue;
-            };
+            let Some(task) = graph.get(k) else { continue };
             let Some(form) = elementwise::<T>(task) else {
                 continue;
             };
-            self.absorbed.insert(k.clone());
-            self.names.push(task.op().name().to_string());
-            let operand = |g: &mut Self, o: Operand<T>| match o {
+            self.absorbed.push(k.clone());
+            self.names.push(task.op().name());
+            let operand = |g: &mut Self, node_map: &KeyMap<u32>, o: Operand<T>| match o {
                 Operand::Scalar(s) => g.push(Node::Scalar(s)),
                 Operand::Arg(i) => {
                     let found = match &task.args()[i] {
-                        Arg::Key(c) if node_of.len() <= 32 => {
-                            node_of.iter().find(|(k, _)| *k == c).map(|(_, n)| *n)
+                        Arg::Key(c) if g.node_of.len() <= 32 => {
+                            g.node_of.iter().find(|(k, _)| k == c).map(|(_, n)| *n)
                         }
                         Arg::Key(c) => node_map.get(c).copied(),
                         _ => None,
@@ -647,24 +677,23 @@ impl<T: Numeric> Grower<'_, T> {
             };
             let node = match form {
                 Elementwise::Bin(op, a, b) => {
-                    let a = operand(self, a);
-                    let b = operand(self, b);
+                    let a = operand(self, &node_map, a);
+                    let b = operand(self, &node_map, b);
                     Node::Bin(op, a, b)
                 }
-                Elementwise::Un(op, a) => Node::Un(op, operand(self, a)),
+                Elementwise::Un(op, a) => Node::Un(op, operand(self, &node_map, a)),
             };
             let id = self.push(node);
-            node_of.push((k, id));
-            if node_of.len() > 32 {
-                node_map.insert(k.clone(), id);
-                if node_map.len() == 1 {
-                    node_map.extend(node_of.iter().map(|(k, n)| ((*k).clone(), *n)));
+            self.node_of.push((k.clone(), id));
+            if self.node_of.len() > 32 {
+                if node_map.is_empty() {
+                    node_map.extend(self.node_of.iter().map(|(k, n)| (k.clone(), *n)));
+                } else {
+                    node_map.insert(k.clone(), id);
                 }
             }
         }
-        Expr {
-            nodes: std::mem::take(&mut self.nodes),
-        }
+        self.order = order;
     }
 
     fn push(&mut self, node: Node<T>) -> u32 {
@@ -682,8 +711,8 @@ impl<T: Numeric> Grower<'_, T> {
             && let Some(slice) = downcast_op::<SliceBlock<T>>(task.op())
             && let [inner @ Arg::Key(_)] = task.args()
         {
-            self.absorbed.insert(k.clone());
-            self.names.push(task.op().name().to_string());
+            self.absorbed.push(k.clone());
+            self.names.push(task.op().name());
             leaf = (inner.clone(), Some(slice.keep().to_vec()));
         }
         let same = |(a, s): &(Arg, Option<Vec<Keep>>)| match (a, &leaf.0) {
@@ -721,9 +750,9 @@ where
     T::Acc: Arith,
 {
     let readers = graph.reader_counts();
-    let fusable = |k: &Key| readers.get(k) == Some(&1) && !keep.contains(k);
-    let mut replaced: KeyMap<Task> = KeyMap::default();
-    let mut absorbed = KeySet::default();
+    let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
+    let mut rewrite = graph.rewrite();
+    let mut g = Grower::<T>::new(graph, &fusable);
     // Blocks of one reduction usually make the same op: it is shared, not repeated.
     let mut last: Option<(ExprReduce<T>, Arc<dyn Op>)> = None;
     for (key, task) in graph.iter() {
@@ -740,38 +769,42 @@ where
             continue;
         }
         // Grow the expression from the reduction's input down through fusable elementwise tasks.
-        let mut g = Grower::<T> {
-            graph,
-            fusable: &fusable,
-            leaves: Vec::new(),
-            leaf_nodes: Vec::new(),
-            nodes: Vec::new(),
-            absorbed: &mut absorbed,
-            names: Vec::new(),
-        };
-        let expr = g.grow(src);
-        let (leaves, slices): (Vec<Arg>, Vec<Option<Vec<Keep>>>) = g.leaves.into_iter().unzip();
-        let mut names = g.names;
-        names.reverse();
-        names.push(r.kind().chunk_name().to_string());
-        let op = ExprReduce::<T> {
-            expr,
-            slices,
-            kind: r.kind(),
-            axes: r.axes().to_vec(),
-            name: names.join("-"),
-        };
-        let op = match &last {
-            Some((prev, arc)) if *prev == op => Arc::clone(arc),
-            _ => {
+        g.grow(src);
+        let kind = r.kind();
+        // The op of the block before, if this block's is the same (no allocation then).
+        let same = last.as_ref().filter(|(prev, _)| {
+            prev.kind == kind
+                && prev.axes == r.axes()
+                && prev.expr.nodes == g.nodes
+                && prev.slices.len() == g.leaves.len()
+                && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
+        });
+        let op = match same {
+            Some((_, arc)) => Arc::clone(arc),
+            None => {
+                let mut names: Vec<&str> = g.names.iter().rev().copied().collect();
+                names.push(kind.chunk_name());
+                let op = ExprReduce::<T> {
+                    expr: Expr {
+                        nodes: g.nodes.clone(),
+                    },
+                    slices: g.leaves.iter().map(|(_, s)| s.clone()).collect(),
+                    kind,
+                    axes: r.axes().to_vec(),
+                    name: names.join("-"),
+                };
                 let arc: Arc<dyn Op> = Arc::new(op.clone());
                 last = Some((op, Arc::clone(&arc)));
                 arc
             }
         };
-        replaced.insert(key, Task::from_arc(op, leaves));
+        let leaves: Vec<Arg> = g.leaves.iter().map(|(a, _)| a.clone()).collect();
+        rewrite.replace(&key, Task::from_arc(op, leaves));
     }
-    graph.replace_tasks(replaced, &absorbed)
+    for k in &g.absorbed {
+        rewrite.remove(k);
+    }
+    rewrite.finish()
 }
 
 #[cfg(test)]

@@ -238,7 +238,7 @@ pub(crate) fn fuse_random_histograms(graph: &Graph, keep: &KeySet) -> Graph {
         let [Arg::Key(src)] = task.args() else {
             continue;
         };
-        if readers.get(src) != Some(&1) || keep.contains(src) {
+        if readers.get(src) != 1 || keep.contains(src) {
             continue;
         }
         let Some(random) = graph
