@@ -293,6 +293,10 @@ struct Run<'a> {
     deaths: Vec<u32>,
     /// Per task: how many times an input could not be fetched for it.
     input_losses: Vec<u32>,
+    /// Per task: the worker it was sent to and has not answered about it yet. Every run
+    /// sent is answered once (done, failed or cancelled) unless its worker dies, so this is
+    /// what is in flight, whatever became of the task since (released, lost, failed).
+    outstanding: Vec<Option<usize>>,
     /// Per task: the size of its result, as its worker reported it.
     nbytes: Vec<u64>,
     ready: BinaryHeap<Reverse<u32>>,
@@ -303,6 +307,8 @@ struct Run<'a> {
     fetching: HashSet<u32>,
     releases: Vec<Vec<u32>>,
     error: Option<ComputeError>,
+    /// Whether the workers were told to start nothing more.
+    cancelled: bool,
     done: usize,
 }
 
@@ -333,6 +339,7 @@ impl<'a> Run<'a> {
                 .collect(),
             deaths: vec![0; n],
             input_losses: vec![0; n],
+            outstanding: vec![None; n],
             nbytes: vec![0; n],
             ready: BinaryHeap::new(),
             in_flight: vec![0; workers],
@@ -340,6 +347,7 @@ impl<'a> Run<'a> {
             fetching: HashSet::new(),
             releases: vec![Vec::new(); workers],
             error: None,
+            cancelled: false,
             done: 0,
         }
     }
@@ -378,8 +386,18 @@ impl<'a> Run<'a> {
             self.flush();
             // Outstanding fetches are waited for too: a reply must not reach the next
             // computation.
+            // Nothing may stay in flight when the computation returns: its reply would reach
+            // the next one. Tasks still queued once the outputs are in (runs repeated after a
+            // death, no longer needed) are cancelled, and answered.
             let quiet = self.in_flight.iter().all(|n| *n == 0) && self.fetching.is_empty();
-            let finished = self.error.is_none() && self.outputs_ready() && self.fetching.is_empty();
+            let outputs_in = self.error.is_none() && self.outputs_ready();
+            if outputs_in && !quiet && !self.cancelled {
+                self.cancelled = true;
+                for w in &self.pool.workers {
+                    w.control.cancel();
+                }
+            }
+            let finished = outputs_in && quiet;
             let drained = self.error.is_some() && quiet;
             if finished || drained {
                 break;
@@ -557,6 +575,7 @@ impl<'a> Run<'a> {
             return;
         }
         self.state[id as usize] = State::Running(slot);
+        self.outstanding[id as usize] = Some(slot);
         self.in_flight[slot] += 1;
         if !self.cbs.is_empty() {
             self.cbs.task_start(&TaskStart {
@@ -606,6 +625,7 @@ impl<'a> Run<'a> {
         if self.error.is_none() {
             self.error = Some(e);
             // What the workers have queued does not start (what runs, finishes).
+            self.cancelled = true;
             for w in &self.pool.workers {
                 w.control.cancel();
             }
@@ -630,14 +650,33 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Whether a reply about task `id` from worker `slot` answers a run sent to it in this
+    /// computation (then it is one fewer in flight there). A reply that answers nothing — a
+    /// stale or out-of-range id — is ignored.
+    fn answered(&mut self, id: u32, slot: usize) -> bool {
+        match self.outstanding.get_mut(id as usize) {
+            Some(sent) if *sent == Some(slot) => {
+                *sent = None;
+                self.in_flight[slot] -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn message(&mut self, slot: usize, msg: Reply) {
         let plan = self.plan;
         match msg {
             Reply::Done { id, nbytes } => {
-                if self.state[id as usize] != State::Running(slot) {
+                if !self.answered(id, slot) {
                     return;
                 }
-                self.in_flight[slot] -= 1;
+                if self.state[id as usize] != State::Running(slot) {
+                    // Run again after a death, and no longer needed by the time it finished:
+                    // the worker drops it.
+                    self.releases[slot].push(id);
+                    return;
+                }
                 self.done += 1;
                 self.state[id as usize] = State::Done(slot);
                 self.nbytes[id as usize] = nbytes;
@@ -673,10 +712,9 @@ impl<'a> Run<'a> {
                 }
             }
             Reply::Failed { id, failure } => {
-                if self.state[id as usize] != State::Running(slot) {
+                if !self.answered(id, slot) || self.state[id as usize] != State::Running(slot) {
                     return;
                 }
-                self.in_flight[slot] -= 1;
                 let key = plan.key(id).clone();
                 let op = plan.op(id).name().to_string();
                 let e = match failure {
@@ -750,10 +788,9 @@ impl<'a> Run<'a> {
                 }));
             }
             Reply::Cancelled { id } => {
-                if self.state[id as usize] != State::Running(slot) {
+                if !self.answered(id, slot) || self.state[id as usize] != State::Running(slot) {
                     return;
                 }
-                self.in_flight[slot] -= 1;
                 self.state[id as usize] = State::Gone;
                 if !self.cbs.is_empty() {
                     self.cbs.task_finish(&TaskFinish {
@@ -773,6 +810,12 @@ impl<'a> Run<'a> {
     /// recomputed where still needed, and a new worker takes its place.
     fn lost(&mut self, slot: usize, why: &str) -> Result<(), ComputeError> {
         let plan = self.plan;
+        // Nothing sent to it will be answered.
+        for sent in &mut self.outstanding {
+            if *sent == Some(slot) {
+                *sent = None;
+            }
+        }
         // The one task suspected of killing it: the task it was running, or else the task it
         // finished last (a task that breaks its worker on the way out). Not the tasks queued
         // behind them, which never ran (Dask counts the tasks processing on the worker).

@@ -151,15 +151,43 @@ fn serve() -> i32 {
             ToWorker::Shutdown => return 0,
         };
         if let Some(reply) = reply
-            && write_frame(&mut writer, &reply).is_err()
+            && let Err(e) = write_frame(&mut writer, &reply)
         {
-            return 0;
+            // A reply too large for a message (a huge error message) is sent shortened;
+            // any other failure means the scheduler is gone.
+            let Some(short) = e
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<crate::protocol::TooLarge>())
+                .and_then(|too_large| shortened(&reply, too_large))
+            else {
+                return 0;
+            };
+            if write_frame(&mut writer, &short).is_err() {
+                return 0;
+            }
         }
         // Batch replies while more work is already waiting.
         if reader.buffer().is_empty() && writer.flush().is_err() {
             return 0;
         }
     }
+}
+
+/// A reply in place of `reply`, which was too large for a message: the same answer, its
+/// message replaced by one saying so.
+fn shortened(
+    reply: &FromWorker<'_>,
+    too_large: &crate::protocol::TooLarge,
+) -> Option<FromWorker<'static>> {
+    let message = format!("its reply ({too_large}) was too large to send");
+    Some(match reply {
+        FromWorker::Failed { id, .. } => FromWorker::Failed {
+            id: *id,
+            failure: Failure::Setup(message),
+        },
+        FromWorker::NotSent { id, .. } => FromWorker::NotSent { id: *id, message },
+        _ => return None,
+    })
 }
 
 fn run(

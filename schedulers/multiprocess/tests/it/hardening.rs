@@ -217,7 +217,15 @@ fn only_the_task_running_when_a_worker_dies_is_blamed() {
             },
             Sum,
         );
-        s.get(&g, &[Key::new("total", [])], &[])
+        let total = s.get(&g, &[Key::new("total", [])], &[]);
+        // Nothing of that computation reaches the next ones, smaller as they are (a reply
+        // left in flight would name a task that does not exist in them).
+        for n in 1..4u32 {
+            let (g, key) = rask_testing::chain(n, Arc::new(rask_graph::ops::AddConst(1)));
+            let v = s.get(&g, &[key], &[]).unwrap();
+            assert_eq!(*v[0].get::<i64>().unwrap(), n as i64);
+        }
+        total
     });
     let total = total.map_err(|e| e.to_string());
     assert_eq!(
@@ -371,4 +379,34 @@ fn a_worker_killed_while_the_pool_is_idle_is_reaped_at_once() {
         !std::path::Path::new(&proc).exists(),
         "the killed worker was reaped (no zombie left)"
     );
+}
+
+/// Fails with an error message of `n` bytes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LongError(pub usize);
+
+impl Op for LongError {
+    fn name(&self) -> &str {
+        "long-error"
+    }
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        Err(TaskError::new("e".repeat(self.0)))
+    }
+}
+rask_graph::register_op!(LongError, "rask-multiprocess-tests.long-error");
+
+#[test]
+fn a_reply_too_large_for_a_message_is_sent_shortened() {
+    let err = within(60, || {
+        let s = ProcessScheduler::builder()
+            .num_workers(1)
+            .max_message_bytes(4096)
+            .build()
+            .unwrap();
+        let (g, key) = one("loud", Task::new(LongError(10_000), []));
+        s.get(&g, &[key], &[]).unwrap_err()
+    });
+    let text = err.to_string();
+    assert!(text.starts_with("task 'loud' (op `long-error`) failed: could not start on worker 0: its reply (a message of"), "{text}");
+    assert!(text.ends_with("was too large to send"), "{text}");
 }
