@@ -213,11 +213,23 @@ impl Layer {
         self.indices.iter().map(KeyIndex::as_slice).zip(&self.tasks)
     }
 
-    /// Where the task at `index` is in insertion order.
+    /// Where the task at `index` is in insertion order: through the lookup if it is made; in
+    /// a layer still being built in increasing order, by binary search (so that building and
+    /// looking up in turns stays linear); else through a lookup made now.
     pub(crate) fn position(&self, index: &[u32]) -> Option<usize> {
+        if let Some(lookup) = self.lookup.get() {
+            return lookup.position(index);
+        }
+        if self.increasing {
+            return self.indices.binary_search_by(|i| i[..].cmp(index)).ok();
+        }
+        self.prepared().position(index)
+    }
+
+    /// The lookup, made now if it is not yet (a layer is complete once it is in a graph).
+    fn prepared(&self) -> &Lookup {
         self.lookup
             .get_or_init(|| Lookup::of(&self.indices, self.increasing))
-            .position(index)
     }
 
     pub(crate) fn task_at(&self, pos: usize) -> &Task {
@@ -278,6 +290,8 @@ impl Graph {
     /// the new one that it lacks (culled graphs may each hold a part of one layer).
     pub fn add_layer(&mut self, layer: impl Into<Arc<Layer>>) {
         let layer = layer.into();
+        // Complete now: its lookup is made once, for every later search.
+        layer.prepared();
         match self.layers.entry(Arc::clone(&layer.name)) {
             indexmap::map::Entry::Vacant(v) => {
                 v.insert(layer);
@@ -287,15 +301,20 @@ impl Graph {
                     return;
                 }
                 let have = o.get();
-                if layer.indices.iter().all(|i| have.position(i).is_some()) {
+                // The tasks this layer lacks, found first, then added (a search between
+                // inserts would remake the lookup each time).
+                let missing: Vec<(&[u32], &Task)> = layer
+                    .entries()
+                    .filter(|(i, _)| have.position(i).is_none())
+                    .collect();
+                if missing.is_empty() {
                     return;
                 }
                 let mine = Arc::make_mut(o.get_mut());
-                for (index, task) in layer.entries() {
-                    if mine.position(index).is_none() {
-                        mine.insert(index.iter().copied(), task.clone());
-                    }
+                for (index, task) in missing {
+                    mine.insert(index.iter().copied(), task.clone());
                 }
+                mine.prepared();
             }
         }
     }

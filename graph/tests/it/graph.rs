@@ -240,3 +240,48 @@ fn keys_of_many_dimensions_survive_the_wire() {
         assert_eq!(run_i64(&back, std::slice::from_ref(&key)), [7]);
     }
 }
+
+/// Culled halves of one big layer merge back in linear time (a lookup remade between inserts
+/// would make it quadratic), and lookups find every task, in or out of order.
+#[test]
+fn merging_culled_halves_of_a_big_layer_is_linear() {
+    let n = 200_000u32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut l = Layer::with_capacity("big", n as usize);
+        for i in 0..n {
+            l.insert([i], Task::literal(Value::new(i as i64)));
+        }
+        let mut g = Graph::new();
+        g.add_layer(l);
+        let low: Vec<Key> = (0..n / 2).map(|i| Key::new("big", [i])).collect();
+        let high: Vec<Key> = (n / 2..n).map(|i| Key::new("big", [i])).collect();
+        let (a, b) = (g.cull(&low).unwrap(), g.cull(&high).unwrap());
+        // Both orders: appending after the last index, and inserting before the first.
+        let mut ab = a.clone();
+        ab.merge(&b);
+        let mut ba = b.clone();
+        ba.merge(&a);
+        let _ = tx.send((ab, ba));
+    });
+    let (ab, ba) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("merged in linear time");
+    for g in [&ab, &ba] {
+        assert_eq!(g.len(), n as usize);
+        for i in [0, 1, n / 2 - 1, n / 2, n - 1] {
+            assert!(g.contains(&Key::new("big", [i])), "{i}");
+        }
+        assert!(!g.contains(&Key::new("big", [n])));
+    }
+    // A layer filled out of order, with a replacement: every index found.
+    let mut l = Layer::new("odd");
+    for i in [5u32, 1, 9, 1, 0] {
+        l.insert([i], Task::literal(Value::new(i as i64)));
+    }
+    assert_eq!(l.len(), 4);
+    for i in [0u32, 1, 5, 9] {
+        assert!(l.get(&[i]).is_some(), "{i}");
+    }
+    assert!(l.get(&[2]).is_none());
+}
