@@ -20,7 +20,7 @@ use crate::slicing::{Keep, SliceBlock, select};
 #[serde(bound = "T: Element")]
 pub enum Node<T: Element> {
     /// The task's `i`-th argument.
-    Input(u16),
+    Input(u32),
     /// A constant.
     Scalar(T),
     /// `a op b`, of earlier nodes `a` and `b`.
@@ -353,6 +353,13 @@ impl<T: Numeric> Op for ExprReduce<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
+        // Its shape comes from its blocks: with none (bytes from elsewhere may say so), there
+        // is nothing to evaluate over.
+        if args.is_empty() {
+            return Err(TaskError::new(
+                "a fused expression needs at least one block",
+            ));
+        }
         let views: Vec<ArrayViewD<'_, T>> = args
             .iter()
             .zip(self.slices.iter().chain(std::iter::repeat(&None)))
@@ -566,6 +573,8 @@ struct Grower<'a, T: Element> {
     leaves: Vec<(Arg, Option<Vec<Keep>>)>,
     /// Per leaf, its `Input` node.
     leaf_nodes: Vec<u32>,
+    /// The `Input` nodes of the leaves that read a whole block, by key.
+    leaf_map: KeyMap<u32>,
     nodes: Vec<Node<T>>,
     /// Every task taken in so far, by every expression (to be removed from the graph).
     absorbed: Vec<Key>,
@@ -585,6 +594,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
             fusable,
             leaves: Vec::new(),
             leaf_nodes: Vec::new(),
+            leaf_map: KeyMap::default(),
             nodes: Vec::new(),
             absorbed: Vec::new(),
             names: Vec::new(),
@@ -613,6 +623,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
         self.nodes.clear();
         self.leaves.clear();
         self.leaf_nodes.clear();
+        self.leaf_map.clear();
         self.names.clear();
         // A set once the expression is large; a list searched before that.
         let mut seen_set: Option<KeySet> = None;
@@ -715,16 +726,28 @@ impl<'a, T: Numeric> Grower<'a, T> {
             self.names.push(task.op().name());
             leaf = (inner.clone(), Some(slice.keep().to_vec()));
         }
-        let same = |(a, s): &(Arg, Option<Vec<Keep>>)| match (a, &leaf.0) {
-            (Arg::Key(a), Arg::Key(b)) => a == b && *s == leaf.1,
-            _ => false,
+        // The same input read again is the same node: searched in a list while the inputs
+        // are few, through a map of the plain ones past that.
+        let found = match (&leaf, self.leaves.len() > 32) {
+            ((Arg::Key(k), None), true) => self.leaf_map.get(k).copied(),
+            _ => self
+                .leaves
+                .iter()
+                .position(|(a, s)| match (a, &leaf.0) {
+                    (Arg::Key(a), Arg::Key(b)) => a == b && *s == leaf.1,
+                    _ => false,
+                })
+                .map(|pos| self.leaf_nodes[pos]),
         };
-        match self.leaves.iter().position(same) {
-            Some(pos) => self.leaf_nodes[pos],
+        match found {
+            Some(node) => node,
             None => {
-                let input = Node::Input(self.leaves.len() as u16);
-                self.leaves.push(leaf);
+                let input = Node::Input(self.leaves.len() as u32);
                 let id = self.push(input);
+                if let (Arg::Key(k), None) = &leaf {
+                    self.leaf_map.insert(k.clone(), id);
+                }
+                self.leaves.push(leaf);
                 self.leaf_nodes.push(id);
                 id
             }
@@ -742,6 +765,22 @@ macro_rules! register_fuse_reductions {
 }
 // Elementwise chains read by a block reduction run inside it, lane by lane.
 register_fuse_reductions!(f64, f32, i64, i32, u64, u32, u8);
+
+/// Whether two node lists are the same expression, constants compared bit for bit (`0.0`
+/// and `-0.0` are different constants: `x / 0.0` and `x / -0.0` differ), so that an op is
+/// shared only between blocks that compute the same thing.
+fn same_nodes<T: Element>(a: &[Node<T>], b: &[Node<T>]) -> bool {
+    let bits = |x: T| {
+        let mut v = Vec::with_capacity(8);
+        x.put(&mut v);
+        v
+    };
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Node::Scalar(x), Node::Scalar(y)) => bits(*x) == bits(*y),
+            (x, y) => x == y,
+        })
+}
 
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
@@ -775,7 +814,7 @@ where
         let same = last.as_ref().filter(|(prev, _)| {
             prev.kind == kind
                 && prev.axes == r.axes()
-                && prev.expr.nodes == g.nodes
+                && same_nodes(&prev.expr.nodes, &g.nodes)
                 && prev.slices.len() == g.leaves.len()
                 && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
         });
@@ -841,5 +880,16 @@ mod tests {
         let err = run(vec![Node::Input(3)]).unwrap_err();
         assert!(err.to_string().contains("argument 3 of 1"), "{err}");
         assert!(run(vec![]).is_err());
+        // No block at all: an error, not a loop without end.
+        let op = ExprReduce {
+            expr: Expr {
+                nodes: vec![Node::Scalar(1.0f64)],
+            },
+            slices: vec![],
+            kind: ReduceKind::Sum,
+            axes: vec![],
+            name: "crafted".into(),
+        };
+        assert!(op.run(Args::default()).is_err());
     }
 }

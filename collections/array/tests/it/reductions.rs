@@ -767,3 +767,18 @@ fn constant_blocks_reduce_in_constant_time() {
     );
     assert_eq!(got.2, [true, true]);
 }
+
+/// Blocks share a fused op only when they compute the same thing, constants compared bit for
+/// bit: `x / 0.0` and `x / -0.0` are different expressions (review finding).
+#[test]
+fn fused_ops_are_shared_only_between_equal_expressions() {
+    let x = Array::from_array(&data(&[4]).mapv(|v| v.abs() + 1.0), 2usize).unwrap();
+    let a = (&x / 0.0).sum(Reduction::all()).unwrap();
+    let b = (&x / -0.0).sum(Reduction::all()).unwrap();
+    // One graph holding both reductions, optimized in one pass: inf + -inf is NaN.
+    let both = (&a + &b).compute_on(&SyncScheduler, &[]).unwrap();
+    assert!(both.into_scalar().unwrap().is_nan());
+    let (a, b) = rask_graph::compute_all_with((&a, &b), &SyncScheduler).unwrap();
+    assert_eq!(a.into_scalar().unwrap(), f64::INFINITY);
+    assert_eq!(b.into_scalar().unwrap(), f64::NEG_INFINITY);
+}
