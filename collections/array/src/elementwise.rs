@@ -206,7 +206,23 @@ macro_rules! numeric_float {
                         let r = a % b;
                         if r != 0.0 && (r < 0.0) != (b < 0.0) { r + b } else { r }
                     }
-                    BinOp::FloorDiv => (a / b).floor(),
+                    // NumPy's npy_divmod: the quotient that goes with its `%`, so that
+                    // `1.0 // 0.1` is 9 (0.1 is a little more than a tenth), as in NumPy.
+                    BinOp::FloorDiv => {
+                        if b == 0.0 {
+                            return a / b;
+                        }
+                        let m = a % b;
+                        let mut d = (a - m) / b;
+                        if m != 0.0 && (b < 0.0) != (m < 0.0) {
+                            d -= 1.0;
+                        }
+                        if d == 0.0 {
+                            return (0.0 as $t).copysign(a / b);
+                        }
+                        let f = d.floor();
+                        if d - f > 0.5 { f + 1.0 } else { f }
+                    }
                 }
             }
             fn unary(op: UnaryOp, x: Self) -> Self {

@@ -281,18 +281,27 @@ impl<T: Element> Op for NpyBlock<T> {
         let ndim = self.shape.len();
         let total: usize = out_shape.iter().product();
         let mut data: Vec<T> = crate::chunk::big_vec(total)?;
-        // Reads `bytes` at `at` and decodes them (the file may have shrunk since it was checked).
+        // Reads `bytes` at `at` and decodes them, through a buffer of at most 8 MiB (the file
+        // may have shrunk since it was checked).
+        const PIECE: usize = 8 << 20;
+        let piece = (PIECE / size).max(1) * size;
         let mut buf: Vec<u8> = Vec::new();
         let mut read = |at: usize, bytes: usize, data: &mut Vec<T>| -> Result<(), TaskError> {
-            buf.resize(bytes, 0);
-            file.read_exact_at(&mut buf, at as u64).map_err(|e| {
-                TaskError::new(format!(
-                    "cannot read {} bytes at {at} of {}: {e} (was the file changed?)",
-                    bytes,
-                    self.path.display()
-                ))
-            })?;
-            data.extend(buf.chunks_exact(size).map(T::get));
+            let mut done = 0;
+            while done < bytes {
+                let n = piece.min(bytes - done);
+                buf.resize(n, 0);
+                file.read_exact_at(&mut buf, (at + done) as u64)
+                    .map_err(|e| {
+                        TaskError::new(format!(
+                            "cannot read {n} bytes at {} of {}: {e} (was the file changed?)",
+                            at + done,
+                            self.path.display()
+                        ))
+                    })?;
+                data.extend(buf.chunks_exact(size).map(T::get));
+                done += n;
+            }
             Ok(())
         };
         if ndim == 0 {
@@ -306,7 +315,7 @@ impl<T: Element> Op for NpyBlock<T> {
             for flat in lane_starts(&self.shape, &start, &out_shape) {
                 let at = self.offset + flat * size;
                 run = match run {
-                    Some((s, n)) if s + n == at && n < 8 << 20 => Some((s, n + lane)),
+                    Some((s, n)) if s + n == at => Some((s, n + lane)),
                     Some((s, n)) => {
                         read(s, n, &mut data)?;
                         Some((at, lane))
@@ -416,7 +425,9 @@ impl Op for NpyCreate {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        let mut f = File::create(&self.path)
+        // A new file, never one that is there: the same write computed twice at once fails
+        // cleanly instead of truncating the other's blocks.
+        let mut f = File::create_new(&self.path)
             .map_err(|e| TaskError::new(format!("cannot create {}: {e}", self.path.display())))?;
         f.write_all(&self.header)
             .and_then(|()| f.set_len(self.len))

@@ -295,6 +295,22 @@ fn integer_division_follows_numpy() {
         .compute_on(&SyncScheduler, &[])
         .unwrap();
     assert_eq!(q.as_slice().unwrap(), &[-4.0, 3.0]);
+    // NumPy's floor division of floats goes with its `%`: 1.0 // 0.1 is 9.0 (0.1 is a
+    // little more than a tenth), and a == (a // b) * b + a % b.
+    let vals = [1.0f64, -1.0, 7.5, -0.0];
+    let g = Array::from_array(&ndarray::arr1(&vals).into_dyn(), 2usize).unwrap();
+    let q = g
+        .scalar(BinOp::FloorDiv, 0.1)
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    assert_eq!(q.as_slice().unwrap(), &[9.0, -10.0, 74.0, -0.0]); // as Python: 7.5 // 0.1 == 74.0
+    let r = g
+        .scalar(BinOp::Rem, 0.1)
+        .compute_on(&SyncScheduler, &[])
+        .unwrap();
+    for ((a, q), r) in vals.iter().zip(q.iter()).zip(r.iter()) {
+        assert!((q * 0.1 + r - a).abs() < 1e-12, "{a} {q} {r}");
+    }
 }
 
 proptest! {
