@@ -50,9 +50,9 @@ pub struct Layer {
 /// How a layer finds the position of an index.
 #[derive(Clone, Debug)]
 enum Lookup {
-    /// Every index of the grid with these counts per axis, in C order: the position is the
-    /// index raveled.
-    Grid(Vec<u32>),
+    /// Every index of the box from `start` (inclusive) with `counts` per axis, in C order
+    /// (a whole grid, or the part of one a cull kept): the position is the index raveled.
+    Grid { start: Vec<u32>, counts: Vec<u32> },
     /// Any indices.
     Map(FxHashMap<KeyIndex, u32>),
 }
@@ -60,8 +60,8 @@ enum Lookup {
 impl Lookup {
     /// The lookup for these indices.
     fn of(indices: &[KeyIndex], increasing: bool) -> Lookup {
-        if increasing && let Some(counts) = grid_counts(indices) {
-            return Lookup::Grid(counts);
+        if increasing && let Some((start, counts)) = grid_box(indices) {
+            return Lookup::Grid { start, counts };
         }
         let mut map = FxHashMap::with_capacity_and_hasher(indices.len(), FxBuildHasher);
         for (pos, index) in indices.iter().enumerate() {
@@ -72,16 +72,17 @@ impl Lookup {
 
     fn position(&self, index: &[u32]) -> Option<usize> {
         match self {
-            Lookup::Grid(counts) => {
+            Lookup::Grid { start, counts } => {
                 if index.len() != counts.len() {
                     return None;
                 }
                 let mut pos = 0usize;
-                for (i, n) in index.iter().zip(counts) {
-                    if i >= n {
+                for ((i, s), n) in index.iter().zip(start).zip(counts) {
+                    let i = i.checked_sub(*s)?;
+                    if i >= *n {
                         return None;
                     }
-                    pos = pos * (*n as usize) + *i as usize;
+                    pos = pos * (*n as usize) + i as usize;
                 }
                 Some(pos)
             }
@@ -90,23 +91,26 @@ impl Lookup {
     }
 }
 
-/// The counts per axis of the grid that `indices` (strictly increasing) cover in C order, if
-/// they cover a whole grid.
-fn grid_counts(indices: &[KeyIndex]) -> Option<Vec<u32>> {
-    let last = indices.last()?;
-    let counts: Vec<u32> = last
-        .iter()
-        .map(|i| i.checked_add(1))
+/// The box (start and counts per axis) that `indices` (strictly increasing) cover in C order,
+/// if they cover a whole box.
+fn grid_box(indices: &[KeyIndex]) -> Option<(Vec<u32>, Vec<u32>)> {
+    let (first, last) = (indices.first()?, indices.last()?);
+    if first.len() != last.len() {
+        return None;
+    }
+    let start: Vec<u32> = first.to_vec();
+    let counts: Vec<u32> = (last.iter().zip(&start))
+        .map(|(l, s)| l.checked_sub(*s)?.checked_add(1))
         .collect::<Option<_>>()?;
     let total = counts
         .iter()
         .try_fold(1usize, |a, n| a.checked_mul(*n as usize))?;
-    // Strictly increasing, as many as the grid holds, each inside it: exactly the grid.
-    (total == indices.len()
-        && indices
-            .iter()
-            .all(|i| i.len() == counts.len() && i.iter().zip(&counts).all(|(i, n)| i < n)))
-    .then_some(counts)
+    // Strictly increasing, as many as the box holds, each inside it: exactly the box.
+    let inside = |i: &KeyIndex| {
+        i.len() == counts.len()
+            && (i.iter().zip(&start).zip(&counts)).all(|((i, s), n)| *i >= *s && i - s < *n)
+    };
+    (total == indices.len() && indices.iter().all(inside)).then_some((start, counts))
 }
 
 impl Layer {
@@ -660,6 +664,7 @@ impl<'g> DenseIndex<'g> {
                     l.insert(index.iter().copied(), task);
                 }
             }
+            l.prepared();
             out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
         }
         out
@@ -878,6 +883,7 @@ impl Rewrite<'_> {
                 }
             }
             if !l.is_empty() {
+                l.prepared();
                 out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
             }
         }

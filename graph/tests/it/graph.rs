@@ -285,3 +285,31 @@ fn merging_culled_halves_of_a_big_layer_is_linear() {
     }
     assert!(l.get(&[2]).is_none());
 }
+
+/// A layer that covers a box of a grid (what a cull keeps of a slice) finds each task by
+/// arithmetic, and nothing outside the box.
+#[test]
+fn boxes_of_grids_are_found_by_position() {
+    let mut g = Graph::new();
+    let mut l = Layer::new("grid");
+    for i in 0..5u32 {
+        for j in 0..4u32 {
+            l.insert([i, j], Task::literal(Value::new((i * 10 + j) as i64)));
+        }
+    }
+    g.add_layer(l);
+    let keep: Vec<Key> = (2..4u32)
+        .flat_map(|i| (1..3u32).map(move |j| Key::new("grid", [i, j])))
+        .collect();
+    let culled = g.cull(&keep).unwrap();
+    let layer = culled.layer("grid").unwrap();
+    assert_eq!(layer.len(), 4);
+    for i in 0..5u32 {
+        for j in 0..4u32 {
+            let inside = (2..4).contains(&i) && (1..3).contains(&j);
+            assert_eq!(layer.get(&[i, j]).is_some(), inside, "({i}, {j})");
+        }
+    }
+    assert!(layer.get(&[2]).is_none() && layer.get(&[2, 1, 0]).is_none());
+    assert_eq!(run_i64(&culled, &[Key::new("grid", [3, 2])]), [32]);
+}
