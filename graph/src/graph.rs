@@ -567,6 +567,8 @@ impl Graph {
         let mut replaced: Vec<Option<Task>> = Vec::new();
         let mut chain: Vec<(usize, usize)> = Vec::new();
         let mut keys: Vec<Key> = Vec::new();
+        let mut signature: Vec<usize> = Vec::new();
+        let mut last_fused: Option<(Vec<usize>, Arc<dyn crate::Op>)> = None;
         for (li, layer) in self.layers.values().enumerate() {
             for pos in 0..layer.len() {
                 let top = index.id(li, pos);
@@ -593,7 +595,32 @@ impl Graph {
                 if replaced.is_empty() {
                     replaced.resize(index.total, None);
                 }
-                replaced[top] = Some(Fused::chain(&tasks));
+                // Chains of the same ops (shared, as a layer's tasks share theirs) and the
+                // same literals after the first step make the same fused op: made once.
+                signature.clear();
+                for (i, (_, t)) in tasks.iter().enumerate() {
+                    signature.push(Arc::as_ptr(t.op_arc()).cast::<()>() as usize);
+                    for a in t.args().iter().filter(|_| i > 0) {
+                        signature.push(match a {
+                            crate::Arg::Key(_) => 0,
+                            crate::Arg::Value(v) => {
+                                std::ptr::from_ref(v.datum()).cast::<()>() as usize
+                            }
+                        });
+                    }
+                }
+                let first = tasks[0].1;
+                let task = match &last_fused {
+                    Some((sig, op)) if *sig == signature => {
+                        Task::from_arc(Arc::clone(op), first.args().iter().cloned())
+                    }
+                    _ => {
+                        let task = Fused::chain(&tasks);
+                        last_fused = Some((signature.clone(), Arc::clone(task.op_arc())));
+                        task
+                    }
+                };
+                replaced[top] = Some(task);
             }
         }
         if replaced.is_empty() {

@@ -135,9 +135,27 @@ impl<T: Element> Array<T> {
             .write(&value)
             .write_str(T::DTYPE.name())
             .finish();
+        // Blocks of one shape (all but the last along each axis, usually) share one op.
+        let last: std::cell::RefCell<Option<(Vec<usize>, Arc<dyn rask_graph::Op>)>> =
+            std::cell::RefCell::new(None);
         Ok(Self::from_tasks(label, &token, chunks, |_, ranges| {
-            let shape = ranges.iter().map(|r| r.len()).collect();
-            Task::new(Full { shape, value }, [])
+            let mut last = last.borrow_mut();
+            let same = last.as_ref().filter(|(shape, _)| {
+                shape.len() == ranges.len() && shape.iter().zip(ranges).all(|(d, r)| *d == r.len())
+            });
+            let op = match same {
+                Some((_, op)) => Arc::clone(op),
+                None => {
+                    let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+                    let op: Arc<dyn rask_graph::Op> = Arc::new(Full {
+                        shape: shape.clone(),
+                        value,
+                    });
+                    *last = Some((shape, Arc::clone(&op)));
+                    op
+                }
+            };
+            Task::from_arc(op, [])
         }))
     }
 
