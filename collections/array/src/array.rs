@@ -136,8 +136,9 @@ impl<T: Element> Array<T> {
             .write_str(T::DTYPE.name())
             .finish();
         // Blocks of one shape (all but the last along each axis, usually) share one op.
-        let last: std::cell::RefCell<Option<(Vec<usize>, Arc<dyn rask_graph::Op>)>> =
-            std::cell::RefCell::new(None);
+        /// A block shape and the op that fills a block of it.
+        type ShapedOp = (Vec<usize>, Arc<dyn rask_graph::Op>);
+        let last: std::cell::RefCell<Option<ShapedOp>> = std::cell::RefCell::new(None);
         Ok(Self::from_tasks(label, &token, chunks, |_, ranges| {
             let mut last = last.borrow_mut();
             let same = last.as_ref().filter(|(shape, _)| {
