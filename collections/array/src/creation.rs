@@ -90,8 +90,14 @@ impl<T: Element> Array<T> {
         task: impl Fn(&[u32], &[Range<usize>]) -> Task,
     ) -> Self {
         let mut layer = Layer::with_capacity(key_name(label, token), chunks.npartitions());
-        for index in chunks.blocks() {
-            let ranges = chunks.block_ranges(&index);
+        // Walked lazily, with one buffer for the ranges: no allocation per block but its task.
+        let starts = chunks.starts();
+        let mut ranges: Vec<Range<usize>> = Vec::with_capacity(starts.len());
+        for index in rask_graph::layers::grid(&chunks.numblocks()) {
+            ranges.clear();
+            ranges.extend(
+                (starts.iter().zip(&index)).map(|(s, i)| s[*i as usize]..s[*i as usize + 1]),
+            );
             let t = task(&index, &ranges);
             layer.insert(index, t);
         }
