@@ -139,7 +139,10 @@ impl Layer {
     pub fn insert(&mut self, index: impl IntoIterator<Item = u32>, task: Task) {
         for dep in task.dependencies() {
             let name = dep.name_arc();
-            if **name != *self.name && !self.dependencies.iter().any(|d| d == name) {
+            // Keys of one layer usually share its name's allocation: compared by address
+            // first, by contents only when that differs.
+            let known = |d: &Arc<str>| Arc::ptr_eq(d, name) || d == name;
+            if !known(&self.name) && !self.dependencies.iter().any(known) {
                 self.dependencies.push(Arc::clone(name));
             }
         }
