@@ -56,3 +56,22 @@ fn products_and_masks_on_processes() {
     let want: Vec<f64> = a.iter().copied().filter(|v| *v > 0.0).collect();
     assert_eq!(got.iter().copied().collect::<Vec<_>>(), want);
 }
+
+/// A result of over 4 GiB (a 4.8 GB block) comes back whole from a worker process: values
+/// follow their message's frame as raw bytes, so no frame limit applies to them (issue 12,
+/// item 8). Ignored in CI (it needs about 10 GB of memory); run it with
+/// `cargo test --test it huge_result -- --ignored`.
+#[test]
+#[ignore = "needs about 10 GB of memory"]
+fn huge_result_from_a_worker_process() {
+    let n = 600_000_000usize;
+    let x = rask::array::random::Generator::new(3)
+        .uniform(0.0, 1.0, &[n], n)
+        .unwrap();
+    let s = ProcessScheduler::builder().num_workers(1).build().unwrap();
+    let a = x.compute_on(&s, &[]).unwrap();
+    assert_eq!(a.len(), n);
+    let mean = a.iter().sum::<f64>() / n as f64;
+    assert!((mean - 0.5).abs() < 1e-3, "{mean}");
+    assert!(a.iter().all(|v| (0.0..1.0).contains(v)));
+}
