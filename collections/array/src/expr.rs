@@ -769,15 +769,17 @@ register_fuse_reductions!(f64, f32, i64, i32, u64, u32, u8);
 /// Whether two node lists are the same expression, constants compared bit for bit (`0.0`
 /// and `-0.0` are different constants: `x / 0.0` and `x / -0.0` differ), so that an op is
 /// shared only between blocks that compute the same thing.
-fn same_nodes<T: Element>(a: &[Node<T>], b: &[Node<T>]) -> bool {
-    let bits = |x: T| {
-        let mut v = Vec::with_capacity(8);
-        x.put(&mut v);
-        v
-    };
+fn same_nodes<T: Element>(a: &[Node<T>], b: &[Node<T>], scratch: &mut (Vec<u8>, Vec<u8>)) -> bool {
     a.len() == b.len()
         && a.iter().zip(b).all(|pair| match pair {
-            (Node::Scalar(x), Node::Scalar(y)) => bits(*x) == bits(*y),
+            (Node::Scalar(x), Node::Scalar(y)) => {
+                let (bx, by) = (&mut scratch.0, &mut scratch.1);
+                bx.clear();
+                by.clear();
+                x.put(bx);
+                y.put(by);
+                bx == by
+            }
             (x, y) => x == y,
         })
 }
@@ -792,9 +794,17 @@ where
     let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
     let mut rewrite = graph.rewrite();
     let mut g = Grower::<T>::new(graph, &fusable);
+    // For comparing constants bit for bit without allocating.
+    let mut scratch = (Vec::new(), Vec::new());
     // Blocks of one reduction usually make the same op: it is shared, not repeated.
     let mut last: Option<(ExprReduce<T>, Arc<dyn Op>)> = None;
-    for (key, task) in graph.iter() {
+    // Keys are made only for the reductions (not for every task of the graph).
+    let reductions = graph.layers().flat_map(|l| {
+        l.entries()
+            .filter(|(_, t)| downcast_op::<ReduceBlock<T>>(t.op()).is_some())
+            .map(move |(i, t)| (l.key(i.iter().copied()), t))
+    });
+    for (key, task) in reductions {
         let Some(r) = downcast_op::<ReduceBlock<T>>(task.op()) else {
             continue;
         };
@@ -814,7 +824,7 @@ where
         let same = last.as_ref().filter(|(prev, _)| {
             prev.kind == kind
                 && prev.axes == r.axes()
-                && same_nodes(&prev.expr.nodes, &g.nodes)
+                && same_nodes(&prev.expr.nodes, &g.nodes, &mut scratch)
                 && prev.slices.len() == g.leaves.len()
                 && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
         });
