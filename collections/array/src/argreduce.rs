@@ -233,7 +233,7 @@ impl<T: Element> Array<T> {
             key_name(&format!("{label}-chunk"), &token),
             self.npartitions(),
         );
-        for index in self.chunks().blocks() {
+        for index in rask_graph::layers::grid(&self.numblocks()) {
             let offsets = self
                 .chunks()
                 .block_ranges(&index)

@@ -305,7 +305,9 @@ impl<T: Element> Collection for Array<T> {
     }
 
     fn output_keys(&self) -> Vec<Key> {
-        self.chunks.blocks().iter().map(|i| self.key(i)).collect()
+        rask_graph::layers::grid(&self.chunks.numblocks())
+            .map(|i| self.key(&i))
+            .collect()
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<ArrayD<T>, ComputeError> {

@@ -406,7 +406,7 @@ impl<T: Element> Array<T> {
             axes: axes.clone(),
             _t: std::marker::PhantomData,
         });
-        for index in self.chunks().blocks() {
+        for index in rask_graph::layers::grid(&self.numblocks()) {
             layer.insert(
                 index.clone(),
                 Task::from_arc(Arc::clone(&op), [Arg::Key(self.key(&index))]),
@@ -533,7 +533,7 @@ impl<T: Element> Array<T> {
             n: n as f64,
             _t: std::marker::PhantomData,
         });
-        for index in chunks.blocks() {
+        for index in rask_graph::layers::grid(&chunks.numblocks()) {
             layer.insert(
                 index.clone(),
                 Task::from_arc(

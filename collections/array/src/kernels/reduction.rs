@@ -265,7 +265,7 @@ impl<T: Element> Array<T> {
                     }))
                 }
             };
-        for index in self.chunks().blocks() {
+        for index in rask_graph::layers::grid(&self.numblocks()) {
             let task = Task::from_arc(Arc::clone(&chunk_op), [Arg::Key(self.key(&index))]);
             layer.insert(index, task);
         }
