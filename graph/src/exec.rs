@@ -169,13 +169,25 @@ impl<'a> TaskEvents<'a> {
     #[inline]
     pub fn finish(&self, id: u32, result: &Result<Value, ComputeError>) {
         if !self.cbs.is_empty() {
+            match result {
+                Ok(v) => self.finished(id, v.nbytes(), None),
+                Err(e) => self.finished(id, 0, Some(&failure_message(e))),
+            }
+        }
+    }
+
+    /// Task `id` finished with a result of `nbytes`, or failed (`error`): for a scheduler that
+    /// sees a result's size and not the value (the results stay in another process).
+    #[inline]
+    pub fn finished(&self, id: u32, nbytes: usize, error: Option<&str>) {
+        if !self.cbs.is_empty() {
             self.cbs.task_finish(&TaskFinish {
                 id,
                 key: Cow::Borrowed(self.plan.key(id)),
                 op: Cow::Borrowed(self.plan.op(id).name()),
                 worker: Cow::Borrowed(self.worker),
-                nbytes: result.as_ref().map_or(0, |v| v.nbytes()),
-                error: result.as_ref().err().map(failure_message),
+                nbytes,
+                error: error.map(str::to_string),
             });
         }
     }
@@ -183,11 +195,17 @@ impl<'a> TaskEvents<'a> {
     /// The result of task `id` (`nbytes` long) was dropped by its last reader.
     #[inline]
     pub fn release(&self, id: u32, value: &Value) {
+        self.released(id, value.nbytes());
+    }
+
+    /// The result of task `id`, of `nbytes`, was dropped (wherever it was held).
+    #[inline]
+    pub fn released(&self, id: u32, nbytes: usize) {
         if !self.cbs.is_empty() {
             self.cbs.release(&ResultReleased {
                 id,
                 key: Cow::Borrowed(self.plan.key(id)),
-                nbytes: value.nbytes(),
+                nbytes,
             });
         }
     }

@@ -2,7 +2,6 @@
 //! worker processes, keeps results where they were made, moves them only when another worker
 //! needs them, and recomputes what a dead worker took with it.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -11,9 +10,10 @@ use std::sync::{Mutex, PoisonError};
 
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
-    PlanArg, ResultReleased, Scheduler, TaskError, TaskFinish, TaskStart, Value, WorkerId,
-    registry,
+    PlanArg, Scheduler, TaskError, Value, WorkerId, registry,
 };
+
+use rask_graph::exec::TaskEvents;
 
 use crate::error::{ProcessError, failed};
 use crate::pool::{Event, Pool, Reply};
@@ -577,14 +577,7 @@ impl<'a> Run<'a> {
         self.state[id as usize] = State::Running(slot);
         self.outstanding[id as usize] = Some(slot);
         self.in_flight[slot] += 1;
-        if !self.cbs.is_empty() {
-            self.cbs.task_start(&TaskStart {
-                id,
-                key: Cow::Borrowed(plan.key(id)),
-                op: Cow::Borrowed(plan.op(id).name()),
-                worker: Cow::Borrowed(&self.ids[slot]),
-            });
-        }
+        self.events(slot).start(id);
     }
 
     /// Whether a message for task `id` could not be sent because it is too large (then the
@@ -606,13 +599,14 @@ impl<'a> Run<'a> {
         true
     }
 
+    /// The callback events of tasks on worker `slot`.
+    fn events(&self, slot: usize) -> TaskEvents<'_> {
+        TaskEvents::new(self.plan, self.cbs, &self.ids[slot])
+    }
+
     fn release(&mut self, d: u32) {
-        if !self.cbs.is_empty() && matches!(self.state[d as usize], State::Done(_)) {
-            self.cbs.release(&ResultReleased {
-                id: d,
-                key: Cow::Borrowed(self.plan.key(d)),
-                nbytes: self.nbytes[d as usize] as usize,
-            });
+        if let State::Done(s) = self.state[d as usize] {
+            self.events(s).released(d, self.nbytes[d as usize] as usize);
         }
         self.cache.remove(&d);
         if let State::Done(s) = self.state[d as usize] {
@@ -680,16 +674,7 @@ impl<'a> Run<'a> {
                 self.done += 1;
                 self.state[id as usize] = State::Done(slot);
                 self.nbytes[id as usize] = nbytes;
-                if !self.cbs.is_empty() {
-                    self.cbs.task_finish(&TaskFinish {
-                        id,
-                        key: Cow::Borrowed(plan.key(id)),
-                        op: Cow::Borrowed(plan.op(id).name()),
-                        worker: Cow::Borrowed(&self.ids[slot]),
-                        nbytes: nbytes as usize,
-                        error: None,
-                    });
-                }
+                self.events(slot).finished(id, nbytes as usize, None);
                 if plan.is_output(id) {
                     self.fetch(id, slot);
                 }
@@ -757,14 +742,8 @@ impl<'a> Run<'a> {
                     },
                 };
                 if !self.cbs.is_empty() {
-                    self.cbs.task_finish(&TaskFinish {
-                        id,
-                        key: Cow::Borrowed(plan.key(id)),
-                        op: Cow::Borrowed(plan.op(id).name()),
-                        worker: Cow::Borrowed(&self.ids[slot]),
-                        nbytes: 0,
-                        error: Some(rask_graph::exec::failure_message(&e)),
-                    });
+                    let message = rask_graph::exec::failure_message(&e);
+                    self.events(slot).finished(id, 0, Some(&message));
                 }
                 self.state[id as usize] = State::Gone;
                 self.fail(e);
@@ -792,16 +771,7 @@ impl<'a> Run<'a> {
                     return;
                 }
                 self.state[id as usize] = State::Gone;
-                if !self.cbs.is_empty() {
-                    self.cbs.task_finish(&TaskFinish {
-                        id,
-                        key: Cow::Borrowed(plan.key(id)),
-                        op: Cow::Borrowed(plan.op(id).name()),
-                        worker: Cow::Borrowed(&self.ids[slot]),
-                        nbytes: 0,
-                        error: Some(CANCELLED.to_string()),
-                    });
-                }
+                self.events(slot).finished(id, 0, Some(CANCELLED));
             }
         }
     }
