@@ -372,66 +372,51 @@ fn serve_one(writer: &mut impl Write, store: &Store, id: u32) -> std::io::Result
             &missing(format!("the worker holds no result for task {id}")),
         );
     };
-    if let Some((name, bytes)) = registry::value_view(&v) {
-        return send_value(writer, name, bytes);
-    }
-    match registry::encode_value(&v) {
-        Some(Ok((name, bytes))) => send_value(writer, name, &bytes),
-        Some(Err(message)) => write_frame(writer, &DataReply::Unsendable { message }),
-        None => write_frame(
-            writer,
-            &DataReply::Unsendable {
-                message: unregistered(&v),
-            },
-        ),
+    match value_bytes(&v) {
+        Ok((name, bytes)) => {
+            let len = bytes.len() as u64;
+            send_value(writer, &DataReply::Value { name, len }, &bytes)
+        }
+        Err(message) => write_frame(writer, &DataReply::Unsendable { message }),
     }
 }
 
-/// Why a value cannot leave this process.
-fn unregistered(v: &Value) -> String {
-    format!(
-        "its type {} is not registered for serialization; register it with \
-         rask_graph::register_value!",
-        v.type_name()
-    )
+/// A value's registered name and encoded bytes — borrowed where the type allows, encoded
+/// otherwise — or why it cannot leave this process.
+fn value_bytes(v: &Value) -> Result<(&'static str, std::borrow::Cow<'_, [u8]>), String> {
+    if let Some((name, bytes)) = registry::value_view(v) {
+        return Ok((name, bytes.into()));
+    }
+    match registry::encode_value(v) {
+        Some(Ok((name, bytes))) => Ok((name, bytes.into())),
+        Some(Err(message)) => Err(message),
+        None => Err(format!(
+            "its type {} is not registered for serialization; register it with \
+             rask_graph::register_value!",
+            v.type_name()
+        )),
+    }
 }
 
 /// Sends result `id` to the scheduler: a `Value` frame, then the encoded bytes (or why it
 /// cannot be sent).
 fn send_result(w: &mut impl Write, id: u32, v: &Value) -> std::io::Result<()> {
-    let header = |name, len: usize| FromWorker::Value {
-        id,
-        name,
-        len: len as u64,
-    };
-    if let Some((name, bytes)) = registry::value_view(v) {
-        write_frame(w, &header(name, bytes.len()))?;
-        return w.write_all(bytes);
-    }
-    match registry::encode_value(v) {
-        Some(Ok((name, bytes))) => {
-            write_frame(w, &header(name, bytes.len()))?;
-            w.write_all(&bytes)
+    match value_bytes(v) {
+        Ok((name, bytes)) => {
+            let len = bytes.len() as u64;
+            send_value(w, &FromWorker::Value { id, name, len }, &bytes)
         }
-        Some(Err(message)) => write_frame(w, &FromWorker::NotSent { id, message }),
-        None => write_frame(
-            w,
-            &FromWorker::NotSent {
-                id,
-                message: unregistered(v),
-            },
-        ),
+        Err(message) => write_frame(w, &FromWorker::NotSent { id, message }),
     }
 }
 
-fn send_value(w: &mut impl Write, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    write_frame(
-        w,
-        &DataReply::Value {
-            name,
-            len: bytes.len() as u64,
-        },
-    )?;
+/// A value's header frame, then its bytes (outside the frame).
+fn send_value(
+    w: &mut impl Write,
+    header: &impl serde::Serialize,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    write_frame(w, header)?;
     w.write_all(bytes)
 }
 
