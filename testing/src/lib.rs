@@ -96,3 +96,21 @@ pub fn tree(n: u32, leaf: Arc<dyn Op>, combine: Arc<dyn Op>) -> (Graph, Key) {
     let key = level.pop().unwrap_or_else(|| Key::new("leaf", [0]));
     (g, key)
 }
+
+/// Runs `f` on another thread and returns what it returns; panics if it has not returned
+/// within `secs` seconds. For tests of what used to hang: a regression fails the test instead
+/// of stalling the run.
+///
+/// ```
+/// assert_eq!(rask_testing::within(10, || 6 * 7), 42);
+/// ```
+pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(v) => v,
+        Err(_) => panic!("no answer within {secs} s: it hangs"),
+    }
+}

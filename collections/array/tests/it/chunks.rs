@@ -333,16 +333,8 @@ fn block_ranges_from_running_sums() {
     assert_eq!(c.block_ranges(&[2, 2]), vec![2..5, 8..10]);
     assert_eq!(c.block_ranges(&[1, 0]), vec![2..2, 0..4]);
     assert_eq!(c.shape(), vec![5, 10]);
-    let within = |secs: u64| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let x = Array::<f64>::ones(&[2_000_000], 1usize).map(|x| x.npartitions());
-            let _ = tx.send(x);
-        });
-        rx.recv_timeout(std::time::Duration::from_secs(secs))
-    };
-    assert_eq!(
-        within(60).expect("built in linear time").unwrap(),
-        2_000_000
-    );
+    let built = rask_testing::within(60, || {
+        Array::<f64>::ones(&[2_000_000], 1usize).map(|x| x.npartitions())
+    });
+    assert_eq!(built.unwrap(), 2_000_000);
 }

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use rask_array::{Array, IntoScalar, Reduction};
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
+use rask_testing::within;
 
 fn data(shape: &[usize]) -> ArrayD<f64> {
     let n: usize = shape.iter().product();
@@ -608,17 +609,6 @@ fn array_passes_are_registered_in_order() {
     fuse-random-histograms
     fuse-linear
     ");
-}
-
-/// Runs `f` on another thread; fails if it has not returned within `secs` (a blow-up must fail
-/// the test, not hang it).
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(std::time::Duration::from_secs(secs))
-        .unwrap_or_else(|_| panic!("no answer within {secs} s"))
 }
 
 /// `y = y + y`, 40 times, summed: a task read twice by its reader is one node of the fused

@@ -254,31 +254,23 @@ fn sizes_that_overflow_are_refused_everywhere() {
         matches!(err, rask_array::ArrayError::Overflow { what: "chunks", .. }),
         "{err}"
     );
-    // A reshape whose product wraps around to the right number of elements: 2^63 * 2 * 3
-    // is 6 modulo 2^64.
+    // Shapes whose products overflow, one of them wrapping around to exactly the 6 elements
+    // there are: 2 * 3 * (2^61 + 1) * (3 * 2^61 + 1) is 6 modulo 2^64.
     let y = Array::<f64>::ones(&[6], 2usize).unwrap();
-    let err = y.reshape(&[1 << 62, 4, 3]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            rask_array::ArrayError::Overflow {
-                what: "reshape",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let err = y.reshape(&[1 << 62, 4, -1]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            rask_array::ArrayError::Overflow {
-                what: "reshape",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let wraps = [2, 3, (1 << 61) + 1, 3 * (1 << 61) + 1];
+    for shape in [&[1 << 62, 4, 3][..], &[1 << 62, 4, -1], &wraps] {
+        let err = y.reshape(shape).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                rask_array::ArrayError::Overflow {
+                    what: "reshape",
+                    ..
+                }
+            ),
+            "{shape:?}: {err}"
+        );
+    }
     // What fits still works.
     assert_eq!(y.reshape(&[2, -1]).unwrap().shape(), vec![2, 3]);
     assert_eq!(x.broadcast_to(&[4, 3]).unwrap().size(), 12);

@@ -310,6 +310,17 @@ fn partials(d: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// A write of `x` to `target`: `.npy` or zarr, by its extension.
+fn write_to(
+    x: &Array<f64>,
+    target: &std::path::Path,
+) -> Result<rask_array::io::Stored, rask_array::ArrayError> {
+    match target.extension().and_then(|e| e.to_str()) {
+        Some("zarr") => x.to_zarr(target),
+        _ => x.to_npy(target),
+    }
+}
+
 /// A failed write removes its partial output and leaves the target alone; a write into a
 /// directory that does not exist is refused, for `.npy` and zarr alike (issue 12, items 21
 /// and 23).
@@ -317,44 +328,19 @@ fn partials(d: &std::path::Path) -> Vec<String> {
 fn failed_writes_leave_nothing_behind_and_parents_must_exist() {
     let d = dir("leftovers");
     let failing = failing_array();
-    assert!(
-        failing
-            .to_npy(d.join("f.npy"))
-            .unwrap()
-            .compute_on(&SyncScheduler, &[])
-            .is_err()
-    );
-    assert!(
-        failing
-            .to_zarr(d.join("f.zarr"))
-            .unwrap()
-            .compute_on(&SyncScheduler, &[])
-            .is_err()
-    );
     let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
-    assert!(
-        failing
-            .to_npy(d.join("g.npy"))
-            .unwrap()
-            .compute_on(&threaded, &[])
-            .is_err()
-    );
-    assert!(
-        failing
-            .to_zarr(d.join("g.zarr"))
-            .unwrap()
-            .compute_on(&threaded, &[])
-            .is_err()
-    );
+    let schedulers: [(&dyn Scheduler, &str); 2] = [(&SyncScheduler, "f"), (&threaded, "g")];
+    for (s, name) in schedulers {
+        for ext in ["npy", "zarr"] {
+            let write = write_to(&failing, &d.join(format!("{name}.{ext}"))).unwrap();
+            assert!(write.compute_on(s, &[]).is_err(), "{name}.{ext}");
+        }
+    }
     assert_eq!(partials(&d), Vec::<String>::new());
     assert!(!d.join("f.npy").exists() && !d.join("f.zarr").exists());
     let ones = Array::<f64>::ones(&[4], 2usize).unwrap();
     for target in [d.join("no/such/x.npy"), d.join("no/such/x.zarr")] {
-        let err = if target.extension().unwrap() == "npy" {
-            ones.to_npy(&target).unwrap_err()
-        } else {
-            ones.to_zarr(&target).unwrap_err()
-        };
+        let err = write_to(&ones, &target).unwrap_err();
         assert!(
             matches!(&err, rask_array::ArrayError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound),
             "{err}"
@@ -379,13 +365,7 @@ fn concurrent_writers_of_one_target_do_not_mix() {
             });
             let writes: Vec<_> = [&a, &b]
                 .iter()
-                .map(|x| {
-                    if zarr {
-                        x.to_zarr(&target).unwrap()
-                    } else {
-                        x.to_npy(&target).unwrap()
-                    }
-                })
+                .map(|x| write_to(x, &target).unwrap())
                 .collect();
             std::thread::scope(|s| {
                 for w in &writes {

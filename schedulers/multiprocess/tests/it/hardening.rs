@@ -13,19 +13,9 @@ use rask_graph::{
 use rask_multiprocess::{ProcessError, ProcessScheduler};
 use serde::{Deserialize, Serialize};
 
-use crate::{Crash, Fail, Slow, alive, scheduler};
+use rask_testing::within;
 
-/// Runs `f` on another thread; fails the test if it has not returned within `secs`.
-fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(v) => v,
-        Err(_) => panic!("no answer within {secs} s: it hangs"),
-    }
-}
+use crate::{Crash, Fail, Slow, alive, scheduler};
 
 /// A value type that is not registered: it cannot leave the worker that made it.
 #[derive(Debug, Clone)]
