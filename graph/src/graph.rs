@@ -251,6 +251,26 @@ impl Layer {
     pub(crate) fn tasks(&self) -> &[Task] {
         &self.tasks
     }
+
+    /// A copy in which `each(position, task)` keeps, replaces or (`None`) drops every task, its
+    /// lookup made; `None` when nothing is left. Room for `capacity` tasks.
+    fn rewritten(
+        &self,
+        capacity: usize,
+        mut each: impl FnMut(usize, &Task) -> Option<Task>,
+    ) -> Option<Layer> {
+        let mut l = Layer::with_capacity(Arc::clone(&self.name), capacity);
+        for (pos, (index, task)) in self.entries().enumerate() {
+            if let Some(task) = each(pos, task) {
+                l.insert(index.iter().copied(), task);
+            }
+        }
+        if l.is_empty() {
+            return None;
+        }
+        l.prepared();
+        Some(l)
+    }
 }
 
 impl fmt::Debug for Layer {
@@ -687,15 +707,14 @@ impl<'g> DenseIndex<'g> {
                     .insert(Arc::clone(&layer.name), Arc::clone(layer));
                 continue;
             }
-            let mut l = Layer::with_capacity(Arc::clone(&layer.name), count);
-            for ((index, task), id) in layer.entries().zip(ids) {
-                if keep(id) {
-                    let task = replaces(id).unwrap_or(task).clone();
-                    l.insert(index.iter().copied(), task);
-                }
+            let first = ids.start;
+            let l = layer.rewritten(count, |pos, task| {
+                let id = first + pos;
+                keep(id).then(|| replaces(id).unwrap_or(task).clone())
+            });
+            if let Some(l) = l {
+                out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
             }
-            l.prepared();
-            out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
         }
         out
     }
@@ -899,21 +918,16 @@ impl Rewrite<'_> {
         let mut out = Graph::new();
         out.layers.reserve(self.graph.layers.len());
         for (li, layer) in self.graph.layers.values().enumerate() {
-            let Some(changes) = self.changes.remove(&li) else {
+            let Some(mut changes) = self.changes.remove(&li) else {
                 out.layers
                     .insert(Arc::clone(&layer.name), Arc::clone(layer));
                 continue;
             };
-            let mut l = Layer::with_capacity(Arc::clone(&layer.name), layer.len());
-            for ((index, task), change) in layer.entries().zip(changes) {
-                match change {
-                    None => l.insert(index.iter().copied(), task.clone()),
-                    Some(Some(new)) => l.insert(index.iter().copied(), new),
-                    Some(None) => {}
-                }
-            }
-            if !l.is_empty() {
-                l.prepared();
+            let l = layer.rewritten(layer.len(), |pos, task| match changes[pos].take() {
+                None => Some(task.clone()),
+                Some(change) => change,
+            });
+            if let Some(l) = l {
                 out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
             }
         }
