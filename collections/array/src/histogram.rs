@@ -34,17 +34,18 @@ fn check_bins(what: &'static str, bins: usize) -> Result<(), ArrayError> {
     Ok(())
 }
 
-/// How values and edges are scaled so that `hi - lo` does not overflow: 1, or ½ for a range
-/// wider than the largest float (`(-1e308, 1e308)`).
-fn range_scale(lo: f64, hi: f64) -> f64 {
-    if (hi - lo).is_finite() { 1.0 } else { 0.5 }
+/// How values and edges are scaled so that `hi - lo` does not overflow — 1, or ½ for a range
+/// wider than the largest float (`(-1e308, 1e308)`) — and the range's width at that scale.
+fn scaled_range(lo: f64, hi: f64) -> (f64, f64) {
+    let scale = if (hi - lo).is_finite() { 1.0 } else { 0.5 };
+    (scale, hi * scale - lo * scale)
 }
 
 /// NumPy's `linspace(lo, hi, n + 1)`: the bin edges (computed at half scale when the range is
 /// wider than the largest float).
 fn edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
-    let scale = range_scale(lo, hi);
-    let step = (hi * scale - lo * scale) / bins as f64;
+    let (scale, width) = scaled_range(lo, hi);
+    let step = width / bins as f64;
     let mut e: Vec<f64> = (0..=bins)
         .map(|i| (lo * scale + i as f64 * step) / scale)
         .collect();
@@ -95,12 +96,12 @@ struct BinCounter {
 
 impl BinCounter {
     fn new(bins: usize, lo: f64, hi: f64) -> Self {
-        let scale = range_scale(lo, hi);
+        let (scale, width) = scaled_range(lo, hi);
         Self {
             lo,
             hi,
             scale,
-            norm: bins as f64 / (hi * scale - lo * scale),
+            norm: bins as f64 / width,
             edges: edges(lo, hi, bins),
             tables: std::array::from_fn(|_| vec![0u64; bins]),
         }
@@ -345,8 +346,7 @@ impl<T: Element> Array<T> {
         let edges = edges(lo, hi, bins);
         // As NumPy: every bin must have a positive width. And the bins per unit of range must
         // be finite, so that values find their bins (subnormal widths do not).
-        let scale = range_scale(lo, hi);
-        let norm = bins as f64 / (hi * scale - lo * scale);
+        let norm = bins as f64 / scaled_range(lo, hi).1;
         if edges.windows(2).any(|w| w[0] >= w[1]) || !norm.is_finite() {
             return Err(ArrayError::BinsTooNarrow { bins, lo, hi });
         }
