@@ -1,0 +1,316 @@
+//! Single scenarios, step by step.
+
+use rask_graph::Key;
+use rask_scheduling::{
+    Command, Failure, NewTask, SchedulerState, StateConfig, TaskStatus, UpdateError, WorkerSpec,
+};
+
+type State = SchedulerState<u32, String>;
+
+fn task(name: &str, deps: &[&str], order: u64) -> NewTask<u32> {
+    NewTask {
+        key: Key::new(name, []),
+        dependencies: deps.iter().map(|d| Key::new(*d, [])).collect(),
+        op: "op".into(),
+        order,
+        payload: order as u32,
+    }
+}
+
+fn key(name: &str) -> Key {
+    Key::new(name, [])
+}
+
+fn runs(cmds: &[Command<String>]) -> usize {
+    cmds.iter()
+        .filter(|c| matches!(c, Command::Run { .. }))
+        .count()
+}
+
+#[test]
+fn root_tasks_are_withheld_until_workers_have_room() {
+    // 100 roots, one sum: a worker of capacity 2 is sent 2 roots, not 100.
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1).capacity(2));
+    let c = s.add_client();
+    let mut tasks: Vec<NewTask<u32>> = (0..100).map(|i| task(&format!("r{i}"), &[], i)).collect();
+    let names: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
+    let deps: Vec<&str> = names.iter().map(String::as_str).collect();
+    tasks.push(task("sum", &deps, 100));
+    s.update_graph(c, tasks, &[key("sum")]).unwrap();
+    let cmds = s.take_commands();
+    assert_eq!(runs(&cmds), 2);
+    assert_eq!(s.counts()[2], 98, "the rest wait in the queue");
+    // Each answer frees room for one more, in priority order.
+    let Command::Run { task: first, .. } = cmds[0] else {
+        panic!()
+    };
+    assert_eq!(s.key(first), Some(&key("r0")));
+    s.task_finished(w, first, 8, None);
+    let cmds = s.take_commands();
+    assert_eq!(runs(&cmds), 1);
+    assert!(matches!(cmds[0], Command::Run { task, .. } if s.key(task) == Some(&key("r2"))));
+}
+
+#[test]
+fn a_task_no_worker_can_run_is_an_error_naming_its_op() {
+    let mut s = State::new(StateConfig::default());
+    s.add_worker(WorkerSpec::new("w", 1).ops(["other"]));
+    let c = s.add_client();
+    s.update_graph(
+        c,
+        vec![task("a", &[], 0), task("b", &["a"], 1)],
+        &[key("b")],
+    )
+    .unwrap();
+    let cmds = s.take_commands();
+    let [Command::Erred { failure, .. }] = &cmds[..] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        failure.to_string(),
+        "its input 'a' failed: no worker can run task 'a': none of them has op `op`"
+    );
+    assert!(matches!(failure.root(), Failure::NoWorker { .. }));
+}
+
+#[test]
+fn no_worker_yet_means_waiting_not_failing() {
+    let mut s = State::new(StateConfig::default());
+    let c = s.add_client();
+    s.update_graph(c, vec![task("a", &[], 0)], &[key("a")])
+        .unwrap();
+    assert!(s.take_commands().is_empty());
+    let w = s.add_worker(WorkerSpec::new("late", 1));
+    let cmds = s.take_commands();
+    assert!(matches!(cmds[..], [Command::Run { worker, .. }] if worker == w));
+}
+
+#[test]
+fn placement_follows_the_bytes() {
+    // `big` (1 GB) on w1, `small` on w0: their reader goes to w1.
+    let mut s = State::new(StateConfig::default());
+    let w0 = s.add_worker(WorkerSpec::new("w0", 1).capacity(4));
+    let w1 = s.add_worker(WorkerSpec::new("w1", 1).capacity(4));
+    let c = s.add_client();
+    s.update_graph(
+        c,
+        vec![
+            task("small", &[], 0),
+            task("big", &[], 1),
+            task("r", &["small", "big"], 2),
+        ],
+        &[key("r")],
+    )
+    .unwrap();
+    let cmds = s.take_commands();
+    assert_eq!(runs(&cmds), 2);
+    for cmd in cmds {
+        let Command::Run { task, worker } = cmd else {
+            continue;
+        };
+        // Put `big` on w1 whatever the state chose: answer from the chosen worker, then
+        // check the reader's placement against where the bytes are.
+        let nbytes = if s.key(task) == Some(&key("big")) {
+            1 << 30
+        } else {
+            8
+        };
+        s.task_finished(worker, task, nbytes, Some(1e-3));
+    }
+    let big_on = s.who_has(s.task_of(&key("big")).unwrap())[0];
+    let cmds = s.take_commands();
+    assert!(
+        matches!(cmds[..], [Command::Run { worker, .. }] if worker == big_on),
+        "{cmds:?}"
+    );
+    let _ = (w0, w1);
+}
+
+#[test]
+fn a_task_that_kills_three_workers_is_marked_bad() {
+    let mut s = State::new(StateConfig::default());
+    let c = s.add_client();
+    s.update_graph(c, vec![task("bomb", &[], 0)], &[key("bomb")])
+        .unwrap();
+    let t = s.task_of(&key("bomb")).unwrap();
+    for i in 0..3 {
+        let w = s.add_worker(WorkerSpec::new(format!("w{i}"), 1));
+        let cmds = s.take_commands();
+        assert!(
+            matches!(cmds[..], [Command::Run { task, .. }] if task == t),
+            "{cmds:?}"
+        );
+        s.remove_worker(w, Some(t));
+    }
+    let cmds = s.take_commands();
+    let [Command::Erred { failure, .. }] = &cmds[..] else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(failure.to_string(), "task 'bomb' killed 3 workers");
+    assert_eq!(s.status(t), Some(TaskStatus::Erred));
+}
+
+#[test]
+fn innocent_tasks_queued_behind_a_death_are_not_blamed() {
+    // 2 roots on one worker that dies three times while running `bomb`: `calm` was queued
+    // behind it every time and still finishes.
+    let mut s = State::new(StateConfig::default());
+    let c = s.add_client();
+    s.update_graph(
+        c,
+        vec![task("bomb", &[], 0), task("calm", &[], 1)],
+        &[key("bomb"), key("calm")],
+    )
+    .unwrap();
+    let bomb = s.task_of(&key("bomb")).unwrap();
+    let calm = s.task_of(&key("calm")).unwrap();
+    for i in 0..3 {
+        let w = s.add_worker(WorkerSpec::new(format!("w{i}"), 1).capacity(4));
+        assert_eq!(runs(&s.take_commands()), 2, "both sent again");
+        s.remove_worker(w, Some(bomb));
+    }
+    let cmds = s.take_commands();
+    assert!(
+        matches!(&cmds[..], [Command::Erred { task, .. }] if *task == bomb),
+        "{cmds:?}"
+    );
+    let w = s.add_worker(WorkerSpec::new("last", 1).capacity(4));
+    let cmds = s.take_commands();
+    assert!(
+        matches!(cmds[..], [Command::Run { task, .. }] if task == calm),
+        "{cmds:?}"
+    );
+    s.task_finished(w, calm, 8, None);
+    assert!(matches!(s.take_commands()[..], [Command::InMemory { task, .. }] if task == calm));
+}
+
+#[test]
+fn a_long_lost_chain_is_recomputed_without_recursion() {
+    // A chain of 200,000 tasks, each result released once its reader finishes; the last
+    // one's worker dies after the chain is done, with a reader of it still to run: the
+    // whole chain comes back, iteratively (a recursive walk would overflow the stack).
+    let n = 200_000u64;
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1));
+    let c = s.add_client();
+    let mut tasks = vec![task("c0", &[], 0)];
+    let names: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+    for i in 1..n as usize {
+        tasks.push(task(&names[i], &[&names[i - 1]], i as u64));
+    }
+    tasks.push(task("end", &[&names[n as usize - 1]], n));
+    s.update_graph(c, tasks, &[key("end")]).unwrap();
+    let w = (0..n).fold(w, |w, _| {
+        let cmds = s.take_commands();
+        let Some(Command::Run { task, .. }) =
+            cmds.iter().find(|c| matches!(c, Command::Run { .. }))
+        else {
+            panic!("{cmds:?}")
+        };
+        let task = *task;
+        if s.key(task) == Some(&key("end")) {
+            return w;
+        }
+        s.task_finished(w, task, 8, None);
+        w
+    });
+    // `end` is processing on w; w dies holding the chain's last result.
+    let end = s.task_of(&key("end")).unwrap();
+    assert_eq!(s.status(end), Some(TaskStatus::Processing(w)));
+    s.take_commands();
+    s.remove_worker(w, None);
+    let w2 = s.add_worker(WorkerSpec::new("w2", 1));
+    let mut reruns = 0u64;
+    loop {
+        let cmds = s.take_commands();
+        let ran: Vec<_> = (cmds.iter())
+            .filter_map(|c| match c {
+                Command::Run { task, worker } => Some((*task, *worker)),
+                _ => None,
+            })
+            .collect();
+        if ran.is_empty() {
+            break;
+        }
+        for (task, worker) in ran {
+            assert_eq!(worker, w2);
+            reruns += 1;
+            s.task_finished(w2, task, 8, None);
+        }
+    }
+    assert_eq!(reruns, n + 1, "the whole chain, then `end`");
+    assert_eq!(
+        s.status(s.task_of(&key("end")).unwrap()),
+        Some(TaskStatus::Memory)
+    );
+}
+
+#[test]
+fn refused_updates_change_nothing() {
+    let mut s = State::new(StateConfig::default());
+    let c = s.add_client();
+    let e = s
+        .update_graph(c, vec![task("a", &["ghost"], 0)], &[key("a")])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "task 'a' depends on 'ghost', which is neither in the graph nor known"
+    );
+    let e = s
+        .update_graph(c, vec![task("a", &["b"], 0), task("b", &["a"], 1)], &[])
+        .unwrap_err();
+    assert!(matches!(e, UpdateError::Cycle { .. }), "{e}");
+    let e = s
+        .update_graph(c, vec![task("a", &[], 0), task("a", &[], 1)], &[])
+        .unwrap_err();
+    assert!(matches!(e, UpdateError::DuplicateKey { .. }));
+    let e = s.update_graph(c, vec![], &[key("nothing")]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "key 'nothing' was asked for, but no task makes it"
+    );
+    assert_eq!(s.len(), 0);
+}
+
+#[test]
+fn a_key_computed_once_serves_a_second_client() {
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1));
+    let (a, b) = (s.add_client(), s.add_client());
+    s.update_graph(a, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
+    let x = s.task_of(&key("x")).unwrap();
+    s.take_commands();
+    s.task_finished(w, x, 8, None);
+    s.take_commands();
+    s.update_graph(b, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
+    let cmds = s.take_commands();
+    assert!(
+        matches!(cmds[..], [Command::InMemory { client, .. }] if client == b),
+        "{cmds:?}"
+    );
+    s.remove_client(a);
+    assert!(s.take_commands().is_empty(), "b still wants x");
+    s.remove_client(b);
+    assert!(matches!(s.take_commands()[..], [Command::Release { .. }]));
+    assert!(s.is_empty());
+}
+
+#[test]
+fn stale_answers_are_ignored() {
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1));
+    let c = s.add_client();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
+    let x = s.task_of(&key("x")).unwrap();
+    s.take_commands();
+    // From a worker that never had it, about a task never sent, twice: nothing happens.
+    let other = s.add_worker(WorkerSpec::new("other", 1));
+    assert!(!s.task_finished(other, x, 8, None));
+    assert!(!s.task_erred(other, x, "no".into()));
+    assert!(s.task_finished(w, x, 8, None));
+    assert!(!s.task_finished(w, x, 8, None), "answered once");
+}
