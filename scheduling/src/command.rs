@@ -154,6 +154,16 @@ pub enum UpdateError {
         /// The key.
         key: Key,
     },
+    /// A task names an input by its place in the update, and there is no such place.
+    #[error("task {key} reads task {index} of the update, which has {len}")]
+    BadIndex {
+        /// The task.
+        key: Key,
+        /// The place it names.
+        index: u32,
+        /// How many tasks the update has.
+        len: usize,
+    },
     /// The same key twice in one update.
     #[error("task {key} is in the graph twice")]
     DuplicateKey {

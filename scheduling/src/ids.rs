@@ -122,6 +122,13 @@ impl<T> Slots<T> {
         }
     }
 
+    /// Room for `n` more items without growing.
+    pub(crate) fn reserve(&mut self, n: usize) {
+        let more = n.saturating_sub(self.free.len());
+        self.items.reserve(more);
+        self.generations.reserve(more);
+    }
+
     /// Removes the item of `slot` (its generation moves on).
     pub(crate) fn remove(&mut self, slot: u32) -> Option<T> {
         let item = self.items.get_mut(slot as usize)?.take()?;
@@ -167,6 +174,11 @@ impl<T> Slots<T> {
 
     pub(crate) fn len(&self) -> usize {
         self.len
+    }
+
+    /// The live items.
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.items.iter_mut().flatten()
     }
 
     /// Live slots with their generations and items.

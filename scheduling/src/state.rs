@@ -3,7 +3,7 @@
 //! blocks, sleeps, reads a clock or touches a socket.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
 use rask_graph::Key;
@@ -57,8 +57,8 @@ impl Default for StateConfig {
 pub struct NewTask<P> {
     /// Its key.
     pub key: Key,
-    /// The keys of its inputs (each once).
-    pub dependencies: Vec<Key>,
+    /// Its inputs (each once).
+    pub dependencies: Vec<Dependency>,
     /// Its op's registered name.
     pub op: Arc<str>,
     /// Its priority within the update: lower first (the graph's order).
@@ -66,6 +66,29 @@ pub struct NewTask<P> {
     /// The driver's own data about it (the process pool: its id in the plan; the cluster:
     /// its encoded op and literals).
     pub payload: P,
+}
+
+/// An input of a [`NewTask`]: a key (of a task in the same update or already known), or the
+/// task at this place in the same update (no key to hash: a lowered plan's inputs are
+/// numbers already).
+///
+/// ```
+/// use rask_scheduling::Dependency;
+/// let d: Dependency = rask_graph::Key::new("x", [0]).into();
+/// assert!(matches!(d, Dependency::Key(_)));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dependency {
+    /// The task of this key.
+    Key(Key),
+    /// The task at this index of the update's list.
+    InUpdate(u32),
+}
+
+impl From<Key> for Dependency {
+    fn from(key: Key) -> Self {
+        Dependency::Key(key)
+    }
 }
 
 /// Where a task is.
@@ -86,13 +109,21 @@ pub enum TaskStatus {
 }
 
 /// (update generation, order within the update): lower runs first.
-type Priority = (u64, u64);
+/// (update generation, order within the update), packed: the generation in the top 24 bits
+/// (saturating: after 16M updates, later ones tie and go by their order), the order in the
+/// low 40.
+type Priority = u64;
+
+fn priority(generation: u64, order: u64) -> Priority {
+    (generation.min((1 << 24) - 1) << 40) | order.min((1 << 40) - 1)
+}
 
 /// One task as the state holds it.
 #[derive(Debug)]
 struct Record<P, E> {
     key: Key,
-    op: Arc<str>,
+    /// Its op, interned (`SchedulerState::ops`).
+    op: u32,
     priority: Priority,
     payload: P,
     status: TaskStatus,
@@ -119,8 +150,20 @@ impl<P, E> Record<P, E> {
     }
 }
 
-/// An entry of the queue: valid while its task is queued with the same epoch.
-type Entry = Reverse<(Priority, u32, u32, u32)>;
+/// An op the state has seen.
+#[derive(Debug)]
+struct OpInfo {
+    name: Arc<str>,
+    /// Seconds per task (an exponential average of what workers reported).
+    duration: Option<f64>,
+    /// How many connected workers have it.
+    capable: u32,
+}
+
+/// An entry of the queue, 16 bytes: (priority, slot, epoch). Valid while the task in that
+/// slot is queued with that epoch; epochs are drawn from one counter for the whole state, so
+/// an entry left by a forgotten task never matches the task that reuses its slot.
+type Entry = Reverse<(Priority, u32, u32)>;
 
 /// The scheduling state machine shared by the process pool and the distributed scheduler
 /// (Dask's `SchedulerState`): events in ([`add_worker`](Self::add_worker),
@@ -147,7 +190,7 @@ type Entry = Reverse<(Priority, u32, u32, u32)>;
 /// let c = s.add_client();
 /// let (a, b) = (Key::new("a", []), Key::new("b", []));
 /// let task = |key: &Key, deps: &[Key], order| NewTask {
-///     key: key.clone(), dependencies: deps.to_vec(), op: "op".into(), order, payload: (),
+///     key: key.clone(), dependencies: deps.iter().cloned().map(Into::into).collect(), op: "op".into(), order, payload: (),
 /// };
 /// s.update_graph(c, vec![task(&a, &[], 0), task(&b, &[a.clone()], 1)], &[b.clone()])?;
 /// let ta = s.task_of(&a).unwrap();
@@ -174,8 +217,14 @@ pub struct SchedulerState<P, E> {
     next_client: u32,
     generation: u64,
     queue: BinaryHeap<Entry>,
-    /// Seconds per task, per op (an exponential average of what workers report).
-    durations: FxHashMap<Arc<str>, f64>,
+    /// The last epoch given to a queued task.
+    epochs: u32,
+    /// The ops of the tasks, interned: a task's op is an index here.
+    ops: Vec<OpInfo>,
+    op_ids: FxHashMap<Arc<str>, u32>,
+    /// The workers with room, least loaded first: (seconds queued per thread, as ordered
+    /// bits, and slot).
+    by_load: BTreeSet<(u64, u32)>,
     commands: Vec<Command<E>>,
     /// Tasks whose need may have ended (checked by `settle_releases`).
     release_checks: Vec<u32>,
@@ -193,7 +242,10 @@ impl<P, E> SchedulerState<P, E> {
             next_client: 0,
             generation: 0,
             queue: BinaryHeap::new(),
-            durations: FxHashMap::default(),
+            epochs: 0,
+            ops: Vec::new(),
+            op_ids: FxHashMap::default(),
+            by_load: BTreeSet::new(),
             commands: Vec::new(),
             release_checks: Vec::new(),
         }
@@ -202,6 +254,12 @@ impl<P, E> SchedulerState<P, E> {
     /// The commands queued since the last call, in the order they were decided.
     pub fn take_commands(&mut self) -> Vec<Command<E>> {
         std::mem::take(&mut self.commands)
+    }
+
+    /// Moves the commands queued since the last call to the end of `out` (a driver's loop
+    /// reuses one buffer: no allocation per event).
+    pub fn drain_commands_into(&mut self, out: &mut Vec<Command<E>>) {
+        out.append(&mut self.commands);
     }
 
     // ---- queries ----
@@ -313,9 +371,38 @@ impl<P, E> SchedulerState<P, E> {
 
     /// A worker joins.
     pub fn add_worker(&mut self, spec: WorkerSpec) -> WorkerRef {
-        let (slot, generation) = self.workers.insert(WorkerRecord::new(spec));
+        let mut record = WorkerRecord::new(spec);
+        for op in &mut self.ops {
+            let can = record.spec.has_op(&op.name);
+            record.can.push(can);
+            op.capable += u32::from(can);
+        }
+        let (slot, generation) = self.workers.insert(record);
+        self.reindex(slot, None);
         self.schedule();
         WorkerRef { slot, generation }
+    }
+
+    /// Where worker `slot` is in the load index: nowhere when it has no room.
+    fn load_key(&self, slot: u32) -> Option<(u64, u32)> {
+        let w = self.workers.at(slot);
+        w.has_room().then(|| {
+            let per_thread = w.occupancy / f64::from(w.spec.nthreads);
+            (per_thread.max(0.0).to_bits(), slot)
+        })
+    }
+
+    /// Moves worker `slot` in the load index, from where it was (`before`).
+    fn reindex(&mut self, slot: u32, before: Option<(u64, u32)>) {
+        let after = self.load_key(slot);
+        if before != after {
+            if let Some(b) = before {
+                self.by_load.remove(&b);
+            }
+            if let Some(a) = after {
+                self.by_load.insert(a);
+            }
+        }
     }
 
     /// Worker `w` is gone (it died, or went silent): its results are lost, its tasks go back
@@ -325,9 +412,16 @@ impl<P, E> SchedulerState<P, E> {
         if self.workers.get(w.slot, w.generation).is_none() {
             return;
         }
+        let before = self.load_key(w.slot);
         let Some(worker) = self.workers.remove(w.slot) else {
             return;
         };
+        if let Some(b) = before {
+            self.by_load.remove(&b);
+        }
+        for (op, can) in self.ops.iter_mut().zip(&worker.can) {
+            op.capable -= u32::from(*can);
+        }
         // Results only it held are lost: recomputed if still needed.
         let mut lost = Vec::new();
         for &slot in &worker.has_what {
@@ -443,29 +537,42 @@ impl<P, E> SchedulerState<P, E> {
         self.release_checks.push(slot);
     }
 
-    /// Adds `tasks` (keys already known keep their task) and makes client `c` want `wanted`.
-    /// Nothing is applied when the update is refused: a dependency or wanted key that no task
-    /// makes, a key twice, a cycle.
+    /// Adds `tasks` (keys already known keep their task) and makes client `c` want `wanted`;
+    /// the ids of `tasks`, in their order. Nothing is applied when the update is refused: a
+    /// dependency or wanted key that no task makes, a key twice, a cycle. A task that no
+    /// wanted key needs is forgotten at once (its id is stale from the start).
     pub fn update_graph(
         &mut self,
         c: ClientId,
         tasks: Vec<NewTask<P>>,
         wanted: &[Key],
-    ) -> Result<(), UpdateError> {
+    ) -> Result<Vec<TaskId>, UpdateError> {
         if !self.clients.contains_key(&c) {
             return Err(UpdateError::UnknownClient(c.0));
         }
-        let fresh: Vec<NewTask<P>> = (tasks.into_iter())
-            .filter(|t| !self.by_key.contains_key(&t.key))
+        // Per task: the slot of the known task of its key (none in a state that knows none).
+        let known: Vec<Option<u32>> = if self.by_key.is_empty() {
+            vec![None; tasks.len()]
+        } else {
+            (tasks.iter())
+                .map(|t| self.by_key.get(&t.key).copied())
+                .collect()
+        };
+        let fresh: Vec<NewTask<P>> = (tasks.into_iter().zip(&known))
+            .filter(|(_, k)| k.is_none())
+            .map(|(t, _)| t)
             .collect();
-        check_update(&fresh, &self.by_key, wanted)?;
+        let deps = resolve_update(&fresh, &known, &self.by_key, wanted)?;
         self.generation += 1;
-        let mut slots = Vec::with_capacity(fresh.len());
+        self.by_key.reserve(fresh.len());
+        self.tasks.reserve(fresh.len());
+        let mut slots: Vec<u32> = Vec::with_capacity(fresh.len());
         for t in fresh {
+            let op = self.intern(t.op);
             let record = Record {
                 key: t.key.clone(),
-                op: t.op,
-                priority: (self.generation, t.order),
+                op,
+                priority: priority(self.generation, t.order),
                 payload: t.payload,
                 status: TaskStatus::Released,
                 dependencies: SmallVec::new(),
@@ -482,17 +589,28 @@ impl<P, E> SchedulerState<P, E> {
             };
             let (slot, _) = self.tasks.insert(record);
             self.by_key.insert(t.key, slot);
-            slots.push((slot, t.dependencies));
+            slots.push(slot);
         }
-        for (slot, deps) in slots {
+        for (i, ds) in deps.into_iter().enumerate() {
+            let slot = slots[i];
             // A task no wanted key needs is forgotten at once (Dask culls the same way).
             self.release_checks.push(slot);
-            for dep in deps {
-                let d = self.by_key[&dep];
+            for d in ds {
+                let d = match d {
+                    Dep::New(j) => slots[j as usize],
+                    Dep::Known(s) => s,
+                };
                 self.tasks.at_mut(slot).dependencies.push(d);
                 self.tasks.at_mut(d).dependents.push(slot);
             }
         }
+        let mut fresh_slots = slots.into_iter();
+        let ids: Vec<TaskId> = (known.into_iter())
+            .map(|k| {
+                let slot = k.or_else(|| fresh_slots.next()).unwrap_or(0);
+                self.id(slot)
+            })
+            .collect();
         let mut compute = Vec::new();
         for key in wanted {
             let slot = self.by_key[key];
@@ -526,7 +644,28 @@ impl<P, E> SchedulerState<P, E> {
         self.make_waiting(compute);
         self.settle_releases();
         self.schedule();
-        Ok(())
+        Ok(ids)
+    }
+
+    /// The id of op `name`, interned on first sight (and checked against every worker).
+    fn intern(&mut self, name: Arc<str>) -> u32 {
+        if let Some(&id) = self.op_ids.get(&name) {
+            return id;
+        }
+        let id = self.ops.len() as u32;
+        let mut capable = 0;
+        for w in self.workers.values_mut() {
+            let can = w.spec.has_op(&name);
+            w.can.push(can);
+            capable += u32::from(can);
+        }
+        self.ops.push(OpInfo {
+            name: Arc::clone(&name),
+            duration: None,
+            capable,
+        });
+        self.op_ids.insert(name, id);
+        id
     }
 
     // ---- answers from workers ----
@@ -534,12 +673,15 @@ impl<P, E> SchedulerState<P, E> {
     /// Takes task `t` off worker `w`'s unanswered runs: its estimated duration, or `None`
     /// when `w` is gone or never had `t` (a stale reply).
     fn answered(&mut self, w: WorkerRef, t: TaskId) -> Option<f64> {
-        let worker = self.workers.get_mut(w.slot, w.generation)?;
+        self.workers.get(w.slot, w.generation)?;
+        let before = self.load_key(w.slot);
+        let worker = self.workers.at_mut(w.slot);
         let estimate = worker.outstanding.remove(&t)?;
         worker.occupancy = (worker.occupancy - estimate).max(0.0);
         if worker.outstanding.is_empty() {
             worker.occupancy = 0.0;
         }
+        self.reindex(w.slot, before);
         Some(estimate)
     }
 
@@ -562,10 +704,9 @@ impl<P, E> SchedulerState<P, E> {
         if self.answered(w, t).is_none() {
             return false;
         }
-        if let (Some(s), Some(r)) = (seconds, self.record(t)) {
-            let op = Arc::clone(&r.op);
-            let avg = self.durations.entry(op).or_insert(s);
-            *avg = 0.5 * *avg + 0.5 * s;
+        if let (Some(s), Some(op)) = (seconds, self.record(t).map(|r| r.op as usize)) {
+            let op = &mut self.ops[op];
+            op.duration = Some(op.duration.map_or(s, |avg| 0.5 * avg + 0.5 * s));
         }
         let wanted = self.processing_on(t, w);
         if wanted {
@@ -604,20 +745,22 @@ impl<P, E> SchedulerState<P, E> {
         true
     }
 
-    /// Worker `w` could not fetch input `input` of task `t` from `holder`: `holder` no longer
-    /// counts as having it (it is recomputed if no one else has it), and `t` runs again. After
-    /// `max_input_losses` of these, `t` fails. Returns whether `t` was processing on `w`.
+    /// Worker `w` could not fetch input `input` of task `t` from `holder` (when it knows
+    /// which): `holder` no longer counts as having it (it is recomputed if no one else has
+    /// it), and `t` runs again. After `max_input_losses` of these, `t` fails. Returns whether
+    /// `t` was processing on `w`.
     pub fn missing_data(
         &mut self,
         w: WorkerRef,
         t: TaskId,
         input: TaskId,
-        holder: WorkerRef,
+        holder: Option<WorkerRef>,
     ) -> bool {
         if self.answered(w, t).is_none() || !self.processing_on(t, w) {
             return false;
         }
-        if let Some(r) = self.tasks.get_mut(input.slot, input.generation)
+        if let Some(holder) = holder
+            && let Some(r) = self.tasks.get_mut(input.slot, input.generation)
             && let Some(i) = r.who_has.iter().position(|h| *h == holder)
         {
             r.who_has.swap_remove(i);
@@ -723,12 +866,11 @@ impl<P, E> SchedulerState<P, E> {
     }
 
     fn enqueue(&mut self, slot: u32) {
-        let generation = self.tasks.generation(slot).unwrap_or(0);
+        self.epochs = self.epochs.wrapping_add(1);
         let r = self.tasks.at_mut(slot);
         r.status = TaskStatus::Queued;
-        r.epoch = r.epoch.wrapping_add(1);
-        self.queue
-            .push(Reverse((r.priority, slot, generation, r.epoch)));
+        r.epoch = self.epochs;
+        self.queue.push(Reverse((r.priority, slot, r.epoch)));
     }
 
     fn store_result(&mut self, slot: u32, w: WorkerRef, nbytes: u64) {
@@ -901,30 +1043,25 @@ impl<P, E> SchedulerState<P, E> {
         if self.queue.is_empty() || self.workers.len() == 0 {
             return;
         }
-        let mut room = (self.workers.iter())
-            .filter(|(_, _, w)| w.has_room())
-            .count();
         let mut deferred = Vec::new();
-        while room > 0 && deferred.len() < MAX_DEFERRED {
+        while !self.by_load.is_empty() && deferred.len() < MAX_DEFERRED {
             let Some(entry) = self.queue.pop() else { break };
-            let Reverse((_, slot, generation, epoch)) = entry;
+            let Reverse((_, slot, epoch)) = entry;
+            let Some(generation) = self.tasks.generation(slot) else {
+                continue; // forgotten
+            };
             match self.tasks.get(slot, generation) {
                 Some(r) if r.status == TaskStatus::Queued && r.epoch == epoch => {}
                 _ => continue, // stale entry
             }
             match self.decide_worker(slot) {
-                Placement::On(w) => {
-                    self.assign_to(slot, w);
-                    if !self.workers.at(w.slot).has_room() {
-                        room -= 1;
-                    }
-                }
+                Placement::On(w) => self.assign_to(slot, w),
                 Placement::Full => deferred.push(entry),
                 Placement::NoneCapable => {
                     let r = self.tasks.at(slot);
                     let failure = Failure::NoWorker {
                         key: r.key.clone(),
-                        op: Arc::clone(&r.op),
+                        op: Arc::clone(&self.ops[r.op as usize].name),
                     };
                     self.erred(slot, Arc::new(failure));
                     self.settle_releases();
@@ -936,22 +1073,41 @@ impl<P, E> SchedulerState<P, E> {
 
     /// The worker that can run task `slot` at the least cost: inputs to move (bytes over
     /// the bandwidth, plus a round trip each) and the work already sent to it, per thread.
+    /// The candidates are the workers with room that hold its inputs, and the least loaded
+    /// worker with room that has its op (Dask's `decide_worker` looks as narrowly).
     fn decide_worker(&self, slot: u32) -> Placement {
         let r = self.tasks.at(slot);
-        let estimate = self.estimate(&r.op);
-        let mut capable = false;
+        let op = r.op as usize;
+        if self.ops[op].capable == 0 {
+            return Placement::NoneCapable;
+        }
+        let mut candidates: SmallVec<[u32; 8]> = SmallVec::new();
+        'inputs: for &d in &r.dependencies {
+            for h in &self.tasks.at(d).who_has {
+                if candidates.len() >= MAX_CANDIDATES {
+                    break 'inputs;
+                }
+                if !candidates.contains(&h.slot)
+                    && let Some(w) = self.workers.get(h.slot, h.generation)
+                    && w.has_room()
+                    && w.can[op]
+                {
+                    candidates.push(h.slot);
+                }
+            }
+        }
+        if let Some(&(_, least)) = (self.by_load.iter()).find(|(_, w)| self.workers.at(*w).can[op])
+            && !candidates.contains(&least)
+        {
+            candidates.push(least);
+        }
+        let estimate = self.estimate(r.op);
         let mut best: Option<(f64, usize, WorkerRef)> = None;
-        for (wslot, generation, w) in self.workers.iter() {
-            if !w.spec.has_op(&r.op) {
-                continue;
-            }
-            capable = true;
-            if !w.has_room() {
-                continue;
-            }
+        for wslot in candidates {
+            let w = self.workers.at(wslot);
             let me = WorkerRef {
                 slot: wslot,
-                generation,
+                generation: self.workers.generation(wslot).unwrap_or(0),
             };
             let mut transfer = 0.0;
             for &d in &r.dependencies {
@@ -969,13 +1125,12 @@ impl<P, E> SchedulerState<P, E> {
         }
         match best {
             Some((_, _, w)) => Placement::On(w),
-            None if capable => Placement::Full,
-            None => Placement::NoneCapable,
+            None => Placement::Full,
         }
     }
 
-    fn estimate(&self, op: &Arc<str>) -> f64 {
-        (self.durations.get(op).copied()).unwrap_or(self.config.unknown_duration)
+    fn estimate(&self, op: u32) -> f64 {
+        (self.ops[op as usize].duration).unwrap_or(self.config.unknown_duration)
     }
 
     /// Tells worker `w`, if it is still connected, not to start task `id`.
@@ -990,17 +1145,22 @@ impl<P, E> SchedulerState<P, E> {
 
     fn assign_to(&mut self, slot: u32, w: WorkerRef) {
         let id = self.id(slot);
-        let estimate = self.estimate(&self.tasks.at(slot).op);
+        let estimate = self.estimate(self.tasks.at(slot).op);
         self.tasks.at_mut(slot).status = TaskStatus::Processing(w);
+        let before = self.load_key(w.slot);
         let worker = self.workers.at_mut(w.slot);
         worker.outstanding.insert(id, estimate);
         worker.occupancy += estimate;
+        self.reindex(w.slot, before);
         self.commands.push(Command::Run {
             worker: w,
             task: id,
         });
     }
 }
+
+/// How many workers holding a task's inputs are weighed for it (beside the least loaded).
+const MAX_CANDIDATES: usize = 8;
 
 /// How many queued tasks one round of placement sets aside (their workers full, others with
 /// room) before it stops looking.
@@ -1026,41 +1186,110 @@ fn dependency_failure<E>(key: &Key, failure: &Arc<Failure<E>>) -> Arc<Failure<E>
     }
 }
 
-/// Checks an update before any of it is applied.
-fn check_update<P>(
+/// An input of a new task: another new task (by its place in the update), or a known one.
+#[derive(Debug, Clone, Copy)]
+enum Dep {
+    New(u32),
+    Known(u32),
+}
+
+/// Checks an update before any of it is applied; each new task's inputs, resolved. `known`
+/// has, per task of the update, the slot of the task the state already has for its key.
+fn resolve_update<P>(
     fresh: &[NewTask<P>],
-    known: &FxHashMap<Key, u32>,
+    known: &[Option<u32>],
+    by_key: &FxHashMap<Key, u32>,
     wanted: &[Key],
-) -> Result<(), UpdateError> {
-    let mut index: FxHashMap<&Key, usize> = FxHashMap::default();
+) -> Result<Vec<SmallVec<[Dep; 2]>>, UpdateError> {
+    let mut index: FxHashMap<&Key, u32> = FxHashMap::default();
+    index.reserve(fresh.len());
     for (i, t) in fresh.iter().enumerate() {
-        if index.insert(&t.key, i).is_some() {
+        if index.insert(&t.key, i as u32).is_some() {
             return Err(UpdateError::DuplicateKey { key: t.key.clone() });
         }
     }
-    // Kahn's algorithm over the new tasks (known tasks cannot read new ones).
+    // Per task of the update: its place among the new ones.
+    let mut place = Vec::with_capacity(known.len());
+    let mut next = 0u32;
+    for k in known {
+        place.push(next);
+        next += u32::from(k.is_none());
+    }
+    let mut deps: Vec<SmallVec<[Dep; 2]>> = Vec::with_capacity(fresh.len());
     let mut indegree = vec![0u32; fresh.len()];
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); fresh.len()];
     for (i, t) in fresh.iter().enumerate() {
+        let mut ds = SmallVec::with_capacity(t.dependencies.len());
         for d in &t.dependencies {
-            if let Some(&j) = index.get(d) {
+            let dep = match d {
+                Dependency::InUpdate(j) => match known.get(*j as usize) {
+                    Some(Some(s)) => Dep::Known(*s),
+                    Some(None) => Dep::New(place[*j as usize]),
+                    None => {
+                        return Err(UpdateError::BadIndex {
+                            key: t.key.clone(),
+                            index: *j,
+                            len: known.len(),
+                        });
+                    }
+                },
+                Dependency::Key(k) => {
+                    if let Some(&j) = index.get(k) {
+                        Dep::New(j)
+                    } else if let Some(&s) = by_key.get(k) {
+                        Dep::Known(s)
+                    } else {
+                        return Err(UpdateError::UnknownDependency {
+                            key: t.key.clone(),
+                            dependency: k.clone(),
+                        });
+                    }
+                }
+            };
+            if matches!(dep, Dep::New(_)) {
                 indegree[i] += 1;
-                readers[j].push(i);
-            } else if !known.contains_key(d) {
-                return Err(UpdateError::UnknownDependency {
-                    key: t.key.clone(),
-                    dependency: d.clone(),
-                });
+            }
+            ds.push(dep);
+        }
+        deps.push(ds);
+    }
+    let known = by_key;
+    for key in wanted {
+        if !index.contains_key(key) && !known.contains_key(key) {
+            return Err(UpdateError::UnknownKey { key: key.clone() });
+        }
+    }
+    // Kahn's algorithm over the new tasks (known tasks cannot read new ones): readers as
+    // one flat list (a CSR), not a vector per task.
+    let mut start = vec![0u32; fresh.len() + 1];
+    for ds in &deps {
+        for d in ds {
+            if let Dep::New(j) = d {
+                start[*j as usize + 1] += 1;
             }
         }
     }
-    let mut ready: Vec<usize> = (0..fresh.len()).filter(|i| indegree[*i] == 0).collect();
+    for i in 0..fresh.len() {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut readers = vec![0u32; start[fresh.len()] as usize];
+    for (i, ds) in deps.iter().enumerate() {
+        for d in ds {
+            if let Dep::New(j) = d {
+                readers[fill[*j as usize] as usize] = i as u32;
+                fill[*j as usize] += 1;
+            }
+        }
+    }
+    let mut ready: Vec<u32> = (0..fresh.len() as u32)
+        .filter(|i| indegree[*i as usize] == 0)
+        .collect();
     let mut seen = 0;
     while let Some(i) = ready.pop() {
         seen += 1;
-        for &m in &readers[i] {
-            indegree[m] -= 1;
-            if indegree[m] == 0 {
+        for &m in &readers[start[i as usize] as usize..start[i as usize + 1] as usize] {
+            indegree[m as usize] -= 1;
+            if indegree[m as usize] == 0 {
                 ready.push(m);
             }
         }
@@ -1072,10 +1301,5 @@ fn check_update<P>(
             key: fresh[i].key.clone(),
         });
     }
-    for key in wanted {
-        if !index.contains_key(key) && !known.contains_key(key) {
-            return Err(UpdateError::UnknownKey { key: key.clone() });
-        }
-    }
-    Ok(())
+    Ok(deps)
 }

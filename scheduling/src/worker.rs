@@ -79,6 +79,8 @@ pub(crate) struct WorkerRecord {
     pub(crate) occupancy: f64,
     /// Bytes of results it holds.
     pub(crate) nbytes: u64,
+    /// Per interned op: whether it has it.
+    pub(crate) can: Vec<bool>,
 }
 
 impl WorkerRecord {
@@ -89,6 +91,7 @@ impl WorkerRecord {
             has_what: FxHashSet::default(),
             occupancy: 0.0,
             nbytes: 0,
+            can: Vec::new(),
         }
     }
 

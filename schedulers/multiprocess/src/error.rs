@@ -38,6 +38,9 @@ pub enum ProcessError {
         /// How many workers died running it.
         deaths: u32,
     },
+    /// The plan was refused by the scheduling state (a plan lowered from a graph never is).
+    #[error("the plan could not be scheduled: {0}")]
+    Schedule(#[from] rask_scheduling::UpdateError),
     /// A worker died and no new one could take its place.
     #[error("worker {slot} died ({why}) and could not be replaced: {cause}")]
     Replace {

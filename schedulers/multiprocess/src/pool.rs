@@ -33,6 +33,7 @@ pub(crate) enum Reply {
     Done {
         id: u32,
         nbytes: u64,
+        seconds: f32,
     },
     Failed {
         id: u32,
@@ -56,7 +57,15 @@ impl Reply {
     fn read(frame: &[u8], r: &mut impl Read) -> std::io::Result<Option<Reply>> {
         Ok(match decode::<FromWorker<'_>>(frame)? {
             FromWorker::Hello { .. } => None,
-            FromWorker::Done { id, nbytes } => Some(Reply::Done { id, nbytes }),
+            FromWorker::Done {
+                id,
+                nbytes,
+                seconds,
+            } => Some(Reply::Done {
+                id,
+                nbytes,
+                seconds,
+            }),
             FromWorker::Failed { id, failure } => Some(Reply::Failed { id, failure }),
             FromWorker::Value { id, name, len } => {
                 // Straight into the value; a value that does not decode is skipped to its end,

@@ -13,7 +13,7 @@ use rask_graph::{GraphError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 6;
+pub(crate) const PROTOCOL: u32 = 7;
 
 /// The largest frame there can be (a `u32` length). Values never need one: they follow
 /// their message's frame as raw bytes.
@@ -130,6 +130,8 @@ pub(crate) enum FromWorker<'a> {
     Done {
         id: u32,
         nbytes: u64,
+        /// How long the op ran.
+        seconds: f32,
     },
     Failed {
         id: u32,

@@ -3,10 +3,9 @@
 //! needs them, and recomputes what a dead worker took with it.
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, GraphError, Key, Plan,
@@ -14,10 +13,14 @@ use rask_graph::{
 };
 
 use rask_graph::exec::TaskEvents;
+use rask_scheduling::{
+    ClientId, Command, Dependency, Failure, NewTask, SchedulerState, StateConfig, TaskId,
+    WorkerRef, WorkerSpec,
+};
 
 use crate::error::{ProcessError, failed};
 use crate::pool::{Event, Pool, Reply};
-use crate::protocol::{Failure, MAX_FRAME, Raw, ToWorker, TooLarge, WireArg};
+use crate::protocol::{Failure as WorkerFailure, MAX_FRAME, Raw, ToWorker, TooLarge, WireArg};
 
 /// Why a process scheduler could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -254,27 +257,19 @@ struct Ops {
 const CANCELLED: &str = "cancelled: another task failed";
 
 /// How many tasks a worker may have queued at once (pipelining hides the round trip).
-const MAX_IN_FLIGHT: usize = 64;
+const MAX_IN_FLIGHT: u32 = 64;
 
 /// How many times a task may find an input gone from the worker that held it before the
 /// computation fails (that worker's death, reported separately, normally explains it; a
 /// worker that stays alive without the result would otherwise send the task round forever).
 const MAX_INPUT_LOSSES: u32 = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Some dependency is not available yet.
-    Waiting,
-    /// Every dependency is available; in the ready heap (or waiting for a value to move).
-    Ready,
-    /// Sent to a worker.
-    Running(usize),
-    /// Its result is held by a worker.
-    Done(usize),
-    /// Its result was dropped (every reader had started) or lost with its worker.
-    Gone,
-}
+/// The scheduling state of one computation: plan ids as payloads; a failure's error is kept
+/// by the driver (the first one wins), so the state's error type is `()`.
+type State = SchedulerState<u32, ()>;
 
+/// One computation on the pool: the loop that carries out what the scheduling state
+/// ([`rask_scheduling`]) decides and feeds it what the workers answer.
 struct Run<'a> {
     plan: &'a Plan,
     ops: &'a Ops,
@@ -284,27 +279,21 @@ struct Run<'a> {
     cbs: &'a Callbacks<'a>,
     /// `"process-{slot}"`, as callback events name the workers.
     ids: Vec<WorkerId>,
-    allowed_failures: u32,
-    state: Vec<State>,
-    /// Per task: dependencies not available yet.
-    waiting: Vec<u32>,
-    /// Per task: distinct dependents that have not finished (its result is needed while > 0).
-    pending: Vec<u32>,
-    deaths: Vec<u32>,
-    /// Per task: how many times an input could not be fetched for it.
-    input_losses: Vec<u32>,
-    /// Per task: the worker it was sent to and has not answered about it yet. Every run
-    /// sent is answered once (done, failed or cancelled) unless its worker dies, so this is
-    /// what is in flight, whatever became of the task since (released, lost, failed).
+    state: State,
+    /// The state's commands being carried out (one buffer, reused).
+    commands: Vec<Command<()>>,
+    client: ClientId,
+    /// Per pool slot: its worker in the state.
+    workers: Vec<WorkerRef>,
+    /// Per plan id: its task in the state.
+    tasks: Vec<TaskId>,
+    /// Per plan id: the worker it was sent to and has not answered about yet (for the
+    /// callbacks: a task that started is told finished once).
     outstanding: Vec<Option<usize>>,
-    /// Per task: the size of its result, as its worker reported it.
-    nbytes: Vec<u64>,
-    ready: BinaryHeap<Reverse<u32>>,
-    in_flight: Vec<usize>,
-    /// The outputs brought here (sent along to workers that read them when their worker died).
+    /// The outputs brought here.
     cache: HashMap<u32, Value>,
-    /// Outputs being fetched.
-    fetching: HashSet<u32>,
+    /// Outputs being fetched, from which worker.
+    fetching: HashMap<u32, usize>,
     releases: Vec<Vec<u32>>,
     error: Option<ComputeError>,
     /// Whether the workers were told to start nothing more.
@@ -322,6 +311,11 @@ impl<'a> Run<'a> {
     ) -> Self {
         let n = plan.len();
         let workers = pool.workers.len();
+        let mut config = StateConfig::default();
+        config.allowed_failures = allowed_failures;
+        config.max_input_losses = MAX_INPUT_LOSSES;
+        let mut state = State::new(config);
+        let client = state.add_client();
         Run {
             plan,
             ops,
@@ -329,27 +323,23 @@ impl<'a> Run<'a> {
             pool,
             cbs,
             ids: WorkerId::numbered("process", workers),
-            allowed_failures,
-            state: vec![State::Waiting; n],
-            waiting: (0..n as u32)
-                .map(|i| plan.dependencies(i).len() as u32)
-                .collect(),
-            pending: (0..n as u32)
-                .map(|i| plan.dependents(i).len() as u32)
-                .collect(),
-            deaths: vec![0; n],
-            input_losses: vec![0; n],
+            state,
+            commands: Vec::new(),
+            client,
+            workers: Vec::with_capacity(workers),
+            tasks: Vec::with_capacity(n),
             outstanding: vec![None; n],
-            nbytes: vec![0; n],
-            ready: BinaryHeap::new(),
-            in_flight: vec![0; workers],
             cache: HashMap::new(),
-            fetching: HashSet::new(),
+            fetching: HashMap::new(),
             releases: vec![Vec::new(); workers],
             error: None,
             cancelled: false,
             done: 0,
         }
+    }
+
+    fn worker_spec(&self, slot: usize) -> WorkerSpec {
+        WorkerSpec::new(self.ids[slot].as_str(), 1).capacity(MAX_IN_FLIGHT)
     }
 
     fn run(mut self) -> Result<Vec<Value>, ComputeError> {
@@ -365,6 +355,9 @@ impl<'a> Run<'a> {
             // The workers are idle: no task of the previous computation is left on them.
             self.pool.workers[slot].control.reset();
             self.send(slot, &ToWorker::Reset);
+            let spec = self.worker_spec(slot);
+            let w = self.state.add_worker(spec);
+            self.workers.push(w);
         }
         if !self.cbs.is_empty() {
             self.cbs.compute_start(&ComputeStart {
@@ -373,29 +366,17 @@ impl<'a> Run<'a> {
                 workers: self.pool.workers.len(),
             });
         }
-        for id in 0..self.plan.len() as u32 {
-            if self.waiting[id as usize] == 0 {
-                self.state[id as usize] = State::Ready;
-                self.ready.push(Reverse(id));
-            }
-        }
+        self.submit()?;
         loop {
-            if self.error.is_none() {
-                self.assign();
-            }
+            self.apply();
             self.flush();
-            // Outstanding fetches are waited for too: a reply must not reach the next
-            // computation.
             // Nothing may stay in flight when the computation returns: its reply would reach
-            // the next one. Tasks still queued once the outputs are in (runs repeated after a
-            // death, no longer needed) are cancelled, and answered.
-            let quiet = self.in_flight.iter().all(|n| *n == 0) && self.fetching.is_empty();
+            // the next one (fetches included). Tasks still queued once the outputs are in
+            // (runs repeated after a death, no longer needed) are cancelled, and answered.
+            let quiet = self.state.quiet() && self.fetching.is_empty();
             let outputs_in = self.error.is_none() && self.outputs_ready();
             if outputs_in && !quiet && !self.cancelled {
-                self.cancelled = true;
-                for w in &self.pool.workers {
-                    w.control.cancel();
-                }
+                self.cancel_all();
             }
             let finished = outputs_in && quiet;
             let drained = self.error.is_some() && quiet;
@@ -420,6 +401,29 @@ impl<'a> Run<'a> {
             .collect())
     }
 
+    /// Hands the plan to the state, the outputs wanted.
+    fn submit(&mut self) -> Result<(), ComputeError> {
+        let plan = self.plan;
+        let names: Vec<Arc<str>> = (self.ops.unique.iter())
+            .map(|raw| Arc::from(raw.name.as_str()))
+            .collect();
+        let tasks = (0..plan.len() as u32)
+            .map(|id| NewTask {
+                key: plan.key(id).clone(),
+                dependencies: (plan.dependencies(id).iter())
+                    .map(|d| Dependency::InUpdate(*d))
+                    .collect(),
+                op: Arc::clone(&names[self.ops.of_task[id as usize] as usize]),
+                order: u64::from(id),
+                payload: id,
+            })
+            .collect();
+        let outputs = plan.output_keys();
+        self.tasks = (self.state.update_graph(self.client, tasks, &outputs))
+            .map_err(|e| failed(ProcessError::Schedule(e)))?;
+        Ok(())
+    }
+
     fn outputs_ready(&self) -> bool {
         self.plan
             .outputs()
@@ -442,94 +446,115 @@ impl<'a> Run<'a> {
         self.pool.flush();
     }
 
-    /// Where a result is available: `Some(Some(slot))` on a worker, `Some(None)` here.
-    fn location(&self, id: u32) -> Option<Option<usize>> {
-        match self.state[id as usize] {
-            State::Done(slot) => Some(Some(slot)),
-            _ if self.cache.contains_key(&id) => Some(None),
-            _ => None,
-        }
+    /// The pool slot of worker `w`.
+    fn slot(&self, w: WorkerRef) -> Option<usize> {
+        self.workers.iter().position(|x| *x == w)
     }
 
-    /// Hands ready tasks to workers with room, by priority.
-    fn assign(&mut self) {
-        let mut deferred = Vec::new();
-        while let Some(Reverse(id)) = self.ready.pop() {
-            if self.state[id as usize] != State::Ready {
-                continue;
-            }
-            // Prefer the worker that holds most of the inputs, then the least busy.
-            let deps = self.plan.dependencies(id);
-            let mut best: Option<(usize, usize, usize)> = None; // (local inputs, -load, slot)
-            for slot in 0..self.in_flight.len() {
-                if self.in_flight[slot] >= MAX_IN_FLIGHT {
-                    continue;
-                }
-                let local = deps
-                    .iter()
-                    .filter(|d| self.state[**d as usize] == State::Done(slot))
-                    .count();
-                let load = MAX_IN_FLIGHT - self.in_flight[slot];
-                if best.is_none_or(|(l, f, _)| (local, load) > (l, f)) {
-                    best = Some((local, load, slot));
-                }
-            }
-            let Some((_, _, slot)) = best else {
-                deferred.push(id);
-                break;
-            };
-            self.start(id, slot);
-        }
-        for id in deferred {
-            self.ready.push(Reverse(id));
-        }
+    /// The plan id of task `t`.
+    fn plan_id(&self, t: TaskId) -> Option<u32> {
+        self.state.payload(t).copied()
     }
 
-    /// Asks worker `slot` for result `d` (an output) to be sent here.
-    fn fetch(&mut self, d: u32, slot: usize) {
-        if self.fetching.insert(d) {
-            let _ = self.pool.send(slot, &ToWorker::Fetch { id: d });
+    /// Carries out what the state decided.
+    fn apply(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.state.drain_commands_into(&mut commands);
+        for cmd in commands.drain(..) {
+            match cmd {
+                Command::Run { worker, task } => {
+                    if let (Some(slot), Some(id)) = (self.slot(worker), self.plan_id(task)) {
+                        self.start(id, slot);
+                    }
+                }
+                // A task no longer needed runs to its end (the workers cancel by computation,
+                // through their shared page, not by task); its result is released then.
+                Command::Cancel { .. } => {}
+                Command::Release {
+                    worker,
+                    task,
+                    nbytes,
+                } => {
+                    let (Some(slot), Some(id)) = (self.slot(worker), self.plan_id(task)) else {
+                        continue;
+                    };
+                    self.events(slot).released(id, nbytes as usize);
+                    self.releases[slot].push(id);
+                }
+                Command::InMemory { task, .. } => {
+                    let holder = self.state.who_has(task).first().copied();
+                    if let (Some(slot), Some(id)) =
+                        (holder.and_then(|w| self.slot(w)), self.plan_id(task))
+                        && !self.cache.contains_key(&id)
+                        && !self.fetching.contains_key(&id)
+                    {
+                        self.fetching.insert(id, slot);
+                        let _ = self.pool.send(slot, &ToWorker::Fetch { id });
+                    }
+                }
+                Command::Erred { failure, .. } => {
+                    let e = match failure.root() {
+                        // The worker's error, kept when it came.
+                        Failure::Task(()) => continue,
+                        Failure::KilledWorkers { key, deaths } => {
+                            failed(ProcessError::WorkerKilled {
+                                key: key.clone(),
+                                op: self.op_name(key),
+                                deaths: *deaths,
+                            })
+                        }
+                        Failure::InputLost { key, input, tries } => ComputeError::Task {
+                            key: key.clone(),
+                            op: self.op_name(key),
+                            cause: TaskError::new(format!(
+                                "its input {input} could not be fetched ({tries} tries)"
+                            )),
+                        },
+                        Failure::NoWorker { key, op } => ComputeError::Task {
+                            key: key.clone(),
+                            op: op.to_string(),
+                            cause: TaskError::new("no worker has its op"),
+                        },
+                        // `root` never is one.
+                        Failure::Dependency { .. } => continue,
+                    };
+                    self.fail(e);
+                }
+            }
         }
+        self.commands = commands;
+    }
+
+    fn op_name(&self, key: &Key) -> String {
+        (self.state.task_of(key))
+            .and_then(|t| self.plan_id(t))
+            .map_or_else(String::new, |id| self.plan.op(id).name().to_string())
     }
 
     fn start(&mut self, id: u32, slot: usize) {
         let plan = self.plan;
-        // Values sent along (literals, and inputs that only this process still holds) are
-        // encoded first, so that the message can borrow them.
+        // Literals are encoded first, so that the message can borrow them.
         let mut along = Vec::new();
         for a in plan.args(id) {
-            let encoded = match a {
-                PlanArg::Value(v) => registry::encode_task_literal(plan.key(id), v)
-                    .map(|(name, bytes)| Some((name, bytes))),
-                PlanArg::Task(d) if !matches!(self.state[*d as usize], State::Done(_)) => {
-                    match registry::encode_value(&self.cache[d]) {
-                        Some(Ok((name, bytes))) => Ok(Some((name, bytes))),
-                        Some(Err(message)) => Err(GraphError::Corrupt { message }),
-                        None => Err(GraphError::UnknownValueType {
-                            name: self.cache[d].type_name().to_string(),
-                        }),
+            if let PlanArg::Value(v) = a {
+                match registry::encode_task_literal(plan.key(id), v) {
+                    Ok((name, bytes)) => along.push(Raw {
+                        name: name.to_string(),
+                        bytes: bytes.into(),
+                    }),
+                    Err(e) => {
+                        self.refuse(id, slot, ComputeError::Graph(e));
+                        return;
                     }
-                }
-                PlanArg::Task(_) => Ok(None),
-            };
-            match encoded {
-                Ok(Some((name, bytes))) => along.push(Raw {
-                    name: name.to_string(),
-                    bytes: bytes.into(),
-                }),
-                Ok(None) => {}
-                Err(e) => {
-                    self.state[id as usize] = State::Gone;
-                    self.fail(ComputeError::Graph(e));
-                    return;
                 }
             }
         }
-        // The data addresses of the workers holding inputs elsewhere, likewise.
-        let remote = plan
-            .dependencies(id)
-            .iter()
-            .any(|d| matches!(self.state[*d as usize], State::Done(s) if s != slot));
+        // Where each input is: here, or on another worker (fetched from it directly).
+        let holder = |d: u32| {
+            let w = self.state.who_has(self.tasks[d as usize]).first().copied();
+            w.and_then(|w| self.slot(w)).unwrap_or(slot)
+        };
+        let remote = (plan.dependencies(id).iter()).any(|d| holder(*d) != slot);
         let addresses: Vec<String> = if remote {
             self.pool.workers.iter().map(|w| w.data.clone()).collect()
         } else {
@@ -539,18 +564,17 @@ impl<'a> Run<'a> {
         let mut args = Vec::with_capacity(plan.args(id).len());
         for a in plan.args(id) {
             args.push(match a {
-                PlanArg::Task(d) => match self.state[*d as usize] {
-                    State::Done(s) if s == slot => WireArg::Stored(*d),
-                    // Held by another worker: fetched from it directly.
-                    State::Done(s) => WireArg::Remote {
-                        id: *d,
-                        from: &addresses[s],
-                    },
-                    _ => match along_iter.next() {
-                        Some(raw) => WireArg::Value(raw.as_ref()),
-                        None => unreachable!("one encoded value per input held here"),
-                    },
-                },
+                PlanArg::Task(d) => {
+                    let at = holder(*d);
+                    if at == slot {
+                        WireArg::Stored(*d)
+                    } else {
+                        WireArg::Remote {
+                            id: *d,
+                            from: &addresses[at],
+                        }
+                    }
+                }
                 PlanArg::Value(_) => match along_iter.next() {
                     Some(raw) => WireArg::Value(raw.as_ref()),
                     None => unreachable!("one encoded literal per literal"),
@@ -564,26 +588,31 @@ impl<'a> Run<'a> {
                 op: self.ops.unique[op as usize].as_ref(),
             };
             let sent = self.pool.send(slot, &define);
-            if self.refused(id, sent) {
+            if self.refused(id, slot, sent) {
                 return;
             }
             self.sent_ops[slot][op as usize] = true;
         }
         let msg = ToWorker::Run { id, op, args };
         let sent = self.pool.send(slot, &msg);
-        if self.refused(id, sent) {
+        if self.refused(id, slot, sent) {
             return;
         }
-        self.state[id as usize] = State::Running(slot);
         self.outstanding[id as usize] = Some(slot);
-        self.in_flight[slot] += 1;
         self.events(slot).start(id);
+    }
+
+    /// Task `id`, assigned to worker `slot`, cannot be sent: the computation fails.
+    fn refuse(&mut self, id: u32, slot: usize, e: ComputeError) {
+        self.fail(e);
+        self.state
+            .task_erred(self.workers[slot], self.tasks[id as usize], ());
     }
 
     /// Whether a message for task `id` could not be sent because it is too large (then the
     /// computation fails, naming the task). Any other failure is a broken stream, which shows
     /// up as a lost worker from its reader thread.
-    fn refused(&mut self, id: u32, sent: std::io::Result<()>) -> bool {
+    fn refused(&mut self, id: u32, slot: usize, sent: std::io::Result<()>) -> bool {
         let Err(e) = sent else { return false };
         let Some(TooLarge { len, max }) = e.get_ref().and_then(|e| e.downcast_ref::<TooLarge>())
         else {
@@ -594,8 +623,7 @@ impl<'a> Run<'a> {
             bytes: *len,
             max: *max,
         };
-        self.state[id as usize] = State::Gone;
-        self.fail(failed(e));
+        self.refuse(id, slot, failed(e));
         true
     }
 
@@ -604,25 +632,20 @@ impl<'a> Run<'a> {
         TaskEvents::new(self.plan, self.cbs, &self.ids[slot])
     }
 
-    fn release(&mut self, d: u32) {
-        if let State::Done(s) = self.state[d as usize] {
-            self.events(s).released(d, self.nbytes[d as usize] as usize);
-        }
-        self.cache.remove(&d);
-        if let State::Done(s) = self.state[d as usize] {
-            self.releases[s].push(d);
-        }
-        self.state[d as usize] = State::Gone;
-    }
-
+    /// The first failure is the computation's: nothing more is wanted, and what the workers
+    /// have queued does not start (what runs, finishes).
     fn fail(&mut self, e: ComputeError) {
         if self.error.is_none() {
             self.error = Some(e);
-            // What the workers have queued does not start (what runs, finishes).
-            self.cancelled = true;
-            for w in &self.pool.workers {
-                w.control.cancel();
-            }
+            self.state.remove_client(self.client);
+            self.cancel_all();
+        }
+    }
+
+    fn cancel_all(&mut self) {
+        self.cancelled = true;
+        for w in &self.pool.workers {
+            w.control.cancel();
         }
     }
 
@@ -645,13 +668,11 @@ impl<'a> Run<'a> {
     }
 
     /// Whether a reply about task `id` from worker `slot` answers a run sent to it in this
-    /// computation (then it is one fewer in flight there). A reply that answers nothing — a
-    /// stale or out-of-range id — is ignored.
+    /// computation. A reply that answers nothing — a stale or out-of-range id — is ignored.
     fn answered(&mut self, id: u32, slot: usize) -> bool {
         match self.outstanding.get_mut(id as usize) {
             Some(sent) if *sent == Some(slot) => {
                 *sent = None;
-                self.in_flight[slot] -= 1;
                 true
             }
             _ => false,
@@ -660,80 +681,51 @@ impl<'a> Run<'a> {
 
     fn message(&mut self, slot: usize, msg: Reply) {
         let plan = self.plan;
+        let w = self.workers[slot];
         match msg {
-            Reply::Done { id, nbytes } => {
+            Reply::Done {
+                id,
+                nbytes,
+                seconds,
+            } => {
                 if !self.answered(id, slot) {
                     return;
                 }
-                if self.state[id as usize] != State::Running(slot) {
-                    // Run again after a death, and no longer needed by the time it finished:
-                    // the worker drops it.
-                    self.releases[slot].push(id);
-                    return;
-                }
-                self.done += 1;
-                self.state[id as usize] = State::Done(slot);
-                self.nbytes[id as usize] = nbytes;
-                self.events(slot).finished(id, nbytes as usize, None);
-                if plan.is_output(id) {
-                    self.fetch(id, slot);
-                }
-                // An input is dropped once every reader has finished (a reader on another
-                // worker may still be fetching it until then).
-                for &d in plan.dependencies(id) {
-                    self.pending[d as usize] -= 1;
-                    if self.pending[d as usize] == 0 && !plan.is_output(d) {
-                        self.release(d);
-                    }
-                }
-                for &m in plan.dependents(id) {
-                    if self.state[m as usize] == State::Waiting {
-                        self.waiting[m as usize] -= 1;
-                        if self.waiting[m as usize] == 0 {
-                            self.state[m as usize] = State::Ready;
-                            self.ready.push(Reverse(m));
-                        }
-                    }
+                let t = self.tasks[id as usize];
+                if self
+                    .state
+                    .task_finished(w, t, nbytes, Some(f64::from(seconds)))
+                {
+                    self.done += 1;
+                    self.events(slot).finished(id, nbytes as usize, None);
                 }
             }
             Reply::Failed { id, failure } => {
-                if !self.answered(id, slot) || self.state[id as usize] != State::Running(slot) {
+                if !self.answered(id, slot) {
                     return;
                 }
+                let t = self.tasks[id as usize];
                 let key = plan.key(id).clone();
                 let op = plan.op(id).name().to_string();
                 let e = match failure {
-                    Failure::InputLost { dep, message } => {
-                        self.input_losses[id as usize] += 1;
-                        if self.input_losses[id as usize] < MAX_INPUT_LOSSES {
-                            // Its input's worker is going away; the loss is handled when it
-                            // is reported, and the task runs again once the input is back.
-                            self.restart(id);
-                            return;
-                        }
-                        ComputeError::Task {
-                            key,
-                            op,
-                            cause: TaskError::new(format!(
-                                "its input {} could not be fetched ({MAX_INPUT_LOSSES} tries): \
-                                 {message}",
-                                plan.key(dep)
-                            )),
-                        }
+                    WorkerFailure::InputLost { dep, message: _ } => {
+                        let input = self.tasks[dep as usize];
+                        let holder = self.state.who_has(input).first().copied();
+                        self.state.missing_data(w, t, input, holder);
+                        return;
                     }
-                    Failure::InputUnsendable { dep, message } => {
-                        let holder = match self.state[dep as usize] {
-                            State::Done(s) => s,
-                            _ => slot,
-                        };
+                    WorkerFailure::InputUnsendable { dep, message } => {
+                        let holder = (self.state.who_has(self.tasks[dep as usize]).first())
+                            .and_then(|h| self.slot(*h))
+                            .unwrap_or(slot);
                         failed(ProcessError::NotSent {
                             key: plan.key(dep).clone(),
                             slot: holder,
                             message,
                         })
                     }
-                    Failure::Op(failure) => failure.named(&key, &op),
-                    Failure::Setup(message) => ComputeError::Task {
+                    WorkerFailure::Op(failure) => failure.named(&key, &op),
+                    WorkerFailure::Setup(message) => ComputeError::Task {
                         key,
                         op,
                         cause: TaskError::new(format!(
@@ -741,15 +733,17 @@ impl<'a> Run<'a> {
                         )),
                     },
                 };
+                if !self.state.task_erred(w, t, ()) {
+                    return; // no longer needed: its failure does not matter
+                }
                 if !self.cbs.is_empty() {
                     let message = rask_graph::exec::failure_message(&e);
                     self.events(slot).finished(id, 0, Some(&message));
                 }
-                self.state[id as usize] = State::Gone;
                 self.fail(e);
             }
             Reply::Value { id, value } => {
-                if !self.fetching.remove(&id) {
+                if self.fetching.remove(&id).is_none() {
                     return; // not asked for in this computation
                 }
                 if plan.is_output(id) {
@@ -757,7 +751,7 @@ impl<'a> Run<'a> {
                 }
             }
             Reply::NotSent { id, message } => {
-                if !self.fetching.remove(&id) {
+                if self.fetching.remove(&id).is_none() {
                     return;
                 }
                 self.fail(failed(ProcessError::NotSent {
@@ -767,40 +761,35 @@ impl<'a> Run<'a> {
                 }));
             }
             Reply::Cancelled { id } => {
-                if !self.answered(id, slot) || self.state[id as usize] != State::Running(slot) {
+                if !self.answered(id, slot) {
                     return;
                 }
-                self.state[id as usize] = State::Gone;
+                self.state.task_cancelled(w, self.tasks[id as usize]);
                 self.events(slot).finished(id, 0, Some(CANCELLED));
             }
         }
     }
 
-    /// A worker died: its running tasks go back (or are marked bad), its results are
-    /// recomputed where still needed, and a new worker takes its place.
+    /// A worker died: a new one takes its place, and the state reruns its tasks, recomputes
+    /// its results where still needed, and blames one task — the one it was running, or
+    /// else the one it finished last (a task that breaks its worker on the way out), never
+    /// the tasks queued behind them (Dask counts the tasks processing on the worker).
     fn lost(&mut self, slot: usize, why: &str) -> Result<(), ComputeError> {
-        let plan = self.plan;
         // Nothing sent to it will be answered.
         for sent in &mut self.outstanding {
             if *sent == Some(slot) {
                 *sent = None;
             }
         }
-        // The one task suspected of killing it: the task it was running, or else the task it
-        // finished last (a task that breaks its worker on the way out). Not the tasks queued
-        // behind them, which never ran (Dask counts the tasks processing on the worker).
         let control = &self.pool.workers[slot].control;
         let suspect = (control.running())
             .or_else(|| control.last_done())
-            .filter(|id| (*id as usize) < plan.len());
-        self.in_flight[slot] = 0;
+            .and_then(|id| self.tasks.get(id as usize).copied());
         self.releases[slot].clear();
         // The new worker knows none of this computation's ops yet.
         self.sent_ops[slot].fill(false);
-        // Fetches from the dead worker will never answer.
-        let states = &self.state;
-        self.fetching
-            .retain(|d| !matches!(states[*d as usize], State::Done(s) if s == slot));
+        // Fetches from the dead worker will never answer (those outputs are recomputed).
+        self.fetching.retain(|_, s| *s != slot);
         self.pool.replace(slot).map_err(|cause| {
             failed(ProcessError::Replace {
                 slot,
@@ -808,98 +797,10 @@ impl<'a> Run<'a> {
                 cause: Box::new(cause),
             })
         })?;
-        if self.error.is_some() {
-            return Ok(());
-        }
-        if let Some(id) = suspect {
-            self.deaths[id as usize] += 1;
-            if self.deaths[id as usize] >= self.allowed_failures {
-                self.fail(failed(ProcessError::WorkerKilled {
-                    key: plan.key(id).clone(),
-                    op: plan.op(id).name().to_string(),
-                    deaths: self.deaths[id as usize],
-                }));
-                return Ok(());
-            }
-        }
-        let n = plan.len() as u32;
-        let mut rerun = Vec::new();
-        for id in 0..n {
-            match self.state[id as usize] {
-                State::Running(s) if s == slot => rerun.push(id),
-                State::Done(s) if s == slot => {
-                    self.state[id as usize] = State::Gone;
-                    if self.cache.contains_key(&id) {
-                        continue;
-                    }
-                    // Dependents that have not started count it as missing again.
-                    for &m in plan.dependents(id) {
-                        match self.state[m as usize] {
-                            State::Waiting => self.waiting[m as usize] += 1,
-                            State::Ready => {
-                                self.state[m as usize] = State::Waiting;
-                                self.waiting[m as usize] = 1;
-                            }
-                            _ => {}
-                        }
-                    }
-                    if self.pending[id as usize] > 0 || plan.is_output(id) {
-                        self.requeue_result(id);
-                    }
-                }
-                _ => {}
-            }
-        }
-        // Fetches from the dead worker will never answer; those outputs are recomputed.
-        let states = &self.state;
-        self.fetching.retain(|d| states[*d as usize] != State::Gone);
-        for id in rerun {
-            self.restart(id);
-        }
+        self.state.remove_worker(self.workers[slot], suspect);
+        let spec = self.worker_spec(slot);
+        self.workers[slot] = self.state.add_worker(spec);
         Ok(())
-    }
-
-    /// Task `id`, which had started but not finished, must run again (its inputs are still
-    /// counted as needed by it; those that were lost are recomputed).
-    fn restart(&mut self, id: u32) {
-        let plan = self.plan;
-        self.state[id as usize] = State::Waiting;
-        for &d in plan.dependencies(id) {
-            if self.location(d).is_none() {
-                self.requeue_result(d);
-            }
-        }
-        self.recount(id);
-    }
-
-    /// Result `id` is gone but needed: compute it again (and whatever of its inputs is gone).
-    fn requeue_result(&mut self, id: u32) {
-        if self.state[id as usize] != State::Gone {
-            return; // available, or already coming
-        }
-        self.state[id as usize] = State::Waiting;
-        for &d in self.plan.dependencies(id) {
-            self.pending[d as usize] += 1;
-            if self.location(d).is_none() {
-                self.requeue_result(d);
-            }
-        }
-        self.recount(id);
-    }
-
-    /// Sets how many inputs `id` waits for; makes it ready when none.
-    fn recount(&mut self, id: u32) {
-        let missing = self
-            .plan
-            .dependencies(id)
-            .iter()
-            .filter(|d| self.location(**d).is_none())
-            .count() as u32;
-        self.waiting[id as usize] = missing;
-        if missing == 0 {
-            self.state[id as usize] = State::Ready;
-            self.ready.push(Reverse(id));
-        }
     }
 }
 

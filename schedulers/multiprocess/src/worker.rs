@@ -243,11 +243,17 @@ fn run(
         }
     }
     drop(remote);
+    let started = std::time::Instant::now();
     match rask_graph::exec::run_guarded(&*op, values) {
         Ok(v) => {
+            let seconds = started.elapsed().as_secs_f32();
             let nbytes = v.nbytes() as u64;
             lock(stored).insert(id, v);
-            FromWorker::Done { id, nbytes }
+            FromWorker::Done {
+                id,
+                nbytes,
+                seconds,
+            }
         }
         Err(failure) => FromWorker::Failed {
             id,

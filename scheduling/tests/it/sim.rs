@@ -10,8 +10,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rask_graph::Key;
 use rask_scheduling::{
-    ClientId, Command, NewTask, SchedulerState, StateConfig, TaskId, TaskStatus, WorkerRef,
-    WorkerSpec,
+    ClientId, Command, Dependency, NewTask, SchedulerState, StateConfig, TaskId, TaskStatus,
+    WorkerRef, WorkerSpec,
 };
 
 type State = SchedulerState<usize, String>;
@@ -191,7 +191,13 @@ fn dag(n: usize, rng: &mut SmallRng, prefix: &str) -> Vec<NewTask<usize>> {
             }
             NewTask {
                 key: Key::new(prefix, [i as u32]),
-                dependencies: deps,
+                // Inputs by key, or (every other one) by their place in the update.
+                dependencies: (deps.into_iter())
+                    .map(|d| match d.index()[0] {
+                        j if j % 2 == 1 => Dependency::InUpdate(j),
+                        _ => Dependency::Key(d),
+                    })
+                    .collect(),
                 op: if i % 2 == 0 {
                     "even".into()
                 } else {
@@ -293,7 +299,11 @@ proptest! {
         let mut sim = Sim::new(seed, 2, 2);
         let tasks = dag(n, &mut sim.rng, "f");
         let deps: HashMap<usize, Vec<usize>> = tasks.iter().map(|t| {
-            (t.payload, t.dependencies.iter().map(|d| d.index()[0] as usize).collect())
+            let index = |d: &Dependency| match d {
+                Dependency::Key(k) => k.index()[0] as usize,
+                Dependency::InUpdate(j) => *j as usize,
+            };
+            (t.payload, t.dependencies.iter().map(index).collect())
         }).collect();
         let bad = sim.rng.random_range(0..n);
         sim.failing.insert(bad);

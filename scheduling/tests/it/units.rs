@@ -10,7 +10,7 @@ type State = SchedulerState<u32, String>;
 fn task(name: &str, deps: &[&str], order: u64) -> NewTask<u32> {
     NewTask {
         key: Key::new(name, []),
-        dependencies: deps.iter().map(|d| Key::new(*d, [])).collect(),
+        dependencies: deps.iter().map(|d| Key::new(*d, []).into()).collect(),
         op: "op".into(),
         order,
         payload: order as u32,
