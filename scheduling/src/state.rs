@@ -301,6 +301,11 @@ impl<P, E> SchedulerState<P, E> {
         self.record(t).map(|r| &r.payload)
     }
 
+    /// Task `t`'s priority: lower runs first (earlier updates first, then the graph's order).
+    pub fn priority(&self, t: TaskId) -> Option<u64> {
+        self.record(t).map(|r| r.priority)
+    }
+
     /// Where task `t` is.
     pub fn status(&self, t: TaskId) -> Option<TaskStatus> {
         self.record(t).map(|r| r.status)
@@ -406,9 +411,9 @@ impl<P, E> SchedulerState<P, E> {
     }
 
     /// Worker `w` is gone (it died, or went silent): its results are lost, its tasks go back
-    /// to the queue, and `suspect` — the task it was running when it died, or else the one it
-    /// finished last — is blamed for its death.
-    pub fn remove_worker(&mut self, w: WorkerRef, suspect: Option<TaskId>) {
+    /// to the queue, and `suspects` — the tasks it was running when it died (or else the one
+    /// it finished last), never those merely queued on it — are blamed for its death.
+    pub fn remove_worker(&mut self, w: WorkerRef, suspects: &[TaskId]) {
         if self.workers.get(w.slot, w.generation).is_none() {
             return;
         }
@@ -441,10 +446,13 @@ impl<P, E> SchedulerState<P, E> {
             }
         }
         // Blame.
-        if let Some(t) = suspect
-            && let Some(r) = self.tasks.get_mut(t.slot, t.generation)
-            && (r.status != TaskStatus::Memory || r.who_has.is_empty())
-        {
+        for &t in suspects {
+            let Some(r) = self.tasks.get_mut(t.slot, t.generation) else {
+                continue;
+            };
+            if r.status == TaskStatus::Memory && !r.who_has.is_empty() {
+                continue; // safe elsewhere: not what kills workers
+            }
             r.suspicious += 1;
             if r.suspicious >= self.config.allowed_failures {
                 let failure = Failure::KilledWorkers {

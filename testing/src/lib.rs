@@ -106,11 +106,18 @@ pub fn tree(n: u32, leaf: Arc<dyn Op>, combine: Arc<dyn Op>) -> (Graph, Key) {
 /// ```
 pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let handle = std::thread::spawn(move || {
         let _ = tx.send(f());
     });
     match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
         Ok(v) => v,
-        Err(_) => panic!("no answer within {secs} s: it hangs"),
+        // `f` panicked (its sender is gone): the same panic here, at once.
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(payload) => std::panic::resume_unwind(payload),
+            Ok(()) => panic!("the thread ended without an answer"),
+        },
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("no answer within {secs} s: it hangs")
+        }
     }
 }

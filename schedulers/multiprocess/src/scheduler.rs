@@ -797,7 +797,7 @@ impl<'a> Run<'a> {
                 cause: Box::new(cause),
             })
         })?;
-        self.state.remove_worker(self.workers[slot], suspect);
+        self.state.remove_worker(self.workers[slot], suspect.as_slice());
         let spec = self.worker_spec(slot);
         self.workers[slot] = self.state.add_worker(spec);
         Ok(())

@@ -135,7 +135,7 @@ impl Sim {
         if self.rng.random_bool(death_odds) {
             let worker = self.workers.remove(&w).unwrap();
             let suspect = worker.queue.first().copied();
-            self.s.remove_worker(w, suspect);
+            self.s.remove_worker(w, suspect.as_slice());
             let n = self.workers.len();
             let fresh = self
                 .s

@@ -141,7 +141,7 @@ fn a_task_that_kills_three_workers_is_marked_bad() {
             matches!(cmds[..], [Command::Run { task, .. }] if task == t),
             "{cmds:?}"
         );
-        s.remove_worker(w, Some(t));
+        s.remove_worker(w, &[t]);
     }
     let cmds = s.take_commands();
     let [Command::Erred { failure, .. }] = &cmds[..] else {
@@ -168,7 +168,7 @@ fn innocent_tasks_queued_behind_a_death_are_not_blamed() {
     for i in 0..3 {
         let w = s.add_worker(WorkerSpec::new(format!("w{i}"), 1).capacity(4));
         assert_eq!(runs(&s.take_commands()), 2, "both sent again");
-        s.remove_worker(w, Some(bomb));
+        s.remove_worker(w, &[bomb]);
     }
     let cmds = s.take_commands();
     assert!(
@@ -219,7 +219,7 @@ fn a_long_lost_chain_is_recomputed_without_recursion() {
     let end = s.task_of(&key("end")).unwrap();
     assert_eq!(s.status(end), Some(TaskStatus::Processing(w)));
     s.take_commands();
-    s.remove_worker(w, None);
+    s.remove_worker(w, &[]);
     let w2 = s.add_worker(WorkerSpec::new("w2", 1));
     let mut reruns = 0u64;
     loop {

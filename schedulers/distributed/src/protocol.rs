@@ -1,0 +1,305 @@
+//! What crosses the network: length-prefixed postcard frames.
+//!
+//! A frame is a little-endian `u32` length and that many bytes of one postcard message. The
+//! first frame on every connection to the scheduler is a [`Hello`]: the protocol version, the
+//! shared token, and who is calling; the scheduler answers [`Welcome`] or refuses, before it
+//! reads anything else. Values never travel inside a frame: a value's header frame is
+//! followed by its raw encoded bytes (so a value may be larger than a frame, and is written
+//! straight from where it lies).
+
+use std::io;
+
+use rask_graph::Key;
+use rask_graph::exec::OpFailure;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bumped whenever a message changes.
+pub const PROTOCOL: u32 = 1;
+
+/// The largest frame read: a peer that announces more is refused (a value is never in a
+/// frame; a graph update of millions of tasks fits).
+pub(crate) const MAX_FRAME: usize = 1 << 30;
+
+/// The first message on a connection to the scheduler.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Hello {
+    pub protocol: u32,
+    /// The cluster's shared token, if it has one.
+    pub token: Option<String>,
+    pub peer: Peer,
+}
+
+/// Who is calling.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Peer {
+    Worker(WorkerHello),
+    Client { name: String },
+}
+
+/// What a worker says of itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WorkerHello {
+    pub name: String,
+    pub nthreads: u32,
+    /// Bytes; 0 for no limit.
+    pub memory_limit: u64,
+    /// Where its results are fetched (`host:port`).
+    pub data: String,
+    pub pid: u32,
+    pub local_directory: String,
+    /// The registered names of the ops it can run.
+    pub ops: Vec<String>,
+}
+
+/// The scheduler's answer to a [`Hello`].
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Welcome {
+    Accepted { id: u32 },
+    Refused { reason: String },
+}
+
+/// An op or a value by registered name, encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct Encoded {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// An argument of a task in a client's graph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum TaskArg {
+    /// The result of its `i`-th dependency.
+    Dep(u32),
+    /// A literal.
+    Literal(Encoded),
+}
+
+/// A task in a client's graph update.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WireTask {
+    pub key: Key,
+    /// Its op: an index into the update's op table.
+    pub op: u32,
+    pub args: Vec<TaskArg>,
+    /// Its dependencies: indices of other tasks of the update.
+    pub deps: Vec<u32>,
+}
+
+/// Client to scheduler.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum FromClient {
+    /// Tasks in priority order (their order in the update), and the keys wanted.
+    UpdateGraph {
+        ops: Vec<Encoded>,
+        /// Per op: the name it goes by in errors (`Op::name`).
+        labels: Vec<String>,
+        tasks: Vec<WireTask>,
+        wanted: Vec<Key>,
+    },
+    /// The client no longer wants these keys.
+    Release { keys: Vec<Key> },
+    /// Asks for the cluster's summary.
+    Info,
+}
+
+/// Why a task failed, as the scheduler tells a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireFailure {
+    /// The op failed or panicked.
+    Op(OpFailure),
+    /// The task could not start on its worker (its op or an argument did not decode).
+    Setup(String),
+    /// The scheduler's own verdict (killed workers, no worker with its op, …).
+    Scheduler(String),
+}
+
+/// A worker as the scheduler describes it to clients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct WorkerInfo {
+    pub name: String,
+    pub data: String,
+    pub nthreads: u32,
+    pub memory_limit: u64,
+    pub local_directory: String,
+    pub pid: u32,
+}
+
+/// Scheduler to client.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToClient {
+    /// A wanted key is in memory, on the workers at these data addresses, as task `id`.
+    InMemory {
+        key: Key,
+        id: u64,
+        nbytes: u64,
+        who_has: Vec<String>,
+    },
+    /// A wanted key failed: `failed` is the task that failed first (the key itself, or one of
+    /// its inputs), with its op's name.
+    Erred {
+        key: Key,
+        failed: Key,
+        op: String,
+        failure: WireFailure,
+    },
+    /// The update was refused (nothing of it applied).
+    Refused { reason: String },
+    /// The cluster's summary.
+    Info {
+        address: String,
+        workers: Vec<WorkerInfo>,
+    },
+}
+
+/// An argument of a task sent to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum RunArg {
+    /// A result this worker holds.
+    Held(u64),
+    /// A result held by other workers, fetched from one of these data addresses.
+    Remote { id: u64, from: Vec<String> },
+    /// A literal.
+    Literal(Encoded),
+}
+
+/// A task sent to a worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunTask {
+    pub id: u64,
+    pub key: Key,
+    /// The scheduler's op number (defined earlier on this connection).
+    pub op: u32,
+    pub args: Vec<RunArg>,
+    /// Lower runs first.
+    pub priority: u64,
+}
+
+/// Scheduler to worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum ToWorker {
+    /// New op definitions (each sent once per worker), then tasks to run.
+    Compute {
+        ops: Vec<(u32, Encoded)>,
+        tasks: Vec<RunTask>,
+    },
+    /// Drop these results.
+    Release { ids: Vec<u64> },
+    /// Do not start these tasks if they have not started (each is answered).
+    Cancel { ids: Vec<u64> },
+    /// Finish up and exit.
+    Close,
+}
+
+/// Worker to scheduler.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum FromWorker {
+    Done {
+        id: u64,
+        nbytes: u64,
+        seconds: f32,
+    },
+    Failed {
+        id: u64,
+        failure: WireFailure,
+    },
+    /// Input `input` of task `id` could not be fetched from the worker at `holder`.
+    Missing {
+        id: u64,
+        input: u64,
+        holder: String,
+    },
+    Cancelled {
+        id: u64,
+    },
+    /// These tasks started running (blamed if the worker dies before answering them).
+    Started {
+        ids: Vec<u64>,
+    },
+    Heartbeat {
+        /// Bytes of results held.
+        held: u64,
+    },
+}
+
+/// A request to a worker's data port.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum DataRequest {
+    Get { ids: Vec<u64> },
+}
+
+/// One answer of a worker's data port (per id asked, in order).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum DataReply {
+    /// The value of `id`, of registered type `name`: `len` bytes follow the frame.
+    Value { id: u64, name: String, len: u64 },
+    /// This worker does not hold it.
+    Missing { id: u64 },
+    /// It holds it but cannot send it (an unregistered type, a failed encoding).
+    Unsendable { id: u64, message: String },
+}
+
+/// Writes `msg` as one frame (not flushed).
+pub(crate) async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> io::Result<()> {
+    let bytes = postcard::to_stdvec(msg).map_err(io::Error::other)?;
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| io::Error::other(format!("a message of {} bytes", bytes.len())))?;
+    w.write_all(&len.to_le_bytes()).await?;
+    w.write_all(&bytes).await
+}
+
+/// Reads one frame's bytes; `None` at a clean end of stream.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<()>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a frame of {len} bytes (at most {MAX_FRAME})"),
+        ));
+    }
+    buf.clear();
+    buf.resize(len, 0);
+    r.read_exact(buf).await?;
+    Ok(Some(()))
+}
+
+/// Reads one message; `None` at a clean end of stream.
+pub(crate) async fn read_message<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<T>> {
+    if read_frame(r, buf).await?.is_none() {
+        return Ok(None);
+    }
+    decode(buf).map(Some)
+}
+
+/// One message from a frame's bytes.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
+    postcard::from_bytes(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+impl std::fmt::Display for WireFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WireFailure::Op(OpFailure::Error(e)) => write!(f, "{e}"),
+            WireFailure::Op(OpFailure::Panic(m)) => write!(f, "panicked: {m}"),
+            WireFailure::Setup(m) => write!(f, "could not start: {m}"),
+            WireFailure::Scheduler(m) => write!(f, "{m}"),
+        }
+    }
+}

@@ -1,0 +1,680 @@
+//! The worker: connects to a scheduler, runs the tasks it is sent on a pool of compute
+//! threads (highest priority first), keeps the results, and serves them to other workers and
+//! to clients on a data port of its own.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use rask_graph::{Args, Op, Value, registry};
+use rustc_hash::FxHashSet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+use crate::DistributedError;
+use crate::protocol::{
+    DataReply, DataRequest, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask, ToWorker, Welcome,
+    WireFailure, WorkerHello, read_message, write_frame,
+};
+
+/// How a worker runs: `rask worker tcp://HOST:PORT --nthreads N --memory-limit BYTES
+/// --local-directory DIR --name NAME`.
+///
+/// ```
+/// let w = rask_distributed::WorkerOptions::new("tcp://127.0.0.1:8786").nthreads(4);
+/// assert_eq!(w.scheduler_address(), "127.0.0.1:8786");
+/// ```
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    scheduler: String,
+    name: Option<String>,
+    nthreads: u32,
+    memory_limit: u64,
+    local_directory: PathBuf,
+    token: Option<String>,
+    heartbeat: Duration,
+}
+
+impl WorkerOptions {
+    /// A worker of the scheduler at `address` (`tcp://HOST:PORT` or `HOST:PORT`), with one
+    /// thread per core and no memory limit.
+    pub fn new(address: &str) -> Self {
+        Self {
+            scheduler: address.trim_start_matches("tcp://").to_string(),
+            name: None,
+            nthreads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            memory_limit: 0,
+            local_directory: std::env::temp_dir(),
+            token: None,
+            heartbeat: Duration::from_secs(1),
+        }
+    }
+
+    /// The scheduler's `HOST:PORT`.
+    pub fn scheduler_address(&self) -> &str {
+        &self.scheduler
+    }
+
+    /// How many tasks it runs at once (at least 1).
+    pub fn nthreads(mut self, n: u32) -> Self {
+        self.nthreads = n.max(1);
+        self
+    }
+
+    /// Its name (default: its data address).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its memory limit in bytes (0: none).
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Where it keeps files.
+    pub fn local_directory(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.local_directory = dir.into();
+        self
+    }
+
+    /// The cluster's shared token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// How often it tells the scheduler it is alive.
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+}
+
+/// The results a worker holds, shared by its compute threads and its data server.
+type Store = Arc<Mutex<HashMap<u64, Value>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs a worker until its scheduler closes the connection (or goes away).
+pub fn run_worker(options: WorkerOptions) -> Result<(), DistributedError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("rask-worker-io")
+        .enable_all()
+        .build()
+        .map_err(DistributedError::io("start the worker's runtime"))?;
+    let result = runtime.block_on(work(options));
+    runtime.shutdown_background();
+    result
+}
+
+async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
+    let stream = TcpStream::connect(&options.scheduler)
+        .await
+        .map_err(DistributedError::io_at(
+            "connect to the scheduler",
+            &options.scheduler,
+        ))?;
+    let _ = stream.set_nodelay(true);
+    let here = stream
+        .local_addr()
+        .map_err(DistributedError::io("read the worker's address"))?
+        .ip();
+    let data_listener = TcpListener::bind((here, 0))
+        .await
+        .map_err(DistributedError::io("open the data port"))?;
+    let data = data_listener
+        .local_addr()
+        .map_err(DistributedError::io("read the data port"))?
+        .to_string();
+    let (read, write) = stream.into_split();
+    let mut reader = BufReader::with_capacity(1 << 16, read);
+    let mut writer = BufWriter::with_capacity(1 << 16, write);
+    let hello = Hello {
+        protocol: PROTOCOL,
+        token: options.token.clone(),
+        peer: Peer::Worker(WorkerHello {
+            name: options
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("tcp://{data}")),
+            nthreads: options.nthreads,
+            memory_limit: options.memory_limit,
+            data: data.clone(),
+            pid: std::process::id(),
+            local_directory: options.local_directory.display().to_string(),
+            ops: registry::op_names().into_iter().map(String::from).collect(),
+        }),
+    };
+    let mut buf = Vec::new();
+    write_frame(&mut writer, &hello)
+        .await
+        .map_err(DistributedError::io("greet the scheduler"))?;
+    writer
+        .flush()
+        .await
+        .map_err(DistributedError::io("greet the scheduler"))?;
+    match read_message::<_, Welcome>(&mut reader, &mut buf).await {
+        Ok(Some(Welcome::Accepted { .. })) => {}
+        Ok(Some(Welcome::Refused { reason })) => return Err(DistributedError::Refused(reason)),
+        Ok(None) | Err(_) => {
+            return Err(DistributedError::Refused(
+                "the scheduler hung up during the handshake".into(),
+            ));
+        }
+    }
+    let store: Store = Arc::default();
+    tokio::spawn(serve_data(data_listener, Arc::clone(&store)));
+    let (out, out_rx) = unbounded_channel::<FromWorker>();
+    tokio::spawn(crate::server::write_loop(writer, out_rx));
+    let pool = Pool::start(options.nthreads, Arc::clone(&store), out.clone());
+    let beat = out.clone();
+    let beat_store = Arc::clone(&store);
+    let every = options.heartbeat;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let held = lock(&beat_store).values().map(|v| v.nbytes() as u64).sum();
+            if beat.send(FromWorker::Heartbeat { held }).is_err() {
+                return;
+            }
+        }
+    });
+    let peers = Peers::default();
+    let mut ops: HashMap<u32, Result<Arc<dyn Op>, String>> = HashMap::new();
+    loop {
+        let msg = match read_message::<_, ToWorker>(&mut reader, &mut buf).await {
+            Ok(Some(msg)) => msg,
+            Ok(None) | Err(_) => break,
+        };
+        match msg {
+            ToWorker::Compute { ops: defs, tasks } => {
+                for (i, op) in defs {
+                    let decoded = registry::decode_op(&op.name, &op.bytes)
+                        .map_err(|e| format!("op `{}` did not decode here: {e}", op.name));
+                    ops.insert(i, decoded);
+                }
+                for task in tasks {
+                    let op = match ops.get(&task.op) {
+                        Some(Ok(op)) => Arc::clone(op),
+                        Some(Err(e)) => {
+                            fail_setup(&out, task.id, e.clone());
+                            continue;
+                        }
+                        None => {
+                            fail_setup(&out, task.id, format!("op {} was never defined", task.op));
+                            continue;
+                        }
+                    };
+                    let remote = task.args.iter().any(|a| matches!(a, RunArg::Remote { .. }));
+                    if remote {
+                        let (store, out, pool, peers, here) = (
+                            Arc::clone(&store),
+                            out.clone(),
+                            Arc::clone(&pool),
+                            peers.clone(),
+                            data.clone(),
+                        );
+                        tokio::spawn(async move {
+                            if let Some(args) = gather(&task, &store, &peers, &out, &here).await {
+                                pool.push(task, op, args);
+                            }
+                        });
+                    } else if let Some(args) = gather(&task, &store, &peers, &out, &data).await {
+                        pool.push(task, op, args);
+                    }
+                }
+            }
+            ToWorker::Release { ids } => {
+                let mut s = lock(&store);
+                for id in ids {
+                    s.remove(&id);
+                }
+            }
+            ToWorker::Cancel { ids } => pool.cancel(&ids),
+            ToWorker::Close => break,
+        }
+    }
+    pool.stop();
+    Ok(())
+}
+
+fn fail_setup(out: &UnboundedSender<FromWorker>, id: u64, message: String) {
+    let _ = out.send(FromWorker::Failed {
+        id,
+        failure: WireFailure::Setup(message),
+    });
+}
+
+/// Task `task`'s argument values: held here, literals, or fetched from other workers. `None`
+/// when one could not be had (already reported to the scheduler).
+async fn gather(
+    task: &RunTask,
+    store: &Store,
+    peers: &Peers,
+    out: &UnboundedSender<FromWorker>,
+    here: &str,
+) -> Option<Args> {
+    // Inputs held elsewhere: one request per worker.
+    let mut by_peer: HashMap<&str, Vec<u64>> = HashMap::new();
+    for a in &task.args {
+        if let RunArg::Remote { id, from } = a {
+            match from.first() {
+                Some(addr) => by_peer.entry(addr.as_str()).or_default().push(*id),
+                None => {
+                    fail_setup(out, task.id, format!("no worker holds input {id}"));
+                    return None;
+                }
+            }
+        }
+    }
+    let mut fetched: HashMap<u64, Value> = HashMap::new();
+    for (addr, ids) in by_peer {
+        match peers.fetch(addr, &ids).await {
+            Ok(values) => fetched.extend(ids.into_iter().zip(values)),
+            Err(Fetch::Missing(input)) => {
+                let _ = out.send(FromWorker::Missing {
+                    id: task.id,
+                    input,
+                    holder: addr.to_string(),
+                });
+                return None;
+            }
+            Err(Fetch::Failed(message)) => {
+                fail_setup(
+                    out,
+                    task.id,
+                    format!("an input could not be fetched from {addr}: {message}"),
+                );
+                return None;
+            }
+        }
+    }
+    let mut args = Args::new();
+    for a in &task.args {
+        args.push(match a {
+            RunArg::Held(id) => match lock(store).get(id) {
+                Some(v) => v.clone(),
+                None => {
+                    let _ = out.send(FromWorker::Missing {
+                        id: task.id,
+                        input: *id,
+                        holder: here.to_string(),
+                    });
+                    return None;
+                }
+            },
+            RunArg::Remote { id, .. } => fetched.get(id).cloned()?,
+            RunArg::Literal(v) => match registry::decode_value(&v.name, &v.bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    fail_setup(out, task.id, format!("a literal did not decode: {e}"));
+                    return None;
+                }
+            },
+        });
+    }
+    Some(args)
+}
+
+/// Why inputs could not be fetched.
+pub(crate) enum Fetch {
+    /// The peer does not hold this one (or is gone).
+    Missing(u64),
+    /// The peer holds it but cannot send it, or sent something that does not decode.
+    Failed(String),
+}
+
+/// Open connections to other workers' data ports, reused.
+#[derive(Clone, Default)]
+struct Peers(Arc<Mutex<HashMap<String, Vec<TcpStream>>>>);
+
+impl Peers {
+    async fn fetch(&self, addr: &str, ids: &[u64]) -> Result<Vec<Value>, Fetch> {
+        let idle = lock(&self.0).get_mut(addr).and_then(Vec::pop);
+        let stream = match idle {
+            Some(s) => s,
+            None => match TcpStream::connect(addr).await {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    s
+                }
+                Err(_) => return Err(Fetch::Missing(ids[0])),
+            },
+        };
+        let (values, stream) = fetch_from(stream, ids).await?;
+        lock(&self.0)
+            .entry(addr.to_string())
+            .or_default()
+            .push(stream);
+        Ok(values)
+    }
+}
+
+/// Asks the data port on `stream` for `ids`; the values, and the stream for reuse.
+pub(crate) async fn fetch_from(
+    mut stream: TcpStream,
+    ids: &[u64],
+) -> Result<(Vec<Value>, TcpStream), Fetch> {
+    let mut buf = Vec::new();
+    let lost = |_| Fetch::Missing(ids[0]);
+    {
+        let mut w = BufWriter::new(&mut stream);
+        write_frame(&mut w, &DataRequest::Get { ids: ids.to_vec() })
+            .await
+            .map_err(lost)?;
+        w.flush().await.map_err(lost)?;
+    }
+    let mut values = Vec::with_capacity(ids.len());
+    let mut reader = BufReader::with_capacity(1 << 16, &mut stream);
+    for &id in ids {
+        match read_message::<_, DataReply>(&mut reader, &mut buf).await {
+            Ok(Some(DataReply::Value { name, len, .. })) => {
+                let mut bytes = vec![0u8; len as usize];
+                reader
+                    .read_exact(&mut bytes)
+                    .await
+                    .map_err(|_| Fetch::Missing(id))?;
+                let v = registry::decode_value(&name, &bytes)
+                    .map_err(|e| Fetch::Failed(format!("input {id} did not decode: {e}")))?;
+                values.push(v);
+            }
+            Ok(Some(DataReply::Missing { .. })) | Ok(None) | Err(_) => {
+                return Err(Fetch::Missing(id));
+            }
+            Ok(Some(DataReply::Unsendable { message, .. })) => {
+                return Err(Fetch::Failed(message));
+            }
+        }
+    }
+    drop(reader);
+    Ok((values, stream))
+}
+
+/// Serves the results in `store` to whoever asks (other workers, clients).
+async fn serve_data(listener: TcpListener, store: Store) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_peer(stream, Arc::clone(&store)));
+    }
+}
+
+async fn serve_peer(stream: TcpStream, store: Store) {
+    let (read, write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut writer = BufWriter::with_capacity(1 << 16, write);
+    let mut buf = Vec::new();
+    while let Ok(Some(DataRequest::Get { ids })) = read_message(&mut reader, &mut buf).await {
+        for id in ids {
+            let value = lock(&store).get(&id).cloned();
+            let Some(value) = value else {
+                if write_frame(&mut writer, &DataReply::Missing { id })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            };
+            // A raw view when the value has one (no copy), else its encoding.
+            let sent = if let Some((name, bytes)) = registry::value_view(&value) {
+                send_value(&mut writer, id, name, bytes).await
+            } else {
+                match registry::encode_value(&value) {
+                    Some(Ok((name, bytes))) => send_value(&mut writer, id, name, &bytes).await,
+                    Some(Err(message)) => {
+                        write_frame(&mut writer, &DataReply::Unsendable { id, message }).await
+                    }
+                    None => {
+                        let message = format!(
+                            "its type `{}` is not registered (register_value!)",
+                            value.type_name()
+                        );
+                        write_frame(&mut writer, &DataReply::Unsendable { id, message }).await
+                    }
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+        if writer.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send_value<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    id: u64,
+    name: &str,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    let header = DataReply::Value {
+        id,
+        name: name.to_string(),
+        len: bytes.len() as u64,
+    };
+    write_frame(w, &header).await?;
+    w.write_all(bytes).await
+}
+
+/// A task ready to run: its inputs are here.
+struct Ready {
+    priority: u64,
+    task: RunTask,
+    op: Arc<dyn Op>,
+    args: Args,
+}
+
+impl PartialEq for Ready {
+    fn eq(&self, other: &Self) -> bool {
+        (self.priority, self.task.id) == (other.priority, other.task.id)
+    }
+}
+impl Eq for Ready {}
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ready {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // A max-heap: the lowest priority number first.
+        (other.priority, other.task.id).cmp(&(self.priority, self.task.id))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    ready: BinaryHeap<Ready>,
+    /// Tasks cancelled while their inputs were being fetched.
+    cancelled: FxHashSet<u64>,
+    stopped: bool,
+}
+
+/// The compute threads.
+struct Pool {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    out: UnboundedSender<FromWorker>,
+    store: Store,
+}
+
+impl Pool {
+    fn start(nthreads: u32, store: Store, out: UnboundedSender<FromWorker>) -> Arc<Pool> {
+        let pool = Arc::new(Pool {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            out,
+            store,
+        });
+        for i in 0..nthreads {
+            let p = Arc::clone(&pool);
+            let _ = std::thread::Builder::new()
+                .name(format!("rask-compute-{i}"))
+                .spawn(move || p.compute());
+        }
+        pool
+    }
+
+    fn push(&self, task: RunTask, op: Arc<dyn Op>, args: Args) {
+        let mut q = lock(&self.queue);
+        if q.cancelled.remove(&task.id) {
+            let _ = self.out.send(FromWorker::Cancelled { id: task.id });
+            return;
+        }
+        q.ready.push(Ready {
+            priority: task.priority,
+            task,
+            op,
+            args,
+        });
+        drop(q);
+        self.wake.notify_one();
+    }
+
+    /// Tasks not started are answered `Cancelled`; those still gathering inputs will be.
+    fn cancel(&self, ids: &[u64]) {
+        let mut q = lock(&self.queue);
+        let wanted: FxHashSet<u64> = ids.iter().copied().collect();
+        let ready = std::mem::take(&mut q.ready);
+        let (gone, kept): (Vec<Ready>, Vec<Ready>) =
+            ready.into_iter().partition(|r| wanted.contains(&r.task.id));
+        q.ready = kept.into_iter().collect();
+        for r in &gone {
+            let _ = self.out.send(FromWorker::Cancelled { id: r.task.id });
+        }
+        if gone.len() < wanted.len() {
+            let found: FxHashSet<u64> = gone.iter().map(|r| r.task.id).collect();
+            q.cancelled
+                .extend(wanted.into_iter().filter(|id| !found.contains(id)));
+        }
+    }
+
+    fn stop(&self) {
+        lock(&self.queue).stopped = true;
+        self.wake.notify_all();
+    }
+
+    fn compute(&self) {
+        loop {
+            let next = {
+                let mut q = lock(&self.queue);
+                loop {
+                    if q.stopped {
+                        return;
+                    }
+                    if let Some(r) = q.ready.pop() {
+                        break r;
+                    }
+                    q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            let id = next.task.id;
+            let _ = self.out.send(FromWorker::Started { ids: vec![id] });
+            let started = Instant::now();
+            match rask_graph::exec::run_guarded(&*next.op, next.args) {
+                Ok(v) => {
+                    let seconds = started.elapsed().as_secs_f32();
+                    let nbytes = v.nbytes() as u64;
+                    lock(&self.store).insert(id, v);
+                    let _ = self.out.send(FromWorker::Done {
+                        id,
+                        nbytes,
+                        seconds,
+                    });
+                }
+                Err(failure) => {
+                    let _ = self.out.send(FromWorker::Failed {
+                        id,
+                        failure: WireFailure::Op(failure),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A worker's options from the environment of a process started by [`LocalCluster`]
+/// (`None` when this process is not such a worker).
+///
+/// [`LocalCluster`]: crate::LocalCluster
+pub(crate) fn options_from_env() -> Option<WorkerOptions> {
+    let address = std::env::var(WORKER_ENV).ok()?;
+    let mut o = WorkerOptions::new(&address);
+    if let Some(n) = std::env::var("RASK_DISTRIBUTED_NTHREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        o = o.nthreads(n);
+    }
+    if let Some(n) = std::env::var("RASK_DISTRIBUTED_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        o = o.memory_limit(n);
+    }
+    if let Ok(name) = std::env::var("RASK_DISTRIBUTED_NAME") {
+        o = o.name(name);
+    }
+    if let Ok(token) = std::env::var("RASK_DISTRIBUTED_TOKEN") {
+        o = o.token(token);
+    }
+    if let Ok(dir) = std::env::var("RASK_DISTRIBUTED_LOCAL_DIRECTORY") {
+        o = o.local_directory(dir);
+    }
+    Some(o)
+}
+
+/// The environment variable that makes a process a worker of the scheduler it names.
+pub const WORKER_ENV: &str = "RASK_DISTRIBUTED_WORKER";
+
+#[ctor::ctor(unsafe)]
+fn worker_hook() {
+    if let Some(options) = options_from_env() {
+        // SAFETY of running before main: only std facilities and a tokio runtime of our own
+        // are used, and the process exits here.
+        watch_parent();
+        let code = match run_worker(options) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("rask worker: {e}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+}
+
+/// Referenced by the cluster so that the linker keeps this module (and its constructor).
+#[inline(never)]
+pub(crate) fn hook_linked() -> bool {
+    std::hint::black_box(worker_hook as fn()) as usize != 0
+}
+
+/// A worker started by a cluster exits when the process that started it does.
+fn watch_parent() {
+    let parent = std::os::unix::process::parent_id();
+    let _ = std::thread::Builder::new()
+        .name("rask-parent-watch".into())
+        .spawn(move || {
+            loop {
+                #[allow(clippy::disallowed_methods)] // a poll with nothing to wait on
+                std::thread::sleep(Duration::from_millis(200));
+                if std::os::unix::process::parent_id() != parent {
+                    std::process::exit(0);
+                }
+            }
+        });
+}

@@ -1,0 +1,213 @@
+//! A LocalCluster computes what the sync oracle computes, survives a killed worker, and
+//! names what fails.
+
+use std::sync::Arc;
+
+use rask_distributed::{Client, DistributedError, LocalCluster};
+use rask_graph::{
+    Arg, ComputeError, Graph, Key, Layer, Scheduler, Task, Value, ops::AddConst, ops::Sum,
+};
+use rask_local::SyncScheduler;
+
+use crate::{Crash, Fail, Slow};
+
+fn ints(vs: Vec<Value>) -> Vec<i64> {
+    vs.iter().map(|v| *v.get::<i64>().unwrap()).collect()
+}
+
+fn cluster(n: usize) -> LocalCluster {
+    LocalCluster::builder()
+        .n_workers(n)
+        .threads_per_worker(1)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn workloads_match_the_oracle() {
+    rask_testing::within(120, || {
+        let cluster = cluster(2);
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        let inc: Arc<dyn rask_graph::Op> = Arc::new(AddConst(1));
+        let sum: Arc<dyn rask_graph::Op> = Arc::new(Sum);
+        for (g, key) in [
+            rask_testing::independent(500, Arc::clone(&inc), Arc::clone(&sum)),
+            rask_testing::chain(300, Arc::clone(&inc)),
+            rask_testing::tree(257, Arc::clone(&inc), Arc::clone(&sum)),
+        ] {
+            let keys = [key];
+            assert_eq!(
+                ints(s.get(&g, &keys, &[]).unwrap()),
+                ints(SyncScheduler.get(&g, &keys, &[]).unwrap())
+            );
+        }
+    });
+}
+
+#[test]
+fn the_summary_names_the_workers() {
+    rask_testing::within(60, || {
+        let cluster = LocalCluster::builder()
+            .n_workers(2)
+            .threads_per_worker(2)
+            .memory_limit(1 << 30)
+            .build()
+            .unwrap();
+        let client = Client::new(&cluster).unwrap();
+        assert_eq!(
+            client.to_string(),
+            format!(
+                "<Client: '{}' processes=2 threads=4, memory=2.00 GiB>",
+                cluster.address()
+            )
+        );
+        assert_eq!(
+            cluster.to_string(),
+            format!(
+                "LocalCluster('{}', workers=2, threads=4, memory=2.00 GiB)",
+                cluster.address()
+            )
+        );
+        let summary = client.summary().unwrap();
+        assert!(summary.contains("Workers: 2"), "{summary}");
+        assert!(summary.contains("Total threads: 4"), "{summary}");
+        let mut pids: Vec<u32> = client.workers().unwrap().iter().map(|w| w.pid).collect();
+        pids.sort_unstable();
+        let mut started = cluster.worker_pids();
+        started.sort_unstable();
+        assert_eq!(pids, started);
+    });
+}
+
+#[test]
+fn task_errors_and_panics_name_the_task() {
+    rask_testing::within(60, || {
+        let cluster = cluster(2);
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        for panic in [false, true] {
+            let mut l = Layer::new("bad");
+            l.insert([0], Task::new(Fail { panic }, []));
+            let mut reader = Layer::new("reader");
+            reader.insert(
+                [0],
+                Task::new(AddConst(1), [Arg::Key(Key::new("bad", [0]))]),
+            );
+            let mut g = Graph::new();
+            g.add_layer(l);
+            g.add_layer(reader);
+            let err = s.get(&g, &[Key::new("reader", [0])], &[]).unwrap_err();
+            match (panic, &err) {
+                (false, ComputeError::Task { key, op, .. }) => {
+                    assert_eq!((key, op.as_str()), (&Key::new("bad", [0]), "fail"));
+                    assert!(err.to_string().contains("worker-side error"), "{err}");
+                }
+                (true, ComputeError::Panic { key, message, .. }) => {
+                    assert_eq!(key, &Key::new("bad", [0]));
+                    assert_eq!(message, "worker-side panic");
+                }
+                _ => panic!("{err:?}"),
+            }
+        }
+        // The cluster still works.
+        let (g, key) = rask_testing::chain(20, Arc::new(AddConst(1)));
+        assert_eq!(ints(s.get(&g, &[key], &[]).unwrap()), [20]);
+    });
+}
+
+#[test]
+fn a_killed_worker_is_survived_and_its_results_recomputed() {
+    rask_testing::within(120, || {
+        let cluster = cluster(3);
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        // 40 slow leaves summed; one worker is killed while they run.
+        let mut leaves = Layer::new("leaf");
+        for i in 0..40u32 {
+            leaves.insert(
+                [i],
+                Task::new(Slow(50), [Arg::Value(Value::new(i64::from(i)))]),
+            );
+        }
+        let mut total = Layer::new("total");
+        total.insert(
+            [0],
+            Task::new(Sum, (0..40u32).map(|i| Arg::Key(Key::new("leaf", [i])))),
+        );
+        let mut g = Graph::new();
+        g.add_layer(leaves);
+        g.add_layer(total);
+        let victim = cluster.worker_pids()[0];
+        let killer = std::thread::spawn(move || {
+            #[allow(clippy::disallowed_methods)] // lets the leaves start
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            // SAFETY: kill(2) on a child process this test started.
+            unsafe { libc_kill(victim as i32, 9) };
+        });
+        let v = s.get(&g, &[Key::new("total", [0])], &[]).unwrap();
+        killer.join().unwrap();
+        assert_eq!(ints(v), [(0..40).sum::<i64>()]);
+        assert_eq!(cluster.live_workers(), 2);
+    });
+}
+
+#[test]
+fn a_task_that_kills_three_workers_is_marked_bad() {
+    rask_testing::within(120, || {
+        let cluster = cluster(4);
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        let marker = std::env::temp_dir().join(format!("rask-crash-{}", std::process::id()));
+        let mut l = Layer::new("job");
+        l.insert(
+            [0],
+            Task::new(
+                Crash {
+                    marker: marker.display().to_string(),
+                    always: true,
+                },
+                [Arg::Value(Value::new(1i64))],
+            ),
+        );
+        let mut g = Graph::new();
+        g.add_layer(l);
+        let err = s.get(&g, &[Key::new("job", [0])], &[]).unwrap_err();
+        let e = err.downcast_ref::<DistributedError>();
+        assert!(
+            matches!(e, Some(DistributedError::Scheduler { .. })),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the distributed scheduler failed: task ('job', 0) failed: task ('job', 0) killed 3 workers"
+        );
+        let _ = std::fs::remove_file(marker);
+    });
+}
+
+#[test]
+fn a_wrong_token_is_refused() {
+    rask_testing::within(60, || {
+        let cluster = LocalCluster::builder()
+            .n_workers(1)
+            .token("secret")
+            .build()
+            .unwrap();
+        let e = Client::connect_with(&cluster.address(), Some("guess")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the scheduler refused the connection: wrong or missing token"
+        );
+        let e = Client::connect(&cluster.address()).unwrap_err();
+        assert!(matches!(e, DistributedError::Refused(_)), "{e}");
+        let client = Client::new(&cluster).unwrap();
+        let (g, key) = rask_testing::chain(5, Arc::new(AddConst(2)));
+        assert_eq!(ints(client.scheduler().get(&g, &[key], &[]).unwrap()), [10]);
+    });
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
