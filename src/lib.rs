@@ -39,6 +39,9 @@
 
 pub use rask_array as array;
 pub use rask_diagnostics as diagnostics;
+/// The distributed scheduler: [`LocalCluster`](distributed::LocalCluster),
+/// [`Client`](distributed::Client), `rask scheduler` / `rask worker`.
+pub use rask_distributed as distributed;
 pub use rask_graph as graph;
 pub use rask_graph::{
     Callback, Collection, ComputeError, Delayed, GraphError, Scheduler, compute_all,
@@ -57,6 +60,7 @@ pub mod schedulers {
     pub use rask_local::{
         BuildError, LocalError, SyncScheduler, ThreadedScheduler, ThreadedSchedulerBuilder,
     };
+    pub use rask_distributed::{Client, DistributedError, LocalCluster};
     pub use rask_multiprocess::{ProcessError, ProcessScheduler, ProcessSchedulerBuilder};
 }
 

@@ -736,7 +736,7 @@ impl<P, E> SchedulerState<P, E> {
         if self.answered(w, t).is_none() || !self.processing_on(t, w) {
             return false;
         }
-        self.erred(t.slot, Arc::new(Failure::Task(error)));
+        self.erred_answered(t.slot, Arc::new(Failure::Task(error)));
         self.settle_releases();
         self.schedule();
         true
@@ -748,7 +748,9 @@ impl<P, E> SchedulerState<P, E> {
         if self.answered(w, t).is_none() || !self.processing_on(t, w) {
             return false;
         }
-        self.enqueue(t.slot);
+        // Its inputs may have left memory meanwhile: counted again, not assumed.
+        self.restart(t.slot);
+        self.settle_releases();
         self.schedule();
         true
     }
@@ -777,6 +779,12 @@ impl<P, E> SchedulerState<P, E> {
             if let Some(h) = self.workers.get_mut(holder.slot, holder.generation) {
                 h.has_what.remove(&input.slot);
                 h.nbytes = h.nbytes.saturating_sub(nbytes);
+                // If it still has a copy, it no longer counts: dropped.
+                self.commands.push(Command::Release {
+                    worker: holder,
+                    task: input,
+                    nbytes,
+                });
             }
             if gone {
                 self.unmemory(input.slot);
@@ -793,7 +801,7 @@ impl<P, E> SchedulerState<P, E> {
                 key: r.key.clone(),
                 tries: r.input_losses,
             };
-            self.erred(t.slot, Arc::new(failure));
+            self.erred_answered(t.slot, Arc::new(failure));
         } else {
             self.restart(t.slot);
         }
@@ -896,7 +904,7 @@ impl<P, E> SchedulerState<P, E> {
         }
         if let Some(worker) = self.workers.get_mut(w.slot, w.generation) {
             worker.has_what.insert(slot);
-            worker.nbytes += nbytes;
+            worker.nbytes = worker.nbytes.saturating_add(nbytes);
         }
         let r = self.tasks.at(slot);
         let (deps, dependents) = (r.dependencies.clone(), r.dependents.clone());
@@ -919,6 +927,16 @@ impl<P, E> SchedulerState<P, E> {
 
     /// Task `slot` fails with `failure`, and so do the tasks waiting on it (iteratively).
     fn erred(&mut self, slot: u32, failure: Arc<Failure<E>>) {
+        self.erred_from(slot, failure, true);
+    }
+
+    /// [`erred`](Self::erred) for a task whose worker has just answered it (no Cancel).
+    fn erred_answered(&mut self, slot: u32, failure: Arc<Failure<E>>) {
+        self.erred_from(slot, failure, false);
+    }
+
+    fn erred_from(&mut self, slot: u32, failure: Arc<Failure<E>>, cancel_first: bool) {
+        let first = slot;
         let mut stack = vec![(slot, failure)];
         while let Some((slot, failure)) = stack.pop() {
             let id = self.id(slot);
@@ -936,7 +954,9 @@ impl<P, E> SchedulerState<P, E> {
                     failure: Arc::clone(&failure),
                 });
             }
-            if let TaskStatus::Processing(w) = was {
+            if let TaskStatus::Processing(w) = was
+                && (cancel_first || slot != first)
+            {
                 self.cancel(w, id);
             }
             let r = self.tasks.at(slot);
@@ -1155,6 +1175,11 @@ impl<P, E> SchedulerState<P, E> {
         let id = self.id(slot);
         let estimate = self.estimate(self.tasks.at(slot).op);
         self.tasks.at_mut(slot).status = TaskStatus::Processing(w);
+        if self.workers.at(w.slot).outstanding.contains_key(&id) {
+            // An earlier run of it there (cancelled, then needed again) is still to be
+            // answered: that answer serves; a second run is not sent.
+            return;
+        }
         let before = self.load_key(w.slot);
         let worker = self.workers.at_mut(w.slot);
         worker.outstanding.insert(id, estimate);

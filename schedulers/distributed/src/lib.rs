@@ -34,6 +34,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg(unix)]
 
+pub mod cli;
 mod client;
 mod cluster;
 mod error;

@@ -682,6 +682,13 @@ impl SchedulerHandle {
         })
     }
 
+    /// Blocks until the scheduler stops (it serves until the process ends).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address

@@ -52,6 +52,11 @@ impl WorkerOptions {
         }
     }
 
+    /// How many tasks it runs at once.
+    pub fn threads(&self) -> u32 {
+        self.nthreads
+    }
+
     /// The scheduler's `HOST:PORT`.
     pub fn scheduler_address(&self) -> &str {
         &self.scheduler

@@ -13,7 +13,7 @@ use rask_graph::{GraphError, Value, registry};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes.
-pub(crate) const PROTOCOL: u32 = 7;
+pub(crate) const PROTOCOL: u32 = 8;
 
 /// The largest frame there can be (a `u32` length). Values never need one: they follow
 /// their message's frame as raw bytes.
@@ -111,7 +111,12 @@ pub(crate) enum Failure {
     /// The task could not even start: its op or arguments did not decode.
     Setup(String),
     /// An input could not be fetched from the worker that held it (which is dying, probably).
-    InputLost { dep: u32, message: String },
+    InputLost {
+        dep: u32,
+        /// The data address it was fetched from.
+        from: String,
+        message: String,
+    },
     /// An input cannot leave the worker that holds it: its type is not registered, or its
     /// encoding failed. Running the task again would not help.
     InputUnsendable { dep: u32, message: String },

@@ -3,7 +3,7 @@
 //! needs them, and recomputes what a dead worker took with it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -290,6 +290,8 @@ struct Run<'a> {
     /// Per plan id: the worker it was sent to and has not answered about yet (for the
     /// callbacks: a task that started is told finished once).
     outstanding: Vec<Option<usize>>,
+    /// Rarely, a second run of a task in flight on another worker (the first unanswered).
+    more_outstanding: HashSet<(u32, usize)>,
     /// The outputs brought here.
     cache: HashMap<u32, Value>,
     /// Outputs being fetched, from which worker.
@@ -329,6 +331,7 @@ impl<'a> Run<'a> {
             workers: Vec::with_capacity(workers),
             tasks: Vec::with_capacity(n),
             outstanding: vec![None; n],
+            more_outstanding: HashSet::new(),
             cache: HashMap::new(),
             fetching: HashMap::new(),
             releases: vec![Vec::new(); workers],
@@ -376,7 +379,11 @@ impl<'a> Run<'a> {
             let quiet = self.state.quiet() && self.fetching.is_empty();
             let outputs_in = self.error.is_none() && self.outputs_ready();
             if outputs_in && !quiet && !self.cancelled {
+                // Nothing more is wanted (a lost output is not recomputed), and what is
+                // queued on the workers does not start.
+                self.state.remove_client(self.client);
                 self.cancel_all();
+                continue;
             }
             let finished = outputs_in && quiet;
             let drained = self.error.is_some() && quiet;
@@ -421,6 +428,10 @@ impl<'a> Run<'a> {
         let outputs = plan.output_keys();
         self.tasks = (self.state.update_graph(self.client, tasks, &outputs))
             .map_err(|e| failed(ProcessError::Schedule(e)))?;
+        debug_assert!(
+            (self.tasks.iter().enumerate()).all(|(i, t)| t.slot() as usize == i),
+            "a fresh state numbers tasks as the plan does"
+        );
         Ok(())
     }
 
@@ -453,18 +464,41 @@ impl<'a> Run<'a> {
 
     /// The plan id of task `t`.
     fn plan_id(&self, t: TaskId) -> Option<u32> {
-        self.state.payload(t).copied()
+        // The state was fresh: task slots are plan ids (checked in `submit`), even once a
+        // task is forgotten.
+        (t.slot() < self.plan.len() as u32).then_some(t.slot())
     }
 
     /// Carries out what the state decided.
     fn apply(&mut self) {
         let mut commands = std::mem::take(&mut self.commands);
-        self.state.drain_commands_into(&mut commands);
-        for cmd in commands.drain(..) {
+        // Carrying out commands may decide more (a failure releases everything): until
+        // none is left.
+        loop {
+            self.state.drain_commands_into(&mut commands);
+            if commands.is_empty() {
+                break;
+            }
+            for cmd in commands.drain(..) {
+                self.carry_out(cmd);
+            }
+        }
+        self.commands = commands;
+    }
+
+    fn carry_out(&mut self, cmd: Command<()>) {
+        {
             match cmd {
                 Command::Run { worker, task } => {
-                    if let (Some(slot), Some(id)) = (self.slot(worker), self.plan_id(task)) {
-                        self.start(id, slot);
+                    match (self.slot(worker), self.plan_id(task)) {
+                        (Some(slot), Some(id)) if self.state.key(task).is_some() => {
+                            self.start(id, slot);
+                        }
+                        // Forgotten in this same batch (a failure released everything): it
+                        // will never be answered, so it is not waited for.
+                        _ => {
+                            self.state.task_cancelled(worker, task);
+                        }
                     }
                 }
                 // A task no longer needed runs to its end (the workers cancel by computation,
@@ -476,7 +510,7 @@ impl<'a> Run<'a> {
                     nbytes,
                 } => {
                     let (Some(slot), Some(id)) = (self.slot(worker), self.plan_id(task)) else {
-                        continue;
+                        return;
                     };
                     self.events(slot).released(id, nbytes as usize);
                     self.releases[slot].push(id);
@@ -495,7 +529,7 @@ impl<'a> Run<'a> {
                 Command::Erred { failure, .. } => {
                     let e = match failure.root() {
                         // The worker's error, kept when it came.
-                        Failure::Task(()) => continue,
+                        Failure::Task(()) => return,
                         Failure::KilledWorkers { key, deaths } => {
                             failed(ProcessError::WorkerKilled {
                                 key: key.clone(),
@@ -516,13 +550,12 @@ impl<'a> Run<'a> {
                             cause: TaskError::new("no worker has its op"),
                         },
                         // `root` never is one.
-                        Failure::Dependency { .. } => continue,
+                        Failure::Dependency { .. } => return,
                     };
                     self.fail(e);
                 }
             }
         }
-        self.commands = commands;
     }
 
     fn op_name(&self, key: &Key) -> String {
@@ -598,7 +631,12 @@ impl<'a> Run<'a> {
         if self.refused(id, slot, sent) {
             return;
         }
-        self.outstanding[id as usize] = Some(slot);
+        match self.outstanding[id as usize] {
+            Some(other) if other != slot => {
+                self.more_outstanding.insert((id, slot));
+            }
+            _ => self.outstanding[id as usize] = Some(slot),
+        }
         self.events(slot).start(id);
     }
 
@@ -675,7 +713,7 @@ impl<'a> Run<'a> {
                 *sent = None;
                 true
             }
-            _ => false,
+            _ => self.more_outstanding.remove(&(id, slot)),
         }
     }
 
@@ -707,15 +745,30 @@ impl<'a> Run<'a> {
                 let t = self.tasks[id as usize];
                 let key = plan.key(id).clone();
                 let op = plan.op(id).name().to_string();
+                // An input id from a worker is checked before it is used.
+                let dep_task = |dep: u32| self.tasks.get(dep as usize).copied();
                 let e = match failure {
-                    WorkerFailure::InputLost { dep, message: _ } => {
-                        let input = self.tasks[dep as usize];
-                        let holder = self.state.who_has(input).first().copied();
-                        self.state.missing_data(w, t, input, holder);
+                    WorkerFailure::InputLost { dep, from, .. } => {
+                        // The holder it was fetched from (not whoever holds it now).
+                        let holder = (self.pool.workers.iter())
+                            .position(|w| w.data == from)
+                            .map(|s| self.workers[s]);
+                        match dep_task(dep) {
+                            Some(input) => {
+                                self.state.missing_data(w, t, input, holder);
+                            }
+                            None => {
+                                self.state.task_cancelled(w, t);
+                            }
+                        }
                         return;
                     }
                     WorkerFailure::InputUnsendable { dep, message } => {
-                        let holder = (self.state.who_has(self.tasks[dep as usize]).first())
+                        let Some(input) = dep_task(dep) else {
+                            self.state.task_cancelled(w, t);
+                            return;
+                        };
+                        let holder = (self.state.who_has(input).first())
                             .and_then(|h| self.slot(*h))
                             .unwrap_or(slot);
                         failed(ProcessError::NotSent {
@@ -781,6 +834,7 @@ impl<'a> Run<'a> {
                 *sent = None;
             }
         }
+        self.more_outstanding.retain(|(_, s)| *s != slot);
         let control = &self.pool.workers[slot].control;
         let suspect = (control.running())
             .or_else(|| control.last_done())

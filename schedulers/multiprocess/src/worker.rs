@@ -218,7 +218,11 @@ fn run(
             Ok(vs) => remote.extend(ids.into_iter().zip(vs)),
             Err((dep, lost)) => {
                 let failure = match lost {
-                    Lost::Gone(message) => Failure::InputLost { dep, message },
+                    Lost::Gone(message) => Failure::InputLost {
+                        dep,
+                        from: from.to_string(),
+                        message,
+                    },
                     Lost::Unsendable(message) => Failure::InputUnsendable { dep, message },
                 };
                 return FromWorker::Failed { id, failure };

@@ -314,3 +314,105 @@ fn stale_answers_are_ignored() {
     assert!(s.task_finished(w, x, 8, None));
     assert!(!s.task_finished(w, x, 8, None), "answered once");
 }
+
+#[test]
+fn a_task_released_while_running_and_wanted_again_is_not_sent_twice() {
+    // x runs on w; the only client that wants it lets go (Cancel), then wants it again
+    // before w answers: w's one answer serves, and no second run is sent.
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1).capacity(4));
+    let c = s.add_client();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    let x = s.task_of(&key("x")).unwrap();
+    assert_eq!(runs(&s.take_commands()), 1);
+    s.release_keys(c, &[key("x")]);
+    assert!(matches!(s.take_commands()[..], [Command::Cancel { task, .. }] if task == x));
+    assert!(s.is_empty(), "forgotten");
+    // Wanted again: a new task of the same key (the old id is stale).
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    let x2 = s.task_of(&key("x")).unwrap();
+    assert_eq!(runs(&s.take_commands()), 1, "a new task, a new run");
+    // The old run is answered (stale: released on the worker); the new one counts.
+    assert!(!s.task_finished(w, x, 8, None));
+    assert!(matches!(s.take_commands()[..], [Command::Release { task, .. }] if task == x));
+    assert!(s.task_finished(w, x2, 8, None));
+    assert_eq!(s.in_flight(w), 0);
+    assert!(s.quiet());
+}
+
+#[test]
+fn the_same_task_is_never_in_flight_twice_on_one_worker() {
+    // z = f(x) keeps x's record alive while x is released; x is sent, cancelled and sent
+    // again to the same worker before it answers: one run in flight, one answer.
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1).capacity(8));
+    let (c1, c2) = (s.add_client(), s.add_client());
+    s.update_graph(c2, vec![task("x", &[], 0), task("z", &["x"], 1)], &[key("z")]).unwrap();
+    let (x, z) = (s.task_of(&key("x")).unwrap(), s.task_of(&key("z")).unwrap());
+    s.take_commands();
+    s.task_finished(w, x, 8, None);
+    s.take_commands();
+    s.task_finished(w, z, 8, None);
+    s.take_commands();
+    assert_eq!(s.status(x), Some(TaskStatus::Released));
+    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")]).unwrap();
+    assert_eq!(runs(&s.take_commands()), 1, "x again");
+    s.release_keys(c1, &[key("y")]);
+    assert!(s.take_commands().iter().any(|c| matches!(c, Command::Cancel { task, .. } if *task == x)));
+    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")]).unwrap();
+    assert_eq!(runs(&s.take_commands()), 0, "the run in flight serves");
+    assert_eq!(s.in_flight(w), 1);
+    // The worker ignored the cancel and finished: y runs next.
+    assert!(s.task_finished(w, x, 8, None));
+    assert_eq!(runs(&s.take_commands()), 1);
+}
+
+#[test]
+fn a_cancelled_task_waits_again_for_inputs_lost_meanwhile() {
+    // a runs on w0; b = f(a) can only run on w1. w0 dies while b runs on w1 (a is
+    // recomputed); w1 then answers b cancelled: b must wait for a again, not be sent with an
+    // input that is nowhere.
+    let mut s = State::new(StateConfig::default());
+    let with_op = |name: &str, deps: &[&str], order, op: &str| NewTask {
+        op: op.into(),
+        ..task(name, deps, order)
+    };
+    let w0 = s.add_worker(WorkerSpec::new("w0", 1).ops(["opa"]));
+    let c = s.add_client();
+    s.update_graph(
+        c,
+        vec![with_op("a", &[], 0, "opa"), with_op("b", &["a"], 1, "opb")],
+        &[key("b")],
+    )
+    .unwrap();
+    let (a, b) = (s.task_of(&key("a")).unwrap(), s.task_of(&key("b")).unwrap());
+    assert_eq!(runs(&s.take_commands()), 1);
+    let w1 = s.add_worker(WorkerSpec::new("w1", 1).capacity(4).ops(["opa", "opb"]));
+    s.task_finished(w0, a, 8, None);
+    let cmds = s.take_commands();
+    assert!(matches!(cmds[..], [Command::Run { worker, task }] if worker == w1 && task == b));
+    s.remove_worker(w0, &[]);
+    let cmds = s.take_commands();
+    assert!(matches!(cmds[..], [Command::Run { worker, task }] if worker == w1 && task == a));
+    assert!(s.task_cancelled(w1, b));
+    let cmds = s.take_commands();
+    assert!(cmds.is_empty(), "b sent before a is back: {cmds:?}");
+    assert_eq!(s.status(b), Some(TaskStatus::Waiting));
+    s.task_finished(w1, a, 8, None);
+    let cmds = s.take_commands();
+    assert!(matches!(cmds[..], [Command::Run { worker, task }] if worker == w1 && task == b));
+}
+
+#[test]
+fn a_failed_task_is_not_cancelled_on_the_worker_that_reported_it() {
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1));
+    let c = s.add_client();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    let x = s.task_of(&key("x")).unwrap();
+    s.take_commands();
+    assert!(s.task_erred(w, x, "boom".into()));
+    let cmds = s.take_commands();
+    assert!(!cmds.iter().any(|c| matches!(c, Command::Cancel { .. })), "{cmds:?}");
+    assert!(cmds.iter().any(|c| matches!(c, Command::Erred { .. })));
+}

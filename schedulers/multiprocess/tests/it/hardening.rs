@@ -386,6 +386,36 @@ impl Op for LongError {
 rask_graph::register_op!(LongError, "rask-multiprocess-tests.long-error");
 
 #[test]
+fn a_refused_task_among_others_fails_the_compute_without_a_hang() {
+    // Ten leaves sent in one batch; the first is refused (its literal is larger than a
+    // message): the computation fails naming it, and the runs decided beside it are not
+    // waited for forever.
+    let err = within(60, || {
+        let s = ProcessScheduler::builder()
+            .num_workers(2)
+            .max_message_bytes(64 << 10)
+            .build()
+            .unwrap();
+        let g = leaves_and_total(
+            10,
+            |i| match i {
+                0 => Task::new(
+                    rask_graph::ops::Identity,
+                    [Arg::Value(Value::new("y".repeat(1 << 20)))],
+                ),
+                _ => Task::literal(Value::new(String::from("!"))),
+            },
+            Concat,
+        );
+        s.get(&g, &[Key::new("total", [])], &[]).unwrap_err()
+    });
+    let Some(ProcessError::TooLarge { key, .. }) = err.downcast_ref::<ProcessError>() else {
+        panic!("{err}")
+    };
+    assert_eq!(key.name(), "leaf");
+}
+
+#[test]
 fn a_reply_too_large_for_a_message_is_sent_shortened() {
     let err = within(60, || {
         let s = ProcessScheduler::builder()
