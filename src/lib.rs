@@ -57,10 +57,10 @@ pub use rask_macros::named;
 
 /// The schedulers that ship with rask.
 pub mod schedulers {
+    pub use rask_distributed::{Client, DistributedError, LocalCluster};
     pub use rask_local::{
         BuildError, LocalError, SyncScheduler, ThreadedScheduler, ThreadedSchedulerBuilder,
     };
-    pub use rask_distributed::{Client, DistributedError, LocalCluster};
     pub use rask_multiprocess::{ProcessError, ProcessScheduler, ProcessSchedulerBuilder};
 }
 

@@ -52,7 +52,13 @@ fn chunks(together: bool) -> (Graph, Vec<Key>) {
     if together {
         read.insert(
             [0],
-            Task::new(Len, [Arg::Key(Key::new("make", [0])), Arg::Key(Key::new("make", [1]))]),
+            Task::new(
+                Len,
+                [
+                    Arg::Key(Key::new("make", [0])),
+                    Arg::Key(Key::new("make", [1])),
+                ],
+            ),
         );
     } else {
         read.insert([0], Task::new(Len, [Arg::Key(Key::new("make", [0]))]));
@@ -91,7 +97,10 @@ fn main() {
     let trivial = best_of(3, || {
         let t = Instant::now();
         let v = s.get(&g, &keys, &[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(*v[0].get::<i64>().unwrap_or(&0), (1..=i64::from(n)).sum::<i64>());
+        assert_eq!(
+            *v[0].get::<i64>().unwrap_or(&0),
+            (1..=i64::from(n)).sum::<i64>()
+        );
         t.elapsed().as_secs_f64()
     });
     let time = |together: bool| {

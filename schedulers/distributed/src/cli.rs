@@ -150,7 +150,9 @@ fn run(m: ArgMatches) -> ExitCode {
 }
 
 fn scheduler(m: &ArgMatches) -> Result<(), String> {
-    let host = m.get_one::<String>("host").map_or("0.0.0.0", String::as_str);
+    let host = m
+        .get_one::<String>("host")
+        .map_or("0.0.0.0", String::as_str);
     let port = m.get_one::<u16>("port").copied().unwrap_or(8786);
     let options = SchedulerOptions {
         token: m.get_one::<String>("token").cloned(),
@@ -172,7 +174,9 @@ fn worker(m: &ArgMatches) -> Result<(), String> {
     if let Some(n) = m.get_one::<u32>("nthreads") {
         o = o.nthreads(*n);
     }
-    let limit = m.get_one::<String>("memory-limit").map_or("auto", String::as_str);
+    let limit = m
+        .get_one::<String>("memory-limit")
+        .map_or("auto", String::as_str);
     let limit = parse_memory_limit(limit, total_memory(), o.threads())?;
     o = o.memory_limit(limit);
     if let Some(d) = m.get_one::<String>("local-directory") {
@@ -222,7 +226,9 @@ pub fn parse_memory_limit(text: &str, total: u64, threads: u32) -> Result<u64, S
     let t = text.trim();
     if t.eq_ignore_ascii_case("auto") {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
-        return Ok((total / cores.max(1)).saturating_mul(u64::from(threads)).min(total));
+        return Ok((total / cores.max(1))
+            .saturating_mul(u64::from(threads))
+            .min(total));
     }
     if let Ok(n) = t.parse::<u64>() {
         return Ok(n);

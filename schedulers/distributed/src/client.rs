@@ -143,6 +143,31 @@ impl Client {
         Ok(workers.into_iter().map(WorkerSummary::from).collect())
     }
 
+    /// Waits until at least `n` workers are connected (Dask's `wait_for_workers`), at most
+    /// `timeout`; the workers then.
+    pub fn wait_for_workers(
+        &self,
+        n: usize,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<WorkerSummary>, DistributedError> {
+        let start = std::time::Instant::now();
+        loop {
+            let workers = self.workers()?;
+            if workers.len() >= n {
+                return Ok(workers);
+            }
+            if start.elapsed() >= timeout {
+                return Err(DistributedError::WorkersLate {
+                    joined: workers.len(),
+                    wanted: n,
+                    seconds: timeout.as_secs(),
+                });
+            }
+            // Asking again is the wait: the scheduler does not push joins to clients.
+            std::thread::park_timeout(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Dask's summary of the cluster: the scheduler, the workers, threads and memory in all,
     /// then each worker.
     pub fn summary(&self) -> Result<String, DistributedError> {

@@ -851,7 +851,8 @@ impl<'a> Run<'a> {
                 cause: Box::new(cause),
             })
         })?;
-        self.state.remove_worker(self.workers[slot], suspect.as_slice());
+        self.state
+            .remove_worker(self.workers[slot], suspect.as_slice());
         let spec = self.worker_spec(slot);
         self.workers[slot] = self.state.add_worker(spec);
         Ok(())

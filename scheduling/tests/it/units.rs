@@ -322,14 +322,16 @@ fn a_task_released_while_running_and_wanted_again_is_not_sent_twice() {
     let mut s = State::new(StateConfig::default());
     let w = s.add_worker(WorkerSpec::new("w", 1).capacity(4));
     let c = s.add_client();
-    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
     let x = s.task_of(&key("x")).unwrap();
     assert_eq!(runs(&s.take_commands()), 1);
     s.release_keys(c, &[key("x")]);
     assert!(matches!(s.take_commands()[..], [Command::Cancel { task, .. }] if task == x));
     assert!(s.is_empty(), "forgotten");
     // Wanted again: a new task of the same key (the old id is stale).
-    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
     let x2 = s.task_of(&key("x")).unwrap();
     assert_eq!(runs(&s.take_commands()), 1, "a new task, a new run");
     // The old run is answered (stale: released on the worker); the new one counts.
@@ -347,7 +349,12 @@ fn the_same_task_is_never_in_flight_twice_on_one_worker() {
     let mut s = State::new(StateConfig::default());
     let w = s.add_worker(WorkerSpec::new("w", 1).capacity(8));
     let (c1, c2) = (s.add_client(), s.add_client());
-    s.update_graph(c2, vec![task("x", &[], 0), task("z", &["x"], 1)], &[key("z")]).unwrap();
+    s.update_graph(
+        c2,
+        vec![task("x", &[], 0), task("z", &["x"], 1)],
+        &[key("z")],
+    )
+    .unwrap();
     let (x, z) = (s.task_of(&key("x")).unwrap(), s.task_of(&key("z")).unwrap());
     s.take_commands();
     s.task_finished(w, x, 8, None);
@@ -355,11 +362,17 @@ fn the_same_task_is_never_in_flight_twice_on_one_worker() {
     s.task_finished(w, z, 8, None);
     s.take_commands();
     assert_eq!(s.status(x), Some(TaskStatus::Released));
-    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")]).unwrap();
+    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")])
+        .unwrap();
     assert_eq!(runs(&s.take_commands()), 1, "x again");
     s.release_keys(c1, &[key("y")]);
-    assert!(s.take_commands().iter().any(|c| matches!(c, Command::Cancel { task, .. } if *task == x)));
-    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")]).unwrap();
+    assert!(
+        s.take_commands()
+            .iter()
+            .any(|c| matches!(c, Command::Cancel { task, .. } if *task == x))
+    );
+    s.update_graph(c1, vec![task("y", &["x"], 0)], &[key("y")])
+        .unwrap();
     assert_eq!(runs(&s.take_commands()), 0, "the run in flight serves");
     assert_eq!(s.in_flight(w), 1);
     // The worker ignored the cancel and finished: y runs next.
@@ -408,11 +421,15 @@ fn a_failed_task_is_not_cancelled_on_the_worker_that_reported_it() {
     let mut s = State::new(StateConfig::default());
     let w = s.add_worker(WorkerSpec::new("w", 1));
     let c = s.add_client();
-    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")]).unwrap();
+    s.update_graph(c, vec![task("x", &[], 0)], &[key("x")])
+        .unwrap();
     let x = s.task_of(&key("x")).unwrap();
     s.take_commands();
     assert!(s.task_erred(w, x, "boom".into()));
     let cmds = s.take_commands();
-    assert!(!cmds.iter().any(|c| matches!(c, Command::Cancel { .. })), "{cmds:?}");
+    assert!(
+        !cmds.iter().any(|c| matches!(c, Command::Cancel { .. })),
+        "{cmds:?}"
+    );
     assert!(cmds.iter().any(|c| matches!(c, Command::Erred { .. })));
 }
