@@ -6,9 +6,10 @@ use std::fmt;
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rask_graph::exec::TaskEvents;
 use rask_graph::{
     Callback, Callbacks, ComputeError, ComputeFinish, ComputeStart, Graph, Key, Plan, PlanArg,
-    Scheduler, TaskError, Value, config, registry,
+    Scheduler, TaskError, Value, WorkerId, config, registry,
 };
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
@@ -17,8 +18,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::error::failed;
 use crate::protocol::{
-    Encoded, FromClient, Hello, PROTOCOL, Peer, TaskArg, ToClient, Welcome, WireFailure, WireTask,
-    WorkerInfo, read_message, write_frame,
+    Encoded, FromClient, Hello, PROTOCOL, Peer, TaskArg, ToClient, Welcome, WireEvent, WireFailure,
+    WireTask, WorkerInfo, read_message, write_frame,
 };
 use crate::{DistributedError, LocalCluster};
 
@@ -79,13 +80,21 @@ impl Drop for Link {
 /// What a computation gets back: per wanted key, its value or why not.
 type Outcome = Result<HashMap<Key, Value>, ComputeError>;
 
+/// What the connection task tells a computation: its tasks' events, then its outcome.
+enum Reply {
+    Events(Vec<WireEvent>),
+    Done(Outcome),
+}
+
 enum Request {
     Compute {
         ops: Vec<Encoded>,
         labels: Vec<String>,
         tasks: Vec<WireTask>,
         wanted: Vec<Key>,
-        reply: std_mpsc::Sender<Outcome>,
+        /// Whether the computation has callbacks (then its tasks' events are forwarded).
+        events: bool,
+        reply: std_mpsc::Sender<Reply>,
     },
     Info {
         reply: std_mpsc::Sender<(String, Vec<WorkerInfo>)>,
@@ -294,17 +303,23 @@ impl Scheduler for Shared {
             labels,
             tasks,
             wanted,
+            events: !cbs.is_empty(),
             reply: tx,
         });
+        let mut replay = Replay::new(&plan, &cbs);
         let outcome = match sent {
-            Ok(()) => rx
-                .recv()
-                .unwrap_or_else(|_| Err(failed(DistributedError::Disconnected))),
+            Ok(()) => loop {
+                match rx.recv() {
+                    Ok(Reply::Events(events)) => replay.events(events),
+                    Ok(Reply::Done(outcome)) => break outcome,
+                    Err(_) => break Err(failed(DistributedError::Disconnected)),
+                }
+            },
             Err(_) => Err(failed(DistributedError::Disconnected)),
         };
         if !cbs.is_empty() {
             cbs.compute_finish(&ComputeFinish {
-                tasks_done: if outcome.is_ok() { plan.len() } else { 0 },
+                tasks_done: replay.done,
                 error: outcome.as_ref().err().map(ToString::to_string),
             });
         }
@@ -328,6 +343,82 @@ impl Scheduler for Shared {
 
     fn name(&self) -> &str {
         "distributed"
+    }
+}
+
+/// Tells a computation's callbacks what its tasks did on the cluster, as the workers
+/// reported it (ids are the plan's, workers are named as they joined).
+struct Replay<'a> {
+    plan: &'a Plan,
+    cbs: &'a Callbacks<'a>,
+    ids: HashMap<&'a Key, u32>,
+    workers: HashMap<String, WorkerId>,
+    done: usize,
+}
+
+impl<'a> Replay<'a> {
+    fn new(plan: &'a Plan, cbs: &'a Callbacks<'a>) -> Self {
+        let ids = if cbs.is_empty() {
+            HashMap::new()
+        } else {
+            (plan.keys().iter().enumerate())
+                .map(|(i, k)| (k, i as u32))
+                .collect()
+        };
+        Self {
+            plan,
+            cbs,
+            ids,
+            workers: HashMap::new(),
+            done: 0,
+        }
+    }
+
+    fn worker(&mut self, name: String) -> WorkerId {
+        self.workers
+            .entry(name)
+            .or_insert_with_key(|n| WorkerId::new(n.as_str()))
+            .clone()
+    }
+
+    fn events(&mut self, events: Vec<WireEvent>) {
+        for e in events {
+            match e {
+                WireEvent::Start { key, worker } => {
+                    let Some(&id) = self.ids.get(&key) else {
+                        continue;
+                    };
+                    let worker = self.worker(worker);
+                    TaskEvents::new(self.plan, self.cbs, &worker).start(id);
+                }
+                WireEvent::Finish {
+                    key,
+                    worker,
+                    nbytes,
+                    error,
+                } => {
+                    let Some(&id) = self.ids.get(&key) else {
+                        continue;
+                    };
+                    let worker = self.worker(worker);
+                    if error.is_none() {
+                        self.done += 1;
+                    }
+                    TaskEvents::new(self.plan, self.cbs, &worker).finished(
+                        id,
+                        nbytes as usize,
+                        error.as_deref(),
+                    );
+                }
+                WireEvent::Released { key, nbytes } => {
+                    let Some(&id) = self.ids.get(&key) else {
+                        continue;
+                    };
+                    let worker = self.worker(String::new());
+                    TaskEvents::new(self.plan, self.cbs, &worker).released(id, nbytes as usize);
+                }
+            }
+        }
     }
 }
 
@@ -437,7 +528,9 @@ enum Event {
 struct Pending {
     wanted: Vec<Key>,
     got: HashMap<Key, Value>,
-    reply: std_mpsc::Sender<Outcome>,
+    /// The keys whose events it is told (all its tasks', when it has callbacks).
+    watched: Vec<Key>,
+    reply: std_mpsc::Sender<Reply>,
 }
 
 /// Owns the socket: sends requests, routes what the scheduler reports to the computations
@@ -474,6 +567,7 @@ async fn serve(
     let mut next = 0u64;
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut waiting: HashMap<Key, Vec<u64>> = HashMap::new();
+    let mut watching: HashMap<Key, Vec<u64>> = HashMap::new();
     let mut info: Vec<std_mpsc::Sender<(String, Vec<WorkerInfo>)>> = Vec::new();
     // Updates in the order sent: a refusal answers the oldest one not yet answered.
     let mut unanswered: std::collections::VecDeque<u64> = Default::default();
@@ -484,17 +578,27 @@ async fn serve(
                 labels,
                 tasks,
                 wanted,
+                events,
                 reply,
             }) => {
                 next += 1;
                 for k in &wanted {
                     waiting.entry(k.clone()).or_default().push(next);
                 }
+                let watched: Vec<Key> = if events {
+                    tasks.iter().map(|t| t.key.clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                for k in &watched {
+                    watching.entry(k.clone()).or_default().push(next);
+                }
                 pending.insert(
                     next,
                     Pending {
                         wanted: wanted.clone(),
                         got: HashMap::new(),
+                        watched,
                         reply,
                     },
                 );
@@ -502,6 +606,7 @@ async fn serve(
                 let _ = out.send(FromClient::UpdateGraph {
                     ops,
                     labels,
+                    events,
                     tasks,
                     wanted,
                 });
@@ -541,13 +646,33 @@ async fn serve(
                 for c in computes {
                     unanswered.retain(|u| *u != c);
                     let e = error_of(&failed, &op, failure.clone());
-                    finish(c, Err(e), &mut pending, &mut waiting, &out);
+                    finish(c, Err(e), &mut pending, &mut waiting, &mut watching, &out);
                 }
             }
             Event::FromScheduler(ToClient::Refused { reason }) => {
                 if let Some(c) = unanswered.pop_front() {
                     let e = failed(DistributedError::GraphRefused(reason));
-                    finish(c, Err(e), &mut pending, &mut waiting, &out);
+                    finish(c, Err(e), &mut pending, &mut waiting, &mut watching, &out);
+                }
+            }
+            Event::FromScheduler(ToClient::Events(events)) => {
+                let mut per: HashMap<u64, Vec<WireEvent>> = HashMap::new();
+                for e in events {
+                    let key = match &e {
+                        WireEvent::Start { key, .. }
+                        | WireEvent::Finish { key, .. }
+                        | WireEvent::Released { key, .. } => key,
+                    };
+                    if let Some(cs) = watching.get(key) {
+                        for c in cs {
+                            per.entry(*c).or_default().push(e.clone());
+                        }
+                    }
+                }
+                for (c, events) in per {
+                    if let Some(p) = pending.get(&c) {
+                        let _ = p.reply.send(Reply::Events(events));
+                    }
                 }
             }
             Event::FromScheduler(ToClient::Info { address, workers }) => {
@@ -568,17 +693,34 @@ async fn serve(
                         p.got.insert(key, v);
                         if p.got.len() == p.wanted.len() {
                             let got = std::mem::take(&mut p.got);
-                            finish(compute, Ok(got), &mut pending, &mut waiting, &out);
+                            finish(
+                                compute,
+                                Ok(got),
+                                &mut pending,
+                                &mut waiting,
+                                &mut watching,
+                                &out,
+                            );
                         }
                     }
-                    Err(e) => finish(compute, Err(failed(e)), &mut pending, &mut waiting, &out),
+                    Err(e) => finish(
+                        compute,
+                        Err(failed(e)),
+                        &mut pending,
+                        &mut waiting,
+                        &mut watching,
+                        &out,
+                    ),
                 }
             }
             Event::Lost => {
                 for (_, p) in pending.drain() {
-                    let _ = p.reply.send(Err(failed(DistributedError::Disconnected)));
+                    let _ = p
+                        .reply
+                        .send(Reply::Done(Err(failed(DistributedError::Disconnected))));
                 }
                 waiting.clear();
+                watching.clear();
                 info.clear();
             }
         }
@@ -591,21 +733,24 @@ fn finish(
     outcome: Outcome,
     pending: &mut HashMap<u64, Pending>,
     waiting: &mut HashMap<Key, Vec<u64>>,
+    watching: &mut HashMap<Key, Vec<u64>>,
     out: &UnboundedSender<FromClient>,
 ) {
     let Some(p) = pending.remove(&c) else {
         return;
     };
-    for k in &p.wanted {
-        if let Some(v) = waiting.get_mut(k) {
-            v.retain(|x| *x != c);
-            if v.is_empty() {
-                waiting.remove(k);
+    for (keys, map) in [(&p.wanted, &mut *waiting), (&p.watched, &mut *watching)] {
+        for k in keys {
+            if let Some(v) = map.get_mut(k) {
+                v.retain(|x| *x != c);
+                if v.is_empty() {
+                    map.remove(k);
+                }
             }
         }
     }
     let _ = out.send(FromClient::Release { keys: p.wanted });
-    let _ = p.reply.send(outcome);
+    let _ = p.reply.send(Reply::Done(outcome));
 }
 
 /// The value of `key` (task `id`), fetched from the first worker of `who_has` that has it.

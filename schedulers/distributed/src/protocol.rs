@@ -96,6 +96,8 @@ pub(crate) enum FromClient {
         ops: Vec<Encoded>,
         /// Per op: the name it goes by in errors (`Op::name`).
         labels: Vec<String>,
+        /// Whether the client wants its tasks' events (it has callbacks).
+        events: bool,
         tasks: Vec<WireTask>,
         wanted: Vec<Key>,
     },
@@ -151,6 +153,27 @@ pub(crate) enum ToClient {
     Info {
         address: String,
         workers: Vec<WorkerInfo>,
+    },
+    /// What happened to tasks this client submitted with events wanted.
+    Events(Vec<WireEvent>),
+}
+
+/// A task event forwarded to the client whose graph holds the task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum WireEvent {
+    Start {
+        key: Key,
+        worker: String,
+    },
+    Finish {
+        key: Key,
+        worker: String,
+        nbytes: u64,
+        error: Option<String>,
+    },
+    Released {
+        key: Key,
+        nbytes: u64,
     },
 }
 

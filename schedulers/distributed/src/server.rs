@@ -23,7 +23,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::protocol::{
     Encoded, FromClient, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask, TaskArg, ToClient,
-    ToWorker, Welcome, WireFailure, WorkerHello, WorkerInfo, read_message, write_frame,
+    ToWorker, Welcome, WireEvent, WireFailure, WorkerHello, WorkerInfo, read_message, write_frame,
 };
 
 /// How a scheduler runs.
@@ -102,6 +102,8 @@ enum Event {
 struct Spec {
     op: u32,
     args: Vec<TaskArg>,
+    /// The client told of its events, if one asked.
+    report: Option<ClientId>,
 }
 
 type State = SchedulerState<Spec, WireFailure>;
@@ -134,6 +136,8 @@ struct Server {
     op_ids: HashMap<Encoded, u32>,
     live_workers: Arc<Count>,
     commands: Vec<Command<WireFailure>>,
+    /// Task events to forward, per client, sent with the next batch.
+    events: FxHashMap<ClientId, Vec<WireEvent>>,
 }
 
 /// Serves the scheduler on `listener` until the process ends. `live_workers` counts the
@@ -161,6 +165,7 @@ pub(crate) async fn serve(
         op_ids: HashMap::new(),
         live_workers,
         commands: Vec::new(),
+        events: FxHashMap::default(),
     };
     let token = server.options.token.clone();
     tokio::spawn(server.run(rx));
@@ -372,16 +377,31 @@ impl Server {
                 seconds,
             } => {
                 worker.running.remove(&id);
-                self.state.task_finished(
-                    w,
-                    TaskId::from_bits(id),
-                    nbytes,
-                    Some(f64::from(seconds)),
-                );
+                let t = TaskId::from_bits(id);
+                if self
+                    .state
+                    .task_finished(w, t, nbytes, Some(f64::from(seconds)))
+                {
+                    self.event(t, conn, |key, worker| WireEvent::Finish {
+                        key,
+                        worker: worker.to_string(),
+                        nbytes,
+                        error: None,
+                    });
+                }
             }
             FromWorker::Failed { id, failure } => {
                 worker.running.remove(&id);
-                self.state.task_erred(w, TaskId::from_bits(id), failure);
+                let t = TaskId::from_bits(id);
+                let message = failure.to_string();
+                if self.state.task_erred(w, t, failure) {
+                    self.event(t, conn, |key, worker| WireEvent::Finish {
+                        key,
+                        worker: worker.to_string(),
+                        nbytes: 0,
+                        error: Some(message),
+                    });
+                }
             }
             FromWorker::Missing { id, input, holder } => {
                 worker.running.remove(&id);
@@ -393,9 +413,32 @@ impl Server {
                 worker.running.remove(&id);
                 self.state.task_cancelled(w, TaskId::from_bits(id));
             }
-            FromWorker::Started { ids } => worker.running.extend(ids),
+            FromWorker::Started { ids } => {
+                worker.running.extend(ids.iter().copied());
+                for id in ids {
+                    self.event(TaskId::from_bits(id), conn, |key, worker| {
+                        WireEvent::Start {
+                            key,
+                            worker: worker.to_string(),
+                        }
+                    });
+                }
+            }
             FromWorker::Heartbeat { .. } => {}
         }
+    }
+
+    /// Queues an event about task `t`, on the worker of connection `conn`, for the client
+    /// that asked for its events.
+    fn event(&mut self, t: TaskId, conn: u64, make: impl FnOnce(Key, &str) -> WireEvent) {
+        let Some(client) = self.state.payload(t).and_then(|s| s.report) else {
+            return;
+        };
+        let (Some(key), Some(worker)) = (self.state.key(t), self.workers.get(&conn)) else {
+            return;
+        };
+        let e = make(key.clone(), &worker.hello.name);
+        self.events.entry(client).or_default().push(e);
     }
 
     fn client_said(&mut self, conn: u64, msg: FromClient) {
@@ -407,9 +450,10 @@ impl Server {
             FromClient::UpdateGraph {
                 ops,
                 labels,
+                events,
                 tasks,
                 wanted,
-            } => match self.update_graph(c, ops, labels, tasks, &wanted) {
+            } => match self.update_graph(c, ops, labels, tasks, &wanted, events.then_some(c)) {
                 Ok(()) => {}
                 Err(reason) => {
                     let _ = tx.send(ToClient::Refused { reason });
@@ -442,6 +486,7 @@ impl Server {
         labels: Vec<String>,
         tasks: Vec<crate::protocol::WireTask>,
         wanted: &[Key],
+        report: Option<ClientId>,
     ) -> Result<(), String> {
         // The client's op table, in the scheduler's numbering.
         let mut ids = Vec::with_capacity(ops.len());
@@ -483,7 +528,11 @@ impl Server {
                 dependencies: t.deps.into_iter().map(Dependency::InUpdate).collect(),
                 op: self.ops[op as usize].name.as_str().into(),
                 order: i as u64,
-                payload: Spec { op, args: t.args },
+                payload: Spec {
+                    op,
+                    args: t.args,
+                    report,
+                },
             });
         }
         self.state
@@ -521,9 +570,23 @@ impl Server {
                         cancels.entry(conn).or_default().push(task.to_bits());
                     }
                 }
-                Command::Release { worker, task, .. } => {
+                Command::Release {
+                    worker,
+                    task,
+                    nbytes,
+                } => {
                     if let Some(&conn) = self.worker_of.get(&worker) {
                         releases.entry(conn).or_default().push(task.to_bits());
+                    }
+                    if let (Some(client), Some(key)) = (
+                        self.state.payload(task).and_then(|s| s.report),
+                        self.state.key(task),
+                    ) {
+                        let e = WireEvent::Released {
+                            key: key.clone(),
+                            nbytes,
+                        };
+                        self.events.entry(client).or_default().push(e);
                     }
                 }
                 Command::InMemory { client, task } => self.report_memory(client, task),
@@ -548,6 +611,11 @@ impl Server {
         for (conn, ids) in releases {
             if let Some(w) = self.workers.get(&conn) {
                 let _ = w.tx.send(ToWorker::Release { ids });
+            }
+        }
+        for (client, events) in std::mem::take(&mut self.events) {
+            if let Some(tx) = self.client_tx(client) {
+                let _ = tx.send(ToClient::Events(events));
             }
         }
     }

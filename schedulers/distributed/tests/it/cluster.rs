@@ -211,3 +211,46 @@ unsafe extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+/// Counts what a computation's callbacks are told.
+#[derive(Debug, Default)]
+struct Count {
+    starts: std::sync::atomic::AtomicUsize,
+    finishes: std::sync::atomic::AtomicUsize,
+    workers: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl rask_graph::Callback for Count {
+    fn on_task_start(&self, e: &rask_graph::TaskStart) {
+        self.starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.workers.lock().unwrap().insert(e.worker.as_str().to_string());
+    }
+    fn on_task_finish(&self, e: &rask_graph::TaskFinish) {
+        assert!(e.error.is_none());
+        assert_eq!(e.nbytes, 8);
+        self.finishes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn on_compute_finish(&self, e: &rask_graph::ComputeFinish) {
+        self.done.store(e.tasks_done, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn callbacks_hear_what_the_workers_did() {
+    let c = rask_testing::within(60, || {
+        let cluster = cluster(2);
+        let client = Client::new(&cluster).unwrap();
+        let (g, key) = rask_testing::independent(200, Arc::new(AddConst(1)), Arc::new(Sum));
+        let c = Count::default();
+        let v = client.scheduler().get(&g, &[key], &[&c]).unwrap();
+        assert_eq!(ints(v), [(1..=200).sum::<i64>()]);
+        c
+    });
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(c.starts.load(SeqCst), 201);
+    assert_eq!(c.finishes.load(SeqCst), 201);
+    assert_eq!(c.done.load(SeqCst), 201);
+    let workers = c.workers.lock().unwrap().clone();
+    assert_eq!(workers.into_iter().collect::<Vec<_>>(), ["worker-0", "worker-1"]);
+}
