@@ -223,16 +223,22 @@ struct Count {
 
 impl rask_graph::Callback for Count {
     fn on_task_start(&self, e: &rask_graph::TaskStart) {
-        self.starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.workers.lock().unwrap().insert(e.worker.as_str().to_string());
+        self.starts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.workers
+            .lock()
+            .unwrap()
+            .insert(e.worker.as_str().to_string());
     }
     fn on_task_finish(&self, e: &rask_graph::TaskFinish) {
         assert!(e.error.is_none());
         assert_eq!(e.nbytes, 8);
-        self.finishes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.finishes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
     fn on_compute_finish(&self, e: &rask_graph::ComputeFinish) {
-        self.done.store(e.tasks_done, std::sync::atomic::Ordering::SeqCst);
+        self.done
+            .store(e.tasks_done, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -252,5 +258,8 @@ fn callbacks_hear_what_the_workers_did() {
     assert_eq!(c.finishes.load(SeqCst), 201);
     assert_eq!(c.done.load(SeqCst), 201);
     let workers = c.workers.lock().unwrap().clone();
-    assert_eq!(workers.into_iter().collect::<Vec<_>>(), ["worker-0", "worker-1"]);
+    assert_eq!(
+        workers.into_iter().collect::<Vec<_>>(),
+        ["worker-0", "worker-1"]
+    );
 }
