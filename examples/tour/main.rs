@@ -6,9 +6,9 @@
 //! the end.
 //!
 //! It covers 10.2 (arrays, chunks, compute, graphs), 10.2.1 (chunk shapes), 10.2.2 (the big
-//! calculation, with a progress bar), 10.2.3 (reductions, and the line plot), the histogram of
-//! 10.3 on the local threads, and `delayed` for graphs that are not arrays. 10.3's
-//! `LocalCluster` and `Client` come with the distributed scheduler.
+//! calculation, with a progress bar), 10.2.3 (reductions, and the line plot), 10.3 (a
+//! `LocalCluster` of worker processes, its `Client` and summary, and the histogram of normal
+//! samples computed on it), and `delayed` for graphs that are not arrays.
 
 mod plots;
 
@@ -106,10 +106,15 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         &reduced,
     )?;
 
-    println!("\n# 10.3 Another bigger calculation: a histogram of normal samples");
-    println!(
-        "(on this machine's threads; LocalCluster and Client come with the distributed scheduler)"
-    );
+    println!("\n# 10.3.1 Local Cluster");
+    // `cluster = LocalCluster(); client = Client(cluster)`: one worker process per core (this
+    // program, started again), and a client that is the default scheduler while it lives.
+    let cluster = rask::distributed::LocalCluster::builder().build()?;
+    let client = rask::distributed::Client::new(&cluster)?;
+    println!("{client}");
+    println!("{}", client.summary()?);
+
+    println!("\n# 10.3 Another bigger calculation: a histogram of normal samples (on the cluster)");
     let n = if small { 2_000_000 } else { 200_000_000 };
     let random_values =
         rask::array::random::Generator::new(0).normal(0.0, 1.0, &[n], 1_000_000usize)?;
@@ -135,6 +140,8 @@ pub fn run(small: bool, out: &Path) -> Result<f64, Box<dyn std::error::Error>> {
         &bins,
         &counts_vec,
     )?;
+    drop(client);
+    drop(cluster);
     let peak = counts.iter().copied().max().unwrap_or(0);
     let mid = counts.iter().position(|c| *c == peak).unwrap_or(0);
     println!(

@@ -338,6 +338,19 @@ impl<P, E> SchedulerState<P, E> {
         (self.workers.get(w.slot, w.generation)).map_or(0, |r| r.outstanding.len())
     }
 
+    /// The tasks sent to worker `w` and not answered, highest priority first (what it runs
+    /// first).
+    pub fn sent_to(&self, w: WorkerRef) -> Vec<TaskId> {
+        let Some(worker) = self.workers.get(w.slot, w.generation) else {
+            return Vec::new();
+        };
+        let mut sent: Vec<(u64, TaskId)> = (worker.outstanding.keys())
+            .map(|t| (self.record(*t).map_or(u64::MAX, |r| r.priority), *t))
+            .collect();
+        sent.sort_unstable();
+        sent.into_iter().map(|(_, t)| t).collect()
+    }
+
     /// Whether no task is sent and unanswered, on any worker.
     pub fn quiet(&self) -> bool {
         self.workers

@@ -26,8 +26,9 @@ fn main() -> ExitCode {
         ["deps"] => deps(),
         ["bench", "overhead", rest @ ..] => bench_overhead(rest),
         ["bench", "arrays", rest @ ..] => bench_arrays(rest),
+        ["bench", "distributed", rest @ ..] => bench_distributed(rest),
         _ => Err(
-            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small]"
+            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small] | bench distributed [--dask] [--small]"
                 .to_string(),
         ),
     };
@@ -295,7 +296,8 @@ fn venv_dir() -> PathBuf {
 fn dask_python() -> Result<PathBuf, String> {
     let venv = venv_dir();
     let python = venv.join("bin/python");
-    let check = format!("import dask, sys; sys.exit(dask.__version__ != '{DASK_VERSION}')");
+    let check =
+        format!("import dask, distributed, sys; sys.exit(dask.__version__ != '{DASK_VERSION}')");
     let ok = python.exists()
         && Command::new(&python)
             .args(["-c", &check])
@@ -314,6 +316,7 @@ fn dask_python() -> Result<PathBuf, String> {
             "install",
             "--quiet",
             &format!("dask[array]=={DASK_VERSION}"),
+            &format!("distributed=={DASK_VERSION}"),
             "numpy",
         ]);
         run(c)?;
@@ -334,6 +337,113 @@ fn dask_overhead() -> Result<Json, String> {
         return Err(format!("overhead.py failed: {}", out.status));
     }
     serde_json::from_slice(&out.stdout).map_err(|e| format!("overhead.py output: {e}"))
+}
+
+/// The distributed scheduler: the state machine's CPU per task (100 simulated workers, a
+/// 1M-task graph), then a 2-worker LocalCluster end to end, beside Dask's with `--dask`.
+fn bench_distributed(flags: &[&str]) -> Result<(), String> {
+    let small = flags.contains(&"--small");
+    let run_bench = |krate: &str, bench: &str| -> Result<Vec<Json>, String> {
+        let mut c = cargo();
+        c.args(["bench", "-p", krate, "--bench", bench]);
+        if small {
+            c.args(["--", "--small"]);
+        }
+        let out = c
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("the {bench} bench failed: {}", out.status));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect())
+    };
+    let state = run_bench("rask-scheduling", "state")?;
+    let cluster = run_bench("rask-distributed", "cluster")?;
+    let rask = cluster
+        .first()
+        .cloned()
+        .ok_or("the cluster bench printed no JSON")?;
+    let dask = if flags.contains(&"--dask") {
+        let python = dask_python()?;
+        eprintln!("xtask: running the distributed workloads with Dask (a few minutes)");
+        let mut c = Command::new(python);
+        c.arg(root().join("xtask/dask/distributed.py"));
+        if small {
+            c.arg("--small");
+        }
+        let out = c
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("distributed.py failed: {}", out.status));
+        }
+        Some(json_line(&out.stdout, "distributed.py")?)
+    } else {
+        None
+    };
+    println!();
+    println!("the scheduling state machine alone (100 simulated workers, answers at once)");
+    for s in &state {
+        println!(
+            "{:<14} {:>9} tasks {:>8.3} s {:>8.3} µs/task",
+            s["workload"].as_str().unwrap_or("?"),
+            s["tasks"].as_u64().unwrap_or(0),
+            s["seconds"].as_f64().unwrap_or(0.0),
+            s["us_per_task"].as_f64().unwrap_or(0.0)
+        );
+    }
+    println!();
+    println!("a 2-worker LocalCluster, 1 thread each (best of 3)");
+    println!(
+        "{:<22} {:>12} {:>12} {:>9}",
+        "workload", "rask", "dask", "dask/rask"
+    );
+    let f = |j: &Json, k: &str| j[k].as_f64().unwrap_or(0.0);
+    let row = |name: &str, key: &str, unit: &str, scale: f64, higher_better: bool| {
+        let r = f(&rask, key) * scale;
+        let (d, ratio) = match &dask {
+            Some(d) => {
+                let dv = f(d, key) * scale;
+                let ratio = if higher_better { r / dv } else { dv / r };
+                (format!("{dv:.3} {unit}"), format!("{ratio:.1}×"))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{name:<22} {:>12} {d:>12} {ratio:>9}",
+            format!("{r:.3} {unit}")
+        );
+    };
+    row("trivial tasks", "us_per_task", "µs", 1.0, false);
+    row("histogram of normals", "histogram_seconds", "s", 1.0, false);
+    row("fancy mean", "fancy_seconds", "s", 1.0, false);
+    row(
+        "100 MB worker→worker",
+        "transfer_gb_per_s",
+        "GB/s",
+        1.0,
+        true,
+    );
+    row(
+        "worker peak RSS",
+        "worker_peak_rss_bytes",
+        "MB",
+        1e-6,
+        false,
+    );
+    println!(
+        "(rask: {} trivial tasks; dask: {})",
+        rask["tasks"].as_u64().unwrap_or(0),
+        dask.as_ref()
+            .and_then(|d| d["trivial_tasks"].as_u64())
+            .map_or("-".to_string(), |n| n.to_string())
+    );
+    Ok(())
 }
 
 /// The tutorial's array workloads, each in its own process (for its own peak RSS).

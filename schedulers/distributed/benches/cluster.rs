@@ -1,11 +1,16 @@
 //! The distributed scheduler end to end on a 2-worker LocalCluster: per-task overhead
-//! (100,000 trivial tasks and one reading them all), and a 100 MB value moved between two
-//! workers. Prints one JSON line; `cargo xtask bench distributed` shows it.
+//! (100,000 trivial tasks and one reading them all), the seed's histogram of 2e8 normals and
+//! the fancy mean, and a 100 MB value moved between two workers; the workers' peak RSS.
+//! Prints one JSON line; `cargo xtask bench distributed [--dask]` shows it beside Dask's
+//! (`xtask/dask/distributed.py`). `--small`: a tenth, or less, of each.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use rask_array::random::Generator;
+use rask_array::{Array, Reduction};
 use rask_distributed::{Client, LocalCluster};
+use rask_graph::Collection;
 use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Scheduler, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
@@ -78,9 +83,25 @@ fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
     (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
 }
 
+/// The peak resident set of process `pid` (`VmHWM`), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 fn main() {
     let small = std::env::args().any(|a| a == "--small");
     let n: u32 = if small { 10_000 } else { 100_000 };
+    let (rows, normals) = if small {
+        (2_000, 2_000_000)
+    } else {
+        (200_000, 200_000_000)
+    };
     let cluster = LocalCluster::builder()
         .n_workers(2)
         .threads_per_worker(1)
@@ -114,8 +135,40 @@ fn main() {
     let apart = time(false);
     let together = time(true);
     let moved = (together - apart).max(1e-9);
+    // The seed's histogram and the fancy mean, on the cluster.
+    let histogram = best_of(3, || {
+        let t = Instant::now();
+        let x = Generator::new(0)
+            .normal(0.0, 1.0, &[normals], 1_000_000usize)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (h, _) = x
+            .histogram(100, (-5.0, 5.0))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = h.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.sum() > (normals as u64) * 99 / 100);
+        t.elapsed().as_secs_f64()
+    });
+    let fancy = best_of(3, || {
+        let t = Instant::now();
+        let x = Array::<f64>::ones(&[rows, 4000], [1000, 1000]).unwrap_or_else(|e| panic!("{e}"));
+        let y = x
+            .slice(ndarray::s![..;-1, ..;-1])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let m = (&x * &y)
+            .mean(Reduction::all())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = m.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.iter().next().copied(), Some(1.0));
+        t.elapsed().as_secs_f64()
+    });
+    let worker_rss = cluster
+        .worker_pids()
+        .into_iter()
+        .map(peak_rss)
+        .max()
+        .unwrap_or(0);
     println!(
-        "{{\"workload\": \"distributed\", \"tasks\": {}, \"seconds\": {trivial:.4}, \"us_per_task\": {:.3}, \"transfer_seconds\": {moved:.4}, \"transfer_gb_per_s\": {:.3}}}",
+        "{{\"workload\": \"distributed\", \"tasks\": {}, \"seconds\": {trivial:.4}, \"us_per_task\": {:.3}, \"histogram_seconds\": {histogram:.4}, \"fancy_seconds\": {fancy:.4}, \"transfer_seconds\": {moved:.4}, \"transfer_gb_per_s\": {:.3}, \"worker_peak_rss_bytes\": {worker_rss}}}",
         n + 1,
         trivial * 1e6 / f64::from(n + 1),
         0.1 / moved

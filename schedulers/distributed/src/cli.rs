@@ -198,7 +198,7 @@ fn worker(m: &ArgMatches) -> Result<(), String> {
 }
 
 /// The machine's memory in bytes (`/proc/meminfo`), or 0 when it cannot be read.
-fn total_memory() -> u64 {
+pub(crate) fn total_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {

@@ -180,18 +180,20 @@ impl Client {
     /// Dask's summary of the cluster: the scheduler, the workers, threads and memory in all,
     /// then each worker.
     pub fn summary(&self) -> Result<String, DistributedError> {
-        let workers = self.workers()?;
+        let mut workers = self.workers()?;
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
         let threads: u32 = workers.iter().map(|w| w.nthreads).sum();
         let memory: u64 = workers.iter().map(|w| w.memory_limit).sum();
         let mut s = format!(
-            "Client\n  Scheduler: {}\n  Workers: {}\n  Total threads: {threads}\n  Total memory: {}\n",
+            "Client\nConnection method: Direct  Scheduler: {}\nScheduler Info\n  Comm: {}  Workers: {}\n  Total threads: {threads}  Total memory: {}\nWorkers\n",
+            self.address(),
             self.address(),
             workers.len(),
             memory_text(memory)
         );
         for w in &workers {
             s.push_str(&format!(
-                "  Worker {}\n    Address: tcp://{}\n    Threads: {}\n    Memory: {}\n    Local directory: {}\n",
+                "  Worker: {}\n    Comm: tcp://{}  Total threads: {}\n    Memory: {}  Local directory: {}\n",
                 w.name,
                 w.address,
                 w.nthreads,

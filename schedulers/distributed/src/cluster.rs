@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::DistributedError;
 use crate::client::memory_text;
@@ -12,7 +14,8 @@ use crate::worker::WORKER_ENV;
 
 /// A scheduler and workers on this machine. The workers are the current executable started
 /// again (any binary that links rask serves as its own worker, as with the process
-/// scheduler); they exit when the cluster is dropped, or when this process ends.
+/// scheduler); a worker that dies is started again (Dask's nanny), and they all exit when the
+/// cluster is dropped, or when this process ends.
 ///
 /// ```no_run
 /// use rask_distributed::LocalCluster;
@@ -22,7 +25,8 @@ use crate::worker::WORKER_ENV;
 /// ```
 pub struct LocalCluster {
     scheduler: SchedulerHandle,
-    workers: Vec<Child>,
+    nanny: Arc<Nanny>,
+    monitor: Option<std::thread::JoinHandle<()>>,
     threads_per_worker: u32,
     memory_limit: u64,
     token: Option<String>,
@@ -32,9 +36,69 @@ impl fmt::Debug for LocalCluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalCluster")
             .field("address", &self.address())
-            .field("workers", &self.workers.len())
+            .field("workers", &self.worker_pids().len())
             .finish_non_exhaustive()
     }
+}
+
+/// Keeps the worker processes running: one that exits is started again.
+struct Nanny {
+    /// How each worker is started: the program and its environment.
+    specs: Vec<Vec<(String, String)>>,
+    exe: std::path::PathBuf,
+    children: Mutex<Vec<Option<Child>>>,
+    stopped: Mutex<bool>,
+    wake: Condvar,
+    restarts: AtomicUsize,
+}
+
+impl Nanny {
+    fn spawn(&self, i: usize) -> std::io::Result<Child> {
+        let mut cmd = Command::new(&self.exe);
+        cmd.stdin(Stdio::null());
+        for (k, v) in &self.specs[i] {
+            cmd.env(k, v);
+        }
+        cmd.spawn()
+    }
+
+    /// Restarts the workers that exit, until stopped.
+    fn watch(&self) {
+        let mut stopped = lock(&self.stopped);
+        while !*stopped {
+            (stopped, _) = self
+                .wake
+                .wait_timeout(stopped, Duration::from_millis(50))
+                .unwrap_or_else(PoisonError::into_inner);
+            if *stopped {
+                break;
+            }
+            let mut children = lock(&self.children);
+            for (i, slot) in children.iter_mut().enumerate() {
+                let exited = slot
+                    .as_mut()
+                    .is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
+                if exited && let Ok(child) = self.spawn(i) {
+                    *slot = Some(child);
+                    self.restarts.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+    }
+
+    fn stop(&self) {
+        *lock(&self.stopped) = true;
+        self.wake.notify_all();
+        let mut children = lock(&self.children);
+        for c in children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Configures a [`LocalCluster`].
@@ -55,7 +119,7 @@ impl Default for LocalClusterBuilder {
         Self {
             n_workers: cores,
             threads_per_worker: 1,
-            memory_limit: 0,
+            memory_limit: u64::MAX,
             token: None,
             options: SchedulerOptions::default(),
             env: Vec::new(),
@@ -77,7 +141,8 @@ impl LocalClusterBuilder {
         self
     }
 
-    /// Each worker's memory limit in bytes (default: none).
+    /// Each worker's memory limit in bytes (0: none; default: the machine's memory shared
+    /// by the workers, as Dask's `auto`).
     pub fn memory_limit(mut self, bytes: u64) -> Self {
         self.memory_limit = bytes;
         self
@@ -102,45 +167,66 @@ impl LocalClusterBuilder {
     }
 
     /// Starts the scheduler and the workers, and waits until every worker has joined.
-    pub fn build(self) -> Result<LocalCluster, DistributedError> {
+    pub fn build(mut self) -> Result<LocalCluster, DistributedError> {
         // Keep the worker hook linked into every binary that starts a cluster.
         let _ = crate::worker::hook_linked();
+        if self.memory_limit == u64::MAX {
+            self.memory_limit = crate::cli::total_memory() / self.n_workers.max(1) as u64;
+        }
         let mut options = self.options.clone();
         options.token.clone_from(&self.token);
         let scheduler = SchedulerHandle::start("127.0.0.1:0", options)
             .map_err(DistributedError::io("start the scheduler"))?;
-        let mut cluster = LocalCluster {
+        let exe = std::env::current_exe().map_err(DistributedError::io("find this program"))?;
+        let address = format!("tcp://{}", scheduler.address());
+        let specs = (0..self.n_workers)
+            .map(|i| {
+                let mut env = vec![
+                    (WORKER_ENV.to_string(), address.clone()),
+                    (
+                        "RASK_DISTRIBUTED_NTHREADS".into(),
+                        self.threads_per_worker.to_string(),
+                    ),
+                    (
+                        "RASK_DISTRIBUTED_MEMORY_LIMIT".into(),
+                        self.memory_limit.to_string(),
+                    ),
+                    ("RASK_DISTRIBUTED_NAME".into(), format!("worker-{i}")),
+                ];
+                if let Some(t) = &self.token {
+                    env.push(("RASK_DISTRIBUTED_TOKEN".into(), t.clone()));
+                }
+                env.extend(self.env.iter().cloned());
+                env
+            })
+            .collect();
+        let nanny = Arc::new(Nanny {
+            specs,
+            exe,
+            children: Mutex::new(Vec::new()),
+            stopped: Mutex::new(false),
+            wake: Condvar::new(),
+            restarts: AtomicUsize::new(0),
+        });
+        for i in 0..self.n_workers {
+            let child = nanny
+                .spawn(i)
+                .map_err(DistributedError::io("start a worker"))?;
+            lock(&nanny.children).push(Some(child));
+        }
+        let watcher = Arc::clone(&nanny);
+        let monitor = std::thread::Builder::new()
+            .name("rask-nanny".into())
+            .spawn(move || watcher.watch())
+            .map_err(DistributedError::io("start the nanny"))?;
+        let cluster = LocalCluster {
             scheduler,
-            workers: Vec::new(),
+            nanny,
+            monitor: Some(monitor),
             threads_per_worker: self.threads_per_worker,
             memory_limit: self.memory_limit,
             token: self.token.clone(),
         };
-        let exe = std::env::current_exe().map_err(DistributedError::io("find this program"))?;
-        for i in 0..self.n_workers {
-            let mut cmd = Command::new(&exe);
-            cmd.env(WORKER_ENV, cluster.address())
-                .env(
-                    "RASK_DISTRIBUTED_NTHREADS",
-                    self.threads_per_worker.to_string(),
-                )
-                .env(
-                    "RASK_DISTRIBUTED_MEMORY_LIMIT",
-                    self.memory_limit.to_string(),
-                )
-                .env("RASK_DISTRIBUTED_NAME", format!("worker-{i}"))
-                .stdin(Stdio::null());
-            if let Some(t) = &self.token {
-                cmd.env("RASK_DISTRIBUTED_TOKEN", t);
-            }
-            for (k, v) in &self.env {
-                cmd.env(k, v);
-            }
-            let child = cmd
-                .spawn()
-                .map_err(DistributedError::io("start a worker"))?;
-            cluster.workers.push(child);
-        }
         let joined = cluster
             .scheduler
             .wait_for_workers(self.n_workers, self.timeout);
@@ -173,7 +259,16 @@ impl LocalCluster {
 
     /// The workers' process ids.
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.workers.iter().map(Child::id).collect()
+        lock(&self.nanny.children)
+            .iter()
+            .flatten()
+            .map(Child::id)
+            .collect()
+    }
+
+    /// How many times a worker that exited was started again.
+    pub fn restarts(&self) -> usize {
+        self.nanny.restarts.load(Ordering::SeqCst)
     }
 
     /// How many workers are connected to the scheduler now.
@@ -190,7 +285,7 @@ impl LocalCluster {
 impl fmt::Display for LocalCluster {
     /// Dask's repr: `LocalCluster('tcp://127.0.0.1:PORT', workers=2, threads=2, memory=…)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.workers.len();
+        let n = self.nanny.specs.len();
         write!(
             f,
             "LocalCluster('{}', workers={n}, threads={}, memory={})",
@@ -203,17 +298,9 @@ impl fmt::Display for LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
-        for w in &mut self.workers {
-            let _ = w.kill();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for w in &mut self.workers {
-            while Instant::now() < deadline {
-                if !matches!(w.try_wait(), Ok(None)) {
-                    break;
-                }
-                std::thread::yield_now();
-            }
+        self.nanny.stop();
+        if let Some(m) = self.monitor.take() {
+            let _ = m.join();
         }
     }
 }

@@ -357,9 +357,21 @@ impl Server {
         let _ = worker.tx.send(ToWorker::Close);
         self.worker_of.remove(&worker.w);
         self.by_data.remove(&worker.hello.data);
-        let suspects: Vec<TaskId> = (worker.running.iter())
+        // Blamed: the tasks it said it started and had not answered; if its last words were
+        // lost with it (a task that aborts at once), the ones it would have been running —
+        // its highest-priority unanswered tasks, one per thread — never those queued behind.
+        let mut suspects: Vec<TaskId> = (worker.running.iter())
             .map(|id| TaskId::from_bits(*id))
             .collect();
+        if suspects.is_empty() {
+            let threads = worker.hello.nthreads.max(1) as usize;
+            suspects = self
+                .state
+                .sent_to(worker.w)
+                .into_iter()
+                .take(threads)
+                .collect();
+        }
         self.state.remove_worker(worker.w, &suspects);
         self.live_workers.set(self.workers.len());
     }
