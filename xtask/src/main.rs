@@ -371,7 +371,7 @@ fn bench_distributed(flags: &[&str]) -> Result<(), String> {
         let python = dask_python()?;
         eprintln!("xtask: running the distributed workloads with Dask (a few minutes)");
         let mut c = Command::new(python);
-        c.arg(root().join("xtask/dask/distributed.py"));
+        c.arg(root().join("xtask/dask/cluster.py"));
         if small {
             c.arg("--small");
         }
@@ -380,9 +380,9 @@ fn bench_distributed(flags: &[&str]) -> Result<(), String> {
             .output()
             .map_err(|e| e.to_string())?;
         if !out.status.success() {
-            return Err(format!("distributed.py failed: {}", out.status));
+            return Err(format!("cluster.py failed: {}", out.status));
         }
-        Some(json_line(&out.stdout, "distributed.py")?)
+        Some(json_line(&out.stdout, "cluster.py")?)
     } else {
         None
     };

@@ -2,7 +2,7 @@
 //! (100,000 trivial tasks and one reading them all), the seed's histogram of 2e8 normals and
 //! the fancy mean, and a 100 MB value moved between two workers; the workers' peak RSS.
 //! Prints one JSON line; `cargo xtask bench distributed [--dask]` shows it beside Dask's
-//! (`xtask/dask/distributed.py`). `--small`: a tenth, or less, of each.
+//! (`xtask/dask/cluster.py`). `--small`: a tenth, or less, of each.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -755,32 +755,43 @@ fn finish(
     let _ = p.reply.send(Reply::Done(outcome));
 }
 
-/// The value of `key` (task `id`), fetched from the first worker of `who_has` that has it.
+/// The value of `key` (task `id`), fetched from the first worker of `who_has` that has it
+/// (on a blocking thread: the value is read straight into its own memory).
 async fn gather(key: &Key, id: u64, who_has: &[String]) -> Result<Value, DistributedError> {
-    let mut last = String::from("no worker holds it");
-    for addr in who_has {
-        let stream = match TcpStream::connect(addr).await {
-            Ok(s) => s,
-            Err(e) => {
-                last = e.to_string();
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        match crate::worker::fetch_from(stream, &[id]).await {
-            Ok((mut values, _)) => {
-                if let Some(v) = values.pop() {
-                    return Ok(v);
+    let (k, addrs) = (key.clone(), who_has.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let mut last = String::from("no worker holds it");
+        for addr in &addrs {
+            let mut stream = match crate::worker::connect(addr) {
+                Ok(s) => s,
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
                 }
+            };
+            match crate::worker::fetch_blocking(&mut stream, &[id]) {
+                Ok(mut values) => {
+                    if let Some(v) = values.pop() {
+                        return Ok(v);
+                    }
+                }
+                Err(crate::worker::Fetch::Missing(_)) => last = "it is no longer there".into(),
+                Err(crate::worker::Fetch::Failed(message)) => last = message,
             }
-            Err(crate::worker::Fetch::Missing(_)) => last = "it is no longer there".into(),
-            Err(crate::worker::Fetch::Failed(message)) => last = message,
         }
-    }
-    Err(DistributedError::Gather {
-        key: key.clone(),
-        from: who_has.join(", "),
-        message: last,
+        Err(DistributedError::Gather {
+            key: k,
+            from: addrs.join(", "),
+            message: last,
+        })
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(DistributedError::Gather {
+            key: key.clone(),
+            from: who_has.join(", "),
+            message: e.to_string(),
+        })
     })
 }
 

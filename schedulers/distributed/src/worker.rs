@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use rask_graph::{Args, Op, Value, registry};
 use rustc_hash::FxHashSet;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
@@ -337,70 +337,79 @@ pub(crate) enum Fetch {
     Failed(String),
 }
 
-/// Open connections to other workers' data ports, reused.
+/// Open connections to other workers' data ports, reused. Fetches run on blocking threads
+/// with plain sockets: a value is read straight into its own memory (one copy, from the
+/// kernel), which an async read into a buffer cannot do.
 #[derive(Clone, Default)]
-struct Peers(Arc<Mutex<HashMap<String, Vec<TcpStream>>>>);
+struct Peers(Arc<Mutex<HashMap<String, Vec<std::net::TcpStream>>>>);
 
 impl Peers {
     async fn fetch(&self, addr: &str, ids: &[u64]) -> Result<Vec<Value>, Fetch> {
-        let idle = lock(&self.0).get_mut(addr).and_then(Vec::pop);
-        let stream = match idle {
-            Some(s) => s,
-            None => match TcpStream::connect(addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    s
-                }
-                Err(_) => return Err(Fetch::Missing(ids[0])),
-            },
-        };
-        let (values, stream) = fetch_from(stream, ids).await?;
-        lock(&self.0)
-            .entry(addr.to_string())
-            .or_default()
-            .push(stream);
-        Ok(values)
+        let (pool, addr, ids) = (self.clone(), addr.to_string(), ids.to_vec());
+        let first = ids[0];
+        tokio::task::spawn_blocking(move || {
+            let idle = lock(&pool.0).get_mut(&addr).and_then(Vec::pop);
+            let mut stream = match idle {
+                Some(s) => s,
+                None => connect(&addr).map_err(|_| Fetch::Missing(first))?,
+            };
+            let values = fetch_blocking(&mut stream, &ids)?;
+            lock(&pool.0).entry(addr).or_default().push(stream);
+            Ok(values)
+        })
+        .await
+        .unwrap_or(Err(Fetch::Missing(first)))
     }
 }
 
-/// Asks the data port on `stream` for `ids`; the values, and the stream for reuse.
-pub(crate) async fn fetch_from(
-    mut stream: TcpStream,
+/// A plain socket to a data port.
+pub(crate) fn connect(addr: &str) -> std::io::Result<std::net::TcpStream> {
+    let s = std::net::TcpStream::connect(addr)?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+/// Asks the data port on `stream` for `ids` and reads the values (blocking).
+pub(crate) fn fetch_blocking(
+    stream: &mut std::net::TcpStream,
     ids: &[u64],
-) -> Result<(Vec<Value>, TcpStream), Fetch> {
-    let mut buf = Vec::new();
+) -> Result<Vec<Value>, Fetch> {
+    use std::io::{Read, Write};
     let lost = |_| Fetch::Missing(ids[0]);
-    {
-        let mut w = BufWriter::new(&mut stream);
-        write_frame(&mut w, &DataRequest::Get { ids: ids.to_vec() })
-            .await
-            .map_err(lost)?;
-        w.flush().await.map_err(lost)?;
-    }
+    let request = postcard::to_stdvec(&DataRequest::Get { ids: ids.to_vec() })
+        .map_err(|e| Fetch::Failed(e.to_string()))?;
+    let mut frame = (request.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&request);
+    stream.write_all(&frame).map_err(lost)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, &*stream);
+    let mut buf = Vec::new();
     let mut values = Vec::with_capacity(ids.len());
-    let mut reader = BufReader::with_capacity(1 << 16, &mut stream);
     for &id in ids {
-        match read_message::<_, DataReply>(&mut reader, &mut buf).await {
-            Ok(Some(DataReply::Value { name, len, .. })) => {
-                let mut bytes = vec![0u8; len as usize];
-                reader
-                    .read_exact(&mut bytes)
-                    .await
-                    .map_err(|_| Fetch::Missing(id))?;
-                let v = registry::decode_value(&name, &bytes)
+        let mut len = [0u8; 4];
+        reader
+            .read_exact(&mut len)
+            .map_err(|_| Fetch::Missing(id))?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > crate::protocol::MAX_FRAME {
+            return Err(Fetch::Failed(format!("a reply frame of {len} bytes")));
+        }
+        buf.resize(len, 0);
+        reader
+            .read_exact(&mut buf)
+            .map_err(|_| Fetch::Missing(id))?;
+        match crate::protocol::decode::<DataReply>(&buf) {
+            Ok(DataReply::Value { name, len, .. }) => {
+                let len = usize::try_from(len)
+                    .map_err(|_| Fetch::Failed(format!("a value of {len} bytes")))?;
+                let v = registry::read_value(&name, len, &mut reader)
                     .map_err(|e| Fetch::Failed(format!("input {id} did not decode: {e}")))?;
                 values.push(v);
             }
-            Ok(Some(DataReply::Missing { .. })) | Ok(None) | Err(_) => {
-                return Err(Fetch::Missing(id));
-            }
-            Ok(Some(DataReply::Unsendable { message, .. })) => {
-                return Err(Fetch::Failed(message));
-            }
+            Ok(DataReply::Missing { .. }) | Err(_) => return Err(Fetch::Missing(id)),
+            Ok(DataReply::Unsendable { message, .. }) => return Err(Fetch::Failed(message)),
         }
     }
-    drop(reader);
-    Ok((values, stream))
+    Ok(values)
 }
 
 /// Serves the results in `store` to whoever asks (other workers, clients).
