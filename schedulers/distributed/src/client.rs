@@ -117,9 +117,9 @@ impl Client {
             .build()
             .map_err(DistributedError::io("start the client's runtime"))?;
         let token = token.map(str::to_string);
-        let (stream, reader, buf) = runtime.block_on(handshake(&addr, token))?;
+        let (stream, reader, buf) = runtime.block_on(handshake(&addr, token.clone()))?;
         let (requests, rx) = unbounded_channel();
-        runtime.spawn(serve(stream, reader, buf, rx));
+        runtime.spawn(serve(stream, reader, buf, rx, token));
         let link = Arc::new(Link {
             address: format!("tcp://{addr}"),
             requests,
@@ -542,6 +542,7 @@ async fn serve(
     mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
     mut buf: Vec<u8>,
     mut requests: UnboundedReceiver<Request>,
+    token: Option<String>,
 ) {
     let (events, mut rx) = unbounded_channel::<Event>();
     let from_scheduler = events.clone();
@@ -626,8 +627,9 @@ async fn serve(
                 for &c in computes {
                     unanswered.retain(|u| *u != c);
                     let (events, key, who_has) = (events.clone(), key.clone(), who_has.clone());
+                    let token = token.clone();
                     tokio::spawn(async move {
-                        let value = gather(&key, id, &who_has).await;
+                        let value = gather(&key, id, &who_has, token).await;
                         let _ = events.send(Event::Gathered {
                             compute: c,
                             key,
@@ -757,12 +759,17 @@ fn finish(
 
 /// The value of `key` (task `id`), fetched from the first worker of `who_has` that has it
 /// (on a blocking thread: the value is read straight into its own memory).
-async fn gather(key: &Key, id: u64, who_has: &[String]) -> Result<Value, DistributedError> {
+async fn gather(
+    key: &Key,
+    id: u64,
+    who_has: &[String],
+    token: Option<String>,
+) -> Result<Value, DistributedError> {
     let (k, addrs) = (key.clone(), who_has.to_vec());
     tokio::task::spawn_blocking(move || {
         let mut last = String::from("no worker holds it");
         for addr in &addrs {
-            let mut stream = match crate::worker::connect(addr) {
+            let mut stream = match crate::worker::connect(addr, token.as_deref()) {
                 Ok(s) => s,
                 Err(e) => {
                     last = e.to_string();

@@ -247,6 +247,14 @@ pub(crate) enum FromWorker {
     },
 }
 
+/// The first message on a connection to a worker's data port: results are served only to
+/// peers of the same cluster (same protocol, same token).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct DataHello {
+    pub protocol: u32,
+    pub token: Option<String>,
+}
+
 /// A request to a worker's data port.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum DataRequest {
@@ -276,10 +284,15 @@ pub(crate) async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     w.write_all(&bytes).await
 }
 
-/// Reads one frame's bytes; `None` at a clean end of stream.
+/// The largest hello: what a peer may send before it is accepted.
+pub(crate) const MAX_HELLO: usize = 1 << 20;
+
+/// Reads one frame's bytes (at most `max`); `None` at a clean end of stream. Memory grows
+/// with the bytes that arrive, not with the length a peer announces.
 pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
+    max: usize,
 ) -> io::Result<Option<()>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
@@ -288,15 +301,17 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
         Err(e) => return Err(e),
     }
     let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("a frame of {len} bytes (at most {MAX_FRAME})"),
+            format!("a frame of {len} bytes (at most {max})"),
         ));
     }
     buf.clear();
-    buf.resize(len, 0);
-    r.read_exact(buf).await?;
+    let got = r.take(len as u64).read_to_end(buf).await?;
+    if got < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(Some(()))
 }
 
@@ -305,7 +320,16 @@ pub(crate) async fn read_message<R: AsyncRead + Unpin, T: DeserializeOwned>(
     r: &mut R,
     buf: &mut Vec<u8>,
 ) -> io::Result<Option<T>> {
-    if read_frame(r, buf).await?.is_none() {
+    read_message_within(r, buf, MAX_FRAME).await
+}
+
+/// [`read_message`] of a frame of at most `max` bytes.
+pub(crate) async fn read_message_within<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Option<T>> {
+    if read_frame(r, buf, max).await?.is_none() {
         return Ok(None);
     }
     decode(buf).map(Some)
@@ -324,5 +348,98 @@ impl std::fmt::Display for WireFailure {
             WireFailure::Setup(m) => write!(f, "could not start: {m}"),
             WireFailure::Scheduler(m) => write!(f, "{m}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Decodes `bytes` as a stream of messages of type `T` until it ends or is refused.
+    fn drain<T: DeserializeOwned>(bytes: &[u8], max: usize) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        rt.block_on(async {
+            let mut r = bytes;
+            let mut buf = Vec::new();
+            let mut n = 0;
+            while let Ok(Some(_)) = read_message_within::<_, T>(&mut r, &mut buf, max).await {
+                n += 1;
+            }
+            n
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Any bytes, as any message a scheduler or a worker reads: no panic, and memory
+        /// bounded by what arrived (the 4 GiB lengths that random bytes announce are refused
+        /// or cut short, never allocated).
+        #[test]
+        fn a_fuzzed_stream_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            drain::<Hello>(&bytes, MAX_HELLO);
+            drain::<FromClient>(&bytes, MAX_FRAME);
+            drain::<FromWorker>(&bytes, MAX_FRAME);
+            drain::<ToWorker>(&bytes, MAX_FRAME);
+            drain::<ToClient>(&bytes, MAX_FRAME);
+            drain::<DataRequest>(&bytes, MAX_FRAME);
+            drain::<DataHello>(&bytes, MAX_HELLO);
+            drain::<DataReply>(&bytes, MAX_FRAME);
+        }
+
+        /// Valid frames with their bytes mutated: no panic.
+        #[test]
+        fn a_mutated_update_never_panics(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+            let msg = FromClient::UpdateGraph {
+                ops: vec![Encoded { name: "rask-graph.add-const".into(), bytes: vec![2] }],
+                labels: vec!["add-const".into()],
+                events: true,
+                tasks: vec![WireTask {
+                    key: Key::new("x", [1, 2]),
+                    op: 0,
+                    args: vec![TaskArg::Dep(0), TaskArg::Literal(Encoded { name: "i64".into(), bytes: vec![4] })],
+                    deps: vec![0],
+                }],
+                wanted: vec![Key::new("x", [1, 2])],
+            };
+            let mut bytes = postcard::to_stdvec(&msg).expect("encodes");
+            let mut framed = (bytes.len() as u32).to_le_bytes().to_vec();
+            for (at, b) in flips {
+                let i = at % bytes.len();
+                bytes[i] = b;
+            }
+            framed.extend_from_slice(&bytes);
+            drain::<FromClient>(&framed, MAX_FRAME);
+        }
+    }
+
+    #[test]
+    fn an_announced_length_is_not_allocated_before_its_bytes_arrive() {
+        // A header announcing 1 GiB, then 10 bytes: refused once the stream ends, with a
+        // buffer no larger than what came.
+        let mut bytes = ((1u32 << 30) - 1).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&[7; 10]);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime");
+        let (result, cap) = rt.block_on(async {
+            let mut r = &bytes[..];
+            let mut buf = Vec::new();
+            let result = read_frame(&mut r, &mut buf, MAX_FRAME).await;
+            (result.is_err(), buf.capacity())
+        });
+        assert!(result);
+        assert!(cap < 1 << 16, "{cap} bytes reserved");
+        // A hello of more than a MiB is refused outright.
+        let bytes = ((MAX_HELLO + 1) as u32).to_le_bytes();
+        let refused = rt.block_on(async {
+            let mut r = &bytes[..];
+            read_frame(&mut r, &mut Vec::new(), MAX_HELLO).await
+        });
+        assert!(refused.unwrap_err().to_string().contains("at most 1048576"));
     }
 }

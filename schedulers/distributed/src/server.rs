@@ -22,8 +22,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::protocol::{
-    Encoded, FromClient, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask, TaskArg, ToClient,
-    ToWorker, Welcome, WireEvent, WireFailure, WorkerHello, WorkerInfo, read_message, write_frame,
+    Encoded, FromClient, FromWorker, Hello, MAX_HELLO, PROTOCOL, Peer, RunArg, RunTask, TaskArg,
+    ToClient, ToWorker, Welcome, WireEvent, WireFailure, WorkerHello, WorkerInfo, read_message,
+    read_message_within, write_frame,
 };
 
 /// How a scheduler runs.
@@ -202,11 +203,15 @@ async fn connection(
     let mut writer = BufWriter::with_capacity(1 << 16, write);
     let mut buf = Vec::new();
     // Nothing but the hello is read before the peer is accepted.
-    let hello: Hello =
-        match tokio::time::timeout(HELLO_TIMEOUT, read_message(&mut reader, &mut buf)).await {
-            Ok(Ok(Some(h))) => h,
-            _ => return,
-        };
+    let hello: Hello = match tokio::time::timeout(
+        HELLO_TIMEOUT,
+        read_message_within(&mut reader, &mut buf, MAX_HELLO),
+    )
+    .await
+    {
+        Ok(Ok(Some(h))) => h,
+        _ => return,
+    };
     let refusal = if hello.protocol != PROTOCOL {
         Some(format!(
             "protocol {} is not this scheduler's ({PROTOCOL})",

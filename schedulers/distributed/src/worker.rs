@@ -15,8 +15,8 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::DistributedError;
 use crate::protocol::{
-    DataReply, DataRequest, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask, ToWorker, Welcome,
-    WireFailure, WorkerHello, read_message, write_frame,
+    DataHello, DataReply, DataRequest, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask,
+    ToWorker, Welcome, WireFailure, WorkerHello, read_message, write_frame,
 };
 
 /// How a worker runs: `rask worker tcp://HOST:PORT --nthreads N --memory-limit BYTES
@@ -175,7 +175,11 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
         }
     }
     let store: Store = Arc::default();
-    tokio::spawn(serve_data(data_listener, Arc::clone(&store)));
+    tokio::spawn(serve_data(
+        data_listener,
+        Arc::clone(&store),
+        options.token.clone(),
+    ));
     let (out, out_rx) = unbounded_channel::<FromWorker>();
     tokio::spawn(crate::server::write_loop(writer, out_rx));
     let pool = Pool::start(options.nthreads, Arc::clone(&store), out.clone());
@@ -192,7 +196,10 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
             }
         }
     });
-    let peers = Peers::default();
+    let peers = Peers {
+        idle: Arc::default(),
+        token: options.token.clone(),
+    };
     let mut ops: HashMap<u32, Result<Arc<dyn Op>, String>> = HashMap::new();
     loop {
         let msg = match read_message::<_, ToWorker>(&mut reader, &mut buf).await {
@@ -340,21 +347,24 @@ pub(crate) enum Fetch {
 /// Open connections to other workers' data ports, reused. Fetches run on blocking threads
 /// with plain sockets: a value is read straight into its own memory (one copy, from the
 /// kernel), which an async read into a buffer cannot do.
-#[derive(Clone, Default)]
-struct Peers(Arc<Mutex<HashMap<String, Vec<std::net::TcpStream>>>>);
+#[derive(Clone)]
+struct Peers {
+    idle: Arc<Mutex<HashMap<String, Vec<std::net::TcpStream>>>>,
+    token: Option<String>,
+}
 
 impl Peers {
     async fn fetch(&self, addr: &str, ids: &[u64]) -> Result<Vec<Value>, Fetch> {
         let (pool, addr, ids) = (self.clone(), addr.to_string(), ids.to_vec());
         let first = ids[0];
         tokio::task::spawn_blocking(move || {
-            let idle = lock(&pool.0).get_mut(&addr).and_then(Vec::pop);
+            let idle = lock(&pool.idle).get_mut(&addr).and_then(Vec::pop);
             let mut stream = match idle {
                 Some(s) => s,
-                None => connect(&addr).map_err(|_| Fetch::Missing(first))?,
+                None => connect(&addr, pool.token.as_deref()).map_err(|_| Fetch::Missing(first))?,
             };
             let values = fetch_blocking(&mut stream, &ids)?;
-            lock(&pool.0).entry(addr).or_default().push(stream);
+            lock(&pool.idle).entry(addr).or_default().push(stream);
             Ok(values)
         })
         .await
@@ -362,10 +372,19 @@ impl Peers {
     }
 }
 
-/// A plain socket to a data port.
-pub(crate) fn connect(addr: &str) -> std::io::Result<std::net::TcpStream> {
-    let s = std::net::TcpStream::connect(addr)?;
+/// A plain socket to a data port, greeted with the cluster's token.
+pub(crate) fn connect(addr: &str, token: Option<&str>) -> std::io::Result<std::net::TcpStream> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr)?;
     let _ = s.set_nodelay(true);
+    let hello = DataHello {
+        protocol: PROTOCOL,
+        token: token.map(str::to_string),
+    };
+    let bytes = postcard::to_stdvec(&hello).map_err(std::io::Error::other)?;
+    let mut frame = (bytes.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&bytes);
+    s.write_all(&frame)?;
     Ok(s)
 }
 
@@ -413,21 +432,35 @@ pub(crate) fn fetch_blocking(
 }
 
 /// Serves the results in `store` to whoever asks (other workers, clients).
-async fn serve_data(listener: TcpListener, store: Store) {
+async fn serve_data(listener: TcpListener, store: Store, token: Option<String>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_peer(stream, Arc::clone(&store)));
+        tokio::spawn(serve_peer(stream, Arc::clone(&store), token.clone()));
     }
 }
 
-async fn serve_peer(stream: TcpStream, store: Store) {
+async fn serve_peer(stream: TcpStream, store: Store, token: Option<String>) {
     let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut writer = BufWriter::with_capacity(1 << 16, write);
     let mut buf = Vec::new();
+    // Nothing is served to a peer of another cluster (or another protocol).
+    let hello = tokio::time::timeout(
+        Duration::from_secs(10),
+        crate::protocol::read_message_within::<_, DataHello>(
+            &mut reader,
+            &mut buf,
+            crate::protocol::MAX_HELLO,
+        ),
+    )
+    .await;
+    match hello {
+        Ok(Ok(Some(h))) if h.protocol == PROTOCOL && h.token == token => {}
+        _ => return,
+    }
     while let Ok(Some(DataRequest::Get { ids })) = read_message(&mut reader, &mut buf).await {
         for id in ids {
             let value = lock(&store).get(&id).cloned();

@@ -218,6 +218,38 @@ fn a_wrong_token_is_refused() {
         let client = Client::new(&cluster).unwrap();
         let (g, key) = rask_testing::chain(5, Arc::new(AddConst(2)));
         assert_eq!(ints(client.scheduler().get(&g, &[key], &[]).unwrap()), [10]);
+        // A worker's data port answers only peers with the token: asked for result 0, it
+        // says it has none to a peer of the cluster, and hangs up on one without the token.
+        let data = client.workers().unwrap()[0].address.clone();
+        let ask = |token: &str| -> Vec<u8> {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(&data).unwrap();
+            // DataHello { protocol, token: Some(token) }, then Get { ids: [0] }, as postcard
+            // frames.
+            let mut hello = vec![rask_distributed::PROTOCOL as u8, 1, token.len() as u8];
+            hello.extend_from_slice(token.as_bytes());
+            let mut bytes = (hello.len() as u32).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&hello);
+            bytes.extend_from_slice(&[3, 0, 0, 0, 0, 1, 0]);
+            s.write_all(&bytes).unwrap();
+            let mut reply = Vec::new();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                .unwrap();
+            let mut chunk = [0u8; 64];
+            while let Ok(n) = s.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                reply.extend_from_slice(&chunk[..n]);
+                if reply.len() >= 6 {
+                    break;
+                }
+            }
+            reply
+        };
+        // DataReply::Missing { id: 0 }: a 2-byte frame.
+        assert_eq!(ask("secret"), [2, 0, 0, 0, 1, 0]);
+        assert_eq!(ask("guess"), Vec::<u8>::new());
     });
 }
 
