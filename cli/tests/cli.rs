@@ -80,7 +80,6 @@ fn a_scheduler_and_two_stock_workers_compute_an_array() {
     assert_eq!(got.shape(), [30]);
     assert!(got.iter().all(|v| *v == 3000.0), "{got}");
     drop(client);
-    assert_ne!(rask::config::scheduler().name(), "distributed");
 }
 
 #[test]
@@ -113,4 +112,65 @@ fn help_reads_as_dask_s() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on 256.0.0.1:8786"));
+}
+
+/// An op only this test binary has (the stock workers do not).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Triple;
+
+impl rask::graph::Op for Triple {
+    fn name(&self) -> &str {
+        "triple"
+    }
+    fn run(&self, args: rask::graph::Args) -> Result<rask::graph::Value, rask::graph::TaskError> {
+        Ok(rask::graph::Value::new(args[0].get::<i64>()? * 3))
+    }
+}
+rask::graph::register_op!(Triple, "rask-cli-tests.triple");
+
+#[test]
+fn a_task_no_worker_can_run_is_an_error_naming_its_op_and_a_mixed_cluster_places_it() {
+    use rask::graph::{Arg, Delayed, Value};
+    let mut procs = Procs(Vec::new());
+    let mut scheduler = rask()
+        .args(["scheduler", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = scheduler.stdout.take().unwrap();
+    procs.0.push(scheduler);
+    let mut line = String::new();
+    BufReader::new(out).read_line(&mut line).unwrap();
+    let address = line
+        .trim()
+        .trim_start_matches("Scheduler at:")
+        .trim()
+        .to_string();
+    procs.0.push(
+        rask()
+            .args(["worker", &address, "--nthreads", "1", "--name", "stock"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = Client::connect(&address).unwrap();
+    client.wait_for_workers(1, Duration::from_secs(60)).unwrap();
+    let x: Delayed<i64> = Delayed::from_op(Triple, vec![Arg::Value(Value::new(14i64))], &[]);
+    let err = x.compute_with(&client.scheduler()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("none of them has op `rask-cli-tests.triple`"),
+        "{text}"
+    );
+    // This test binary as a second worker: it has the op, and the task goes to it.
+    procs.0.push(
+        Command::new(std::env::current_exe().unwrap())
+            .env(rask::distributed::WORKER_ENV, &address)
+            .env("RASK_DISTRIBUTED_NAME", "custom")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    client.wait_for_workers(2, Duration::from_secs(60)).unwrap();
+    assert_eq!(x.compute_with(&client.scheduler()).unwrap(), 42);
 }

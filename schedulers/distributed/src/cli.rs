@@ -57,6 +57,27 @@ pub fn command() -> Command {
                         .default_value("10")
                         .value_parser(clap::value_parser!(u64))
                         .help("Time to live for workers: one silent this long is removed"),
+                )
+                .arg(
+                    Arg::new("tls-ca-file")
+                        .long("tls-ca-file")
+                        .value_name("TEXT")
+                        .requires_all(["tls-cert", "tls-key"])
+                        .help("CA cert(s) file for TLS (in PEM format)"),
+                )
+                .arg(
+                    Arg::new("tls-cert")
+                        .long("tls-cert")
+                        .value_name("TEXT")
+                        .requires_all(["tls-ca-file", "tls-key"])
+                        .help("Certificate file for TLS (in PEM format)"),
+                )
+                .arg(
+                    Arg::new("tls-key")
+                        .long("tls-key")
+                        .value_name("TEXT")
+                        .requires_all(["tls-ca-file", "tls-cert"])
+                        .help("Private key file for TLS (in PEM format)"),
                 ),
         )
         .subcommand(
@@ -119,6 +140,27 @@ pub fn command() -> Command {
                         .value_parser(clap::value_parser!(u64))
                         .action(ArgAction::Set)
                         .help("How often the worker tells the scheduler it is alive"),
+                )
+                .arg(
+                    Arg::new("tls-ca-file")
+                        .long("tls-ca-file")
+                        .value_name("TEXT")
+                        .requires_all(["tls-cert", "tls-key"])
+                        .help("CA cert(s) file for TLS (in PEM format)"),
+                )
+                .arg(
+                    Arg::new("tls-cert")
+                        .long("tls-cert")
+                        .value_name("TEXT")
+                        .requires_all(["tls-ca-file", "tls-key"])
+                        .help("Certificate file for TLS (in PEM format)"),
+                )
+                .arg(
+                    Arg::new("tls-key")
+                        .long("tls-key")
+                        .value_name("TEXT")
+                        .requires_all(["tls-ca-file", "tls-cert"])
+                        .help("Private key file for TLS (in PEM format)"),
                 ),
         )
 }
@@ -156,12 +198,18 @@ fn scheduler(m: &ArgMatches) -> Result<(), String> {
     let port = m.get_one::<u16>("port").copied().unwrap_or(8786);
     let options = SchedulerOptions {
         token: m.get_one::<String>("token").cloned(),
+        tls: tls(m)?,
         worker_ttl: Duration::from_secs(m.get_one::<u64>("worker-ttl").copied().unwrap_or(10)),
         ..SchedulerOptions::default()
     };
     let handle = SchedulerHandle::start(&format!("{host}:{port}"), options)
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
-    println!("Scheduler at:   tcp://{}", handle.address());
+    let scheme = if m.contains_id("tls-ca-file") {
+        "tls"
+    } else {
+        "tcp"
+    };
+    println!("Scheduler at:   {scheme}://{}", handle.address());
     handle.wait();
     Ok(())
 }
@@ -191,10 +239,24 @@ fn worker(m: &ArgMatches) -> Result<(), String> {
     if let Some(ms) = m.get_one::<u64>("heartbeat") {
         o = o.heartbeat(Duration::from_millis(*ms));
     }
+    if let Some(t) = tls(m)? {
+        o = o.tls(t);
+    }
     println!("Waiting to connect to: tcp://{}", o.scheduler_address());
     println!("Threads: {}", o.threads());
     println!("Memory: {}", crate::client::memory_text(limit));
     run_worker(o).map_err(|e| e.to_string())
+}
+
+/// The TLS of `--tls-ca-file --tls-cert --tls-key`, if given.
+fn tls(m: &ArgMatches) -> Result<Option<crate::TlsConfig>, String> {
+    let get = |k: &str| m.get_one::<String>(k);
+    match (get("tls-ca-file"), get("tls-cert"), get("tls-key")) {
+        (Some(ca), Some(cert), Some(key)) => crate::TlsConfig::from_files(ca, cert, key)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
 }
 
 /// The machine's memory in bytes (`/proc/meminfo`), or 0 when it cannot be read.

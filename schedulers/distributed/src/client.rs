@@ -12,11 +12,13 @@ use rask_graph::{
     Scheduler, TaskError, Value, WorkerId, config, registry,
 };
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::error::failed;
+
+/// The halves of a connection to the scheduler (plain or TLS).
+type ReadHalf = tokio::io::ReadHalf<Box<dyn crate::tls::Io>>;
+type WriteHalf = tokio::io::WriteHalf<Box<dyn crate::tls::Io>>;
 use crate::protocol::{
     Encoded, FromClient, Hello, PROTOCOL, Peer, TaskArg, ToClient, Welcome, WireEvent, WireFailure,
     WireTask, WorkerInfo, read_message, write_frame,
@@ -109,7 +111,18 @@ impl Client {
 
     /// Connects to the scheduler at `address`, presenting `token`.
     pub fn connect_with(address: &str, token: Option<&str>) -> Result<Client, DistributedError> {
-        let addr = address.trim_start_matches("tcp://").to_string();
+        Self::connect_tls(address, token, None)
+    }
+
+    /// Connects to the scheduler at `address` (`tls://HOST:PORT`), presenting `token`, over
+    /// `tls` when given.
+    pub fn connect_tls(
+        address: &str,
+        token: Option<&str>,
+        tls: Option<&crate::TlsConfig>,
+    ) -> Result<Client, DistributedError> {
+        let addr = crate::tls::host_port(address).to_string();
+        let tls = tls.cloned();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("rask-client")
@@ -117,11 +130,13 @@ impl Client {
             .build()
             .map_err(DistributedError::io("start the client's runtime"))?;
         let token = token.map(str::to_string);
-        let (stream, reader, buf) = runtime.block_on(handshake(&addr, token.clone()))?;
+        let (stream, reader, buf) =
+            runtime.block_on(handshake(&addr, token.clone(), tls.as_ref()))?;
         let (requests, rx) = unbounded_channel();
-        runtime.spawn(serve(stream, reader, buf, rx, token));
+        let scheme = if tls.is_some() { "tls" } else { "tcp" };
+        runtime.spawn(serve(stream, reader, buf, rx, token, tls));
         let link = Arc::new(Link {
-            address: format!("tcp://{addr}"),
+            address: format!("{scheme}://{addr}"),
             requests,
             runtime: Mutex::new(Some(runtime)),
         });
@@ -134,7 +149,7 @@ impl Client {
 
     /// A client of `cluster`.
     pub fn new(cluster: &LocalCluster) -> Result<Client, DistributedError> {
-        Self::connect_with(&cluster.address(), cluster.token())
+        Self::connect_tls(&cluster.address(), cluster.token(), cluster.tls())
     }
 
     /// The scheduler's address.
@@ -475,19 +490,12 @@ type Encoding = (Vec<Encoded>, Vec<String>, Vec<WireTask>);
 async fn handshake(
     addr: &str,
     token: Option<String>,
-) -> Result<
-    (
-        OwnedWriteHalf,
-        BufReader<tokio::net::tcp::OwnedReadHalf>,
-        Vec<u8>,
-    ),
-    DistributedError,
-> {
-    let stream = TcpStream::connect(addr)
+    tls: Option<&crate::TlsConfig>,
+) -> Result<(WriteHalf, BufReader<ReadHalf>, Vec<u8>), DistributedError> {
+    let (stream, _) = crate::tls::dial(addr, tls)
         .await
         .map_err(DistributedError::io_at("connect to the scheduler", addr))?;
-    let _ = stream.set_nodelay(true);
-    let (read, mut write) = stream.into_split();
+    let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(1 << 16, read);
     let hello = Hello {
         protocol: PROTOCOL,
@@ -538,11 +546,12 @@ struct Pending {
 /// Owns the socket: sends requests, routes what the scheduler reports to the computations
 /// that wait for it, gathers results from the workers.
 async fn serve(
-    write: OwnedWriteHalf,
-    mut reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: WriteHalf,
+    mut reader: BufReader<ReadHalf>,
     mut buf: Vec<u8>,
     mut requests: UnboundedReceiver<Request>,
     token: Option<String>,
+    tls: Option<crate::TlsConfig>,
 ) {
     let (events, mut rx) = unbounded_channel::<Event>();
     let from_scheduler = events.clone();
@@ -627,9 +636,9 @@ async fn serve(
                 for &c in computes {
                     unanswered.retain(|u| *u != c);
                     let (events, key, who_has) = (events.clone(), key.clone(), who_has.clone());
-                    let token = token.clone();
+                    let (token, tls) = (token.clone(), tls.clone());
                     tokio::spawn(async move {
-                        let value = gather(&key, id, &who_has, token).await;
+                        let value = gather(&key, id, &who_has, token, tls).await;
                         let _ = events.send(Event::Gathered {
                             compute: c,
                             key,
@@ -764,19 +773,20 @@ async fn gather(
     id: u64,
     who_has: &[String],
     token: Option<String>,
+    tls: Option<crate::TlsConfig>,
 ) -> Result<Value, DistributedError> {
     let (k, addrs) = (key.clone(), who_has.to_vec());
     tokio::task::spawn_blocking(move || {
         let mut last = String::from("no worker holds it");
         for addr in &addrs {
-            let mut stream = match crate::worker::connect(addr, token.as_deref()) {
+            let mut stream = match crate::worker::connect(addr, token.as_deref(), tls.as_ref()) {
                 Ok(s) => s,
                 Err(e) => {
                     last = e.to_string();
                     continue;
                 }
             };
-            match crate::worker::fetch_blocking(&mut stream, &[id]) {
+            match crate::worker::fetch_blocking(&mut *stream, &[id]) {
                 Ok(mut values) => {
                     if let Some(v) = values.pop() {
                         return Ok(v);

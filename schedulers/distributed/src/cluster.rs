@@ -30,6 +30,7 @@ pub struct LocalCluster {
     threads_per_worker: u32,
     memory_limit: u64,
     token: Option<String>,
+    tls: Option<crate::TlsConfig>,
 }
 
 impl fmt::Debug for LocalCluster {
@@ -148,6 +149,14 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// TLS for every connection: the cluster's CA, and the certificate and key its
+    /// scheduler, workers and clients present (one for all of them, as a LocalCluster's
+    /// processes are one program).
+    pub fn tls(mut self, tls: crate::TlsConfig) -> Self {
+        self.options.tls = Some(tls);
+        self
+    }
+
     /// A shared token every worker and client must present.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -178,7 +187,12 @@ impl LocalClusterBuilder {
         let scheduler = SchedulerHandle::start("127.0.0.1:0", options)
             .map_err(DistributedError::io("start the scheduler"))?;
         let exe = std::env::current_exe().map_err(DistributedError::io("find this program"))?;
-        let address = format!("tcp://{}", scheduler.address());
+        let scheme = if self.options.tls.is_some() {
+            "tls"
+        } else {
+            "tcp"
+        };
+        let address = format!("{scheme}://{}", scheduler.address());
         let specs = (0..self.n_workers)
             .map(|i| {
                 let mut env = vec![
@@ -195,6 +209,9 @@ impl LocalClusterBuilder {
                 ];
                 if let Some(t) = &self.token {
                     env.push(("RASK_DISTRIBUTED_TOKEN".into(), t.clone()));
+                }
+                if let Some(tls) = &self.options.tls {
+                    env.extend(tls.env().into_iter().map(|(k, v)| (k.to_string(), v)));
                 }
                 env.extend(self.env.iter().cloned());
                 env
@@ -226,6 +243,7 @@ impl LocalClusterBuilder {
             threads_per_worker: self.threads_per_worker,
             memory_limit: self.memory_limit,
             token: self.token.clone(),
+            tls: self.options.tls.clone(),
         };
         let joined = cluster
             .scheduler
@@ -249,7 +267,13 @@ impl LocalCluster {
 
     /// The scheduler's address, `tcp://127.0.0.1:PORT`.
     pub fn address(&self) -> String {
-        format!("tcp://{}", self.scheduler.address())
+        let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
+        format!("{scheme}://{}", self.scheduler.address())
+    }
+
+    /// The cluster's TLS, if it has it.
+    pub fn tls(&self) -> Option<&crate::TlsConfig> {
+        self.tls.as_ref()
     }
 
     /// The shared token, if the cluster has one.

@@ -15,6 +15,9 @@ pub enum DistributedError {
         #[source]
         source: std::io::Error,
     },
+    /// TLS could not be set up (a certificate, a key or a CA that does not load).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The scheduler refused this peer (wrong token, another protocol version).
     #[error("the scheduler refused the connection: {0}")]
     Refused(String),

@@ -40,6 +40,7 @@ mod cluster;
 mod error;
 mod protocol;
 mod server;
+mod tls;
 mod worker;
 
 pub use client::{Client, WorkerSummary};
@@ -47,4 +48,5 @@ pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use error::DistributedError;
 pub use protocol::PROTOCOL;
 pub use server::{SchedulerHandle, SchedulerOptions};
+pub use tls::TlsConfig;
 pub use worker::{WORKER_ENV, WorkerOptions, run_worker};

@@ -18,7 +18,7 @@ use rask_scheduling::{
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::protocol::{
@@ -38,6 +38,8 @@ pub struct SchedulerOptions {
     pub state: StateConfig,
     /// How many tasks a worker may have queued beyond its threads.
     pub queue_depth: u32,
+    /// TLS for every connection (mutual, by the cluster's CA), or plain TCP.
+    pub tls: Option<crate::TlsConfig>,
 }
 
 impl Default for SchedulerOptions {
@@ -47,6 +49,7 @@ impl Default for SchedulerOptions {
             worker_ttl: Duration::from_secs(10),
             state: StateConfig::default(),
             queue_depth: 16,
+            tls: None,
         }
     }
 }
@@ -148,9 +151,10 @@ pub(crate) async fn serve(
     options: SchedulerOptions,
     live_workers: Arc<Count>,
 ) {
+    let scheme = if options.tls.is_some() { "tls" } else { "tcp" };
     let address = listener
         .local_addr()
-        .map_or_else(|_| "?".into(), |a| format!("tcp://{a}"));
+        .map_or_else(|_| "?".into(), |a| format!("{scheme}://{a}"));
     let (tx, rx) = unbounded_channel();
     let ttl = options.worker_ttl;
     let server = Server {
@@ -169,6 +173,7 @@ pub(crate) async fn serve(
         events: FxHashMap::default(),
     };
     let token = server.options.token.clone();
+    let tls = server.options.tls.clone();
     tokio::spawn(server.run(rx));
     let ticker = tx.clone();
     tokio::spawn(async move {
@@ -185,20 +190,25 @@ pub(crate) async fn serve(
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let _ = stream.set_nodelay(true);
         next_conn += 1;
-        tokio::spawn(connection(stream, next_conn, tx.clone(), token.clone()));
+        let (events, token, tls) = (tx.clone(), token.clone(), tls.clone());
+        tokio::spawn(async move {
+            // A peer that fails the TLS handshake is dropped before a frame is read.
+            if let Ok(io) = crate::tls::accept(stream, tls.as_ref()).await {
+                connection(io, next_conn, events, token).await;
+            }
+        });
     }
 }
 
 /// One peer: the handshake, then its frames as events until it hangs up.
 async fn connection(
-    stream: TcpStream,
+    stream: Box<dyn crate::tls::Io>,
     conn: u64,
     events: UnboundedSender<Event>,
     token: Option<String>,
 ) {
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(1 << 16, read);
     let mut writer = BufWriter::with_capacity(1 << 16, write);
     let mut buf = Vec::new();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rask_graph::{Args, Op, Value, registry};
 use rustc_hash::FxHashSet;
 use tokio::io::{AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use crate::DistributedError;
@@ -18,6 +18,7 @@ use crate::protocol::{
     DataHello, DataReply, DataRequest, FromWorker, Hello, PROTOCOL, Peer, RunArg, RunTask,
     ToWorker, Welcome, WireFailure, WorkerHello, read_message, write_frame,
 };
+use crate::tls::SyncIo;
 
 /// How a worker runs: `rask worker tcp://HOST:PORT --nthreads N --memory-limit BYTES
 /// --local-directory DIR --name NAME`.
@@ -35,6 +36,7 @@ pub struct WorkerOptions {
     local_directory: PathBuf,
     token: Option<String>,
     heartbeat: Duration,
+    tls: Option<crate::TlsConfig>,
 }
 
 impl WorkerOptions {
@@ -42,13 +44,14 @@ impl WorkerOptions {
     /// thread per core and no memory limit.
     pub fn new(address: &str) -> Self {
         Self {
-            scheduler: address.trim_start_matches("tcp://").to_string(),
+            scheduler: crate::tls::host_port(address).to_string(),
             name: None,
             nthreads: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             memory_limit: 0,
             local_directory: std::env::temp_dir(),
             token: None,
             heartbeat: Duration::from_secs(1),
+            tls: None,
         }
     }
 
@@ -92,6 +95,12 @@ impl WorkerOptions {
         self
     }
 
+    /// TLS for its connections (the cluster's CA, its certificate and key).
+    pub fn tls(mut self, tls: crate::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// How often it tells the scheduler it is alive.
     pub fn heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
@@ -120,17 +129,13 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), DistributedError> {
 }
 
 async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
-    let stream = TcpStream::connect(&options.scheduler)
+    let (stream, local) = crate::tls::dial(&options.scheduler, options.tls.as_ref())
         .await
         .map_err(DistributedError::io_at(
             "connect to the scheduler",
             &options.scheduler,
         ))?;
-    let _ = stream.set_nodelay(true);
-    let here = stream
-        .local_addr()
-        .map_err(DistributedError::io("read the worker's address"))?
-        .ip();
+    let here = local.ip();
     let data_listener = TcpListener::bind((here, 0))
         .await
         .map_err(DistributedError::io("open the data port"))?;
@@ -138,7 +143,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
         .local_addr()
         .map_err(DistributedError::io("read the data port"))?
         .to_string();
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(1 << 16, read);
     let mut writer = BufWriter::with_capacity(1 << 16, write);
     let hello = Hello {
@@ -179,6 +184,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
         data_listener,
         Arc::clone(&store),
         options.token.clone(),
+        options.tls.clone(),
     ));
     let (out, out_rx) = unbounded_channel::<FromWorker>();
     tokio::spawn(crate::server::write_loop(writer, out_rx));
@@ -199,6 +205,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
     let peers = Peers {
         idle: Arc::default(),
         token: options.token.clone(),
+        tls: options.tls.clone(),
     };
     let mut ops: HashMap<u32, Result<Arc<dyn Op>, String>> = HashMap::new();
     loop {
@@ -349,8 +356,9 @@ pub(crate) enum Fetch {
 /// kernel), which an async read into a buffer cannot do.
 #[derive(Clone)]
 struct Peers {
-    idle: Arc<Mutex<HashMap<String, Vec<std::net::TcpStream>>>>,
+    idle: Arc<Mutex<Idle>>,
     token: Option<String>,
+    tls: Option<crate::TlsConfig>,
 }
 
 impl Peers {
@@ -361,9 +369,10 @@ impl Peers {
             let idle = lock(&pool.idle).get_mut(&addr).and_then(Vec::pop);
             let mut stream = match idle {
                 Some(s) => s,
-                None => connect(&addr, pool.token.as_deref()).map_err(|_| Fetch::Missing(first))?,
+                None => connect(&addr, pool.token.as_deref(), pool.tls.as_ref())
+                    .map_err(|_| Fetch::Missing(first))?,
             };
-            let values = fetch_blocking(&mut stream, &ids)?;
+            let values = fetch_blocking(&mut *stream, &ids)?;
             lock(&pool.idle).entry(addr).or_default().push(stream);
             Ok(values)
         })
@@ -372,11 +381,17 @@ impl Peers {
     }
 }
 
+/// Idle connections to data ports, by address.
+type Idle = HashMap<String, Vec<Box<dyn SyncIo>>>;
+
 /// A plain socket to a data port, greeted with the cluster's token.
-pub(crate) fn connect(addr: &str, token: Option<&str>) -> std::io::Result<std::net::TcpStream> {
+pub(crate) fn connect(
+    addr: &str,
+    token: Option<&str>,
+    tls: Option<&crate::TlsConfig>,
+) -> std::io::Result<Box<dyn SyncIo>> {
     use std::io::Write;
-    let mut s = std::net::TcpStream::connect(addr)?;
-    let _ = s.set_nodelay(true);
+    let mut s = crate::tls::dial_blocking(addr, tls)?;
     let hello = DataHello {
         protocol: PROTOCOL,
         token: token.map(str::to_string),
@@ -385,22 +400,21 @@ pub(crate) fn connect(addr: &str, token: Option<&str>) -> std::io::Result<std::n
     let mut frame = (bytes.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&bytes);
     s.write_all(&frame)?;
+    s.flush()?;
     Ok(s)
 }
 
 /// Asks the data port on `stream` for `ids` and reads the values (blocking).
-pub(crate) fn fetch_blocking(
-    stream: &mut std::net::TcpStream,
-    ids: &[u64],
-) -> Result<Vec<Value>, Fetch> {
-    use std::io::{Read, Write};
+pub(crate) fn fetch_blocking(stream: &mut dyn SyncIo, ids: &[u64]) -> Result<Vec<Value>, Fetch> {
+    use std::io::Read;
     let lost = |_| Fetch::Missing(ids[0]);
     let request = postcard::to_stdvec(&DataRequest::Get { ids: ids.to_vec() })
         .map_err(|e| Fetch::Failed(e.to_string()))?;
     let mut frame = (request.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&request);
     stream.write_all(&frame).map_err(lost)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, &*stream);
+    stream.flush().map_err(lost)?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
     let mut buf = Vec::new();
     let mut values = Vec::with_capacity(ids.len());
     for &id in ids {
@@ -432,18 +446,27 @@ pub(crate) fn fetch_blocking(
 }
 
 /// Serves the results in `store` to whoever asks (other workers, clients).
-async fn serve_data(listener: TcpListener, store: Store, token: Option<String>) {
+async fn serve_data(
+    listener: TcpListener,
+    store: Store,
+    token: Option<String>,
+    tls: Option<crate::TlsConfig>,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_peer(stream, Arc::clone(&store), token.clone()));
+        let (store, token, tls) = (Arc::clone(&store), token.clone(), tls.clone());
+        tokio::spawn(async move {
+            if let Ok(io) = crate::tls::accept(stream, tls.as_ref()).await {
+                serve_peer(io, store, token).await;
+            }
+        });
     }
 }
 
-async fn serve_peer(stream: TcpStream, store: Store, token: Option<String>) {
-    let (read, write) = stream.into_split();
+async fn serve_peer(stream: Box<dyn crate::tls::Io>, store: Store, token: Option<String>) {
+    let (read, write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     let mut writer = BufWriter::with_capacity(1 << 16, write);
     let mut buf = Vec::new();
@@ -680,6 +703,14 @@ pub(crate) fn options_from_env() -> Option<WorkerOptions> {
     }
     if let Ok(dir) = std::env::var("RASK_DISTRIBUTED_LOCAL_DIRECTORY") {
         o = o.local_directory(dir);
+    }
+    match crate::TlsConfig::from_env() {
+        Some(Ok(tls)) => o = o.tls(tls),
+        Some(Err(e)) => {
+            eprintln!("rask worker: {e}");
+            std::process::exit(2);
+        }
+        None => {}
     }
     Some(o)
 }

@@ -66,3 +66,5 @@ impl Op for Slow {
     }
 }
 rask_graph::register_op!(Slow, "rask-distributed-tests.slow");
+
+mod security;
