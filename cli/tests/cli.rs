@@ -29,7 +29,15 @@ fn rask() -> Command {
 fn a_scheduler_and_two_stock_workers_compute_an_array() {
     let mut procs = Procs(Vec::new());
     let mut scheduler = rask()
-        .args(["scheduler", "--host", "127.0.0.1", "--port", "0"])
+        .args([
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-port",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -133,7 +141,15 @@ fn a_task_no_worker_can_run_is_an_error_naming_its_op_and_a_mixed_cluster_places
     use rask::graph::{Arg, Delayed, Value};
     let mut procs = Procs(Vec::new());
     let mut scheduler = rask()
-        .args(["scheduler", "--host", "127.0.0.1", "--port", "0"])
+        .args([
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--dashboard-port",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

@@ -51,5 +51,5 @@ mod worker;
 
 pub use command::{Command, Failure, UpdateError};
 pub use ids::{ClientId, TaskId, WorkerRef};
-pub use state::{Dependency, NewTask, SchedulerState, StateConfig, TaskStatus};
+pub use state::{Dependency, NewTask, SchedulerState, StateConfig, TaskStatus, WorkerLoad};
 pub use worker::WorkerSpec;

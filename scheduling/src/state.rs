@@ -14,6 +14,17 @@ use crate::ids::Slots;
 use crate::worker::WorkerRecord;
 use crate::{ClientId, Command, Failure, TaskId, UpdateError, WorkerRef, WorkerSpec};
 
+/// What a worker holds and runs ([`SchedulerState::worker_load`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkerLoad {
+    /// Results it holds.
+    pub results: usize,
+    /// Their bytes, as reported.
+    pub bytes: u64,
+    /// Tasks sent to it and not answered.
+    pub in_flight: usize,
+}
+
 /// How the state places and retries tasks.
 ///
 /// ```
@@ -349,6 +360,16 @@ impl<P, E> SchedulerState<P, E> {
             .collect();
         sent.sort_unstable();
         sent.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// What worker `w` holds and runs, as the state sees it.
+    pub fn worker_load(&self, w: WorkerRef) -> Option<WorkerLoad> {
+        let worker = self.workers.get(w.slot, w.generation)?;
+        Some(WorkerLoad {
+            results: worker.has_what.len(),
+            bytes: worker.nbytes,
+            in_flight: worker.outstanding.len(),
+        })
     }
 
     /// Whether no task is sent and unanswered, on any worker.

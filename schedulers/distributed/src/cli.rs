@@ -4,6 +4,7 @@
 //! The stock `rask` binary calls [`main`]; a program with ops of its own can call it too, to
 //! be a worker (or a scheduler) that has them.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -175,8 +176,11 @@ fn run(m: ArgMatches) -> ExitCode {
         Some(("scheduler", m)) => scheduler(m),
         Some(("worker", m)) => worker(m),
         Some(("ops", _)) => {
+            let mut out = std::io::stdout().lock();
             for name in rask_graph::registry::op_names() {
-                println!("{name}");
+                if writeln!(out, "{name}").is_err() {
+                    break; // `rask ops | head`
+                }
             }
             Ok(())
         }
@@ -199,6 +203,10 @@ fn scheduler(m: &ArgMatches) -> Result<(), String> {
     let options = SchedulerOptions {
         token: m.get_one::<String>("token").cloned(),
         tls: tls(m)?,
+        dashboard: Some(format!(
+            "{host}:{}",
+            m.get_one::<u16>("dashboard-port").copied().unwrap_or(8787)
+        )),
         worker_ttl: Duration::from_secs(m.get_one::<u64>("worker-ttl").copied().unwrap_or(10)),
         ..SchedulerOptions::default()
     };
@@ -209,7 +217,13 @@ fn scheduler(m: &ArgMatches) -> Result<(), String> {
     } else {
         "tcp"
     };
-    println!("Scheduler at:   {scheme}://{}", handle.address());
+    // A closed standard output (a reader that went away) does not stop the scheduler.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Scheduler at:   {scheme}://{}", handle.address());
+    if let Some(d) = handle.dashboard_address() {
+        let _ = writeln!(out, "Metrics at:     http://{d}/metrics");
+    }
+    let _ = out.flush();
     handle.wait();
     Ok(())
 }
@@ -242,9 +256,11 @@ fn worker(m: &ArgMatches) -> Result<(), String> {
     if let Some(t) = tls(m)? {
         o = o.tls(t);
     }
-    println!("Waiting to connect to: tcp://{}", o.scheduler_address());
-    println!("Threads: {}", o.threads());
-    println!("Memory: {}", crate::client::memory_text(limit));
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "Waiting to connect to: {}", o.scheduler_address());
+    let _ = writeln!(out, "Threads: {}", o.threads());
+    let _ = writeln!(out, "Memory: {}", crate::client::memory_text(limit));
+    let _ = out.flush();
     run_worker(o).map_err(|e| e.to_string())
 }
 

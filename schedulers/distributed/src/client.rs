@@ -79,6 +79,9 @@ impl Drop for Link {
     }
 }
 
+/// The scheduler's summary: its address, its observability port, its workers.
+type Info = (String, Option<String>, Vec<WorkerInfo>);
+
 /// What a computation gets back: per wanted key, its value or why not.
 type Outcome = Result<HashMap<Key, Value>, ComputeError>;
 
@@ -99,7 +102,7 @@ enum Request {
         reply: std_mpsc::Sender<Reply>,
     },
     Info {
-        reply: std_mpsc::Sender<(String, Vec<WorkerInfo>)>,
+        reply: std_mpsc::Sender<Info>,
     },
 }
 
@@ -157,14 +160,24 @@ impl Client {
         &self.link.address
     }
 
-    /// The workers connected now.
-    pub fn workers(&self) -> Result<Vec<WorkerSummary>, DistributedError> {
+    fn info(&self) -> Result<Info, DistributedError> {
         let (tx, rx) = std_mpsc::channel();
         (self.link.requests)
             .send(Request::Info { reply: tx })
             .map_err(|_| DistributedError::Disconnected)?;
-        let (_, workers) = rx.recv().map_err(|_| DistributedError::Disconnected)?;
+        rx.recv().map_err(|_| DistributedError::Disconnected)
+    }
+
+    /// The workers connected now.
+    pub fn workers(&self) -> Result<Vec<WorkerSummary>, DistributedError> {
+        let (_, _, workers) = self.info()?;
         Ok(workers.into_iter().map(WorkerSummary::from).collect())
+    }
+
+    /// Where the scheduler serves `/metrics` and `/api/status` (`http://HOST:PORT`), if it
+    /// does.
+    pub fn dashboard_address(&self) -> Result<Option<String>, DistributedError> {
+        Ok(self.info()?.1)
     }
 
     /// Waits until at least `n` workers are connected (Dask's `wait_for_workers`), at most
@@ -195,13 +208,16 @@ impl Client {
     /// Dask's summary of the cluster: the scheduler, the workers, threads and memory in all,
     /// then each worker.
     pub fn summary(&self) -> Result<String, DistributedError> {
-        let mut workers = self.workers()?;
+        let (_, dashboard, workers) = self.info()?;
+        let mut workers: Vec<WorkerSummary> =
+            workers.into_iter().map(WorkerSummary::from).collect();
         workers.sort_by(|a, b| a.name.cmp(&b.name));
         let threads: u32 = workers.iter().map(|w| w.nthreads).sum();
         let memory: u64 = workers.iter().map(|w| w.memory_limit).sum();
         let mut s = format!(
-            "Client\nConnection method: Direct  Scheduler: {}\nScheduler Info\n  Comm: {}  Workers: {}\n  Total threads: {threads}  Total memory: {}\nWorkers\n",
+            "Client\nConnection method: Direct  Scheduler: {}\nMetrics: {}\nScheduler Info\n  Comm: {}  Workers: {}\n  Total threads: {threads}  Total memory: {}\nWorkers\n",
             self.address(),
+            dashboard.map_or_else(|| "none".to_string(), |d| format!("{d}/metrics")),
             self.address(),
             workers.len(),
             memory_text(memory)
@@ -580,7 +596,7 @@ async fn serve(
     let mut pending: HashMap<u64, Pending> = HashMap::new();
     let mut waiting: HashMap<Key, Vec<u64>> = HashMap::new();
     let mut watching: HashMap<Key, Vec<u64>> = HashMap::new();
-    let mut info: Vec<std_mpsc::Sender<(String, Vec<WorkerInfo>)>> = Vec::new();
+    let mut info: Vec<std_mpsc::Sender<Info>> = Vec::new();
     // Updates in the order sent: a refusal answers the oldest one not yet answered.
     let mut unanswered: std::collections::VecDeque<u64> = Default::default();
     while let Some(event) = rx.recv().await {
@@ -688,9 +704,13 @@ async fn serve(
                     }
                 }
             }
-            Event::FromScheduler(ToClient::Info { address, workers }) => {
+            Event::FromScheduler(ToClient::Info {
+                address,
+                dashboard,
+                workers,
+            }) => {
                 if !info.is_empty() {
-                    let _ = info.remove(0).send((address, workers));
+                    let _ = info.remove(0).send((address, dashboard, workers));
                 }
             }
             Event::Gathered {

@@ -184,6 +184,10 @@ impl LocalClusterBuilder {
         }
         let mut options = self.options.clone();
         options.token.clone_from(&self.token);
+        if options.dashboard.is_none() {
+            // Dask's LocalCluster serves its dashboard too; on any free port here.
+            options.dashboard = Some("127.0.0.1:0".into());
+        }
         let scheduler = SchedulerHandle::start("127.0.0.1:0", options)
             .map_err(DistributedError::io("start the scheduler"))?;
         let exe = std::env::current_exe().map_err(DistributedError::io("find this program"))?;
@@ -269,6 +273,11 @@ impl LocalCluster {
     pub fn address(&self) -> String {
         let scheme = if self.tls.is_some() { "tls" } else { "tcp" };
         format!("{scheme}://{}", self.scheduler.address())
+    }
+
+    /// Where the scheduler serves `/metrics` and `/api/status`, `http://127.0.0.1:PORT`.
+    pub fn dashboard_address(&self) -> Option<String> {
+        (self.scheduler.dashboard_address()).map(|a| format!("http://{a}"))
     }
 
     /// The cluster's TLS, if it has it.

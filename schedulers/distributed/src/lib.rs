@@ -40,6 +40,7 @@ mod cluster;
 mod error;
 mod protocol;
 mod server;
+mod status;
 mod tls;
 mod worker;
 
@@ -48,5 +49,6 @@ pub use cluster::{LocalCluster, LocalClusterBuilder};
 pub use error::DistributedError;
 pub use protocol::PROTOCOL;
 pub use server::{SchedulerHandle, SchedulerOptions};
+pub use status::{ClusterStatus, TaskCounts, WorkerStatus};
 pub use tls::TlsConfig;
 pub use worker::{WORKER_ENV, WorkerOptions, run_worker};

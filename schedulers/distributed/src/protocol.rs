@@ -152,6 +152,8 @@ pub(crate) enum ToClient {
     /// The cluster's summary.
     Info {
         address: String,
+        /// Where `/metrics` and `/api/status` are served, if anywhere.
+        dashboard: Option<String>,
         workers: Vec<WorkerInfo>,
     },
     /// What happened to tasks this client submitted with events wanted.

@@ -26,6 +26,7 @@ use crate::protocol::{
     ToClient, ToWorker, Welcome, WireEvent, WireFailure, WorkerHello, WorkerInfo, read_message,
     read_message_within, write_frame,
 };
+use crate::status::{ClusterStatus, TaskCounts, WorkerStatus};
 
 /// How a scheduler runs.
 #[derive(Debug, Clone)]
@@ -40,6 +41,9 @@ pub struct SchedulerOptions {
     pub queue_depth: u32,
     /// TLS for every connection (mutual, by the cluster's CA), or plain TCP.
     pub tls: Option<crate::TlsConfig>,
+    /// Where `/metrics` and `/api/status` are served (`HOST:PORT`; port 0 for any free
+    /// one), or nowhere.
+    pub dashboard: Option<String>,
 }
 
 impl Default for SchedulerOptions {
@@ -50,6 +54,7 @@ impl Default for SchedulerOptions {
             state: StateConfig::default(),
             queue_depth: 16,
             tls: None,
+            dashboard: None,
         }
     }
 }
@@ -97,6 +102,10 @@ enum Event {
     FromClient(u64, FromClient),
     ClientGone(u64),
     Tick,
+    /// The observability port asks for the cluster's status.
+    Status(tokio::sync::oneshot::Sender<ClusterStatus>),
+    /// The observability port's address (told to clients).
+    Dashboard(Option<String>),
 }
 
 /// A task as the scheduler keeps it: its op (an index into the op table) and its arguments,
@@ -124,6 +133,8 @@ struct WorkerConn {
     sent_ops: FxHashSet<u32>,
     /// Tasks it said it started and has not answered (blamed if it dies).
     running: FxHashSet<u64>,
+    /// Bytes of results it holds, by its last heartbeat.
+    held: u64,
 }
 
 struct Server {
@@ -142,12 +153,17 @@ struct Server {
     commands: Vec<Command<WireFailure>>,
     /// Task events to forward, per client, sent with the next batch.
     events: FxHashMap<ClientId, Vec<WireEvent>>,
+    /// Inputs sent to be fetched from another worker, since the start.
+    transfers: u64,
+    /// Where the observability port is.
+    dashboard: Option<String>,
 }
 
 /// Serves the scheduler on `listener` until the process ends. `live_workers` counts the
 /// workers connected.
 pub(crate) async fn serve(
     listener: TcpListener,
+    dashboard: Option<TcpListener>,
     options: SchedulerOptions,
     live_workers: Arc<Count>,
 ) {
@@ -171,10 +187,26 @@ pub(crate) async fn serve(
         live_workers,
         commands: Vec::new(),
         events: FxHashMap::default(),
+        transfers: 0,
+        dashboard: None,
     };
     let token = server.options.token.clone();
     let tls = server.options.tls.clone();
     tokio::spawn(server.run(rx));
+    if let Some(d) = dashboard {
+        let dashboard_address = d.local_addr().ok().map(|a| format!("http://{a}"));
+        let (ask, mut asks) = unbounded_channel::<tokio::sync::oneshot::Sender<ClusterStatus>>();
+        let events = tx.clone();
+        tokio::spawn(async move {
+            while let Some(reply) = asks.recv().await {
+                if events.send(Event::Status(reply)).is_err() {
+                    return;
+                }
+            }
+        });
+        tokio::spawn(crate::status::serve(d, ask));
+        let _ = tx.send(Event::Dashboard(dashboard_address));
+    }
     let ticker = tx.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(ttl / 4);
@@ -333,6 +365,7 @@ impl Server {
                         last_seen: Instant::now(),
                         sent_ops: FxHashSet::default(),
                         running: FxHashSet::default(),
+                        held: 0,
                     },
                 );
                 self.live_workers.set(self.workers.len());
@@ -350,6 +383,10 @@ impl Server {
                     self.state.remove_client(c);
                 }
             }
+            Event::Status(reply) => {
+                let _ = reply.send(self.status());
+            }
+            Event::Dashboard(address) => self.dashboard = address,
             Event::Tick => {
                 let ttl = self.options.worker_ttl;
                 let silent: Vec<u64> = (self.workers.iter())
@@ -451,7 +488,7 @@ impl Server {
                     });
                 }
             }
-            FromWorker::Heartbeat { .. } => {}
+            FromWorker::Heartbeat { held } => worker.held = held,
         }
     }
 
@@ -500,6 +537,7 @@ impl Server {
                     .collect();
                 let _ = tx.send(ToClient::Info {
                     address: self.address.clone(),
+                    dashboard: self.dashboard.clone(),
                     workers,
                 });
             }
@@ -584,6 +622,9 @@ impl Server {
                     let Some(run) = self.run_task(worker, task) else {
                         continue;
                     };
+                    self.transfers += (run.args.iter())
+                        .filter(|a| matches!(a, RunArg::Remote { .. }))
+                        .count() as u64;
                     let batch = compute.entry(conn).or_default();
                     if let Some(w) = self.workers.get_mut(&conn)
                         && w.sent_ops.insert(run.op)
@@ -682,6 +723,40 @@ impl Server {
         })
     }
 
+    /// The cluster as it is now, for the observability port.
+    fn status(&self) -> ClusterStatus {
+        let mut workers: Vec<WorkerStatus> = (self.workers.values())
+            .map(|w| {
+                let load = self.state.worker_load(w.w).unwrap_or_default();
+                WorkerStatus {
+                    name: w.hello.name.clone(),
+                    address: w.hello.data.clone(),
+                    nthreads: w.hello.nthreads,
+                    memory_limit: w.hello.memory_limit,
+                    bytes_in_memory: w.held,
+                    bytes_spilled: 0,
+                    results: load.results,
+                    processing: load.in_flight,
+                }
+            })
+            .collect();
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        let [released, waiting, queued, processing, memory, erred] = self.state.counts();
+        ClusterStatus {
+            address: self.address.clone(),
+            workers,
+            tasks: TaskCounts {
+                released,
+                waiting,
+                queued,
+                processing,
+                memory,
+                erred,
+            },
+            transfers: self.transfers,
+        }
+    }
+
     fn client_tx(&self, client: ClientId) -> Option<&UnboundedSender<ToClient>> {
         (self.clients.values())
             .find(|(c, _)| *c == client)
@@ -739,6 +814,7 @@ pub struct SchedulerHandle {
     live_workers: Arc<Count>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    dashboard: Option<SocketAddr>,
 }
 
 impl SchedulerHandle {
@@ -747,6 +823,15 @@ impl SchedulerHandle {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
+        let dashboard = match &options.dashboard {
+            Some(d) => {
+                let l = std::net::TcpListener::bind(d)?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let dashboard_address = dashboard.as_ref().and_then(|l| l.local_addr().ok());
         let live_workers = Arc::new(Count::default());
         let live = Arc::clone(&live_workers);
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
@@ -762,8 +847,9 @@ impl SchedulerHandle {
                     let Ok(listener) = TcpListener::from_std(listener) else {
                         return;
                     };
+                    let dashboard = dashboard.and_then(|d| TcpListener::from_std(d).ok());
                     tokio::select! {
-                        () = serve(listener, options, live) => {}
+                        () = serve(listener, dashboard, options, live) => {}
                         _ = stop => {}
                     }
                 });
@@ -771,6 +857,7 @@ impl SchedulerHandle {
             })?;
         Ok(Self {
             address,
+            dashboard: dashboard_address,
             live_workers,
             shutdown: Some(shutdown),
             thread: Some(thread),
@@ -787,6 +874,11 @@ impl SchedulerHandle {
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where `/metrics` and `/api/status` are served, if anywhere.
+    pub fn dashboard_address(&self) -> Option<SocketAddr> {
+        self.dashboard
     }
 
     /// How many workers are connected.

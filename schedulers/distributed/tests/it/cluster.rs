@@ -309,3 +309,67 @@ fn callbacks_hear_what_the_workers_did() {
         ["worker-0", "worker-1"]
     );
 }
+
+/// `GET path` on `addr` (`http://HOST:PORT`): the status line and the body.
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let host = addr.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+#[test]
+fn metrics_and_status_describe_the_cluster() {
+    rask_testing::within(60, || {
+        let cluster = LocalCluster::builder()
+            .n_workers(2)
+            .threads_per_worker(2)
+            .memory_limit(1 << 30)
+            .build()
+            .unwrap();
+        let client = Client::new(&cluster).unwrap();
+        let dashboard = cluster.dashboard_address().unwrap();
+        assert_eq!(client.dashboard_address().unwrap(), Some(dashboard.clone()));
+        assert!(
+            client
+                .summary()
+                .unwrap()
+                .contains(&format!("Metrics: {dashboard}/metrics"))
+        );
+        // Something held: a computation's result, kept by a client that wants it... here the
+        // workers hold nothing between computations, so the counts start at zero.
+        let (g, key) = rask_testing::tree(64, Arc::new(AddConst(1)), Arc::new(Sum));
+        client.scheduler().get(&g, &[key], &[]).unwrap();
+        let (status, body) = http_get(&dashboard, "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        for needle in [
+            "# TYPE rask_scheduler_workers gauge\nrask_scheduler_workers 2\n",
+            "rask_scheduler_tasks{state=\"erred\"} 0\n",
+            "rask_worker_threads{worker=\"worker-0\"} 2\n",
+            "rask_worker_memory_limit_bytes{worker=\"worker-1\"} 1073741824\n",
+            "rask_worker_spilled_bytes{worker=\"worker-0\"} 0\n",
+            "# TYPE rask_scheduler_transfers_total counter\n",
+        ] {
+            assert!(body.contains(needle), "{needle} not in\n{body}");
+        }
+        let (status, body) = http_get(&dashboard, "/api/status");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        let j: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(j["address"], cluster.address());
+        let workers = j["workers"].as_array().unwrap();
+        assert_eq!(workers.len(), 2);
+        assert_eq!(workers[0]["name"], "worker-0");
+        assert_eq!(workers[1]["nthreads"], 2);
+        assert_eq!(j["tasks"]["processing"], 0);
+        let (status, _) = http_get(&dashboard, "/nothing-here");
+        assert_eq!(status, "HTTP/1.1 404 Not Found");
+    });
+}
