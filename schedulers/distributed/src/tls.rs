@@ -181,6 +181,12 @@ fn peer_name() -> ServerName<'static> {
     ServerName::try_from("rask").unwrap_or_else(|_| unreachable!("a valid DNS name"))
 }
 
+/// How long a connection may take to open.
+const CONNECT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a data connection may stay silent in the middle of a transfer.
+const DATA_SILENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How long a TLS handshake may take.
 const HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -204,7 +210,9 @@ pub(crate) async fn dial(
     addr: &str,
     tls: Option<&TlsConfig>,
 ) -> io::Result<(Box<dyn Io>, std::net::SocketAddr)> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = tokio::time::timeout(CONNECT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connect to {addr}")))??;
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr()?;
     match tls {
@@ -227,8 +235,14 @@ pub(crate) fn host_port(addr: &str) -> &str {
 
 /// A blocking connection to `addr`: TLS when the cluster has it.
 pub(crate) fn dial_blocking(addr: &str, tls: Option<&TlsConfig>) -> io::Result<Box<dyn SyncIo>> {
-    let stream = std::net::TcpStream::connect(addr)?;
+    use std::net::ToSocketAddrs;
+    let to = (addr.to_socket_addrs()?.next())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address {addr}")))?;
+    // A worker cut off answers nothing: a connection or a read that waits is given up.
+    let stream = std::net::TcpStream::connect_timeout(&to, CONNECT)?;
     let _ = stream.set_nodelay(true);
+    stream.set_read_timeout(Some(DATA_SILENCE))?;
+    stream.set_write_timeout(Some(DATA_SILENCE))?;
     match tls {
         None => Ok(Box::new(stream)),
         Some(t) => {

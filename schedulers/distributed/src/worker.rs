@@ -108,6 +108,9 @@ impl WorkerOptions {
     }
 }
 
+/// How long a worker keeps trying to reach its scheduler.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
+
 /// The results a worker holds, shared by its compute threads and its data server.
 type Store = Arc<Mutex<HashMap<u64, Value>>>;
 
@@ -129,12 +132,25 @@ pub fn run_worker(options: WorkerOptions) -> Result<(), DistributedError> {
 }
 
 async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
-    let (stream, local) = crate::tls::dial(&options.scheduler, options.tls.as_ref())
-        .await
-        .map_err(DistributedError::io_at(
-            "connect to the scheduler",
-            &options.scheduler,
-        ))?;
+    // A scheduler that is not listening yet (started at the same time) is tried again, as a
+    // Dask worker does, for up to `CONNECT_PATIENCE`.
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(50);
+    let (stream, local) = loop {
+        match crate::tls::dial(&options.scheduler, options.tls.as_ref()).await {
+            Ok(s) => break s,
+            Err(e) if started.elapsed() >= CONNECT_PATIENCE => {
+                return Err(DistributedError::io_at(
+                    "connect to the scheduler",
+                    &options.scheduler,
+                )(e));
+            }
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+        }
+    };
     let here = local.ip();
     let data_listener = TcpListener::bind((here, 0))
         .await
