@@ -19,6 +19,7 @@ use crate::error::failed;
 /// The halves of a connection to the scheduler (plain or TLS).
 type ReadHalf = tokio::io::ReadHalf<Box<dyn crate::tls::Io>>;
 type WriteHalf = tokio::io::WriteHalf<Box<dyn crate::tls::Io>>;
+use crate::futures::FutureStatus;
 use crate::protocol::{
     Encoded, FromClient, Hello, PROTOCOL, Peer, TaskArg, ToClient, Welcome, WireEvent, WireFailure,
     WireTask, WorkerInfo, read_message, write_frame,
@@ -56,9 +57,9 @@ impl fmt::Debug for Client {
 
 /// The client's side of the connection: a runtime of its own, and a channel to the task
 /// that owns the socket.
-struct Link {
+pub(crate) struct Link {
     address: String,
-    requests: UnboundedSender<Request>,
+    pub(crate) requests: UnboundedSender<Request>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
 }
 
@@ -86,12 +87,12 @@ type Info = (String, Option<String>, Vec<WorkerInfo>);
 type Outcome = Result<HashMap<Key, Value>, ComputeError>;
 
 /// What the connection task tells a computation: its tasks' events, then its outcome.
-enum Reply {
+pub(crate) enum Reply {
     Events(Vec<WireEvent>),
     Done(Outcome),
 }
 
-enum Request {
+pub(crate) enum Request {
     Compute {
         ops: Vec<Encoded>,
         labels: Vec<String>,
@@ -103,6 +104,31 @@ enum Request {
     },
     Info {
         reply: std_mpsc::Sender<Info>,
+    },
+    /// Futures: an update whose keys are held until released.
+    Submit {
+        ops: Vec<Encoded>,
+        labels: Vec<String>,
+        tasks: Vec<WireTask>,
+        wanted: Vec<Key>,
+    },
+    /// A held key's value, when it is in memory.
+    Value {
+        key: Key,
+        reply: std_mpsc::Sender<Result<Value, ComputeError>>,
+    },
+    /// Told when a held key is in memory or failed.
+    Done {
+        key: Key,
+        reply: std_mpsc::Sender<()>,
+    },
+    Status {
+        key: Key,
+        reply: std_mpsc::Sender<FutureStatus>,
+    },
+    /// One holder fewer of these keys (a future dropped).
+    Release {
+        keys: Vec<Key>,
     },
 }
 
@@ -233,6 +259,10 @@ impl Client {
             ));
         }
         Ok(s)
+    }
+
+    pub(crate) fn link(&self) -> &Arc<Link> {
+        &self.link
     }
 
     /// This client as a scheduler to hand to `compute_with` (it is the default already).
@@ -457,7 +487,7 @@ impl<'a> Replay<'a> {
 
 /// The plan's ops (each distinct one encoded once) and tasks, as the wire carries them; an
 /// unregistered op or literal is an error naming its task, before anything is sent.
-fn encode(plan: &Plan) -> Result<Encoding, ComputeError> {
+pub(crate) fn encode(plan: &Plan) -> Result<Encoding, ComputeError> {
     let mut table = registry::OpTable::default();
     let mut labels: Vec<String> = Vec::new();
     let mut tasks = Vec::with_capacity(plan.len());
@@ -501,7 +531,7 @@ fn encode(plan: &Plan) -> Result<Encoding, ComputeError> {
 }
 
 /// A plan as the wire carries it: the distinct ops, their names, the tasks.
-type Encoding = (Vec<Encoded>, Vec<String>, Vec<WireTask>);
+pub(crate) type Encoding = (Vec<Encoded>, Vec<String>, Vec<WireTask>);
 
 async fn handshake(
     addr: &str,
@@ -543,11 +573,19 @@ enum Event {
     Request(Request),
     FromScheduler(ToClient),
     Gathered {
-        compute: u64,
+        waiter: Waiter,
         key: Key,
         value: Result<Value, DistributedError>,
     },
     Lost,
+}
+
+/// Who waits for a key's value.
+enum Waiter {
+    /// A computation (by number).
+    Compute(u64),
+    /// A future's `result`.
+    Future(std_mpsc::Sender<Result<Value, ComputeError>>),
 }
 
 /// A computation waiting for its keys.
@@ -559,8 +597,310 @@ struct Pending {
     reply: std_mpsc::Sender<Reply>,
 }
 
+/// Where a key the client holds stands.
+#[derive(Clone)]
+enum KeyState {
+    Pending,
+    Memory { id: u64, who_has: Vec<String> },
+    Erred(Erred),
+}
+
+/// Why a key failed, kept to answer everyone who asks.
+type Erred = ComputeError;
+
+/// A key the client holds: how many holders (computations and futures), where it stands, and
+/// who waits.
+struct Entry {
+    holders: usize,
+    state: KeyState,
+    values: Vec<Waiter>,
+    done: Vec<std_mpsc::Sender<()>>,
+}
+
+/// The connection task's tables.
+struct Conn {
+    out: UnboundedSender<FromClient>,
+    events: UnboundedSender<Event>,
+    token: Option<String>,
+    tls: Option<crate::TlsConfig>,
+    keys: HashMap<Key, Entry>,
+    pending: HashMap<u64, Pending>,
+    watching: HashMap<Key, Vec<u64>>,
+    /// Updates not known to be accepted yet: their keys (a refusal names its update).
+    updates: HashMap<u64, Vec<Key>>,
+    info: Vec<std_mpsc::Sender<Info>>,
+    next: u64,
+}
+
+impl Conn {
+    /// Sends an update wanting `wanted`, each held once more.
+    fn update(
+        &mut self,
+        ops: Vec<Encoded>,
+        labels: Vec<String>,
+        tasks: Vec<WireTask>,
+        wanted: Vec<Key>,
+        events: bool,
+    ) -> u64 {
+        self.next += 1;
+        for k in &wanted {
+            let e = self.keys.entry(k.clone()).or_insert_with(|| Entry {
+                holders: 0,
+                state: KeyState::Pending,
+                values: Vec::new(),
+                done: Vec::new(),
+            });
+            e.holders += 1;
+            if matches!(e.state, KeyState::Erred(_)) {
+                e.state = KeyState::Pending; // submitted again: tried again
+            }
+        }
+        self.updates.insert(self.next, wanted.clone());
+        let _ = self.out.send(FromClient::UpdateGraph {
+            id: self.next,
+            ops,
+            labels,
+            events,
+            tasks,
+            wanted,
+        });
+        self.next
+    }
+
+    /// One holder fewer of each of `keys`; the scheduler is told of those no one holds.
+    fn release(&mut self, keys: &[Key]) {
+        let mut gone = Vec::new();
+        for k in keys {
+            if let Some(e) = self.keys.get_mut(k) {
+                e.holders = e.holders.saturating_sub(1);
+                if e.holders == 0 {
+                    self.keys.remove(k);
+                    gone.push(k.clone());
+                }
+            }
+        }
+        if !gone.is_empty() {
+            let _ = self.out.send(FromClient::Release { keys: gone });
+        }
+    }
+
+    /// Fetches `key` from its workers for `waiter`.
+    fn gather_for(&self, waiter: Waiter, key: &Key, id: u64, who_has: &[String]) {
+        let (events, key, who_has) = (self.events.clone(), key.clone(), who_has.to_vec());
+        let (token, tls) = (self.token.clone(), self.tls.clone());
+        tokio::spawn(async move {
+            let value = gather(&key, id, &who_has, token, tls).await;
+            let _ = events.send(Event::Gathered { waiter, key, value });
+        });
+    }
+
+    /// Gives `waiter` the value of `key`, or its error, or waits for it.
+    fn want_value(&mut self, waiter: Waiter, key: &Key) {
+        let Some(e) = self.keys.get_mut(key) else {
+            let e = failed(DistributedError::GraphRefused(format!("{key} is not held")));
+            self.answer(waiter, key, Err(e));
+            return;
+        };
+        match e.state.clone() {
+            KeyState::Pending => e.values.push(waiter),
+            KeyState::Memory { id, who_has } => self.gather_for(waiter, key, id, &who_has),
+            KeyState::Erred(err) => self.answer(waiter, key, Err(err)),
+        }
+    }
+
+    fn answer(&mut self, waiter: Waiter, key: &Key, value: Result<Value, Erred>) {
+        match waiter {
+            Waiter::Future(tx) => {
+                let _ = tx.send(value);
+            }
+            Waiter::Compute(c) => match value {
+                Ok(v) => {
+                    let Some(p) = self.pending.get_mut(&c) else {
+                        return;
+                    };
+                    p.got.insert(key.clone(), v);
+                    if p.got.len() == p.wanted.len() {
+                        let got = std::mem::take(&mut p.got);
+                        self.finish(c, Ok(got));
+                    }
+                }
+                Err(e) => self.finish(c, Err(e)),
+            },
+        }
+    }
+
+    /// `key` is settled (in memory or failed): its waiters are answered or sent to gather.
+    fn settle(&mut self, key: &Key, state: KeyState) {
+        let Some(e) = self.keys.get_mut(key) else {
+            return;
+        };
+        e.state = state.clone();
+        let waiters = std::mem::take(&mut e.values);
+        for d in e.done.drain(..) {
+            let _ = d.send(());
+        }
+        for w in waiters {
+            match &state {
+                KeyState::Memory { id, who_has } => self.gather_for(w, key, *id, who_has),
+                KeyState::Erred(err) => self.answer(w, key, Err(err.clone())),
+                KeyState::Pending => {}
+            }
+        }
+    }
+
+    /// Answers computation `c` and lets go of what it held.
+    fn finish(&mut self, c: u64, outcome: Outcome) {
+        let Some(p) = self.pending.remove(&c) else {
+            return;
+        };
+        for k in &p.watched {
+            if let Some(v) = self.watching.get_mut(k) {
+                v.retain(|x| *x != c);
+                if v.is_empty() {
+                    self.watching.remove(k);
+                }
+            }
+        }
+        self.release(&p.wanted);
+        let _ = p.reply.send(Reply::Done(outcome));
+    }
+
+    fn request(&mut self, r: Request) {
+        match r {
+            Request::Compute {
+                ops,
+                labels,
+                tasks,
+                wanted,
+                events,
+                reply,
+            } => {
+                let watched: Vec<Key> = if events {
+                    tasks.iter().map(|t| t.key.clone()).collect()
+                } else {
+                    Vec::new()
+                };
+                let c = self.update(ops, labels, tasks, wanted.clone(), events);
+                for k in &watched {
+                    self.watching.entry(k.clone()).or_default().push(c);
+                }
+                self.pending.insert(
+                    c,
+                    Pending {
+                        wanted: wanted.clone(),
+                        got: HashMap::new(),
+                        watched,
+                        reply,
+                    },
+                );
+                for k in &wanted {
+                    self.want_value(Waiter::Compute(c), k);
+                }
+            }
+            Request::Submit {
+                ops,
+                labels,
+                tasks,
+                wanted,
+            } => {
+                self.update(ops, labels, tasks, wanted, false);
+            }
+            Request::Value { key, reply } => self.want_value(Waiter::Future(reply), &key),
+            Request::Done { key, reply } => match self.keys.get_mut(&key) {
+                Some(e) if matches!(e.state, KeyState::Pending) => e.done.push(reply),
+                _ => {
+                    let _ = reply.send(());
+                }
+            },
+            Request::Status { key, reply } => {
+                let status = match self.keys.get(&key).map(|e| &e.state) {
+                    Some(KeyState::Pending) => FutureStatus::Pending,
+                    Some(KeyState::Memory { .. }) => FutureStatus::Finished,
+                    Some(KeyState::Erred(_)) => FutureStatus::Error,
+                    None => FutureStatus::Released,
+                };
+                let _ = reply.send(status);
+            }
+            Request::Release { keys } => self.release(&keys),
+            Request::Info { reply } => {
+                self.info.push(reply);
+                let _ = self.out.send(FromClient::Info);
+            }
+        }
+    }
+
+    fn scheduler_said(&mut self, msg: ToClient) {
+        match msg {
+            ToClient::InMemory {
+                key, id, who_has, ..
+            } => {
+                self.updates.retain(|_, keys| !keys.contains(&key));
+                self.settle(&key, KeyState::Memory { id, who_has });
+            }
+            ToClient::Erred {
+                key,
+                failed,
+                op,
+                failure,
+            } => {
+                self.updates.retain(|_, keys| !keys.contains(&key));
+                self.settle(&key, KeyState::Erred(error_of(&failed, &op, failure)));
+            }
+            ToClient::Refused { id, reason } => {
+                for key in self.updates.remove(&id).unwrap_or_default() {
+                    let e = failed(DistributedError::GraphRefused(reason.clone()));
+                    self.settle(&key, KeyState::Erred(e));
+                }
+            }
+            ToClient::Events(events) => {
+                let mut per: HashMap<u64, Vec<WireEvent>> = HashMap::new();
+                for e in events {
+                    let key = match &e {
+                        WireEvent::Start { key, .. }
+                        | WireEvent::Finish { key, .. }
+                        | WireEvent::Released { key, .. } => key,
+                    };
+                    if let Some(cs) = self.watching.get(key) {
+                        for c in cs {
+                            per.entry(*c).or_default().push(e.clone());
+                        }
+                    }
+                }
+                for (c, events) in per {
+                    if let Some(p) = self.pending.get(&c) {
+                        let _ = p.reply.send(Reply::Events(events));
+                    }
+                }
+            }
+            ToClient::Info {
+                address,
+                dashboard,
+                workers,
+            } => {
+                if !self.info.is_empty() {
+                    let _ = self.info.remove(0).send((address, dashboard, workers));
+                }
+            }
+        }
+    }
+
+    fn lost(&mut self) {
+        let keys: Vec<Key> = self.keys.keys().cloned().collect();
+        for k in keys {
+            self.settle(&k, KeyState::Erred(failed(DistributedError::Disconnected)));
+        }
+        for (_, p) in self.pending.drain() {
+            let _ = p
+                .reply
+                .send(Reply::Done(Err(failed(DistributedError::Disconnected))));
+        }
+        self.watching.clear();
+        self.info.clear();
+    }
+}
+
 /// Owns the socket: sends requests, routes what the scheduler reports to the computations
-/// that wait for it, gathers results from the workers.
+/// and futures that wait for it, gathers results from the workers.
 async fn serve(
     write: WriteHalf,
     mut reader: BufReader<ReadHalf>,
@@ -592,198 +932,28 @@ async fn serve(
         BufWriter::with_capacity(1 << 16, write),
         out_rx,
     ));
-    let mut next = 0u64;
-    let mut pending: HashMap<u64, Pending> = HashMap::new();
-    let mut waiting: HashMap<Key, Vec<u64>> = HashMap::new();
-    let mut watching: HashMap<Key, Vec<u64>> = HashMap::new();
-    let mut info: Vec<std_mpsc::Sender<Info>> = Vec::new();
-    // Updates in the order sent: a refusal answers the oldest one not yet answered.
-    let mut unanswered: std::collections::VecDeque<u64> = Default::default();
+    let mut conn = Conn {
+        out,
+        events,
+        token,
+        tls,
+        keys: HashMap::new(),
+        pending: HashMap::new(),
+        watching: HashMap::new(),
+        updates: HashMap::new(),
+        info: Vec::new(),
+        next: 0,
+    };
     while let Some(event) = rx.recv().await {
         match event {
-            Event::Request(Request::Compute {
-                ops,
-                labels,
-                tasks,
-                wanted,
-                events,
-                reply,
-            }) => {
-                next += 1;
-                for k in &wanted {
-                    waiting.entry(k.clone()).or_default().push(next);
-                }
-                let watched: Vec<Key> = if events {
-                    tasks.iter().map(|t| t.key.clone()).collect()
-                } else {
-                    Vec::new()
-                };
-                for k in &watched {
-                    watching.entry(k.clone()).or_default().push(next);
-                }
-                pending.insert(
-                    next,
-                    Pending {
-                        wanted: wanted.clone(),
-                        got: HashMap::new(),
-                        watched,
-                        reply,
-                    },
-                );
-                unanswered.push_back(next);
-                let _ = out.send(FromClient::UpdateGraph {
-                    ops,
-                    labels,
-                    events,
-                    tasks,
-                    wanted,
-                });
+            Event::Request(r) => conn.request(r),
+            Event::FromScheduler(msg) => conn.scheduler_said(msg),
+            Event::Gathered { waiter, key, value } => {
+                conn.answer(waiter, &key, value.map_err(failed));
             }
-            Event::Request(Request::Info { reply }) => {
-                info.push(reply);
-                let _ = out.send(FromClient::Info);
-            }
-            Event::FromScheduler(ToClient::InMemory {
-                key, id, who_has, ..
-            }) => {
-                let Some(computes) = waiting.get(&key) else {
-                    continue;
-                };
-                for &c in computes {
-                    unanswered.retain(|u| *u != c);
-                    let (events, key, who_has) = (events.clone(), key.clone(), who_has.clone());
-                    let (token, tls) = (token.clone(), tls.clone());
-                    tokio::spawn(async move {
-                        let value = gather(&key, id, &who_has, token, tls).await;
-                        let _ = events.send(Event::Gathered {
-                            compute: c,
-                            key,
-                            value,
-                        });
-                    });
-                }
-            }
-            Event::FromScheduler(ToClient::Erred {
-                key,
-                failed,
-                op,
-                failure,
-            }) => {
-                let Some(computes) = waiting.get(&key).cloned() else {
-                    continue;
-                };
-                for c in computes {
-                    unanswered.retain(|u| *u != c);
-                    let e = error_of(&failed, &op, failure.clone());
-                    finish(c, Err(e), &mut pending, &mut waiting, &mut watching, &out);
-                }
-            }
-            Event::FromScheduler(ToClient::Refused { reason }) => {
-                if let Some(c) = unanswered.pop_front() {
-                    let e = failed(DistributedError::GraphRefused(reason));
-                    finish(c, Err(e), &mut pending, &mut waiting, &mut watching, &out);
-                }
-            }
-            Event::FromScheduler(ToClient::Events(events)) => {
-                let mut per: HashMap<u64, Vec<WireEvent>> = HashMap::new();
-                for e in events {
-                    let key = match &e {
-                        WireEvent::Start { key, .. }
-                        | WireEvent::Finish { key, .. }
-                        | WireEvent::Released { key, .. } => key,
-                    };
-                    if let Some(cs) = watching.get(key) {
-                        for c in cs {
-                            per.entry(*c).or_default().push(e.clone());
-                        }
-                    }
-                }
-                for (c, events) in per {
-                    if let Some(p) = pending.get(&c) {
-                        let _ = p.reply.send(Reply::Events(events));
-                    }
-                }
-            }
-            Event::FromScheduler(ToClient::Info {
-                address,
-                dashboard,
-                workers,
-            }) => {
-                if !info.is_empty() {
-                    let _ = info.remove(0).send((address, dashboard, workers));
-                }
-            }
-            Event::Gathered {
-                compute,
-                key,
-                value,
-            } => {
-                let Some(p) = pending.get_mut(&compute) else {
-                    continue;
-                };
-                match value {
-                    Ok(v) => {
-                        p.got.insert(key, v);
-                        if p.got.len() == p.wanted.len() {
-                            let got = std::mem::take(&mut p.got);
-                            finish(
-                                compute,
-                                Ok(got),
-                                &mut pending,
-                                &mut waiting,
-                                &mut watching,
-                                &out,
-                            );
-                        }
-                    }
-                    Err(e) => finish(
-                        compute,
-                        Err(failed(e)),
-                        &mut pending,
-                        &mut waiting,
-                        &mut watching,
-                        &out,
-                    ),
-                }
-            }
-            Event::Lost => {
-                for (_, p) in pending.drain() {
-                    let _ = p
-                        .reply
-                        .send(Reply::Done(Err(failed(DistributedError::Disconnected))));
-                }
-                waiting.clear();
-                watching.clear();
-                info.clear();
-            }
+            Event::Lost => conn.lost(),
         }
     }
-}
-
-/// Answers computation `c` and releases what it wanted.
-fn finish(
-    c: u64,
-    outcome: Outcome,
-    pending: &mut HashMap<u64, Pending>,
-    waiting: &mut HashMap<Key, Vec<u64>>,
-    watching: &mut HashMap<Key, Vec<u64>>,
-    out: &UnboundedSender<FromClient>,
-) {
-    let Some(p) = pending.remove(&c) else {
-        return;
-    };
-    for (keys, map) in [(&p.wanted, &mut *waiting), (&p.watched, &mut *watching)] {
-        for k in keys {
-            if let Some(v) = map.get_mut(k) {
-                v.retain(|x| *x != c);
-                if v.is_empty() {
-                    map.remove(k);
-                }
-            }
-        }
-    }
-    let _ = out.send(FromClient::Release { keys: p.wanted });
-    let _ = p.reply.send(Reply::Done(outcome));
 }
 
 /// The value of `key` (task `id`), fetched from the first worker of `who_has` that has it

@@ -93,6 +93,8 @@ pub(crate) struct WireTask {
 pub(crate) enum FromClient {
     /// Tasks in priority order (their order in the update), and the keys wanted.
     UpdateGraph {
+        /// The client's number for this update (a refusal names it).
+        id: u64,
         ops: Vec<Encoded>,
         /// Per op: the name it goes by in errors (`Op::name`).
         labels: Vec<String>,
@@ -147,8 +149,8 @@ pub(crate) enum ToClient {
         op: String,
         failure: WireFailure,
     },
-    /// The update was refused (nothing of it applied).
-    Refused { reason: String },
+    /// Update `id` was refused (nothing of it applied).
+    Refused { id: u64, reason: String },
     /// The cluster's summary.
     Info {
         address: String,
@@ -397,6 +399,7 @@ mod tests {
         #[test]
         fn a_mutated_update_never_panics(flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
             let msg = FromClient::UpdateGraph {
+                id: 7,
                 ops: vec![Encoded { name: "rask-graph.add-const".into(), bytes: vec![2] }],
                 labels: vec!["add-const".into()],
                 events: true,

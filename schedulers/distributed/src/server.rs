@@ -512,6 +512,7 @@ impl Server {
         let (c, tx) = (*c, tx.clone());
         match msg {
             FromClient::UpdateGraph {
+                id,
                 ops,
                 labels,
                 events,
@@ -520,7 +521,7 @@ impl Server {
             } => match self.update_graph(c, ops, labels, tasks, &wanted, events.then_some(c)) {
                 Ok(()) => {}
                 Err(reason) => {
-                    let _ = tx.send(ToClient::Refused { reason });
+                    let _ = tx.send(ToClient::Refused { id, reason });
                 }
             },
             FromClient::Release { keys } => self.state.release_keys(c, &keys),

@@ -67,4 +67,5 @@ impl Op for Slow {
 }
 rask_graph::register_op!(Slow, "rask-distributed-tests.slow");
 
+mod futures;
 mod security;

@@ -1,0 +1,338 @@
+//! Futures: results that stay on the cluster while a [`Future`] of them lives (Dask's
+//! `client.submit`, `map`, `scatter`, `compute`, `gather`, `wait`, `as_completed`,
+//! `cancel`). A future is a handle on keys held by the client; the last clone dropped lets
+//! them go, and the scheduler releases what nothing else needs.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use rask_graph::{Collection, ComputeError, Datum, Delayed, Key, Plan, Value, delayed};
+
+use crate::DistributedError;
+use crate::client::{Client, Link, Request, encode};
+use crate::error::failed;
+
+/// Where a future stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FutureStatus {
+    /// Not computed yet.
+    Pending,
+    /// Its result is in memory on the cluster.
+    Finished,
+    /// It failed (or an input did).
+    Error,
+    /// No longer held (cancelled).
+    Released,
+}
+
+/// Turns the values of a future's keys into its result.
+type Finalize<T> = Arc<dyn Fn(Vec<Value>) -> Result<T, ComputeError> + Send + Sync>;
+
+/// A result held on the cluster (Dask's `Future`): [`result`](Future::result) waits for it
+/// and brings it here; while any clone lives, the cluster keeps it.
+///
+/// ```no_run
+/// use rask_distributed::{Client, LocalCluster};
+/// use rask_graph::{Arg, Delayed, Value, ops::AddConst};
+///
+/// let cluster = LocalCluster::builder().n_workers(2).build()?;
+/// let client = Client::new(&cluster)?;
+/// let x: Delayed<i64> = Delayed::from_op(AddConst(1), vec![Arg::Value(Value::new(41i64))], &[]);
+/// let f = client.submit(&x)?;
+/// assert_eq!(f.result()?, 42);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Future<T> {
+    keys: Arc<Held>,
+    finalize: Finalize<T>,
+    _t: PhantomData<fn() -> T>,
+}
+
+/// The keys of a future, released when the last clone goes.
+struct Held {
+    keys: Vec<Key>,
+    link: Arc<Link>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = (self.link.requests).send(Request::Release {
+            keys: std::mem::take(&mut self.keys),
+        });
+    }
+}
+
+impl<T> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Self {
+            keys: Arc::clone(&self.keys),
+            finalize: Arc::clone(&self.finalize),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<Future: {}, key: ", self.status_text())?;
+        match &self.keys.keys[..] {
+            [k] => write!(f, "{k}>"),
+            ks => write!(f, "{} keys>", ks.len()),
+        }
+    }
+}
+
+impl<T> Future<T> {
+    /// Its key (the first of them, for a collection's).
+    pub fn key(&self) -> &Key {
+        &self.keys.keys[0]
+    }
+
+    /// Where it stands: pending, finished, error.
+    pub fn status(&self) -> FutureStatus {
+        let mut worst = FutureStatus::Finished;
+        for k in &self.keys.keys {
+            let (tx, rx) = std_mpsc::channel();
+            let sent = (self.keys.link.requests).send(Request::Status {
+                key: k.clone(),
+                reply: tx,
+            });
+            let s = match sent {
+                Ok(()) => rx.recv().unwrap_or(FutureStatus::Released),
+                Err(_) => FutureStatus::Released,
+            };
+            if s != FutureStatus::Finished {
+                worst = s;
+                if s != FutureStatus::Pending {
+                    break;
+                }
+            }
+        }
+        worst
+    }
+
+    fn status_text(&self) -> &'static str {
+        match self.status() {
+            FutureStatus::Pending => "pending",
+            FutureStatus::Finished => "finished",
+            FutureStatus::Error => "error",
+            FutureStatus::Released => "released",
+        }
+    }
+
+    /// Whether it is finished or failed.
+    pub fn done(&self) -> bool {
+        self.status() != FutureStatus::Pending
+    }
+
+    /// Waits until it is finished or failed.
+    pub fn wait(&self) {
+        for k in &self.keys.keys {
+            let (tx, rx) = std_mpsc::channel();
+            let sent = (self.keys.link.requests).send(Request::Done {
+                key: k.clone(),
+                reply: tx,
+            });
+            if sent.is_ok() {
+                let _ = rx.recv();
+            }
+        }
+    }
+
+    /// Waits for its result and brings it here (it stays on the cluster too).
+    pub fn result(&self) -> Result<T, ComputeError> {
+        let mut values = Vec::with_capacity(self.keys.keys.len());
+        for k in &self.keys.keys {
+            let (tx, rx) = std_mpsc::channel();
+            (self.keys.link.requests)
+                .send(Request::Value {
+                    key: k.clone(),
+                    reply: tx,
+                })
+                .map_err(|_| failed(DistributedError::Disconnected))?;
+            values.push(
+                rx.recv()
+                    .unwrap_or_else(|_| Err(failed(DistributedError::Disconnected)))?,
+            );
+        }
+        (self.finalize)(values)
+    }
+
+    /// Lets its result go (Dask's `cancel`): not computed if nothing else needs it, released
+    /// if it was.
+    pub fn cancel(self) {
+        drop(self);
+    }
+}
+
+impl Client {
+    /// Starts computing `collection` on the cluster and returns at once (Dask's
+    /// `client.compute`): a future of its result.
+    pub fn compute_future<C>(&self, collection: &C) -> Result<Future<C::Output>, ComputeError>
+    where
+        C: Collection + Clone + Send + Sync + 'static,
+    {
+        collection.check()?;
+        let keys = collection.output_keys();
+        let graph = collection.optimized_graph()?;
+        let plan = Plan::lower(&graph, &keys)?;
+        let (ops, labels, tasks) = encode(&plan)?;
+        let mut wanted = keys.clone();
+        wanted.sort();
+        wanted.dedup();
+        (self.link().requests)
+            .send(Request::Submit {
+                ops,
+                labels,
+                tasks,
+                wanted: wanted.clone(),
+            })
+            .map_err(|_| failed(DistributedError::Disconnected))?;
+        let c = collection.clone();
+        // The values come back per distinct key; the collection wants them per output.
+        let finalize: Finalize<C::Output> = Arc::new(move |values: Vec<Value>| {
+            let by_key: std::collections::HashMap<&Key, &Value> =
+                wanted.iter().zip(values.iter()).collect();
+            let ordered = (keys.iter())
+                .map(|k| by_key.get(k).map(|v| (*v).clone()))
+                .collect::<Option<Vec<Value>>>()
+                .ok_or(ComputeError::ResultCount {
+                    expected: keys.len(),
+                    found: values.len(),
+                })?;
+            c.finalize(ordered)
+        });
+        let mut distinct = collection.output_keys();
+        distinct.sort();
+        distinct.dedup();
+        Ok(Future {
+            keys: Arc::new(Held {
+                keys: distinct,
+                link: Arc::clone(self.link()),
+            }),
+            finalize,
+            _t: PhantomData,
+        })
+    }
+
+    /// A future of a delayed value (Dask's `client.submit`): computed on the cluster,
+    /// held there while the future lives.
+    pub fn submit<T: Datum + Clone>(&self, d: &Delayed<T>) -> Result<Future<T>, ComputeError> {
+        self.compute_future(d)
+    }
+
+    /// `f` over every item, on the cluster (Dask's `client.map`): a future per item. `f`
+    /// must be a `#[named]` function (a closure cannot leave this process).
+    pub fn map<A, R, F>(
+        &self,
+        name: &str,
+        f: F,
+        items: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<R>>, ComputeError>
+    where
+        A: Datum,
+        R: Datum + Clone,
+        F: Fn(&A) -> R + Clone + Send + Sync + 'static,
+    {
+        (items.into_iter())
+            .map(|a| self.submit(&delayed::value(a).map(name, f.clone())))
+            .collect()
+    }
+
+    /// Places values on the workers (Dask's `client.scatter`): a future per value, for
+    /// later tasks to read where it lies. Their types must be registered.
+    pub fn scatter<T: Datum + Clone>(
+        &self,
+        values: impl IntoIterator<Item = T>,
+    ) -> Result<Vec<Future<T>>, ComputeError> {
+        (values.into_iter())
+            .map(|v| self.submit(&delayed::value(v)))
+            .collect()
+    }
+
+    /// The results of `futures`, in order (Dask's `client.gather`).
+    pub fn gather<T>(&self, futures: &[Future<T>]) -> Result<Vec<T>, ComputeError> {
+        futures.iter().map(Future::result).collect()
+    }
+
+    /// Waits until every future is finished or failed (Dask's `wait`).
+    pub fn wait<T>(&self, futures: &[Future<T>]) {
+        for f in futures {
+            f.wait();
+        }
+    }
+
+    /// Lets `futures` go (Dask's `client.cancel`).
+    pub fn cancel<T>(&self, futures: Vec<Future<T>>) {
+        drop(futures);
+    }
+}
+
+/// `futures` in the order they finish (Dask's `as_completed`).
+///
+/// ```no_run
+/// # use rask_distributed::{Client, LocalCluster, as_completed};
+/// # let cluster = LocalCluster::builder().n_workers(2).build()?;
+/// # let client = Client::new(&cluster)?;
+/// let futures = client.scatter([1i64, 2, 3])?;
+/// for f in as_completed(futures) {
+///     println!("{}", f.result()?);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn as_completed<T>(futures: Vec<Future<T>>) -> AsCompleted<T> {
+    let (tx, rx) = std_mpsc::channel();
+    let n = futures.len();
+    for (i, f) in futures.iter().enumerate() {
+        // One waiter per future: told when each of its keys is settled.
+        let (tx, keys, link) = (tx.clone(), f.keys.keys.clone(), Arc::clone(&f.keys.link));
+        std::thread::spawn(move || {
+            for k in keys {
+                let (dtx, drx) = std_mpsc::channel();
+                if link
+                    .requests
+                    .send(Request::Done { key: k, reply: dtx })
+                    .is_ok()
+                {
+                    let _ = drx.recv();
+                }
+            }
+            let _ = tx.send(i);
+        });
+    }
+    AsCompleted {
+        futures: futures.into_iter().map(Some).collect(),
+        rx,
+        left: n,
+    }
+}
+
+/// The iterator of [`as_completed`].
+pub struct AsCompleted<T> {
+    futures: Vec<Option<Future<T>>>,
+    rx: std_mpsc::Receiver<usize>,
+    left: usize,
+}
+
+impl<T> fmt::Debug for AsCompleted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Iterator for AsCompleted<T> {
+    type Item = Future<T>;
+
+    fn next(&mut self) -> Option<Future<T>> {
+        if self.left == 0 {
+            return None;
+        }
+        let i = self.rx.recv().ok()?;
+        self.left -= 1;
+        self.futures.get_mut(i)?.take()
+    }
+}

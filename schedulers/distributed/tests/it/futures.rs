@@ -1,0 +1,136 @@
+//! Futures on a LocalCluster: submit, map, scatter, gather, wait, as_completed, cancel,
+//! results that stay on the cluster while held and are released when dropped.
+
+use std::time::{Duration, Instant};
+
+use rask_distributed::{Client, FutureStatus, LocalCluster, as_completed};
+use rask_graph::{Arg, ComputeError, Delayed, Value, ops::AddConst};
+
+use crate::{Fail, Slow};
+
+#[rask_macros::named(crate = rask_graph)]
+fn square(x: &i64) -> i64 {
+    x * x
+}
+
+fn slow(ms: u64, v: i64) -> Delayed<i64> {
+    Delayed::from_op(Slow(ms), vec![Arg::Value(Value::new(v))], &[])
+}
+
+/// How many results the scheduler holds now (its `/api/status`).
+fn held(cluster: &LocalCluster) -> u64 {
+    use std::io::{Read, Write};
+    let host = cluster.dashboard_address().unwrap();
+    let host = host.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let j: serde_json::Value = serde_json::from_str(body).unwrap();
+    j["tasks"]["memory"].as_u64().unwrap()
+}
+
+/// Waits (at most 10 s) until `f` holds.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if f() {
+            return true;
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn submit_map_scatter_gather_and_release() {
+    rask_testing::within(120, || {
+        let cluster = LocalCluster::builder().n_workers(2).build().unwrap();
+        let client = Client::new(&cluster).unwrap();
+        // submit: a future, finished later, its result brought here, still held there.
+        let x: Delayed<i64> =
+            Delayed::from_op(AddConst(1), vec![Arg::Value(Value::new(41i64))], &[]);
+        let f = client.submit(&x).unwrap();
+        assert_eq!(f.result().unwrap(), 42);
+        assert_eq!(f.status(), FutureStatus::Finished);
+        assert!(f.done());
+        assert_eq!(
+            format!("{f:?}"),
+            format!("<Future: finished, key: {}>", f.key())
+        );
+        assert_eq!(held(&cluster), 1);
+        // A clone shares the hold: dropping one keeps it; dropping both releases it.
+        let g = f.clone();
+        drop(f);
+        assert_eq!(g.result().unwrap(), 42);
+        drop(g);
+        assert!(
+            eventually(|| held(&cluster) == 0),
+            "released when the last future went"
+        );
+        // map with a named function; gather in order.
+        let squares = client.map("square", square, 0..20i64).unwrap();
+        let got = client.gather(&squares).unwrap();
+        assert_eq!(got, (0..20i64).map(|i| i * i).collect::<Vec<_>>());
+        assert_eq!(held(&cluster), 20);
+        drop(squares);
+        assert!(eventually(|| held(&cluster) == 0));
+        // scatter: values placed on the workers, held there.
+        let fs = client
+            .scatter([String::from("a"), String::from("bc")])
+            .unwrap();
+        client.wait(&fs);
+        assert_eq!(client.gather(&fs).unwrap(), ["a", "bc"]);
+    });
+}
+
+#[test]
+fn as_completed_yields_in_finishing_order_and_failures_are_futures_too() {
+    rask_testing::within(120, || {
+        let cluster = LocalCluster::builder().n_workers(2).build().unwrap();
+        let client = Client::new(&cluster).unwrap();
+        let slow_one = client.submit(&slow(1500, 1)).unwrap();
+        let fast_one = client.submit(&slow(10, 2)).unwrap();
+        let order: Vec<i64> = as_completed(vec![slow_one, fast_one])
+            .map(|f| f.result().unwrap())
+            .collect();
+        assert_eq!(order, [2, 1]);
+        // A failing task: the future is in error, its result names the task.
+        let bad: Delayed<i64> = Delayed::from_op(Fail { panic: false }, vec![], &[]);
+        let f = client.submit(&bad).unwrap();
+        f.wait();
+        assert_eq!(f.status(), FutureStatus::Error);
+        let e = f.result().unwrap_err();
+        assert!(matches!(e, ComputeError::Task { .. }), "{e}");
+        assert!(e.to_string().contains("worker-side error"), "{e}");
+    });
+}
+
+#[test]
+fn a_cancelled_future_is_not_waited_for() {
+    rask_testing::within(120, || {
+        let cluster = LocalCluster::builder().n_workers(1).build().unwrap();
+        let client = Client::new(&cluster).unwrap();
+        // A long task occupies the worker; three more are queued behind it, then cancelled.
+        let busy = client.submit(&slow(800, 0)).unwrap();
+        let queued: Vec<_> = (1..4)
+            .map(|i| client.submit(&slow(800, i)).unwrap())
+            .collect();
+        let t = Instant::now();
+        client.cancel(queued);
+        assert_eq!(busy.result().unwrap(), 0);
+        // The cancelled ones did not run after it: the worker is free well before 4 × 0.8 s.
+        let after = client.submit(&slow(10, 9)).unwrap();
+        assert_eq!(after.result().unwrap(), 9);
+        assert!(
+            t.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            t.elapsed()
+        );
+    });
+}
