@@ -566,6 +566,10 @@ impl Graph {
         }
         for (li, layer) in self.layers.values().enumerate() {
             for (pos, task) in layer.tasks().iter().enumerate() {
+                // A pinned task keeps its key: never absorbed (its result lives elsewhere).
+                if task.op().pinned() {
+                    kept[index.id(li, pos)] = true;
+                }
                 let ids: smallvec::SmallVec<[usize; 4]> = distinct_dependencies(task)
                     .iter()
                     .map(|dep| index.find(dep).map_or(NONE, |(l, p)| index.id(l, p)))

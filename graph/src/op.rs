@@ -57,6 +57,13 @@ pub trait Op: Any + Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether its result lives somewhere else (a cluster holds it: a persisted collection's
+    /// references) and must stay a task of its own, by its key: optimizations never fuse it
+    /// into its reader ([`Graph::fuse_linear`](crate::Graph::fuse_linear) leaves it alone).
+    fn pinned(&self) -> bool {
+        false
+    }
+
     /// How many arguments the op takes. Schedulers check it before running the op
     /// ([`exec::run_op`](crate::exec::run_op)), so a task built with the wrong number of
     /// arguments fails with a [`TaskError`] naming both numbers instead of panicking on an

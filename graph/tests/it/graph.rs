@@ -127,6 +127,41 @@ fn fuse_linear_chains() {
     assert!(f.contains(&Key::new("c", [])));
 }
 
+/// A source whose result is held elsewhere (as a cluster's persisted results are).
+#[derive(Debug)]
+struct Elsewhere;
+
+impl rask_graph::Op for Elsewhere {
+    fn name(&self) -> &str {
+        "elsewhere"
+    }
+    fn run(&self, _: rask_graph::Args) -> Result<Value, rask_graph::TaskError> {
+        Ok(Value::new(1i64))
+    }
+    fn pinned(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_pinned_task_is_never_fused_into_its_reader() {
+    let mut src = Layer::new("held");
+    src.insert([], Task::new(Elsewhere, []));
+    let mut step = Layer::new("step");
+    step.insert([], Task::new(AddConst(1), [Arg::Key(Key::new("held", []))]));
+    let mut g = Graph::new();
+    g.add_layer(src);
+    g.add_layer(step);
+    let keys = [Key::new("step", [])];
+    let f = g.fuse_linear(&keys);
+    assert!(
+        f.contains(&Key::new("held", [])),
+        "the pinned task keeps its key"
+    );
+    assert_eq!(f.len(), 2);
+    assert_eq!(run_i64(&f, &keys), [2]);
+}
+
 #[test]
 fn fused_graphs_survive_the_wire() {
     let g = graph(&[("a", &[]), ("b", &["a"]), ("c", &["b"])]);

@@ -407,6 +407,32 @@ impl Scheduler for Shared {
     fn name(&self) -> &str {
         "distributed"
     }
+
+    /// Keeps the results on the cluster: the collection persisted is a graph of references
+    /// to them, held there while it lives (Dask's `persist` on a distributed client).
+    fn persist(
+        &self,
+        graph: &Graph,
+        keys: &[Key],
+        callbacks: &[&dyn Callback],
+    ) -> Result<Graph, ComputeError> {
+        let cbs = Callbacks::new(callbacks);
+        if !cbs.is_empty() {
+            cbs.compute_start(&ComputeStart {
+                keys: keys.into(),
+                tasks: graph.len(),
+                workers: 0,
+            });
+        }
+        let result = crate::futures::persist(&self.0, graph, keys);
+        if !cbs.is_empty() {
+            cbs.compute_finish(&ComputeFinish {
+                tasks_done: 0,
+                error: result.as_ref().err().map(ToString::to_string),
+            });
+        }
+        result
+    }
 }
 
 /// Tells a computation's callbacks what its tasks did on the cluster, as the workers

@@ -51,7 +51,7 @@ pub struct Future<T> {
 }
 
 /// The keys of a future, released when the last clone goes.
-struct Held {
+pub(crate) struct Held {
     keys: Vec<Key>,
     link: Arc<Link>,
 }
@@ -335,4 +335,129 @@ impl<T> Iterator for AsCompleted<T> {
         self.left -= 1;
         self.futures.get_mut(i)?.take()
     }
+}
+
+/// A result held on the cluster, as a task of a persisted collection's graph: a later
+/// computation on the cluster finds its key already in memory there (the scheduler keeps a
+/// known key's task), and one in this process fetches it. The keys stay held while any graph
+/// holding this op lives.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct Remote {
+    key: Key,
+    /// Not sent anywhere: only the process that persisted holds the keys.
+    #[serde(skip)]
+    hold: Option<Arc<Held>>,
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Remote({})", self.key)
+    }
+}
+
+impl rask_graph::Op for Remote {
+    fn name(&self) -> &str {
+        "remote"
+    }
+
+    fn arity(&self) -> rask_graph::Arity {
+        rask_graph::Arity::Exact(0)
+    }
+
+    fn pinned(&self) -> bool {
+        true
+    }
+
+    fn run(&self, _: rask_graph::Args) -> Result<Value, rask_graph::TaskError> {
+        let Some(hold) = &self.hold else {
+            return Err(rask_graph::TaskError::new(format!(
+                "{} was persisted on a cluster and is no longer held there",
+                self.key
+            )));
+        };
+        let (tx, rx) = std_mpsc::channel();
+        (hold.link.requests)
+            .send(Request::Value {
+                key: self.key.clone(),
+                reply: tx,
+            })
+            .map_err(|_| rask_graph::TaskError::new("the cluster's client is gone"))?;
+        match rx.recv() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(rask_graph::TaskError::new(e.to_string())),
+            Err(_) => Err(rask_graph::TaskError::new("the cluster's client is gone")),
+        }
+    }
+}
+rask_graph::register_op!(Remote, "rask-distributed.remote");
+
+/// Computes `keys` of `graph` on the cluster, keeps them there, and returns a graph of
+/// [`Remote`] tasks holding them (what `persist` gives on a cluster).
+pub(crate) fn persist(
+    link: &Arc<Link>,
+    graph: &rask_graph::Graph,
+    keys: &[Key],
+) -> Result<rask_graph::Graph, ComputeError> {
+    let plan = Plan::lower(graph, keys)?;
+    let (ops, labels, tasks) = encode(&plan)?;
+    let mut wanted = keys.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    (link.requests)
+        .send(Request::Submit {
+            ops,
+            labels,
+            tasks,
+            wanted: wanted.clone(),
+        })
+        .map_err(|_| failed(DistributedError::Disconnected))?;
+    let hold = Arc::new(Held {
+        keys: wanted.clone(),
+        link: Arc::clone(link),
+    });
+    // Failures are reported now, as a local persist would.
+    for k in &wanted {
+        let (tx, rx) = std_mpsc::channel();
+        (link.requests)
+            .send(Request::Done {
+                key: k.clone(),
+                reply: tx,
+            })
+            .map_err(|_| failed(DistributedError::Disconnected))?;
+        let _ = rx.recv();
+        let (tx, rx) = std_mpsc::channel();
+        (link.requests)
+            .send(Request::Status {
+                key: k.clone(),
+                reply: tx,
+            })
+            .map_err(|_| failed(DistributedError::Disconnected))?;
+        if rx.recv() != Ok(FutureStatus::Finished) {
+            let (tx, rx) = std_mpsc::channel();
+            let _ = (link.requests).send(Request::Value {
+                key: k.clone(),
+                reply: tx,
+            });
+            return match rx.recv() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(failed(DistributedError::Disconnected)),
+            };
+        }
+    }
+    let mut layers: std::collections::BTreeMap<&str, rask_graph::Layer> = Default::default();
+    for k in &wanted {
+        let layer = layers
+            .entry(k.name())
+            .or_insert_with(|| rask_graph::Layer::new(Arc::clone(k.name_arc())));
+        let op = Remote {
+            key: k.clone(),
+            hold: Some(Arc::clone(&hold)),
+        };
+        layer.insert(k.index().iter().copied(), rask_graph::Task::new(op, []));
+    }
+    let mut g = rask_graph::Graph::new();
+    for (_, l) in layers {
+        g.add_layer(l);
+    }
+    Ok(g)
 }

@@ -134,3 +134,48 @@ fn a_cancelled_future_is_not_waited_for() {
         );
     });
 }
+
+/// Counts task starts.
+#[derive(Debug, Default)]
+struct Starts(std::sync::atomic::AtomicUsize);
+
+impl rask_graph::Callback for Starts {
+    fn on_task_start(&self, _: &rask_graph::TaskStart) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_persisted_collection_stays_on_the_cluster_and_is_reused() {
+    use rask_array::{Array, Reduction};
+    use rask_graph::Collection;
+    rask_testing::within(120, || {
+        let cluster = LocalCluster::builder().n_workers(2).build().unwrap();
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        let x = Array::<f64>::ones(&[100, 60], [25, 20]).unwrap();
+        let y = (&x * 2.0).persist_with(&s).unwrap();
+        // 12 blocks held on the cluster; the persisted graph is 12 references.
+        assert_eq!(held(&cluster), 12);
+        assert_eq!(y.graph().len(), 12);
+        // A later computation reuses them: only the new tasks run.
+        let starts = Starts::default();
+        let total = y
+            .sum(Reduction::all())
+            .unwrap()
+            .compute_on(&s, &[&starts])
+            .unwrap();
+        assert_eq!(total.iter().next().copied(), Some(12_000.0));
+        let ran = starts.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(ran > 0 && ran < 12 + 12, "{ran} tasks ran");
+        // In this process (the threaded scheduler), the references fetch the blocks.
+        let local = y
+            .compute_with(&rask_local::ThreadedScheduler::default())
+            .unwrap();
+        assert!(local.iter().all(|v| *v == 2.0));
+        assert_eq!(local.shape(), [100, 60]);
+        // Dropped: released on the cluster.
+        drop(y);
+        assert!(eventually(|| held(&cluster) == 0), "{}", held(&cluster));
+    });
+}
