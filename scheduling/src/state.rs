@@ -362,6 +362,18 @@ impl<P, E> SchedulerState<P, E> {
         sent.into_iter().map(|(_, t)| t).collect()
     }
 
+    /// Pauses worker `w` (it gets no new task: its memory is past its pause threshold) or
+    /// lets it take tasks again.
+    pub fn set_paused(&mut self, w: WorkerRef, paused: bool) {
+        if self.workers.get(w.slot, w.generation).is_none() {
+            return;
+        }
+        let before = self.load_key(w.slot);
+        self.workers.at_mut(w.slot).paused = paused;
+        self.reindex(w.slot, before);
+        self.schedule();
+    }
+
     /// What worker `w` holds and runs, as the state sees it.
     pub fn worker_load(&self, w: WorkerRef) -> Option<WorkerLoad> {
         let worker = self.workers.get(w.slot, w.generation)?;

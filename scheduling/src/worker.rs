@@ -81,6 +81,8 @@ pub(crate) struct WorkerRecord {
     pub(crate) nbytes: u64,
     /// Per interned op: whether it has it.
     pub(crate) can: Vec<bool>,
+    /// Its memory is past its pause threshold: no new task.
+    pub(crate) paused: bool,
 }
 
 impl WorkerRecord {
@@ -92,10 +94,11 @@ impl WorkerRecord {
             occupancy: 0.0,
             nbytes: 0,
             can: Vec::new(),
+            paused: false,
         }
     }
 
     pub(crate) fn has_room(&self) -> bool {
-        self.outstanding.len() < self.spec.capacity as usize
+        !self.paused && self.outstanding.len() < self.spec.capacity as usize
     }
 }

@@ -261,6 +261,7 @@ fn worker(m: &ArgMatches) -> Result<(), String> {
     let _ = writeln!(out, "Threads: {}", o.threads());
     let _ = writeln!(out, "Memory: {}", crate::client::memory_text(limit));
     let _ = out.flush();
+    crate::memory::return_freed_memory();
     run_worker(o).map_err(|e| e.to_string())
 }
 

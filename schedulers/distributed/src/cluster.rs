@@ -157,6 +157,15 @@ impl LocalClusterBuilder {
         self
     }
 
+    /// Where the workers keep their files (spilled results), default the system's
+    /// temporary directory; each worker uses a folder of its own inside it.
+    pub fn local_directory(self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.worker_env(
+            "RASK_DISTRIBUTED_LOCAL_DIRECTORY",
+            dir.as_ref().display().to_string(),
+        )
+    }
+
     /// A shared token every worker and client must present.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());

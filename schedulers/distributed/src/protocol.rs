@@ -246,8 +246,14 @@ pub(crate) enum FromWorker {
         ids: Vec<u64>,
     },
     Heartbeat {
-        /// Bytes of results held.
+        /// Bytes of results held in memory.
         held: u64,
+        /// Bytes of results spilled to disk.
+        spilled: u64,
+    },
+    /// Past (or back under) the pause threshold: it takes no new task (or does again).
+    Paused {
+        paused: bool,
     },
 }
 

@@ -133,8 +133,9 @@ struct WorkerConn {
     sent_ops: FxHashSet<u32>,
     /// Tasks it said it started and has not answered (blamed if it dies).
     running: FxHashSet<u64>,
-    /// Bytes of results it holds, by its last heartbeat.
+    /// Bytes of results it holds in memory and on disk, by its last heartbeat.
     held: u64,
+    spilled: u64,
 }
 
 struct Server {
@@ -366,6 +367,7 @@ impl Server {
                         sent_ops: FxHashSet::default(),
                         running: FxHashSet::default(),
                         held: 0,
+                        spilled: 0,
                     },
                 );
                 self.live_workers.set(self.workers.len());
@@ -488,7 +490,11 @@ impl Server {
                     });
                 }
             }
-            FromWorker::Heartbeat { held } => worker.held = held,
+            FromWorker::Heartbeat { held, spilled } => {
+                worker.held = held;
+                worker.spilled = spilled;
+            }
+            FromWorker::Paused { paused } => self.state.set_paused(w, paused),
         }
     }
 
@@ -735,7 +741,7 @@ impl Server {
                     nthreads: w.hello.nthreads,
                     memory_limit: w.hello.memory_limit,
                     bytes_in_memory: w.held,
-                    bytes_spilled: 0,
+                    bytes_spilled: w.spilled,
                     results: load.results,
                     processing: load.in_flight,
                 }

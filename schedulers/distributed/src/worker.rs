@@ -37,6 +37,7 @@ pub struct WorkerOptions {
     token: Option<String>,
     heartbeat: Duration,
     tls: Option<crate::TlsConfig>,
+    thresholds: crate::MemoryThresholds,
 }
 
 impl WorkerOptions {
@@ -52,6 +53,7 @@ impl WorkerOptions {
             token: None,
             heartbeat: Duration::from_secs(1),
             tls: None,
+            thresholds: crate::MemoryThresholds::default(),
         }
     }
 
@@ -101,6 +103,12 @@ impl WorkerOptions {
         self
     }
 
+    /// The fractions of its memory limit at which it spills, pauses and exits.
+    pub fn memory_thresholds(mut self, t: crate::MemoryThresholds) -> Self {
+        self.thresholds = t;
+        self
+    }
+
     /// How often it tells the scheduler it is alive.
     pub fn heartbeat(mut self, every: Duration) -> Self {
         self.heartbeat = every;
@@ -112,7 +120,7 @@ impl WorkerOptions {
 const CONNECT_PATIENCE: Duration = Duration::from_secs(60);
 
 /// The results a worker holds, shared by its compute threads and its data server.
-type Store = Arc<Mutex<HashMap<u64, Value>>>;
+type Store = Arc<crate::memory::Store>;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -195,7 +203,16 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
             ));
         }
     }
-    let store: Store = Arc::default();
+    // Results past the target fraction of the limit are spilled to this worker's own folder.
+    let limit = options.memory_limit;
+    let thresholds = options.thresholds;
+    let target = (limit as f64 * thresholds.target) as u64;
+    let spill_dir = options.local_directory.join(format!(
+        "rask-worker-{}-{}",
+        std::process::id(),
+        data.replace([':', '.'], "-")
+    ));
+    let store: Store = Arc::new(crate::memory::Store::new(target, spill_dir));
     tokio::spawn(serve_data(
         data_listener,
         Arc::clone(&store),
@@ -212,12 +229,43 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            let held = lock(&beat_store).values().map(|v| v.nbytes() as u64).sum();
-            if beat.send(FromWorker::Heartbeat { held }).is_err() {
+            let (held, spilled) = beat_store.bytes();
+            if beat.send(FromWorker::Heartbeat { held, spilled }).is_err() {
                 return;
             }
         }
     });
+    if limit > 0 {
+        // Resident memory, watched: pause past `pause`, exit past `terminate`.
+        let (pool, out, dir) = (Arc::clone(&pool), out.clone(), store.dir().to_path_buf());
+        let store_w = Arc::clone(&store);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let rss = crate::memory::rss() as f64;
+                if rss > thresholds.terminate * limit as f64 {
+                    eprintln!(
+                        "rask worker: {} resident, past {:.0}% of its memory limit ({}): restarting",
+                        crate::client::memory_text(rss as u64),
+                        thresholds.terminate * 100.0,
+                        crate::client::memory_text(limit)
+                    );
+                    let _ = std::fs::remove_dir_all(&dir);
+                    std::process::exit(3);
+                }
+                if rss > thresholds.spill * limit as f64 {
+                    // Resident memory past what the results' sizes say: spill a tenth.
+                    let (held, _) = store_w.bytes();
+                    store_w.spill_some(held / 10 + 1);
+                }
+                let paused = rss > thresholds.pause * limit as f64;
+                if pool.set_paused(paused) && out.send(FromWorker::Paused { paused }).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let peers = Peers {
         idle: Arc::default(),
         token: options.token.clone(),
@@ -268,9 +316,8 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
                 }
             }
             ToWorker::Release { ids } => {
-                let mut s = lock(&store);
                 for id in ids {
-                    s.remove(&id);
+                    store.remove(id);
                 }
             }
             ToWorker::Cancel { ids } => pool.cancel(&ids),
@@ -278,6 +325,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
         }
     }
     pool.stop();
+    store.clean_up();
     Ok(())
 }
 
@@ -335,8 +383,8 @@ async fn gather(
     let mut args = Args::new();
     for a in &task.args {
         args.push(match a {
-            RunArg::Held(id) => match lock(store).get(id) {
-                Some(v) => v.clone(),
+            RunArg::Held(id) => match store.get(*id) {
+                Some(v) => v,
                 None => {
                     let _ = out.send(FromWorker::Missing {
                         id: task.id,
@@ -502,7 +550,7 @@ async fn serve_peer(stream: Box<dyn crate::tls::Io>, store: Store, token: Option
     }
     while let Ok(Some(DataRequest::Get { ids })) = read_message(&mut reader, &mut buf).await {
         for id in ids {
-            let value = lock(&store).get(&id).cloned();
+            let value = store.get(id);
             let Some(value) = value else {
                 if write_frame(&mut writer, &DataReply::Missing { id })
                     .await
@@ -587,6 +635,8 @@ struct Queue {
     /// Tasks cancelled while their inputs were being fetched.
     cancelled: FxHashSet<u64>,
     stopped: bool,
+    /// Past the pause threshold: no new task starts.
+    paused: bool,
 }
 
 /// The compute threads.
@@ -653,6 +703,16 @@ impl Pool {
         self.wake.notify_all();
     }
 
+    /// Pauses (no new task starts) or resumes; whether that changed anything.
+    fn set_paused(&self, paused: bool) -> bool {
+        let mut q = lock(&self.queue);
+        let changed = q.paused != paused;
+        q.paused = paused;
+        drop(q);
+        self.wake.notify_all();
+        changed
+    }
+
     fn compute(&self) {
         loop {
             let next = {
@@ -661,7 +721,9 @@ impl Pool {
                     if q.stopped {
                         return;
                     }
-                    if let Some(r) = q.ready.pop() {
+                    if !q.paused
+                        && let Some(r) = q.ready.pop()
+                    {
                         break r;
                     }
                     q = self.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
@@ -674,7 +736,7 @@ impl Pool {
                 Ok(v) => {
                     let seconds = started.elapsed().as_secs_f32();
                     let nbytes = v.nbytes() as u64;
-                    lock(&self.store).insert(id, v);
+                    self.store.insert(id, v);
                     let _ = self.out.send(FromWorker::Done {
                         id,
                         nbytes,
@@ -740,6 +802,7 @@ fn worker_hook() {
         // SAFETY of running before main: only std facilities and a tokio runtime of our own
         // are used, and the process exits here.
         watch_parent();
+        crate::memory::return_freed_memory();
         let code = match run_worker(options) {
             Ok(()) => 0,
             Err(e) => {

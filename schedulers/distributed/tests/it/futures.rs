@@ -179,3 +179,67 @@ fn a_persisted_collection_stays_on_the_cluster_and_is_reused() {
         assert!(eventually(|| held(&cluster) == 0), "{}", held(&cluster));
     });
 }
+
+/// Files under `dir`, at any depth.
+fn files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            if e.path().is_dir() {
+                files(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn past_the_memory_target_results_spill_to_disk_and_the_answer_is_right() {
+    use rask_array::Reduction;
+    use rask_array::random::Generator;
+    use rask_graph::Collection;
+    let dir = std::env::temp_dir().join(format!("rask-spill-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.clone();
+    rask_testing::within(300, move || {
+        // 512 MB of random numbers in 32 blocks of 16 MB, held on 2 workers of 400 MB: past
+        // the 60% target (240 MB each), some go to disk.
+        let cluster = LocalCluster::builder()
+            .n_workers(2)
+            .memory_limit(400 << 20)
+            .local_directory(&d)
+            .build()
+            .unwrap();
+        let client = Client::new(&cluster).unwrap();
+        let s = client.scheduler();
+        let x = Generator::new(7)
+            .uniform(0.0, 1.0, &[32 * 2048, 1024], [2048, 1024])
+            .unwrap();
+        let held_x = x.persist_with(&s).unwrap();
+        assert!(files(&d) > 0, "nothing was spilled");
+        let total = held_x
+            .sum(Reduction::all())
+            .unwrap()
+            .compute_with(&s)
+            .unwrap();
+        let expected = x
+            .sum(Reduction::all())
+            .unwrap()
+            .compute_with(&rask_local::ThreadedScheduler::default())
+            .unwrap();
+        let (t, e) = (
+            total.iter().next().copied().unwrap(),
+            expected.iter().next().copied().unwrap(),
+        );
+        assert!((t - e).abs() <= 1e-9 * e.abs(), "{t} vs {e}");
+        // Released: the files leave too.
+        drop(held_x);
+        assert!(eventually(|| files(&d) == 0), "{} files left", files(&d));
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
