@@ -27,6 +27,16 @@ pub enum Command<E> {
         /// The task.
         task: TaskId,
     },
+    /// Ask `victim` to give up `task` if it has not started it, for `thief` (work stealing);
+    /// its answer goes to [`SchedulerState::steal_response`](crate::SchedulerState::steal_response).
+    Steal {
+        /// The worker it was sent to.
+        victim: WorkerRef,
+        /// The task.
+        task: TaskId,
+        /// The idle worker that would run it.
+        thief: WorkerRef,
+    },
     /// `worker` drops its result of `task`.
     Release {
         /// The worker.

@@ -47,6 +47,10 @@ pub struct StateConfig {
     /// Seconds assumed for a task of an op not measured yet (Dask's
     /// `distributed.scheduler.unknown-task-duration`, 0.5 s).
     pub unknown_duration: f64,
+    /// Whether idle workers steal queued tasks from busy ones (Dask's
+    /// `distributed.scheduler.work-stealing`): the driver must carry out
+    /// [`Command::Steal`] and answer with [`SchedulerState::steal_response`].
+    pub work_stealing: bool,
 }
 
 impl Default for StateConfig {
@@ -56,6 +60,7 @@ impl Default for StateConfig {
             max_input_losses: 50,
             bandwidth: 100e6,
             transfer_latency: 1e-3,
+            work_stealing: false,
             unknown_duration: 0.5,
         }
     }
@@ -153,6 +158,8 @@ struct Record<P, E> {
     failure: Option<Arc<Failure<E>>>,
     /// Which of its entries in the queue is current.
     epoch: u32,
+    /// The worker it is being stolen for, while the victim has not answered.
+    stealing: Option<WorkerRef>,
 }
 
 impl<P, E> Record<P, E> {
@@ -640,6 +647,7 @@ impl<P, E> SchedulerState<P, E> {
                 input_losses: 0,
                 failure: None,
                 epoch: 0,
+                stealing: None,
             };
             let (slot, _) = self.tasks.insert(record);
             self.by_key.insert(t.key, slot);
@@ -1114,6 +1122,95 @@ impl<P, E> SchedulerState<P, E> {
 
     /// Hands queued tasks, by priority, to workers with room.
     fn schedule(&mut self) {
+        self.place();
+        if self.config.work_stealing {
+            self.balance();
+        }
+    }
+
+    /// Idle workers (fewer tasks than threads, none left in the queue for them) ask busy
+    /// ones (tasks queued beyond their threads) for the task they would start last, when
+    /// computing it is worth more than moving its inputs (Dask's work stealing). The victim
+    /// says whether it had not started it ([`steal_response`](Self::steal_response)).
+    fn balance(&mut self) {
+        if !self.queue.is_empty() || self.workers.len() < 2 {
+            return;
+        }
+        let idle: Vec<WorkerRef> = (self.workers.iter())
+            .filter(|(_, _, w)| !w.paused && (w.outstanding.len() as u32) < w.spec.nthreads)
+            .map(|(slot, generation, _)| WorkerRef { slot, generation })
+            .collect();
+        for thief in idle {
+            let victim = (self.workers.iter())
+                .filter(|(slot, _, w)| {
+                    *slot != thief.slot && w.outstanding.len() as u32 > w.spec.nthreads + w.stealing
+                })
+                .max_by_key(|(_, _, w)| w.outstanding.len() as u32 - w.stealing)
+                .map(|(slot, generation, _)| WorkerRef { slot, generation });
+            let Some(victim) = victim else { return };
+            // Its last in line: the lowest priority not already being stolen.
+            let Some(t) = self
+                .sent_to(victim)
+                .into_iter()
+                .rev()
+                .find(|t| self.record(*t).is_some_and(|r| r.stealing.is_none()))
+            else {
+                continue;
+            };
+            let r = self.tasks.at(t.slot);
+            if !self.workers.at(thief.slot).can[r.op as usize] {
+                continue;
+            }
+            let compute = self.estimate(r.op);
+            let transfer: f64 = (r.dependencies.iter())
+                .map(|d| {
+                    let dr = self.tasks.at(*d);
+                    if dr.who_has.contains(&thief) {
+                        0.0
+                    } else {
+                        dr.nbytes as f64 / self.config.bandwidth + self.config.transfer_latency
+                    }
+                })
+                .sum();
+            if compute < 2.0 * transfer {
+                continue; // cheaper to wait than to move its inputs
+            }
+            self.tasks.at_mut(t.slot).stealing = Some(thief);
+            self.workers.at_mut(victim.slot).stealing += 1;
+            self.commands.push(Command::Steal {
+                victim,
+                task: t,
+                thief,
+            });
+        }
+    }
+
+    /// The answer to a [`Command::Steal`]: whether `victim` took task `t` off its queue
+    /// before starting it. If it did, the task goes to its thief (or back to the queue).
+    pub fn steal_response(&mut self, victim: WorkerRef, t: TaskId, stolen: bool) {
+        let Some(r) = self.tasks.get_mut(t.slot, t.generation) else {
+            return;
+        };
+        let thief = r.stealing.take();
+        if let Some(v) = self.workers.get_mut(victim.slot, victim.generation) {
+            v.stealing = v.stealing.saturating_sub(1);
+        }
+        if !stolen || !self.processing_on(t, victim) || self.answered(victim, t).is_none() {
+            return;
+        }
+        match thief.filter(|w| {
+            self.workers
+                .get(w.slot, w.generation)
+                .is_some_and(|w| w.has_room())
+        }) {
+            Some(thief) => self.assign_to(t.slot, thief),
+            None => self.restart(t.slot),
+        }
+        self.schedule();
+    }
+
+    /// Hands queued tasks, by priority, to workers with room.
+    fn place(&mut self) {
         if self.queue.is_empty() || self.workers.len() == 0 {
             return;
         }

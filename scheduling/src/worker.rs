@@ -83,6 +83,8 @@ pub(crate) struct WorkerRecord {
     pub(crate) can: Vec<bool>,
     /// Its memory is past its pause threshold: no new task.
     pub(crate) paused: bool,
+    /// Steal requests sent to it and not answered.
+    pub(crate) stealing: u32,
 }
 
 impl WorkerRecord {
@@ -95,6 +97,7 @@ impl WorkerRecord {
             nbytes: 0,
             can: Vec::new(),
             paused: false,
+            stealing: 0,
         }
     }
 

@@ -216,6 +216,9 @@ pub(crate) enum ToWorker {
     Release { ids: Vec<u64> },
     /// Do not start these tasks if they have not started (each is answered).
     Cancel { ids: Vec<u64> },
+    /// Give up these tasks if they have not started, for another worker (each is answered
+    /// with `StealResponse`).
+    Steal { ids: Vec<u64> },
     /// Finish up and exit.
     Close,
 }
@@ -240,6 +243,11 @@ pub(crate) enum FromWorker {
     },
     Cancelled {
         id: u64,
+    },
+    /// The answer to a `Steal`: whether task `id` was taken off the queue unstarted.
+    StealResponse {
+        id: u64,
+        stolen: bool,
     },
     /// These tasks started running (blamed if the worker dies before answering them).
     Started {

@@ -51,7 +51,11 @@ impl Default for SchedulerOptions {
         Self {
             token: None,
             worker_ttl: Duration::from_secs(10),
-            state: StateConfig::default(),
+            state: {
+                let mut state = StateConfig::default();
+                state.work_stealing = true;
+                state
+            },
             queue_depth: 16,
             tls: None,
             dashboard: None,
@@ -475,6 +479,9 @@ impl Server {
                 self.state
                     .missing_data(w, TaskId::from_bits(id), TaskId::from_bits(input), holder);
             }
+            FromWorker::StealResponse { id, stolen } => {
+                self.state.steal_response(w, TaskId::from_bits(id), stolen);
+            }
             FromWorker::Cancelled { id } => {
                 worker.running.remove(&id);
                 self.state.task_cancelled(w, TaskId::from_bits(id));
@@ -620,6 +627,7 @@ impl Server {
         let mut compute: FxHashMap<u64, Batch> = FxHashMap::default();
         let mut releases: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
         let mut cancels: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
+        let mut steals: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
         for cmd in commands.drain(..) {
             match cmd {
                 Command::Run { worker, task } => {
@@ -645,6 +653,10 @@ impl Server {
                         cancels.entry(conn).or_default().push(task.to_bits());
                     }
                 }
+                Command::Steal { victim, task, .. } => match self.worker_of.get(&victim) {
+                    Some(&conn) => steals.entry(conn).or_default().push(task.to_bits()),
+                    None => self.state.steal_response(victim, task, false),
+                },
                 Command::Release {
                     worker,
                     task,
@@ -681,6 +693,11 @@ impl Server {
         for (conn, ids) in cancels {
             if let Some(w) = self.workers.get(&conn) {
                 let _ = w.tx.send(ToWorker::Cancel { ids });
+            }
+        }
+        for (conn, ids) in steals {
+            if let Some(w) = self.workers.get(&conn) {
+                let _ = w.tx.send(ToWorker::Steal { ids });
             }
         }
         for (conn, ids) in releases {

@@ -321,6 +321,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
                 }
             }
             ToWorker::Cancel { ids } => pool.cancel(&ids),
+            ToWorker::Steal { ids } => pool.steal(&ids),
             ToWorker::Close => break,
         }
     }
@@ -695,6 +696,20 @@ impl Pool {
             let found: FxHashSet<u64> = gone.iter().map(|r| r.task.id).collect();
             q.cancelled
                 .extend(wanted.into_iter().filter(|id| !found.contains(id)));
+        }
+    }
+
+    /// Gives up the tasks of `ids` that have not started (each answered).
+    fn steal(&self, ids: &[u64]) {
+        let mut q = lock(&self.queue);
+        let wanted: FxHashSet<u64> = ids.iter().copied().collect();
+        let ready = std::mem::take(&mut q.ready);
+        let (gone, kept): (Vec<Ready>, Vec<Ready>) =
+            ready.into_iter().partition(|r| wanted.contains(&r.task.id));
+        q.ready = kept.into_iter().collect();
+        for id in ids {
+            let stolen = gone.iter().any(|r| r.task.id == *id);
+            let _ = self.out.send(FromWorker::StealResponse { id: *id, stolen });
         }
     }
 

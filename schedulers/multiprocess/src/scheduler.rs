@@ -504,6 +504,11 @@ impl<'a> Run<'a> {
                 // A task no longer needed runs to its end (the workers cancel by computation,
                 // through their shared page, not by task); its result is released then.
                 Command::Cancel { .. } => {}
+                // The pool does not steal (its state is built without): never sent, and
+                // answered "not stolen" if it were.
+                Command::Steal { victim, task, .. } => {
+                    self.state.steal_response(victim, task, false);
+                }
                 Command::Release {
                     worker,
                     task,

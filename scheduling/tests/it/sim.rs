@@ -40,7 +40,10 @@ struct Sim {
 
 impl Sim {
     fn new(seed: u64, workers: usize, capacity: u32) -> Self {
-        let mut s = State::new(StateConfig::default());
+        let mut config = StateConfig::default();
+        // Half the runs steal.
+        config.work_stealing = seed.is_multiple_of(2);
+        let mut s = State::new(config);
         let mut map = HashMap::new();
         for i in 0..workers {
             let w = s.add_worker(WorkerSpec::new(format!("w{i}"), 1).capacity(capacity));
@@ -80,6 +83,22 @@ impl Sim {
                         .expect("a run goes to a live worker");
                     w.queue.push(task);
                     self.runs += 1;
+                }
+                Command::Steal { victim, task, .. } => {
+                    // The victim gives it up if it has not started it (and, at random, not).
+                    let give = self.rng.random_bool(0.7);
+                    let v = self
+                        .workers
+                        .get_mut(&victim)
+                        .expect("a steal asks a live worker");
+                    let stolen = match v.queue.iter().position(|t| *t == task) {
+                        Some(i) if give && !v.cancelled.contains(&task) => {
+                            v.queue.remove(i);
+                            true
+                        }
+                        _ => false,
+                    };
+                    self.s.steal_response(victim, task, stolen);
                 }
                 Command::Cancel { worker, task } => {
                     let started = self.rng.random_bool(0.3);

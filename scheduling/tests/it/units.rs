@@ -433,3 +433,46 @@ fn a_failed_task_is_not_cancelled_on_the_worker_that_reported_it() {
     );
     assert!(cmds.iter().any(|c| matches!(c, Command::Erred { .. })));
 }
+
+#[test]
+fn an_idle_worker_steals_the_last_queued_task_of_a_busy_one() {
+    let mut config = StateConfig::default();
+    config.work_stealing = true;
+    let mut s = State::new(config);
+    let w0 = s.add_worker(WorkerSpec::new("w0", 1).capacity(10));
+    let c = s.add_client();
+    let tasks: Vec<NewTask<u32>> = (0..6).map(|i| task(&format!("t{i}"), &[], i)).collect();
+    let keys: Vec<Key> = (0..6).map(|i| key(&format!("t{i}"))).collect();
+    s.update_graph(c, tasks, &keys).unwrap();
+    assert_eq!(runs(&s.take_commands()), 6, "all on the only worker");
+    // A second worker joins, idle: it asks w0 for the task w0 would start last.
+    let w1 = s.add_worker(WorkerSpec::new("w1", 1).capacity(10));
+    let cmds = s.take_commands();
+    let last = s.task_of(&key("t5")).unwrap();
+    assert!(
+        matches!(cmds[..], [Command::Steal { victim, task, thief }] if victim == w0 && task == last && thief == w1),
+        "{cmds:?}"
+    );
+    // Not asked twice while the answer is out.
+    s.task_finished(w0, s.task_of(&key("t0")).unwrap(), 8, Some(0.1));
+    assert!(
+        !s.take_commands()
+            .iter()
+            .any(|c| matches!(c, Command::Steal { task, .. } if *task == last))
+    );
+    // w0 had not started it: it goes to w1.
+    s.steal_response(w0, last, true);
+    let cmds = s.take_commands();
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Command::Run { worker, task } if *worker == w1 && *task == last)),
+        "{cmds:?}"
+    );
+    assert_eq!(s.status(last), Some(TaskStatus::Processing(w1)));
+    // A late answer from w0 about it is stale.
+    assert!(!s.task_finished(w0, last, 8, None));
+    // A refused steal changes nothing.
+    let t4 = s.task_of(&key("t4")).unwrap();
+    s.steal_response(w0, t4, false);
+    assert_eq!(s.status(t4), Some(TaskStatus::Processing(w0)));
+}

@@ -426,3 +426,50 @@ fn a_cluster_equals_sync_on_random_dags() {
         })
         .unwrap();
 }
+
+#[test]
+fn a_worker_that_joins_late_steals_queued_work() {
+    rask_testing::within(120, || {
+        // One worker gets 16 tasks of 250 ms (its thread and its queue); a second joins: it
+        // steals from the queue, so the whole takes about half of 16 × 0.25 s.
+        let cluster = cluster(1);
+        let client = Client::new(&cluster).unwrap();
+        let mut leaves = Layer::new("leaf");
+        for i in 0..16u32 {
+            leaves.insert(
+                [i],
+                Task::new(Slow(250), [Arg::Value(Value::new(i64::from(i)))]),
+            );
+        }
+        let mut total = Layer::new("total");
+        total.insert(
+            [0],
+            Task::new(Sum, (0..16u32).map(|i| Arg::Key(Key::new("leaf", [i])))),
+        );
+        let mut g = Graph::new();
+        g.add_layer(leaves);
+        g.add_layer(total);
+        let address = cluster.address();
+        let late = std::thread::spawn(move || {
+            #[allow(clippy::disallowed_methods)] // the first worker has its queue by then
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .env(rask_distributed::WORKER_ENV, address)
+                .env("RASK_DISTRIBUTED_NAME", "late")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        });
+        let t = std::time::Instant::now();
+        let v = client
+            .scheduler()
+            .get(&g, &[Key::new("total", [0])], &[])
+            .unwrap();
+        let seconds = t.elapsed().as_secs_f64();
+        let mut late = late.join().unwrap();
+        let _ = late.kill();
+        let _ = late.wait();
+        assert_eq!(ints(v), [(0..16).sum::<i64>()]);
+        assert!(seconds < 3.2, "{seconds} s: nothing was stolen");
+    });
+}
