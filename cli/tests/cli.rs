@@ -25,9 +25,9 @@ fn rask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rask"))
 }
 
-#[test]
-fn a_scheduler_and_two_stock_workers_compute_an_array() {
-    let mut procs = Procs(Vec::new());
+/// Starts `rask scheduler` on any free port: its address, and its standard output (kept
+/// open for as long as the test runs).
+fn scheduler(procs: &mut Procs) -> (String, BufReader<std::process::ChildStdout>) {
     let mut scheduler = rask()
         .args([
             "scheduler",
@@ -41,16 +41,23 @@ fn a_scheduler_and_two_stock_workers_compute_an_array() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = scheduler.stdout.take().unwrap();
+    let mut out = BufReader::new(scheduler.stdout.take().unwrap());
     procs.0.push(scheduler);
     let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
+    out.read_line(&mut line).unwrap();
     let address = line
         .trim()
         .strip_prefix("Scheduler at:")
         .unwrap_or_else(|| panic!("{line}"))
         .trim()
         .to_string();
+    (address, out)
+}
+
+#[test]
+fn a_scheduler_and_two_stock_workers_compute_an_array() {
+    let mut procs = Procs(Vec::new());
+    let (address, _out) = scheduler(&mut procs);
     assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
     for i in 0..2 {
         let name = format!("stock-{i}");
@@ -140,28 +147,7 @@ rask::graph::register_op!(Triple, "rask-cli-tests.triple");
 fn a_task_no_worker_can_run_is_an_error_naming_its_op_and_a_mixed_cluster_places_it() {
     use rask::graph::{Arg, Delayed, Value};
     let mut procs = Procs(Vec::new());
-    let mut scheduler = rask()
-        .args([
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--dashboard-port",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = scheduler.stdout.take().unwrap();
-    procs.0.push(scheduler);
-    let mut line = String::new();
-    BufReader::new(out).read_line(&mut line).unwrap();
-    let address = line
-        .trim()
-        .trim_start_matches("Scheduler at:")
-        .trim()
-        .to_string();
+    let (address, _out) = scheduler(&mut procs);
     procs.0.push(
         rask()
             .args(["worker", &address, "--nthreads", "1", "--name", "stock"])

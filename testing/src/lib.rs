@@ -16,6 +16,8 @@
 //! This crate has no feature flags.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod ops;
+
 use std::sync::Arc;
 
 use rask_graph::{Arg, Graph, Key, Layer, Op, Task, Value};
@@ -120,4 +122,28 @@ pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'stat
             panic!("no answer within {secs} s: it hangs")
         }
     }
+}
+
+/// A random DAG of `n` tasks named `('t', i)` for scheduler-equivalence tests: task `i` sums
+/// its index and the earlier tasks that `edges` (taken modulo `n`) point from it to; an input
+/// may be read twice.
+///
+/// ```
+/// let g = rask_testing::random_dag(3, &[(2, 0), (2, 1), (1, 0)]);
+/// assert_eq!(g.len(), 3);
+/// ```
+pub fn random_dag(n: usize, edges: &[(usize, usize)]) -> Graph {
+    let mut layer = Layer::new("t");
+    for i in 0..n {
+        let mut args: Vec<Arg> = edges
+            .iter()
+            .filter(|(a, b)| a % n == i && b % n < i)
+            .map(|(_, b)| Arg::Key(Key::new("t", [(b % n) as u32])))
+            .collect();
+        args.push(Arg::Value(rask_graph::Value::new(i as i64)));
+        layer.insert([i as u32], Task::new(rask_graph::ops::Sum, args));
+    }
+    let mut g = Graph::new();
+    g.add_layer(layer);
+    g
 }

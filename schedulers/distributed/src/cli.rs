@@ -59,27 +59,7 @@ pub fn command() -> Command {
                         .value_parser(clap::value_parser!(u64))
                         .help("Time to live for workers: one silent this long is removed"),
                 )
-                .arg(
-                    Arg::new("tls-ca-file")
-                        .long("tls-ca-file")
-                        .value_name("TEXT")
-                        .requires_all(["tls-cert", "tls-key"])
-                        .help("CA cert(s) file for TLS (in PEM format)"),
-                )
-                .arg(
-                    Arg::new("tls-cert")
-                        .long("tls-cert")
-                        .value_name("TEXT")
-                        .requires_all(["tls-ca-file", "tls-key"])
-                        .help("Certificate file for TLS (in PEM format)"),
-                )
-                .arg(
-                    Arg::new("tls-key")
-                        .long("tls-key")
-                        .value_name("TEXT")
-                        .requires_all(["tls-ca-file", "tls-cert"])
-                        .help("Private key file for TLS (in PEM format)"),
-                ),
+                .args(tls_args()),
         )
         .subcommand(
             Command::new("ops").about(
@@ -142,28 +122,36 @@ pub fn command() -> Command {
                         .action(ArgAction::Set)
                         .help("How often the worker tells the scheduler it is alive"),
                 )
-                .arg(
-                    Arg::new("tls-ca-file")
-                        .long("tls-ca-file")
-                        .value_name("TEXT")
-                        .requires_all(["tls-cert", "tls-key"])
-                        .help("CA cert(s) file for TLS (in PEM format)"),
-                )
-                .arg(
-                    Arg::new("tls-cert")
-                        .long("tls-cert")
-                        .value_name("TEXT")
-                        .requires_all(["tls-ca-file", "tls-key"])
-                        .help("Certificate file for TLS (in PEM format)"),
-                )
-                .arg(
-                    Arg::new("tls-key")
-                        .long("tls-key")
-                        .value_name("TEXT")
-                        .requires_all(["tls-ca-file", "tls-cert"])
-                        .help("Private key file for TLS (in PEM format)"),
-                ),
+                .args(tls_args()),
         )
+}
+
+/// `--tls-ca-file --tls-cert --tls-key`, all three or none (Dask's names).
+fn tls_args() -> [Arg; 3] {
+    let arg = |name: &'static str, what: &'static str, others: [&'static str; 2]| {
+        Arg::new(name)
+            .long(name)
+            .value_name("TEXT")
+            .requires_all(others)
+            .help(what)
+    };
+    [
+        arg(
+            "tls-ca-file",
+            "CA cert(s) file for TLS (in PEM format)",
+            ["tls-cert", "tls-key"],
+        ),
+        arg(
+            "tls-cert",
+            "Certificate file for TLS (in PEM format)",
+            ["tls-ca-file", "tls-key"],
+        ),
+        arg(
+            "tls-key",
+            "Private key file for TLS (in PEM format)",
+            ["tls-ca-file", "tls-cert"],
+        ),
+    ]
 }
 
 /// Runs the command line of this process: `rask scheduler …` or `rask worker …`.

@@ -374,30 +374,6 @@ fn metrics_and_status_describe_the_cluster() {
     });
 }
 
-/// A random DAG of `n` tasks named `('t', i)`: task i sums 1 and the tasks of `edges` that
-/// point to it from earlier tasks.
-fn dag(n: usize, edges: &[(usize, usize)]) -> Graph {
-    let mut l = Layer::new("t");
-    for i in 0..n {
-        let mut args = vec![Arg::Value(Value::new(1i64))];
-        let mut deps: Vec<usize> = edges
-            .iter()
-            .filter(|(a, b)| b % n == i && a % n < i)
-            .map(|(a, _)| a % n)
-            .collect();
-        // Duplicates stay: a task may read the same input twice.
-        deps.sort_unstable();
-        args.extend(
-            deps.into_iter()
-                .map(|d| Arg::Key(Key::new("t", [d as u32]))),
-        );
-        l.insert([i as u32], Task::new(Sum, args));
-    }
-    let mut g = Graph::new();
-    g.add_layer(l);
-    g
-}
-
 #[test]
 fn a_cluster_equals_sync_on_random_dags() {
     use proptest::prelude::*;
@@ -415,7 +391,7 @@ fn a_cluster_equals_sync_on_random_dags() {
     );
     runner
         .run(&strategy, |(n, edges, want)| {
-            let g = dag(n, &edges);
+            let g = rask_testing::random_dag(n, &edges);
             let keys: Vec<Key> = want
                 .iter()
                 .map(|w| Key::new("t", [(w % n) as u32]))

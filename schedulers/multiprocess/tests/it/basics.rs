@@ -81,23 +81,6 @@ fn callbacks_fire_in_the_parent() {
     assert_eq!(c.1.load(Ordering::SeqCst), 101);
 }
 
-/// A random DAG over `n` tasks: task i sums some earlier tasks and a literal.
-fn dag(n: usize, edges: &[(usize, usize)]) -> Graph {
-    let mut layer = Layer::new("t");
-    for i in 0..n {
-        let mut args: Vec<Arg> = edges
-            .iter()
-            .filter(|(a, b)| a % n == i && b % n < i)
-            .map(|(_, b)| Arg::Key(Key::new("t", [(b % n) as u32])))
-            .collect();
-        args.push(Arg::Value(Value::new(i as i64)));
-        layer.insert([i as u32], Task::new(Sum, args));
-    }
-    let mut g = Graph::new();
-    g.add_layer(layer);
-    g
-}
-
 #[test]
 fn processes_equal_sync() {
     // One scheduler for every case (workers are kept between computations), dropped at the end
@@ -114,7 +97,7 @@ fn processes_equal_sync() {
     );
     runner
         .run(&strategy, |(n, edges, want)| {
-            let g = dag(n, &edges);
+            let g = rask_testing::random_dag(n, &edges);
             let keys: Vec<Key> = want
                 .iter()
                 .map(|w| Key::new("t", [(w % n) as u32]))
