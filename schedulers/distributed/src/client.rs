@@ -130,6 +130,8 @@ pub(crate) enum Request {
     Release {
         keys: Vec<Key>,
     },
+    /// The client goes: the connection closes.
+    Close,
 }
 
 impl Client {
@@ -265,9 +267,20 @@ impl Client {
         &self.link
     }
 
+    /// Closes the connection (Dask's `client.close()`; dropping the client does too): the
+    /// scheduler releases what this client wanted, and its futures can no longer be
+    /// resolved.
+    pub fn close(self) {}
+
     /// This client as a scheduler to hand to `compute_with` (it is the default already).
     pub fn scheduler(&self) -> impl Scheduler + 'static {
         Shared(Arc::clone(&self.link))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.link.requests.send(Request::Close);
     }
 }
 
@@ -851,6 +864,12 @@ impl Conn {
             Request::Info { reply } => {
                 self.info.push(reply);
                 let _ = self.out.send(FromClient::Info);
+            }
+            Request::Close => {
+                // The writer's channel goes: it flushes, shuts the socket, and the scheduler
+                // releases what this client wanted.
+                self.out = unbounded_channel().0;
+                self.lost();
             }
         }
     }

@@ -16,6 +16,12 @@
 //! - [`LocalCluster`] starts a scheduler in this process and workers as child processes of
 //!   the current executable.
 //!
+//! Resilience: workers send heartbeats, and one that dies or stays silent past the TTL is
+//! removed — what only it held is recomputed, and a task blamed for three deaths fails; a
+//! client that disconnects lets go of what it wanted, and work no one else needs is released.
+//! The scheduler itself is a single process: if it dies, its workers exit (they lose their
+//! connection) and clients see `Disconnected`; restarting it with its state is out of scope.
+//!
 //! Every connection opens with a handshake — protocol version and shared token — and a peer
 //! that fails it is refused before anything else is read. Frames are length-prefixed
 //! postcard; values follow their header frame as raw bytes.

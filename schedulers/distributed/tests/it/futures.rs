@@ -243,3 +243,57 @@ fn past_the_memory_target_results_spill_to_disk_and_the_answer_is_right() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// How many tasks the scheduler holds now, in any state.
+fn tasks_held(cluster: &LocalCluster) -> u64 {
+    use std::io::{Read, Write};
+    let host = cluster.dashboard_address().unwrap();
+    let host = host.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let j: serde_json::Value = serde_json::from_str(body).unwrap();
+    let t = &j["tasks"];
+    [
+        "released",
+        "waiting",
+        "queued",
+        "processing",
+        "memory",
+        "erred",
+    ]
+    .iter()
+    .map(|k| t[*k].as_u64().unwrap())
+    .sum()
+}
+
+#[test]
+fn a_client_that_disconnects_lets_go_of_its_work() {
+    rask_testing::within(120, || {
+        let cluster = LocalCluster::builder().n_workers(1).build().unwrap();
+        // A client submits 30 slow tasks and goes away before they are done.
+        let client = Client::new(&cluster).unwrap();
+        let futures: Vec<_> = (0..30)
+            .map(|i| client.submit(&slow(300, i)).unwrap())
+            .collect();
+        client.close(); // the connection goes, with its futures
+        drop(futures);
+        // The scheduler forgets them; the worker is free for another client long before
+        // 30 × 0.3 s.
+        assert!(
+            eventually(|| tasks_held(&cluster) == 0),
+            "{}",
+            tasks_held(&cluster)
+        );
+        let other = Client::new(&cluster).unwrap();
+        let t = Instant::now();
+        assert_eq!(other.submit(&slow(10, 7)).unwrap().result().unwrap(), 7);
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    });
+}
