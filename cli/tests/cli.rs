@@ -160,10 +160,12 @@ fn a_task_no_worker_can_run_is_an_error_naming_its_op_and_a_mixed_cluster_places
     let x: Delayed<i64> = Delayed::from_op(Triple, vec![Arg::Value(Value::new(14i64))], &[]);
     let err = x.compute_with(&client.scheduler()).unwrap_err();
     let text = err.to_string();
-    assert!(
-        text.contains("none of them has op `rask-cli-tests.triple`"),
-        "{text}"
+    // The op by registered name and the version of the crate that registered it.
+    let want = format!(
+        "none of them has op `rask-cli-tests.triple@{}`",
+        env!("CARGO_PKG_VERSION")
     );
+    assert!(text.contains(&want), "{text}");
     // This test binary as a second worker: it has the op, and the task goes to it.
     procs.0.push(
         Command::new(std::env::current_exe().unwrap())

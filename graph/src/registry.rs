@@ -22,6 +22,7 @@ type DecodeOp = fn(&[u8]) -> Result<Arc<dyn Op>, String>;
 #[derive(Debug)]
 pub struct OpType {
     name: &'static str,
+    version: &'static str,
     type_id: fn() -> TypeId,
     encode: fn(&dyn Op) -> Result<Vec<u8>, String>,
     decode: DecodeOp,
@@ -32,15 +33,28 @@ impl OpType {
     pub const fn of<T: Op + Serialize + DeserializeOwned>(name: &'static str) -> Self {
         Self {
             name,
+            version: "",
             type_id: TypeId::of::<T>,
             encode: encode_op_as::<T>,
             decode: decode_op_as::<T>,
         }
     }
 
+    /// The same registration, of the version of the crate that made it
+    /// ([`register_op!`](crate::register_op) gives its crate's `CARGO_PKG_VERSION`).
+    pub const fn with_version(mut self, version: &'static str) -> Self {
+        self.version = version;
+        self
+    }
+
     /// The registered name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+
+    /// The version of the crate that registered it (`""` if not given).
+    pub fn version(&self) -> &'static str {
+        self.version
     }
 }
 
@@ -305,6 +319,16 @@ pub fn op_names() -> Vec<&'static str> {
     v
 }
 
+/// The version of the crate that registered op `name` (see [`OpType::version`]).
+///
+/// ```
+/// let name = rask_graph::registry::op_type_name(&rask_graph::ops::AddConst(1)).unwrap();
+/// assert_eq!(rask_graph::registry::op_version(name), Some(env!("CARGO_PKG_VERSION")));
+/// ```
+pub fn op_version(name: &str) -> Option<&'static str> {
+    op_tables().by_name.get(name).map(|r| r.version)
+}
+
 /// Every registered value type name, sorted.
 pub fn value_names() -> Vec<&'static str> {
     let mut v: Vec<_> = value_tables().by_name.keys().copied().collect();
@@ -515,7 +539,7 @@ macro_rules! register_op {
             #[$crate::__private::linkme::distributed_slice($crate::registry::OP_TYPES)]
             #[linkme(crate = $crate::__private::linkme)]
             static REGISTRATION: $crate::registry::OpType =
-                $crate::registry::OpType::of::<$ty>($name);
+                $crate::registry::OpType::of::<$ty>($name).with_version(env!("CARGO_PKG_VERSION"));
         };
     };
 }

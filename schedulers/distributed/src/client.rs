@@ -94,9 +94,7 @@ pub(crate) enum Reply {
 
 pub(crate) enum Request {
     Compute {
-        ops: Vec<Encoded>,
-        labels: Vec<String>,
-        tasks: Vec<WireTask>,
+        enc: Encoding,
         wanted: Vec<Key>,
         /// Whether the computation has callbacks (then its tasks' events are forwarded).
         events: bool,
@@ -107,9 +105,7 @@ pub(crate) enum Request {
     },
     /// Futures: an update whose keys are held until released.
     Submit {
-        ops: Vec<Encoded>,
-        labels: Vec<String>,
-        tasks: Vec<WireTask>,
+        enc: Encoding,
         wanted: Vec<Key>,
     },
     /// A held key's value, when it is in memory.
@@ -361,7 +357,7 @@ impl Scheduler for Shared {
         callbacks: &[&dyn Callback],
     ) -> Result<Vec<Value>, ComputeError> {
         let plan = Plan::lower(graph, keys)?;
-        let (ops, labels, tasks) = encode(&plan)?;
+        let enc = encode(&plan)?;
         let mut wanted = plan.output_keys();
         wanted.sort();
         wanted.dedup();
@@ -375,9 +371,7 @@ impl Scheduler for Shared {
         }
         let (tx, rx) = std_mpsc::channel();
         let sent = self.0.requests.send(Request::Compute {
-            ops,
-            labels,
-            tasks,
+            enc,
             wanted,
             events: !cbs.is_empty(),
             reply: tx,
@@ -529,12 +523,15 @@ impl<'a> Replay<'a> {
 pub(crate) fn encode(plan: &Plan) -> Result<Encoding, ComputeError> {
     let mut table = registry::OpTable::default();
     let mut labels: Vec<String> = Vec::new();
+    let mut versions: Vec<String> = Vec::new();
     let mut tasks = Vec::with_capacity(plan.len());
     for id in 0..plan.len() as u32 {
         let key = plan.key(id);
         let op = table.index(key, plan.op(id))?;
         if op as usize == labels.len() {
             labels.push(plan.op(id).name().to_string());
+            let name = registry::op_type_name(plan.op(id)).unwrap_or("");
+            versions.push(registry::op_version(name).unwrap_or("").to_string());
         }
         let deps = plan.dependencies(id);
         let mut args = Vec::with_capacity(plan.args(id).len());
@@ -566,11 +563,21 @@ pub(crate) fn encode(plan: &Plan) -> Result<Encoding, ComputeError> {
             bytes,
         })
         .collect();
-    Ok((ops, labels, tasks))
+    Ok(Encoding {
+        ops,
+        labels,
+        versions,
+        tasks,
+    })
 }
 
 /// A plan as the wire carries it: the distinct ops, their names, the tasks.
-pub(crate) type Encoding = (Vec<Encoded>, Vec<String>, Vec<WireTask>);
+pub(crate) struct Encoding {
+    pub ops: Vec<Encoded>,
+    pub labels: Vec<String>,
+    pub versions: Vec<String>,
+    pub tasks: Vec<WireTask>,
+}
 
 async fn handshake(
     addr: &str,
@@ -673,14 +680,7 @@ struct Conn {
 
 impl Conn {
     /// Sends an update wanting `wanted`, each held once more.
-    fn update(
-        &mut self,
-        ops: Vec<Encoded>,
-        labels: Vec<String>,
-        tasks: Vec<WireTask>,
-        wanted: Vec<Key>,
-        events: bool,
-    ) -> u64 {
+    fn update(&mut self, enc: Encoding, wanted: Vec<Key>, events: bool) -> u64 {
         self.next += 1;
         for k in &wanted {
             let e = self.keys.entry(k.clone()).or_insert_with(|| Entry {
@@ -697,10 +697,11 @@ impl Conn {
         self.updates.insert(self.next, wanted.clone());
         let _ = self.out.send(FromClient::UpdateGraph {
             id: self.next,
-            ops,
-            labels,
+            ops: enc.ops,
+            labels: enc.labels,
+            versions: enc.versions,
             events,
-            tasks,
+            tasks: enc.tasks,
             wanted,
         });
         self.next
@@ -807,19 +808,17 @@ impl Conn {
     fn request(&mut self, r: Request) {
         match r {
             Request::Compute {
-                ops,
-                labels,
-                tasks,
+                enc,
                 wanted,
                 events,
                 reply,
             } => {
                 let watched: Vec<Key> = if events {
-                    tasks.iter().map(|t| t.key.clone()).collect()
+                    enc.tasks.iter().map(|t| t.key.clone()).collect()
                 } else {
                     Vec::new()
                 };
-                let c = self.update(ops, labels, tasks, wanted.clone(), events);
+                let c = self.update(enc, wanted.clone(), events);
                 for k in &watched {
                     self.watching.entry(k.clone()).or_default().push(c);
                 }
@@ -836,13 +835,8 @@ impl Conn {
                     self.want_value(Waiter::Compute(c), k);
                 }
             }
-            Request::Submit {
-                ops,
-                labels,
-                tasks,
-                wanted,
-            } => {
-                self.update(ops, labels, tasks, wanted, false);
+            Request::Submit { enc, wanted } => {
+                self.update(enc, wanted, false);
             }
             Request::Value { key, reply } => self.want_value(Waiter::Future(reply), &key),
             Request::Done { key, reply } => match self.keys.get_mut(&key) {

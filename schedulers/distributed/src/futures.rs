@@ -178,15 +178,13 @@ impl Client {
         let keys = collection.output_keys();
         let graph = collection.optimized_graph()?;
         let plan = Plan::lower(&graph, &keys)?;
-        let (ops, labels, tasks) = encode(&plan)?;
+        let enc = encode(&plan)?;
         let mut wanted = keys.clone();
         wanted.sort();
         wanted.dedup();
         (self.link().requests)
             .send(Request::Submit {
-                ops,
-                labels,
-                tasks,
+                enc,
                 wanted: wanted.clone(),
             })
             .map_err(|_| failed(DistributedError::Disconnected))?;
@@ -399,15 +397,13 @@ pub(crate) fn persist(
     keys: &[Key],
 ) -> Result<rask_graph::Graph, ComputeError> {
     let plan = Plan::lower(graph, keys)?;
-    let (ops, labels, tasks) = encode(&plan)?;
+    let enc = encode(&plan)?;
     let mut wanted = keys.to_vec();
     wanted.sort();
     wanted.dedup();
     (link.requests)
         .send(Request::Submit {
-            ops,
-            labels,
-            tasks,
+            enc,
             wanted: wanted.clone(),
         })
         .map_err(|_| failed(DistributedError::Disconnected))?;

@@ -61,4 +61,4 @@ pub use protocol::PROTOCOL;
 pub use server::{SchedulerHandle, SchedulerOptions};
 pub use status::{ClusterStatus, TaskCounts, WorkerStatus};
 pub use tls::TlsConfig;
-pub use worker::{WORKER_ENV, WorkerOptions, run_worker};
+pub use worker::{FAKE_OP_VERSION_ENV, WORKER_ENV, WorkerOptions, run_worker};

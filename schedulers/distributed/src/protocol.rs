@@ -49,7 +49,7 @@ pub(crate) struct WorkerHello {
     pub data: String,
     pub pid: u32,
     pub local_directory: String,
-    /// The registered names of the ops it can run.
+    /// The ops it can run: `registered-name@crate-version`.
     pub ops: Vec<String>,
 }
 
@@ -98,6 +98,9 @@ pub(crate) enum FromClient {
         ops: Vec<Encoded>,
         /// Per op: the name it goes by in errors (`Op::name`).
         labels: Vec<String>,
+        /// Per op: the version of the crate that registered it here (a worker must have the
+        /// same).
+        versions: Vec<String>,
         /// Whether the client wants its tasks' events (it has callbacks).
         events: bool,
         tasks: Vec<WireTask>,
@@ -416,6 +419,7 @@ mod tests {
                 id: 7,
                 ops: vec![Encoded { name: "rask-graph.add-const".into(), bytes: vec![2] }],
                 labels: vec!["add-const".into()],
+                versions: vec!["0.1.0".into()],
                 events: true,
                 tasks: vec![WireTask {
                     key: Key::new("x", [1, 2]),

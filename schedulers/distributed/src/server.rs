@@ -153,6 +153,8 @@ struct Server {
     ops: Vec<Encoded>,
     /// Per op: the name errors give it.
     labels: Vec<String>,
+    /// Per op: `name@version`, what workers are matched on.
+    identities: Vec<Arc<str>>,
     op_ids: HashMap<Encoded, u32>,
     live_workers: Arc<Count>,
     commands: Vec<Command<WireFailure>>,
@@ -188,6 +190,7 @@ pub(crate) async fn serve(
         clients: FxHashMap::default(),
         ops: Vec::new(),
         labels: Vec::new(),
+        identities: Vec::new(),
         op_ids: HashMap::new(),
         live_workers,
         commands: Vec::new(),
@@ -528,10 +531,17 @@ impl Server {
                 id,
                 ops,
                 labels,
+                versions,
                 events,
                 tasks,
                 wanted,
-            } => match self.update_graph(c, ops, labels, tasks, &wanted, events.then_some(c)) {
+            } => match self.update_graph(
+                c,
+                (ops, labels, versions),
+                tasks,
+                &wanted,
+                events.then_some(c),
+            ) {
                 Ok(()) => {}
                 Err(reason) => {
                     let _ = tx.send(ToClient::Refused { id, reason });
@@ -561,8 +571,7 @@ impl Server {
     fn update_graph(
         &mut self,
         c: ClientId,
-        ops: Vec<Encoded>,
-        labels: Vec<String>,
+        (ops, labels, versions): (Vec<Encoded>, Vec<String>, Vec<String>),
         tasks: Vec<crate::protocol::WireTask>,
         wanted: &[Key],
         report: Option<ClientId>,
@@ -573,6 +582,10 @@ impl Server {
             let next = self.ops.len() as u32;
             let id = *self.op_ids.entry(op.clone()).or_insert(next);
             if id == next {
+                // Placed by name and version: only a worker with the same build of the op.
+                let version = versions.get(i).map_or("", String::as_str);
+                self.identities
+                    .push(format!("{}@{version}", op.name).into());
                 self.ops.push(op);
                 let label = labels.get(i).cloned();
                 self.labels
@@ -605,7 +618,7 @@ impl Server {
             news.push(NewTask {
                 key: t.key,
                 dependencies: t.deps.into_iter().map(Dependency::InUpdate).collect(),
-                op: self.ops[op as usize].name.as_str().into(),
+                op: Arc::clone(&self.identities[op as usize]),
                 order: i as u64,
                 payload: Spec {
                     op,

@@ -183,7 +183,7 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
             data: data.clone(),
             pid: std::process::id(),
             local_directory: options.local_directory.display().to_string(),
-            ops: registry::op_names().into_iter().map(String::from).collect(),
+            ops: advertised_ops(),
         }),
     };
     let mut buf = Vec::new();
@@ -329,6 +329,22 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
     store.clean_up();
     Ok(())
 }
+
+/// The ops this worker has, as `name@version`. For tests of a mixed cluster,
+/// [`FAKE_OP_VERSION_ENV`] makes every version this one.
+fn advertised_ops() -> Vec<String> {
+    let fake = std::env::var(FAKE_OP_VERSION_ENV).ok();
+    (registry::op_names().into_iter())
+        .map(|n| {
+            let v = fake.as_deref().or(registry::op_version(n)).unwrap_or("");
+            format!("{n}@{v}")
+        })
+        .collect()
+}
+
+/// For tests: a worker advertises every op at this version instead of its own.
+#[doc(hidden)]
+pub const FAKE_OP_VERSION_ENV: &str = "RASK_DISTRIBUTED_FAKE_OP_VERSION";
 
 fn fail_setup(out: &UnboundedSender<FromWorker>, id: u64, message: String) {
     let _ = out.send(FromWorker::Failed {

@@ -114,3 +114,28 @@ fn another_protocol_version_is_refused_before_anything_is_read() {
         );
     });
 }
+
+#[test]
+fn a_worker_with_another_version_of_an_op_is_not_given_it() {
+    rask_testing::within(60, || {
+        // The only worker has every op at version 9.9.9: a task of this build's ops (their
+        // crate's version) has no worker, and says which op and version it needs.
+        let cluster = LocalCluster::builder()
+            .n_workers(1)
+            .worker_env(rask_distributed::FAKE_OP_VERSION_ENV, "9.9.9")
+            .build()
+            .unwrap();
+        let client = Client::new(&cluster).unwrap();
+        let (g, key) = rask_testing::chain(3, Arc::new(AddConst(1)));
+        let e = client.scheduler().get(&g, &[key], &[]).unwrap_err();
+        let name = rask_graph::registry::op_type_name(&AddConst(1)).unwrap();
+        let version = rask_graph::registry::op_version(name).unwrap();
+        assert_eq!(
+            version,
+            env!("CARGO_PKG_VERSION"),
+            "the workspace's version"
+        );
+        let want = format!("none of them has op `{name}@{version}`");
+        assert!(e.to_string().contains(&want), "{e}");
+    });
+}
