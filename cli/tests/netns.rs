@@ -1,6 +1,6 @@
 //! Two "hosts" on this machine: network namespaces joined by a bridge (as root, with `ip
 //! netns`; skipped with a message where the machine refuses). The stock `rask scheduler` runs
-//! in one namespace, two workers (this test binary, which has the `Slow` op) in two others,
+//! in one namespace, two workers (this test binary, which has rask-testing's `Slow` op) in two others,
 //! and the client in the scheduler's. One worker is then cut off (its link taken down): it is
 //! declared dead within the scheduler's TTL and its work is redone on the other. Traffic stays
 //! inside those namespaces.
@@ -9,23 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rask::distributed::Client;
-use rask::graph::{Arg, Args, Graph, Key, Layer, Op, Scheduler, Task, TaskError, Value, ops::Sum};
-
-/// Returns its argument after `ms` milliseconds.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Slow(u64);
-
-impl Op for Slow {
-    fn name(&self) -> &str {
-        "slow"
-    }
-    fn run(&self, args: Args) -> Result<Value, TaskError> {
-        #[allow(clippy::disallowed_methods)] // stands for real work
-        std::thread::sleep(Duration::from_millis(self.0));
-        Ok(args[0].clone())
-    }
-}
-rask::graph::register_op!(Slow, "rask-cli-netns-tests.slow");
+use rask::graph::{Arg, Scheduler, Task, Value, ops::Sum};
+use rask_testing::ops::Slow;
 
 /// Runs `ip ARGS`; whether it succeeded.
 fn ip(args: &[&str]) -> bool {
@@ -180,31 +165,18 @@ fn a_worker_cut_off_is_declared_dead_within_the_ttl_and_its_work_redone() {
         names.sort();
         assert_eq!(names, ["w0", "w1"]);
         // 20 leaves of 400 ms on 2 workers, summed; w1 is cut off while they run.
-        let mut leaves = Layer::new("leaf");
-        for i in 0..20u32 {
-            leaves.insert(
-                [i],
-                Task::new(Slow(400), [Arg::Value(Value::new(i64::from(i)))]),
-            );
-        }
-        let mut total = Layer::new("total");
-        total.insert(
-            [0],
-            Task::new(Sum, (0..20u32).map(|i| Arg::Key(Key::new("leaf", [i])))),
+        let (g, total) = rask_testing::leaves_and_total(
+            20,
+            |i| Task::new(Slow(400), [Arg::Value(Value::new(i64::from(i)))]),
+            Sum,
         );
-        let mut g = Graph::new();
-        g.add_layer(leaves);
-        g.add_layer(total);
         let cutter = std::thread::spawn(move || {
             #[allow(clippy::disallowed_methods)] // lets the leaves start
             std::thread::sleep(Duration::from_millis(600));
             assert!(ip(&["-n", &cut, "link", "set", "vh2", "down"]), "link down");
         });
         let t = Instant::now();
-        let v = client
-            .scheduler()
-            .get(&g, &[Key::new("total", [0])], &[])
-            .unwrap();
+        let v = client.scheduler().get(&g, &[total], &[]).unwrap();
         let seconds = t.elapsed().as_secs_f64();
         cutter.join().unwrap();
         // The scheduler's own view: one worker left.

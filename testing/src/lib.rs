@@ -147,3 +147,98 @@ pub fn random_dag(n: usize, edges: &[(usize, usize)]) -> Graph {
     g.add_layer(layer);
     g
 }
+
+/// `n` leaves, `('leaf', i)` made by `leaf(i)`, read by one task `total`: the graph and the
+/// key `('total',)`.
+///
+/// ```
+/// use rask_graph::{Arg, Task, Value, ops::{Identity, Sum}};
+/// let (g, key) = rask_testing::leaves_and_total(
+///     3,
+///     |i| Task::new(Identity, [Arg::Value(Value::new(i64::from(i)))]),
+///     Sum,
+/// );
+/// assert_eq!((g.len(), key.name()), (4, "total"));
+/// ```
+pub fn leaves_and_total(n: u32, leaf: impl Fn(u32) -> Task, total: impl Op) -> (Graph, Key) {
+    let mut l = Layer::new("leaf");
+    for i in 0..n {
+        l.insert([i], leaf(i));
+    }
+    let mut t = Layer::new("total");
+    t.insert(
+        [],
+        Task::new(total, (0..n).map(|i| Arg::Key(Key::new("leaf", [i])))),
+    );
+    let mut g = Graph::new();
+    g.add_layer(l);
+    g.add_layer(t);
+    (g, Key::new("total", []))
+}
+
+/// Checks that `s` computes what `oracle` computes on `cases` random DAGs
+/// ([`random_dag`], up to 40 tasks, 1 to 3 of them asked for); panics with proptest's
+/// minimal failing case otherwise.
+pub fn random_dags_agree(
+    oracle: &dyn rask_graph::Scheduler,
+    s: &dyn rask_graph::Scheduler,
+    cases: u32,
+) {
+    use proptest::prelude::*;
+    let ints = |vs: Vec<Value>| -> Vec<i64> {
+        vs.iter()
+            .map(|v| v.get::<i64>().copied().unwrap_or(i64::MIN))
+            .collect()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        1usize..40,
+        proptest::collection::vec((0usize..40, 0usize..40), 0..80),
+        proptest::collection::vec(0usize..40, 1..4),
+    );
+    runner
+        .run(&strategy, |(n, edges, want)| {
+            let g = random_dag(n, &edges);
+            let keys: Vec<Key> = (want.iter())
+                .map(|w| Key::new("t", [(w % n) as u32]))
+                .collect();
+            let expected = oracle.get(&g, &keys, &[]).map(ints);
+            let got = s.get(&g, &keys, &[]).map(ints);
+            prop_assert_eq!(
+                got.map_err(|e| e.to_string()),
+                expected.map_err(|e| e.to_string())
+            );
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Two `len`-element `Vec<f64>` made by two tasks (one per worker of a pool of two); with
+/// `together`, one task reads both (one must move between workers), else each is read
+/// where it was made: the graph and the keys to compute. What the transfer benchmarks time.
+pub fn two_chunks(len: usize, together: bool) -> (Graph, Vec<Key>) {
+    use crate::ops::{Len, Make};
+    let mut make = Layer::new("make");
+    make.insert([0], Task::new(Make(len), []));
+    make.insert([1], Task::new(Make(len), []));
+    let mut read = Layer::new("read");
+    if together {
+        read.insert(
+            [0],
+            Task::new(Len, [Arg::Key(make.key([0])), Arg::Key(make.key([1]))]),
+        );
+    } else {
+        read.insert([0], Task::new(Len, [Arg::Key(make.key([0]))]));
+        read.insert([1], Task::new(Len, [Arg::Key(make.key([1]))]));
+    }
+    let keys = (read.entries())
+        .map(|(i, _)| read.key(i.iter().copied()))
+        .collect();
+    let mut g = Graph::new();
+    g.add_layer(make);
+    g.add_layer(read);
+    (g, keys)
+}

@@ -64,3 +64,35 @@ impl Op for Fail {
     }
 }
 rask_graph::register_op!(Fail, "rask-testing.fail");
+
+/// Makes `len` f64s (ones).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Make(pub usize);
+
+impl Op for Make {
+    fn name(&self) -> &str {
+        "make"
+    }
+    fn run(&self, _: Args) -> Result<Value, TaskError> {
+        Ok(Value::new(vec![1.0f64; self.0]))
+    }
+}
+rask_graph::register_op!(Make, "rask-testing.make");
+
+/// The total length of its `Vec<f64>` arguments.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Len;
+
+impl Op for Len {
+    fn name(&self) -> &str {
+        "len"
+    }
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut n = 0u64;
+        for a in args.iter() {
+            n += a.get::<Vec<f64>>()?.len() as u64;
+        }
+        Ok(Value::new(n))
+    }
+}
+rask_graph::register_op!(Len, "rask-testing.len");

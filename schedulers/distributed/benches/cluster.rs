@@ -11,73 +11,9 @@ use rask_array::random::Generator;
 use rask_array::{Array, Reduction};
 use rask_distributed::{Client, LocalCluster};
 use rask_graph::Collection;
-use rask_graph::{Arg, Args, Graph, Key, Layer, Op, Scheduler, Task, TaskError, Value};
-use serde::{Deserialize, Serialize};
-
-/// Makes `len` f64s.
-#[derive(Debug, Serialize, Deserialize)]
-struct Make(usize);
-
-impl Op for Make {
-    fn name(&self) -> &str {
-        "make"
-    }
-    fn run(&self, _: Args) -> Result<Value, TaskError> {
-        Ok(Value::new(vec![1.0f64; self.0]))
-    }
-}
-rask_graph::register_op!(Make, "rask-bench-distributed.make");
-
-/// The total length of its `Vec<f64>` arguments.
-#[derive(Debug, Serialize, Deserialize)]
-struct Len;
-
-impl Op for Len {
-    fn name(&self) -> &str {
-        "len"
-    }
-    fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let mut n = 0u64;
-        for a in args.iter() {
-            n += a.get::<Vec<f64>>()?.len() as u64;
-        }
-        Ok(Value::new(n))
-    }
-}
-rask_graph::register_op!(Len, "rask-bench-distributed.len");
+use rask_graph::Scheduler;
 
 const CHUNK: usize = 100_000_000 / 8;
-
-/// Two 100 MB chunks made on the two workers; with `together`, one task reads both.
-fn chunks(together: bool) -> (Graph, Vec<Key>) {
-    let mut make = Layer::new("make");
-    make.insert([0], Task::new(Make(CHUNK), []));
-    make.insert([1], Task::new(Make(CHUNK), []));
-    let mut read = Layer::new("read");
-    if together {
-        read.insert(
-            [0],
-            Task::new(
-                Len,
-                [
-                    Arg::Key(Key::new("make", [0])),
-                    Arg::Key(Key::new("make", [1])),
-                ],
-            ),
-        );
-    } else {
-        read.insert([0], Task::new(Len, [Arg::Key(Key::new("make", [0]))]));
-        read.insert([1], Task::new(Len, [Arg::Key(Key::new("make", [1]))]));
-    }
-    let keys = read
-        .entries()
-        .map(|(i, _)| read.key(i.iter().copied()))
-        .collect();
-    let mut g = Graph::new();
-    g.add_layer(make);
-    g.add_layer(read);
-    (g, keys)
-}
 
 fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
     (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
@@ -125,7 +61,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     });
     let time = |together: bool| {
-        let (g, keys) = chunks(together);
+        let (g, keys) = rask_testing::two_chunks(CHUNK, together);
         best_of(3, || {
             let t = Instant::now();
             s.get(&g, &keys, &[]).unwrap_or_else(|e| panic!("{e}"));

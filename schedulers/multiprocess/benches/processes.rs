@@ -7,72 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rask_graph::{
-    Arg, Args, Graph, Key, Layer, Op, Scheduler, Task, TaskError, Value, ops::AddConst, ops::Sum,
-};
+use rask_graph::{Scheduler, ops::AddConst, ops::Sum};
 use rask_multiprocess::ProcessScheduler;
-use serde::{Deserialize, Serialize};
-
-/// Makes `len` f64s.
-#[derive(Debug, Serialize, Deserialize)]
-struct Make(usize);
-
-impl Op for Make {
-    fn name(&self) -> &str {
-        "make"
-    }
-    fn run(&self, _: Args) -> Result<Value, TaskError> {
-        Ok(Value::new(vec![1.0f64; self.0]))
-    }
-}
-rask_graph::register_op!(Make, "rask-bench.make");
-
-/// The total length of its `Vec<f64>` arguments.
-#[derive(Debug, Serialize, Deserialize)]
-struct Len;
-
-impl Op for Len {
-    fn name(&self) -> &str {
-        "len"
-    }
-    fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let mut n = 0u64;
-        for a in args.iter() {
-            n += a.get::<Vec<f64>>()?.len() as u64;
-        }
-        Ok(Value::new(n))
-    }
-}
-rask_graph::register_op!(Len, "rask-bench.len");
 
 /// 100 MB of f64s.
 pub const CHUNK: usize = 100_000_000 / 8;
-
-/// Two 100 MB chunks made on the two workers; with `together`, one task reads both (one chunk
-/// must move), else each is read where it was made.
-pub fn chunks(together: bool) -> (Graph, Vec<Key>) {
-    let mut make = Layer::new("make");
-    make.insert([0], Task::new(Make(CHUNK), []));
-    make.insert([1], Task::new(Make(CHUNK), []));
-    let mut read = Layer::new("read");
-    if together {
-        read.insert(
-            [0],
-            Task::new(Len, [Arg::Key(make.key([0])), Arg::Key(make.key([1]))]),
-        );
-    } else {
-        read.insert([0], Task::new(Len, [Arg::Key(make.key([0]))]));
-        read.insert([1], Task::new(Len, [Arg::Key(make.key([1]))]));
-    }
-    let keys = read
-        .entries()
-        .map(|(i, _)| read.key(i.iter().copied()))
-        .collect();
-    let mut g = Graph::new();
-    g.add_layer(make);
-    g.add_layer(read);
-    (g, keys)
-}
 
 fn processes(c: &mut Criterion) {
     let s = ProcessScheduler::builder()
@@ -90,7 +29,7 @@ fn processes(c: &mut Criterion) {
         b.iter(|| black_box(s.get(&g, &keys, &[]).unwrap_or_default()))
     });
     for (name, together) in [("chunks-apart", false), ("chunks-together", true)] {
-        let (g, keys) = chunks(together);
+        let (g, keys) = rask_testing::two_chunks(CHUNK, together);
         group.bench_function(name, |b| {
             b.iter(|| black_box(s.get(&g, &keys, &[]).unwrap_or_else(|e| panic!("{e}"))))
         });

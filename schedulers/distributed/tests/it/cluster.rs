@@ -131,21 +131,11 @@ fn a_killed_worker_is_survived_and_its_results_recomputed() {
         let client = Client::new(&cluster).unwrap();
         let s = client.scheduler();
         // 40 slow leaves summed; one worker is killed while they run.
-        let mut leaves = Layer::new("leaf");
-        for i in 0..40u32 {
-            leaves.insert(
-                [i],
-                Task::new(Slow(50), [Arg::Value(Value::new(i64::from(i)))]),
-            );
-        }
-        let mut total = Layer::new("total");
-        total.insert(
-            [0],
-            Task::new(Sum, (0..40u32).map(|i| Arg::Key(Key::new("leaf", [i])))),
+        let (g, total) = rask_testing::leaves_and_total(
+            40,
+            |i| Task::new(Slow(50), [Arg::Value(Value::new(i64::from(i)))]),
+            Sum,
         );
-        let mut g = Graph::new();
-        g.add_layer(leaves);
-        g.add_layer(total);
         let victim = cluster.worker_pids()[0];
         let killer = std::thread::spawn(move || {
             #[allow(clippy::disallowed_methods)] // lets the leaves start
@@ -153,7 +143,7 @@ fn a_killed_worker_is_survived_and_its_results_recomputed() {
             // SAFETY: kill(2) on a child process this test started.
             unsafe { libc_kill(victim as i32, 9) };
         });
-        let v = s.get(&g, &[Key::new("total", [0])], &[]).unwrap();
+        let v = s.get(&g, &[total], &[]).unwrap();
         killer.join().unwrap();
         assert_eq!(ints(v), [(0..40).sum::<i64>()]);
         // The nanny started the killed worker again.
@@ -376,31 +366,9 @@ fn metrics_and_status_describe_the_cluster() {
 
 #[test]
 fn a_cluster_equals_sync_on_random_dags() {
-    use proptest::prelude::*;
     let cluster = cluster(2);
     let client = Client::new(&cluster).unwrap();
-    let s = client.scheduler();
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 24,
-        ..ProptestConfig::default()
-    });
-    let strategy = (
-        1usize..40,
-        proptest::collection::vec((0usize..40, 0usize..40), 0..80),
-        proptest::collection::vec(0usize..40, 1..4),
-    );
-    runner
-        .run(&strategy, |(n, edges, want)| {
-            let g = rask_testing::random_dag(n, &edges);
-            let keys: Vec<Key> = want
-                .iter()
-                .map(|w| Key::new("t", [(w % n) as u32]))
-                .collect();
-            let expected = ints(SyncScheduler.get(&g, &keys, &[]).unwrap());
-            prop_assert_eq!(ints(s.get(&g, &keys, &[]).unwrap()), expected);
-            Ok(())
-        })
-        .unwrap();
+    rask_testing::random_dags_agree(&SyncScheduler, &client.scheduler(), 24);
 }
 
 #[test]
@@ -410,21 +378,11 @@ fn a_worker_that_joins_late_steals_queued_work() {
         // steals from the queue, so the whole takes about half of 16 × 0.25 s.
         let cluster = cluster(1);
         let client = Client::new(&cluster).unwrap();
-        let mut leaves = Layer::new("leaf");
-        for i in 0..16u32 {
-            leaves.insert(
-                [i],
-                Task::new(Slow(250), [Arg::Value(Value::new(i64::from(i)))]),
-            );
-        }
-        let mut total = Layer::new("total");
-        total.insert(
-            [0],
-            Task::new(Sum, (0..16u32).map(|i| Arg::Key(Key::new("leaf", [i])))),
+        let (g, total) = rask_testing::leaves_and_total(
+            16,
+            |i| Task::new(Slow(250), [Arg::Value(Value::new(i64::from(i)))]),
+            Sum,
         );
-        let mut g = Graph::new();
-        g.add_layer(leaves);
-        g.add_layer(total);
         let address = cluster.address();
         let late = std::thread::spawn(move || {
             #[allow(clippy::disallowed_methods)] // the first worker has its queue by then
@@ -437,10 +395,7 @@ fn a_worker_that_joins_late_steals_queued_work() {
                 .unwrap()
         });
         let t = std::time::Instant::now();
-        let v = client
-            .scheduler()
-            .get(&g, &[Key::new("total", [0])], &[])
-            .unwrap();
+        let v = client.scheduler().get(&g, &[total], &[]).unwrap();
         let seconds = t.elapsed().as_secs_f64();
         let mut late = late.join().unwrap();
         let _ = late.kill();

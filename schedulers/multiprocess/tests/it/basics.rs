@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use proptest::prelude::*;
 use rask_graph::{
     Arg, Callback, Graph, Key, Layer, Scheduler, Task, TaskFinish, TaskStart, Value, ops::AddConst,
     ops::Sum,
@@ -86,27 +85,7 @@ fn processes_equal_sync() {
     // One scheduler for every case (workers are kept between computations), dropped at the end
     // so that no worker outlives the test.
     let s = scheduler(2);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 24,
-        ..ProptestConfig::default()
-    });
-    let strategy = (
-        1usize..40,
-        proptest::collection::vec((0usize..40, 0usize..40), 0..80),
-        proptest::collection::vec(0usize..40, 1..4),
-    );
-    runner
-        .run(&strategy, |(n, edges, want)| {
-            let g = rask_testing::random_dag(n, &edges);
-            let keys: Vec<Key> = want
-                .iter()
-                .map(|w| Key::new("t", [(w % n) as u32]))
-                .collect();
-            let expected = ints(SyncScheduler.get(&g, &keys, &[]).unwrap());
-            prop_assert_eq!(ints(s.get(&g, &keys, &[]).unwrap()), expected);
-            Ok(())
-        })
-        .unwrap();
+    rask_testing::random_dags_agree(&SyncScheduler, &s, 24);
 }
 
 #[test]

@@ -123,30 +123,14 @@ fn marker(name: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// `n` leaves (made by `leaf(i)`) and their sum, `('total',)`.
-fn leaves_and_total(n: u32, leaf: impl Fn(u32) -> Task, total: impl Op) -> Graph {
-    let mut l = Layer::new("leaf");
-    for i in 0..n {
-        l.insert([i], leaf(i));
-    }
-    let mut t = Layer::new("total");
-    t.insert(
-        [],
-        Task::new(total, (0..n).map(|i| Arg::Key(Key::new("leaf", [i])))),
-    );
-    let mut g = Graph::new();
-    g.add_layer(l);
-    g.add_layer(t);
-    g
-}
-
 #[test]
 fn an_unregistered_intermediate_read_on_another_worker_is_an_error_at_once() {
     // Two leaves land on the two workers; their reader has one input on the other worker.
     let err = within(60, || {
         let s = scheduler(2);
-        let g = leaves_and_total(2, |i| Task::new(MakeOpaque(i as i64), []), SumOpaque);
-        s.get(&g, &[Key::new("total", [])], &[]).unwrap_err()
+        let (g, total) =
+            rask_testing::leaves_and_total(2, |i| Task::new(MakeOpaque(i as i64), []), SumOpaque);
+        s.get(&g, &[total], &[]).unwrap_err()
     });
     let Some(ProcessError::NotSent { key, message, .. }) = err.downcast_ref::<ProcessError>()
     else {
@@ -193,7 +177,7 @@ fn only_the_task_running_when_a_worker_dies_is_blamed() {
     let m = markers.clone();
     let total = within(120, move || {
         let s = scheduler(2);
-        let g = leaves_and_total(
+        let (g, total) = rask_testing::leaves_and_total(
             30,
             |i| match crashing.iter().position(|c| *c == i) {
                 Some(k) => Task::new(
@@ -207,7 +191,7 @@ fn only_the_task_running_when_a_worker_dies_is_blamed() {
             },
             Sum,
         );
-        let total = s.get(&g, &[Key::new("total", [])], &[]);
+        let total = s.get(&g, &[total], &[]);
         // Nothing of that computation reaches the next ones, smaller as they are (a reply
         // left in flight would name a task that does not exist in them).
         for n in 1..4u32 {
@@ -277,7 +261,7 @@ fn results_larger_than_a_message_come_back_and_literals_that_large_are_refused()
             .build()
             .unwrap();
         // A 1 MB result (16 messages' worth) comes back whole, moved between workers first.
-        let g = leaves_and_total(
+        let (g, total) = rask_testing::leaves_and_total(
             2,
             |i| match i {
                 0 => Task::new(Bytes(1 << 20), []),
@@ -285,7 +269,7 @@ fn results_larger_than_a_message_come_back_and_literals_that_large_are_refused()
             },
             Concat,
         );
-        let v = s.get(&g, &[Key::new("total", [])], &[]).unwrap();
+        let v = s.get(&g, &[total], &[]).unwrap();
         let value = v[0].get::<String>().unwrap().len();
         // A literal of 1 MB cannot be sent in a message.
         let (g, key) = one(
@@ -396,7 +380,7 @@ fn a_refused_task_among_others_fails_the_compute_without_a_hang() {
             .max_message_bytes(64 << 10)
             .build()
             .unwrap();
-        let g = leaves_and_total(
+        let (g, total) = rask_testing::leaves_and_total(
             10,
             |i| match i {
                 0 => Task::new(
@@ -407,7 +391,7 @@ fn a_refused_task_among_others_fails_the_compute_without_a_hang() {
             },
             Concat,
         );
-        s.get(&g, &[Key::new("total", [])], &[]).unwrap_err()
+        s.get(&g, &[total], &[]).unwrap_err()
     });
     let Some(ProcessError::TooLarge { key, .. }) = err.downcast_ref::<ProcessError>() else {
         panic!("{err}")
