@@ -85,7 +85,7 @@ pub use graph::{Graph, KeyMap, KeySet, Layer, ReaderCounts, Rewrite};
 pub use key::{Key, KeyIndex};
 pub use op::{Args, Arity, Op, downcast_op};
 pub use plan::{Plan, PlanArg};
-pub use scheduler::{Collection, Scheduler, graph_of_values};
+pub use scheduler::{Collection, Scheduler, graph_of_tasks, graph_of_values};
 pub use task::{Arg, Task};
 pub use together::{Together, compute_all, compute_all_with};
 pub use value::{Datum, Value};

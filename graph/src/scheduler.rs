@@ -216,13 +216,30 @@ pub(crate) fn one_value_per_key(keys: &[Key], values: &[Value]) -> Result<(), Co
 
 /// A graph in which each key is a ready value.
 pub fn graph_of_values(keys: &[Key], values: Vec<Value>) -> Graph {
+    graph_of_tasks(
+        keys.iter()
+            .zip(values.into_iter().map(crate::Task::literal)),
+    )
+}
+
+/// A graph of these keys' tasks, one layer per key name (what a scheduler's
+/// [`persist`](Scheduler::persist) returns: ready values, or references to results held
+/// elsewhere).
+///
+/// ```
+/// use rask_graph::{Key, Task, Value, graph_of_tasks};
+/// let (a, b) = (Key::new("x", [0]), Key::new("x", [1]));
+/// let g = graph_of_tasks([(&a, Task::literal(Value::new(1i64))), (&b, Task::literal(Value::new(2i64)))]);
+/// assert_eq!(g.len(), 2);
+/// ```
+pub fn graph_of_tasks<'k>(tasks: impl IntoIterator<Item = (&'k Key, crate::Task)>) -> Graph {
     let mut layers: indexmap::IndexMap<&str, crate::Layer, rustc_hash::FxBuildHasher> =
         indexmap::IndexMap::default();
-    for (key, value) in keys.iter().zip(values) {
+    for (key, task) in tasks {
         layers
             .entry(key.name())
             .or_insert_with(|| crate::Layer::new(std::sync::Arc::clone(key.name_arc())))
-            .insert(key.index().iter().copied(), crate::Task::literal(value));
+            .insert(key.index().iter().copied(), task);
     }
     let mut g = Graph::new();
     for (_, l) in layers {

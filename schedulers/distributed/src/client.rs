@@ -71,6 +71,16 @@ impl fmt::Debug for Link {
     }
 }
 
+impl Link {
+    /// Sends the request `make(reply)` to the connection task and waits for its one answer;
+    /// `None` when that task is gone.
+    pub(crate) fn ask<T>(&self, make: impl FnOnce(std_mpsc::Sender<T>) -> Request) -> Option<T> {
+        let (tx, rx) = std_mpsc::channel();
+        self.requests.send(make(tx)).ok()?;
+        rx.recv().ok()
+    }
+}
+
 impl Drop for Link {
     fn drop(&mut self) {
         let runtime = (self.runtime.lock().unwrap_or_else(PoisonError::into_inner)).take();
@@ -150,11 +160,7 @@ impl Client {
     ) -> Result<Client, DistributedError> {
         let addr = crate::tls::host_port(address).to_string();
         let tls = tls.cloned();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("rask-client")
-            .enable_all()
-            .build()
+        let runtime = crate::server::runtime("rask-client")
             .map_err(DistributedError::io("start the client's runtime"))?;
         let token = token.map(str::to_string);
         let (stream, reader, buf) =
@@ -185,11 +191,9 @@ impl Client {
     }
 
     fn info(&self) -> Result<Info, DistributedError> {
-        let (tx, rx) = std_mpsc::channel();
-        (self.link.requests)
-            .send(Request::Info { reply: tx })
-            .map_err(|_| DistributedError::Disconnected)?;
-        rx.recv().map_err(|_| DistributedError::Disconnected)
+        (self.link)
+            .ask(|reply| Request::Info { reply })
+            .ok_or(DistributedError::Disconnected)
     }
 
     /// The workers connected now.
@@ -647,12 +651,13 @@ struct Pending {
 #[derive(Clone)]
 enum KeyState {
     Pending,
-    Memory { id: u64, who_has: Vec<String> },
-    Erred(Erred),
+    Memory {
+        id: u64,
+        who_has: Vec<String>,
+    },
+    /// It failed: the error, kept to answer everyone who asks.
+    Erred(ComputeError),
 }
-
-/// Why a key failed, kept to answer everyone who asks.
-type Erred = ComputeError;
 
 /// A key the client holds: how many holders (computations and futures), where it stands, and
 /// who waits.
@@ -748,7 +753,7 @@ impl Conn {
         }
     }
 
-    fn answer(&mut self, waiter: Waiter, key: &Key, value: Result<Value, Erred>) {
+    fn answer(&mut self, waiter: Waiter, key: &Key, value: Result<Value, ComputeError>) {
         match waiter {
             Waiter::Future(tx) => {
                 let _ = tx.send(value);
@@ -951,12 +956,12 @@ async fn serve(
     let (events, mut rx) = unbounded_channel::<Event>();
     let from_scheduler = events.clone();
     tokio::spawn(async move {
-        while let Ok(Some(msg)) = read_message::<_, ToClient>(&mut reader, &mut buf).await {
-            if from_scheduler.send(Event::FromScheduler(msg)).is_err() {
-                return;
-            }
+        let listened =
+            crate::server::read_loop(&mut reader, &mut buf, &from_scheduler, Event::FromScheduler)
+                .await;
+        if listened {
+            let _ = from_scheduler.send(Event::Lost);
         }
-        let _ = from_scheduler.send(Event::Lost);
     });
     let forward = events.clone();
     tokio::spawn(async move {

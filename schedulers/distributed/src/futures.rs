@@ -14,6 +14,49 @@ use crate::DistributedError;
 use crate::client::{Client, Link, Request, encode};
 use crate::error::failed;
 
+/// Sends `keys` of `graph` to be computed and held on the cluster (not waited for): the hold
+/// on them, each distinct key once.
+fn submit(
+    link: &Arc<Link>,
+    graph: &rask_graph::Graph,
+    keys: &[Key],
+) -> Result<Arc<Held>, ComputeError> {
+    let plan = Plan::lower(graph, keys)?;
+    let enc = encode(&plan)?;
+    let mut wanted = keys.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    (link.requests)
+        .send(Request::Submit {
+            enc,
+            wanted: wanted.clone(),
+        })
+        .map_err(|_| failed(DistributedError::Disconnected))?;
+    Ok(Arc::new(Held {
+        keys: wanted,
+        link: Arc::clone(link),
+    }))
+}
+
+/// Waits until each of `keys` (held) is in memory or failed.
+fn wait_for(link: &Link, keys: &[Key]) {
+    for k in keys {
+        let _ = link.ask(|reply| Request::Done {
+            key: k.clone(),
+            reply,
+        });
+    }
+}
+
+/// The value of held key `key`, brought here when it is in memory; its error if it failed.
+fn value_of(link: &Link, key: &Key) -> Result<Value, ComputeError> {
+    (link.ask(|reply| Request::Value {
+        key: key.clone(),
+        reply,
+    }))
+    .unwrap_or_else(|| Err(failed(DistributedError::Disconnected)))
+}
+
 /// Where a future stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FutureStatus {
@@ -94,15 +137,12 @@ impl<T> Future<T> {
     pub fn status(&self) -> FutureStatus {
         let mut worst = FutureStatus::Finished;
         for k in &self.keys.keys {
-            let (tx, rx) = std_mpsc::channel();
-            let sent = (self.keys.link.requests).send(Request::Status {
-                key: k.clone(),
-                reply: tx,
-            });
-            let s = match sent {
-                Ok(()) => rx.recv().unwrap_or(FutureStatus::Released),
-                Err(_) => FutureStatus::Released,
-            };
+            let s = (self.keys.link)
+                .ask(|reply| Request::Status {
+                    key: k.clone(),
+                    reply,
+                })
+                .unwrap_or(FutureStatus::Released);
             if s != FutureStatus::Finished {
                 worst = s;
                 if s != FutureStatus::Pending {
@@ -129,33 +169,14 @@ impl<T> Future<T> {
 
     /// Waits until it is finished or failed.
     pub fn wait(&self) {
-        for k in &self.keys.keys {
-            let (tx, rx) = std_mpsc::channel();
-            let sent = (self.keys.link.requests).send(Request::Done {
-                key: k.clone(),
-                reply: tx,
-            });
-            if sent.is_ok() {
-                let _ = rx.recv();
-            }
-        }
+        wait_for(&self.keys.link, &self.keys.keys);
     }
 
     /// Waits for its result and brings it here (it stays on the cluster too).
     pub fn result(&self) -> Result<T, ComputeError> {
         let mut values = Vec::with_capacity(self.keys.keys.len());
         for k in &self.keys.keys {
-            let (tx, rx) = std_mpsc::channel();
-            (self.keys.link.requests)
-                .send(Request::Value {
-                    key: k.clone(),
-                    reply: tx,
-                })
-                .map_err(|_| failed(DistributedError::Disconnected))?;
-            values.push(
-                rx.recv()
-                    .unwrap_or_else(|_| Err(failed(DistributedError::Disconnected)))?,
-            );
+            values.push(value_of(&self.keys.link, k)?);
         }
         (self.finalize)(values)
     }
@@ -177,17 +198,8 @@ impl Client {
         collection.check()?;
         let keys = collection.output_keys();
         let graph = collection.optimized_graph()?;
-        let plan = Plan::lower(&graph, &keys)?;
-        let enc = encode(&plan)?;
-        let mut wanted = keys.clone();
-        wanted.sort();
-        wanted.dedup();
-        (self.link().requests)
-            .send(Request::Submit {
-                enc,
-                wanted: wanted.clone(),
-            })
-            .map_err(|_| failed(DistributedError::Disconnected))?;
+        let held = submit(self.link(), &graph, &keys)?;
+        let wanted = held.keys.clone();
         let c = collection.clone();
         // The values come back per distinct key; the collection wants them per output.
         let finalize: Finalize<C::Output> = Arc::new(move |values: Vec<Value>| {
@@ -202,14 +214,8 @@ impl Client {
                 })?;
             c.finalize(ordered)
         });
-        let mut distinct = collection.output_keys();
-        distinct.sort();
-        distinct.dedup();
         Ok(Future {
-            keys: Arc::new(Held {
-                keys: distinct,
-                link: Arc::clone(self.link()),
-            }),
+            keys: held,
             finalize,
             _t: PhantomData,
         })
@@ -287,16 +293,7 @@ pub fn as_completed<T>(futures: Vec<Future<T>>) -> AsCompleted<T> {
         // One waiter per future: told when each of its keys is settled.
         let (tx, keys, link) = (tx.clone(), f.keys.keys.clone(), Arc::clone(&f.keys.link));
         std::thread::spawn(move || {
-            for k in keys {
-                let (dtx, drx) = std_mpsc::channel();
-                if link
-                    .requests
-                    .send(Request::Done { key: k, reply: dtx })
-                    .is_ok()
-                {
-                    let _ = drx.recv();
-                }
-            }
+            wait_for(&link, &keys);
             let _ = tx.send(i);
         });
     }
@@ -373,18 +370,7 @@ impl rask_graph::Op for Remote {
                 self.key
             )));
         };
-        let (tx, rx) = std_mpsc::channel();
-        (hold.link.requests)
-            .send(Request::Value {
-                key: self.key.clone(),
-                reply: tx,
-            })
-            .map_err(|_| rask_graph::TaskError::new("the cluster's client is gone"))?;
-        match rx.recv() {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(rask_graph::TaskError::new(e.to_string())),
-            Err(_) => Err(rask_graph::TaskError::new("the cluster's client is gone")),
-        }
+        value_of(&hold.link, &self.key).map_err(|e| rask_graph::TaskError::new(e.to_string()))
     }
 }
 rask_graph::register_op!(Remote, "rask-distributed.remote");
@@ -396,64 +382,27 @@ pub(crate) fn persist(
     graph: &rask_graph::Graph,
     keys: &[Key],
 ) -> Result<rask_graph::Graph, ComputeError> {
-    let plan = Plan::lower(graph, keys)?;
-    let enc = encode(&plan)?;
-    let mut wanted = keys.to_vec();
-    wanted.sort();
-    wanted.dedup();
-    (link.requests)
-        .send(Request::Submit {
-            enc,
-            wanted: wanted.clone(),
-        })
-        .map_err(|_| failed(DistributedError::Disconnected))?;
-    let hold = Arc::new(Held {
-        keys: wanted.clone(),
-        link: Arc::clone(link),
-    });
-    // Failures are reported now, as a local persist would.
-    for k in &wanted {
-        let (tx, rx) = std_mpsc::channel();
-        (link.requests)
-            .send(Request::Done {
-                key: k.clone(),
-                reply: tx,
-            })
-            .map_err(|_| failed(DistributedError::Disconnected))?;
-        let _ = rx.recv();
-        let (tx, rx) = std_mpsc::channel();
-        (link.requests)
-            .send(Request::Status {
-                key: k.clone(),
-                reply: tx,
-            })
-            .map_err(|_| failed(DistributedError::Disconnected))?;
-        if rx.recv() != Ok(FutureStatus::Finished) {
-            let (tx, rx) = std_mpsc::channel();
-            let _ = (link.requests).send(Request::Value {
-                key: k.clone(),
-                reply: tx,
-            });
-            return match rx.recv() {
-                Ok(Err(e)) => Err(e),
-                _ => Err(failed(DistributedError::Disconnected)),
-            };
+    let hold = submit(link, graph, keys)?;
+    let wanted = &hold.keys;
+    // Failures are reported now, as a local persist would (the value of a failed key is its
+    // error; a finished one is not brought here).
+    wait_for(link, wanted);
+    for k in wanted.iter() {
+        let status = link.ask(|reply| Request::Status {
+            key: k.clone(),
+            reply,
+        });
+        if status != Some(FutureStatus::Finished) {
+            value_of(link, k)?;
+            return Err(failed(DistributedError::Disconnected));
         }
     }
-    let mut layers: std::collections::BTreeMap<&str, rask_graph::Layer> = Default::default();
-    for k in &wanted {
-        let layer = layers
-            .entry(k.name())
-            .or_insert_with(|| rask_graph::Layer::new(Arc::clone(k.name_arc())));
+    let references = wanted.iter().map(|k| {
         let op = Remote {
             key: k.clone(),
             hold: Some(Arc::clone(&hold)),
         };
-        layer.insert(k.index().iter().copied(), rask_graph::Task::new(op, []));
-    }
-    let mut g = rask_graph::Graph::new();
-    for (_, l) in layers {
-        g.add_layer(l);
-    }
-    Ok(g)
+        (k, rask_graph::Task::new(op, []))
+    });
+    Ok(rask_graph::graph_of_tasks(references))
 }

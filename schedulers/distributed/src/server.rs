@@ -294,12 +294,13 @@ async fn connection(
                 return;
             }
             tokio::spawn(write_loop(writer, rx));
-            while let Ok(Some(msg)) = read_message::<_, FromWorker>(&mut reader, &mut buf).await {
-                if events.send(Event::FromWorker(conn, msg)).is_err() {
-                    return;
-                }
+            if read_loop(&mut reader, &mut buf, &events, |m| {
+                Event::FromWorker(conn, m)
+            })
+            .await
+            {
+                let _ = events.send(Event::WorkerGone(conn));
             }
-            let _ = events.send(Event::WorkerGone(conn));
         }
         Peer::Client { .. } => {
             let (tx, rx) = unbounded_channel();
@@ -307,18 +308,49 @@ async fn connection(
                 return;
             }
             tokio::spawn(write_loop(writer, rx));
-            while let Ok(Some(msg)) = read_message::<_, FromClient>(&mut reader, &mut buf).await {
-                if events.send(Event::FromClient(conn, msg)).is_err() {
-                    return;
-                }
+            if read_loop(&mut reader, &mut buf, &events, |m| {
+                Event::FromClient(conn, m)
+            })
+            .await
+            {
+                let _ = events.send(Event::ClientGone(conn));
             }
-            let _ = events.send(Event::ClientGone(conn));
         }
     }
 }
 
 /// How long a peer has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A runtime of one I/O thread named `name` (with timers): what the scheduler, each worker
+/// and each client run their sockets on.
+pub(crate) fn runtime(name: &str) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+}
+
+/// Reads messages until the peer hangs up (or sends what does not decode), each handed to
+/// `events` as `wrap(message)`. Whether `events` is still listened to.
+pub(crate) async fn read_loop<R, T, E>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    events: &UnboundedSender<E>,
+    wrap: impl Fn(T) -> E,
+) -> bool
+where
+    R: tokio::io::AsyncRead + Unpin,
+    T: serde::de::DeserializeOwned,
+{
+    while let Ok(Some(msg)) = read_message::<_, T>(reader, buf).await {
+        if events.send(wrap(msg)).is_err() {
+            return false;
+        }
+    }
+    true
+}
 
 /// Writes what the state task sends, flushing once per batch; ends when the sender is
 /// dropped or the peer is gone.
@@ -872,11 +904,7 @@ impl SchedulerHandle {
         let live_workers = Arc::new(Count::default());
         let live = Arc::clone(&live_workers);
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("rask-scheduler")
-            .enable_all()
-            .build()?;
+        let runtime = runtime("rask-scheduler")?;
         let thread = std::thread::Builder::new()
             .name("rask-scheduler".into())
             .spawn(move || {

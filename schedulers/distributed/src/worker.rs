@@ -128,11 +128,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Runs a worker until its scheduler closes the connection (or goes away).
 pub fn run_worker(options: WorkerOptions) -> Result<(), DistributedError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("rask-worker-io")
-        .enable_all()
-        .build()
+    let runtime = crate::server::runtime("rask-worker-io")
         .map_err(DistributedError::io("start the worker's runtime"))?;
     let result = runtime.block_on(work(options));
     runtime.shutdown_background();
@@ -656,6 +652,21 @@ struct Queue {
     paused: bool,
 }
 
+/// Takes the tasks of `ids` that wait in the queue out of it (they will not start here);
+/// their ids.
+fn take_ready(q: &mut Queue, ids: &[u64]) -> FxHashSet<u64> {
+    let wanted: FxHashSet<u64> = ids.iter().copied().collect();
+    let mut taken = FxHashSet::default();
+    q.ready.retain(|r| {
+        let take = wanted.contains(&r.task.id);
+        if take {
+            taken.insert(r.task.id);
+        }
+        !take
+    });
+    taken
+}
+
 /// The compute threads.
 struct Pool {
     queue: Mutex<Queue>,
@@ -700,31 +711,22 @@ impl Pool {
     /// Tasks not started are answered `Cancelled`; those still gathering inputs will be.
     fn cancel(&self, ids: &[u64]) {
         let mut q = lock(&self.queue);
-        let wanted: FxHashSet<u64> = ids.iter().copied().collect();
-        let ready = std::mem::take(&mut q.ready);
-        let (gone, kept): (Vec<Ready>, Vec<Ready>) =
-            ready.into_iter().partition(|r| wanted.contains(&r.task.id));
-        q.ready = kept.into_iter().collect();
-        for r in &gone {
-            let _ = self.out.send(FromWorker::Cancelled { id: r.task.id });
-        }
-        if gone.len() < wanted.len() {
-            let found: FxHashSet<u64> = gone.iter().map(|r| r.task.id).collect();
-            q.cancelled
-                .extend(wanted.into_iter().filter(|id| !found.contains(id)));
+        let taken = take_ready(&mut q, ids);
+        for id in ids {
+            if taken.contains(id) {
+                let _ = self.out.send(FromWorker::Cancelled { id: *id });
+            } else {
+                q.cancelled.insert(*id);
+            }
         }
     }
 
     /// Gives up the tasks of `ids` that have not started (each answered).
     fn steal(&self, ids: &[u64]) {
         let mut q = lock(&self.queue);
-        let wanted: FxHashSet<u64> = ids.iter().copied().collect();
-        let ready = std::mem::take(&mut q.ready);
-        let (gone, kept): (Vec<Ready>, Vec<Ready>) =
-            ready.into_iter().partition(|r| wanted.contains(&r.task.id));
-        q.ready = kept.into_iter().collect();
+        let taken = take_ready(&mut q, ids);
         for id in ids {
-            let stolen = gone.iter().any(|r| r.task.id == *id);
+            let stolen = taken.contains(id);
             let _ = self.out.send(FromWorker::StealResponse { id: *id, stolen });
         }
     }

@@ -592,7 +592,14 @@ impl<'a> Run<'a> {
             let w = self.state.who_has(self.tasks[d as usize]).first().copied();
             w.and_then(|w| self.slot(w)).unwrap_or(slot)
         };
-        let remote = (plan.dependencies(id).iter()).any(|d| holder(*d) != slot);
+        // Per argument, the worker it is on (literals: here).
+        let at: Vec<usize> = (plan.args(id).iter())
+            .map(|a| match a {
+                PlanArg::Task(d) => holder(*d),
+                PlanArg::Value(_) => slot,
+            })
+            .collect();
+        let remote = at.iter().any(|h| *h != slot);
         let addresses: Vec<String> = if remote {
             self.pool.workers.iter().map(|w| w.data.clone()).collect()
         } else {
@@ -600,10 +607,9 @@ impl<'a> Run<'a> {
         };
         let mut along_iter = along.iter();
         let mut args = Vec::with_capacity(plan.args(id).len());
-        for a in plan.args(id) {
+        for (a, &at) in plan.args(id).iter().zip(&at) {
             args.push(match a {
                 PlanArg::Task(d) => {
-                    let at = holder(*d);
                     if at == slot {
                         WireArg::Stored(*d)
                     } else {

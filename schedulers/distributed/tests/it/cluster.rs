@@ -301,7 +301,7 @@ fn callbacks_hear_what_the_workers_did() {
 }
 
 /// `GET path` on `addr` (`http://HOST:PORT`): the status line and the body.
-fn http_get(addr: &str, path: &str) -> (String, String) {
+pub(crate) fn http_get(addr: &str, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let host = addr.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).unwrap();

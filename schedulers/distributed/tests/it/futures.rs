@@ -17,22 +17,15 @@ fn slow(ms: u64, v: i64) -> Delayed<i64> {
     Delayed::from_op(Slow(ms), vec![Arg::Value(Value::new(v))], &[])
 }
 
-/// How many results the scheduler holds now (its `/api/status`).
+/// The scheduler's `/api/status`.
+fn status(cluster: &LocalCluster) -> serde_json::Value {
+    let (_, body) = crate::cluster::http_get(&cluster.dashboard_address().unwrap(), "/api/status");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// How many results the scheduler holds now.
 fn held(cluster: &LocalCluster) -> u64 {
-    use std::io::{Read, Write};
-    let host = cluster.dashboard_address().unwrap();
-    let host = host.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1;
-    let j: serde_json::Value = serde_json::from_str(body).unwrap();
-    j["tasks"]["memory"].as_u64().unwrap()
+    status(cluster)["tasks"]["memory"].as_u64().unwrap()
 }
 
 /// Waits (at most 10 s) until `f` holds.
@@ -246,19 +239,7 @@ fn past_the_memory_target_results_spill_to_disk_and_the_answer_is_right() {
 
 /// How many tasks the scheduler holds now, in any state.
 fn tasks_held(cluster: &LocalCluster) -> u64 {
-    use std::io::{Read, Write};
-    let host = cluster.dashboard_address().unwrap();
-    let host = host.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /api/status HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1;
-    let j: serde_json::Value = serde_json::from_str(body).unwrap();
+    let j = status(cluster);
     let t = &j["tasks"];
     [
         "released",
