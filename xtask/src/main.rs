@@ -89,6 +89,19 @@ fn json_line(stdout: &[u8], what: &str) -> Result<Json, String> {
         .ok_or_else(|| format!("{what} printed no JSON"))
 }
 
+/// Runs `c` (its standard error shown) and returns its standard output; an error naming
+/// `what` if it fails.
+fn stdout_of(mut c: Command, what: &str) -> Result<Vec<u8>, String> {
+    let out = c
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what} failed: {}", out.status));
+    }
+    Ok(out.stdout)
+}
+
 fn metadata() -> Result<Json, String> {
     let out = cargo()
         .args(["metadata", "--format-version", "1", "--no-deps"])
@@ -327,16 +340,11 @@ fn dask_python() -> Result<PathBuf, String> {
 fn dask_overhead() -> Result<Json, String> {
     let python = dask_python()?;
     eprintln!("xtask: running the Dask workloads (a minute or two)");
-    let out = Command::new(python)
-        .arg(root().join("xtask/dask/overhead.py"))
-        .arg("--processes")
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!("overhead.py failed: {}", out.status));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("overhead.py output: {e}"))
+    let mut c = Command::new(python);
+    c.arg(root().join("xtask/dask/overhead.py"))
+        .arg("--processes");
+    let out = stdout_of(c, "overhead.py")?;
+    serde_json::from_slice(&out).map_err(|e| format!("overhead.py output: {e}"))
 }
 
 /// The distributed scheduler: the state machine's CPU per task (100 simulated workers, a
@@ -349,14 +357,8 @@ fn bench_distributed(flags: &[&str]) -> Result<(), String> {
         if small {
             c.args(["--", "--small"]);
         }
-        let out = c
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!("the {bench} bench failed: {}", out.status));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        let out = stdout_of(c, &format!("the {bench} bench"))?;
+        Ok(String::from_utf8_lossy(&out)
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect())
@@ -375,14 +377,7 @@ fn bench_distributed(flags: &[&str]) -> Result<(), String> {
         if small {
             c.arg("--small");
         }
-        let out = c
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(format!("cluster.py failed: {}", out.status));
-        }
-        Some(json_line(&out.stdout, "cluster.py")?)
+        Some(json_line(&stdout_of(c, "cluster.py")?, "cluster.py")?)
     } else {
         None
     };
@@ -471,11 +466,8 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         if small {
             c.arg("--small");
         }
-        let out = c
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| e.to_string())?;
-        rask.push(json_line(&out.stdout, &format!("the {w} bench"))?);
+        let what = format!("the {w} bench");
+        rask.push(json_line(&stdout_of(c, &what)?, &what)?);
     }
     // Per workload, Dask's figures; the zarr round trip and the graph optimization have no
     // Dask side.
@@ -492,14 +484,8 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
             if small {
                 c.arg("--small");
             }
-            let out = c
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!("arrays.py {w} failed: {}", out.status));
-            }
-            dask[i] = Some(json_line(&out.stdout, &format!("arrays.py {w}"))?);
+            let what = format!("arrays.py {w}");
+            dask[i] = Some(json_line(&stdout_of(c, &what)?, &what)?);
         }
     }
     let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
