@@ -351,6 +351,12 @@ impl<P, E> SchedulerState<P, E> {
         self.record(t)?.failure.as_ref()
     }
 
+    /// Whether task `t` was sent to worker `w` and not answered yet (a reply about it answers
+    /// that run; any other is stale).
+    pub fn is_sent(&self, w: WorkerRef, t: TaskId) -> bool {
+        (self.workers.get(w.slot, w.generation)).is_some_and(|r| r.outstanding.contains_key(&t))
+    }
+
     /// How many tasks were sent to worker `w` and not answered yet.
     pub fn in_flight(&self, w: WorkerRef) -> usize {
         (self.workers.get(w.slot, w.generation)).map_or(0, |r| r.outstanding.len())

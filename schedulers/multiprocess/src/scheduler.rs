@@ -3,7 +3,7 @@
 //! needs them, and recomputes what a dead worker took with it.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -287,11 +287,7 @@ struct Run<'a> {
     workers: Vec<WorkerRef>,
     /// Per plan id: its task in the state.
     tasks: Vec<TaskId>,
-    /// Per plan id: the worker it was sent to and has not answered about yet (for the
-    /// callbacks: a task that started is told finished once).
-    outstanding: Vec<Option<usize>>,
-    /// Rarely, a second run of a task in flight on another worker (the first unanswered).
-    more_outstanding: HashSet<(u32, usize)>,
+
     /// The outputs brought here.
     cache: HashMap<u32, Value>,
     /// Outputs being fetched, from which worker.
@@ -330,8 +326,7 @@ impl<'a> Run<'a> {
             client,
             workers: Vec::with_capacity(workers),
             tasks: Vec::with_capacity(n),
-            outstanding: vec![None; n],
-            more_outstanding: HashSet::new(),
+
             cache: HashMap::new(),
             fetching: HashMap::new(),
             releases: vec![Vec::new(); workers],
@@ -642,12 +637,6 @@ impl<'a> Run<'a> {
         if self.refused(id, slot, sent) {
             return;
         }
-        match self.outstanding[id as usize] {
-            Some(other) if other != slot => {
-                self.more_outstanding.insert((id, slot));
-            }
-            _ => self.outstanding[id as usize] = Some(slot),
-        }
         self.events(slot).start(id);
     }
 
@@ -717,15 +706,10 @@ impl<'a> Run<'a> {
     }
 
     /// Whether a reply about task `id` from worker `slot` answers a run sent to it in this
-    /// computation. A reply that answers nothing — a stale or out-of-range id — is ignored.
-    fn answered(&mut self, id: u32, slot: usize) -> bool {
-        match self.outstanding.get_mut(id as usize) {
-            Some(sent) if *sent == Some(slot) => {
-                *sent = None;
-                true
-            }
-            _ => self.more_outstanding.remove(&(id, slot)),
-        }
+    /// computation (the state knows: every answer it is given takes the run off). A reply
+    /// that answers nothing — a stale or out-of-range id — is ignored.
+    fn answered(&self, id: u32, slot: usize) -> bool {
+        (self.tasks.get(id as usize)).is_some_and(|t| self.state.is_sent(self.workers[slot], *t))
     }
 
     fn message(&mut self, slot: usize, msg: Reply) {
@@ -839,13 +823,6 @@ impl<'a> Run<'a> {
     /// else the one it finished last (a task that breaks its worker on the way out), never
     /// the tasks queued behind them (Dask counts the tasks processing on the worker).
     fn lost(&mut self, slot: usize, why: &str) -> Result<(), ComputeError> {
-        // Nothing sent to it will be answered.
-        for sent in &mut self.outstanding {
-            if *sent == Some(slot) {
-                *sent = None;
-            }
-        }
-        self.more_outstanding.retain(|(_, s)| *s != slot);
         let control = &self.pool.workers[slot].control;
         let suspect = (control.running())
             .or_else(|| control.last_done())
