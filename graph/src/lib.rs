@@ -22,6 +22,8 @@
 //!   ([`register_pass!`]).
 //! - [`named`]: plain functions registered by path (the `#[named]` attribute), so tasks
 //!   calling them cross process boundaries.
+//! - [`item`]: the items calling convention: named functions called on single records of
+//!   types checked when they run, for collections that stream records.
 //! - [`exec`]: the scheduler author's kit: the guarded task run (arity checked, errors and
 //!   panics caught and named), a whole plan run in order, callback events.
 //! - [`delayed`]: lazy calls over closures and values.
@@ -60,6 +62,7 @@ mod error;
 pub mod exec;
 mod fuse;
 mod graph;
+pub mod item;
 mod key;
 pub mod layers;
 pub mod named;

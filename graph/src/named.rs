@@ -58,7 +58,33 @@ pub struct NamedFn {
     pub values_ok: fn() -> bool,
     /// How many parameters it has.
     pub arity: usize,
+    /// The function called on items (the items convention, [`item`](crate::item)): one
+    /// [`ItemRef`](crate::item::ItemRef) per parameter (borrowed for a `&T` parameter, moved
+    /// out or cloned for a `T` one), the result handed to the continuation as an owned item.
+    pub each: ItemsFn,
+    /// Like `each`, but the result is a collection (any `IntoIterator`) whose elements are
+    /// handed on one by one: a flat map. An error if the result is not one.
+    pub flat: ItemsFn,
+    /// Called with one item that is the tuple of its parameters (a star map): `(A, B)` for
+    /// `fn(&A, B)`.
+    pub star: StarFn,
+    /// Whether `each` works: every parameter and the result can be items.
+    pub each_ok: fn() -> bool,
+    /// Whether `flat` works: every parameter can be an item and the result is a collection of
+    /// items.
+    pub flat_ok: fn() -> bool,
+    /// Whether `star` works: the parameters make a tuple item and the result is an item.
+    pub star_ok: fn() -> bool,
 }
+
+/// A named function called on items, its result handed to a continuation
+/// ([`NamedFn::each`], [`NamedFn::flat`]).
+pub type ItemsFn =
+    fn(&mut [crate::item::ItemRef<'_>], &mut crate::item::Emit<'_>) -> Result<(), TaskError>;
+
+/// A named function called on one tuple item ([`NamedFn::star`]).
+pub type StarFn =
+    fn(&mut crate::item::ItemRef<'_>, &mut crate::item::Emit<'_>) -> Result<(), TaskError>;
 
 impl fmt::Debug for NamedFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

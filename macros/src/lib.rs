@@ -174,6 +174,75 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
             }
         }
     }
+    // The items convention (`rask_graph::item`): each parameter read from an `ItemRef`.
+    let mut item_reads = Vec::new();
+    let mut item_oks = Vec::new();
+    let mut inners = Vec::new();
+    let mut owned_pass = Vec::new();
+    let mut borrowed_pass = Vec::new();
+    let mut star_possible = true;
+    for (p, id) in params.iter().zip(&idents) {
+        let (inner, by_ref) = match p {
+            Type::Reference(r) => ((*r.elem).clone(), true),
+            other => (other.clone(), false),
+        };
+        star_possible &= !unsized_as_written(&inner);
+        if by_ref {
+            item_reads.push(quote! {
+                let #id: &#inner = (&&Probe::<#inner>::new()).item_ref(&*#id)?;
+            });
+            item_oks.push(quote!((&&Probe::<#inner>::new()).item_ok()));
+            owned_pass.push(quote!(&#id));
+            borrowed_pass.push(quote!(#id));
+        } else {
+            item_reads.push(quote! {
+                let #id: #inner = (&&&Probe::<#inner>::new()).item_owned(#id)?;
+            });
+            item_oks.push(quote!((&&&Probe::<#inner>::new()).owned_ok()));
+            owned_pass.push(quote!(#id));
+            borrowed_pass.push(quote!((&&&Probe::<#inner>::new()).item_clone(#id)?));
+        }
+        inners.push(inner);
+    }
+    let call_with = |pass: &[TokenStream2]| match &sig.output {
+        ReturnType::Type(_, ty) if fallible(ty).is_some() => {
+            quote!(#name(#(#pass),*).map_err(#krate::named::__private::task_error)?)
+        }
+        _ => quote!(#name(#(#pass),*)),
+    };
+    let call_owned = call_with(&owned_pass);
+    let call_borrowed = call_with(&borrowed_pass);
+    let items_use = quote! {
+        use #krate::item::__private::{
+            AsItem as _, AsItemFallback as _, EmitFallback as _, FlatFallback as _,
+            FlatItems as _, OwnedFallback as _, OwnedItem as _, OwnedMove as _,
+            TupleFallback as _, TupleItem as _,
+        };
+        use #krate::named::__private::Probe;
+    };
+    let star_body = if star_possible {
+        quote! {
+            let __rask_probe = Probe::<(#(#inners,)*)>::new();
+            let __rask_result = match (&&__rask_probe).take_tuple(__rask_item)? {
+                ::core::option::Option::Some((#(#idents,)*)) => #call_owned,
+                ::core::option::Option::None => {
+                    let (#(#idents,)*) = (&&__rask_probe).tuple_ref(&*__rask_item)?;
+                    #call_borrowed
+                }
+            };
+            (&&Probe::<#value_ret>::new()).emit(__rask_result, __rask_emit)
+        }
+    } else {
+        quote! {
+            let _ = (__rask_item, __rask_emit);
+            ::core::result::Result::Err(#krate::item::__private::no_star(::core::stringify!(#name)))
+        }
+    };
+    let star_ok = if star_possible {
+        quote!((&&Probe::<(#(#inners,)*)>::new()).tuple_ok() && (&&Probe::<#value_ret>::new()).item_ok())
+    } else {
+        quote!(false)
+    };
     let path = format!("::{name}");
     Ok(quote! {
         #[doc(hidden)]
@@ -215,6 +284,66 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
                 true #(&& #oks)* && (&&Probe::<#value_ret>::new()).ok_ret()
             }
 
+            #[allow(unused_imports, unused_mut, clippy::needless_borrow, clippy::unnecessary_mut_passed)]
+            fn __rask_item_call(
+                __rask_items: &mut [#krate::item::ItemRef<'_>],
+            ) -> ::core::result::Result<#value_ret, #krate::TaskError> {
+                #items_use
+                let __rask_got = __rask_items.len();
+                let [#(#idents),*] = __rask_items else {
+                    return ::core::result::Result::Err(#krate::item::__private::arity_error(
+                        ::core::stringify!(#name), #arity, __rask_got,
+                    ));
+                };
+                #(#item_reads)*
+                ::core::result::Result::Ok(#call_owned)
+            }
+
+            #[allow(unused_imports, clippy::needless_borrow)]
+            fn __rask_each(
+                __rask_items: &mut [#krate::item::ItemRef<'_>],
+                __rask_emit: &mut #krate::item::Emit<'_>,
+            ) -> ::core::result::Result<(), #krate::TaskError> {
+                #items_use
+                (&&Probe::<#value_ret>::new()).emit(__rask_item_call(__rask_items)?, __rask_emit)
+            }
+
+            #[allow(unused_imports, clippy::needless_borrow)]
+            fn __rask_flat(
+                __rask_items: &mut [#krate::item::ItemRef<'_>],
+                __rask_emit: &mut #krate::item::Emit<'_>,
+            ) -> ::core::result::Result<(), #krate::TaskError> {
+                #items_use
+                (&&Probe::<#value_ret>::new()).emit_each(__rask_item_call(__rask_items)?, __rask_emit)
+            }
+
+            #[allow(unused_imports, unused_variables, clippy::needless_borrow, clippy::unnecessary_mut_passed)]
+            fn __rask_star(
+                __rask_item: &mut #krate::item::ItemRef<'_>,
+                __rask_emit: &mut #krate::item::Emit<'_>,
+            ) -> ::core::result::Result<(), #krate::TaskError> {
+                #items_use
+                #star_body
+            }
+
+            #[allow(unused_imports, clippy::needless_borrow)]
+            fn __rask_each_ok() -> bool {
+                #items_use
+                true #(&& #item_oks)* && (&&Probe::<#value_ret>::new()).item_ok()
+            }
+
+            #[allow(unused_imports, clippy::needless_borrow)]
+            fn __rask_flat_ok() -> bool {
+                #items_use
+                true #(&& #item_oks)* && (&&Probe::<#value_ret>::new()).flat_ok()
+            }
+
+            #[allow(unused_imports, clippy::needless_borrow)]
+            fn __rask_star_ok() -> bool {
+                #items_use
+                #star_ok
+            }
+
             #[#krate::named::__private::linkme::distributed_slice(#krate::named::NAMED_FNS)]
             #[linkme(crate = #krate::named::__private::linkme)]
             static __RASK_NAMED: #krate::named::NamedFn = #krate::named::NamedFn {
@@ -225,9 +354,27 @@ fn expand(args: &Args, func: &ItemFn) -> syn::Result<TokenStream2> {
                 values: __rask_values,
                 values_ok: __rask_values_ok,
                 arity: #arity,
+                each: __rask_each,
+                flat: __rask_flat,
+                star: __rask_star,
+                each_ok: __rask_each_ok,
+                flat_ok: __rask_flat_ok,
+                star_ok: __rask_star_ok,
             };
         };
     })
+}
+
+/// Whether a type is unsized as written (a slice, `str`, a trait object): it cannot be part
+/// of a tuple item.
+fn unsized_as_written(ty: &Type) -> bool {
+    match ty {
+        Type::Slice(_) | Type::TraitObject(_) => true,
+        Type::Path(p) => p.qself.is_none() && p.path.is_ident("str"),
+        Type::Paren(p) => unsized_as_written(&p.elem),
+        Type::Group(g) => unsized_as_written(&g.elem),
+        _ => false,
+    }
 }
 
 /// A span for the generics of a signature.

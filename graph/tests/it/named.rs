@@ -179,3 +179,176 @@ fn resolving_a_pointer_of_another_signature_says_what_was_expected() {
     .unwrap();
     assert_eq!((f.name(), p(&1).unwrap()), ("inc", 2));
 }
+
+mod items {
+    //! The items convention: named functions called on single records (`rask_graph::item`).
+
+    use rask_graph::TaskError;
+    use rask_graph::item::ItemRef;
+    use rask_graph::named::{self, NamedFn};
+    use rask_macros::named;
+
+    /// Not `Clone`: it can only be moved out of an owned item.
+    #[derive(Debug, PartialEq)]
+    pub struct Token(String);
+
+    #[named(crate = rask_graph)]
+    fn words(line: &String) -> Vec<String> {
+        line.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[named(crate = rask_graph)]
+    fn into_token(s: String) -> Token {
+        Token(s)
+    }
+
+    #[named(crate = rask_graph)]
+    fn token_len(t: Token) -> usize {
+        t.0.len()
+    }
+
+    #[named(crate = rask_graph)]
+    fn weigh(word: &String, times: u64) -> (String, u64) {
+        (word.clone(), times * word.len() as u64)
+    }
+
+    #[named(crate = rask_graph)]
+    fn parse(s: &String) -> Result<i64, std::num::ParseIntError> {
+        s.parse()
+    }
+
+    #[named(crate = rask_graph)]
+    fn total(xs: &[u64], bias: u64) -> u64 {
+        xs.iter().sum::<u64>() + bias
+    }
+
+    fn f<F: 'static>(f: &F) -> &'static NamedFn {
+        named::of(f).unwrap()
+    }
+
+    /// Everything `call` emits, read as `T`.
+    fn collect<T: 'static>(
+        call: impl FnOnce(&mut dyn FnMut(ItemRef<'_>) -> Result<(), TaskError>) -> Result<(), TaskError>,
+    ) -> Result<Vec<T>, TaskError> {
+        let mut out = Vec::new();
+        call(&mut |mut r: ItemRef<'_>| {
+            assert!(r.is_owned(), "results are handed on owned");
+            out.push(r.take::<T>()?.expect("owned"));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn each_flat_and_star_call_with_items() {
+        let line = String::from("a bb ccc");
+        let got: Vec<String> =
+            collect(|e| (f(&words).flat)(&mut [ItemRef::borrowed(&line)], e)).unwrap();
+        assert_eq!(got, ["a", "bb", "ccc"]);
+        // `each` hands on the whole result.
+        let got: Vec<Vec<String>> =
+            collect(|e| (f(&words).each)(&mut [ItemRef::borrowed(&line)], e)).unwrap();
+        assert_eq!(got, [vec!["a", "bb", "ccc"]]);
+        // A tuple item spread over the parameters, owned and borrowed.
+        let mut pair = Some((String::from("xy"), 3u64));
+        let got: Vec<(String, u64)> =
+            collect(|e| (f(&weigh).star)(&mut ItemRef::owned(&mut pair), e)).unwrap();
+        assert_eq!(got, [("xy".to_owned(), 6)]);
+        assert!(pair.is_none(), "an owned tuple is moved out");
+        let kept = (String::from("abc"), 2u64);
+        let got: Vec<(String, u64)> =
+            collect(|e| (f(&weigh).star)(&mut ItemRef::borrowed(&kept), e)).unwrap();
+        assert_eq!(got, [("abc".to_owned(), 6)]);
+        // Two items for two parameters.
+        let (w, n) = (String::from("hello"), 2u64);
+        let got: Vec<(String, u64)> =
+            collect(|e| (f(&weigh).each)(&mut [ItemRef::borrowed(&w), ItemRef::borrowed(&n)], e))
+                .unwrap();
+        assert_eq!(got, [("hello".to_owned(), 10)]);
+        for g in [f(&words), f(&weigh), f(&into_token)] {
+            assert!((g.each_ok)(), "{}", g.path);
+        }
+        assert!((f(&words).flat_ok)());
+        assert!(!(f(&weigh).flat_ok)(), "a pair is not a collection");
+        assert!((f(&weigh).star_ok)());
+    }
+
+    #[test]
+    fn owned_parameters_move_owned_items_and_clone_borrowed_ones() {
+        let mut s = Some(String::from("tok"));
+        let got: Vec<Token> =
+            collect(|e| (f(&into_token).each)(&mut [ItemRef::owned(&mut s)], e)).unwrap();
+        assert_eq!(got, [Token("tok".into())]);
+        assert!(s.is_none(), "moved, not cloned");
+        let kept = String::from("kept");
+        let got: Vec<Token> =
+            collect(|e| (f(&into_token).each)(&mut [ItemRef::borrowed(&kept)], e)).unwrap();
+        assert_eq!(got, [Token("kept".into())]);
+        // A non-Clone parameter: moved from an owned item, refused from a borrowed one.
+        let mut t = Some(Token("four".into()));
+        let got: Vec<usize> =
+            collect(|e| (f(&token_len).each)(&mut [ItemRef::owned(&mut t)], e)).unwrap();
+        assert_eq!(got, [4]);
+        let t = Token("x".into());
+        let err = collect::<usize>(|e| (f(&token_len).each)(&mut [ItemRef::borrowed(&t)], e))
+            .unwrap_err();
+        assert!(err.to_string().contains("is not Clone"), "{err}");
+    }
+
+    #[test]
+    fn mistakes_are_errors_that_say_what_was_wrong() {
+        let one = 1i64;
+        let err = collect::<Vec<String>>(|e| (f(&words).each)(&mut [ItemRef::borrowed(&one)], e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("expected alloc::string::String, found an item of i64"),
+            "{err}"
+        );
+        let err = collect::<Vec<String>>(|e| (f(&words).each)(&mut [], e))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`words` takes 1 items, got 0"), "{err}");
+        let bad = String::from("x1");
+        let err = collect::<i64>(|e| (f(&parse).each)(&mut [ItemRef::borrowed(&bad)], e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid digit"),
+            "the function's own error: {err}"
+        );
+        let err = collect::<u64>(|e| (f(&parse).flat)(&mut [ItemRef::borrowed(&bad)], e))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid digit"), "{err}");
+        let good = String::from("12");
+        let err = collect::<u64>(|e| (f(&parse).flat)(&mut [ItemRef::borrowed(&good)], e))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("i64 is not a collection of items"), "{err}");
+        // A slice parameter cannot be an item, nor part of a tuple.
+        assert!(!(f(&total).each_ok)());
+        assert!(!(f(&total).star_ok)());
+        let bias = 1u64;
+        let err = collect::<u64>(|e| {
+            (f(&total).each)(&mut [ItemRef::borrowed(&bias), ItemRef::borrowed(&bias)], e)
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("[u64] cannot be an item"), "{err}");
+        let mut pair = Some((1u64, 2u64));
+        let err = collect::<u64>(|e| (f(&total).star)(&mut ItemRef::owned(&mut pair), e))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`total` takes a parameter that cannot be part of a tuple"),
+            "{err}"
+        );
+        // Moved twice.
+        let mut s = Some(String::from("once"));
+        let mut item = ItemRef::owned(&mut s);
+        assert_eq!(item.take::<String>().unwrap().unwrap(), "once");
+        let err = item.get::<String>().unwrap_err().to_string();
+        assert!(err.contains("already moved out"), "{err}");
+    }
+}
