@@ -4,6 +4,7 @@
 //! on one core, every core, or (soon) a cluster, without changing the calculation.
 //!
 //! - [`array`]: chunked n-dimensional arrays (`rask::array::Array`), Dask's `dask.array`.
+//! - [`bag`]: bags of records (`rask::bag::Bag`) for logs, JSON and text, Dask's `dask.bag`.
 //! - [`graph`]: the task graph and the traits ([`rask_graph`]).
 //! - [`delayed`]: lazy calls over closures and values.
 //! - [`schedulers`] — [`SyncScheduler`](schedulers::SyncScheduler),
@@ -38,6 +39,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use rask_array as array;
+pub use rask_bag as bag;
 pub use rask_diagnostics as diagnostics;
 /// The distributed scheduler: [`LocalCluster`](distributed::LocalCluster),
 /// [`Client`](distributed::Client), `rask scheduler` / `rask worker`.

@@ -63,7 +63,13 @@ fn encode_op_as<T: Op + Serialize>(op: &dyn Op) -> Result<Vec<u8>, String> {
     let op = any
         .downcast_ref::<T>()
         .ok_or_else(|| "op type does not match its registration".to_string())?;
-    postcard::to_allocvec(op).map_err(|e| e.to_string())
+    encode_as(op)
+}
+
+/// Encodes a registered type, keeping the message of a [`ser_error`] its `Serialize` gave.
+fn encode_as<T: Serialize + ?Sized>(x: &T) -> Result<Vec<u8>, String> {
+    CUSTOM_ERROR.with(|c| c.borrow_mut().take());
+    postcard::to_allocvec(x).map_err(postcard_message)
 }
 
 fn decode_op_as<T: Op + DeserializeOwned>(bytes: &[u8]) -> Result<Arc<dyn Op>, String> {
@@ -95,11 +101,27 @@ pub fn de_error<E: serde::de::Error>(message: impl std::fmt::Display) -> E {
     E::custom(message)
 }
 
-/// A postcard error's message, with the message of a [`de_error`] it stands for.
+/// A serialization error with a message that survives postcard: what a `Serialize` impl of
+/// an op or value returns for something that cannot leave this process (a closure, say).
+///
+/// ```
+/// let e: postcard::Error = rask_graph::registry::ser_error("a closure cannot be sent");
+/// # let _ = e;
+/// ```
+pub fn ser_error<E: serde::ser::Error>(message: impl std::fmt::Display) -> E {
+    let message = message.to_string();
+    CUSTOM_ERROR.with(|c| *c.borrow_mut() = Some(message.clone()));
+    E::custom(message)
+}
+
+/// A postcard error's message, with the message of a [`de_error`] or [`ser_error`] it stands
+/// for.
 fn postcard_message(e: postcard::Error) -> String {
     let custom = CUSTOM_ERROR.with(|c| c.borrow_mut().take());
     match (e, custom) {
-        (postcard::Error::SerdeDeCustom, Some(message)) => message,
+        (postcard::Error::SerdeDeCustom | postcard::Error::SerdeSerCustom, Some(message)) => {
+            message
+        }
         (e, _) => e.to_string(),
     }
 }
@@ -250,7 +272,7 @@ fn encode_value_as<T: Datum + Serialize>(datum: &dyn Datum) -> Result<Vec<u8>, S
     let datum = any
         .downcast_ref::<T>()
         .ok_or_else(|| "value type does not match its registration".to_string())?;
-    postcard::to_allocvec(datum).map_err(|e| e.to_string())
+    encode_as(datum)
 }
 
 fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, String> {

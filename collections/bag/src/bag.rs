@@ -1,0 +1,1052 @@
+//! `Bag<T>`: the collection, its sources and its transformations.
+
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rask_graph::layers::{TreeLevel, reduction_tree};
+use rask_graph::tokenize::{Tokenizer, key_name, unique_token};
+use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
+
+use crate::error::BagError;
+use crate::func::{Field, Func, Stage};
+use crate::item::{
+    HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables, Partition, Ty,
+};
+use crate::ops::{Moments, Pipeline, Sink};
+use crate::source::{BadLines, Compression, Lines, Source};
+
+/// How a bag's partitions are made: a source per partition (with the task arguments it
+/// reads) and the stages every item goes through. Transformations add stages; the graph
+/// holds one task per partition for the whole chain.
+#[derive(Debug, Clone)]
+struct Chain {
+    /// The graph of what the sources read.
+    base: Graph,
+    sources: Arc<[(Source, Vec<Arg>)]>,
+    stages: Arc<[Stage]>,
+    /// Names the chain so far (equal chains have equal tokens).
+    token: String,
+}
+
+/// A lazy bag of items of type `T` in partitions: Dask's `dask.bag`.
+///
+/// ```
+/// use rask_bag::Bag;
+/// use rask_graph::Collection;
+/// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+/// let b = Bag::from_sequence((1..=10u64).collect(), 3);
+/// let evens = b.filter(|x| x % 2 == 0).map(|x| x * 10);
+/// assert_eq!(evens.compute()?, [20, 40, 60, 80, 100]);
+/// assert_eq!(evens.sum().compute()?, 300);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a bag is lazy: compute it"]
+pub struct Bag<T> {
+    chain: Chain,
+    graph: Graph,
+    name: Arc<str>,
+    label: &'static str,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Bag<T> {
+    fn clone(&self) -> Self {
+        Bag {
+            chain: self.chain.clone(),
+            graph: self.graph.clone(),
+            name: Arc::clone(&self.name),
+            label: self.label,
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Bag<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Dask's repr: `rask.bag<map, npartitions=4>`.
+impl<T> fmt::Display for Bag<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "rask.bag<{}, npartitions={}>",
+            self.label,
+            self.chain.sources.len()
+        )
+    }
+}
+
+fn token_of(parts: &[&str]) -> String {
+    let mut t = Tokenizer::new();
+    for p in parts {
+        t.write_str(p);
+    }
+    t.finish()
+}
+
+impl<T> Bag<T> {
+    /// How many partitions.
+    pub fn npartitions(&self) -> usize {
+        self.chain.sources.len()
+    }
+}
+
+impl<T: Item> Bag<T> {
+    fn from_chain(chain: Chain, label: &'static str) -> Self {
+        let sink = Sink::Collect {
+            item: Ty(&<T as ItemVtables>::FNS),
+            limit: None,
+        };
+        let name: Arc<str> = key_name(label, &chain.token).into();
+        let mut graph = chain.base.clone();
+        graph.add_layer(layer(&chain, &name, label, sink, &[]));
+        Bag {
+            chain,
+            graph,
+            name,
+            label,
+            _t: PhantomData,
+        }
+    }
+
+    /// A bag over the partitions of layer `name` (already in `graph`), `n` of them.
+    fn over(graph: Graph, name: &Arc<str>, n: usize, label: &'static str) -> Self {
+        let t = Ty(&<T as ItemVtables>::FNS);
+        let sources = (0..n as u32)
+            .map(|i| {
+                (
+                    Source::Partitions(t),
+                    vec![Arg::Key(Key::with_name(name, [i]))],
+                )
+            })
+            .collect();
+        Bag::from_chain(
+            Chain {
+                base: graph,
+                sources,
+                stages: Arc::from([]),
+                token: token_of(&[name, "over"]),
+            },
+            label,
+        )
+    }
+
+    /// `items` in `npartitions` near-equal partitions (at least one; none empty unless
+    /// `items` is). Equal items give equal keys.
+    ///
+    /// ```
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = rask_bag::Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
+    /// assert_eq!(b.npartitions(), 2);
+    /// assert_eq!(b.compute()?, ["a", "b", "c"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_sequence(items: Vec<T>, npartitions: usize) -> Self {
+        let n = npartitions.clamp(1, items.len().max(1));
+        let token = Tokenizer::new()
+            .write_str("from_sequence")
+            .write(&items)
+            .write(&n)
+            .finish();
+        let (base, extra) = (items.len() / n, items.len() % n);
+        let mut rest = items.into_iter();
+        let t = Ty(&<T as ItemVtables>::FNS);
+        let sources = (0..n)
+            .map(|i| {
+                let part: Vec<T> = rest.by_ref().take(base + usize::from(i < extra)).collect();
+                (
+                    Source::Partitions(t),
+                    vec![Arg::Value(Value::new(Partition(part)))],
+                )
+            })
+            .collect();
+        Bag::from_chain(
+            Chain {
+                base: Graph::new(),
+                sources,
+                stages: Arc::from([]),
+                token,
+            },
+            "from_sequence",
+        )
+    }
+
+    /// The key of partition `i`.
+    fn key(&self, i: usize) -> Key {
+        Key::with_name(&self.name, [i as u32])
+    }
+
+    fn then<U: Item>(&self, stage: Stage, what: &str, label: &'static str) -> Bag<U> {
+        let mut stages = self.chain.stages.to_vec();
+        stages.push(stage);
+        let chain = Chain {
+            base: self.chain.base.clone(),
+            sources: Arc::clone(&self.chain.sources),
+            stages: stages.into(),
+            token: token_of(&[&self.chain.token, label, what]),
+        };
+        Bag::from_chain(chain, label)
+    }
+
+    fn with_func<U: Item>(&self, f: Func, stage: impl FnOnce(Func) -> Stage) -> Bag<U> {
+        let what = f.path().map_or_else(unique_token, str::to_owned);
+        let label = f.label();
+        self.then(stage(f), &what, label)
+    }
+
+    /// `f` applied to every item. A function marked `#[rask::named]` runs on worker
+    /// processes too (the task names it); a closure only in this process.
+    pub fn map<U: Item, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(&T) -> U + Send + Sync + 'static,
+    {
+        self.with_func(Func::map(f), Stage::Map)
+    }
+
+    /// The items for which `f` is true.
+    pub fn filter<F>(&self, f: F) -> Bag<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        self.with_func(Func::map(f), |f| Stage::Filter { f, keep: true })
+    }
+
+    /// The items for which `f` is false (Dask's `remove`).
+    pub fn remove<F>(&self, f: F) -> Bag<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        self.with_func(Func::map(f), |f| Stage::Filter { f, keep: false })
+    }
+
+    /// Every element of `f(item)` for every item, in order.
+    pub fn flat_map<U: Item, I, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(&T) -> I + Send + Sync + 'static,
+        I: IntoIterator<Item = U> + 'static,
+    {
+        self.with_func(Func::flat(f), Stage::FlatMap)
+    }
+
+    fn partials(&self, sink: Sink, label: &'static str, extra: &[Arg]) -> (Graph, Arc<str>) {
+        let token = token_of(&[&self.chain.token, label, &format!("{sink:?}")]);
+        let name: Arc<str> = key_name(&format!("{label}-part"), &token).into();
+        let mut graph = self.chain.base.clone();
+        graph.add_layer(layer(&self.chain, &name, label, sink, extra));
+        (graph, name)
+    }
+
+    /// A reduction: `sink` on each partition, then `merge` (on partitions of what `sink`
+    /// makes) `split_every` at a time, to one partition.
+    fn reduce(
+        &self,
+        sink: Sink,
+        merge: Sink,
+        merged: Ty<crate::item::ItemFns>,
+        label: &'static str,
+        extra: &[Arg],
+        keepdims: bool,
+    ) -> (Graph, Arc<str>) {
+        let (mut graph, partials) = self.partials(sink, label, extra);
+        let token = partials.to_string();
+        let last = reduction_tree(
+            &mut graph,
+            partials,
+            &[self.npartitions()],
+            &[0],
+            SPLIT_EVERY,
+            keepdims,
+            |l| {
+                let merge = merge.clone();
+                let name = key_name(
+                    &format!("{label}-{}", if l.last { "aggregate" } else { "combine" }),
+                    &format!("{token}-{}", l.depth),
+                );
+                let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
+                    source: Source::Partitions(merged),
+                    stages: Arc::from([]),
+                    sink: merge,
+                    label: label.into(),
+                });
+                TreeLevel::new(name, move |_, mut inputs| {
+                    inputs.extend(extra.iter().cloned());
+                    Task::from_arc(Arc::clone(&op), inputs)
+                })
+            },
+        );
+        (graph, last)
+    }
+
+    /// A reduction to one partition, as a bag.
+    fn reduce_to_bag<U: Item>(&self, sink: Sink, merge: Sink, label: &'static str) -> Bag<U> {
+        let merged = Ty(&<U as ItemVtables>::FNS);
+        let (graph, last) = self.reduce(sink, merge, merged, label, &[], true);
+        Bag::over(graph, &last, 1, label)
+    }
+
+    /// A reduction to one value, computed by `finish` from the last partition.
+    fn reduce_to<R>(
+        &self,
+        sink: Sink,
+        merge: Sink,
+        merged: Ty<crate::item::ItemFns>,
+        label: &'static str,
+        extra: &[Arg],
+        finish: fn(Value) -> Result<R, rask_graph::TaskError>,
+    ) -> Scalar<R> {
+        let (graph, last) = self.reduce(sink, merge, merged, label, extra, false);
+        Scalar {
+            graph,
+            key: Key::with_name(&last, []),
+            finish,
+            _r: PhantomData,
+        }
+    }
+
+    /// How many items.
+    pub fn count(&self) -> Scalar<u64> {
+        self.reduce_to(
+            Sink::Count,
+            Sink::Sum(Ty(&<u64 as NumVtables>::NUM)),
+            Ty(&<u64 as ItemVtables>::FNS),
+            "count",
+            &[],
+            only::<u64>,
+        )
+    }
+
+    /// `binop` folded over each partition's items from `initial`, then the partitions'
+    /// results folded with `combine` (from `combine_initial`, Dask's `fold`).
+    pub fn fold<A: Item, B, C>(&self, initial: A, binop: B, combine: C) -> Scalar<A>
+    where
+        B: Fn(A, &T) -> A + Send + Sync + 'static,
+        C: Fn(A, &A) -> A + Send + Sync + 'static,
+    {
+        let acc = Ty(&<A as ItemVtables>::FNS);
+        let init = Arg::Value(Value::new(Partition(vec![initial])));
+        let binop = Func::binop(binop);
+        let combine = Func::binop(combine);
+        let (graph, partials) = self.partials(
+            Sink::Fold {
+                acc,
+                binop,
+                initial: true,
+            },
+            "fold",
+            &[init],
+        );
+        let merge = Sink::Fold {
+            acc,
+            binop: combine,
+            initial: false,
+        };
+        let token = partials.to_string();
+        let mut graph = graph;
+        let last = reduction_tree(
+            &mut graph,
+            partials,
+            &[self.npartitions()],
+            &[0],
+            SPLIT_EVERY,
+            false,
+            |l| {
+                let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
+                    source: Source::Partitions(acc),
+                    stages: Arc::from([]),
+                    sink: merge.clone(),
+                    label: "fold".into(),
+                });
+                TreeLevel::new(
+                    key_name("fold-combine", &format!("{token}-{}", l.depth)),
+                    move |_, inputs| Task::from_arc(Arc::clone(&op), inputs),
+                )
+            },
+        );
+        Scalar {
+            graph,
+            key: Key::with_name(&last, []),
+            finish: only::<A>,
+            _r: PhantomData,
+        }
+    }
+
+    /// Items folded by key (Dask's `foldby`): in each partition, the items of each key
+    /// `key(item)` folded with `binop` from `initial`; then the partitions' accumulators of
+    /// each key folded with `combine` from `combine_initial`. A bag of `(key, value)` pairs
+    /// in one partition, keys in first-seen order.
+    pub fn foldby<K, A, KF, B, C>(
+        &self,
+        key: KF,
+        binop: B,
+        initial: A,
+        combine: C,
+        combine_initial: A,
+    ) -> Bag<(K, A)>
+    where
+        K: Item + Hash + Eq,
+        A: Item,
+        KF: Fn(&T) -> K + Send + Sync + 'static,
+        B: Fn(A, &T) -> A + Send + Sync + 'static,
+        C: Fn(A, &A) -> A + Send + Sync + 'static,
+    {
+        let pair = Ty(&<(K, A) as KeyedVtables>::KEYED);
+        let merged = Ty(&<(K, A) as ItemVtables>::FNS);
+        let sink = Sink::FoldBy {
+            pair,
+            key: Func::map(key),
+            binop: Func::binop(binop),
+            initial: true,
+        };
+        let (mut graph, partials) = self.partials(
+            sink,
+            "foldby",
+            &[Arg::Value(Value::new(Partition(vec![initial])))],
+        );
+        let merge = Sink::MergeBy {
+            pair,
+            combine: Func::binop(combine),
+            initial: true,
+        };
+        let init = Arg::Value(Value::new(Partition(vec![combine_initial])));
+        let token = partials.to_string();
+        let last = reduction_tree(
+            &mut graph,
+            partials,
+            &[self.npartitions()],
+            &[0],
+            SPLIT_EVERY,
+            true,
+            |l| {
+                // Only the first level starts from `combine_initial`; later levels merge
+                // accumulators that already include it.
+                let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
+                    source: Source::Partitions(merged),
+                    stages: Arc::from([]),
+                    sink: match (&merge, l.depth) {
+                        (Sink::MergeBy { pair, combine, .. }, d) if d > 0 => Sink::MergeBy {
+                            pair: *pair,
+                            combine: combine.clone(),
+                            initial: false,
+                        },
+                        (m, _) => m.clone(),
+                    },
+                    label: "foldby".into(),
+                });
+                let init = (l.depth == 0).then(|| init.clone());
+                TreeLevel::new(
+                    key_name("foldby-combine", &format!("{token}-{}", l.depth)),
+                    move |_, mut inputs| {
+                        inputs.extend(init.clone());
+                        Task::from_arc(Arc::clone(&op), inputs)
+                    },
+                )
+            },
+        );
+        Bag::over(graph, &last, 1, "foldby")
+    }
+
+    /// The first `n` items, computing the first partition, then the next, only as far as
+    /// needed (Dask's `take` with `npartitions=-1`, computed at once).
+    pub fn take(&self, n: usize) -> Result<Vec<T>, ComputeError> {
+        let mut out = Vec::new();
+        for i in 0..self.npartitions() {
+            if out.len() >= n {
+                break;
+            }
+            let name: Arc<str> = key_name(
+                "take",
+                &token_of(&[&self.name, &(n - out.len()).to_string()]),
+            )
+            .into();
+            let mut graph = self.chain.base.clone();
+            let (source, args) = &self.chain.sources[i];
+            graph.add_layer(Layer::per_partition(Arc::clone(&name), 1, |_| {
+                Task::new(
+                    Pipeline {
+                        source: source.clone(),
+                        stages: Arc::clone(&self.chain.stages),
+                        sink: Sink::Collect {
+                            item: Ty(&<T as ItemVtables>::FNS),
+                            limit: Some((n - out.len()) as u64),
+                        },
+                        label: "take".into(),
+                    },
+                    args.clone(),
+                )
+            }));
+            let part = Bag::<T> {
+                chain: self.chain.clone(),
+                graph,
+                name,
+                label: "take",
+                _t: PhantomData,
+            };
+            let key = part.key(0);
+            let v = part.compute_keys(&[key])?;
+            out.extend(v);
+        }
+        out.truncate(n);
+        Ok(out)
+    }
+
+    /// Computes the partitions `keys` of this bag's graph, concatenated.
+    fn compute_keys(&self, keys: &[Key]) -> Result<Vec<T>, ComputeError> {
+        let scheduler = rask_graph::config::scheduler();
+        let values = scheduler.get(&self.graph, keys, &[])?;
+        concat_values(keys, values)
+    }
+}
+
+fn concat_values<T: Item>(keys: &[Key], values: Vec<Value>) -> Result<Vec<T>, ComputeError> {
+    let mut out = Vec::new();
+    for (key, v) in keys.iter().zip(values) {
+        match v.try_take::<Partition<T>>() {
+            Ok(Ok(p)) => out.extend(p.0),
+            Ok(Err(shared)) => out.extend_from_slice(&shared),
+            Err(v) => {
+                return Err(ComputeError::ResultType {
+                    key: key.clone(),
+                    expected: std::any::type_name::<Partition<T>>(),
+                    found: v.type_name(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many partials a tree level combines.
+const SPLIT_EVERY: usize = 8;
+
+/// The layer of a chain ending in `sink`: one task per partition, `extra` arguments after
+/// each source's own.
+fn layer(chain: &Chain, name: &Arc<str>, label: &str, sink: Sink, extra: &[Arg]) -> Layer {
+    let label: Arc<str> = label.into();
+    Layer::per_partition(Arc::clone(name), chain.sources.len(), |i| {
+        let (source, args) = &chain.sources[i as usize];
+        Task::new(
+            Pipeline {
+                source: source.clone(),
+                stages: Arc::clone(&chain.stages),
+                sink: sink.clone(),
+                label: Arc::clone(&label),
+            },
+            args.iter().chain(extra).cloned(),
+        )
+    })
+}
+
+/// The one item of a one-item partition.
+fn only<R: Item>(v: Value) -> Result<R, rask_graph::TaskError> {
+    let p = v.get::<Partition<R>>()?;
+    match p.as_slice() {
+        [x] => Ok(x.clone()),
+        [] => Err(rask_graph::TaskError::new("the bag is empty")),
+        _ => Err(rask_graph::TaskError::new(format!(
+            "expected one result, got {}",
+            p.len()
+        ))),
+    }
+}
+
+impl<T: Number> Bag<T> {
+    /// The sum of the items (zero for an empty bag).
+    pub fn sum(&self) -> Scalar<T> {
+        let num = Ty(&<T as NumVtables>::NUM);
+        self.reduce_to(
+            Sink::Sum(num),
+            Sink::Sum(num),
+            Ty(&<T as ItemVtables>::FNS),
+            "sum",
+            &[],
+            only::<T>,
+        )
+    }
+
+    fn moments<R>(
+        &self,
+        label: &'static str,
+        finish: fn(Value) -> Result<R, rask_graph::TaskError>,
+    ) -> Scalar<R> {
+        self.reduce_to(
+            Sink::Moments(Ty(&<T as NumVtables>::NUM)),
+            Sink::MergeMoments,
+            Ty(&<Moments as ItemVtables>::FNS),
+            label,
+            &[],
+            finish,
+        )
+    }
+
+    /// The mean of the items (an error for an empty bag).
+    pub fn mean(&self) -> Scalar<f64> {
+        self.moments("mean", |v| {
+            let m: Moments = only(v)?;
+            if m.n == 0 {
+                return Err(rask_graph::TaskError::new("the mean of an empty bag"));
+            }
+            Ok(m.mean)
+        })
+    }
+
+    /// The population variance (`ddof` 0, as Dask's default).
+    pub fn var(&self) -> Scalar<f64> {
+        self.moments("var", |v| variance(only(v)?))
+    }
+
+    /// The population standard deviation.
+    pub fn std(&self) -> Scalar<f64> {
+        self.moments("std", |v| variance(only(v)?).map(f64::sqrt))
+    }
+}
+
+fn variance(m: Moments) -> Result<f64, rask_graph::TaskError> {
+    if m.n == 0 {
+        return Err(rask_graph::TaskError::new("the variance of an empty bag"));
+    }
+    Ok(m.m2 / m.n as f64)
+}
+
+impl<T: Item + PartialOrd> Bag<T> {
+    /// The `k` largest items, largest first, in one partition (ties: first seen first).
+    pub fn topk(&self, k: usize) -> Bag<T> {
+        self.top(k, true)
+    }
+
+    /// The `k` smallest items, smallest first.
+    pub fn bottomk(&self, k: usize) -> Bag<T> {
+        self.top(k, false)
+    }
+
+    fn top(&self, k: usize, largest: bool) -> Bag<T> {
+        let sink = Sink::TopK {
+            item: Ty(&<T as OrdVtables>::ORD),
+            k: k as u64,
+            largest,
+        };
+        self.reduce_to_bag(sink.clone(), sink, "topk")
+    }
+
+    fn extreme(&self, largest: bool, label: &'static str) -> Scalar<T> {
+        let sink = Sink::TopK {
+            item: Ty(&<T as OrdVtables>::ORD),
+            k: 1,
+            largest,
+        };
+        self.reduce_to(
+            sink.clone(),
+            sink,
+            Ty(&<T as ItemVtables>::FNS),
+            label,
+            &[],
+            only::<T>,
+        )
+    }
+
+    /// The largest item (an error for an empty bag; NaNs are passed over).
+    pub fn max(&self) -> Scalar<T> {
+        self.extreme(true, "max")
+    }
+
+    /// The smallest item.
+    pub fn min(&self) -> Scalar<T> {
+        self.extreme(false, "min")
+    }
+}
+
+impl<T: Item + Hash + Eq> Bag<T> {
+    /// Each distinct item with how many times it occurs, in one partition (first-seen order).
+    pub fn frequencies(&self) -> Bag<(T, u64)> {
+        let t = Ty(&<T as HashVtables>::HASH);
+        self.reduce_to_bag(
+            Sink::Frequencies(t),
+            Sink::MergeFrequencies(t),
+            "frequencies",
+        )
+    }
+
+    /// The distinct items, in one partition (first-seen order).
+    pub fn distinct(&self) -> Bag<T> {
+        let t = Ty(&<T as HashVtables>::HASH);
+        self.reduce_to_bag(Sink::Distinct(t), Sink::Distinct(t), "distinct")
+    }
+}
+
+impl Bag<bool> {
+    /// Whether every item is true (true for an empty bag).
+    pub fn all(&self) -> Scalar<bool> {
+        self.reduce_to(
+            Sink::AllAny(true),
+            Sink::AllAny(true),
+            Ty(&<bool as ItemVtables>::FNS),
+            "all",
+            &[],
+            only::<bool>,
+        )
+    }
+
+    /// Whether any item is true.
+    pub fn any(&self) -> Scalar<bool> {
+        self.reduce_to(
+            Sink::AllAny(false),
+            Sink::AllAny(false),
+            Ty(&<bool as ItemVtables>::FNS),
+            "any",
+            &[],
+            only::<bool>,
+        )
+    }
+}
+
+impl<U: Item> Bag<Vec<U>> {
+    /// The elements of every item.
+    pub fn flatten(&self) -> Bag<U> {
+        self.then(
+            Stage::Flatten(Ty(&<U as ItemVtables>::FNS)),
+            "flatten",
+            "flatten",
+        )
+    }
+}
+
+impl<A: Item, B: Item> Bag<(A, B)> {
+    /// `f(&a, &b)` for every pair (Dask's `starmap`).
+    pub fn starmap<U: Item, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(&A, &B) -> U + Send + Sync + 'static,
+    {
+        self.with_func(Func::star(f), Stage::Map)
+    }
+}
+
+impl Bag<serde_json::Value> {
+    /// The member `field` of every JSON value (an object's member by name, an array's element
+    /// by index); a value without it fails the task, naming the field.
+    pub fn pluck(&self, field: impl Into<Field>) -> Bag<serde_json::Value> {
+        self.pluck_stage(field.into(), None)
+    }
+
+    /// The member `field` of every value, or `default` where there is none.
+    pub fn pluck_or(
+        &self,
+        field: impl Into<Field>,
+        default: serde_json::Value,
+    ) -> Bag<serde_json::Value> {
+        self.pluck_stage(field.into(), Some(default))
+    }
+
+    fn pluck_stage(
+        &self,
+        field: Field,
+        default: Option<serde_json::Value>,
+    ) -> Bag<serde_json::Value> {
+        let what = format!("{field:?}{default:?}");
+        self.then(Stage::Pluck { field, default }, &what, "pluck")
+    }
+}
+
+impl<T: Item> Collection for Bag<T> {
+    type Output = Vec<T>;
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        (0..self.npartitions()).map(|i| self.key(i)).collect()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<Vec<T>, ComputeError> {
+        concat_values(&self.output_keys(), values)
+    }
+
+    fn rebuild(&self, graph: Graph) -> Self {
+        Bag {
+            graph,
+            ..self.clone()
+        }
+    }
+}
+
+/// A lazy single value computed from a bag (`count`, `sum`, `fold`, …).
+#[must_use = "a scalar is lazy: compute it"]
+pub struct Scalar<R> {
+    graph: Graph,
+    key: Key,
+    finish: fn(Value) -> Result<R, rask_graph::TaskError>,
+    _r: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for Scalar<R> {
+    fn clone(&self) -> Self {
+        Scalar {
+            graph: self.graph.clone(),
+            key: self.key.clone(),
+            finish: self.finish,
+            _r: PhantomData,
+        }
+    }
+}
+
+impl<R> fmt::Debug for Scalar<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rask.bag.Item<{}>", self.key.name())
+    }
+}
+
+impl<R: 'static> Collection for Scalar<R> {
+    type Output = R;
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        vec![self.key.clone()]
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<R, ComputeError> {
+        let v = values.into_iter().next().ok_or(ComputeError::ResultCount {
+            expected: 1,
+            found: 0,
+        })?;
+        (self.finish)(v).map_err(|e| ComputeError::Task {
+            key: self.key.clone(),
+            op: "finalize".into(),
+            cause: e,
+        })
+    }
+
+    fn rebuild(&self, graph: Graph) -> Self {
+        Scalar {
+            graph,
+            ..self.clone()
+        }
+    }
+}
+
+/// Options of [`read_text`] and [`read_json_lines`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Split uncompressed files into parts of about this many bytes (at line boundaries); a
+    /// compressed file is always one partition.
+    pub blocksize: Option<u64>,
+    /// What a JSON-lines reader does with a line that is not JSON of the item type.
+    pub bad_lines: BadLines,
+}
+
+/// The files `patterns` name: each a path or a glob; an error for a missing path or a glob
+/// that matches nothing.
+fn expand(patterns: &[&str]) -> Result<Vec<PathBuf>, BagError> {
+    let mut out = Vec::new();
+    for p in patterns {
+        if !p.contains(['*', '?', '[']) {
+            let path = PathBuf::from(p);
+            if !path.is_file() {
+                return Err(BagError::Missing { path });
+            }
+            out.push(path);
+            continue;
+        }
+        let paths = glob::glob(p).map_err(|e| BagError::Pattern {
+            pattern: p.to_string(),
+            message: e.to_string(),
+        })?;
+        let mut found: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        if found.is_empty() {
+            return Err(BagError::NoFiles {
+                pattern: p.to_string(),
+            });
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// The parts of each file: byte ranges of uncompressed files when `blocksize` is given.
+fn parts(paths: &[PathBuf], blocksize: Option<u64>) -> Result<Vec<Lines>, BagError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let compression = Compression::of(path);
+        let size = std::fs::metadata(path)
+            .map_err(|source| BagError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        match blocksize {
+            Some(b) if compression == Compression::None && b > 0 && size > b => {
+                let mut start = 0;
+                while start < size {
+                    let end = (start + b).min(size);
+                    out.push(Lines {
+                        path: path.clone(),
+                        start,
+                        end: Some(end),
+                        compression,
+                    });
+                    start = end;
+                }
+            }
+            _ => out.push(Lines {
+                path: path.clone(),
+                start: 0,
+                end: None,
+                compression,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+fn read_token(what: &str, lines: &[Lines]) -> String {
+    let mut t = Tokenizer::new();
+    t.write_str(what);
+    for l in lines {
+        let modified = std::fs::metadata(&l.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        t.write_str(&l.path.to_string_lossy())
+            .write(&(l.start, l.end, modified));
+    }
+    t.finish()
+}
+
+/// The lines of text files (without their line endings), a partition per file — or per
+/// `blocksize` bytes of an uncompressed file. `.gz` files are decompressed.
+///
+/// ```
+/// use rask_graph::Collection;
+/// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+/// let dir = std::env::temp_dir().join(format!("rask-bag-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("a.txt"), "one\ntwo\n")?;
+/// std::fs::write(dir.join("b.txt"), "three\n")?;
+/// let lines = rask_bag::read_text(&[&format!("{}/*.txt", dir.display())], Default::default())?;
+/// assert_eq!(lines.npartitions(), 2);
+/// assert_eq!(lines.compute()?, ["one", "two", "three"]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_text(patterns: &[&str], options: ReadOptions) -> Result<Bag<String>, BagError> {
+    let lines = parts(&expand(patterns)?, options.blocksize)?;
+    let token = read_token("read_text", &lines);
+    let sources = lines
+        .into_iter()
+        .map(|l| (Source::Text(l), vec![]))
+        .collect();
+    Ok(Bag::from_chain(
+        Chain {
+            base: Graph::new(),
+            sources,
+            stages: Arc::from([]),
+            token,
+        },
+        "read_text",
+    ))
+}
+
+/// Each line of JSON-lines files parsed as a `T` (with serde; `serde_json::Value` for any
+/// JSON), a partition per file or per `blocksize` bytes. Blank lines are passed over; a bad
+/// line fails its task naming the file and line, unless `bad_lines` says to skip it.
+pub fn read_json_lines<T: Item>(
+    patterns: &[&str],
+    options: ReadOptions,
+) -> Result<Bag<T>, BagError> {
+    let lines = parts(&expand(patterns)?, options.blocksize)?;
+    let token = read_token(
+        &format!(
+            "read_json_lines-{:?}-{}",
+            options.bad_lines,
+            std::any::type_name::<T>()
+        ),
+        &lines,
+    );
+    let item = Ty(&<T as ItemVtables>::FNS);
+    let sources = lines
+        .into_iter()
+        .map(|lines| {
+            (
+                Source::Json {
+                    lines,
+                    item,
+                    bad: options.bad_lines,
+                },
+                vec![],
+            )
+        })
+        .collect();
+    Ok(Bag::from_chain(
+        Chain {
+            base: Graph::new(),
+            sources,
+            stages: Arc::from([]),
+            token,
+        },
+        "read_json_lines",
+    ))
+}
+
+impl<T: Item> Bag<T> {
+    /// How many lines of the JSON-lines files this bag reads were not JSON of `T` (what
+    /// `BadLines::Skip` passed over). Zero for a bag that does not read JSON lines.
+    pub fn count_bad_lines(&self) -> Scalar<u64> {
+        let sources: Vec<(Source, Vec<Arg>)> = (self.chain.sources.iter())
+            .filter_map(|(s, _)| match s {
+                Source::Json { lines, item, .. } => Some((
+                    Source::Json {
+                        lines: lines.clone(),
+                        item: *item,
+                        bad: BadLines::OnlyBad,
+                    },
+                    vec![],
+                )),
+                _ => None,
+            })
+            .collect();
+        let chain = Chain {
+            base: Graph::new(),
+            sources: sources.into(),
+            stages: Arc::from([]),
+            token: token_of(&[&self.chain.token, "bad-lines"]),
+        };
+        Bag::<()>::from_chain(chain, "bad_lines").count()
+    }
+}
+
+/// The integers `0..n` in `npartitions` near-equal partitions (Dask's `bag.range`).
+pub fn range(n: u64, npartitions: usize) -> Bag<u64> {
+    let parts = (npartitions as u64).clamp(1, n.max(1));
+    let (base, extra) = (n / parts, n % parts);
+    let mut start = 0;
+    let sources = (0..parts)
+        .map(|i| {
+            let end = start + base + u64::from(i < extra);
+            let s = (Source::Range { start, end }, vec![]);
+            start = end;
+            s
+        })
+        .collect();
+    Bag::from_chain(
+        Chain {
+            base: Graph::new(),
+            sources,
+            stages: Arc::from([]),
+            token: token_of(&["range", &n.to_string(), &parts.to_string()]),
+        },
+        "range",
+    )
+}

@@ -1,0 +1,300 @@
+//! The bag's one op: a partition's pipeline — a source, stages, and a sink — registered once,
+//! its types carried as vtables (see `item.rs`).
+
+use std::sync::Arc;
+
+use rask_graph::item::ItemRef;
+use rask_graph::{Args, Arity, Op, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::func::{Func, Stage, drive};
+use crate::item::{Collector, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, Ty};
+use crate::source::Source;
+
+/// Mean and variance pieces of a partition (Chan et al.'s parallel algorithm combines them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    /// How many items.
+    pub n: u64,
+    /// Their mean.
+    pub mean: f64,
+    /// The sum of squared differences from the mean.
+    pub m2: f64,
+}
+
+impl Moments {
+    /// One more value (Welford).
+    pub fn push(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    /// Two sets of moments as one.
+    pub fn merge(self, other: Moments) -> Moments {
+        if self.n == 0 {
+            return other;
+        }
+        if other.n == 0 {
+            return self;
+        }
+        let n = self.n + other.n;
+        let d = other.mean - self.mean;
+        let (a, b) = (self.n as f64, other.n as f64);
+        Moments {
+            n,
+            mean: self.mean + d * b / n as f64,
+            m2: self.m2 + other.m2 + d * d * a * b / n as f64,
+        }
+    }
+}
+
+/// What a pipeline ends in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Sink {
+    /// A partition (of at most `limit` items).
+    Collect {
+        item: Ty<ItemFns>,
+        limit: Option<u64>,
+    },
+    /// How many items: a one-item partition of `u64`.
+    Count,
+    /// `binop` folded over the items; the task's last argument is the initial value if
+    /// `initial`.
+    Fold {
+        acc: Ty<ItemFns>,
+        binop: Func,
+        initial: bool,
+    },
+    /// `(item, count)` pairs.
+    Frequencies(Ty<HashFns>),
+    /// `(item, count)` pairs merged, counts added.
+    MergeFrequencies(Ty<HashFns>),
+    /// Distinct items.
+    Distinct(Ty<HashFns>),
+    /// The `k` largest or smallest.
+    TopK {
+        item: Ty<OrdFns>,
+        k: u64,
+        largest: bool,
+    },
+    /// The sum, one item.
+    Sum(Ty<NumFns>),
+    /// Moments of numbers.
+    Moments(Ty<NumFns>),
+    /// Moments merged.
+    MergeMoments,
+    /// Whether all (`true`) or any (`false`) of the `bool` items are true.
+    AllAny(bool),
+    /// `binop` folded by `key`; the last argument the initial value if `initial`.
+    FoldBy {
+        pair: Ty<KeyedFns>,
+        key: Func,
+        binop: Func,
+        initial: bool,
+    },
+    /// `(key, value)` pairs merged by key with `combine`.
+    MergeBy {
+        pair: Ty<KeyedFns>,
+        combine: Func,
+        initial: bool,
+    },
+}
+
+struct Count(u64);
+
+impl Collector for Count {
+    fn push(&mut self, _: ItemRef<'_>) -> Result<(), TaskError> {
+        self.0 += 1;
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(Value::new(Partition(vec![self.0])))
+    }
+}
+
+struct MomentsOf(Ty<NumFns>, Moments);
+
+impl Collector for MomentsOf {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        self.1.push((self.0.0.to_f64)(&item)?);
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(Value::new(Partition(vec![self.1])))
+    }
+}
+
+struct MergeMoments(Moments);
+
+impl Collector for MergeMoments {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        self.0 = self.0.merge(*item.get::<Moments>()?);
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(Value::new(Partition(vec![self.0])))
+    }
+}
+
+struct AllAny {
+    all: bool,
+    result: bool,
+}
+
+impl Collector for AllAny {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        let b = *item.get::<bool>()?;
+        self.result = if self.all {
+            self.result && b
+        } else {
+            self.result || b
+        };
+        Ok(())
+    }
+    fn full(&self) -> bool {
+        self.result != self.all
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(Value::new(Partition(vec![self.result])))
+    }
+}
+
+struct Fold {
+    acc: Box<dyn crate::item::Accumulator>,
+    binop: Func,
+    initial: Option<Value>,
+}
+
+impl Collector for Fold {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        self.acc
+            .fold(item, self.binop.call(), self.initial.as_ref())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        self.acc.finish(self.initial.as_ref())
+    }
+}
+
+struct FoldBy {
+    table: Box<dyn crate::item::KeyedFolder>,
+    key: Option<Func>,
+    f: Func,
+    initial: Option<Value>,
+}
+
+impl Collector for FoldBy {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        match &self.key {
+            Some(key) => self
+                .table
+                .fold(item, key.call(), self.f.call(), self.initial.as_ref()),
+            None => self.table.merge(item, self.f.call(), self.initial.as_ref()),
+        }
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(self.table.finish())
+    }
+}
+
+impl Sink {
+    /// The sink's collector, and how many of the task's arguments it takes (from the end).
+    fn start(&self, args: &mut Args) -> Result<Box<dyn Collector>, TaskError> {
+        let mut initial = |wanted: bool| -> Result<Option<Value>, TaskError> {
+            if !wanted {
+                return Ok(None);
+            }
+            args.pop()
+                .map(Some)
+                .ok_or_else(|| TaskError::new("the initial value is missing"))
+        };
+        Ok(match self {
+            Sink::Collect { item, limit } => {
+                (item.fns().collect)(limit.map(|l| l.try_into().unwrap_or(usize::MAX)))
+            }
+            Sink::Count => Box::new(Count(0)),
+            Sink::Fold {
+                acc,
+                binop,
+                initial: i,
+            } => Box::new(Fold {
+                acc: (acc.fns().fold)(),
+                binop: binop.clone(),
+                initial: initial(*i)?,
+            }),
+            Sink::Frequencies(t) => (t.0.frequencies)(),
+            Sink::MergeFrequencies(t) => (t.0.merge_frequencies)(),
+            Sink::Distinct(t) => (t.0.distinct)(),
+            Sink::TopK { item, k, largest } => {
+                (item.0.topk)((*k).try_into().unwrap_or(usize::MAX), *largest)
+            }
+            Sink::Sum(t) => (t.0.sum)(),
+            Sink::Moments(t) => Box::new(MomentsOf(*t, Moments::default())),
+            Sink::MergeMoments => Box::new(MergeMoments(Moments::default())),
+            Sink::AllAny(all) => Box::new(AllAny {
+                all: *all,
+                result: *all,
+            }),
+            Sink::FoldBy {
+                pair,
+                key,
+                binop,
+                initial: i,
+            } => Box::new(FoldBy {
+                table: (pair.0.folder)(),
+                key: Some(key.clone()),
+                f: binop.clone(),
+                initial: initial(*i)?,
+            }),
+            Sink::MergeBy {
+                pair,
+                combine,
+                initial: i,
+            } => Box::new(FoldBy {
+                table: (pair.0.folder)(),
+                key: None,
+                f: combine.clone(),
+                initial: initial(*i)?,
+            }),
+        })
+    }
+}
+
+/// A partition's work: items from `source`, through `stages`, into `sink`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Pipeline {
+    pub(crate) source: Source,
+    pub(crate) stages: Arc<[Stage]>,
+    pub(crate) sink: Sink,
+    /// What the task is called (`map`, `frequencies`, …).
+    pub(crate) label: Arc<str>,
+}
+
+impl Op for Pipeline {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn run(&self, mut args: Args) -> Result<Value, TaskError> {
+        let mut sink = self.sink.start(&mut args)?;
+        let stages = &*self.stages;
+        let full = std::cell::Cell::new(false);
+        {
+            let mut last = |item: ItemRef<'_>| {
+                sink.push(item)?;
+                full.set(sink.full());
+                Ok(())
+            };
+            let mut push = |mut item: ItemRef<'_>| drive(stages, &mut item, &mut last);
+            self.source.feed(args, &mut push, &mut || full.get())?;
+        }
+        sink.finish()
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Any
+    }
+}
+
+rask_graph::register_op!(Pipeline, "rask-bag.pipeline");

@@ -1,0 +1,274 @@
+//! Where a partition's items come from: the task's input partitions, lines of a text file
+//! (a byte range of it, or a whole compressed file), JSON lines, or a range of integers.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use rask_graph::item::{Emit, ItemRef};
+use rask_graph::{Args, TaskError};
+use serde::{Deserialize, Serialize};
+
+use crate::item::{ItemFns, Ty};
+
+/// How a text file is compressed, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    /// Plain text: may be split into byte ranges.
+    None,
+    /// `.gz`.
+    Gzip,
+}
+
+impl Compression {
+    /// The compression a path's extension names.
+    pub fn of(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("gz") => Compression::Gzip,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// What to do with a line that is not JSON of the bag's item type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BadLines {
+    /// Fail the task with an error naming the file and line.
+    #[default]
+    Error,
+    /// Pass over it ([`Bag::count_bad_lines`](crate::Bag::count_bad_lines) counts them).
+    Skip,
+    /// Only the bad lines, as unit items: what `count_bad_lines` counts.
+    OnlyBad,
+}
+
+/// The lines of a file whose first byte lies in `start..end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Lines {
+    pub(crate) path: PathBuf,
+    pub(crate) start: u64,
+    pub(crate) end: Option<u64>,
+    pub(crate) compression: Compression,
+}
+
+/// A partition's source.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Source {
+    /// The items of the task's input partitions, in order.
+    Partitions(Ty<ItemFns>),
+    /// Lines of text, without their line endings.
+    Text(Lines),
+    /// Each line parsed as JSON of an item type.
+    Json {
+        lines: Lines,
+        item: Ty<ItemFns>,
+        bad: BadLines,
+    },
+    /// The integers `start..end`, as `u64`.
+    Range { start: u64, end: u64 },
+}
+
+impl Source {
+    /// Feeds every item to `emit`, stopping early once `full()`.
+    pub(crate) fn feed(
+        &self,
+        args: Args,
+        emit: &mut Emit<'_>,
+        full: &mut dyn FnMut() -> bool,
+    ) -> Result<(), TaskError> {
+        match self {
+            Source::Partitions(t) => {
+                for v in args {
+                    if full() {
+                        break;
+                    }
+                    (t.fns().for_each)(v, emit)?;
+                }
+                Ok(())
+            }
+            Source::Text(lines) => lines.read(&mut |_, line| {
+                if full() {
+                    return Ok(false);
+                }
+                emit(ItemRef::owned(&mut Some(line)))?;
+                Ok(true)
+            }),
+            Source::Json { lines, item, bad } => lines.read(&mut |n, line| {
+                if full() {
+                    return Ok(false);
+                }
+                if line.trim().is_empty() {
+                    return Ok(true);
+                }
+                // Counting bad lines hands the good ones to no one.
+                let mut nowhere = |_: ItemRef<'_>| Ok(());
+                let to: &mut Emit<'_> = if *bad == BadLines::OnlyBad {
+                    &mut nowhere
+                } else {
+                    emit
+                };
+                match (*bad, (item.fns().parse_json)(&line, to)) {
+                    (BadLines::OnlyBad, Ok(_)) => {}
+                    (_, Ok(downstream)) => downstream?,
+                    (BadLines::Error, Err(e)) => {
+                        return Err(TaskError::new(format!(
+                            "{}, line {}: not JSON of {}: {e}",
+                            lines.path.display(),
+                            n.describe(&lines.path),
+                            item.type_name()
+                        )));
+                    }
+                    (BadLines::Skip, Err(_)) => {}
+                    (BadLines::OnlyBad, Err(_)) => emit(ItemRef::owned(&mut Some(())))?,
+                }
+                Ok(true)
+            }),
+            Source::Range { start, end } => {
+                for i in *start..*end {
+                    if full() {
+                        break;
+                    }
+                    emit(ItemRef::owned(&mut Some(i)))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Where a line is: its number within the part read, and the byte offset the part starts at.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LineNo {
+    index: u64,
+    start: u64,
+}
+
+impl LineNo {
+    /// The line's number in its file, counted from 1 (reading the file up to the part, which
+    /// only an error does).
+    fn describe(&self, path: &Path) -> String {
+        if self.start == 0 {
+            return (self.index + 1).to_string();
+        }
+        let before = File::open(path).ok().and_then(|f| {
+            let mut n = 0u64;
+            let mut r = BufReader::new(f.take(self.start));
+            let mut buf = Vec::new();
+            while r.read_until(b'\n', &mut buf).ok()? > 0 {
+                n += 1;
+                buf.clear();
+            }
+            Some(n)
+        });
+        match before {
+            Some(n) => (n + self.index + 1).to_string(),
+            None => format!("{} after byte {}", self.index + 1, self.start),
+        }
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> TaskError {
+    TaskError::new(format!("{}: {e}", path.display()))
+}
+
+impl Lines {
+    /// Calls `each(line number, line)` for every line until it returns `false`.
+    fn read(
+        &self,
+        each: &mut dyn FnMut(LineNo, String) -> Result<bool, TaskError>,
+    ) -> Result<(), TaskError> {
+        let path = &self.path;
+        let mut file = File::open(path).map_err(|e| io_error(path, e))?;
+        let mut reader: Box<dyn BufRead> = match self.compression {
+            Compression::None => {
+                // A part that starts mid-file starts after the first line break at or after
+                // its first byte's predecessor: the line that crosses the boundary belongs to
+                // the part before.
+                let mut skip = 0;
+                if self.start > 0 {
+                    file.seek(SeekFrom::Start(self.start - 1))
+                        .map_err(|e| io_error(path, e))?;
+                }
+                let mut r = BufReader::with_capacity(1 << 16, file);
+                if self.start > 0 {
+                    let mut buf = Vec::new();
+                    skip = r
+                        .read_until(b'\n', &mut buf)
+                        .map_err(|e| io_error(path, e))? as u64;
+                }
+                let pos = (self.start + skip).saturating_sub(1);
+                let limit = self.end.map_or(u64::MAX, |e| e.saturating_sub(pos));
+                // Lines starting before `end`: read until the line break at or after it.
+                return read_lines(path, BoundedLines::new(r, limit), self.start, each);
+            }
+            Compression::Gzip => Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+            )),
+        };
+        read_lines(path, BoundedLines::new(&mut reader, u64::MAX), 0, each)
+    }
+}
+
+/// Lines of a reader, stopping after the line that contains byte `limit` (counted from where
+/// it starts) — the last line that starts before it.
+struct BoundedLines<R> {
+    reader: R,
+    limit: u64,
+    read: u64,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    fn new(reader: R, limit: u64) -> Self {
+        BoundedLines {
+            reader,
+            limit,
+            read: 0,
+        }
+    }
+
+    /// The next line into `buf` (without its ending), or `false` at the end.
+    fn next_line(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        buf.clear();
+        if self.read >= self.limit {
+            return Ok(false);
+        }
+        let n = self.reader.read_until(b'\n', buf)? as u64;
+        if n == 0 {
+            return Ok(false);
+        }
+        self.read += n;
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn read_lines<R: BufRead>(
+    path: &Path,
+    mut lines: BoundedLines<R>,
+    start: u64,
+    each: &mut dyn FnMut(LineNo, String) -> Result<bool, TaskError>,
+) -> Result<(), TaskError> {
+    let mut buf = Vec::new();
+    let mut index = 0;
+    while lines.next_line(&mut buf).map_err(|e| io_error(path, e))? {
+        let no = LineNo { index, start };
+        let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
+            TaskError::new(format!(
+                "{}, line {}: not UTF-8 ({e})",
+                path.display(),
+                no.describe(path)
+            ))
+        })?;
+        if !each(no, line)? {
+            break;
+        }
+        index += 1;
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Text and JSON-lines files.
+
+use std::io::Write;
+
+use rask_bag::{BadLines, BagError, ReadOptions, read_json_lines, read_text};
+use rask_graph::Collection;
+
+use crate::{Scratch, everywhere, message};
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Visit {
+    page: String,
+    ms: u64,
+}
+rask_bag::register_item!(Visit, "rask-bag-tests.visit");
+
+#[rask_macros::named(crate = rask_graph)]
+fn page(v: &Visit) -> String {
+    v.page.clone()
+}
+
+#[rask_macros::named(crate = rask_graph)]
+fn words(line: &String) -> Vec<String> {
+    line.split_whitespace().map(str::to_owned).collect()
+}
+
+fn gz(text: &str) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn lines_of_plain_and_gzip_files_split_at_line_boundaries() {
+    let dir = Scratch::new("text");
+    let a: String = (0..500).map(|i| format!("line {i} of a\n")).collect();
+    dir.file("a.txt", a.as_bytes());
+    dir.file("b.txt.gz", &gz("x y\r\nz\n\nlast without newline"));
+    let want: Vec<String> = a
+        .lines()
+        .map(str::to_owned)
+        .chain(["x y", "z", "", "last without newline"].map(String::from))
+        .collect();
+    for blocksize in [None, Some(1), Some(7), Some(100), Some(1 << 20)] {
+        let b = read_text(
+            &[&dir.glob("*")],
+            ReadOptions {
+                blocksize,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(everywhere(&b), want, "blocksize {blocksize:?}");
+        if blocksize == Some(100) {
+            assert!(
+                b.npartitions() > 50,
+                "a plain file is split: {}",
+                b.npartitions()
+            );
+        }
+    }
+    let counts = read_text(&[&dir.glob("*.txt")], Default::default())
+        .unwrap()
+        .flat_map(words)
+        .frequencies();
+    let got = everywhere(&counts);
+    assert_eq!(got[0], ("line".to_string(), 500));
+    assert_eq!(got.iter().find(|(w, _)| w == "a").unwrap().1, 500);
+}
+
+#[test]
+fn json_lines_typed_and_bad_lines_named_or_skipped_and_counted() {
+    let dir = Scratch::new("json");
+    dir.file(
+        "1.jsonl",
+        b"{\"page\": \"/\", \"ms\": 10}\n\n{\"page\": \"/a\", \"ms\": 5}\n",
+    );
+    dir.file(
+        "2.jsonl",
+        b"{\"page\": \"/\", \"ms\": 1}\n{\"page\": 3}\nnot json\n",
+    );
+    let opts = |bad_lines| ReadOptions {
+        blocksize: None,
+        bad_lines,
+    };
+    let strict = read_json_lines::<Visit>(&[&dir.glob("*.jsonl")], opts(BadLines::Error)).unwrap();
+    let err = message(strict.compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("2.jsonl, line 2: not JSON of"), "{err}");
+    let lenient = read_json_lines::<Visit>(&[&dir.glob("*.jsonl")], opts(BadLines::Skip)).unwrap();
+    assert_eq!(everywhere(&lenient.map(page)), ["/", "/a", "/"]);
+    assert_eq!(everywhere(&lenient.count_bad_lines()), 2);
+    let any =
+        read_json_lines::<serde_json::Value>(&[&dir.glob("1.jsonl")], Default::default()).unwrap();
+    assert_eq!(
+        everywhere(&any.pluck("ms")),
+        [serde_json::json!(10), serde_json::json!(5)]
+    );
+    // Line numbers count from the file's start in a part that starts mid-file.
+    let big: String = (0..100)
+        .map(|i| format!("{{\"page\": \"/{i}\", \"ms\": {i}}}\n"))
+        .collect::<String>()
+        + "oops\n";
+    dir.file("3.jsonl", big.as_bytes());
+    let split = read_json_lines::<Visit>(
+        &[&dir.glob("3.jsonl")],
+        ReadOptions {
+            blocksize: Some(500),
+            ..opts(BadLines::Error)
+        },
+    )
+    .unwrap();
+    assert!(split.npartitions() > 3);
+    let err = message(split.compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("3.jsonl, line 101: not JSON"), "{err}");
+}
+
+#[test]
+fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
+    let dir = Scratch::new("missing");
+    let e = read_text(&[&dir.glob("nothing-*.txt")], Default::default()).unwrap_err();
+    assert!(matches!(e, BagError::NoFiles { .. }), "{e}");
+    assert!(e.to_string().contains("no file matches"), "{e}");
+    let e = read_text(&[&dir.glob("absent.txt")], Default::default()).unwrap_err();
+    assert!(e.to_string().contains("absent.txt: no such file"), "{e}");
+    // A file removed after the bag was built: the task names it.
+    let p = dir.file("gone.txt", b"a\n");
+    let b = read_text(&[&p], Default::default()).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    assert!(message(b.compute_with(&rask_local::SyncScheduler)).contains("gone.txt"));
+    // A truncated gzip file names the file.
+    let whole = gz(&"some text\n".repeat(1000));
+    let cut = dir.file("cut.txt.gz", &whole[..whole.len() / 2]);
+    let b = read_text(&[&cut], Default::default()).unwrap();
+    assert!(message(b.compute_with(&rask_local::SyncScheduler)).contains("cut.txt.gz"));
+    // Not UTF-8.
+    let bin = dir.file("bin.txt", b"ok\n\xff\xfe\n");
+    let b = read_text(&[&bin], Default::default()).unwrap();
+    let err = message(b.compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("bin.txt, line 2: not UTF-8"), "{err}");
+}

@@ -1,0 +1,246 @@
+//! Every operation against the same operation on the whole `Vec`.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+use rask_bag::Bag;
+use rask_graph::Collection;
+use rask_macros::named;
+
+use crate::{everywhere, message, schedulers};
+
+#[named(crate = rask_graph)]
+fn double(x: &i64) -> i64 {
+    x * 2
+}
+
+#[named(crate = rask_graph)]
+fn small(x: &i64) -> bool {
+    x.abs() < 50
+}
+
+#[named(crate = rask_graph)]
+fn digits(x: &i64) -> Vec<i64> {
+    x.abs()
+        .to_string()
+        .bytes()
+        .map(|b| (b - b'0') as i64)
+        .collect()
+}
+
+#[named(crate = rask_graph)]
+fn add(acc: i64, x: &i64) -> i64 {
+    acc + x
+}
+
+#[named(crate = rask_graph)]
+fn last_digit(x: &i64) -> i64 {
+    x.rem_euclid(10)
+}
+
+#[named(crate = rask_graph)]
+fn with_square(x: &i64) -> (i64, i64) {
+    (*x, x * x)
+}
+
+#[named(crate = rask_graph)]
+fn difference(a: &i64, b: &i64) -> i64 {
+    b - a
+}
+
+#[named(crate = rask_graph)]
+fn is_odd(x: &i64) -> bool {
+    x % 2 != 0
+}
+
+#[named(crate = rask_graph)]
+fn boom(x: &i64) -> i64 {
+    if *x == 7 {
+        panic!("seven is unlucky")
+    }
+    *x
+}
+
+#[named(crate = rask_graph)]
+fn json_len(v: &serde_json::Value) -> u64 {
+    v.as_array().map_or(0, |a| a.len() as u64)
+}
+
+#[named(crate = rask_graph)]
+fn twice(x: &u64) -> u64 {
+    x * 2
+}
+
+/// First-seen order of a sequence's distinct items, with counts.
+fn frequencies(v: &[i64]) -> Vec<(i64, u64)> {
+    let mut order = Vec::new();
+    let mut counts: HashMap<i64, u64> = HashMap::new();
+    for x in v {
+        let c = counts.entry(*x).or_insert_with(|| {
+            order.push(*x);
+            0
+        });
+        *c += 1;
+    }
+    order.into_iter().map(|x| (x, counts[&x])).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn pipelines_and_reductions_match_the_whole_vec(
+        items in prop::collection::vec(-100i64..100, 0..120),
+        n in 1usize..7,
+    ) {
+        let b = Bag::from_sequence(items.clone(), n);
+        prop_assert_eq!(b.npartitions(), n.min(items.len().max(1)));
+        // One pass per partition: map, filter, flat_map, remove.
+        let chain = b.map(double).filter(small).flat_map(digits).remove(is_odd);
+        let want: Vec<i64> = items.iter().map(|x| x * 2).filter(|x| x.abs() < 50)
+            .flat_map(|x| digits(&x)).filter(|x| x % 2 == 0).collect();
+        prop_assert_eq!(everywhere(&chain), want.clone());
+        prop_assert_eq!(everywhere(&chain.count()), want.len() as u64);
+        prop_assert_eq!(everywhere(&b.count()), items.len() as u64);
+        prop_assert_eq!(everywhere(&b.sum()), items.iter().sum::<i64>());
+        prop_assert_eq!(everywhere(&b.fold(0, add, add)), items.iter().sum::<i64>());
+        prop_assert_eq!(everywhere(&b.frequencies()), frequencies(&items));
+        let mut distinct: Vec<i64> = frequencies(&items).into_iter().map(|(x, _)| x).collect();
+        prop_assert_eq!(everywhere(&b.distinct()), distinct.clone());
+        distinct.sort_unstable_by(|a, b| b.cmp(a));
+        let mut sorted = items.clone();
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        prop_assert_eq!(everywhere(&b.topk(3)), sorted.iter().take(3).copied().collect::<Vec<_>>());
+        sorted.reverse();
+        prop_assert_eq!(everywhere(&b.bottomk(2)), sorted.iter().take(2).copied().collect::<Vec<_>>());
+        // foldby: sums by last digit, keys in first-seen order.
+        let mut by: Vec<(i64, i64)> = Vec::new();
+        for x in &items {
+            match by.iter_mut().find(|(k, _)| *k == x.rem_euclid(10)) {
+                Some((_, s)) => *s += x,
+                None => by.push((x.rem_euclid(10), *x)),
+            }
+        }
+        prop_assert_eq!(everywhere(&b.foldby(last_digit, add, 0, add, 0)), by);
+        // Pairs through starmap.
+        let pairs = b.map(with_square).starmap(difference);
+        prop_assert_eq!(everywhere(&pairs), items.iter().map(|x| x * x - x).collect::<Vec<_>>());
+        if items.is_empty() {
+            prop_assert!(message(b.max().compute_with(&rask_local::SyncScheduler)).contains("the bag is empty"));
+            prop_assert!(message(b.mean().compute_with(&rask_local::SyncScheduler)).contains("empty"));
+        } else {
+            prop_assert_eq!(everywhere(&b.max()), *items.iter().max().unwrap());
+            prop_assert_eq!(everywhere(&b.min()), *items.iter().min().unwrap());
+            let mean = items.iter().sum::<i64>() as f64 / items.len() as f64;
+            let var = items.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / items.len() as f64;
+            let got = everywhere(&b.mean());
+            prop_assert!((got - mean).abs() < 1e-9, "{} vs {}", got, mean);
+            let got = everywhere(&b.var());
+            prop_assert!((got - var).abs() < 1e-6 * var.max(1.0), "{} vs {}", got, var);
+        }
+    }
+}
+
+#[test]
+fn closures_work_here_and_are_refused_by_processes_naming_the_task() {
+    let b = Bag::from_sequence((0..10i64).collect(), 3);
+    let c = b.map(|x| x + 1).filter(|x| x % 3 == 0);
+    assert_eq!(
+        c.compute_with(&rask_local::SyncScheduler).unwrap(),
+        [3, 6, 9]
+    );
+    let [_, (_, threaded), (_, pool)] = schedulers();
+    assert_eq!(c.compute_with(threaded).unwrap(), [3, 6, 9]);
+    let err = message(c.compute_with(pool));
+    assert!(err.contains("closure"), "{err}");
+    assert!(err.contains("map"), "names the function's role: {err}");
+}
+
+#[test]
+fn unregistered_item_types_work_here_and_are_named_when_sent() {
+    #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Unlisted(i64);
+    let b = Bag::from_sequence(vec![Unlisted(1), Unlisted(2)], 2);
+    assert_eq!(
+        b.compute_with(&rask_local::SyncScheduler).unwrap(),
+        [Unlisted(1), Unlisted(2)]
+    );
+    let [.., (_, pool)] = schedulers();
+    let err = message(b.compute_with(pool));
+    assert!(err.contains("Unlisted"), "{err}");
+}
+
+#[test]
+fn a_panicking_function_is_an_error_naming_its_task_everywhere() {
+    let b = Bag::from_sequence((0..20i64).collect(), 4).map(boom);
+    for (name, s) in schedulers() {
+        let err = message(b.compute_with(s));
+        assert!(err.contains("seven is unlucky"), "{name}: {err}");
+        assert!(
+            err.contains("boom"),
+            "{name}: the key names the function: {err}"
+        );
+    }
+}
+
+#[test]
+fn take_computes_only_the_partitions_it_needs() {
+    // Partition 1 would panic: taking from partition 0 alone never runs it.
+    let b = Bag::from_sequence((0..20i64).collect(), 4).map(boom);
+    let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    assert_eq!(b.take(3).unwrap(), [0, 1, 2]);
+    assert_eq!(b.take(5).unwrap(), [0, 1, 2, 3, 4]);
+    assert!(message(b.take(9)).contains("seven is unlucky"));
+    let all = Bag::from_sequence((0..5i64).collect(), 2);
+    assert_eq!(all.take(100).unwrap(), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn reprs_and_keys() {
+    let b = Bag::from_sequence((0..10i64).collect(), 3);
+    assert_eq!(b.to_string(), "rask.bag<from_sequence, npartitions=3>");
+    let m = b.map(double);
+    assert_eq!(m.to_string(), "rask.bag<double, npartitions=3>");
+    assert_eq!(
+        m.frequencies().to_string(),
+        "rask.bag<frequencies, npartitions=1>"
+    );
+    // The same chain built twice has the same keys; one task per partition for the chain.
+    let again = Bag::from_sequence((0..10i64).collect(), 3).map(double);
+    assert_eq!(m.output_keys(), again.output_keys());
+    let chain = m.filter(small).flat_map(digits);
+    assert_eq!(
+        chain.graph().len(),
+        3,
+        "one task per partition for the whole chain"
+    );
+    assert!(chain.output_keys()[0].to_string().contains("digits"));
+    // Bools and JSON.
+    let flags = Bag::from_sequence(vec![true, false, true], 2);
+    assert!(!everywhere(&flags.all()));
+    assert!(everywhere(&flags.any()));
+    assert!(everywhere(&Bag::<bool>::from_sequence(vec![], 2).all()));
+    let docs = Bag::from_sequence(
+        vec![
+            serde_json::json!({"a": 1, "b": [1, 2]}),
+            serde_json::json!({"a": 2}),
+        ],
+        2,
+    );
+    assert_eq!(
+        everywhere(&docs.pluck("a")),
+        [serde_json::json!(1), serde_json::json!(2)]
+    );
+    assert_eq!(
+        everywhere(&docs.pluck_or("b", serde_json::json!([])).map(json_len)),
+        [2, 0]
+    );
+    let err = message(docs.pluck("b").compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("no member \"b\" in {\"a\":2}"), "{err}");
+    let nested = Bag::from_sequence(
+        vec![vec!["a".to_string()], vec![], vec!["b".into(), "c".into()]],
+        2,
+    );
+    assert_eq!(everywhere(&nested.flatten()), ["a", "b", "c"]);
+    assert_eq!(everywhere(&rask_bag::range(10, 3).map(twice).sum()), 90);
+}
