@@ -243,16 +243,18 @@ impl<T: Item> Bag<T> {
         (graph, name)
     }
 
-    /// A reduction: `sink` on each partition, then `merge` (on partitions of what `sink`
-    /// makes) `split_every` at a time, to one partition.
+    /// A reduction: `sink` on each partition (with `extra` arguments after its own), then
+    /// tree levels `split_every` at a time, to one partition; `merge(depth)` gives a level's
+    /// sink (on partitions of `merged` items) and an argument its tasks take after their
+    /// inputs (an initial value).
     fn reduce(
         &self,
         sink: Sink,
-        merge: Sink,
+        extra: &[Arg],
         merged: Ty<crate::item::ItemFns>,
         label: &'static str,
-        extra: &[Arg],
         keepdims: bool,
+        merge: impl Fn(usize) -> (Sink, Option<Arg>),
     ) -> (Graph, Arc<str>) {
         let (mut graph, partials) = self.partials(sink, label, extra);
         let token = partials.to_string();
@@ -264,7 +266,7 @@ impl<T: Item> Bag<T> {
             SPLIT_EVERY,
             keepdims,
             |l| {
-                let merge = merge.clone();
+                let (sink, arg) = merge(l.depth);
                 let name = key_name(
                     &format!("{label}-{}", if l.last { "aggregate" } else { "combine" }),
                     &format!("{token}-{}", l.depth),
@@ -272,11 +274,11 @@ impl<T: Item> Bag<T> {
                 let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
                     source: Source::Partitions(merged),
                     stages: Arc::from([]),
-                    sink: merge,
+                    sink,
                     label: label.into(),
                 });
                 TreeLevel::new(name, move |_, mut inputs| {
-                    inputs.extend(extra.iter().cloned());
+                    inputs.extend(arg.clone());
                     Task::from_arc(Arc::clone(&op), inputs)
                 })
             },
@@ -287,7 +289,7 @@ impl<T: Item> Bag<T> {
     /// A reduction to one partition, as a bag.
     fn reduce_to_bag<U: Item>(&self, sink: Sink, merge: Sink, label: &'static str) -> Bag<U> {
         let merged = Ty(&<U as ItemVtables>::FNS);
-        let (graph, last) = self.reduce(sink, merge, merged, label, &[], true);
+        let (graph, last) = self.reduce(sink, &[], merged, label, true, |_| (merge.clone(), None));
         Bag::over(graph, &last, 1, label)
     }
 
@@ -298,10 +300,9 @@ impl<T: Item> Bag<T> {
         merge: Sink,
         merged: Ty<crate::item::ItemFns>,
         label: &'static str,
-        extra: &[Arg],
         finish: fn(Value) -> Result<R, rask_graph::TaskError>,
     ) -> Scalar<R> {
-        let (graph, last) = self.reduce(sink, merge, merged, label, extra, false);
+        let (graph, last) = self.reduce(sink, &[], merged, label, false, |_| (merge.clone(), None));
         Scalar {
             graph,
             key: Key::with_name(&last, []),
@@ -317,7 +318,6 @@ impl<T: Item> Bag<T> {
             Sink::Sum(Ty(&<u64 as NumVtables>::NUM)),
             Ty(&<u64 as ItemVtables>::FNS),
             "count",
-            &[],
             only::<u64>,
         )
     }
@@ -331,44 +331,18 @@ impl<T: Item> Bag<T> {
     {
         let acc = Ty(&<A as ItemVtables>::FNS);
         let init = Arg::Value(Value::new(Partition(vec![initial])));
-        let binop = Func::binop(binop);
-        let combine = Func::binop(combine);
-        let (graph, partials) = self.partials(
-            Sink::Fold {
-                acc,
-                binop,
-                initial: true,
-            },
-            "fold",
-            &[init],
-        );
+        let sink = Sink::Fold {
+            acc,
+            binop: Func::binop(binop),
+            initial: true,
+        };
         let merge = Sink::Fold {
             acc,
-            binop: combine,
+            binop: Func::binop(combine),
             initial: false,
         };
-        let token = partials.to_string();
-        let mut graph = graph;
-        let last = reduction_tree(
-            &mut graph,
-            partials,
-            &[self.npartitions()],
-            &[0],
-            SPLIT_EVERY,
-            false,
-            |l| {
-                let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
-                    source: Source::Partitions(acc),
-                    stages: Arc::from([]),
-                    sink: merge.clone(),
-                    label: "fold".into(),
-                });
-                TreeLevel::new(
-                    key_name("fold-combine", &format!("{token}-{}", l.depth)),
-                    move |_, inputs| Task::from_arc(Arc::clone(&op), inputs),
-                )
-            },
-        );
+        let (graph, last) =
+            self.reduce(sink, &[init], acc, "fold", false, |_| (merge.clone(), None));
         Scalar {
             graph,
             key: Key::with_name(&last, []),
@@ -404,51 +378,19 @@ impl<T: Item> Bag<T> {
             binop: Func::binop(binop),
             initial: true,
         };
-        let (mut graph, partials) = self.partials(
-            sink,
-            "foldby",
-            &[Arg::Value(Value::new(Partition(vec![initial])))],
-        );
-        let merge = Sink::MergeBy {
-            pair,
-            combine: Func::binop(combine),
-            initial: true,
-        };
+        let initial = Arg::Value(Value::new(Partition(vec![initial])));
+        let combine = Func::binop(combine);
         let init = Arg::Value(Value::new(Partition(vec![combine_initial])));
-        let token = partials.to_string();
-        let last = reduction_tree(
-            &mut graph,
-            partials,
-            &[self.npartitions()],
-            &[0],
-            SPLIT_EVERY,
-            true,
-            |l| {
-                // Only the first level starts from `combine_initial`; later levels merge
-                // accumulators that already include it.
-                let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
-                    source: Source::Partitions(merged),
-                    stages: Arc::from([]),
-                    sink: match (&merge, l.depth) {
-                        (Sink::MergeBy { pair, combine, .. }, d) if d > 0 => Sink::MergeBy {
-                            pair: *pair,
-                            combine: combine.clone(),
-                            initial: false,
-                        },
-                        (m, _) => m.clone(),
-                    },
-                    label: "foldby".into(),
-                });
-                let init = (l.depth == 0).then(|| init.clone());
-                TreeLevel::new(
-                    key_name("foldby-combine", &format!("{token}-{}", l.depth)),
-                    move |_, mut inputs| {
-                        inputs.extend(init.clone());
-                        Task::from_arc(Arc::clone(&op), inputs)
-                    },
-                )
-            },
-        );
+        // Only the first level starts from `combine_initial`; later levels merge
+        // accumulators that already include it.
+        let (graph, last) = self.reduce(sink, &[initial], merged, "foldby", true, |depth| {
+            let sink = Sink::MergeBy {
+                pair,
+                combine: combine.clone(),
+                initial: depth == 0,
+            };
+            (sink, (depth == 0).then(|| init.clone()))
+        });
         Bag::over(graph, &last, 1, "foldby")
     }
 
@@ -565,7 +507,6 @@ impl<T: Number> Bag<T> {
             Sink::Sum(num),
             Ty(&<T as ItemVtables>::FNS),
             "sum",
-            &[],
             only::<T>,
         )
     }
@@ -580,7 +521,6 @@ impl<T: Number> Bag<T> {
             Sink::MergeMoments,
             Ty(&<Moments as ItemVtables>::FNS),
             label,
-            &[],
             finish,
         )
     }
@@ -645,7 +585,6 @@ impl<T: Item + PartialOrd> Bag<T> {
             sink,
             Ty(&<T as ItemVtables>::FNS),
             label,
-            &[],
             only::<T>,
         )
     }
@@ -687,7 +626,6 @@ impl Bag<bool> {
             Sink::AllAny(true),
             Ty(&<bool as ItemVtables>::FNS),
             "all",
-            &[],
             only::<bool>,
         )
     }
@@ -699,7 +637,6 @@ impl Bag<bool> {
             Sink::AllAny(false),
             Ty(&<bool as ItemVtables>::FNS),
             "any",
-            &[],
             only::<bool>,
         )
     }
