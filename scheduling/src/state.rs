@@ -271,13 +271,46 @@ impl<P, E> SchedulerState<P, E> {
 
     /// The commands queued since the last call, in the order they were decided.
     pub fn take_commands(&mut self) -> Vec<Command<E>> {
+        self.drop_unsent_runs();
         std::mem::take(&mut self.commands)
     }
 
     /// Moves the commands queued since the last call to the end of `out` (a driver's loop
     /// reuses one buffer: no allocation per event).
     pub fn drain_commands_into(&mut self, out: &mut Vec<Command<E>>) {
+        self.drop_unsent_runs();
         out.append(&mut self.commands);
+    }
+
+    /// A run decided and undone before the driver took it (its task forgotten, or moved to
+    /// another worker, by a later event) is never handed out: the worker is no longer
+    /// counted as running it, and the cancel that undid it is dropped with it. Without
+    /// this, a driver would be told to run a task it can no longer look up.
+    fn drop_unsent_runs(&mut self) {
+        loop {
+            let mut unsent: SmallVec<[(WorkerRef, TaskId); 4]> = SmallVec::new();
+            for cmd in &self.commands {
+                if let Command::Run { worker, task } = *cmd
+                    && !self.processing_on(task, worker)
+                {
+                    unsent.push((worker, task));
+                }
+            }
+            if unsent.is_empty() {
+                return;
+            }
+            for &(worker, task) in &unsent {
+                self.answered(worker, task);
+            }
+            self.commands.retain(|cmd| match *cmd {
+                Command::Run { worker, task } | Command::Cancel { worker, task } => {
+                    !unsent.contains(&(worker, task))
+                }
+                _ => true,
+            });
+            // The room they held may take queued tasks.
+            self.schedule();
+        }
     }
 
     // ---- queries ----

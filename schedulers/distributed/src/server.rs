@@ -668,65 +668,72 @@ impl Server {
     /// Sends what the state decided: one batch per peer.
     fn carry_out(&mut self) {
         let mut commands = std::mem::take(&mut self.commands);
-        self.state.drain_commands_into(&mut commands);
         let mut compute: FxHashMap<u64, Batch> = FxHashMap::default();
         let mut releases: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
         let mut cancels: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
         let mut steals: FxHashMap<u64, Vec<u64>> = FxHashMap::default();
-        for cmd in commands.drain(..) {
-            match cmd {
-                Command::Run { worker, task } => {
-                    let Some(&conn) = self.worker_of.get(&worker) else {
-                        continue;
-                    };
-                    let Some(run) = self.run_task(worker, task) else {
-                        continue;
-                    };
-                    self.transfers += (run.args.iter())
-                        .filter(|a| matches!(a, RunArg::Remote { .. }))
-                        .count() as u64;
-                    let batch = compute.entry(conn).or_default();
-                    if let Some(w) = self.workers.get_mut(&conn)
-                        && w.sent_ops.insert(run.op)
-                    {
-                        batch.0.push((run.op, self.ops[run.op as usize].clone()));
-                    }
-                    batch.1.push(run);
-                }
-                Command::Cancel { worker, task } => {
-                    if let Some(&conn) = self.worker_of.get(&worker) {
-                        cancels.entry(conn).or_default().push(task.to_bits());
-                    }
-                }
-                Command::Steal { victim, task, .. } => match self.worker_of.get(&victim) {
-                    Some(&conn) => steals.entry(conn).or_default().push(task.to_bits()),
-                    None => self.state.steal_response(victim, task, false),
-                },
-                Command::Release {
-                    worker,
-                    task,
-                    nbytes,
-                } => {
-                    if let Some(&conn) = self.worker_of.get(&worker) {
-                        releases.entry(conn).or_default().push(task.to_bits());
-                    }
-                    if let (Some(client), Some(key)) = (
-                        self.state.payload(task).and_then(|s| s.report),
-                        self.state.key(task),
-                    ) {
-                        let e = WireEvent::Released {
-                            key: key.clone(),
-                            nbytes,
+        // Answering a command here (a steal to a worker gone) may decide more: until none
+        // is left.
+        loop {
+            self.state.drain_commands_into(&mut commands);
+            if commands.is_empty() {
+                break;
+            }
+            for cmd in commands.drain(..) {
+                match cmd {
+                    Command::Run { worker, task } => {
+                        let Some(&conn) = self.worker_of.get(&worker) else {
+                            continue;
                         };
-                        self.events.entry(client).or_default().push(e);
+                        let Some(run) = self.run_task(worker, task) else {
+                            continue;
+                        };
+                        self.transfers += (run.args.iter())
+                            .filter(|a| matches!(a, RunArg::Remote { .. }))
+                            .count() as u64;
+                        let batch = compute.entry(conn).or_default();
+                        if let Some(w) = self.workers.get_mut(&conn)
+                            && w.sent_ops.insert(run.op)
+                        {
+                            batch.0.push((run.op, self.ops[run.op as usize].clone()));
+                        }
+                        batch.1.push(run);
                     }
+                    Command::Cancel { worker, task } => {
+                        if let Some(&conn) = self.worker_of.get(&worker) {
+                            cancels.entry(conn).or_default().push(task.to_bits());
+                        }
+                    }
+                    Command::Steal { victim, task, .. } => match self.worker_of.get(&victim) {
+                        Some(&conn) => steals.entry(conn).or_default().push(task.to_bits()),
+                        None => self.state.steal_response(victim, task, false),
+                    },
+                    Command::Release {
+                        worker,
+                        task,
+                        nbytes,
+                    } => {
+                        if let Some(&conn) = self.worker_of.get(&worker) {
+                            releases.entry(conn).or_default().push(task.to_bits());
+                        }
+                        if let (Some(client), Some(key)) = (
+                            self.state.payload(task).and_then(|s| s.report),
+                            self.state.key(task),
+                        ) {
+                            let e = WireEvent::Released {
+                                key: key.clone(),
+                                nbytes,
+                            };
+                            self.events.entry(client).or_default().push(e);
+                        }
+                    }
+                    Command::InMemory { client, task } => self.report_memory(client, task),
+                    Command::Erred {
+                        client,
+                        task,
+                        failure,
+                    } => self.report_error(client, task, &failure),
                 }
-                Command::InMemory { client, task } => self.report_memory(client, task),
-                Command::Erred {
-                    client,
-                    task,
-                    failure,
-                } => self.report_error(client, task, &failure),
             }
         }
         self.commands = commands;

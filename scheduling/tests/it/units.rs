@@ -476,3 +476,26 @@ fn an_idle_worker_steals_the_last_queued_task_of_a_busy_one() {
     s.steal_response(w0, t4, false);
     assert_eq!(s.status(t4), Some(TaskStatus::Processing(w0)));
 }
+
+#[test]
+fn a_run_undone_before_the_driver_takes_it_is_never_handed_out() {
+    // The client leaves between the decision to run `a` and the driver taking the commands:
+    // no run (its key could no longer be looked up), no cancel, and the worker has room.
+    let mut s = State::new(StateConfig::default());
+    let w = s.add_worker(WorkerSpec::new("w", 1).capacity(1));
+    let (c, d) = (s.add_client(), s.add_client());
+    s.update_graph(c, vec![task("a", &[], 0)], &[key("a")])
+        .unwrap();
+    s.remove_client(c);
+    let cmds = s.take_commands();
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert_eq!(s.len(), 0);
+    // The room it held is free: the next task is sent at once.
+    s.update_graph(d, vec![task("b", &[], 1)], &[key("b")])
+        .unwrap();
+    let cmds = s.take_commands();
+    assert!(
+        matches!(cmds[..], [Command::Run { worker, task }] if worker == w && s.key(task) == Some(&key("b"))),
+        "{cmds:?}"
+    );
+}
