@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rask_graph::layers::{TreeLevel, reduction_tree};
-use rask_graph::tokenize::{Tokenizer, key_name, unique_token};
+use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 
 use crate::error::BagError;
@@ -196,7 +196,7 @@ impl<T: Item> Bag<T> {
     }
 
     fn with_func<U: Item>(&self, f: Func, stage: impl FnOnce(Func) -> Stage) -> Bag<U> {
-        let what = f.path().map_or_else(unique_token, str::to_owned);
+        let what = f.token().to_owned();
         let label = f.label();
         self.then(stage(f), &what, label)
     }
@@ -392,6 +392,52 @@ impl<T: Item> Bag<T> {
             (sink, (depth == 0).then(|| init.clone()))
         });
         Bag::over(graph, &last, 1, "foldby")
+    }
+
+    /// The `k` items with the largest `key(item)`, largest first, in one partition (ties:
+    /// first seen first; items whose key does not compare with itself, such as NaN, are
+    /// passed over). Dask's `topk(k, key=...)`.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// #[rask_macros::named(crate = rask_graph)]
+    /// fn count(p: &(String, u64)) -> u64 {
+    ///     p.1
+    /// }
+    /// let words = Bag::from_sequence(vec!["b".to_string(), "a".into(), "b".into()], 2);
+    /// let top = words.frequencies().topk_by(1, count);
+    /// assert_eq!(top.compute()?, vec![("b".to_string(), 2)]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn topk_by<K: Item + PartialOrd, F>(&self, k: usize, key: F) -> Bag<T>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.top_by(k, key, true)
+    }
+
+    /// The `k` items with the smallest `key(item)`, smallest first.
+    pub fn bottomk_by<K: Item + PartialOrd, F>(&self, k: usize, key: F) -> Bag<T>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.top_by(k, key, false)
+    }
+
+    fn top_by<K: Item + PartialOrd, F>(&self, k: usize, key: F, largest: bool) -> Bag<T>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let sink = Sink::TopKBy {
+            item: Ty(&<T as ItemVtables>::FNS),
+            key_ord: Ty(&<K as OrdVtables>::ORD),
+            key: Func::map(key),
+            k: k as u64,
+            largest,
+        };
+        self.reduce_to_bag(sink.clone(), sink, "topk")
     }
 
     /// The first `n` items, computing the first partition, then the next, only as far as

@@ -32,14 +32,15 @@ pub(crate) struct Func {
 #[derive(Clone, Debug)]
 enum FuncName {
     Named(&'static NamedFn),
-    Closure(&'static str),
+    /// What it stands for, and a token of its own (no two closures share keys).
+    Closure(&'static str, Arc<str>),
 }
 
 impl std::fmt::Debug for Func {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.name {
             FuncName::Named(n) => write!(f, "{}", n.path),
-            FuncName::Closure(what) => write!(f, "<closure: {what}>"),
+            FuncName::Closure(what, token) => write!(f, "<closure: {what} {token}>"),
         }
     }
 }
@@ -68,7 +69,7 @@ impl Func {
 
     fn closure(what: &'static str, mode: Mode, call: Call) -> Self {
         Func {
-            name: FuncName::Closure(what),
+            name: FuncName::Closure(what, rask_graph::tokenize::unique_token().into()),
             mode,
             call,
         }
@@ -162,15 +163,15 @@ impl Func {
     pub(crate) fn label(&self) -> &'static str {
         match &self.name {
             FuncName::Named(n) => n.name(),
-            FuncName::Closure(what) => what,
+            FuncName::Closure(what, _) => what,
         }
     }
 
-    /// The function's path, if it is named (what tokens hash; closures get unique tokens).
-    pub(crate) fn path(&self) -> Option<&'static str> {
+    /// What tokens hash: the function's path if it is named, a closure's own unique token.
+    pub(crate) fn token(&self) -> &str {
         match &self.name {
-            FuncName::Named(n) => Some(n.path),
-            FuncName::Closure(_) => None,
+            FuncName::Named(n) => n.path,
+            FuncName::Closure(_, token) => token,
         }
     }
 }
@@ -179,7 +180,7 @@ impl Serialize for Func {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.name {
             FuncName::Named(n) => (n.path, self.mode).serialize(s),
-            FuncName::Closure(what) => Err(rask_graph::registry::ser_error(format!(
+            FuncName::Closure(what, _) => Err(rask_graph::registry::ser_error(format!(
                 "the function of `{what}` is a closure, which cannot leave this process: pass a \
                  function marked #[rask::named]"
             ))),

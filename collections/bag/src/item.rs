@@ -93,7 +93,14 @@ pub struct ItemFns {
     pub(crate) parse_json: ParseFn,
     /// A fold's accumulator.
     pub(crate) fold: fn() -> Box<dyn Accumulator>,
+    /// The item owned and boxed (moved out when owned, cloned when borrowed).
+    pub(crate) boxed: fn(&mut ItemRef<'_>) -> Result<AnyBox, TaskError>,
+    /// A partition of boxed items of this type.
+    pub(crate) unboxed: fn(Vec<AnyBox>) -> Result<Value, TaskError>,
 }
+
+/// An item owned by a vtable's caller that does not know its type.
+pub(crate) type AnyBox = Box<dyn std::any::Any + Send>;
 
 /// A function called on items (see `func.rs`): the items calling convention.
 pub(crate) type Call = std::sync::Arc<
@@ -140,6 +147,12 @@ pub struct OrdFns {
     pub(crate) item: &'static ItemFns,
     /// The `k` largest (or smallest) items, best first.
     pub(crate) topk: fn(usize, bool) -> Box<dyn Collector>,
+    /// How item `a` compares with `b`, a boxed item of this type (`None`: they do not
+    /// compare, as NaN with anything).
+    pub(crate) cmp:
+        fn(&ItemRef<'_>, &dyn std::any::Any) -> Result<Option<std::cmp::Ordering>, TaskError>,
+    /// Whether the item compares with itself (NaN does not).
+    pub(crate) comparable: fn(&ItemRef<'_>) -> Result<bool, TaskError>,
 }
 
 /// Numbers: sums and moments.
@@ -204,6 +217,16 @@ impl<T: Item> ItemVtables for T {
         flatten: flatten::<T>,
         parse_json: parse_json::<T>,
         fold: || Box::new(Acc::<T>(None)),
+        boxed: |item| Ok(Box::new(item.take_or_clone::<T>()?)),
+        unboxed: |items| {
+            let items = (items.into_iter())
+                .map(|b| b.downcast::<T>().map(|t| *t))
+                .collect::<Result<Vec<T>, _>>()
+                .map_err(|_| {
+                    TaskError::new(format!("expected items of {}", std::any::type_name::<T>()))
+                })?;
+            Ok(Value::new(Partition(items)))
+        },
     };
 }
 
@@ -237,6 +260,16 @@ impl<T: Item + PartialOrd> OrdVtables for T {
                 largest,
                 items: Vec::new(),
             })
+        },
+        cmp: |a, b| {
+            let b = b.downcast_ref::<T>().ok_or_else(|| {
+                TaskError::new(format!("expected a key of {}", std::any::type_name::<T>()))
+            })?;
+            Ok(a.get::<T>()?.partial_cmp(b))
+        },
+        comparable: |a| {
+            let a = a.get::<T>()?;
+            Ok(a.partial_cmp(a).is_some())
         },
     };
 }
@@ -692,6 +725,69 @@ impl<T: Item + PartialOrd> Collector for TopK<T> {
     }
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
         Ok(Value::new(Partition(self.items)))
+    }
+}
+
+/// The `k` items of the largest (or smallest) keys, best first (ties: first seen first):
+/// items and keys of types known only by their vtables.
+pub(crate) struct TopKBy {
+    pub(crate) item: &'static ItemFns,
+    pub(crate) key_ord: &'static OrdFns,
+    pub(crate) key: Call,
+    pub(crate) k: usize,
+    pub(crate) largest: bool,
+    /// `(key, item)`, best first.
+    pub(crate) kept: Vec<(AnyBox, AnyBox)>,
+}
+
+impl Collector for TopKBy {
+    fn push(&mut self, mut item: ItemRef<'_>) -> Result<(), TaskError> {
+        if self.k == 0 {
+            return Ok(());
+        }
+        let TopKBy {
+            key_ord,
+            k,
+            largest,
+            kept,
+            ..
+        } = self;
+        let better = if *largest {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Less
+        };
+        let mut place: Option<(usize, AnyBox)> = None;
+        (self.key)(&mut [item.reborrow()], &mut |mut key: ItemRef<'_>| {
+            if !(key_ord.comparable)(&key)? {
+                return Ok(()); // NaN and the like rank nowhere
+            }
+            let beats = |kept: &(AnyBox, AnyBox)| -> Result<bool, TaskError> {
+                Ok((key_ord.cmp)(&key, kept.0.as_ref())? == Some(better))
+            };
+            if kept.len() == *k && !beats(&kept[*k - 1])? {
+                return Ok(());
+            }
+            // After the equal ones already kept: the first seen wins ties.
+            let mut at = kept.len();
+            for (i, x) in kept.iter().enumerate() {
+                if beats(x)? {
+                    at = i;
+                    break;
+                }
+            }
+            place = Some((at, (key_ord.item.boxed)(&mut key)?));
+            Ok(())
+        })?;
+        if let Some((at, key)) = place {
+            let item = (self.item.boxed)(&mut item)?;
+            self.kept.insert(at, (key, item));
+            self.kept.truncate(self.k);
+        }
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        (self.item.unboxed)(self.kept.into_iter().map(|(_, item)| item).collect())
     }
 }
 

@@ -8,7 +8,7 @@ use rask_graph::{Args, Arity, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{Func, Stage, drive};
-use crate::item::{Collector, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, Ty};
+use crate::item::{Collector, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, TopKBy, Ty};
 use crate::source::Source;
 
 /// Mean and variance pieces of a partition (Chan et al.'s parallel algorithm combines them).
@@ -76,6 +76,14 @@ pub(crate) enum Sink {
     /// The `k` largest or smallest.
     TopK {
         item: Ty<OrdFns>,
+        k: u64,
+        largest: bool,
+    },
+    /// The `k` items of the largest or smallest keys.
+    TopKBy {
+        item: Ty<ItemFns>,
+        key_ord: Ty<OrdFns>,
+        key: Func,
         k: u64,
         largest: bool,
     },
@@ -229,6 +237,20 @@ impl Sink {
             Sink::TopK { item, k, largest } => {
                 (item.0.topk)((*k).try_into().unwrap_or(usize::MAX), *largest)
             }
+            Sink::TopKBy {
+                item,
+                key_ord,
+                key,
+                k,
+                largest,
+            } => Box::new(TopKBy {
+                item: item.0,
+                key_ord: key_ord.0,
+                key: key.call().clone(),
+                k: (*k).try_into().unwrap_or(usize::MAX),
+                largest: *largest,
+                kept: Vec::new(),
+            }),
             Sink::Sum(t) => (t.0.sum)(),
             Sink::Moments(t) => Box::new(MomentsOf(*t, Moments::default())),
             Sink::MergeMoments => Box::new(MergeMoments(Moments::default())),

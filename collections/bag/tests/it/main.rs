@@ -39,6 +39,22 @@ where
     want
 }
 
+/// `c` (which may hold closures) computed on the in-process schedulers: the same result on
+/// both, returned.
+pub fn everywhere_here<C: Collection>(c: &C) -> C::Output
+where
+    C::Output: PartialEq + std::fmt::Debug,
+{
+    let [(_, sync), (_, threaded), _] = schedulers();
+    let want = c.compute_with(sync).expect("sync");
+    assert_eq!(
+        c.compute_with(threaded).expect("threaded"),
+        want,
+        "threaded differs from sync"
+    );
+    want
+}
+
 /// A unique scratch folder, removed on drop.
 #[derive(Debug)]
 pub struct Scratch(pub std::path::PathBuf);

@@ -7,7 +7,7 @@ use rask_bag::Bag;
 use rask_graph::Collection;
 use rask_macros::named;
 
-use crate::{everywhere, message, schedulers};
+use crate::{everywhere, everywhere_here, message, schedulers};
 
 #[named(crate = rask_graph)]
 fn double(x: &i64) -> i64 {
@@ -113,6 +113,12 @@ proptest! {
         prop_assert_eq!(everywhere(&b.topk(3)), sorted.iter().take(3).copied().collect::<Vec<_>>());
         sorted.reverse();
         prop_assert_eq!(everywhere(&b.bottomk(2)), sorted.iter().take(2).copied().collect::<Vec<_>>());
+        // By key: a stable sort on the key (first seen first among equal keys).
+        let mut by_key = items.clone();
+        by_key.sort_by_key(|x| std::cmp::Reverse(last_digit(x)));
+        prop_assert_eq!(everywhere(&b.topk_by(4, last_digit)), by_key.iter().take(4).copied().collect::<Vec<_>>());
+        let firsts: Vec<i64> = { let mut v = items.clone(); v.sort_by_key(last_digit); v };
+        prop_assert_eq!(everywhere(&b.bottomk_by(3, last_digit)), firsts.iter().take(3).copied().collect::<Vec<_>>());
         // foldby: sums by last digit, keys in first-seen order.
         let mut by: Vec<(i64, i64)> = Vec::new();
         for x in &items {
@@ -139,6 +145,28 @@ proptest! {
             prop_assert!((got - var).abs() < 1e-6 * var.max(1.0), "{} vs {}", got, var);
         }
     }
+}
+
+#[test]
+fn closures_in_reductions_get_keys_of_their_own() {
+    let b = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
+    let sum = b.fold(0, |a, x| a + x, |a, x| a + x);
+    let product = b.fold(1, |a, x| a * x, |a, x| a * x);
+    assert_ne!(sum.output_keys(), product.output_keys());
+    assert_eq!(everywhere_here(&sum), 10);
+    assert_eq!(everywhere_here(&product), 24);
+    let small = b.topk_by(1, |x| -x);
+    let large = b.topk_by(1, |x| *x);
+    assert_ne!(small.output_keys(), large.output_keys());
+    assert_eq!(
+        (everywhere_here(&small), everywhere_here(&large)),
+        (vec![1], vec![4])
+    );
+    // Named functions hash by path: the same key twice.
+    assert_eq!(
+        b.topk_by(1, last_digit).output_keys(),
+        b.topk_by(1, last_digit).output_keys()
+    );
 }
 
 #[test]
