@@ -246,7 +246,7 @@ impl Sink {
             } => Box::new(TopKBy {
                 item: item.0,
                 key_ord: key_ord.0,
-                key: key.call().clone(),
+                key: Arc::clone(key.call()),
                 k: (*k).try_into().unwrap_or(usize::MAX),
                 largest: *largest,
                 kept: Vec::new(),
