@@ -10,6 +10,10 @@
 //!   2 worker processes), the speed of moving a 100 MB result between workers, and the cost of
 //!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in a
 //!   venv made on first use, and a table gives the ratios.
+//! - `cargo xtask bench bags [--dask] [--small]` — word count over 1 GiB of text in 32 files and
+//!   a count by city over 1M JSON records (as `serde_json::Value`s and as a typed struct), on
+//!   the threaded scheduler and on 2 worker processes, beside Dask bag (processes): time, the
+//!   answers (checked to agree) and the peak RSS of the process tree.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -27,8 +31,9 @@ fn main() -> ExitCode {
         ["bench", "overhead", rest @ ..] => bench_overhead(rest),
         ["bench", "arrays", rest @ ..] => bench_arrays(rest),
         ["bench", "distributed", rest @ ..] => bench_distributed(rest),
+        ["bench", "bags", rest @ ..] => bench_bags(rest),
         _ => Err(
-            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small] | bench distributed [--dask] [--small]"
+            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small] | bench distributed [--dask] [--small] | bench bags [--dask] [--small]"
                 .to_string(),
         ),
     };
@@ -536,4 +541,106 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The bag workloads, each in its own process, on data generated (seeded) on first use.
+fn bench_bags(flags: &[&str]) -> Result<(), String> {
+    let small = flags.contains(&"--small");
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let data = home
+        .join(".cache/rask-bench-data")
+        .join(if small { "bags-small" } else { "bags" });
+    let data_arg = data.to_string_lossy().into_owned();
+    let bench = |args: &[&str]| {
+        let mut c = cargo();
+        c.args(["bench", "-p", "rask-bag", "--bench", "bags", "--"]);
+        c.args(args).arg(&data_arg);
+        if small {
+            c.arg("--small");
+        }
+        c
+    };
+    eprintln!("xtask: generating the data in {data_arg} (once)");
+    run(bench(&["generate"]))?;
+    let runs: [(&str, &str); 5] = [
+        ("wordcount", "threaded"),
+        ("wordcount", "processes"),
+        ("json", "threaded"),
+        ("json", "processes"),
+        ("json-typed", "threaded"),
+    ];
+    let mut rask = Vec::new();
+    for (w, sched) in runs {
+        let mut c = bench(&[w]);
+        if sched == "processes" {
+            c.arg("--processes");
+        }
+        let what = format!("the {w} bench ({sched})");
+        eprintln!("xtask: {what}");
+        rask.push(json_line(&stdout_of(c, &what)?, &what)?);
+    }
+    // Dask's side: its bag's default scheduler (processes), the same files.
+    let mut dask: Vec<(&str, Json)> = Vec::new();
+    if flags.contains(&"--dask") {
+        let python = dask_python()?;
+        for w in ["wordcount", "json"] {
+            eprintln!("xtask: running {w} with Dask");
+            let mut c = Command::new(&python);
+            c.arg(root().join("xtask/dask/bags.py"))
+                .arg(w)
+                .arg(&data_arg);
+            let what = format!("bags.py {w}");
+            dask.push((w, json_line(&stdout_of(c, &what)?, &what)?));
+        }
+    }
+    let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
+    let dask_of = |w: &str| {
+        let w = if w == "json-typed" { "json" } else { w };
+        dask.iter().find(|(d, _)| *d == w).map(|(_, j)| j)
+    };
+    println!();
+    println!("bags (best of 3; peak RSS of the process tree; Dask bag on 2 processes)");
+    println!(
+        "{:<11} {:<10} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "workload", "rask on", "rask s", "rask MB", "dask s", "dask MB", "speedup"
+    );
+    let mut disagree = Vec::new();
+    for (i, (w, sched)) in runs.iter().enumerate() {
+        let r = &rask[i];
+        let rs = r["seconds"].as_f64().unwrap_or(0.0);
+        let (ds, dm, sp) = match dask_of(w) {
+            Some(d) => {
+                let ds = d["seconds"].as_f64().unwrap_or(0.0);
+                if d["answer"] != r["answer"] {
+                    disagree.push(format!(
+                        "{w} ({sched}): rask {} / dask {}",
+                        r["answer"], d["answer"]
+                    ));
+                }
+                (
+                    format!("{ds:.3}"),
+                    format!("{:.0}", mb(d)),
+                    format!("{:.1}×", ds / rs),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{w:<11} {sched:<10} {rs:>8.3} {:>8.0} {ds:>8} {dm:>8} {sp:>8}",
+            mb(r)
+        );
+    }
+    // Every rask run of a workload gives the same answer, and Dask's.
+    for (i, (w, sched)) in runs.iter().enumerate() {
+        if let Some(j) = runs.iter().position(|(v, _)| v == w)
+            && rask[j]["answer"] != rask[i]["answer"]
+        {
+            disagree.push(format!("{w}: threaded and {sched} differ"));
+        }
+    }
+    if disagree.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("answers differ: {}", disagree.join("; ")))
+    }
 }

@@ -236,8 +236,19 @@ impl<T: Item> Bag<T> {
     }
 
     fn partials(&self, sink: Sink, label: &'static str, extra: &[Arg]) -> (Graph, Arc<str>) {
+        self.partials_named(sink, &format!("{label}-part"), label, extra)
+    }
+
+    /// `sink` on each partition, in tasks named `name`.
+    fn partials_named(
+        &self,
+        sink: Sink,
+        name: &str,
+        label: &'static str,
+        extra: &[Arg],
+    ) -> (Graph, Arc<str>) {
         let token = token_of(&[&self.chain.token, label, &format!("{sink:?}")]);
-        let name: Arc<str> = key_name(&format!("{label}-part"), &token).into();
+        let name: Arc<str> = key_name(name, &token).into();
         let mut graph = self.chain.base.clone();
         graph.add_layer(layer(&self.chain, &name, label, sink, extra));
         (graph, name)
@@ -438,6 +449,131 @@ impl<T: Item> Bag<T> {
             largest,
         };
         self.reduce_to_bag(sink.clone(), sink, "topk")
+    }
+
+    /// `f` applied to each whole partition (Dask's `map_partitions`): the elements of
+    /// `f(&items)` make the new partition. The partition is collected first, so this is the
+    /// place for work that needs all of it (sorting, batching); item by item, `map` and
+    /// `flat_map` stream.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// #[rask_macros::named(crate = rask_graph)]
+    /// fn sorted(items: &Vec<i64>) -> Vec<i64> {
+    ///     let mut v = items.clone();
+    ///     v.sort();
+    ///     v
+    /// }
+    /// let b = Bag::from_sequence(vec![3i64, 1, 2, 9, 7, 8], 2);
+    /// assert_eq!(b.map_partitions(sorted).compute()?, [1, 2, 3, 7, 8, 9]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn map_partitions<U: Item, I, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(&Vec<T>) -> I + Send + Sync + 'static,
+        I: IntoIterator<Item = U> + 'static,
+    {
+        let f = Func::flat::<Vec<T>, I, F>(f);
+        let label = f.label();
+        let sink = Sink::Apply {
+            input: Ty(&<T as ItemVtables>::FNS),
+            f,
+            output: Ty(&<U as ItemVtables>::FNS),
+        };
+        let (graph, name) = self.partials_named(sink, label, "map_partitions", &[]);
+        Bag::over(graph, &name, self.npartitions(), label)
+    }
+
+    /// A reduction of whole partitions (Dask's `reduction`): `perpartition(&items)` for each
+    /// partition, then `aggregate(&results)` over groups of those results, in a tree, to one.
+    /// `aggregate` must accept its own results (counts: `len` per partition, `sum` to
+    /// aggregate).
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = Bag::from_sequence((1..=100u64).collect(), 7);
+    /// let longest = b.reduction(|p| p.len() as u64, |counts| counts.iter().copied().max().unwrap_or(0));
+    /// assert_eq!(longest.compute()?, 15);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn reduction<A: Item, P, G>(&self, perpartition: P, aggregate: G) -> Scalar<A>
+    where
+        P: Fn(&Vec<T>) -> A + Send + Sync + 'static,
+        G: Fn(&Vec<A>) -> A + Send + Sync + 'static,
+    {
+        let acc = Ty(&<A as ItemVtables>::FNS);
+        let sink = Sink::Apply {
+            input: Ty(&<T as ItemVtables>::FNS),
+            f: Func::map(perpartition),
+            output: acc,
+        };
+        let merge = Sink::Apply {
+            input: acc,
+            f: Func::map(aggregate),
+            output: acc,
+        };
+        self.reduce_to(sink, merge, acc, "reduction", only::<A>)
+    }
+
+    /// The same items in `n` partitions (at least one), in order (Dask's
+    /// `repartition(npartitions=n)`): fewer partitions concatenate neighbours, more split each
+    /// partition into near-equal parts.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = Bag::from_sequence((0..10u64).collect(), 2);
+    /// let more = b.repartition(5);
+    /// assert_eq!(more.npartitions(), 5);
+    /// assert_eq!(more.compute()?, (0..10).collect::<Vec<u64>>());
+    /// assert_eq!(b.repartition(1).npartitions(), 1);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn repartition(&self, n: usize) -> Bag<T> {
+        let n = n.max(1);
+        let np = self.npartitions();
+        let t = Ty(&<T as ItemVtables>::FNS);
+        let sources: Arc<[(Source, Vec<Arg>)]> = if n <= np {
+            // Output g concatenates inputs g·np/n up to (g+1)·np/n.
+            (0..n)
+                .map(|g| {
+                    let inputs = (g * np / n..(g + 1) * np / n)
+                        .map(|i| Arg::Key(self.key(i)))
+                        .collect();
+                    (Source::Partitions(t), inputs)
+                })
+                .collect()
+        } else {
+            // Input j splits into n/np parts, the first n % np inputs into one more.
+            (0..np)
+                .flat_map(|j| {
+                    let of = n / np + usize::from(j < n % np);
+                    (0..of).map(move |index| (j, index, of))
+                })
+                .map(|(j, index, of)| {
+                    let source = Source::Part {
+                        item: t,
+                        index: index as u64,
+                        of: of as u64,
+                    };
+                    (source, vec![Arg::Key(self.key(j))])
+                })
+                .collect()
+        };
+        Bag::from_chain(
+            Chain {
+                base: self.graph.clone(),
+                sources,
+                stages: Arc::from([]),
+                token: token_of(&[&self.name, "repartition", &n.to_string()]),
+            },
+            "repartition",
+        )
     }
 
     /// The first `n` items, computing the first partition, then the next, only as far as
@@ -909,7 +1045,8 @@ fn read_token(what: &str, lines: &[Lines]) -> String {
 }
 
 /// The lines of text files (without their line endings), a partition per file — or per
-/// `blocksize` bytes of an uncompressed file. `.gz` files are decompressed.
+/// `blocksize` bytes of an uncompressed file. `.gz`, `.bz2` and `.zst` files are
+/// decompressed (each one partition).
 ///
 /// ```
 /// use rask_graph::Collection;

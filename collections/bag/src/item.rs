@@ -97,6 +97,11 @@ pub struct ItemFns {
     pub(crate) boxed: fn(&mut ItemRef<'_>) -> Result<AnyBox, TaskError>,
     /// A partition of boxed items of this type.
     pub(crate) unboxed: fn(Vec<AnyBox>) -> Result<Value, TaskError>,
+    /// A partition value handed on as one item, its `Vec` (moved out when not shared).
+    pub(crate) as_vec: fn(Value, &mut Emit<'_>) -> Result<(), TaskError>,
+    /// Part `index` of `of` near-equal parts of a partition value (the first `len % of`
+    /// parts one item longer), as a partition value.
+    pub(crate) part: fn(Value, usize, usize) -> Result<Value, TaskError>,
 }
 
 /// An item owned by a vtable's caller that does not know its type.
@@ -227,6 +232,8 @@ impl<T: Item> ItemVtables for T {
                 })?;
             Ok(Value::new(Partition(items)))
         },
+        as_vec: as_vec::<T>,
+        part: part::<T>,
     };
 }
 
@@ -527,6 +534,42 @@ fn for_each<T: Item>(v: Value, emit: &mut Emit<'_>) -> Result<(), TaskError> {
             }
             Ok(())
         }
+        Err(_) => Err(TaskError::new(format!(
+            "expected a partition of {}, found {type_name}",
+            std::any::type_name::<T>()
+        ))),
+    }
+}
+
+fn part<T: Item>(v: Value, index: usize, of: usize) -> Result<Value, TaskError> {
+    let type_name = v.type_name();
+    let range = |len: usize| {
+        let (base, extra) = (len / of, len % of);
+        let start = index * base + index.min(extra);
+        start..(start + base + usize::from(index < extra)).min(len)
+    };
+    match v.try_take::<Partition<T>>() {
+        Ok(Ok(mut p)) => {
+            let r = range(p.0.len());
+            p.0.truncate(r.end);
+            p.0.drain(..r.start);
+            Ok(Value::new(p))
+        }
+        Ok(Err(shared)) => Ok(Value::new(Partition(
+            shared.0[range(shared.0.len())].to_vec(),
+        ))),
+        Err(_) => Err(TaskError::new(format!(
+            "expected a partition of {}, found {type_name}",
+            std::any::type_name::<T>()
+        ))),
+    }
+}
+
+fn as_vec<T: Item>(v: Value, emit: &mut Emit<'_>) -> Result<(), TaskError> {
+    let type_name = v.type_name();
+    match v.try_take::<Partition<T>>() {
+        Ok(Ok(p)) => emit(ItemRef::owned(&mut Some(p.0))),
+        Ok(Err(shared)) => emit(ItemRef::borrowed(&shared.0)),
         Err(_) => Err(TaskError::new(format!(
             "expected a partition of {}, found {type_name}",
             std::any::type_name::<T>()

@@ -4,7 +4,7 @@
 //! of logs, JSON records, words — built from sequences, text files and JSON lines, transformed
 //! item by item and reduced in trees, on any rask scheduler.
 //!
-//! - Sources: [`Bag::from_sequence`], [`read_text`] (globs; `.gz` by extension; `blocksize`
+//! - Sources: [`Bag::from_sequence`], [`read_text`] (globs; `.gz`, `.bz2`, `.zst` by extension; `blocksize`
 //!   splits plain files at line boundaries), [`read_json_lines`] (typed through serde, or
 //!   `serde_json::Value`), [`range`].
 //! - Transformations chain into **one pass per partition**: `map`, `filter`, `remove`,

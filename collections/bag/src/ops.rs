@@ -108,6 +108,42 @@ pub(crate) enum Sink {
         combine: Func,
         initial: bool,
     },
+    /// The whole partition of `input` items handed to `f` as one `Vec`; its result (or the
+    /// elements of it, when `f` is flat) collected into a partition of `output` items.
+    Apply {
+        input: Ty<ItemFns>,
+        f: Func,
+        output: Ty<ItemFns>,
+    },
+}
+
+/// A partition collected, then handed whole to a function.
+struct Apply {
+    items: Box<dyn Collector>,
+    input: &'static ItemFns,
+    f: Func,
+    output: Box<dyn Collector>,
+}
+
+impl Collector for Apply {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        self.items.push(item)
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        let Apply {
+            items,
+            input,
+            f,
+            mut output,
+        } = *self;
+        let items = items.finish()?;
+        (input.as_vec)(items, &mut |mut part: ItemRef<'_>| {
+            (f.call())(&mut [part.reborrow()], &mut |item: ItemRef<'_>| {
+                output.push(item)
+            })
+        })?;
+        output.finish()
+    }
 }
 
 struct Count(u64);
@@ -278,6 +314,12 @@ impl Sink {
                 key: None,
                 f: combine.clone(),
                 initial: initial(*i)?,
+            }),
+            Sink::Apply { input, f, output } => Box::new(Apply {
+                items: (input.0.collect)(None),
+                input: input.0,
+                f: f.clone(),
+                output: (output.0.collect)(None),
             }),
         })
     }

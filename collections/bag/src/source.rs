@@ -18,15 +18,48 @@ pub enum Compression {
     None,
     /// `.gz`.
     Gzip,
+    /// `.bz2`.
+    Bzip2,
+    /// `.zst` or `.zstd`.
+    Zstd,
 }
 
 impl Compression {
     /// The compression a path's extension names.
+    ///
+    /// ```
+    /// use rask_bag::Compression;
+    /// use std::path::Path;
+    /// assert_eq!(Compression::of(Path::new("logs/a.json.zst")), Compression::Zstd);
+    /// assert_eq!(Compression::of(Path::new("a.txt")), Compression::None);
+    /// ```
     pub fn of(path: &Path) -> Compression {
         match path.extension().and_then(|e| e.to_str()) {
             Some("gz") => Compression::Gzip,
+            Some("bz2") => Compression::Bzip2,
+            Some("zst" | "zstd") => Compression::Zstd,
             _ => Compression::None,
         }
+    }
+
+    /// A reader of the text in `file`, decompressed (whole files; a plain file is read as is).
+    fn reader(self, file: File) -> std::io::Result<Box<dyn BufRead>> {
+        const BUFFER: usize = 1 << 16;
+        Ok(match self {
+            Compression::None => Box::new(BufReader::with_capacity(BUFFER, file)),
+            Compression::Gzip => Box::new(BufReader::with_capacity(
+                BUFFER,
+                flate2::read::MultiGzDecoder::new(BufReader::new(file)),
+            )),
+            Compression::Bzip2 => Box::new(BufReader::with_capacity(
+                BUFFER,
+                bzip2::read::MultiBzDecoder::new(BufReader::new(file)),
+            )),
+            Compression::Zstd => Box::new(BufReader::with_capacity(
+                BUFFER,
+                zstd::stream::read::Decoder::new(file)?,
+            )),
+        })
     }
 }
 
@@ -66,6 +99,13 @@ pub(crate) enum Source {
     },
     /// The integers `start..end`, as `u64`.
     Range { start: u64, end: u64 },
+    /// Part `index` of `of` near-equal parts of the task's one input partition (only the
+    /// part's items are cloned from a shared input).
+    Part {
+        item: Ty<ItemFns>,
+        index: u64,
+        of: u64,
+    },
 }
 
 impl Source {
@@ -85,6 +125,15 @@ impl Source {
                     (t.fns().for_each)(v, emit)?;
                 }
                 Ok(())
+            }
+            Source::Part { item, index, of } => {
+                let Some(v) = args.into_iter().next() else {
+                    return Err(TaskError::new("a part of a partition reads one partition"));
+                };
+                let index = usize::try_from(*index).unwrap_or(usize::MAX);
+                let of = usize::try_from(*of).unwrap_or(usize::MAX).max(1);
+                let part = (item.fns().part)(v, index, of)?;
+                (item.fns().for_each)(part, emit)
             }
             Source::Text(lines) => lines.read(&mut |_, line| {
                 if full() {
@@ -201,10 +250,7 @@ impl Lines {
                 // Lines starting before `end`: read until the line break at or after it.
                 return read_lines(path, BoundedLines::new(r, limit), self.start, each);
             }
-            Compression::Gzip => Box::new(BufReader::with_capacity(
-                1 << 16,
-                flate2::read::MultiGzDecoder::new(BufReader::new(file)),
-            )),
+            compressed => compressed.reader(file).map_err(|e| io_error(path, e))?,
         };
         read_lines(path, BoundedLines::new(&mut reader, u64::MAX), 0, each)
     }

@@ -30,16 +30,39 @@ fn gz(text: &str) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+fn bz2(text: &str) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+fn zst(text: &str) -> Vec<u8> {
+    zstd::stream::encode_all(text.as_bytes(), 1).unwrap()
+}
+
+/// `text` compressed by the compression that extension `ext` names.
+fn compressed(ext: &str, text: &str) -> Vec<u8> {
+    match ext {
+        "gz" => gz(text),
+        "bz2" => bz2(text),
+        _ => zst(text),
+    }
+}
+
 #[test]
-fn lines_of_plain_and_gzip_files_split_at_line_boundaries() {
+fn lines_of_plain_and_compressed_files_split_at_line_boundaries() {
     let dir = Scratch::new("text");
     let a: String = (0..500).map(|i| format!("line {i} of a\n")).collect();
     dir.file("a.txt", a.as_bytes());
     dir.file("b.txt.gz", &gz("x y\r\nz\n\nlast without newline"));
+    // Two streams in one file (as `cat a.bz2 b.bz2` makes): both are read.
+    dir.file("c.txt.bz2", &[bz2("bz one\n"), bz2("bz two\n")].concat());
+    dir.file("d.txt.zst", &[zst("zst one\nzst "), zst("two")].concat());
     let want: Vec<String> = a
         .lines()
         .map(str::to_owned)
         .chain(["x y", "z", "", "last without newline"].map(String::from))
+        .chain(["bz one", "bz two", "zst one", "zst two"].map(String::from))
         .collect();
     for blocksize in [None, Some(1), Some(7), Some(100), Some(1 << 20)] {
         let b = read_text(
@@ -127,11 +150,18 @@ fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
     let b = read_text(&[&p], Default::default()).unwrap();
     std::fs::remove_file(&p).unwrap();
     assert!(message(b.compute_with(&rask_local::SyncScheduler)).contains("gone.txt"));
-    // A truncated gzip file names the file.
-    let whole = gz(&"some text\n".repeat(1000));
-    let cut = dir.file("cut.txt.gz", &whole[..whole.len() / 2]);
-    let b = read_text(&[&cut], Default::default()).unwrap();
-    assert!(message(b.compute_with(&rask_local::SyncScheduler)).contains("cut.txt.gz"));
+    // A truncated or garbled compressed file names the file.
+    for ext in ["gz", "bz2", "zst"] {
+        let whole = compressed(ext, &"some text\n".repeat(1000));
+        let cut = dir.file(&format!("cut.txt.{ext}"), &whole[..whole.len() / 2]);
+        let b = read_text(&[&cut], Default::default()).unwrap();
+        let err = message(b.compute_with(&rask_local::SyncScheduler));
+        assert!(err.contains(&format!("cut.txt.{ext}")), "{err}");
+        let garbled = dir.file(&format!("garbled.txt.{ext}"), b"not compressed at all\n");
+        let b = read_text(&[&garbled], Default::default()).unwrap();
+        let err = message(b.compute_with(&rask_local::SyncScheduler));
+        assert!(err.contains(&format!("garbled.txt.{ext}")), "{err}");
+    }
     // Not UTF-8.
     let bin = dir.file("bin.txt", b"ok\n\xff\xfe\n");
     let b = read_text(&[&bin], Default::default()).unwrap();

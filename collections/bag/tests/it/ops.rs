@@ -85,6 +85,33 @@ fn frequencies(v: &[i64]) -> Vec<(i64, u64)> {
     order.into_iter().map(|x| (x, counts[&x])).collect()
 }
 
+#[named(crate = rask_graph)]
+fn sort_part(items: &Vec<i64>) -> Vec<i64> {
+    let mut v = items.clone();
+    v.sort_unstable();
+    v
+}
+
+#[named(crate = rask_graph)]
+fn part_len(items: &Vec<i64>) -> u64 {
+    items.len() as u64
+}
+
+#[named(crate = rask_graph)]
+fn part_lens(items: &Vec<i64>) -> Vec<u64> {
+    vec![items.len() as u64]
+}
+
+#[named(crate = rask_graph)]
+fn total(counts: &Vec<u64>) -> u64 {
+    counts.iter().sum()
+}
+
+#[named(crate = rask_graph)]
+fn most(counts: &Vec<u64>) -> u64 {
+    counts.iter().copied().max().unwrap_or(0)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -128,6 +155,25 @@ proptest! {
             }
         }
         prop_assert_eq!(everywhere(&b.foldby(last_digit, add, 0, add, 0)), by);
+        // Whole partitions.
+        let parts = everywhere(&b.map_partitions(part_lens));
+        prop_assert_eq!(parts.len(), b.npartitions());
+        prop_assert_eq!(parts.iter().sum::<u64>(), items.len() as u64);
+        let mut each_sorted = everywhere(&b.map_partitions(sort_part));
+        let mut all_sorted = items.clone();
+        all_sorted.sort_unstable();
+        prop_assert!(each_sorted.is_sorted() || b.npartitions() > 1);
+        each_sorted.sort_unstable();
+        prop_assert_eq!(each_sorted, all_sorted);
+        prop_assert_eq!(everywhere(&b.reduction(part_len, total)), items.len() as u64);
+        prop_assert_eq!(everywhere(&b.reduction(part_len, most)), parts.iter().copied().max().unwrap_or(0));
+        // Repartitioned: the same items in order, in as many partitions as asked.
+        for m in [1, 2, n + 3] {
+            let r = b.repartition(m);
+            prop_assert_eq!(r.npartitions(), m);
+            prop_assert_eq!(everywhere(&r), items.clone());
+            prop_assert_eq!(everywhere(&r.map(double).sum()), items.iter().map(|x| x * 2).sum::<i64>());
+        }
         // Pairs through starmap.
         let pairs = b.map(with_square).starmap(difference);
         prop_assert_eq!(everywhere(&pairs), items.iter().map(|x| x * x - x).collect::<Vec<_>>());
