@@ -5,7 +5,7 @@
 //! - `generate DATA_DIR [--small]`: writes the data both sides read, seeded, if it is not there
 //!   yet — `text/` (1 GiB of words in 32 files; 32 MiB with `--small`) and `json/` (1M records
 //!   of 10 fields in 8 files; 50k with `--small`).
-//! - `wordcount`: `read_text → flat_map(split) → frequencies → topk(20, key=count)`.
+//! - `wordcount`: `read_text → str().split(None) → flatten → frequencies → topk_by(20, count)`.
 //! - `json`: `read_json_lines` of `serde_json::Value` → `filter(active)` → `pluck("city")` →
 //!   `foldby(city, count)`.
 //! - `json-typed`: the same query on records read through serde into a struct.
@@ -24,11 +24,6 @@ use rask_macros::named;
 use rask_multiprocess::ProcessScheduler;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-#[named(crate = rask_graph)]
-fn words(line: &String) -> Vec<String> {
-    line.split_whitespace().map(str::to_owned).collect()
-}
 
 #[named(crate = rask_graph)]
 fn count_of(p: &(String, u64)) -> u64 {
@@ -272,7 +267,13 @@ fn main() {
             "wordcount" => {
                 let b = read_text(&[&glob(&dir, "text", "*.txt")], ReadOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));
-                let top = b.flat_map(words).frequencies().topk_by(20, count_of);
+                // Dask's `b.str.split().flatten().frequencies().topk(20, key=1)`.
+                let top = b
+                    .str()
+                    .split(None)
+                    .flatten()
+                    .frequencies()
+                    .topk_by(20, count_of);
                 let top = top
                     .compute_with(s.as_ref())
                     .unwrap_or_else(|e| panic!("{e}"));

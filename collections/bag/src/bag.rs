@@ -11,7 +11,7 @@ use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 
 use crate::error::BagError;
-use crate::func::{Field, Func, Stage};
+use crate::func::{Field, Func, Stage, StrOp};
 use crate::item::{
     HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables, Partition, Ty,
 };
@@ -827,11 +827,85 @@ impl Bag<bool> {
 impl<U: Item> Bag<Vec<U>> {
     /// The elements of every item.
     pub fn flatten(&self) -> Bag<U> {
-        self.then(
+        let mut bag = self.then(
             Stage::Flatten(Ty(&<U as ItemVtables>::FNS)),
             "flatten",
             "flatten",
-        )
+        );
+        // A string split then flattened hands on its pieces without making the `Vec`s.
+        if let [
+            ..,
+            Stage::Str(StrOp::Split { sep, flat: false }),
+            Stage::Flatten(_),
+        ] = &*bag.chain.stages
+        {
+            let mut stages = bag.chain.stages.to_vec();
+            stages.pop();
+            let sep = sep.clone();
+            if let Some(last) = stages.last_mut() {
+                *last = Stage::Str(StrOp::Split { sep, flat: true });
+            }
+            bag = Bag::from_chain(
+                Chain {
+                    stages: stages.into(),
+                    ..bag.chain
+                },
+                "flatten",
+            );
+        }
+        bag
+    }
+}
+
+impl Bag<String> {
+    /// String methods on every item, as Dask's `.str` accessor (Python's `str` methods).
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let lines = Bag::from_sequence(vec![" The cat ".to_string(), "the  DOG".into()], 2);
+    /// let words = lines.str().lower().str().split(None).flatten();
+    /// assert_eq!(words.compute()?, ["the", "cat", "the", "dog"]);
+    /// assert_eq!(lines.str().strip().compute()?, ["The cat", "the  DOG"]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn str(&self) -> StrMethods<'_> {
+        StrMethods(self)
+    }
+}
+
+/// String methods on a bag of `String`s: [`Bag::str`].
+#[derive(Debug, Clone, Copy)]
+pub struct StrMethods<'a>(&'a Bag<String>);
+
+impl StrMethods<'_> {
+    fn op<U: Item>(&self, op: StrOp, label: &'static str) -> Bag<U> {
+        let what = format!("{op:?}");
+        self.0.then(Stage::Str(op), &what, label)
+    }
+
+    /// Each string split at `sep`, or at runs of whitespace when `None` (no empty pieces
+    /// then), as Python's `str.split`. Followed by [`flatten`](Bag::flatten), the pieces
+    /// stream without a `Vec` per item.
+    pub fn split(&self, sep: Option<&str>) -> Bag<Vec<String>> {
+        let sep = sep.map(str::to_owned);
+        self.op(StrOp::Split { sep, flat: false }, "split")
+    }
+
+    /// Each string in lower case.
+    pub fn lower(&self) -> Bag<String> {
+        self.op(StrOp::Lower, "lower")
+    }
+
+    /// Each string in upper case.
+    pub fn upper(&self) -> Bag<String> {
+        self.op(StrOp::Upper, "upper")
+    }
+
+    /// Each string without leading and trailing whitespace.
+    pub fn strip(&self) -> Bag<String> {
+        self.op(StrOp::Strip, "strip")
     }
 }
 

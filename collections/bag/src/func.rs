@@ -259,6 +259,53 @@ pub(crate) enum Stage {
     },
     /// The elements of each item, a `Vec` of this type.
     Flatten(Ty<ItemFns>),
+    /// A string method on each `String` item.
+    Str(StrOp),
+}
+
+/// A string method (Dask's `.str` accessor), as Python's `str` methods.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum StrOp {
+    /// The pieces between `sep` (or between runs of whitespace, none empty, when `None`):
+    /// a `Vec<String>` per item, or — `flat`, a split followed by `flatten` — the pieces
+    /// themselves, handed on from one reused buffer (no allocation per piece).
+    Split {
+        sep: Option<String>,
+        flat: bool,
+    },
+    Lower,
+    Upper,
+    Strip,
+}
+
+impl StrOp {
+    fn push(&self, s: &str, emit: &mut Emit<'_>) -> Result<(), TaskError> {
+        let owned = |t: String, emit: &mut Emit<'_>| emit(ItemRef::owned(&mut Some(t)));
+        match self {
+            StrOp::Split { sep, flat: false } => {
+                let pieces: Vec<String> = match sep {
+                    None => s.split_whitespace().map(str::to_owned).collect(),
+                    Some(sep) => s.split(sep.as_str()).map(str::to_owned).collect(),
+                };
+                emit(ItemRef::owned(&mut Some(pieces)))
+            }
+            StrOp::Split { sep, flat: true } => {
+                let mut buf = String::new();
+                let mut piece = |p: &str| {
+                    buf.clear();
+                    buf.push_str(p);
+                    emit(ItemRef::borrowed(&buf))
+                };
+                match sep {
+                    None => s.split_whitespace().try_for_each(&mut piece),
+                    Some(sep) => s.split(sep.as_str()).try_for_each(&mut piece),
+                }
+            }
+            StrOp::Lower => owned(s.to_lowercase(), emit),
+            StrOp::Upper => owned(s.to_uppercase(), emit),
+            StrOp::Strip => owned(s.trim().to_owned(), emit),
+        }
+    }
 }
 
 impl Stage {
@@ -294,6 +341,7 @@ impl Stage {
                 }
             }
             Stage::Flatten(t) => (t.fns().flatten)(item, emit),
+            Stage::Str(op) => op.push(item.get::<String>()?, emit),
         }
     }
 }

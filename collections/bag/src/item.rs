@@ -650,31 +650,28 @@ impl<T: Item> Accumulator for Acc<T> {
     }
 }
 
-struct Frequencies<T> {
-    index: FxHashMap<T, usize>,
-    counts: Vec<(T, u64)>,
-}
+/// Counts by item in first-seen order: one table, the item stored once, and an item already
+/// counted costs a lookup (a borrowed item is cloned only when it is new).
+struct Frequencies<T>(indexmap::IndexMap<T, u64, rustc_hash::FxBuildHasher>);
 
 impl<T> Default for Frequencies<T> {
     fn default() -> Self {
-        Frequencies {
-            index: FxHashMap::default(),
-            counts: Vec::new(),
-        }
+        Frequencies(indexmap::IndexMap::default())
     }
 }
 
 impl<T: Item + Hash + Eq> Frequencies<T> {
-    fn add(&mut self, item: ItemRef<'_>, n: u64) -> Result<(), TaskError> {
-        if let Some(&i) = self.index.get(item.get::<T>()?) {
-            self.counts[i].1 += n;
+    fn add(&mut self, mut item: ItemRef<'_>, n: u64) -> Result<(), TaskError> {
+        if let Some(count) = self.0.get_mut(item.get::<T>()?) {
+            *count += n;
             return Ok(());
         }
-        let mut item = item;
-        let t = item.take_or_clone::<T>()?;
-        self.index.insert(t.clone(), self.counts.len());
-        self.counts.push((t, n));
+        self.0.insert(item.take_or_clone::<T>()?, n);
         Ok(())
+    }
+
+    fn finish(self) -> Value {
+        Value::new(Partition(self.0.into_iter().collect::<Vec<(T, u64)>>()))
     }
 }
 
@@ -683,7 +680,7 @@ impl<T: Item + Hash + Eq> Collector for Frequencies<T> {
         self.add(item, 1)
     }
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        Ok(Value::new(Partition(self.counts)))
+        Ok(Frequencies::finish(*self))
     }
 }
 
@@ -700,35 +697,30 @@ impl<T: Item + Hash + Eq> Collector for MergeCounts<T> {
         }
     }
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        Ok(Value::new(Partition(self.0.counts)))
+        Ok(self.0.finish())
     }
 }
 
-struct Distinct<T> {
-    seen: rustc_hash::FxHashSet<T>,
-    items: Vec<T>,
-}
+/// Distinct items in first-seen order, each stored once.
+struct Distinct<T>(indexmap::IndexSet<T, rustc_hash::FxBuildHasher>);
 
 impl<T> Default for Distinct<T> {
     fn default() -> Self {
-        Distinct {
-            seen: Default::default(),
-            items: Vec::new(),
-        }
+        Distinct(indexmap::IndexSet::default())
     }
 }
 
 impl<T: Item + Hash + Eq> Collector for Distinct<T> {
     fn push(&mut self, mut item: ItemRef<'_>) -> Result<(), TaskError> {
-        if !self.seen.contains(item.get::<T>()?) {
-            let t = item.take_or_clone::<T>()?;
-            self.seen.insert(t.clone());
-            self.items.push(t);
+        if !self.0.contains(item.get::<T>()?) {
+            self.0.insert(item.take_or_clone::<T>()?);
         }
         Ok(())
     }
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        Ok(Value::new(Partition(self.items)))
+        Ok(Value::new(Partition(
+            self.0.into_iter().collect::<Vec<T>>(),
+        )))
     }
 }
 
@@ -847,30 +839,22 @@ impl<T: Number> Collector for Sum<T> {
     }
 }
 
-struct Folder<K, V> {
-    index: FxHashMap<K, usize>,
-    pairs: Vec<(K, Option<V>)>,
-}
+/// Accumulators by key in first-seen order (`None` until a first item or initial value).
+struct Folder<K, V>(indexmap::IndexMap<K, Option<V>, rustc_hash::FxBuildHasher>);
 
 impl<K, V> Default for Folder<K, V> {
     fn default() -> Self {
-        Folder {
-            index: FxHashMap::default(),
-            pairs: Vec::new(),
-        }
+        Folder(indexmap::IndexMap::default())
     }
 }
 
 impl<K: Item + Hash + Eq, V: Item> Folder<K, V> {
-    /// The slot of `key`, and whether it is new.
-    fn slot(&mut self, key: K) -> (usize, bool) {
-        if let Some(&i) = self.index.get(&key) {
-            return (i, false);
-        }
-        let i = self.pairs.len();
-        self.index.insert(key.clone(), i);
-        self.pairs.push((key, None));
-        (i, true)
+    /// The slot of `key`.
+    fn slot(&mut self, key: K) -> usize {
+        let entry = self.0.entry(key);
+        let i = entry.index();
+        entry.or_insert(None);
+        i
     }
 
     /// `acc = f(acc, item)` at slot `i`, the accumulator starting as `initial` or as the item.
@@ -881,15 +865,15 @@ impl<K: Item + Hash + Eq, V: Item> Folder<K, V> {
         f: &Call,
         initial: Option<&Value>,
     ) -> Result<(), TaskError> {
-        let mut acc = match (self.pairs[i].1.take(), initial) {
+        let mut acc = match (self.0[i].take(), initial) {
             (Some(acc), _) => Some(acc),
             (None, Some(init)) => Some(single::<V>(init)?),
             (None, None) => {
-                self.pairs[i].1 = Some(item.take_or_clone::<V>()?);
+                self.0[i] = Some(item.take_or_clone::<V>()?);
                 return Ok(());
             }
         };
-        let slot = &mut self.pairs[i].1;
+        let slot = &mut self.0[i];
         f(&mut [ItemRef::owned(&mut acc), item], &mut |mut r| {
             *slot = Some(r.take_or_clone::<V>()?);
             Ok(())
@@ -911,7 +895,7 @@ impl<K: Item + Hash + Eq, V: Item> KeyedFolder for Folder<K, V> {
             Ok(())
         })?;
         let k = k.ok_or_else(|| TaskError::new("the key function gave no key"))?;
-        let (i, _) = self.slot(k);
+        let i = self.slot(k);
         self.fold_at(i, item, binop, initial)
     }
 
@@ -922,12 +906,12 @@ impl<K: Item + Hash + Eq, V: Item> KeyedFolder for Folder<K, V> {
         initial: Option<&Value>,
     ) -> Result<(), TaskError> {
         let (k, v) = pair.take_or_clone::<(K, V)>()?;
-        let (i, _) = self.slot(k);
+        let i = self.slot(k);
         self.fold_at(i, ItemRef::owned(&mut Some(v)), combine, initial)
     }
 
     fn finish(self: Box<Self>) -> Value {
-        let pairs: Vec<(K, V)> = (self.pairs.into_iter())
+        let pairs: Vec<(K, V)> = (self.0.into_iter())
             .filter_map(|(k, v)| Some((k, v?)))
             .collect();
         Value::new(Partition(pairs))

@@ -45,7 +45,7 @@ pub mod item;
 mod ops;
 mod source;
 
-pub use bag::{Bag, ReadOptions, Scalar, range, read_json_lines, read_text};
+pub use bag::{Bag, ReadOptions, Scalar, StrMethods, range, read_json_lines, read_text};
 pub use error::BagError;
 pub use func::Field;
 pub use item::{Item, Number, Partition};

@@ -1,7 +1,5 @@
 //! Every operation against the same operation on the whole `Vec`.
 
-use std::collections::HashMap;
-
 use proptest::prelude::*;
 use rask_bag::Bag;
 use rask_graph::Collection;
@@ -72,17 +70,15 @@ fn twice(x: &u64) -> u64 {
 }
 
 /// First-seen order of a sequence's distinct items, with counts.
-fn frequencies(v: &[i64]) -> Vec<(i64, u64)> {
-    let mut order = Vec::new();
-    let mut counts: HashMap<i64, u64> = HashMap::new();
+fn frequencies_of<T: Clone + PartialEq>(v: &[T]) -> Vec<(T, u64)> {
+    let mut out: Vec<(T, u64)> = Vec::new();
     for x in v {
-        let c = counts.entry(*x).or_insert_with(|| {
-            order.push(*x);
-            0
-        });
-        *c += 1;
+        match out.iter_mut().find(|(y, _)| y == x) {
+            Some((_, n)) => *n += 1,
+            None => out.push((x.clone(), 1)),
+        }
     }
-    order.into_iter().map(|x| (x, counts[&x])).collect()
+    out
 }
 
 #[named(crate = rask_graph)]
@@ -116,6 +112,30 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
+    fn string_methods_match_the_whole_vec(
+        items in prop::collection::vec("[aB \t]{0,10}", 0..40),
+        n in 1usize..5,
+    ) {
+        let b = Bag::from_sequence(items.clone(), n);
+        let s = b.str();
+        let words: Vec<String> = items.iter().flat_map(|l| l.split_whitespace().map(str::to_owned)).collect();
+        // Split then flattened (the fused path) and split alone agree with str's own.
+        prop_assert_eq!(everywhere(&s.split(None).flatten()), words.clone());
+        prop_assert_eq!(
+            everywhere(&s.split(None)),
+            items.iter().map(|l| l.split_whitespace().map(str::to_owned).collect()).collect::<Vec<Vec<String>>>()
+        );
+        prop_assert_eq!(
+            everywhere(&s.split(Some("a")).flatten()),
+            items.iter().flat_map(|l| l.split('a').map(str::to_owned)).collect::<Vec<_>>()
+        );
+        prop_assert_eq!(everywhere(&s.split(None).flatten().frequencies()), frequencies_of(&words));
+        prop_assert_eq!(everywhere(&s.lower()), items.iter().map(|l| l.to_lowercase()).collect::<Vec<_>>());
+        prop_assert_eq!(everywhere(&s.upper()), items.iter().map(|l| l.to_uppercase()).collect::<Vec<_>>());
+        prop_assert_eq!(everywhere(&s.strip()), items.iter().map(|l| l.trim().to_owned()).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn pipelines_and_reductions_match_the_whole_vec(
         items in prop::collection::vec(-100i64..100, 0..120),
         n in 1usize..7,
@@ -131,8 +151,8 @@ proptest! {
         prop_assert_eq!(everywhere(&b.count()), items.len() as u64);
         prop_assert_eq!(everywhere(&b.sum()), items.iter().sum::<i64>());
         prop_assert_eq!(everywhere(&b.fold(0, add, add)), items.iter().sum::<i64>());
-        prop_assert_eq!(everywhere(&b.frequencies()), frequencies(&items));
-        let mut distinct: Vec<i64> = frequencies(&items).into_iter().map(|(x, _)| x).collect();
+        prop_assert_eq!(everywhere(&b.frequencies()), frequencies_of(&items));
+        let mut distinct: Vec<i64> = frequencies_of(&items).into_iter().map(|(x, _)| x).collect();
         prop_assert_eq!(everywhere(&b.distinct()), distinct.clone());
         distinct.sort_unstable_by(|a, b| b.cmp(a));
         let mut sorted = items.clone();
