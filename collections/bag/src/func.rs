@@ -297,6 +297,8 @@ impl StrOp {
                     emit(ItemRef::borrowed(&buf))
                 };
                 match sep {
+                    // The same pieces; bytes compared, not characters decoded.
+                    None if s.is_ascii() => ascii_words(s, &mut piece),
                     None => s.split_whitespace().try_for_each(&mut piece),
                     Some(sep) => s.split(sep.as_str()).try_for_each(&mut piece),
                 }
@@ -343,6 +345,26 @@ impl Stage {
             Stage::Flatten(t) => (t.fns().flatten)(item, emit),
             Stage::Str(op) => op.push(item.get::<String>()?, emit),
         }
+    }
+}
+
+/// `f` on each run of non-whitespace in ASCII text `s`: what `split_whitespace` gives (its
+/// whitespace in ASCII: space and `\t` to `\r`), found byte by byte.
+fn ascii_words(s: &str, f: &mut dyn FnMut(&str) -> Result<(), TaskError>) -> Result<(), TaskError> {
+    let mut start = None;
+    for (i, b) in s.bytes().enumerate() {
+        match (matches!(b, b' ' | b'\t'..=b'\r'), start) {
+            (true, Some(a)) => {
+                f(&s[a..i])?;
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    match start {
+        Some(a) => f(&s[a..]),
+        None => Ok(()),
     }
 }
 

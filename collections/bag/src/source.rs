@@ -139,7 +139,7 @@ impl Source {
                 if full() {
                     return Ok(false);
                 }
-                emit(ItemRef::owned(&mut Some(line)))?;
+                emit(ItemRef::borrowed(line))?;
                 Ok(true)
             }),
             Source::Json { lines, item, bad } => lines.read(&mut |n, line| {
@@ -156,7 +156,7 @@ impl Source {
                 } else {
                     emit
                 };
-                match (*bad, (item.fns().parse_json)(&line, to)) {
+                match (*bad, (item.fns().parse_json)(line, to)) {
                     (BadLines::OnlyBad, Ok(_)) => {}
                     (_, Ok(downstream)) => downstream?,
                     (BadLines::Error, Err(e)) => {
@@ -224,7 +224,7 @@ impl Lines {
     /// Calls `each(line number, line)` for every line until it returns `false`.
     fn read(
         &self,
-        each: &mut dyn FnMut(LineNo, String) -> Result<bool, TaskError>,
+        each: &mut dyn FnMut(LineNo, &String) -> Result<bool, TaskError>,
     ) -> Result<(), TaskError> {
         let path = &self.path;
         let mut file = File::open(path).map_err(|e| io_error(path, e))?;
@@ -298,12 +298,14 @@ fn read_lines<R: BufRead>(
     path: &Path,
     mut lines: BoundedLines<R>,
     start: u64,
-    each: &mut dyn FnMut(LineNo, String) -> Result<bool, TaskError>,
+    each: &mut dyn FnMut(LineNo, &String) -> Result<bool, TaskError>,
 ) -> Result<(), TaskError> {
     let mut buf = Vec::new();
     let mut index = 0;
     while lines.next_line(&mut buf).map_err(|e| io_error(path, e))? {
         let no = LineNo { index, start };
+        // One buffer for every line: a line is lent to `each` (which clones what it keeps),
+        // then its bytes are the next line's buffer.
         let line = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| {
             TaskError::new(format!(
                 "{}, line {}: not UTF-8 ({e})",
@@ -311,7 +313,9 @@ fn read_lines<R: BufRead>(
                 no.describe(path)
             ))
         })?;
-        if !each(no, line)? {
+        let more = each(no, &line)?;
+        buf = line.into_bytes();
+        if !more {
             break;
         }
         index += 1;

@@ -113,7 +113,7 @@ proptest! {
 
     #[test]
     fn string_methods_match_the_whole_vec(
-        items in prop::collection::vec("[aB \t]{0,10}", 0..40),
+        items in prop::collection::vec("[aBé \\t\\x0b\\x0c\\r\\x1f]{0,10}", 0..40),
         n in 1usize..5,
     ) {
         let b = Bag::from_sequence(items.clone(), n);
