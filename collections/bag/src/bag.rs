@@ -786,6 +786,22 @@ impl<T: Item + Hash + Eq> Bag<T> {
     /// Each distinct item with how many times it occurs, in one partition (first-seen order).
     pub fn frequencies(&self) -> Bag<(T, u64)> {
         let t = Ty(&<T as HashVtables>::HASH);
+        // Words of split lines are counted where the lines are split: no item per word.
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<String>()
+            && let [.., Stage::Str(StrOp::Split { sep, flat: true })] = &*self.chain.stages
+        {
+            let mut stages = self.chain.stages.to_vec();
+            stages.pop();
+            let lines = Bag::<String>::from_chain(
+                Chain {
+                    stages: stages.into(),
+                    ..self.chain.clone()
+                },
+                "frequencies",
+            );
+            let sink = Sink::WordFrequencies { sep: sep.clone() };
+            return lines.reduce_to_bag(sink, Sink::MergeFrequencies(t), "frequencies");
+        }
         self.reduce_to_bag(
             Sink::Frequencies(t),
             Sink::MergeFrequencies(t),

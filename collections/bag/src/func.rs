@@ -296,12 +296,7 @@ impl StrOp {
                     buf.push_str(p);
                     emit(ItemRef::borrowed(&buf))
                 };
-                match sep {
-                    // The same pieces; bytes compared, not characters decoded.
-                    None if s.is_ascii() => ascii_words(s, &mut piece),
-                    None => s.split_whitespace().try_for_each(&mut piece),
-                    Some(sep) => s.split(sep.as_str()).try_for_each(&mut piece),
-                }
+                split(s, sep.as_deref(), &mut piece)
             }
             StrOp::Lower => owned(s.to_lowercase(), emit),
             StrOp::Upper => owned(s.to_uppercase(), emit),
@@ -348,23 +343,21 @@ impl Stage {
     }
 }
 
-/// `f` on each run of non-whitespace in ASCII text `s`: what `split_whitespace` gives (its
-/// whitespace in ASCII: space and `\t` to `\r`), found byte by byte.
-fn ascii_words(s: &str, f: &mut dyn FnMut(&str) -> Result<(), TaskError>) -> Result<(), TaskError> {
-    let mut start = None;
-    for (i, b) in s.bytes().enumerate() {
-        match (matches!(b, b' ' | b'\t'..=b'\r'), start) {
-            (true, Some(a)) => {
-                f(&s[a..i])?;
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
+/// `f` on each piece of `s` between `sep`s, or between runs of whitespace when `None` (then
+/// no piece is empty), as Python's `str.split`.
+pub(crate) fn split<F: FnMut(&str) -> Result<(), TaskError>>(
+    s: &str,
+    sep: Option<&str>,
+    f: &mut F,
+) -> Result<(), TaskError> {
+    match sep {
+        // The same pieces, bytes compared instead of characters decoded: ASCII whitespace
+        // less the vertical tab, which `split_whitespace` also splits at.
+        None if s.bytes().all(|b| b.is_ascii() && b != 0x0B) => {
+            s.split_ascii_whitespace().try_for_each(f)
         }
-    }
-    match start {
-        Some(a) => f(&s[a..]),
-        None => Ok(()),
+        None => s.split_whitespace().try_for_each(f),
+        Some(sep) => s.split(sep).try_for_each(f),
     }
 }
 

@@ -44,6 +44,7 @@ mod func;
 pub mod item;
 mod ops;
 mod source;
+mod words;
 
 pub use bag::{Bag, ReadOptions, Scalar, StrMethods, range, read_json_lines, read_text};
 pub use error::BagError;

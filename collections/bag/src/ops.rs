@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::func::{Func, Stage, drive};
 use crate::item::{Collector, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, TopKBy, Ty};
 use crate::source::Source;
+use crate::words::WordCounts;
 
 /// Mean and variance pieces of a partition (Chan et al.'s parallel algorithm combines them).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -108,6 +109,10 @@ pub(crate) enum Sink {
         combine: Func,
         initial: bool,
     },
+    /// How many times each word occurs in `String` items split at `sep` (at whitespace when
+    /// `None`): a split, flatten and frequencies in one, the words counted where they are
+    /// found.
+    WordFrequencies { sep: Option<String> },
     /// The whole partition of `input` items handed to `f` as one `Vec`; its result (or the
     /// elements of it, when `f` is flat) collected into a partition of `output` items.
     Apply {
@@ -315,6 +320,7 @@ impl Sink {
                 f: combine.clone(),
                 initial: initial(*i)?,
             }),
+            Sink::WordFrequencies { sep } => Box::new(WordCounts::new(sep.clone())),
             Sink::Apply { input, f, output } => Box::new(Apply {
                 items: (input.0.collect)(None),
                 input: input.0,

@@ -94,6 +94,11 @@ fn part_len(items: &Vec<i64>) -> u64 {
 }
 
 #[named(crate = rask_graph)]
+fn count_of(p: &(String, u64)) -> u64 {
+    p.1
+}
+
+#[named(crate = rask_graph)]
 fn part_lens(items: &Vec<i64>) -> Vec<u64> {
     vec![items.len() as u64]
 }
@@ -129,7 +134,11 @@ proptest! {
             everywhere(&s.split(Some("a")).flatten()),
             items.iter().flat_map(|l| l.split('a').map(str::to_owned)).collect::<Vec<_>>()
         );
+        // Counted where the lines are split (one sink, no item per word), as counted apart.
         prop_assert_eq!(everywhere(&s.split(None).flatten().frequencies()), frequencies_of(&words));
+        let pieces: Vec<String> = items.iter().flat_map(|l| l.split('a').map(str::to_owned)).collect();
+        prop_assert_eq!(everywhere(&s.split(Some("a")).flatten().frequencies()), frequencies_of(&pieces));
+        prop_assert_eq!(everywhere(&s.split(None).flatten().frequencies().topk_by(2, count_of)).len(), frequencies_of(&words).len().min(2));
         prop_assert_eq!(everywhere(&s.lower()), items.iter().map(|l| l.to_lowercase()).collect::<Vec<_>>());
         prop_assert_eq!(everywhere(&s.upper()), items.iter().map(|l| l.to_uppercase()).collect::<Vec<_>>());
         prop_assert_eq!(everywhere(&s.strip()), items.iter().map(|l| l.trim().to_owned()).collect::<Vec<_>>());
