@@ -3,7 +3,7 @@
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rask_graph::layers::{TreeLevel, reduction_tree};
@@ -105,7 +105,7 @@ impl<T: Item> Bag<T> {
         };
         let name: Arc<str> = key_name(label, &chain.token).into();
         let mut graph = chain.base.clone();
-        graph.add_layer(layer(&chain, &name, label, sink, &[]));
+        graph.add_layer(layer(&chain, &name, label, |_| sink.clone(), &[]));
         Bag {
             chain,
             graph,
@@ -250,7 +250,7 @@ impl<T: Item> Bag<T> {
         let token = token_of(&[&self.chain.token, label, &format!("{sink:?}")]);
         let name: Arc<str> = key_name(name, &token).into();
         let mut graph = self.chain.base.clone();
-        graph.add_layer(layer(&self.chain, &name, label, sink, extra));
+        graph.add_layer(layer(&self.chain, &name, label, |_| sink.clone(), extra));
         (graph, name)
     }
 
@@ -651,7 +651,14 @@ const SPLIT_EVERY: usize = 8;
 
 /// The layer of a chain ending in `sink`: one task per partition, `extra` arguments after
 /// each source's own.
-fn layer(chain: &Chain, name: &Arc<str>, label: &str, sink: Sink, extra: &[Arg]) -> Layer {
+/// The chain's tasks, one per partition, partition `i` ending in `sink(i)`.
+fn layer(
+    chain: &Chain,
+    name: &Arc<str>,
+    label: &str,
+    sink: impl Fn(u32) -> Sink,
+    extra: &[Arg],
+) -> Layer {
     let label: Arc<str> = label.into();
     Layer::per_partition(Arc::clone(name), chain.sources.len(), |i| {
         let (source, args) = &chain.sources[i as usize];
@@ -659,7 +666,7 @@ fn layer(chain: &Chain, name: &Arc<str>, label: &str, sink: Sink, extra: &[Arg])
             Pipeline {
                 source: source.clone(),
                 stages: Arc::clone(&chain.stages),
-                sink: sink.clone(),
+                sink: sink(i),
                 label: Arc::clone(&label),
             },
             args.iter().chain(extra).cloned(),
@@ -888,6 +895,85 @@ impl Bag<String> {
     /// ```
     pub fn str(&self) -> StrMethods<'_> {
         StrMethods(self)
+    }
+}
+
+impl Bag<String> {
+    /// Writes each partition to a text file, one item per line (Dask's `to_textfiles`):
+    /// `path` holds one `*` in its file name, replaced by the partition's number
+    /// (`out/*.json.gz`), or names a folder, which gets `0.part`, `1.part`, …. Files are
+    /// compressed as their extension says (`.gz`, `.bz2`, `.zst`). Each partition is written
+    /// to a hidden folder beside the files, and every file is moved into place only once
+    /// all are written: a computation that fails leaves none of them. Lazy: the bag of the
+    /// written paths, in one partition, writes them when it is computed.
+    ///
+    /// ```
+    /// use rask_bag::{Bag, read_text};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let dir = std::env::temp_dir().join(format!("rask-doc-textfiles-{}", std::process::id()));
+    /// let lines = Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
+    /// let written = lines.to_textfiles(&format!("{}/*.txt.gz", dir.display()))?.compute()?;
+    /// assert_eq!(written.len(), 2);
+    /// let back = read_text(&[&format!("{}/*.txt.gz", dir.display())], Default::default())?;
+    /// assert_eq!(back.compute()?, ["a", "b", "c"]);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_textfiles(&self, path: &str) -> Result<Bag<String>, BagError> {
+        let bad = |message: &str| BagError::Pattern {
+            pattern: path.to_string(),
+            message: message.to_string(),
+        };
+        let stars = path.matches('*').count();
+        let base = std::path::absolute(path).map_err(|e| bad(&e.to_string()))?;
+        let finals: Vec<PathBuf> = match stars {
+            0 => (0..self.npartitions())
+                .map(|i| base.join(format!("{i}.part")))
+                .collect(),
+            1 if !base
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains('*')) =>
+            {
+                return Err(bad("the `*` must be in the file name"));
+            }
+            1 => (0..self.npartitions())
+                .map(|i| PathBuf::from(base.to_string_lossy().replace('*', &i.to_string())))
+                .collect(),
+            _ => return Err(bad("more than one `*`")),
+        };
+        let dir = finals[0]
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let token = token_of(&[&self.chain.token, "to_textfiles", &base.to_string_lossy()]);
+        let temp_dir = dir.join(format!(".rask-tmp-{}", &token[..token.len().min(16)]));
+        let write: Arc<str> = key_name("write-textfiles", &token).into();
+        let mut graph = self.chain.base.clone();
+        graph.add_layer(layer(
+            &self.chain,
+            &write,
+            "to_textfiles",
+            |i| Sink::WriteText {
+                path: finals[i as usize].clone(),
+                temp: crate::write::temp_path(&temp_dir, &finals[i as usize]),
+            },
+            &[],
+        ));
+        let commit: Arc<str> = key_name("to_textfiles", &token).into();
+        let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
+            source: Source::Partitions(Ty(&<String as ItemVtables>::FNS)),
+            stages: Arc::from([]),
+            sink: Sink::MoveIntoPlace { temp_dir },
+            label: "to_textfiles".into(),
+        });
+        let inputs: Vec<Arg> = (0..self.npartitions() as u32)
+            .map(|i| Arg::Key(Key::with_name(&write, [i])))
+            .collect();
+        graph.add_layer(Layer::per_partition(Arc::clone(&commit), 1, |_| {
+            Task::from_arc(Arc::clone(&op), inputs.clone())
+        }));
+        Ok(Bag::over(graph, &commit, 1, "to_textfiles"))
     }
 }
 

@@ -45,6 +45,7 @@ pub mod item;
 mod ops;
 mod source;
 mod words;
+mod write;
 
 pub use bag::{Bag, ReadOptions, Scalar, StrMethods, range, read_json_lines, read_text};
 pub use error::BagError;

@@ -1,6 +1,7 @@
 //! The bag's one op: a partition's pipeline — a source, stages, and a sink — registered once,
 //! its types carried as vtables (see `item.rs`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rask_graph::item::ItemRef;
@@ -113,6 +114,12 @@ pub(crate) enum Sink {
     /// `None`): a split, flatten and frequencies in one, the words counted where they are
     /// found.
     WordFrequencies { sep: Option<String> },
+    /// `String` items written as lines to `temp` (compressed as `path`'s extension says); the
+    /// partition of `path`, the file it is to become.
+    WriteText { path: PathBuf, temp: PathBuf },
+    /// Every written file (the items, final paths) moved from `temp_dir` into place; then
+    /// `temp_dir` removed. The partition of the paths.
+    MoveIntoPlace { temp_dir: PathBuf },
     /// The whole partition of `input` items handed to `f` as one `Vec`; its result (or the
     /// elements of it, when `f` is flat) collected into a partition of `output` items.
     Apply {
@@ -320,6 +327,12 @@ impl Sink {
                 f: combine.clone(),
                 initial: initial(*i)?,
             }),
+            Sink::WriteText { path, temp } => {
+                Box::new(crate::write::TextWriter::create(path, temp)?)
+            }
+            Sink::MoveIntoPlace { temp_dir } => {
+                Box::new(crate::write::MoveIntoPlace::new(temp_dir))
+            }
             Sink::WordFrequencies { sep } => Box::new(WordCounts::new(sep.clone())),
             Sink::Apply { input, f, output } => Box::new(Apply {
                 items: (input.0.collect)(None),

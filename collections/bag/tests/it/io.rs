@@ -168,3 +168,86 @@ fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
     let err = message(b.compute_with(&rask_local::SyncScheduler));
     assert!(err.contains("bin.txt, line 2: not UTF-8"), "{err}");
 }
+
+#[rask_macros::named(crate = rask_graph)]
+fn fail_on_boom(line: &String) -> String {
+    assert!(line != "boom", "boom is not written");
+    line.clone()
+}
+
+/// The files under `dir` (recursively, hidden ones included), relative to it, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn text_files_are_written_compressed_by_extension_and_read_back() {
+    let dir = Scratch::new("write");
+    let lines: Vec<String> = (0..50).map(|i| format!("line {i} é")).collect();
+    let b = rask_bag::Bag::from_sequence(lines.clone(), 3);
+    for ext in ["txt", "txt.gz", "txt.bz2", "txt.zst"] {
+        let pattern = dir.glob(&format!("{ext}/*.{ext}"));
+        let written = everywhere(&b.to_textfiles(&pattern).unwrap());
+        let names: Vec<String> = (0..3)
+            .map(|i| dir.glob(&format!("{ext}/{i}.{ext}")))
+            .collect();
+        assert_eq!(written, names);
+        let back = read_text(&[&pattern], Default::default()).unwrap();
+        assert_eq!(everywhere(&back), lines, "{ext}");
+        // Nothing but the files: the hidden folder is gone.
+        let files = files_under(&dir.0.join(ext));
+        assert_eq!(
+            files,
+            (0..3).map(|i| format!("{i}.{ext}")).collect::<Vec<_>>()
+        );
+    }
+    // A folder gets numbered parts; an empty partition an empty file.
+    let empty = rask_bag::Bag::<String>::from_sequence(vec![], 1);
+    let written = everywhere(&empty.to_textfiles(&dir.glob("parts")).unwrap());
+    assert_eq!(written, [dir.glob("parts/0.part")]);
+    assert_eq!(std::fs::read(dir.0.join("parts/0.part")).unwrap(), b"");
+    // Patterns that cannot name the files.
+    for bad in ["a/*/*.txt", "*/x.txt"] {
+        let e = b.to_textfiles(&dir.glob(bad)).unwrap_err();
+        assert!(matches!(e, BagError::Pattern { .. }), "{e}");
+    }
+}
+
+#[test]
+fn a_failed_write_leaves_no_file_under_the_final_names() {
+    let dir = Scratch::new("write-fail");
+    let mut lines: Vec<String> = (0..40).map(|i| format!("line {i}")).collect();
+    lines[35] = "boom".to_string();
+    let b = rask_bag::Bag::from_sequence(lines, 4).map(fail_on_boom);
+    let out = b.to_textfiles(&dir.glob("out/*.txt")).unwrap();
+    for (name, s) in crate::schedulers() {
+        let err = message(out.compute_with(s));
+        assert!(err.contains("boom is not written"), "{name}: {err}");
+        let left = if dir.0.join("out").exists() {
+            files_under(&dir.0.join("out"))
+        } else {
+            Vec::new()
+        };
+        assert!(
+            left.iter().all(|f| f.starts_with(".rask-tmp-")),
+            "{name}: {left:?}"
+        );
+        assert!(
+            !left.iter().any(|f| f.ends_with("3.txt")),
+            "the failed part is removed: {left:?}"
+        );
+    }
+}
