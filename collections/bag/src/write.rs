@@ -108,11 +108,11 @@ impl Collector for TextWriter {
     }
 
     fn finish(mut self: Box<Self>) -> Result<Value, TaskError> {
-        if let Some(w) = self.writer.take() {
-            if let Err(e) = w.finish() {
-                let _ = std::fs::remove_file(&self.temp);
-                return Err(io_error(&self.path, e));
-            }
+        if let Some(w) = self.writer.take()
+            && let Err(e) = w.finish()
+        {
+            let _ = std::fs::remove_file(&self.temp);
+            return Err(io_error(&self.path, e));
         }
         Ok(Value::new(Partition(vec![
             self.path.to_string_lossy().into_owned(),
