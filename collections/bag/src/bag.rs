@@ -13,7 +13,8 @@ use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 use crate::error::BagError;
 use crate::func::{Field, Func, Stage, StrOp};
 use crate::item::{
-    HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables, Partition, Ty,
+    HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables, PairVtables,
+    Partition, Ty,
 };
 use crate::ops::{Moments, Pipeline, Sink};
 use crate::source::{BadLines, Compression, Lines, Source};
@@ -573,6 +574,79 @@ impl<T: Item> Bag<T> {
                 token: token_of(&[&self.name, "repartition", &n.to_string()]),
             },
             "repartition",
+        )
+    }
+
+    /// Pairs of this bag's items and `other`'s, element by element (Dask's `zip`). The bags
+    /// must have as many partitions (an error otherwise), and partition for partition as many
+    /// items (an error naming both lengths when computed).
+    ///
+    /// ```
+    /// use rask_bag::{Bag, range};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let names = Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
+    /// let pairs = names.zip(&Bag::from_sequence(vec![1i64, 2, 3], 2))?;
+    /// assert_eq!(pairs.compute()?, [("a".to_string(), 1), ("b".into(), 2), ("c".into(), 3)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn zip<U: Item>(&self, other: &Bag<U>) -> Result<Bag<(T, U)>, BagError> {
+        let (left, right) = (self.npartitions(), other.npartitions());
+        if left != right {
+            return Err(BagError::Partitions { left, right });
+        }
+        Ok(self.pairs(other, true))
+    }
+
+    /// Every item of this bag with every item of `other` (Dask's `product`): a partition for
+    /// each pair of partitions, `self`'s partition `i` with `other`'s `j` at `i·m + j`.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let xs = Bag::from_sequence(vec![1i64, 2], 2);
+    /// let pairs = xs.product(&Bag::from_sequence(vec![10i64, 20], 1));
+    /// assert_eq!(pairs.npartitions(), 2);
+    /// assert_eq!(pairs.compute()?, [(1, 10), (1, 20), (2, 10), (2, 20)]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn product<U: Item>(&self, other: &Bag<U>) -> Bag<(T, U)> {
+        self.pairs(other, false)
+    }
+
+    fn pairs<U: Item>(&self, other: &Bag<U>, zip: bool) -> Bag<(T, U)> {
+        let pair = Ty(&<(T, U) as PairVtables>::PAIR);
+        let source = Source::Pairs { pair, zip };
+        let sources: Arc<[(Source, Vec<Arg>)]> = if zip {
+            (0..self.npartitions())
+                .map(|i| {
+                    (
+                        source.clone(),
+                        vec![Arg::Key(self.key(i)), Arg::Key(other.key(i))],
+                    )
+                })
+                .collect()
+        } else {
+            (0..self.npartitions())
+                .flat_map(|i| (0..other.npartitions()).map(move |j| (i, j)))
+                .map(|(i, j)| {
+                    (
+                        source.clone(),
+                        vec![Arg::Key(self.key(i)), Arg::Key(other.key(j))],
+                    )
+                })
+                .collect()
+        };
+        let what = if zip { "zip" } else { "product" };
+        Bag::from_chain(
+            Chain {
+                base: Graph::merged([&self.graph, &other.graph]),
+                sources,
+                stages: Arc::from([]),
+                token: token_of(&[&self.name, what, &other.name]),
+            },
+            what,
         )
     }
 

@@ -26,6 +26,14 @@ pub enum BagError {
         /// What is wrong with it.
         message: String,
     },
+    /// Bags zipped that differ in their number of partitions.
+    #[error("cannot zip a bag of {left} partitions with one of {right}")]
+    Partitions {
+        /// The first bag's.
+        left: usize,
+        /// The other's.
+        right: usize,
+    },
     /// A file that could not be read.
     #[error("{}: {source}", path.display())]
     Io {

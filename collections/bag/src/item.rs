@@ -325,6 +325,69 @@ impl<K: Item + Hash + Eq, V: Item> KeyedVtables for (K, V) {
     };
 }
 
+/// Pairs `(A, B)`: made from two partitions, element by element or every with every.
+#[derive(Debug)]
+pub struct PairFns {
+    pub(crate) item: &'static ItemFns,
+    /// The pairs of the items of a partition of `A`s and one of `B`s, in order (an error if
+    /// their lengths differ).
+    pub(crate) zip: fn(Value, Value, &mut Emit<'_>) -> Result<(), TaskError>,
+    /// Every item of a partition of `A`s with every item of one of `B`s.
+    pub(crate) product: fn(Value, Value, &mut Emit<'_>) -> Result<(), TaskError>,
+}
+
+/// Pairs' vtables.
+pub trait PairVtables: Item {
+    /// Their table.
+    const PAIR: PairFns;
+}
+
+impl<A: Item, B: Item> PairVtables for (A, B) {
+    const PAIR: PairFns = PairFns {
+        item: &<(A, B) as ItemVtables>::FNS,
+        zip: zip::<A, B>,
+        product: product::<A, B>,
+    };
+}
+
+/// A partition value's items, moved out when it is not shared.
+fn items_of<T: Item>(v: Value) -> Result<Vec<T>, TaskError> {
+    let type_name = v.type_name();
+    match v.try_take::<Partition<T>>() {
+        Ok(Ok(p)) => Ok(p.0),
+        Ok(Err(shared)) => Ok(shared.0.clone()),
+        Err(_) => Err(TaskError::new(format!(
+            "expected a partition of {}, found {type_name}",
+            std::any::type_name::<T>()
+        ))),
+    }
+}
+
+fn zip<A: Item, B: Item>(a: Value, b: Value, emit: &mut Emit<'_>) -> Result<(), TaskError> {
+    let (a, b) = (items_of::<A>(a)?, items_of::<B>(b)?);
+    if a.len() != b.len() {
+        return Err(TaskError::new(format!(
+            "zipped partitions differ in length: {} and {} items",
+            a.len(),
+            b.len()
+        )));
+    }
+    for pair in a.into_iter().zip(b) {
+        emit(ItemRef::owned(&mut Some(pair)))?;
+    }
+    Ok(())
+}
+
+fn product<A: Item, B: Item>(a: Value, b: Value, emit: &mut Emit<'_>) -> Result<(), TaskError> {
+    let (a, b) = (items_of::<A>(a)?, items_of::<B>(b)?);
+    for x in &a {
+        for y in &b {
+            emit(ItemRef::owned(&mut Some((x.clone(), y.clone()))))?;
+        }
+    }
+    Ok(())
+}
+
 /// A registered item type: its stable name and vtables. Made by
 /// [`register_item!`](crate::register_item).
 #[derive(Debug)]
@@ -335,6 +398,7 @@ pub struct ItemType {
     ord: Option<&'static OrdFns>,
     num: Option<&'static NumFns>,
     keyed: Option<&'static KeyedFns>,
+    pair: Option<&'static PairFns>,
 }
 
 impl ItemType {
@@ -347,6 +411,7 @@ impl ItemType {
             ord: None,
             num: None,
             keyed: None,
+            pair: None,
         }
     }
 
@@ -378,6 +443,14 @@ impl ItemType {
     pub const fn keyed<T: KeyedVtables>(self) -> Self {
         ItemType {
             keyed: Some(&<T as KeyedVtables>::KEYED),
+            ..self
+        }
+    }
+
+    /// A pair `(A, B)` made by `zip` or `product`.
+    pub const fn pair<T: PairVtables>(self) -> Self {
+        ItemType {
+            pair: Some(&<T as PairVtables>::PAIR),
             ..self
         }
     }
@@ -450,6 +523,7 @@ vtable!(
     "a keyed pair (register_item!((K, V), name, keyed))",
     keyed
 );
+vtable!(PairFns, "a pair (register_item!((A, B), name, pair))", pair);
 
 impl Vtable for ItemFns {
     const KIND: &'static str = "an item";

@@ -57,7 +57,8 @@ pub use source::{BadLines, Compression};
 /// Registers an item type by a stable name, so that bags of it cross process boundaries:
 /// `register_item!(T, "name")`, with the capabilities its methods need after the name —
 /// `hash` (`frequencies`, `distinct`, a `foldby` key), `ord` (`topk`, `min`, `max`), `num`
-/// (`sum`, `mean`, `var`, `std`), `keyed` (for a pair `(K, V)` that `foldby` makes).
+/// (`sum`, `mean`, `var`, `std`), `keyed` (for a pair `(K, V)` that `foldby` makes), `pair`
+/// (for a pair `(A, B)` that `zip` or `product` makes).
 ///
 /// ```
 /// #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -131,9 +132,9 @@ rask_graph::register_value!(
 );
 register_item!(Vec<String>, "vec-string", hash, ord);
 register_item!(Moments, "moments");
-register_item!((String, i64), "string-i64", hash, ord, keyed);
-register_item!((String, f64), "string-f64", ord, keyed);
-register_item!((String, String), "string-string", hash, ord, keyed);
-register_item!((i64, i64), "i64-i64", hash, ord, keyed);
-register_item!((i64, f64), "i64-f64", ord, keyed);
-register_item!((u64, f64), "u64-f64", ord, keyed);
+register_item!((String, i64), "string-i64", hash, ord, keyed, pair);
+register_item!((String, f64), "string-f64", ord, keyed, pair);
+register_item!((String, String), "string-string", hash, ord, keyed, pair);
+register_item!((i64, i64), "i64-i64", hash, ord, keyed, pair);
+register_item!((i64, f64), "i64-f64", ord, keyed, pair);
+register_item!((u64, f64), "u64-f64", ord, keyed, pair);

@@ -9,7 +9,7 @@ use rask_graph::item::{Emit, ItemRef};
 use rask_graph::{Args, TaskError};
 use serde::{Deserialize, Serialize};
 
-use crate::item::{ItemFns, Ty};
+use crate::item::{ItemFns, PairFns, Ty};
 
 /// How a text file is compressed, from its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,6 +99,9 @@ pub(crate) enum Source {
     },
     /// The integers `start..end`, as `u64`.
     Range { start: u64, end: u64 },
+    /// Pairs of the items of the task's two input partitions: element by element (`zip`),
+    /// or every with every.
+    Pairs { pair: Ty<PairFns>, zip: bool },
     /// Part `index` of `of` near-equal parts of the task's one input partition (only the
     /// part's items are cloned from a shared input).
     Part {
@@ -125,6 +128,14 @@ impl Source {
                     (t.fns().for_each)(v, emit)?;
                 }
                 Ok(())
+            }
+            Source::Pairs { pair, zip } => {
+                let mut args = args.into_iter();
+                let (Some(a), Some(b)) = (args.next(), args.next()) else {
+                    return Err(TaskError::new("pairs are made of two partitions"));
+                };
+                let make = if *zip { pair.0.zip } else { pair.0.product };
+                make(a, b, emit)
             }
             Source::Part { item, index, of } => {
                 let Some(v) = args.into_iter().next() else {

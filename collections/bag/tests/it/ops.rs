@@ -203,6 +203,23 @@ proptest! {
             prop_assert_eq!(everywhere(&r), items.clone());
             prop_assert_eq!(everywhere(&r.map(double).sum()), items.iter().map(|x| x * 2).sum::<i64>());
         }
+        // Zipped with itself doubled, and every item with every one of a small bag.
+        let zipped = b.zip(&b.map(double)).unwrap();
+        prop_assert_eq!(everywhere(&zipped), items.iter().map(|x| (*x, x * 2)).collect::<Vec<_>>());
+        let small_bag = Bag::from_sequence(vec![1i64, -1], 2);
+        let prod = b.product(&small_bag);
+        prop_assert_eq!(prod.npartitions(), b.npartitions() * 2);
+        let mut want_prod: Vec<(i64, i64)> = Vec::new();
+        for part in 0..b.npartitions() {
+            let n = b.npartitions();
+            let (base, extra) = (items.len() / n, items.len() % n);
+            let start = part * base + part.min(extra);
+            let len = base + usize::from(part < extra);
+            for y in [1i64, -1] {
+                want_prod.extend(items[start..start + len].iter().map(|x| (*x, y)));
+            }
+        }
+        prop_assert_eq!(everywhere(&prod), want_prod);
         // Pairs through starmap.
         let pairs = b.map(with_square).starmap(difference);
         prop_assert_eq!(everywhere(&pairs), items.iter().map(|x| x * x - x).collect::<Vec<_>>());
@@ -220,6 +237,24 @@ proptest! {
             prop_assert!((got - var).abs() < 1e-6 * var.max(1.0), "{} vs {}", got, var);
         }
     }
+}
+
+#[test]
+fn zipped_bags_must_match_in_partitions_and_lengths() {
+    let a = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
+    let e = a
+        .zip(&Bag::from_sequence(vec![1i64, 2, 3, 4], 3))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot zip a bag of 2 partitions with one of 3"
+    );
+    let uneven = a.zip(&a.filter(small).filter(is_odd)).unwrap();
+    let err = message(uneven.compute_with(&rask_local::SyncScheduler));
+    assert!(
+        err.contains("zipped partitions differ in length: 2 and 1 items"),
+        "{err}"
+    );
 }
 
 #[test]
