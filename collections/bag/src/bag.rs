@@ -582,7 +582,7 @@ impl<T: Item> Bag<T> {
     /// items (an error naming both lengths when computed).
     ///
     /// ```
-    /// use rask_bag::{Bag, range};
+    /// use rask_bag::Bag;
     /// use rask_graph::Collection;
     /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
     /// let names = Bag::from_sequence(vec!["a".to_string(), "b".into(), "c".into()], 2);
