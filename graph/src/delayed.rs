@@ -172,6 +172,24 @@ impl<T> Delayed<T> {
         )
     }
 
+    /// The value of `key`, which `graph` computes, as a delayed value: how a collection hands
+    /// out its partitions (`to_delayed`). `T` must be the type of the key's value (computing
+    /// it as another type is an error naming both).
+    ///
+    /// ```
+    /// use rask_graph::delayed::{self, Delayed};
+    /// let x = delayed::value(2i64);
+    /// let again: Delayed<i64> = Delayed::from_key(x.graph().clone(), x.key().clone());
+    /// assert_eq!(again.key(), x.key());
+    /// ```
+    pub fn from_key(graph: Graph, key: Key) -> Self {
+        Self {
+            graph,
+            key,
+            _t: PhantomData,
+        }
+    }
+
     /// The key of this value.
     pub fn key(&self) -> &Key {
         &self.key

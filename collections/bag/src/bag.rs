@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rask_graph::delayed::Delayed;
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
@@ -648,6 +649,57 @@ impl<T: Item> Bag<T> {
             },
             what,
         )
+    }
+
+    /// Each partition as a delayed value (Dask's `to_delayed`), to compute with
+    /// [`rask_graph::delayed`] functions or hand to another collection.
+    ///
+    /// ```
+    /// use rask_bag::{Bag, Partition};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let parts = Bag::from_sequence((1..=6u64).collect(), 3).to_delayed();
+    /// assert_eq!(parts.len(), 3);
+    /// assert_eq!(parts[1].compute()?, Partition(vec![3, 4]));
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn to_delayed(&self) -> Vec<Delayed<Partition<T>>> {
+        (0..self.npartitions())
+            .map(|i| Delayed::from_key(self.graph.clone(), self.key(i)))
+            .collect()
+    }
+
+    /// A bag whose partitions are delayed values (Dask's `from_delayed`): what a user's own
+    /// tasks produce, or what [`to_delayed`](Self::to_delayed) gave.
+    ///
+    /// ```
+    /// use rask_bag::{Bag, Partition};
+    /// use rask_graph::{Collection, delayed};
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let parts = [delayed::value(Partition(vec![1u64, 2])), delayed::value(Partition(vec![3]))];
+    /// let b = Bag::from_delayed(&parts);
+    /// assert_eq!((b.npartitions(), b.sum().compute()?), (2, 6));
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn from_delayed(parts: &[Delayed<Partition<T>>]) -> Bag<T> {
+        let t = Ty(&<T as ItemVtables>::FNS);
+        let sources: Arc<[(Source, Vec<Arg>)]> = (parts.iter())
+            .map(|d| (Source::Partitions(t), vec![Arg::Key(d.key().clone())]))
+            .collect();
+        let keys: Vec<String> = parts.iter().map(|d| d.key().to_string()).collect();
+        let mut parts_token: Vec<&str> = vec!["from_delayed"];
+        parts_token.extend(keys.iter().map(String::as_str));
+        let chain = Chain {
+            base: Graph::merged(parts.iter().map(|d| d.graph())),
+            sources,
+            stages: Arc::from([]),
+            token: token_of(&parts_token),
+        };
+        if parts.is_empty() {
+            // No partition at all: one empty one, as an empty sequence has.
+            return Bag::from_sequence(Vec::new(), 1);
+        }
+        Bag::from_chain(chain, "from_delayed")
     }
 
     /// The first `n` items, computing the first partition, then the next, only as far as

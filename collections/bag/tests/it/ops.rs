@@ -220,6 +220,12 @@ proptest! {
             }
         }
         prop_assert_eq!(everywhere(&prod), want_prod);
+        // Through delayed values and back.
+        let parts = b.map(double).to_delayed();
+        prop_assert_eq!(parts.len(), b.npartitions());
+        let back: Vec<i64> = parts.iter().flat_map(|p| everywhere(p).0).collect();
+        prop_assert_eq!(&back, &items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        prop_assert_eq!(everywhere(&Bag::from_delayed(&parts)), back);
         // Pairs through starmap.
         let pairs = b.map(with_square).starmap(difference);
         prop_assert_eq!(everywhere(&pairs), items.iter().map(|x| x * x - x).collect::<Vec<_>>());
