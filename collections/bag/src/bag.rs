@@ -212,6 +212,30 @@ impl<T: Item> Bag<T> {
         self.with_func(Func::map(f), Stage::Map)
     }
 
+    /// `f` applied to every item, where `f` may fail: an `Err` fails the partition's task
+    /// with its message (and the task's key), as a panic would, but without one.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// #[rask_macros::named(crate = rask_graph)]
+    /// fn parse(s: &String) -> Result<i64, std::num::ParseIntError> {
+    ///     s.parse()
+    /// }
+    /// let good = Bag::from_sequence(vec!["1".to_string(), "22".into()], 2);
+    /// assert_eq!(good.try_map(parse).compute()?, [1, 22]);
+    /// let bad = Bag::from_sequence(vec!["1".to_string(), "x".into()], 2);
+    /// assert!(bad.try_map(parse).compute().unwrap_err().to_string().contains("invalid digit"));
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn try_map<U: Item, E: fmt::Display, F>(&self, f: F) -> Bag<U>
+    where
+        F: Fn(&T) -> Result<U, E> + Send + Sync + 'static,
+    {
+        self.with_func(Func::try_map(f), Stage::Map)
+    }
+
     /// The items for which `f` is true.
     pub fn filter<F>(&self, f: F) -> Bag<T>
     where

@@ -93,6 +93,26 @@ impl Func {
         )
     }
 
+    /// `f(&item)`, each `Ok` result an item and an `Err` the task's error.
+    pub(crate) fn try_map<T: Item, U: Item, E: std::fmt::Display, F>(f: F) -> Self
+    where
+        F: Fn(&T) -> Result<U, E> + Send + Sync + 'static,
+    {
+        // A named function returning `Result<U, E>` has the canonical type of one returning
+        // `U`: its errors are the task's.
+        if let Some((n, _)) = named::pointer_of::<fn(&T) -> Result<U, TaskError>, F>(&f) {
+            return Func::named(n, Mode::Each);
+        }
+        Func::closure(
+            "try_map",
+            Mode::Each,
+            Arc::new(move |items, emit| match f(one(items)?.get::<T>()?) {
+                Ok(u) => emit(ItemRef::owned(&mut Some(u))),
+                Err(e) => Err(TaskError::new(e.to_string())),
+            }),
+        )
+    }
+
     /// `f(&item)`, each element of each result an item.
     pub(crate) fn flat<T: Item, I, F>(f: F) -> Self
     where

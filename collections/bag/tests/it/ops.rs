@@ -245,6 +245,36 @@ proptest! {
     }
 }
 
+#[named(crate = rask_graph)]
+fn halve(x: &i64) -> Result<i64, String> {
+    if x % 2 == 0 {
+        Ok(x / 2)
+    } else {
+        Err(format!("{x} is odd"))
+    }
+}
+
+#[test]
+fn fallible_functions_fail_their_task_with_their_error_everywhere() {
+    let evens = Bag::from_sequence(vec![2i64, 4, 6], 2);
+    assert_eq!(everywhere(&evens.try_map(halve)), [1, 2, 3]);
+    let some_odd = Bag::from_sequence(vec![2i64, 3, 6], 2);
+    for (name, s) in schedulers() {
+        let err = message(some_odd.try_map(halve).compute_with(s));
+        assert!(
+            err.contains("3 is odd") && err.contains("halve"),
+            "{name}: {err}"
+        );
+    }
+    // A closure too, in this process.
+    let err = message(
+        some_odd
+            .try_map(|x: &i64| if *x < 3 { Ok(*x) } else { Err("too big") })
+            .compute_with(&rask_local::SyncScheduler),
+    );
+    assert!(err.contains("too big"), "{err}");
+}
+
 #[test]
 fn zipped_bags_must_match_in_partitions_and_lengths() {
     let a = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
