@@ -966,6 +966,28 @@ impl<T: Item + Hash + Eq> Bag<T> {
         )
     }
 
+    /// About how many distinct items there are (HyperLogLog, [`hll`](crate::hll): a relative
+    /// standard error of 0.8%, nearly exact below some thousands; 16 KiB per partition
+    /// whatever the count, where [`distinct`](Self::distinct) holds every item).
+    ///
+    /// ```
+    /// use rask_bag::range;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let n = range(100_000, 4).map(|x| x % 5_000).count_distinct_approx().compute()?;
+    /// assert!((n as f64 - 5_000.0).abs() < 150.0, "{n}");
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn count_distinct_approx(&self) -> Scalar<u64> {
+        self.reduce_to(
+            Sink::Sketch(Ty(&<T as HashVtables>::HASH)),
+            Sink::MergeSketches,
+            Ty(&<crate::hll::Sketch as ItemVtables>::FNS),
+            "count_distinct_approx",
+            |v| Ok(only::<crate::hll::Sketch>(v)?.estimate()),
+        )
+    }
+
     /// The distinct items, in one partition (first-seen order).
     pub fn distinct(&self) -> Bag<T> {
         let t = Ty(&<T as HashVtables>::HASH);

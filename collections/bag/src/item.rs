@@ -144,6 +144,8 @@ pub struct HashFns {
     pub(crate) distinct: fn() -> Box<dyn Collector>,
     /// `(item, count)` pairs merged by item, counts added.
     pub(crate) merge_frequencies: fn() -> Box<dyn Collector>,
+    /// The item's hash (the same in every process: Fx, unseeded).
+    pub(crate) hash64: fn(&ItemRef<'_>) -> Result<u64, TaskError>,
 }
 
 /// Items that order (`PartialOrd`; incomparable items such as NaN are passed over).
@@ -249,6 +251,10 @@ impl<T: Item + Hash + Eq> HashVtables for T {
         frequencies: || Box::new(Frequencies::<T>::default()),
         distinct: || Box::new(Distinct::<T>::default()),
         merge_frequencies: || Box::new(MergeCounts::<T>(Frequencies::default())),
+        hash64: |item| {
+            use std::hash::BuildHasher;
+            Ok(rustc_hash::FxBuildHasher.hash_one(item.get::<T>()?))
+        },
     };
 }
 

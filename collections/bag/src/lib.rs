@@ -41,6 +41,7 @@
 mod bag;
 mod error;
 mod func;
+pub mod hll;
 pub mod item;
 mod ops;
 mod source;
@@ -132,6 +133,7 @@ rask_graph::register_value!(
 );
 register_item!(Vec<String>, "vec-string", hash, ord);
 register_item!(Moments, "moments");
+register_item!(hll::Sketch, "hll-sketch");
 register_item!((String, i64), "string-i64", hash, ord, keyed, pair);
 register_item!((String, f64), "string-f64", ord, keyed, pair);
 register_item!((String, String), "string-string", hash, ord, keyed, pair);

@@ -114,6 +114,10 @@ pub(crate) enum Sink {
     /// `None`): a split, flatten and frequencies in one, the words counted where they are
     /// found.
     WordFrequencies { sep: Option<String> },
+    /// A HyperLogLog sketch of the items.
+    Sketch(Ty<HashFns>),
+    /// Sketches merged.
+    MergeSketches,
     /// `String` items written as lines to `temp` (compressed as `path`'s extension says); the
     /// partition of `path`, the file it is to become.
     WriteText { path: PathBuf, temp: PathBuf },
@@ -327,6 +331,11 @@ impl Sink {
                 f: combine.clone(),
                 initial: initial(*i)?,
             }),
+            Sink::Sketch(t) => Box::new(crate::hll::Sketcher {
+                item: t.0,
+                sketch: Default::default(),
+            }),
+            Sink::MergeSketches => Box::new(crate::hll::MergeSketches::default()),
             Sink::WriteText { path, temp } => {
                 Box::new(crate::write::TextWriter::create(path, temp)?)
             }

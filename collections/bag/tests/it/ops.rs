@@ -220,6 +220,10 @@ proptest! {
             }
         }
         prop_assert_eq!(everywhere(&prod), want_prod);
+        // About as many distinct items as there are (nearly exact at these counts).
+        let approx = everywhere(&b.count_distinct_approx()) as f64;
+        let exact = frequencies_of(&items).len() as f64;
+        prop_assert!((approx - exact).abs() <= 2.0 + exact * 0.02, "{} vs {}", approx, exact);
         // Through delayed values and back.
         let parts = b.map(double).to_delayed();
         prop_assert_eq!(parts.len(), b.npartitions());
@@ -273,6 +277,20 @@ fn fallible_functions_fail_their_task_with_their_error_everywhere() {
             .compute_with(&rask_local::SyncScheduler),
     );
     assert!(err.contains("too big"), "{err}");
+}
+
+#[test]
+fn approximate_distinct_counts_are_within_their_error() {
+    // 0.8% relative standard error: 3% is nearly four of them.
+    for (n, parts) in [(20_000u64, 3usize), (300_000, 7)] {
+        let b = rask_bag::range(n * 3, parts).map(move |x| x % n);
+        let got = b
+            .count_distinct_approx()
+            .compute_with(&rask_local::SyncScheduler)
+            .unwrap();
+        let err = (got as f64 - n as f64).abs() / n as f64;
+        assert!(err < 0.03, "{n}: {got} ({:.2}%)", err * 100.0);
+    }
 }
 
 #[test]
