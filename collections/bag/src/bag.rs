@@ -51,6 +51,8 @@ pub struct Bag<T> {
     graph: Graph,
     name: Arc<str>,
     label: &'static str,
+    /// How many partial results each level of a reduction tree combines.
+    split_every: usize,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -61,6 +63,7 @@ impl<T> Clone for Bag<T> {
             graph: self.graph.clone(),
             name: Arc::clone(&self.name),
             label: self.label,
+            split_every: self.split_every,
             _t: PhantomData,
         }
     }
@@ -113,6 +116,7 @@ impl<T: Item> Bag<T> {
             graph,
             name,
             label,
+            split_every: SPLIT_EVERY,
             _t: PhantomData,
         }
     }
@@ -294,13 +298,13 @@ impl<T: Item> Bag<T> {
         merge: impl Fn(usize) -> (Sink, Option<Arg>),
     ) -> (Graph, Arc<str>) {
         let (mut graph, partials) = self.partials(sink, label, extra);
-        let token = partials.to_string();
+        let token = format!("{partials}-{}", self.split_every);
         let last = reduction_tree(
             &mut graph,
             partials,
             &[self.npartitions()],
             &[0],
-            SPLIT_EVERY,
+            self.split_every,
             keepdims,
             |l| {
                 let (sink, arg) = merge(l.depth);
@@ -726,6 +730,28 @@ impl<T: Item> Bag<T> {
         Bag::from_chain(chain, "from_delayed")
     }
 
+    /// The same bag, whose reductions (`sum`, `frequencies`, `foldby`, …) combine `n` partial
+    /// results at each level of their trees (Dask's `split_every`; 8 unless set, at least 2):
+    /// fewer levels with a larger `n`, smaller tasks with a smaller one.
+    ///
+    /// ```
+    /// use rask_bag::range;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = range(1000, 16);
+    /// let wide = b.split_every(16).sum();
+    /// let narrow = b.split_every(2).sum();
+    /// assert!(wide.graph().len() < narrow.graph().len());
+    /// assert_eq!((wide.compute()?, narrow.compute()?), (499_500, 499_500));
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn split_every(&self, n: usize) -> Bag<T> {
+        Bag {
+            split_every: n.max(2),
+            ..self.clone()
+        }
+    }
+
     /// The first `n` items, computing the first partition, then the next, only as far as
     /// needed (Dask's `take` with `npartitions=-1`, computed at once).
     pub fn take(&self, n: usize) -> Result<Vec<T>, ComputeError> {
@@ -760,6 +786,7 @@ impl<T: Item> Bag<T> {
                 graph,
                 name,
                 label: "take",
+                split_every: self.split_every,
                 _t: PhantomData,
             };
             let key = part.key(0);

@@ -224,6 +224,13 @@ proptest! {
         let approx = everywhere(&b.count_distinct_approx()) as f64;
         let exact = frequencies_of(&items).len() as f64;
         prop_assert!((approx - exact).abs() <= 2.0 + exact * 0.02, "{} vs {}", approx, exact);
+        // Trees of any width give the same results.
+        for every in [2, 3] {
+            let narrow = b.split_every(every);
+            prop_assert_eq!(everywhere(&narrow.sum()), items.iter().sum::<i64>());
+            prop_assert_eq!(everywhere(&narrow.frequencies()), frequencies_of(&items));
+            prop_assert_eq!(everywhere(&narrow.foldby(last_digit, add, 0, add, 0)), everywhere(&b.foldby(last_digit, add, 0, add, 0)));
+        }
         // Through delayed values and back.
         let parts = b.map(double).to_delayed();
         prop_assert_eq!(parts.len(), b.npartitions());
