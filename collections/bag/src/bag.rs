@@ -14,8 +14,8 @@ use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 use crate::error::BagError;
 use crate::func::{Field, Func, Stage, StrOp};
 use crate::item::{
-    HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables, PairVtables,
-    Partition, Ty,
+    GroupVtables, HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables,
+    PairVtables, Partition, Ty,
 };
 use crate::ops::{Moments, Pipeline, Sink};
 use crate::source::{BadLines, Compression, Lines, Source};
@@ -750,6 +750,105 @@ impl<T: Item> Bag<T> {
             split_every: n.max(2),
             ..self.clone()
         }
+    }
+
+    /// The items grouped by `key(item)` (Dask's `groupby`, by a full shuffle): `(key, items)`
+    /// pairs, each key in exactly one partition, its items in their order in the bag. As many
+    /// partitions as this bag; [`groupby_to`](Self::groupby_to) chooses. Every item moves, so
+    /// where a fold per key will do, [`foldby`](Self::foldby) is far cheaper (as Dask's docs
+    /// say).
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let words = Bag::from_sequence(vec!["apple".to_string(), "bee".into(), "avocado".into()], 2);
+    /// let mut groups = words.groupby(|w| w.chars().next().unwrap_or(' ')).compute()?;
+    /// groups.sort();
+    /// assert_eq!(groups, [('a', vec!["apple".to_string(), "avocado".into()]), ('b', vec!["bee".into()])]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn groupby<K: Item + Hash + Eq, F>(&self, key: F) -> Bag<(K, Vec<T>)>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        self.groupby_to(key, self.npartitions())
+    }
+
+    /// [`groupby`](Self::groupby) into `npartitions` partitions (at least one).
+    ///
+    /// The shuffle is three layers of tasks: each partition put in bucket order (a bucket is
+    /// the hash of the key modulo `npartitions`), each bucket of each partition taken out (a
+    /// task per pair, so that a process scheduler moves only the bucket), and each output
+    /// partition grouping its buckets.
+    pub fn groupby_to<K: Item + Hash + Eq, F>(&self, key: F, npartitions: usize) -> Bag<(K, Vec<T>)>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let n_out = npartitions.max(1);
+        let n_in = self.npartitions();
+        let item = Ty(&<T as ItemVtables>::FNS);
+        let key_hash = Ty(&<K as HashVtables>::HASH);
+        let key = Func::map(key);
+        let token = token_of(&[
+            &self.chain.token,
+            "groupby",
+            key.token(),
+            &n_out.to_string(),
+        ]);
+        // Each partition in bucket order.
+        let split: Arc<str> = key_name("groupby-split", &token).into();
+        let mut graph = self.chain.base.clone();
+        let sink = Sink::Split {
+            item,
+            key: key.clone(),
+            key_hash,
+            of: n_out as u64,
+        };
+        graph.add_layer(layer(&self.chain, &split, "groupby", |_| sink.clone(), &[]));
+        // Bucket j of partition i, at i·n_out + j.
+        let buckets: Arc<str> = key_name("groupby-bucket", &token).into();
+        let label: Arc<str> = "groupby".into();
+        graph.add_layer(Layer::per_partition(
+            Arc::clone(&buckets),
+            n_in * n_out,
+            |ij| {
+                let (i, j) = (ij as usize / n_out, ij as usize % n_out);
+                Task::new(
+                    Pipeline {
+                        source: Source::Bucket {
+                            item,
+                            key: key.clone(),
+                            key_hash,
+                            bucket: j as u64,
+                            of: n_out as u64,
+                        },
+                        stages: Arc::from([]),
+                        sink: Sink::Collect { item, limit: None },
+                        label: Arc::clone(&label),
+                    },
+                    [Arg::Key(Key::with_name(&split, [i as u32]))],
+                )
+            },
+        ));
+        // Output partition j: its buckets, grouped.
+        let grouped: Arc<str> = key_name("groupby", &token).into();
+        let group: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
+            source: Source::Partitions(item),
+            stages: Arc::from([]),
+            sink: Sink::Group {
+                pair: Ty(&<(K, Vec<T>) as GroupVtables>::GROUP),
+                key,
+            },
+            label: Arc::clone(&label),
+        });
+        graph.add_layer(Layer::per_partition(Arc::clone(&grouped), n_out, |j| {
+            let inputs = (0..n_in)
+                .map(|i| Arg::Key(Key::with_name(&buckets, [(i * n_out) as u32 + j])))
+                .collect::<Vec<_>>();
+            Task::from_arc(Arc::clone(&group), inputs)
+        }));
+        Bag::over(graph, &grouped, n_out, "groupby")
     }
 
     /// The first `n` items, computing the first partition, then the next, only as far as

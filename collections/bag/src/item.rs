@@ -99,9 +99,14 @@ pub struct ItemFns {
     pub(crate) unboxed: fn(Vec<AnyBox>) -> Result<Value, TaskError>,
     /// A partition value handed on as one item, its `Vec` (moved out when not shared).
     pub(crate) as_vec: fn(Value, &mut Emit<'_>) -> Result<(), TaskError>,
-    /// Part `index` of `of` near-equal parts of a partition value (the first `len % of`
-    /// parts one item longer), as a partition value.
-    pub(crate) part: fn(Value, usize, usize) -> Result<Value, TaskError>,
+    /// Items `start..end` of a partition value (moved out when it is not shared).
+    pub(crate) range: fn(Value, usize, usize) -> Result<Value, TaskError>,
+    /// How many items a partition value holds.
+    pub(crate) len: fn(&Value) -> Result<usize, TaskError>,
+    /// Item `index` of a partition value, lent to `emit`.
+    pub(crate) at: fn(&Value, usize, &mut Emit<'_>) -> Result<(), TaskError>,
+    /// Partition values concatenated.
+    pub(crate) concat: fn(Vec<Value>) -> Result<Value, TaskError>,
 }
 
 /// An item owned by a vtable's caller that does not know its type.
@@ -235,7 +240,32 @@ impl<T: Item> ItemVtables for T {
             Ok(Value::new(Partition(items)))
         },
         as_vec: as_vec::<T>,
-        part: part::<T>,
+        range: range::<T>,
+        len: |v| Ok(v.get::<Partition<T>>()?.len()),
+        at: |v, i, emit| {
+            let p = v.get::<Partition<T>>()?;
+            let item = p.get(i).ok_or_else(|| {
+                TaskError::new(format!("no item {i} in a partition of {}", p.len()))
+            })?;
+            emit(ItemRef::borrowed(item))
+        },
+        concat: |values| {
+            let mut out = Vec::new();
+            for v in values {
+                match v.try_take::<Partition<T>>() {
+                    Ok(Ok(p)) => out.extend(p.0),
+                    Ok(Err(shared)) => out.extend(shared.0.iter().cloned()),
+                    Err(v) => {
+                        return Err(TaskError::new(format!(
+                            "expected a partition of {}, found {}",
+                            std::any::type_name::<T>(),
+                            v.type_name()
+                        )));
+                    }
+                }
+            }
+            Ok(Value::new(Partition(out)))
+        },
     };
 }
 
@@ -394,6 +424,58 @@ fn product<A: Item, B: Item>(a: Value, b: Value, emit: &mut Emit<'_>) -> Result<
     Ok(())
 }
 
+/// Groups `(K, Vec<T>)`: the items of a partition grouped by key.
+#[derive(Debug)]
+pub struct GroupFns {
+    pub(crate) item: &'static ItemFns,
+    /// A collector of `T` items into `(key, items)` groups, keys by `key`, first-seen order.
+    pub(crate) grouper: fn(Call) -> Box<dyn Collector>,
+}
+
+/// Groups' vtables.
+pub trait GroupVtables: Item {
+    /// Their table.
+    const GROUP: GroupFns;
+}
+
+impl<K: Item + Hash + Eq, T: Item> GroupVtables for (K, Vec<T>) {
+    const GROUP: GroupFns = GroupFns {
+        item: &<(K, Vec<T>) as ItemVtables>::FNS,
+        grouper: |key| {
+            Box::new(Grouper::<K, T> {
+                key,
+                groups: indexmap::IndexMap::default(),
+            })
+        },
+    };
+}
+
+struct Grouper<K, T> {
+    key: Call,
+    groups: indexmap::IndexMap<K, Vec<T>, rustc_hash::FxBuildHasher>,
+}
+
+impl<K: Item + Hash + Eq, T: Item> Collector for Grouper<K, T> {
+    fn push(&mut self, mut item: ItemRef<'_>) -> Result<(), TaskError> {
+        let mut k = None;
+        (self.key)(&mut [item.reborrow()], &mut |mut r| {
+            k = Some(r.take_or_clone::<K>()?);
+            Ok(())
+        })?;
+        let k = k.ok_or_else(|| TaskError::new("the key function gave no key"))?;
+        self.groups
+            .entry(k)
+            .or_default()
+            .push(item.take_or_clone::<T>()?);
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        Ok(Value::new(Partition(
+            self.groups.into_iter().collect::<Vec<(K, Vec<T>)>>(),
+        )))
+    }
+}
+
 /// A registered item type: its stable name and vtables. Made by
 /// [`register_item!`](crate::register_item).
 #[derive(Debug)]
@@ -405,6 +487,7 @@ pub struct ItemType {
     num: Option<&'static NumFns>,
     keyed: Option<&'static KeyedFns>,
     pair: Option<&'static PairFns>,
+    group: Option<&'static GroupFns>,
 }
 
 impl ItemType {
@@ -418,6 +501,7 @@ impl ItemType {
             num: None,
             keyed: None,
             pair: None,
+            group: None,
         }
     }
 
@@ -457,6 +541,14 @@ impl ItemType {
     pub const fn pair<T: PairVtables>(self) -> Self {
         ItemType {
             pair: Some(&<T as PairVtables>::PAIR),
+            ..self
+        }
+    }
+
+    /// Groups `(K, Vec<T>)` made by `groupby`.
+    pub const fn group<T: GroupVtables>(self) -> Self {
+        ItemType {
+            group: Some(&<T as GroupVtables>::GROUP),
             ..self
         }
     }
@@ -530,6 +622,11 @@ vtable!(
     keyed
 );
 vtable!(PairFns, "a pair (register_item!((A, B), name, pair))", pair);
+vtable!(
+    GroupFns,
+    "a group (register_item!((K, Vec<T>), name, group))",
+    group
+);
 
 impl Vtable for ItemFns {
     const KIND: &'static str = "an item";
@@ -621,23 +718,21 @@ fn for_each<T: Item>(v: Value, emit: &mut Emit<'_>) -> Result<(), TaskError> {
     }
 }
 
-fn part<T: Item>(v: Value, index: usize, of: usize) -> Result<Value, TaskError> {
+fn range<T: Item>(v: Value, start: usize, end: usize) -> Result<Value, TaskError> {
     let type_name = v.type_name();
-    let range = |len: usize| {
-        let (base, extra) = (len / of, len % of);
-        let start = index * base + index.min(extra);
-        start..(start + base + usize::from(index < extra)).min(len)
-    };
     match v.try_take::<Partition<T>>() {
         Ok(Ok(mut p)) => {
-            let r = range(p.0.len());
-            p.0.truncate(r.end);
-            p.0.drain(..r.start);
+            let end = end.min(p.0.len());
+            p.0.truncate(end);
+            p.0.drain(..start.min(end));
             Ok(Value::new(p))
         }
-        Ok(Err(shared)) => Ok(Value::new(Partition(
-            shared.0[range(shared.0.len())].to_vec(),
-        ))),
+        Ok(Err(shared)) => {
+            let end = end.min(shared.0.len());
+            Ok(Value::new(Partition(
+                shared.0[start.min(end)..end].to_vec(),
+            )))
+        }
         Err(_) => Err(TaskError::new(format!(
             "expected a partition of {}, found {type_name}",
             std::any::type_name::<T>()

@@ -59,7 +59,8 @@ pub use source::{BadLines, Compression};
 /// `register_item!(T, "name")`, with the capabilities its methods need after the name —
 /// `hash` (`frequencies`, `distinct`, a `foldby` key), `ord` (`topk`, `min`, `max`), `num`
 /// (`sum`, `mean`, `var`, `std`), `keyed` (for a pair `(K, V)` that `foldby` makes), `pair`
-/// (for a pair `(A, B)` that `zip` or `product` makes).
+/// (for a pair `(A, B)` that `zip` or `product` makes), `group` (for a group `(K, Vec<T>)`
+/// that `groupby` makes).
 ///
 /// ```
 /// #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -134,6 +135,9 @@ rask_graph::register_value!(
 register_item!(Vec<String>, "vec-string", hash, ord);
 register_item!(Moments, "moments");
 register_item!(hll::Sketch, "hll-sketch");
+register_item!((String, Vec<String>), "string-strings", group);
+register_item!((i64, Vec<i64>), "i64-i64s", group);
+register_item!((u64, Vec<u64>), "u64-u64s", group);
 register_item!((String, i64), "string-i64", hash, ord, keyed, pair);
 register_item!((String, f64), "string-f64", ord, keyed, pair);
 register_item!((String, String), "string-string", hash, ord, keyed, pair);

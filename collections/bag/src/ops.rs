@@ -9,7 +9,9 @@ use rask_graph::{Args, Arity, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::func::{Func, Stage, drive};
-use crate::item::{Collector, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, TopKBy, Ty};
+use crate::item::{
+    Collector, GroupFns, HashFns, ItemFns, KeyedFns, NumFns, OrdFns, Partition, TopKBy, Ty,
+};
 use crate::source::Source;
 use crate::words::WordCounts;
 
@@ -114,6 +116,16 @@ pub(crate) enum Sink {
     /// `None`): a split, flatten and frequencies in one, the words counted where they are
     /// found.
     WordFrequencies { sep: Option<String> },
+    /// The items in bucket order, a bucket the hash of an item's key modulo `of` (the
+    /// first step of a shuffle; [`Source::Bucket`] takes a bucket out).
+    Split {
+        item: Ty<ItemFns>,
+        key: Func,
+        key_hash: Ty<HashFns>,
+        of: u64,
+    },
+    /// Items grouped by key into `(key, items)` pairs.
+    Group { pair: Ty<GroupFns>, key: Func },
     /// A HyperLogLog sketch of the items.
     Sketch(Ty<HashFns>),
     /// Sketches merged.
@@ -131,6 +143,61 @@ pub(crate) enum Sink {
         f: Func,
         output: Ty<ItemFns>,
     },
+}
+
+/// The bucket of an item: the hash of its key, `key(item)`, modulo `of`.
+fn bucket(item: ItemRef<'_>, key: &Func, key_hash: &HashFns, of: u64) -> Result<u64, TaskError> {
+    let mut hash = None;
+    let mut item = item;
+    (key.call())(&mut [item.reborrow()], &mut |k| {
+        hash = Some((key_hash.hash64)(&k)?);
+        Ok(())
+    })?;
+    let hash = hash.ok_or_else(|| TaskError::new("the key function gave no key"))?;
+    Ok(crate::hll::mix(hash) % of.max(1))
+}
+
+/// The bucket of item `i` of partition value `v`.
+pub(crate) fn bucket_of(
+    v: &Value,
+    i: usize,
+    item: &ItemFns,
+    key: &Func,
+    key_hash: &HashFns,
+    of: u64,
+) -> Result<u64, TaskError> {
+    let mut b = None;
+    (item.at)(v, i, &mut |x| {
+        b = Some(bucket(x, key, key_hash, of)?);
+        Ok(())
+    })?;
+    b.ok_or_else(|| TaskError::new(format!("no item {i}")))
+}
+
+/// Items into buckets, then the buckets concatenated in order.
+struct Split {
+    item: &'static ItemFns,
+    key: Func,
+    key_hash: &'static HashFns,
+    buckets: Vec<Box<dyn Collector>>,
+}
+
+impl Collector for Split {
+    fn push(&mut self, mut item: ItemRef<'_>) -> Result<(), TaskError> {
+        let b = bucket(
+            item.reborrow(),
+            &self.key,
+            self.key_hash,
+            self.buckets.len() as u64,
+        )?;
+        self.buckets[b as usize].push(item)
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        let parts = (self.buckets.into_iter())
+            .map(|b| b.finish())
+            .collect::<Result<Vec<Value>, TaskError>>()?;
+        (self.item.concat)(parts)
+    }
 }
 
 /// A partition collected, then handed whole to a function.
@@ -331,6 +398,18 @@ impl Sink {
                 f: combine.clone(),
                 initial: initial(*i)?,
             }),
+            Sink::Split {
+                item,
+                key,
+                key_hash,
+                of,
+            } => Box::new(Split {
+                item: item.0,
+                key: key.clone(),
+                key_hash: key_hash.0,
+                buckets: (0..*of).map(|_| (item.0.collect)(None)).collect(),
+            }),
+            Sink::Group { pair, key } => (pair.0.grouper)(Arc::clone(key.call())),
             Sink::Sketch(t) => Box::new(crate::hll::Sketcher {
                 item: t.0,
                 sketch: Default::default(),

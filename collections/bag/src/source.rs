@@ -9,7 +9,8 @@ use rask_graph::item::{Emit, ItemRef};
 use rask_graph::{Args, TaskError};
 use serde::{Deserialize, Serialize};
 
-use crate::item::{ItemFns, PairFns, Ty};
+use crate::func::Func;
+use crate::item::{HashFns, ItemFns, PairFns, Ty};
 
 /// How a text file is compressed, from its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +110,16 @@ pub(crate) enum Source {
         index: u64,
         of: u64,
     },
+    /// The items of bucket `bucket` of `of` of the task's one input partition, whose items
+    /// are in bucket order (a shuffle's split): the bucket of an item is the hash of its key
+    /// modulo `of`.
+    Bucket {
+        item: Ty<ItemFns>,
+        key: Func,
+        key_hash: Ty<HashFns>,
+        bucket: u64,
+        of: u64,
+    },
 }
 
 impl Source {
@@ -143,7 +154,39 @@ impl Source {
                 };
                 let index = usize::try_from(*index).unwrap_or(usize::MAX);
                 let of = usize::try_from(*of).unwrap_or(usize::MAX).max(1);
-                let part = (item.fns().part)(v, index, of)?;
+                let len = (item.fns().len)(&v)?;
+                let (base, extra) = (len / of, len % of);
+                let start = index * base + index.min(extra);
+                let end = start + base + usize::from(index < extra);
+                let part = (item.fns().range)(v, start, end)?;
+                (item.fns().for_each)(part, emit)
+            }
+            Source::Bucket {
+                item,
+                key,
+                key_hash,
+                bucket,
+                of,
+            } => {
+                let Some(v) = args.into_iter().next() else {
+                    return Err(TaskError::new("a bucket is taken from one partition"));
+                };
+                // The partition is in bucket order: the bucket's items are found by bisection.
+                let len = (item.fns().len)(&v)?;
+                let first_from = |limit: u64| -> Result<usize, TaskError> {
+                    let (mut a, mut b) = (0, len);
+                    while a < b {
+                        let mid = a + (b - a) / 2;
+                        if crate::ops::bucket_of(&v, mid, item.0, key, key_hash.0, *of)? < limit {
+                            a = mid + 1;
+                        } else {
+                            b = mid;
+                        }
+                    }
+                    Ok(a)
+                };
+                let (lo, hi) = (first_from(*bucket)?, first_from(*bucket + 1)?);
+                let part = (item.fns().range)(v, lo, hi)?;
                 (item.fns().for_each)(part, emit)
             }
             Source::Text(lines) => lines.read(&mut |_, line| {

@@ -231,6 +231,28 @@ proptest! {
             prop_assert_eq!(everywhere(&narrow.frequencies()), frequencies_of(&items));
             prop_assert_eq!(everywhere(&narrow.foldby(last_digit, add, 0, add, 0)), everywhere(&b.foldby(last_digit, add, 0, add, 0)));
         }
+        // Grouped by a shuffle: every key once, in one partition, its items in bag order.
+        let mut want_groups: Vec<(i64, Vec<i64>)> = Vec::new();
+        for x in &items {
+            match want_groups.iter_mut().find(|(k, _)| *k == last_digit(x)) {
+                Some((_, g)) => g.push(*x),
+                None => want_groups.push((last_digit(x), vec![*x])),
+            }
+        }
+        want_groups.sort();
+        for n_out in [1, 3] {
+            let grouped = b.groupby_to(last_digit, n_out);
+            prop_assert_eq!(grouped.npartitions(), n_out);
+            let mut got = everywhere(&grouped);
+            got.sort();
+            prop_assert_eq!(&got, &want_groups);
+            let mut seen = std::collections::HashSet::new();
+            for part in grouped.to_delayed() {
+                for (k, _) in everywhere(&part).0 {
+                    prop_assert!(seen.insert(k), "key {} in two partitions", k);
+                }
+            }
+        }
         // Through delayed values and back.
         let parts = b.map(double).to_delayed();
         prop_assert_eq!(parts.len(), b.npartitions());
