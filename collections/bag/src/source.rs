@@ -275,14 +275,12 @@ fn io_error(path: &Path, e: std::io::Error) -> TaskError {
 }
 
 impl Lines {
-    /// Calls `each(line number, line)` for every line until it returns `false`.
-    fn read(
-        &self,
-        each: &mut dyn FnMut(LineNo, &String) -> Result<bool, TaskError>,
-    ) -> Result<(), TaskError> {
+    /// The part's reader, at its first line, with how many bytes of lines to read (lines
+    /// that start within them are read whole) and the byte offset the first line starts at.
+    fn open(&self) -> Result<(Box<dyn BufRead>, u64, u64), TaskError> {
         let path = &self.path;
         let mut file = File::open(path).map_err(|e| io_error(path, e))?;
-        let mut reader: Box<dyn BufRead> = match self.compression {
+        match self.compression {
             Compression::None => {
                 // A part that starts mid-file starts after the first line break at or after
                 // its first byte's predecessor: the line that crosses the boundary belongs to
@@ -301,13 +299,99 @@ impl Lines {
                 }
                 let pos = (self.start + skip).saturating_sub(1);
                 let limit = self.end.map_or(u64::MAX, |e| e.saturating_sub(pos));
-                // Lines starting before `end`: read until the line break at or after it.
-                return read_lines(path, BoundedLines::new(r, limit), self.start, each);
+                Ok((Box::new(r), limit, self.start))
             }
-            compressed => compressed.reader(file).map_err(|e| io_error(path, e))?,
-        };
-        read_lines(path, BoundedLines::new(&mut reader, u64::MAX), 0, each)
+            compressed => {
+                let r = compressed.reader(file).map_err(|e| io_error(path, e))?;
+                Ok((r, u64::MAX, 0))
+            }
+        }
     }
+
+    /// Calls `each(line number, line)` for every line until it returns `false`.
+    fn read(
+        &self,
+        each: &mut dyn FnMut(LineNo, &String) -> Result<bool, TaskError>,
+    ) -> Result<(), TaskError> {
+        let (reader, limit, start) = self.open()?;
+        // Lines starting before `end`: read until the line break at or after it.
+        read_lines(&self.path, BoundedLines::new(reader, limit), start, each)
+    }
+
+    /// Calls `each` on the part's text in blocks of whole lines (about 1 MiB each, line
+    /// breaks kept): for work that does not care where lines break, such as splitting at
+    /// whitespace, without a call per line.
+    pub(crate) fn read_blocks(
+        &self,
+        each: &mut dyn FnMut(&str) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        const BLOCK: usize = 1 << 20;
+        let path = &self.path;
+        let (mut reader, limit, start) = self.open()?;
+        let mut pending: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
+        // Bytes taken so far (counted from the first line), and whole lines handed on.
+        let mut taken = 0u64;
+        let mut lines_before = 0u64;
+        let mut hand_on = |block: &[u8], lines_before: &mut u64| -> Result<(), TaskError> {
+            match std::str::from_utf8(block) {
+                Ok(text) => each(text)?,
+                Err(e) => {
+                    let at = &block[..e.valid_up_to()];
+                    let index = *lines_before + at.iter().filter(|b| **b == b'\n').count() as u64;
+                    return Err(TaskError::new(format!(
+                        "{}, line {}: not UTF-8 ({e})",
+                        path.display(),
+                        LineNo { index, start }.describe(path)
+                    )));
+                }
+            }
+            *lines_before += block.iter().filter(|b| **b == b'\n').count() as u64;
+            Ok(())
+        };
+        // Once the part's last byte is taken, only the rest of its line is.
+        let (mut finishing, mut done) = (false, limit == 0);
+        while !done {
+            let chunk = reader.fill_buf().map_err(|e| io_error(path, e))?;
+            if chunk.is_empty() {
+                break;
+            }
+            let wanted = if finishing {
+                memchr_from(chunk, 0).map_or(chunk.len(), |nl| nl + 1)
+            } else {
+                match usize::try_from(limit - taken) {
+                    Ok(left) if left <= chunk.len() => {
+                        memchr_from(chunk, left - 1).map_or(chunk.len(), |nl| nl + 1)
+                    }
+                    _ => chunk.len(),
+                }
+            };
+            let ends_line = chunk[wanted - 1] == b'\n';
+            let reached = finishing || taken + wanted as u64 >= limit;
+            pending.extend_from_slice(&chunk[..wanted]);
+            reader.consume(wanted);
+            taken += wanted as u64;
+            if reached {
+                done = ends_line;
+                finishing = !ends_line;
+            }
+            if pending.len() >= BLOCK
+                && let Some(last) = pending.iter().rposition(|b| *b == b'\n')
+            {
+                hand_on(&pending[..=last], &mut lines_before)?;
+                pending.drain(..=last);
+            }
+        }
+        if !pending.is_empty() {
+            hand_on(&pending, &mut lines_before)?;
+        }
+        Ok(())
+    }
+}
+
+/// The index of the first `\n` in `bytes` at or after `from`.
+fn memchr_from(bytes: &[u8], from: usize) -> Option<usize> {
+    let tail = bytes.get(from..)?;
+    tail.iter().position(|b| *b == b'\n').map(|i| from + i)
 }
 
 /// Lines of a reader, stopping after the line that contains byte `limit` (counted from where

@@ -74,6 +74,20 @@ fn lines_of_plain_and_compressed_files_split_at_line_boundaries() {
         )
         .unwrap();
         assert_eq!(everywhere(&b), want, "blocksize {blocksize:?}");
+        // Words counted straight from the files' blocks, as from the lines.
+        let words: Vec<String> = want
+            .iter()
+            .flat_map(|l| l.split_whitespace().map(str::to_owned))
+            .collect();
+        let mut want_counts: Vec<(String, u64)> = Vec::new();
+        for w in &words {
+            match want_counts.iter_mut().find(|(x, _)| x == w) {
+                Some((_, n)) => *n += 1,
+                None => want_counts.push((w.clone(), 1)),
+            }
+        }
+        let counts = b.str().split(None).flatten().frequencies();
+        assert_eq!(everywhere(&counts), want_counts, "blocksize {blocksize:?}");
         if blocksize == Some(100) {
             assert!(
                 b.npartitions() > 50,
@@ -89,6 +103,31 @@ fn lines_of_plain_and_compressed_files_split_at_line_boundaries() {
     let got = everywhere(&counts);
     assert_eq!(got[0], ("line".to_string(), 500));
     assert_eq!(got.iter().find(|(w, _)| w == "a").unwrap().1, 500);
+}
+
+#[test]
+fn words_counted_from_blocks_of_large_files_are_the_words_of_their_lines() {
+    // Larger than the 1 MiB blocks the counting reads, split into parts or not.
+    let dir = Scratch::new("blocks");
+    let text: String = (0..250_000)
+        .map(|i| format!("w{} x\tyz{}\r\n", i % 997, i % 13))
+        .collect();
+    dir.file("big.txt", text.as_bytes());
+    for blocksize in [None, Some(700_000), Some(65_537)] {
+        let options = ReadOptions {
+            blocksize,
+            ..Default::default()
+        };
+        let b = read_text(&[&dir.glob("big.txt")], options).unwrap();
+        let fused = b.str().split(None).flatten().frequencies();
+        let by_line = b.flat_map(words).frequencies();
+        let sync = &rask_local::SyncScheduler;
+        assert_eq!(
+            fused.compute_with(sync).unwrap(),
+            by_line.compute_with(sync).unwrap(),
+            "blocksize {blocksize:?}"
+        );
+    }
 }
 
 #[test]
@@ -167,6 +206,31 @@ fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
     let b = read_text(&[&bin], Default::default()).unwrap();
     let err = message(b.compute_with(&rask_local::SyncScheduler));
     assert!(err.contains("bin.txt, line 2: not UTF-8"), "{err}");
+    // The same, where words are counted from blocks of lines.
+    let counts = b.str().split(None).flatten().frequencies();
+    let err = message(counts.compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("bin.txt, line 2: not UTF-8"), "{err}");
+    let later = dir.file(
+        "later.txt",
+        &[&b"ok\n".repeat(100_000)[..], b"\xff\n"].concat(),
+    );
+    let split = read_text(
+        &[&later],
+        ReadOptions {
+            blocksize: Some(100_000),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let err = message(
+        split
+            .str()
+            .split(None)
+            .flatten()
+            .frequencies()
+            .compute_with(&rask_local::SyncScheduler),
+    );
+    assert!(err.contains("later.txt, line 100001: not UTF-8"), "{err}");
 }
 
 #[rask_macros::named(crate = rask_graph)]
