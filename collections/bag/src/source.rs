@@ -274,10 +274,19 @@ fn io_error(path: &Path, e: std::io::Error) -> TaskError {
     TaskError::new(format!("{}: {e}", path.display()))
 }
 
+/// A part opened: see [`Lines::open`].
+struct Opened {
+    reader: Box<dyn BufRead>,
+    limit: u64,
+    start: u64,
+    first_line: Option<u64>,
+}
+
 impl Lines {
     /// The part's reader, at its first line, with how many bytes of lines to read (lines
-    /// that start within them are read whole) and the byte offset the first line starts at.
-    fn open(&self) -> Result<(Box<dyn BufRead>, u64, u64), TaskError> {
+    /// that start within them are read whole), the byte offset the part starts at, and —
+    /// for a plain file — the offset of its first line.
+    fn open(&self) -> Result<Opened, TaskError> {
         let path = &self.path;
         let mut file = File::open(path).map_err(|e| io_error(path, e))?;
         match self.compression {
@@ -299,11 +308,21 @@ impl Lines {
                 }
                 let pos = (self.start + skip).saturating_sub(1);
                 let limit = self.end.map_or(u64::MAX, |e| e.saturating_sub(pos));
-                Ok((Box::new(r), limit, self.start))
+                Ok(Opened {
+                    reader: Box::new(r),
+                    limit,
+                    start: self.start,
+                    first_line: Some(pos),
+                })
             }
             compressed => {
                 let r = compressed.reader(file).map_err(|e| io_error(path, e))?;
-                Ok((r, u64::MAX, 0))
+                Ok(Opened {
+                    reader: r,
+                    limit: u64::MAX,
+                    start: 0,
+                    first_line: None,
+                })
             }
         }
     }
@@ -313,7 +332,12 @@ impl Lines {
         &self,
         each: &mut dyn FnMut(LineNo, &String) -> Result<bool, TaskError>,
     ) -> Result<(), TaskError> {
-        let (reader, limit, start) = self.open()?;
+        let Opened {
+            reader,
+            limit,
+            start,
+            ..
+        } = self.open()?;
         // Lines starting before `end`: read until the line break at or after it.
         read_lines(&self.path, BoundedLines::new(reader, limit), start, each)
     }
@@ -327,25 +351,49 @@ impl Lines {
     ) -> Result<(), TaskError> {
         const BLOCK: usize = 1 << 20;
         let path = &self.path;
-        let (mut reader, limit, start) = self.open()?;
+        let Opened {
+            mut reader,
+            limit,
+            start,
+            first_line,
+        } = self.open()?;
         let mut pending: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
-        // Bytes taken so far (counted from the first line), and whole lines handed on.
+        // Bytes taken so far (counted from the first line) and handed on; and, in a
+        // compressed stream (where a line's number cannot be found again from an offset),
+        // how many lines were handed on.
         let mut taken = 0u64;
-        let mut lines_before = 0u64;
-        let mut hand_on = |block: &[u8], lines_before: &mut u64| -> Result<(), TaskError> {
+        let mut handed = (0u64, 0u64);
+        let mut hand_on = |block: &[u8], handed: &mut (u64, u64)| -> Result<(), TaskError> {
             match std::str::from_utf8(block) {
                 Ok(text) => each(text)?,
                 Err(e) => {
-                    let at = &block[..e.valid_up_to()];
-                    let index = *lines_before + at.iter().filter(|b| **b == b'\n').count() as u64;
+                    let before = &block[..e.valid_up_to()];
+                    let line_start = before
+                        .iter()
+                        .rposition(|b| *b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    let no = match first_line {
+                        // The line's number, counted in the file up to where it starts.
+                        Some(first) => LineNo {
+                            index: 0,
+                            start: first + handed.0 + line_start as u64,
+                        },
+                        None => LineNo {
+                            index: handed.1 + bytecount(&before[..line_start]),
+                            start,
+                        },
+                    };
                     return Err(TaskError::new(format!(
                         "{}, line {}: not UTF-8 ({e})",
                         path.display(),
-                        LineNo { index, start }.describe(path)
+                        no.describe(path)
                     )));
                 }
             }
-            *lines_before += block.iter().filter(|b| **b == b'\n').count() as u64;
+            handed.0 += block.len() as u64;
+            if first_line.is_none() {
+                handed.1 += bytecount(block);
+            }
             Ok(())
         };
         // Once the part's last byte is taken, only the rest of its line is.
@@ -377,15 +425,20 @@ impl Lines {
             if pending.len() >= BLOCK
                 && let Some(last) = pending.iter().rposition(|b| *b == b'\n')
             {
-                hand_on(&pending[..=last], &mut lines_before)?;
+                hand_on(&pending[..=last], &mut handed)?;
                 pending.drain(..=last);
             }
         }
         if !pending.is_empty() {
-            hand_on(&pending, &mut lines_before)?;
+            hand_on(&pending, &mut handed)?;
         }
         Ok(())
     }
+}
+
+/// How many line breaks `bytes` holds.
+fn bytecount(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
 }
 
 /// The index of the first `\n` in `bytes` at or after `from`.

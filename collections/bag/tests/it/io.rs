@@ -210,6 +210,22 @@ fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
     let counts = b.str().split(None).flatten().frequencies();
     let err = message(counts.compute_with(&rask_local::SyncScheduler));
     assert!(err.contains("bin.txt, line 2: not UTF-8"), "{err}");
+    let bin_gz = [gz("ok\n"), {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(b"fine\nok \xff\n").unwrap();
+        e.finish().unwrap()
+    }]
+    .concat();
+    let bin_gz = dir.file("bin.txt.gz", &bin_gz);
+    let b = read_text(&[&bin_gz], Default::default()).unwrap();
+    let err = message(
+        b.str()
+            .split(None)
+            .flatten()
+            .frequencies()
+            .compute_with(&rask_local::SyncScheduler),
+    );
+    assert!(err.contains("bin.txt.gz, line 3: not UTF-8"), "{err}");
     let later = dir.file(
         "later.txt",
         &[&b"ok\n".repeat(100_000)[..], b"\xff\n"].concat(),
