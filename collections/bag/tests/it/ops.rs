@@ -323,6 +323,30 @@ fn approximate_distinct_counts_are_within_their_error() {
 }
 
 #[test]
+fn long_and_short_words_are_counted_in_first_seen_order() {
+    let long = "x".repeat(30);
+    let edge = "é".repeat(12); // 24 bytes: one past the packed words
+    let fits = "y".repeat(23);
+    let lines = vec![
+        format!("{long} a {fits}"),
+        format!("{edge} {long} a"),
+        format!("b {edge} {fits} {long}"),
+    ];
+    let b = Bag::from_sequence(lines, 2);
+    let got = everywhere(&b.str().split(None).flatten().frequencies());
+    assert_eq!(
+        got,
+        [
+            (long, 3),
+            ("a".into(), 2),
+            (fits, 2),
+            (edge, 2),
+            ("b".into(), 1)
+        ]
+    );
+}
+
+#[test]
 fn zipped_bags_must_match_in_partitions_and_lengths() {
     let a = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
     let e = a
