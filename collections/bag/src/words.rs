@@ -1,7 +1,7 @@
 //! Counting the words of lines: `str().split(sep).flatten().frequencies()` in one sink, the
 //! words counted where they are found (no item per word), in a table that keeps short words
-//! packed in its buckets (a lookup of a word already seen reads one bucket and compares
-//! three `u64`s: no index, no heap string, no call to compare bytes).
+//! inline (a lookup of a word already seen reads one bucket, not a bucket, an index and a
+//! heap string).
 
 use std::hash::BuildHasher;
 
@@ -11,110 +11,85 @@ use rustc_hash::FxBuildHasher;
 
 use crate::item::{Collector, Partition};
 
-/// Words this long or shorter (in bytes) are kept packed in the table's bucket.
-const SHORT: usize = 23;
+/// Words this long or shorter are kept in the table's bucket.
+const INLINE: usize = 22;
 
-/// A short word packed: its length, then its bytes, zero-padded to 24 bytes — two packed
-/// words are equal when their three `u64`s are (no call to compare bytes).
-type Packed = [u64; 3];
-
-/// `word`, packed, if it is short; `text` is what it was found in (when the 23 bytes from
-/// its start lie within `text`, they are read at once and masked).
-#[inline(always)]
-fn pack(word: &str, text: &str) -> Option<Packed> {
-    let len = word.len();
-    if len > SHORT {
-        return None;
-    }
-    let mut buf = [0u8; 24];
-    let from = (word.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-    match text.as_bytes().get(from..from.wrapping_add(SHORT)) {
-        Some(window) => buf[1..].copy_from_slice(window),
-        None => buf[1..=len].copy_from_slice(word.as_bytes()),
-    }
-    buf[0] = len as u8;
-    let mut key = [0u64; 3];
-    for (j, k) in key.iter_mut().enumerate() {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(&buf[8 * j..8 * j + 8]);
-        // Keep the length byte and the word's bytes; clear what followed it.
-        let keep = (len + 1).saturating_sub(8 * j).min(8);
-        let mask = if keep == 8 {
-            !0
-        } else {
-            (1u64 << (8 * keep)) - 1
-        };
-        *k = u64::from_le_bytes(eight) & mask;
-    }
-    Some(key)
+/// A word as the table keeps it.
+enum Word {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
 }
 
-/// A packed word's text.
-fn unpack(key: &Packed) -> String {
-    let mut buf = [0u8; 24];
-    for (j, k) in key.iter().enumerate() {
-        buf[8 * j..8 * j + 8].copy_from_slice(&k.to_le_bytes());
+impl Word {
+    fn new(w: &str) -> Word {
+        if w.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..w.len()].copy_from_slice(w.as_bytes());
+            Word::Inline {
+                len: w.len() as u8,
+                bytes,
+            }
+        } else {
+            Word::Heap(w.into())
+        }
     }
-    let len = usize::from(buf[0]).min(SHORT);
-    // Only whole `str`s are packed: the bytes are UTF-8.
-    String::from_utf8_lossy(&buf[1..=len]).into_owned()
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Word::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Word::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            // Only whole `str`s are stored: the bytes are UTF-8.
+            Word::Inline { len, bytes } => {
+                String::from_utf8_lossy(&bytes[..usize::from(len)]).into_owned()
+            }
+            Word::Heap(s) => s.into(),
+        }
+    }
 }
 
 struct Entry {
-    key: Packed,
+    word: Word,
     count: u64,
     /// When it was first seen: the results are in first-seen order.
-    seen: u64,
+    seen: u32,
 }
 
-/// How many times each word occurs, words split at `sep` (at whitespace when `None`): short
-/// words in a table of packed keys, the rare long ones in a map of their own.
+/// How many times each word occurs, words split at `sep` (at whitespace when `None`).
 pub(crate) struct WordCounts {
     sep: Option<String>,
-    short: hashbrown::HashTable<Entry>,
-    long: indexmap::IndexMap<String, (u64, u64), FxBuildHasher>,
-    seen: u64,
+    table: hashbrown::HashTable<Entry>,
+    hasher: FxBuildHasher,
 }
 
 impl WordCounts {
     pub(crate) fn new(sep: Option<String>) -> Self {
         WordCounts {
             sep,
-            short: hashbrown::HashTable::new(),
-            long: indexmap::IndexMap::default(),
-            seen: 0,
+            table: hashbrown::HashTable::new(),
+            hasher: FxBuildHasher,
         }
     }
+}
 
-    /// One more of `word`, found in `text`.
-    #[inline(always)]
-    fn count(&mut self, word: &str, text: &str) {
-        let Some(key) = pack(word, text) else {
-            return self.count_long(word);
-        };
-        let hash = FxBuildHasher.hash_one(key);
-        match self.short.find_mut(hash, |e| e.key == key) {
-            Some(e) => e.count += 1,
-            None => {
-                let entry = Entry {
-                    key,
-                    count: 1,
-                    seen: self.seen,
-                };
-                self.seen += 1;
-                self.short
-                    .insert_unique(hash, entry, |e| FxBuildHasher.hash_one(e.key));
-            }
-        }
-    }
-
-    fn count_long(&mut self, word: &str) {
-        match self.long.get_mut(word) {
-            Some((n, _)) => *n += 1,
-            None => {
-                self.long.insert(word.to_owned(), (1, self.seen));
-                self.seen += 1;
-            }
+/// One more of `word`.
+#[inline(always)]
+fn count(table: &mut hashbrown::HashTable<Entry>, hasher: &FxBuildHasher, word: &str) {
+    let hash = hasher.hash_one(word.as_bytes());
+    match table.find_mut(hash, |e| e.word.as_bytes() == word.as_bytes()) {
+        Some(e) => e.count += 1,
+        None => {
+            let seen = table.len() as u32;
+            let entry = Entry {
+                word: Word::new(word),
+                count: 1,
+                seen,
+            };
+            table.insert_unique(hash, entry, |e| hasher.hash_one(e.word.as_bytes()));
         }
     }
 }
@@ -122,8 +97,9 @@ impl WordCounts {
 impl WordCounts {
     /// Counts the words of `text`, split at whitespace (its lines' breaks included).
     pub(crate) fn count_text(&mut self, text: &str) -> Result<(), TaskError> {
+        let WordCounts { table, hasher, .. } = self;
         let mut one = |word: &str| {
-            self.count(word, text);
+            count(table, hasher, word);
             Ok(())
         };
         if text.is_ascii() {
@@ -137,23 +113,18 @@ impl WordCounts {
 impl Collector for WordCounts {
     fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
         let line = item.get::<String>()?;
-        let sep = self.sep.take();
-        let counted = crate::func::split(line, sep.as_deref(), &mut |word| {
-            self.count(word, line);
+        let WordCounts { table, hasher, .. } = self;
+        crate::func::split(line, self.sep.as_deref(), &mut |word| {
+            count(table, hasher, word);
             Ok(())
-        });
-        self.sep = sep;
-        counted
+        })
     }
 
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        let mut entries: Vec<(u64, String, u64)> = (self.short.into_iter())
-            .map(|e| (e.seen, unpack(&e.key), e.count))
-            .chain(self.long.into_iter().map(|(w, (n, seen))| (seen, w, n)))
-            .collect();
-        entries.sort_unstable_by_key(|e| e.0);
+        let mut entries: Vec<Entry> = self.table.into_iter().collect();
+        entries.sort_unstable_by_key(|e| e.seen);
         let counts: Vec<(String, u64)> = (entries.into_iter())
-            .map(|(_, word, count)| (word, count))
+            .map(|e| (e.word.into_string(), e.count))
             .collect();
         Ok(Value::new(Partition(counts)))
     }
@@ -234,26 +205,6 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        #[test]
-        fn packed_words_are_equal_when_their_text_is(text in "[aé€ ]{0,40}") {
-            // Each word packed from within the text (read 23 bytes at a time, or near the
-            // end copied) and alone: the same key, and the word back.
-            let mut keys = std::collections::HashMap::new();
-            for w in text.split(' ') {
-                let packed = super::pack(w, &text);
-                prop_assert_eq!(packed, super::pack(w, w));
-                match packed {
-                    Some(k) => {
-                        prop_assert_eq!(super::unpack(&k), w);
-                        if let Some(other) = keys.insert(k, w) {
-                            prop_assert_eq!(other, w);
-                        }
-                    }
-                    None => prop_assert!(w.len() > super::SHORT),
-                }
-            }
-        }
-
         #[test]
         fn ascii_words_are_split_whitespace(s in "[a-z \\t\\n\\x0b\\x0c\\r\\x00-\\x1f\\x7f]{0,300}") {
             let mut got = Vec::new();
