@@ -776,15 +776,53 @@ impl<T: Item> Bag<T> {
     }
 
     /// [`groupby`](Self::groupby) into `npartitions` partitions (at least one).
-    ///
-    /// The shuffle is three layers of tasks: each partition put in bucket order (a bucket is
-    /// the hash of the key modulo `npartitions`), each bucket of each partition taken out (a
-    /// task per pair, so that a process scheduler moves only the bucket), and each output
-    /// partition grouping its buckets.
     pub fn groupby_to<K: Item + Hash + Eq, F>(&self, key: F, npartitions: usize) -> Bag<(K, Vec<T>)>
     where
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
+        self.groupby_with(
+            key,
+            Shuffle {
+                npartitions: Some(npartitions),
+                ..Shuffle::default()
+            },
+        )
+    }
+
+    /// [`groupby`](Self::groupby) with the shuffle's options: how many partitions, and the
+    /// memory each partition's split may hold before it goes to disk.
+    ///
+    /// The shuffle is three layers of tasks: each partition put in bucket order (a bucket is
+    /// the hash of the key modulo `npartitions`), each bucket of each partition taken out (a
+    /// task per pair, so that a process scheduler moves only the bucket), and each output
+    /// partition grouping its buckets. With a `memory_budget`, a split that holds more writes
+    /// its buckets to a file in `spill_dir` (on this machine: for the local schedulers), read
+    /// back bucket by bucket and removed when the last bucket is taken; the groups of an
+    /// output partition are still made in memory, so more output partitions make smaller
+    /// ones.
+    ///
+    /// ```
+    /// use rask_bag::{Shuffle, range};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let shuffle = Shuffle { npartitions: Some(4), memory_budget: Some(4096), ..Shuffle::default() };
+    /// let groups = range(10_000, 3).groupby_with(|x| x % 7, shuffle);
+    /// let sizes: u64 = groups.compute()?.iter().map(|(_, g)| g.len() as u64).sum();
+    /// assert_eq!(sizes, 10_000);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn groupby_with<K: Item + Hash + Eq, F>(&self, key: F, shuffle: Shuffle) -> Bag<(K, Vec<T>)>
+    where
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        let npartitions = shuffle.npartitions.unwrap_or(self.npartitions());
+        let spill = shuffle.memory_budget.map(|budget| crate::ops::Spill {
+            budget,
+            dir: shuffle
+                .spill_dir
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("rask-spill")),
+        });
         let n_out = npartitions.max(1);
         let n_in = self.npartitions();
         let item = Ty(&<T as ItemVtables>::FNS);
@@ -795,6 +833,7 @@ impl<T: Item> Bag<T> {
             "groupby",
             key.token(),
             &n_out.to_string(),
+            &format!("{spill:?}"),
         ]);
         // Each partition in bucket order.
         let split: Arc<str> = key_name("groupby-split", &token).into();
@@ -804,6 +843,7 @@ impl<T: Item> Bag<T> {
             key: key.clone(),
             key_hash,
             of: n_out as u64,
+            spill,
         };
         graph.add_layer(layer(&self.chain, &split, "groupby", |_| sink.clone(), &[]));
         // Bucket j of partition i, at i·n_out + j.
@@ -1423,6 +1463,18 @@ impl<R: 'static> Collection for Scalar<R> {
             ..self.clone()
         }
     }
+}
+
+/// How a shuffle ([`Bag::groupby_with`]) runs.
+#[derive(Debug, Clone, Default)]
+pub struct Shuffle {
+    /// Partitions out (the input's number when `None`).
+    pub npartitions: Option<usize>,
+    /// The bytes (estimated) one partition's split may hold before it writes its buckets to
+    /// disk (all in memory when `None`).
+    pub memory_budget: Option<u64>,
+    /// Where spilled buckets go (`rask-spill` in the system's temporary folder when `None`).
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// Options of [`read_text`] and [`read_json_lines`].

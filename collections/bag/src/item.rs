@@ -71,6 +71,10 @@ pub(crate) trait Collector: Send {
     }
     /// The result.
     fn finish(self: Box<Self>) -> Result<Value, TaskError>;
+    /// About how many bytes it holds (what a memory budget counts; 0 unless it collects).
+    fn nbytes(&self) -> usize {
+        0
+    }
 }
 
 /// Parses a line and hands the item on: the outer error is the line's, the inner one what
@@ -790,6 +794,19 @@ impl<T: Item> Collector for Collect<T> {
     }
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
         Ok(Value::new(Partition(self.items)))
+    }
+    fn nbytes(&self) -> usize {
+        // The items' shallow size, and their encoded size sampled from up to 8 of them.
+        let n = self.items.len();
+        if n == 0 {
+            return 0;
+        }
+        let step = (n / 8).max(1);
+        let sampled: Vec<usize> = (self.items.iter().step_by(step).take(8))
+            .map(|t| postcard::experimental::serialized_size(t).unwrap_or(0))
+            .collect();
+        let heap = sampled.iter().sum::<usize>() * n / sampled.len().max(1);
+        n * std::mem::size_of::<T>() + heap
     }
 }
 

@@ -45,10 +45,11 @@ pub mod hll;
 pub mod item;
 mod ops;
 mod source;
+mod spill;
 mod words;
 mod write;
 
-pub use bag::{Bag, ReadOptions, Scalar, StrMethods, range, read_json_lines, read_text};
+pub use bag::{Bag, ReadOptions, Scalar, Shuffle, StrMethods, range, read_json_lines, read_text};
 pub use error::BagError;
 pub use func::Field;
 pub use item::{Item, Number, Partition};

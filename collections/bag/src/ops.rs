@@ -123,6 +123,7 @@ pub(crate) enum Sink {
         key: Func,
         key_hash: Ty<HashFns>,
         of: u64,
+        spill: Option<Spill>,
     },
     /// Items grouped by key into `(key, items)` pairs.
     Group { pair: Ty<GroupFns>, key: Func },
@@ -174,12 +175,48 @@ pub(crate) fn bucket_of(
     b.ok_or_else(|| TaskError::new(format!("no item {i}")))
 }
 
-/// Items into buckets, then the buckets concatenated in order.
+/// Where a shuffle's split goes past its memory budget.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct Spill {
+    /// The bytes a split keeps in memory before it writes its buckets out.
+    pub(crate) budget: u64,
+    /// The folder of the files.
+    pub(crate) dir: PathBuf,
+}
+
+/// Items into buckets, then the buckets concatenated in order — or, past the memory budget,
+/// written to a file bucket by bucket.
 struct Split {
     item: &'static ItemFns,
     key: Func,
     key_hash: &'static HashFns,
     buckets: Vec<Box<dyn Collector>>,
+    spill: Option<Spill>,
+    file: Option<crate::spill::SpillFile>,
+    pushed: u64,
+}
+
+/// How many items a split takes between two looks at its memory.
+const SPILL_CHECK_EVERY: u64 = 1024;
+
+impl Split {
+    /// Writes the buckets held in memory out to the file (made on first use).
+    fn spill_buckets(&mut self, dir: &std::path::Path) -> Result<(), TaskError> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self
+                .file
+                .insert(crate::spill::SpillFile::create(dir, self.buckets.len())?),
+        };
+        for (j, b) in self.buckets.iter_mut().enumerate() {
+            let full = std::mem::replace(b, (self.item.collect)(None));
+            let v = full.finish()?;
+            if (self.item.len)(&v)? > 0 {
+                file.append(j, &v)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Collector for Split {
@@ -190,9 +227,33 @@ impl Collector for Split {
             self.key_hash,
             self.buckets.len() as u64,
         )?;
-        self.buckets[b as usize].push(item)
+        self.buckets[b as usize].push(item)?;
+        self.pushed += 1;
+        if let Some(spill) = &self.spill
+            && self.pushed.is_multiple_of(SPILL_CHECK_EVERY)
+        {
+            let held: usize = self.buckets.iter().map(|b| b.nbytes()).sum();
+            if held as u64 > spill.budget {
+                let dir = spill.dir.clone();
+                self.spill_buckets(&dir)?;
+            }
+        }
+        Ok(())
     }
-    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+    fn finish(mut self: Box<Self>) -> Result<Value, TaskError> {
+        if self.file.is_some() {
+            let dir = self
+                .spill
+                .as_ref()
+                .map(|s| s.dir.clone())
+                .unwrap_or_default();
+            self.spill_buckets(&dir)?;
+            let file = self
+                .file
+                .take()
+                .ok_or_else(|| TaskError::new("no spill file"))?;
+            return Ok(Value::new(file.finish()?));
+        }
         let parts = (self.buckets.into_iter())
             .map(|b| b.finish())
             .collect::<Result<Vec<Value>, TaskError>>()?;
@@ -403,11 +464,15 @@ impl Sink {
                 key,
                 key_hash,
                 of,
+                spill,
             } => Box::new(Split {
                 item: item.0,
                 key: key.clone(),
                 key_hash: key_hash.0,
                 buckets: (0..*of).map(|_| (item.0.collect)(None)).collect(),
+                spill: spill.clone(),
+                file: None,
+                pushed: 0,
             }),
             Sink::Group { pair, key } => (pair.0.grouper)(Arc::clone(key.call())),
             Sink::Sketch(t) => Box::new(crate::hll::Sketcher {

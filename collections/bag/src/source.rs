@@ -171,6 +171,11 @@ impl Source {
                 let Some(v) = args.into_iter().next() else {
                     return Err(TaskError::new("a bucket is taken from one partition"));
                 };
+                // A split past its memory budget: the bucket's segments, from its file.
+                if let Ok(spilled) = v.get::<crate::spill::SpilledBuckets>() {
+                    let bucket = usize::try_from(*bucket).unwrap_or(usize::MAX);
+                    return spilled.read(bucket, &mut |part| (item.fns().for_each)(part, emit));
+                }
                 // The partition is in bucket order: the bucket's items are found by bisection.
                 let len = (item.fns().len)(&v)?;
                 let first_from = |limit: u64| -> Result<usize, TaskError> {

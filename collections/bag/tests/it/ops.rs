@@ -347,6 +347,39 @@ fn long_and_short_words_are_counted_in_first_seen_order() {
 }
 
 #[test]
+fn a_shuffle_past_its_memory_budget_spills_to_disk_and_cleans_up() {
+    let scratch = crate::Scratch::new("spill");
+    let spill_dir = scratch.0.join("spill");
+    let items: Vec<i64> = (0..20_000).map(|i| (i * 7919) % 10_007).collect();
+    let b = Bag::from_sequence(items, 4);
+    let shuffle = rask_bag::Shuffle {
+        npartitions: Some(3),
+        memory_budget: Some(8 * 1024),
+        spill_dir: Some(spill_dir.clone()),
+    };
+    let spilled = b.groupby_with(last_digit, shuffle);
+    let mut want = b
+        .groupby_to(last_digit, 3)
+        .compute_with(&rask_local::SyncScheduler)
+        .unwrap();
+    want.sort();
+    assert!(!spill_dir.exists(), "nothing spilled without a budget");
+    for (name, s) in schedulers() {
+        let mut got = spilled
+            .compute_with(s)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        got.sort();
+        assert_eq!(got, want, "{name}");
+        assert!(spill_dir.exists(), "{name}: the splits went to disk");
+        if name != "processes" {
+            // Each file is removed once its last bucket is taken.
+            let left: Vec<_> = std::fs::read_dir(&spill_dir).unwrap().collect();
+            assert!(left.is_empty(), "{name}: {left:?}");
+        }
+    }
+}
+
+#[test]
 fn zipped_bags_must_match_in_partitions_and_lengths() {
     let a = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
     let e = a
