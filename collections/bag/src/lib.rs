@@ -4,17 +4,23 @@
 //! of logs, JSON records, words — built from sequences, text files and JSON lines, transformed
 //! item by item and reduced in trees, on any rask scheduler.
 //!
-//! - Sources: [`Bag::from_sequence`], [`read_text`] (globs; `.gz`, `.bz2`, `.zst` by extension; `blocksize`
-//!   splits plain files at line boundaries), [`read_json_lines`] (typed through serde, or
-//!   `serde_json::Value`), [`range`].
-//! - Transformations chain into **one pass per partition**: `map`, `filter`, `remove`,
-//!   `flat_map`, `flatten`, `pluck`, `starmap` add stages to the partition's pipeline, and the
-//!   graph holds one task per partition for the whole chain; each item flows through every
-//!   stage before the next is read, so no step materializes a partition.
-//! - Reductions as trees: `count`, `sum`, `mean`, `var`, `std`, `min`, `max`, `fold`,
-//!   `all`, `any` (each a [`Scalar`]); `frequencies`, `distinct`, `topk` and `foldby` (each a
+//! - Sources: [`Bag::from_sequence`], [`read_text`] (globs; `.gz`, `.bz2`, `.zst` by
+//!   extension; `blocksize` splits plain files at line boundaries), [`read_json_lines`] (typed
+//!   through serde, or `serde_json::Value`), [`range`], [`Bag::from_delayed`].
+//! - Transformations chain into **one pass per partition**: `map`, `try_map`, `filter`,
+//!   `remove`, `flat_map`, `flatten`, `pluck`, `starmap` and the `.str` methods add stages to
+//!   the partition's pipeline, and the graph holds one task per partition for the whole
+//!   chain; each item flows through every stage before the next is read, so no step
+//!   materializes a partition. `map_partitions` hands a function the whole partition.
+//! - Reductions as trees (`split_every` wide): `count`, `sum`, `mean`, `var`, `std`, `min`,
+//!   `max`, `fold`, `reduction`, `all`, `any`, `count_distinct_approx` (HyperLogLog) (each a
+//!   [`Scalar`]); `frequencies`, `distinct`, `topk` / `topk_by` and `foldby` (each a
 //!   one-partition bag).
-//! - `take(n)` computes the first partitions only as far as it needs.
+//! - `groupby` as a shuffle (with a memory budget past which splits go to disk), `zip`,
+//!   `product`, `repartition`.
+//! - `take(n)` computes the first partitions only as far as it needs; `to_textfiles` writes
+//!   a file per partition (compressed by extension), moved into place when all are written;
+//!   `to_delayed` hands the partitions out.
 //!
 //! User functions are closures or `#[rask::named]` functions: a closure runs on the
 //! in-process schedulers; a named function runs anywhere, its task naming it. Items cross
