@@ -34,12 +34,16 @@
 //! ## Feature flags
 //! - `otel`: `rask::diagnostics::otel` — a span per computation and per task through
 //!   OpenTelemetry, and an OTLP/HTTP exporter.
+//! - `dataframe`: `rask::dataframe` — partitioned Polars dataframes (Polars takes minutes to
+//!   build, so it is not built unless asked for).
 #![warn(missing_docs, missing_debug_implementations)]
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
 pub use rask_array as array;
 pub use rask_bag as bag;
+#[cfg(feature = "dataframe")]
+pub use rask_dataframe as dataframe;
 pub use rask_diagnostics as diagnostics;
 /// The distributed scheduler: [`LocalCluster`](distributed::LocalCluster),
 /// [`Client`](distributed::Client), `rask scheduler` / `rask worker`.

@@ -1,0 +1,528 @@
+//! The collection: a lazy dataframe of Polars partitions.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame as PlFrame, Expr, IntoLazy, Schema, SchemaRef};
+use rask_graph::layers::{TreeLevel, reduction_tree};
+use rask_graph::tokenize::{Tokenizer, key_name};
+use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
+
+use crate::error::FrameError;
+use crate::frame::{Agg, Finish, Frame, Partition, Source, Step};
+
+/// How many partial results each level of a reduction tree combines.
+const SPLIT_EVERY: usize = 8;
+
+/// A lazy dataframe in partitions, each a Polars `DataFrame`: Dask's `dask.dataframe`.
+/// Per-partition operations (`select`, `filter`, `with_columns`, …) add steps to one Polars
+/// lazy plan per partition, so the graph holds one task per partition for the whole run of
+/// them, and Polars' optimizer pushes projections and predicates into the file readers.
+///
+/// ```
+/// use polars::prelude::*;
+/// use rask_dataframe::DataFrame;
+/// use rask_graph::Collection;
+/// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+/// let pl = df!("k" => ["a", "b", "a", "c"], "x" => [1i64, 2, 3, 4])?;
+/// let ddf = DataFrame::from_polars(pl, 2);
+/// let big = ddf.filter(col("x").gt(lit(1)))?.select([col("x") * lit(10)])?;
+/// assert_eq!(big.npartitions(), 2);
+/// assert_eq!(big.compute()?, df!("x" => [20i64, 30, 40])?);
+/// assert_eq!(big.sum()?.compute()?, df!("x" => [90i64])?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a dataframe is lazy: compute it"]
+#[derive(Clone)]
+pub struct DataFrame {
+    /// The graph of what the sources read.
+    base: Graph,
+    /// A source per partition, with the task arguments it reads.
+    sources: Arc<[(Source, Vec<Arg>)]>,
+    steps: Arc<[Step]>,
+    schema: SchemaRef,
+    /// Names the partitions' plan so far.
+    token: String,
+    graph: Graph,
+    name: Arc<str>,
+}
+
+impl fmt::Debug for DataFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+/// Dask's repr: the columns and their types, and the partitions.
+impl fmt::Display for DataFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "rask.DataFrame<npartitions={}>", self.npartitions())?;
+        for (name, dtype) in self.schema.iter() {
+            writeln!(f, "  {name}: {dtype}")?;
+        }
+        Ok(())
+    }
+}
+
+fn token_of(parts: &[&str]) -> String {
+    let mut t = Tokenizer::new();
+    for p in parts {
+        t.write_str(p);
+    }
+    t.finish()
+}
+
+/// The files `pattern` names: a path, or a glob matching at least one file.
+fn expand(pattern: &str) -> Result<Vec<PathBuf>, FrameError> {
+    if !pattern.contains(['*', '?', '[']) {
+        let path = PathBuf::from(pattern);
+        if !path.is_file() {
+            return Err(FrameError::Missing { path });
+        }
+        return Ok(vec![path]);
+    }
+    let paths = glob::glob(pattern).map_err(|e| FrameError::Pattern {
+        pattern: pattern.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut found: Vec<PathBuf> = paths
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    found.sort();
+    if found.is_empty() {
+        return Err(FrameError::NoFiles {
+            pattern: pattern.to_string(),
+        });
+    }
+    Ok(found)
+}
+
+impl DataFrame {
+    fn from_sources(
+        base: Graph,
+        sources: Vec<(Source, Vec<Arg>)>,
+        schema: SchemaRef,
+        token: String,
+    ) -> Self {
+        let mut df = DataFrame {
+            base,
+            sources: sources.into(),
+            steps: Arc::from([]),
+            schema,
+            token,
+            graph: Graph::new(),
+            name: Arc::from(""),
+        };
+        df.build();
+        df
+    }
+
+    /// Makes the graph of the partitions as they stand.
+    fn build(&mut self) {
+        self.name = key_name("frame", &self.token).into();
+        let mut graph = self.base.clone();
+        graph.add_layer(self.layer(&self.name, Finish::Frame));
+        self.graph = graph;
+    }
+
+    /// A task per partition: source, steps, then `finish`.
+    fn layer(&self, name: &Arc<str>, finish: Finish) -> Layer {
+        let columns: Arc<[String]> = self.columns().into();
+        Layer::per_partition(Arc::clone(name), self.sources.len(), |i| {
+            let (source, args) = &self.sources[i as usize];
+            Task::new(
+                Partition {
+                    source: source.clone(),
+                    steps: Arc::clone(&self.steps),
+                    finish: finish.clone(),
+                    columns: Arc::clone(&columns),
+                    combine: false,
+                    label: "frame".into(),
+                },
+                args.iter().cloned(),
+            )
+        })
+    }
+
+    /// `df` split into `npartitions` partitions of near-equal rows (at least one).
+    pub fn from_polars(df: PlFrame, npartitions: usize) -> Self {
+        let n = npartitions.clamp(1, df.height().max(1));
+        let (base, extra) = (df.height() / n, df.height() % n);
+        let mut offset = 0;
+        let mut tokens = Tokenizer::new();
+        tokens.write_str("from_polars");
+        let sources = (0..n)
+            .map(|i| {
+                let len = base + usize::from(i < extra);
+                let part = df.slice(offset as i64, len);
+                offset += len;
+                let v = Value::new(Frame(part));
+                tokens.write_value(&v);
+                (Source::Frame, vec![Arg::Value(v)])
+            })
+            .collect();
+        let schema = df.schema().clone();
+        DataFrame::from_sources(Graph::new(), sources, schema, tokens.finish())
+    }
+
+    /// A partition per Parquet file `pattern` names (a path or a glob). Columns and rows that
+    /// later steps do not need are not read.
+    pub fn read_parquet(pattern: &str) -> Result<Self, FrameError> {
+        Self::read(pattern, Source::Parquet)
+    }
+
+    /// A partition per CSV file (with a header row) `pattern` names.
+    pub fn read_csv(pattern: &str) -> Result<Self, FrameError> {
+        Self::read(pattern, Source::Csv)
+    }
+
+    fn read(pattern: &str, source: fn(PathBuf) -> Source) -> Result<Self, FrameError> {
+        let files = expand(pattern)?;
+        let sources: Vec<(Source, Vec<Arg>)> = files
+            .iter()
+            .map(|p| (source(p.clone()), Vec::new()))
+            .collect();
+        // The schema, from the first file (its metadata, or its first rows).
+        let first = Partition {
+            source: sources[0].0.clone(),
+            steps: Arc::from([]),
+            finish: Finish::Head(0),
+            columns: Arc::from([]),
+            combine: false,
+            label: "schema".into(),
+        };
+        let schema = rask_graph::Op::run(&first, Default::default())
+            .and_then(|v| Ok(v.get::<Frame>()?.0.schema().clone()))
+            .map_err(|e| FrameError::Read {
+                path: files[0].clone(),
+                message: e.to_string(),
+            })?;
+        let mut t = Tokenizer::new();
+        t.write_str("read").write_str(pattern);
+        for f in &files {
+            let modified = std::fs::metadata(f).and_then(|m| m.modified()).ok();
+            t.write_str(&format!("{}{modified:?}", f.display()));
+        }
+        Ok(DataFrame::from_sources(
+            Graph::new(),
+            sources,
+            schema,
+            t.finish(),
+        ))
+    }
+
+    /// How many partitions.
+    pub fn npartitions(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// The column names, in order.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema.iter_names().map(|n| n.to_string()).collect()
+    }
+
+    /// The columns' names and types.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// This dataframe with one more step, its schema checked now: a column that does not
+    /// exist is an error here, not when computed.
+    fn then(&self, step: Step, what: &str) -> Result<Self, FrameError> {
+        let empty = PlFrame::empty_with_schema(&self.schema);
+        let schema = step
+            .apply(empty.lazy())
+            .collect_schema()
+            .map_err(|e| FrameError::Plan {
+                step: what.to_string(),
+                message: e.to_string(),
+            })?;
+        let mut steps = self.steps.to_vec();
+        let text = serde_json::to_string(&step).map_err(|e| FrameError::Plan {
+            step: what.to_string(),
+            message: e.to_string(),
+        })?;
+        steps.push(step);
+        let mut df = DataFrame {
+            steps: steps.into(),
+            schema,
+            token: token_of(&[&self.token, what, &text]),
+            ..self.clone()
+        };
+        df.build();
+        Ok(df)
+    }
+
+    /// The columns (or expressions) `exprs`, per partition.
+    pub fn select<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<Self, FrameError> {
+        self.then(Step::Select(exprs.as_ref().to_vec()), "select")
+    }
+
+    /// The rows where `predicate` holds.
+    pub fn filter(&self, predicate: Expr) -> Result<Self, FrameError> {
+        self.then(Step::Filter(predicate), "filter")
+    }
+
+    /// With the columns `exprs` added or replaced (Dask's `assign`).
+    pub fn with_columns<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<Self, FrameError> {
+        self.then(Step::WithColumns(exprs.as_ref().to_vec()), "with_columns")
+    }
+
+    /// With columns renamed, `(old, new)` pairs.
+    pub fn rename(&self, pairs: &[(&str, &str)]) -> Result<Self, FrameError> {
+        let pairs = (pairs.iter())
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        self.then(Step::Rename(pairs), "rename")
+    }
+
+    /// Without the columns `names`.
+    pub fn drop(&self, names: &[&str]) -> Result<Self, FrameError> {
+        self.then(
+            Step::Drop(names.iter().map(|n| n.to_string()).collect()),
+            "drop",
+        )
+    }
+
+    /// The first `n` rows, computing the first partitions only as far as needed (eager,
+    /// as Dask's `head`), on the default scheduler.
+    pub fn head(&self, n: usize) -> Result<PlFrame, ComputeError> {
+        self.head_with(n, &*rask_graph::config::scheduler())
+    }
+
+    /// [`head`](Self::head) on `scheduler`.
+    pub fn head_with(
+        &self,
+        n: usize,
+        scheduler: &dyn rask_graph::Scheduler,
+    ) -> Result<PlFrame, ComputeError> {
+        let mut out: Option<PlFrame> = None;
+        for i in 0..self.npartitions() {
+            let have = out.as_ref().map_or(0, PlFrame::height);
+            if have >= n {
+                break;
+            }
+            let name: Arc<str> =
+                key_name("head", &format!("{}-{}-{i}", self.token, n - have)).into();
+            let (source, args) = &self.sources[i];
+            let mut graph = self.base.clone();
+            let mut layer = Layer::new(Arc::clone(&name));
+            layer.insert(
+                [0],
+                Task::new(
+                    Partition {
+                        source: source.clone(),
+                        steps: Arc::clone(&self.steps),
+                        finish: Finish::Head((n - have) as u64),
+                        columns: Arc::from([]),
+                        combine: false,
+                        label: "head".into(),
+                    },
+                    args.iter().cloned(),
+                ),
+            );
+            graph.add_layer(layer);
+            let part = Partial {
+                graph,
+                key: Key::with_name(&name, [0]),
+            }
+            .compute_with(scheduler)?;
+            out = Some(match out {
+                None => part,
+                Some(mut acc) => {
+                    acc.vstack_mut(&part).map_err(collection_error)?;
+                    acc
+                }
+            });
+        }
+        Ok(out.unwrap_or_else(|| PlFrame::empty_with_schema(&self.schema)))
+    }
+
+    /// A per-column reduction tree over the numeric columns.
+    fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
+        let columns: Vec<String> = (self.schema.iter())
+            .filter(|(_, t)| t.is_primitive_numeric() || agg == Agg::Count)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let label = format!("{agg:?}").to_lowercase();
+        let token = token_of(&[&self.token, &label]);
+        let chunk: Arc<str> = key_name(&format!("{label}-chunk"), &token).into();
+        let mut graph = self.base.clone();
+        let mut df = self.clone();
+        df.steps = self.steps.clone();
+        let columns_arc: Arc<[String]> = columns.clone().into();
+        let layer = Layer::per_partition(Arc::clone(&chunk), self.sources.len(), |i| {
+            let (source, args) = &self.sources[i as usize];
+            Task::new(
+                Partition {
+                    source: source.clone(),
+                    steps: Arc::clone(&self.steps),
+                    finish: Finish::Aggregate(agg),
+                    columns: Arc::clone(&columns_arc),
+                    combine: false,
+                    label: Arc::from(label.as_str()),
+                },
+                args.iter().cloned(),
+            )
+        });
+        graph.add_layer(layer);
+        let op: Arc<dyn rask_graph::Op> = Arc::new(Partition {
+            source: Source::Frame,
+            steps: Arc::from([]),
+            finish: Finish::Aggregate(agg),
+            columns: columns_arc,
+            combine: true,
+            label: Arc::from(label.as_str()),
+        });
+        let last = reduction_tree(
+            &mut graph,
+            chunk,
+            &[self.npartitions()],
+            &[0],
+            SPLIT_EVERY,
+            false,
+            |l| {
+                let name = key_name(
+                    &format!("{label}-{}", if l.last { "aggregate" } else { "combine" }),
+                    &format!("{token}-{}", l.depth),
+                );
+                let op = Arc::clone(&op);
+                TreeLevel::new(name, move |_, inputs| {
+                    Task::from_arc(Arc::clone(&op), inputs)
+                })
+            },
+        );
+        Ok(Reduced {
+            key: Key::with_name(&last, []),
+            graph,
+        })
+    }
+
+    /// The sum of each numeric column, as one row.
+    pub fn sum(&self) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Sum)
+    }
+
+    /// The smallest value of each numeric column, as one row.
+    pub fn min(&self) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Min)
+    }
+
+    /// The largest value of each numeric column, as one row.
+    pub fn max(&self) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Max)
+    }
+
+    /// How many values (not null) each column holds, as one row of `u64`s.
+    pub fn count(&self) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Count)
+    }
+}
+
+fn collection_error(e: impl std::error::Error + Send + Sync + 'static) -> ComputeError {
+    ComputeError::Collection(Arc::new(e))
+}
+
+/// The frames of `values`, stacked.
+fn stack(keys: &[Key], values: Vec<Value>) -> Result<PlFrame, ComputeError> {
+    let mut out: Option<PlFrame> = None;
+    for (key, v) in keys.iter().zip(values) {
+        let f = v.get::<Frame>().map_err(|_| ComputeError::ResultType {
+            key: key.clone(),
+            expected: std::any::type_name::<Frame>(),
+            found: v.type_name(),
+        })?;
+        match &mut out {
+            None => out = Some(f.0.clone()),
+            Some(acc) => {
+                acc.vstack_mut(&f.0).map_err(collection_error)?;
+            }
+        }
+    }
+    let mut df = out.unwrap_or_default();
+    df.rechunk_mut();
+    Ok(df)
+}
+
+impl Collection for DataFrame {
+    type Output = PlFrame;
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    fn output_keys(&self) -> Vec<Key> {
+        (0..self.npartitions() as u32)
+            .map(|i| Key::with_name(&self.name, [i]))
+            .collect()
+    }
+
+    fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
+        let df = stack(&self.output_keys(), values)?;
+        if df.width() == 0 && self.schema.len() > 0 {
+            return Ok(PlFrame::empty_with_schema(&self.schema));
+        }
+        Ok(df)
+    }
+
+    fn rebuild(&self, graph: Graph) -> Self {
+        DataFrame {
+            graph,
+            ..self.clone()
+        }
+    }
+}
+
+/// One frame in a graph (a partition's head).
+struct Partial {
+    graph: Graph,
+    key: Key,
+}
+
+impl Collection for Partial {
+    type Output = PlFrame;
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    fn output_keys(&self) -> Vec<Key> {
+        vec![self.key.clone()]
+    }
+    fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
+        stack(&[self.key.clone()], values)
+    }
+    fn rebuild(&self, graph: Graph) -> Self {
+        Partial {
+            graph,
+            key: self.key.clone(),
+        }
+    }
+}
+
+/// A reduction's result: one row of a value per column (`sum`, `min`, `max`, `count`).
+#[must_use = "a reduction is lazy: compute it"]
+#[derive(Clone, Debug)]
+pub struct Reduced {
+    graph: Graph,
+    key: Key,
+}
+
+impl Collection for Reduced {
+    type Output = PlFrame;
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    fn output_keys(&self) -> Vec<Key> {
+        vec![self.key.clone()]
+    }
+    fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
+        stack(&[self.key.clone()], values)
+    }
+    fn rebuild(&self, graph: Graph) -> Self {
+        Reduced {
+            graph,
+            key: self.key.clone(),
+        }
+    }
+}

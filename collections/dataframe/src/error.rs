@@ -1,0 +1,45 @@
+//! The errors of building a dataframe.
+
+use std::path::PathBuf;
+
+/// Why a dataframe could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A path that is not a file.
+    #[error("{}: no such file", path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A glob that matches no file.
+    #[error("no file matches {pattern:?}")]
+    NoFiles {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A glob that is not one.
+    #[error("bad pattern {pattern:?}: {message}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file whose schema could not be read.
+    #[error("{}: {message}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Polars' message.
+        message: String,
+    },
+    /// A step that does not fit the frame (a column that does not exist, a type mismatch).
+    #[error("{step}: {message}")]
+    Plan {
+        /// The step (`select`, `filter`, …).
+        step: String,
+        /// Polars' message, naming the column.
+        message: String,
+    },
+}

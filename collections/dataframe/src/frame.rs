@@ -1,0 +1,229 @@
+//! Partitions as Polars frames: the datum that holds one, and the op that makes one — a
+//! source (a frame in the graph, a Parquet or CSV file) and the per-partition steps, run as
+//! one Polars lazy plan, so Polars pushes projections and predicates into the readers.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use polars::prelude::{
+    DataFrame as PlFrame, Expr, IntoLazy, IpcStreamReader, IpcStreamWriter, LazyCsvReader,
+    LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SerReader, SerWriter, UnionArgs,
+    col,
+};
+use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+/// One partition: a Polars `DataFrame`. It crosses processes as Arrow IPC.
+///
+/// ```
+/// use polars::prelude::*;
+/// use rask_dataframe::Frame;
+/// let f = Frame(df!("a" => [1i64, 2])?);
+/// assert_eq!(f.0.height(), 2);
+/// # Ok::<(), PolarsError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Frame(pub PlFrame);
+
+impl Datum for Frame {
+    fn nbytes(&self) -> usize {
+        self.0.estimated_size()
+    }
+}
+
+fn encode(datum: &dyn Datum) -> Result<Vec<u8>, String> {
+    let f = (datum as &dyn std::any::Any)
+        .downcast_ref::<Frame>()
+        .ok_or("not a frame")?;
+    let mut buf = Vec::new();
+    let mut df = f.0.clone();
+    IpcStreamWriter::new(&mut buf)
+        .finish(&mut df)
+        .map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, String> {
+    let df = IpcStreamReader::new(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| e.to_string())?;
+    Ok(Value::new(Frame(df)))
+}
+
+rask_graph::register_value!(Frame, "rask-dataframe.frame", encode, decode);
+
+/// Where a partition's rows come from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Source {
+    /// The frame that is the task's argument.
+    Frame,
+    /// A Parquet file.
+    Parquet(PathBuf),
+    /// A CSV file with a header row.
+    Csv(PathBuf),
+}
+
+impl Source {
+    fn scan(&self, args: Args) -> Result<LazyFrame, TaskError> {
+        let polars = |e: polars::prelude::PolarsError| TaskError::new(e.to_string());
+        match self {
+            Source::Frame => {
+                let mut frames = Vec::new();
+                for v in args {
+                    frames.push(v.get::<Frame>()?.0.clone().lazy());
+                }
+                match frames.len() {
+                    1 => Ok(frames.pop().unwrap_or_default()),
+                    _ => polars::prelude::concat(frames, UnionArgs::default()).map_err(polars),
+                }
+            }
+            Source::Parquet(path) => {
+                let p = PlRefPath::try_from_path(path).map_err(polars)?;
+                LazyFrame::scan_parquet(p, ScanArgsParquet::default())
+                    .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
+            }
+            Source::Csv(path) => {
+                let p = PlRefPath::try_from_path(path).map_err(polars)?;
+                LazyCsvReader::new(p)
+                    .with_has_header(true)
+                    .finish()
+                    .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
+            }
+        }
+    }
+}
+
+/// One per-partition step of a Polars lazy plan.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Step {
+    Select(Vec<Expr>),
+    Filter(Expr),
+    WithColumns(Vec<Expr>),
+    Rename(Vec<(String, String)>),
+    Drop(Vec<String>),
+}
+
+impl Step {
+    pub(crate) fn apply(&self, lf: LazyFrame) -> LazyFrame {
+        match self {
+            Step::Select(e) => lf.select(e.clone()),
+            Step::Filter(e) => lf.filter(e.clone()),
+            Step::WithColumns(e) => lf.with_columns(e.clone()),
+            Step::Rename(pairs) => {
+                let (old, new): (Vec<&String>, Vec<&String>) =
+                    pairs.iter().map(|(a, b)| (a, b)).unzip();
+                lf.rename(old, new, true)
+            }
+            Step::Drop(names) => lf.drop(polars::prelude::Selector::ByName {
+                names: names.iter().map(|n| n.as_str().into()).collect(),
+                strict: true,
+            }),
+        }
+    }
+}
+
+/// Steps as JSON text: Polars' expressions serialize through serde, but not in a compact
+/// non-self-describing format such as the graph's.
+mod steps_text {
+    use super::Step;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub(crate) fn serialize<S: Serializer>(v: &Arc<[Step]>, s: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_string(&**v)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<[Step]>, D::Error> {
+        let text = String::deserialize(d)?;
+        let steps: Vec<Step> = serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
+        Ok(steps.into())
+    }
+}
+
+/// What a partition's task ends with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) enum Finish {
+    /// The frame itself.
+    Frame,
+    /// At most this many rows.
+    Head(u64),
+    /// One row of per-column aggregates (see [`Agg`]).
+    Aggregate(Agg),
+}
+
+/// A per-column reduction, as a chunk → combine → aggregate tree: each level aggregates the
+/// rows below it (sums and counts add up, minima and maxima are taken again); a mean is a sum
+/// and a count, divided at the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Agg {
+    /// Sums.
+    Sum,
+    /// Minima.
+    Min,
+    /// Maxima.
+    Max,
+    /// Non-null counts.
+    Count,
+}
+
+impl Agg {
+    /// The aggregates of the columns `names`, over the rows of the first level (`first`) or
+    /// over the partial results below.
+    pub(crate) fn exprs(self, names: &[String], first: bool) -> Vec<Expr> {
+        names
+            .iter()
+            .map(|n| {
+                let c = col(n.as_str());
+                match (self, first) {
+                    (Agg::Sum, _) | (Agg::Count, false) => c.sum(),
+                    (Agg::Min, _) => c.min(),
+                    (Agg::Max, _) => c.max(),
+                    (Agg::Count, true) => c.count().cast(polars::prelude::DataType::UInt64),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A partition's work: the source, the steps, the finish, as one lazy plan.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Partition {
+    pub(crate) source: Source,
+    #[serde(with = "steps_text")]
+    pub(crate) steps: Arc<[Step]>,
+    pub(crate) finish: Finish,
+    /// The columns an aggregate covers.
+    pub(crate) columns: Arc<[String]>,
+    /// Whether the input rows are partial aggregates (a tree level above the first).
+    pub(crate) combine: bool,
+    pub(crate) label: Arc<str>,
+}
+
+impl Op for Partition {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut lf = self.source.scan(args)?;
+        for s in self.steps.iter() {
+            lf = s.apply(lf);
+        }
+        lf = match &self.finish {
+            Finish::Frame => lf,
+            Finish::Head(n) => lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _),
+            Finish::Aggregate(agg) => lf.select(agg.exprs(&self.columns, !self.combine)),
+        };
+        let df = lf.collect().map_err(|e| TaskError::new(e.to_string()))?;
+        Ok(Value::new(Frame(df)))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Any
+    }
+}
+
+rask_graph::register_op!(Partition, "rask-dataframe.partition");
