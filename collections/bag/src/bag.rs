@@ -53,6 +53,8 @@ pub struct Bag<T> {
     label: &'static str,
     /// How many partial results each level of a reduction tree combines.
     split_every: usize,
+    /// A folder to remove if computing this bag fails (`to_textfiles`' temporary files).
+    cleanup: Option<Arc<PathBuf>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -64,6 +66,7 @@ impl<T> Clone for Bag<T> {
             name: Arc::clone(&self.name),
             label: self.label,
             split_every: self.split_every,
+            cleanup: self.cleanup.clone(),
             _t: PhantomData,
         }
     }
@@ -117,6 +120,7 @@ impl<T: Item> Bag<T> {
             name,
             label,
             split_every: SPLIT_EVERY,
+            cleanup: None,
             _t: PhantomData,
         }
     }
@@ -198,7 +202,10 @@ impl<T: Item> Bag<T> {
             stages: stages.into(),
             token: token_of(&[&self.chain.token, label, what]),
         };
-        Bag::from_chain(chain, label)
+        Bag {
+            split_every: self.split_every,
+            ..Bag::from_chain(chain, label)
+        }
     }
 
     fn with_func<U: Item>(&self, f: Func, stage: impl FnOnce(Func) -> Stage) -> Bag<U> {
@@ -265,10 +272,6 @@ impl<T: Item> Bag<T> {
         self.with_func(Func::flat(f), Stage::FlatMap)
     }
 
-    fn partials(&self, sink: Sink, label: &'static str, extra: &[Arg]) -> (Graph, Arc<str>) {
-        self.partials_named(sink, &format!("{label}-part"), label, extra)
-    }
-
     /// `sink` on each partition, in tasks named `name`.
     fn partials_named(
         &self,
@@ -276,8 +279,14 @@ impl<T: Item> Bag<T> {
         name: &str,
         label: &'static str,
         extra: &[Arg],
+        more: &str,
     ) -> (Graph, Arc<str>) {
-        let token = token_of(&[&self.chain.token, label, &format!("{sink:?}")]);
+        let token = token_of(&[
+            &self.chain.token,
+            label,
+            &format!("{sink:?}{extra:?}"),
+            more,
+        ]);
         let name: Arc<str> = key_name(name, &token).into();
         let mut graph = self.chain.base.clone();
         graph.add_layer(layer(&self.chain, &name, label, |_| sink.clone(), extra));
@@ -297,7 +306,10 @@ impl<T: Item> Bag<T> {
         keepdims: bool,
         merge: impl Fn(usize) -> (Sink, Option<Arg>),
     ) -> (Graph, Arc<str>) {
-        let (mut graph, partials) = self.partials(sink, label, extra);
+        // What the levels above do, and the extra arguments (initial values), name them too.
+        let above = format!("{:?}{:?}{extra:?}", merge(0), merge(1));
+        let (mut graph, partials) =
+            self.partials_named(sink, &format!("{label}-part"), label, extra, &above);
         let token = format!("{partials}-{}", self.split_every);
         let last = reduction_tree(
             &mut graph,
@@ -512,7 +524,7 @@ impl<T: Item> Bag<T> {
             f,
             output: Ty(&<U as ItemVtables>::FNS),
         };
-        let (graph, name) = self.partials_named(sink, label, "map_partitions", &[]);
+        let (graph, name) = self.partials_named(sink, label, "map_partitions", &[], "");
         Bag::over(graph, &name, self.npartitions(), label)
     }
 
@@ -901,7 +913,7 @@ impl<T: Item> Bag<T> {
             }
             let name: Arc<str> = key_name(
                 "take",
-                &token_of(&[&self.name, &(n - out.len()).to_string()]),
+                &token_of(&[&self.name, &i.to_string(), &(n - out.len()).to_string()]),
             )
             .into();
             let mut graph = self.chain.base.clone();
@@ -926,6 +938,7 @@ impl<T: Item> Bag<T> {
                 name,
                 label: "take",
                 split_every: self.split_every,
+                cleanup: None,
                 _t: PhantomData,
             };
             let key = part.key(0);
@@ -1280,12 +1293,14 @@ impl Bag<String> {
                 .collect(),
             _ => return Err(bad("more than one `*`")),
         };
-        let dir = finals[0]
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let dir = match (stars, finals.first()) {
+            (1, Some(first)) => first.parent().map(Path::to_path_buf).unwrap_or_default(),
+            (1, None) => base.parent().map(Path::to_path_buf).unwrap_or_default(),
+            _ => base.clone(),
+        };
         let token = token_of(&[&self.chain.token, "to_textfiles", &base.to_string_lossy()]);
         let temp_dir = dir.join(format!(".rask-tmp-{}", &token[..token.len().min(16)]));
+        let temp_dir_for_failure = temp_dir.clone();
         let write: Arc<str> = key_name("write-textfiles", &token).into();
         let mut graph = self.chain.base.clone();
         graph.add_layer(layer(
@@ -1311,7 +1326,10 @@ impl Bag<String> {
         graph.add_layer(Layer::per_partition(Arc::clone(&commit), 1, |_| {
             Task::from_arc(Arc::clone(&op), inputs.clone())
         }));
-        Ok(Bag::over(graph, &commit, 1, "to_textfiles"))
+        Ok(Bag {
+            cleanup: Some(Arc::new(temp_dir_for_failure)),
+            ..Bag::over(graph, &commit, 1, "to_textfiles")
+        })
     }
 }
 
@@ -1398,6 +1416,13 @@ impl<T: Item> Collection for Bag<T> {
 
     fn finalize(&self, values: Vec<Value>) -> Result<Vec<T>, ComputeError> {
         concat_values(&self.output_keys(), values)
+    }
+
+    fn on_failure(&self, _error: &ComputeError) {
+        // A failed `to_textfiles` leaves none of its parts behind.
+        if let Some(dir) = &self.cleanup {
+            let _ = std::fs::remove_dir_all(&**dir);
+        }
     }
 
     fn rebuild(&self, graph: Graph) -> Self {

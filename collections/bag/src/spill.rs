@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rask_graph::{Datum, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -16,16 +16,30 @@ fn io_error(path: &Path, e: std::io::Error) -> TaskError {
 }
 
 /// Where a split's buckets are: a file, and per bucket its segments (offset, length).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct SpilledBuckets {
     path: PathBuf,
     /// The registered name of the segments' partition values.
     value: String,
     segments: Vec<Vec<(u64, u64)>>,
-    /// Whether this handle removes the file when dropped: the one the split made (a copy
-    /// sent to another process reads the file but leaves it).
+    /// Whether this handle removes the file when dropped: the one the split made, until it
+    /// is encoded (sent to another process, or written out by a worker's memory manager,
+    /// which then drops it): from then on the file outlives every handle rather than go
+    /// while a copy still needs it.
     #[serde(skip)]
-    owner: bool,
+    owner: AtomicBool,
+}
+
+impl Serialize for SpilledBuckets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        self.owner.store(false, Ordering::Relaxed);
+        let mut st = s.serialize_struct("SpilledBuckets", 3)?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("value", &self.value)?;
+        st.serialize_field("segments", &self.segments)?;
+        st.end()
+    }
 }
 
 impl Datum for SpilledBuckets {}
@@ -34,7 +48,7 @@ rask_graph::register_value!(SpilledBuckets, "rask-bag.spilled-buckets");
 
 impl Drop for SpilledBuckets {
     fn drop(&mut self) {
-        if self.owner {
+        if self.owner.load(Ordering::Relaxed) {
             let _ = std::fs::remove_file(&self.path);
         }
     }
@@ -92,7 +106,7 @@ impl SpillFile {
                 path,
                 value: String::new(),
                 segments: vec![Vec::new(); buckets],
-                owner: true,
+                owner: AtomicBool::new(true),
             },
             file,
             written: 0,

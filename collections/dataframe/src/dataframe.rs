@@ -163,7 +163,7 @@ impl DataFrame {
                 (Source::Frame, vec![Arg::Value(v)])
             })
             .collect();
-        let schema = df.schema().clone();
+        let schema = Arc::clone(df.schema());
         DataFrame::from_sources(Graph::new(), sources, schema, tokens.finish())
     }
 
@@ -194,7 +194,7 @@ impl DataFrame {
             label: "schema".into(),
         };
         let schema = rask_graph::Op::run(&first, Default::default())
-            .and_then(|v| Ok(v.get::<Frame>()?.0.schema().clone()))
+            .and_then(|v| Ok(Arc::clone(v.get::<Frame>()?.0.schema())))
             .map_err(|e| FrameError::Read {
                 path: files[0].clone(),
                 message: e.to_string(),
@@ -244,11 +244,13 @@ impl DataFrame {
             step: what.to_string(),
             message: e.to_string(),
         })?;
+        // JSON writes NaN and the infinities as null: the Debug form tells them apart.
+        let token = token_of(&[&self.token, what, &text, &format!("{step:?}")]);
         steps.push(step);
         let mut df = DataFrame {
             steps: steps.into(),
             schema,
-            token: token_of(&[&self.token, what, &text]),
+            token,
             ..self.clone()
         };
         df.build();
@@ -350,8 +352,6 @@ impl DataFrame {
         let token = token_of(&[&self.token, &label]);
         let chunk: Arc<str> = key_name(&format!("{label}-chunk"), &token).into();
         let mut graph = self.base.clone();
-        let mut df = self.clone();
-        df.steps = self.steps.clone();
         let columns_arc: Arc<[String]> = columns.clone().into();
         let layer = Layer::per_partition(Arc::clone(&chunk), self.sources.len(), |i| {
             let (source, args) = &self.sources[i as usize];
@@ -461,7 +461,7 @@ impl Collection for DataFrame {
 
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
         let df = stack(&self.output_keys(), values)?;
-        if df.width() == 0 && self.schema.len() > 0 {
+        if df.width() == 0 && !self.schema.is_empty() {
             return Ok(PlFrame::empty_with_schema(&self.schema));
         }
         Ok(df)
@@ -490,7 +490,7 @@ impl Collection for Partial {
         vec![self.key.clone()]
     }
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
-        stack(&[self.key.clone()], values)
+        stack(std::slice::from_ref(&self.key), values)
     }
     fn rebuild(&self, graph: Graph) -> Self {
         Partial {
@@ -517,7 +517,7 @@ impl Collection for Reduced {
         vec![self.key.clone()]
     }
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
-        stack(&[self.key.clone()], values)
+        stack(std::slice::from_ref(&self.key), values)
     }
     fn rebuild(&self, graph: Graph) -> Self {
         Reduced {

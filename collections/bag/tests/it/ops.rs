@@ -380,6 +380,30 @@ fn a_shuffle_past_its_memory_budget_spills_to_disk_and_cleans_up() {
 }
 
 #[test]
+fn reductions_differing_above_their_partitions_get_keys_of_their_own() {
+    let b = Bag::from_sequence((1..=20i64).collect(), 4);
+    // The same per-partition step, different aggregates or initial values.
+    let longest = b.reduction(part_len, most);
+    let total = b.reduction(part_len, total);
+    assert_ne!(longest.output_keys(), total.output_keys());
+    let (l, t) =
+        rask_graph::compute_all_with((&longest, &total), &rask_local::SyncScheduler).unwrap();
+    assert_eq!((l, t), (5, 20));
+    let from0 = b.fold(0, add, add);
+    let from10 = b.fold(10, add, add);
+    assert_ne!(from0.output_keys(), from10.output_keys());
+    assert_eq!(everywhere(&from10), 210 + 40);
+    // The tree's width survives later steps.
+    let narrow = b.split_every(2).map(double).sum();
+    let wide = b.map(double).sum();
+    assert!(narrow.graph().len() > wide.graph().len());
+    // take reads past an empty first partition.
+    let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    let gaps = Bag::from_sequence((1..=20i64).collect(), 4).filter(|x| *x > 5);
+    assert_eq!(gaps.take(3).unwrap(), [6, 7, 8]);
+}
+
+#[test]
 fn zipped_bags_must_match_in_partitions_and_lengths() {
     let a = Bag::from_sequence(vec![1i64, 2, 3, 4], 2);
     let e = a
