@@ -173,9 +173,25 @@ impl DataFrame {
         Self::read(pattern, Source::Parquet)
     }
 
-    /// A partition per CSV file (with a header row) `pattern` names.
+    /// A partition per CSV file (with a header row) `pattern` names. The column types are
+    /// inferred from the first file and every file is read with them (a value that does not
+    /// fit is an error naming its file).
     pub fn read_csv(pattern: &str) -> Result<Self, FrameError> {
-        Self::read(pattern, Source::Csv)
+        let df = Self::read(pattern, |path| Source::Csv { path, schema: None })?;
+        let schema = Arc::clone(&df.schema);
+        let sources = (df.sources.iter())
+            .map(|(source, args)| match source {
+                Source::Csv { path, .. } => (
+                    Source::Csv {
+                        path: path.clone(),
+                        schema: Some(Arc::clone(&schema)),
+                    },
+                    args.clone(),
+                ),
+                other => (other.clone(), args.clone()),
+            })
+            .collect();
+        Ok(DataFrame::from_sources(df.base, sources, schema, df.token))
     }
 
     fn read(pattern: &str, source: fn(PathBuf) -> Source) -> Result<Self, FrameError> {

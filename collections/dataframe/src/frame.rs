@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use polars::prelude::{
     DataFrame as PlFrame, Expr, IntoLazy, IpcStreamReader, IpcStreamWriter, LazyCsvReader,
-    LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SerReader, SerWriter, UnionArgs,
-    col,
+    LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
+    UnionArgs, col,
 };
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -60,8 +60,44 @@ pub(crate) enum Source {
     Frame,
     /// A Parquet file.
     Parquet(PathBuf),
-    /// A CSV file with a header row.
-    Csv(PathBuf),
+    /// A CSV file with a header row, read with the dataframe's schema (the first file's): a
+    /// file whose values do not fit it is an error naming the file, as Dask's mismatched
+    /// dtypes are, not a partition of other types.
+    Csv {
+        path: PathBuf,
+        #[serde(with = "schema_text")]
+        schema: Option<SchemaRef>,
+    },
+}
+
+/// A schema as JSON text (its types do not fit a non-self-describing format).
+mod schema_text {
+    use polars::prelude::{Schema, SchemaRef};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    pub(crate) fn serialize<S: Serializer>(v: &Option<SchemaRef>, s: S) -> Result<S::Ok, S::Error> {
+        let text = match v {
+            Some(schema) => {
+                Some(serde_json::to_string(&**schema).map_err(serde::ser::Error::custom)?)
+            }
+            None => None,
+        };
+        text.serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SchemaRef>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => {
+                let schema: Schema =
+                    serde_json::from_str(&text).map_err(serde::de::Error::custom)?;
+                Ok(Some(Arc::new(schema)))
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 impl Source {
@@ -83,10 +119,11 @@ impl Source {
                 LazyFrame::scan_parquet(p, ScanArgsParquet::default())
                     .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
             }
-            Source::Csv(path) => {
+            Source::Csv { path, schema } => {
                 let p = PlRefPath::try_from_path(path).map_err(polars)?;
                 LazyCsvReader::new(p)
                     .with_has_header(true)
+                    .with_schema(schema.clone())
                     .finish()
                     .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
             }
@@ -217,7 +254,12 @@ impl Op for Partition {
             Finish::Head(n) => lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _),
             Finish::Aggregate(agg) => lf.select(agg.exprs(&self.columns, !self.combine)),
         };
-        let df = lf.collect().map_err(|e| TaskError::new(e.to_string()))?;
+        let df = lf.collect().map_err(|e| match &self.source {
+            Source::Parquet(path) | Source::Csv { path, .. } => {
+                TaskError::new(format!("{}: {e}", path.display()))
+            }
+            Source::Frame => TaskError::new(e.to_string()),
+        })?;
         Ok(Value::new(Frame(df)))
     }
 

@@ -177,6 +177,14 @@ fn parquet_and_csv_files_are_partitions() {
     let csv = DataFrame::read_csv(&format!("{}/c*.csv", dir.display())).unwrap();
     assert_eq!(csv.columns(), ["k", "x", "y"]);
     check(&csv, &pl);
+    // A later file whose values do not fit the first file's types: an error naming it.
+    std::fs::write(dir.join("m0.csv"), "k,x\na,1\nb,2\n").unwrap();
+    std::fs::write(dir.join("m1.csv"), "k,x\nc,1.5\n").unwrap();
+    let mixed = DataFrame::read_csv(&format!("{}/m*.csv", dir.display())).unwrap();
+    for (name, s) in schedulers() {
+        let err = mixed.compute_with(s).unwrap_err().to_string();
+        assert!(err.contains("m1.csv"), "{name}: {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
