@@ -342,7 +342,7 @@ impl DataFrame {
                 ),
             );
             graph.add_layer(layer);
-            let part = Partial {
+            let part = Reduced {
                 graph,
                 key: Key::with_name(&name, [0]),
             }
@@ -491,32 +491,8 @@ impl Collection for DataFrame {
     }
 }
 
-/// One frame in a graph (a partition's head).
-struct Partial {
-    graph: Graph,
-    key: Key,
-}
-
-impl Collection for Partial {
-    type Output = PlFrame;
-    fn graph(&self) -> &Graph {
-        &self.graph
-    }
-    fn output_keys(&self) -> Vec<Key> {
-        vec![self.key.clone()]
-    }
-    fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
-        stack(std::slice::from_ref(&self.key), values)
-    }
-    fn rebuild(&self, graph: Graph) -> Self {
-        Partial {
-            graph,
-            key: self.key.clone(),
-        }
-    }
-}
-
-/// A reduction's result: one row of a value per column (`sum`, `min`, `max`, `count`).
+/// One frame in a graph: a reduction's result, one row of a value per column (`sum`, `min`,
+/// `max`, `count`), or a partition's head.
 #[must_use = "a reduction is lazy: compute it"]
 #[derive(Clone, Debug)]
 pub struct Reduced {
