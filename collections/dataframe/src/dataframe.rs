@@ -10,7 +10,7 @@ use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 
 use crate::error::FrameError;
-use crate::frame::{Agg, Finish, Frame, Partition, Source, Step};
+use crate::frame::{Agg, Finish, Frame, Level, Partition, Source, Step};
 
 /// How many partial results each level of a reduction tree combines.
 const SPLIT_EVERY: usize = 8;
@@ -138,7 +138,7 @@ impl DataFrame {
                     steps: Arc::clone(&self.steps),
                     finish: finish.clone(),
                     columns: Arc::clone(&columns),
-                    combine: false,
+                    level: Level::First,
                     label: "frame".into(),
                 },
                 args.iter().cloned(),
@@ -206,7 +206,7 @@ impl DataFrame {
             steps: Arc::from([]),
             finish: Finish::Head(0),
             columns: Arc::from([]),
-            combine: false,
+            level: Level::First,
             label: "schema".into(),
         };
         let schema = rask_graph::Op::run(&first, Default::default())
@@ -335,7 +335,7 @@ impl DataFrame {
                         steps: Arc::clone(&self.steps),
                         finish: Finish::Head((n - have) as u64),
                         columns: Arc::from([]),
-                        combine: false,
+                        level: Level::First,
                         label: "head".into(),
                     },
                     args.iter().cloned(),
@@ -377,21 +377,24 @@ impl DataFrame {
                     steps: Arc::clone(&self.steps),
                     finish: Finish::Aggregate(agg),
                     columns: Arc::clone(&columns_arc),
-                    combine: false,
+                    level: Level::First,
                     label: Arc::from(label.as_str()),
                 },
                 args.iter().cloned(),
             )
         });
         graph.add_layer(layer);
-        let op: Arc<dyn rask_graph::Op> = Arc::new(Partition {
-            source: Source::Frame,
-            steps: Arc::from([]),
-            finish: Finish::Aggregate(agg),
-            columns: columns_arc,
-            combine: true,
-            label: Arc::from(label.as_str()),
-        });
+        let level_op = |level: Level| -> Arc<dyn rask_graph::Op> {
+            Arc::new(Partition {
+                source: Source::Frame,
+                steps: Arc::from([]),
+                finish: Finish::Aggregate(agg),
+                columns: Arc::clone(&columns_arc),
+                level,
+                label: Arc::from(label.as_str()),
+            })
+        };
+        let (combine, last) = (level_op(Level::Combine), level_op(Level::Last));
         let last = reduction_tree(
             &mut graph,
             chunk,
@@ -404,7 +407,7 @@ impl DataFrame {
                     &format!("{label}-{}", if l.last { "aggregate" } else { "combine" }),
                     &format!("{token}-{}", l.depth),
                 );
-                let op = Arc::clone(&op);
+                let op = Arc::clone(if l.last { &last } else { &combine });
                 TreeLevel::new(name, move |_, inputs| {
                     Task::from_arc(Arc::clone(&op), inputs)
                 })
@@ -429,6 +432,12 @@ impl DataFrame {
     /// The largest value of each numeric column, as one row.
     pub fn max(&self) -> Result<Reduced, FrameError> {
         self.aggregate(Agg::Max)
+    }
+
+    /// The mean of each numeric column's values (not null), as one row of `f64`s (null for
+    /// a column with no values).
+    pub fn mean(&self) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Mean)
     }
 
     /// How many values (not null) each column holds, as one row of `u64`s.

@@ -204,24 +204,59 @@ pub enum Agg {
     Max,
     /// Non-null counts.
     Count,
+    /// Means of the non-null values (null where there are none).
+    Mean,
+}
+
+/// Where a task stands in a reduction tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Level {
+    /// On a partition's rows.
+    First,
+    /// On partial results.
+    Combine,
+    /// On partial results, giving the answer.
+    Last,
+}
+
+/// The name of the count beside a mean's partial sum of column `n`.
+fn count_of(n: &str) -> String {
+    format!("{n}\u{1f}count")
 }
 
 impl Agg {
-    /// The aggregates of the columns `names`, over the rows of the first level (`first`) or
-    /// over the partial results below.
-    pub(crate) fn exprs(self, names: &[String], first: bool) -> Vec<Expr> {
-        names
-            .iter()
-            .map(|n| {
-                let c = col(n.as_str());
-                match (self, first) {
-                    (Agg::Sum, _) | (Agg::Count, false) => c.sum(),
-                    (Agg::Min, _) => c.min(),
-                    (Agg::Max, _) => c.max(),
-                    (Agg::Count, true) => c.count().cast(polars::prelude::DataType::UInt64),
+    /// The aggregates of the columns `names` at `level`.
+    pub(crate) fn exprs(self, names: &[String], level: Level) -> Vec<Expr> {
+        use polars::prelude::{DataType, Literal, NULL, lit, when};
+        let mut out = Vec::new();
+        for n in names {
+            let c = col(n.as_str());
+            match (self, level) {
+                (Agg::Sum, _) | (Agg::Count, Level::Combine | Level::Last) => out.push(c.sum()),
+                (Agg::Min, _) => out.push(c.min()),
+                (Agg::Max, _) => out.push(c.max()),
+                (Agg::Count, Level::First) => out.push(c.count().cast(DataType::UInt64)),
+                (Agg::Mean, Level::First) => {
+                    out.push(c.clone().cast(DataType::Float64).sum());
+                    out.push(c.count().cast(DataType::UInt64).alias(count_of(n)));
                 }
-            })
-            .collect()
+                (Agg::Mean, Level::Combine) => {
+                    out.push(c.sum());
+                    out.push(col(count_of(n)).sum());
+                }
+                (Agg::Mean, Level::Last) => {
+                    let count = col(count_of(n)).sum();
+                    let mean = c.sum() / count.clone().cast(DataType::Float64);
+                    out.push(
+                        when(count.gt(lit(0u64)))
+                            .then(mean)
+                            .otherwise(NULL.lit().cast(DataType::Float64))
+                            .alias(n.as_str()),
+                    );
+                }
+            }
+        }
+        out
     }
 }
 
@@ -234,8 +269,8 @@ pub struct Partition {
     pub(crate) finish: Finish,
     /// The columns an aggregate covers.
     pub(crate) columns: Arc<[String]>,
-    /// Whether the input rows are partial aggregates (a tree level above the first).
-    pub(crate) combine: bool,
+    /// Where an aggregate stands in its tree.
+    pub(crate) level: Level,
     pub(crate) label: Arc<str>,
 }
 
@@ -252,7 +287,7 @@ impl Op for Partition {
         lf = match &self.finish {
             Finish::Frame => lf,
             Finish::Head(n) => lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _),
-            Finish::Aggregate(agg) => lf.select(agg.exprs(&self.columns, !self.combine)),
+            Finish::Aggregate(agg) => lf.select(agg.exprs(&self.columns, self.level)),
         };
         let df = lf.collect().map_err(|e| match &self.source {
             Source::Parquet(path) | Source::Csv { path, .. } => {

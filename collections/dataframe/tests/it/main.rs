@@ -115,6 +115,25 @@ fn reductions_match_polars() {
             lf.select([col("k"), col("x"), col("y")].map(|c| c.count().cast(DataType::UInt64)))
         });
         check(&ddf.count().unwrap(), &counts);
+        // Means: a sum and a count per partition, divided at the end (within rounding).
+        let want = whole(&pl, |lf| lf.select([col("x").mean(), col("y").mean()]));
+        for (name, s) in schedulers() {
+            let got = ddf.mean().unwrap().compute_with(s).unwrap();
+            assert_eq!(got.get_column_names(), want.get_column_names(), "{name}");
+            for c in ["x", "y"] {
+                let (g, w) = (
+                    got.column(c).unwrap().f64().unwrap().get(0),
+                    want.column(c).unwrap().f64().unwrap().get(0),
+                );
+                match (g, w) {
+                    (Some(g), Some(w)) => assert!(
+                        (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                        "{name} {c}: {g} vs {w}"
+                    ),
+                    _ => assert_eq!(g, w, "{name} {c}: rows {rows}"),
+                }
+            }
+        }
         // After steps too.
         let pos = ddf.filter(col("x").gt(lit(0))).unwrap();
         check(
