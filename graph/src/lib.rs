@@ -60,6 +60,7 @@ pub mod delayed;
 pub mod dot;
 mod error;
 pub mod exec;
+pub mod files;
 mod fuse;
 mod graph;
 pub mod item;

@@ -1512,38 +1512,6 @@ pub struct ReadOptions {
     pub bad_lines: BadLines,
 }
 
-/// The files `patterns` name: each a path or a glob; an error for a missing path or a glob
-/// that matches nothing.
-fn expand(patterns: &[&str]) -> Result<Vec<PathBuf>, BagError> {
-    let mut out = Vec::new();
-    for p in patterns {
-        if !p.contains(['*', '?', '[']) {
-            let path = PathBuf::from(p);
-            if !path.is_file() {
-                return Err(BagError::Missing { path });
-            }
-            out.push(path);
-            continue;
-        }
-        let paths = glob::glob(p).map_err(|e| BagError::Pattern {
-            pattern: p.to_string(),
-            message: e.to_string(),
-        })?;
-        let mut found: Vec<PathBuf> = paths
-            .filter_map(Result::ok)
-            .filter(|p| p.is_file())
-            .collect();
-        if found.is_empty() {
-            return Err(BagError::NoFiles {
-                pattern: p.to_string(),
-            });
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
-}
-
 /// The parts of each file: byte ranges of uncompressed files when `blocksize` is given.
 fn parts(paths: &[PathBuf], blocksize: Option<u64>) -> Result<Vec<Lines>, BagError> {
     let mut out = Vec::new();
@@ -1613,7 +1581,7 @@ fn read_token(what: &str, lines: &[Lines]) -> String {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn read_text(patterns: &[&str], options: ReadOptions) -> Result<Bag<String>, BagError> {
-    let lines = parts(&expand(patterns)?, options.blocksize)?;
+    let lines = parts(&rask_graph::files::expand(patterns)?, options.blocksize)?;
     let token = read_token("read_text", &lines);
     let sources = lines
         .into_iter()
@@ -1637,7 +1605,7 @@ pub fn read_json_lines<T: Item>(
     patterns: &[&str],
     options: ReadOptions,
 ) -> Result<Bag<T>, BagError> {
-    let lines = parts(&expand(patterns)?, options.blocksize)?;
+    let lines = parts(&rask_graph::files::expand(patterns)?, options.blocksize)?;
     let token = read_token(
         &format!(
             "read_json_lines-{:?}-{}",

@@ -44,3 +44,14 @@ pub enum BagError {
         source: std::io::Error,
     },
 }
+
+impl From<rask_graph::files::FilesError> for BagError {
+    fn from(e: rask_graph::files::FilesError) -> Self {
+        use rask_graph::files::FilesError as F;
+        match e {
+            F::Missing { path } => BagError::Missing { path },
+            F::NoFiles { pattern } => BagError::NoFiles { pattern },
+            F::Pattern { pattern, message } => BagError::Pattern { pattern, message },
+        }
+    }
+}

@@ -73,32 +73,6 @@ fn token_of(parts: &[&str]) -> String {
     t.finish()
 }
 
-/// The files `pattern` names: a path, or a glob matching at least one file.
-fn expand(pattern: &str) -> Result<Vec<PathBuf>, FrameError> {
-    if !pattern.contains(['*', '?', '[']) {
-        let path = PathBuf::from(pattern);
-        if !path.is_file() {
-            return Err(FrameError::Missing { path });
-        }
-        return Ok(vec![path]);
-    }
-    let paths = glob::glob(pattern).map_err(|e| FrameError::Pattern {
-        pattern: pattern.to_string(),
-        message: e.to_string(),
-    })?;
-    let mut found: Vec<PathBuf> = paths
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    if found.is_empty() {
-        return Err(FrameError::NoFiles {
-            pattern: pattern.to_string(),
-        });
-    }
-    Ok(found)
-}
-
 impl DataFrame {
     fn from_sources(
         base: Graph,
@@ -195,7 +169,7 @@ impl DataFrame {
     }
 
     fn read(pattern: &str, source: fn(PathBuf) -> Source) -> Result<Self, FrameError> {
-        let files = expand(pattern)?;
+        let files = rask_graph::files::expand(&[pattern])?;
         let sources: Vec<(Source, Vec<Arg>)> = files
             .iter()
             .map(|p| (source(p.clone()), Vec::new()))

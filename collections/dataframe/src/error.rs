@@ -43,3 +43,14 @@ pub enum FrameError {
         message: String,
     },
 }
+
+impl From<rask_graph::files::FilesError> for FrameError {
+    fn from(e: rask_graph::files::FilesError) -> Self {
+        use rask_graph::files::FilesError as F;
+        match e {
+            F::Missing { path } => FrameError::Missing { path },
+            F::NoFiles { pattern } => FrameError::NoFiles { pattern },
+            F::Pattern { pattern, message } => FrameError::Pattern { pattern, message },
+        }
+    }
+}
