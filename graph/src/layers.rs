@@ -147,8 +147,8 @@ impl std::fmt::Debug for TreeLevel<'_> {
 /// `level(info)` names each level's layer and makes its tasks. Returns the last layer's name.
 ///
 /// `split_every` below 2 is taken as 2 (a level must combine something). A reduced axis of no
-/// blocks gives one task of no inputs; axes the grid does not have are ignored. A reduced axis of no
-/// blocks gives one task of no inputs.
+/// blocks gives one task of no inputs; axes the grid does not have are ignored. There is
+/// always at least one level, so the last level's op sees even a single partial.
 pub fn reduction_tree<'a>(
     graph: &mut Graph,
     partials: Arc<str>,

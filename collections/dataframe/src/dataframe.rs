@@ -9,11 +9,12 @@ use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
 
+use crate::agg::{Agg, GroupSpec, Level, Spec};
 use crate::error::FrameError;
-use crate::frame::{Agg, Finish, Frame, Level, Partition, Source, Step};
+use crate::frame::{Finish, Frame, Partition, Source, Step};
 
 /// How many partial results each level of a reduction tree combines.
-const SPLIT_EVERY: usize = 8;
+pub(crate) const SPLIT_EVERY: usize = 8;
 
 /// A lazy dataframe in partitions, each a Polars `DataFrame`: Dask's `dask.dataframe`.
 /// Per-partition operations (`select`, `filter`, `with_columns`, …) add steps to one Polars
@@ -37,15 +38,15 @@ const SPLIT_EVERY: usize = 8;
 #[derive(Clone)]
 pub struct DataFrame {
     /// The graph of what the sources read.
-    base: Graph,
+    pub(crate) base: Graph,
     /// A source per partition, with the task arguments it reads.
-    sources: Arc<[(Source, Vec<Arg>)]>,
-    steps: Arc<[Step]>,
-    schema: SchemaRef,
+    pub(crate) sources: Arc<[(Source, Vec<Arg>)]>,
+    pub(crate) steps: Arc<[Step]>,
+    pub(crate) schema: SchemaRef,
     /// Names the partitions' plan so far.
-    token: String,
-    graph: Graph,
-    name: Arc<str>,
+    pub(crate) token: String,
+    pub(crate) graph: Graph,
+    pub(crate) name: Arc<str>,
 }
 
 impl fmt::Debug for DataFrame {
@@ -65,7 +66,7 @@ impl fmt::Display for DataFrame {
     }
 }
 
-fn token_of(parts: &[&str]) -> String {
+pub(crate) fn token_of(parts: &[&str]) -> String {
     let mut t = Tokenizer::new();
     for p in parts {
         t.write_str(p);
@@ -74,7 +75,7 @@ fn token_of(parts: &[&str]) -> String {
 }
 
 impl DataFrame {
-    fn from_sources(
+    pub(crate) fn from_sources(
         base: Graph,
         sources: Vec<(Source, Vec<Arg>)>,
         schema: SchemaRef,
@@ -97,13 +98,13 @@ impl DataFrame {
     fn build(&mut self) {
         self.name = key_name("frame", &self.token).into();
         let mut graph = self.base.clone();
-        graph.add_layer(self.layer(&self.name, Finish::Frame));
+        graph.add_layer(self.layer(&self.name, Finish::Frame, "frame"));
         self.graph = graph;
     }
 
     /// A task per partition: source, steps, then `finish`.
-    fn layer(&self, name: &Arc<str>, finish: Finish) -> Layer {
-        let columns: Arc<[String]> = self.columns().into();
+    pub(crate) fn layer(&self, name: &Arc<str>, finish: Finish, label: &str) -> Layer {
+        let label: Arc<str> = label.into();
         Layer::per_partition(Arc::clone(name), self.sources.len(), |i| {
             let (source, args) = &self.sources[i as usize];
             Task::new(
@@ -111,9 +112,7 @@ impl DataFrame {
                     source: source.clone(),
                     steps: Arc::clone(&self.steps),
                     finish: finish.clone(),
-                    columns: Arc::clone(&columns),
-                    level: Level::First,
-                    label: "frame".into(),
+                    label: Arc::clone(&label),
                 },
                 args.iter().cloned(),
             )
@@ -179,8 +178,6 @@ impl DataFrame {
             source: sources[0].0.clone(),
             steps: Arc::from([]),
             finish: Finish::Head(0),
-            columns: Arc::from([]),
-            level: Level::First,
             label: "schema".into(),
         };
         let schema = rask_graph::Op::run(&first, Default::default())
@@ -211,6 +208,22 @@ impl DataFrame {
     /// The column names, in order.
     pub fn columns(&self) -> Vec<String> {
         self.schema.iter_names().map(|n| n.to_string()).collect()
+    }
+
+    /// The column `name`, or an error naming it and the nearest column there is.
+    pub(crate) fn column(&self, name: &str) -> Result<(), FrameError> {
+        if self.schema.contains(name) {
+            return Ok(());
+        }
+        let nearest = (self.schema.iter_names())
+            .map(|n| (strsim::damerau_levenshtein(name, n), n))
+            .min()
+            .filter(|(d, n)| *d <= n.len().max(name.len()) / 2 + 1)
+            .map(|(_, n)| n.to_string());
+        Err(FrameError::Column {
+            name: name.to_string(),
+            nearest,
+        })
     }
 
     /// The columns' names and types.
@@ -296,31 +309,8 @@ impl DataFrame {
             if have >= n {
                 break;
             }
-            let name: Arc<str> =
-                key_name("head", &format!("{}-{}-{i}", self.token, n - have)).into();
-            let (source, args) = &self.sources[i];
-            let mut graph = self.base.clone();
-            let mut layer = Layer::new(Arc::clone(&name));
-            layer.insert(
-                [0],
-                Task::new(
-                    Partition {
-                        source: source.clone(),
-                        steps: Arc::clone(&self.steps),
-                        finish: Finish::Head((n - have) as u64),
-                        columns: Arc::from([]),
-                        level: Level::First,
-                        label: "head".into(),
-                    },
-                    args.iter().cloned(),
-                ),
-            );
-            graph.add_layer(layer);
-            let part = Reduced {
-                graph,
-                key: Key::with_name(&name, [0]),
-            }
-            .compute_with(scheduler)?;
+            let (graph, key) = self.head_graph(i, n - have);
+            let part = Reduced { graph, key }.compute_with(scheduler)?;
             out = Some(match out {
                 None => part,
                 Some(mut acc) => {
@@ -332,40 +322,54 @@ impl DataFrame {
         Ok(out.unwrap_or_else(|| PlFrame::empty_with_schema(&self.schema)))
     }
 
-    /// A per-column reduction tree over the numeric columns.
-    fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
-        let columns: Vec<String> = (self.schema.iter())
-            .filter(|(_, t)| t.is_primitive_numeric() || agg == Agg::Count)
-            .map(|(n, _)| n.to_string())
-            .collect();
-        let label = format!("{agg:?}").to_lowercase();
-        let token = token_of(&[&self.token, &label]);
-        let chunk: Arc<str> = key_name(&format!("{label}-chunk"), &token).into();
+    /// The graph of the first `n` rows of partition `i`, and its key.
+    pub(crate) fn head_graph(&self, i: usize, n: usize) -> (Graph, Key) {
+        let name: Arc<str> = key_name("head", &format!("{}-{n}-{i}", self.token)).into();
+        let (source, args) = &self.sources[i];
         let mut graph = self.base.clone();
-        let columns_arc: Arc<[String]> = columns.clone().into();
-        let layer = Layer::per_partition(Arc::clone(&chunk), self.sources.len(), |i| {
-            let (source, args) = &self.sources[i as usize];
+        let mut layer = Layer::new(Arc::clone(&name));
+        layer.insert(
+            [0],
             Task::new(
                 Partition {
                     source: source.clone(),
                     steps: Arc::clone(&self.steps),
-                    finish: Finish::Aggregate(agg),
-                    columns: Arc::clone(&columns_arc),
-                    level: Level::First,
-                    label: Arc::from(label.as_str()),
+                    finish: Finish::Head(n as u64),
+                    label: "head".into(),
                 },
                 args.iter().cloned(),
-            )
-        });
+            ),
+        );
         graph.add_layer(layer);
+        (graph, Key::with_name(&name, [0]))
+    }
+
+    /// `spec` as a reduction tree over the partitions, combining `split_every` partial
+    /// results per level: the graph and the key of its one result, sorted by the keys.
+    pub(crate) fn tree(
+        &self,
+        spec: GroupSpec,
+        label: &str,
+        token: &str,
+        split_every: usize,
+    ) -> (Graph, Key) {
+        let spec = Arc::new(spec);
+        let chunk: Arc<str> = key_name(&format!("{label}-chunk"), token).into();
+        let mut graph = self.base.clone();
+        let finish = |level| Finish::Group {
+            spec: Arc::clone(&spec),
+            level,
+            sort: true,
+            buckets: 0,
+        };
+        graph.add_layer(self.layer(&chunk, finish(Level::First), label));
+        let label: Arc<str> = label.into();
         let level_op = |level: Level| -> Arc<dyn rask_graph::Op> {
             Arc::new(Partition {
                 source: Source::Frame,
                 steps: Arc::from([]),
-                finish: Finish::Aggregate(agg),
-                columns: Arc::clone(&columns_arc),
-                level,
-                label: Arc::from(label.as_str()),
+                finish: finish(level),
+                label: Arc::clone(&label),
             })
         };
         let (combine, last) = (level_op(Level::Combine), level_op(Level::Last));
@@ -374,7 +378,7 @@ impl DataFrame {
             chunk,
             &[self.npartitions()],
             &[0],
-            SPLIT_EVERY,
+            split_every,
             false,
             |l| {
                 let name = key_name(
@@ -387,10 +391,29 @@ impl DataFrame {
                 })
             },
         );
-        Ok(Reduced {
-            key: Key::with_name(&last, []),
-            graph,
-        })
+        (graph, Key::with_name(&last, []))
+    }
+
+    /// `agg` of each numeric column (each column for a count), as one row.
+    fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
+        let counts = matches!(agg, Agg::Count | Agg::Size);
+        let specs = (self.schema.iter())
+            .filter(|(_, t)| t.is_primitive_numeric() || counts)
+            .map(|(n, _)| Spec {
+                agg,
+                input: n.to_string(),
+                output: n.to_string(),
+            })
+            .collect();
+        let spec = GroupSpec {
+            keys: Vec::new(),
+            specs,
+        };
+        let label = format!("{agg:?}").to_lowercase();
+        let label = label.split([' ', '{']).next().unwrap_or("aggregate");
+        let token = token_of(&[&self.token, &format!("{spec:?}")]);
+        let (graph, key) = self.tree(spec, label, &token, SPLIT_EVERY);
+        Ok(Reduced { graph, key })
     }
 
     /// The sum of each numeric column, as one row.
@@ -414,9 +437,22 @@ impl DataFrame {
         self.aggregate(Agg::Mean)
     }
 
-    /// How many values (not null) each column holds, as one row of `u64`s.
+    /// How many values (not null) each column holds, as one row of Polars' index type
+    /// (`u32`, as Polars' `count`).
     pub fn count(&self) -> Result<Reduced, FrameError> {
         self.aggregate(Agg::Count)
+    }
+
+    /// The variance of each numeric column's values with `ddof` delta degrees of freedom
+    /// (Dask's default is 1), as one row of `f64`s, merged across partitions exactly
+    /// (Chan's formula, not a sum of squares).
+    pub fn var(&self, ddof: u8) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Var { ddof })
+    }
+
+    /// The standard deviation of each numeric column's values, as [`var`](Self::var).
+    pub fn std(&self, ddof: u8) -> Result<Reduced, FrameError> {
+        self.aggregate(Agg::Std { ddof })
     }
 }
 

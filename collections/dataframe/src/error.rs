@@ -34,6 +34,14 @@ pub enum FrameError {
         /// Polars' message.
         message: String,
     },
+    /// A column that does not exist.
+    #[error("no column {name:?}{}", nearest.as_ref().map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default())]
+    Column {
+        /// The name asked for.
+        name: String,
+        /// The existing column whose name is nearest, if one is near.
+        nearest: Option<String>,
+    },
     /// A step that does not fit the frame (a column that does not exist, a type mismatch).
     #[error("{step}: {message}")]
     Plan {

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use polars::prelude::{
     DataFrame as PlFrame, Expr, IntoLazy, IpcStreamReader, IpcStreamWriter, LazyCsvReader,
     LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
-    UnionArgs, col,
+    UnionArgs,
 };
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
+
+use crate::agg::{GroupSpec, Level};
 
 /// One partition: a Polars `DataFrame`. It crosses processes as Arrow IPC.
 ///
@@ -187,77 +189,14 @@ pub(crate) enum Finish {
     Frame,
     /// At most this many rows.
     Head(u64),
-    /// One row of per-column aggregates (see [`Agg`]).
-    Aggregate(Agg),
-}
-
-/// A per-column reduction, as a chunk → combine → aggregate tree: each level aggregates the
-/// rows below it (sums and counts add up, minima and maxima are taken again); a mean is a sum
-/// and a count, divided at the end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Agg {
-    /// Sums.
-    Sum,
-    /// Minima.
-    Min,
-    /// Maxima.
-    Max,
-    /// Non-null counts.
-    Count,
-    /// Means of the non-null values (null where there are none).
-    Mean,
-}
-
-/// Where a task stands in a reduction tree.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Level {
-    /// On a partition's rows.
-    First,
-    /// On partial results.
-    Combine,
-    /// On partial results, giving the answer.
-    Last,
-}
-
-/// The name of the count beside a mean's partial sum of column `n`.
-fn count_of(n: &str) -> String {
-    format!("{n}\u{1f}count")
-}
-
-impl Agg {
-    /// The aggregates of the columns `names` at `level`.
-    pub(crate) fn exprs(self, names: &[String], level: Level) -> Vec<Expr> {
-        use polars::prelude::{DataType, Literal, NULL, lit, when};
-        let mut out = Vec::new();
-        for n in names {
-            let c = col(n.as_str());
-            match (self, level) {
-                (Agg::Sum, _) | (Agg::Count, Level::Combine | Level::Last) => out.push(c.sum()),
-                (Agg::Min, _) => out.push(c.min()),
-                (Agg::Max, _) => out.push(c.max()),
-                (Agg::Count, Level::First) => out.push(c.count().cast(DataType::UInt64)),
-                (Agg::Mean, Level::First) => {
-                    out.push(c.clone().cast(DataType::Float64).sum());
-                    out.push(c.count().cast(DataType::UInt64).alias(count_of(n)));
-                }
-                (Agg::Mean, Level::Combine) => {
-                    out.push(c.sum());
-                    out.push(col(count_of(n)).sum());
-                }
-                (Agg::Mean, Level::Last) => {
-                    let count = col(count_of(n)).sum();
-                    let mean = c.sum() / count.clone().cast(DataType::Float64);
-                    out.push(
-                        when(count.gt(lit(0u64)))
-                            .then(mean)
-                            .otherwise(NULL.lit().cast(DataType::Float64))
-                            .alias(n.as_str()),
-                    );
-                }
-            }
-        }
-        out
-    }
+    /// An aggregation at one level of its tree, split into this many buckets by the
+    /// group keys when not zero.
+    Group {
+        spec: Arc<GroupSpec>,
+        level: Level,
+        sort: bool,
+        buckets: u32,
+    },
 }
 
 /// A partition's work: the source, the steps, the finish, as one lazy plan.
@@ -267,10 +206,6 @@ pub struct Partition {
     #[serde(with = "steps_text")]
     pub(crate) steps: Arc<[Step]>,
     pub(crate) finish: Finish,
-    /// The columns an aggregate covers.
-    pub(crate) columns: Arc<[String]>,
-    /// Where an aggregate stands in its tree.
-    pub(crate) level: Level,
     pub(crate) label: Arc<str>,
 }
 
@@ -287,7 +222,9 @@ impl Op for Partition {
         lf = match &self.finish {
             Finish::Frame => lf,
             Finish::Head(n) => lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _),
-            Finish::Aggregate(agg) => lf.select(agg.exprs(&self.columns, self.level)),
+            Finish::Group {
+                spec, level, sort, ..
+            } => spec.apply(lf, *level, *sort),
         };
         let df = lf.collect().map_err(|e| match &self.source {
             Source::Parquet(path) | Source::Csv { path, .. } => {
@@ -295,7 +232,14 @@ impl Op for Partition {
             }
             Source::Frame => TaskError::new(e.to_string()),
         })?;
-        Ok(Value::new(Frame(df)))
+        match &self.finish {
+            Finish::Group { spec, buckets, .. } if *buckets > 0 => {
+                let b = crate::shuffle::split(&df, &spec.keys, *buckets as usize)
+                    .map_err(|e| TaskError::new(e.to_string()))?;
+                Ok(Value::new(b))
+            }
+            _ => Ok(Value::new(Frame(df))),
+        }
     }
 
     fn arity(&self) -> Arity {

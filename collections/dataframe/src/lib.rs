@@ -16,12 +16,18 @@
 #![deny(clippy::clone_on_ref_ptr)]
 #![doc(test(attr(deny(warnings))))]
 
+mod agg;
 mod dataframe;
 mod error;
 mod frame;
+mod groupby;
+mod shuffle;
 
+pub use agg::Agg;
 pub use dataframe::{DataFrame, Reduced};
 pub use error::FrameError;
-pub use frame::{Agg, Frame};
+pub use frame::Frame;
+pub use groupby::GroupBy;
 /// The Polars this crate is built on (its expressions build steps).
 pub use polars;
+pub use shuffle::Buckets;

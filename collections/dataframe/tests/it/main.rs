@@ -112,7 +112,7 @@ fn reductions_match_polars() {
             &whole(&pl, |lf| lf.select(num.clone().map(|c| c.max()))),
         );
         let counts = whole(&pl, |lf| {
-            lf.select([col("k"), col("x"), col("y")].map(|c| c.count().cast(DataType::UInt64)))
+            lf.select([col("k"), col("x"), col("y")].map(|c| c.count()))
         });
         check(&ddf.count().unwrap(), &counts);
         // Means: a sum and a count per partition, divided at the end (within rounding).
@@ -143,6 +143,319 @@ fn reductions_match_polars() {
                     .select([col("x").sum(), col("y").sum()])
             }),
         );
+    }
+}
+
+/// `got` equal to `want` but for float rounding (relative 1e-9).
+fn assert_close(what: &str, got: &polars::prelude::DataFrame, want: &polars::prelude::DataFrame) {
+    assert_eq!(
+        got.schema(),
+        want.schema(),
+        "{what}:\n{got}\nwanted\n{want}"
+    );
+    assert_eq!(
+        got.height(),
+        want.height(),
+        "{what}:\n{got}\nwanted\n{want}"
+    );
+    for (g, w) in got.columns().iter().zip(want.columns()) {
+        if let (Ok(g), Ok(w)) = (g.f64(), w.f64()) {
+            for (i, (a, b)) in g.iter().zip(w.iter()).enumerate() {
+                let ok = match (a, b) {
+                    (Some(a), Some(b)) => {
+                        (a - b).abs() <= 1e-9 * b.abs().max(1.0) || (a.is_nan() && b.is_nan())
+                    }
+                    (a, b) => a == b,
+                };
+                assert!(ok, "{what}: {} row {i}: {a:?} vs {b:?}", g.name());
+            }
+        } else {
+            assert!(
+                g.equals_missing(w),
+                "{what}: {}:\n{got}\nwanted\n{want}",
+                g.name()
+            );
+        }
+    }
+}
+
+/// Groups sorted by their keys (a shuffle's come out in hash order).
+fn sorted(df: polars::prelude::DataFrame, keys: &[&str]) -> polars::prelude::DataFrame {
+    df.lazy()
+        .sort(
+            keys.iter().copied(),
+            SortMultipleOptions::default().with_nulls_last(false),
+        )
+        .collect()
+        .unwrap()
+}
+
+/// A frame with string and integer keys (some null) and values with nulls.
+fn grouped_sample(n: usize) -> polars::prelude::DataFrame {
+    let k: Vec<&str> = (0..n).map(|i| ["a", "b", "c", "d"][(i * 7) % 4]).collect();
+    let g: Vec<Option<i64>> = (0..n)
+        .map(|i| (i % 11 != 3).then_some((i % 5) as i64))
+        .collect();
+    let x: Vec<i64> = (0..n as i64).map(|i| (i * 37) % 101 - 50).collect();
+    let y: Vec<Option<f64>> = (0..n)
+        .map(|i| (i % 7 != 0).then_some((i as f64).sin() * 100.0))
+        .collect();
+    df!("k" => k, "g" => g, "x" => x, "y" => y).unwrap()
+}
+
+#[test]
+fn groupby_agg_matches_polars_as_a_tree_and_as_a_shuffle() {
+    let aggs = [
+        col("x").sum(),
+        col("y").mean(),
+        col("x").min().alias("x_min"),
+        col("y").max().alias("y_max"),
+        col("y").count().alias("y_count"),
+        col("x").len().alias("n"),
+        col("y").var(1).alias("y_var"),
+        col("x").std(0).alias("x_std"),
+    ];
+    for (rows, parts) in [(0, 1), (1, 3), (10, 3), (101, 4), (500, 9)] {
+        let pl = grouped_sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        for keys in [&["k"][..], &["k", "g"]] {
+            let want = sorted(
+                whole(&pl, |lf| {
+                    lf.group_by(keys.iter().map(|k| col(*k)).collect::<Vec<_>>())
+                        .agg(aggs.clone())
+                }),
+                keys,
+            );
+            for split_out in [1, 3] {
+                let g = ddf
+                    .groupby(keys)
+                    .unwrap()
+                    .split_out(split_out)
+                    .split_every(2);
+                let got = g.agg(aggs.clone()).unwrap();
+                assert_eq!(got.npartitions(), split_out);
+                assert_eq!(got.schema(), &**want.schema());
+                for (name, s) in schedulers() {
+                    let what = format!(
+                        "{rows} rows, {parts} parts, {keys:?}, split_out {split_out}, {name}"
+                    );
+                    let have = got
+                        .compute_with(s)
+                        .unwrap_or_else(|e| panic!("{what}: {e}"));
+                    let have = if split_out == 1 {
+                        have
+                    } else {
+                        sorted(have, keys)
+                    };
+                    assert_close(&what, &have, &want);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn groupby_shorthands_aggregate_every_other_column() {
+    let pl = grouped_sample(200);
+    let ddf = DataFrame::from_polars(pl.clone(), 5);
+    let g = ddf.groupby(["k"]).unwrap();
+    let by_k = |aggs: Vec<Expr>| sorted(whole(&pl, |lf| lf.group_by([col("k")]).agg(aggs)), &["k"]);
+    let num = || [col("g"), col("x"), col("y")];
+    let sync = |d: DataFrame| d.compute_with(&SyncScheduler).unwrap();
+    assert_close(
+        "sum",
+        &sync(g.sum().unwrap()),
+        &by_k(num().map(|c| c.sum()).into()),
+    );
+    assert_close(
+        "mean",
+        &sync(g.mean().unwrap()),
+        &by_k(num().map(|c| c.mean()).into()),
+    );
+    assert_close(
+        "min",
+        &sync(g.min().unwrap()),
+        &by_k(num().map(|c| c.min()).into()),
+    );
+    assert_close(
+        "max",
+        &sync(g.max().unwrap()),
+        &by_k(num().map(|c| c.max()).into()),
+    );
+    assert_close(
+        "count",
+        &sync(g.count().unwrap()),
+        &by_k(num().map(|c| c.count()).into()),
+    );
+    assert_close(
+        "var",
+        &sync(g.var(1).unwrap()),
+        &by_k(num().map(|c| c.var(1)).into()),
+    );
+    assert_close(
+        "std",
+        &sync(g.std(1).unwrap()),
+        &by_k(num().map(|c| c.std(1)).into()),
+    );
+    assert_close(
+        "size",
+        &sync(g.size().unwrap()),
+        &by_k(vec![len().alias("size")]),
+    );
+    // After steps, with the groups that a filter leaves.
+    let f = ddf
+        .filter(col("x").gt(lit(10)))
+        .unwrap()
+        .groupby(["g"])
+        .unwrap()
+        .sum()
+        .unwrap();
+    let want = sorted(
+        whole(&pl, |lf| {
+            lf.filter(col("x").gt(lit(10)))
+                .group_by([col("g")])
+                .agg([col("x").sum(), col("y").sum()])
+        }),
+        &["g"],
+    );
+    for (name, s) in schedulers() {
+        assert_close(name, &f.compute_with(s).unwrap(), &want);
+    }
+}
+
+#[test]
+fn whole_frame_variance_merges_partitions_exactly() {
+    for (rows, parts) in [(0, 1), (1, 1), (2, 2), (101, 4), (300, 17)] {
+        let pl = grouped_sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        for ddof in [0, 1] {
+            let want = whole(&pl, |lf| {
+                lf.select([col("g").var(ddof), col("x").var(ddof), col("y").var(ddof)])
+            });
+            let got = ddf.var(ddof).unwrap().compute_with(&SyncScheduler).unwrap();
+            assert_close(&format!("var {rows} {parts} {ddof}"), &got, &want);
+            let want = whole(&pl, |lf| {
+                lf.select([col("g").std(ddof), col("x").std(ddof), col("y").std(ddof)])
+            });
+            let got = ddf.std(ddof).unwrap().compute_with(&SyncScheduler).unwrap();
+            assert_close(&format!("std {rows} {parts} {ddof}"), &got, &want);
+        }
+    }
+    // Large values with a small spread: a sum of squares would lose every digit.
+    let x: Vec<f64> = (0..1000).map(|i| 1e9 + f64::from(i % 10)).collect();
+    let pl = df!("x" => x).unwrap();
+    let got = DataFrame::from_polars(pl.clone(), 7)
+        .var(1)
+        .unwrap()
+        .compute_with(&SyncScheduler)
+        .unwrap();
+    assert_close(
+        "offset variance",
+        &got,
+        &whole(&pl, |lf| lf.select([col("x").var(1)])),
+    );
+}
+
+#[test]
+fn groupby_picks_a_shuffle_when_most_keys_are_distinct() {
+    let n = 20_000i64;
+    let pl = df!("id" => (0..n).collect::<Vec<_>>(), "few" => (0..n).map(|i| i % 10).collect::<Vec<_>>(), "v" => vec![1i64; n as usize]).unwrap();
+    let ddf = DataFrame::from_polars(pl.clone(), 8);
+    let many = ddf.groupby(["id"]).unwrap().sum().unwrap();
+    assert!(many.npartitions() > 1, "{many}");
+    let got = sorted(many.compute_with(&SyncScheduler).unwrap(), &["id"]);
+    assert_eq!(got.height(), n as usize);
+    check(
+        &ddf.groupby(["few"]).unwrap().split_out(1).sum().unwrap(),
+        &sorted(
+            whole(&pl, |lf| {
+                lf.group_by([col("few")])
+                    .agg([col("id").sum(), col("v").sum()])
+            }),
+            &["few"],
+        ),
+    );
+    assert_eq!(
+        ddf.groupby(["few"]).unwrap().sum().unwrap().npartitions(),
+        1
+    );
+    // Every group in exactly one output partition.
+    let parts = many.compute_with(&SyncScheduler).unwrap();
+    assert_eq!(
+        parts
+            .column("v")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .filter(|v| *v != 1)
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn groupby_errors_name_the_column_and_the_nearest() {
+    let ddf = DataFrame::from_polars(grouped_sample(10), 2);
+    let e = ddf.groupby(["kk"]).unwrap_err();
+    assert_eq!(e.to_string(), r#"no column "kk" (did you mean "k"?)"#);
+    let e = ddf.groupby(["zzzzzz"]).unwrap_err();
+    assert_eq!(e.to_string(), r#"no column "zzzzzz""#);
+    let g = ddf.groupby(["k"]).unwrap();
+    let e = g.agg([col("yy").sum()]).unwrap_err();
+    assert!(
+        matches!(&e, FrameError::Column { name, nearest: Some(n) } if name == "yy" && n == "y"),
+        "{e}"
+    );
+    let e = g.agg([col("x").median()]).unwrap_err();
+    assert!(
+        matches!(e, FrameError::Plan { .. }) && e.to_string().contains("not an aggregation"),
+        "{e}"
+    );
+    let e = g.agg([col("x").sum(), col("x").mean()]).unwrap_err();
+    assert!(e.to_string().contains("named twice"), "{e}");
+    let e = g.agg([col("k").sum()]).unwrap_err();
+    assert!(e.to_string().contains("named twice"), "{e}");
+    let e = ddf.groupby(Vec::<String>::new()).unwrap_err();
+    assert!(e.to_string().contains("no key"), "{e}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any frame, any partitioning, any tree width or shuffle width: the groups and their
+    /// integer aggregates are Polars' exactly.
+    #[test]
+    fn groupby_matches_polars_for_any_frame(
+        rows in proptest::collection::vec(
+            (proptest::option::weighted(0.9, 0i64..6), proptest::option::weighted(0.8, -1000i64..1000)),
+            0..200,
+        ),
+        parts in 1usize..9,
+        split_out in 1usize..5,
+        split_every in 2usize..5,
+    ) {
+        let (k, v): (Vec<Option<i64>>, Vec<Option<i64>>) = rows.into_iter().unzip();
+        let pl = df!("k" => k, "v" => v).unwrap();
+        let aggs = [
+            col("v").sum(),
+            col("v").min().alias("min"),
+            col("v").max().alias("max"),
+            col("v").count().alias("count"),
+            col("v").len().alias("len"),
+        ];
+        let got = DataFrame::from_polars(pl.clone(), parts)
+            .groupby(["k"])
+            .unwrap()
+            .split_out(split_out)
+            .split_every(split_every)
+            .agg(aggs.clone())
+            .unwrap()
+            .compute_with(&SyncScheduler)
+            .unwrap();
+        let want = sorted(whole(&pl, |lf| lf.group_by([col("k")]).agg(aggs)), &["k"]);
+        let got = sorted(got, &["k"]);
+        proptest::prop_assert!(got.equals_missing(&want), "{got}\nwanted\n{want}");
     }
 }
 
