@@ -16,6 +16,7 @@
 //! This crate has no feature flags.
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod bench;
 pub mod ops;
 
 use std::sync::Arc;

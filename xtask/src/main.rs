@@ -32,8 +32,9 @@ fn main() -> ExitCode {
         ["bench", "arrays", rest @ ..] => bench_arrays(rest),
         ["bench", "distributed", rest @ ..] => bench_distributed(rest),
         ["bench", "bags", rest @ ..] => bench_bags(rest),
+        ["bench", "dataframes", rest @ ..] => bench_dataframes(rest),
         _ => Err(
-            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small] | bench distributed [--dask] [--small] | bench bags [--dask] [--small]"
+            "usage: cargo xtask ci | deps | bench overhead [--dask] [--quick] | bench arrays [--dask] [--small] | bench distributed [--dask] [--small] | bench bags [--dask] [--small] | bench dataframes [--dask] [--small]"
                 .to_string(),
         ),
     };
@@ -637,6 +638,137 @@ fn bench_bags(flags: &[&str]) -> Result<(), String> {
         {
             disagree.push(format!("{w}: threaded and {sched} differ"));
         }
+    }
+    if disagree.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("answers differ: {}", disagree.join("; ")))
+    }
+}
+
+/// The bench venv with Dask's dataframes, Polars and DuckDB added, on first use.
+fn dataframe_python() -> Result<PathBuf, String> {
+    let python = dask_python()?;
+    let ok = Command::new(&python)
+        .args(["-c", "import dask.dataframe, pyarrow, polars, duckdb"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("xtask: adding dask[dataframe], polars and duckdb to the bench venv");
+        let mut c = Command::new(python.with_file_name("pip"));
+        c.args([
+            "install",
+            "--quiet",
+            &format!("dask[dataframe]=={DASK_VERSION}"),
+            "polars",
+            "duckdb",
+        ]);
+        run(c)?;
+    }
+    Ok(python)
+}
+
+/// Two answers agree: the same groups and integer sums, float sums within rounding.
+fn answers_agree(a: &Json, b: &Json) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    a.len() == b.len()
+        && a.iter().all(
+            |(k, x)| match (x.as_f64(), b.get(k).and_then(Json::as_f64)) {
+                (Some(x), Some(y)) if x.fract() != 0.0 || y.fract() != 0.0 => {
+                    (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                }
+                _ => b.get(k) == Some(x),
+            },
+        )
+}
+
+/// The dataframe workloads, each in its own process, on Parquet data generated (seeded) on
+/// first use; with `--dask`, Dask, Polars and DuckDB on the same files.
+fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
+    let small = flags.contains(&"--small");
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let data = home.join(".cache/rask-bench-data").join(if small {
+        "dataframes-small"
+    } else {
+        "dataframes"
+    });
+    let data_arg = data.to_string_lossy().into_owned();
+    let bench = |args: &[&str]| {
+        let mut c = cargo();
+        c.args([
+            "bench",
+            "-p",
+            "rask-dataframe",
+            "--bench",
+            "dataframes",
+            "--",
+        ]);
+        c.args(args).arg(&data_arg);
+        if small {
+            c.arg("--small");
+        }
+        c
+    };
+    eprintln!("xtask: generating the data in {data_arg} (once)");
+    run(bench(&["generate"]))?;
+    let workloads = ["groupby-100", "groupby-1m"];
+    let mut rask = Vec::new();
+    for w in workloads {
+        let what = format!("the {w} bench");
+        eprintln!("xtask: {what}");
+        rask.push(json_line(&stdout_of(bench(&[w]), &what)?, &what)?);
+    }
+    let engines = ["dask", "polars", "duckdb"];
+    let mut others: Vec<(&str, &str, Json)> = Vec::new();
+    if flags.contains(&"--dask") {
+        let python = dataframe_python()?;
+        for w in workloads {
+            for e in engines {
+                eprintln!("xtask: {w} with {e}");
+                let mut c = Command::new(&python);
+                c.arg(root().join("xtask/dask/dataframes.py"))
+                    .args([e, w])
+                    .arg(&data_arg);
+                let what = format!("dataframes.py {e} {w}");
+                others.push((e, w, json_line(&stdout_of(c, &what)?, &what)?));
+            }
+        }
+    }
+    let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
+    println!();
+    println!("dataframes (best of 3, seconds; peak RSS in MB; rask on the threaded scheduler)");
+    print!("{:<12} {:>7} {:>7}", "workload", "rask", "MB");
+    for e in engines {
+        print!(" {e:>7} {:>7}", "MB");
+    }
+    println!(" {:>8} {:>9}", "vs dask", "vs polars");
+    let mut disagree = Vec::new();
+    for (i, w) in workloads.iter().enumerate() {
+        let r = &rask[i];
+        let rs = r["seconds"].as_f64().unwrap_or(0.0);
+        print!("{w:<12} {rs:>7.3} {:>7.0}", mb(r));
+        let mut secs = std::collections::HashMap::new();
+        for e in engines {
+            match others.iter().find(|(oe, ow, _)| oe == &e && ow == w) {
+                Some((_, _, j)) => {
+                    let s = j["seconds"].as_f64().unwrap_or(0.0);
+                    secs.insert(e, s);
+                    print!(" {s:>7.3} {:>7.0}", mb(j));
+                    if !answers_agree(&j["answer"], &r["answer"]) {
+                        disagree.push(format!("{w}: rask {} / {e} {}", r["answer"], j["answer"]));
+                    }
+                }
+                None => print!(" {:>7} {:>7}", "-", "-"),
+            }
+        }
+        let ratio = |e: &str| {
+            secs.get(e)
+                .map_or_else(|| "-".to_string(), |s| format!("{:.2}×", s / rs))
+        };
+        println!(" {:>8} {:>9}", ratio("dask"), ratio("polars"));
     }
     if disagree.is_empty() {
         Ok(())

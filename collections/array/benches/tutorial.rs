@@ -14,18 +14,6 @@ use rask_array::{Array, Reduction, s};
 use rask_graph::Collection;
 use rask_local::ThreadedScheduler;
 
-fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let small = args.iter().any(|a| a == "--small");
@@ -154,7 +142,7 @@ fn main() {
     let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
     println!(
         "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"peak_rss_bytes\": {}}}",
-        peak_rss_bytes()
+        rask_testing::bench::peak_rss_of("self")
     );
 }
 
@@ -209,7 +197,7 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     let (d10, d20, d40) = (doubling(10), doubling(20), doubling(40));
     println!(
         "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"peak_rss_bytes\": {}}}",
-        peak_rss_bytes()
+        rask_testing::bench::peak_rss_of("self")
     );
 }
 

@@ -22,6 +22,7 @@ use rask_graph::{Collection, Scheduler};
 use rask_local::ThreadedScheduler;
 use rask_macros::named;
 use rask_multiprocess::ProcessScheduler;
+use rask_testing::bench::{Rng, tree_peak_rss_of};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,55 +74,6 @@ fn record_city(r: &Record) -> String {
 #[named(crate = rask_graph)]
 fn one_more_record(n: u64, _r: &Record) -> u64 {
     n + 1
-}
-
-/// The peak resident memory of process `pid` (`self` or a number), in bytes.
-fn peak_rss_of(pid: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
-}
-
-/// The peaks of this process and of every live descendant (the worker processes), added: a
-/// bound on the peak of the whole tree.
-fn tree_peak_rss_bytes(pid: &str) -> u64 {
-    let mut total = peak_rss_of(pid);
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten();
-    for task in tasks.flatten() {
-        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        for child in children.split_whitespace() {
-            total += tree_peak_rss_bytes(child);
-        }
-    }
-    total
-}
-
-/// splitmix64: a seeded stream, so both sides read the same bytes on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 const CITIES: [&str; 16] = [
@@ -326,7 +278,7 @@ fn main() {
             "scheduler": if processes { "processes" } else { "threaded" },
             "seconds": best,
             "answer": answer,
-            "peak_rss_bytes": tree_peak_rss_bytes("self"),
+            "peak_rss_bytes": tree_peak_rss_of("self"),
         })
     );
 }

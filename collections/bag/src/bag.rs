@@ -3,10 +3,11 @@
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rask_graph::delayed::Delayed;
+use rask_graph::files::Staging;
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
@@ -54,7 +55,7 @@ pub struct Bag<T> {
     /// How many partial results each level of a reduction tree combines.
     split_every: usize,
     /// A folder to remove if computing this bag fails (`to_textfiles`' temporary files).
-    cleanup: Option<Arc<PathBuf>>,
+    cleanup: Option<Arc<Staging>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -1272,35 +1273,15 @@ impl Bag<String> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_textfiles(&self, path: &str) -> Result<Bag<String>, BagError> {
-        let bad = |message: &str| BagError::Pattern {
-            pattern: path.to_string(),
-            message: message.to_string(),
-        };
-        let stars = path.matches('*').count();
-        let base = std::path::absolute(path).map_err(|e| bad(&e.to_string()))?;
-        let finals: Vec<PathBuf> = match stars {
-            0 => (0..self.npartitions())
-                .map(|i| base.join(format!("{i}.part")))
-                .collect(),
-            1 if !base
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().contains('*')) =>
-            {
-                return Err(bad("the `*` must be in the file name"));
-            }
-            1 => (0..self.npartitions())
-                .map(|i| PathBuf::from(base.to_string_lossy().replace('*', &i.to_string())))
-                .collect(),
-            _ => return Err(bad("more than one `*`")),
-        };
-        let dir = match (stars, finals.first()) {
-            (1, Some(first)) => first.parent().map(Path::to_path_buf).unwrap_or_default(),
-            (1, None) => base.parent().map(Path::to_path_buf).unwrap_or_default(),
-            _ => base.clone(),
-        };
-        let token = token_of(&[&self.chain.token, "to_textfiles", &base.to_string_lossy()]);
-        let temp_dir = dir.join(format!(".rask-tmp-{}", &token[..token.len().min(16)]));
-        let temp_dir_for_failure = temp_dir.clone();
+        let (dir, finals) =
+            rask_graph::files::outputs(path, self.npartitions(), |i| format!("{i}.part"))?;
+        let token = token_of(&[
+            &self.chain.token,
+            "to_textfiles",
+            &dir.to_string_lossy(),
+            path,
+        ]);
+        let staging = Staging::new(&dir, &token);
         let write: Arc<str> = key_name("write-textfiles", &token).into();
         let mut graph = self.chain.base.clone();
         graph.add_layer(layer(
@@ -1309,7 +1290,7 @@ impl Bag<String> {
             "to_textfiles",
             |i| Sink::WriteText {
                 path: finals[i as usize].clone(),
-                temp: crate::write::temp_path(&temp_dir, &finals[i as usize]),
+                staging: staging.clone(),
             },
             &[],
         ));
@@ -1317,7 +1298,9 @@ impl Bag<String> {
         let op: Arc<dyn rask_graph::Op> = Arc::new(Pipeline {
             source: Source::Partitions(Ty(&<String as ItemVtables>::FNS)),
             stages: Arc::from([]),
-            sink: Sink::MoveIntoPlace { temp_dir },
+            sink: Sink::MoveIntoPlace {
+                staging: staging.clone(),
+            },
             label: "to_textfiles".into(),
         });
         let inputs: Vec<Arg> = (0..self.npartitions() as u32)
@@ -1327,7 +1310,7 @@ impl Bag<String> {
             Task::from_arc(Arc::clone(&op), inputs.clone())
         }));
         Ok(Bag {
-            cleanup: Some(Arc::new(temp_dir_for_failure)),
+            cleanup: Some(Arc::new(staging)),
             ..Bag::over(graph, &commit, 1, "to_textfiles")
         })
     }
@@ -1420,8 +1403,8 @@ impl<T: Item> Collection for Bag<T> {
 
     fn on_failure(&self, _error: &ComputeError) {
         // A failed `to_textfiles` leaves none of its parts behind.
-        if let Some(dir) = &self.cleanup {
-            let _ = std::fs::remove_dir_all(&**dir);
+        if let Some(staging) = &self.cleanup {
+            staging.abandon();
         }
     }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use rask_graph::files::Staging;
 use rask_graph::item::ItemRef;
 use rask_graph::{Args, Arity, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -131,12 +132,12 @@ pub(crate) enum Sink {
     Sketch(Ty<HashFns>),
     /// Sketches merged.
     MergeSketches,
-    /// `String` items written as lines to `temp` (compressed as `path`'s extension says); the
-    /// partition of `path`, the file it is to become.
-    WriteText { path: PathBuf, temp: PathBuf },
-    /// Every written file (the items, final paths) moved from `temp_dir` into place; then
-    /// `temp_dir` removed. The partition of the paths.
-    MoveIntoPlace { temp_dir: PathBuf },
+    /// `String` items written as lines to `path`'s staging file (compressed as `path`'s
+    /// extension says); the partition of `path`, the file it is to become.
+    WriteText { path: PathBuf, staging: Staging },
+    /// Every written file (the items, final paths) moved from the staging folder into
+    /// place; then the folder removed. The partition of the paths.
+    MoveIntoPlace { staging: Staging },
     /// The whole partition of `input` items handed to `f` as one `Vec`; its result (or the
     /// elements of it, when `f` is flat) collected into a partition of `output` items.
     Apply {
@@ -480,12 +481,10 @@ impl Sink {
                 sketch: Default::default(),
             }),
             Sink::MergeSketches => Box::new(crate::hll::MergeSketches::default()),
-            Sink::WriteText { path, temp } => {
-                Box::new(crate::write::TextWriter::create(path, temp)?)
+            Sink::WriteText { path, staging } => {
+                Box::new(crate::write::TextWriter::create(path, staging)?)
             }
-            Sink::MoveIntoPlace { temp_dir } => {
-                Box::new(crate::write::MoveIntoPlace::new(temp_dir))
-            }
+            Sink::MoveIntoPlace { staging } => Box::new(crate::write::MoveIntoPlace::new(staging)),
             Sink::WordFrequencies { sep } => Box::new(WordCounts::new(sep.clone())),
             Sink::Apply { input, f, output } => Box::new(Apply {
                 items: (input.0.collect)(None),

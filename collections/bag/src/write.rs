@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use rask_graph::files::Staging;
 use rask_graph::item::ItemRef;
 use rask_graph::{TaskError, Value};
 
@@ -70,14 +71,14 @@ pub(crate) struct TextWriter {
 }
 
 impl TextWriter {
-    pub(crate) fn create(path: &Path, temp: &Path) -> Result<Self, TaskError> {
-        if let Some(dir) = temp.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        }
-        let writer = Writer::create(temp, Compression::of(path)).map_err(|e| io_error(path, e))?;
+    pub(crate) fn create(path: &Path, staging: &Staging) -> Result<Self, TaskError> {
+        let temp = staging
+            .temp_path(path)
+            .map_err(|e| io_error(staging.dir(), e))?;
+        let writer = Writer::create(&temp, Compression::of(path)).map_err(|e| io_error(path, e))?;
         Ok(TextWriter {
             path: path.to_owned(),
-            temp: temp.to_owned(),
+            temp,
             writer: Some(writer),
         })
     }
@@ -122,22 +123,17 @@ impl Collector for TextWriter {
 
 /// Moves written files into place.
 pub(crate) struct MoveIntoPlace {
-    temp_dir: PathBuf,
+    staging: Staging,
     paths: Vec<PathBuf>,
 }
 
 impl MoveIntoPlace {
-    pub(crate) fn new(temp_dir: &Path) -> Self {
+    pub(crate) fn new(staging: &Staging) -> Self {
         MoveIntoPlace {
-            temp_dir: temp_dir.to_owned(),
+            staging: staging.clone(),
             paths: Vec::new(),
         }
     }
-}
-
-/// Where file `path` is written before it is moved into place.
-pub(crate) fn temp_path(temp_dir: &Path, path: &Path) -> PathBuf {
-    temp_dir.join(path.file_name().unwrap_or_default())
 }
 
 impl Collector for MoveIntoPlace {
@@ -147,11 +143,7 @@ impl Collector for MoveIntoPlace {
     }
 
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        for path in &self.paths {
-            std::fs::rename(temp_path(&self.temp_dir, path), path)
-                .map_err(|e| io_error(path, e))?;
-        }
-        let _ = std::fs::remove_dir(&self.temp_dir);
+        self.staging.commit(&self.paths)?;
         let paths = (self.paths.iter())
             .map(|p| p.to_string_lossy().into_owned())
             .collect();

@@ -43,6 +43,8 @@ pub struct DataFrame {
     pub(crate) sources: Arc<[(Source, Vec<Arg>)]>,
     pub(crate) steps: Arc<[Step]>,
     pub(crate) schema: SchemaRef,
+    /// The schema the sources give, before the steps.
+    pub(crate) source_schema: SchemaRef,
     /// Names the partitions' plan so far.
     pub(crate) token: String,
     pub(crate) graph: Graph,
@@ -85,6 +87,7 @@ impl DataFrame {
             base,
             sources: sources.into(),
             steps: Arc::from([]),
+            source_schema: Arc::clone(&schema),
             schema,
             token,
             graph: Graph::new(),
@@ -104,6 +107,16 @@ impl DataFrame {
 
     /// A task per partition: source, steps, then `finish`.
     pub(crate) fn layer(&self, name: &Arc<str>, finish: Finish, label: &str) -> Layer {
+        self.layer_with(name, |_| finish.clone(), label)
+    }
+
+    /// A task per partition `i`: source, steps, then `finish(i)`.
+    pub(crate) fn layer_with(
+        &self,
+        name: &Arc<str>,
+        finish: impl Fn(usize) -> Finish,
+        label: &str,
+    ) -> Layer {
         let label: Arc<str> = label.into();
         Layer::per_partition(Arc::clone(name), self.sources.len(), |i| {
             let (source, args) = &self.sources[i as usize];
@@ -111,7 +124,7 @@ impl DataFrame {
                 Partition {
                     source: source.clone(),
                     steps: Arc::clone(&self.steps),
-                    finish: finish.clone(),
+                    finish: finish(i as usize),
                     label: Arc::clone(&label),
                 },
                 args.iter().cloned(),
@@ -289,6 +302,71 @@ impl DataFrame {
             Step::Drop(names.iter().map(|n| n.to_string()).collect()),
             "drop",
         )
+    }
+
+    /// With the columns `types` cast, `(name, type)` pairs (Dask's `astype`). A value that
+    /// does not fit its new type becomes null, as Polars' non-strict cast.
+    pub fn astype(&self, types: &[(&str, polars::prelude::DataType)]) -> Result<Self, FrameError> {
+        let mut exprs = Vec::with_capacity(types.len());
+        for (name, t) in types {
+            self.column(name)?;
+            exprs.push(polars::prelude::col(*name).cast(t.clone()));
+        }
+        self.then(Step::WithColumns(exprs), "astype")
+    }
+
+    /// With nulls replaced by `value` (Dask's `fillna`), in the columns its type fits.
+    pub fn fillna(&self, value: Expr) -> Result<Self, FrameError> {
+        self.then(Step::FillNull(value), "fillna")
+    }
+
+    /// Without the rows that have a null in any of the columns `subset` (in any column, if
+    /// `subset` is empty): Dask's `dropna`.
+    pub fn dropna(&self, subset: &[&str]) -> Result<Self, FrameError> {
+        for name in subset {
+            self.column(name)?;
+        }
+        let names = subset.iter().map(|n| n.to_string()).collect();
+        self.then(Step::DropNulls(names), "dropna")
+    }
+
+    /// The plan as text: the partitions and the graph's layers, then the first partition's
+    /// Polars plan as Polars optimizes it (projections and predicates pushed into the
+    /// reader). A partition that an earlier layer computes shows as a frame of its schema.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// let ddf = DataFrame::from_polars(df!("x" => [1i64, 2, 3])?, 2);
+    /// let plan = ddf.filter(col("x").gt(lit(1)))?.explain()?;
+    /// assert!(plan.starts_with("rask.DataFrame<npartitions=2>"));
+    /// assert!(plan.contains("FILTER") || plan.contains("SELECTION"), "{plan}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn explain(&self) -> Result<String, FrameError> {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(out, "rask.DataFrame<npartitions={}>", self.npartitions());
+        let _ = writeln!(out, "layers:");
+        for layer in self.graph.layers() {
+            let _ = writeln!(out, "  {} ({} tasks)", layer.name(), layer.len());
+        }
+        let Some((source, _)) = self.sources.first() else {
+            return Ok(out);
+        };
+        let mut lf = source.scan_for_explain(&self.source_schema);
+        for step in self.steps.iter() {
+            lf = step.apply(lf);
+        }
+        let plan = lf.explain(true).map_err(|e| FrameError::Plan {
+            step: "explain".into(),
+            message: e.to_string(),
+        })?;
+        let _ = writeln!(out, "partition 0, in Polars:");
+        for line in plan.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        Ok(out)
     }
 
     /// The first `n` rows, computing the first partitions only as far as needed (eager,

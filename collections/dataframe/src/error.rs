@@ -42,6 +42,20 @@ pub enum FrameError {
         /// The existing column whose name is nearest, if one is near.
         nearest: Option<String>,
     },
+    /// Merge keys of different types on the two sides.
+    #[error(
+        "merge keys of different types: {left:?} is {left_type} on the left, {right:?} is {right_type} on the right"
+    )]
+    KeyTypes {
+        /// The left side's key column.
+        left: String,
+        /// Its type.
+        left_type: String,
+        /// The right side's key column.
+        right: String,
+        /// Its type.
+        right_type: String,
+    },
     /// A step that does not fit the frame (a column that does not exist, a type mismatch).
     #[error("{step}: {message}")]
     Plan {

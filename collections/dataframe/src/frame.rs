@@ -103,6 +103,17 @@ mod schema_text {
 }
 
 impl Source {
+    /// The plan's start for `explain`: the file's scan, or a frame of `schema` standing for
+    /// a partition that is computed first.
+    pub(crate) fn scan_for_explain(&self, schema: &polars::prelude::Schema) -> LazyFrame {
+        match self {
+            Source::Frame => PlFrame::empty_with_schema(schema).lazy(),
+            _ => self
+                .scan(Default::default())
+                .unwrap_or_else(|_| PlFrame::empty_with_schema(schema).lazy()),
+        }
+    }
+
     fn scan(&self, args: Args) -> Result<LazyFrame, TaskError> {
         let polars = |e: polars::prelude::PolarsError| TaskError::new(e.to_string());
         match self {
@@ -141,6 +152,9 @@ pub(crate) enum Step {
     WithColumns(Vec<Expr>),
     Rename(Vec<(String, String)>),
     Drop(Vec<String>),
+    FillNull(Expr),
+    /// Rows with a null in any of these columns (any column, if none) dropped.
+    DropNulls(Vec<String>),
 }
 
 impl Step {
@@ -154,11 +168,18 @@ impl Step {
                     pairs.iter().map(|(a, b)| (a, b)).unzip();
                 lf.rename(old, new, true)
             }
-            Step::Drop(names) => lf.drop(polars::prelude::Selector::ByName {
-                names: names.iter().map(|n| n.as_str().into()).collect(),
-                strict: true,
-            }),
+            Step::Drop(names) => lf.drop(by_name(names)),
+            Step::FillNull(e) => lf.fill_null(e.clone()),
+            Step::DropNulls(names) if names.is_empty() => lf.drop_nulls(None),
+            Step::DropNulls(names) => lf.drop_nulls(Some(by_name(names))),
         }
+    }
+}
+
+fn by_name(names: &[String]) -> polars::prelude::Selector {
+    polars::prelude::Selector::ByName {
+        names: names.iter().map(|n| n.as_str().into()).collect(),
+        strict: true,
     }
 }
 
@@ -197,6 +218,14 @@ pub(crate) enum Finish {
         sort: bool,
         buckets: u32,
     },
+    /// The frame in this many [`Buckets`](crate::Buckets) by the columns `keys`.
+    Split { keys: Vec<String>, buckets: u32 },
+    /// The frame written to `path`'s staging file; the path.
+    Write {
+        format: crate::write::Format,
+        path: PathBuf,
+        staging: rask_graph::files::Staging,
+    },
 }
 
 /// A partition's work: the source, the steps, the finish, as one lazy plan.
@@ -225,8 +254,9 @@ impl Op for Partition {
             Finish::Group {
                 spec, level, sort, ..
             } => spec.apply(lf, *level, *sort),
+            Finish::Write { .. } | Finish::Split { .. } => lf,
         };
-        let df = lf.collect().map_err(|e| match &self.source {
+        let mut df = lf.collect().map_err(|e| match &self.source {
             Source::Parquet(path) | Source::Csv { path, .. } => {
                 TaskError::new(format!("{}: {e}", path.display()))
             }
@@ -238,6 +268,16 @@ impl Op for Partition {
                     .map_err(|e| TaskError::new(e.to_string()))?;
                 Ok(Value::new(b))
             }
+            Finish::Split { keys, buckets } => {
+                let b = crate::shuffle::split(&df, keys, *buckets as usize)
+                    .map_err(|e| TaskError::new(e.to_string()))?;
+                Ok(Value::new(b))
+            }
+            Finish::Write {
+                format,
+                path,
+                staging,
+            } => crate::write::write(&mut df, *format, path, staging),
             _ => Ok(Value::new(Frame(df))),
         }
     }

@@ -5,13 +5,12 @@ use std::sync::Arc;
 
 use polars::prelude::{DataFrame as PlFrame, Expr, IntoLazy, UniqueKeepStrategy, col};
 use rask_graph::tokenize::key_name;
-use rask_graph::{Arg, Key, Layer, Task};
+use rask_graph::{Arg, Graph, Key, Layer, Task};
 
 use crate::agg::{Agg, GroupSpec, Level, Spec};
 use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
 use crate::frame::{Finish, Frame, Partition, Source};
-use crate::shuffle::Pick;
 
 /// How many rows of the first partition the cardinality estimate reads.
 const SAMPLE_ROWS: usize = 100_000;
@@ -251,30 +250,19 @@ impl GroupBy {
         token: String,
     ) -> DataFrame {
         let inputs = self.df.npartitions();
-        let split: Arc<str> = key_name("groupby-split", &token).into();
-        let bucket: Arc<str> = key_name("groupby-bucket", &token).into();
         let out: Arc<str> = key_name("groupby-aggregate", &token).into();
-        let mut graph = self.df.base.clone();
-        graph.add_layer(self.df.layer(
-            &split,
+        let mut graph = Graph::new();
+        let bucket = self.df.split_by(
+            &mut graph,
             Finish::Group {
                 spec: Arc::clone(&spec),
                 level: Level::First,
                 sort: false,
                 buckets: outputs as u32,
             },
-            "groupby-split",
-        ));
-        let mut picks = Layer::with_capacity(Arc::clone(&bucket), inputs * outputs);
-        for i in 0..inputs as u32 {
-            for j in 0..outputs as u32 {
-                picks.insert(
-                    [i, j],
-                    Task::new(Pick { index: j }, [Arg::Key(Key::with_name(&split, [i]))]),
-                );
-            }
-        }
-        graph.add_layer(picks);
+            outputs,
+            &token,
+        );
         let last = Arc::new(Partition {
             source: Source::Frame,
             steps: Arc::from([]),

@@ -21,13 +21,17 @@ mod dataframe;
 mod error;
 mod frame;
 mod groupby;
+mod join;
 mod shuffle;
+mod write;
 
 pub use agg::Agg;
 pub use dataframe::{DataFrame, Reduced};
 pub use error::FrameError;
 pub use frame::Frame;
 pub use groupby::GroupBy;
+pub use join::{How, Merge};
 /// The Polars this crate is built on (its expressions build steps).
 pub use polars;
 pub use shuffle::Buckets;
+pub use write::Written;

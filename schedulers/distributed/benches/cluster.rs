@@ -19,17 +19,6 @@ fn best_of(n: usize, mut f: impl FnMut() -> f64) -> f64 {
     (0..n).map(|_| f()).fold(f64::INFINITY, f64::min)
 }
 
-/// The peak resident set of process `pid` (`VmHWM`), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn main() {
     let small = std::env::args().any(|a| a == "--small");
     let n: u32 = if small { 10_000 } else { 100_000 };
@@ -100,7 +89,7 @@ fn main() {
     let worker_rss = cluster
         .worker_pids()
         .into_iter()
-        .map(peak_rss)
+        .map(|pid| rask_testing::bench::peak_rss_of(&pid.to_string()))
         .max()
         .unwrap_or(0);
     println!(

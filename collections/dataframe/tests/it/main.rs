@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use polars::prelude::*;
-use rask_dataframe::{DataFrame, FrameError};
+use rask_dataframe::{DataFrame, FrameError, How, Merge};
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 use rask_multiprocess::ProcessScheduler;
@@ -91,6 +91,81 @@ fn per_partition_steps_match_polars_on_the_whole_frame() {
             }),
         );
     }
+}
+
+#[test]
+fn astype_fillna_dropna_match_polars() {
+    for (rows, parts) in [(0, 1), (10, 3), (101, 4)] {
+        let pl = grouped_sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        check(
+            &ddf.astype(&[("x", DataType::Float64), ("g", DataType::Int32)])
+                .unwrap(),
+            &whole(&pl, |lf| {
+                lf.with_columns([
+                    col("x").cast(DataType::Float64),
+                    col("g").cast(DataType::Int32),
+                ])
+            }),
+        );
+        check(
+            &ddf.fillna(lit(0)).unwrap(),
+            &whole(&pl, |lf| lf.fill_null(lit(0))),
+        );
+        check(
+            &ddf.dropna(&[]).unwrap(),
+            &whole(&pl, |lf| lf.drop_nulls(None)),
+        );
+        check(
+            &ddf.dropna(&["g"]).unwrap(),
+            &whole(&pl, |lf| lf.drop_nulls(Some(cols(["g"])))),
+        );
+    }
+    let ddf = DataFrame::from_polars(grouped_sample(5), 2);
+    let e = ddf.astype(&[("xx", DataType::Int8)]).unwrap_err();
+    assert_eq!(e.to_string(), r#"no column "xx" (did you mean "x"?)"#);
+    let e = ddf.dropna(&["why"]).unwrap_err();
+    assert!(matches!(e, FrameError::Column { .. }), "{e}");
+}
+
+#[test]
+fn explain_shows_the_layers_and_the_pushed_down_polars_plan() {
+    let dir = std::env::temp_dir().join(format!("rask-dataframe-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut pl = grouped_sample(20);
+    ParquetWriter::new(std::fs::File::create(dir.join("a.parquet")).unwrap())
+        .finish(&mut pl)
+        .unwrap();
+    let ddf = DataFrame::read_parquet(dir.join("a.parquet").to_str().unwrap()).unwrap();
+    let plan = ddf
+        .filter(col("x").gt(lit(0)))
+        .unwrap()
+        .select([col("k")])
+        .unwrap()
+        .explain()
+        .unwrap();
+    assert!(
+        plan.starts_with("rask.DataFrame<npartitions=1>\nlayers:\n  frame-"),
+        "{plan}"
+    );
+    assert!(plan.contains("partition 0, in Polars:"), "{plan}");
+    // The filter and the projection are pushed into the Parquet scan.
+    assert!(
+        plan.contains("Parquet SCAN") && plan.contains("PROJECT"),
+        "{plan}"
+    );
+    let g = DataFrame::from_polars(pl, 3)
+        .groupby(["k"])
+        .unwrap()
+        .split_out(2)
+        .sum()
+        .unwrap();
+    let plan = g.explain().unwrap();
+    assert!(
+        plan.contains("groupby-aggregate-") && plan.contains("(2 tasks)"),
+        "{plan}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -517,6 +592,165 @@ fn parquet_and_csv_files_are_partitions() {
         let err = mixed.compute_with(s).unwrap_err().to_string();
         assert!(err.contains("m1.csv"), "{name}: {err}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A left side with repeated and null keys, and a right side that matches some of them.
+fn merge_sides(n: usize, m: usize) -> (polars::prelude::DataFrame, polars::prelude::DataFrame) {
+    let id: Vec<Option<i64>> = (0..n)
+        .map(|i| (i % 9 != 4).then_some((i * 7 % 13) as i64))
+        .collect();
+    let k: Vec<&str> = (0..n).map(|i| ["a", "b"][i % 2]).collect();
+    let v: Vec<i64> = (0..n as i64).collect();
+    let left = df!("id" => id, "k" => k, "v" => v).unwrap();
+    let rid: Vec<Option<i64>> = (0..m)
+        .map(|i| (i % 6 != 5).then_some((i * 3 % 17) as i64))
+        .collect();
+    let rk: Vec<&str> = (0..m).map(|i| ["a", "b", "c"][i % 3]).collect();
+    let w: Vec<f64> = (0..m).map(|i| i as f64 / 2.0).collect();
+    let v2: Vec<i64> = (0..m as i64).map(|i| -i).collect();
+    let right = df!("rid" => rid, "k" => rk, "w" => w, "v" => v2).unwrap();
+    (left, right)
+}
+
+#[test]
+fn merge_matches_polars_broadcast_and_shuffled() {
+    let hows = [
+        (How::Inner, JoinType::Inner),
+        (How::Left, JoinType::Left),
+        (How::Right, JoinType::Right),
+        (How::Outer, JoinType::Full),
+    ];
+    for (n, m, lp, rp) in [
+        (0, 5, 1, 2),
+        (30, 0, 3, 1),
+        (40, 25, 4, 1),
+        (40, 25, 1, 3),
+        (97, 60, 5, 3),
+        (97, 60, 9, 9),
+    ] {
+        let (left, right) = merge_sides(n, m);
+        let (l, r) = (
+            DataFrame::from_polars(left.clone(), lp),
+            DataFrame::from_polars(right.clone(), rp),
+        );
+        for (how, jt) in hows.clone() {
+            for (lon, ron) in [(&["id"][..], &["rid"][..]), (&["id", "k"], &["rid", "k"])] {
+                let args = JoinArgs::new(jt.clone()).with_coalesce(JoinCoalesce::CoalesceColumns);
+                let on = |keys: &[&str]| keys.iter().map(|k| col(*k)).collect::<Vec<_>>();
+                let want = left
+                    .clone()
+                    .lazy()
+                    .join(right.clone().lazy(), on(lon), on(ron), args)
+                    .collect()
+                    .unwrap();
+                let all: Vec<String> = want
+                    .get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
+                let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                let want = sorted(want, &all);
+                for broadcast in [None, Some(false), Some(true)] {
+                    let mut spec = Merge::left_right(how, lon, ron);
+                    if let Some(b) = broadcast {
+                        spec = spec.broadcast(b);
+                    }
+                    let merged = match l.merge(&r, spec) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            assert!(
+                                broadcast == Some(true) && how == How::Outer,
+                                "{how:?} {broadcast:?}: {e}"
+                            );
+                            continue;
+                        }
+                    };
+                    for (name, s) in schedulers() {
+                        let what = format!(
+                            "{how:?} {lon:?} {n}x{m} {lp}/{rp} broadcast {broadcast:?} on {name}"
+                        );
+                        let got = merged
+                            .compute_with(s)
+                            .unwrap_or_else(|e| panic!("{what}: {e}"));
+                        assert_close(&what, &sorted(got, &all), &want);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn merge_errors_name_the_keys() {
+    let (left, right) = merge_sides(10, 10);
+    let (l, r) = (
+        DataFrame::from_polars(left, 2),
+        DataFrame::from_polars(right, 2),
+    );
+    let e = l.merge(&r, Merge::on(How::Inner, ["id"])).unwrap_err();
+    assert_eq!(e.to_string(), r#"no column "id" (did you mean "rid"?)"#);
+    let e = l
+        .merge(&r, Merge::left_right(How::Inner, ["id"], ["w"]))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"merge keys of different types: "id" is i64 on the left, "w" is f64 on the right"#
+    );
+    let e = l
+        .merge(&r, Merge::left_right(How::Inner, ["id", "k"], ["rid"]))
+        .unwrap_err();
+    assert!(e.to_string().contains("same number"), "{e}");
+    let e = l
+        .merge(&r, Merge::on(How::Outer, ["k"]).broadcast(true))
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot broadcast"), "{e}");
+}
+
+#[test]
+fn to_parquet_and_to_csv_write_a_file_per_partition_or_none() {
+    let dir = std::env::temp_dir().join(format!("rask-dataframe-write-{}", std::process::id()));
+    let pl = sample(50);
+    let ddf = DataFrame::from_polars(pl.clone(), 3);
+    for (name, s) in schedulers() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let pq = dir.join("pq");
+        let files = ddf
+            .to_parquet(pq.to_str().unwrap())
+            .unwrap()
+            .compute_with(s)
+            .unwrap();
+        assert_eq!(
+            files,
+            (0..3)
+                .map(|i| pq.join(format!("part.{i}.parquet")))
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+        let back = DataFrame::read_parquet(&format!("{}/*.parquet", pq.display())).unwrap();
+        check(&back, &pl);
+        let csv = format!("{}/out-*.csv", dir.display());
+        let files = ddf.to_csv(&csv).unwrap().compute_with(s).unwrap();
+        assert_eq!(files[2], dir.join("out-2.csv"), "{name}");
+        check(&DataFrame::read_csv(&csv).unwrap(), &pl);
+        // A partition that fails: no file and no staging folder is left.
+        let bad = ddf
+            .with_columns([col("k").strict_cast(DataType::Int64)])
+            .unwrap();
+        let out = dir.join("bad");
+        let e = bad
+            .to_parquet(out.to_str().unwrap())
+            .unwrap()
+            .compute_with(s)
+            .unwrap_err();
+        assert!(e.to_string().contains("conversion"), "{name}: {e}");
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{name}: left {left:?}");
+    }
+    let e = ddf.to_csv("/tmp/*/x-*.csv").unwrap_err();
+    assert!(matches!(e, FrameError::Pattern { .. }), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
