@@ -2,7 +2,7 @@
 DuckDB, each on the same Parquet files.
 
 Usage: python dataframes.py ENGINE WORKLOAD DATA_DIR, ENGINE one of dask|polars|duckdb.
-Prints one JSON line: engine, workload, best-of-3 seconds, the answer (checked against
+Prints one JSON line: engine, workload, best-of-5 seconds, the answer (checked against
 rask's), and the peak resident bytes of this process.
 Mirrors collections/dataframe/benches/dataframes.rs; the data is what its `generate` wrote.
 """
@@ -40,7 +40,7 @@ def groupby(engine, files, key):
         import duckdb
 
         q = f"SELECT {key}, avg(x) AS x, sum(y) AS y FROM read_parquet('{files}') GROUP BY {key}"
-        n, y, x = duckdb.sql(f"SELECT count(*), sum(y), sum(x) FROM ({q})").fetchone()
+        n, y, x = duckdb.sql(f"SELECT count(*), sum(y), sum(x) FROM ({q})").fetchall()[0]
         return answer(n, y, x)
     raise SystemExit(f"unknown engine {engine}")
 
@@ -56,7 +56,7 @@ def main():
     else:
         raise SystemExit(f"unknown workload {workload}")
     best, out = float("inf"), None
-    for _ in range(3):
+    for _ in range(5):
         t = time.perf_counter()
         out = run()
         best = min(best, time.perf_counter() - t)

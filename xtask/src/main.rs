@@ -739,7 +739,7 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
     }
     let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
     println!();
-    println!("dataframes (best of 3, seconds; peak RSS in MB; rask on the threaded scheduler)");
+    println!("dataframes (best of 5, seconds; peak RSS in MB; rask on the threaded scheduler)");
     print!("{:<12} {:>7} {:>7}", "workload", "rask", "MB");
     for e in engines {
         print!(" {e:>7} {:>7}", "MB");

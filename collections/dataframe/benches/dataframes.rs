@@ -1,4 +1,4 @@
-//! DataFrame workloads, each timed (best of 3) in its own process: `cargo bench -p
+//! DataFrame workloads, each timed (best of 5) in its own process: `cargo bench -p
 //! rask-dataframe --bench dataframes -- WORKLOAD DATA_DIR [--small]`. Prints one JSON line:
 //! seconds, the answer (to be checked against Dask's, Polars' and DuckDB's), and the peak
 //! resident memory of this process.
@@ -9,6 +9,11 @@
 //!   (an integer in 0..1000).
 //! - `groupby-100` / `groupby-1m`: `read_parquet → groupby(id).agg(mean x, sum y)`.
 //!
+//! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process.
+//!
+//! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample).
+//! The bench binary uses mimalloc, as Python Polars uses jemalloc: Polars allocates a great
+//! deal, and the system allocator costs it a fifth of its time here.
 //! `cargo xtask bench dataframes [--dask] [--small]` runs them all, beside Dask, Polars and
 //! DuckDB.
 
@@ -20,6 +25,9 @@ use rask_dataframe::DataFrame;
 use rask_graph::Collection;
 use rask_local::ThreadedScheduler;
 use rask_testing::bench::{Rng, peak_rss_of};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const FILES: usize = 20;
 
@@ -103,9 +111,37 @@ fn main() {
                     "id1m"
                 };
                 let df = DataFrame::read_parquet(&files)
-                    .and_then(|d| d.groupby([id])?.agg([col("x").mean(), col("y").sum()]))
+                    .and_then(|d| {
+                        let g = d.groupby([id])?;
+                        let g = match std::env::var("RASK_SPLIT_OUT")
+                            .ok()
+                            .and_then(|v| v.parse().ok())
+                        {
+                            Some(n) => g.split_out(n),
+                            None => g,
+                        };
+                        g.agg([col("x").mean(), col("y").sum()])
+                    })
                     .unwrap_or_else(|e| panic!("{e}"));
                 groupby_answer(&df.compute_with(&s).unwrap_or_else(|e| panic!("{e}")))
+            }
+            // Polars alone (this crate's Polars, in this process), for comparison.
+            "polars-100" | "polars-1m" => {
+                let id = if workload == "polars-100" {
+                    "id100"
+                } else {
+                    "id1m"
+                };
+                let path =
+                    PlRefPath::try_from_path(Path::new(&files)).unwrap_or_else(|e| panic!("{e}"));
+                let df = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+                    .and_then(|lf| {
+                        lf.group_by([col(id)])
+                            .agg([col("x").mean(), col("y").sum()])
+                            .collect()
+                    })
+                    .unwrap_or_else(|e| panic!("{e}"));
+                groupby_answer(&df)
             }
             other => {
                 eprintln!("unknown workload {other}");
@@ -115,7 +151,7 @@ fn main() {
     };
     let mut best = f64::INFINITY;
     let mut answer = String::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let t = Instant::now();
         answer = run();
         best = best.min(t.elapsed().as_secs_f64());

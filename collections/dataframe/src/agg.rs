@@ -49,6 +49,8 @@ pub(crate) enum Level {
     Combine,
     /// On partial results, giving the answer.
     Last,
+    /// On rows, giving the answer (no partial results: each group's rows are all here).
+    Whole,
 }
 
 /// One aggregation: of column `input`, named `output`.
@@ -60,7 +62,7 @@ pub(crate) struct Spec {
 }
 
 /// A partial result's column beside `output` (a count, a mean).
-fn beside(output: &str, what: &str) -> String {
+pub(crate) fn beside(output: &str, what: &str) -> String {
     format!("{output}\u{1f}{what}")
 }
 
@@ -71,10 +73,18 @@ impl Spec {
         let o = self.output.as_str();
         let f64 = |e: Expr| e.cast(DataType::Float64);
         let c = match level {
-            Level::First => col(self.input.as_str()),
+            Level::First | Level::Whole => col(self.input.as_str()),
             Level::Combine | Level::Last => col(o),
         };
+        // Each as the tree's last level types it.
+        let null = || NULL.lit().cast(DataType::Float64);
         match (self.agg, level) {
+            (Agg::Sum, Level::Whole) => out.push(c.sum().alias(o)),
+            (Agg::Count, Level::Whole) => out.push(c.count().cast(IDX_DTYPE).alias(o)),
+            (Agg::Size, Level::Whole) => out.push(c.len().cast(IDX_DTYPE).alias(o)),
+            (Agg::Mean, Level::Whole) => out.push(f64(c).mean().alias(o)),
+            (Agg::Var { ddof }, Level::Whole) => out.push(f64(c).var(ddof).alias(o)),
+            (Agg::Std { ddof }, Level::Whole) => out.push(f64(c).std(ddof).alias(o)),
             (Agg::Sum, _) => out.push(c.sum().alias(o)),
             (Agg::Min, _) => out.push(c.min().alias(o)),
             (Agg::Max, _) => out.push(c.max().alias(o)),
@@ -96,7 +106,7 @@ impl Spec {
                 out.push(
                     when(n.clone().gt(lit(0u64)))
                         .then(c.sum() / f64(n))
-                        .otherwise(NULL.lit().cast(DataType::Float64))
+                        .otherwise(null())
                         .alias(o),
                 );
             }
@@ -114,7 +124,7 @@ impl Spec {
                 let some = n.clone().gt(lit(0u64));
                 let mean = when(some)
                     .then((f64(n_i.clone()) * mean_i.clone()).sum() / f64(n.clone()))
-                    .otherwise(NULL.lit().cast(DataType::Float64));
+                    .otherwise(null());
                 // Chan et al.: the parts' squared deviations, plus each part's count times
                 // its mean's squared distance from the whole's mean.
                 let d = mean_i - mean.clone();
@@ -130,12 +140,7 @@ impl Spec {
                         Agg::Std { .. } => var.sqrt(),
                         _ => var,
                     };
-                    out.push(
-                        when(n.gt(lit(ddof)))
-                            .then(value)
-                            .otherwise(NULL.lit().cast(DataType::Float64))
-                            .alias(o),
-                    );
+                    out.push(when(n.gt(lit(ddof))).then(value).otherwise(null()).alias(o));
                 }
             }
         }
@@ -216,7 +221,7 @@ impl GroupSpec {
         }
         let keys: Vec<Expr> = self.keys.iter().map(|k| col(k.as_str())).collect();
         let out = lf.group_by(keys).agg(exprs);
-        if sort && level == Level::Last {
+        if sort && matches!(level, Level::Last | Level::Whole) {
             out.sort(self.keys.clone(), Default::default())
         } else {
             out

@@ -176,15 +176,13 @@ impl GroupBy {
         self.all(Agg::Std { ddof })
     }
 
-    /// The output partitions: as set, or a shuffle's when a sample of the first partition
-    /// has mostly distinct keys.
-    fn outputs(&self) -> Result<usize, FrameError> {
-        if let Some(n) = self.split_out {
-            return Ok(n);
-        }
+    /// The output partitions (as set, or a shuffle's when a sample of the first partition
+    /// has mostly distinct keys), and whether a shuffle moves partial aggregates (when they
+    /// are fewer than half the rows) or the rows themselves.
+    fn plan(&self) -> Result<(usize, bool), FrameError> {
         let n = self.df.npartitions();
-        if n < 2 {
-            return Ok(1);
+        if self.split_out == Some(1) || (self.split_out.is_none() && n < 2) {
+            return Ok((1, true));
         }
         // The key columns of the first partition's first rows, computed here and now.
         let estimating = |message: String| FrameError::Plan {
@@ -202,13 +200,13 @@ impl GroupBy {
             .map_err(|e| estimating(e.to_string()))?
             .0;
         let distinct = distinct_rows(sample).map_err(|e| estimating(e.to_string()))?;
-        Ok(
-            if sample.height() >= 1_000 && distinct * 2 > sample.height() {
-                n.div_ceil(self.split_every).max(2)
-            } else {
-                1
-            },
-        )
+        let many = sample.height() >= 1_000 && distinct * 2 > sample.height();
+        let outputs = match self.split_out {
+            Some(n) => n,
+            None if many => n.div_ceil(2).max(2),
+            None => 1,
+        };
+        Ok((outputs, !many))
     }
 
     fn build(&self, specs: Vec<Spec>) -> Result<DataFrame, FrameError> {
@@ -222,11 +220,11 @@ impl GroupBy {
                 step: "groupby.agg".into(),
                 message,
             })?;
-        let outputs = self.outputs()?;
+        let (outputs, partials) = self.plan()?;
         let token = token_of(&[
             &self.df.token,
             "groupby",
-            &format!("{spec:?}-{outputs}-{}", self.split_every),
+            &format!("{spec:?}-{outputs}-{partials}-{}", self.split_every),
         ]);
         if outputs == 1 {
             let (graph, key) = self.df.tree(spec, "groupby", &token, self.split_every);
@@ -237,38 +235,58 @@ impl GroupBy {
                 token,
             ));
         }
-        Ok(self.shuffle(Arc::new(spec), outputs, schema, token))
+        self.shuffle(Arc::new(spec), outputs, partials, schema, token)
     }
 
-    /// Partial aggregates split into `outputs` buckets per partition, a task per bucket, and
-    /// a task per output aggregating its bucket of every partition.
+    /// Partial aggregates (or, without `partials`, the rows of the columns the aggregation
+    /// reads) split into `outputs` buckets per partition, a task per bucket, and a task per
+    /// output aggregating its bucket of every partition.
     fn shuffle(
         &self,
         spec: Arc<GroupSpec>,
         outputs: usize,
+        partials: bool,
         schema: polars::prelude::Schema,
         token: String,
-    ) -> DataFrame {
+    ) -> Result<DataFrame, FrameError> {
         let inputs = self.df.npartitions();
         let out: Arc<str> = key_name("groupby-aggregate", &token).into();
         let mut graph = Graph::new();
-        let bucket = self.df.split_by(
-            &mut graph,
-            Finish::Group {
+        let (bucket, level) = if partials {
+            let split = Finish::Group {
                 spec: Arc::clone(&spec),
                 level: Level::First,
                 sort: false,
                 buckets: outputs as u32,
-            },
-            outputs,
-            &token,
-        );
+            };
+            let bucket = self.df.split_by(&mut graph, split, outputs, &token);
+            (bucket, Level::Last)
+        } else {
+            // Only the columns the aggregation reads cross the shuffle.
+            let mut read: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+            for s in &spec.specs {
+                if !read.contains(&s.input.as_str()) {
+                    read.push(&s.input);
+                }
+            }
+            let rows = self
+                .df
+                .select(read.iter().map(|c| col(*c)).collect::<Vec<_>>())?;
+            let split = Finish::Split {
+                keys: self.keys.clone(),
+                buckets: outputs as u32,
+            };
+            (
+                rows.split_by(&mut graph, split, outputs, &token),
+                Level::Whole,
+            )
+        };
         let last = Arc::new(Partition {
             source: Source::Frame,
             steps: Arc::from([]),
             finish: Finish::Group {
                 spec,
-                level: Level::Last,
+                level,
                 sort: false,
                 buckets: 0,
             },
@@ -286,7 +304,12 @@ impl GroupBy {
         let sources = (0..outputs as u32)
             .map(|j| (Source::Frame, vec![Arg::Key(Key::with_name(&out, [j]))]))
             .collect();
-        DataFrame::from_sources(graph, sources, Arc::new(schema), token)
+        Ok(DataFrame::from_sources(
+            graph,
+            sources,
+            Arc::new(schema),
+            token,
+        ))
     }
 }
 

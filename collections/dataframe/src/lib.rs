@@ -3,13 +3,23 @@
 //! Dask's `dask.dataframe` in Rust, with Polars as the engine inside each partition: rask
 //! plans the partitions, Polars plans inside them. A [`DataFrame`] is a list of partitions
 //! (each a Polars `DataFrame`, crossing processes as Arrow IPC) made from a Polars frame,
-//! Parquet files or CSV files; per-partition steps (`select`, `filter`, `with_columns`,
-//! `rename`, `drop`) become one Polars lazy plan per partition — one task per partition for
-//! the whole run of them, with Polars' projection and predicate pushdown into the readers;
-//! reductions (`sum`, `min`, `max`, `count`) are chunk → combine → aggregate trees.
+//! Parquet files or CSV files.
 //!
-//! Polars runs its own thread pool inside each task; set `POLARS_MAX_THREADS` before the first
-//! Polars call to keep it from oversubscribing the scheduler's workers.
+//! - Per-partition steps (`select`, `filter`, `with_columns`, `rename`, `drop`, `astype`,
+//!   `fillna`, `dropna`) become one Polars lazy plan per partition — one task per partition
+//!   for the whole run of them, with Polars' projection and predicate pushdown into the
+//!   readers ([`DataFrame::explain`] shows it).
+//! - Reductions (`sum`, `min`, `max`, `count`, `mean`, `var`, `std`) are chunk → combine →
+//!   aggregate trees.
+//! - [`GroupBy`]: a tree when the groups are few, a hash shuffle when they are many.
+//! - [`Merge`]: inner, left, right and outer joins, broadcast or hash-shuffled.
+//! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
+//!   leaves nothing half-written.
+//!
+//! Every partition runs on Polars' streaming engine, in Polars' one global thread pool (sized
+//! to the machine, `POLARS_MAX_THREADS`), which every scheduler worker of a process shares:
+//! the workers do not multiply Polars' threads. (Capping that pool at one thread halves the
+//! groupby bench's speed: the workers then queue for the one thread.)
 //!
 //! This crate has no feature flags.
 #![warn(missing_docs, missing_debug_implementations)]
@@ -19,6 +29,7 @@
 mod agg;
 mod dataframe;
 mod error;
+mod fast;
 mod frame;
 mod groupby;
 mod join;

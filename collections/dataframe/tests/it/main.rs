@@ -330,6 +330,52 @@ fn groupby_agg_matches_polars_as_a_tree_and_as_a_shuffle() {
 }
 
 #[test]
+fn groupby_of_mostly_distinct_keys_shuffles_rows_and_matches_polars() {
+    // Keys mostly distinct (some repeated, some null): the sample says partial aggregates
+    // would not halve the rows, so the rows themselves are shuffled.
+    let n = 12_000usize;
+    let id: Vec<Option<i64>> = (0..n)
+        .map(|i| (i % 97 != 0).then_some((i % 10_000) as i64))
+        .collect();
+    let x: Vec<i64> = (0..n as i64).map(|i| (i * 37) % 101 - 50).collect();
+    let y: Vec<Option<f64>> = (0..n)
+        .map(|i| (i % 7 != 0).then_some((i as f64).cos()))
+        .collect();
+    let pl = df!("id" => id, "x" => x, "y" => y).unwrap();
+    let aggs = [
+        col("x").sum(),
+        col("y").mean(),
+        col("x").min().alias("x_min"),
+        col("y").max().alias("y_max"),
+        col("y").count().alias("y_count"),
+        col("x").len().alias("n"),
+        col("y").var(1).alias("y_var"),
+        col("x").std(0).alias("x_std"),
+    ];
+    let want = sorted(
+        whole(&pl, |lf| lf.group_by([col("id")]).agg(aggs.clone())),
+        &["id"],
+    );
+    let ddf = DataFrame::from_polars(pl, 6);
+    for split_out in [None, Some(4)] {
+        let mut g = ddf.groupby(["id"]).unwrap();
+        if let Some(n) = split_out {
+            g = g.split_out(n);
+        }
+        let got = g.agg(aggs.clone()).unwrap();
+        assert!(got.npartitions() > 1);
+        assert!(
+            got.explain().unwrap().contains("split-"),
+            "rows are split, not partials"
+        );
+        for (name, s) in schedulers() {
+            let have = sorted(got.compute_with(s).unwrap(), &["id"]);
+            assert_close(&format!("{name} {split_out:?}"), &have, &want);
+        }
+    }
+}
+
+#[test]
 fn groupby_shorthands_aggregate_every_other_column() {
     let pl = grouped_sample(200);
     let ddf = DataFrame::from_polars(pl.clone(), 5);

@@ -1,0 +1,557 @@
+//! The first level of the commonest grouping, without Polars' general group-by: one integer
+//! key, and sums, counts, sizes, means, variances of `i64` and `f64` columns and minima and
+//! maxima of `i64` ones. Polars' streaming engine reads and filters the partition and hands
+//! its morsels to a sink that adds each row into its group's slot — a direct index for small
+//! non-negative keys (ids, codes), a hash table for others. The result is the frame Polars'
+//! first level would give (the same columns, names and types; groups in another order),
+//! which the levels above combine as they would Polars'.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use polars::prelude::{
+    Column, DataFrame as PlFrame, DataType, Engine, Expr, LazyFrame, PlHashMap, PlanCallback,
+    PolarsError, PolarsResult, Schema, col,
+};
+
+use crate::agg::{Agg, GroupSpec, beside};
+
+/// Keys below this index a table directly (4 bytes a slot: 256 KiB at most).
+const DIRECT: i64 = 1 << 16;
+
+/// What a column holds, for the kernel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Int,
+    Float,
+}
+
+/// Whether the kernel can compute `spec`'s first level on frames of `schema`.
+pub(crate) fn eligible(spec: &GroupSpec, schema: &Schema) -> bool {
+    let [key] = spec.keys.as_slice() else {
+        return false;
+    };
+    let int_key = schema.get(key).is_some_and(|t| {
+        t.is_integer() && !matches!(t, DataType::UInt64) && !matches!(t, DataType::Int128)
+    });
+    int_key
+        && spec.specs.iter().all(|s| {
+            let kind = match schema.get(&s.input) {
+                Some(DataType::Int64) => Some(Kind::Int),
+                Some(DataType::Float64) => Some(Kind::Float),
+                _ => None,
+            };
+            match s.agg {
+                Agg::Size => true,
+                Agg::Min | Agg::Max => kind == Some(Kind::Int),
+                _ => kind.is_some(),
+            }
+        })
+}
+
+/// Group slots by key.
+#[derive(Default)]
+struct Slots {
+    direct: Vec<u32>,
+    hashed: PlHashMap<i64, u32>,
+    null: Option<u32>,
+    keys: Vec<Option<i64>>,
+}
+
+impl Slots {
+    /// The slot of `key`: a direct look-up for a small key seen before, else
+    /// [`insert`](Self::insert).
+    #[inline(always)]
+    fn slot(&mut self, key: Option<i64>) -> u32 {
+        if let Some(k) = key
+            && let Some(&s) = self.direct.get(k as u64 as usize)
+            && s != u32::MAX
+        {
+            return s;
+        }
+        self.insert(key)
+    }
+
+    #[inline(never)]
+    fn insert(&mut self, key: Option<i64>) -> u32 {
+        let next = self.keys.len() as u32;
+        match key {
+            Some(k) if (0..DIRECT).contains(&k) => {
+                let k = k as usize;
+                if k >= self.direct.len() {
+                    let len = (k + 1).next_power_of_two().min(DIRECT as usize);
+                    self.direct.resize(len, u32::MAX);
+                }
+                let s = &mut self.direct[k];
+                if *s == u32::MAX {
+                    *s = next;
+                    self.keys.push(key);
+                }
+                *s
+            }
+            Some(k) => *self.hashed.entry(k).or_insert_with(|| {
+                self.keys.push(key);
+                next
+            }),
+            None => *self.null.get_or_insert_with(|| {
+                self.keys.push(None);
+                next
+            }),
+        }
+    }
+}
+
+/// One aggregation's partial results, a value per slot.
+enum Acc {
+    SumI(Vec<i64>),
+    SumF(Vec<f64>),
+    Count(Vec<u64>),
+    Size(Vec<u64>),
+    Mean {
+        sum: Vec<f64>,
+        n: Vec<u64>,
+    },
+    MinMax {
+        v: Vec<i64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    Var {
+        n: Vec<u64>,
+        mean: Vec<f64>,
+        m2: Vec<f64>,
+    },
+}
+
+/// Each non-null value of column `c` (of `i64`s or `f64`s) as `T`, with its row's slot:
+/// a plain loop over the values where a chunk has no nulls.
+fn each<T: From<Num>>(c: &Column, slots: &[u32], mut f: impl FnMut(u32, T)) -> PolarsResult<()> {
+    let s = c.as_materialized_series();
+    let mut row = 0;
+    match s.dtype() {
+        DataType::Float64 => {
+            for arr in s.f64()?.downcast_iter() {
+                let (values, len) = (arr.values().as_slice(), arr.len());
+                let rows = &slots[row..row + len];
+                match arr.validity() {
+                    None => {
+                        for (v, s) in values.iter().zip(rows) {
+                            f(*s, T::from(Num::F(*v)));
+                        }
+                    }
+                    Some(valid) => {
+                        for ((v, s), ok) in values.iter().zip(rows).zip(valid.iter()) {
+                            if ok {
+                                f(*s, T::from(Num::F(*v)));
+                            }
+                        }
+                    }
+                }
+                row += len;
+            }
+        }
+        _ => {
+            for arr in s.i64()?.downcast_iter() {
+                let (values, len) = (arr.values().as_slice(), arr.len());
+                let rows = &slots[row..row + len];
+                match arr.validity() {
+                    None => {
+                        for (v, s) in values.iter().zip(rows) {
+                            f(*s, T::from(Num::I(*v)));
+                        }
+                    }
+                    Some(valid) => {
+                        for ((v, s), ok) in values.iter().zip(rows).zip(valid.iter()) {
+                            if ok {
+                                f(*s, T::from(Num::I(*v)));
+                            }
+                        }
+                    }
+                }
+                row += len;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A value of an `i64` or `f64` column.
+#[derive(Clone, Copy)]
+enum Num {
+    I(i64),
+    F(f64),
+}
+
+impl From<Num> for f64 {
+    fn from(n: Num) -> f64 {
+        match n {
+            Num::I(i) => i as f64,
+            Num::F(f) => f,
+        }
+    }
+}
+
+impl From<Num> for i64 {
+    fn from(n: Num) -> i64 {
+        match n {
+            Num::I(i) => i,
+            Num::F(f) => f as i64,
+        }
+    }
+}
+
+impl Acc {
+    fn new(agg: Agg, kind: Kind) -> Acc {
+        match (agg, kind) {
+            (Agg::Sum, Kind::Int) => Acc::SumI(Vec::new()),
+            (Agg::Sum, Kind::Float) => Acc::SumF(Vec::new()),
+            (Agg::Count, _) => Acc::Count(Vec::new()),
+            (Agg::Size, _) => Acc::Size(Vec::new()),
+            (Agg::Mean, _) => Acc::Mean {
+                sum: Vec::new(),
+                n: Vec::new(),
+            },
+            (Agg::Min | Agg::Max, _) => Acc::MinMax {
+                v: Vec::new(),
+                seen: Vec::new(),
+                max: agg == Agg::Max,
+            },
+            (Agg::Var { .. } | Agg::Std { .. }, _) => Acc::Var {
+                n: Vec::new(),
+                mean: Vec::new(),
+                m2: Vec::new(),
+            },
+        }
+    }
+
+    fn grow(&mut self, slots: usize) {
+        match self {
+            Acc::SumI(v) => v.resize(slots, 0),
+            Acc::SumF(v) => v.resize(slots, 0.0),
+            Acc::Count(v) | Acc::Size(v) => v.resize(slots, 0),
+            Acc::Mean { sum, n } => {
+                sum.resize(slots, 0.0);
+                n.resize(slots, 0);
+            }
+            Acc::MinMax { v, seen, .. } => {
+                v.resize(slots, 0);
+                seen.resize(slots, false);
+            }
+            Acc::Var { n, mean, m2 } => {
+                n.resize(slots, 0);
+                mean.resize(slots, 0.0);
+                m2.resize(slots, 0.0);
+            }
+        }
+    }
+
+    /// Rows `slots` (a slot per row) of column `c` added in.
+    fn update(&mut self, slots: &[u32], c: &Column) -> PolarsResult<()> {
+        match self {
+            Acc::Size(v) => {
+                for s in slots {
+                    v[*s as usize] += 1;
+                }
+                Ok(())
+            }
+            Acc::SumI(v) => each(c, slots, |s, x: i64| {
+                let s = &mut v[s as usize];
+                *s = s.wrapping_add(x);
+            }),
+            Acc::SumF(v) => each(c, slots, |s, x: f64| v[s as usize] += x),
+            Acc::Count(v) => {
+                let mut row = 0;
+                let s = c.as_materialized_series();
+                for arr in s.chunks() {
+                    match arr.validity() {
+                        None => {
+                            for s in &slots[row..row + arr.len()] {
+                                v[*s as usize] += 1;
+                            }
+                        }
+                        Some(valid) => {
+                            for (i, ok) in valid.iter().enumerate() {
+                                v[slots[row + i] as usize] += u64::from(ok);
+                            }
+                        }
+                    }
+                    row += arr.len();
+                }
+                Ok(())
+            }
+            Acc::Mean { sum, n } => each(c, slots, |s, x: f64| {
+                let s = s as usize;
+                sum[s] += x;
+                n[s] += 1;
+            }),
+            Acc::MinMax { v, seen, max } => each(c, slots, |s, x: i64| {
+                let s = s as usize;
+                let better = if *max { x > v[s] } else { x < v[s] };
+                if !seen[s] || better {
+                    v[s] = x;
+                    seen[s] = true;
+                }
+            }),
+            Acc::Var { n, mean, m2 } => each(c, slots, |s, x: f64| {
+                // Welford's update: stable, one pass.
+                let s = s as usize;
+                n[s] += 1;
+                let d = x - mean[s];
+                mean[s] += d / n[s] as f64;
+                m2[s] += d * (x - mean[s]);
+            }),
+        }
+    }
+
+    /// The partial columns, named as Polars' first level names them.
+    fn columns(self, output: &str, out: &mut Vec<Column>) {
+        match self {
+            Acc::SumI(v) => out.push(Column::new(output.into(), v)),
+            Acc::SumF(v) => out.push(Column::new(output.into(), v)),
+            Acc::Count(v) | Acc::Size(v) => out.push(Column::new(output.into(), v)),
+            Acc::Mean { sum, n } => {
+                out.push(Column::new(output.into(), sum));
+                out.push(Column::new(beside(output, "n").into(), n));
+            }
+            Acc::MinMax { v, seen, .. } => {
+                let v: Vec<Option<i64>> = v
+                    .into_iter()
+                    .zip(seen)
+                    .map(|(v, s)| s.then_some(v))
+                    .collect();
+                out.push(Column::new(output.into(), v));
+            }
+            Acc::Var { n, mean, m2 } => {
+                let mean: Vec<Option<f64>> = mean
+                    .into_iter()
+                    .zip(&n)
+                    .map(|(m, n)| (*n > 0).then_some(m))
+                    .collect();
+                out.push(Column::new(beside(output, "n").into(), n));
+                out.push(Column::new(beside(output, "mean").into(), mean));
+                out.push(Column::new(output.into(), m2));
+            }
+        }
+    }
+}
+
+/// The kernel's state over a partition.
+struct State {
+    slots: Slots,
+    /// A slot per row of the morsel at hand.
+    rows: Vec<u32>,
+    accs: Vec<Acc>,
+}
+
+impl State {
+    fn add(&mut self, df: &PlFrame, key: &str, inputs: &[String]) -> PolarsResult<()> {
+        let keys = df.column(key)?.cast(&DataType::Int64)?;
+        self.rows.clear();
+        self.rows.reserve(df.height());
+        for arr in keys.as_materialized_series().i64()?.downcast_iter() {
+            match arr.validity() {
+                None => {
+                    for k in arr.values().iter() {
+                        let s = self.slots.slot(Some(*k));
+                        self.rows.push(s);
+                    }
+                }
+                Some(_) => {
+                    for k in arr.iter() {
+                        let s = self.slots.slot(k.copied());
+                        self.rows.push(s);
+                    }
+                }
+            }
+        }
+        let n = self.slots.keys.len();
+        for (acc, input) in self.accs.iter_mut().zip(inputs) {
+            acc.grow(n);
+            acc.update(&self.rows, df.column(input)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// `spec`'s first level of `lf` (whose schema is `schema`, and [`eligible`]).
+pub(crate) fn first_level(
+    lf: LazyFrame,
+    spec: &GroupSpec,
+    schema: &Schema,
+) -> PolarsResult<PlFrame> {
+    let key = spec.keys[0].clone();
+    let mut read: Vec<String> = vec![key.clone()];
+    for s in &spec.specs {
+        if !read.contains(&s.input) {
+            read.push(s.input.clone());
+        }
+    }
+    let accs = (spec.specs.iter())
+        .map(|s| {
+            let kind = match schema.get(&s.input) {
+                Some(DataType::Float64) => Kind::Float,
+                _ => Kind::Int,
+            };
+            Acc::new(s.agg, kind)
+        })
+        .collect();
+    let inputs: Vec<String> = spec.specs.iter().map(|s| s.input.clone()).collect();
+    let state = Arc::new(Mutex::new(State {
+        slots: Slots::default(),
+        rows: Vec::new(),
+        accs,
+    }));
+    let sink = Arc::clone(&state);
+    let key_name = key.clone();
+    let callback = PlanCallback::new(move |df: PlFrame| {
+        let mut st = sink.lock().unwrap_or_else(PoisonError::into_inner);
+        st.add(&df, &key_name, &inputs)?;
+        Ok(false)
+    });
+    let exprs: Vec<Expr> = read.iter().map(|c| col(c.as_str())).collect();
+    lf.select(exprs)
+        .sink_batches(callback, false, None)?
+        .collect_with_engine(Engine::Streaming)?;
+    let state = Arc::try_unwrap(state)
+        .map_err(|_| PolarsError::ComputeError("the group sink is still held".into()))?
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    let key_type = schema.get(&key).cloned().unwrap_or(DataType::Int64);
+    let n = state.slots.keys.len();
+    let mut columns = vec![Column::new(key.as_str().into(), state.slots.keys).cast(&key_type)?];
+    for (mut acc, s) in state.accs.into_iter().zip(&spec.specs) {
+        acc.grow(n);
+        acc.columns(&s.output, &mut columns);
+    }
+    PlFrame::new(n, columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agg::{Level, Spec};
+    use polars::prelude::{IntoLazy, SortMultipleOptions, df};
+    use proptest::prelude::*;
+
+    fn spec(key: &str) -> GroupSpec {
+        let s = |agg, input: &str, output: &str| Spec {
+            agg,
+            input: input.into(),
+            output: output.into(),
+        };
+        GroupSpec {
+            keys: vec![key.into()],
+            specs: vec![
+                s(Agg::Sum, "i", "i_sum"),
+                s(Agg::Sum, "f", "f_sum"),
+                s(Agg::Count, "f", "f_count"),
+                s(Agg::Size, key, "size"),
+                s(Agg::Mean, "i", "i_mean"),
+                s(Agg::Min, "i", "i_min"),
+                s(Agg::Max, "i", "i_max"),
+                s(Agg::Var { ddof: 1 }, "f", "f_var"),
+                s(Agg::Std { ddof: 0 }, "i", "i_std"),
+            ],
+        }
+    }
+
+    fn by_key(df: PlFrame, key: &str) -> PlFrame {
+        df.sort([key], SortMultipleOptions::default()).unwrap()
+    }
+
+    /// The kernel's first level equals Polars' (but for float rounding), in every column.
+    fn same_as_polars(df: PlFrame, key: &str) -> Result<(), TestCaseError> {
+        let spec = spec(key);
+        let schema = (**df.schema()).clone();
+        prop_assert!(eligible(&spec, &schema));
+        let fast = by_key(first_level(df.clone().lazy(), &spec, &schema).unwrap(), key);
+        let slow = by_key(
+            spec.apply(df.lazy(), Level::First, false)
+                .collect()
+                .unwrap(),
+            key,
+        );
+        prop_assert_eq!(fast.schema(), slow.schema());
+        prop_assert_eq!(fast.height(), slow.height());
+        for (a, b) in fast.columns().iter().zip(slow.columns()) {
+            match (a.f64(), b.f64()) {
+                (Ok(x), Ok(y)) => {
+                    for (x, y) in x.iter().zip(y.iter()) {
+                        let ok = match (x, y) {
+                            (Some(x), Some(y)) => {
+                                (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+                                    || (x.is_nan() && y.is_nan())
+                            }
+                            (x, y) => x == y,
+                        };
+                        prop_assert!(ok, "{}: {:?} vs {:?}", a.name(), x, y);
+                    }
+                }
+                _ => prop_assert!(a.equals_missing(b), "{}:\n{}\nvs\n{}", a.name(), fast, slow),
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn the_kernel_is_polars_first_level(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::weighted(0.9, prop_oneof![0i64..50, -5i64..5, 60_000i64..70_000, Just(i64::MIN), Just(i64::MAX)]),
+                    proptest::option::weighted(0.8, -1000i64..1000),
+                    proptest::option::weighted(0.8, -1e3f64..1e3),
+                ),
+                0..300,
+            ),
+        ) {
+            let mut k = Vec::new();
+            let mut i = Vec::new();
+            let mut f = Vec::new();
+            for (a, b, c) in rows {
+                k.push(a);
+                i.push(b);
+                f.push(c);
+            }
+            let df = df!("k" => k, "i" => i, "f" => f).unwrap();
+            same_as_polars(df, "k")?;
+        }
+    }
+
+    #[test]
+    fn narrower_keys_keep_their_type_and_other_columns_are_not_eligible() {
+        let df =
+            df!("k" => [3i32, 1, 3, -2], "i" => [1i64, 2, 3, 4], "f" => [0.5, 1.5, f64::NAN, 2.0])
+                .unwrap();
+        same_as_polars(df, "k").unwrap();
+        let s = |agg, input: &str| GroupSpec {
+            keys: vec!["k".into()],
+            specs: vec![Spec {
+                agg,
+                input: input.into(),
+                output: "o".into(),
+            }],
+        };
+        let schema = df!("k" => ["a"], "i" => [1i32], "f" => [1.0], "n" => [1i64])
+            .unwrap()
+            .schema()
+            .as_ref()
+            .clone();
+        assert!(!eligible(&s(Agg::Sum, "n"), &schema), "a string key");
+        let schema = df!("k" => [1u64], "i" => [1i32], "f" => [1.0])
+            .unwrap()
+            .schema()
+            .as_ref()
+            .clone();
+        assert!(!eligible(&s(Agg::Sum, "f"), &schema), "a u64 key");
+        let schema = df!("k" => [1i64], "i" => [1i32], "f" => [1.0])
+            .unwrap()
+            .schema()
+            .as_ref()
+            .clone();
+        assert!(!eligible(&s(Agg::Sum, "i"), &schema), "an i32 value");
+        assert!(!eligible(&s(Agg::Min, "f"), &schema), "a float minimum");
+        assert!(eligible(&s(Agg::Mean, "f"), &schema));
+    }
+}
