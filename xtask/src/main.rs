@@ -714,7 +714,7 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
     };
     eprintln!("xtask: generating the data in {data_arg} (once)");
     run(bench(&["generate"]))?;
-    let workloads = ["groupby-100", "groupby-1m"];
+    let workloads = ["groupby-100", "groupby-1m", "q1", "q6"];
     let mut rask = Vec::new();
     for w in workloads {
         let what = format!("the {w} bench");
@@ -744,7 +744,7 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
     for e in engines {
         print!(" {e:>7} {:>7}", "MB");
     }
-    println!(" {:>8} {:>9}", "vs dask", "vs polars");
+    println!(" {:>8} {:>9} {:>9}", "vs dask", "vs polars", "vs duckdb");
     let mut disagree = Vec::new();
     for (i, w) in workloads.iter().enumerate() {
         let r = &rask[i];
@@ -768,7 +768,12 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
             secs.get(e)
                 .map_or_else(|| "-".to_string(), |s| format!("{:.2}×", s / rs))
         };
-        println!(" {:>8} {:>9}", ratio("dask"), ratio("polars"));
+        println!(
+            " {:>8} {:>9} {:>9}",
+            ratio("dask"),
+            ratio("polars"),
+            ratio("duckdb")
+        );
     }
     if disagree.is_empty() {
         Ok(())

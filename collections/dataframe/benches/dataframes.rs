@@ -7,7 +7,10 @@
 //!   there yet — `groupby/`: 20M rows in 20 Parquet files (1M with `--small`), columns `id100`
 //!   and `id1m` (integer keys with 100 and 1M distinct values), `x` (a float in [0, 1)) and `y`
 //!   (an integer in 0..1000).
+//!   `lineitem/`: TPC-H's `lineitem` at scale factor 1 (6M rows; 300k with `--small`) in 8
+//!   files, the columns Q1 and Q6 read, drawn as dbgen draws them.
 //! - `groupby-100` / `groupby-1m`: `read_parquet → groupby(id).agg(mean x, sum y)`.
+//! - `q1` / `q6`: TPC-H's queries 1 and 6 on `lineitem`.
 //!
 //! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process.
 //!
@@ -32,6 +35,90 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const FILES: usize = 20;
 
 fn generate(dir: &Path, small: bool) {
+    generate_groupby(dir, small);
+    generate_lineitem(dir, small);
+}
+
+fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetWriter::new(file)
+        .finish(df)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Days from 1970-01-01 to `y-m-d` (a proleptic Gregorian date).
+fn days(y: i32, m: u32, d: u32) -> i32 {
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i32 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// TPC-H's `lineitem` at scale factor 1 (6M rows; 300k with `--small`) in 8 files, with the
+/// columns Q1 and Q6 read, drawn as dbgen draws them: quantities 1..=50, discounts 0..=0.10
+/// and taxes 0..=0.08 in hundredths, prices from the part key, ship dates 1..=121 days after
+/// an order date in [1992-01-01, 1998-08-02], receipt 1..=30 days after shipping, and the
+/// flags from those dates and TPC-H's current date 1995-06-17.
+fn generate_lineitem(dir: &Path, small: bool) {
+    let out = dir.join("lineitem");
+    if out.join("done").exists() {
+        return;
+    }
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let rows = if small { 300_000 } else { 6_000_000 } / 8;
+    let (start, end, current) = (days(1992, 1, 1), days(1998, 8, 2), days(1995, 6, 17));
+    let mut rng = Rng(1994);
+    for f in 0..8 {
+        let mut quantity = Vec::with_capacity(rows);
+        let mut price = Vec::with_capacity(rows);
+        let mut discount = Vec::with_capacity(rows);
+        let mut tax = Vec::with_capacity(rows);
+        let mut returnflag = Vec::with_capacity(rows);
+        let mut linestatus = Vec::with_capacity(rows);
+        let mut shipdate = Vec::with_capacity(rows);
+        for _ in 0..rows {
+            let q = 1 + rng.below(50) as i64;
+            let partkey = 1 + rng.below(200_000) as i64;
+            let retail =
+                (90_000 + (partkey / 10) % 20_001 + 100 * (partkey % 1_000)) as f64 / 100.0;
+            let order = start + rng.below((end - start + 1) as u64) as i32;
+            let ship = order + 1 + rng.below(121) as i32;
+            let receipt = ship + 1 + rng.below(30) as i32;
+            quantity.push(q as f64);
+            price.push((q as f64 * retail * 100.0).round() / 100.0);
+            discount.push(rng.below(11) as f64 / 100.0);
+            tax.push(rng.below(9) as f64 / 100.0);
+            returnflag.push(if receipt <= current {
+                if rng.below(2) == 0 { "R" } else { "A" }
+            } else {
+                "N"
+            });
+            linestatus.push(if ship > current { "O" } else { "F" });
+            shipdate.push(ship);
+        }
+        let ship = Column::new("l_shipdate".into(), shipdate)
+            .cast(&DataType::Date)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut df = df!(
+            "l_quantity" => quantity,
+            "l_extendedprice" => price,
+            "l_discount" => discount,
+            "l_tax" => tax,
+            "l_returnflag" => returnflag,
+            "l_linestatus" => linestatus,
+        )
+        .and_then(|mut d| d.with_column(ship).map(|d| d.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
+        write_parquet(&out.join(format!("part-{f}.parquet")), &mut df);
+    }
+    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn generate_groupby(dir: &Path, small: bool) {
     let groupby = dir.join("groupby");
     if groupby.join("done").exists() {
         return;
@@ -52,12 +139,7 @@ fn generate(dir: &Path, small: bool) {
         }
         let mut df = df!("id100" => id100, "id1m" => id1m, "x" => x, "y" => y)
             .unwrap_or_else(|e| panic!("{e}"));
-        let path = groupby.join(format!("part-{f:02}.parquet"));
-        let file =
-            std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        ParquetWriter::new(file)
-            .finish(&mut df)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        write_parquet(&groupby.join(format!("part-{f:02}.parquet")), &mut df);
     }
     std::fs::write(groupby.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
 }
@@ -78,6 +160,43 @@ fn groupby_answer(df: &polars::prelude::DataFrame) -> String {
     )
 }
 
+/// TPC-H Q1: the pricing summary report.
+fn q1(l: &DataFrame) -> Result<DataFrame, rask_dataframe::FrameError> {
+    let cutoff = lit(days(1998, 12, 1) - 90).cast(DataType::Date);
+    let disc_price = col("l_extendedprice") * (lit(1.0) - col("l_discount"));
+    l.filter(col("l_shipdate").lt_eq(cutoff))?
+        .with_columns([
+            disc_price.clone().alias("disc_price"),
+            (disc_price * (lit(1.0) + col("l_tax"))).alias("charge"),
+        ])?
+        .groupby(["l_returnflag", "l_linestatus"])?
+        .agg([
+            col("l_quantity").sum().alias("sum_qty"),
+            col("l_extendedprice").sum().alias("sum_base_price"),
+            col("disc_price").sum().alias("sum_disc_price"),
+            col("charge").sum().alias("sum_charge"),
+            col("l_quantity").mean().alias("avg_qty"),
+            col("l_extendedprice").mean().alias("avg_price"),
+            col("l_discount").mean().alias("avg_disc"),
+            col("l_quantity").len().alias("count_order"),
+        ])
+}
+
+/// TPC-H Q6: the forecasting revenue change.
+fn q6(l: &DataFrame) -> Result<rask_dataframe::Reduced, rask_dataframe::FrameError> {
+    let date = |y, m, d| lit(days(y, m, d)).cast(DataType::Date);
+    l.filter(
+        col("l_shipdate")
+            .gt_eq(date(1994, 1, 1))
+            .and(col("l_shipdate").lt(date(1995, 1, 1)))
+            .and(col("l_discount").gt_eq(lit(0.05)))
+            .and(col("l_discount").lt_eq(lit(0.07)))
+            .and(col("l_quantity").lt(lit(24.0))),
+    )?
+    .select([(col("l_extendedprice") * col("l_discount")).alias("revenue")])?
+    .sum()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -90,7 +209,9 @@ fn main() {
         .map(String::as_str)
         .collect();
     let [workload, dir] = rest[..] else {
-        eprintln!("usage: dataframes generate|groupby-100|groupby-1m DATA_DIR [--small]");
+        eprintln!(
+            "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|polars-100|polars-1m DATA_DIR [--small]"
+        );
         std::process::exit(2);
     };
     let dir = Path::new(dir);
@@ -102,6 +223,7 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let files = format!("{}/groupby/*.parquet", dir.display());
+    let lineitem = format!("{}/lineitem/*.parquet", dir.display());
     let run = || -> String {
         match workload {
             "groupby-100" | "groupby-1m" => {
@@ -124,6 +246,36 @@ fn main() {
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
                 groupby_answer(&df.compute_with(&s).unwrap_or_else(|e| panic!("{e}")))
+            }
+            "q1" => {
+                let df = DataFrame::read_parquet(&lineitem)
+                    .and_then(|d| q1(&d))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let df = df.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+                let col_sum = |c: &str| {
+                    df.column(c)
+                        .ok()
+                        .and_then(|c| c.as_materialized_series().sum::<f64>().ok())
+                        .unwrap_or(-1.0)
+                };
+                format!(
+                    "{{\"groups\": {}, \"sum_charge\": {}, \"count\": {}}}",
+                    df.height(),
+                    col_sum("sum_charge"),
+                    col_sum("count_order")
+                )
+            }
+            "q6" => {
+                let r = DataFrame::read_parquet(&lineitem)
+                    .and_then(|d| q6(&d))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let df = r.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+                let revenue = df
+                    .column("revenue")
+                    .ok()
+                    .and_then(|c| c.f64().ok()?.get(0))
+                    .unwrap_or(-1.0);
+                format!("{{\"revenue\": {revenue}}}")
             }
             // Polars alone (this crate's Polars, in this process), for comparison.
             "polars-100" | "polars-1m" => {
