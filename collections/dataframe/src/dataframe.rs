@@ -273,6 +273,130 @@ impl DataFrame {
         Ok(df)
     }
 
+    /// A dataframe whose partitions are this one's, each run with `finish`: one task per
+    /// partition, the steps so far fused into it.
+    pub(crate) fn then_finish(&self, finish: Finish, label: &str, schema: SchemaRef) -> DataFrame {
+        let token = token_of(&[&self.token, label, &format!("{finish:?}")]);
+        let name: Arc<str> = key_name(label, &token).into();
+        let mut graph = self.base.clone();
+        graph.add_layer(self.layer(&name, finish, label));
+        let sources = (0..self.npartitions() as u32)
+            .map(|i| (Source::Frame, vec![Arg::Key(Key::with_name(&name, [i]))]))
+            .collect();
+        DataFrame::from_sources(graph, sources, schema, token)
+    }
+
+    /// Rows moved so that rows with equal `keys` share a partition: a hash shuffle into
+    /// `npartitions` partitions (Dask's `shuffle(on=…)`; at least 1).
+    pub fn shuffle<I, S>(&self, keys: I, npartitions: usize) -> Result<DataFrame, FrameError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let keys: Vec<String> = keys.into_iter().map(|k| k.as_ref().to_owned()).collect();
+        for k in &keys {
+            self.column(k)?;
+        }
+        let keys = if keys.is_empty() {
+            self.columns()
+        } else {
+            keys
+        };
+        let n = npartitions.max(1);
+        let token = token_of(&[&self.token, "shuffle", &format!("{keys:?}-{n}")]);
+        let mut graph = Graph::new();
+        let split = Finish::Split {
+            keys,
+            buckets: n as u32,
+        };
+        let bucket = self.split_by(&mut graph, split, n, &token);
+        let sources = (0..n as u32)
+            .map(|j| {
+                let args = (0..self.npartitions() as u32)
+                    .map(|i| Arg::Key(Key::with_name(&bucket, [i, j])))
+                    .collect();
+                (Source::Frame, args)
+            })
+            .collect();
+        Ok(DataFrame::from_sources(
+            graph,
+            sources,
+            Arc::clone(&self.schema),
+            token,
+        ))
+    }
+
+    /// Without repeated rows (rows equal in the columns `subset`, or in every column if it is
+    /// empty): Dask's `drop_duplicates`. The rows are hash-shuffled by those columns into as
+    /// many partitions as there are now, so equal rows meet; which of them is kept is not
+    /// specified.
+    pub fn drop_duplicates(&self, subset: &[&str]) -> Result<DataFrame, FrameError> {
+        let shuffled = self.shuffle(subset, self.npartitions())?;
+        let subset = subset.iter().map(|c| c.to_string()).collect();
+        shuffled.then(Step::Unique(subset), "drop_duplicates")
+    }
+
+    /// How many distinct values (not null) column `column` holds, exactly (Dask's
+    /// `nunique`): the values are hash-shuffled so that equal ones meet, made unique, and
+    /// counted.
+    pub fn nunique(&self, column: &str) -> Result<Reduced, FrameError> {
+        self.column(column)?;
+        self.select([polars::prelude::col(column)])?
+            .drop_duplicates(&[])?
+            .count()
+    }
+
+    /// How often each value (not null) of column `column` occurs (Dask's `value_counts`):
+    /// the values and a `count` column, most frequent first, in one partition (a grouping
+    /// combined in a tree: for columns of up to millions of distinct values).
+    pub fn value_counts(&self, column: &str) -> Result<DataFrame, FrameError> {
+        use polars::prelude::col;
+        let counts = self
+            .dropna(&[column])?
+            .groupby([column])?
+            .split_out(1)
+            .agg([col(column).len().alias("count")])?;
+        let schema = Arc::clone(&counts.schema);
+        Ok(counts.then_finish(
+            Finish::Top {
+                n: u64::MAX,
+                by: "count".into(),
+                largest: true,
+            },
+            "value_counts",
+            schema,
+        ))
+    }
+
+    /// The `n` rows with the largest values of column `by` (Dask's `nlargest`), largest
+    /// first, nulls last: the top `n` of each partition, then of those, in a tree.
+    pub fn nlargest(&self, n: usize, by: &str) -> Result<DataFrame, FrameError> {
+        self.top(n, by, true)
+    }
+
+    /// The `n` rows with the smallest values of column `by`, smallest first.
+    pub fn nsmallest(&self, n: usize, by: &str) -> Result<DataFrame, FrameError> {
+        self.top(n, by, false)
+    }
+
+    fn top(&self, n: usize, by: &str, largest: bool) -> Result<DataFrame, FrameError> {
+        self.column(by)?;
+        let label = if largest { "nlargest" } else { "nsmallest" };
+        let token = token_of(&[&self.token, label, by, &n.to_string()]);
+        let finish = |_| Finish::Top {
+            n: n as u64,
+            by: by.to_string(),
+            largest,
+        };
+        let (graph, key) = self.tree_of(finish, label, &token, SPLIT_EVERY);
+        Ok(DataFrame::from_sources(
+            graph,
+            vec![(Source::Frame, vec![Arg::Key(key)])],
+            Arc::clone(&self.schema),
+            token,
+        ))
+    }
+
     /// The columns (or expressions) `exprs`, per partition.
     pub fn select<E: AsRef<[Expr]>>(&self, exprs: E) -> Result<Self, FrameError> {
         self.then(Step::Select(exprs.as_ref().to_vec()), "select")
@@ -432,14 +556,25 @@ impl DataFrame {
         split_every: usize,
     ) -> (Graph, Key) {
         let spec = Arc::new(spec);
-        let chunk: Arc<str> = key_name(&format!("{label}-chunk"), token).into();
-        let mut graph = self.base.clone();
         let finish = |level| Finish::Group {
             spec: Arc::clone(&spec),
             level,
             sort: true,
             buckets: 0,
         };
+        self.tree_of(finish, label, token, split_every)
+    }
+
+    /// A reduction tree whose tasks end with `finish(level)`: the graph and its one key.
+    pub(crate) fn tree_of(
+        &self,
+        finish: impl Fn(Level) -> Finish,
+        label: &str,
+        token: &str,
+        split_every: usize,
+    ) -> (Graph, Key) {
+        let chunk: Arc<str> = key_name(&format!("{label}-chunk"), token).into();
+        let mut graph = self.base.clone();
         graph.add_layer(self.layer(&chunk, finish(Level::First), label));
         let label: Arc<str> = label.into();
         let level_op = |level: Level| -> Arc<dyn rask_graph::Op> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use polars::prelude::{
     DataFrame as PlFrame, Engine, Expr, IntoLazy, IpcStreamReader, IpcStreamWriter, LazyCsvReader,
     LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
-    UnionArgs,
+    SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
@@ -156,6 +156,8 @@ pub(crate) enum Step {
     FillNull(Expr),
     /// Rows with a null in any of these columns (any column, if none) dropped.
     DropNulls(Vec<String>),
+    /// Rows equal in these columns (in all, if none) made one.
+    Unique(Vec<String>),
 }
 
 impl Step {
@@ -173,6 +175,8 @@ impl Step {
             Step::FillNull(e) => lf.fill_null(e.clone()),
             Step::DropNulls(names) if names.is_empty() => lf.drop_nulls(None),
             Step::DropNulls(names) => lf.drop_nulls(Some(by_name(names))),
+            Step::Unique(names) if names.is_empty() => lf.unique(None, UniqueKeepStrategy::Any),
+            Step::Unique(names) => lf.unique(Some(by_name(names)), UniqueKeepStrategy::Any),
         }
     }
 }
@@ -219,6 +223,11 @@ pub(crate) enum Finish {
         sort: bool,
         buckets: u32,
     },
+    /// The `n` rows with the largest (or smallest) values of column `by`, in that order,
+    /// nulls last.
+    Top { n: u64, by: String, largest: bool },
+    /// The frame handed to a function of a partition.
+    Map(crate::map::MapFn),
     /// The frame in this many [`Buckets`](crate::Buckets) by the columns `keys`.
     Split { keys: Vec<String>, buckets: u32 },
     /// The frame written to `path`'s staging file; the path.
@@ -289,7 +298,22 @@ impl Op for Partition {
                 spec, level, sort, ..
             } => collect(spec.apply(lf, *level, *sort)),
             Finish::Head(n) => collect(lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _)),
-            Finish::Frame | Finish::Write { .. } | Finish::Split { .. } => collect(lf),
+            Finish::Top { n, by, largest } => {
+                let order = SortMultipleOptions::default()
+                    .with_order_descending(*largest)
+                    .with_nulls_last(true)
+                    .with_maintain_order(true);
+                let sorted = lf.sort([by.as_str()], order);
+                // Polars turns sort-then-limit into a top-k that allocates for `n` rows up
+                // front: for a large `n`, sort and cut instead.
+                match u32::try_from(*n) {
+                    Ok(n) if n <= 1 << 20 => collect(sorted.limit(n as _)),
+                    _ => collect(sorted).map(|df| df.head(usize::try_from(*n).ok())),
+                }
+            }
+            Finish::Frame | Finish::Write { .. } | Finish::Split { .. } | Finish::Map(_) => {
+                collect(lf)
+            }
         }
         .map_err(|e| self.failed(e))?;
         match &self.finish {
@@ -298,6 +322,7 @@ impl Op for Partition {
                     .map_err(|e| TaskError::new(e.to_string()))?;
                 Ok(Value::new(b))
             }
+            Finish::Map(f) => Ok(Value::new(Frame(f.call(&df)?))),
             Finish::Split { keys, buckets } => {
                 let b = crate::shuffle::split(&df, keys, *buckets as usize)
                     .map_err(|e| TaskError::new(e.to_string()))?;

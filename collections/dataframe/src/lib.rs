@@ -33,6 +33,7 @@ mod fast;
 mod frame;
 mod groupby;
 mod join;
+mod map;
 mod shuffle;
 mod write;
 

@@ -168,6 +168,206 @@ fn explain_shows_the_layers_and_the_pushed_down_polars_plan() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[rask_macros::named(crate = rask_graph)]
+fn with_total(df: &polars::prelude::DataFrame) -> PolarsResult<polars::prelude::DataFrame> {
+    df.clone()
+        .lazy()
+        .with_columns([(col("x") + col("x").sum()).alias("x_plus_total")])
+        .collect()
+}
+
+#[test]
+fn map_partitions_runs_a_named_function_anywhere_and_a_closure_in_process() {
+    let pl = sample(40);
+    let ddf = DataFrame::from_polars(pl.clone(), 3);
+    let mapped = ddf
+        .filter(col("x").gt(lit(-20)))
+        .unwrap()
+        .map_partitions(with_total)
+        .unwrap();
+    assert_eq!(mapped.columns(), ["k", "x", "y", "x_plus_total"]);
+    // Per partition: each partition's own total.
+    let mut want: Option<polars::prelude::DataFrame> = None;
+    for (offset, len) in [(0, 14), (14, 13), (27, 13)] {
+        let part = pl
+            .slice(offset, len)
+            .lazy()
+            .filter(col("x").gt(lit(-20)))
+            .collect()
+            .unwrap();
+        let part = with_total(&part).unwrap();
+        want = Some(match want {
+            None => part,
+            Some(mut w) => {
+                w.vstack_mut(&part).unwrap();
+                w
+            }
+        });
+    }
+    check(&mapped, &want.unwrap());
+    // Steps after it fuse into the next layer.
+    check(
+        &mapped.select([col("x_plus_total")]).unwrap().sum().unwrap(),
+        &mapped
+            .compute_with(&SyncScheduler)
+            .unwrap()
+            .lazy()
+            .select([col("x_plus_total").sum()])
+            .collect()
+            .unwrap(),
+    );
+    // A closure: in process, yes; across processes, an error naming its task.
+    let doubled = ddf
+        .map_partitions(|df| {
+            df.clone()
+                .lazy()
+                .with_columns([col("x") * lit(2)])
+                .collect()
+        })
+        .unwrap();
+    let want = whole(&pl, |lf| lf.with_columns([col("x") * lit(2)]));
+    for (name, s) in schedulers() {
+        match (name, doubled.compute_with(s)) {
+            ("processes", Err(e)) => assert!(e.to_string().contains("closure"), "{e}"),
+            (_, Ok(got)) => assert!(got.equals_missing(&want), "{name}"),
+            (_, Err(e)) => panic!("{name}: {e}"),
+        }
+    }
+    // A function that fails on an empty frame cannot give a schema.
+    let e = ddf
+        .map_partitions(|df| {
+            df.column("x")?
+                .as_materialized_series()
+                .get(0)
+                .map(|_| df.clone())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(e, FrameError::Plan { .. }) && e.to_string().contains("map_partitions"),
+        "{e}"
+    );
+}
+
+#[test]
+fn shuffle_drop_duplicates_nunique_value_counts_and_top_rows_match_polars() {
+    for (rows, parts) in [(0, 1), (1, 2), (10, 3), (200, 5)] {
+        let pl = grouped_sample(rows);
+        let all = ["k", "g", "x", "y"];
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        // A shuffle keeps every row, and puts each key in one partition.
+        let sh = ddf.shuffle(["k"], 3).unwrap();
+        assert_eq!(sh.npartitions(), 3);
+        for (name, s) in schedulers() {
+            let got = sh.compute_with(s).unwrap();
+            assert_close(name, &sorted(got, &all), &sorted(pl.clone(), &all));
+        }
+        let values = SyncScheduler
+            .get(sh.graph(), &sh.output_keys(), &[])
+            .unwrap();
+        let mut home = std::collections::HashMap::new();
+        for (j, v) in values.iter().enumerate() {
+            let part = &v.get::<rask_dataframe::Frame>().unwrap().0;
+            for k in part.column("k").unwrap().str().unwrap().iter().flatten() {
+                assert_eq!(
+                    *home.entry(k.to_string()).or_insert(j),
+                    j,
+                    "key {k} in two partitions"
+                );
+            }
+        }
+        let dd = ddf
+            .select([col("k"), col("g")])
+            .unwrap()
+            .drop_duplicates(&[])
+            .unwrap();
+        let want = sorted(
+            whole(&pl, |lf| {
+                lf.select([col("k"), col("g")])
+                    .unique(None, UniqueKeepStrategy::Any)
+            }),
+            &["k", "g"],
+        );
+        for (name, s) in schedulers() {
+            assert_close(
+                name,
+                &sorted(dd.compute_with(s).unwrap(), &["k", "g"]),
+                &want,
+            );
+        }
+        let by_k = ddf
+            .drop_duplicates(&["k"])
+            .unwrap()
+            .compute_with(&SyncScheduler)
+            .unwrap();
+        assert_eq!(
+            by_k.height(),
+            whole(&pl, |lf| lf
+                .select([col("k")])
+                .unique(None, UniqueKeepStrategy::Any))
+            .height()
+        );
+        let n = ddf
+            .nunique("g")
+            .unwrap()
+            .compute_with(&SyncScheduler)
+            .unwrap();
+        let want_n = whole(&pl, |lf| lf.select([col("g").drop_nulls().n_unique()]));
+        assert_eq!(
+            n.column("g").unwrap().get(0).unwrap().extract::<u64>(),
+            want_n.column("g").unwrap().get(0).unwrap().extract::<u64>(),
+            "{rows}"
+        );
+        let vc = ddf.value_counts("g").unwrap();
+        let want = whole(&pl, |lf| {
+            lf.drop_nulls(Some(cols(["g"])))
+                .group_by([col("g")])
+                .agg([len().alias("count")])
+                .sort(
+                    ["count", "g"],
+                    SortMultipleOptions::default().with_order_descending_multi([true, false]),
+                )
+        });
+        for (name, s) in schedulers() {
+            let got = vc.compute_with(s).unwrap();
+            // Most frequent first; ties in any order.
+            let counts: Vec<u32> = got
+                .column("count")
+                .unwrap()
+                .u32()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{name}: {got}");
+            assert_close(
+                name,
+                &sorted(got, &["count", "g"]),
+                &sorted(want.clone(), &["count", "g"]),
+            );
+        }
+        for n in [0, 1, 3, 500] {
+            let desc = SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_nulls_last(true)
+                .with_maintain_order(true);
+            let asc = SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true);
+            check(
+                &ddf.nlargest(n, "y").unwrap(),
+                &whole(&pl, |lf| lf.sort(["y"], desc).limit(n as IdxSize)),
+            );
+            check(
+                &ddf.nsmallest(n, "x").unwrap(),
+                &whole(&pl, |lf| lf.sort(["x"], asc).limit(n as IdxSize)),
+            );
+        }
+    }
+    let e = DataFrame::from_polars(grouped_sample(5), 2)
+        .nlargest(2, "z")
+        .unwrap_err();
+    assert!(matches!(e, FrameError::Column { .. }), "{e}");
+}
+
 #[test]
 fn reductions_match_polars() {
     for (rows, parts) in [(0, 1), (5, 2), (101, 4), (300, 17)] {
