@@ -128,14 +128,13 @@ impl DataFrame {
                 call: Arc::new(move |df| f(df).map_err(|e| TaskError::new(e.to_string()))),
             },
         };
-        let schema = map
+        let empty = map
             .call(&PlFrame::empty_with_schema(&self.schema))
             .map_err(|e| FrameError::Plan {
                 step: "map_partitions (on an empty frame, for the schema)".into(),
                 message: e.to_string(),
-            })?
-            .schema()
-            .clone();
+            })?;
+        let schema = Arc::clone(empty.schema());
         Ok(self.then_finish(Finish::Map(map), "map_partitions", schema))
     }
 }
