@@ -246,7 +246,7 @@ impl DataFrame {
 
     /// This dataframe with one more step, its schema checked now: a column that does not
     /// exist is an error here, not when computed.
-    fn then(&self, step: Step, what: &str) -> Result<Self, FrameError> {
+    pub(crate) fn then(&self, step: Step, what: &str) -> Result<Self, FrameError> {
         let empty = PlFrame::empty_with_schema(&self.schema);
         let schema = step
             .apply(empty.lazy())

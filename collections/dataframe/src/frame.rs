@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{
-    DataFrame as PlFrame, Engine, Expr, IntoLazy, IpcStreamReader, IpcStreamWriter, LazyCsvReader,
-    LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
-    SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
+    DataFrame as PlFrame, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader, IpcStreamWriter,
+    LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader,
+    SerWriter, SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
@@ -158,6 +158,11 @@ pub(crate) enum Step {
     DropNulls(Vec<String>),
     /// Rows equal in these columns (in all, if none) made one.
     Unique(Vec<String>),
+    /// Rows sorted by a column, nulls last, ties in their order.
+    Sort {
+        by: String,
+        descending: bool,
+    },
 }
 
 impl Step {
@@ -177,6 +182,13 @@ impl Step {
             Step::DropNulls(names) => lf.drop_nulls(Some(by_name(names))),
             Step::Unique(names) if names.is_empty() => lf.unique(None, UniqueKeepStrategy::Any),
             Step::Unique(names) => lf.unique(Some(by_name(names)), UniqueKeepStrategy::Any),
+            Step::Sort { by, descending } => lf.sort(
+                [by.as_str()],
+                SortMultipleOptions::default()
+                    .with_order_descending(*descending)
+                    .with_nulls_last(true)
+                    .with_maintain_order(true),
+            ),
         }
     }
 }
@@ -226,6 +238,8 @@ pub(crate) enum Finish {
     /// The `n` rows with the largest (or smallest) values of column `by`, in that order,
     /// nulls last.
     Top { n: u64, by: String, largest: bool },
+    /// Up to `n` values of column `by` (not null), sorted, at evenly spaced ranks.
+    Sample { by: String, n: u64 },
     /// The frame handed to a function of a partition.
     Map(crate::map::MapFn),
     /// The frame in this many [`Buckets`](crate::Buckets) by the columns `keys`.
@@ -298,6 +312,17 @@ impl Op for Partition {
                 spec, level, sort, ..
             } => collect(spec.apply(lf, *level, *sort)),
             Finish::Head(n) => collect(lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _)),
+            Finish::Sample { by, n } => collect(
+                lf.select([polars::prelude::col(by.as_str())
+                    .drop_nulls()
+                    .sort(Default::default())]),
+            )
+            .and_then(|df| {
+                let len = df.height();
+                let n = (*n as usize).min(len);
+                let at: Vec<IdxSize> = (0..n).map(|j| ((j * len) / n.max(1)) as IdxSize).collect();
+                df.take(&IdxCa::from_vec("".into(), at))
+            }),
             Finish::Top { n, by, largest } => {
                 let order = SortMultipleOptions::default()
                     .with_order_descending(*largest)

@@ -35,6 +35,7 @@ mod groupby;
 mod join;
 mod map;
 mod shuffle;
+mod sort;
 mod write;
 
 pub use agg::Agg;

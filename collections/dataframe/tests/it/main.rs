@@ -369,6 +369,41 @@ fn shuffle_drop_duplicates_nunique_value_counts_and_top_rows_match_polars() {
 }
 
 #[test]
+fn sort_values_is_a_stable_sort_of_the_whole_frame() {
+    for (rows, parts) in [(0, 1), (1, 3), (10, 3), (500, 7)] {
+        let pl = grouped_sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        for (by, descending) in [("x", false), ("y", true), ("g", false), ("k", true)] {
+            let sorted_dd = ddf.sort_values(by, descending).unwrap();
+            assert_eq!(sorted_dd.npartitions(), parts.min(rows.max(1)));
+            let order = SortMultipleOptions::default()
+                .with_order_descending(descending)
+                .with_nulls_last(true)
+                .with_maintain_order(true);
+            let want = whole(&pl, |lf| lf.sort([by], order));
+            for (name, s) in schedulers() {
+                let got = sorted_dd
+                    .compute_with(s)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                // The sort column in order, and the rows as a whole the same.
+                assert!(
+                    got.column(by)
+                        .unwrap()
+                        .equals_missing(want.column(by).unwrap()),
+                    "{name} {by} {descending} {rows}:\n{got}\nwanted\n{want}"
+                );
+                let all = ["k", "g", "x", "y"];
+                assert_close(name, &sorted(got, &all), &sorted(want.clone(), &all));
+            }
+        }
+    }
+    let e = DataFrame::from_polars(grouped_sample(5), 2)
+        .sort_values("q", false)
+        .unwrap_err();
+    assert!(matches!(e, FrameError::Column { .. }), "{e}");
+}
+
+#[test]
 fn reductions_match_polars() {
     for (rows, parts) in [(0, 1), (5, 2), (101, 4), (300, 17)] {
         let pl = sample(rows);

@@ -1,0 +1,211 @@
+//! `sort_values`: a sort across partitions by range partitioning — a sample of each
+//! partition's sort column, boundaries (divisions) from the samples' quantiles, each row sent
+//! to the partition of its range, each output partition sorted. All of it is in the graph:
+//! the boundaries are a task, not an eager computation.
+
+use std::sync::Arc;
+
+use polars::prelude::{
+    IdxCa, IdxSize, IntoLazy, SearchSortedSide, Series, SortOptions, UnionArgs, col,
+};
+use rask_graph::tokenize::key_name;
+use rask_graph::{Arg, Args, Arity, Key, Layer, Op, Task, TaskError, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::dataframe::{DataFrame, token_of};
+use crate::error::FrameError;
+use crate::frame::{Finish, Frame, Source};
+use crate::shuffle::{Buckets, Pick};
+
+/// How many values of each partition's sort column the boundaries are drawn from.
+const SAMPLES: usize = 128;
+
+fn polars(e: polars::prelude::PolarsError) -> TaskError {
+    TaskError::new(e.to_string())
+}
+
+/// The boundaries of `n` ranges from partitions' samples (each a frame of the sort column).
+#[derive(Debug, Serialize, Deserialize)]
+struct Divisions {
+    by: String,
+    n: u32,
+}
+
+impl Op for Divisions {
+    fn name(&self) -> &str {
+        "divisions"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let mut frames = Vec::with_capacity(args.len());
+        for v in &args {
+            frames.push(v.get::<Frame>()?.0.clone().lazy());
+        }
+        let all = match frames.len() {
+            0 => return Err(TaskError::new("no samples")),
+            _ => polars::prelude::concat(frames, UnionArgs::default())
+                .and_then(|lf| {
+                    lf.select([col(self.by.as_str())
+                        .drop_nulls()
+                        .sort(SortOptions::default())])
+                        .collect()
+                })
+                .map_err(polars)?,
+        };
+        let len = all.height();
+        let cuts: Vec<IdxSize> = (1..self.n as usize)
+            .filter(|_| len > 0)
+            .map(|j| ((j * len) / self.n as usize).min(len - 1) as IdxSize)
+            .collect();
+        let bounds = all
+            .take(&IdxCa::from_vec("".into(), cuts))
+            .map_err(polars)?;
+        Ok(Value::new(Frame(bounds)))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Any
+    }
+}
+
+rask_graph::register_op!(Divisions, "rask-dataframe.divisions");
+
+/// A partition split into ranges by the boundaries: its rows whose sort value is below the
+/// first boundary in bucket 0, and so on; nulls in the last bucket (first, if descending).
+#[derive(Debug, Serialize, Deserialize)]
+struct RangeSplit {
+    by: String,
+    descending: bool,
+    /// How many buckets (one more than the boundaries, unless the samples had fewer values).
+    n: u32,
+}
+
+impl Op for RangeSplit {
+    fn name(&self) -> &str {
+        "range-split"
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        let [frame, bounds] = args.as_slice() else {
+            return Err(TaskError::new("expected a partition and its boundaries"));
+        };
+        let df = &frame.get::<Frame>()?.0;
+        let bounds = bounds.get::<Frame>()?.0.column(&self.by).map_err(polars)?;
+        let n = self.n as usize;
+        let values = df.column(&self.by).map_err(polars)?;
+        let bounds: Series = bounds.as_materialized_series().clone();
+        let at = polars::prelude::search_sorted(
+            &bounds,
+            values.as_materialized_series(),
+            SearchSortedSide::Right,
+            false,
+        )
+        .map_err(polars)?;
+        let nulls = values.is_null();
+        let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
+        for (i, (b, null)) in at.iter().zip(nulls.iter()).enumerate() {
+            // Nulls last whatever the order; values by range, reversed when descending.
+            let b = match (null, b) {
+                (Some(true), _) | (_, None) => n - 1,
+                (_, Some(b)) if self.descending => n - 1 - (b as usize).min(n - 1),
+                (_, Some(b)) => (b as usize).min(n - 1),
+            };
+            rows[b].push(i as IdxSize);
+        }
+        let frames = rows
+            .into_iter()
+            .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
+            .collect::<Result<_, _>>()
+            .map_err(polars)?;
+        Ok(Value::new(Buckets(frames)))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(2)
+    }
+}
+
+rask_graph::register_op!(RangeSplit, "rask-dataframe.range-split");
+
+impl DataFrame {
+    /// Sorted by column `by` across partitions (Dask's `sort_values`), nulls last, ties in
+    /// their partitions' order: into as many partitions as there are now, each a range of
+    /// `by` — the boundaries drawn from a sample of each partition (a task, not computed
+    /// now) — so partition `j`'s rows all come before partition `j + 1`'s.
+    pub fn sort_values(&self, by: &str, descending: bool) -> Result<DataFrame, FrameError> {
+        self.column(by)?;
+        let n = self.npartitions();
+        let token = token_of(&[&self.token, "sort_values", by, &descending.to_string()]);
+        let mut graph = self.graph.clone();
+        // A sample per partition: the sort column's values at evenly spaced ranks.
+        let sample: Arc<str> = key_name("sort-sample", &token).into();
+        graph.merge(&self.base);
+        graph.add_layer(self.layer(
+            &sample,
+            Finish::Sample {
+                by: by.to_string(),
+                n: SAMPLES as u64,
+            },
+            "sort-sample",
+        ));
+        let divisions: Arc<str> = key_name("sort-divisions", &token).into();
+        let mut layer = Layer::new(Arc::clone(&divisions));
+        layer.insert(
+            [],
+            Task::new(
+                Divisions {
+                    by: by.to_string(),
+                    n: n as u32,
+                },
+                (0..n as u32).map(|i| Arg::Key(Key::with_name(&sample, [i]))),
+            ),
+        );
+        graph.add_layer(layer);
+        let split: Arc<str> = key_name("sort-split", &token).into();
+        let mut layer = Layer::with_capacity(Arc::clone(&split), n);
+        for i in 0..n as u32 {
+            layer.insert(
+                [i],
+                Task::new(
+                    RangeSplit {
+                        by: by.to_string(),
+                        descending,
+                        n: n as u32,
+                    },
+                    [
+                        Arg::Key(Key::with_name(&self.name, [i])),
+                        Arg::Key(Key::with_name(&divisions, [])),
+                    ],
+                ),
+            );
+        }
+        graph.add_layer(layer);
+        let bucket: Arc<str> = key_name("sort-bucket", &token).into();
+        let mut picks = Layer::with_capacity(Arc::clone(&bucket), n * n);
+        for i in 0..n as u32 {
+            for j in 0..n as u32 {
+                picks.insert(
+                    [i, j],
+                    Task::new(Pick { index: j }, [Arg::Key(Key::with_name(&split, [i]))]),
+                );
+            }
+        }
+        graph.add_layer(picks);
+        let sources = (0..n as u32)
+            .map(|j| {
+                let args = (0..n as u32)
+                    .map(|i| Arg::Key(Key::with_name(&bucket, [i, j])))
+                    .collect();
+                (Source::Frame, args)
+            })
+            .collect();
+        let sorted = DataFrame::from_sources(graph, sources, Arc::clone(&self.schema), token);
+        sorted.then(
+            crate::frame::Step::Sort {
+                by: by.to_string(),
+                descending,
+            },
+            "sort_values",
+        )
+    }
+}
