@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+import dask
+
 
 def peak_rss():
     with open("/proc/self/status") as f:
@@ -159,6 +161,34 @@ def q6(engine, files):
     raise SystemExit(f"unknown engine {engine}")
 
 
+def join(engine, left, right):
+    if engine == "dask":
+        import dask.dataframe as dd
+
+        m = dd.read_parquet(left).merge(dd.read_parquet(right), left_on="id1m", right_on="key")
+        z, y = dask.compute(m.z.sum(), m.y.sum())
+        return {"sum_z": int(z), "sum_y": int(y)}
+    if engine == "polars":
+        import polars as pl
+
+        df = (
+            pl.scan_parquet(left)
+            .join(pl.scan_parquet(right), left_on="id1m", right_on="key")
+            .select(pl.col("z").sum(), pl.col("y").sum())
+            .collect()
+        )
+        return {"sum_z": int(df["z"][0]), "sum_y": int(df["y"][0])}
+    if engine == "duckdb":
+        import duckdb
+
+        z, y = duckdb.sql(
+            f"""SELECT sum(r.z), sum(l.y) FROM read_parquet('{left}') l
+                JOIN read_parquet('{right}') r ON l.id1m = r.key"""
+        ).fetchall()[0]
+        return {"sum_z": int(z), "sum_y": int(y)}
+    raise SystemExit(f"unknown engine {engine}")
+
+
 def main():
     engine, workload, data = sys.argv[1], sys.argv[2], sys.argv[3]
     files = os.path.join(data, "groupby", "*.parquet")
@@ -167,6 +197,11 @@ def main():
 
         def run():
             return groupby(engine, files, key)
+    elif workload == "join":
+        right = os.path.join(data, "right", "*.parquet")
+
+        def run():
+            return join(engine, files, right)
     elif workload in ("q1", "q6"):
         query = q1 if workload == "q1" else q6
         lineitem = os.path.join(data, "lineitem", "*.parquet")

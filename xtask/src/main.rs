@@ -714,7 +714,7 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
     };
     eprintln!("xtask: generating the data in {data_arg} (once)");
     run(bench(&["generate"]))?;
-    let workloads = ["groupby-100", "groupby-1m", "q1", "q6"];
+    let workloads = ["groupby-100", "groupby-1m", "q1", "q6", "join"];
     let mut rask = Vec::new();
     for w in workloads {
         let what = format!("the {w} bench");

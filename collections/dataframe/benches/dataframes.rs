@@ -10,11 +10,15 @@
 //!   `lineitem/`: TPC-H's `lineitem` at scale factor 1 (6M rows; 300k with `--small`) in 8
 //!   files, the columns Q1 and Q6 read, drawn as dbgen draws them.
 //! - `groupby-100` / `groupby-1m`: `read_parquet → groupby(id).agg(mean x, sum y)`.
+//!   `right/`: 2M rows in 2 files, `key` a permutation of 0..2M and `z` an integer.
 //! - `q1` / `q6`: TPC-H's queries 1 and 6 on `lineitem`.
+//! - `join`: `groupby/` (20M rows) inner-joined on `id1m` to `right/`'s `key`, then the sums
+//!   of `z` and `y`.
 //!
 //! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process.
 //!
-//! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample).
+//! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample);
+//! `RASK_BROADCAST=0|1` the join's strategy.
 //! The bench binary uses mimalloc, as Python Polars uses jemalloc: Polars allocates a great
 //! deal, and the system allocator costs it a fifth of its time here.
 //! `cargo xtask bench dataframes [--dask] [--small]` runs them all, beside Dask, Polars and
@@ -24,7 +28,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use polars::prelude::*;
-use rask_dataframe::DataFrame;
+use rask_dataframe::{DataFrame, How, Merge};
 use rask_graph::Collection;
 use rask_local::ThreadedScheduler;
 use rask_testing::bench::{Rng, peak_rss_of};
@@ -37,6 +41,31 @@ const FILES: usize = 20;
 fn generate(dir: &Path, small: bool) {
     generate_groupby(dir, small);
     generate_lineitem(dir, small);
+    generate_right(dir, small);
+}
+
+/// The right side of the join: 2M rows (100k with `--small`) in 2 files, `key` each of
+/// 0..2M once (a permutation) and `z` an integer; `groupby/`'s `id1m` (in 0..1M) joins to it.
+fn generate_right(dir: &Path, small: bool) {
+    let out = dir.join("right");
+    if out.join("done").exists() {
+        return;
+    }
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let rows: i64 = if small { 100_000 } else { 2_000_000 };
+    // A permutation of 0..rows (Fisher–Yates, seeded).
+    let mut keys: Vec<i64> = (0..rows).collect();
+    let mut rng = Rng(7);
+    for i in (1..keys.len()).rev() {
+        keys.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let half = keys.len() / 2;
+    for (f, part) in [&keys[..half], &keys[half..]].into_iter().enumerate() {
+        let z: Vec<i64> = part.iter().map(|k| k % 7).collect();
+        let mut df = df!("key" => part.to_vec(), "z" => z).unwrap_or_else(|e| panic!("{e}"));
+        write_parquet(&out.join(format!("part-{f}.parquet")), &mut df);
+    }
+    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) {
@@ -210,7 +239,7 @@ fn main() {
         .collect();
     let [workload, dir] = rest[..] else {
         eprintln!(
-            "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|polars-100|polars-1m DATA_DIR [--small]"
+            "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|polars-100|polars-1m DATA_DIR [--small]"
         );
         std::process::exit(2);
     };
@@ -264,6 +293,27 @@ fn main() {
                     col_sum("sum_charge"),
                     col_sum("count_order")
                 )
+            }
+            "join" => {
+                let right = format!("{}/right/*.parquet", dir.display());
+                let r = DataFrame::read_parquet(&files)
+                    .and_then(|l| {
+                        let r = DataFrame::read_parquet(&right)?;
+                        let mut how = Merge::left_right(How::Inner, ["id1m"], ["key"]);
+                        if let Ok(b) = std::env::var("RASK_BROADCAST") {
+                            how = how.broadcast(b == "1");
+                        }
+                        l.merge(&r, how)?.select([col("z"), col("y")])?.sum()
+                    })
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let df = r.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+                let get = |c: &str| {
+                    df.column(c)
+                        .ok()
+                        .and_then(|c| c.i64().ok()?.get(0))
+                        .unwrap_or(-1)
+                };
+                format!("{{\"sum_z\": {}, \"sum_y\": {}}}", get("z"), get("y"))
             }
             "q6" => {
                 let r = DataFrame::read_parquet(&lineitem)

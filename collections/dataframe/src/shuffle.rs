@@ -66,6 +66,9 @@ rask_graph::register_value!(Buckets, "rask-dataframe.buckets", encode, decode);
 
 /// `df` in `n` buckets by a hash of the columns `keys`.
 pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buckets> {
+    // A gather from a frame of many chunks (a streaming collect gives one per morsel) looks
+    // each row's chunk up: one chunk first is several times faster.
+    let df = &single_chunk(df);
     let mut k = df.select(keys.iter().map(String::as_str))?;
     let hashes = k.hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))?;
     let mut rows: Vec<Vec<IdxSize>> = vec![Vec::with_capacity(df.height() / n.max(1) + 1); n];
@@ -79,6 +82,15 @@ pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buc
         .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
         .collect::<PolarsResult<_>>()?;
     Ok(Buckets(frames))
+}
+
+/// `df` with each column in one chunk.
+pub(crate) fn single_chunk(df: &PlFrame) -> PlFrame {
+    let mut df = df.clone();
+    if df.max_n_chunks() > 1 {
+        df.rechunk_mut();
+    }
+    df
 }
 
 /// Bucket `index` of its argument's [`Buckets`].

@@ -89,7 +89,7 @@ impl Op for RangeSplit {
         let [frame, bounds] = args.as_slice() else {
             return Err(TaskError::new("expected a partition and its boundaries"));
         };
-        let df = &frame.get::<Frame>()?.0;
+        let df = &crate::shuffle::single_chunk(&frame.get::<Frame>()?.0);
         let bounds = bounds.get::<Frame>()?.0.column(&self.by).map_err(polars)?;
         let n = self.n as usize;
         let values = df.column(&self.by).map_err(polars)?;
