@@ -241,7 +241,8 @@ impl DataFrame {
         // proportion to partitions, broadcasting `a` partitions to `b` costs `a·b + b`
         // partitions' work and a shuffle of both `2(a + b)`: one partition is always worth
         // broadcasting, two only to fewer than four (measured: 2 to 20 was 2.2× slower).
-        let small = |a: usize, b: usize| a * b < b + 2 * a;
+        // Only ever the side of fewer partitions: its copies are built into every task.
+        let small = |a: usize, b: usize| a <= b && a * b < b + 2 * a;
         let (can_right, can_left) = (
             matches!(how.how, How::Inner | How::Left),
             matches!(how.how, How::Inner | How::Right),
