@@ -72,3 +72,25 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
+
+/// A bench binary's command line, `WORKLOAD DATA_DIR [--flags]` (cargo's own `--bench`
+/// dropped): the workload, the data folder and the flags. Exits with `usage` on anything
+/// else.
+///
+/// ```no_run
+/// let (workload, dir, flags) = rask_testing::bench::args("usage: mybench generate|run DIR");
+/// let small = flags.iter().any(|f| f == "--small");
+/// ```
+pub fn args(usage: &str) -> (String, std::path::PathBuf, Vec<String>) {
+    let (flags, rest): (Vec<String>, Vec<String>) = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .partition(|a| a.starts_with("--"));
+    match <[String; 2]>::try_from(rest) {
+        Ok([workload, dir]) => (workload, dir.into(), flags),
+        Err(_) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    }
+}

@@ -14,7 +14,7 @@
 //! `cargo xtask bench bags [--dask] [--small]` runs them all, beside Dask.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rask_bag::{ReadOptions, read_json_lines, read_text};
@@ -184,20 +184,12 @@ fn by_city(mut counts: Vec<(String, u64)>) -> String {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let small = args.iter().any(|a| a == "--small");
-    let processes = args.iter().any(|a| a == "--processes");
-    let positional: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let [workload, dir] = positional[..] else {
-        eprintln!(
-            "usage: bags generate|wordcount|json|json-typed DATA_DIR [--small] [--processes]"
-        );
-        std::process::exit(2);
-    };
-    let dir = PathBuf::from(dir);
+    let (workload, dir, flags) = rask_testing::bench::args(
+        "usage: bags generate|wordcount|json|json-typed DATA_DIR [--small] [--processes]",
+    );
+    let workload = workload.as_str();
+    let small = flags.iter().any(|a| a == "--small");
+    let processes = flags.iter().any(|a| a == "--processes");
     if workload == "generate" {
         generate(&dir, small).unwrap_or_else(|e| panic!("generating {}: {e}", dir.display()));
         return;
@@ -215,7 +207,7 @@ fn main() {
     let mut answer = String::new();
     let mut run = || -> f64 {
         let t = Instant::now();
-        answer = match workload.as_str() {
+        answer = match workload {
             "wordcount" => {
                 let b = read_text(&[&glob(&dir, "text", "*.txt")], ReadOptions::default())
                     .unwrap_or_else(|e| panic!("{e}"));

@@ -227,23 +227,11 @@ fn q6(l: &DataFrame) -> Result<rask_dataframe::Reduced, rask_dataframe::FrameErr
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let small = args.iter().any(|a| a == "--small");
-    let rest: Vec<&str> = args
-        .iter()
-        .filter(|a| !a.starts_with("--"))
-        .map(String::as_str)
-        .collect();
-    let [workload, dir] = rest[..] else {
-        eprintln!(
-            "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|polars-100|polars-1m DATA_DIR [--small]"
-        );
-        std::process::exit(2);
-    };
-    let dir = Path::new(dir);
+    let (workload, dir, flags) = rask_testing::bench::args(
+        "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|polars-100|polars-1m DATA_DIR [--small]",
+    );
+    let (workload, dir) = (workload.as_str(), dir.as_path());
+    let small = flags.iter().any(|a| a == "--small");
     if workload == "generate" {
         generate(dir, small);
         return;

@@ -97,6 +97,20 @@ impl DataFrame {
         df
     }
 
+    /// A dataframe whose partition `i` is the result of the task `keys[i]` of `graph`.
+    pub(crate) fn over_keys(
+        graph: Graph,
+        keys: impl IntoIterator<Item = Key>,
+        schema: SchemaRef,
+        token: String,
+    ) -> Self {
+        let sources = keys
+            .into_iter()
+            .map(|k| (Source::Frame, vec![Arg::Key(k)]))
+            .collect();
+        DataFrame::from_sources(graph, sources, schema, token)
+    }
+
     /// Makes the graph of the partitions as they stand.
     fn build(&mut self) {
         self.name = key_name("frame", &self.token).into();
@@ -280,10 +294,8 @@ impl DataFrame {
         let name: Arc<str> = key_name(label, &token).into();
         let mut graph = self.base.clone();
         graph.add_layer(self.layer(&name, finish, label));
-        let sources = (0..self.npartitions() as u32)
-            .map(|i| (Source::Frame, vec![Arg::Key(Key::with_name(&name, [i]))]))
-            .collect();
-        DataFrame::from_sources(graph, sources, schema, token)
+        let keys = (0..self.npartitions() as u32).map(|i| Key::with_name(&name, [i]));
+        DataFrame::over_keys(graph, keys, schema, token)
     }
 
     /// Rows moved so that rows with equal `keys` share a partition: a hash shuffle into
@@ -389,9 +401,9 @@ impl DataFrame {
             largest,
         };
         let (graph, key) = self.tree_of(finish, label, &token, SPLIT_EVERY);
-        Ok(DataFrame::from_sources(
+        Ok(DataFrame::over_keys(
             graph,
-            vec![(Source::Frame, vec![Arg::Key(key)])],
+            [key],
             Arc::clone(&self.schema),
             token,
         ))

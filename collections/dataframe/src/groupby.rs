@@ -228,12 +228,7 @@ impl GroupBy {
         ]);
         if outputs == 1 {
             let (graph, key) = self.df.tree(spec, "groupby", &token, self.split_every);
-            return Ok(DataFrame::from_sources(
-                graph,
-                vec![(Source::Frame, vec![Arg::Key(key)])],
-                Arc::new(schema),
-                token,
-            ));
+            return Ok(DataFrame::over_keys(graph, [key], Arc::new(schema), token));
         }
         self.shuffle(Arc::new(spec), outputs, partials, schema, token)
     }
@@ -301,15 +296,8 @@ impl GroupBy {
             );
         }
         graph.add_layer(aggregate);
-        let sources = (0..outputs as u32)
-            .map(|j| (Source::Frame, vec![Arg::Key(Key::with_name(&out, [j]))]))
-            .collect();
-        Ok(DataFrame::from_sources(
-            graph,
-            sources,
-            Arc::new(schema),
-            token,
-        ))
+        let keys = (0..outputs as u32).map(|j| Key::with_name(&out, [j]));
+        Ok(DataFrame::over_keys(graph, keys, Arc::new(schema), token))
     }
 }
 

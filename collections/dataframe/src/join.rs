@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
-use crate::frame::{Finish, Frame, Source};
+use crate::frame::{Finish, Frame};
 use crate::shuffle::Pick;
 
 /// Which rows a merge keeps, as SQL's and pandas' joins.
@@ -332,12 +332,10 @@ impl DataFrame {
         }
         let n = layer.len();
         graph.add_layer(layer);
-        let sources = (0..n as u32)
-            .map(|j| (Source::Frame, vec![Arg::Key(Key::with_name(&out, [j]))]))
-            .collect();
-        Ok(DataFrame::from_sources(
+        let keys = (0..n as u32).map(|j| Key::with_name(&out, [j]));
+        Ok(DataFrame::over_keys(
             graph,
-            sources,
+            keys,
             Arc::new(schema.as_ref().clone()),
             token,
         ))

@@ -618,41 +618,24 @@ fn groupby_shorthands_aggregate_every_other_column() {
     let by_k = |aggs: Vec<Expr>| sorted(whole(&pl, |lf| lf.group_by([col("k")]).agg(aggs)), &["k"]);
     let num = || [col("g"), col("x"), col("y")];
     let sync = |d: DataFrame| d.compute_with(&SyncScheduler).unwrap();
-    assert_close(
-        "sum",
-        &sync(g.sum().unwrap()),
-        &by_k(num().map(|c| c.sum()).into()),
-    );
-    assert_close(
-        "mean",
-        &sync(g.mean().unwrap()),
-        &by_k(num().map(|c| c.mean()).into()),
-    );
-    assert_close(
-        "min",
-        &sync(g.min().unwrap()),
-        &by_k(num().map(|c| c.min()).into()),
-    );
-    assert_close(
-        "max",
-        &sync(g.max().unwrap()),
-        &by_k(num().map(|c| c.max()).into()),
-    );
-    assert_close(
-        "count",
-        &sync(g.count().unwrap()),
-        &by_k(num().map(|c| c.count()).into()),
-    );
-    assert_close(
-        "var",
-        &sync(g.var(1).unwrap()),
-        &by_k(num().map(|c| c.var(1)).into()),
-    );
-    assert_close(
-        "std",
-        &sync(g.std(1).unwrap()),
-        &by_k(num().map(|c| c.std(1)).into()),
-    );
+    type Shorthand = fn(&rask_dataframe::GroupBy) -> Result<DataFrame, FrameError>;
+    type Case = (&'static str, Shorthand, fn(Expr) -> Expr);
+    let cases: [Case; 7] = [
+        ("sum", |g| g.sum(), |c| c.sum()),
+        ("mean", |g| g.mean(), |c| c.mean()),
+        ("min", |g| g.min(), |c| c.min()),
+        ("max", |g| g.max(), |c| c.max()),
+        ("count", |g| g.count(), |c| c.count()),
+        ("var", |g| g.var(1), |c| c.var(1)),
+        ("std", |g| g.std(1), |c| c.std(1)),
+    ];
+    for (name, ours, polars) in cases {
+        assert_close(
+            name,
+            &sync(ours(&g).unwrap()),
+            &by_k(num().map(polars).into()),
+        );
+    }
     assert_close(
         "size",
         &sync(g.size().unwrap()),
