@@ -9,8 +9,8 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use polars::prelude::{
-    Column, DataFrame as PlFrame, DataType, Engine, Expr, LazyFrame, PlHashMap, PlanCallback,
-    PolarsError, PolarsResult, Schema, col,
+    ChunkedArray, Column, DataFrame as PlFrame, DataType, Engine, Expr, LazyFrame, PlHashMap,
+    PlanCallback, PolarsError, PolarsNumericType, PolarsResult, Schema, col,
 };
 
 use crate::agg::{Agg, GroupSpec, beside};
@@ -122,56 +122,43 @@ enum Acc {
     },
 }
 
-/// Each non-null value of column `c` (of `i64`s or `f64`s) as `T`, with its row's slot:
-/// a plain loop over the values where a chunk has no nulls.
+/// Each non-null value of column `c` (of `i64`s or `f64`s) as `T`, with its row's slot.
 fn each<T: From<Num>>(c: &Column, slots: &[u32], mut f: impl FnMut(u32, T)) -> PolarsResult<()> {
     let s = c.as_materialized_series();
-    let mut row = 0;
     match s.dtype() {
-        DataType::Float64 => {
-            for arr in s.f64()?.downcast_iter() {
-                let (values, len) = (arr.values().as_slice(), arr.len());
-                let rows = &slots[row..row + len];
-                match arr.validity() {
-                    None => {
-                        for (v, s) in values.iter().zip(rows) {
-                            f(*s, T::from(Num::F(*v)));
-                        }
-                    }
-                    Some(valid) => {
-                        for ((v, s), ok) in values.iter().zip(rows).zip(valid.iter()) {
-                            if ok {
-                                f(*s, T::from(Num::F(*v)));
-                            }
-                        }
-                    }
-                }
-                row += len;
-            }
-        }
-        _ => {
-            for arr in s.i64()?.downcast_iter() {
-                let (values, len) = (arr.values().as_slice(), arr.len());
-                let rows = &slots[row..row + len];
-                match arr.validity() {
-                    None => {
-                        for (v, s) in values.iter().zip(rows) {
-                            f(*s, T::from(Num::I(*v)));
-                        }
-                    }
-                    Some(valid) => {
-                        for ((v, s), ok) in values.iter().zip(rows).zip(valid.iter()) {
-                            if ok {
-                                f(*s, T::from(Num::I(*v)));
-                            }
-                        }
-                    }
-                }
-                row += len;
-            }
-        }
+        DataType::Float64 => each_of(s.f64()?, slots, |s, v| f(s, T::from(Num::F(v)))),
+        _ => each_of(s.i64()?, slots, |s, v| f(s, T::from(Num::I(v)))),
     }
     Ok(())
+}
+
+/// Each non-null value of `ca` with its row's slot: a plain loop over the values where a
+/// chunk has no nulls.
+fn each_of<A: PolarsNumericType>(
+    ca: &ChunkedArray<A>,
+    slots: &[u32],
+    mut f: impl FnMut(u32, A::Native),
+) {
+    let mut row = 0;
+    for arr in ca.downcast_iter() {
+        let (values, len) = (arr.values().as_slice(), arr.len());
+        let rows = &slots[row..row + len];
+        match arr.validity() {
+            None => {
+                for (v, s) in values.iter().zip(rows) {
+                    f(*s, *v);
+                }
+            }
+            Some(valid) => {
+                for ((v, s), ok) in values.iter().zip(rows).zip(valid.iter()) {
+                    if ok {
+                        f(*s, *v);
+                    }
+                }
+            }
+        }
+        row += len;
+    }
 }
 
 /// A value of an `i64` or `f64` column.
