@@ -298,6 +298,54 @@ impl DataFrame {
         DataFrame::over_keys(graph, keys, schema, token)
     }
 
+    /// The same rows in `n` partitions (at least 1; Dask's `repartition(npartitions=n)`),
+    /// in order: fewer by concatenating neighbours, more by cutting each partition into
+    /// near-equal parts of its rows.
+    pub fn repartition(&self, n: usize) -> DataFrame {
+        let have = self.npartitions();
+        let n = n.max(1);
+        let token = token_of(&[&self.token, "repartition", &n.to_string()]);
+        let mut graph = self.graph.clone();
+        graph.merge(&self.base);
+        if n <= have {
+            // Output j: the inputs from j·have/n up to (j+1)·have/n.
+            let sources = (0..n)
+                .map(|j| {
+                    let args = (j * have / n..(j + 1) * have / n)
+                        .map(|i| Arg::Key(Key::with_name(&self.name, [i as u32])))
+                        .collect();
+                    (Source::Frame, args)
+                })
+                .collect();
+            return DataFrame::from_sources(graph, sources, Arc::clone(&self.schema), token);
+        }
+        // Input i gives the outputs from i·n/have up to (i+1)·n/have, each a slice of it.
+        let name: Arc<str> = key_name("repartition", &token).into();
+        let mut layer = Layer::with_capacity(Arc::clone(&name), n);
+        let mut keys = Vec::with_capacity(n);
+        for i in 0..have {
+            let (start, end) = (i * n / have, (i + 1) * n / have);
+            for j in start..end {
+                let slice = Partition {
+                    source: Source::Frame,
+                    steps: Arc::from([]),
+                    finish: Finish::Part {
+                        index: (j - start) as u32,
+                        of: (end - start) as u32,
+                    },
+                    label: "repartition".into(),
+                };
+                layer.insert(
+                    [j as u32],
+                    Task::new(slice, [Arg::Key(Key::with_name(&self.name, [i as u32]))]),
+                );
+                keys.push(Key::with_name(&name, [j as u32]));
+            }
+        }
+        graph.add_layer(layer);
+        DataFrame::over_keys(graph, keys, Arc::clone(&self.schema), token)
+    }
+
     /// Rows moved so that rows with equal `keys` share a partition: a hash shuffle into
     /// `npartitions` partitions (Dask's `shuffle(on=…)`; at least 1).
     pub fn shuffle<I, S>(&self, keys: I, npartitions: usize) -> Result<DataFrame, FrameError>

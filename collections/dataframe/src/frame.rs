@@ -240,6 +240,8 @@ pub(crate) enum Finish {
     Top { n: u64, by: String, largest: bool },
     /// Up to `n` values of column `by` (not null), sorted, at evenly spaced ranks.
     Sample { by: String, n: u64 },
+    /// Part `index` of `of` near-equal parts of the frame's rows.
+    Part { index: u32, of: u32 },
     /// The frame handed to a function of a partition.
     Map(crate::map::MapFn),
     /// The frame in this many [`Buckets`](crate::Buckets) by the columns `keys`.
@@ -336,6 +338,11 @@ impl Op for Partition {
                     _ => collect(sorted).map(|df| df.head(usize::try_from(*n).ok())),
                 }
             }
+            Finish::Part { index, of } => collect(lf).map(|df| {
+                let (len, of, index) = (df.height(), (*of).max(1) as usize, *index as usize);
+                let start = index * len / of;
+                df.slice(start as i64, (index + 1) * len / of - start)
+            }),
             Finish::Frame | Finish::Write { .. } | Finish::Split { .. } | Finish::Map(_) => {
                 collect(lf)
             }

@@ -400,6 +400,32 @@ fn sort_values_is_a_stable_sort_of_the_whole_frame() {
 }
 
 #[test]
+fn repartition_keeps_the_rows_in_order() {
+    for (rows, parts) in [(0, 1), (1, 3), (10, 3), (101, 4)] {
+        let pl = sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts)
+            .filter(col("x").gt(lit(-40)))
+            .unwrap();
+        let want = whole(&pl, |lf| lf.filter(col("x").gt(lit(-40))));
+        for n in [1, 2, 3, 7, 12] {
+            let r = ddf.repartition(n);
+            assert_eq!(r.npartitions(), n, "{rows} rows, {parts} to {n}");
+            check(&r, &want);
+            // Cutting spreads the rows evenly: no part more than one row longer than another.
+            if n > ddf.npartitions() && ddf.npartitions() == 1 {
+                let values = SyncScheduler.get(r.graph(), &r.output_keys(), &[]).unwrap();
+                let lens: Vec<usize> = values
+                    .iter()
+                    .map(|v| v.get::<rask_dataframe::Frame>().unwrap().0.height())
+                    .collect();
+                let (lo, hi) = (lens.iter().min().unwrap(), lens.iter().max().unwrap());
+                assert!(hi - lo <= 1, "{lens:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn reductions_match_polars() {
     for (rows, parts) in [(0, 1), (5, 2), (101, 4), (300, 17)] {
         let pl = sample(rows);
