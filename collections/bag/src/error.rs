@@ -6,26 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BagError {
-    /// A path that is not a file.
-    #[error("{}: no such file", path.display())]
-    Missing {
-        /// The path.
-        path: PathBuf,
-    },
-    /// A glob that matches no file.
-    #[error("no file matches {pattern:?}")]
-    NoFiles {
-        /// The pattern.
-        pattern: String,
-    },
-    /// A glob that is not one.
-    #[error("bad pattern {pattern:?}: {message}")]
-    Pattern {
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// Paths or globs that name no file to read, or output paths that are malformed.
+    #[error(transparent)]
+    Files(#[from] rask_graph::files::FilesError),
     /// Bags zipped that differ in their number of partitions.
     #[error("cannot zip a bag of {left} partitions with one of {right}")]
     Partitions {
@@ -43,15 +26,4 @@ pub enum BagError {
         #[source]
         source: std::io::Error,
     },
-}
-
-impl From<rask_graph::files::FilesError> for BagError {
-    fn from(e: rask_graph::files::FilesError) -> Self {
-        use rask_graph::files::FilesError as F;
-        match e {
-            F::Missing { path } => BagError::Missing { path },
-            F::NoFiles { pattern } => BagError::NoFiles { pattern },
-            F::Pattern { pattern, message } => BagError::Pattern { pattern, message },
-        }
-    }
 }

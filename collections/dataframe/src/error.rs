@@ -6,26 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
-    /// A path that is not a file.
-    #[error("{}: no such file", path.display())]
-    Missing {
-        /// The path.
-        path: PathBuf,
-    },
-    /// A glob that matches no file.
-    #[error("no file matches {pattern:?}")]
-    NoFiles {
-        /// The pattern.
-        pattern: String,
-    },
-    /// A glob that is not one.
-    #[error("bad pattern {pattern:?}: {message}")]
-    Pattern {
-        /// The pattern.
-        pattern: String,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// Paths or globs that name no file to read, or output paths that are malformed.
+    #[error(transparent)]
+    Files(#[from] rask_graph::files::FilesError),
     /// A file whose schema could not be read.
     #[error("{}: {message}", path.display())]
     Read {
@@ -64,15 +47,4 @@ pub enum FrameError {
         /// Polars' message, naming the column.
         message: String,
     },
-}
-
-impl From<rask_graph::files::FilesError> for FrameError {
-    fn from(e: rask_graph::files::FilesError) -> Self {
-        use rask_graph::files::FilesError as F;
-        match e {
-            F::Missing { path } => FrameError::Missing { path },
-            F::NoFiles { pattern } => FrameError::NoFiles { pattern },
-            F::Pattern { pattern, message } => FrameError::Pattern { pattern, message },
-        }
-    }
 }

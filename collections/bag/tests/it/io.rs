@@ -4,6 +4,7 @@ use std::io::Write;
 
 use rask_bag::{BadLines, BagError, ReadOptions, read_json_lines, read_text};
 use rask_graph::Collection;
+use rask_graph::files::FilesError;
 
 use crate::{Scratch, everywhere, message};
 
@@ -180,7 +181,10 @@ fn json_lines_typed_and_bad_lines_named_or_skipped_and_counted() {
 fn missing_files_and_empty_globs_are_errors_when_the_bag_is_built() {
     let dir = Scratch::new("missing");
     let e = read_text(&[&dir.glob("nothing-*.txt")], Default::default()).unwrap_err();
-    assert!(matches!(e, BagError::NoFiles { .. }), "{e}");
+    assert!(
+        matches!(e, BagError::Files(FilesError::NoFiles { .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("no file matches"), "{e}");
     let e = read_text(&[&dir.glob("absent.txt")], Default::default()).unwrap_err();
     assert!(e.to_string().contains("absent.txt: no such file"), "{e}");
@@ -302,7 +306,10 @@ fn text_files_are_written_compressed_by_extension_and_read_back() {
     // Patterns that cannot name the files.
     for bad in ["a/*/*.txt", "*/x.txt"] {
         let e = b.to_textfiles(&dir.glob(bad)).unwrap_err();
-        assert!(matches!(e, BagError::Pattern { .. }), "{e}");
+        assert!(
+            matches!(e, BagError::Files(FilesError::Pattern { .. })),
+            "{e}"
+        );
     }
 }
 

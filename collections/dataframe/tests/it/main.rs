@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use polars::prelude::*;
 use rask_dataframe::{DataFrame, FrameError, How, Merge};
+use rask_graph::files::FilesError;
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 use rask_multiprocess::ProcessScheduler;
@@ -1036,7 +1037,10 @@ fn to_parquet_and_to_csv_write_a_file_per_partition_or_none() {
         assert!(left.is_empty(), "{name}: left {left:?}");
     }
     let e = ddf.to_csv("/tmp/*/x-*.csv").unwrap_err();
-    assert!(matches!(e, FrameError::Pattern { .. }), "{e}");
+    assert!(
+        matches!(e, FrameError::Files(FilesError::Pattern { .. })),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1049,9 +1053,15 @@ fn bad_input_is_a_typed_error_naming_what_was_wrong() {
     let e = ddf.filter(col("missing").gt(lit(1))).unwrap_err();
     assert!(e.to_string().contains("missing"), "{e}");
     let e = DataFrame::read_parquet("/nonexistent/x.parquet").unwrap_err();
-    assert!(matches!(e, FrameError::Missing { .. }), "{e}");
+    assert!(
+        matches!(e, FrameError::Files(FilesError::Missing { .. })),
+        "{e}"
+    );
     let e = DataFrame::read_csv("/nonexistent/*.csv").unwrap_err();
-    assert!(matches!(e, FrameError::NoFiles { .. }), "{e}");
+    assert!(
+        matches!(e, FrameError::Files(FilesError::NoFiles { .. })),
+        "{e}"
+    );
     // A file that is not Parquet names itself.
     let bad =
         std::env::temp_dir().join(format!("rask-dataframe-bad-{}.parquet", std::process::id()));
