@@ -536,9 +536,10 @@ fn grouped_sample(n: usize) -> polars::prelude::DataFrame {
     df!("k" => k, "g" => g, "x" => x, "y" => y).unwrap()
 }
 
-#[test]
-fn groupby_agg_matches_polars_as_a_tree_and_as_a_shuffle() {
-    let aggs = [
+/// One of each aggregation a grouping splits across partitions, of `x` (integers) and `y`
+/// (floats with nulls).
+fn every_aggregation() -> [Expr; 8] {
+    [
         col("x").sum(),
         col("y").mean(),
         col("x").min().alias("x_min"),
@@ -547,7 +548,12 @@ fn groupby_agg_matches_polars_as_a_tree_and_as_a_shuffle() {
         col("x").len().alias("n"),
         col("y").var(1).alias("y_var"),
         col("x").std(0).alias("x_std"),
-    ];
+    ]
+}
+
+#[test]
+fn groupby_agg_matches_polars_as_a_tree_and_as_a_shuffle() {
+    let aggs = every_aggregation();
     for (rows, parts) in [(0, 1), (1, 3), (10, 3), (101, 4), (500, 9)] {
         let pl = grouped_sample(rows);
         let ddf = DataFrame::from_polars(pl.clone(), parts);
@@ -600,16 +606,7 @@ fn groupby_of_mostly_distinct_keys_shuffles_rows_and_matches_polars() {
         .map(|i| (i % 7 != 0).then_some((i as f64).cos()))
         .collect();
     let pl = df!("id" => id, "x" => x, "y" => y).unwrap();
-    let aggs = [
-        col("x").sum(),
-        col("y").mean(),
-        col("x").min().alias("x_min"),
-        col("y").max().alias("y_max"),
-        col("y").count().alias("y_count"),
-        col("x").len().alias("n"),
-        col("y").var(1).alias("y_var"),
-        col("x").std(0).alias("x_std"),
-    ];
+    let aggs = every_aggregation();
     let want = sorted(
         whole(&pl, |lf| lf.group_by([col("id")]).agg(aggs.clone())),
         &["id"],
