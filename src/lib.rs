@@ -71,9 +71,13 @@ pub mod schedulers {
 }
 
 /// What most programs need: `use rask::prelude::*;` — `compute()`, `persist()` and
-/// `visualize()` on every collection.
+/// `visualize()` on every collection (and, with the `dataframe` feature, a bag's
+/// `to_dataframe()`).
 pub mod prelude {
     pub use rask_array::prelude::*;
+    /// `bag.to_dataframe(schema)`.
+    #[cfg(feature = "dataframe")]
+    pub use rask_dataframe::ToDataFrame;
     pub use rask_graph::{Collection, Delayed};
     pub use rask_visualize::Visualize;
 }

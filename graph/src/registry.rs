@@ -276,7 +276,27 @@ fn encode_value_as<T: Datum + Serialize>(datum: &dyn Datum) -> Result<Vec<u8>, S
 }
 
 fn decode_value_as<T: Datum + DeserializeOwned>(bytes: &[u8]) -> Result<Value, String> {
-    Ok(Value::new(decode_as::<T>(bytes)?))
+    CUSTOM_ERROR.with(|c| c.borrow_mut().take());
+    match postcard::from_bytes::<T>(bytes) {
+        Ok(v) => Ok(Value::new(v)),
+        // Bytes the type wrote and cannot read back: what serde attributes that leave things
+        // out do to a format that is not self-describing.
+        Err(
+            e @ (postcard::Error::DeserializeUnexpectedEnd
+            | postcard::Error::DeserializeBadVarint
+            | postcard::Error::DeserializeBadBool
+            | postcard::Error::DeserializeBadChar
+            | postcard::Error::DeserializeBadUtf8
+            | postcard::Error::DeserializeBadOption
+            | postcard::Error::DeserializeBadEnum
+            | postcard::Error::WontImplement),
+        ) => Err(format!(
+            "{e} (values cross processes as postcard, which reads only what a type always \
+             writes: serde attributes that leave fields out, such as `skip_serializing_if`, \
+             `flatten` or `untagged`, need a codec of their own in `register_value!`)"
+        )),
+        Err(e) => Err(postcard_message(e)),
+    }
 }
 
 /// Every registered op type of the binary.

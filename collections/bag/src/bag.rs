@@ -10,7 +10,7 @@ use rask_graph::delayed::Delayed;
 use rask_graph::files::Staging;
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
+use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Scheduler, Task, Value};
 
 use crate::error::BagError;
 use crate::func::{Field, Func, Stage, StrOp};
@@ -710,6 +710,37 @@ impl<T: Item> Bag<T> {
             .collect()
     }
 
+    /// Each partition as JSON lines, one text per partition (one line per item, each ending in
+    /// a newline), as delayed values: what a reader of JSON lines takes, as
+    /// `rask::dataframe`'s `to_dataframe` does. The pipeline writes each item as it comes; no
+    /// partition of items is made.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = Bag::from_sequence(vec![(String::from("a"), 1i64), ("b".into(), 2)], 2);
+    /// let parts = b.to_json_lines();
+    /// assert_eq!(parts[1].compute()?, "[\"b\",2]\n");
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn to_json_lines(&self) -> Vec<Delayed<String>> {
+        let name: Arc<str> =
+            key_name("json-lines", &token_of(&[&self.name, "to_json_lines"])).into();
+        let mut graph = self.chain.base.clone();
+        let t = Ty(&<T as ItemVtables>::FNS);
+        graph.add_layer(layer(
+            &self.chain,
+            &name,
+            "to_json_lines",
+            |_| Sink::JsonLines(t),
+            &[],
+        ));
+        (0..self.npartitions() as u32)
+            .map(|i| Delayed::from_key(graph.clone(), Key::with_name(&name, [i])))
+            .collect()
+    }
+
     /// A bag whose partitions are delayed values (Dask's `from_delayed`): what a user's own
     /// tasks produce, or what [`to_delayed`](Self::to_delayed) gave.
     ///
@@ -905,8 +936,21 @@ impl<T: Item> Bag<T> {
     }
 
     /// The first `n` items, computing the first partition, then the next, only as far as
-    /// needed (Dask's `take` with `npartitions=-1`, computed at once).
+    /// needed (Dask's `take` with `npartitions=-1`, computed at once), on the default
+    /// scheduler.
     pub fn take(&self, n: usize) -> Result<Vec<T>, ComputeError> {
+        self.take_with(n, &*rask_graph::config::scheduler())
+    }
+
+    /// [`take`](Self::take) on `scheduler`.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// let b = Bag::from_sequence((0..10u64).collect(), 4);
+    /// assert_eq!(b.take_with(4, &rask_local::SyncScheduler)?, [0, 1, 2, 3]);
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn take_with(&self, n: usize, scheduler: &dyn Scheduler) -> Result<Vec<T>, ComputeError> {
         let mut out = Vec::new();
         for i in 0..self.npartitions() {
             if out.len() >= n {
@@ -943,18 +987,11 @@ impl<T: Item> Bag<T> {
                 _t: PhantomData,
             };
             let key = part.key(0);
-            let v = part.compute_keys(&[key])?;
-            out.extend(v);
+            let values = scheduler.get(&part.graph, std::slice::from_ref(&key), &[])?;
+            out.extend(concat_values(&[key], values)?);
         }
         out.truncate(n);
         Ok(out)
-    }
-
-    /// Computes the partitions `keys` of this bag's graph, concatenated.
-    fn compute_keys(&self, keys: &[Key]) -> Result<Vec<T>, ComputeError> {
-        let scheduler = rask_graph::config::scheduler();
-        let values = scheduler.get(&self.graph, keys, &[])?;
-        concat_values(keys, values)
     }
 }
 

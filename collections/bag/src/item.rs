@@ -95,6 +95,8 @@ pub struct ItemFns {
     /// An item parsed from one line of JSON and handed on: the outer error is the line's
     /// (not JSON of this type), the inner one what was downstream.
     pub(crate) parse_json: ParseFn,
+    /// The item as one line of JSON, appended to the buffer (no newline).
+    pub(crate) write_json: fn(&ItemRef<'_>, &mut Vec<u8>) -> Result<(), TaskError>,
     /// A fold's accumulator.
     pub(crate) fold: fn() -> Box<dyn Accumulator>,
     /// The item owned and boxed (moved out when owned, cloned when borrowed).
@@ -232,6 +234,14 @@ impl<T: Item> ItemVtables for T {
         },
         flatten: flatten::<T>,
         parse_json: parse_json::<T>,
+        write_json: |item, out| {
+            serde_json::to_writer(out, item.get::<T>()?).map_err(|e| {
+                TaskError::new(format!(
+                    "an item of {} is not JSON: {e}",
+                    std::any::type_name::<T>()
+                ))
+            })
+        },
         fold: || Box::new(Acc::<T>(None)),
         boxed: |item| Ok(Box::new(item.take_or_clone::<T>()?)),
         unboxed: |items| {

@@ -20,7 +20,8 @@
 //!   `product`, `repartition`.
 //! - `take(n)` computes the first partitions only as far as it needs; `to_textfiles` writes
 //!   a file per partition (compressed by extension), moved into place when all are written;
-//!   `to_delayed` hands the partitions out.
+//!   `to_delayed` hands the partitions out; `to_json_lines` writes each partition as JSON
+//!   lines (what `rask::dataframe`'s `to_dataframe` reads).
 //!
 //! User functions are closures or `#[rask::named]` functions: a closure runs on the
 //! in-process schedulers; a named function runs anywhere, its task naming it. Items cross

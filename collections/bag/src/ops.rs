@@ -138,6 +138,8 @@ pub(crate) enum Sink {
     /// Every written file (the items, final paths) moved from the staging folder into
     /// place; then the folder removed. The partition of the paths.
     MoveIntoPlace { staging: Staging },
+    /// The items as JSON lines, one `String` (each line ends in a newline).
+    JsonLines(Ty<ItemFns>),
     /// The whole partition of `input` items handed to `f` as one `Vec`; its result (or the
     /// elements of it, when `f` is flat) collected into a partition of `output` items.
     Apply {
@@ -303,6 +305,28 @@ impl Collector for Count {
     }
 }
 
+/// Items written as JSON lines into one text.
+struct JsonLines {
+    item: &'static ItemFns,
+    text: Vec<u8>,
+}
+
+impl Collector for JsonLines {
+    fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
+        (self.item.write_json)(&item, &mut self.text)?;
+        self.text.push(b'\n');
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<Value, TaskError> {
+        let text = String::from_utf8(self.text)
+            .map_err(|e| TaskError::new(format!("JSON text that is not UTF-8: {e}")))?;
+        Ok(Value::new(text))
+    }
+    fn nbytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
 struct MomentsOf(Ty<NumFns>, Moments);
 
 impl Collector for MomentsOf {
@@ -403,6 +427,10 @@ impl Sink {
                 (item.fns().collect)(limit.map(|l| l.try_into().unwrap_or(usize::MAX)))
             }
             Sink::Count => Box::new(Count(0)),
+            Sink::JsonLines(item) => Box::new(JsonLines {
+                item: item.0,
+                text: Vec::new(),
+            }),
             Sink::Fold {
                 acc,
                 binop,

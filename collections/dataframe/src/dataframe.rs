@@ -7,7 +7,7 @@ use std::sync::Arc;
 use polars::prelude::{DataFrame as PlFrame, Expr, IntoLazy, Schema, SchemaRef};
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
-use rask_graph::{Arg, Collection, ComputeError, Graph, Key, Layer, Task, Value};
+use rask_graph::{Arg, Collection, ComputeError, Delayed, Graph, Key, Layer, Task, Value};
 
 use crate::agg::{Agg, GroupSpec, Level, Spec};
 use crate::error::FrameError;
@@ -177,24 +177,117 @@ impl DataFrame {
     /// inferred from the first file and every file is read with them (a value that does not
     /// fit is an error naming its file).
     pub fn read_csv(pattern: &str) -> Result<Self, FrameError> {
-        let df = Self::read(pattern, |path| Source::Csv { path, schema: None })?;
-        let schema = Arc::clone(&df.schema);
+        Self::read_typed(pattern, |path, schema| Source::Csv { path, schema })
+    }
+
+    /// A partition per file of JSON lines (one object per line) `pattern` names. The column
+    /// types are inferred from the first file's first rows and every file is read with them,
+    /// as [`read_csv`](Self::read_csv) does: a field not in the first file is left out, a
+    /// field a line lacks is null, and a value that does not fit is an error naming its file.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let dir = std::env::temp_dir().join(format!("rask-doc-json-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// std::fs::write(dir.join("0.jsonl"), "{\"a\": 1, \"b\": \"x\"}\n{\"a\": 2}\n")?;
+    /// std::fs::write(dir.join("1.jsonl"), "{\"a\": 3, \"b\": \"z\"}\n")?;
+    /// let df = DataFrame::read_json(&format!("{}/*.jsonl", dir.display()))?;
+    /// assert_eq!((df.npartitions(), df.columns()), (2, vec!["a".to_string(), "b".into()]));
+    /// let sums = df.select([col("a")])?.sum()?.compute()?;
+    /// assert!(sums.equals(&df!("a" => [6i64])?));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_json(pattern: &str) -> Result<Self, FrameError> {
+        Self::read_typed(pattern, |path, schema| Source::Json { path, schema })
+    }
+
+    /// A dataframe whose partition `i` is the JSON lines of `parts[i]` (one object per line),
+    /// read with `schema` — what a bag's `to_json_lines` makes, and how `rask`'s
+    /// `to_dataframe` turns a bag into a dataframe. Fields `schema` does not name are left
+    /// out; fields a line lacks are null. [`json_schema`](Self::json_schema) infers a schema
+    /// from sample lines.
+    ///
+    /// ```
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::{Collection, delayed};
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let parts = [
+    ///     delayed::value(String::from("{\"k\": \"a\", \"v\": 1.5}\n")),
+    ///     delayed::value(String::from("{\"k\": \"b\", \"v\": 2.5}\n{\"k\": \"a\"}\n")),
+    /// ];
+    /// let schema = DataFrame::json_schema(parts[0].compute()?.as_str())?;
+    /// let df = DataFrame::from_json_lines(&parts, schema);
+    /// let counts = df.count()?.compute()?;
+    /// assert_eq!(df.npartitions(), 2);
+    /// assert!(counts.equals(&polars::df!("k" => [3u32], "v" => [2u32])?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_json_lines(parts: &[Delayed<String>], schema: Schema) -> Self {
+        if parts.is_empty() {
+            return DataFrame::from_polars(PlFrame::empty_with_schema(&schema), 1);
+        }
+        let schema = Arc::new(schema);
+        let mut t = Tokenizer::new();
+        t.write_str("from_json_lines")
+            .write_str(&serde_json::to_string(&*schema).unwrap_or_default());
+        let sources: Vec<(Source, Vec<Arg>)> = (parts.iter())
+            .map(|d| {
+                t.write_str(&d.key().to_string());
+                let source = Source::JsonText {
+                    schema: Some(Arc::clone(&schema)),
+                };
+                (source, vec![Arg::Key(d.key().clone())])
+            })
+            .collect();
+        let base = Graph::merged(parts.iter().map(|d| d.graph()));
+        DataFrame::from_sources(base, sources, schema, t.finish())
+    }
+
+    /// The schema of JSON lines (one object per line), inferred from all of `sample`, as
+    /// Polars infers it: the types of every field any line has, in the order first seen.
+    ///
+    /// ```
+    /// use polars::prelude::DataType;
+    /// use rask_dataframe::DataFrame;
+    /// let s = DataFrame::json_schema("{\"a\": 1}\n{\"a\": 2.5, \"b\": true}\n")?;
+    /// assert_eq!(s.get("a"), Some(&DataType::Float64));
+    /// assert_eq!(s.get("b"), Some(&DataType::Boolean));
+    /// assert!(DataFrame::json_schema("[1, 2]").is_err());
+    /// # Ok::<(), rask_dataframe::FrameError>(())
+    /// ```
+    pub fn json_schema(sample: &str) -> Result<Schema, FrameError> {
+        let mut reader = std::io::BufReader::new(sample.as_bytes());
+        polars::io::ndjson::infer_schema(&mut reader, None).map_err(|e| FrameError::Plan {
+            step: "json_schema".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads files whose schema is the first file's, then read every file with it.
+    fn read_typed(
+        pattern: &str,
+        source: fn(PathBuf, Option<SchemaRef>) -> Source,
+    ) -> Result<Self, FrameError> {
+        let df = Self::read(pattern, |path| source(path, None))?;
         let sources = (df.sources.iter())
-            .map(|(source, args)| match source {
-                Source::Csv { path, .. } => (
-                    Source::Csv {
-                        path: path.clone(),
-                        schema: Some(Arc::clone(&schema)),
-                    },
+            .map(|(s, args)| match s {
+                Source::Csv { path, .. } | Source::Json { path, .. } => (
+                    source(path.clone(), Some(Arc::clone(&df.schema))),
                     args.clone(),
                 ),
                 other => (other.clone(), args.clone()),
             })
             .collect();
-        Ok(DataFrame::from_sources(df.base, sources, schema, df.token))
+        Ok(DataFrame::from_sources(
+            df.base, sources, df.schema, df.token,
+        ))
     }
 
-    fn read(pattern: &str, source: fn(PathBuf) -> Source) -> Result<Self, FrameError> {
+    fn read(pattern: &str, source: impl Fn(PathBuf) -> Source) -> Result<Self, FrameError> {
         let files = rask_graph::files::expand(&[pattern])?;
         let sources: Vec<(Source, Vec<Arg>)> = files
             .iter()

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use polars::prelude::{
     DataFrame as PlFrame, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader, IpcStreamWriter,
-    LazyCsvReader, LazyFileListReader, LazyFrame, PlRefPath, ScanArgsParquet, SchemaRef, SerReader,
-    SerWriter, SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
+    JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader, LazyFrame, LazyJsonLineReader,
+    PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter, SortMultipleOptions, UnionArgs,
+    UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
@@ -71,6 +72,20 @@ pub(crate) enum Source {
         #[serde(with = "schema_text")]
         schema: Option<SchemaRef>,
     },
+    /// A file of JSON lines, one object per line, read with the dataframe's schema (the first
+    /// file's, inferred from its first rows) as CSV files are.
+    Json {
+        path: PathBuf,
+        #[serde(with = "schema_text")]
+        schema: Option<SchemaRef>,
+    },
+    /// JSON lines in the `String` that is the task's argument (what a bag's `to_json_lines`
+    /// makes), read with `schema`: fields it does not name are left out, fields missing from
+    /// a line are null.
+    JsonText {
+        #[serde(with = "schema_text")]
+        schema: Option<SchemaRef>,
+    },
 }
 
 /// A schema as JSON text (its types do not fit a non-self-describing format).
@@ -108,7 +123,7 @@ impl Source {
     /// a partition that is computed first.
     pub(crate) fn scan_for_explain(&self, schema: &polars::prelude::Schema) -> LazyFrame {
         match self {
-            Source::Frame => PlFrame::empty_with_schema(schema).lazy(),
+            Source::Frame | Source::JsonText { .. } => PlFrame::empty_with_schema(schema).lazy(),
             _ => self
                 .scan(Default::default())
                 .unwrap_or_else(|_| PlFrame::empty_with_schema(schema).lazy()),
@@ -140,6 +155,29 @@ impl Source {
                     .with_schema(schema.clone())
                     .finish()
                     .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
+            }
+            Source::Json { path, schema } => {
+                let p = PlRefPath::try_from_path(path).map_err(polars)?;
+                LazyJsonLineReader::new(p)
+                    .with_schema(schema.clone())
+                    .finish()
+                    .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
+            }
+            Source::JsonText { schema } => {
+                let mut frames = Vec::new();
+                for v in args {
+                    let text = v.get::<String>()?;
+                    let mut reader = JsonReader::new(Cursor::new(text.as_bytes()))
+                        .with_json_format(JsonFormat::JsonLines);
+                    if let Some(schema) = schema {
+                        reader = reader.with_schema(Arc::clone(schema));
+                    }
+                    frames.push(reader.finish().map_err(polars)?.lazy());
+                }
+                match frames.len() {
+                    1 => Ok(frames.pop().unwrap_or_default()),
+                    _ => polars::prelude::concat(frames, UnionArgs::default()).map_err(polars),
+                }
             }
         }
     }
@@ -279,10 +317,10 @@ impl Partition {
     /// Polars' error, naming the file the partition reads.
     fn failed(&self, e: polars::prelude::PolarsError) -> TaskError {
         match &self.source {
-            Source::Parquet(path) | Source::Csv { path, .. } => {
+            Source::Parquet(path) | Source::Csv { path, .. } | Source::Json { path, .. } => {
                 TaskError::new(format!("{}: {e}", path.display()))
             }
-            Source::Frame => TaskError::new(e.to_string()),
+            Source::Frame | Source::JsonText { .. } => TaskError::new(e.to_string()),
         }
     }
 }

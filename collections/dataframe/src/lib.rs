@@ -3,7 +3,7 @@
 //! Dask's `dask.dataframe` in Rust, with Polars as the engine inside each partition: rask
 //! plans the partitions, Polars plans inside them. A [`DataFrame`] is a list of partitions
 //! (each a Polars `DataFrame`, crossing processes as Arrow IPC) made from a Polars frame,
-//! Parquet files or CSV files.
+//! Parquet, CSV or JSON-lines files, or a bag of records ([`ToDataFrame`]).
 //!
 //! - Per-partition steps (`select`, `filter`, `with_columns`, `rename`, `drop`, `astype`,
 //!   `fillna`, `dropna`) become one Polars lazy plan per partition — one task per partition
@@ -27,6 +27,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod agg;
+mod bridge;
 mod dataframe;
 mod error;
 mod fast;
@@ -39,6 +40,7 @@ mod sort;
 mod write;
 
 pub use agg::Agg;
+pub use bridge::ToDataFrame;
 pub use dataframe::{DataFrame, Reduced};
 pub use error::FrameError;
 pub use frame::Frame;

@@ -122,3 +122,31 @@ fn an_op_shared_by_a_layer_is_encoded_once() {
         "decoded once, shared by the layer's tasks"
     );
 }
+
+/// A value whose serde attributes leave a field out: postcard writes it and cannot read it
+/// back.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Sparse {
+    a: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    b: Option<u32>,
+}
+impl rask_graph::Datum for Sparse {}
+rask_graph::register_value!(Sparse, "rask-graph-tests.sparse");
+
+#[test]
+fn a_value_that_cannot_be_read_back_says_why() {
+    let (name, bytes) = rask_graph::registry::encode_value(&Value::new(Sparse { a: 1, b: None }))
+        .unwrap()
+        .unwrap();
+    let e = rask_graph::registry::decode_value(name, &bytes)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rask-graph-tests.sparse"), "{e}");
+    assert!(e.contains("skip_serializing_if"), "{e}");
+    // With the field there, it round-trips.
+    let v = Value::new(Sparse { a: 1, b: Some(2) });
+    let (name, bytes) = rask_graph::registry::encode_value(&v).unwrap().unwrap();
+    let back = rask_graph::registry::decode_value(name, &bytes).unwrap();
+    assert_eq!(back.get::<Sparse>().unwrap().b, Some(2));
+}

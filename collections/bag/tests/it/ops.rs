@@ -258,7 +258,13 @@ proptest! {
         prop_assert_eq!(parts.len(), b.npartitions());
         let back: Vec<i64> = parts.iter().flat_map(|p| everywhere(p).0).collect();
         prop_assert_eq!(&back, &items.iter().map(|x| x * 2).collect::<Vec<_>>());
-        prop_assert_eq!(everywhere(&Bag::from_delayed(&parts)), back);
+        prop_assert_eq!(everywhere(&Bag::from_delayed(&parts)), back.clone());
+        // As JSON lines, one text per partition, after the pipeline's stages.
+        let texts = b.map(double).to_json_lines();
+        prop_assert_eq!(texts.len(), b.npartitions());
+        let text: String = texts.iter().map(everywhere).collect();
+        let want: String = back.iter().map(|x| format!("{x}\n")).collect();
+        prop_assert_eq!(text, want);
         // Pairs through starmap.
         let pairs = b.map(with_square).starmap(difference);
         prop_assert_eq!(everywhere(&pairs), items.iter().map(|x| x * x - x).collect::<Vec<_>>());

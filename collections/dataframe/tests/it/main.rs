@@ -879,6 +879,141 @@ fn parquet_and_csv_files_are_partitions() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn json_lines_files_are_partitions() {
+    let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pl = sample(90);
+    for i in 0..3 {
+        let mut part = pl.slice(i * 30, 30);
+        JsonWriter::new(std::fs::File::create(dir.join(format!("j{i}.jsonl"))).unwrap())
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut part)
+            .unwrap();
+    }
+    let js = DataFrame::read_json(&format!("{}/j*.jsonl", dir.display())).unwrap();
+    assert_eq!(
+        (js.npartitions(), js.columns()),
+        (3, vec!["k".to_string(), "x".into(), "y".into()])
+    );
+    check(&js, &pl);
+    let q = js
+        .filter(col("x").gt(lit(10)))
+        .unwrap()
+        .select([col("y"), col("k")])
+        .unwrap();
+    check(
+        &q,
+        &whole(&pl, |lf| {
+            lf.filter(col("x").gt(lit(10))).select([col("y"), col("k")])
+        }),
+    );
+    // A field later files have and the first has not is left out; a missing field is null.
+    std::fs::write(dir.join("f0.jsonl"), "{\"a\": 1, \"b\": \"x\"}\n").unwrap();
+    std::fs::write(
+        dir.join("f1.jsonl"),
+        "{\"a\": 2, \"c\": 1}\n{\"b\": \"y\", \"a\": 3}\n",
+    )
+    .unwrap();
+    let f = DataFrame::read_json(&format!("{}/f*.jsonl", dir.display())).unwrap();
+    check(
+        &f,
+        &df!("a" => [1i64, 2, 3], "b" => [Some("x"), None, Some("y")]).unwrap(),
+    );
+    // A line that is not JSON, in a later file: an error naming the file.
+    std::fs::write(dir.join("m0.jsonl"), "{\"a\": 1}\n").unwrap();
+    std::fs::write(dir.join("m1.jsonl"), "{\"a\": 2}\n{\"a\": \n").unwrap();
+    let bad = DataFrame::read_json(&format!("{}/m*.jsonl", dir.display())).unwrap();
+    for (name, s) in schedulers() {
+        let err = bad.compute_with(s).unwrap_err().to_string();
+        assert!(err.contains("m1.jsonl"), "{name}: {err}");
+    }
+    let e = DataFrame::read_json(&format!("{}/none*.jsonl", dir.display())).unwrap_err();
+    assert!(
+        matches!(e, FrameError::Files(FilesError::NoFiles { .. })),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A record of `sample`, as a bag holds it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Record {
+    k: String,
+    x: i64,
+    // Not `skip_serializing_if`: postcard, which carries items between processes, cannot
+    // read what it leaves out.
+    y: Option<f64>,
+}
+rask_bag::register_item!(Record, "rask-dataframe-tests.record");
+
+#[test]
+fn a_bag_of_records_becomes_a_dataframe() {
+    use rask_dataframe::ToDataFrame;
+    for (rows, parts) in [(2, 1), (10, 3), (101, 4)] {
+        let pl = sample(rows);
+        let records: Vec<Record> = (0..rows)
+            .map(|i| {
+                let row = pl.get_row(i).unwrap().0;
+                Record {
+                    k: row[0].get_str().unwrap().to_string(),
+                    x: row[1].extract().unwrap(),
+                    y: row[2].extract(),
+                }
+            })
+            .collect();
+        let bag = rask_bag::Bag::from_sequence(records, parts);
+        // The columns inferred from the first records (the first `y` is null).
+        let ddf = bag.to_dataframe(None).unwrap();
+        assert_eq!(ddf.npartitions(), parts.min(rows));
+        assert_eq!(ddf.columns(), ["k", "x", "y"], "{rows} rows");
+        check(&ddf, &pl);
+        check(
+            &ddf.groupby(["k"]).unwrap().sum().unwrap(),
+            &sorted(
+                whole(&pl, |lf| {
+                    lf.group_by([col("k")])
+                        .agg([col("x").sum(), col("y").sum()])
+                }),
+                &["k"],
+            ),
+        );
+        // A schema picks and orders the columns and sets their types.
+        let schema = Schema::from_iter([
+            Field::new("y".into(), DataType::Float64),
+            Field::new("x".into(), DataType::Float64),
+        ]);
+        let picked = bag.to_dataframe(Some(schema)).unwrap();
+        check(
+            &picked,
+            &whole(&pl, |lf| {
+                lf.select([col("y"), col("x").cast(DataType::Float64)])
+            }),
+        );
+    }
+    // Items that are not records, and an empty bag without a schema: errors saying so.
+    let e = rask_bag::Bag::from_sequence(vec![1i64, 2], 1)
+        .to_dataframe(None)
+        .unwrap_err();
+    assert!(
+        matches!(e, FrameError::Plan { .. }) && e.to_string().contains("not records"),
+        "{e}"
+    );
+    let e = rask_bag::Bag::<Record>::from_sequence(vec![], 1)
+        .to_dataframe(None)
+        .unwrap_err();
+    assert!(e.to_string().contains("empty"), "{e}");
+    let schema = Schema::from_iter([Field::new("k".into(), DataType::String)]);
+    let empty = rask_bag::Bag::<Record>::from_sequence(vec![], 1)
+        .to_dataframe(Some(schema.clone()))
+        .unwrap();
+    check(
+        &empty,
+        &polars::prelude::DataFrame::empty_with_schema(&schema),
+    );
+}
+
 /// A left side with repeated and null keys, and a right side that matches some of them.
 fn merge_sides(n: usize, m: usize) -> (polars::prelude::DataFrame, polars::prelude::DataFrame) {
     let id: Vec<Option<i64>> = (0..n)
