@@ -37,6 +37,24 @@ impl Sketch {
         *r = (*r).max(rank);
     }
 
+    /// The registers (2^14 of them), for a sketch kept in another form.
+    pub fn registers(&self) -> &[u8] {
+        &self.registers
+    }
+
+    /// The sketch of these registers, or `None` when they are not 2^14.
+    ///
+    /// ```
+    /// use rask_bag::hll::Sketch;
+    /// let mut s = Sketch::default();
+    /// s.add_hash(rask_bag::hll::mix(7));
+    /// assert_eq!(Sketch::from_registers(s.registers().to_vec()), Some(s));
+    /// assert_eq!(Sketch::from_registers(vec![0; 3]), None);
+    /// ```
+    pub fn from_registers(registers: Vec<u8>) -> Option<Sketch> {
+        (registers.len() == M).then_some(Sketch { registers })
+    }
+
     /// Both sketches' items.
     pub fn merge(&mut self, other: &Sketch) {
         for (a, b) in self.registers.iter_mut().zip(&other.registers) {

@@ -499,6 +499,142 @@ impl DataFrame {
             .count()
     }
 
+    /// The names of the numeric columns, in order.
+    fn numeric_columns(&self) -> Vec<String> {
+        (self.schema.iter())
+            .filter(|(_, t)| t.is_primitive_numeric())
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+
+    /// Approximate quantiles `qs` of each numeric column (Dask's `quantile`), as one frame:
+    /// a `quantile` column, then an `f64` column per numeric column, a row per `q`.
+    ///
+    /// A quantile is the value of rank `round((n - 1) q)` among the column's `n` values (not
+    /// null, not NaN) — Polars' `Nearest` — found, as Dask finds it, in a tree of merged
+    /// samples: each partition summarizes each column by at most 1024 of its sorted values,
+    /// each standing for an equal share of the rest, and each merge does so again. The rank
+    /// found is off by at most about 1/1024 of the values per level of the tree (two levels
+    /// below 32 partitions), and exact while no partition holds more than 1024 values.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let ddf = DataFrame::from_polars(df!("x" => (1..=100i64).collect::<Vec<_>>())?, 4);
+    /// let q = ddf.quantile(&[0.0, 0.5, 1.0])?.compute()?;
+    /// assert!(q.equals(&df!("quantile" => [0.0, 0.5, 1.0], "x" => [1.0, 51.0, 100.0])?));
+    /// assert!(ddf.quantile(&[1.5]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn quantile(&self, qs: &[f64]) -> Result<Reduced, FrameError> {
+        if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+            return Err(FrameError::Plan {
+                step: "quantile".into(),
+                message: format!("the quantile {q} is not between 0 and 1"),
+            });
+        }
+        let columns = self.numeric_columns();
+        let token = token_of(&[&self.token, "quantile", &format!("{qs:?}")]);
+        let finish = |level| Finish::Quantiles {
+            columns: columns.clone(),
+            qs: qs.to_vec(),
+            level,
+        };
+        let (graph, key) = self.tree_of(finish, "quantile", &token, SPLIT_EVERY);
+        Ok(Reduced { graph, key })
+    }
+
+    /// The approximate number of distinct values (not null) of column `column` (Dask's
+    /// `nunique_approx`), as one row (`u64`): a HyperLogLog sketch of each partition's
+    /// values, merged in a tree — a relative standard error of about 0.8%, and nearly exact
+    /// below a few thousand values. [`nunique`](Self::nunique) is exact, by a shuffle.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let ddf = DataFrame::from_polars(df!("k" => (0..1000i64).map(|i| i % 300).collect::<Vec<_>>())?, 3);
+    /// let n = ddf.nunique_approx("k")?.compute()?;
+    /// let n = n.column("k")?.u64()?.get(0).unwrap();
+    /// assert!((295..=305).contains(&n), "{n}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn nunique_approx(&self, column: &str) -> Result<Reduced, FrameError> {
+        self.column(column)?;
+        let values = self.select([polars::prelude::col(column)])?.dropna(&[])?;
+        let token = token_of(&[&values.token, "nunique_approx"]);
+        let finish = |level| Finish::Sketch {
+            column: column.to_string(),
+            level,
+        };
+        let (graph, key) = values.tree_of(finish, "nunique_approx", &token, SPLIT_EVERY);
+        Ok(Reduced { graph, key })
+    }
+
+    /// Summary statistics of each numeric column (Dask's and pandas' `describe`), as one
+    /// frame: a `statistic` column (`count`, `mean`, `std`, `min`, `25%`, `50%`, `75%`,
+    /// `max`) and an `f64` column per numeric column. The count, mean, std (`ddof` 1), min
+    /// and max are exact, in one tree; the quantiles are [`quantile`](Self::quantile)'s.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let ddf = DataFrame::from_polars(df!("x" => [1i64, 2, 3, 4], "s" => ["a", "b", "c", "d"])?, 2);
+    /// let d = ddf.describe()?.compute()?;
+    /// assert_eq!(d.column("statistic")?.str()?.get(4), Some("25%"));
+    /// let x: Vec<f64> = d.column("x")?.f64()?.into_no_null_iter().collect();
+    /// assert_eq!(x[..4], [4.0, 2.5, (5.0f64 / 3.0).sqrt(), 1.0]);
+    /// assert_eq!(x[4..], [2.0, 3.0, 3.0, 4.0]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn describe(&self) -> Result<Reduced, FrameError> {
+        use crate::summary::{Describe, QUANTILES, stat_name};
+        let columns = self.numeric_columns();
+        let stats = [
+            (Agg::Count, "count"),
+            (Agg::Mean, "mean"),
+            (Agg::Std { ddof: 1 }, "std"),
+            (Agg::Min, "min"),
+            (Agg::Max, "max"),
+        ];
+        let specs = (columns.iter())
+            .flat_map(|c| {
+                stats.iter().map(move |(agg, s)| Spec {
+                    agg: *agg,
+                    input: c.clone(),
+                    output: stat_name(c, s),
+                })
+            })
+            .collect();
+        let spec = GroupSpec {
+            keys: Vec::new(),
+            specs,
+        };
+        let token = token_of(&[&self.token, "describe"]);
+        let (mut graph, stats_key) = self.tree(spec, "describe-stats", &token, SPLIT_EVERY);
+        let quantiles = self.quantile(&QUANTILES)?;
+        graph.merge(&quantiles.graph);
+        let name: Arc<str> = key_name("describe", &token).into();
+        let mut layer = Layer::new(Arc::clone(&name));
+        layer.insert(
+            [0u32; 0],
+            Task::new(
+                Describe { columns },
+                [Arg::Key(stats_key), Arg::Key(quantiles.key)],
+            ),
+        );
+        graph.add_layer(layer);
+        Ok(Reduced {
+            graph,
+            key: Key::with_name(&name, []),
+        })
+    }
+
     /// How often each value (not null) of column `column` occurs (Dask's `value_counts`):
     /// the values and a `count` column, most frequent first, in one partition (a grouping
     /// combined in a tree: for columns of up to millions of distinct values).

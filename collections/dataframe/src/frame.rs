@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{
-    DataFrame as PlFrame, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader, IpcStreamWriter,
-    JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader, LazyFrame, LazyJsonLineReader,
-    PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter, SortMultipleOptions, UnionArgs,
-    UniqueKeepStrategy,
+    DataFrame as PlFrame, DataType, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader,
+    IpcStreamWriter, JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader, LazyFrame,
+    LazyJsonLineReader, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
+    SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
@@ -282,6 +282,16 @@ pub(crate) enum Finish {
     Part { index: u32, of: u32 },
     /// The frame handed to a function of a partition.
     Map(crate::map::MapFn),
+    /// Approximate quantiles of the numeric `columns` at one level of their tree: summaries
+    /// of each column's sorted values, merged; the last level the quantiles `qs`.
+    Quantiles {
+        columns: Vec<String>,
+        qs: Vec<f64>,
+        level: Level,
+    },
+    /// A HyperLogLog sketch of the frame's one column at one level of its tree; the last
+    /// level the estimate, as one row, column `column`.
+    Sketch { column: String, level: Level },
     /// The frame in this many [`Buckets`](crate::Buckets) by the columns `keys`.
     Split { keys: Vec<String>, buckets: u32 },
     /// The frame written to `path`'s staging file; the path.
@@ -375,6 +385,20 @@ impl Op for Partition {
                     Ok(n) if n <= 1 << 20 => collect(sorted.limit(n as _)),
                     _ => collect(sorted).map(|df| df.head(usize::try_from(*n).ok())),
                 }
+            }
+            Finish::Quantiles { columns, qs, level } => {
+                let lf = match level {
+                    Level::First | Level::Whole => lf.select(
+                        (columns.iter())
+                            .map(|c| polars::prelude::col(c.as_str()).cast(DataType::Float64))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Level::Combine | Level::Last => lf,
+                };
+                collect(lf).and_then(|df| crate::summary::quantiles(&df, columns, qs, *level))
+            }
+            Finish::Sketch { column, level } => {
+                collect(lf).and_then(|df| crate::summary::sketch(&df, column, *level))
             }
             Finish::Part { index, of } => collect(lf).map(|df| {
                 let (len, of, index) = (df.height(), (*of).max(1) as usize, *index as usize);

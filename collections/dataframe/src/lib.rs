@@ -10,7 +10,8 @@
 //!   for the whole run of them, with Polars' projection and predicate pushdown into the
 //!   readers ([`DataFrame::explain`] shows it).
 //! - Reductions (`sum`, `min`, `max`, `count`, `mean`, `var`, `std`) are chunk → combine →
-//!   aggregate trees.
+//!   aggregate trees; so are the approximate ones — `quantile` (merged weighted samples, as
+//!   Dask's), `nunique_approx` (HyperLogLog) — and `describe`.
 //! - [`GroupBy`]: a tree when the groups are few, a hash shuffle when they are many.
 //! - [`Merge`]: inner, left, right and outer joins, broadcast or hash-shuffled.
 //! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
@@ -37,6 +38,7 @@ mod join;
 mod map;
 mod shuffle;
 mod sort;
+mod summary;
 mod write;
 
 pub use agg::Agg;

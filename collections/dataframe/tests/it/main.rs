@@ -879,6 +879,130 @@ fn parquet_and_csv_files_are_partitions() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Polars' `Nearest` quantile of column `c` as `f64`s.
+fn nearest(pl: &polars::prelude::DataFrame, c: &str, q: f64) -> Option<f64> {
+    let s = pl
+        .column(c)
+        .unwrap()
+        .as_materialized_series()
+        .cast(&DataType::Float64)
+        .unwrap();
+    s.f64()
+        .unwrap()
+        .quantile(q, QuantileMethod::Nearest)
+        .unwrap()
+}
+
+#[test]
+fn quantiles_are_exact_on_small_partitions_and_near_on_large_ones() {
+    let qs = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0];
+    for (rows, parts) in [(0, 1), (1, 1), (10, 3), (101, 4), (3000, 5)] {
+        let pl = sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let want = df!(
+            "quantile" => qs,
+            "x" => qs.iter().map(|q| nearest(&pl, "x", *q)).collect::<Vec<_>>(),
+            "y" => qs.iter().map(|q| nearest(&pl, "y", *q)).collect::<Vec<_>>()
+        )
+        .unwrap();
+        check(&ddf.quantile(&qs).unwrap(), &want);
+    }
+    // 400k distinct values in 40 partitions of 10k: two levels of merged summaries. The
+    // rank of each value found is within 1% of the rank asked for.
+    let n = 400_000i64;
+    let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % 400_009) as f64).collect();
+    let mut sorted_x = x.clone();
+    sorted_x.sort_by(f64::total_cmp);
+    let ddf = DataFrame::from_polars(df!("x" => x).unwrap(), 40);
+    for (name, s) in schedulers() {
+        let got = ddf.quantile(&qs).unwrap().compute_with(s).unwrap();
+        for (q, v) in qs
+            .iter()
+            .zip(got.column("x").unwrap().f64().unwrap().iter())
+        {
+            let rank = sorted_x.partition_point(|a| *a < v.unwrap()) as f64;
+            let want = q * (n - 1) as f64;
+            assert!(
+                (rank - want).abs() <= 0.01 * n as f64,
+                "{name}: q {q}: rank {rank}, wanted {want}"
+            );
+        }
+    }
+    let e = DataFrame::from_polars(sample(3), 1)
+        .quantile(&[-0.1])
+        .unwrap_err();
+    assert!(e.to_string().contains("-0.1"), "{e}");
+}
+
+#[test]
+fn describe_matches_a_direct_computation() {
+    for (rows, parts) in [(1, 1), (101, 4)] {
+        let pl = sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let stat = |c: &str| -> Vec<Option<f64>> {
+            let s = pl
+                .column(c)
+                .unwrap()
+                .as_materialized_series()
+                .cast(&DataType::Float64)
+                .unwrap();
+            let s = s.f64().unwrap();
+            vec![
+                Some(s.len() as f64 - s.null_count() as f64),
+                s.mean(),
+                s.std(1),
+                s.min(),
+                nearest(&pl, c, 0.25),
+                nearest(&pl, c, 0.5),
+                nearest(&pl, c, 0.75),
+                s.max(),
+            ]
+        };
+        let want = df!(
+            "statistic" => ["count", "mean", "std", "min", "25%", "50%", "75%", "max"],
+            "x" => stat("x"),
+            "y" => stat("y")
+        )
+        .unwrap();
+        for (name, s) in schedulers() {
+            let got = ddf.describe().unwrap().compute_with(s).unwrap();
+            assert_close(&format!("{name}, {rows} rows"), &got, &want);
+        }
+    }
+}
+
+#[test]
+fn approximate_distinct_counts_are_near_the_exact_ones() {
+    // Few values: linear counting, exact for a few, within 1% for hundreds.
+    let pl = sample(1000);
+    let ddf = DataFrame::from_polars(pl.clone(), 4);
+    for (c, want) in [("k", 3u64), ("x", 101)] {
+        check(&ddf.nunique_approx(c).unwrap(), &df!(c => [want]).unwrap());
+    }
+    let exact = pl.column("y").unwrap().drop_nulls().n_unique().unwrap() as f64;
+    assert_eq!(exact, 857.0);
+    let got = ddf
+        .nunique_approx("y")
+        .unwrap()
+        .compute_with(&SyncScheduler)
+        .unwrap();
+    let got = got.column("y").unwrap().u64().unwrap().get(0).unwrap() as f64;
+    assert!((got / exact - 1.0).abs() < 0.01, "{got}");
+    // Many: within 3% (the standard error is 0.8%).
+    let n = 300_000i64;
+    let many = DataFrame::from_polars(
+        df!("v" => (0..n).map(|i| (i * 31) % 200_000).collect::<Vec<_>>()).unwrap(),
+        6,
+    );
+    for (name, s) in schedulers() {
+        let got = many.nunique_approx("v").unwrap().compute_with(s).unwrap();
+        let got = got.column("v").unwrap().u64().unwrap().get(0).unwrap() as f64;
+        assert!((got / 200_000.0 - 1.0).abs() < 0.03, "{name}: {got}");
+    }
+    let e = ddf.nunique_approx("kk").unwrap_err();
+    assert!(matches!(e, FrameError::Column { .. }), "{e}");
+}
+
 #[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
