@@ -173,11 +173,70 @@ impl DataFrame {
         Self::read(pattern, Source::Parquet)
     }
 
-    /// A partition per CSV file (with a header row) `pattern` names. The column types are
-    /// inferred from the first file and every file is read with them (a value that does not
-    /// fit is an error naming its file).
+    /// The CSV files (each with a header row) `pattern` names, as partitions of about 64 MiB
+    /// (see [`read_csv_with`](Self::read_csv_with)). The column types are inferred from the
+    /// first file and every file is read with them (a value that does not fit is an error
+    /// naming its file).
     pub fn read_csv(pattern: &str) -> Result<Self, FrameError> {
-        Self::read_typed(pattern, |path, schema| Source::Csv { path, schema })
+        Self::read_csv_with(pattern, CsvOptions::default())
+    }
+
+    /// [`read_csv`](Self::read_csv) with options: a file larger than `blocksize` bytes is
+    /// split into partitions of about that many bytes at line boundaries (Dask's
+    /// `blocksize`; a quoted field holding a line break must not cross one), and with no
+    /// `blocksize` each file is a partition.
+    ///
+    /// ```
+    /// use rask_dataframe::{CsvOptions, DataFrame};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let path = std::env::temp_dir().join(format!("rask-doc-csv-{}.csv", std::process::id()));
+    /// let rows: String = (0..100).map(|i| format!("{i},{}\n", i * 2)).collect();
+    /// std::fs::write(&path, format!("a,b\n{rows}"))?;
+    /// let options = CsvOptions { blocksize: Some(200) };
+    /// let df = DataFrame::read_csv_with(path.to_str().unwrap(), options)?;
+    /// assert_eq!(df.npartitions(), 4); // 695 bytes
+    /// assert_eq!(df.compute()?.height(), 100);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_csv_with(pattern: &str, options: CsvOptions) -> Result<Self, FrameError> {
+        let whole = |path, schema| Source::Csv {
+            path,
+            schema,
+            range: None,
+        };
+        let df = Self::read_typed(pattern, whole)?;
+        let Some(blocksize) = options.blocksize.filter(|b| *b > 0) else {
+            return Ok(df);
+        };
+        let mut sources = Vec::new();
+        for (source, args) in df.sources.iter() {
+            let Source::Csv { path, schema, .. } = source else {
+                sources.push((source.clone(), args.clone()));
+                continue;
+            };
+            let size = std::fs::metadata(path)
+                .map_err(|e| FrameError::Read {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+                .len();
+            if size <= blocksize {
+                sources.push((source.clone(), args.clone()));
+                continue;
+            }
+            for start in (0..size).step_by(usize::try_from(blocksize).unwrap_or(usize::MAX)) {
+                let block = Source::Csv {
+                    path: path.clone(),
+                    schema: schema.clone(),
+                    range: Some((start, (start + blocksize).min(size))),
+                };
+                sources.push((block, args.clone()));
+            }
+        }
+        let token = token_of(&[&df.token, "blocksize", &blocksize.to_string()]);
+        Ok(DataFrame::from_sources(df.base, sources, df.schema, token))
     }
 
     /// A partition per file of JSON lines (one object per line) `pattern` names. The column
@@ -1036,6 +1095,27 @@ impl Collection for Reduced {
         Reduced {
             graph,
             key: self.key.clone(),
+        }
+    }
+}
+
+/// Options of [`DataFrame::read_csv_with`].
+///
+/// ```
+/// let options = rask_dataframe::CsvOptions::default();
+/// assert_eq!(options.blocksize, Some(64 << 20));
+/// ```
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Split files larger than this many bytes into partitions of about this many bytes, at
+    /// line boundaries (64 MiB by default, as Dask's); `None` for a partition per file.
+    pub blocksize: Option<u64>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            blocksize: Some(64 << 20),
         }
     }
 }

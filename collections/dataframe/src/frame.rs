@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{
-    DataFrame as PlFrame, DataType, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader,
-    IpcStreamWriter, JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader, LazyFrame,
-    LazyJsonLineReader, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
+    CsvReadOptions, DataFrame as PlFrame, DataType, Engine, Expr, IdxCa, IdxSize, IntoLazy,
+    IpcStreamReader, IpcStreamWriter, JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader,
+    LazyFrame, LazyJsonLineReader, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
     SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
@@ -71,6 +71,9 @@ pub(crate) enum Source {
         path: PathBuf,
         #[serde(with = "schema_text")]
         schema: Option<SchemaRef>,
+        /// The lines that start in these bytes of the file (all of it when `None`); only
+        /// the block that starts at 0 has the header row.
+        range: Option<(u64, u64)>,
     },
     /// A file of JSON lines, one object per line, read with the dataframe's schema (the first
     /// file's, inferred from its first rows) as CSV files are.
@@ -148,7 +151,28 @@ impl Source {
                 LazyFrame::scan_parquet(p, ScanArgsParquet::default())
                     .map_err(|e| TaskError::new(format!("{}: {e}", path.display())))
             }
-            Source::Csv { path, schema } => {
+            Source::Csv {
+                path,
+                schema,
+                range: Some((start, end)),
+            } => {
+                let failed = |e: &dyn std::fmt::Display| {
+                    TaskError::new(format!("{} (bytes {start}..{end}): {e}", path.display()))
+                };
+                let bytes = csv_block(path, *start, *end).map_err(|e| failed(&e))?;
+                let schema = schema.clone().unwrap_or_default();
+                if bytes.is_empty() {
+                    return Ok(PlFrame::empty_with_schema(&schema).lazy());
+                }
+                CsvReadOptions::default()
+                    .with_has_header(*start == 0)
+                    .with_schema(Some(schema))
+                    .into_reader_with_file_handle(Cursor::new(bytes))
+                    .finish()
+                    .map(IntoLazy::lazy)
+                    .map_err(|e| failed(&e))
+            }
+            Source::Csv { path, schema, .. } => {
                 let p = PlRefPath::try_from_path(path).map_err(polars)?;
                 LazyCsvReader::new(p)
                     .with_has_header(true)
@@ -181,6 +205,30 @@ impl Source {
             }
         }
     }
+}
+
+/// The bytes of the lines of `path` that start in bytes `start..end` (a line starts at 0 and
+/// after each `\n`): what a CSV block holds, as Dask's `blocksize` splits a file. (A quoted
+/// field that holds a line break is cut there, as it is in Dask.)
+fn csv_block(path: &std::path::Path, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufRead, Read, Seek, SeekFrom};
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
+    // Where the first line that starts at or after `at` starts (the file's end if none).
+    let mut line_start = |at: u64| -> std::io::Result<u64> {
+        if at == 0 {
+            return Ok(0);
+        }
+        f.seek(SeekFrom::Start(at - 1))?;
+        let n = f.read_until(b'\n', &mut Vec::new())?;
+        Ok(at - 1 + n as u64)
+    };
+    let (s, e) = (line_start(start)?, line_start(end)?);
+    let mut bytes = Vec::new();
+    if e > s {
+        f.seek(SeekFrom::Start(s))?;
+        f.take(e - s).read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// One per-partition step of a Polars lazy plan.

@@ -3,7 +3,8 @@
 //! Dask's `dask.dataframe` in Rust, with Polars as the engine inside each partition: rask
 //! plans the partitions, Polars plans inside them. A [`DataFrame`] is a list of partitions
 //! (each a Polars `DataFrame`, crossing processes as Arrow IPC) made from a Polars frame,
-//! Parquet, CSV or JSON-lines files, or a bag of records ([`ToDataFrame`]).
+//! Parquet, CSV (split into blocks of `blocksize` bytes at line boundaries) or JSON-lines
+//! files, or a bag of records ([`ToDataFrame`]).
 //!
 //! - Per-partition steps (`select`, `filter`, `with_columns`, `rename`, `drop`, `astype`,
 //!   `fillna`, `dropna`) become one Polars lazy plan per partition — one task per partition
@@ -43,7 +44,7 @@ mod write;
 
 pub use agg::Agg;
 pub use bridge::ToDataFrame;
-pub use dataframe::{DataFrame, Reduced};
+pub use dataframe::{CsvOptions, DataFrame, Reduced};
 pub use error::FrameError;
 pub use frame::Frame;
 pub use groupby::GroupBy;

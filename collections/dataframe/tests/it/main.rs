@@ -1004,6 +1004,66 @@ fn approximate_distinct_counts_are_near_the_exact_ones() {
 }
 
 #[test]
+fn csv_files_split_into_blocks_at_line_boundaries() {
+    let dir = std::env::temp_dir().join(format!("rask-dataframe-blocks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pl = sample(1000);
+    for (i, rows) in [(0, 0..700), (1, 700..1000)] {
+        let mut part = pl.slice(rows.start as i64, rows.len());
+        CsvWriter::new(std::fs::File::create(dir.join(format!("c{i}.csv"))).unwrap())
+            .finish(&mut part)
+            .unwrap();
+    }
+    let pattern = format!("{}/c*.csv", dir.display());
+    let size = |i: usize| {
+        std::fs::metadata(dir.join(format!("c{i}.csv")))
+            .unwrap()
+            .len()
+    };
+    // Blocks of every size, from a few bytes (many blocks hold no line start) to more than
+    // a file.
+    for blocksize in [7, 100, 1000, 4096, size(0) - 1, size(0), 1 << 30] {
+        let options = rask_dataframe::CsvOptions {
+            blocksize: Some(blocksize),
+        };
+        let ddf = DataFrame::read_csv_with(&pattern, options).unwrap();
+        let want_parts: u64 = (0..2).map(|i| size(i).div_ceil(blocksize).max(1)).sum();
+        assert_eq!(
+            ddf.npartitions() as u64,
+            want_parts,
+            "blocksize {blocksize}"
+        );
+        assert_eq!(ddf.columns(), ["k", "x", "y"]);
+        check(&ddf, &pl);
+    }
+    let whole =
+        DataFrame::read_csv_with(&pattern, rask_dataframe::CsvOptions { blocksize: None }).unwrap();
+    assert_eq!(whole.npartitions(), 2);
+    check(
+        &whole.filter(col("x").gt(lit(3))).unwrap(),
+        &whole_of(&pl, col("x").gt(lit(3))),
+    );
+    // A bad value in a later block names the file and the block's bytes.
+    let mut text = std::fs::read_to_string(dir.join("c1.csv")).unwrap();
+    text.push_str("a,not-a-number,1.0\n");
+    std::fs::write(dir.join("c1.csv"), &text).unwrap();
+    let options = rask_dataframe::CsvOptions {
+        blocksize: Some(1000),
+    };
+    let bad = DataFrame::read_csv_with(&pattern, options).unwrap();
+    for (name, s) in schedulers() {
+        let err = bad.compute_with(s).unwrap_err().to_string();
+        assert!(err.contains("c1.csv (bytes "), "{name}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn whole_of(df: &polars::prelude::DataFrame, predicate: Expr) -> polars::prelude::DataFrame {
+    whole(df, |lf| lf.filter(predicate))
+}
+
+#[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
