@@ -4,10 +4,13 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use polars::prelude::{DataFrame as PlFrame, Expr, IntoLazy, Schema, SchemaRef};
+use polars::prelude::{
+    Column, DataFrame as PlFrame, Expr, IntoLazy, Literal, Schema, SchemaRef, Series, col, lit,
+};
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Collection, ComputeError, Delayed, Graph, Key, Layer, Task, Value};
+use std::ops::{Bound, RangeBounds};
 
 use crate::agg::{Agg, GroupSpec, Level, Spec};
 use crate::error::FrameError;
@@ -49,6 +52,16 @@ pub struct DataFrame {
     pub(crate) token: String,
     pub(crate) graph: Graph,
     pub(crate) name: Arc<str>,
+    /// The column the rows are sorted by across partitions, and its divisions, when known.
+    pub(crate) index: Option<Arc<Index>>,
+}
+
+/// A sorted column and its divisions: partition `j` holds the rows whose value lies in
+/// `[divisions[j], divisions[j + 1])`, the last range closed (nulls in the last partition).
+#[derive(Debug)]
+pub(crate) struct Index {
+    pub(crate) column: String,
+    pub(crate) divisions: Series,
 }
 
 impl fmt::Debug for DataFrame {
@@ -63,6 +76,15 @@ impl fmt::Display for DataFrame {
         writeln!(f, "rask.DataFrame<npartitions={}>", self.npartitions())?;
         for (name, dtype) in self.schema.iter() {
             writeln!(f, "  {name}: {dtype}")?;
+        }
+        if let Some(index) = &self.index {
+            let divisions: Vec<String> = (index.divisions.iter()).map(|v| v.to_string()).collect();
+            writeln!(
+                f,
+                "  index {}: divisions [{}]",
+                index.column,
+                divisions.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -92,6 +114,7 @@ impl DataFrame {
             token,
             graph: Graph::new(),
             name: Arc::from(""),
+            index: None,
         };
         df.build();
         df
@@ -379,6 +402,103 @@ impl DataFrame {
         ))
     }
 
+    /// The column the rows are sorted by across partitions (Dask's index), after
+    /// [`set_index`](Self::set_index); `None` before, or after a step that may change it
+    /// (anything but `filter`, `dropna`, `drop_duplicates` and dropping other columns).
+    pub fn index(&self) -> Option<&str> {
+        self.index.as_ref().map(|i| i.column.as_str())
+    }
+
+    /// The index's divisions (Dask's `divisions`), one more than the partitions: partition
+    /// `j` holds the rows whose index lies in `[divisions[j], divisions[j + 1])`, the last
+    /// range closed. `None` when unknown.
+    pub fn divisions(&self) -> Option<&Series> {
+        self.index.as_ref().map(|i| &i.divisions)
+    }
+
+    /// The rows whose index lies in `range` (Dask's `loc` with a slice, both ends included
+    /// for `a..=b`), reading only the partitions whose divisions overlap it. Needs an index
+    /// ([`set_index`](Self::set_index)).
+    pub fn loc<V: Literal + Clone>(&self, range: impl RangeBounds<V>) -> Result<Self, FrameError> {
+        let Some(index) = &self.index else {
+            return Err(FrameError::Plan {
+                step: "loc".into(),
+                message: "there is no index: set_index(column) first".into(),
+            });
+        };
+        let failed = |e: polars::prelude::PolarsError| FrameError::Plan {
+            step: "loc".into(),
+            message: e.to_string(),
+        };
+        let c = || col(index.column.as_str());
+        let (lo, hi) = (range.start_bound().cloned(), range.end_bound().cloned());
+        let mut rows = lit(true);
+        // Partition j may hold rows in the range when its range [lower, upper] meets it.
+        let (mut lower_ok, mut upper_ok) = (lit(true), lit(true));
+        match lo {
+            Bound::Included(v) => {
+                rows = rows.and(c().gt_eq(lit(v.clone())));
+                upper_ok = col("upper").gt_eq(lit(v));
+            }
+            Bound::Excluded(v) => {
+                rows = rows.and(c().gt(lit(v.clone())));
+                upper_ok = col("upper").gt_eq(lit(v));
+            }
+            Bound::Unbounded => {}
+        }
+        match hi {
+            Bound::Included(v) => {
+                rows = rows.and(c().lt_eq(lit(v.clone())));
+                lower_ok = col("lower").lt_eq(lit(v));
+            }
+            Bound::Excluded(v) => {
+                rows = rows.and(c().lt(lit(v.clone())));
+                lower_ok = col("lower").lt(lit(v));
+            }
+            Bound::Unbounded => {}
+        }
+        let n = self.npartitions();
+        let d = &index.divisions;
+        let ranges = PlFrame::new_infer_height(vec![
+            Column::from(d.slice(0, n).with_name("lower".into())),
+            Column::from(d.slice(1, n).with_name("upper".into())),
+        ])
+        .map_err(failed)?;
+        let keep = ranges
+            .lazy()
+            .with_columns([lower_ok.and(upper_ok).alias("keep")])
+            .collect()
+            .map_err(failed)?;
+        let keep: Vec<usize> = (keep
+            .column("keep")
+            .map_err(failed)?
+            .bool()
+            .map_err(failed)?)
+        .iter()
+        .enumerate()
+        .filter_map(|(j, k)| (k == Some(true)).then_some(j))
+        .collect();
+        let Some((&first, &last)) = keep.first().zip(keep.last()) else {
+            return Ok(DataFrame::from_polars(
+                PlFrame::empty_with_schema(&self.schema),
+                1,
+            ));
+        };
+        // The partitions in between hold nothing outside the range: they are kept too.
+        let picked = DataFrame {
+            sources: self.sources[first..=last].into(),
+            token: token_of(&[&self.token, "loc-partitions", &format!("{first}..={last}")]),
+            index: Some(Arc::new(Index {
+                column: index.column.clone(),
+                divisions: d.slice(first as i64, last - first + 2),
+            })),
+            ..self.clone()
+        };
+        let mut picked = picked;
+        picked.build();
+        picked.then(Step::Filter(rows), "loc")
+    }
+
     /// How many partitions.
     pub fn npartitions(&self) -> usize {
         self.sources.len()
@@ -428,11 +548,18 @@ impl DataFrame {
         })?;
         // JSON writes NaN and the infinities as null: the Debug form tells them apart.
         let token = token_of(&[&self.token, what, &text, &format!("{step:?}")]);
+        // The index survives steps that keep its rows' values where they are.
+        let index = self.index.clone().filter(|i| match &step {
+            Step::Filter(_) | Step::DropNulls(_) | Step::Unique(_) | Step::Sort { .. } => true,
+            Step::Drop(columns) => !columns.contains(&i.column),
+            _ => false,
+        });
         steps.push(step);
         let mut df = DataFrame {
             steps: steps.into(),
             schema,
             token,
+            index,
             ..self.clone()
         };
         df.build();
@@ -1076,8 +1203,8 @@ impl Collection for DataFrame {
 #[must_use = "a reduction is lazy: compute it"]
 #[derive(Clone, Debug)]
 pub struct Reduced {
-    graph: Graph,
-    key: Key,
+    pub(crate) graph: Graph,
+    pub(crate) key: Key,
 }
 
 impl Collection for Reduced {

@@ -15,6 +15,8 @@
 //!   Dask's), `nunique_approx` (HyperLogLog) — and `describe`.
 //! - [`GroupBy`]: a tree when the groups are few, a hash shuffle when they are many.
 //! - [`Merge`]: inner, left, right and outer joins, broadcast or hash-shuffled.
+//! - `set_index` sorts by a column into **known divisions**, so `loc` reads only the
+//!   partitions a range needs; `sort_values` sorts by range partitioning.
 //! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
 //!   leaves nothing half-written.
 //!

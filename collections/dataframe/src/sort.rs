@@ -1,7 +1,8 @@
 //! `sort_values`: a sort across partitions by range partitioning — a sample of each
 //! partition's sort column, boundaries (divisions) from the samples' quantiles, each row sent
-//! to the partition of its range, each output partition sorted. All of it is in the graph:
-//! the boundaries are a task, not an eager computation.
+//! to the partition of its range, each output partition sorted. For `sort_values` all of it
+//! is in the graph (the boundaries are a task); `set_index` computes them first, as Dask
+//! does, so that the divisions are known.
 
 use std::sync::Arc;
 
@@ -134,12 +135,27 @@ impl DataFrame {
     /// now) — so partition `j`'s rows all come before partition `j + 1`'s.
     pub fn sort_values(&self, by: &str, descending: bool) -> Result<DataFrame, FrameError> {
         self.column(by)?;
-        let n = self.npartitions();
         let token = token_of(&[&self.token, "sort_values", by, &descending.to_string()]);
-        let mut graph = self.graph.clone();
-        // A sample per partition: the sort column's values at evenly spaced ranks.
-        let sample: Arc<str> = key_name("sort-sample", &token).into();
-        graph.merge(&self.base);
+        let (mut graph, divisions) = self.cuts(by, &token);
+        graph.merge(&self.graph);
+        let sorted = self.range_partition(graph, by, descending, Arg::Key(divisions), &token);
+        sorted.then(
+            crate::frame::Step::Sort {
+                by: by.to_string(),
+                descending,
+            },
+            "sort_values",
+        )
+    }
+
+    /// The graph of the boundaries of `npartitions` ranges of column `by`, drawn from a
+    /// sample of each partition (a frame of column `by`, one value fewer than the
+    /// partitions), and its key.
+    fn cuts(&self, by: &str, token: &str) -> (rask_graph::Graph, Key) {
+        let n = self.npartitions();
+        let mut graph = self.base.clone();
+        // A sample per partition: the column's values at evenly spaced ranks.
+        let sample: Arc<str> = key_name("sort-sample", token).into();
         graph.add_layer(self.layer(
             &sample,
             Finish::Sample {
@@ -148,7 +164,7 @@ impl DataFrame {
             },
             "sort-sample",
         ));
-        let divisions: Arc<str> = key_name("sort-divisions", &token).into();
+        let divisions: Arc<str> = key_name("sort-divisions", token).into();
         let mut layer = Layer::new(Arc::clone(&divisions));
         layer.insert(
             [],
@@ -161,7 +177,23 @@ impl DataFrame {
             ),
         );
         graph.add_layer(layer);
-        let split: Arc<str> = key_name("sort-split", &token).into();
+        (graph, Key::with_name(&divisions, []))
+    }
+
+    /// The rows in as many partitions as there are now, partition `j` the rows whose `by`
+    /// lies in range `j` of the boundaries `cuts` (a frame of column `by`; a key or a value),
+    /// in their partitions' order: not sorted within a partition. `graph` holds this
+    /// frame's partitions and whatever `cuts` reads.
+    fn range_partition(
+        &self,
+        mut graph: rask_graph::Graph,
+        by: &str,
+        descending: bool,
+        cuts: Arg,
+        token: &str,
+    ) -> DataFrame {
+        let n = self.npartitions();
+        let split: Arc<str> = key_name("sort-split", token).into();
         let mut layer = Layer::with_capacity(Arc::clone(&split), n);
         for i in 0..n as u32 {
             layer.insert(
@@ -172,15 +204,12 @@ impl DataFrame {
                         descending,
                         n: n as u32,
                     },
-                    [
-                        Arg::Key(Key::with_name(&self.name, [i])),
-                        Arg::Key(Key::with_name(&divisions, [])),
-                    ],
+                    [Arg::Key(Key::with_name(&self.name, [i])), cuts.clone()],
                 ),
             );
         }
         graph.add_layer(layer);
-        let bucket: Arc<str> = key_name("sort-bucket", &token).into();
+        let bucket: Arc<str> = key_name("sort-bucket", token).into();
         let mut picks = Layer::with_capacity(Arc::clone(&bucket), n * n);
         for i in 0..n as u32 {
             for j in 0..n as u32 {
@@ -199,13 +228,83 @@ impl DataFrame {
                 (Source::Frame, args)
             })
             .collect();
-        let sorted = DataFrame::from_sources(graph, sources, Arc::clone(&self.schema), token);
-        sorted.then(
+        DataFrame::from_sources(graph, sources, Arc::clone(&self.schema), token.to_string())
+    }
+
+    /// Sorted by column `column`, which becomes the index (Dask's `set_index`): the rows in
+    /// as many partitions as there are now, partition `j` those whose `column` lies in
+    /// `[divisions[j], divisions[j + 1])` (the last one's range closed), each partition
+    /// sorted; nulls in the last partition. The divisions are **computed now**, as Dask's
+    /// are — a sample of each partition's column, its minimum and its maximum, in this
+    /// process — so [`loc`](Self::loc) reads only the partitions a range needs.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let pl = df!("t" => (0..100i64).rev().collect::<Vec<_>>(), "x" => vec![1.0; 100])?;
+    /// let ddf = DataFrame::from_polars(pl, 4).set_index("t")?;
+    /// assert_eq!(ddf.index(), Some("t"));
+    /// let divisions = ddf.divisions().unwrap();
+    /// assert_eq!((divisions.len(), divisions.get(0)?, divisions.get(4)?), (5, AnyValue::Int64(0), AnyValue::Int64(99)));
+    /// let some = ddf.loc(10i64..20)?;
+    /// assert!(some.npartitions() < 4);
+    /// assert_eq!(some.compute()?.column("t")?.i64()?.into_no_null_iter().collect::<Vec<_>>(), (10..20).collect::<Vec<_>>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_index(&self, column: &str) -> Result<DataFrame, FrameError> {
+        self.column(column)?;
+        let token = token_of(&[&self.token, "set_index", column]);
+        let values = self.select([col(column)])?;
+        let (mut graph, cuts) = values.cuts(column, &token);
+        let (min, max) = (values.min()?, values.max()?);
+        graph.merge(&min.graph);
+        graph.merge(&max.graph);
+        let keys = [cuts, min.key.clone(), max.key.clone()];
+        let failed = |message: String| FrameError::Plan {
+            step: "set_index".into(),
+            message,
+        };
+        let found = rask_graph::exec::run_in_order(&graph, &keys, &[])
+            .map_err(|e| failed(format!("computing the divisions: {e}")))?;
+        let frame = |v: &Value| -> Result<Series, FrameError> {
+            let f = v.get::<Frame>().map_err(|e| failed(e.to_string()))?;
+            let c = f.0.column(column).map_err(|e| failed(e.to_string()))?;
+            Ok(c.as_materialized_series().clone())
+        };
+        let (cuts, min, max) = (frame(&found[0])?, frame(&found[1])?, frame(&found[2])?);
+        let mut graph = self.graph.clone();
+        graph.merge(&self.base);
+        let split = self.range_partition(
+            graph,
+            column,
+            false,
+            Arg::Value(Value::new(Frame(
+                polars::prelude::DataFrame::new_infer_height(vec![polars::prelude::Column::from(
+                    cuts.clone(),
+                )])
+                .map_err(|e| failed(e.to_string()))?,
+            ))),
+            &token,
+        );
+        let mut sorted = split.then(
             crate::frame::Step::Sort {
-                by: by.to_string(),
-                descending,
+                by: column.to_string(),
+                descending: false,
             },
-            "sort_values",
-        )
+            "set_index",
+        )?;
+        // Known when the column has values: its minimum, the boundaries, its maximum.
+        if min.null_count() == 0 && cuts.len() + 1 == self.npartitions() {
+            let mut bounds = min;
+            bounds.append(&cuts).map_err(|e| failed(e.to_string()))?;
+            bounds.append(&max).map_err(|e| failed(e.to_string()))?;
+            sorted.index = Some(Arc::new(crate::dataframe::Index {
+                column: column.to_string(),
+                divisions: bounds,
+            }));
+        }
+        Ok(sorted)
     }
 }

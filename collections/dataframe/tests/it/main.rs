@@ -1063,6 +1063,109 @@ fn whole_of(df: &polars::prelude::DataFrame, predicate: Expr) -> polars::prelude
     whole(df, |lf| lf.filter(predicate))
 }
 
+/// Each partition of `ddf`, computed on the sync scheduler.
+fn partitions(ddf: &DataFrame) -> Vec<polars::prelude::DataFrame> {
+    let values = SyncScheduler
+        .get(ddf.graph(), &ddf.output_keys(), &[])
+        .unwrap();
+    values
+        .iter()
+        .map(|v| v.get::<rask_dataframe::Frame>().unwrap().0.clone())
+        .collect()
+}
+
+#[test]
+fn set_index_sorts_into_known_divisions_and_loc_reads_only_what_it_needs() {
+    for (rows, parts, by) in [(1, 1, "x"), (50, 3, "x"), (300, 7, "x"), (300, 5, "y")] {
+        let pl = sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts)
+            .set_index(by)
+            .unwrap();
+        assert_eq!((ddf.index(), ddf.npartitions()), (Some(by), parts));
+        // Sorted as Polars sorts (stable, nulls last), in partitions within the divisions.
+        let want = whole(&pl, |lf| {
+            lf.sort(
+                [by],
+                SortMultipleOptions::default()
+                    .with_nulls_last(true)
+                    .with_maintain_order(true),
+            )
+        });
+        check(&ddf, &want);
+        let d = ddf.divisions().unwrap().cast(&DataType::Float64).unwrap();
+        let d: Vec<f64> = d.f64().unwrap().into_no_null_iter().collect();
+        assert_eq!(d.len(), parts + 1);
+        let values = |f: &polars::prelude::DataFrame| -> Vec<f64> {
+            let c = f.column(by).unwrap().cast(&DataType::Float64).unwrap();
+            c.f64().unwrap().iter().flatten().collect()
+        };
+        let all = values(&want);
+        assert_eq!((d[0], d[parts]), (all[0], all[all.len() - 1]));
+        for (j, part) in partitions(&ddf).iter().enumerate() {
+            for v in values(part) {
+                let upper_ok = if j + 1 == parts {
+                    v <= d[j + 1]
+                } else {
+                    v < d[j + 1]
+                };
+                assert!(d[j] <= v && upper_ok, "{by}: {v} in partition {j} of {d:?}");
+            }
+        }
+        // loc against a filter of the whole frame, for every kind of bound.
+        let (lo, hi) = (
+            d[0] + (d[parts] - d[0]) / 3.0,
+            d[0] + (d[parts] - d[0]) * 0.6,
+        );
+        let (lo, hi) = (lo.round() as i64, hi.round() as i64);
+        let c = || col(by).cast(DataType::Float64);
+        let cases: Vec<(DataFrame, Expr)> = vec![
+            (
+                ddf.loc(lo..=hi).unwrap(),
+                c().gt_eq(lit(lo)).and(c().lt_eq(lit(hi))),
+            ),
+            (
+                ddf.loc(lo..hi).unwrap(),
+                c().gt_eq(lit(lo)).and(c().lt(lit(hi))),
+            ),
+            (ddf.loc(..hi).unwrap(), c().lt(lit(hi))),
+            (ddf.loc(lo..).unwrap(), c().gt_eq(lit(lo))),
+            // Everything, null index included (as pandas' `loc[:]`).
+            (ddf.loc::<i64>(..).unwrap(), lit(true)),
+            (ddf.loc(1000..).unwrap(), c().gt_eq(lit(1000))),
+            (
+                ddf.loc((std::ops::Bound::Excluded(lo), std::ops::Bound::Included(hi)))
+                    .unwrap(),
+                c().gt(lit(lo)).and(c().lt_eq(lit(hi))),
+            ),
+        ];
+        for (i, (got, predicate)) in cases.iter().enumerate() {
+            assert!(got.npartitions() <= parts, "case {i}");
+            check(got, &whole(&want, |lf| lf.filter(predicate.clone())));
+        }
+        if parts > 3 {
+            assert!(
+                cases[0].0.npartitions() < parts,
+                "{by}: loc read every partition"
+            );
+        }
+        // The index survives a filter, not a step that may rewrite it.
+        assert_eq!(ddf.filter(col("k").eq(lit("a"))).unwrap().index(), Some(by));
+        let rewritten = ddf.with_columns([(col(by) * lit(-1)).alias(by)]).unwrap();
+        assert_eq!(rewritten.index(), None);
+        assert!(matches!(rewritten.loc(0..1), Err(FrameError::Plan { .. })));
+    }
+    let indexed = DataFrame::from_polars(sample(10), 2)
+        .set_index("x")
+        .unwrap();
+    insta::assert_snapshot!(indexed.to_string(), @r"
+    rask.DataFrame<npartitions=2>
+      k: str
+      x: i64
+      y: f64
+      index x: divisions [-50, -3, 44]
+    ");
+}
+
 #[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
