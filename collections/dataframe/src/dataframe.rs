@@ -54,6 +54,8 @@ pub struct DataFrame {
     pub(crate) name: Arc<str>,
     /// The column the rows are sorted by across partitions, and its divisions, when known.
     pub(crate) index: Option<Arc<Index>>,
+    /// The merge this frame is the result of, before any step.
+    pub(crate) merged: Option<Arc<crate::join::Merged>>,
 }
 
 /// A sorted column and its divisions: partition `j` holds the rows whose value lies in
@@ -115,6 +117,7 @@ impl DataFrame {
             graph: Graph::new(),
             name: Arc::from(""),
             index: None,
+            merged: None,
         };
         df.build();
         df
@@ -492,6 +495,7 @@ impl DataFrame {
                 column: index.column.clone(),
                 divisions: d.slice(first as i64, last - first + 2),
             })),
+            merged: None,
             ..self.clone()
         };
         let mut picked = picked;
@@ -533,6 +537,14 @@ impl DataFrame {
     /// This dataframe with one more step, its schema checked now: a column that does not
     /// exist is an error here, not when computed.
     pub(crate) fn then(&self, step: Step, what: &str) -> Result<Self, FrameError> {
+        // A projection right after a merge: the merge of only the columns it needs.
+        if let Some(m) = &self.merged
+            && self.steps.is_empty()
+            && matches!(step, Step::Select(_) | Step::Drop(_))
+            && let Some(pruned) = m.pruned(&step)?
+        {
+            return pruned.then(step, what);
+        }
         let empty = PlFrame::empty_with_schema(&self.schema);
         let schema = step
             .apply(empty.lazy())
@@ -560,6 +572,7 @@ impl DataFrame {
             schema,
             token,
             index,
+            merged: None,
             ..self.clone()
         };
         df.build();
@@ -1191,8 +1204,10 @@ impl Collection for DataFrame {
     }
 
     fn rebuild(&self, graph: Graph) -> Self {
+        // Persisted: a projection must read these partitions, not merge again.
         DataFrame {
             graph,
+            merged: None,
             ..self.clone()
         }
     }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
-use crate::frame::{Finish, Frame};
+use crate::frame::{Finish, Frame, Step};
 use crate::shuffle::Pick;
 
 /// Which rows a merge keeps, as SQL's and pandas' joins.
@@ -333,12 +333,14 @@ impl DataFrame {
         let n = layer.len();
         graph.add_layer(layer);
         let keys = (0..n as u32).map(|j| Key::with_name(&out, [j]));
-        Ok(DataFrame::over_keys(
-            graph,
-            keys,
-            Arc::new(schema.as_ref().clone()),
-            token,
-        ))
+        let mut merged =
+            DataFrame::over_keys(graph, keys, Arc::new(schema.as_ref().clone()), token);
+        merged.merged = Some(Arc::new(Merged {
+            left: self.clone(),
+            right: right.clone(),
+            how,
+        }));
+        Ok(merged)
     }
 
     /// The keys of the partitions as they stand, as task arguments.
@@ -373,5 +375,85 @@ impl DataFrame {
         }
         graph.add_layer(picks);
         bucket
+    }
+}
+
+/// What a merge was made of, so that a later `select` or `drop` can read fewer columns of
+/// its sides (projection pushdown through the merge and its shuffles, as Dask's optimizer
+/// does).
+#[derive(Debug)]
+pub(crate) struct Merged {
+    left: DataFrame,
+    right: DataFrame,
+    how: Merge,
+}
+
+impl Merged {
+    /// The merge again with only the columns of each side that `step` needs (and the keys),
+    /// or `None` when it needs them all. A column is needed when the step's result on the
+    /// merged schema changes (or fails) without it — a test on empty frames that sees
+    /// through selectors, regexes and suffixes alike.
+    pub(crate) fn pruned(&self, step: &Step) -> Result<Option<DataFrame>, FrameError> {
+        let empty = |s: &Schema| PlFrame::empty_with_schema(s).lazy();
+        let result = |l: &Schema, r: &Schema| {
+            step.apply(join(empty(l), empty(r), &self.how))
+                .collect_schema()
+                .ok()
+        };
+        let (ls, rs) = (&self.left.schema, &self.right.schema);
+        let Some(want) = result(ls, rs) else {
+            return Ok(None);
+        };
+        let needed = |side: &Schema, keys: &[String], left: bool| -> Vec<String> {
+            (side.iter_names())
+                .filter(|c| {
+                    keys.iter().any(|k| k == c.as_str()) || {
+                        let mut without = side.clone();
+                        without.shift_remove(c.as_str());
+                        let got = if left {
+                            result(&without, rs)
+                        } else {
+                            result(ls, &without)
+                        };
+                        got.as_ref() != Some(&want)
+                    }
+                })
+                .map(|c| c.to_string())
+                .collect()
+        };
+        let (l, r) = (
+            needed(ls, &self.how.left_on, true),
+            needed(rs, &self.how.right_on, false),
+        );
+        if l.len() == ls.len() && r.len() == rs.len() {
+            return Ok(None);
+        }
+        let pick = |df: &DataFrame, columns: Vec<String>| {
+            if columns.len() == df.schema.len() {
+                Ok(df.clone())
+            } else {
+                df.select(columns.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())
+            }
+        };
+        let pruned = pick(&self.left, l)?.merge(&pick(&self.right, r)?, self.how.clone())?;
+        // Each side's columns were tested one at a time: keep the pruning only if all of it
+        // together still gives the same result.
+        match result(
+            &pruned.merged_sides().0.schema,
+            &pruned.merged_sides().1.schema,
+        ) {
+            Some(got) if got == want => Ok(Some(pruned)),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl DataFrame {
+    /// The sides of the merge this frame is, if it is one.
+    fn merged_sides(&self) -> (&DataFrame, &DataFrame) {
+        match &self.merged {
+            Some(m) => (&m.left, &m.right),
+            None => (self, self),
+        }
     }
 }

@@ -1387,6 +1387,99 @@ fn merge_matches_polars_broadcast_and_shuffled() {
     }
 }
 
+/// A step on a Polars frame, and the same step on a dataframe.
+type PolarsStep = Box<dyn Fn(LazyFrame) -> LazyFrame>;
+type FrameStep = Box<dyn Fn(&DataFrame) -> DataFrame>;
+
+#[test]
+fn a_projection_after_a_merge_reads_only_the_columns_it_needs() {
+    let (left, right) = merge_sides(97, 60);
+    let (l, r) = (
+        DataFrame::from_polars(left.clone(), 5),
+        DataFrame::from_polars(right.clone(), 3),
+    );
+    let steps: Vec<(&str, PolarsStep, FrameStep)> = vec![
+        (
+            "w",
+            Box::new(|lf| lf.select([col("w")])),
+            Box::new(|d| d.select([col("w")]).unwrap()),
+        ),
+        // A suffixed column: the left `v` stays, or the right one would lose its suffix.
+        (
+            "v_right, id",
+            Box::new(|lf| lf.select([col("v_right"), col("id")])),
+            Box::new(|d| d.select([col("v_right"), col("id")]).unwrap()),
+        ),
+        (
+            "all",
+            Box::new(|lf| lf.select([all().as_expr()])),
+            Box::new(|d| d.select([all().as_expr()]).unwrap()),
+        ),
+        (
+            "drop",
+            Box::new(|lf| lf.drop(cols(["w", "v"]))),
+            Box::new(|d| d.drop(&["w", "v"]).unwrap()),
+        ),
+        (
+            "sum",
+            Box::new(|lf| lf.select([(col("w") * lit(2.0)).sum().alias("s")])),
+            Box::new(|d| d.select([(col("w") * lit(2.0)).sum().alias("s")]).unwrap()),
+        ),
+    ];
+    for (how, jt) in [
+        (How::Inner, JoinType::Inner),
+        (How::Left, JoinType::Left),
+        (How::Outer, JoinType::Full),
+    ] {
+        let merged = l
+            .merge(&r, Merge::left_right(how, ["id"], ["rid"]))
+            .unwrap();
+        let args = JoinArgs::new(jt).with_coalesce(JoinCoalesce::CoalesceColumns);
+        let joined =
+            left.clone()
+                .lazy()
+                .join(right.clone().lazy(), [col("id")], [col("rid")], args);
+        for (what, pl_step, step) in &steps {
+            let want = pl_step(joined.clone()).collect().unwrap();
+            let names: Vec<String> = want
+                .get_column_names()
+                .iter()
+                .map(|c| c.to_string())
+                .collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let got = step(&merged);
+            assert_eq!(got.columns(), names, "{how:?} {what}");
+            for (name, s) in schedulers() {
+                let g = got
+                    .compute_with(s)
+                    .unwrap_or_else(|e| panic!("{how:?} {what} {name}: {e}"));
+                if *what == "sum" {
+                    // A sum per partition (a step runs on each): their total is the sum.
+                    let total = g.column("s").unwrap().f64().unwrap().sum();
+                    assert_eq!(
+                        total,
+                        want.column("s").unwrap().f64().unwrap().get(0),
+                        "{name}"
+                    );
+                } else {
+                    assert_close(
+                        &format!("{how:?} {what} {name}"),
+                        &sorted(g, &names),
+                        &sorted(want.clone(), &names),
+                    );
+                }
+            }
+        }
+    }
+    // The sides read only what the projection needs: `w` and the keys.
+    let merged = l
+        .merge(&r, Merge::left_right(How::Inner, ["id"], ["rid"]))
+        .unwrap();
+    let plan = merged.select([col("w")]).unwrap().explain().unwrap();
+    // The merged partitions hold the key and `w` alone (not `k`, `v` and the right `k`, `v`).
+    assert!(plan.contains(r#"DF ["id", "w"]"#), "{plan}");
+}
+
 #[test]
 fn merge_errors_name_the_keys() {
     let (left, right) = merge_sides(10, 10);
