@@ -15,6 +15,8 @@
 //!   Dask's), `nunique_approx` (HyperLogLog) — and `describe`.
 //! - [`GroupBy`]: a tree when the groups are few, a hash shuffle when they are many.
 //! - [`Merge`]: inner, left, right and outer joins, broadcast or hash-shuffled.
+//! - [`Rolling`] windows of rows (`rolling(w).mean()`, …) across partitions, each partition
+//!   borrowing the rows its first windows need from the ones before it.
 //! - `set_index` sorts by a column into **known divisions**, so `loc` reads only the
 //!   partitions a range needs; `sort_values` sorts by range partitioning.
 //! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
@@ -39,6 +41,7 @@ mod frame;
 mod groupby;
 mod join;
 mod map;
+mod rolling;
 mod shuffle;
 mod sort;
 mod summary;
@@ -53,5 +56,6 @@ pub use groupby::GroupBy;
 pub use join::{How, Merge};
 /// The Polars this crate is built on (its expressions build steps).
 pub use polars;
+pub use rolling::Rolling;
 pub use shuffle::Buckets;
 pub use write::Written;

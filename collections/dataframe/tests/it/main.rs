@@ -1167,6 +1167,63 @@ fn set_index_sorts_into_known_divisions_and_loc_reads_only_what_it_needs() {
 }
 
 #[test]
+fn rolling_windows_cross_partitions_whole() {
+    // Partitions of 1 to 4 rows against windows of up to 6: some borrow from several
+    // partitions back.
+    let pl = sample(23);
+    let values = |c: &str| -> Vec<Option<f64>> {
+        let s = pl.column(c).unwrap().cast(&DataType::Float64).unwrap();
+        s.f64().unwrap().iter().collect()
+    };
+    for (parts, w) in [(1, 3), (6, 1), (6, 4), (9, 6), (23, 2)] {
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let r = ddf.rolling(w).unwrap();
+        type Stat = fn(&[f64]) -> f64;
+        let mean: Stat = |v| v.iter().sum::<f64>() / v.len() as f64;
+        let cases: [(&str, DataFrame, Stat); 5] = [
+            ("sum", r.sum().unwrap(), |v| v.iter().sum()),
+            ("mean", r.mean().unwrap(), mean),
+            ("min", r.min().unwrap(), |v| {
+                v.iter().copied().fold(f64::INFINITY, f64::min)
+            }),
+            ("max", r.max().unwrap(), |v| {
+                v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+            }),
+            ("std", r.std(1).unwrap(), |v| {
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
+            }),
+        ];
+        for (what, got, f) in cases {
+            let rolled = |c: &str| -> Vec<Option<f64>> {
+                let v = values(c);
+                (0..v.len())
+                    .map(|i| {
+                        let win: Option<Vec<f64>> =
+                            (i + 1 >= w).then(|| v[i + 1 - w..=i].iter().copied().collect())?;
+                        win.filter(|_| !(what == "std" && w == 1))
+                            .map(|win| f(&win))
+                    })
+                    .collect()
+            };
+            let want = df!("k" => pl.column("k").unwrap().as_materialized_series().clone(), "x" => rolled("x"), "y" => rolled("y")).unwrap();
+            assert_eq!(got.npartitions(), ddf.npartitions());
+            for (name, s) in schedulers() {
+                let g = got
+                    .compute_with(s)
+                    .unwrap_or_else(|e| panic!("{what} {parts}/{w} {name}: {e}"));
+                assert_close(
+                    &format!("{what} window {w} in {parts} partitions on {name}"),
+                    &g,
+                    &want,
+                );
+            }
+        }
+    }
+    assert!(DataFrame::from_polars(sample(3), 1).rolling(0).is_err());
+}
+
+#[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
