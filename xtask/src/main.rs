@@ -145,7 +145,10 @@ fn deps() -> Result<(), String> {
     // Bridges between collections (DESIGN.md §2): the collection that builds Polars may
     // depend on the light ones, never the other way round, so a bag or an array never
     // builds Polars.
-    const BRIDGES: [(&str, &str); 1] = [("rask-dataframe", "rask-bag")];
+    const BRIDGES: [(&str, &str); 2] = [
+        ("rask-dataframe", "rask-bag"),
+        ("rask-dataframe", "rask-array"),
+    ];
     let mut bad = Vec::new();
     for p in &packages {
         let name = p["name"].as_str().unwrap_or("");

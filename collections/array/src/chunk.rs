@@ -61,8 +61,20 @@ impl<T: Element> Datum for ConstChunk<T> {
     }
 }
 
-/// A block as a view, whatever form it has.
-pub(crate) fn block_view<T: Element>(v: &Value) -> Result<ArrayViewD<'_, T>, TaskError> {
+/// A block as a view, whatever form it has (a [`Chunk`] or a [`ConstChunk`]): what an op of
+/// another crate that reads blocks needs.
+///
+/// ```
+/// use rask_array::{Chunk, ConstChunk, block_view};
+/// use rask_graph::Value;
+/// let c = Value::new(ConstChunk::new(vec![2, 2], 1.5f64));
+/// assert_eq!(block_view::<f64>(&c)?.sum(), 6.0);
+/// let d = Value::new(Chunk(ndarray::arr1(&[1.0f64, 2.0]).into_dyn()));
+/// assert_eq!(block_view::<f64>(&d)?.len(), 2);
+/// assert!(block_view::<i64>(&d).is_err());
+/// # Ok::<(), rask_graph::TaskError>(())
+/// ```
+pub fn block_view<T: Element>(v: &Value) -> Result<ArrayViewD<'_, T>, TaskError> {
     if let Some(c) = v.downcast_ref::<Chunk<T>>() {
         return Ok(c.0.view());
     }

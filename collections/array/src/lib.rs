@@ -59,7 +59,7 @@ mod stats;
 mod unknown;
 
 pub use array::{Array, IntoScalar};
-pub use chunk::{Chunk, ConstChunk};
+pub use chunk::{Chunk, ConstChunk, block_view};
 pub use chunks::{AxisChunks, ChunkSpec, Chunks, DEFAULT_CHUNK_BYTES, MAX_BLOCKS};
 pub use compare::CmpOp;
 pub use element::{DType, Element};

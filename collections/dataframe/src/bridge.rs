@@ -1,12 +1,21 @@
-//! Bridges from the other collections: a bag of records becomes a dataframe.
+//! Bridges with the other collections: a bag of records becomes a dataframe; numeric columns
+//! become a 2-d array, and a 2-d array becomes columns.
+
+use std::sync::Arc;
 
 use polars::prelude::Schema;
+use rask_array::{Array, Chunk, Chunks, block_view};
 use rask_bag::{Bag, Item};
+use rask_graph::tokenize::key_name;
+use rask_graph::{
+    Arg, Arity, Callback, Collection, ComputeError, Graph, Key, Layer, Scheduler, Task, TaskError,
+    Value,
+};
+use serde::{Deserialize, Serialize};
 
-use rask_graph::{Callback, ComputeError, Graph, Key, Scheduler, Value};
-
-use crate::dataframe::DataFrame;
+use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
+use crate::frame::Frame;
 
 /// How many items `to_dataframe` reads to infer the columns when no schema is given.
 const SAMPLE: usize = 100;
@@ -105,3 +114,217 @@ impl Scheduler for InProcess {
         rask_graph::exec::run_in_order(graph, keys, callbacks)
     }
 }
+
+impl DataFrame {
+    /// The numeric columns as a 2-d `f64` array (Dask's `to_dask_array(lengths=True)`): a
+    /// row per row, a column per numeric column in order (nulls as NaN), a block of rows per
+    /// partition. The partitions' lengths are computed now, in this process, as
+    /// `lengths=True` computes them (for Parquet files Polars reads them from the metadata).
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let ddf = DataFrame::from_polars(df!("k" => ["a", "b", "c"], "x" => [1i64, 2, 3], "y" => [0.5, 1.5, 2.5])?, 2);
+    /// let a = ddf.to_array()?;
+    /// assert_eq!(a.shape(), [3, 2]);
+    /// assert_eq!(a.compute()?, ndarray::arr2(&[[1.0, 0.5], [2.0, 1.5], [3.0, 2.5]]).into_dyn());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_array(&self) -> Result<Array<f64>, FrameError> {
+        use polars::prelude::{DataType, col, len};
+        let columns = self.numeric_columns();
+        let numeric = self.select(
+            (columns.iter())
+                .map(|c| col(c.as_str()).cast(DataType::Float64))
+                .collect::<Vec<_>>(),
+        )?;
+        let failed = |message: String| FrameError::Plan {
+            step: "to_array".into(),
+            message,
+        };
+        // The lengths: a count of each partition's rows.
+        let counts = self.select([len().alias("n")])?;
+        let found = rask_graph::exec::run_in_order(&counts.graph, &counts.output_keys(), &[])
+            .map_err(|e| failed(format!("counting the rows: {e}")))?;
+        let mut lengths = Vec::with_capacity(found.len());
+        for v in &found {
+            let f = v.get::<Frame>().map_err(|e| failed(e.to_string()))?;
+            let n = (f.0.column("n").and_then(|c| c.cast(&DataType::UInt64)))
+                .map_err(|e| failed(e.to_string()))?;
+            let n = n
+                .u64()
+                .map_err(|e| failed(e.to_string()))?
+                .get(0)
+                .unwrap_or(0);
+            lengths.push(usize::try_from(n).map_err(|e| failed(e.to_string()))?);
+        }
+        let token = token_of(&[&numeric.token, "to_array"]);
+        let name: Arc<str> = key_name("to-array", &token).into();
+        let mut graph = numeric.graph.clone();
+        let op: Arc<dyn rask_graph::Op> = Arc::new(ToBlock {
+            columns: columns.len() as u64,
+        });
+        let mut layer = Layer::with_capacity(Arc::clone(&name), lengths.len());
+        for (i, key) in numeric.output_keys().into_iter().enumerate() {
+            layer.insert(
+                [i as u32, 0],
+                Task::from_arc(Arc::clone(&op), [Arg::Key(key)]),
+            );
+        }
+        graph.add_layer(layer);
+        let chunks = Chunks::from(vec![lengths, vec![columns.len()]]);
+        Ok(Array::from_graph(graph, name, chunks, "to_array"))
+    }
+
+    /// A dataframe of the columns of a 2-d array (or of one column, a 1-d array), named
+    /// `columns`, as `f64` (Dask's `from_dask_array`): a partition per block of rows (the
+    /// array is first rechunked to one block across its columns).
+    ///
+    /// ```
+    /// use rask_array::Array;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let a = Array::<f64>::ones(&[5, 2], vec![vec![2, 2, 1], vec![1, 1]])?;
+    /// let ddf = DataFrame::from_array(&a, &["a", "b"])?;
+    /// assert_eq!((ddf.npartitions(), ddf.columns()), (3, vec!["a".to_string(), "b".into()]));
+    /// assert_eq!(ddf.compute()?.height(), 5);
+    /// assert!(DataFrame::from_array(&a, &["only one"]).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_array(a: &Array<f64>, columns: &[&str]) -> Result<DataFrame, FrameError> {
+        let failed = |message: String| FrameError::Plan {
+            step: "from_array".into(),
+            message,
+        };
+        a.check().map_err(|e| failed(e.to_string()))?;
+        let shape = a.shape();
+        let width = match shape.as_slice() {
+            [_] => 1,
+            [_, w] => *w,
+            _ => {
+                return Err(failed(format!(
+                    "an array of {} dimensions, not 1 or 2",
+                    shape.len()
+                )));
+            }
+        };
+        if width != columns.len() {
+            return Err(failed(format!(
+                "{} column names for an array of {width} columns",
+                columns.len()
+            )));
+        }
+        let axes: Vec<Vec<usize>> = a.chunks().clone().into();
+        let a = if axes.len() == 2 && axes[1].len() > 1 {
+            a.rechunk(Chunks::from(vec![axes[0].clone(), vec![width]]))
+                .map_err(|e| failed(e.to_string()))?
+        } else {
+            a.clone()
+        };
+        let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let mut t = rask_graph::tokenize::Tokenizer::new();
+        t.write_str("from_array").write_str(a.name());
+        for n in &names {
+            t.write_str(n);
+        }
+        let token = t.finish();
+        let name: Arc<str> = key_name("from-array", &token).into();
+        let op: Arc<dyn rask_graph::Op> = Arc::new(FromBlock {
+            columns: names.clone(),
+        });
+        let blocks = a.output_keys();
+        let n = blocks.len();
+        let mut layer = Layer::with_capacity(Arc::clone(&name), n);
+        for (i, key) in blocks.into_iter().enumerate() {
+            layer.insert([i as u32], Task::from_arc(Arc::clone(&op), [Arg::Key(key)]));
+        }
+        let mut graph = a.graph().clone();
+        graph.add_layer(layer);
+        let schema: polars::prelude::Schema = (names.iter())
+            .map(|n| (n.as_str().into(), polars::prelude::DataType::Float64))
+            .collect();
+        let keys = (0..n as u32).map(|i| Key::with_name(&name, [i]));
+        Ok(DataFrame::over_keys(graph, keys, Arc::new(schema), token))
+    }
+}
+
+/// A partition of `f64` columns as a block of rows (nulls as NaN).
+#[derive(Debug, Serialize, Deserialize)]
+struct ToBlock {
+    columns: u64,
+}
+
+impl rask_graph::Op for ToBlock {
+    fn name(&self) -> &str {
+        "to_array"
+    }
+
+    fn run(&self, args: rask_graph::Args) -> Result<Value, TaskError> {
+        let polars = |e: polars::prelude::PolarsError| TaskError::new(e.to_string());
+        let df = &args[0].get::<Frame>()?.0;
+        let width = usize::try_from(self.columns).unwrap_or(usize::MAX);
+        if df.width() != width {
+            return Err(TaskError::new(format!(
+                "a partition of {} columns, not {width}",
+                df.width()
+            )));
+        }
+        let mut block = ndarray::Array2::<f64>::zeros((df.height(), width));
+        for (j, c) in df.columns().iter().enumerate() {
+            let values = c.f64().map_err(polars)?;
+            for (r, v) in values.iter().enumerate() {
+                block[[r, j]] = v.unwrap_or(f64::NAN);
+            }
+        }
+        Ok(Value::new(Chunk(block.into_dyn())))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(1)
+    }
+}
+
+rask_graph::register_op!(ToBlock, "rask-dataframe.to-array");
+
+/// A block of rows (or a 1-d block: one column) as a partition of `f64` columns.
+#[derive(Debug, Serialize, Deserialize)]
+struct FromBlock {
+    columns: Vec<String>,
+}
+
+impl rask_graph::Op for FromBlock {
+    fn name(&self) -> &str {
+        "from_array"
+    }
+
+    fn run(&self, args: rask_graph::Args) -> Result<Value, TaskError> {
+        use polars::prelude::{Column, NamedFrom, Series};
+        let block = block_view::<f64>(&args[0])?;
+        let block = match block.ndim() {
+            1 => block.insert_axis(ndarray::Axis(1)),
+            _ => block,
+        };
+        let columns = (self.columns.iter().enumerate())
+            .map(|(j, n)| {
+                let values: Vec<f64> = block
+                    .index_axis(ndarray::Axis(1), j)
+                    .iter()
+                    .copied()
+                    .collect();
+                Column::from(Series::new(n.as_str().into(), values))
+            })
+            .collect();
+        let df = polars::prelude::DataFrame::new_infer_height(columns)
+            .map_err(|e| TaskError::new(e.to_string()))?;
+        Ok(Value::new(Frame(df)))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(1)
+    }
+}
+
+rask_graph::register_op!(FromBlock, "rask-dataframe.from-array");

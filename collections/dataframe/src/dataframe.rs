@@ -699,7 +699,7 @@ impl DataFrame {
     }
 
     /// The names of the numeric columns, in order.
-    fn numeric_columns(&self) -> Vec<String> {
+    pub(crate) fn numeric_columns(&self) -> Vec<String> {
         (self.schema.iter())
             .filter(|(_, t)| t.is_primitive_numeric())
             .map(|(n, _)| n.to_string())

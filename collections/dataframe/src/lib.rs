@@ -19,6 +19,9 @@
 //!   borrowing the rows its first windows need from the ones before it.
 //! - `set_index` sorts by a column into **known divisions**, so `loc` reads only the
 //!   partitions a range needs; `sort_values` sorts by range partitioning.
+//! - Bridges: a bag of records becomes a dataframe ([`ToDataFrame`]); numeric columns become
+//!   a rask-array ([`DataFrame::to_array`]) and an array becomes columns
+//!   ([`DataFrame::from_array`]).
 //! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
 //!   leaves nothing half-written.
 //!

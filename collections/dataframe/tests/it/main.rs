@@ -1224,6 +1224,71 @@ fn rolling_windows_cross_partitions_whole() {
 }
 
 #[test]
+fn numeric_columns_become_an_array_and_an_array_becomes_columns() {
+    use rask_array::ndarray::{Array2, ArrayD, Axis};
+    for (rows, parts) in [(0, 1), (1, 1), (10, 3), (101, 4)] {
+        let pl = sample(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let a = ddf.to_array().unwrap();
+        assert_eq!(a.shape(), [rows, 2]);
+        // The direct computation: x and y as f64, nulls as NaN.
+        let mut want = Array2::<f64>::zeros((rows, 2));
+        for (j, c) in ["x", "y"].iter().enumerate() {
+            let c = pl.column(c).unwrap().cast(&DataType::Float64).unwrap();
+            for (r, v) in c.f64().unwrap().iter().enumerate() {
+                want[[r, j]] = v.unwrap_or(f64::NAN);
+            }
+        }
+        let want = want.into_dyn();
+        for (name, s) in schedulers() {
+            let got: ArrayD<f64> = a.compute_with(s).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(got.shape(), want.shape(), "{name}");
+            let same = got
+                .iter()
+                .zip(want.iter())
+                .all(|(g, w)| g == w || (g.is_nan() && w.is_nan()));
+            assert!(same, "{name}: {got} vs {want}");
+        }
+        // And back: an array of uneven blocks across rows and columns.
+        if rows == 0 {
+            continue;
+        }
+        let row_blocks: Vec<usize> = (std::iter::repeat_n(3, rows / 3).chain([rows % 3]))
+            .filter(|n| *n > 0)
+            .collect();
+        let array = rask_array::Array::from_array(&want, vec![row_blocks, vec![1, 1]]).unwrap();
+        let back = DataFrame::from_array(&array, &["x", "y"]).unwrap();
+        let want = df!(
+            "x" => want.index_axis(Axis(1), 0).iter().copied().collect::<Vec<f64>>(),
+            "y" => want.index_axis(Axis(1), 1).iter().copied().collect::<Vec<f64>>()
+        )
+        .unwrap();
+        for (name, s) in schedulers() {
+            let got = back
+                .compute_with(s)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_close(&format!("from_array on {name}"), &got, &want);
+        }
+    }
+    // A 1-d array is one column; names that do not fit are an error.
+    let v = rask_array::Array::<f64>::from_array(
+        &rask_array::ndarray::arr1(&[1.0, 2.0, 3.0]).into_dyn(),
+        vec![vec![2, 1]],
+    )
+    .unwrap();
+    check(
+        &DataFrame::from_array(&v, &["v"]).unwrap(),
+        &df!("v" => [1.0, 2.0, 3.0]).unwrap(),
+    );
+    let e = DataFrame::from_array(&v, &["a", "b"]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("2 column names for an array of 1 columns"),
+        "{e}"
+    );
+}
+
+#[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
