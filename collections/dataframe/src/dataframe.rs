@@ -564,6 +564,9 @@ impl DataFrame {
         let index = self.index.clone().filter(|i| match &step {
             Step::Filter(_) | Step::DropNulls(_) | Step::Unique(_) | Step::Sort { .. } => true,
             Step::Drop(columns) => !columns.contains(&i.column),
+            Step::Select(exprs) => {
+                (exprs.iter()).any(|e| matches!(e, Expr::Column(name) if name.as_str() == i.column))
+            }
             _ => false,
         });
         steps.push(step);

@@ -198,6 +198,20 @@ impl DataFrame {
     /// This dataframe (the left side) joined to `right` as `how` says: Dask's
     /// `merge(right, how=…, on=…)`. The key columns must exist on their sides and have the
     /// same types; the result's columns are checked by Polars now.
+    ///
+    /// How the partitions meet, in order of preference:
+    /// - **broadcast**: a side of few partitions is joined whole to each partition of the
+    ///   other (or as [`Merge::broadcast`] forces);
+    /// - **partition-aligned**: on one key that is a side's index ([`set_index`]), the
+    ///   other side is split by that side's divisions (not at all, if its own are the
+    ///   same), and partition `j` joins partition `j` — the indexed side does not move, and
+    ///   a result of sides with the same divisions keeps them;
+    /// - **hash shuffle** of both sides otherwise.
+    ///
+    /// A `select` or `drop` right after the merge is pushed into its sides: they read, shuffle
+    /// and join only the columns it needs.
+    ///
+    /// [`set_index`]: DataFrame::set_index
     pub fn merge(&self, right: &DataFrame, how: Merge) -> Result<DataFrame, FrameError> {
         if how.left_on.is_empty() || how.left_on.len() != how.right_on.len() {
             return Err(FrameError::Plan {
@@ -282,51 +296,72 @@ impl DataFrame {
         let out: Arc<str> = key_name("merge", &token).into();
         let mut graph = Graph::merged([&self.graph, &right.graph]);
         let mut layer;
-        match broadcast {
-            Some(left_is_small) => {
-                // Each partition of the larger side against every partition of the smaller.
-                let (big, small) = if left_is_small {
-                    (right, self)
-                } else {
-                    (self, right)
-                };
-                let all: Vec<Arg> = small.output_args();
-                layer = Layer::with_capacity(Arc::clone(&out), big.npartitions());
-                for (i, one) in big.output_args().into_iter().enumerate() {
-                    let (args, left) = if left_is_small {
-                        (
-                            all.iter().cloned().chain([one]).collect::<Vec<_>>(),
-                            all.len(),
-                        )
-                    } else {
-                        (std::iter::once(one).chain(all.iter().cloned()).collect(), 1)
-                    };
-                    let op = JoinFrames {
-                        left: left as u32,
-                        ..op.clone()
-                    };
-                    layer.insert([i as u32], Task::new(op, args));
-                }
+        // Sides partitioned alike by the key (a side whose index is the key, the other split
+        // by its divisions): partition j joins partition j, and the side with the index
+        // does not move.
+        let aligned = match (broadcast, how.npartitions) {
+            (None, None) => self.aligned(right, &how, &token),
+            _ => None,
+        };
+        let mut divisions = None;
+        if let Some((l, r, same)) = aligned {
+            graph = Graph::merged([&l.graph, &r.graph]);
+            let n = l.npartitions();
+            layer = Layer::with_capacity(Arc::clone(&out), n);
+            let op = JoinFrames { left: 1, ..op };
+            for (j, (a, b)) in l.output_args().into_iter().zip(r.output_args()).enumerate() {
+                layer.insert([j as u32], Task::new(op.clone(), [a, b]));
             }
-            None => {
-                let n = how.npartitions.unwrap_or(ln.max(rn));
-                let by = |keys: &[String]| Finish::Split {
-                    keys: keys.to_vec(),
-                    buckets: n as u32,
-                };
-                let l = self.split_by(&mut graph, by(&how.left_on), n, &format!("{token}-left"));
-                let r = right.split_by(&mut graph, by(&how.right_on), n, &format!("{token}-right"));
-                layer = Layer::with_capacity(Arc::clone(&out), n);
-                for j in 0..n as u32 {
-                    let args: Vec<Arg> = (0..ln as u32)
-                        .map(|i| Arg::Key(Key::with_name(&l, [i, j])))
-                        .chain((0..rn as u32).map(|i| Arg::Key(Key::with_name(&r, [i, j]))))
-                        .collect();
-                    let op = JoinFrames {
-                        left: ln as u32,
-                        ..op.clone()
+            divisions = same;
+        } else {
+            match broadcast {
+                Some(left_is_small) => {
+                    // Each partition of the larger side against every partition of the smaller.
+                    let (big, small) = if left_is_small {
+                        (right, self)
+                    } else {
+                        (self, right)
                     };
-                    layer.insert([j], Task::new(op, args));
+                    let all: Vec<Arg> = small.output_args();
+                    layer = Layer::with_capacity(Arc::clone(&out), big.npartitions());
+                    for (i, one) in big.output_args().into_iter().enumerate() {
+                        let (args, left) = if left_is_small {
+                            (
+                                all.iter().cloned().chain([one]).collect::<Vec<_>>(),
+                                all.len(),
+                            )
+                        } else {
+                            (std::iter::once(one).chain(all.iter().cloned()).collect(), 1)
+                        };
+                        let op = JoinFrames {
+                            left: left as u32,
+                            ..op.clone()
+                        };
+                        layer.insert([i as u32], Task::new(op, args));
+                    }
+                }
+                None => {
+                    let n = how.npartitions.unwrap_or(ln.max(rn));
+                    let by = |keys: &[String]| Finish::Split {
+                        keys: keys.to_vec(),
+                        buckets: n as u32,
+                    };
+                    let l =
+                        self.split_by(&mut graph, by(&how.left_on), n, &format!("{token}-left"));
+                    let r =
+                        right.split_by(&mut graph, by(&how.right_on), n, &format!("{token}-right"));
+                    layer = Layer::with_capacity(Arc::clone(&out), n);
+                    for j in 0..n as u32 {
+                        let args: Vec<Arg> = (0..ln as u32)
+                            .map(|i| Arg::Key(Key::with_name(&l, [i, j])))
+                            .chain((0..rn as u32).map(|i| Arg::Key(Key::with_name(&r, [i, j]))))
+                            .collect();
+                        let op = JoinFrames {
+                            left: ln as u32,
+                            ..op.clone()
+                        };
+                        layer.insert([j], Task::new(op, args));
+                    }
                 }
             }
         }
@@ -335,12 +370,53 @@ impl DataFrame {
         let keys = (0..n as u32).map(|j| Key::with_name(&out, [j]));
         let mut merged =
             DataFrame::over_keys(graph, keys, Arc::new(schema.as_ref().clone()), token);
+        // Sides with the same divisions: so has the result, on the (coalesced) left key.
+        merged.index = divisions.map(|divisions| {
+            Arc::new(crate::dataframe::Index {
+                column: how.left_on[0].clone(),
+                divisions,
+            })
+        });
         merged.merged = Some(Arc::new(Merged {
             left: self.clone(),
             right: right.clone(),
             how,
         }));
         Ok(merged)
+    }
+
+    /// This frame and `right` partitioned alike by their one join key, when either side's
+    /// index is its key: the side with the index as it is (the left, if both), the other
+    /// split by its divisions; and the divisions, when both sides already had the same ones.
+    fn aligned(
+        &self,
+        right: &DataFrame,
+        how: &Merge,
+        token: &str,
+    ) -> Option<(DataFrame, DataFrame, Option<polars::prelude::Series>)> {
+        let ([l_key], [r_key]) = (how.left_on.as_slice(), how.right_on.as_slice()) else {
+            return None;
+        };
+        let divisions = |df: &DataFrame, key: &str| {
+            (df.index.as_ref())
+                .filter(|i| i.column == key)
+                .map(|i| i.divisions.clone())
+        };
+        let inner = |d: &polars::prelude::Series| d.slice(1, d.len().saturating_sub(2));
+        match (divisions(self, l_key), divisions(right, r_key)) {
+            (Some(a), Some(b)) if a.equals_missing(&b) => {
+                Some((self.clone(), right.clone(), Some(a)))
+            }
+            (Some(a), _) => {
+                let r = right.range_by(r_key, &inner(&a), &format!("{token}-right"));
+                Some((self.clone(), r, None))
+            }
+            (None, Some(b)) => {
+                let l = self.range_by(l_key, &inner(&b), &format!("{token}-left"));
+                Some((l, right.clone(), None))
+            }
+            (None, None) => None,
+        }
     }
 
     /// The keys of the partitions as they stand, as task arguments.

@@ -138,7 +138,8 @@ impl DataFrame {
         let token = token_of(&[&self.token, "sort_values", by, &descending.to_string()]);
         let (mut graph, divisions) = self.cuts(by, &token);
         graph.merge(&self.graph);
-        let sorted = self.range_partition(graph, by, descending, Arg::Key(divisions), &token);
+        let cuts = (Arg::Key(divisions), self.npartitions());
+        let sorted = self.range_partition(graph, by, descending, cuts, &token);
         sorted.then(
             crate::frame::Step::Sort {
                 by: by.to_string(),
@@ -189,7 +190,7 @@ impl DataFrame {
         mut graph: rask_graph::Graph,
         by: &str,
         descending: bool,
-        cuts: Arg,
+        (cuts, n_out): (Arg, usize),
         token: &str,
     ) -> DataFrame {
         let n = self.npartitions();
@@ -202,7 +203,7 @@ impl DataFrame {
                     RangeSplit {
                         by: by.to_string(),
                         descending,
-                        n: n as u32,
+                        n: n_out as u32,
                     },
                     [Arg::Key(Key::with_name(&self.name, [i])), cuts.clone()],
                 ),
@@ -210,9 +211,9 @@ impl DataFrame {
         }
         graph.add_layer(layer);
         let bucket: Arc<str> = key_name("sort-bucket", token).into();
-        let mut picks = Layer::with_capacity(Arc::clone(&bucket), n * n);
+        let mut picks = Layer::with_capacity(Arc::clone(&bucket), n * n_out);
         for i in 0..n as u32 {
-            for j in 0..n as u32 {
+            for j in 0..n_out as u32 {
                 picks.insert(
                     [i, j],
                     Task::new(Pick { index: j }, [Arg::Key(Key::with_name(&split, [i]))]),
@@ -220,7 +221,7 @@ impl DataFrame {
             }
         }
         graph.add_layer(picks);
-        let sources = (0..n as u32)
+        let sources = (0..n_out as u32)
             .map(|j| {
                 let args = (0..n as u32)
                     .map(|i| Arg::Key(Key::with_name(&bucket, [i, j])))
@@ -229,6 +230,92 @@ impl DataFrame {
             })
             .collect();
         DataFrame::from_sources(graph, sources, Arc::clone(&self.schema), token.to_string())
+    }
+
+    /// The rows in partitions by the ranges of column `by` that the inner boundaries `cuts`
+    /// make (one more partition than cuts), in their order: how a side of a merge is made
+    /// to line up with a side whose divisions are known.
+    pub(crate) fn range_by(&self, by: &str, cuts: &Series, token: &str) -> DataFrame {
+        let frame =
+            polars::prelude::DataFrame::new_infer_height(vec![polars::prelude::Column::from(
+                cuts.clone().with_name(by.into()),
+            )])
+            .unwrap_or_default();
+        let mut graph = self.graph.clone();
+        graph.merge(&self.base);
+        let cuts = (Arg::Value(Value::new(Frame(frame))), cuts.len() + 1);
+        self.range_partition(graph, by, false, cuts, token)
+    }
+
+    /// The same rows in partitions by new `divisions` of the index (Dask's
+    /// `repartition(divisions=…)`): partition `j` the rows whose index lies in
+    /// `[divisions[j], divisions[j + 1])`, the last range closed, each sorted. The new
+    /// divisions must be sorted and cover the old ones' range.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let ddf = DataFrame::from_polars(df!("t" => (0..100i64).collect::<Vec<_>>())?, 4).set_index("t")?;
+    /// let three = ddf.repartition_divisions(&Series::new("t".into(), [0i64, 10, 50, 99]))?;
+    /// assert_eq!(three.npartitions(), 3);
+    /// assert_eq!(three.loc(0i64..10)?.npartitions(), 1);
+    /// assert_eq!(three.compute()?.height(), 100);
+    /// assert!(ddf.repartition_divisions(&Series::new("t".into(), [5i64, 99])).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn repartition_divisions(&self, divisions: &Series) -> Result<DataFrame, FrameError> {
+        let failed = |message: String| FrameError::Plan {
+            step: "repartition_divisions".into(),
+            message,
+        };
+        let Some(index) = &self.index else {
+            return Err(failed("there is no index: set_index(column) first".into()));
+        };
+        let divisions = (divisions.cast(index.divisions.dtype()))
+            .map_err(|e| failed(e.to_string()))?
+            .with_name(index.column.as_str().into());
+        let n = divisions.len();
+        let sorted = n >= 2
+            && divisions.null_count() == 0
+            && (divisions.sort(Default::default())).is_ok_and(|s| s.equals(&divisions));
+        if !sorted {
+            return Err(failed(format!(
+                "divisions must be at least two sorted values, not null: {divisions}"
+            )));
+        }
+        let old = &index.divisions;
+        let at = |s: &Series, i: usize| s.get(i).map(|v| v.into_static());
+        let covers = (|| -> Result<bool, polars::prelude::PolarsError> {
+            let (lo, hi) = (at(&divisions, 0)?, at(&divisions, n - 1)?);
+            let (old_lo, old_hi) = (at(old, 0)?, at(old, old.len() - 1)?);
+            Ok(lo <= old_lo && old_hi <= hi)
+        })()
+        .map_err(|e| failed(e.to_string()))?;
+        if !covers {
+            return Err(failed(format!(
+                "the divisions {divisions} do not cover the index's range {old}"
+            )));
+        }
+        let token = token_of(&[
+            &self.token,
+            "repartition_divisions",
+            &format!("{divisions:?}"),
+        ]);
+        let split = self.range_by(&index.column, &divisions.slice(1, n - 2), &token);
+        let mut sorted = split.then(
+            crate::frame::Step::Sort {
+                by: index.column.clone(),
+                descending: false,
+            },
+            "repartition_divisions",
+        )?;
+        sorted.index = Some(Arc::new(crate::dataframe::Index {
+            column: index.column.clone(),
+            divisions,
+        }));
+        Ok(sorted)
     }
 
     /// Sorted by column `column`, which becomes the index (Dask's `set_index`): the rows in
@@ -280,12 +367,15 @@ impl DataFrame {
             graph,
             column,
             false,
-            Arg::Value(Value::new(Frame(
-                polars::prelude::DataFrame::new_infer_height(vec![polars::prelude::Column::from(
-                    cuts.clone(),
-                )])
-                .map_err(|e| failed(e.to_string()))?,
-            ))),
+            (
+                Arg::Value(Value::new(Frame(
+                    polars::prelude::DataFrame::new_infer_height(vec![
+                        polars::prelude::Column::from(cuts.clone()),
+                    ])
+                    .map_err(|e| failed(e.to_string()))?,
+                ))),
+                self.npartitions(),
+            ),
             &token,
         );
         let mut sorted = split.then(

@@ -1288,6 +1288,132 @@ fn numeric_columns_become_an_array_and_an_array_becomes_columns() {
     );
 }
 
+/// Whether `plan` (an `explain`) holds a hash shuffle's layers.
+fn hash_shuffles(plan: &str) -> bool {
+    plan.lines()
+        .any(|l| l.starts_with("  split-") || l.starts_with("  bucket-"))
+}
+
+#[test]
+fn merges_on_an_index_line_partitions_up_instead_of_hash_shuffling() {
+    let (left, right) = merge_sides(97, 60);
+    let l = DataFrame::from_polars(left.clone(), 4)
+        .set_index("id")
+        .unwrap();
+    let l_plain = DataFrame::from_polars(left.clone(), 4);
+    let r_plain = DataFrame::from_polars(right.clone(), 3);
+    let r = r_plain.set_index("rid").unwrap();
+    let hows = [
+        (How::Inner, JoinType::Inner),
+        (How::Left, JoinType::Left),
+        (How::Right, JoinType::Right),
+        (How::Outer, JoinType::Full),
+    ];
+    for (how, jt) in hows {
+        let args = JoinArgs::new(jt).with_coalesce(JoinCoalesce::CoalesceColumns);
+        let want = (left.clone().lazy())
+            .join(right.clone().lazy(), [col("id")], [col("rid")], args)
+            .collect()
+            .unwrap();
+        let names: Vec<String> = want
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let want = sorted(want, &names);
+        let spec = || Merge::left_right(how, ["id"], ["rid"]);
+        for (what, merged) in [
+            ("both indexed", l.merge(&r, spec()).unwrap()),
+            ("left indexed", l.merge(&r_plain, spec()).unwrap()),
+            ("right indexed", l_plain.merge(&r, spec()).unwrap()),
+        ] {
+            let plan = merged.explain().unwrap();
+            assert!(!hash_shuffles(&plan), "{how:?} {what}:\n{plan}");
+            for (name, s) in schedulers() {
+                let got = merged
+                    .compute_with(s)
+                    .unwrap_or_else(|e| panic!("{what} {name}: {e}"));
+                assert_close(
+                    &format!("{how:?} {what} on {name}"),
+                    &sorted(got, &names),
+                    &want,
+                );
+            }
+        }
+        // Without an index on either side: a hash shuffle, as before.
+        let plan = l_plain.merge(&r_plain, spec()).unwrap().explain().unwrap();
+        assert!(hash_shuffles(&plan), "{how:?}:\n{plan}");
+    }
+    // The same divisions on both sides: the result keeps them, and a projection after it
+    // (pushed into the sides) keeps the alignment.
+    let selfjoin = l.merge(&l, Merge::on(How::Inner, ["id"])).unwrap();
+    assert_eq!(selfjoin.index(), Some("id"));
+    assert!(selfjoin.divisions().unwrap().equals(l.divisions().unwrap()));
+    let projected = selfjoin.select([col("id"), col("v_right")]).unwrap();
+    assert!(!hash_shuffles(&projected.explain().unwrap()));
+    let want = whole(&left, |lf| {
+        lf.clone()
+            .join(
+                lf,
+                [col("id")],
+                [col("id")],
+                JoinArgs::new(JoinType::Inner).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .select([col("id"), col("v_right")])
+    });
+    for (name, s) in schedulers() {
+        let got = projected.compute_with(s).unwrap();
+        assert_close(
+            name,
+            &sorted(got, &["id", "v_right"]),
+            &sorted(want.clone(), &["id", "v_right"]),
+        );
+    }
+}
+
+#[test]
+fn repartition_by_divisions_keeps_the_rows_in_their_ranges() {
+    let pl = sample(200);
+    let ddf = DataFrame::from_polars(pl.clone(), 5)
+        .set_index("x")
+        .unwrap();
+    let divisions = Series::new("x".into(), [-50i64, -20, 0, 1, 30, 50]);
+    let re = ddf.repartition_divisions(&divisions).unwrap();
+    assert_eq!(re.npartitions(), 5);
+    assert!(re.divisions().unwrap().equals(&divisions));
+    let want = whole(&pl, |lf| {
+        lf.sort(
+            ["x"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+    });
+    check(&re, &want);
+    let d: Vec<i64> = divisions.i64().unwrap().into_no_null_iter().collect();
+    for (j, part) in partitions(&re).iter().enumerate() {
+        for v in part.column("x").unwrap().i64().unwrap().into_no_null_iter() {
+            let upper_ok = if j == 4 { v <= d[j + 1] } else { v < d[j + 1] };
+            assert!(d[j] <= v && upper_ok, "{v} in partition {j}");
+        }
+    }
+    check(
+        &re.loc(0i64..=0).unwrap(),
+        &whole(&pl, |lf| lf.filter(col("x").eq(lit(0)))),
+    );
+    // Divisions that do not cover the data, unsorted ones, and a frame without an index.
+    for bad in [vec![-10i64, 50], vec![-50, 10, 5, 50], vec![0]] {
+        let e = ddf
+            .repartition_divisions(&Series::new("x".into(), bad))
+            .unwrap_err();
+        assert!(matches!(e, FrameError::Plan { .. }), "{e}");
+    }
+    assert!(
+        DataFrame::from_polars(pl, 2)
+            .repartition_divisions(&divisions)
+            .is_err()
+    );
+}
+
 #[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
