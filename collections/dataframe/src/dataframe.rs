@@ -92,6 +92,95 @@ impl fmt::Display for DataFrame {
     }
 }
 
+/// `text` with HTML's special characters escaped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl DataFrame {
+    /// The HTML repr, as Dask shows a dataframe in a notebook: its structure — a column per
+    /// column, the types in the first row, a row per division (the index's values when
+    /// known, empty otherwise; at most 10 shown) — then its name and graph layers.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// let ddf = rask_dataframe::DataFrame::from_polars(df!("a<b" => [1i64, 2, 3])?, 2);
+    /// let html = ddf.to_html();
+    /// assert!(html.contains("<th>a&lt;b</th>") && html.contains("npartitions=2"));
+    /// assert!(html.contains("<td>i64</td>"));
+    /// # Ok::<(), PolarsError>(())
+    /// ```
+    pub fn to_html(&self) -> String {
+        let mut h = String::from(
+            "<div><strong>rask DataFrame Structure:</strong></div>\
+             <table border=\"1\" class=\"dataframe\"><thead><tr style=\"text-align: right;\"><th></th>",
+        );
+        for name in self.schema.iter_names() {
+            h.push_str(&format!("<th>{}</th>", escape(name)));
+        }
+        h.push_str(&format!(
+            "</tr><tr><th>npartitions={}</th>",
+            self.npartitions()
+        ));
+        h.push_str(&"<th></th>".repeat(self.schema.len()));
+        h.push_str("</tr></thead><tbody>");
+        let n = self.npartitions() + 1;
+        let label = |i: usize| -> String {
+            (self.divisions())
+                .and_then(|d| d.get(i).ok())
+                .map(|v| escape(&v.to_string()))
+                .unwrap_or_default()
+        };
+        let rows: Vec<usize> = if n <= 10 {
+            (0..n).collect()
+        } else {
+            (0..5).chain(n - 5..n).collect()
+        };
+        for (r, i) in rows.iter().enumerate() {
+            if r > 0 && *i != rows[r - 1] + 1 {
+                h.push_str("<tr><th>...</th>");
+                h.push_str(&"<td>...</td>".repeat(self.schema.len()));
+                h.push_str("</tr>");
+            }
+            h.push_str(&format!("<tr><th>{}</th>", label(*i)));
+            for dtype in self.schema.iter_values() {
+                let cell = if *i == 0 {
+                    escape(&dtype.to_string())
+                } else {
+                    "...".into()
+                };
+                h.push_str(&format!("<td>{cell}</td>"));
+            }
+            h.push_str("</tr>");
+        }
+        let layers = self.graph.layers().count();
+        h.push_str(&format!(
+            "</tbody></table><div>rask Name: {}, {layers} graph layer{}</div>",
+            escape(&self.name),
+            if layers == 1 { "" } else { "s" }
+        ));
+        h
+    }
+
+    /// Shows the HTML repr in an evcxr notebook (evcxr calls this method by name).
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            self.to_html()
+        );
+    }
+}
+
 pub(crate) fn token_of(parts: &[&str]) -> String {
     let mut t = Tokenizer::new();
     for p in parts {

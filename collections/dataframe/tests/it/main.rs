@@ -1415,6 +1415,24 @@ fn repartition_by_divisions_keeps_the_rows_in_their_ranges() {
 }
 
 #[test]
+fn the_html_repr_shows_the_structure_and_the_divisions() {
+    let plain = DataFrame::from_polars(sample(10), 2);
+    let name = plain.graph().layers().next().unwrap().name().to_string();
+    insta::assert_snapshot!(plain.to_html().replace(&name, "NAME"), @r#"<div><strong>rask DataFrame Structure:</strong></div><table border="1" class="dataframe"><thead><tr style="text-align: right;"><th></th><th>k</th><th>x</th><th>y</th></tr><tr><th>npartitions=2</th><th></th><th></th><th></th></tr></thead><tbody><tr><th></th><td>str</td><td>i64</td><td>f64</td></tr><tr><th></th><td>...</td><td>...</td><td>...</td></tr><tr><th></th><td>...</td><td>...</td><td>...</td></tr></tbody></table><div>rask Name: NAME, 1 graph layer</div>"#);
+    let indexed = plain.set_index("x").unwrap();
+    let html = indexed.to_html();
+    assert!(
+        html.contains("<tr><th>-50</th><td>str</td><td>i64</td><td>f64</td></tr>"),
+        "{html}"
+    );
+    assert!(html.contains("<tr><th>44</th><td>...</td>"), "{html}");
+    // Many partitions: the first and last five divisions, and a row of dots between.
+    let many = DataFrame::from_polars(sample(100), 30);
+    assert_eq!(many.to_html().matches("<tr><th>...</th>").count(), 1);
+    assert_eq!(many.to_html().matches("<tr><th></th>").count(), 10);
+}
+
+#[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
