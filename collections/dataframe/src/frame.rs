@@ -139,7 +139,7 @@ impl Source {
             Source::Frame => {
                 let mut frames = Vec::new();
                 for v in args {
-                    frames.push(v.get::<Frame>()?.0.clone().lazy());
+                    frames.push(crate::spill::frame_of(&v)?.lazy());
                 }
                 match frames.len() {
                     1 => Ok(frames.pop().unwrap_or_default()),
@@ -462,13 +462,13 @@ impl Op for Partition {
             Finish::Group { spec, buckets, .. } if *buckets > 0 => {
                 let b = crate::shuffle::split(&df, &spec.keys, *buckets as usize)
                     .map_err(|e| TaskError::new(e.to_string()))?;
-                Ok(Value::new(b))
+                crate::spill::hold(b.0)
             }
             Finish::Map(f) => Ok(Value::new(Frame(f.call(&df)?))),
             Finish::Split { keys, buckets } => {
                 let b = crate::shuffle::split(&df, keys, *buckets as usize)
                     .map_err(|e| TaskError::new(e.to_string()))?;
-                Ok(Value::new(b))
+                crate::spill::hold(b.0)
             }
             Finish::Write {
                 format,

@@ -158,7 +158,7 @@ fn join(lf: LazyFrame, other: LazyFrame, m: &Merge) -> LazyFrame {
 fn side(values: &[Value], schema: &str) -> Result<LazyFrame, TaskError> {
     let mut frames = Vec::with_capacity(values.len());
     for v in values {
-        frames.push(v.get::<Frame>()?.0.clone().lazy());
+        frames.push(crate::spill::frame_of(v)?.lazy());
     }
     if frames.is_empty() {
         let schema: Schema =

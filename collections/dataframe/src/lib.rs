@@ -22,6 +22,10 @@
 //! - Bridges: a bag of records becomes a dataframe ([`ToDataFrame`]); numeric columns become
 //!   a rask-array ([`DataFrame::to_array`]) and an array becomes columns
 //!   ([`DataFrame::from_array`]).
+//! - Shuffles (hash and range: merges, `shuffle`, `sort_values`, `set_index`, grouping)
+//!   keep their buckets in memory up to a budget per process
+//!   ([`set_shuffle_memory_budget`], or `RASK_SHUFFLE_MEMORY_BUDGET`), then write them to
+//!   spill files that go when their last reader is done.
 //! - `to_parquet` / `to_csv` write a file per partition, staged so that a failed computation
 //!   leaves nothing half-written.
 //!
@@ -47,6 +51,7 @@ mod map;
 mod rolling;
 mod shuffle;
 mod sort;
+mod spill;
 mod summary;
 mod write;
 
@@ -61,4 +66,5 @@ pub use join::{How, Merge};
 pub use polars;
 pub use rolling::Rolling;
 pub use shuffle::Buckets;
+pub use spill::{set_shuffle_memory_budget, shuffle_memory_budget, spilled_bytes};
 pub use write::Written;

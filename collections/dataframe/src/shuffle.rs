@@ -15,9 +15,20 @@ use crate::frame::Frame;
 /// The seed of the key hash: fixed, so every process buckets a key alike.
 const SEED: u64 = 0x7261_736b_5f73_6875;
 
-/// A frame split into buckets, bucket `j` holding the rows whose keys hash to `j`.
-#[derive(Debug, Clone)]
-pub struct Buckets(pub Vec<PlFrame>);
+/// A frame split into buckets, bucket `j` holding the rows whose keys hash to `j` (the
+/// memory they hold counted against the shuffle memory budget while they live).
+#[derive(Debug)]
+pub struct Buckets(
+    pub Vec<PlFrame>,
+    #[allow(dead_code, reason = "held for its Drop, which gives the bytes back")]
+    crate::spill::Held,
+);
+
+impl Buckets {
+    pub(crate) fn held(frames: Vec<PlFrame>, held: crate::spill::Held) -> Self {
+        Buckets(frames, held)
+    }
+}
 
 impl Datum for Buckets {
     fn nbytes(&self) -> usize {
@@ -59,7 +70,7 @@ fn decode(mut bytes: &[u8]) -> Result<Value, String> {
         );
         bytes = rest;
     }
-    Ok(Value::new(Buckets(frames)))
+    Ok(Value::new(Buckets(frames, Default::default())))
 }
 
 rask_graph::register_value!(Buckets, "rask-dataframe.buckets", encode, decode);
@@ -81,7 +92,7 @@ pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buc
         .into_iter()
         .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
         .collect::<PolarsResult<_>>()?;
-    Ok(Buckets(frames))
+    Ok(Buckets(frames, Default::default()))
 }
 
 /// `df` with each column in one chunk.
@@ -106,6 +117,12 @@ impl Op for Pick {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let buckets = args.first().ok_or_else(|| TaskError::new("no buckets"))?;
+        if let Some(spilled) = buckets.downcast_ref::<crate::spill::SpilledBuckets>() {
+            let part = spilled.part(self.index as usize).ok_or_else(|| {
+                TaskError::new(format!("no bucket {} of {}", self.index, spilled.len()))
+            })?;
+            return Ok(Value::new(part));
+        }
         let b = buckets.get::<Buckets>()?;
         let f = b
             .0
@@ -160,9 +177,12 @@ mod tests {
             other.0[home(7)].column("k").unwrap().i64().unwrap().get(0),
             Some(7)
         );
-        let (name, bytes) = rask_graph::registry::encode_value(&Value::new(b.clone()))
-            .unwrap()
-            .unwrap();
+        let (name, bytes) = rask_graph::registry::encode_value(&Value::new(Buckets(
+            b.0.clone(),
+            Default::default(),
+        )))
+        .unwrap()
+        .unwrap();
         assert_eq!(name, "rask-dataframe.buckets");
         let back = decode(&bytes).unwrap();
         let back = back.get::<Buckets>().unwrap();

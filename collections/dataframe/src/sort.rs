@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
 use crate::frame::{Finish, Frame, Source};
-use crate::shuffle::{Buckets, Pick};
+use crate::shuffle::Pick;
 
 /// How many values of each partition's sort column the boundaries are drawn from.
 const SAMPLES: usize = 128;
@@ -118,7 +118,7 @@ impl Op for RangeSplit {
             .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
             .collect::<Result<_, _>>()
             .map_err(polars)?;
-        Ok(Value::new(Buckets(frames)))
+        crate::spill::hold(frames)
     }
 
     fn arity(&self) -> Arity {

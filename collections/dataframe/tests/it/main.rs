@@ -1433,6 +1433,70 @@ fn the_html_repr_shows_the_structure_and_the_divisions() {
 }
 
 #[test]
+fn shuffles_past_the_memory_budget_spill_to_disk_and_give_the_same_rows() {
+    // A budget of nothing: every split in this process spills (other tests running now too:
+    // spilling changes no result). The process pool's workers keep their own budget (none).
+    let before = rask_dataframe::set_shuffle_memory_budget(Some(0));
+    let spilled = rask_dataframe::spilled_bytes();
+    let pl = sample(300);
+    let ddf = DataFrame::from_polars(pl.clone(), 5);
+    let (left, right) = merge_sides(97, 60);
+    let (l, r) = (
+        DataFrame::from_polars(left.clone(), 4),
+        DataFrame::from_polars(right.clone(), 3),
+    );
+    let sorted_x = whole(&pl, |lf| {
+        lf.sort(
+            ["x"],
+            SortMultipleOptions::default()
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        )
+    });
+    check(&ddf.sort_values("x", false).unwrap(), &sorted_x);
+    check(&ddf.set_index("x").unwrap(), &sorted_x);
+    let shuffled = ddf.shuffle(["k"], 3).unwrap();
+    for (name, s) in schedulers() {
+        let got = shuffled.compute_with(s).unwrap();
+        assert_close(
+            name,
+            &sorted(got, &["k", "x", "y"]),
+            &sorted(pl.clone(), &["k", "x", "y"]),
+        );
+        let merged = l
+            .merge(
+                &r,
+                Merge::left_right(How::Inner, ["id"], ["rid"]).broadcast(false),
+            )
+            .unwrap();
+        let want = left
+            .clone()
+            .lazy()
+            .join(
+                right.clone().lazy(),
+                [col("id")],
+                [col("rid")],
+                JoinArgs::new(JoinType::Inner).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .collect()
+            .unwrap();
+        let names: Vec<String> = want
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert_close(
+            name,
+            &sorted(merged.compute_with(s).unwrap(), &names),
+            &sorted(want, &names),
+        );
+    }
+    assert!(rask_dataframe::spilled_bytes() > spilled, "nothing spilled");
+    rask_dataframe::set_shuffle_memory_budget(before);
+}
+
+#[test]
 fn json_lines_files_are_partitions() {
     let dir = std::env::temp_dir().join(format!("rask-dataframe-json-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
