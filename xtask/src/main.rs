@@ -724,13 +724,21 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
     };
     eprintln!("xtask: generating the data in {data_arg} (once)");
     run(bench(&["generate"]))?;
-    let workloads = ["groupby-100", "groupby-1m", "q1", "q6", "join"];
+    let workloads = ["groupby-100", "groupby-1m", "q1", "q6", "join", "sort"];
     let mut rask = Vec::new();
     for w in workloads {
         let what = format!("the {w} bench");
         eprintln!("xtask: {what}");
         rask.push(json_line(&stdout_of(bench(&[w]), &what)?, &what)?);
     }
+    // The sort again with the shuffle's buckets held in memory limited to half the data's
+    // size in memory (50M rows of 16 bytes): the rest spills to disk.
+    let budget: u64 = if small { 8 << 20 } else { 400 << 20 };
+    let what = "the sort bench with a memory budget";
+    eprintln!("xtask: {what}");
+    let mut c = bench(&["sort"]);
+    c.env("RASK_SHUFFLE_MEMORY_BUDGET", budget.to_string());
+    let budgeted = json_line(&stdout_of(c, what)?, what)?;
     let engines = ["dask", "polars", "duckdb"];
     let mut others: Vec<(&str, &str, Json)> = Vec::new();
     if flags.contains(&"--dask") {
@@ -784,6 +792,15 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
             ratio("polars"),
             ratio("duckdb")
         );
+    }
+    println!(
+        "sort with the shuffle's buckets in memory limited to {} MB: {:.3} s, {:.0} MB peak",
+        budget >> 20,
+        budgeted["seconds"].as_f64().unwrap_or(0.0),
+        mb(&budgeted)
+    );
+    if budgeted["answer"] != rask[workloads.len() - 1]["answer"] {
+        disagree.push(format!("sort with a budget: {}", budgeted["answer"]));
     }
     if disagree.is_empty() {
         Ok(())

@@ -15,6 +15,9 @@
 //! - `join`: `groupby/` (20M rows) inner-joined on `id1m` to `right/`'s `key`, then the sums
 //!   of `z` and `y`.
 //!
+//! - `sort`: `sort/` (50M rows of a random `key` and a float, in 25 files) sorted by `key`
+//!   and written to Parquet (`sorted-rask/`); the rows written.
+//!   `RASK_SHUFFLE_MEMORY_BUDGET=BYTES` bounds the shuffle buckets held in memory.
 //! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process.
 //!
 //! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample);
@@ -42,6 +45,26 @@ fn generate(dir: &Path, small: bool) {
     generate_groupby(dir, small);
     generate_lineitem(dir, small);
     generate_right(dir, small);
+    generate_sort(dir, small);
+}
+
+/// What the sort reads: 50M rows (1M with `--small`) in 25 files, `key` a random integer
+/// over the whole `i64` range and `v` a float.
+fn generate_sort(dir: &Path, small: bool) {
+    let out = dir.join("sort");
+    if out.join("done").exists() {
+        return;
+    }
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let rows = if small { 40_000 } else { 2_000_000 };
+    let mut rng = Rng(50);
+    for f in 0..25 {
+        let key: Vec<i64> = (0..rows).map(|_| rng.next_u64() as i64).collect();
+        let v: Vec<f64> = (0..rows).map(|_| rng.unit()).collect();
+        let mut df = df!("key" => key, "v" => v).unwrap_or_else(|e| panic!("{e}"));
+        write_parquet(&out.join(format!("part-{f:02}.parquet")), &mut df);
+    }
+    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The right side of the join: 2M rows (100k with `--small`) in 2 files, `key` each of
@@ -228,7 +251,7 @@ fn q6(l: &DataFrame) -> Result<rask_dataframe::Reduced, rask_dataframe::FrameErr
 
 fn main() {
     let (workload, dir, flags) = rask_testing::bench::args(
-        "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|polars-100|polars-1m DATA_DIR [--small]",
+        "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|sort|polars-100|polars-1m DATA_DIR [--small]",
     );
     let (workload, dir) = (workload.as_str(), dir.as_path());
     let small = flags.iter().any(|a| a == "--small");
@@ -332,6 +355,25 @@ fn main() {
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
                 groupby_answer(&df)
+            }
+            "sort" => {
+                // RASK_SHUFFLE_MEMORY_BUDGET (bytes) bounds the buckets held in memory.
+                let out = dir.join("sorted-rask");
+                let _ = std::fs::remove_dir_all(&out);
+                let written = DataFrame::read_parquet(&format!("{}/sort/*.parquet", dir.display()))
+                    .and_then(|d| d.sort_values("key", false))
+                    .and_then(|d| d.to_parquet(&out.to_string_lossy()))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let files = written.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
+                let rows: usize = (files.iter())
+                    .map(|f| {
+                        let file = std::fs::File::open(f).unwrap_or_else(|e| panic!("{e}"));
+                        ParquetReader::new(file)
+                            .num_rows()
+                            .unwrap_or_else(|e| panic!("{e}"))
+                    })
+                    .sum();
+                format!("{{\"rows\": {rows}}}")
             }
             other => {
                 eprintln!("unknown workload {other}");
