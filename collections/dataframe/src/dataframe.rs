@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{
-    Column, DataFrame as PlFrame, Expr, IntoLazy, Literal, Schema, SchemaRef, Series, col, lit,
+    Column, DataFrame as PlFrame, DataType, Expr, IntoLazy, Literal, Schema, SchemaRef, Series,
+    col, lit,
 };
 use rask_graph::layers::{TreeLevel, reduction_tree};
 use rask_graph::tokenize::{Tokenizer, key_name};
@@ -308,7 +309,7 @@ impl DataFrame {
     /// let path = std::env::temp_dir().join(format!("rask-doc-csv-{}.csv", std::process::id()));
     /// let rows: String = (0..100).map(|i| format!("{i},{}\n", i * 2)).collect();
     /// std::fs::write(&path, format!("a,b\n{rows}"))?;
-    /// let options = CsvOptions { blocksize: Some(200) };
+    /// let options = CsvOptions { blocksize: Some(200), ..CsvOptions::default() };
     /// let df = DataFrame::read_csv_with(path.to_str().unwrap(), options)?;
     /// assert_eq!(df.npartitions(), 4); // 695 bytes
     /// assert_eq!(df.compute()?.height(), 100);
@@ -316,10 +317,12 @@ impl DataFrame {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn read_csv_with(pattern: &str, options: CsvOptions) -> Result<Self, FrameError> {
+        let bad_lines = options.bad_lines;
         let whole = |path, schema| Source::Csv {
             path,
             schema,
             range: None,
+            bad_lines,
         };
         let df = Self::read_typed(pattern, whole)?;
         let Some(blocksize) = options.blocksize.filter(|b| *b > 0) else {
@@ -346,12 +349,73 @@ impl DataFrame {
                     path: path.clone(),
                     schema: schema.clone(),
                     range: Some((start, (start + blocksize).min(size))),
+                    bad_lines,
                 };
                 sources.push((block, args.clone()));
             }
         }
         let token = token_of(&[&df.token, "blocksize", &blocksize.to_string()]);
         Ok(DataFrame::from_sources(df.base, sources, df.schema, token))
+    }
+
+    /// The records of the CSV files `pattern` names that do not fit the schema
+    /// [`read_csv_with`](Self::read_csv_with) reads them with (a value of another type, more
+    /// fields than columns): what [`BadLines::Skip`] leaves out, one row each, with columns
+    /// `path`, `line` (the header is line 1; a record's first line) and `error` (naming the
+    /// value and the column). A partition per block, as `read_csv_with` makes them.
+    ///
+    /// ```
+    /// use rask_dataframe::{BadLines, CsvOptions, DataFrame};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let path = std::env::temp_dir().join(format!("rask-doc-bad-{}.csv", std::process::id()));
+    /// // (The types are inferred from the first 100 rows.)
+    /// let rows: String = (0..150).map(|i| format!("{i},{}\n", i * 2)).collect();
+    /// std::fs::write(&path, format!("a,b\n{rows}7,seven\n8,16,32\n"))?;
+    /// let skip = CsvOptions { bad_lines: BadLines::Skip, ..CsvOptions::default() };
+    /// let df = DataFrame::read_csv_with(path.to_str().unwrap(), skip.clone())?;
+    /// assert_eq!(df.compute()?.height(), 150);
+    /// let bad = DataFrame::read_csv_bad_lines(path.to_str().unwrap(), skip)?.compute()?;
+    /// let lines: Vec<Option<u64>> = bad.column("line")?.u64()?.to_vec();
+    /// assert_eq!(lines, [Some(152), Some(153)]);
+    /// // Without the policy, the first of them fails the computation, named.
+    /// let err = DataFrame::read_csv(path.to_str().unwrap())?.compute().unwrap_err();
+    /// assert!(err.to_string().contains(".csv:152: could not parse `seven`"), "{err}");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_csv_bad_lines(pattern: &str, options: CsvOptions) -> Result<Self, FrameError> {
+        let df = Self::read_csv_with(pattern, options)?;
+        let sources = (df.sources.iter())
+            .filter_map(|(s, args)| match s {
+                Source::Csv {
+                    path,
+                    schema,
+                    range,
+                    ..
+                } => Some((
+                    Source::CsvBadLines {
+                        path: path.clone(),
+                        schema: schema.clone(),
+                        range: *range,
+                    },
+                    args.clone(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let schema = Schema::from_iter([
+            ("path".into(), DataType::String),
+            ("line".into(), DataType::UInt64),
+            ("error".into(), DataType::String),
+        ]);
+        let token = token_of(&[&df.token, "bad_lines"]);
+        Ok(DataFrame::from_sources(
+            df.base,
+            sources,
+            Arc::new(schema),
+            token,
+        ))
     }
 
     /// A partition per file of JSON lines (one object per line) `pattern` names. The column
@@ -444,7 +508,7 @@ impl DataFrame {
     /// Reads files whose schema is the first file's, then read every file with it.
     fn read_typed(
         pattern: &str,
-        source: fn(PathBuf, Option<SchemaRef>) -> Source,
+        source: impl Fn(PathBuf, Option<SchemaRef>) -> Source,
     ) -> Result<Self, FrameError> {
         let df = Self::read(pattern, |path| source(path, None))?;
         let sources = (df.sources.iter())
@@ -1187,11 +1251,13 @@ impl DataFrame {
         (graph, Key::with_name(&last, []))
     }
 
-    /// `agg` of each numeric column (each column for a count), as one row.
+    /// `agg` of each numeric column (each column for a count; temporal columns too for a
+    /// minimum or maximum), as one row.
     fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
         let counts = matches!(agg, Agg::Count | Agg::Size);
+        let ordered = matches!(agg, Agg::Min | Agg::Max);
         let specs = (self.schema.iter())
-            .filter(|(_, t)| t.is_primitive_numeric() || counts)
+            .filter(|(_, t)| t.is_primitive_numeric() || counts || (ordered && t.is_temporal()))
             .map(|(n, _)| Spec {
                 agg,
                 input: n.to_string(),
@@ -1214,12 +1280,12 @@ impl DataFrame {
         self.aggregate(Agg::Sum)
     }
 
-    /// The smallest value of each numeric column, as one row.
+    /// The smallest value of each numeric, date or time column, as one row.
     pub fn min(&self) -> Result<Reduced, FrameError> {
         self.aggregate(Agg::Min)
     }
 
-    /// The largest value of each numeric column, as one row.
+    /// The largest value of each numeric, date or time column, as one row.
     pub fn max(&self) -> Result<Reduced, FrameError> {
         self.aggregate(Agg::Max)
     }
@@ -1338,18 +1404,24 @@ impl Collection for Reduced {
 /// ```
 /// let options = rask_dataframe::CsvOptions::default();
 /// assert_eq!(options.blocksize, Some(64 << 20));
+/// assert_eq!(options.bad_lines, rask_dataframe::BadLines::Error);
 /// ```
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
     /// Split files larger than this many bytes into partitions of about this many bytes, at
     /// line boundaries (64 MiB by default, as Dask's); `None` for a partition per file.
     pub blocksize: Option<u64>,
+    /// What a record that does not fit the schema does: fail its partition with an error
+    /// naming the file, line and column (the default), or be left out. Skipping reads each
+    /// block whole before the plan's other steps (a file is not streamed).
+    pub bad_lines: crate::BadLines,
 }
 
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
             blocksize: Some(64 << 20),
+            bad_lines: crate::BadLines::Error,
         }
     }
 }

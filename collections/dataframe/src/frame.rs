@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{
-    CsvReadOptions, DataFrame as PlFrame, DataType, Engine, Expr, IdxCa, IdxSize, IntoLazy,
-    IpcStreamReader, IpcStreamWriter, JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader,
-    LazyFrame, LazyJsonLineReader, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
+    DataFrame as PlFrame, DataType, Engine, Expr, IdxCa, IdxSize, IntoLazy, IpcStreamReader,
+    IpcStreamWriter, JsonFormat, JsonReader, LazyCsvReader, LazyFileListReader, LazyFrame,
+    LazyJsonLineReader, PlRefPath, ScanArgsParquet, SchemaRef, SerReader, SerWriter,
     SortMultipleOptions, UnionArgs, UniqueKeepStrategy,
 };
 use polars_core::query_result::QueryResult;
@@ -73,6 +73,16 @@ pub(crate) enum Source {
         schema: Option<SchemaRef>,
         /// The lines that start in these bytes of the file (all of it when `None`); only
         /// the block that starts at 0 has the header row.
+        range: Option<(u64, u64)>,
+        /// What a record Polars cannot read does.
+        bad_lines: crate::BadLines,
+    },
+    /// The records of a CSV file (or block, as `Csv`) that Polars cannot read with `schema`,
+    /// as rows of `path`, `line` (the header is line 1) and `error`.
+    CsvBadLines {
+        path: PathBuf,
+        #[serde(with = "schema_text")]
+        schema: Option<SchemaRef>,
         range: Option<(u64, u64)>,
     },
     /// A file of JSON lines, one object per line, read with the dataframe's schema (the first
@@ -153,24 +163,41 @@ impl Source {
             }
             Source::Csv {
                 path,
-                schema,
-                range: Some((start, end)),
-            } => {
-                let failed = |e: &dyn std::fmt::Display| {
-                    TaskError::new(format!("{} (bytes {start}..{end}): {e}", path.display()))
-                };
-                let bytes = csv_block(path, *start, *end).map_err(|e| failed(&e))?;
-                let schema = schema.clone().unwrap_or_default();
-                if bytes.is_empty() {
-                    return Ok(PlFrame::empty_with_schema(&schema).lazy());
+                schema: Some(schema),
+                range,
+                bad_lines,
+            } if range.is_some() || *bad_lines == crate::BadLines::Skip => {
+                let block = crate::csv::read_block(path, *range, schema)?;
+                match (block.bad.first(), bad_lines) {
+                    (Some(bad), crate::BadLines::Error) => Err(bad_line(path, bad)),
+                    _ => Ok(block.frame.lazy()),
                 }
-                CsvReadOptions::default()
-                    .with_has_header(*start == 0)
-                    .with_schema(Some(schema))
-                    .into_reader_with_file_handle(Cursor::new(bytes))
-                    .finish()
-                    .map(IntoLazy::lazy)
-                    .map_err(|e| failed(&e))
+            }
+            Source::CsvBadLines {
+                path,
+                schema,
+                range,
+            } => {
+                let schema = schema.clone().unwrap_or_default();
+                let block = crate::csv::read_block(path, *range, &schema)?;
+                let n = block.bad.len();
+                let lines: Vec<u64> = block.bad.iter().map(|b| b.line).collect();
+                let errors: Vec<&str> = block.bad.iter().map(|b| b.message.as_str()).collect();
+                let name = path.display().to_string();
+                polars::prelude::DataFrame::new(
+                    n,
+                    vec![
+                        polars::prelude::Column::new_scalar(
+                            "path".into(),
+                            polars::prelude::Scalar::from(polars::prelude::PlSmallStr::from(name)),
+                            n,
+                        ),
+                        polars::prelude::Column::new("line".into(), lines),
+                        polars::prelude::Column::new("error".into(), errors),
+                    ],
+                )
+                .map(IntoLazy::lazy)
+                .map_err(polars)
             }
             Source::Csv { path, schema, .. } => {
                 let p = PlRefPath::try_from_path(path).map_err(polars)?;
@@ -207,28 +234,10 @@ impl Source {
     }
 }
 
-/// The bytes of the lines of `path` that start in bytes `start..end` (a line starts at 0 and
-/// after each `\n`): what a CSV block holds, as Dask's `blocksize` splits a file. (A quoted
-/// field that holds a line break is cut there, as it is in Dask.)
-fn csv_block(path: &std::path::Path, start: u64, end: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead, Read, Seek, SeekFrom};
-    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
-    // Where the first line that starts at or after `at` starts (the file's end if none).
-    let mut line_start = |at: u64| -> std::io::Result<u64> {
-        if at == 0 {
-            return Ok(0);
-        }
-        f.seek(SeekFrom::Start(at - 1))?;
-        let n = f.read_until(b'\n', &mut Vec::new())?;
-        Ok(at - 1 + n as u64)
-    };
-    let (s, e) = (line_start(start)?, line_start(end)?);
-    let mut bytes = Vec::new();
-    if e > s {
-        f.seek(SeekFrom::Start(s))?;
-        f.take(e - s).read_to_end(&mut bytes)?;
-    }
-    Ok(bytes)
+/// A bad line of `path` as an error naming the file, the line and (in Polars' message) the
+/// column.
+fn bad_line(path: &std::path::Path, bad: &crate::csv::BadLine) -> TaskError {
+    TaskError::new(format!("{}:{}: {}", path.display(), bad.line, bad.message))
 }
 
 /// One per-partition step of a Polars lazy plan.
@@ -375,9 +384,21 @@ impl Partition {
     /// Polars' error, naming the file the partition reads.
     fn failed(&self, e: polars::prelude::PolarsError) -> TaskError {
         match &self.source {
-            Source::Parquet(path) | Source::Csv { path, .. } | Source::Json { path, .. } => {
-                TaskError::new(format!("{}: {e}", path.display()))
-            }
+            // Polars' message names neither the file nor the line: find the first record it
+            // cannot read (if that is what failed).
+            Source::Csv {
+                path,
+                schema: Some(schema),
+                range,
+                ..
+            } => match crate::csv::read_block(path, *range, schema) {
+                Ok(block) if !block.bad.is_empty() => bad_line(path, &block.bad[0]),
+                _ => TaskError::new(format!("{}: {e}", path.display())),
+            },
+            Source::Parquet(path)
+            | Source::Csv { path, .. }
+            | Source::CsvBadLines { path, .. }
+            | Source::Json { path, .. } => TaskError::new(format!("{}: {e}", path.display())),
             Source::Frame | Source::JsonText { .. } => TaskError::new(e.to_string()),
         }
     }

@@ -4,7 +4,9 @@
 //! plans the partitions, Polars plans inside them. A [`DataFrame`] is a list of partitions
 //! (each a Polars `DataFrame`, crossing processes as Arrow IPC) made from a Polars frame,
 //! Parquet, CSV (split into blocks of `blocksize` bytes at line boundaries) or JSON-lines
-//! files, or a bag of records ([`ToDataFrame`]).
+//! files, or a bag of records ([`ToDataFrame`]). A CSV record that does not fit the schema
+//! is an error naming its file, line and column, or is skipped ([`BadLines`]) and listed by
+//! [`DataFrame::read_csv_bad_lines`].
 //!
 //! - Per-partition steps (`select`, `filter`, `with_columns`, `rename`, `drop`, `astype`,
 //!   `fillna`, `dropna`) become one Polars lazy plan per partition — one task per partition
@@ -41,6 +43,7 @@
 
 mod agg;
 mod bridge;
+mod csv;
 mod dataframe;
 mod error;
 mod fast;
@@ -57,6 +60,7 @@ mod write;
 
 pub use agg::Agg;
 pub use bridge::ToDataFrame;
+pub use csv::BadLines;
 pub use dataframe::{CsvOptions, DataFrame, Reduced};
 pub use error::FrameError;
 pub use frame::Frame;

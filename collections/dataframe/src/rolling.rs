@@ -1,11 +1,14 @@
 //! Rolling windows over the rows in order, across partitions: each partition borrows the
 //! rows its first windows need from the partitions before it (Dask's `map_overlap`), so a
-//! window that starts in one partition and ends in the next is whole.
+//! window that starts in one partition and ends in the next is whole. A window is a number
+//! of rows, or a span of time over a sorted datetime index.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use polars::prelude::{Column, DataFrame as PlFrame, DataType, NamedFrom, Schema, Series};
+use polars::prelude::{
+    Column, DataFrame as PlFrame, DataType, NamedFrom, Schema, Series, TimeUnit,
+};
 use rask_graph::tokenize::key_name;
 use rask_graph::{Arg, Args, Arity, Key, Layer, Op, Task, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -26,11 +29,21 @@ enum Stat {
     Std { ddof: u8 },
 }
 
-/// Rolling windows of `window` rows: [`DataFrame::rolling`].
+/// How far back a window reaches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Span {
+    /// This many rows, ending at the row.
+    Rows(u64),
+    /// The rows up to the row whose time in `index` is less than this many nanoseconds
+    /// before the row's.
+    Time { index: String, nanos: i64 },
+}
+
+/// Rolling windows of rows or of time: [`DataFrame::rolling`], [`DataFrame::rolling_time`].
 #[derive(Debug, Clone)]
 pub struct Rolling {
     df: DataFrame,
-    window: usize,
+    span: Span,
 }
 
 impl DataFrame {
@@ -62,7 +75,70 @@ impl DataFrame {
         }
         Ok(Rolling {
             df: self.clone(),
-            window,
+            span: Span::Rows(window as u64),
+        })
+    }
+
+    /// Windows of time ending at each row, over the index (pandas' and Dask's
+    /// `rolling("2s")` on a datetime index): row `i`'s window holds the rows up to it whose
+    /// time is after `t[i] - window` (closed on the right, as pandas' default), and a
+    /// statistic of it is computed once it holds one value (pandas' `min_periods` for time
+    /// windows). The index ([`set_index`](Self::set_index)) is a `Date` or `Datetime`
+    /// column, without nulls; `window` is a fixed span in Polars' duration language
+    /// (`"500ms"`, `"2s"`, `"3h"`, `"1d"`, `"1w"`, `"1h30m"`; a day is 24 hours; months and
+    /// years are refused, not being fixed).
+    ///
+    /// A partition borrows the rows of the partitions before it that lie within `window`
+    /// of its first row, however many partitions back.
+    ///
+    /// ```
+    /// use polars::prelude::{Column, DataType, NamedFrom, Series, TimeUnit};
+    /// use rask_dataframe::DataFrame;
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let t = Series::new("t".into(), [0i64, 1, 2, 4, 10])
+    ///     .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?;
+    /// let x = Column::new("x".into(), [1i64, 2, 3, 4, 5]);
+    /// let pl = polars::prelude::DataFrame::new(5, vec![t.into(), x])?;
+    /// let ddf = DataFrame::from_polars(pl, 2).set_index("t")?;
+    /// let sums = ddf.rolling_time("3ms")?.sum()?.compute()?;
+    /// let x: Vec<Option<f64>> = sums.column("x")?.f64()?.to_vec();
+    /// assert_eq!(x, [Some(1.0), Some(3.0), Some(6.0), Some(7.0), Some(5.0)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rolling_time(&self, window: &str) -> Result<Rolling, FrameError> {
+        let bad = |message: String| FrameError::Plan {
+            step: "rolling_time".into(),
+            message,
+        };
+        let Some(index) = &self.index else {
+            return Err(bad("there is no index: set_index(column) first".into()));
+        };
+        let kind = (self.schema.get(&index.column).cloned()).unwrap_or(DataType::Null);
+        if !matches!(kind, DataType::Date | DataType::Datetime(..)) {
+            return Err(bad(format!(
+                "the index {:?} is {kind}, not a date or datetime",
+                index.column
+            )));
+        }
+        let d = polars::prelude::Duration::try_parse(window)
+            .map_err(|e| bad(format!("window {window:?}: {e}")))?;
+        if d.months() != 0 {
+            return Err(bad(format!(
+                "window {window:?}: months and years are not fixed spans"
+            )));
+        }
+        let nanos = (d.weeks().checked_mul(7 * 86_400_000_000_000))
+            .zip(d.days().checked_mul(86_400_000_000_000))
+            .and_then(|(w, dd)| w.checked_add(dd)?.checked_add(d.nanoseconds()))
+            .filter(|n| *n > 0 && !d.negative())
+            .ok_or_else(|| bad(format!("window {window:?} is not a positive span")))?;
+        Ok(Rolling {
+            df: self.clone(),
+            span: Span::Time {
+                index: index.column.clone(),
+                nanos,
+            },
         })
     }
 }
@@ -106,7 +182,7 @@ impl Rolling {
     fn stat(&self, stat: Stat) -> Result<DataFrame, FrameError> {
         let df = &self.df;
         let n = df.npartitions();
-        let borrow = self.window - 1;
+        let borrows = self.span != Span::Rows(1);
         let columns: Vec<String> = (df.schema.iter())
             .filter(|(_, t)| t.is_primitive_numeric())
             .map(|(c, _)| c.to_string())
@@ -114,16 +190,16 @@ impl Rolling {
         let token = token_of(&[
             &df.token,
             "rolling",
-            &self.window.to_string(),
+            &format!("{:?}", self.span),
             &format!("{stat:?}"),
         ]);
         let part = |i: usize| Arg::Key(Key::with_name(&df.name, [i as u32]));
         let mut graph = df.graph.clone();
         graph.merge(&df.base);
-        // The rows partition `i + 1` borrows: the last `borrow` rows of partition `i` and
-        // of what it borrowed.
+        // The rows partition `i + 1` borrows: the last rows of partition `i` and of what it
+        // borrowed, as many as a window that ends at its last row holds.
         let tail: Arc<str> = key_name("rolling-tail", &token).into();
-        if borrow > 0 && n > 1 {
+        if borrows && n > 1 {
             let mut layer = Layer::with_capacity(Arc::clone(&tail), n - 1);
             for i in 0..n - 1 {
                 let args = if i == 0 {
@@ -131,19 +207,22 @@ impl Rolling {
                 } else {
                     vec![Arg::Key(Key::with_name(&tail, [i as u32 - 1])), part(i)]
                 };
-                layer.insert([i as u32], Task::new(Tail { n: borrow as u64 }, args));
+                let op = Tail {
+                    span: self.span.clone(),
+                };
+                layer.insert([i as u32], Task::new(op, args));
             }
             graph.add_layer(layer);
         }
         let out: Arc<str> = key_name("rolling", &token).into();
         let op: Arc<dyn Op> = Arc::new(Window {
-            window: self.window as u64,
+            span: self.span.clone(),
             stat,
             columns: columns.clone(),
         });
         let mut layer = Layer::with_capacity(Arc::clone(&out), n);
         for i in 0..n {
-            let args = if i == 0 || borrow == 0 {
+            let args = if i == 0 || !borrows {
                 vec![part(i)]
             } else {
                 vec![Arg::Key(Key::with_name(&tail, [i as u32 - 1])), part(i)]
@@ -162,7 +241,10 @@ impl Rolling {
             })
             .collect();
         let keys = (0..n as u32).map(|i| Key::with_name(&out, [i]));
-        Ok(DataFrame::over_keys(graph, keys, Arc::new(schema), token))
+        let mut rolled = DataFrame::over_keys(graph, keys, Arc::new(schema), token);
+        // The rows and their order are the partitions', so is the index.
+        rolled.index = df.index.clone();
+        Ok(rolled)
     }
 }
 
@@ -182,10 +264,11 @@ fn frames(args: &Args) -> Result<(usize, PlFrame), TaskError> {
     }
 }
 
-/// The last `n` rows of the rows before a partition and the partition.
+/// The last rows of the rows before a partition and the partition that a window ending at
+/// the last of them holds (more for time: all within the span of the last).
 #[derive(Debug, Serialize, Deserialize)]
 struct Tail {
-    n: u64,
+    span: Span,
 }
 
 impl Op for Tail {
@@ -195,7 +278,15 @@ impl Op for Tail {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let (_, all) = frames(&args)?;
-        Ok(Value::new(Frame(all.tail(usize::try_from(self.n).ok()))))
+        let keep = match &self.span {
+            Span::Rows(n) => usize::try_from(*n - 1).unwrap_or(usize::MAX),
+            Span::Time { index, nanos } => {
+                let t = times(&all, index)?;
+                let last = t.last().copied().unwrap_or(i64::MIN);
+                t.len() - t.partition_point(|&x| x <= last.saturating_sub(*nanos))
+            }
+        };
+        Ok(Value::new(Frame(all.tail(Some(keep)))))
     }
 
     fn arity(&self) -> Arity {
@@ -208,7 +299,7 @@ rask_graph::register_op!(Tail, "rask-dataframe.rolling-tail");
 /// The windows of a partition, the rows before it borrowed for its first windows.
 #[derive(Debug, Serialize, Deserialize)]
 struct Window {
-    window: u64,
+    span: Span,
     stat: Stat,
     columns: Vec<String>,
 }
@@ -221,12 +312,15 @@ impl Op for Window {
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let polars = |e: polars::prelude::PolarsError| TaskError::new(e.to_string());
         let (borrowed, mut all) = frames(&args)?;
-        let w = usize::try_from(self.window).unwrap_or(usize::MAX);
+        let bounds = match &self.span {
+            Span::Rows(w) => Bounds::rows(all.height(), usize::try_from(*w).unwrap_or(usize::MAX)),
+            Span::Time { index, nanos } => Bounds::time(&times(&all, index)?, *nanos),
+        };
         for c in &self.columns {
             let values = all.column(c).map_err(polars)?;
             let values = values.cast(&DataType::Float64).map_err(polars)?;
             let values: Vec<Option<f64>> = values.f64().map_err(polars)?.iter().collect();
-            let rolled = windows(&values, w, self.stat);
+            let rolled = windows(&values, &bounds, self.stat);
             all.with_column(Column::from(Series::new(c.as_str().into(), rolled)))
                 .map_err(polars)?;
         }
@@ -257,11 +351,68 @@ fn moments<'a>(values: impl Iterator<Item = &'a f64> + Clone) -> (f64, f64) {
     (mean, values.map(|x| (x - mean) * (x - mean)).sum())
 }
 
-/// `stat` of each window of `w` values ending at each value: running sums added and removed
-/// as the window slides, a monotonic queue for the minimum and maximum, and the variance
-/// from the window's own values (up to [`EXACT`] rows) or from Welford moments added and
-/// removed (recentred once per window length).
-fn windows(values: &[Option<f64>], w: usize, stat: Stat) -> Vec<Option<f64>> {
+/// The times of `index` in nanoseconds, checked sorted and without nulls.
+fn times(df: &PlFrame, index: &str) -> Result<Vec<i64>, TaskError> {
+    let polars = |e: polars::prelude::PolarsError| TaskError::new(e.to_string());
+    let column = df.column(index).map_err(polars)?;
+    let ns = (column.cast(&DataType::Datetime(TimeUnit::Nanoseconds, None)))
+        .and_then(|c| c.cast(&DataType::Int64))
+        .map_err(polars)?;
+    let mut out = Vec::with_capacity(ns.len());
+    for t in ns.i64().map_err(polars)?.iter() {
+        let t = t.ok_or_else(|| TaskError::new(format!("a null in the index {index:?}")))?;
+        if out.last().is_some_and(|&last| t < last) {
+            return Err(TaskError::new(format!("the index {index:?} is not sorted")));
+        }
+        out.push(t);
+    }
+    Ok(out)
+}
+
+/// Where each row's window starts, from when windows are computed, and how many values a
+/// window needs (pandas' `min_periods`).
+struct Bounds {
+    starts: Vec<usize>,
+    ready_from: usize,
+    min_periods: usize,
+}
+
+impl Bounds {
+    /// Windows of `w` rows: none before the `w`-th row, and each needs all its values.
+    fn rows(len: usize, w: usize) -> Self {
+        Bounds {
+            starts: (0..len).map(|i| (i + 1).saturating_sub(w)).collect(),
+            ready_from: w - 1,
+            min_periods: w,
+        }
+    }
+
+    /// Windows of the rows whose time (sorted) is after `t[i] - nanos`, up to row `i`:
+    /// computed from one value.
+    fn time(t: &[i64], nanos: i64) -> Self {
+        let mut start = 0;
+        let starts = (0..t.len())
+            .map(|i| {
+                while t[start] <= t[i].saturating_sub(nanos) {
+                    start += 1;
+                }
+                start
+            })
+            .collect();
+        Bounds {
+            starts,
+            ready_from: 0,
+            min_periods: 1,
+        }
+    }
+}
+
+/// `stat` of each window (`bounds.starts[i]..=i`, the starts never decreasing): running sums
+/// with values added and removed as the window slides, a monotonic queue for the minimum and
+/// maximum, and the variance from the window's own values (up to [`EXACT`] rows) or from
+/// Welford moments added and removed (recentred from the window's values once per window
+/// length).
+fn windows(values: &[Option<f64>], bounds: &Bounds, stat: Stat) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(values.len());
     let (mut count, mut mean, mut m2, mut sum) = (0usize, 0.0f64, 0.0f64, 0.0f64);
     // Indices of the window's values that may yet be its extreme, best first.
@@ -270,6 +421,7 @@ fn windows(values: &[Option<f64>], w: usize, stat: Stat) -> Vec<Option<f64>> {
         Stat::Min => a <= b,
         _ => a >= b,
     };
+    let (mut lo, mut recentred) = (0, 0);
     for (i, v) in values.iter().enumerate() {
         if let Some(x) = *v {
             count += 1;
@@ -285,42 +437,44 @@ fn windows(values: &[Option<f64>], w: usize, stat: Stat) -> Vec<Option<f64>> {
             }
             queue.push_back(i);
         }
-        if i >= w
-            && let Some(x) = values[i - w]
-        {
-            count -= 1;
-            sum -= x;
-            if count == 0 {
-                (mean, m2) = (0.0, 0.0);
-            } else {
-                let d = x - mean;
-                mean -= d / count as f64;
-                m2 -= d * (x - mean);
+        let start = bounds.starts[i];
+        while lo < start {
+            if let Some(x) = values[lo] {
+                count -= 1;
+                sum -= x;
+                if count == 0 {
+                    (mean, m2) = (0.0, 0.0);
+                } else {
+                    let d = x - mean;
+                    mean -= d / count as f64;
+                    m2 -= d * (x - mean);
+                }
             }
+            lo += 1;
         }
-        while queue.front().is_some_and(|&j| j + w <= i) {
+        while queue.front().is_some_and(|&j| j < start) {
             queue.pop_front();
         }
+        let len = i + 1 - start;
         // Running moments drift as values come and go: recentred from the window's own
         // values once per window's length.
-        if w > EXACT && i % w == 0 {
-            let present = values[(i + 1).saturating_sub(w)..=i].iter().flatten();
-            (mean, m2) = moments(present);
+        if len > EXACT && i - recentred >= len {
+            (mean, m2) = moments(values[start..=i].iter().flatten());
+            recentred = i;
         }
-        let whole = i + 1 >= w && count == w;
         let var = |ddof: u8| {
             let dof = count as f64 - f64::from(ddof);
-            let m2 = if w <= EXACT && whole {
-                moments(values[i + 1 - w..=i].iter().flatten()).1
+            let m2 = if len <= EXACT {
+                moments(values[start..=i].iter().flatten()).1
             } else {
                 m2
             };
             (dof > 0.0).then(|| (m2 / dof).max(0.0))
         };
         out.push(match stat {
-            _ if i + 1 < w => None,
+            _ if i < bounds.ready_from => None,
             Stat::Count => Some(count as f64),
-            _ if !whole => None,
+            _ if count < bounds.min_periods.max(1) => None,
             Stat::Sum => Some(sum),
             Stat::Mean => Some(sum / count as f64),
             Stat::Min | Stat::Max => queue.front().and_then(|&j| values[j]),
@@ -380,7 +534,7 @@ mod tests {
             let stats = [Stat::Sum, Stat::Mean, Stat::Min, Stat::Max, Stat::Count,
                          Stat::Var { ddof: 1 }, Stat::Std { ddof: 0 }];
             for stat in stats {
-                let (got, want) = (windows(&values, w, stat), naive(&values, w, stat));
+                let (got, want) = (windows(&values, &Bounds::rows(values.len(), w), stat), naive(&values, w, stat));
                 for (i, (g, x)) in got.iter().zip(&want).enumerate() {
                     let close = match (g, x) {
                         (Some(g), Some(x)) => (g - x).abs() <= 1e-7 * x.abs().max(1.0),
@@ -397,7 +551,7 @@ mod tests {
             w in (EXACT + 1)..(EXACT + 150),
         ) {
             for stat in [Stat::Sum, Stat::Min, Stat::Var { ddof: 1 }] {
-                let (got, want) = (windows(&values, w, stat), naive(&values, w, stat));
+                let (got, want) = (windows(&values, &Bounds::rows(values.len(), w), stat), naive(&values, w, stat));
                 for (i, (g, x)) in got.iter().zip(&want).enumerate() {
                     let close = match (g, x) {
                         (Some(g), Some(x)) => (g - x).abs() <= 1e-8 * x.abs().max(1e3),
@@ -409,13 +563,79 @@ mod tests {
         }
     }
 
+    /// Each time window computed on its own: the rows up to `i` after `t[i] - nanos`.
+    fn naive_time(t: &[i64], values: &[Option<f64>], nanos: i64, stat: Stat) -> Vec<Option<f64>> {
+        (0..values.len())
+            .map(|i| {
+                let present: Vec<f64> = (0..=i)
+                    .filter(|&j| t[j] > t[i] - nanos)
+                    .filter_map(|j| values[j])
+                    .collect();
+                let n = present.len() as f64;
+                if stat == Stat::Count {
+                    return Some(n);
+                }
+                if present.is_empty() {
+                    return None;
+                }
+                let mean = present.iter().sum::<f64>() / n;
+                let var = |ddof: u8| {
+                    let dof = n - f64::from(ddof);
+                    (dof > 0.0)
+                        .then(|| present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / dof)
+                };
+                match stat {
+                    Stat::Sum => Some(present.iter().sum()),
+                    Stat::Mean => Some(mean),
+                    Stat::Min => present.iter().copied().reduce(f64::min),
+                    Stat::Max => present.iter().copied().reduce(f64::max),
+                    Stat::Var { ddof } => var(ddof),
+                    Stat::Std { ddof } => var(ddof).map(f64::sqrt),
+                    Stat::Count => unreachable!("counted above"),
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn every_time_window_matches_its_own_computation(
+            rows in proptest::collection::vec(
+                (0i64..4, proptest::option::weighted(0.85, -1e3f64..1e3)), 0..80),
+            nanos in 1i64..12,
+            long in proptest::bool::ANY,
+        ) {
+            // Sorted times with ties and gaps; long spans reach past the exact variance.
+            let scale = if long { 1 } else { 100 };
+            let t: Vec<i64> = rows.iter().scan(0, |t, (gap, _)| { *t += gap * scale; Some(*t) }).collect();
+            let values: Vec<Option<f64>> = rows.iter().map(|(_, v)| *v).collect();
+            let nanos = if long { nanos * 40 } else { nanos * 100 };
+            let stats = [Stat::Sum, Stat::Mean, Stat::Min, Stat::Max, Stat::Count,
+                         Stat::Var { ddof: 1 }, Stat::Std { ddof: 0 }];
+            for stat in stats {
+                let got = windows(&values, &Bounds::time(&t, nanos), stat);
+                let want = naive_time(&t, &values, nanos, stat);
+                for (i, (g, x)) in got.iter().zip(&want).enumerate() {
+                    let close = match (g, x) {
+                        (Some(g), Some(x)) => (g - x).abs() <= 1e-7 * x.abs().max(1.0),
+                        (g, x) => g == x,
+                    };
+                    prop_assert!(close, "{:?} span {} at {}: {:?} vs {:?}", stat, nanos, i, g, x);
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_window_of_one_is_the_value_and_nulls_void_their_windows() {
         let v = [Some(1.0), None, Some(3.0), Some(-2.0)];
-        assert_eq!(windows(&v, 1, Stat::Sum), v);
-        assert_eq!(windows(&v, 2, Stat::Max), [None, None, None, Some(3.0)]);
+        assert_eq!(windows(&v, &Bounds::rows(4, 1), Stat::Sum), v);
         assert_eq!(
-            windows(&v, 2, Stat::Count),
+            windows(&v, &Bounds::rows(4, 2), Stat::Max),
+            [None, None, None, Some(3.0)]
+        );
+        assert_eq!(
+            windows(&v, &Bounds::rows(4, 2), Stat::Count),
             [None, Some(1.0), Some(1.0), Some(2.0)]
         );
     }
