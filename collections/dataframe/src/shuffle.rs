@@ -53,7 +53,12 @@ fn encode(datum: &dyn Datum) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn decode(mut bytes: &[u8]) -> Result<Value, String> {
+fn decode(bytes: &[u8]) -> Result<Value, String> {
+    Ok(Value::new(Buckets(frames_of(bytes)?, Default::default())))
+}
+
+/// The frames of buckets as [`encode`] writes them.
+pub(crate) fn frames_of(mut bytes: &[u8]) -> Result<Vec<PlFrame>, String> {
     let mut frames = Vec::new();
     while !bytes.is_empty() {
         let (len, rest) = bytes
@@ -70,7 +75,7 @@ fn decode(mut bytes: &[u8]) -> Result<Value, String> {
         );
         bytes = rest;
     }
-    Ok(Value::new(Buckets(frames, Default::default())))
+    Ok(frames)
 }
 
 rask_graph::register_value!(Buckets, "rask-dataframe.buckets", encode, decode);

@@ -6,18 +6,22 @@
 //! `RASK_SHUFFLE_MEMORY_BUDGET` (bytes) — which worker processes inherit from the program
 //! that starts them — and the files go to `RASK_SPILL_DIR` (the system's temporary folder by
 //! default).
+//!
+//! A spill file belongs to the process that wrote it and goes when that process's last
+//! handle to it does. A handle never crosses processes: sent to another worker, spilled
+//! buckets travel as their bytes (read from the file, as buckets in memory travel) and are
+//! held there under that process's budget; a spilled bucket arrives as a frame.
 
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use polars::prelude::{
     DataFrame as PlFrame, IpcStreamReader, IpcStreamWriter, SerReader, SerWriter,
 };
 use rask_graph::{Datum, TaskError, Value};
-use serde::{Deserialize, Serialize};
 
 use crate::frame::Frame;
 use crate::shuffle::Buckets;
@@ -112,19 +116,28 @@ fn io_error(path: &Path, e: impl std::fmt::Display) -> TaskError {
     TaskError::new(format!("spilling to {}: {e}", path.display()))
 }
 
-/// A spill file, removed when the last handle to it goes — unless a handle was sent to
-/// another process, which may still read it (it then stays, as the bag's spill files do).
+/// A spill file of this process, removed when the last handle to it goes.
 #[derive(Debug)]
 struct SpillFile {
     path: PathBuf,
-    owned: AtomicBool,
+}
+
+impl SpillFile {
+    /// The `len` bytes at `offset`.
+    fn read(&self, offset: u64, len: u64) -> Result<Vec<u8>, TaskError> {
+        let path = &self.path;
+        let mut f = File::open(path).map_err(|e| io_error(path, e))?;
+        f.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_error(path, e))?;
+        let mut buf = vec![0; usize::try_from(len).map_err(|e| io_error(path, e))?];
+        f.read_exact(&mut buf).map_err(|e| io_error(path, e))?;
+        Ok(buf)
+    }
 }
 
 impl Drop for SpillFile {
     fn drop(&mut self) {
-        if self.owned.load(Ordering::Relaxed) {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -141,10 +154,7 @@ impl SpilledBuckets {
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let n = N.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("rask-frames-{}-{n}.spill", std::process::id()));
-        let file = Arc::new(SpillFile {
-            path: path.clone(),
-            owned: AtomicBool::new(true),
-        });
+        let file = Arc::new(SpillFile { path: path.clone() });
         let mut out = std::io::BufWriter::new(File::create(&path).map_err(|e| io_error(&path, e))?);
         let (mut segments, mut at) = (Vec::with_capacity(frames.len()), 0u64);
         for mut f in frames {
@@ -195,15 +205,10 @@ impl Datum for SpilledFrame {}
 
 impl SpilledFrame {
     fn read(&self) -> Result<PlFrame, TaskError> {
-        let path = &self.file.path;
-        let mut f = File::open(path).map_err(|e| io_error(path, e))?;
-        f.seek(SeekFrom::Start(self.offset))
-            .map_err(|e| io_error(path, e))?;
-        let mut buf = vec![0; usize::try_from(self.len).map_err(|e| io_error(path, e))?];
-        f.read_exact(&mut buf).map_err(|e| io_error(path, e))?;
+        let buf = self.file.read(self.offset, self.len)?;
         IpcStreamReader::new(Cursor::new(buf))
             .finish()
-            .map_err(|e| io_error(path, e))
+            .map_err(|e| io_error(&self.file.path, e))
     }
 }
 
@@ -215,62 +220,40 @@ pub(crate) fn frame_of(v: &Value) -> Result<PlFrame, TaskError> {
     Ok(v.get::<Frame>()?.0.clone())
 }
 
-/// How a spill handle crosses processes: the file's path and the segments; the file then
-/// stays when this process's handles go.
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    path: PathBuf,
-    segments: Vec<(u64, u64)>,
-}
-
+/// Spilled buckets cross processes as buckets in memory do (each bucket's length and its
+/// Arrow IPC stream, copied from the file as written), and are held on the other side as
+/// that process's budget allows.
 fn encode_buckets(datum: &dyn Datum) -> Result<Vec<u8>, String> {
     let b = (datum as &dyn std::any::Any)
         .downcast_ref::<SpilledBuckets>()
         .ok_or("not spilled buckets")?;
-    b.file.owned.store(false, Ordering::Relaxed);
-    let wire = Wire {
-        path: b.file.path.clone(),
-        segments: b.segments.clone(),
-    };
-    postcard::to_allocvec(&wire).map_err(|e| e.to_string())
+    let mut out = Vec::new();
+    for &(offset, len) in &b.segments {
+        let bytes = b.file.read(offset, len).map_err(|e| e.to_string())?;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
 }
 
 fn decode_buckets(bytes: &[u8]) -> Result<Value, String> {
-    let w: Wire = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
-    Ok(Value::new(SpilledBuckets {
-        file: Arc::new(SpillFile {
-            path: w.path,
-            owned: AtomicBool::new(false),
-        }),
-        segments: w.segments,
-    }))
+    hold(crate::shuffle::frames_of(bytes)?).map_err(|e| e.to_string())
 }
 
+/// A spilled bucket crosses processes as a frame does (its Arrow IPC stream, copied from the
+/// file), and arrives as a frame.
 fn encode_frame(datum: &dyn Datum) -> Result<Vec<u8>, String> {
     let f = (datum as &dyn std::any::Any)
         .downcast_ref::<SpilledFrame>()
         .ok_or("not a spilled frame")?;
-    f.file.owned.store(false, Ordering::Relaxed);
-    let wire = Wire {
-        path: f.file.path.clone(),
-        segments: vec![(f.offset, f.len)],
-    };
-    postcard::to_allocvec(&wire).map_err(|e| e.to_string())
+    f.file.read(f.offset, f.len).map_err(|e| e.to_string())
 }
 
 fn decode_frame(bytes: &[u8]) -> Result<Value, String> {
-    let w: Wire = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let &[(offset, len)] = w.segments.as_slice() else {
-        return Err("a spilled frame of more than one segment".into());
-    };
-    Ok(Value::new(SpilledFrame {
-        file: Arc::new(SpillFile {
-            path: w.path,
-            owned: AtomicBool::new(false),
-        }),
-        offset,
-        len,
-    }))
+    let df = IpcStreamReader::new(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| e.to_string())?;
+    Ok(Value::new(Frame(df)))
 }
 
 rask_graph::register_value!(
@@ -310,15 +293,22 @@ mod tests {
         assert!(path.exists());
         drop(parts);
         assert!(!path.exists(), "{} is left", path.display());
-        // Sent to another process: the file stays for the other side.
-        let spilled = SpilledBuckets::write(&dir, frames).unwrap();
+        // Sent to another process: the bytes go, read as buckets (or a frame) there, and
+        // the file stays this process's, going with its last handle.
+        let spilled = SpilledBuckets::write(&dir, frames.clone()).unwrap();
         let path = spilled.file.path.clone();
         let bytes = encode_buckets(&spilled).unwrap();
+        let frame = encode_frame(&spilled.part(2).unwrap()).unwrap();
         drop(spilled);
+        assert!(!path.exists(), "{} is left", path.display());
         let back = decode_buckets(&bytes).unwrap();
-        let part = back.get::<SpilledBuckets>().unwrap().part(2).unwrap();
-        assert_eq!(part.read().unwrap().height(), 1);
-        assert!(path.exists());
+        let back = &back.get::<Buckets>().unwrap().0;
+        assert_eq!(back.len(), 3);
+        for (got, want) in back.iter().zip(&frames) {
+            assert!(got.equals(want));
+        }
+        let one = decode_frame(&frame).unwrap();
+        assert!(one.get::<Frame>().unwrap().0.equals(&frames[2]));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+mod distributed;
+
 use polars::prelude::*;
 use rask_dataframe::{DataFrame, FrameError, How, Merge};
 use rask_graph::files::FilesError;
