@@ -333,7 +333,8 @@ pub(crate) enum Finish {
     /// The `n` rows with the largest (or smallest) values of column `by`, in that order,
     /// nulls last.
     Top { n: u64, by: String, largest: bool },
-    /// Up to `n` values of column `by` (not null), sorted, at evenly spaced ranks.
+    /// Up to `n` values of column `by` (not null), sorted, at evenly spaced ranks of a
+    /// stratified sample of at most `n * STRATA_PER_SAMPLE` values (all when fewer).
     Sample { by: String, n: u64 },
     /// Part `index` of `of` near-equal parts of the frame's rows.
     Part { index: u32, of: u32 },
@@ -368,6 +369,31 @@ fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<PlFrame> {
             "a plan of more than one result".into(),
         )),
     }
+}
+
+/// How many values a partition's sample of `n` is drawn from, per sampled value.
+const STRATA_PER_SAMPLE: usize = 64;
+
+/// At most `m` rows of `df`: one at a pseudo-random place (the same every run) in each of
+/// `m` equal runs of rows — a sample whose quantiles are near the frame's, whatever the
+/// rows' order, without sorting all of them.
+fn strata(df: PlFrame, m: usize) -> polars::prelude::PolarsResult<PlFrame> {
+    let len = df.height();
+    if len <= m || m == 0 {
+        return Ok(df);
+    }
+    let at: Vec<IdxSize> = (0..m)
+        .map(|j| {
+            let (lo, hi) = (j * len / m, (j + 1) * len / m);
+            // splitmix64 of the run's number.
+            let mut z = (j as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            (lo + (z % (hi - lo) as u64) as usize) as IdxSize
+        })
+        .collect();
+    df.take(&IdxCa::from_vec("".into(), at))
 }
 
 /// A partition's work: the source, the steps, the finish, as one lazy plan.
@@ -411,8 +437,22 @@ impl Op for Partition {
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
         let mut lf = self.source.scan(args)?;
-        for s in self.steps.iter() {
+        // A plan that ends in a sort by an integer column, kept whole or written: the rows
+        // are collected, then sorted by rask's stable integer sort (see `sort::sorted`).
+        let (steps, last_sort) = match (self.steps.split_last(), &self.finish) {
+            (Some((Step::Sort { by, descending }, rest)), Finish::Frame | Finish::Write { .. }) => {
+                (rest, Some((by.as_str(), *descending)))
+            }
+            _ => (&self.steps[..], None),
+        };
+        for s in steps {
             lf = s.apply(lf);
+        }
+        if let Some((by, descending)) = last_sort {
+            let sorted = collect(lf)
+                .and_then(|df| crate::sort::sorted(df, by, descending))
+                .map_err(|e| self.failed(e))?;
+            lf = sorted.lazy();
         }
         let mut df = match &self.finish {
             Finish::Group {
@@ -431,17 +471,18 @@ impl Op for Partition {
                 spec, level, sort, ..
             } => collect(spec.apply(lf, *level, *sort)),
             Finish::Head(n) => collect(lf.limit(u32::try_from(*n).unwrap_or(u32::MAX) as _)),
-            Finish::Sample { by, n } => collect(
-                lf.select([polars::prelude::col(by.as_str())
-                    .drop_nulls()
-                    .sort(Default::default())]),
-            )
-            .and_then(|df| {
-                let len = df.height();
-                let n = (*n as usize).min(len);
-                let at: Vec<IdxSize> = (0..n).map(|j| ((j * len) / n.max(1)) as IdxSize).collect();
-                df.take(&IdxCa::from_vec("".into(), at))
-            }),
+            Finish::Sample { by, n } => {
+                collect(lf.select([polars::prelude::col(by.as_str()).drop_nulls()]))
+                    .and_then(|df| strata(df, *n as usize * STRATA_PER_SAMPLE))
+                    .and_then(|df| df.sort([by.as_str()], Default::default()))
+                    .and_then(|df| {
+                        let len = df.height();
+                        let n = (*n as usize).min(len);
+                        let at: Vec<IdxSize> =
+                            (0..n).map(|j| ((j * len) / n.max(1)) as IdxSize).collect();
+                        df.take(&IdxCa::from_vec("".into(), at))
+                    })
+            }
             Finish::Top { n, by, largest } => {
                 let order = SortMultipleOptions::default()
                     .with_order_descending(*largest)

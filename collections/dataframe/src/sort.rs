@@ -128,6 +128,95 @@ impl Op for RangeSplit {
 
 rask_graph::register_op!(RangeSplit, "rask-dataframe.range-split");
 
+/// `df` sorted by column `by`, stably, nulls last: by [`stable_order`] for an integer column,
+/// by Polars' sort otherwise.
+pub(crate) fn sorted(
+    df: polars::prelude::DataFrame,
+    by: &str,
+    descending: bool,
+) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+    use polars::prelude::DataType;
+    let df = crate::shuffle::single_chunk(&df);
+    let column = df.column(by)?;
+    // Order-preserving maps into u64 (flipped when descending), with the rows.
+    let flip = if descending { u64::MAX } else { 0 };
+    let (mut present, mut nulls) = (Vec::with_capacity(df.height()), Vec::new());
+    let mut add = |i: usize, k: Option<u64>| match k {
+        Some(k) => present.push((k ^ flip, i as IdxSize)),
+        None => nulls.push(i as IdxSize),
+    };
+    match column.dtype() {
+        DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => {
+            let c = column.cast(&DataType::Int64)?;
+            for (i, v) in c.i64()?.iter().enumerate() {
+                add(i, v.map(|x| (x as u64) ^ (1 << 63)));
+            }
+        }
+        DataType::UInt64 | DataType::UInt32 | DataType::UInt16 | DataType::UInt8 => {
+            let c = column.cast(&DataType::UInt64)?;
+            for (i, v) in c.u64()?.iter().enumerate() {
+                add(i, v);
+            }
+        }
+        _ => {
+            return df.sort(
+                [by],
+                polars::prelude::SortMultipleOptions::default()
+                    .with_order_descending(descending)
+                    .with_nulls_last(true)
+                    .with_maintain_order(true),
+            );
+        }
+    }
+    // Values in order, then the nulls in theirs.
+    let mut order = stable_order(present, SMALL_SORT);
+    order.extend(nulls);
+    // (A gather from one chunk: from many, each row looks up its chunk.)
+    df.take(&IdxCa::from_vec("".into(), order))
+}
+
+/// Below this many keys (or within a bucket of [`stable_order`]), a comparison sort.
+const SMALL_SORT: usize = 4096;
+
+/// The rows of `keys` (a key and a row each) in the keys' order, ties in their order: one
+/// pass scatters them stably into 2048 buckets by the top bits of the key's offset from the
+/// smallest, then each bucket (a few thousand rows for evenly spread keys, in cache) is
+/// sorted stably on its own — linear work for evenly spread keys, a comparison sort at worst.
+fn stable_order(mut keys: Vec<(u64, IdxSize)>, small: usize) -> Vec<IdxSize> {
+    const BITS: u32 = 11;
+    let (min, max) = keys
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), &(k, _)| (lo.min(k), hi.max(k)));
+    if keys.len() <= small || min >= max {
+        keys.sort_by_key(|&(k, _)| k);
+        return keys.into_iter().map(|(_, i)| i).collect();
+    }
+    let shift = (64 - (max - min).leading_zeros()).saturating_sub(BITS);
+    let bucket = |k: u64| ((k - min) >> shift) as usize;
+    let mut starts = vec![0usize; (1 << BITS) + 1];
+    for &(k, _) in &keys {
+        starts[bucket(k) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    let mut out = vec![(0u64, 0 as IdxSize); keys.len()];
+    let mut at = starts.clone();
+    for &(k, i) in &keys {
+        let b = bucket(k);
+        out[at[b]] = (k, i);
+        at[b] += 1;
+    }
+    drop(keys);
+    for w in starts.windows(2) {
+        let run = &mut out[w[0]..w[1]];
+        if run.len() > 1 {
+            run.sort_by_key(|&(k, _)| k);
+        }
+    }
+    out.into_iter().map(|(_, i)| i).collect()
+}
+
 impl DataFrame {
     /// Sorted by column `by` across partitions (Dask's `sort_values`), nulls last, ties in
     /// their partitions' order: into as many partitions as there are now, each a range of
@@ -396,5 +485,67 @@ impl DataFrame {
             }));
         }
         Ok(sorted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any keys, bucketed or not: a stable sort's order.
+        #[test]
+        fn the_bucketed_order_is_a_stable_sort(
+            keys in proptest::collection::vec(
+                prop_oneof![0u64..50, any::<u64>(), (u64::MAX - 3)..u64::MAX], 0..3000),
+            small in 1usize..64,
+        ) {
+            let pairs: Vec<(u64, IdxSize)> =
+                keys.iter().enumerate().map(|(i, &k)| (k, i as IdxSize)).collect();
+            let mut want = pairs.clone();
+            want.sort_by_key(|&(k, _)| k);
+            let want: Vec<IdxSize> = want.into_iter().map(|(_, i)| i).collect();
+            prop_assert_eq!(stable_order(pairs, small), want);
+        }
+    }
+
+    #[test]
+    fn integer_sorts_match_polars_with_nulls_and_ties_both_ways() {
+        use polars::prelude::{DataType, NamedFrom, SortMultipleOptions, df};
+        let n = 20_000i64;
+        let k: Vec<Option<i64>> = (0..n)
+            .map(|i| (i % 13 != 0).then_some((i * 7919) % 5003 - 2500))
+            .collect();
+        let frame = df!("k" => k, "row" => (0..n).collect::<Vec<i64>>()).unwrap();
+        for t in [DataType::Int64, DataType::Int32, DataType::UInt64] {
+            let mut f = frame.clone();
+            // (Negative keys become nulls as unsigned.)
+            let ks: Vec<Option<i64>> = f.column("k").unwrap().i64().unwrap().iter().collect();
+            let cast: polars::prelude::Column = match t {
+                DataType::UInt64 => {
+                    let u: Vec<Option<u64>> = ks
+                        .iter()
+                        .map(|v| v.and_then(|x| u64::try_from(x).ok()))
+                        .collect();
+                    polars::prelude::Series::new("k".into(), u).into()
+                }
+                _ => f.column("k").unwrap().cast(&t).unwrap(),
+            };
+            f.with_column(cast).unwrap();
+            for descending in [false, true] {
+                let got = sorted(f.clone(), "k", descending).unwrap();
+                let want = f
+                    .sort(
+                        ["k"],
+                        SortMultipleOptions::default()
+                            .with_order_descending(descending)
+                            .with_nulls_last(true)
+                            .with_maintain_order(true),
+                    )
+                    .unwrap();
+                assert!(got.equals_missing(&want), "{t} {descending}");
+            }
+        }
     }
 }
