@@ -71,4 +71,4 @@ pub use polars;
 pub use rolling::Rolling;
 pub use shuffle::Buckets;
 pub use spill::{set_shuffle_memory_budget, shuffle_memory_budget, spilled_bytes};
-pub use write::Written;
+pub use write::{Compression, Written};

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use polars::prelude::{CsvWriter, DataFrame as PlFrame, ParquetWriter, SerWriter};
+use polars::prelude::{
+    CsvWriter, DataFrame as PlFrame, ParquetCompression, ParquetWriter, SerWriter,
+};
 use rask_graph::files::Staging;
 use rask_graph::tokenize::key_name;
 use rask_graph::{
@@ -16,10 +18,28 @@ use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
 use crate::frame::Finish;
 
+/// How the pages of a Parquet file are compressed.
+///
+/// ```
+/// assert_eq!(rask_dataframe::Compression::default(), rask_dataframe::Compression::Snappy);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Compression {
+    /// Snappy: fast to write and read (Dask's and pyarrow's default, and rask's).
+    #[default]
+    Snappy,
+    /// Zstandard at its default level: smaller files, slower to write (Polars' default).
+    Zstd,
+    /// LZ4 (the raw format of Parquet's `LZ4_RAW`).
+    Lz4,
+    /// None.
+    Uncompressed,
+}
+
 /// A file format a partition is written in.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) enum Format {
-    Parquet,
+    Parquet(Compression),
     /// With a header row.
     Csv,
 }
@@ -35,7 +55,15 @@ pub(crate) fn write(
     let temp = staging.temp_path(path).map_err(|e| failed(&e))?;
     let file = std::fs::File::create(&temp).map_err(|e| failed(&e))?;
     let written = match format {
-        Format::Parquet => ParquetWriter::new(file).finish(df).map(drop),
+        Format::Parquet(c) => ParquetWriter::new(file)
+            .with_compression(match c {
+                Compression::Snappy => ParquetCompression::Snappy,
+                Compression::Zstd => ParquetCompression::Zstd(None),
+                Compression::Lz4 => ParquetCompression::Lz4Raw,
+                Compression::Uncompressed => ParquetCompression::Uncompressed,
+            })
+            .finish(df)
+            .map(drop),
         Format::Csv => CsvWriter::new(file).include_header(true).finish(df),
     };
     if let Err(e) = written {
@@ -127,7 +155,9 @@ impl DataFrame {
     /// A Parquet file per partition (Dask's `to_parquet`): `path` names a folder, which gets
     /// `part.0.parquet`, `part.1.parquet`, …, or holds one `*` in its file name, replaced by
     /// the partition's number. Lazy: computing the result writes the files and gives their
-    /// paths; every file is moved into place only once all are written.
+    /// paths; every file is moved into place only once all are written. Pages are
+    /// compressed with Snappy, as Dask's are ([`to_parquet_with`](Self::to_parquet_with)
+    /// chooses).
     ///
     /// ```
     /// use polars::prelude::*;
@@ -144,7 +174,31 @@ impl DataFrame {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_parquet(&self, path: &str) -> Result<Written, FrameError> {
-        self.write_files(path, Format::Parquet, |i| format!("part.{i}.parquet"))
+        self.to_parquet_with(path, Compression::default())
+    }
+
+    /// [`to_parquet`](Self::to_parquet) with the pages compressed by `compression`.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::{Compression, DataFrame};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let dir = std::env::temp_dir().join(format!("rask-doc-zstd-{}", std::process::id()));
+    /// let ddf = DataFrame::from_polars(df!("x" => [1i64, 2, 3])?, 1);
+    /// ddf.to_parquet_with(dir.to_str().unwrap(), Compression::Zstd)?.compute()?;
+    /// let back = DataFrame::read_parquet(&format!("{}/*.parquet", dir.display()))?;
+    /// assert_eq!(back.compute()?, df!("x" => [1i64, 2, 3])?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_parquet_with(
+        &self,
+        path: &str,
+        compression: Compression,
+    ) -> Result<Written, FrameError> {
+        let format = Format::Parquet(compression);
+        self.write_files(path, format, |i| format!("part.{i}.parquet"))
     }
 
     /// A CSV file (with a header row) per partition (Dask's `to_csv`): `path` holds one `*`

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 mod distributed;
 
 use polars::prelude::*;
-use rask_dataframe::{DataFrame, FrameError, How, Merge};
+use rask_dataframe::{Compression, DataFrame, FrameError, How, Merge};
 use rask_graph::files::FilesError;
 use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
@@ -2078,6 +2078,28 @@ fn to_parquet_and_to_csv_write_a_file_per_partition_or_none() {
         );
         let back = DataFrame::read_parquet(&format!("{}/*.parquet", pq.display())).unwrap();
         check(&back, &pl);
+        // Every compression reads back; compressed files of repetitive rows are smaller.
+        let repetitive = DataFrame::from_polars(sample(20_000), 1);
+        let mut sizes = Vec::new();
+        for c in [
+            Compression::Uncompressed,
+            Compression::Snappy,
+            Compression::Zstd,
+            Compression::Lz4,
+        ] {
+            let out = dir.join(format!("{c:?}"));
+            let files = (repetitive.to_parquet_with(out.to_str().unwrap(), c))
+                .unwrap()
+                .compute_with(s)
+                .unwrap();
+            sizes.push(std::fs::metadata(&files[0]).unwrap().len());
+            let back = DataFrame::read_parquet(&format!("{}/*.parquet", out.display())).unwrap();
+            check(&back, &sample(20_000));
+        }
+        assert!(
+            sizes[1..].iter().all(|&z| z < sizes[0]),
+            "{name}: {sizes:?}"
+        );
         let csv = format!("{}/out-*.csv", dir.display());
         let files = ddf.to_csv(&csv).unwrap().compute_with(s).unwrap();
         assert_eq!(files[2], dir.join("out-2.csv"), "{name}");
