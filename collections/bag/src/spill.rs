@@ -2,11 +2,16 @@
 //! its buckets to a file of its own, in segments (each a partition value encoded as the
 //! registry encodes it for other processes); the handle that names the file removes it when
 //! the last reader is done with it.
+//!
+//! A file belongs to the process that wrote it: a handle never crosses processes. Sent to
+//! another process (or written out by a worker's memory manager), spilled buckets travel as
+//! their file's bytes, and the receiving process writes them to a file of its own, next to
+//! the first if it can (in its temporary folder otherwise), which its handle removes.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rask_graph::{Datum, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -15,42 +20,71 @@ fn io_error(path: &Path, e: std::io::Error) -> TaskError {
     TaskError::new(format!("spilling to {}: {e}", path.display()))
 }
 
-/// Where a split's buckets are: a file, and per bucket its segments (offset, length).
-#[derive(Debug, Deserialize)]
+/// Where a split's buckets are: a file of this process, removed when this handle goes, and
+/// per bucket its segments (offset, length).
+#[derive(Debug)]
 pub struct SpilledBuckets {
     path: PathBuf,
     /// The registered name of the segments' partition values.
     value: String,
     segments: Vec<Vec<(u64, u64)>>,
-    /// Whether this handle removes the file when dropped: the one the split made, until it
-    /// is encoded (sent to another process, or written out by a worker's memory manager,
-    /// which then drops it): from then on the file outlives every handle rather than go
-    /// while a copy still needs it.
-    #[serde(skip)]
-    owner: AtomicBool,
-}
-
-impl Serialize for SpilledBuckets {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        self.owner.store(false, Ordering::Relaxed);
-        let mut st = s.serialize_struct("SpilledBuckets", 3)?;
-        st.serialize_field("path", &self.path)?;
-        st.serialize_field("value", &self.value)?;
-        st.serialize_field("segments", &self.segments)?;
-        st.end()
-    }
 }
 
 impl Datum for SpilledBuckets {}
 
-rask_graph::register_value!(SpilledBuckets, "rask-bag.spilled-buckets");
+/// What a handle's copy in another process is made from: its file's bytes after this
+/// header (postcard, its length first, 8 bytes little-endian).
+#[derive(Serialize, Deserialize)]
+struct Header {
+    /// The folder the file was in.
+    dir: PathBuf,
+    value: String,
+    segments: Vec<Vec<(u64, u64)>>,
+}
+
+fn encode(datum: &dyn Datum) -> Result<Vec<u8>, String> {
+    let b = (datum as &dyn std::any::Any)
+        .downcast_ref::<SpilledBuckets>()
+        .ok_or("not spilled buckets")?;
+    let header = Header {
+        dir: b.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        value: b.value.clone(),
+        segments: b.segments.clone(),
+    };
+    let header = postcard::to_allocvec(&header).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(8 + header.len());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    File::open(&b.path)
+        .and_then(|mut f| f.read_to_end(&mut out))
+        .map_err(|e| io_error(&b.path, e).to_string())?;
+    Ok(out)
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, String> {
+    let (len, rest) = bytes.split_at_checked(8).ok_or("a truncated header")?;
+    let len = u64::from_le_bytes(len.try_into().map_err(|_| "a bad header length")?);
+    let (header, file) = rest
+        .split_at_checked(usize::try_from(len).map_err(|e| e.to_string())?)
+        .ok_or("a truncated header")?;
+    let header: Header = postcard::from_bytes(header).map_err(|e| e.to_string())?;
+    let mut spill = SpillFile::create(&header.dir, 0)
+        .or_else(|_| SpillFile::create(&std::env::temp_dir(), 0))
+        .map_err(|e| e.to_string())?;
+    spill
+        .file
+        .write_all(file)
+        .map_err(|e| io_error(&spill.handle.path, e).to_string())?;
+    spill.handle.value = header.value;
+    spill.handle.segments = header.segments;
+    Ok(Value::new(spill.finish().map_err(|e| e.to_string())?))
+}
+
+rask_graph::register_value!(SpilledBuckets, "rask-bag.spilled-buckets", encode, decode);
 
 impl Drop for SpilledBuckets {
     fn drop(&mut self) {
-        if self.owner.load(Ordering::Relaxed) {
-            let _ = std::fs::remove_file(&self.path);
-        }
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -106,7 +140,6 @@ impl SpillFile {
                 path,
                 value: String::new(),
                 segments: vec![Vec::new(); buckets],
-                owner: AtomicBool::new(true),
             },
             file,
             written: 0,
@@ -137,5 +170,39 @@ impl SpillFile {
             .flush()
             .map_err(|e| io_error(&self.handle.path, e))?;
         Ok(self.handle)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_for_another_process_is_a_file_of_its_own() {
+        let dir = std::env::temp_dir().join(format!("rask-bag-spill-unit-{}", std::process::id()));
+        let mut file = SpillFile::create(&dir, 2).unwrap();
+        for (bucket, v) in [(0, 1i64), (1, 2), (1, 3)] {
+            file.append(bucket, &Value::new(v)).unwrap();
+        }
+        let spilled = file.finish().unwrap();
+        let path = spilled.path.clone();
+        let bytes = encode(&spilled).unwrap();
+        // The writer's handle goes: so does its file, whatever copies were sent.
+        drop(spilled);
+        assert!(!path.exists(), "{} is left", path.display());
+        let copy = decode(&bytes).unwrap();
+        let copy_path = copy.get::<SpilledBuckets>().unwrap().path.clone();
+        assert_ne!(copy_path, path);
+        let mut got = Vec::new();
+        (copy.get::<SpilledBuckets>().unwrap())
+            .read(1, &mut |v| {
+                got.push(*v.get::<i64>()?);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, [2, 3]);
+        drop(copy);
+        assert!(!copy_path.exists(), "{} is left", copy_path.display());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
