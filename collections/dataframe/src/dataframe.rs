@@ -526,24 +526,60 @@ impl DataFrame {
     }
 
     fn read(pattern: &str, source: impl Fn(PathBuf) -> Source) -> Result<Self, FrameError> {
+        /// The first way `other` differs from `first`: a column missing, extra, of another
+        /// type (when `types`), or the columns' order.
+        fn schema_difference(first: &Schema, other: &Schema, types: bool) -> Option<String> {
+            if let Some(c) = first.iter_names().find(|c| other.get(c).is_none()) {
+                return Some(format!("no column {:?}", c.as_str()));
+            }
+            if let Some(c) = other.iter_names().find(|c| first.get(c).is_none()) {
+                return Some(format!("an extra column {:?}", c.as_str()));
+            }
+            let (a, b): (Vec<_>, Vec<_>) =
+                (first.iter_names().collect(), other.iter_names().collect());
+            if a != b {
+                return Some("the same columns in another order".into());
+            }
+            (first.iter())
+                .zip(other.iter())
+                .find(|((_, t), (_, u))| types && t != u)
+                .map(|((c, t), (_, u))| format!("column {:?} is {u}, not {t}", c.as_str()))
+        }
         let files = rask_graph::files::expand(&[pattern])?;
         let sources: Vec<(Source, Vec<Arg>)> = files
             .iter()
             .map(|p| (source(p.clone()), Vec::new()))
             .collect();
         // The schema, from the first file (its metadata, or its first rows).
-        let first = Partition {
-            source: sources[0].0.clone(),
-            steps: Arc::from([]),
-            finish: Finish::Head(0),
-            label: "schema".into(),
+        let schema_of = |i: usize| {
+            let head = Partition {
+                source: sources[i].0.clone(),
+                steps: Arc::from([]),
+                finish: Finish::Head(0),
+                label: "schema".into(),
+            };
+            rask_graph::Op::run(&head, Default::default())
+                .and_then(|v| Ok(Arc::clone(v.get::<Frame>()?.0.schema())))
+                .map_err(|e| FrameError::Read {
+                    path: files[i].clone(),
+                    message: e.to_string(),
+                })
         };
-        let schema = rask_graph::Op::run(&first, Default::default())
-            .and_then(|v| Ok(Arc::clone(v.get::<Frame>()?.0.schema())))
-            .map_err(|e| FrameError::Read {
-                path: files[0].clone(),
-                message: e.to_string(),
-            })?;
+        let schema = schema_of(0)?;
+        // Where the metadata tells (a Parquet file's footer, a CSV file's header row): every
+        // file has the first one's columns — of its types, for Parquet.
+        if matches!(sources[0].0, Source::Parquet(_) | Source::Csv { .. }) {
+            let types = matches!(sources[0].0, Source::Parquet(_));
+            for (i, path) in files.iter().enumerate().skip(1) {
+                if let Some(difference) = schema_difference(&schema, &*schema_of(i)?, types) {
+                    return Err(FrameError::Schemas {
+                        path: path.clone(),
+                        first: files[0].clone(),
+                        difference,
+                    });
+                }
+            }
+        }
         let mut t = Tokenizer::new();
         t.write_str("read").write_str(pattern);
         for f in &files {

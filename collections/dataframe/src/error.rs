@@ -17,6 +17,16 @@ pub enum FrameError {
         /// Polars' message.
         message: String,
     },
+    /// A file of a glob whose columns differ from the first file's (the dataframe's).
+    #[error("{}: its columns differ from those of {}: {difference}", path.display(), first.display())]
+    Schemas {
+        /// The file.
+        path: PathBuf,
+        /// The first file, whose columns the dataframe has.
+        first: PathBuf,
+        /// The first difference: a column missing or extra, of another type, or the order.
+        difference: String,
+    },
     /// A column that does not exist.
     #[error("no column {name:?}{}", nearest.as_ref().map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default())]
     Column {

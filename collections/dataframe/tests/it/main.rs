@@ -870,6 +870,47 @@ fn parquet_and_csv_files_are_partitions() {
     let csv = DataFrame::read_csv(&format!("{}/c*.csv", dir.display())).unwrap();
     assert_eq!(csv.columns(), ["k", "x", "y"]);
     check(&csv, &pl);
+    // Files whose columns differ, where the metadata tells: an error when the dataframe is
+    // built, naming the file and the difference.
+    let write_pq = |name: &str, mut df: polars::prelude::DataFrame| {
+        ParquetWriter::new(std::fs::File::create(dir.join(name)).unwrap())
+            .finish(&mut df)
+            .unwrap();
+    };
+    for (other, difference) in [
+        (df!("k" => ["a"], "x" => [1i64]).unwrap(), "no column \"y\""),
+        (
+            df!("k" => ["a"], "x" => [1i64], "y" => [1.0], "z" => [1]).unwrap(),
+            "an extra column \"z\"",
+        ),
+        (
+            df!("k" => ["a"], "y" => [1.0], "x" => [1i64]).unwrap(),
+            "another order",
+        ),
+        (
+            df!("k" => ["a"], "x" => [1.5], "y" => [1.0]).unwrap(),
+            "column \"x\" is f64, not i64",
+        ),
+    ] {
+        write_pq("s0.parquet", pl.slice(0, 5));
+        write_pq("s1.parquet", other);
+        let e = DataFrame::read_parquet(&format!("{}/s*.parquet", dir.display())).unwrap_err();
+        assert!(matches!(e, FrameError::Schemas { .. }), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.contains("s1.parquet: its columns differ from those of") && e.contains(difference),
+            "{e}"
+        );
+    }
+    std::fs::write(dir.join("h0.csv"), "k,x\na,1\n").unwrap();
+    std::fs::write(dir.join("h1.csv"), "k,w\nb,2\n").unwrap();
+    let e = DataFrame::read_csv(&format!("{}/h*.csv", dir.display()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("h1.csv: its columns differ") && e.contains("no column \"x\""),
+        "{e}"
+    );
     // A later file whose values do not fit the first file's types: an error naming it.
     std::fs::write(dir.join("m0.csv"), "k,x\na,1\nb,2\n").unwrap();
     std::fs::write(dir.join("m1.csv"), "k,x\nc,1.5\n").unwrap();
