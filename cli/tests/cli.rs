@@ -21,6 +21,11 @@ impl Drop for Procs {
     }
 }
 
+/// Held by each test that connects a client: while a client lives it is this process's
+/// default scheduler, so a test's `compute()` would otherwise go to another test's cluster
+/// — and fail with `Disconnected` when that test ends and kills it.
+static ONE_CLIENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn rask() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rask"))
 }
@@ -56,6 +61,7 @@ fn scheduler(procs: &mut Procs) -> (String, BufReader<std::process::ChildStdout>
 
 #[test]
 fn a_scheduler_and_two_stock_workers_compute_an_array() {
+    let _one = ONE_CLIENT.lock().unwrap_or_else(|e| e.into_inner());
     let mut procs = Procs(Vec::new());
     let (address, _out) = scheduler(&mut procs);
     assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
@@ -146,6 +152,7 @@ rask::graph::register_op!(Triple, "rask-cli-tests.triple");
 #[test]
 fn a_task_no_worker_can_run_is_an_error_naming_its_op_and_a_mixed_cluster_places_it() {
     use rask::graph::{Arg, Delayed, Value};
+    let _one = ONE_CLIENT.lock().unwrap_or_else(|e| e.into_inner());
     let mut procs = Procs(Vec::new());
     let (address, _out) = scheduler(&mut procs);
     procs.0.push(
