@@ -128,8 +128,8 @@ impl Op for RangeSplit {
 
 rask_graph::register_op!(RangeSplit, "rask-dataframe.range-split");
 
-/// `df` sorted by column `by`, stably, nulls last: by [`stable_order`] for an integer column,
-/// by Polars' sort otherwise.
+/// `df` sorted by column `by`, stably, nulls last: by [`stable_order`] for an integer, float
+/// or temporal column, by Polars' sort otherwise.
 pub(crate) fn sorted(
     df: polars::prelude::DataFrame,
     by: &str,
@@ -156,6 +156,34 @@ pub(crate) fn sorted(
             let c = column.cast(&DataType::UInt64)?;
             for (i, v) in c.u64()?.iter().enumerate() {
                 add(i, v);
+            }
+        }
+        DataType::Date | DataType::Datetime(..) | DataType::Duration(..) => {
+            let c = column.to_physical_repr().cast(&DataType::Int64)?;
+            for (i, v) in c.i64()?.iter().enumerate() {
+                add(i, v.map(|x| (x as u64) ^ (1 << 63)));
+            }
+        }
+        DataType::Float64 | DataType::Float32 => {
+            // IEEE order as unsigned integers, as Polars orders floats: -0.0 equal to 0.0
+            // (ties keep their order) and every NaN above +inf.
+            let c = column.cast(&DataType::Float64)?;
+            for (i, v) in c.f64()?.iter().enumerate() {
+                add(
+                    i,
+                    v.map(|x| {
+                        let bits = match x {
+                            x if x.is_nan() => f64::NAN.to_bits(),
+                            0.0 => 0,
+                            x => x.to_bits(),
+                        };
+                        if bits >> 63 == 1 {
+                            !bits
+                        } else {
+                            bits | (1 << 63)
+                        }
+                    }),
+                );
             }
         }
         _ => {
@@ -507,6 +535,55 @@ mod tests {
             want.sort_by_key(|&(k, _)| k);
             let want: Vec<IdxSize> = want.into_iter().map(|(_, i)| i).collect();
             prop_assert_eq!(stable_order(pairs, small), want);
+        }
+    }
+
+    #[test]
+    fn float_and_time_sorts_match_polars_with_nans_zeros_and_nulls_both_ways() {
+        use polars::prelude::{DataType, SortMultipleOptions, TimeUnit, df};
+        let n = 12_000usize;
+        let specials = [
+            f64::NAN,
+            -f64::NAN,
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let x: Vec<Option<f64>> = (0..n)
+            .map(|i| match i % 17 {
+                0 => None,
+                1..=6 => Some(specials[i % 6]),
+                _ => Some(((i * 7919) % 4001) as f64 / 8.0 - 250.0),
+            })
+            .collect();
+        let row: Vec<i64> = (0..n as i64).collect();
+        let f = df!("x" => x, "row" => row.clone()).unwrap();
+        let t = df!("x" => row.iter().map(|r| (r * 7919) % 3001 - 1500).collect::<Vec<_>>(), "row" => row)
+            .unwrap()
+            .lazy()
+            .with_column(polars::prelude::col("x").cast(DataType::Datetime(TimeUnit::Milliseconds, None)))
+            .collect()
+            .unwrap();
+        for frame in [f, t] {
+            for descending in [false, true] {
+                let got = sorted(frame.clone(), "x", descending).unwrap();
+                let want = (frame.sort(
+                    ["x"],
+                    SortMultipleOptions::default()
+                        .with_order_descending(descending)
+                        .with_nulls_last(true)
+                        .with_maintain_order(true),
+                ))
+                .unwrap();
+                // The rows' numbers say the order, NaNs and zeros included.
+                assert_eq!(
+                    got.column("row").unwrap().i64().unwrap().to_vec(),
+                    want.column("row").unwrap().i64().unwrap().to_vec(),
+                    "{} {descending}",
+                    frame.column("x").unwrap().dtype()
+                );
+            }
         }
     }
 
