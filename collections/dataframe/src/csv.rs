@@ -88,8 +88,9 @@ pub(crate) fn read_block(
     for df in frames {
         frame.vstack_mut_owned(df).map_err(|e| failed(&e))?;
     }
-    // Line numbers: the lines before the block, the header's, and those before each record.
-    let mut lines = if at == 0 {
+    // Line numbers: the lines before the block (counted only when a record is bad), the
+    // header's, and those before each record.
+    let mut lines = if at == 0 || bad.is_empty() {
         0
     } else {
         lines_before(path, at).map_err(|e| failed(&e))?
