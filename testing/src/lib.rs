@@ -125,6 +125,25 @@ pub fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'stat
     }
 }
 
+/// Waits until `f` holds, checking every 20 ms for at most 10 s: whether it came to hold.
+/// For what another thread or process does after the call that causes it returns (a worker
+/// releasing a value, a file removed).
+///
+/// ```
+/// let start = std::time::Instant::now();
+/// assert!(rask_testing::eventually(|| start.elapsed().as_millis() > 30));
+/// ```
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(10) {
+        if f() {
+            return true;
+        }
+        std::thread::park_timeout(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
 /// A random DAG of `n` tasks named `('t', i)` for scheduler-equivalence tests: task `i` sums
 /// its index and the earlier tasks that `edges` (taken modulo `n`) point from it to; an input
 /// may be read twice.

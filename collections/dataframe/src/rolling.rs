@@ -499,30 +499,34 @@ mod tests {
                 }
                 let win = &values[i + 1 - w..=i];
                 let present: Vec<f64> = win.iter().flatten().copied().collect();
-                if stat == Stat::Count {
-                    return Some(present.len() as f64);
-                }
-                if present.len() < w {
+                if stat != Stat::Count && present.len() < w {
                     return None;
                 }
-                let n = w as f64;
-                let mean = present.iter().sum::<f64>() / n;
-                let var = |ddof: u8| {
-                    let dof = n - f64::from(ddof);
-                    (dof > 0.0)
-                        .then(|| present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / dof)
-                };
-                match stat {
-                    Stat::Sum => Some(present.iter().sum()),
-                    Stat::Mean => Some(mean),
-                    Stat::Min => present.iter().copied().reduce(f64::min),
-                    Stat::Max => present.iter().copied().reduce(f64::max),
-                    Stat::Var { ddof } => var(ddof),
-                    Stat::Std { ddof } => var(ddof).map(f64::sqrt),
-                    Stat::Count => unreachable!("counted above"),
-                }
+                of_values(&present, stat)
             })
             .collect()
+    }
+
+    /// `stat` of the values of a window, computed directly.
+    fn of_values(present: &[f64], stat: Stat) -> Option<f64> {
+        let n = present.len() as f64;
+        if stat == Stat::Count {
+            return Some(n);
+        }
+        let mean = present.iter().sum::<f64>() / n;
+        let var = |ddof: u8| {
+            let dof = n - f64::from(ddof);
+            (dof > 0.0).then(|| present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / dof)
+        };
+        match stat {
+            Stat::Sum => Some(present.iter().sum()),
+            Stat::Mean => Some(mean),
+            Stat::Min => present.iter().copied().reduce(f64::min),
+            Stat::Max => present.iter().copied().reduce(f64::max),
+            Stat::Var { ddof } => var(ddof),
+            Stat::Std { ddof } => var(ddof).map(f64::sqrt),
+            Stat::Count => unreachable!("counted above"),
+        }
     }
 
     proptest! {
@@ -571,28 +575,10 @@ mod tests {
                     .filter(|&j| t[j] > t[i] - nanos)
                     .filter_map(|j| values[j])
                     .collect();
-                let n = present.len() as f64;
-                if stat == Stat::Count {
-                    return Some(n);
-                }
-                if present.is_empty() {
+                if stat != Stat::Count && present.is_empty() {
                     return None;
                 }
-                let mean = present.iter().sum::<f64>() / n;
-                let var = |ddof: u8| {
-                    let dof = n - f64::from(ddof);
-                    (dof > 0.0)
-                        .then(|| present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / dof)
-                };
-                match stat {
-                    Stat::Sum => Some(present.iter().sum()),
-                    Stat::Mean => Some(mean),
-                    Stat::Min => present.iter().copied().reduce(f64::min),
-                    Stat::Max => present.iter().copied().reduce(f64::max),
-                    Stat::Var { ddof } => var(ddof),
-                    Stat::Std { ddof } => var(ddof).map(f64::sqrt),
-                    Stat::Count => unreachable!("counted above"),
-                }
+                of_values(&present, stat)
             })
             .collect()
     }

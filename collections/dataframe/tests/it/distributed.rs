@@ -1,37 +1,15 @@
 //! Shuffles on the distributed scheduler: a real scheduler and worker processes, the
 //! buckets moving worker to worker — in memory, and spilled to disk under a budget of 0.
 
-use std::time::{Duration, Instant};
-
 use polars::prelude::*;
 use rask_dataframe::{DataFrame, How, Merge};
 use rask_distributed::{Client, LocalCluster};
 use rask_graph::Collection;
 
-use crate::{merge_sides, sorted};
-
-/// Waits (at most 10 s) until `f` holds.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if f() {
-            return true;
-        }
-        std::thread::park_timeout(Duration::from_millis(20));
-    }
-    false
-}
-
-fn all_columns(df: &polars::prelude::DataFrame) -> Vec<String> {
-    df.get_column_names()
-        .iter()
-        .map(|c| c.to_string())
-        .collect()
-}
+use crate::{column_names, merge_sides, sorted};
 
 fn sorted_all(df: polars::prelude::DataFrame) -> polars::prelude::DataFrame {
-    let names = all_columns(&df);
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let names = column_names(&df);
     sorted(df, &names)
 }
 
@@ -124,7 +102,7 @@ fn shuffles_move_buckets_between_workers_in_memory_and_spilled() {
             // Every spill file goes with its last reader's release.
             let left_over = || std::fs::read_dir(&spill).unwrap().count();
             assert!(
-                eventually(|| left_over() == 0),
+                rask_testing::eventually(|| left_over() == 0),
                 "{} files left",
                 left_over()
             );

@@ -514,11 +514,19 @@ fn assert_close(what: &str, got: &polars::prelude::DataFrame, want: &polars::pre
     }
 }
 
+/// The names of `df`'s columns (to sort rows by all of them).
+fn column_names(df: &polars::prelude::DataFrame) -> Vec<String> {
+    df.get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
 /// Groups sorted by their keys (a shuffle's come out in hash order).
-fn sorted(df: polars::prelude::DataFrame, keys: &[&str]) -> polars::prelude::DataFrame {
+fn sorted<S: AsRef<str>>(df: polars::prelude::DataFrame, keys: &[S]) -> polars::prelude::DataFrame {
     df.lazy()
         .sort(
-            keys.iter().copied(),
+            keys.iter().map(AsRef::as_ref),
             SortMultipleOptions::default().with_nulls_last(false),
         )
         .collect()
@@ -1576,12 +1584,7 @@ fn merges_on_an_index_line_partitions_up_instead_of_hash_shuffling() {
             .join(right.clone().lazy(), [col("id")], [col("rid")], args)
             .collect()
             .unwrap();
-        let names: Vec<String> = want
-            .get_column_names()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = column_names(&want);
         let want = sorted(want, &names);
         let spec = || Merge::left_right(how, ["id"], ["rid"]);
         for (what, merged) in [
@@ -1741,12 +1744,7 @@ fn shuffles_past_the_memory_budget_spill_to_disk_and_give_the_same_rows() {
             )
             .collect()
             .unwrap();
-        let names: Vec<String> = want
-            .get_column_names()
-            .iter()
-            .map(|c| c.to_string())
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = column_names(&want);
         assert_close(
             name,
             &sorted(merged.compute_with(s).unwrap(), &names),
@@ -1941,12 +1939,7 @@ fn merge_matches_polars_broadcast_and_shuffled() {
                     .join(right.clone().lazy(), on(lon), on(ron), args)
                     .collect()
                     .unwrap();
-                let all: Vec<String> = want
-                    .get_column_names()
-                    .iter()
-                    .map(|c| c.to_string())
-                    .collect();
-                let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                let all = column_names(&want);
                 let want = sorted(want, &all);
                 for broadcast in [None, Some(false), Some(true)] {
                     let mut spec = Merge::left_right(how, lon, ron);
@@ -2032,12 +2025,7 @@ fn a_projection_after_a_merge_reads_only_the_columns_it_needs() {
                 .join(right.clone().lazy(), [col("id")], [col("rid")], args);
         for (what, pl_step, step) in &steps {
             let want = pl_step(joined.clone()).collect().unwrap();
-            let names: Vec<String> = want
-                .get_column_names()
-                .iter()
-                .map(|c| c.to_string())
-                .collect();
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let names = column_names(&want);
             let got = step(&merged);
             assert_eq!(got.columns(), names, "{how:?} {what}");
             for (name, s) in schedulers() {
@@ -2246,8 +2234,7 @@ proptest::proptest! {
             .collect()
             .unwrap();
         // (A right join keeps the right side's key name.)
-        let names: Vec<String> = want.get_column_names().iter().map(|c| c.to_string()).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names = column_names(&want);
         let want = sorted(want, &names);
         let mut spec = Merge::left_right(how, ["id"], ["rid"]);
         if let Some(b) = broadcast {

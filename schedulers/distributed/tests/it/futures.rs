@@ -28,17 +28,7 @@ fn held(cluster: &LocalCluster) -> u64 {
     status(cluster)["tasks"]["memory"].as_u64().unwrap()
 }
 
-/// Waits (at most 10 s) until `f` holds.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        if f() {
-            return true;
-        }
-        std::thread::park_timeout(Duration::from_millis(20));
-    }
-    false
-}
+use rask_testing::eventually;
 
 #[test]
 fn submit_map_scatter_gather_and_release() {
