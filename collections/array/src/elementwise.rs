@@ -58,6 +58,10 @@ macro_rules! named_unary_methods {
         pub fn tan(&self) -> $out<T> {
             self.unary(UnaryOp::Tan)
         }
+        /// `tanh(x)`.
+        pub fn tanh(&self) -> $out<T> {
+            self.unary(UnaryOp::Tanh)
+        }
     };
 }
 pub(crate) use named_unary_methods;
@@ -124,6 +128,8 @@ pub enum UnaryOp {
     Tan,
     /// NaN becomes 0 (what `nansum` sums).
     NanToZero,
+    /// `tanh(x)`.
+    Tanh,
 }
 
 impl UnaryOp {
@@ -139,7 +145,23 @@ impl UnaryOp {
             UnaryOp::Cos => "cos",
             UnaryOp::Tan => "tan",
             UnaryOp::NanToZero => "nan-to-zero",
+            UnaryOp::Tanh => "tanh",
         }
+    }
+
+    /// The vectorized function that computes this op on floats (rask-math's), if there is
+    /// one.
+    fn math(self) -> Option<rask_math::Func> {
+        Some(match self {
+            UnaryOp::Sqrt => rask_math::Func::Sqrt,
+            UnaryOp::Exp => rask_math::Func::Exp,
+            UnaryOp::Log => rask_math::Func::Log,
+            UnaryOp::Sin => rask_math::Func::Sin,
+            UnaryOp::Cos => rask_math::Func::Cos,
+            UnaryOp::Tan => rask_math::Func::Tan,
+            UnaryOp::Tanh => rask_math::Func::Tanh,
+            _ => return None,
+        })
     }
 }
 
@@ -149,6 +171,31 @@ pub trait Numeric: Element {
     fn binary(op: BinOp, a: Self, b: Self) -> Self;
     /// `op(x)`.
     fn unary(op: UnaryOp, x: Self) -> Self;
+    /// `op` on each value of a run, in place. Floats take rask-math's vectorized kernels for
+    /// the transcendental ops (within a few ulps of [`unary`](Numeric::unary)'s libm; see
+    /// [`rask_math::Func::max_ulp`]); every type gets a loop with the match on `op` outside it.
+    fn unary_in_place(op: UnaryOp, values: &mut [Self]) {
+        match op {
+            UnaryOp::PowI(2) => values
+                .iter_mut()
+                .for_each(|v| *v = Self::binary(BinOp::Mul, *v, *v)),
+            op => values.iter_mut().for_each(|v| *v = Self::unary(op, *v)),
+        }
+    }
+    /// `dst[i] = op(src[i])`, as [`unary_in_place`](Numeric::unary_in_place) computes it;
+    /// `dst` is as long as `src`.
+    fn unary_into(op: UnaryOp, src: &[Self], dst: &mut [Self]) {
+        match op {
+            UnaryOp::PowI(2) => dst
+                .iter_mut()
+                .zip(src)
+                .for_each(|(o, v)| *o = Self::binary(BinOp::Mul, *v, *v)),
+            op => dst
+                .iter_mut()
+                .zip(src)
+                .for_each(|(o, v)| *o = Self::unary(op, *v)),
+        }
+    }
 }
 
 macro_rules! numeric_int {
@@ -237,6 +284,7 @@ macro_rules! numeric_float {
                     UnaryOp::Sin => x.sin(),
                     UnaryOp::Cos => x.cos(),
                     UnaryOp::Tan => x.tan(),
+                    UnaryOp::Tanh => x.tanh(),
                     UnaryOp::NanToZero => {
                         if x.is_nan() {
                             0.0
@@ -244,6 +292,26 @@ macro_rules! numeric_float {
                             x
                         }
                     }
+                }
+            }
+            fn unary_in_place(op: UnaryOp, values: &mut [Self]) {
+                match op.math() {
+                    Some(f) => rask_math::map_in_place(f, values),
+                    None => match op {
+                        UnaryOp::PowI(2) => values.iter_mut().for_each(|v| *v = *v * *v),
+                        op => values.iter_mut().for_each(|v| *v = Self::unary(op, *v)),
+                    },
+                }
+            }
+            fn unary_into(op: UnaryOp, src: &[Self], dst: &mut [Self]) {
+                match op.math() {
+                    Some(f) if rask_math::map(f, src, dst).is_ok() => {}
+                    _ => match op {
+                        UnaryOp::PowI(2) => {
+                            dst.iter_mut().zip(src).for_each(|(o, v)| *o = *v * *v)
+                        }
+                        op => dst.iter_mut().zip(src).for_each(|(o, v)| *o = Self::unary(op, *v)),
+                    },
                 }
             }
         }
@@ -429,7 +497,10 @@ impl<T: Numeric> Op for Unary<T> {
             None => return Err(TaskError::new("no block")),
         };
         let mut block = Chunk(take_array::<T>(x)?);
-        block.0.mapv_inplace(|v| T::unary(op, v));
+        match block.0.as_slice_memory_order_mut() {
+            Some(values) => T::unary_in_place(op, values),
+            None => block.0.mapv_inplace(|v| T::unary(op, v)),
+        }
         Ok(Value::new(block))
     }
 }

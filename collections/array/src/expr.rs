@@ -120,11 +120,8 @@ fn apply_bin<T: Numeric>(op: BinOp, out: &mut [T], a: Src<'_, T>, b: Src<'_, T>)
 /// `out = op(a)` elementwise.
 fn apply_un<T: Numeric>(op: UnaryOp, out: &mut [T], a: Src<'_, T>) {
     match a {
-        Src::Out => out.iter_mut().for_each(|o| *o = T::unary(op, *o)),
-        Src::Slice(x) => out
-            .iter_mut()
-            .zip(x)
-            .for_each(|(o, x)| *o = T::unary(op, *x)),
+        Src::Out => T::unary_in_place(op, out),
+        Src::Slice(x) => T::unary_into(op, x, out),
         Src::Const(x) => out.fill(T::unary(op, x)),
     }
 }
