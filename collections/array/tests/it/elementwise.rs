@@ -354,6 +354,13 @@ fn ulps(a: f64, b: f64) -> u64 {
     (ordered(a) - ordered(b)).unsigned_abs() as u64
 }
 
+/// A vectorized function, and the array methods that compute it on f64 and f32.
+type UnaryCase = (
+    rask_math::Func,
+    fn(&Array<f64>) -> Array<f64>,
+    fn(&Array<f32>) -> Array<f32>,
+);
+
 /// sin, cos, tan, exp, log, sqrt and tanh run rask-math's vectorized kernels on blocks, on
 /// lanes fused into a reduction, and on f32: each within its documented ulps of libm's, on
 /// an odd shape with uneven last chunks, with NaN, ±∞, ±0 and huge values among the data.
@@ -377,11 +384,7 @@ fn vectorized_unary_math_is_within_its_ulps_of_libm() {
     }
     let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
     let x = Array::from_array(&a, [8, 5]).unwrap();
-    let ops: [(
-        Func,
-        fn(&Array<f64>) -> Array<f64>,
-        fn(&Array<f32>) -> Array<f32>,
-    ); 7] = [
+    let ops: [UnaryCase; 7] = [
         (Func::Sin, Array::sin, Array::sin),
         (Func::Cos, Array::cos, Array::cos),
         (Func::Tan, Array::tan, Array::tan),
