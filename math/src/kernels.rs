@@ -20,7 +20,7 @@ fn fma<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
 
 /// `1.5 · 2^52`: `x + SHIFTER - SHIFTER` rounds `x` to an integer (ties to even) for
 /// `|x| < 2^51`, and the low bits of `x + SHIFTER` hold that integer.
-const SHIFTER: f64 = 6_755_399_441_055_744.0;
+pub(crate) const SHIFTER: f64 = 6_755_399_441_055_744.0;
 
 /// `k` as an `f64`, for `|k| < 2^51`, without a conversion instruction (AVX2 has none for
 /// 64-bit integers).
@@ -91,7 +91,7 @@ fn reduce_pio2<const F: bool>(x: f64) -> (f64, f64, u64) {
 
 /// sin(x + y) for |x| ≤ π/4 and |y| ≤ ulp(x)/2 (fdlibm's __kernel_sin).
 #[inline(always)]
-fn kernel_sin<const F: bool>(x: f64, y: f64) -> f64 {
+pub(crate) fn kernel_sin<const F: bool>(x: f64, y: f64) -> f64 {
     const S1: f64 = f64::from_bits(0xbfc5_5555_5555_5549); // -1.66666666666666324e-01
     const S2: f64 = f64::from_bits(0x3f81_1111_1110_f8a6); // 8.33333333332248946e-03
     const S3: f64 = f64::from_bits(0xbf2a_01a0_19c1_61d5); // -1.98412698298579493e-04
@@ -107,7 +107,7 @@ fn kernel_sin<const F: bool>(x: f64, y: f64) -> f64 {
 
 /// cos(x + y) for |x| ≤ π/4 and |y| ≤ ulp(x)/2 (fdlibm's __kernel_cos).
 #[inline(always)]
-fn kernel_cos<const F: bool>(x: f64, y: f64) -> f64 {
+pub(crate) fn kernel_cos<const F: bool>(x: f64, y: f64) -> f64 {
     const C1: f64 = f64::from_bits(0x3fa5_5555_5555_554c); // 4.16666666666666019e-02
     const C2: f64 = f64::from_bits(0xbf56_c16c_16c1_5177); // -1.38888888888741096e-03
     const C3: f64 = f64::from_bits(0x3efa_01a0_19cb_1590); // 2.48015872894767294e-05
@@ -124,7 +124,7 @@ fn kernel_cos<const F: bool>(x: f64, y: f64) -> f64 {
 
 /// `-v` when `negate`.
 #[inline(always)]
-fn negate_if(v: f64, negate: bool) -> f64 {
+pub(crate) fn negate_if(v: f64, negate: bool) -> f64 {
     f64::from_bits(v.to_bits() ^ ((negate as u64) << 63))
 }
 

@@ -39,6 +39,7 @@
 //! use [`map_at`] to run each level the machine can.
 
 mod kernels;
+pub mod random;
 
 use kernels::Kernel;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -361,48 +362,29 @@ const TILE: usize = 512;
 /// # Safety
 /// The CPU must support `level`.
 unsafe fn dispatch<T: Real>(level: Level, f: Func, src: &[T], dst: &mut [T]) {
-    match level {
-        Level::Libm => src
-            .iter()
+    if level == Level::Libm {
+        src.iter()
             .zip(dst.iter_mut())
-            .for_each(|(x, y)| *y = T::narrow(f.libm(x.wide()))),
-        Level::Baseline => tier::baseline(f, src, dst),
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked the CPU.
-        Level::Avx2 => unsafe { tier::avx2(f, src, dst) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked the CPU.
-        Level::Avx512 => unsafe { tier::avx512(f, src, dst) },
-        #[cfg(not(target_arch = "x86_64"))]
-        Level::Avx2 | Level::Avx512 => unreachable!("not supported on this architecture"),
+            .for_each(|(x, y)| *y = T::narrow(f.libm(x.wide())));
+        return;
     }
+    // SAFETY: the caller checked the CPU.
+    unsafe { tier::run(level, Map { f, src, dst }) }
 }
 
-/// The loops, compiled once per level.
-mod tier {
-    use super::{Func, Kernel, Real, TILE, kernels};
+/// `dst = f(src)`, as a [`tier::Job`].
+struct Map<'a, T> {
+    f: Func,
+    src: &'a [T],
+    dst: &'a mut [T],
+}
 
-    /// Whether the baseline has a fused multiply-add (AArch64's does; x86-64's SSE2 does not).
-    const BASELINE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
-
-    pub(super) fn baseline<T: Real>(f: Func, src: &[T], dst: &mut [T]) {
-        run::<T, BASELINE_FMA>(f, src, dst)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn avx2<T: Real>(f: Func, src: &[T], dst: &mut [T]) {
-        run::<T, true>(f, src, dst)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
-    pub(super) unsafe fn avx512<T: Real>(f: Func, src: &[T], dst: &mut [T]) {
-        run::<T, true>(f, src, dst)
-    }
+impl<T: Real> tier::Job for Map<'_, T> {
+    type Output = ();
 
     #[inline(always)]
-    fn run<T: Real, const F: bool>(f: Func, src: &[T], dst: &mut [T]) {
+    fn run<const F: bool>(self) {
+        let Map { f, src, dst } = self;
         match f {
             Func::Sin => tiles(Kernel::Sin, kernels::sin::<F>, src, dst),
             Func::Cos => tiles(Kernel::Cos, kernels::cos::<F>, src, dst),
@@ -416,26 +398,105 @@ mod tier {
                 .for_each(|(x, y)| *y = T::narrow(x.wide().sqrt())),
         }
     }
+}
 
-    /// The vector loop over a tile, then libm for the lanes the kernel flags.
-    #[inline(always)]
-    fn tiles<T: Real>(k: Kernel, f: impl Fn(f64) -> f64, src: &[T], dst: &mut [T]) {
-        for (s, d) in src.chunks(TILE).zip(dst.chunks_mut(TILE)) {
-            let mut redo = false;
+/// The vector loop over a tile, then libm for the lanes the kernel flags.
+#[inline(always)]
+fn tiles<T: Real>(k: Kernel, f: impl Fn(f64) -> f64, src: &[T], dst: &mut [T]) {
+    for (s, d) in src.chunks(TILE).zip(dst.chunks_mut(TILE)) {
+        let mut redo = false;
+        for (x, y) in s.iter().zip(d.iter_mut()) {
+            let x = x.wide();
+            *y = T::narrow(f(x));
+            redo |= k.fallback(x);
+        }
+        if redo {
+            let func = k.func();
             for (x, y) in s.iter().zip(d.iter_mut()) {
-                let x = x.wide();
-                *y = T::narrow(f(x));
-                redo |= k.fallback(x);
-            }
-            if redo {
-                let func = k.func();
-                for (x, y) in s.iter().zip(d.iter_mut()) {
-                    if k.fallback(x.wide()) {
-                        *y = T::narrow(func.libm(x.wide()));
-                    }
+                if k.fallback(x.wide()) {
+                    *y = T::narrow(func.libm(x.wide()));
                 }
             }
         }
+    }
+}
+
+/// Work whose loops are compiled once per level, for other crates' kernels: implement it with
+/// an `#[inline(always)]` [`run`](Vectorized::run) (so that its body is compiled inside each
+/// level's `#[target_feature]` function, where LLVM vectorizes it for that level), and call
+/// [`vectorized`]. `FMA` says whether the level has a fused multiply-add (`f64::mul_add` is
+/// one instruction then, and a slow library call otherwise).
+///
+/// ```
+/// use rask_math::{Vectorized, vectorized};
+///
+/// struct Scale<'a>(&'a mut [f64], f64);
+///
+/// impl Vectorized for Scale<'_> {
+///     type Output = ();
+///     #[inline(always)]
+///     fn run<const FMA: bool>(self) {
+///         let Scale(values, k) = self;
+///         values.iter_mut().for_each(|v| *v *= k);
+///     }
+/// }
+///
+/// let mut v = vec![1.0, 2.0, 3.0];
+/// vectorized(Scale(&mut v, 2.0));
+/// assert_eq!(v, [2.0, 4.0, 6.0]);
+/// ```
+pub trait Vectorized {
+    /// What the work returns.
+    type Output;
+    /// Does the work (compiled for one level).
+    fn run<const FMA: bool>(self) -> Self::Output;
+}
+
+/// Runs `work` compiled for the [`level`] this process uses (the baseline's code when that is
+/// [`Level::Libm`]).
+pub fn vectorized<V: Vectorized>(work: V) -> V::Output {
+    // SAFETY: level() is a level this CPU supports.
+    unsafe { tier::run(level(), work) }
+}
+
+/// Loops compiled once per level.
+mod tier {
+    use super::Level;
+    pub(crate) use super::Vectorized as Job;
+
+    /// Whether the baseline has a fused multiply-add (AArch64's does; x86-64's SSE2 does not).
+    const BASELINE_FMA: bool = cfg!(any(target_arch = "aarch64", target_feature = "fma"));
+
+    /// Runs `job` compiled for `level` (the baseline for [`Level::Libm`], which is the
+    /// caller's to handle when it means something else).
+    ///
+    /// # Safety
+    /// The CPU must support `level`.
+    #[inline(always)]
+    pub(crate) unsafe fn run<J: Job>(level: Level, job: J) -> J::Output {
+        match level {
+            Level::Libm | Level::Baseline => job.run::<BASELINE_FMA>(),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked the CPU.
+            Level::Avx2 => unsafe { avx2(job) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked the CPU.
+            Level::Avx512 => unsafe { avx512(job) },
+            #[cfg(not(target_arch = "x86_64"))]
+            Level::Avx2 | Level::Avx512 => unreachable!("not supported on this architecture"),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2<J: Job>(job: J) -> J::Output {
+        job.run::<true>()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    unsafe fn avx512<J: Job>(job: J) -> J::Output {
+        job.run::<true>()
     }
 }
 

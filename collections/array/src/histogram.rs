@@ -44,15 +44,21 @@ fn scaled_range(lo: f64, hi: f64) -> (f64, f64) {
 /// NumPy's `linspace(lo, hi, n + 1)`: the bin edges (computed at half scale when the range is
 /// wider than the largest float).
 fn edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
-    let (scale, width) = scaled_range(lo, hi);
-    let step = width / bins as f64;
-    let mut e: Vec<f64> = (0..=bins)
-        .map(|i| (lo * scale + i as f64 * step) / scale)
-        .collect();
-    if let Some(last) = e.last_mut() {
-        *last = hi;
+    let (scale, _) = scaled_range(lo, hi);
+    (0..=bins)
+        .map(|i| edge_at(lo, hi, scale, bins, i))
+        .collect()
+}
+
+/// Edge `i` of `bins` equal bins on `[lo, hi]` at `scale` (the last edge is `hi` itself).
+#[inline(always)]
+fn edge_at(lo: f64, hi: f64, scale: f64, bins: usize, i: usize) -> f64 {
+    if i == bins {
+        return hi;
     }
-    e
+    let step = (hi * scale - lo * scale) / bins as f64;
+    // `/ scale` as `* (1 / scale)`: the same value, scales being powers of two.
+    (lo * scale + i as f64 * step) * (1.0 / scale)
 }
 
 /// Counts one block's values into `bins` equal bins over `[lo, hi]` (the last bin closed;
@@ -84,6 +90,21 @@ impl<T> HistogramBlock<T> {
 
 /// Counts values into equal bins. Four tables take turns, so that a run of values in the
 /// same bin (the middle of a normal sample) does not wait on one counter's last increment.
+/// [`BinCounter::add_tiles`] as work compiled for each vector level.
+struct Add<'a> {
+    counter: &'a mut BinCounter,
+    values: &'a [f64],
+}
+
+impl rask_math::Vectorized for Add<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const FMA: bool>(self) {
+        self.counter.add_tiles(self.values)
+    }
+}
+
 struct BinCounter {
     lo: f64,
     hi: f64,
@@ -103,46 +124,68 @@ impl BinCounter {
             scale,
             norm: bins as f64 / width,
             edges: edges(lo, hi, bins),
-            tables: std::array::from_fn(|_| vec![0u64; bins]),
+            // One spare bin past the last, for the values outside the range.
+            tables: std::array::from_fn(|_| vec![0u64; bins + 1]),
         }
     }
 
+    /// Counts `values`, with loops compiled for the CPU's vector level.
     fn add(&mut self, values: &[f64]) {
+        rask_math::vectorized(Add {
+            counter: self,
+            values,
+        });
+    }
+
+    /// Counts `values`: a tile's bins worked out first, in a loop without branches (which
+    /// vectorizes: values outside the range go to a spare bin past the last), then counted
+    /// into four tables in turn (so that runs of one bin do not wait on each other's stores).
+    #[inline(always)]
+    fn add_tiles(&mut self, values: &[f64]) {
+        const TILE: usize = 256;
         let (lo, hi, norm, scale) = (self.lo, self.hi, self.norm, self.scale);
-        let edges = &self.edges[..];
-        let last = edges.len() - 2;
-        // The bin of `x`, if it is counted. The float division can land one bin off an edge:
-        // the edges correct it, without branches (`x >= lo` rules out going below bin 0).
-        let bin = |x: f64| -> Option<usize> {
-            if !(x >= lo && x <= hi) {
-                return None;
+        let last = self.edges.len() - 2;
+        let spare = last as u32 + 1;
+        // Edge `i`, worked out as `edges` works it out (the same operations, so the same
+        // value: `/ scale` is `* unscale` exactly, scales being powers of two), instead of
+        // loaded from the table — a gather per value, which keeps the loop scalar.
+        let (base, step, unscale) = (
+            lo * scale,
+            (hi * scale - lo * scale) / (last + 1) as f64,
+            1.0 / scale,
+        );
+        let edge = |i: usize| {
+            if i == last + 1 {
+                hi
+            } else {
+                (base + i as f64 * step) * unscale
             }
-            // In range, the product lies in [0, bins]: an i32 conversion is exact and cheap.
-            let mut i = (((x * scale - lo * scale) * norm) as i32 as usize).min(last);
-            i -= usize::from(x < edges[i]);
-            i += usize::from((i < last) & (x >= edges[i + 1]));
-            Some(i)
         };
         let [t0, t1, t2, t3] = &mut self.tables;
-        let quads = values.chunks_exact(4);
-        let tail = quads.remainder();
-        for q in quads {
-            if let Some(i) = bin(q[0]) {
-                t0[i] += 1;
+        let mut bins = [0u32; TILE];
+        for tile in values.chunks(TILE) {
+            let bins = &mut bins[..tile.len()];
+            for (b, x) in bins.iter_mut().zip(tile) {
+                let inside = *x >= lo && *x <= hi;
+                let x = if inside { *x } else { lo };
+                // In range, the product lies in [0, bins]: an i32 conversion is exact and
+                // cheap. The float division can land one bin off an edge: the edges correct it.
+                let i = (((x * scale - lo * scale) * norm) as i32 as usize).min(last);
+                let below = x < edge(i);
+                let above = (i < last) & (x >= edge(i + 1));
+                let i = (i + usize::from(above)).saturating_sub(usize::from(below));
+                *b = if inside { i as u32 } else { spare };
             }
-            if let Some(i) = bin(q[1]) {
-                t1[i] += 1;
+            let quads = bins.chunks_exact(4);
+            let rest = quads.remainder();
+            for q in quads {
+                t0[q[0] as usize] += 1;
+                t1[q[1] as usize] += 1;
+                t2[q[2] as usize] += 1;
+                t3[q[3] as usize] += 1;
             }
-            if let Some(i) = bin(q[2]) {
-                t2[i] += 1;
-            }
-            if let Some(i) = bin(q[3]) {
-                t3[i] += 1;
-            }
-        }
-        for x in tail {
-            if let Some(i) = bin(*x) {
-                t0[i] += 1;
+            for b in rest {
+                t0[*b as usize] += 1;
             }
         }
     }
@@ -167,6 +210,7 @@ impl BinCounter {
         for t in [b, c, d] {
             a.iter_mut().zip(t).for_each(|(x, y)| *x += y);
         }
+        a.pop();
         let n = a.len();
         Ok(Value::new(Chunk(
             ArrayD::from_shape_vec(IxDyn(&[n]), a).map_err(|e| TaskError::new(e.to_string()))?,

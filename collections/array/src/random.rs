@@ -1,12 +1,15 @@
 //! Random arrays: a seeded generator whose every block draws from its own stream, so the same
-//! seed and chunks give the same numbers on every scheduler and every run.
+//! seed and chunks give the same numbers on every scheduler and every run. Uniform and normal
+//! blocks draw from rask-math's vectorized SplitMix64 streams (Box–Muller for normals), which
+//! give the same numbers on every CPU; integer blocks from rand's `SmallRng`.
 
 use ndarray::{ArrayD, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use rand_distr::{Distribution, Normal, StandardNormal, Uniform};
+use rand_distr::{Distribution, Uniform};
 use rask_graph::tokenize::Tokenizer;
 use rask_graph::{Args, Op, Task, TaskError, Value};
+use rask_math::random::{Draw as MathDraw, SplitMix};
 use serde::{Deserialize, Serialize};
 
 use crate::array::Array;
@@ -52,66 +55,32 @@ pub struct RandomBlock {
 /// How many values a streamed draw hands over at a time: small enough to stay in L1.
 const BATCH: usize = 1024;
 
-/// Where drawn values go.
-trait Draws {
-    /// Takes `n` values drawn from `d`, in order.
-    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize);
-}
-
-/// Handed over a batch at a time, to a caller that never holds the block.
-struct Batches<'a>(&'a mut dyn FnMut(&[f64]));
-
-impl Draws for Batches<'_> {
-    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
-        let mut buf = [0.0f64; BATCH];
-        let mut left = n;
-        while left > 0 {
-            let k = left.min(BATCH);
-            buf[..k].iter_mut().for_each(|v| *v = d.sample(rng));
-            (self.0)(&buf[..k]);
-            left -= k;
-        }
-    }
-}
-
-/// Written straight into the block.
-impl Draws for Vec<f64> {
-    fn draw<D: Distribution<f64>>(&mut self, d: D, rng: &mut SmallRng, n: usize) {
-        // Room is made by the caller (which can fail); this only fills it.
-        self.reserve(n);
-        self.extend((0..n).map(|_| d.sample(rng)));
-    }
-}
-
 impl RandomBlock {
     /// Whether the block holds `f64` values (normal or uniform draws).
     pub(crate) fn draws_f64(&self) -> bool {
         !matches!(self.draw, Draw::Integers { .. })
     }
 
+    /// The block's stream and what it draws from it (errors for integer draws).
+    fn f64_draw(&self) -> Result<(SplitMix, MathDraw), TaskError> {
+        let draw = match self.draw {
+            Draw::Normal { loc, scale } => MathDraw::Normal { loc, scale },
+            Draw::Uniform { low, high } => MathDraw::Uniform { low, high },
+            Draw::Integers { .. } => return Err(TaskError::new("integer draws are not f64")),
+        };
+        Ok((SplitMix::new(self.seed), draw))
+    }
+
     /// Hands this block's values to `f` in order, a batch at a time, without making the
     /// block: the same values, in the same order, as the block holds. Errors for integer draws.
     pub(crate) fn stream_f64(&self, f: &mut dyn FnMut(&[f64])) -> Result<(), TaskError> {
-        self.draw_f64(&mut Batches(f))
-    }
-
-    /// Draws this block's `f64` values into `out`, in order.
-    fn draw_f64(&self, out: &mut impl Draws) -> Result<(), TaskError> {
-        let mut rng = SmallRng::seed_from_u64(self.seed);
+        let (stream, draw) = self.f64_draw()?;
         let n: usize = self.shape.iter().product();
-        let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
-        match self.draw {
-            // The same numbers as `Normal::new(0, 1)` draws (`0 + 1 * x`), a multiply-add less.
-            Draw::Normal { loc, scale } if loc == 0.0 && scale == 1.0 => {
-                out.draw(StandardNormal, &mut rng, n)
-            }
-            Draw::Normal { loc, scale } => {
-                out.draw(Normal::new(loc, scale).map_err(|e| bad(&e))?, &mut rng, n)
-            }
-            Draw::Uniform { low, high } => {
-                out.draw(Uniform::new(low, high).map_err(|e| bad(&e))?, &mut rng, n)
-            }
-            Draw::Integers { .. } => return Err(TaskError::new("integer draws are not f64")),
+        let mut buf = [0.0f64; BATCH];
+        for start in (0..n).step_by(BATCH) {
+            let k = BATCH.min(n - start);
+            stream.fill(draw, start as u64, &mut buf[..k]);
+            f(&buf[..k]);
         }
         Ok(())
     }
@@ -132,8 +101,10 @@ impl Op for RandomBlock {
         let bad = |e: &dyn std::fmt::Display| TaskError::new(e.to_string());
         Ok(match self.draw {
             Draw::Normal { .. } | Draw::Uniform { .. } => {
+                let (stream, draw) = self.f64_draw()?;
                 let mut v: Vec<f64> = crate::chunk::big_vec(n)?;
-                self.draw_f64(&mut v)?;
+                v.resize(n, 0.0);
+                stream.fill(draw, 0, &mut v);
                 Value::new(Chunk(
                     ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| bad(&e))?,
                 ))
