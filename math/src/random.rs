@@ -28,6 +28,7 @@
 
 use crate::kernels::{SHIFTER, kernel_cos, kernel_sin, log, negate_if};
 use crate::{Level, MathError, level, tier};
+use std::mem::MaybeUninit;
 
 /// What to draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -177,6 +178,54 @@ impl SplitMix {
             .unwrap_or_else(|_| unreachable!("level() is supported"))
     }
 
+    /// [`fill`](SplitMix::fill) into memory not yet written (a vector's spare capacity, say,
+    /// which then need not be zeroed first): every value is written, and the values are
+    /// returned.
+    ///
+    /// ```
+    /// use rask_math::random::{Draw, SplitMix};
+    /// let mut v: Vec<f64> = Vec::with_capacity(100);
+    /// let d = Draw::Uniform { low: 0.0, high: 1.0 };
+    /// let n = SplitMix::new(5).fill_uninit(d, 0, &mut v.spare_capacity_mut()[..100]).len();
+    /// // SAFETY: fill_uninit wrote all 100.
+    /// unsafe { v.set_len(n) };
+    /// let mut w = vec![0.0; 100];
+    /// SplitMix::new(5).fill(d, 0, &mut w);
+    /// assert_eq!(v, w);
+    /// ```
+    pub fn fill_uninit<'a>(
+        &self,
+        draw: Draw,
+        start: u64,
+        out: &'a mut [MaybeUninit<f64>],
+    ) -> &'a mut [f64] {
+        // SAFETY: level() is a level this CPU supports.
+        unsafe { self.fill_slots(level(), draw, start, out) };
+        // SAFETY: every slot was written just above; MaybeUninit<f64> has f64's layout.
+        unsafe { &mut *(out as *mut [MaybeUninit<f64>] as *mut [f64]) }
+    }
+
+    /// Writes values `start..` into every slot of `out`.
+    ///
+    /// # Safety
+    /// The CPU must support `level`.
+    unsafe fn fill_slots(
+        &self,
+        level: Level,
+        draw: Draw,
+        start: u64,
+        out: &mut [MaybeUninit<f64>],
+    ) {
+        let job = Fill {
+            stream: *self,
+            draw,
+            start,
+            out,
+        };
+        // SAFETY: the caller's promise.
+        unsafe { tier::run(level, job) }
+    }
+
     /// [`fill`](SplitMix::fill) on a chosen level (an error if this CPU cannot run it).
     ///
     /// ```
@@ -198,14 +247,11 @@ impl SplitMix {
         if !level.is_supported() {
             return Err(MathError::Unsupported(level));
         }
-        let job = Fill {
-            stream: *self,
-            draw,
-            start,
-            out,
-        };
+        // SAFETY: only initialized values are written through the view, so `out` stays
+        // initialized; MaybeUninit<f64> has f64's layout.
+        let slots = unsafe { &mut *(out as *mut [f64] as *mut [MaybeUninit<f64>]) };
         // SAFETY: the level's instructions are on this CPU (checked above).
-        unsafe { tier::run(level, job) };
+        unsafe { self.fill_slots(level, draw, start, slots) };
         Ok(())
     }
 }
@@ -215,7 +261,7 @@ struct Fill<'a> {
     stream: SplitMix,
     draw: Draw,
     start: u64,
-    out: &'a mut [f64],
+    out: &'a mut [MaybeUninit<f64>],
 }
 
 impl tier::Job for Fill<'_> {
@@ -298,7 +344,7 @@ const BATCH: usize = 64;
 /// makes together): a loop over whole pairs, a batch at a time (which vectorizes), and the
 /// half pairs at either end.
 #[inline(always)]
-fn pairs<D: Pair>(stream: SplitMix, start: u64, out: &mut [f64], d: D) {
+fn pairs<D: Pair>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>], d: D) {
     let pair = |c: u64| d.pair(stream.bits(2 * c), stream.bits(2 * c + 1));
     let mut out = out;
     let mut c = start / 2;
@@ -306,7 +352,7 @@ fn pairs<D: Pair>(stream: SplitMix, start: u64, out: &mut [f64], d: D) {
         let Some((first, rest)) = out.split_first_mut() else {
             return;
         };
-        *first = pair(c).1;
+        first.write(pair(c).1);
         out = rest;
         c += 1;
     }
@@ -320,17 +366,19 @@ fn pairs<D: Pair>(stream: SplitMix, start: u64, out: &mut [f64], d: D) {
             (*x, *y) = d.pair(stream.bits(c), stream.bits(c + 1));
         }
         for (o, (x, y)) in o.chunks_exact_mut(2).zip(xs.iter().zip(&ys)) {
-            o[0] = *x;
-            o[1] = *y;
+            o[0].write(*x);
+            o[1].write(*y);
         }
         c += BATCH as u64;
     }
     let mut whole = whole.into_remainder().chunks_exact_mut(2);
     for o in &mut whole {
-        (o[0], o[1]) = pair(c);
+        let (x, y) = pair(c);
+        o[0].write(x);
+        o[1].write(y);
         c += 1;
     }
     if let Some(last) = whole.into_remainder().first_mut() {
-        *last = pair(c).0;
+        last.write(pair(c).0);
     }
 }

@@ -9,6 +9,29 @@ use crate::element::Element;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk<T: Element>(pub ArrayD<T>);
 
+impl<T: Element> Chunk<T> {
+    /// The block's array, taken out of it (a `Chunk` gives its memory back to the block
+    /// pool when it is dropped, so its array cannot be moved out by destructuring).
+    pub fn into_inner(mut self) -> ArrayD<T> {
+        std::mem::replace(
+            &mut self.0,
+            ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).unwrap_or_default(),
+        )
+    }
+}
+
+impl<T: Element> Drop for Chunk<T> {
+    fn drop(&mut self) {
+        if self.0.len() * size_of::<T>() >= crate::pool::MIN_BYTES {
+            let a = std::mem::replace(
+                &mut self.0,
+                ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).unwrap_or_default(),
+            );
+            crate::pool::give(a.into_raw_vec_and_offset().0);
+        }
+    }
+}
+
 impl<T: Element> Datum for Chunk<T> {
     fn nbytes(&self) -> usize {
         self.0.len() * size_of::<T>()
@@ -92,7 +115,7 @@ pub fn block_view<T: Element>(v: &Value) -> Result<ArrayViewD<'_, T>, TaskError>
 /// shared, filled in when constant.
 pub(crate) fn take_array<T: Element>(v: Value) -> Result<ArrayD<T>, TaskError> {
     match v.try_take::<Chunk<T>>() {
-        Ok(Ok(c)) => Ok(c.0),
+        Ok(Ok(c)) => Ok(c.into_inner()),
         Ok(Err(shared)) => Ok(shared.0.clone()),
         Err(v) => match v.downcast_ref::<ConstChunk<T>>() {
             Some(c) => c.to_array(),
@@ -206,12 +229,16 @@ register_chunks!(
     bool => "rask.array.chunk<bool>"
 );
 
-/// An empty vector with room for `n` elements, or an error if that memory cannot be had (a
+/// An empty vector with room for `n` elements — a dropped block's buffer if the
+/// [pool](crate::pool) has one — or an error if that memory cannot be had (a
 /// block of a terabyte is an error naming its size, not an aborted process). Big ones (4 MiB
 /// and more) ask the kernel for transparent huge pages, as NumPy does for its large arrays:
 /// far fewer page faults, and faster zeroing of fresh memory, for the blocks that dominate a
 /// computation's traffic.
-pub(crate) fn big_vec<T>(n: usize) -> Result<Vec<T>, TaskError> {
+pub(crate) fn big_vec<T: Send + 'static>(n: usize) -> Result<Vec<T>, TaskError> {
+    if let Some(v) = crate::pool::take(n) {
+        return Ok(v);
+    }
     let mut v: Vec<T> = Vec::new();
     let bytes = (n as u128) * (size_of::<T>() as u128);
     v.try_reserve_exact(n).map_err(|_| {

@@ -66,6 +66,42 @@ macro_rules! named_unary_methods {
 }
 pub(crate) use named_unary_methods;
 
+/// `$body` with `$f` bound to `|a, b| a op b` for the one op `$op` is: the match on the op
+/// is made once, outside the loops `$body` runs, so that each loop is compiled — and
+/// vectorized — for one operation (a match inside a loop is a jump per element).
+macro_rules! with_binop {
+    ($T:ty, $op:expr, |$f:ident| $body:expr) => {{
+        use $crate::elementwise::{BinOp, Numeric};
+        match $op {
+            BinOp::Add => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Add, a, b);
+                $body
+            }
+            BinOp::Sub => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Sub, a, b);
+                $body
+            }
+            BinOp::Mul => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Mul, a, b);
+                $body
+            }
+            BinOp::Div => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Div, a, b);
+                $body
+            }
+            BinOp::Rem => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Rem, a, b);
+                $body
+            }
+            BinOp::FloorDiv => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::FloorDiv, a, b);
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use with_binop;
+
 /// A binary elementwise operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum BinOp {
@@ -201,6 +237,7 @@ pub trait Numeric: Element {
 macro_rules! numeric_int {
     ($($t:ty),*) => {$(
         impl Numeric for $t {
+            #[inline(always)]
             fn binary(op: BinOp, a: Self, b: Self) -> Self {
                 match op {
                     BinOp::Add => a.wrapping_add(b),
@@ -242,6 +279,7 @@ numeric_int!(i64, i32, u64, u32, u8);
 macro_rules! numeric_float {
     ($($t:ty),*) => {$(
         impl Numeric for $t {
+            #[inline(always)]
             fn binary(op: BinOp, a: Self, b: Self) -> Self {
                 match op {
                     BinOp::Add => a + b,
@@ -415,7 +453,7 @@ impl<T: Numeric> Op for Binary<T> {
                 let bv = b
                     .broadcast(left.0.raw_dim())
                     .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
-                left.0.zip_mut_with(&bv, |x, y| *x = T::binary(op, *x, *y));
+                with_binop!(T, op, |f| left.0.zip_mut_with(&bv, |x, y| *x = f(*x, *y)));
                 Ok(Value::new(left))
             }
             other => {
@@ -436,9 +474,9 @@ impl<T: Numeric> Op for Binary<T> {
                 let bv = b
                     .broadcast(IxDyn(&shape))
                     .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
-                let out = ndarray::Zip::from(&av)
+                let out = with_binop!(T, op, |f| ndarray::Zip::from(&av)
                     .and(&bv)
-                    .map_collect(|x, y| T::binary(op, *x, *y));
+                    .map_collect(|x, y| f(*x, *y)));
                 Ok(Value::new(Chunk(out)))
             }
         }
@@ -467,12 +505,10 @@ impl<T: Numeric> Op for WithScalar<T> {
         };
         // Reuse the block's buffer when this task holds the only reference to it.
         let mut block = Chunk(take_array::<T>(x)?);
-        block.0.mapv_inplace(|v| {
-            if first {
-                T::binary(op, s, v)
-            } else {
-                T::binary(op, v, s)
-            }
+        with_binop!(T, op, |f| if first {
+            block.0.mapv_inplace(|v| f(s, v))
+        } else {
+            block.0.mapv_inplace(|v| f(v, s))
         });
         Ok(Value::new(block))
     }

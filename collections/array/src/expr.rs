@@ -98,9 +98,13 @@ enum Src<'a, T> {
     Out,
 }
 
-/// `out = op(a, b)` elementwise, one loop per case so that each vectorizes.
+/// `out = op(a, b)` elementwise, one loop per op and case so that each vectorizes.
 fn apply_bin<T: Numeric>(op: BinOp, out: &mut [T], a: Src<'_, T>, b: Src<'_, T>) {
-    let f = |x, y| T::binary(op, x, y);
+    crate::elementwise::with_binop!(T, op, |f| apply_bin_with(f, out, a, b))
+}
+
+#[inline(always)]
+fn apply_bin_with<T: Element>(f: impl Fn(T, T) -> T, out: &mut [T], a: Src<'_, T>, b: Src<'_, T>) {
     match (a, b) {
         (Src::Out, Src::Out) => out.iter_mut().for_each(|o| *o = f(*o, *o)),
         (Src::Out, Src::Const(y)) => out.iter_mut().for_each(|o| *o = f(*o, y)),

@@ -49,6 +49,7 @@ mod kernels;
 pub mod linalg;
 mod operators;
 pub mod ops;
+mod pool;
 pub mod random;
 pub mod rechunk;
 mod reduce;

@@ -103,8 +103,12 @@ impl Op for RandomBlock {
             Draw::Normal { .. } | Draw::Uniform { .. } => {
                 let (stream, draw) = self.f64_draw()?;
                 let mut v: Vec<f64> = crate::chunk::big_vec(n)?;
-                v.resize(n, 0.0);
-                stream.fill(draw, 0, &mut v);
+                // Written straight into the new memory, not zeroed first.
+                let written = stream
+                    .fill_uninit(draw, 0, &mut v.spare_capacity_mut()[..n])
+                    .len();
+                // SAFETY: fill_uninit wrote the first n values.
+                unsafe { v.set_len(written) };
                 Value::new(Chunk(
                     ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| bad(&e))?,
                 ))

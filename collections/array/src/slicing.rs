@@ -59,7 +59,7 @@ impl<T: Element> Op for SliceBlock<T> {
         // A block that is ours alone is sliced where it lies: no copy (a reversal only
         // changes strides).
         match input.try_take::<Chunk<T>>() {
-            Ok(Ok(owned)) => Ok(Value::new(Chunk(owned.0.slice_move(&info)))),
+            Ok(Ok(owned)) => Ok(Value::new(Chunk(owned.into_inner().slice_move(&info)))),
             Ok(Err(shared)) => Ok(Value::new(Chunk(shared.0.slice(&info).to_owned()))),
             Err(v) => Err(TaskError::new(format!(
                 "expected a block, found {}",
