@@ -33,7 +33,7 @@ static POOL: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
 /// Keeps `v`'s memory for a later block of the same type and capacity, if there is room.
 pub(crate) fn give<T: Send + 'static>(mut v: Vec<T>) {
     let bytes = v.capacity() * size_of::<T>();
-    if bytes < MIN_BYTES || bytes > MAX_BYTES {
+    if !(MIN_BYTES..=MAX_BYTES).contains(&bytes) {
         return;
     }
     v.clear();
