@@ -482,10 +482,63 @@ impl<T: Numeric> ExprReduce<T> {
         views: &[ArrayViewD<'_, T>],
         shape: &[usize],
     ) -> Result<ArrayD<T>, TaskError> {
-        let n: usize = shape.iter().product();
-        if n == 0 {
-            return Ok(ArrayD::default(IxDyn(shape)));
+        evaluate(&self.expr, views, shape)
+    }
+}
+
+/// Values per tile when an expression's inputs are contiguous: numexpr's tile, a few pages
+/// per operand, so that every intermediate stays in L1.
+const TILE: usize = 1024;
+
+/// `expr` over `views` (already broadcast to `shape`), made into a block: tile by tile when
+/// every input is contiguous or constant (the common case: blocks of one shape), else lane by
+/// lane along the last axis. Only the result is block-sized.
+fn evaluate<T: Numeric>(
+    expr: &Expr<T>,
+    views: &[ArrayViewD<'_, T>],
+    shape: &[usize],
+) -> Result<ArrayD<T>, TaskError> {
+    let n: usize = shape.iter().product();
+    if n == 0 {
+        return Ok(ArrayD::default(IxDyn(shape)));
+    }
+    let mut flat: Vec<T> = crate::chunk::big_vec(n)?;
+    let mut eval = Evaluator::new(expr, views.len())?;
+    let mut push =
+        |eval: &Evaluator<'_, T>, lane: &[ArrayView1<'_, T>], len: usize| match eval.result(lane) {
+            Src::Const(c) => flat.extend(std::iter::repeat_n(c, len)),
+            Src::Slice(values) => flat.extend_from_slice(values),
+            Src::Out => unreachable!("a result is a constant or values"),
+        };
+    // Contiguous inputs (or constant ones, all strides 0) are read as one run of n values.
+    let runs: Option<Vec<Result<&[T], T>>> = views
+        .iter()
+        .map(|v| match v.as_slice() {
+            Some(s) if s.len() == n => Some(Ok(s)),
+            _ if v.strides().iter().all(|s| *s == 0) => v.iter().next().map(|c| Err(*c)),
+            _ => None,
+        })
+        .collect();
+    if let Some(runs) = runs {
+        let mut lane: Vec<ArrayView1<'_, T>> = Vec::with_capacity(runs.len());
+        for start in (0..n).step_by(TILE) {
+            let len = TILE.min(n - start);
+            lane.clear();
+            for run in &runs {
+                lane.push(match run {
+                    Ok(s) => ArrayView1::from(&s[start..start + len]),
+                    // One value read len times (stride 0).
+                    Err(c) => {
+                        use ndarray::ShapeBuilder;
+                        ArrayView1::from_shape((len,).strides((0,)), std::slice::from_ref(c))
+                            .map_err(|e| TaskError::new(e.to_string()))?
+                    }
+                });
+            }
+            eval.lane(&lane, len);
+            push(&eval, &lane, len);
         }
+    } else {
         // A 0-d block is evaluated as one lane of length 1.
         let shape1: Vec<usize> = if shape.is_empty() {
             vec![1]
@@ -502,21 +555,76 @@ impl<T: Numeric> ExprReduce<T> {
             .map(|v| v.lanes(Axis(last)).into_iter())
             .collect();
         let mut lane = Vec::with_capacity(lanes.len());
-        let mut flat = Vec::with_capacity(n);
-        let mut eval = Evaluator::new(&self.expr, views.len())?;
         let len = shape1[last];
-        loop {
-            if !next_lanes(&mut lanes, &mut lane) {
-                break;
-            }
+        while next_lanes(&mut lanes, &mut lane) {
             eval.lane(&lane, len);
-            match eval.result(&lane) {
-                Src::Const(c) => flat.extend(std::iter::repeat_n(c, len)),
-                Src::Slice(values) => flat.extend_from_slice(values),
-                Src::Out => unreachable!("a result is a constant or values"),
-            }
+            push(&eval, &lane, len);
         }
-        ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(|e| TaskError::new(e.to_string()))
+    }
+    ArrayD::from_shape_vec(IxDyn(shape), flat).map_err(|e| TaskError::new(e.to_string()))
+}
+
+/// An elementwise expression over input blocks, made into its block tile by tile (numexpr's
+/// model): one output buffer, no block-sized intermediates, a subexpression used twice worked
+/// out once per tile, and a slice of the expression (`outer`) pushed down to its inputs, so
+/// that `(x * y)[::2]` computes only the elements it keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "T: Element")]
+pub struct ExprBlock<T: Element> {
+    expr: Expr<T>,
+    /// Per input, the part of its block read, if not all of it.
+    slices: Vec<Option<Vec<Keep>>>,
+    /// The part of the expression's block kept, if not all of it: applied to every input
+    /// (broadcast to the expression's shape) before anything is computed.
+    outer: Option<Vec<Keep>>,
+    name: String,
+}
+
+impl<T: Numeric> Op for ExprBlock<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(&self, args: Args) -> Result<Value, TaskError> {
+        if args.is_empty() {
+            return Err(TaskError::new(
+                "a fused expression needs at least one block",
+            ));
+        }
+        let views: Vec<ArrayViewD<'_, T>> = args
+            .iter()
+            .zip(self.slices.iter().chain(std::iter::repeat(&None)))
+            .map(|(a, keep)| {
+                let v = block_view::<T>(a)?;
+                match keep {
+                    Some(keep) => select(keep, v),
+                    None => Ok(v),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut shape: Vec<usize> = Vec::new();
+        for v in &views {
+            shape =
+                broadcast_shapes(&shape, v.shape()).map_err(|e| TaskError::new(e.to_string()))?;
+        }
+        let mut views: Vec<ArrayViewD<'_, T>> = views
+            .iter()
+            .map(|v| {
+                v.broadcast(IxDyn(&shape))
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))
+            })
+            .collect::<Result<_, _>>()?;
+        if let Some(outer) = &self.outer {
+            views = views
+                .into_iter()
+                .map(|v| select(outer, v))
+                .collect::<Result<_, _>>()?;
+            shape = views
+                .first()
+                .map(|v| v.shape().to_vec())
+                .unwrap_or_default();
+        }
+        Ok(Value::new(Chunk(evaluate(&self.expr, &views, &shape)?)))
     }
 }
 
@@ -526,6 +634,13 @@ macro_rules! register_expr {
     )*};
 }
 register_expr!(f64, f32, i64, i32, u64, u32, u8);
+
+macro_rules! register_expr_block {
+    ($($t:ty),*) => {$(
+        rask_graph::register_op!(ExprBlock<$t>, concat!("rask.array.expr-block<", stringify!($t), ">"));
+    )*};
+}
+register_expr_block!(f64, f32, i64, i32, u64, u32, u8);
 
 /// An operand of an elementwise task: one of its arguments, or its scalar.
 #[derive(Clone, Copy)]
@@ -853,6 +968,156 @@ where
     }
     for k in &g.absorbed {
         rewrite.remove(k);
+    }
+    rewrite.finish()
+}
+
+macro_rules! register_fuse_elementwise {
+    ($($t:ty),*) => {$(
+        rask_graph::register_pass!(
+            "array", 40, concat!("fuse-elementwise-binary-", stringify!($t)),
+            Binary<$t>, fuse_elementwise::<$t>
+        );
+        rask_graph::register_pass!(
+            "array", 41, concat!("fuse-elementwise-unary-", stringify!($t)),
+            Unary<$t>, fuse_elementwise::<$t>
+        );
+        rask_graph::register_pass!(
+            "array", 42, concat!("fuse-elementwise-scalar-", stringify!($t)),
+            WithScalar<$t>, fuse_elementwise::<$t>
+        );
+    )*};
+}
+// Elementwise expressions read by anything else (stored, sliced, returned) run as one task per
+// block, tile by tile. Registered once per op type that can start one; a second run finds
+// nothing left to fuse.
+register_fuse_elementwise!(f64, f32, i64, i32, u64, u32, u8);
+
+/// Fuses, for element type `T`, every elementwise expression into one [`ExprBlock`] task per
+/// block: its root (an elementwise task no other expression takes in) keeps its key, and the
+/// fusable tasks under it (read once, not kept) go. A slice of an expression read by nothing
+/// else is pushed down into it. Expressions of a single operation on whole blocks are left as
+/// they are (their op already works in place).
+pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph {
+    let readers = graph.reader_counts();
+    let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
+    let is_elementwise = |k: &Key| graph.get(k).and_then(elementwise::<T>).is_some();
+    let is_slice = |k: &Key| {
+        graph
+            .get(k)
+            .is_some_and(|t| downcast_op::<SliceBlock<T>>(t.op()).is_some())
+    };
+    // Tasks another expression takes in, and slices an expression reads as its input's view.
+    let mut interior = KeySet::default();
+    let mut leaf_slices = KeySet::default();
+    let tasks = || {
+        graph
+            .layers()
+            .flat_map(|l| l.entries().map(move |(i, t)| (l, i, t)))
+    };
+    for (_, _, task) in tasks() {
+        if elementwise::<T>(task).is_none() {
+            continue;
+        }
+        for a in task.args().iter() {
+            if let Arg::Key(c) = a
+                && fusable(c)
+            {
+                if is_elementwise(c) {
+                    interior.insert(c.clone());
+                } else if is_slice(c) {
+                    leaf_slices.insert(c.clone());
+                }
+            }
+        }
+    }
+    // Slices of an expression that push down: their input goes into them.
+    let mut roots: Vec<(Key, Key, Option<Vec<Keep>>)> = Vec::new();
+    for (layer, i, task) in tasks() {
+        let Some(slice) = downcast_op::<SliceBlock<T>>(task.op()) else {
+            continue;
+        };
+        let key = layer.key(i.iter().copied());
+        if let [Arg::Key(c)] = task.args()
+            && !leaf_slices.contains(&key)
+            && fusable(c)
+            && is_elementwise(c)
+        {
+            interior.insert(c.clone());
+            roots.push((key, c.clone(), Some(slice.keep().to_vec())));
+        }
+    }
+    for (layer, i, task) in tasks() {
+        if elementwise::<T>(task).is_none() {
+            continue;
+        }
+        let key = layer.key(i.iter().copied());
+        if !interior.contains(&key) {
+            roots.push((key.clone(), key, None));
+        }
+    }
+    let mut rewrite = graph.rewrite();
+    let mut g = Grower::<T>::new(graph, &fusable);
+    let mut scratch = (Vec::new(), Vec::new());
+    let mut last: Option<(ExprBlock<T>, Arc<dyn Op>)> = None;
+    let mut fused = false;
+    for (key, top, outer) in roots {
+        let before = g.absorbed.len();
+        g.grow(&top);
+        let ops = g
+            .nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Bin(..) | Node::Un(..)))
+            .count();
+        let sliced = outer.is_some() || g.leaves.iter().any(|(_, s)| s.is_some());
+        if ops < 2 && !sliced {
+            // Left as it is: nothing taken in after all.
+            g.absorbed.truncate(before);
+            continue;
+        }
+        fused = true;
+        if outer.is_none() {
+            // The root itself was taken in by the walk: it stays, as the fused task.
+            if let Some(at) = g.absorbed[before..].iter().position(|k| *k == key) {
+                g.absorbed.remove(before + at);
+            }
+        }
+        let same = last.as_ref().filter(|(prev, _)| {
+            prev.outer == outer
+                && same_nodes(&prev.expr.nodes, &g.nodes, &mut scratch)
+                && prev.slices.len() == g.leaves.len()
+                && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
+        });
+        let op = match same {
+            Some((_, arc)) => Arc::clone(arc),
+            None => {
+                let mut names: Vec<&str> = g.names.iter().rev().copied().collect();
+                if outer.is_some() {
+                    names.insert(0, "getitem");
+                }
+                let op = ExprBlock::<T> {
+                    expr: Expr {
+                        nodes: g.nodes.clone(),
+                    },
+                    slices: g.leaves.iter().map(|(_, s)| s.clone()).collect(),
+                    outer,
+                    name: names.join("-"),
+                };
+                let arc: Arc<dyn Op> = Arc::new(op.clone());
+                last = Some((op, Arc::clone(&arc)));
+                arc
+            }
+        };
+        let leaves: Vec<Arg> = g.leaves.iter().map(|(a, _)| a.clone()).collect();
+        rewrite.replace(&key, Task::from_arc(op, leaves));
+    }
+    if !fused {
+        return graph.clone();
+    }
+    for k in &g.absorbed {
+        if !keep.contains(k) {
+            rewrite.remove(k);
+        }
     }
     rewrite.finish()
 }

@@ -6,7 +6,7 @@ pub use crate::argreduce::{ArgBlock, ArgCombine, ArgPartial};
 pub use crate::compare::{Cast, Clip, Compare, Select};
 pub use crate::creation::{EyeBlock, RangeBlock};
 pub use crate::elementwise::{Binary, SubBlock, Unary, WithScalar};
-pub use crate::expr::{Expr, ExprReduce, Node};
+pub use crate::expr::{Expr, ExprBlock, ExprReduce, Node};
 pub use crate::histogram::HistogramBlock;
 pub use crate::reduce::{Combine, DivideBy, ReduceBlock};
 pub use crate::slicing::{Keep, SliceBlock};

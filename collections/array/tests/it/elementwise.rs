@@ -435,3 +435,154 @@ fn vectorized_unary_math_is_within_its_ulps_of_libm() {
         }
     }
 }
+
+/// One step of a random elementwise expression (with a value read again further down).
+#[derive(Debug, Clone)]
+enum Step {
+    Double,
+    Square,
+    TimesX,
+    XOver,
+    Sin,
+    Shift(i8),
+    Scale(i8),
+}
+
+fn step_strategy() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        Just(Step::Double),
+        Just(Step::Square),
+        Just(Step::TimesX),
+        Just(Step::XOver),
+        Just(Step::Sin),
+        (-3i8..4).prop_map(Step::Shift),
+        (-3i8..4).prop_map(Step::Scale),
+    ]
+}
+
+/// A slice of every axis: start, stop and a step that may be negative.
+fn slice_strategy() -> impl Strategy<Value = (usize, usize, isize)> {
+    (
+        0usize..3,
+        0usize..3,
+        prop_oneof![Just(1isize), Just(2), Just(-1), Just(-2), Just(3)],
+    )
+}
+
+/// The fused expression tasks (`ExprBlock`) of an array's graph after the array passes but
+/// the last (fuse-linear, which would wrap them with the chains below them).
+fn fused_tasks(x: &Array<f64>) -> usize {
+    let keep: rask_graph::KeySet = x.output_keys().into_iter().collect();
+    let mut g = x.graph().clone();
+    for pass in rask_graph::optimize::registered("array") {
+        if pass.name != "fuse-linear" {
+            g = (pass.run)(&g, &keep);
+        }
+    }
+    g.iter()
+        .filter(|(_, t)| {
+            rask_graph::downcast_op::<rask_array::ops::ExprBlock<f64>>(t.op()).is_some()
+        })
+        .count()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Random elementwise expressions made into arrays, not reduced — whole, and sliced (the
+    /// slice pushed down into the fused tasks) — against ndarray step by step, on the sync and
+    /// threaded schedulers. The expression runs as fused tasks, one per block.
+    #[test]
+    fn fused_expressions_match_the_unfused_graph(
+        shape in prop::collection::vec(1usize..7, 1..=3),
+        chunk in 1usize..4,
+        steps in prop::collection::vec(step_strategy(), 2..10),
+        cut in prop::collection::vec(slice_strategy(), 3),
+    ) {
+        let a = data(&shape, 5).mapv(|v| v / 7.0 + 0.5);
+        let x = Array::from_array(&a, chunk).unwrap();
+        let y2 = x.slice(ndarray::s![..;-1]).unwrap();
+        let a2 = a.slice_axis(ndarray::Axis(0), ndarray::Slice::new(0, None, -1)).to_owned();
+        // The second input is the first reversed along axis 0: a slice read in place.
+        let (mut y, mut want) = (&x + &y2, &a + &a2);
+        for step in &steps {
+            (y, want) = match *step {
+                Step::Double => (&y + &y, &want + &want),
+                Step::Square => (&y * &y, &want * &want),
+                Step::TimesX => (&y * &x, &want * &a),
+                Step::XOver => (&x / &y, &a / &want),
+                Step::Sin => (y.sin(), want.mapv(f64::sin)),
+                Step::Shift(k) => (&y + k as f64, &want + k as f64),
+                Step::Scale(k) => (&y * k as f64, &want * k as f64),
+            };
+        }
+        let same = |g: &ArrayD<f64>, w: &ArrayD<f64>| {
+            g.shape() == w.shape()
+                && g.iter().zip(w.iter()).all(|(g, w)| {
+                    g == w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs().max(1.0)
+                })
+        };
+        let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+        prop_assert_eq!(fused_tasks(&y), y.npartitions());
+        for s in [&SyncScheduler as &dyn rask_graph::Scheduler, &threaded] {
+            let got = y.compute_on(s, &[]).unwrap();
+            prop_assert!(same(&got, &want), "{:?}: {} vs {}", steps, got, want);
+        }
+        // A slice of the expression: only the kept elements are computed.
+        let n = shape.len();
+        let info: Vec<ndarray::SliceInfoElem> = cut[..n]
+            .iter()
+            .zip(&shape)
+            .map(|((lo, hi, step), len)| {
+                let lo = (*lo).min(*len);
+                let hi = len.saturating_sub(*hi).max(lo);
+                ndarray::SliceInfoElem::Slice { start: lo as isize, end: Some(hi as isize), step: *step }
+            })
+            .collect();
+        let z = y.slice(info.as_slice()).unwrap();
+        let want_z = want.slice(info.as_slice()).to_owned();
+        for s in [&SyncScheduler as &dyn rask_graph::Scheduler, &threaded] {
+            let got = z.compute_on(s, &[]).unwrap();
+            prop_assert!(same(&got, &want_z), "{:?} sliced: {} vs {}", steps, got, want_z);
+        }
+    }
+}
+
+/// `(x * y)[::2]` computes only the selected elements: the slice goes into the fused task,
+/// and no block of the whole product is made.
+#[test]
+fn slices_push_down_into_elementwise_expressions() {
+    let (a, b) = (data(&[40, 30], 1), data(&[40, 30], 2));
+    let x = Array::from_array(&a, [10, 10]).unwrap();
+    let y = Array::from_array(&b, [10, 10]).unwrap();
+    let z = (&x * &y).slice(ndarray::s![..;2, ..;-3]).unwrap();
+    // Every task left is a fused expression reading the input blocks (no `mul` of whole
+    // blocks, no `getitem` of them).
+    assert_eq!(fused_tasks(&z), z.npartitions());
+    let g = z.optimized_graph().unwrap();
+    assert!(
+        g.iter()
+            .all(|(_, t)| t.op().name() != "mul" && t.op().name() != "getitem")
+    );
+    let got = z.compute_on(&SyncScheduler, &[]).unwrap();
+    let want = (&a * &b)
+        .slice(ndarray::s![..;2, ..;-3])
+        .to_owned()
+        .into_dyn();
+    assert!(close(&got, &want));
+}
+
+/// `y = y + y`, 40 times, made into an array (no reduction): one fused task per block, each
+/// step worked out once per tile — 2^40 would never finish.
+#[test]
+fn shared_subexpressions_fuse_when_materialized() {
+    let a = data(&[9, 7], 3);
+    let x = Array::from_array(&a, [4, 3]).unwrap();
+    let mut y = x.clone();
+    for _ in 0..40 {
+        y = &y + &y;
+    }
+    assert_eq!(fused_tasks(&y), x.npartitions());
+    let got = y.compute_on(&SyncScheduler, &[]).unwrap();
+    assert!(close(&got, &a.mapv(|v| v * 2f64.powi(40))));
+}

@@ -607,6 +607,27 @@ fn array_passes_are_registered_in_order() {
     fuse-transposes-f32
     fuse-transposes-f64
     fuse-random-histograms
+    fuse-elementwise-binary-f32
+    fuse-elementwise-binary-f64
+    fuse-elementwise-binary-i32
+    fuse-elementwise-binary-i64
+    fuse-elementwise-binary-u32
+    fuse-elementwise-binary-u64
+    fuse-elementwise-binary-u8
+    fuse-elementwise-unary-f32
+    fuse-elementwise-unary-f64
+    fuse-elementwise-unary-i32
+    fuse-elementwise-unary-i64
+    fuse-elementwise-unary-u32
+    fuse-elementwise-unary-u64
+    fuse-elementwise-unary-u8
+    fuse-elementwise-scalar-f32
+    fuse-elementwise-scalar-f64
+    fuse-elementwise-scalar-i32
+    fuse-elementwise-scalar-i64
+    fuse-elementwise-scalar-u32
+    fuse-elementwise-scalar-u64
+    fuse-elementwise-scalar-u8
     fuse-linear
     ");
 }
