@@ -1,6 +1,6 @@
 """The tutorial's three big computations and the part-two workloads with Dask, one per process (for its peak RSS).
 
-Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul [--small]
+Usage: python arrays.py fancy|cosmean|histogram|fancy-random|cosmean-random|hypot-npy|doubling|rechunk|matmul [--small]
 Prints one JSON line: workload, best-of-3 seconds, peak resident bytes (ru_maxrss).
 Mirrors collections/array/benches/tutorial.rs.
 """
@@ -44,6 +44,30 @@ def main():
             x = da.random.default_rng(0).random((m, m), chunks=(m, m // 200))
             r = x.rechunk((m // 200, m)).sum().compute()
             assert abs(r / (m * m) - 0.5) < 0.01
+        elif workload == "hypot-npy":
+            import os
+            import shutil
+            import tempfile
+            import numpy as np
+            m = 2000 if small else 20_000
+            x = da.random.default_rng(0).random((m, m), chunks=(1000, 1000))
+            y = da.random.default_rng(1).random((m, m), chunks=(1000, 1000))
+            h = da.sqrt(x**2 + y**2)
+            d = tempfile.mkdtemp(prefix="dask-bench-npy-")
+            try:
+                out = np.lib.format.open_memmap(os.path.join(d, "h.npy"), mode="w+", dtype="f8", shape=(m, m))
+                da.store(h, out)
+                out.flush()
+                del out
+            finally:
+                shutil.rmtree(d)
+        elif workload == "doubling":
+            m = 2000 if small else 20_000
+            y = da.random.default_rng(0).random((m, m), chunks=(1000, 1000))
+            for _ in range(40):
+                y = y + y
+            r = y.sum().compute()
+            assert abs(r / (m * m) / 2**40 - 0.5) < 0.01
         elif workload == "cosmean":
             x = da.ones((rows, 4000), chunks=(1000, 1000))
             r = (da.cos(x) ** 2).mean(axis=0).compute()

@@ -469,6 +469,8 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         "histogram",
         "fancy-random",
         "cosmean-random",
+        "hypot-npy",
+        "doubling",
         "matmul",
         "rechunk",
         "zarr",

@@ -19,7 +19,7 @@ fn main() {
     let small = args.iter().any(|a| a == "--small");
     let Some(workload) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
         eprintln!(
-            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|rechunk|matmul|zarr|optimize|blocks [--small]"
+            "usage: tutorial fancy|cosmean|histogram|fancy-random|cosmean-random|hypot-npy|doubling|rechunk|matmul|zarr|optimize|blocks [--small]"
         );
         std::process::exit(2);
     };
@@ -66,6 +66,48 @@ fn main() {
                 // Each entry sums 1000 products of uniforms: about 250.
                 let mean = r.iter().next().copied().unwrap_or(0.0) / (n * n) as f64;
                 assert!((mean - 250.0).abs() < 5.0, "{mean}");
+            }
+            "hypot-npy" => {
+                // sqrt(x**2 + y**2) over two 20000² uniform arrays in 1000² blocks, written to
+                // one .npy file (3.2 GB): an elementwise expression that is stored, not reduced.
+                let n = if small { 2000 } else { 20_000 };
+                let g = Generator::new(0);
+                let x = g
+                    .uniform(0.0, 1.0, &[n, n], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let y = Generator::new(1)
+                    .uniform(0.0, 1.0, &[n, n], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let h = (x.powi(2) + y.powi(2)).sqrt();
+                let dir =
+                    std::env::temp_dir().join(format!("rask-bench-npy-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+                let path = dir.join("h.npy");
+                let written = h
+                    .to_npy(&path)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .compute_on(&s, &[])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                assert_eq!(written as usize, (n / 1000) * (n / 1000));
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                assert!(len >= (n * n * 8) as u64);
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            "doubling" => {
+                // y = y + y, 40 times, summed, over 20000² uniform numbers in 1000² blocks.
+                let n = if small { 2000 } else { 20_000 };
+                let x = Generator::new(0)
+                    .uniform(0.0, 1.0, &[n, n], [1000, 1000])
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let mut y = x.clone();
+                for _ in 0..40 {
+                    y = &y + &y;
+                }
+                let m = y.sum(Reduction::all()).unwrap_or_else(|e| panic!("{e}"));
+                let r = m.compute_on(&s, &[]).unwrap_or_else(|e| panic!("{e}"));
+                let mean = r.iter().next().copied().unwrap_or(0.0) / (n * n) as f64 / 2f64.powi(40);
+                assert!((mean - 0.5).abs() < 0.01, "{mean}");
             }
             "zarr" => {
                 // An 8 GB array (1e9 f64) written to zarr and read back, in 80 MB blocks.

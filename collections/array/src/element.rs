@@ -78,6 +78,17 @@ pub trait Element:
     fn from_f64(v: f64) -> Self;
     /// Its little-endian bytes appended to `out`.
     fn put(self, out: &mut Vec<u8>);
+    /// The little-endian bytes of `values` written into `out` (exactly as long: `itemsize`
+    /// bytes per value). One copy on a little-endian machine.
+    fn put_slice(values: &[Self], out: &mut [u8]) {
+        let size = Self::DTYPE.itemsize();
+        let mut one = Vec::with_capacity(size);
+        for (v, o) in values.iter().zip(out.chunks_exact_mut(size)) {
+            one.clear();
+            v.put(&mut one);
+            o.copy_from_slice(&one);
+        }
+    }
     /// From little-endian bytes of length `DTYPE.itemsize()`.
     fn get(bytes: &[u8]) -> Self;
     /// As a wide integer, when it is one (`None` for floats).
@@ -146,6 +157,15 @@ macro_rules! number {
             }
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn put_slice(values: &[Self], out: &mut [u8]) {
+                if cfg!(target_endian = "little") {
+                    out.copy_from_slice(bytemuck::cast_slice(values));
+                } else {
+                    for (v, o) in values.iter().zip(out.chunks_exact_mut(size_of::<$t>())) {
+                        o.copy_from_slice(&v.to_le_bytes());
+                    }
+                }
             }
             fn get(bytes: &[u8]) -> Self {
                 let mut b = [0u8; size_of::<$t>()];

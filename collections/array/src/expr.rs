@@ -98,9 +98,28 @@ enum Src<'a, T> {
     Out,
 }
 
-/// `out = op(a, b)` elementwise, one loop per op and case so that each vectorizes.
+/// `out = op(a, b)` elementwise, one loop per op and case so that each vectorizes — for the
+/// CPU's vector level (AVX-512 or AVX2 where there is one, not only the target's baseline).
 fn apply_bin<T: Numeric>(op: BinOp, out: &mut [T], a: Src<'_, T>, b: Src<'_, T>) {
-    crate::elementwise::with_binop!(T, op, |f| apply_bin_with(f, out, a, b))
+    rask_math::vectorized(ApplyBin { op, out, a, b })
+}
+
+/// [`apply_bin`]'s loops, compiled for each vector level.
+struct ApplyBin<'o, 's, T> {
+    op: BinOp,
+    out: &'o mut [T],
+    a: Src<'s, T>,
+    b: Src<'s, T>,
+}
+
+impl<T: Numeric> rask_math::Vectorized for ApplyBin<'_, '_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const FMA: bool>(self) {
+        let ApplyBin { op, out, a, b } = self;
+        crate::elementwise::with_binop!(T, op, |f| apply_bin_with(f, out, a, b))
+    }
 }
 
 #[inline(always)]

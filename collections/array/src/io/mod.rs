@@ -176,6 +176,16 @@ impl Collection for Stored {
             })
     }
 
+    /// The array passes, as for the array written: an elementwise expression that is stored
+    /// is fused and made tile by tile like one that is returned.
+    fn optimized_graph(&self) -> Result<Graph, ComputeError> {
+        Ok(rask_graph::optimize::optimize(
+            "array",
+            &self.graph,
+            &self.output_keys(),
+        )?)
+    }
+
     /// The partial output of a write that did not finish is removed (the target is left as
     /// it was).
     fn on_failure(&self, _error: &ComputeError) {
