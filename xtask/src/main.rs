@@ -529,6 +529,16 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         };
         println!("{w:<15} {rs:>9.3} {rm:>10.0} {ds:>9} {dm:>10} {sp:>8}");
     }
+    // The product's rate beside the block kernel's own on large products.
+    if let Some(m) = workloads.iter().position(|w| *w == "matmul") {
+        let f = |k: &str| rask[m][k].as_f64().unwrap_or(0.0);
+        println!(
+            "x @ x.T: {:.1} GFLOP/s, {:.0}% of the {:.1} GFLOP/s the block kernel reaches on large products (one per core)",
+            f("gflops"),
+            100.0 * f("gflops") / f("gemm_gflops").max(1e-9),
+            f("gemm_gflops")
+        );
+    }
     // Building, optimizing and computing n one-element blocks: linear in n, or not.
     if let Some(b) = workloads.iter().position(|w| *w == "blocks") {
         let f = |k: &str| rask[b][k].as_f64().unwrap_or(0.0);

@@ -182,10 +182,54 @@ fn main() {
         return;
     }
     let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
+    if workload == "matmul" {
+        // The rate of the whole product, and of the same kernel on large products alone.
+        let n = if small { 2000 } else { 20_000 };
+        let gflops = 2.0 * (n * n) as f64 * 1000.0 / best / 1e9;
+        // The workload's own peak, before the reference's matrices.
+        let rss = rask_testing::bench::peak_rss_of("self");
+        let gemm = gemm_rate(if small { 1000 } else { 4000 });
+        println!(
+            "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"gflops\": {gflops:.1}, \"gemm_gflops\": {gemm:.1}, \"peak_rss_bytes\": {rss}}}"
+        );
+        return;
+    }
     println!(
         "{{\"workload\": \"{workload}\", \"seconds\": {best:.4}, \"peak_rss_bytes\": {}}}",
         rask_testing::bench::peak_rss_of("self")
     );
+}
+
+/// The GEMM rate (GFLOP/s) the block kernel — faer's, one product per thread, as the
+/// blocks' tasks run it — reaches on large products: one `m`³ product per core at once, best
+/// of 3.
+fn gemm_rate(m: usize) -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let a: Vec<f64> = (0..m * m).map(|i| (i % 1009) as f64 / 1009.0).collect();
+    let once = || {
+        let t = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..cores {
+                scope.spawn(|| {
+                    let mut out = vec![0.0f64; m * m];
+                    let fa = faer::MatRef::from_row_major_slice(&a, m, m);
+                    let fo = faer::MatMut::from_row_major_slice_mut(&mut out, m, m);
+                    faer::linalg::matmul::matmul(
+                        fo,
+                        faer::Accum::Replace,
+                        fa,
+                        fa,
+                        1.0,
+                        faer::Par::Seq,
+                    );
+                    std::hint::black_box(&out);
+                });
+            }
+        });
+        t.elapsed().as_secs_f64()
+    };
+    let best = (0..3).map(|_| once()).fold(f64::INFINITY, f64::min);
+    cores as f64 * 2.0 * (m as f64).powi(3) / best / 1e9
 }
 
 /// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
