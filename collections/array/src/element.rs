@@ -78,6 +78,12 @@ pub trait Element:
     fn from_f64(v: f64) -> Self;
     /// Its little-endian bytes appended to `out`.
     fn put(self, out: &mut Vec<u8>);
+    /// The little-endian bytes of `values` as they lie in memory, when that is what they are
+    /// (numbers on a little-endian machine; not bools).
+    fn le_bytes(values: &[Self]) -> Option<&[u8]> {
+        let _ = values;
+        None
+    }
     /// The little-endian bytes of `values` written into `out` (exactly as long: `itemsize`
     /// bytes per value). One copy on a little-endian machine.
     fn put_slice(values: &[Self], out: &mut [u8]) {
@@ -157,6 +163,9 @@ macro_rules! number {
             }
             fn put(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
+            }
+            fn le_bytes(values: &[Self]) -> Option<&[u8]> {
+                cfg!(target_endian = "little").then(|| bytemuck::cast_slice(values))
             }
             fn put_slice(values: &[Self], out: &mut [u8]) {
                 if cfg!(target_endian = "little") {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::chunk::{Chunk, block_view};
 use crate::element::{Arith, Element};
 use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, broadcast_shapes};
+use crate::random::{DrawnBlock, RandomBlock};
 use crate::reduce::{ReduceBlock, ReduceKind, fold, fold_repeated};
 use crate::slicing::{Keep, SliceBlock, select};
 
@@ -340,21 +341,6 @@ where
     })
 }
 
-/// Refills `lane` with the next lane of every input; false when they are exhausted.
-fn next_lanes<'a, T: 'a, I: Iterator<Item = ArrayView1<'a, T>>>(
-    inputs: &mut [I],
-    lane: &mut Vec<ArrayView1<'a, T>>,
-) -> bool {
-    lane.clear();
-    for it in inputs.iter_mut() {
-        match it.next() {
-            Some(l) => lane.push(l),
-            None => return false,
-        }
-    }
-    true
-}
-
 /// `reduce(expr(inputs))` over `axes` (kept, with length 1), one lane at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(bound = "T: Element")]
@@ -380,53 +366,30 @@ impl<T: Numeric> Op for ExprReduce<T> {
                 "a fused expression needs at least one block",
             ));
         }
-        let views: Vec<ArrayViewD<'_, T>> = args
-            .iter()
-            .zip(self.slices.iter().chain(std::iter::repeat(&None)))
-            .map(|(a, keep)| {
-                let v = block_view::<T>(a)?;
-                match keep {
-                    Some(keep) => select(keep, v),
-                    None => Ok(v),
-                }
-            })
-            .collect::<Result<_, _>>()?;
-        let mut shape: Vec<usize> = Vec::new();
-        for v in &views {
-            shape =
-                broadcast_shapes(&shape, v.shape()).map_err(|e| TaskError::new(e.to_string()))?;
-        }
+        let mut made = Vec::new();
+        let (arrived, shape) = arrive::<T>(&args, &self.slices, None, &mut made)?;
+        let (inputs, shape) = inputs(&arrived, &shape, None)?;
         let ndim = shape.len();
-        let views: Vec<ArrayViewD<'_, T>> = views
-            .iter()
-            .map(|v| {
-                v.broadcast(IxDyn(&shape))
-                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))
-            })
-            .collect::<Result<_, _>>()?;
         let n: usize = shape.iter().product();
         let last = ndim.checked_sub(1);
         let all = self.axes.len() == ndim;
         let keeps_last = last.is_some_and(|l| !self.axes.contains(&l));
         if n == 0 || ndim == 0 || !(all || keeps_last) {
             // Rare shapes: make the block, then reduce it.
-            let block = self.materialize(&views, &shape)?;
+            let block = evaluate(&self.expr, &inputs, &shape)?;
             let r = ReduceBlock::<T>::new(self.kind, self.axes.clone());
             return Ok(Value::new(Chunk(r.apply(&block.view())?)));
         }
         let last = ndim - 1;
         let len = shape[last];
-        let mut lanes: Vec<_> = views
-            .iter()
-            .map(|v| v.lanes(Axis(last)).into_iter())
-            .collect();
-        let mut lane = Vec::with_capacity(lanes.len());
+        let mut lanes = LaneSource::new(&inputs, &shape);
         let kind = self.kind;
-        let mut eval = Evaluator::new(&self.expr, views.len())?;
+        let mut eval = Evaluator::new(&self.expr, inputs.len())?;
         if all {
             let mut acc: Option<T::Acc> = None;
             loop {
-                if !next_lanes(&mut lanes, &mut lane) {
+                let mut lane = LaneViews::new();
+                if !lanes.next(&mut lane)? {
                     break;
                 }
                 eval.lane(&lane, len);
@@ -450,7 +413,8 @@ impl<T: Numeric> Op for ExprReduce<T> {
         let mut idx = vec![0usize; last];
         let mut constant = Vec::new();
         for _ in 0..rows {
-            if !next_lanes(&mut lanes, &mut lane) {
+            let mut lane = LaneViews::new();
+            if !lanes.next(&mut lane)? {
                 break;
             }
             eval.lane(&lane, len);
@@ -495,26 +459,211 @@ impl<T: Numeric> Op for ExprReduce<T> {
     }
 }
 
-impl<T: Numeric> ExprReduce<T> {
-    fn materialize(
-        &self,
-        views: &[ArrayViewD<'_, T>],
-        shape: &[usize],
-    ) -> Result<ArrayD<T>, TaskError> {
-        evaluate(&self.expr, views, shape)
-    }
-}
-
 /// Values per tile when an expression's inputs are contiguous: numexpr's tile, a few pages
 /// per operand, so that every intermediate stays in L1.
 const TILE: usize = 1024;
 
-/// `expr` over `views` (already broadcast to `shape`), made into a block: tile by tile when
-/// every input is contiguous or constant (the common case: blocks of one shape), else lane by
-/// lane along the last axis. Only the result is block-sized.
+/// One input of a fused expression as it runs: a block's view (broadcast to the
+/// expression's shape), or a random block of that shape, drawn tile by tile as it is read.
+enum Input<'a, T: Element> {
+    View(ArrayViewD<'a, T>),
+    Drawn(&'a RandomBlock),
+}
+
+/// A fused task's argument as it arrives: a block's view (sliced as its leaf says), or a
+/// random block drawn where it is read.
+enum Arrived<'a, T: Element> {
+    View(ArrayViewD<'a, T>),
+    Drawn(&'a RandomBlock),
+}
+
+/// A fused task's arguments and the shape of their broadcast: its argument blocks, each sliced
+/// as `slices` says. A random block (a [`DrawnBlock`] argument) of exactly that shape,
+/// unsliced and not cut by `outer`, is drawn where it is read; others are made here, into
+/// `made`. [`inputs`] then broadcasts them and cuts them by `outer`.
+fn arrive<'a, T: Numeric>(
+    args: &'a Args,
+    slices: &[Option<Vec<Keep>>],
+    outer: Option<&[Keep]>,
+    made: &'a mut Vec<ArrayD<T>>,
+) -> Result<(Vec<Arrived<'a, T>>, Vec<usize>), TaskError> {
+    // Its shape comes from its blocks: with none (bytes from elsewhere may say so), there is
+    // nothing to evaluate over.
+    if args.is_empty() {
+        return Err(TaskError::new(
+            "a fused expression needs at least one block",
+        ));
+    }
+    let keeps = || slices.iter().chain(std::iter::repeat(&None));
+    let drawn: Vec<Option<&RandomBlock>> = args
+        .iter()
+        .map(|a| a.get::<DrawnBlock>().ok().map(|d| &d.0))
+        .collect();
+    let mut shape: Vec<usize> = Vec::new();
+    for ((a, d), keep) in args.iter().zip(&drawn).zip(keeps()) {
+        let s = match (d, keep) {
+            (Some(r), None) => r.shape().to_vec(),
+            (Some(r), Some(keep)) => crate::slicing::sliced_shape(keep, r.shape())?,
+            (None, keep) => {
+                let v = block_view::<T>(a)?;
+                match keep {
+                    Some(keep) => select(keep, v)?.shape().to_vec(),
+                    None => v.shape().to_vec(),
+                }
+            }
+        };
+        shape = broadcast_shapes(&shape, &s).map_err(|e| TaskError::new(e.to_string()))?;
+    }
+    // Whether a random block is drawn where it is read.
+    let streams = |r: &RandomBlock, keep: &Option<Vec<Keep>>| {
+        keep.is_none() && outer.is_none() && r.shape() == shape.as_slice()
+    };
+    for (d, keep) in drawn.iter().zip(keeps()) {
+        if let Some(r) = d
+            && !streams(r, keep)
+        {
+            made.push(r.to_array::<T>()?);
+        }
+    }
+    let made: &'a Vec<ArrayD<T>> = made;
+    let mut made_iter = made.iter();
+    let mut arrived = Vec::with_capacity(args.len());
+    for ((a, d), keep) in args.iter().zip(&drawn).zip(keeps()) {
+        if let Some(r) = d
+            && streams(r, keep)
+        {
+            arrived.push(Arrived::Drawn(r));
+            continue;
+        }
+        let v = match d {
+            Some(_) => made_iter
+                .next()
+                .map(|m| m.view())
+                .ok_or_else(|| TaskError::new("a random input was not made"))?,
+            None => block_view::<T>(a)?,
+        };
+        arrived.push(Arrived::View(match keep {
+            Some(keep) => select(keep, v)?,
+            None => v,
+        }));
+    }
+    Ok((arrived, shape))
+}
+
+/// The arguments broadcast to `shape` and cut by `outer`, and the shape that leaves.
+fn inputs<'b, T: Element>(
+    arrived: &'b [Arrived<'_, T>],
+    shape: &[usize],
+    outer: Option<&[Keep]>,
+) -> Result<(Vec<Input<'b, T>>, Vec<usize>), TaskError> {
+    let mut out = Vec::with_capacity(arrived.len());
+    for a in arrived {
+        out.push(match a {
+            Arrived::Drawn(r) => Input::Drawn(r),
+            Arrived::View(v) => {
+                let v = v
+                    .broadcast(IxDyn(shape))
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))?;
+                Input::View(match outer {
+                    Some(outer) => select(outer, v)?,
+                    None => v,
+                })
+            }
+        });
+    }
+    let shape = match outer {
+        Some(outer) => crate::slicing::sliced_shape(outer, shape)?,
+        None => shape.to_vec(),
+    };
+    Ok((out, shape))
+}
+
+/// One lane's views of an expression's inputs (on the stack for up to four inputs: a lane is
+/// a thousand values, its views made afresh each time).
+type LaneViews<'s, T> = smallvec::SmallVec<[ArrayView1<'s, T>; 4]>;
+
+/// The inputs of an expression lane by lane along the last axis of `shape`: views' lanes, and
+/// random blocks' values drawn for each lane (lane `i` of a C-ordered block is its values
+/// `i·len..(i + 1)·len`).
+struct LaneSource<'v, T: Element> {
+    iters: Vec<Option<ndarray::iter::LanesIter<'v, T, IxDyn>>>,
+    /// Scratch: this lane's views of the inputs that are views.
+    got: Vec<Option<ArrayView1<'v, T>>>,
+    drawn: Vec<Option<(&'v RandomBlock, Vec<T>)>>,
+    len: usize,
+    lane: usize,
+    lanes: usize,
+}
+
+impl<'v, T: Element> LaneSource<'v, T> {
+    /// Over `shape`, at least 1-d.
+    fn new(inputs: &'v [Input<'_, T>], shape: &[usize]) -> Self {
+        let last = shape.len().saturating_sub(1);
+        let len = shape.get(last).copied().unwrap_or(1);
+        let n: usize = shape.iter().product();
+        let mut iters = Vec::with_capacity(inputs.len());
+        let mut drawn = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            match input {
+                Input::View(v) => {
+                    iters.push(Some(v.lanes(Axis(last)).into_iter()));
+                    drawn.push(None);
+                }
+                Input::Drawn(r) => {
+                    iters.push(None);
+                    drawn.push(Some((*r, vec![T::default(); len])));
+                }
+            }
+        }
+        Self {
+            got: Vec::with_capacity(iters.len()),
+            iters,
+            drawn,
+            len,
+            lane: 0,
+            lanes: n.checked_div(len).unwrap_or(0),
+        }
+    }
+
+    /// The next lane of every input into `out`; false when they are done.
+    fn next<'s>(&'s mut self, out: &mut LaneViews<'s, T>) -> Result<bool, TaskError> {
+        if self.lane >= self.lanes {
+            return Ok(false);
+        }
+        let got = &mut self.got;
+        got.clear();
+        for (it, d) in self.iters.iter_mut().zip(self.drawn.iter_mut()) {
+            match (it, d) {
+                (Some(it), _) => match it.next() {
+                    Some(l) => got.push(Some(l)),
+                    None => return Ok(false),
+                },
+                (None, Some((r, buf))) => {
+                    r.draw_into(self.lane * self.len, buf)?;
+                    got.push(None);
+                }
+                (None, None) => return Ok(false),
+            }
+        }
+        self.lane += 1;
+        out.clear();
+        for (g, d) in self.got.drain(..).zip(&self.drawn) {
+            out.push(match (g, d) {
+                (Some(l), _) => l,
+                (None, Some((_, buf))) => ArrayView1::from(&buf[..]),
+                (None, None) => return Ok(false),
+            });
+        }
+        Ok(true)
+    }
+}
+
+/// `expr` over `inputs` (as [`inputs`] gives them), made into a block of `shape`: tile by
+/// tile when every input is contiguous, constant or drawn (the common case: blocks of one
+/// shape), else lane by lane along the last axis. Only the result is block-sized.
 fn evaluate<T: Numeric>(
     expr: &Expr<T>,
-    views: &[ArrayViewD<'_, T>],
+    inputs: &[Input<'_, T>],
     shape: &[usize],
 ) -> Result<ArrayD<T>, TaskError> {
     let n: usize = shape.iter().product();
@@ -522,32 +671,52 @@ fn evaluate<T: Numeric>(
         return Ok(ArrayD::default(IxDyn(shape)));
     }
     let mut flat: Vec<T> = crate::chunk::big_vec(n)?;
-    let mut eval = Evaluator::new(expr, views.len())?;
+    let mut eval = Evaluator::new(expr, inputs.len())?;
     let mut push =
         |eval: &Evaluator<'_, T>, lane: &[ArrayView1<'_, T>], len: usize| match eval.result(lane) {
             Src::Const(c) => flat.extend(std::iter::repeat_n(c, len)),
             Src::Slice(values) => flat.extend_from_slice(values),
             Src::Out => unreachable!("a result is a constant or values"),
         };
-    // Contiguous inputs (or constant ones, all strides 0) are read as one run of n values.
-    let runs: Option<Vec<Result<&[T], T>>> = views
+    /// How an input is read as one run of n values.
+    enum Run<'a, T> {
+        Values(&'a [T]),
+        Const(T),
+        Drawn(&'a RandomBlock),
+    }
+    let runs: Option<Vec<Run<'_, T>>> = inputs
         .iter()
-        .map(|v| match v.as_slice() {
-            Some(s) if s.len() == n => Some(Ok(s)),
-            _ if v.strides().iter().all(|s| *s == 0) => v.iter().next().map(|c| Err(*c)),
-            _ => None,
+        .map(|input| match input {
+            Input::Drawn(r) => Some(Run::Drawn(r)),
+            Input::View(v) => match v.as_slice() {
+                Some(s) if s.len() == n => Some(Run::Values(s)),
+                _ if v.strides().iter().all(|s| *s == 0) => v.iter().next().map(|c| Run::Const(*c)),
+                _ => None,
+            },
         })
         .collect();
     if let Some(runs) = runs {
-        let mut lane: Vec<ArrayView1<'_, T>> = Vec::with_capacity(runs.len());
+        let mut bufs: Vec<Vec<T>> = runs
+            .iter()
+            .map(|r| match r {
+                Run::Drawn(_) => vec![T::default(); TILE],
+                _ => Vec::new(),
+            })
+            .collect();
         for start in (0..n).step_by(TILE) {
             let len = TILE.min(n - start);
-            lane.clear();
-            for run in &runs {
+            for (run, buf) in runs.iter().zip(bufs.iter_mut()) {
+                if let Run::Drawn(r) = run {
+                    r.draw_into(start, &mut buf[..len])?;
+                }
+            }
+            let mut lane = LaneViews::new();
+            for (run, buf) in runs.iter().zip(&bufs) {
                 lane.push(match run {
-                    Ok(s) => ArrayView1::from(&s[start..start + len]),
+                    Run::Values(s) => ArrayView1::from(&s[start..start + len]),
+                    Run::Drawn(_) => ArrayView1::from(&buf[..len]),
                     // One value read len times (stride 0).
-                    Err(c) => {
+                    Run::Const(c) => {
                         use ndarray::ShapeBuilder;
                         ArrayView1::from_shape((len,).strides((0,)), std::slice::from_ref(c))
                             .map_err(|e| TaskError::new(e.to_string()))?
@@ -564,18 +733,23 @@ fn evaluate<T: Numeric>(
         } else {
             shape.to_vec()
         };
-        let views: Vec<ArrayViewD<'_, T>> = views
+        let inputs: Vec<Input<'_, T>> = inputs
             .iter()
-            .filter_map(|v| v.broadcast(IxDyn(&shape1)))
-            .collect();
-        let last = shape1.len() - 1;
-        let mut lanes: Vec<_> = views
-            .iter()
-            .map(|v| v.lanes(Axis(last)).into_iter())
-            .collect();
-        let mut lane = Vec::with_capacity(lanes.len());
-        let len = shape1[last];
-        while next_lanes(&mut lanes, &mut lane) {
+            .map(|input| match input {
+                Input::View(v) => v
+                    .broadcast(IxDyn(&shape1))
+                    .map(Input::View)
+                    .ok_or_else(|| TaskError::new("blocks do not broadcast")),
+                Input::Drawn(r) => Ok(Input::Drawn(r)),
+            })
+            .collect::<Result<_, _>>()?;
+        let len = shape1[shape1.len() - 1];
+        let mut lanes = LaneSource::new(&inputs, &shape1);
+        loop {
+            let mut lane = LaneViews::new();
+            if !lanes.next(&mut lane)? {
+                break;
+            }
             eval.lane(&lane, len);
             push(&eval, &lane, len);
         }
@@ -605,45 +779,11 @@ impl<T: Numeric> Op for ExprBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        if args.is_empty() {
-            return Err(TaskError::new(
-                "a fused expression needs at least one block",
-            ));
-        }
-        let views: Vec<ArrayViewD<'_, T>> = args
-            .iter()
-            .zip(self.slices.iter().chain(std::iter::repeat(&None)))
-            .map(|(a, keep)| {
-                let v = block_view::<T>(a)?;
-                match keep {
-                    Some(keep) => select(keep, v),
-                    None => Ok(v),
-                }
-            })
-            .collect::<Result<_, _>>()?;
-        let mut shape: Vec<usize> = Vec::new();
-        for v in &views {
-            shape =
-                broadcast_shapes(&shape, v.shape()).map_err(|e| TaskError::new(e.to_string()))?;
-        }
-        let mut views: Vec<ArrayViewD<'_, T>> = views
-            .iter()
-            .map(|v| {
-                v.broadcast(IxDyn(&shape))
-                    .ok_or_else(|| TaskError::new("blocks do not broadcast"))
-            })
-            .collect::<Result<_, _>>()?;
-        if let Some(outer) = &self.outer {
-            views = views
-                .into_iter()
-                .map(|v| select(outer, v))
-                .collect::<Result<_, _>>()?;
-            shape = views
-                .first()
-                .map(|v| v.shape().to_vec())
-                .unwrap_or_default();
-        }
-        Ok(Value::new(Chunk(evaluate(&self.expr, &views, &shape)?)))
+        let mut made = Vec::new();
+        let outer = self.outer.as_deref();
+        let (arrived, shape) = arrive::<T>(&args, &self.slices, outer, &mut made)?;
+        let (inputs, shape) = inputs(&arrived, &shape, outer)?;
+        Ok(Value::new(Chunk(evaluate(&self.expr, &inputs, &shape)?)))
     }
 }
 
@@ -710,6 +850,8 @@ struct Grower<'a, T: Element> {
     leaf_nodes: Vec<u32>,
     /// The `Input` nodes of the leaves that read a whole block, by key.
     leaf_map: KeyMap<u32>,
+    /// The `Input` nodes of the random blocks drawn where read, by the key they replace.
+    drawn: Vec<(Key, u32)>,
     nodes: Vec<Node<T>>,
     /// Every task taken in so far, by every expression (to be removed from the graph).
     absorbed: Vec<Key>,
@@ -730,6 +872,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
             leaves: Vec::new(),
             leaf_nodes: Vec::new(),
             leaf_map: KeyMap::default(),
+            drawn: Vec::new(),
             nodes: Vec::new(),
             absorbed: Vec::new(),
             names: Vec::new(),
@@ -759,6 +902,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
         self.leaves.clear();
         self.leaf_nodes.clear();
         self.leaf_map.clear();
+        self.drawn.clear();
         self.names.clear();
         // A set once the expression is large; a list searched before that.
         let mut seen_set: Option<KeySet> = None;
@@ -848,8 +992,29 @@ impl<'a, T: Numeric> Grower<'a, T> {
     }
 
     /// The input node reading `arg`. A slice that only this expression reads is taken in: the
-    /// expression reads the sliced block's view, and no copy is made.
+    /// expression reads the sliced block's view, and no copy is made. So is a random block
+    /// that only this expression reads: it is drawn where it is read ([`DrawnBlock`]), and
+    /// never made.
     fn leaf(&mut self, arg: &Arg) -> u32 {
+        if let Arg::Key(k) = arg
+            && (self.fusable)(k)
+            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
+            && let Some(task) = self.graph.get(k)
+            && let Some(r) = downcast_op::<RandomBlock>(task.op())
+            && r.draws_f64()
+        {
+            if let Some((_, node)) = self.drawn.iter().find(|(d, _)| d == k) {
+                return *node;
+            }
+            self.absorbed.push(k.clone());
+            self.names.push(task.op().name());
+            let id = self.push(Node::Input(self.leaves.len() as u32));
+            self.leaves
+                .push((Arg::Value(Value::new(DrawnBlock(r.clone()))), None));
+            self.leaf_nodes.push(id);
+            self.drawn.push((k.clone(), id));
+            return id;
+        }
         let mut leaf = (arg.clone(), None);
         if let Arg::Key(k) = arg
             && (self.fusable)(k)
@@ -1014,9 +1179,9 @@ register_fuse_elementwise!(f64, f32, i64, i32, u64, u32, u8);
 
 /// Fuses, for element type `T`, every elementwise expression into one [`ExprBlock`] task per
 /// block: its root (an elementwise task no other expression takes in) keeps its key, and the
-/// fusable tasks under it (read once, not kept) go. A slice of an expression read by nothing
-/// else is pushed down into it. Expressions of a single operation on whole blocks are left as
-/// they are (their op already works in place).
+/// fusable tasks under it (read once, not kept) go, random blocks among them (drawn where
+/// read). A slice of an expression read by nothing else is pushed down into it. A single
+/// operation on whole blocks made elsewhere is left as it is (its op already works in place).
 pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
     let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
@@ -1089,7 +1254,7 @@ pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Grap
             .filter(|n| matches!(n, Node::Bin(..) | Node::Un(..)))
             .count();
         let sliced = outer.is_some() || g.leaves.iter().any(|(_, s)| s.is_some());
-        if ops < 2 && !sliced {
+        if ops < 2 && !sliced && g.drawn.is_empty() {
             // Left as it is: nothing taken in after all.
             g.absorbed.truncate(before);
             continue;

@@ -55,7 +55,58 @@ pub struct RandomBlock {
 /// How many values a streamed draw hands over at a time: small enough to stay in L1.
 const BATCH: usize = 1024;
 
+/// A random block drawn where it is read: an input of a fused expression that draws each
+/// tile's or lane's values as it needs them (the streams are counter-based: value `i` of a
+/// block is the same whoever draws it), so the block itself is never made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DrawnBlock(pub(crate) RandomBlock);
+
+impl rask_graph::Datum for DrawnBlock {}
+
+rask_graph::register_value!(DrawnBlock, "rask.array.drawn-block");
+
 impl RandomBlock {
+    /// The block's shape.
+    pub(crate) fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Values `start..start + out.len()` of the block (in C order), as `T`.
+    pub(crate) fn draw_into<T: Element>(
+        &self,
+        start: usize,
+        out: &mut [T],
+    ) -> Result<(), TaskError> {
+        let (stream, draw) = self.f64_draw()?;
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>() {
+            // SAFETY: T is f64 (checked just above): the same slice, by its own type.
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<f64>(), out.len())
+            };
+            stream.fill(draw, start as u64, out);
+            return Ok(());
+        }
+        let mut buf = [0.0f64; BATCH];
+        for (i, chunk) in out.chunks_mut(BATCH).enumerate() {
+            let b = &mut buf[..chunk.len()];
+            stream.fill(draw, (start + i * BATCH) as u64, b);
+            chunk
+                .iter_mut()
+                .zip(b.iter())
+                .for_each(|(o, v)| *o = T::from_f64(*v));
+        }
+        Ok(())
+    }
+
+    /// The whole block, as `T`.
+    pub(crate) fn to_array<T: Element>(&self) -> Result<ArrayD<T>, TaskError> {
+        let n: usize = self.shape.iter().product();
+        let mut v: Vec<T> = crate::chunk::big_vec(n)?;
+        v.resize(n, T::default());
+        self.draw_into(0, &mut v)?;
+        ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| TaskError::new(e.to_string()))
+    }
+
     /// Whether the block holds `f64` values (normal or uniform draws).
     pub(crate) fn draws_f64(&self) -> bool {
         !matches!(self.draw, Draw::Integers { .. })

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use ndarray::IxDyn;
 use ndarray::{SliceInfo, SliceInfoElem};
 use rask_graph::tokenize::{Tokenizer, key_name};
 use rask_graph::{Arg, Args, Layer, Op, Task, TaskError, Value};
@@ -110,6 +111,19 @@ fn info(
         )));
     }
     SliceInfo::try_from(elems).map_err(|e| TaskError::new(e.to_string()))
+}
+
+/// The shape of the part of a block of `shape` that `keep` selects (an error if it does not
+/// fit).
+pub(crate) fn sliced_shape(keep: &[Keep], shape: &[usize]) -> Result<Vec<usize>, TaskError> {
+    // A view of nothing but the shape: zero strides over one element.
+    let one = [0u8];
+    let v = ndarray::ArrayViewD::from_shape(
+        ndarray::ShapeBuilder::strides(IxDyn(shape), IxDyn(&vec![0; shape.len()])),
+        &one,
+    )
+    .map_err(|e| TaskError::new(e.to_string()))?;
+    Ok(select(keep, v)?.shape().to_vec())
 }
 
 /// The part of a block view that `keep` selects, as a view: no copy.

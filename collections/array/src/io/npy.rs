@@ -418,6 +418,12 @@ impl<T: Element> Op for NpyWrite<T> {
             Box::new(block.lanes(ndarray::Axis(ndim - 1)).into_iter())
         };
         for (lane, flat) in lanes.zip(&starts) {
+            let at = (self.offset + flat * size) as u64;
+            // Numbers in memory are already the file's bytes: written from where they lie.
+            if let Some(b) = lane.as_slice().and_then(T::le_bytes) {
+                file.write_all_at(b, at).map_err(|e| cannot(&e))?;
+                continue;
+            }
             match lane.as_slice() {
                 Some(values) => T::put_slice(values, &mut bytes),
                 None => {
@@ -426,8 +432,7 @@ impl<T: Element> Op for NpyWrite<T> {
                     T::put_slice(&tmp, &mut bytes);
                 }
             }
-            file.write_all_at(&bytes, (self.offset + flat * size) as u64)
-                .map_err(|e| cannot(&e))?;
+            file.write_all_at(&bytes, at).map_err(|e| cannot(&e))?;
         }
         Ok(Value::new(1u64))
     }

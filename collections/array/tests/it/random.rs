@@ -279,3 +279,67 @@ fn histogram_ranges_at_the_float_limits() {
     );
     assert!(x.histogram(10, (0.0, 1e-320)).is_err());
 }
+
+/// Random blocks read only by an elementwise expression are drawn where they are read (tile
+/// by tile or lane by lane, never made whole): the same numbers as the blocks made first —
+/// for stored and reduced expressions, with other inputs broadcast or reversed (which draw
+/// lane by lane, or make the block when its shape differs), on both local schedulers.
+#[test]
+fn random_blocks_drawn_where_read_give_the_blocks_numbers() {
+    let g = Generator::new(9);
+    let x = g.uniform(-1.0, 1.0, &[37, 23], [10, 7]).unwrap();
+    let z = g.standard_normal(&[37, 23], [10, 7]).unwrap();
+    let (a, c) = (
+        x.compute_on(&SyncScheduler, &[]).unwrap(),
+        z.compute_on(&SyncScheduler, &[]).unwrap(),
+    );
+    let row = ndarray::Array::from_shape_fn((1, 23), |(_, j)| j as f64 - 11.0).into_dyn();
+    let r = Array::from_array(&row, [1, 7]).unwrap();
+    let rev = Array::from_array(&a, [10, 7])
+        .unwrap()
+        .slice(ndarray::s![..;-1, ..])
+        .unwrap();
+    let a_rev = a.slice(ndarray::s![..;-1, ..]).to_owned();
+    let same = |got: &ndarray::ArrayD<f64>, want: &ndarray::ArrayD<f64>| {
+        assert_eq!(got.shape(), want.shape());
+        assert!(
+            got.iter()
+                .zip(want.iter())
+                .all(|(g, w)| (g - w).abs() <= 1e-12 * w.abs().max(1.0)),
+            "{got} vs {want}"
+        );
+    };
+    // (expression, what it gives, whether every random block is drawn where read: not the
+    // last, whose reversed operand has other block boundaries, so x is rechunked first).
+    let cases: Vec<(Array<f64>, ndarray::ArrayD<f64>, bool)> = vec![
+        (
+            (&x * &z).abs().sqrt(),
+            (&a * &c).mapv(|v| v.abs().sqrt()),
+            true,
+        ),
+        (x.cos(), a.mapv(f64::cos), true),
+        (&(&x * &r) + &z, &(&a * &row) + &c, true),
+        (&x * &rev, &a * &a_rev, false),
+    ];
+    for (expr, want, drawn) in &cases {
+        let g = expr.optimized_graph().unwrap();
+        assert!(
+            !drawn
+                || g.iter()
+                    .all(|(_, t)| t.op().name() != "uniform" && t.op().name() != "normal"),
+            "a random block is still made: {:?}",
+            g.iter()
+                .map(|(_, t)| t.op().name().to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+        );
+        for s in schedulers() {
+            same(&expr.compute_on(&*s, &[]).unwrap(), want);
+            let sum = expr
+                .sum(Reduction::axis(1))
+                .unwrap()
+                .compute_on(&*s, &[])
+                .unwrap();
+            same(&sum, &want.sum_axis(ndarray::Axis(1)).into_dyn());
+        }
+    }
+}
