@@ -269,6 +269,100 @@ pub(crate) fn log<const F: bool>(x: f64) -> f64 {
     dk * LN2_HI - ((hfsq - fma::<F>(s, hfsq + r, dk * LN2_LO)) - f)
 }
 
+/// `a + b` exactly, as `(sum, error)` (Knuth's two-sum).
+#[inline(always)]
+fn two_sum(a: f64, b: f64) -> (f64, f64) {
+    let s = a + b;
+    let bb = s - a;
+    (s, (a - (s - bb)) + (b - bb))
+}
+
+/// `a · b` exactly, as `(product, error)`: one fused multiply-add, or Dekker's split without
+/// one (for |a|, |b| < 2^996).
+#[inline(always)]
+fn two_prod<const F: bool>(a: f64, b: f64) -> (f64, f64) {
+    let p = a * b;
+    if F {
+        (p, a.mul_add(b, -p))
+    } else {
+        let split = |v: f64| {
+            let c = 134_217_729.0 * v; // 2^27 + 1
+            let h = c - (c - v);
+            (h, v - h)
+        };
+        let ((ah, al), (bh, bl)) = (split(a), split(b));
+        (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
+    }
+}
+
+/// ln(x) as a double-double `(hi, lo)`, good to about 2^-62 of the result, for normal
+/// positive finite `x`: fdlibm's reduction and series in `s = f / (2 + f)`, with `s` itself
+/// carried as a double-double.
+#[inline(always)]
+fn log_dd<const F: bool>(x: f64) -> (f64, f64) {
+    const LG: [f64; 7] = [
+        f64::from_bits(0x3fe5_5555_5555_5593),
+        f64::from_bits(0x3fd9_9999_9997_fa04),
+        f64::from_bits(0x3fd2_4924_9422_9359),
+        f64::from_bits(0x3fcc_71c5_1d8e_78af),
+        f64::from_bits(0x3fc7_4664_96cb_03de),
+        f64::from_bits(0x3fc3_9a09_d078_c69f),
+        f64::from_bits(0x3fc2_f112_df3e_5244),
+    ];
+    let bits = x.to_bits();
+    let tmp = bits.wrapping_sub(0x3fe6_a09e_667f_3bcd);
+    let k = (tmp as i64) >> 52;
+    let m = f64::from_bits(bits.wrapping_sub(tmp & (0xfff << 52)));
+    let f = m - 1.0;
+    // 2 + f exactly, as d_hi + d_lo; then s = f / (2 + f) as s_hi + s_lo.
+    let d_hi = 2.0 + f;
+    let d_lo = f - (d_hi - 2.0);
+    let s_hi = f / d_hi;
+    let (p, pe) = two_prod::<F>(s_hi, d_hi);
+    let s_lo = (((f - p) - pe) - s_hi * d_lo) / d_hi;
+    // ln(1 + f) = 2·atanh(s) = 2s + s·R(s²), R fdlibm's minimax series. s² and R's first
+    // term (two thirds of it) are carried exactly: their roundings alone were 2^-58.5 of the
+    // result, which p·ln x makes several units of x^p.
+    let (z, z_lo) = two_prod::<F>(s_hi, s_hi);
+    let z_lo = fma::<F>(2.0 * s_hi, s_lo, z_lo);
+    let mut t = LG[6];
+    for c in LG[1..6].iter().rev() {
+        t = fma::<F>(t, z, *c);
+    }
+    let (lead, lead_lo) = two_prod::<F>(LG[0], z);
+    let r_lo = fma::<F>(LG[0], z_lo, lead_lo) + z * z * t;
+    // s·R = s_hi·lead + (s_hi·r_lo + s_lo·lead), beside 2·s_lo.
+    let lo = fma::<F>(
+        s_hi,
+        lead,
+        fma::<F>(s_hi, r_lo, fma::<F>(s_lo, lead, 2.0 * s_lo)),
+    );
+    // Plus k·ln 2 (k·LN2_HI exact).
+    let dk = i2f(k);
+    let (h, e) = two_sum(dk * LN2_HI, 2.0 * s_hi);
+    let lo = e + fma::<F>(dk, LN2_LO, lo);
+    let hi = h + lo;
+    (hi, lo - (hi - h))
+}
+
+/// x^p for normal positive finite `x` (the caller leaves other lanes to libm): e^(p·ln x)
+/// with ln x as a double-double, so that the product's error stays below a unit of the result
+/// however large it is.
+#[inline(always)]
+pub(crate) fn pow<const F: bool>(x: f64, p: f64) -> f64 {
+    let (l_hi, l_lo) = log_dd::<F>(x);
+    let (y_hi, y_lo) = two_prod::<F>(p, l_hi);
+    let y_lo = fma::<F>(p, l_lo, y_lo);
+    let e = exp::<F>(y_hi);
+    // An infinite result stays so whatever the low part says (∞ · y_lo + ∞ may be NaN), and a
+    // low part that is not finite (Dekker's split of a huge p) is no correction.
+    if e < f64::INFINITY && y_lo.is_finite() {
+        fma::<F>(e, y_lo, e)
+    } else {
+        e
+    }
+}
+
 /// The functions' elementwise kernels, and which lanes they leave to libm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Kernel {
@@ -278,6 +372,7 @@ pub(crate) enum Kernel {
     Exp,
     Log,
     Tanh,
+    Pow,
 }
 
 impl Kernel {
@@ -287,7 +382,7 @@ impl Kernel {
         match self {
             // NaN is outside both ranges.
             Kernel::Sin | Kernel::Cos | Kernel::Tan => !(-TRIG_LIMIT..=TRIG_LIMIT).contains(&x),
-            Kernel::Log => !(f64::MIN_POSITIVE..f64::INFINITY).contains(&x),
+            Kernel::Log | Kernel::Pow => !(f64::MIN_POSITIVE..f64::INFINITY).contains(&x),
             // ±∞ and NaN come out right from the vector path.
             Kernel::Exp | Kernel::Tanh => false,
         }

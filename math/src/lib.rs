@@ -356,6 +356,130 @@ pub fn map_in_place_at<T: Real>(level: Level, f: Func, values: &mut [T]) -> Resu
     Ok(())
 }
 
+/// The largest distance, in units in the last place, between an `f64` result of [`pow`] and
+/// the platform libm's `powf`, on any level (held by `tests/accuracy.rs`).
+pub const POW_MAX_ULP: u32 = 3;
+
+/// `dst[i] = src[i]^p` on the [`level`] this process uses: NumPy's `x ** p` for a float `p`.
+/// Negative, zero, subnormal, infinite and NaN `x`, and a `p` that is 0 or not finite, get
+/// libm's answers exactly; the rest is within [`POW_MAX_ULP`].
+///
+/// ```
+/// let mut out = [0.0f64; 3];
+/// rask_math::pow(0.5, &[4.0, 9.0, -1.0], &mut out).unwrap();
+/// assert_eq!(out[..2], [2.0, 3.0]);
+/// assert!(out[2].is_nan());
+/// ```
+pub fn pow<T: Real>(p: f64, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
+    pow_at(level(), p, src, dst)
+}
+
+/// [`pow`] on a chosen level (an error if this CPU cannot run it).
+///
+/// ```
+/// use rask_math::{Level, pow_at};
+/// for level in Level::supported() {
+///     let mut y = [0.0f64; 2];
+///     pow_at(level, 3.0, &[2.0, 10.0], &mut y).unwrap();
+///     assert_eq!(y, [8.0, 1000.0]);
+/// }
+/// ```
+pub fn pow_at<T: Real>(level: Level, p: f64, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
+    if src.len() != dst.len() {
+        return Err(MathError::Lengths {
+            src: src.len(),
+            dst: dst.len(),
+        });
+    }
+    if !level.is_supported() {
+        return Err(MathError::Unsupported(level));
+    }
+    // SAFETY: the level's instructions are on this CPU (checked just above).
+    unsafe { dispatch_pow(level, p, src, dst) };
+    Ok(())
+}
+
+/// `values[i] = values[i]^p` on the [`level`] this process uses (see [`pow`]).
+///
+/// ```
+/// let mut v = vec![2.0f32, 3.0];
+/// rask_math::pow_in_place(2.0, &mut v);
+/// assert_eq!(v, [4.0, 9.0]);
+/// ```
+pub fn pow_in_place<T: Real>(p: f64, values: &mut [T]) {
+    let level = level();
+    let mut tmp = [T::narrow(0.0); TILE];
+    for tile in values.chunks_mut(TILE) {
+        let out = &mut tmp[..tile.len()];
+        // SAFETY: level() is a level this CPU supports.
+        unsafe { dispatch_pow(level, p, tile, out) };
+        tile.copy_from_slice(out);
+    }
+}
+
+/// # Safety
+/// The CPU must support `level`.
+unsafe fn dispatch_pow<T: Real>(level: Level, p: f64, src: &[T], dst: &mut [T]) {
+    if level == Level::Libm || p == 0.0 || !p.is_finite() {
+        src.iter()
+            .zip(dst.iter_mut())
+            .for_each(|(x, y)| *y = T::narrow(x.wide().powf(p)));
+        return;
+    }
+    // SAFETY: the caller checked the CPU.
+    unsafe { tier::run(level, PowMap { p, src, dst }) }
+}
+
+/// `dst = src^p`, as a [`tier::Job`].
+struct PowMap<'a, T> {
+    p: f64,
+    src: &'a [T],
+    dst: &'a mut [T],
+}
+
+impl<T: Real> tier::Job for PowMap<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<const F: bool>(self) {
+        let PowMap { p, src, dst } = self;
+        let libm = |x: f64| x.powf(p);
+        // Exponents whose power is one correctly rounded operation: libm's answer exactly
+        // (`x ** 0.5` is `sqrt(x)`, as NumPy users expect of a perfect square).
+        match p {
+            0.5 => tiles(Kernel::Pow, |x: f64| x.sqrt(), libm, src, dst),
+            1.0 => tiles(Kernel::Pow, |x: f64| x, libm, src, dst),
+            2.0 => tiles(Kernel::Pow, |x: f64| x * x, libm, src, dst),
+            -1.0 => tiles(Kernel::Pow, |x: f64| 1.0 / x, libm, src, dst),
+            _ => tiles(Kernel::Pow, PowKernel::<F>(p), libm, src, dst),
+        }
+    }
+}
+
+/// The pow kernel with its exponent (a type with an `#[inline(always)]` call, not a
+/// closure, so that it is inlined into each level's loop).
+#[derive(Clone, Copy)]
+struct PowKernel<const F: bool>(f64);
+
+impl<const F: bool> Lanewise for PowKernel<F> {
+    #[inline(always)]
+    fn at(self, x: f64) -> f64 {
+        kernels::pow::<F>(x, self.0)
+    }
+}
+
+/// A function of one lane, inlined into the vector loop.
+trait Lanewise: Copy {
+    fn at(self, x: f64) -> f64;
+}
+
+impl<G: Fn(f64) -> f64 + Copy> Lanewise for G {
+    #[inline(always)]
+    fn at(self, x: f64) -> f64 {
+        self(x)
+    }
+}
+
 /// Values per tile: the vector loop runs over a tile, then the lanes libm must redo.
 const TILE: usize = 512;
 
@@ -386,12 +510,12 @@ impl<T: Real> tier::Job for Map<'_, T> {
     fn run<const F: bool>(self) {
         let Map { f, src, dst } = self;
         match f {
-            Func::Sin => tiles(Kernel::Sin, kernels::sin::<F>, src, dst),
-            Func::Cos => tiles(Kernel::Cos, kernels::cos::<F>, src, dst),
-            Func::Tan => tiles(Kernel::Tan, kernels::tan::<F>, src, dst),
-            Func::Exp => tiles(Kernel::Exp, kernels::exp::<F>, src, dst),
-            Func::Log => tiles(Kernel::Log, kernels::log::<F>, src, dst),
-            Func::Tanh => tiles(Kernel::Tanh, kernels::tanh::<F>, src, dst),
+            Func::Sin => tiles(Kernel::Sin, kernels::sin::<F>, |x| f.libm(x), src, dst),
+            Func::Cos => tiles(Kernel::Cos, kernels::cos::<F>, |x| f.libm(x), src, dst),
+            Func::Tan => tiles(Kernel::Tan, kernels::tan::<F>, |x| f.libm(x), src, dst),
+            Func::Exp => tiles(Kernel::Exp, kernels::exp::<F>, |x| f.libm(x), src, dst),
+            Func::Log => tiles(Kernel::Log, kernels::log::<F>, |x| f.libm(x), src, dst),
+            Func::Tanh => tiles(Kernel::Tanh, kernels::tanh::<F>, |x| f.libm(x), src, dst),
             Func::Sqrt => src
                 .iter()
                 .zip(dst.iter_mut())
@@ -402,19 +526,24 @@ impl<T: Real> tier::Job for Map<'_, T> {
 
 /// The vector loop over a tile, then libm for the lanes the kernel flags.
 #[inline(always)]
-fn tiles<T: Real>(k: Kernel, f: impl Fn(f64) -> f64, src: &[T], dst: &mut [T]) {
+fn tiles<T: Real>(
+    k: Kernel,
+    f: impl Lanewise,
+    libm: impl Fn(f64) -> f64,
+    src: &[T],
+    dst: &mut [T],
+) {
     for (s, d) in src.chunks(TILE).zip(dst.chunks_mut(TILE)) {
         let mut redo = false;
         for (x, y) in s.iter().zip(d.iter_mut()) {
             let x = x.wide();
-            *y = T::narrow(f(x));
+            *y = T::narrow(f.at(x));
             redo |= k.fallback(x);
         }
         if redo {
-            let func = k.func();
             for (x, y) in s.iter().zip(d.iter_mut()) {
                 if k.fallback(x.wide()) {
-                    *y = T::narrow(func.libm(x.wide()));
+                    *y = T::narrow(libm(x.wide()));
                 }
             }
         }
@@ -497,18 +626,5 @@ mod tier {
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
     unsafe fn avx512<J: Job>(job: J) -> J::Output {
         job.run::<true>()
-    }
-}
-
-impl Kernel {
-    fn func(self) -> Func {
-        match self {
-            Kernel::Sin => Func::Sin,
-            Kernel::Cos => Func::Cos,
-            Kernel::Tan => Func::Tan,
-            Kernel::Exp => Func::Exp,
-            Kernel::Log => Func::Log,
-            Kernel::Tanh => Func::Tanh,
-        }
     }
 }

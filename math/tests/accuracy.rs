@@ -1,7 +1,7 @@
 //! Every function on every level this CPU runs, against the platform libm: dense sweeps, the
 //! neighbourhoods of the multiples of π/2, and the special values, within `Func::max_ulp`.
 
-use rask_math::{Func, Level, map_at, map_in_place_at};
+use rask_math::{Func, Level, POW_MAX_ULP, map_at, map_in_place_at, pow_at};
 
 /// The distance between two doubles in units in the last place (0 for two NaNs or for
 /// +0 and -0, whose signs are checked apart).
@@ -284,4 +284,73 @@ fn rask_simd_forces_a_level() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// x^p for exponents of every kind (integers, halves, thirds, tiny and large, negative) over
+/// every exponent of x, on every level: within `POW_MAX_ULP` of libm's `powf`, and libm's
+/// answers exactly for the special values and exponents.
+#[test]
+fn pow_is_within_its_ulps_on_every_level() {
+    let mut rng = Rng(0x0bad_cafe);
+    let mut x: Vec<f64> = SPECIALS.to_vec();
+    x.extend((0..100_000).map(|_| f64::from_bits(rng.next() >> 1)));
+    x.extend((0..100_000).map(|_| rng.uniform(0.0, 4.0)));
+    x.extend((0..20_000).map(|_| 1.0 + rng.uniform(-1e-6, 1e-6)));
+    x.extend([
+        -2.0,
+        -0.5,
+        -8.0,
+        2.0f64.powi(-1022),
+        1.5 * 2.0f64.powi(-1074),
+    ]);
+    let exponents = [
+        0.5,
+        -0.5,
+        2.0,
+        3.0,
+        -1.0,
+        0.1,
+        1.0 / 3.0,
+        2.5,
+        10.7,
+        -7.3,
+        100.5,
+        1e-5,
+        0.999,
+        1.0001,
+        300.0,
+        -300.0,
+        1e10,
+        -1e10,
+        1.0,
+        0.0,
+        -0.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for p in exponents {
+        let want: Vec<f64> = x.iter().map(|v| v.powf(p)).collect();
+        for level in Level::supported() {
+            let mut got = vec![0.0; x.len()];
+            pow_at(level, p, &x, &mut got).unwrap();
+            for ((v, w), g) in x.iter().zip(&want).zip(&got) {
+                let d = ulps(*w, *g);
+                assert!(
+                    d <= POW_MAX_ULP as u64 && (*w != 0.0 || w.to_bits() == g.to_bits()),
+                    "{v:e}^{p} on {level}: {g:e}, libm {w:e} ({d} ulps)"
+                );
+            }
+            let x32: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+            let mut g32 = vec![0.0f32; x.len()];
+            pow_at(level, p, &x32, &mut g32).unwrap();
+            for (v, g) in x32.iter().zip(&g32) {
+                let w = (*v as f64).powf(p) as f32;
+                assert!(
+                    ulps32(w, *g) <= 1,
+                    "{v:e}^{p} as f32 on {level}: {g:e}, libm {w:e}"
+                );
+            }
+        }
+    }
 }

@@ -336,6 +336,7 @@ macro_rules! numeric_float {
                 match op.math() {
                     Some(f) => rask_math::map_in_place(f, values),
                     None => match op {
+                        UnaryOp::PowF(p) => rask_math::pow_in_place(p, values),
                         UnaryOp::PowI(2) => values.iter_mut().for_each(|v| *v = *v * *v),
                         op => values.iter_mut().for_each(|v| *v = Self::unary(op, *v)),
                     },
@@ -345,6 +346,7 @@ macro_rules! numeric_float {
                 match op.math() {
                     Some(f) if rask_math::map(f, src, dst).is_ok() => {}
                     _ => match op {
+                        UnaryOp::PowF(p) if rask_math::pow(p, src, dst).is_ok() => {}
                         UnaryOp::PowI(2) => {
                             dst.iter_mut().zip(src).for_each(|(o, v)| *o = *v * *v)
                         }
