@@ -291,6 +291,36 @@ impl<'e, T: Numeric> Evaluator<'e, T> {
     }
 }
 
+/// A lane's sum: sixteen running sums, combined pairwise — NumPy's pairwise summation also
+/// splits the order — so that the adds of a vector do not wait on each other; compiled for
+/// the CPU's vector level (the order, and so the result, is the same on every level).
+struct SumLane<'a, T>(&'a [T]);
+
+impl<T: Element> rask_math::Vectorized for SumLane<'_, T> {
+    type Output = T::Acc;
+
+    #[inline(always)]
+    fn run<const FMA: bool>(self) -> T::Acc {
+        const K: usize = 16;
+        let mut p = [<T::Acc as Element>::zero(); K];
+        let chunks = self.0.chunks_exact(K);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (pi, x) in p.iter_mut().zip(c) {
+                *pi = pi.add(x.acc());
+            }
+        }
+        let mut w = K;
+        while w > 1 {
+            w /= 2;
+            for i in 0..w {
+                p[i] = p[i].add(p[i + w]);
+            }
+        }
+        tail.iter().fold(p[0], |s, x| s.add(x.acc()))
+    }
+}
+
 /// Folds a lane's values into `acc`, the match on the kind hoisted out of the loop.
 fn fold_lane<T: Element>(kind: ReduceKind, acc: Option<T::Acc>, values: &[T]) -> Option<T::Acc> {
     let mut it = values.iter();
@@ -299,21 +329,7 @@ fn fold_lane<T: Element>(kind: ReduceKind, acc: Option<T::Acc>, values: &[T]) ->
         None => it.next()?.acc(),
     };
     match kind {
-        // Four running sums, as NumPy's pairwise summation also splits the order: the loop
-        // vectorizes.
-        ReduceKind::Sum => {
-            let rest = it.as_slice();
-            let mut p = [<T::Acc as Element>::zero(); 4];
-            let chunks = rest.chunks_exact(4);
-            let tail = chunks.remainder();
-            for c in chunks {
-                for (pi, x) in p.iter_mut().zip(c) {
-                    *pi = pi.add(x.acc());
-                }
-            }
-            a = a.add(p[0].add(p[1]).add(p[2].add(p[3])));
-            tail.iter().for_each(|x| a = a.add(x.acc()));
-        }
+        ReduceKind::Sum => a = a.add(rask_math::vectorized(SumLane(it.as_slice()))),
         ReduceKind::Prod => it.for_each(|x| a = a.mul(x.acc())),
         _ => it.for_each(|x| a = fold(kind, a, x.acc())),
     }
