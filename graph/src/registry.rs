@@ -307,6 +307,43 @@ pub static OP_TYPES: [OpType];
 #[linkme::distributed_slice]
 pub static VALUE_TYPES: [ValueType];
 
+/// Memory that collections keep for reuse (rask-array's pool of block buffers), each
+/// registered with [`register_cache!`](crate::register_cache) as a function that gives it all
+/// back and returns the bytes it gave.
+#[linkme::distributed_slice]
+pub static CACHES: [fn() -> usize];
+
+/// Gives back the memory every registered cache keeps, returning the bytes given: what a
+/// scheduler short of memory does before it spills results (a pool of spare buffers would
+/// otherwise keep what spilling frees).
+///
+/// ```
+/// // Nothing kept is nothing given.
+/// let _bytes: usize = rask_graph::registry::release_caches();
+/// ```
+pub fn release_caches() -> usize {
+    CACHES.iter().map(|release| release()).sum()
+}
+
+/// Registers a cache of reusable memory (a `fn() -> usize` that gives it back and returns the
+/// bytes) so that [`release_caches`] empties it.
+///
+/// ```
+/// fn release() -> usize { 0 }
+/// rask_graph::register_cache!(release);
+/// assert!(rask_graph::registry::CACHES.len() >= 1);
+/// ```
+#[macro_export]
+macro_rules! register_cache {
+    ($release:expr) => {
+        const _: () = {
+            #[$crate::__private::linkme::distributed_slice($crate::registry::CACHES)]
+            #[linkme(crate = $crate::__private::linkme)]
+            static CACHE: fn() -> usize = $release;
+        };
+    };
+}
+
 struct Tables<T: 'static> {
     by_name: FxHashMap<&'static str, &'static T>,
     by_type: FxHashMap<TypeId, &'static T>,

@@ -6,7 +6,9 @@
 //! Blocks of at least [`MIN_BYTES`] give their buffer back when their [`Chunk`] is dropped;
 //! [`big_vec`] takes one of the same capacity if there is one. The pool holds at most
 //! [`MAX_BUFFERS`] buffers and [`MAX_BYTES`] bytes (the most recently given first out, while
-//! it is still in cache), so what it keeps beyond a computation's own memory is bounded.
+//! it is still in cache), so what it keeps beyond a computation's own memory is bounded; and it
+//! gives everything back when a scheduler short of memory calls
+//! `rask_graph::registry::release_caches` (a distributed worker does, before it spills).
 //!
 //! [`Chunk`]: crate::chunk::Chunk
 //! [`big_vec`]: crate::chunk::big_vec
@@ -68,6 +70,26 @@ pub(crate) fn take<T: Send + 'static>(capacity: usize) -> Option<Vec<T>> {
     kept.buffer.downcast::<Vec<T>>().ok().map(|b| *b)
 }
 
+/// Gives back every buffer the pool keeps (and, with glibc, the freed memory to the system),
+/// returning their bytes: registered with rask-graph, which a distributed worker short of
+/// memory calls before it spills.
+fn release() -> usize {
+    let kept: Vec<Kept> = POOL
+        .lock()
+        .map(|mut p| p.drain(..).collect())
+        .unwrap_or_default();
+    let bytes = kept.iter().map(|k| k.bytes).sum();
+    drop(kept);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if bytes > 0 {
+        // SAFETY: malloc_trim only returns free heap memory to the system.
+        unsafe { libc::malloc_trim(0) };
+    }
+    bytes
+}
+
+rask_graph::register_cache!(release);
+
 /// The buffers and bytes the pool holds now.
 #[cfg(test)]
 pub(crate) fn held() -> (usize, usize) {
@@ -118,6 +140,10 @@ mod tests {
         // Too big to keep at all.
         give(Vec::<u8>::with_capacity(MAX_BYTES + 1));
         assert!(held().1 <= MAX_BYTES);
-        while take::<u8>(MIN_BYTES).is_some() {}
+        // A scheduler short of memory empties it.
+        let had = held().1;
+        assert!(had > 0);
+        assert!(rask_graph::registry::release_caches() >= had);
+        assert_eq!(held(), (0, 0));
     }
 }

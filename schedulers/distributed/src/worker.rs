@@ -239,7 +239,13 @@ async fn work(options: WorkerOptions) -> Result<(), DistributedError> {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
             loop {
                 tick.tick().await;
-                let rss = crate::memory::rss() as f64;
+                let mut rss = crate::memory::rss() as f64;
+                // Memory kept for reuse (spare block buffers) goes first, before results.
+                if rss > thresholds.spill * limit as f64
+                    && rask_graph::registry::release_caches() > 0
+                {
+                    rss = crate::memory::rss() as f64;
+                }
                 if rss > thresholds.terminate * limit as f64 {
                     eprintln!(
                         "rask worker: {} resident, past {:.0}% of its memory limit ({}): restarting",
