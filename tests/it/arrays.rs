@@ -75,3 +75,35 @@ fn huge_result_from_a_worker_process() {
     assert!((mean - 0.5).abs() < 1e-3, "{mean}");
     assert!(a.iter().all(|v| (0.0..1.0).contains(v)));
 }
+
+/// Fused expressions cross processes: an `ExprBlock` with a slice pushed down, an
+/// `ExprReduce`, and random blocks drawn where read (`DrawnBlock` inputs) run on worker
+/// processes and give the threaded scheduler's numbers.
+#[test]
+fn fused_expressions_and_drawn_random_blocks_run_on_worker_processes() {
+    let g = rask::array::random::Generator::new(11);
+    let x = g.uniform(0.0, 2.0, &[60, 50], [20, 25]).unwrap();
+    let y = g.standard_normal(&[60, 50], [20, 25]).unwrap();
+    let h = (x.powi(2) + y.powi(2)).sqrt().tanh();
+    let sliced = h.slice(rask::array::ndarray::s![..;2, ..;-3]).unwrap();
+    let total = (x.cos() * &y).sum(rask::array::Reduction::axis(0)).unwrap();
+    let threaded = rask::schedulers::ThreadedScheduler::default();
+    let s = processes();
+    assert_eq!(
+        h.compute_with(&s).unwrap(),
+        h.compute_with(&threaded).unwrap()
+    );
+    assert_eq!(
+        sliced.compute_with(&s).unwrap(),
+        sliced.compute_with(&threaded).unwrap()
+    );
+    let (a, b) = (
+        total.compute_with(&s).unwrap(),
+        total.compute_with(&threaded).unwrap(),
+    );
+    assert!(
+        a.iter()
+            .zip(b.iter())
+            .all(|(p, q)| (p - q).abs() <= 1e-12 * q.abs().max(1.0))
+    );
+}
