@@ -250,6 +250,59 @@ pub fn level() -> Level {
     chosen
 }
 
+/// The distance between two doubles in units in the last place: how many doubles lie from
+/// one to the other (0 for two NaNs, and for +0 and -0, whose signs are told apart by
+/// `to_bits`; the most there is for a NaN and a number). What the accuracy bounds
+/// ([`Func::max_ulp`], [`POW_MAX_ULP`]) count.
+///
+/// ```
+/// assert_eq!(rask_math::ulp_distance(1.0, 1.0 + f64::EPSILON), 1);
+/// assert_eq!(rask_math::ulp_distance(-0.0, 0.0), 0);
+/// assert_eq!(rask_math::ulp_distance(f64::NAN, 1.0), u64::MAX);
+/// ```
+pub fn ulp_distance(a: f64, b: f64) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
+    }
+    let ordered = |x: f64| {
+        let b = x.to_bits() as i64;
+        if b < 0 {
+            -(b & i64::MAX) as i128
+        } else {
+            b as i128
+        }
+    };
+    (ordered(a) - ordered(b)).unsigned_abs() as u64
+}
+
+/// [`ulp_distance`] in units of `f32`.
+///
+/// ```
+/// assert_eq!(rask_math::ulp_distance_f32(1.0, 1.0 + f32::EPSILON), 1);
+/// ```
+pub fn ulp_distance_f32(a: f32, b: f32) -> u64 {
+    if a.is_nan() || b.is_nan() {
+        return if a.is_nan() && b.is_nan() {
+            0
+        } else {
+            u64::MAX
+        };
+    }
+    let ordered = |x: f32| {
+        let b = x.to_bits() as i32;
+        if b < 0 {
+            -(b & i32::MAX) as i64
+        } else {
+            b as i64
+        }
+    };
+    (ordered(a) - ordered(b)).unsigned_abs()
+}
+
 /// An element the functions take: `f64`, or `f32` (computed in `f64` and rounded once).
 pub trait Real: Copy + Send + Sync + sealed::Sealed + 'static {
     #[doc(hidden)]
@@ -310,18 +363,7 @@ pub fn map<T: Real>(f: Func, src: &[T], dst: &mut [T]) -> Result<(), MathError> 
 /// }
 /// ```
 pub fn map_at<T: Real>(level: Level, f: Func, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
-    if src.len() != dst.len() {
-        return Err(MathError::Lengths {
-            src: src.len(),
-            dst: dst.len(),
-        });
-    }
-    if !level.is_supported() {
-        return Err(MathError::Unsupported(level));
-    }
-    // SAFETY: the level's instructions are on this CPU (checked just above).
-    unsafe { dispatch(level, f, src, dst) };
-    Ok(())
+    Apply::Func(f).into(level, src, dst)
 }
 
 /// `values[i] = f(values[i])` on the [`level`] this process uses.
@@ -343,17 +385,7 @@ pub fn map_in_place<T: Real>(f: Func, values: &mut [T]) {
 /// assert_eq!(v, [1.0; 5]);
 /// ```
 pub fn map_in_place_at<T: Real>(level: Level, f: Func, values: &mut [T]) -> Result<(), MathError> {
-    if !level.is_supported() {
-        return Err(MathError::Unsupported(level));
-    }
-    let mut tmp = [T::narrow(0.0); TILE];
-    for tile in values.chunks_mut(TILE) {
-        let out = &mut tmp[..tile.len()];
-        // SAFETY: the level's instructions are on this CPU (checked above).
-        unsafe { dispatch(level, f, tile, out) };
-        tile.copy_from_slice(out);
-    }
-    Ok(())
+    Apply::Func(f).in_place(level, values)
 }
 
 /// The largest distance, in units in the last place, between an `f64` result of [`pow`] and
@@ -385,18 +417,7 @@ pub fn pow<T: Real>(p: f64, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
 /// }
 /// ```
 pub fn pow_at<T: Real>(level: Level, p: f64, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
-    if src.len() != dst.len() {
-        return Err(MathError::Lengths {
-            src: src.len(),
-            dst: dst.len(),
-        });
-    }
-    if !level.is_supported() {
-        return Err(MathError::Unsupported(level));
-    }
-    // SAFETY: the level's instructions are on this CPU (checked just above).
-    unsafe { dispatch_pow(level, p, src, dst) };
-    Ok(())
+    Apply::Pow(p).into(level, src, dst)
 }
 
 /// `values[i] = values[i]^p` on the [`level`] this process uses (see [`pow`]).
@@ -407,53 +428,9 @@ pub fn pow_at<T: Real>(level: Level, p: f64, src: &[T], dst: &mut [T]) -> Result
 /// assert_eq!(v, [4.0, 9.0]);
 /// ```
 pub fn pow_in_place<T: Real>(p: f64, values: &mut [T]) {
-    let level = level();
-    let mut tmp = [T::narrow(0.0); TILE];
-    for tile in values.chunks_mut(TILE) {
-        let out = &mut tmp[..tile.len()];
-        // SAFETY: level() is a level this CPU supports.
-        unsafe { dispatch_pow(level, p, tile, out) };
-        tile.copy_from_slice(out);
-    }
-}
-
-/// # Safety
-/// The CPU must support `level`.
-unsafe fn dispatch_pow<T: Real>(level: Level, p: f64, src: &[T], dst: &mut [T]) {
-    if level == Level::Libm || p == 0.0 || !p.is_finite() {
-        src.iter()
-            .zip(dst.iter_mut())
-            .for_each(|(x, y)| *y = T::narrow(x.wide().powf(p)));
-        return;
-    }
-    // SAFETY: the caller checked the CPU.
-    unsafe { tier::run(level, PowMap { p, src, dst }) }
-}
-
-/// `dst = src^p`, as a [`tier::Job`].
-struct PowMap<'a, T> {
-    p: f64,
-    src: &'a [T],
-    dst: &'a mut [T],
-}
-
-impl<T: Real> tier::Job for PowMap<'_, T> {
-    type Output = ();
-
-    #[inline(always)]
-    fn run<const F: bool>(self) {
-        let PowMap { p, src, dst } = self;
-        let libm = |x: f64| x.powf(p);
-        // Exponents whose power is one correctly rounded operation: libm's answer exactly
-        // (`x ** 0.5` is `sqrt(x)`, as NumPy users expect of a perfect square).
-        match p {
-            0.5 => tiles(Kernel::Pow, |x: f64| x.sqrt(), libm, src, dst),
-            1.0 => tiles(Kernel::Pow, |x: f64| x, libm, src, dst),
-            2.0 => tiles(Kernel::Pow, |x: f64| x * x, libm, src, dst),
-            -1.0 => tiles(Kernel::Pow, |x: f64| 1.0 / x, libm, src, dst),
-            _ => tiles(Kernel::Pow, PowKernel::<F>(p), libm, src, dst),
-        }
-    }
+    Apply::Pow(p)
+        .in_place(level(), values)
+        .unwrap_or_else(|_| unreachable!("level() is supported"))
 }
 
 /// The pow kernel with its exponent (a type with an `#[inline(always)]` call, not a
@@ -483,22 +460,85 @@ impl<G: Fn(f64) -> f64 + Copy> Lanewise for G {
 /// Values per tile: the vector loop runs over a tile, then the lanes libm must redo.
 const TILE: usize = 512;
 
-/// # Safety
-/// The CPU must support `level`.
-unsafe fn dispatch<T: Real>(level: Level, f: Func, src: &[T], dst: &mut [T]) {
-    if level == Level::Libm {
-        src.iter()
-            .zip(dst.iter_mut())
-            .for_each(|(x, y)| *y = T::narrow(f.libm(x.wide())));
-        return;
-    }
-    // SAFETY: the caller checked the CPU.
-    unsafe { tier::run(level, Map { f, src, dst }) }
+/// What [`map`] and [`pow`] apply: a function, or a power with its exponent.
+#[derive(Clone, Copy)]
+enum Apply {
+    Func(Func),
+    Pow(f64),
 }
 
-/// `dst = f(src)`, as a [`tier::Job`].
+impl Apply {
+    /// The platform libm's answer for one value.
+    fn libm(self, x: f64) -> f64 {
+        match self {
+            Apply::Func(f) => f.libm(x),
+            Apply::Pow(p) => x.powf(p),
+        }
+    }
+
+    /// `dst[i] = self(src[i])` on `level`, checked.
+    fn into<T: Real>(self, level: Level, src: &[T], dst: &mut [T]) -> Result<(), MathError> {
+        if src.len() != dst.len() {
+            return Err(MathError::Lengths {
+                src: src.len(),
+                dst: dst.len(),
+            });
+        }
+        if !level.is_supported() {
+            return Err(MathError::Unsupported(level));
+        }
+        // SAFETY: the level's instructions are on this CPU (checked just above).
+        unsafe { self.dispatch(level, src, dst) };
+        Ok(())
+    }
+
+    /// `values[i] = self(values[i])` on `level`, checked: a tile at a time through a buffer.
+    fn in_place<T: Real>(self, level: Level, values: &mut [T]) -> Result<(), MathError> {
+        if !level.is_supported() {
+            return Err(MathError::Unsupported(level));
+        }
+        let mut tmp = [T::narrow(0.0); TILE];
+        for tile in values.chunks_mut(TILE) {
+            let out = &mut tmp[..tile.len()];
+            // SAFETY: the level's instructions are on this CPU (checked above).
+            unsafe { self.dispatch(level, tile, out) };
+            tile.copy_from_slice(out);
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    /// The CPU must support `level`.
+    unsafe fn dispatch<T: Real>(self, level: Level, src: &[T], dst: &mut [T]) {
+        // libm itself: the level that asks for it, and powers whose exponent is 0 or not
+        // finite (IEEE's special cases, all libm's).
+        let libm = match self {
+            Apply::Func(_) => level == Level::Libm,
+            Apply::Pow(p) => level == Level::Libm || p == 0.0 || !p.is_finite(),
+        };
+        if libm {
+            src.iter()
+                .zip(dst.iter_mut())
+                .for_each(|(x, y)| *y = T::narrow(self.libm(x.wide())));
+            return;
+        }
+        // SAFETY: the caller checked the CPU.
+        unsafe {
+            tier::run(
+                level,
+                Map {
+                    apply: self,
+                    src,
+                    dst,
+                },
+            )
+        }
+    }
+}
+
+/// `dst = apply(src)`, as a [`tier::Job`].
 struct Map<'a, T> {
-    f: Func,
+    apply: Apply,
     src: &'a [T],
     dst: &'a mut [T],
 }
@@ -508,18 +548,26 @@ impl<T: Real> tier::Job for Map<'_, T> {
 
     #[inline(always)]
     fn run<const F: bool>(self) {
-        let Map { f, src, dst } = self;
-        match f {
-            Func::Sin => tiles(Kernel::Sin, kernels::sin::<F>, |x| f.libm(x), src, dst),
-            Func::Cos => tiles(Kernel::Cos, kernels::cos::<F>, |x| f.libm(x), src, dst),
-            Func::Tan => tiles(Kernel::Tan, kernels::tan::<F>, |x| f.libm(x), src, dst),
-            Func::Exp => tiles(Kernel::Exp, kernels::exp::<F>, |x| f.libm(x), src, dst),
-            Func::Log => tiles(Kernel::Log, kernels::log::<F>, |x| f.libm(x), src, dst),
-            Func::Tanh => tiles(Kernel::Tanh, kernels::tanh::<F>, |x| f.libm(x), src, dst),
-            Func::Sqrt => src
+        let Map { apply, src, dst } = self;
+        let libm = |x| apply.libm(x);
+        match apply {
+            Apply::Func(Func::Sin) => tiles(Kernel::Sin, kernels::sin::<F>, libm, src, dst),
+            Apply::Func(Func::Cos) => tiles(Kernel::Cos, kernels::cos::<F>, libm, src, dst),
+            Apply::Func(Func::Tan) => tiles(Kernel::Tan, kernels::tan::<F>, libm, src, dst),
+            Apply::Func(Func::Exp) => tiles(Kernel::Exp, kernels::exp::<F>, libm, src, dst),
+            Apply::Func(Func::Log) => tiles(Kernel::Log, kernels::log::<F>, libm, src, dst),
+            Apply::Func(Func::Tanh) => tiles(Kernel::Tanh, kernels::tanh::<F>, libm, src, dst),
+            Apply::Func(Func::Sqrt) => src
                 .iter()
                 .zip(dst.iter_mut())
                 .for_each(|(x, y)| *y = T::narrow(x.wide().sqrt())),
+            // Exponents whose power is one correctly rounded operation: libm's answer exactly
+            // (`x ** 0.5` is `sqrt(x)`, as NumPy users expect of a perfect square).
+            Apply::Pow(0.5) => tiles(Kernel::Pow, |x: f64| x.sqrt(), libm, src, dst),
+            Apply::Pow(1.0) => tiles(Kernel::Pow, |x: f64| x, libm, src, dst),
+            Apply::Pow(2.0) => tiles(Kernel::Pow, |x: f64| x * x, libm, src, dst),
+            Apply::Pow(-1.0) => tiles(Kernel::Pow, |x: f64| 1.0 / x, libm, src, dst),
+            Apply::Pow(p) => tiles(Kernel::Pow, PowKernel::<F>(p), libm, src, dst),
         }
     }
 }

@@ -2,46 +2,7 @@
 //! neighbourhoods of the multiples of π/2, and the special values, within `Func::max_ulp`.
 
 use rask_math::{Func, Level, POW_MAX_ULP, map_at, map_in_place_at, pow_at};
-
-/// The distance between two doubles in units in the last place (0 for two NaNs or for
-/// +0 and -0, whose signs are checked apart).
-fn ulps(a: f64, b: f64) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() {
-            0
-        } else {
-            u64::MAX
-        };
-    }
-    let ordered = |x: f64| {
-        let b = x.to_bits() as i64;
-        if b < 0 {
-            -(b & i64::MAX) as i128
-        } else {
-            b as i128
-        }
-    };
-    (ordered(a) - ordered(b)).unsigned_abs() as u64
-}
-
-fn ulps32(a: f32, b: f32) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() {
-            0
-        } else {
-            u64::MAX
-        };
-    }
-    let ordered = |x: f32| {
-        let b = x.to_bits() as i32;
-        if b < 0 {
-            -(b & i32::MAX) as i64
-        } else {
-            b as i64
-        }
-    };
-    (ordered(a) - ordered(b)).unsigned_abs()
-}
+use rask_math::{ulp_distance as ulps, ulp_distance_f32 as ulps32};
 
 /// A small seeded generator (xorshift64*), so the sweeps are the same every run.
 struct Rng(u64);

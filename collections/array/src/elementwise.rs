@@ -70,33 +70,16 @@ pub(crate) use named_unary_methods;
 /// is made once, outside the loops `$body` runs, so that each loop is compiled — and
 /// vectorized — for one operation (a match inside a loop is a jump per element).
 macro_rules! with_binop {
-    ($T:ty, $op:expr, |$f:ident| $body:expr) => {{
+    ($T:ty, $op:expr, |$f:ident| $body:expr) => {
+        $crate::elementwise::with_binop!(@ $T, $op, $f, $body, Add Sub Mul Div Rem FloorDiv)
+    };
+    (@ $T:ty, $op:expr, $f:ident, $body:expr, $($name:ident)*) => {{
         use $crate::elementwise::{BinOp, Numeric};
         match $op {
-            BinOp::Add => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Add, a, b);
+            $(BinOp::$name => {
+                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::$name, a, b);
                 $body
-            }
-            BinOp::Sub => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Sub, a, b);
-                $body
-            }
-            BinOp::Mul => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Mul, a, b);
-                $body
-            }
-            BinOp::Div => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Div, a, b);
-                $body
-            }
-            BinOp::Rem => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::Rem, a, b);
-                $body
-            }
-            BinOp::FloorDiv => {
-                let $f = |a: $T, b: $T| <$T as Numeric>::binary(BinOp::FloorDiv, a, b);
-                $body
-            }
+            })*
         }
     }};
 }
@@ -211,26 +194,37 @@ pub trait Numeric: Element {
     /// the transcendental ops (within a few ulps of [`unary`](Numeric::unary)'s libm; see
     /// [`rask_math::Func::max_ulp`]); every type gets a loop with the match on `op` outside it.
     fn unary_in_place(op: UnaryOp, values: &mut [Self]) {
-        match op {
-            UnaryOp::PowI(2) => values
-                .iter_mut()
-                .for_each(|v| *v = Self::binary(BinOp::Mul, *v, *v)),
-            op => values.iter_mut().for_each(|v| *v = Self::unary(op, *v)),
-        }
+        each_in_place(op, values)
     }
     /// `dst[i] = op(src[i])`, as [`unary_in_place`](Numeric::unary_in_place) computes it;
     /// `dst` is as long as `src`.
     fn unary_into(op: UnaryOp, src: &[Self], dst: &mut [Self]) {
-        match op {
-            UnaryOp::PowI(2) => dst
-                .iter_mut()
-                .zip(src)
-                .for_each(|(o, v)| *o = Self::binary(BinOp::Mul, *v, *v)),
-            op => dst
-                .iter_mut()
-                .zip(src)
-                .for_each(|(o, v)| *o = Self::unary(op, *v)),
-        }
+        each_into(op, src, dst)
+    }
+}
+
+/// `op` on each value in place, one value at a time, the match on `op` outside the loop
+/// (`x ** 2` a multiply): what every element type does where it has no vectorized kernel.
+fn each_in_place<T: Numeric>(op: UnaryOp, values: &mut [T]) {
+    match op {
+        UnaryOp::PowI(2) => values
+            .iter_mut()
+            .for_each(|v| *v = T::binary(BinOp::Mul, *v, *v)),
+        op => values.iter_mut().for_each(|v| *v = T::unary(op, *v)),
+    }
+}
+
+/// `dst[i] = op(src[i])`, as [`each_in_place`] computes it.
+fn each_into<T: Numeric>(op: UnaryOp, src: &[T], dst: &mut [T]) {
+    match op {
+        UnaryOp::PowI(2) => dst
+            .iter_mut()
+            .zip(src)
+            .for_each(|(o, v)| *o = T::binary(BinOp::Mul, *v, *v)),
+        op => dst
+            .iter_mut()
+            .zip(src)
+            .for_each(|(o, v)| *o = T::unary(op, *v)),
     }
 }
 
@@ -333,25 +327,20 @@ macro_rules! numeric_float {
                 }
             }
             fn unary_in_place(op: UnaryOp, values: &mut [Self]) {
-                match op.math() {
-                    Some(f) => rask_math::map_in_place(f, values),
-                    None => match op {
-                        UnaryOp::PowF(p) => rask_math::pow_in_place(p, values),
-                        UnaryOp::PowI(2) => values.iter_mut().for_each(|v| *v = *v * *v),
-                        op => values.iter_mut().for_each(|v| *v = Self::unary(op, *v)),
-                    },
+                match (op.math(), op) {
+                    (Some(f), _) => rask_math::map_in_place(f, values),
+                    (None, UnaryOp::PowF(p)) => rask_math::pow_in_place(p, values),
+                    _ => each_in_place(op, values),
                 }
             }
             fn unary_into(op: UnaryOp, src: &[Self], dst: &mut [Self]) {
-                match op.math() {
-                    Some(f) if rask_math::map(f, src, dst).is_ok() => {}
-                    _ => match op {
-                        UnaryOp::PowF(p) if rask_math::pow(p, src, dst).is_ok() => {}
-                        UnaryOp::PowI(2) => {
-                            dst.iter_mut().zip(src).for_each(|(o, v)| *o = *v * *v)
-                        }
-                        op => dst.iter_mut().zip(src).for_each(|(o, v)| *o = Self::unary(op, *v)),
-                    },
+                let vectorized = match (op.math(), op) {
+                    (Some(f), _) => rask_math::map(f, src, dst).is_ok(),
+                    (None, UnaryOp::PowF(p)) => rask_math::pow(p, src, dst).is_ok(),
+                    _ => false,
+                };
+                if !vectorized {
+                    each_into(op, src, dst)
                 }
             }
         }

@@ -1002,6 +1002,35 @@ impl<'a, T: Numeric> Grower<'a, T> {
         self.order = order;
     }
 
+    /// The expression grown last.
+    fn expr(&self) -> Expr<T> {
+        Expr {
+            nodes: self.nodes.clone(),
+        }
+    }
+
+    /// Per leaf of the expression grown last, the part of its block read.
+    fn slices(&self) -> Vec<Option<Vec<Keep>>> {
+        self.leaves.iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The leaves of the expression grown last, as the fused task's arguments.
+    fn args(&self) -> Vec<Arg> {
+        self.leaves.iter().map(|(a, _)| a.clone()).collect()
+    }
+
+    /// Whether the expression grown last is `expr` reading its leaves as `slices` say.
+    fn same_as(
+        &self,
+        expr: &Expr<T>,
+        slices: &[Option<Vec<Keep>>],
+        scratch: &mut (Vec<u8>, Vec<u8>),
+    ) -> bool {
+        same_nodes(&expr.nodes, &self.nodes, scratch)
+            && slices.len() == self.leaves.len()
+            && slices.iter().zip(&self.leaves).all(|(a, (_, b))| a == b)
+    }
+
     fn push(&mut self, node: Node<T>) -> u32 {
         self.nodes.push(node);
         self.nodes.len() as u32 - 1
@@ -1100,6 +1129,25 @@ fn same_nodes<T: Element>(a: &[Node<T>], b: &[Node<T>], scratch: &mut (Vec<u8>, 
         })
 }
 
+/// The op for the next block of a pass: the last one made when `same` says it computes the
+/// same thing (blocks of one layer usually do: the op is shared, not repeated), else a new one
+/// from `make`, which becomes the last.
+fn shared_op<O: Op + Clone>(
+    last: &mut Option<(O, Arc<dyn Op>)>,
+    same: impl FnOnce(&O) -> bool,
+    make: impl FnOnce() -> O,
+) -> Arc<dyn Op> {
+    if let Some((prev, arc)) = last.as_ref()
+        && same(prev)
+    {
+        return Arc::clone(arc);
+    }
+    let op = make();
+    let arc: Arc<dyn Op> = Arc::new(op.clone());
+    *last = Some((op, Arc::clone(&arc)));
+    arc
+}
+
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
 pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph
@@ -1137,34 +1185,26 @@ where
         g.grow(src);
         let kind = r.kind();
         // The op of the block before, if this block's is the same (no allocation then).
-        let same = last.as_ref().filter(|(prev, _)| {
-            prev.kind == kind
-                && prev.axes == r.axes()
-                && same_nodes(&prev.expr.nodes, &g.nodes, &mut scratch)
-                && prev.slices.len() == g.leaves.len()
-                && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
-        });
-        let op = match same {
-            Some((_, arc)) => Arc::clone(arc),
-            None => {
+        let op = shared_op(
+            &mut last,
+            |prev| {
+                prev.kind == kind
+                    && prev.axes == r.axes()
+                    && g.same_as(&prev.expr, &prev.slices, &mut scratch)
+            },
+            || {
                 let mut names: Vec<&str> = g.names.iter().rev().copied().collect();
                 names.push(kind.chunk_name());
-                let op = ExprReduce::<T> {
-                    expr: Expr {
-                        nodes: g.nodes.clone(),
-                    },
-                    slices: g.leaves.iter().map(|(_, s)| s.clone()).collect(),
+                ExprReduce::<T> {
+                    expr: g.expr(),
+                    slices: g.slices(),
                     kind,
                     axes: r.axes().to_vec(),
                     name: names.join("-"),
-                };
-                let arc: Arc<dyn Op> = Arc::new(op.clone());
-                last = Some((op, Arc::clone(&arc)));
-                arc
-            }
-        };
-        let leaves: Vec<Arg> = g.leaves.iter().map(|(a, _)| a.clone()).collect();
-        rewrite.replace(&key, Task::from_arc(op, leaves));
+                }
+            },
+        );
+        rewrite.replace(&key, Task::from_arc(op, g.args()));
     }
     for k in &g.absorbed {
         rewrite.remove(k);
@@ -1282,34 +1322,23 @@ pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Grap
                 g.absorbed.remove(before + at);
             }
         }
-        let same = last.as_ref().filter(|(prev, _)| {
-            prev.outer == outer
-                && same_nodes(&prev.expr.nodes, &g.nodes, &mut scratch)
-                && prev.slices.len() == g.leaves.len()
-                && prev.slices.iter().zip(&g.leaves).all(|(a, (_, b))| a == b)
-        });
-        let op = match same {
-            Some((_, arc)) => Arc::clone(arc),
-            None => {
+        let op = shared_op(
+            &mut last,
+            |prev| prev.outer == outer && g.same_as(&prev.expr, &prev.slices, &mut scratch),
+            || {
                 let mut names: Vec<&str> = g.names.iter().rev().copied().collect();
                 if outer.is_some() {
                     names.insert(0, "getitem");
                 }
-                let op = ExprBlock::<T> {
-                    expr: Expr {
-                        nodes: g.nodes.clone(),
-                    },
-                    slices: g.leaves.iter().map(|(_, s)| s.clone()).collect(),
-                    outer,
+                ExprBlock::<T> {
+                    expr: g.expr(),
+                    slices: g.slices(),
+                    outer: outer.clone(),
                     name: names.join("-"),
-                };
-                let arc: Arc<dyn Op> = Arc::new(op.clone());
-                last = Some((op, Arc::clone(&arc)));
-                arc
-            }
-        };
-        let leaves: Vec<Arg> = g.leaves.iter().map(|(a, _)| a.clone()).collect();
-        rewrite.replace(&key, Task::from_arc(op, leaves));
+                }
+            },
+        );
+        rewrite.replace(&key, Task::from_arc(op, g.args()));
     }
     if !fused {
         return graph.clone();

@@ -111,7 +111,7 @@ struct BinCounter {
     /// 1, or ½ when `hi - lo` overflows: values are binned at this scale.
     scale: f64,
     norm: f64,
-    edges: Vec<f64>,
+    bins: usize,
     tables: [Vec<u64>; 4],
 }
 
@@ -123,7 +123,7 @@ impl BinCounter {
             hi,
             scale,
             norm: bins as f64 / width,
-            edges: edges(lo, hi, bins),
+            bins,
             // One spare bin past the last, for the values outside the range.
             tables: std::array::from_fn(|_| vec![0u64; bins + 1]),
         }
@@ -144,23 +144,11 @@ impl BinCounter {
     fn add_tiles(&mut self, values: &[f64]) {
         const TILE: usize = 256;
         let (lo, hi, norm, scale) = (self.lo, self.hi, self.norm, self.scale);
-        let last = self.edges.len() - 2;
+        let last = self.bins - 1;
         let spare = last as u32 + 1;
-        // Edge `i`, worked out as `edges` works it out (the same operations, so the same
-        // value: `/ scale` is `* unscale` exactly, scales being powers of two), instead of
-        // loaded from the table — a gather per value, which keeps the loop scalar.
-        let (base, step, unscale) = (
-            lo * scale,
-            (hi * scale - lo * scale) / (last + 1) as f64,
-            1.0 / scale,
-        );
-        let edge = |i: usize| {
-            if i == last + 1 {
-                hi
-            } else {
-                (base + i as f64 * step) * unscale
-            }
-        };
+        // Edge `i` worked out as `edges` works it out, not loaded from the table (a gather per
+        // value, which kept the loop scalar).
+        let edge = |i: usize| edge_at(lo, hi, scale, last + 1, i);
         let [t0, t1, t2, t3] = &mut self.tables;
         let mut bins = [0u32; TILE];
         for tile in values.chunks(TILE) {

@@ -98,13 +98,10 @@ impl RandomBlock {
         Ok(())
     }
 
-    /// The whole block, as `T`.
+    /// The whole block, as the task makes it (an error unless `T` is the block's element
+    /// type).
     pub(crate) fn to_array<T: Element>(&self) -> Result<ArrayD<T>, TaskError> {
-        let n: usize = self.shape.iter().product();
-        let mut v: Vec<T> = crate::chunk::big_vec(n)?;
-        v.resize(n, T::default());
-        self.draw_into(0, &mut v)?;
-        ArrayD::from_shape_vec(IxDyn(&self.shape), v).map_err(|e| TaskError::new(e.to_string()))
+        crate::chunk::take_array::<T>(self.run(Args::new())?)
     }
 
     /// Whether the block holds `f64` values (normal or uniform draws).

@@ -12,5 +12,6 @@ mod reductions;
 mod reshape;
 mod shape;
 mod slicing;
+mod steps;
 mod storage;
 mod unknown_sizes;

@@ -8,6 +8,8 @@ use rask_graph::{Collection, Scheduler};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 use rask_testing::within;
 
+use crate::steps::Step;
+
 fn data(shape: &[usize]) -> ArrayD<f64> {
     let n: usize = shape.iter().product();
     ArrayD::from_shape_vec(
@@ -658,18 +660,6 @@ fn shared_subexpressions_fuse_into_a_dag() {
     assert!(encoded < 20_000, "{encoded} bytes");
 }
 
-/// One step of a random elementwise chain, applied to a rask array and to an ndarray alike.
-#[derive(Debug, Clone, Copy)]
-enum Step {
-    Double,
-    Square,
-    TimesX,
-    XOver,
-    Abs,
-    Shift(i8),
-    Cos,
-}
-
 fn step_strategy() -> impl Strategy<Value = Step> {
     prop_oneof![
         Just(Step::Double),
@@ -699,15 +689,7 @@ proptest! {
         let x = Array::from_array(&a, chunk).unwrap();
         let (mut y, mut want) = (x.clone(), a.clone());
         for step in &steps {
-            (y, want) = match *step {
-                Step::Double => (&y + &y, &want + &want),
-                Step::Square => (&y * &y, &want * &want),
-                Step::TimesX => (&y * &x, &want * &a),
-                Step::XOver => (&x / &y, &a / &want),
-                Step::Abs => (y.abs(), want.mapv(f64::abs)),
-                Step::Shift(k) => (&y + k as f64, &want + k as f64),
-                Step::Cos => (y.cos(), want.mapv(f64::cos)),
-            };
+            (y, want) = step.apply((y, want), &x, &a);
         }
         let close = |g: f64, w: f64| g == w || (g - w).abs() <= 1e-9 * w.abs().max(1.0) || (g.is_nan() && w.is_nan());
         if axis_max {
