@@ -418,10 +418,11 @@ impl Graph {
     pub fn reader_counts(&self) -> ReaderCounts<'_> {
         let mut counts: Vec<Vec<u32>> = self.layers.values().map(|l| vec![0; l.len()]).collect();
         let mut outside = KeyMap::default();
+        let recent = RecentLayers::default();
         for layer in self.layers.values() {
             for task in layer.tasks() {
                 for d in distinct_dependencies(task) {
-                    match self.locate(d) {
+                    match self.locate(&recent, d) {
                         Some((li, pos)) => counts[li][pos] += 1,
                         None => *outside.entry(d.clone()).or_default() += 1,
                     }
@@ -432,13 +433,14 @@ impl Graph {
             graph: self,
             counts,
             outside,
+            recent,
         }
     }
 
     /// The layer number and position of a key's task.
-    fn locate(&self, key: &Key) -> Option<(usize, usize)> {
-        let (li, _, layer) = self.layers.get_full(key.name())?;
-        Some((li, layer.position(key.index())?))
+    fn locate(&self, recent: &RecentLayers, key: &Key) -> Option<(usize, usize)> {
+        let li = recent.layer(self, key)?;
+        Some((li, self.layers[li].position(key.index())?))
     }
 
     /// A rewrite of this graph: tasks replaced and removed by key, then
@@ -464,6 +466,7 @@ impl Graph {
         Rewrite {
             graph: self,
             changes: FxHashMap::default(),
+            recent: RecentLayers::default(),
         }
     }
 
@@ -662,6 +665,42 @@ struct DenseIndex<'g> {
     graph: &'g Graph,
     offsets: Vec<usize>,
     total: usize,
+    recent: RecentLayers,
+}
+
+/// The last few layers a pass found, by the address of the key's shared name: a pass over
+/// millions of tasks looks up the keys of a few layers over and over, and a layer's keys share
+/// its name, so most lookups neither hash a name nor read its bytes (at millions of keys, each
+/// name's bytes are a cache miss of their own). A name is held while it is remembered, so its
+/// address cannot be reused by another.
+#[derive(Debug, Default)]
+pub(crate) struct RecentLayers {
+    names: std::cell::RefCell<[Option<Remembered>; 4]>,
+    next: std::cell::Cell<usize>,
+}
+
+/// A layer's name, held, and its position in the graph.
+type Remembered = (Arc<str>, usize);
+
+impl RecentLayers {
+    /// The position of `key`'s layer in `graph`.
+    fn layer(&self, graph: &Graph, key: &Key) -> Option<usize> {
+        let name = key.name_arc();
+        if let Some((_, li)) = self
+            .names
+            .borrow()
+            .iter()
+            .flatten()
+            .find(|(n, _)| Arc::ptr_eq(n, name))
+        {
+            return Some(*li);
+        }
+        let li = graph.layers.get_index_of(key.name())?;
+        let slot = self.next.get();
+        self.names.borrow_mut()[slot] = Some((Arc::clone(name), li));
+        self.next.set((slot + 1) % 4);
+        Some(li)
+    }
 }
 
 impl<'g> DenseIndex<'g> {
@@ -676,13 +715,13 @@ impl<'g> DenseIndex<'g> {
             graph,
             offsets,
             total,
+            recent: RecentLayers::default(),
         }
     }
 
     /// The layer position and task position of a key.
     fn find(&self, key: &Key) -> Option<(usize, usize)> {
-        let (li, _, layer) = self.graph.layers.get_full(key.name())?;
-        Some((li, layer.position(key.index())?))
+        self.graph.locate(&self.recent, key)
     }
 
     fn id(&self, li: usize, pos: usize) -> usize {
@@ -874,12 +913,13 @@ pub struct ReaderCounts<'g> {
     counts: Vec<Vec<u32>>,
     /// Keys read but not in the graph.
     outside: KeyMap<u32>,
+    recent: RecentLayers,
 }
 
 impl ReaderCounts<'_> {
     /// How many distinct tasks read `key` (0 for a key nothing reads).
     pub fn get(&self, key: &Key) -> u32 {
-        match self.graph.locate(key) {
+        match self.graph.locate(&self.recent, key) {
             Some((li, pos)) => self.counts[li][pos],
             None => self.outside.get(key).copied().unwrap_or(0),
         }
@@ -893,11 +933,12 @@ pub struct Rewrite<'g> {
     /// Per touched layer: per task position, `None` unchanged, `Some(None)` removed,
     /// `Some(Some(task))` replaced.
     changes: FxHashMap<usize, Vec<Option<Option<Task>>>>,
+    recent: RecentLayers,
 }
 
 impl Rewrite<'_> {
     fn slot(&mut self, key: &Key) -> Option<&mut Option<Option<Task>>> {
-        let (li, pos) = self.graph.locate(key)?;
+        let (li, pos) = self.graph.locate(&self.recent, key)?;
         let len = self.graph.layers[li].len();
         let layer = self.changes.entry(li).or_insert_with(|| vec![None; len]);
         Some(&mut layer[pos])

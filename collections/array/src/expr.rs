@@ -513,7 +513,7 @@ fn arrive<'a, T: Numeric>(
     let keeps = || slices.iter().chain(std::iter::repeat(&None));
     let drawn: Vec<Option<&RandomBlock>> = args
         .iter()
-        .map(|a| a.get::<DrawnBlock>().ok().map(|d| &d.0))
+        .map(|a| a.downcast_ref::<DrawnBlock>().map(|d| &d.0))
         .collect();
     let mut shape: Vec<usize> = Vec::new();
     for ((a, d), keep) in args.iter().zip(&drawn).zip(keeps()) {

@@ -19,6 +19,24 @@ fn keys_display_like_dask() {
 }
 
 #[test]
+fn keys_are_equal_by_name_and_index_whatever_their_names_allocation() {
+    use std::hash::BuildHasher;
+    let shared: std::sync::Arc<str> = "x-01".into();
+    let a = Key::with_name(&shared, [1, 2]);
+    // The same name in its own allocation.
+    let b = Key::new(String::from("x-01"), [1, 2]);
+    assert_eq!(a, b);
+    let h = std::hash::RandomState::new();
+    assert_eq!(h.hash_one(&a), h.hash_one(&b));
+    assert_ne!(a, Key::with_name(&shared, [1, 3]));
+    assert_ne!(a, Key::new("x-02", [1, 2]));
+    assert_ne!(Key::new("x", [1]), Key::new("x", [1, 0]));
+    // Order is by name first, then index.
+    assert!(Key::new("a", [9]) < Key::new("b", [0]));
+    assert!(Key::new("a", [0, 5]) < Key::new("a", [1]));
+}
+
+#[test]
 fn tokens_are_deterministic_and_sensitive() {
     let a = Tokenizer::new()
         .write_op(&AddConst(1))
