@@ -26,9 +26,10 @@
 //! assert_eq!(&all[7..], &tail[..]); // value i is value i, wherever a run starts
 //! ```
 
-use crate::kernels::{SHIFTER, kernel_cos, kernel_sin, log, negate_if};
+use crate::kernels::{exp, log};
 use crate::{Level, MathError, level, tier};
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 /// What to draw.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -40,8 +41,11 @@ pub enum Draw {
         /// The upper bound (excluded).
         high: f64,
     },
-    /// Normal with mean `loc` and standard deviation `scale`, by the Box–Muller transform
-    /// (whose tails end at 8.5 standard deviations, a probability of 2·10^-17 cut off).
+    /// Normal with mean `loc` and standard deviation `scale`, by Marsaglia and Tsang's
+    /// ziggurat with 256 layers (NumPy's `Generator.standard_normal` method): one 64-bit value
+    /// per sample, of which 8 bits pick a layer, 1 the sign and 52 the magnitude; 99% of
+    /// samples are one multiply and one comparison, and the rest (the wedges and the tail
+    /// past 3.654, which has no end) draw again from a stream of their own.
     Normal {
         /// The mean.
         loc: f64,
@@ -79,22 +83,124 @@ fn unit(bits: u64) -> f64 {
     f64::from_bits(0x3ff0_0000_0000_0000 | (bits >> 12)) - 1.0
 }
 
-/// Two standard normals from 128 random bits (Box–Muller). `2π·u` is reduced by quarter
-/// turns exactly (`u - n/4` is exact for `u` a multiple of 2^-52), so sin and cos need only
-/// fdlibm's kernels.
-#[inline(always)]
-fn box_muller(a: u64, b: u64) -> (f64, f64) {
-    // (0, 1]: the log is finite, and its argument a normal number.
-    let u1 = 1.0 - unit(a);
-    let r = (-2.0 * log::<false>(u1)).sqrt();
-    let u2 = unit(b);
-    let t = u2 * 4.0 + SHIFTER;
-    let q = t.to_bits() & 3;
-    let y = (u2 - (t - SHIFTER) * 0.25) * std::f64::consts::TAU;
-    let (s, c) = (kernel_sin::<false>(y, 0.0), kernel_cos::<false>(y, 0.0));
-    let cos = negate_if(if q & 1 == 1 { s } else { c }, (q + 1) & 2 == 2);
-    let sin = negate_if(if q & 1 == 1 { c } else { s }, q & 2 == 2);
-    (r * cos, r * sin)
+/// `2^52` as a float: `bits` below it, or'd into its mantissa, give `2^52 + bits` exactly.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+
+/// The ziggurat's 256 layers, made as Marsaglia and Tsang's `zigset` makes them for 52-bit
+/// magnitudes, with this crate's own scalar kernels and no fused multiply-add: the same
+/// tables, so the same samples, on every machine.
+struct Ziggurat {
+    /// A magnitude below `k[i]` lies in layer `i`'s rectangle: taken at once.
+    k: [u64; 256],
+    /// The magnitude's scale in layer `i`: `x = magnitude · w[i]`.
+    w: [f64; 256],
+    /// The density `e^(-x²/2)` at layer `i`'s edge.
+    f: [f64; 256],
+}
+
+/// Where the tail begins: the bottom layer's right edge (Marsaglia and Tsang's `r` for 256
+/// layers).
+const ZIG_R: f64 = 3.654_152_885_361_009;
+/// The area of each layer.
+const ZIG_V: f64 = 4.928_673_233_99e-3;
+/// What seeds a sample's stream of fresh draws from its first 64 bits (any constant would do:
+/// the stream must differ from the bits' own).
+const REDRAW_KEY: u64 = 0x5851_f42d_4c95_7f2d;
+
+impl Ziggurat {
+    fn get() -> &'static Ziggurat {
+        static TABLES: OnceLock<Ziggurat> = OnceLock::new();
+        TABLES.get_or_init(|| {
+            let m = TWO_52;
+            let density = |x: f64| exp::<false>(-0.5 * x * x);
+            let mut z = Ziggurat {
+                k: [0; 256],
+                w: [0.0; 256],
+                f: [0.0; 256],
+            };
+            let (mut x, mut outer) = (ZIG_R, ZIG_R);
+            // The bottom layer is a rectangle to R and the tail beyond, of width q.
+            let q = ZIG_V / density(x);
+            z.k[0] = (x / q * m) as u64;
+            z.w[0] = q / m;
+            z.w[255] = x / m;
+            z.f[0] = 1.0;
+            z.f[255] = density(x);
+            for i in (1..255).rev() {
+                x = (-2.0 * log::<false>(ZIG_V / x + density(x))).sqrt();
+                z.k[i + 1] = (x / outer * m) as u64;
+                outer = x;
+                z.f[i] = density(x);
+                z.w[i] = x / m;
+            }
+            z
+        })
+    }
+
+    /// A sample's value from its 64 bits, and whether it stands (most do; the rest are
+    /// [`redrawn`](Ziggurat::redraw)).
+    #[inline(always)]
+    fn sample(&self, bits: u64) -> (f64, bool) {
+        let layer = (bits & 0xff) as usize;
+        let sign = (bits >> 8) & 1;
+        let magnitude = (bits >> 9) & ((1 << 52) - 1);
+        // The magnitude as a float without a conversion instruction (AVX2 has none for u64).
+        let m = f64::from_bits(TWO_52.to_bits() | magnitude) - TWO_52;
+        let x = f64::from_bits((m * self.w[layer]).to_bits() | (sign << 63));
+        (x, magnitude < self.k[layer])
+    }
+
+    /// The first step of [`redraw`](Ziggurat::redraw), without branches (so that a list of
+    /// samples is tested at the CPU's vector width): the value of bits whose first draw did
+    /// not stand, and whether the wedge test keeps it. Those it does not keep (1 sample in
+    /// 150, and the tail's) are left to `redraw`, which starts over and decides the same.
+    #[inline(always)]
+    fn wedge(&self, bits: u64) -> (f64, bool) {
+        let layer = (bits & 0xff) as usize;
+        let (x, _) = self.sample(bits);
+        // The first draw of `redraw`'s stream.
+        let u = unit(mix64(mix64(bits ^ REDRAW_KEY).wrapping_add(GOLDEN_GAMMA)));
+        // The layer above (the bottom layer, whose tail this does not draw, wraps around).
+        let (f0, f1) = (self.f[layer.wrapping_sub(1) & 0xff], self.f[layer]);
+        let keep = (layer != 0) & (f1 + u * (f0 - f1) < exp::<false>(-0.5 * x * x));
+        (x, keep)
+    }
+
+    /// The value of a sample whose first draw `bits` did not stand: the wedge test, the tail,
+    /// and fresh draws from a stream seeded by `bits` until one stands (about 1% of samples).
+    #[cold]
+    fn redraw(&self, bits: u64) -> f64 {
+        let mut state = mix64(bits ^ REDRAW_KEY);
+        let mut next = || {
+            state = state.wrapping_add(GOLDEN_GAMMA);
+            mix64(state)
+        };
+        let mut bits = bits;
+        loop {
+            let (x, stands) = self.sample(bits);
+            if stands {
+                return x;
+            }
+            let layer = (bits & 0xff) as usize;
+            if layer == 0 {
+                // The tail past R (Marsaglia's method): exponentials, kept with the
+                // probability that makes them normal.
+                loop {
+                    let t = -log::<false>(1.0 - unit(next())) / ZIG_R;
+                    let y = -log::<false>(1.0 - unit(next()));
+                    if y + y > t * t {
+                        return (ZIG_R + t).copysign(x);
+                    }
+                }
+            }
+            // The wedge: under the density, or drawn again.
+            let (f0, f1) = (self.f[layer - 1], self.f[layer]);
+            if f1 + unit(next()) * (f0 - f1) < exp::<false>(-0.5 * x * x) {
+                return x;
+            }
+            bits = next();
+        }
+    }
 }
 
 impl SplitMix {
@@ -276,7 +382,7 @@ impl tier::Job for Fill<'_> {
             out,
         } = self;
         match draw {
-            Draw::Uniform { low, high } => pairs(
+            Draw::Uniform { low, high } => singles(
                 stream,
                 start,
                 out,
@@ -287,16 +393,28 @@ impl tier::Job for Fill<'_> {
                     below: high.next_down(),
                 },
             ),
-            Draw::Normal { loc, scale } => pairs(stream, start, out, Normal { loc, scale }),
+            Draw::Normal { loc, scale } => singles(
+                stream,
+                start,
+                out,
+                Normal {
+                    loc,
+                    scale,
+                    tables: Ziggurat::get(),
+                },
+            ),
         }
     }
 }
 
-/// Two values from 128 random bits. (A trait with an `#[inline(always)]` method, not a
-/// closure: a closure is a function of its own, which LLVM may leave uninlined — and then
-/// unvectorized — in the level's loop.)
-trait Pair: Copy {
-    fn pair(self, a: u64, b: u64) -> (f64, f64);
+/// A value from 64 random bits. (A trait with `#[inline(always)]` methods, not a closure: a
+/// closure is a function of its own, which LLVM may leave uninlined — and then unvectorized —
+/// in the level's loop.)
+trait Single: Copy {
+    /// The value, and whether it stands: most do, and the rest are [`redraw`](Single::redraw)n.
+    fn value(self, bits: u64) -> (f64, bool);
+    /// The values of bits whose first values did not stand.
+    fn redraw(self, bits: &[u64], out: &mut [f64]);
 }
 
 #[derive(Clone, Copy)]
@@ -307,19 +425,18 @@ struct Uniform {
     below: f64,
 }
 
-impl Pair for Uniform {
+impl Single for Uniform {
     #[inline(always)]
-    fn pair(self, a: u64, b: u64) -> (f64, f64) {
-        (self.value(a), self.value(b))
-    }
-}
-
-impl Uniform {
-    #[inline(always)]
-    fn value(self, bits: u64) -> f64 {
+    fn value(self, bits: u64) -> (f64, bool) {
         let v = self.low + self.width * unit(bits);
         // Rounding may reach `high`, which is excluded.
-        if v < self.high { v } else { self.below }
+        (if v < self.high { v } else { self.below }, true)
+    }
+
+    fn redraw(self, bits: &[u64], out: &mut [f64]) {
+        for (o, b) in out.iter_mut().zip(bits) {
+            *o = self.value(*b).0;
+        }
     }
 }
 
@@ -327,58 +444,110 @@ impl Uniform {
 struct Normal {
     loc: f64,
     scale: f64,
+    tables: &'static Ziggurat,
 }
 
-impl Pair for Normal {
+impl Single for Normal {
     #[inline(always)]
-    fn pair(self, a: u64, b: u64) -> (f64, f64) {
-        let (z0, z1) = box_muller(a, b);
-        (self.loc + self.scale * z0, self.loc + self.scale * z1)
+    fn value(self, bits: u64) -> (f64, bool) {
+        let (z, stands) = self.tables.sample(bits);
+        (self.loc + self.scale * z, stands)
+    }
+
+    #[inline(always)]
+    fn redraw(self, bits: &[u64], out: &mut [f64]) {
+        // The wedge tests side by side, then the rest one at a time.
+        let mut kept = [0u8; AGAIN];
+        for ((o, k), b) in out.iter_mut().zip(&mut kept).zip(bits) {
+            let (x, keep) = self.tables.wedge(*b);
+            *o = x;
+            *k = u8::from(keep);
+        }
+        for ((o, k), b) in out.iter_mut().zip(&kept).zip(bits) {
+            let z = if *k == 1 { *o } else { self.tables.redraw(*b) };
+            *o = self.loc + self.scale * z;
+        }
     }
 }
 
 /// Counters per batch of the vector loop.
 const BATCH: usize = 64;
 
-/// Values `start..` into `out`, made in pairs (values `2c` and `2c + 1`, which Box–Muller
-/// makes together): a loop over whole pairs, a batch at a time (which vectorizes), and the
-/// half pairs at either end.
+/// Values drawn again together, at most.
+const AGAIN: usize = 128;
+
+/// Which of 64 flags (each 0 or 1) are set, as the bits of a word: eight at a time, each
+/// eight bytes' low bits gathered into one byte by a multiply.
 #[inline(always)]
-fn pairs<D: Pair>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>], d: D) {
-    let pair = |c: u64| d.pair(stream.bits(2 * c), stream.bits(2 * c + 1));
-    let mut out = out;
-    let mut c = start / 2;
-    if start % 2 == 1 {
-        let Some((first, rest)) = out.split_first_mut() else {
-            return;
-        };
-        first.write(pair(c).1);
-        out = rest;
-        c += 1;
+fn flag_bits(flags: &[u8; BATCH]) -> u64 {
+    let mut mask = 0;
+    for (g, eight) in flags.chunks_exact(8).enumerate() {
+        let word = u64::from_le_bytes(eight.try_into().unwrap_or([0; 8]));
+        mask |= (word.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * g);
     }
-    let mut whole = out.chunks_exact_mut(2 * BATCH);
-    for o in &mut whole {
-        // A batch of pairs into two arrays (contiguous stores: the loop vectorizes), then
-        // interleaved.
-        let (mut xs, mut ys) = ([0.0; BATCH], [0.0; BATCH]);
-        for (k, (x, y)) in xs.iter_mut().zip(ys.iter_mut()).enumerate() {
-            let c = 2 * (c + k as u64);
-            (*x, *y) = d.pair(stream.bits(c), stream.bits(c + 1));
+    mask
+}
+
+/// Values `start..` into `out`, value `i` from the stream's value `i`: a batch at a time, in
+/// a loop without branches (which vectorizes); the few values that did not stand are drawn
+/// again together, up to [`AGAIN`] at a time.
+#[inline(always)]
+fn singles<D: Single>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>], d: D) {
+    // Where the values to draw again are, and their bits.
+    let (mut at, mut again, mut n) = ([0usize; AGAIN], [0u64; AGAIN], 0);
+    let flush = |out: &mut [MaybeUninit<f64>], at: &[usize], again: &[u64]| {
+        let mut values = [0.0; AGAIN];
+        let values = &mut values[..again.len()];
+        d.redraw(again, values);
+        for (a, v) in at.iter().zip(values.iter()) {
+            out[*a].write(*v);
         }
-        for (o, (x, y)) in o.chunks_exact_mut(2).zip(xs.iter().zip(&ys)) {
-            o[0].write(*x);
-            o[1].write(*y);
+    };
+    let mut i = start;
+    let batches = out.len() / BATCH;
+    for b in 0..batches {
+        let first = b * BATCH;
+        let mut bits = [0u64; BATCH];
+        for (k, b) in bits.iter_mut().enumerate() {
+            *b = stream.bits(i.wrapping_add(k as u64));
         }
-        c += BATCH as u64;
+        let (mut values, mut redo) = ([0.0; BATCH], [0u8; BATCH]);
+        for ((v, r), b) in values.iter_mut().zip(&mut redo).zip(&bits) {
+            let (value, stands) = d.value(*b);
+            *v = value;
+            *r = u8::from(!stands);
+        }
+        for (o, v) in out[first..first + BATCH].iter_mut().zip(&values) {
+            o.write(*v);
+        }
+        let mut mask = flag_bits(&redo);
+        while mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if n == AGAIN {
+                flush(out, &at, &again);
+                n = 0;
+            }
+            (at[n], again[n]) = (first + k, bits[k]);
+            n += 1;
+        }
+        i = i.wrapping_add(BATCH as u64);
     }
-    let mut whole = whole.into_remainder().chunks_exact_mut(2);
-    for o in &mut whole {
-        let (x, y) = pair(c);
-        o[0].write(x);
-        o[1].write(y);
-        c += 1;
+    for a in batches * BATCH..out.len() {
+        let b = stream.bits(i);
+        let (v, stands) = d.value(b);
+        out[a].write(v);
+        if !stands {
+            if n == AGAIN {
+                flush(out, &at, &again);
+                n = 0;
+            }
+            (at[n], again[n]) = (a, b);
+            n += 1;
+        }
+        i = i.wrapping_add(1);
     }
-    if let Some(last) = whole.into_remainder().first_mut() {
-        last.write(pair(c).0);
+    if n > 0 {
+        flush(out, &at[..n], &again[..n]);
     }
 }

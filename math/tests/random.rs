@@ -150,9 +150,16 @@ fn uniform_and_normal_draws_have_their_distributions() {
     assert!((m(4) - 3.0).abs() < 0.05, "normal kurtosis {}", m(4));
     let d = ks(&mut z, |x| normal_cdf((x - 3.0) / 2.0));
     assert!(d < critical, "normal KS {d} ≥ {critical}");
-    // Each half of the Box–Muller pairs alone is normal too (the even values, the odd ones).
-    let mut z = vec![0.0; 2 * n];
-    SplitMix::new(13).fill(
+}
+
+/// The ziggurat's slow paths give the right shape too: 102 bins over the whole line (the two
+/// beyond ±4 among them) checked by χ² at n = 4·10^6, and the tail past its last layer
+/// (3.654, where samples come from the tail's own method) at its expected frequency.
+#[test]
+fn normal_draws_fill_every_bin_and_the_tails_as_the_density_says() {
+    let n = 4_000_000;
+    let mut z = vec![0.0; n];
+    SplitMix::new(14).fill(
         Draw::Normal {
             loc: 0.0,
             scale: 1.0,
@@ -160,9 +167,33 @@ fn uniform_and_normal_draws_have_their_distributions() {
         0,
         &mut z,
     );
-    for half in 0..2 {
-        let mut h: Vec<f64> = z.iter().skip(half).step_by(2).copied().collect();
-        let d = ks(&mut h, normal_cdf);
-        assert!(d < critical, "normal half {half}: KS {d} ≥ {critical}");
+    let edges: Vec<f64> = (0..=100).map(|i| -4.0 + 0.08 * i as f64).collect();
+    let mut counts = vec![0u64; 102];
+    for v in &z {
+        let bin = edges.partition_point(|e| e <= v);
+        counts[bin] += 1;
+    }
+    let cdf_at = |bin: usize| match bin {
+        0 => 0.0,
+        b if b > 101 => 1.0,
+        b => normal_cdf(edges[b - 1]),
+    };
+    let chi2: f64 = (0..102)
+        .map(|b| {
+            let expected = n as f64 * (cdf_at(b + 1) - cdf_at(b));
+            (counts[b] as f64 - expected).powi(2) / expected
+        })
+        .sum();
+    // χ² with 101 degrees of freedom: 149.4 at the 0.1% level.
+    assert!(chi2 < 149.4, "χ² {chi2} over 102 bins");
+    let r = 3.654_152_885_361_009;
+    for cut in [r, 4.5] {
+        let seen = z.iter().filter(|v| v.abs() > cut).count() as f64;
+        let expected = n as f64 * 2.0 * (1.0 - normal_cdf(cut));
+        // Poisson: within 5 standard deviations.
+        assert!(
+            (seen - expected).abs() < 5.0 * expected.sqrt(),
+            "{seen} beyond ±{cut}, {expected:.0} expected"
+        );
     }
 }

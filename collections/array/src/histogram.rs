@@ -146,9 +146,14 @@ impl BinCounter {
         let (lo, hi, norm, scale) = (self.lo, self.hi, self.norm, self.scale);
         let last = self.bins - 1;
         let spare = last as u32 + 1;
-        // Edge `i` worked out as `edges` works it out, not loaded from the table (a gather per
-        // value, which kept the loop scalar).
-        let edge = |i: usize| edge_at(lo, hi, scale, last + 1, i);
+        // Edges worked out as `edge_at` works them out (the same operations, so the same
+        // values), not loaded from the table (a gather per value, which kept the loop scalar).
+        let (lo_s, inv_scale, last_f) = (lo * scale, 1.0 / scale, last as f64);
+        let step = (hi * scale - lo * scale) / (last + 1) as f64;
+        // Adding 2^52 to a float in [0, 2^52) rounds it to an integer, which its low bits then
+        // hold: integer parts and conversions without `as` (whose saturating conversion of a
+        // float LLVM does lane by lane) or `floor` (a library call where SSE2 is all there is).
+        const ROUND: f64 = 4_503_599_627_370_496.0;
         let [t0, t1, t2, t3] = &mut self.tables;
         let mut bins = [0u32; TILE];
         for tile in values.chunks(TILE) {
@@ -156,11 +161,14 @@ impl BinCounter {
             for (b, x) in bins.iter_mut().zip(tile) {
                 let inside = *x >= lo && *x <= hi;
                 let x = if inside { *x } else { lo };
-                // In range, the product lies in [0, bins]: an i32 conversion is exact and
-                // cheap. The float division can land one bin off an edge: the edges correct it.
-                let i = (((x * scale - lo * scale) * norm) as i32 as usize).min(last);
-                let below = x < edge(i);
-                let above = (i < last) & (x >= edge(i + 1));
+                // In range, the product lies in [0, bins]. The float division can land one
+                // bin off an edge: the edges correct it.
+                let v = ((x * scale - lo_s) * norm).min(last_f);
+                let near = (v + ROUND) - ROUND;
+                let t = if near > v { near - 1.0 } else { near };
+                let i = ((t + ROUND).to_bits() - ROUND.to_bits()) as usize;
+                let below = x < (lo_s + t * step) * inv_scale;
+                let above = (i < last) & (x >= (lo_s + (t + 1.0) * step) * inv_scale);
                 let i = (i + usize::from(above)).saturating_sub(usize::from(below));
                 *b = if inside { i as u32 } else { spare };
             }

@@ -1,6 +1,6 @@
 //! Random arrays: a seeded generator whose every block draws from its own stream, so the same
 //! seed and chunks give the same numbers on every scheduler and every run. Uniform and normal
-//! blocks draw from rask-math's vectorized SplitMix64 streams (Box–Muller for normals), which
+//! blocks draw from rask-math's vectorized SplitMix64 streams (a ziggurat for normals), which
 //! give the same numbers on every CPU; integer blocks from rand's `SmallRng`.
 
 use ndarray::{ArrayD, IxDyn};
