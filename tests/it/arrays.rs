@@ -77,7 +77,7 @@ fn huge_result_from_a_worker_process() {
 }
 
 /// Fused expressions cross processes: an `ExprBlock` with a slice pushed down, an
-/// `ExprReduce`, and random blocks drawn where read (`DrawnBlock` inputs) run on worker
+/// `ExprReduce` with one too, and random blocks drawn where read (`DrawnBlock` inputs) run on worker
 /// processes and give the threaded scheduler's numbers.
 #[test]
 fn fused_expressions_and_drawn_random_blocks_run_on_worker_processes() {
@@ -86,7 +86,12 @@ fn fused_expressions_and_drawn_random_blocks_run_on_worker_processes() {
     let y = g.standard_normal(&[60, 50], [20, 25]).unwrap();
     let h = (x.powi(2) + y.powi(2)).sqrt().tanh();
     let sliced = h.slice(rask::array::ndarray::s![..;2, ..;-3]).unwrap();
-    let total = (x.cos() * &y).sum(rask::array::Reduction::axis(0)).unwrap();
+    // A reduction of a slice of an expression: the slice is pushed down into the reduction.
+    let total = (x.cos() * &y)
+        .slice(rask::array::ndarray::s![1..;2, ..;-1])
+        .unwrap()
+        .sum(rask::array::Reduction::axis(0))
+        .unwrap();
     let threaded = rask::schedulers::ThreadedScheduler::default();
     let s = processes();
     assert_eq!(

@@ -364,6 +364,10 @@ pub struct ExprReduce<T: Element> {
     expr: Expr<T>,
     /// Per input, the part of its block read, if not all of it.
     slices: Vec<Option<Vec<Keep>>>,
+    /// The part of the expression's block reduced, if not all of it: applied to every input
+    /// (broadcast to the expression's shape) before anything is computed, as
+    /// [`ExprBlock`]'s is.
+    outer: Option<Vec<Keep>>,
     kind: ReduceKind,
     axes: Vec<usize>,
     name: String,
@@ -383,8 +387,9 @@ impl<T: Numeric> Op for ExprReduce<T> {
             ));
         }
         let mut made = Vec::new();
-        let (arrived, shape) = arrive::<T>(&args, &self.slices, None, &mut made)?;
-        let (inputs, shape) = inputs(&arrived, &shape, None)?;
+        let outer = self.outer.as_deref();
+        let (arrived, shape) = arrive::<T>(&args, &self.slices, outer, &mut made)?;
+        let (inputs, shape) = inputs(&arrived, &shape, outer)?;
         let ndim = shape.len();
         let n: usize = shape.iter().product();
         let last = ndim.checked_sub(1);
@@ -1162,6 +1167,8 @@ where
     let mut scratch = (Vec::new(), Vec::new());
     // Blocks of one reduction usually make the same op: it is shared, not repeated.
     let mut last: Option<(ExprReduce<T>, Arc<dyn Op>)> = None;
+    // Slices pushed down into the expressions under them: their tasks go.
+    let mut sliced_away = Vec::new();
     // Keys are made only for the reductions (not for every task of the graph).
     let reductions = graph.layers().flat_map(|l| {
         l.entries()
@@ -1178,11 +1185,31 @@ where
         let Some(src_task) = graph.get(src) else {
             continue;
         };
-        if !fusable(src) || elementwise::<T>(src_task).is_none() {
+        if !fusable(src) {
             continue;
         }
+        // A slice of an expression, read by nothing else, is pushed down into it: the
+        // expression is worked out only where the slice keeps it.
+        let (top, outer) = match (
+            elementwise::<T>(src_task),
+            downcast_op::<SliceBlock<T>>(src_task.op()),
+        ) {
+            (Some(_), _) => (src, None),
+            (None, Some(slice)) => match src_task.args() {
+                [Arg::Key(c)]
+                    if fusable(c) && graph.get(c).and_then(elementwise::<T>).is_some() =>
+                {
+                    (c, Some(slice.keep().to_vec()))
+                }
+                _ => continue,
+            },
+            (None, None) => continue,
+        };
+        if outer.is_some() {
+            sliced_away.push(src.clone());
+        }
         // Grow the expression from the reduction's input down through fusable elementwise tasks.
-        g.grow(src);
+        g.grow(top);
         let kind = r.kind();
         // The op of the block before, if this block's is the same (no allocation then).
         let op = shared_op(
@@ -1190,14 +1217,19 @@ where
             |prev| {
                 prev.kind == kind
                     && prev.axes == r.axes()
+                    && prev.outer == outer
                     && g.same_as(&prev.expr, &prev.slices, &mut scratch)
             },
             || {
                 let mut names: Vec<&str> = g.names.iter().rev().copied().collect();
+                if outer.is_some() {
+                    names.insert(0, "getitem");
+                }
                 names.push(kind.chunk_name());
                 ExprReduce::<T> {
                     expr: g.expr(),
                     slices: g.slices(),
+                    outer: outer.clone(),
                     kind,
                     axes: r.axes().to_vec(),
                     name: names.join("-"),
@@ -1206,7 +1238,7 @@ where
         );
         rewrite.replace(&key, Task::from_arc(op, g.args()));
     }
-    for k in &g.absorbed {
+    for k in g.absorbed.iter().chain(&sliced_away) {
         rewrite.remove(k);
     }
     rewrite.finish()
@@ -1368,6 +1400,7 @@ mod tests {
             let op = ExprReduce {
                 expr: Expr { nodes },
                 slices: vec![],
+                outer: None,
                 kind: ReduceKind::Sum,
                 axes: vec![0],
                 name: "crafted".into(),
@@ -1391,6 +1424,7 @@ mod tests {
                 nodes: vec![Node::Scalar(1.0f64)],
             },
             slices: vec![],
+            outer: None,
             kind: ReduceKind::Sum,
             axes: vec![],
             name: "crafted".into(),

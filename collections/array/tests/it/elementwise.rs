@@ -573,3 +573,54 @@ fn vectorized_powf_is_within_its_ulps_of_libm() {
         }
     }
 }
+
+/// A slice of an expression read by a reduction is pushed down into the fused reduction too:
+/// `(x * y)[::2, ::-3].sum(…)` multiplies only the elements it keeps, and no `mul` or
+/// `getitem` task is left — over every axis, one axis, and with uneven blocks.
+#[test]
+fn slices_push_down_into_reduced_expressions() {
+    let (a, b) = (data(&[41, 30], 1), data(&[41, 30], 2));
+    let x = Array::from_array(&a, [10, 7]).unwrap();
+    let y = Array::from_array(&b, [10, 7]).unwrap();
+    let sliced = || (&x * &y).slice(ndarray::s![..;2, ..;-3]).unwrap();
+    let want = (&a * &b).slice(ndarray::s![..;2, ..;-3]).to_owned();
+    let cases: [(Reduction, ArrayD<f64>); 3] = [
+        (Reduction::all(), ndarray::arr0(want.sum()).into_dyn()),
+        (
+            Reduction::axis(0),
+            want.sum_axis(ndarray::Axis(0)).into_dyn(),
+        ),
+        (
+            Reduction::axis(1),
+            want.sum_axis(ndarray::Axis(1)).into_dyn(),
+        ),
+    ];
+    for (how, want) in cases {
+        let z = sliced().sum(how).unwrap();
+        let keep: rask_graph::KeySet = z.output_keys().into_iter().collect();
+        let mut g = z.graph().clone();
+        for pass in rask_graph::optimize::registered("array") {
+            if pass.name != "fuse-linear" {
+                g = (pass.run)(&g, &keep);
+            }
+        }
+        let names: Vec<&str> = g.iter().map(|(_, t)| t.op().name()).collect();
+        assert!(
+            !names.iter().any(|n| *n == "mul" || *n == "getitem"),
+            "{names:?}"
+        );
+        let reduced = g
+            .iter()
+            .filter(|(_, t)| {
+                rask_graph::downcast_op::<rask_array::ops::ExprReduce<f64>>(t.op()).is_some()
+            })
+            .count();
+        assert_eq!(reduced, sliced().npartitions());
+        for got in [
+            z.compute_on(&SyncScheduler, &[]).unwrap(),
+            z.compute_on(&ThreadedScheduler::default(), &[]).unwrap(),
+        ] {
+            assert!(close(&got, &want), "{got} vs {want}");
+        }
+    }
+}
