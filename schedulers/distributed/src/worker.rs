@@ -497,7 +497,13 @@ pub(crate) fn fetch_blocking(stream: &mut dyn SyncIo, ids: &[u64]) -> Result<Vec
     frame.extend_from_slice(&request);
     stream.write_all(&frame).map_err(lost)?;
     stream.flush().map_err(lost)?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, stream);
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 16,
+        Watched {
+            stream,
+            broke: false,
+        },
+    );
     let mut buf = Vec::new();
     let mut values = Vec::with_capacity(ids.len());
     for &id in ids {
@@ -517,8 +523,16 @@ pub(crate) fn fetch_blocking(stream: &mut dyn SyncIo, ids: &[u64]) -> Result<Vec
             Ok(DataReply::Value { name, len, .. }) => {
                 let len = usize::try_from(len)
                     .map_err(|_| Fetch::Failed(format!("a value of {len} bytes")))?;
-                let v = registry::read_value(&name, len, &mut reader)
-                    .map_err(|e| Fetch::Failed(format!("input {id} did not decode: {e}")))?;
+                let v = registry::read_value(&name, len, &mut reader).map_err(|e| {
+                    // Cut short (the peer died or its connection broke as it sent): the peer
+                    // is lost, and the value is made again elsewhere. All of it arrived and
+                    // did not decode: an error.
+                    if reader.get_ref().broke {
+                        Fetch::Missing(id)
+                    } else {
+                        Fetch::Failed(format!("input {id} did not decode: {e}"))
+                    }
+                })?;
                 values.push(v);
             }
             Ok(DataReply::Missing { .. }) | Err(_) => return Err(Fetch::Missing(id)),
@@ -526,6 +540,25 @@ pub(crate) fn fetch_blocking(stream: &mut dyn SyncIo, ids: &[u64]) -> Result<Vec
         }
     }
     Ok(values)
+}
+
+/// A peer's stream that remembers whether it broke or ended while a reply was read: a value
+/// cut short is a lost peer, not a corrupt value.
+struct Watched<'a> {
+    stream: &'a mut dyn SyncIo,
+    broke: bool,
+}
+
+impl std::io::Read for Watched<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.stream.read(buf);
+        match &read {
+            Ok(0) if !buf.is_empty() => self.broke = true,
+            Err(e) if e.kind() != std::io::ErrorKind::Interrupted => self.broke = true,
+            _ => {}
+        }
+        read
+    }
 }
 
 /// Serves the results in `store` to whoever asks (other workers, clients).
@@ -873,4 +906,62 @@ fn watch_parent() {
                 }
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::{DataReply, Fetch, fetch_blocking};
+
+    /// Serves one fetch: a reply promising a value of `promised` bytes of type `name`, then
+    /// `sent`, then the connection closed.
+    fn fetch_from(name: &'static str, promised: u64, sent: Vec<u8>) -> Result<usize, Fetch> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            let mut request = vec![0u8; u32::from_le_bytes(len) as usize];
+            s.read_exact(&mut request).unwrap();
+            let reply = postcard::to_stdvec(&DataReply::Value {
+                id: 7,
+                name: name.into(),
+                len: promised,
+            })
+            .unwrap();
+            s.write_all(&(reply.len() as u32).to_le_bytes()).unwrap();
+            s.write_all(&reply).unwrap();
+            s.write_all(&sent).unwrap();
+        });
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let got = fetch_blocking(&mut stream, &[7]).map(|v| v.len());
+        peer.join().unwrap();
+        got
+    }
+
+    /// A peer that dies while it sends a value (the reply promises 8000 bytes; 100 come, then
+    /// the connection closes) is a lost peer, whose results are made again — not a value that
+    /// did not decode. A value that arrives whole but does not decode is an error.
+    #[test]
+    fn a_value_cut_short_is_a_lost_peer_and_a_whole_bad_one_an_error() {
+        // Read through a buffer (a string) and straight into the value (f64s).
+        for name in ["string", "vec<f64>"] {
+            match fetch_from(name, 8000, vec![1; 100]) {
+                Err(Fetch::Missing(7)) => {}
+                Err(Fetch::Missing(other)) => panic!("{name}: input {other} missing"),
+                Err(Fetch::Failed(m)) => panic!("{name}: a failure, not a lost peer: {m}"),
+                Ok(n) => panic!("{name}: {n} values from 100 of 8000 bytes"),
+            }
+        }
+        // Whole, but not a string (a length of 2, then bytes that are not UTF-8).
+        match fetch_from("string", 3, vec![2, 0xff, 0xfe]) {
+            Err(Fetch::Failed(m)) => assert!(m.contains("did not decode"), "{m}"),
+            Err(Fetch::Missing(_)) => panic!("a whole value that does not decode is no lost peer"),
+            Ok(n) => panic!("{n} values from bytes that are not a string"),
+        }
+        // And a whole value is read.
+        assert_eq!(fetch_from("string", 3, vec![2, b'o', b'k']).ok(), Some(1));
+    }
 }
