@@ -112,15 +112,11 @@ pub struct Census(FxHashSet<TypeId>);
 impl Census {
     /// Every op type of `graph`'s tasks.
     pub fn of(graph: &Graph) -> Self {
-        Self(
-            graph
-                .iter()
-                .map(|(_, t)| {
-                    let any: &dyn std::any::Any = t.op();
-                    any.type_id()
-                })
-                .collect(),
-        )
+        let mut types = FxHashSet::default();
+        for layer in graph.layers() {
+            types.extend(layer_types(layer));
+        }
+        Self(types)
     }
 
     /// Whether a task's op has type `O`.
@@ -131,6 +127,54 @@ impl Census {
     /// Whether a task's op has this type.
     pub fn contains_id(&self, id: TypeId) -> bool {
         self.0.contains(&id)
+    }
+}
+
+/// The op types of a layer's tasks. The tasks of a layer mostly share one op: its type is
+/// asked once per run of tasks sharing it, not once per task.
+fn layer_types(layer: &crate::Layer) -> Vec<TypeId> {
+    let mut types = Vec::new();
+    let mut last: *const () = std::ptr::null();
+    for task in layer.tasks() {
+        let op: &dyn Op = task.op();
+        let at = (op as *const dyn Op).cast::<()>();
+        if at == last {
+            continue;
+        }
+        last = at;
+        let any: &dyn std::any::Any = op;
+        let t = any.type_id();
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    types
+}
+
+/// The census of the graph each pass is given, kept up to date layer by layer: a layer a pass
+/// left alone (the same `Arc`, held here so that its address is not reused) is not looked at
+/// again.
+#[derive(Default)]
+struct Censuses {
+    by_layer:
+        rustc_hash::FxHashMap<*const crate::Layer, (std::sync::Arc<crate::Layer>, Vec<TypeId>)>,
+}
+
+impl Censuses {
+    fn of(&mut self, graph: &Graph) -> Census {
+        let mut now = rustc_hash::FxHashMap::default();
+        let mut types = FxHashSet::default();
+        for layer in graph.layers() {
+            let at = std::sync::Arc::as_ptr(layer);
+            let entry = self
+                .by_layer
+                .remove(&at)
+                .unwrap_or_else(|| (std::sync::Arc::clone(layer), layer_types(layer)));
+            types.extend(entry.1.iter().copied());
+            now.insert(at, entry);
+        }
+        self.by_layer = now;
+        Census(types)
     }
 }
 
@@ -173,19 +217,23 @@ impl Passes {
         self.list.iter().map(|(n, _, _)| *n).collect()
     }
 
-    /// Culls `graph` to what `keys` need, takes one census of its op types, and runs each pass
-    /// whose op type is there (the census is not retaken: a pass that makes a new op type
-    /// for a later pass to rewrite must be registered without a trigger).
+    /// Culls `graph` to what `keys` need and runs each pass whose op type is among the op
+    /// types of the graph it would be given. The census is retaken after each pass that ran,
+    /// from the layers it changed: a pass whose tasks an earlier pass fused away is skipped
+    /// (it would walk millions of tasks to find nothing), and a pass may rewrite an op type
+    /// an earlier one made.
     pub fn run(&self, graph: &Graph, keys: &[Key]) -> Result<Graph, GraphError> {
         let mut g = graph.cull(keys)?;
         if self.list.is_empty() {
             return Ok(g);
         }
-        let census = Census::of(&g);
+        let mut censuses = Censuses::default();
+        let mut census = censuses.of(&g);
         let keep: KeySet = keys.iter().cloned().collect();
         for (_, trigger, run) in &self.list {
             if trigger.is_none_or(|t| census.contains_id(t)) {
                 g = run(&g, &keep);
+                census = censuses.of(&g);
             }
         }
         Ok(g)

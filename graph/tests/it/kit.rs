@@ -105,7 +105,8 @@ fn count_pass(g: &Graph, _keep: &KeySet) -> Graph {
     let mut g = g.clone();
     let n = g.layers().filter(|l| l.name().starts_with("ran-")).count();
     let mut l = Layer::new(format!("ran-{n}"));
-    l.insert([], Task::literal(Value::new(0i64)));
+    // Of an op type no pass here waits for (the census is retaken after each pass).
+    l.insert([], Task::new(Sum, [Arg::Value(Value::new(0i64))]));
     g.add_layer(l);
     g
 }
@@ -132,4 +133,50 @@ fn passes_run_in_order_and_only_when_their_op_is_there() {
     let out = Passes::new().run(&g, &keys[..1]).unwrap();
     assert_eq!(out.len(), 1);
     let _ = Arc::new(Sum);
+}
+
+/// Rewrites every `AddConst` task of layer `x` as an `Identity` of its argument.
+fn to_identity(g: &Graph, _keep: &KeySet) -> Graph {
+    let mut rw = g.rewrite();
+    let x = g.layer("x").unwrap();
+    for (i, t) in x.entries() {
+        rw.replace(
+            &x.key(i.iter().copied()),
+            Task::new(Identity, t.args().to_vec()),
+        );
+    }
+    rw.finish()
+}
+
+/// The census follows the passes: a pass whose op type an earlier pass rewrote away does not
+/// run, and one whose op type an earlier pass made does.
+#[test]
+fn the_census_is_retaken_after_each_pass() {
+    let mut g = Graph::new();
+    g.add_layer(Layer::per_partition("x", 2, |i| {
+        Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))])
+    }));
+    let keys = [Key::new("x", [0]), Key::new("x", [1])];
+    fn mark(g: &Graph, name: &str) -> Graph {
+        let mut g = g.clone();
+        let mut l = Layer::new(name);
+        l.insert([], Task::literal(Value::new(0i64)));
+        g.add_layer(l);
+        g
+    }
+    let passes = Passes::new()
+        .when::<AddConst>("rewrite", to_identity)
+        .when::<AddConst>("gone", |g, _| mark(g, "ran-gone"))
+        .when::<Identity>("made", |g, _| mark(g, "ran-made"));
+    let out = passes.run(&g, &keys).unwrap();
+    // Only the Identity pass ran after the rewrite.
+    assert!(
+        out.layer("ran-gone").is_none(),
+        "a pass with nothing to do ran"
+    );
+    assert!(
+        out.layer("ran-made").is_some(),
+        "the pass for the new op type did not run"
+    );
+    assert!(Census::of(&out).contains::<Identity>() && !Census::of(&out).contains::<AddConst>());
 }
