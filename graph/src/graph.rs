@@ -683,8 +683,8 @@ pub(crate) struct RecentLayers {
 type Remembered = (Arc<str>, usize);
 
 impl RecentLayers {
-    /// The position of `key`'s layer in `graph`.
-    fn layer(&self, graph: &Graph, key: &Key) -> Option<usize> {
+    /// The position of `key`'s layer in `graph` (in [`Graph::layers`]' order).
+    pub(crate) fn layer(&self, graph: &Graph, key: &Key) -> Option<usize> {
         let name = key.name_arc();
         if let Some((_, li)) = self
             .names

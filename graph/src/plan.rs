@@ -15,8 +15,6 @@
 
 use std::sync::Arc;
 
-use rustc_hash::FxBuildHasher;
-
 use crate::graph::Graph;
 use crate::{Arg, GraphError, Key, Op, Value};
 
@@ -71,8 +69,7 @@ impl Plan {
     /// Culls, checks, orders and lowers `graph` for `keys`.
     pub fn lower(graph: &Graph, keys: &[Key]) -> Result<Plan, GraphError> {
         let layers: Vec<_> = graph.layers().collect();
-        let by_name: indexmap::IndexSet<&str, FxBuildHasher> =
-            layers.iter().map(|l| &**l.name()).collect();
+        let recent = crate::graph::RecentLayers::default();
         let mut offsets = Vec::with_capacity(layers.len() + 1);
         let mut total = 0usize;
         for l in &layers {
@@ -86,7 +83,7 @@ impl Plan {
             });
         }
         let resolve = |key: &Key| -> Option<(u32, u32)> {
-            let li = by_name.get_index_of(key.name())?;
+            let li = recent.layer(graph, key)?;
             let pos = layers[li].position(key.index())?;
             Some((li as u32, pos as u32))
         };
@@ -221,20 +218,22 @@ impl Plan {
                 }
             }
             plan.args_start.push(plan.args.len() as u32);
-            let mut d: Vec<u32> = deps[deps_start[c] as usize..deps_start[c + 1] as usize]
-                .iter()
-                .map(|d| prio[*d as usize])
-                .collect();
-            d.sort_unstable();
-            plan.deps.extend_from_slice(&d);
+            // Each row renumbered and sorted in place (no vector per task).
+            let from = plan.deps.len();
+            plan.deps.extend(
+                deps[deps_start[c] as usize..deps_start[c + 1] as usize]
+                    .iter()
+                    .map(|d| prio[*d as usize]),
+            );
+            plan.deps[from..].sort_unstable();
             plan.deps_start.push(plan.deps.len() as u32);
-            let mut d: Vec<u32> = dependents
-                [dependents_start[c] as usize..dependents_start[c + 1] as usize]
-                .iter()
-                .map(|d| prio[*d as usize])
-                .collect();
-            d.sort_unstable();
-            plan.dependents.extend_from_slice(&d);
+            let from = plan.dependents.len();
+            plan.dependents.extend(
+                dependents[dependents_start[c] as usize..dependents_start[c + 1] as usize]
+                    .iter()
+                    .map(|d| prio[*d as usize]),
+            );
+            plan.dependents[from..].sort_unstable();
             plan.dependents_start.push(plan.dependents.len() as u32);
         }
         for &o in &plan.outputs {
