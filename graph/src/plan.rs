@@ -65,6 +65,26 @@ pub struct Plan {
 
 const NONE: u32 = u32::MAX;
 
+/// Appends row `c` of (`rows`, `starts`) to (`out`, `out_starts`), its ids renumbered by
+/// `prio` and sorted, in place (no vector per row).
+fn push_renumbered(
+    out: &mut Vec<u32>,
+    out_starts: &mut Vec<u32>,
+    rows: &[u32],
+    starts: &[u32],
+    c: usize,
+    prio: &[u32],
+) {
+    let from = out.len();
+    out.extend(
+        rows[starts[c] as usize..starts[c + 1] as usize]
+            .iter()
+            .map(|d| prio[*d as usize]),
+    );
+    out[from..].sort_unstable();
+    out_starts.push(out.len() as u32);
+}
+
 impl Plan {
     /// Culls, checks, orders and lowers `graph` for `keys`.
     pub fn lower(graph: &Graph, keys: &[Key]) -> Result<Plan, GraphError> {
@@ -218,23 +238,22 @@ impl Plan {
                 }
             }
             plan.args_start.push(plan.args.len() as u32);
-            // Each row renumbered and sorted in place (no vector per task).
-            let from = plan.deps.len();
-            plan.deps.extend(
-                deps[deps_start[c] as usize..deps_start[c + 1] as usize]
-                    .iter()
-                    .map(|d| prio[*d as usize]),
+            push_renumbered(
+                &mut plan.deps,
+                &mut plan.deps_start,
+                &deps,
+                &deps_start,
+                c,
+                &prio,
             );
-            plan.deps[from..].sort_unstable();
-            plan.deps_start.push(plan.deps.len() as u32);
-            let from = plan.dependents.len();
-            plan.dependents.extend(
-                dependents[dependents_start[c] as usize..dependents_start[c + 1] as usize]
-                    .iter()
-                    .map(|d| prio[*d as usize]),
+            push_renumbered(
+                &mut plan.dependents,
+                &mut plan.dependents_start,
+                &dependents,
+                &dependents_start,
+                c,
+                &prio,
             );
-            plan.dependents[from..].sort_unstable();
-            plan.dependents_start.push(plan.dependents.len() as u32);
         }
         for &o in &plan.outputs {
             plan.is_output[o as usize] = true;

@@ -100,24 +100,33 @@ fn grids_and_partitions() {
     assert!(l.get(&[3]).is_some() && l.get(&[4]).is_none());
 }
 
-fn count_pass(g: &Graph, _keep: &KeySet) -> Graph {
-    // Marks that it ran by adding a layer.
+/// `g` with a layer `name` added: how a test pass marks that it ran. Its task's op is of a
+/// type no pass here waits for (the census is retaken after each pass).
+fn mark(g: &Graph, name: &str) -> Graph {
     let mut g = g.clone();
-    let n = g.layers().filter(|l| l.name().starts_with("ran-")).count();
-    let mut l = Layer::new(format!("ran-{n}"));
-    // Of an op type no pass here waits for (the census is retaken after each pass).
+    let mut l = Layer::new(name);
     l.insert([], Task::new(Sum, [Arg::Value(Value::new(0i64))]));
     g.add_layer(l);
     g
 }
 
-#[test]
-fn passes_run_in_order_and_only_when_their_op_is_there() {
+/// Layer `x` of two `AddConst` tasks, and their keys.
+fn two_add_consts() -> (Graph, [Key; 2]) {
     let mut g = Graph::new();
     g.add_layer(Layer::per_partition("x", 2, |i| {
         Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))])
     }));
-    let keys = [Key::new("x", [0]), Key::new("x", [1])];
+    (g, [Key::new("x", [0]), Key::new("x", [1])])
+}
+
+fn count_pass(g: &Graph, _keep: &KeySet) -> Graph {
+    let n = g.layers().filter(|l| l.name().starts_with("ran-")).count();
+    mark(g, &format!("ran-{n}"))
+}
+
+#[test]
+fn passes_run_in_order_and_only_when_their_op_is_there() {
+    let (g, keys) = two_add_consts();
     let census = Census::of(&g);
     assert!(census.contains::<AddConst>() && !census.contains::<Identity>());
     let passes = Passes::new()
@@ -152,18 +161,7 @@ fn to_identity(g: &Graph, _keep: &KeySet) -> Graph {
 /// run, and one whose op type an earlier pass made does.
 #[test]
 fn the_census_is_retaken_after_each_pass() {
-    let mut g = Graph::new();
-    g.add_layer(Layer::per_partition("x", 2, |i| {
-        Task::new(AddConst(1), [Arg::Value(Value::new(i as i64))])
-    }));
-    let keys = [Key::new("x", [0]), Key::new("x", [1])];
-    fn mark(g: &Graph, name: &str) -> Graph {
-        let mut g = g.clone();
-        let mut l = Layer::new(name);
-        l.insert([], Task::literal(Value::new(0i64)));
-        g.add_layer(l);
-        g
-    }
+    let (g, keys) = two_add_consts();
     let passes = Passes::new()
         .when::<AddConst>("rewrite", to_identity)
         .when::<AddConst>("gone", |g, _| mark(g, "ran-gone"))
