@@ -258,49 +258,49 @@ pub fn level() -> Level {
 /// ```
 /// assert_eq!(rask_math::ulp_distance(1.0, 1.0 + f64::EPSILON), 1);
 /// assert_eq!(rask_math::ulp_distance(-0.0, 0.0), 0);
+/// assert_eq!(rask_math::ulp_distance(-5e-324, 5e-324), 2); // across zero
 /// assert_eq!(rask_math::ulp_distance(f64::NAN, 1.0), u64::MAX);
 /// ```
 pub fn ulp_distance(a: f64, b: f64) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() {
-            0
-        } else {
-            u64::MAX
-        };
-    }
-    let ordered = |x: f64| {
-        let b = x.to_bits() as i64;
-        if b < 0 {
-            -(b & i64::MAX) as i128
-        } else {
-            b as i128
+    let place = |x: f64| (x.is_nan(), x.is_sign_negative(), x.abs().to_bits());
+    places_apart(place(a), place(b))
+}
+
+/// How many floats lie between two, each given as (NaN, sign, the bits of its magnitude):
+/// magnitudes on one line through zero, both zeros at 0 (what [`ulp_distance`] and
+/// [`ulp_distance_f32`] count).
+fn places_apart(a: (bool, bool, u64), b: (bool, bool, u64)) -> u64 {
+    match (a.0, b.0) {
+        (true, true) => 0,
+        (false, false) => {
+            let line = |(_, negative, magnitude): (bool, bool, u64)| {
+                if negative {
+                    -i128::from(magnitude)
+                } else {
+                    i128::from(magnitude)
+                }
+            };
+            (line(a) - line(b)).unsigned_abs() as u64
         }
-    };
-    (ordered(a) - ordered(b)).unsigned_abs() as u64
+        _ => u64::MAX,
+    }
 }
 
 /// [`ulp_distance`] in units of `f32`.
 ///
 /// ```
 /// assert_eq!(rask_math::ulp_distance_f32(1.0, 1.0 + f32::EPSILON), 1);
+/// assert_eq!(rask_math::ulp_distance_f32(-1.0, 1.0), 2 * 0x3f80_0000);
 /// ```
 pub fn ulp_distance_f32(a: f32, b: f32) -> u64 {
-    if a.is_nan() || b.is_nan() {
-        return if a.is_nan() && b.is_nan() {
-            0
-        } else {
-            u64::MAX
-        };
-    }
-    let ordered = |x: f32| {
-        let b = x.to_bits() as i32;
-        if b < 0 {
-            -(b & i32::MAX) as i64
-        } else {
-            b as i64
-        }
+    let place = |x: f32| {
+        (
+            x.is_nan(),
+            x.is_sign_negative(),
+            u64::from(x.abs().to_bits()),
+        )
     };
-    (ordered(a) - ordered(b)).unsigned_abs()
+    places_apart(place(a), place(b))
 }
 
 /// An element the functions take: `f64`, or `f32` (computed in `f64` and rounded once).

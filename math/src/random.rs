@@ -160,10 +160,18 @@ impl Ziggurat {
         let (x, _) = self.sample(bits);
         // The first draw of `redraw`'s stream.
         let u = unit(mix64(mix64(bits ^ REDRAW_KEY).wrapping_add(GOLDEN_GAMMA)));
-        // The layer above (the bottom layer, whose tail this does not draw, wraps around).
-        let (f0, f1) = (self.f[layer.wrapping_sub(1) & 0xff], self.f[layer]);
-        let keep = (layer != 0) & (f1 + u * (f0 - f1) < exp::<false>(-0.5 * x * x));
+        // Not for the bottom layer, whose tail this does not draw.
+        let keep = (layer != 0) & self.under_density(layer, x, u);
         (x, keep)
+    }
+
+    /// The wedge test of `x` in layer `layer` (≥ 1; the bottom layer is read as if the top
+    /// one were above it, without branches) with a uniform `u`: whether it lies under the
+    /// density.
+    #[inline(always)]
+    fn under_density(&self, layer: usize, x: f64, u: f64) -> bool {
+        let (f0, f1) = (self.f[layer.wrapping_sub(1) & 0xff], self.f[layer]);
+        f1 + u * (f0 - f1) < exp::<false>(-0.5 * x * x)
     }
 
     /// The value of a sample whose first draw `bits` did not stand: the wedge test, the tail,
@@ -194,8 +202,7 @@ impl Ziggurat {
                 }
             }
             // The wedge: under the density, or drawn again.
-            let (f0, f1) = (self.f[layer - 1], self.f[layer]);
-            if f1 + unit(next()) * (f0 - f1) < exp::<false>(-0.5 * x * x) {
+            if self.under_density(layer, x, unit(next())) {
                 return x;
             }
             bits = next();
@@ -488,20 +495,45 @@ fn flag_bits(flags: &[u8; BATCH]) -> u64 {
     mask
 }
 
-/// Values `start..` into `out`, value `i` from the stream's value `i`: a batch at a time, in
-/// a loop without branches (which vectorizes); the few values that did not stand are drawn
-/// again together, up to [`AGAIN`] at a time.
-#[inline(always)]
-fn singles<D: Single>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>], d: D) {
-    // Where the values to draw again are, and their bits.
-    let (mut at, mut again, mut n) = ([0usize; AGAIN], [0u64; AGAIN], 0);
-    let flush = |out: &mut [MaybeUninit<f64>], at: &[usize], again: &[u64]| {
+/// The values to draw again, and where they go: drawn together, [`AGAIN`] at most at a time.
+struct Again {
+    at: [usize; AGAIN],
+    bits: [u64; AGAIN],
+    n: usize,
+}
+
+impl Again {
+    /// Value `bits` to draw again into `out[at]` (the list drawn first when it is full).
+    #[inline(always)]
+    fn push<D: Single>(&mut self, at: usize, bits: u64, out: &mut [MaybeUninit<f64>], d: D) {
+        if self.n == AGAIN {
+            self.flush(out, d);
+        }
+        (self.at[self.n], self.bits[self.n]) = (at, bits);
+        self.n += 1;
+    }
+
+    /// Draws the listed values again, into their places.
+    fn flush<D: Single>(&mut self, out: &mut [MaybeUninit<f64>], d: D) {
         let mut values = [0.0; AGAIN];
-        let values = &mut values[..again.len()];
-        d.redraw(again, values);
-        for (a, v) in at.iter().zip(values.iter()) {
+        let values = &mut values[..self.n];
+        d.redraw(&self.bits[..self.n], values);
+        for (a, v) in self.at[..self.n].iter().zip(values.iter()) {
             out[*a].write(*v);
         }
+        self.n = 0;
+    }
+}
+
+/// Values `start..` into `out`, value `i` from the stream's value `i`: a batch at a time, in
+/// a loop without branches (which vectorizes); the few values that did not stand are drawn
+/// again together.
+#[inline(always)]
+fn singles<D: Single>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>], d: D) {
+    let mut again = Again {
+        at: [0; AGAIN],
+        bits: [0; AGAIN],
+        n: 0,
     };
     let mut i = start;
     let batches = out.len() / BATCH;
@@ -524,12 +556,7 @@ fn singles<D: Single>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>]
         while mask != 0 {
             let k = mask.trailing_zeros() as usize;
             mask &= mask - 1;
-            if n == AGAIN {
-                flush(out, &at, &again);
-                n = 0;
-            }
-            (at[n], again[n]) = (first + k, bits[k]);
-            n += 1;
+            again.push(first + k, bits[k], out, d);
         }
         i = i.wrapping_add(BATCH as u64);
     }
@@ -538,16 +565,11 @@ fn singles<D: Single>(stream: SplitMix, start: u64, out: &mut [MaybeUninit<f64>]
         let (v, stands) = d.value(b);
         out[a].write(v);
         if !stands {
-            if n == AGAIN {
-                flush(out, &at, &again);
-                n = 0;
-            }
-            (at[n], again[n]) = (a, b);
-            n += 1;
+            again.push(a, b, out, d);
         }
         i = i.wrapping_add(1);
     }
-    if n > 0 {
-        flush(out, &at[..n], &again[..n]);
+    if again.n > 0 {
+        again.flush(out, d);
     }
 }

@@ -111,19 +111,25 @@ fn normal_cdf(x: f64) -> f64 {
     0.5 * (1.0 + erf.copysign(x))
 }
 
+/// The first `n` values of seed `seed`'s stream, drawn as `draw` says.
+fn drawn(seed: u64, draw: Draw, n: usize) -> Vec<f64> {
+    let mut v = vec![0.0; n];
+    SplitMix::new(seed).fill(draw, 0, &mut v);
+    v
+}
+
 #[test]
 fn uniform_and_normal_draws_have_their_distributions() {
     let n = 1_000_000;
     // The critical value of the KS statistic at the 0.1% level is 1.95 / √n.
     let critical = 1.95 / (n as f64).sqrt();
-    let mut u = vec![0.0; n];
-    SplitMix::new(11).fill(
+    let mut u = drawn(
+        11,
         Draw::Uniform {
             low: -5.0,
             high: 5.0,
         },
-        0,
-        &mut u,
+        n,
     );
     assert!(u.iter().all(|v| (-5.0..5.0).contains(v)));
     let mean = u.iter().sum::<f64>() / n as f64;
@@ -133,14 +139,13 @@ fn uniform_and_normal_draws_have_their_distributions() {
     let d = ks(&mut u, |x| ((x + 5.0) / 10.0).clamp(0.0, 1.0));
     assert!(d < critical, "uniform KS {d} ≥ {critical}");
 
-    let mut z = vec![0.0; n];
-    SplitMix::new(12).fill(
+    let mut z = drawn(
+        12,
         Draw::Normal {
             loc: 3.0,
             scale: 2.0,
         },
-        0,
-        &mut z,
+        n,
     );
     let mean = z.iter().sum::<f64>() / n as f64;
     let m = |k: i32| z.iter().map(|v| ((v - mean) / 2.0).powi(k)).sum::<f64>() / n as f64;
@@ -158,14 +163,13 @@ fn uniform_and_normal_draws_have_their_distributions() {
 #[test]
 fn normal_draws_fill_every_bin_and_the_tails_as_the_density_says() {
     let n = 4_000_000;
-    let mut z = vec![0.0; n];
-    SplitMix::new(14).fill(
+    let z = drawn(
+        14,
         Draw::Normal {
             loc: 0.0,
             scale: 1.0,
         },
-        0,
-        &mut z,
+        n,
     );
     let edges: Vec<f64> = (0..=100).map(|i| -4.0 + 0.08 * i as f64).collect();
     let mut counts = vec![0u64; 102];

@@ -51,14 +51,39 @@ fn edges(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
 }
 
 /// Edge `i` of `bins` equal bins on `[lo, hi]` at `scale` (the last edge is `hi` itself).
-#[inline(always)]
 fn edge_at(lo: f64, hi: f64, scale: f64, bins: usize, i: usize) -> f64 {
     if i == bins {
         return hi;
     }
-    let step = (hi * scale - lo * scale) / bins as f64;
-    // `/ scale` as `* (1 / scale)`: the same value, scales being powers of two.
-    (lo * scale + i as f64 * step) * (1.0 / scale)
+    Edges::new(lo, hi, scale, bins).at(i as f64)
+}
+
+/// The inner edges of `bins` equal bins on `[lo, hi]` at `scale`: one formula for the edge
+/// table and for the binning loop, which works edges out rather than load them (a gather per
+/// value, which kept the loop scalar).
+#[derive(Clone, Copy)]
+struct Edges {
+    /// `lo`, scaled.
+    lo: f64,
+    step: f64,
+    /// `/ scale` as `* (1 / scale)`: the same value, scales being powers of two.
+    unscale: f64,
+}
+
+impl Edges {
+    fn new(lo: f64, hi: f64, scale: f64, bins: usize) -> Self {
+        Self {
+            lo: lo * scale,
+            step: (hi * scale - lo * scale) / bins as f64,
+            unscale: 1.0 / scale,
+        }
+    }
+
+    /// Edge `i` (below the last), given as a float.
+    #[inline(always)]
+    fn at(self, i: f64) -> f64 {
+        (self.lo + i * self.step) * self.unscale
+    }
 }
 
 /// Counts one block's values into `bins` equal bins over `[lo, hi]` (the last bin closed;
@@ -146,10 +171,8 @@ impl BinCounter {
         let (lo, hi, norm, scale) = (self.lo, self.hi, self.norm, self.scale);
         let last = self.bins - 1;
         let spare = last as u32 + 1;
-        // Edges worked out as `edge_at` works them out (the same operations, so the same
-        // values), not loaded from the table (a gather per value, which kept the loop scalar).
-        let (lo_s, inv_scale, last_f) = (lo * scale, 1.0 / scale, last as f64);
-        let step = (hi * scale - lo * scale) / (last + 1) as f64;
+        let edge = Edges::new(lo, hi, scale, last + 1);
+        let last_f = last as f64;
         // Adding 2^52 to a float in [0, 2^52) rounds it to an integer, which its low bits then
         // hold: integer parts and conversions without `as` (whose saturating conversion of a
         // float LLVM does lane by lane) or `floor` (a library call where SSE2 is all there is).
@@ -163,12 +186,12 @@ impl BinCounter {
                 let x = if inside { *x } else { lo };
                 // In range, the product lies in [0, bins]. The float division can land one
                 // bin off an edge: the edges correct it.
-                let v = ((x * scale - lo_s) * norm).min(last_f);
+                let v = ((x * scale - edge.lo) * norm).min(last_f);
                 let near = (v + ROUND) - ROUND;
                 let t = if near > v { near - 1.0 } else { near };
                 let i = ((t + ROUND).to_bits() - ROUND.to_bits()) as usize;
-                let below = x < (lo_s + t * step) * inv_scale;
-                let above = (i < last) & (x >= (lo_s + (t + 1.0) * step) * inv_scale);
+                let below = x < edge.at(t);
+                let above = (i < last) & (x >= edge.at(t + 1.0));
                 let i = (i + usize::from(above)).saturating_sub(usize::from(below));
                 *b = if inside { i as u32 } else { spare };
             }

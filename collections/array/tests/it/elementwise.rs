@@ -7,7 +7,7 @@ use rask_array::{Array, BinOp, Reduction};
 use rask_graph::{Collection, ComputeError};
 use rask_local::{SyncScheduler, ThreadedScheduler};
 
-use crate::steps::Step;
+use crate::steps::{Step, agree};
 
 fn data(shape: &[usize], seed: usize) -> ArrayD<f64> {
     let n: usize = shape.iter().product();
@@ -479,9 +479,7 @@ proptest! {
         }
         let same = |g: &ArrayD<f64>, w: &ArrayD<f64>| {
             g.shape() == w.shape()
-                && g.iter().zip(w.iter()).all(|(g, w)| {
-                    g == w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs().max(1.0)
-                })
+                && g.iter().zip(w.iter()).all(|(g, w)| agree(*g, *w))
         };
         let threaded = ThreadedScheduler::builder().num_workers(2).build().unwrap();
         prop_assert_eq!(fused_tasks(&y), y.npartitions());

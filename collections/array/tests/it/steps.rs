@@ -41,3 +41,9 @@ impl Step {
         }
     }
 }
+
+/// Whether a fused chain's value `g` agrees with ndarray's `w`: equal, both NaN, or within
+/// 1e-9 relative (steps fused lane by lane may round differently).
+pub fn agree(g: f64, w: f64) -> bool {
+    g == w || (g.is_nan() && w.is_nan()) || (g - w).abs() <= 1e-9 * w.abs().max(1.0)
+}
