@@ -379,11 +379,18 @@ impl<T: Numeric> Op for ExprReduce<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        // `arrive` refuses no blocks at all (bytes from elsewhere may say so).
-        let mut made = Vec::new();
-        let outer = self.outer.as_deref();
-        let (arrived, shape) = arrive::<T>(&args, &self.slices, outer, &mut made)?;
-        let (inputs, shape) = inputs(&arrived, &shape, outer)?;
+        with_inputs(
+            &args,
+            &self.slices,
+            self.outer.as_deref(),
+            |inputs, shape| self.reduce(inputs, shape),
+        )
+    }
+}
+
+impl<T: Numeric> ExprReduce<T> {
+    /// The expression over `inputs` (of `shape`), reduced.
+    fn reduce(&self, inputs: &[Input<'_, T>], shape: Vec<usize>) -> Result<Value, TaskError> {
         let ndim = shape.len();
         let n: usize = shape.iter().product();
         let last = ndim.checked_sub(1);
@@ -391,13 +398,13 @@ impl<T: Numeric> Op for ExprReduce<T> {
         let keeps_last = last.is_some_and(|l| !self.axes.contains(&l));
         if n == 0 || ndim == 0 || !(all || keeps_last) {
             // Rare shapes: make the block, then reduce it.
-            let block = evaluate(&self.expr, &inputs, &shape)?;
+            let block = evaluate(&self.expr, inputs, &shape)?;
             let r = ReduceBlock::<T>::new(self.kind, self.axes.clone());
             return Ok(Value::new(Chunk(r.apply(&block.view())?)));
         }
         let last = ndim - 1;
         let len = shape[last];
-        let mut lanes = LaneSource::new(&inputs, &shape);
+        let mut lanes = LaneSource::new(inputs, &shape);
         let kind = self.kind;
         let mut eval = Evaluator::new(&self.expr, inputs.len())?;
         if all {
@@ -563,6 +570,21 @@ fn arrive<'a, T: Numeric>(
         }));
     }
     Ok((arrived, shape))
+}
+
+/// What [`ExprBlock`] and [`ExprReduce`] both start with: their arguments as inputs
+/// ([`arrive`], then [`inputs`]; no blocks at all, which bytes from elsewhere may say, is an
+/// error), handed to `f` with the shape they are evaluated over.
+fn with_inputs<T: Numeric, R>(
+    args: &Args,
+    slices: &[Option<Vec<Keep>>],
+    outer: Option<&[Keep]>,
+    f: impl FnOnce(&[Input<'_, T>], Vec<usize>) -> Result<R, TaskError>,
+) -> Result<R, TaskError> {
+    let mut made = Vec::new();
+    let (arrived, shape) = arrive::<T>(args, slices, outer, &mut made)?;
+    let (inputs, shape) = inputs(&arrived, &shape, outer)?;
+    f(&inputs, shape)
 }
 
 /// The arguments broadcast to `shape` and cut by `outer`, and the shape that leaves.
@@ -794,11 +816,12 @@ impl<T: Numeric> Op for ExprBlock<T> {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let mut made = Vec::new();
-        let outer = self.outer.as_deref();
-        let (arrived, shape) = arrive::<T>(&args, &self.slices, outer, &mut made)?;
-        let (inputs, shape) = inputs(&arrived, &shape, outer)?;
-        Ok(Value::new(Chunk(evaluate(&self.expr, &inputs, &shape)?)))
+        with_inputs(
+            &args,
+            &self.slices,
+            self.outer.as_deref(),
+            |inputs, shape| Ok(Value::new(Chunk(evaluate(&self.expr, inputs, &shape)?))),
+        )
     }
 }
 
