@@ -11,7 +11,8 @@
 //!   lowering a 1,000,000-task graph; with `--dask`, Dask 2026.8 runs the same workloads in a
 //!   venv made on first use, and a table gives the ratios.
 //! - `cargo xtask bench bags [--dask] [--small]` — word count over 1 GiB of text in 32 files and
-//!   a count by city over 1M JSON records (as `serde_json::Value`s and as a typed struct), on
+//!   a count by city over 1M JSON records (as `sonic_rs::Value`s, as `serde_json::Value`s and
+//!   as a typed struct), on
 //!   the threaded scheduler and on 2 worker processes, beside Dask bag (processes): time, the
 //!   answers (checked to agree) and the peak RSS of the process tree.
 
@@ -585,11 +586,13 @@ fn bench_bags(flags: &[&str]) -> Result<(), String> {
     };
     eprintln!("xtask: generating the data in {data_arg} (once)");
     run(bench(&["generate"]))?;
-    let runs: [(&str, &str); 5] = [
+    let runs: [(&str, &str); 7] = [
         ("wordcount", "threaded"),
         ("wordcount", "processes"),
         ("json", "threaded"),
         ("json", "processes"),
+        ("json-serde", "threaded"),
+        ("json-serde", "processes"),
         ("json-typed", "threaded"),
     ];
     let mut rask = Vec::new();
@@ -618,7 +621,7 @@ fn bench_bags(flags: &[&str]) -> Result<(), String> {
     }
     let mb = |j: &Json| j["peak_rss_bytes"].as_f64().unwrap_or(0.0) / 1e6;
     let dask_of = |w: &str| {
-        let w = if w == "json-typed" { "json" } else { w };
+        let w = if w.starts_with("json") { "json" } else { w };
         dask.iter().find(|(d, _)| *d == w).map(|(_, j)| j)
     };
     println!();

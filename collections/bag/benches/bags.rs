@@ -6,8 +6,9 @@
 //!   yet — `text/` (1 GiB of words in 32 files; 32 MiB with `--small`) and `json/` (1M records
 //!   of 10 fields in 8 files; 50k with `--small`).
 //! - `wordcount`: `read_text → str().split(None) → flatten → frequencies → topk_by(20, count)`.
-//! - `json`: `read_json_lines` of `serde_json::Value` → `filter(active)` → `pluck("city")` →
-//!   `foldby(city, count)`.
+//! - `json`: `read_json_lines` of untyped `sonic_rs::Value`s (rask-bag's fastest JSON value)
+//!   → `filter(active)` → `pluck("city")` → `foldby(city, count)`.
+//! - `json-serde`: the same query on `serde_json::Value`s.
 //! - `json-typed`: the same query on records read through serde into a struct.
 //!
 //! `--processes` runs on 2 worker processes instead of the threaded scheduler.
@@ -17,6 +18,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
+use rask_bag::sonic_rs::{self, JsonValueTrait};
 use rask_bag::{ReadOptions, read_json_lines, read_text};
 use rask_graph::{Collection, Scheduler};
 use rask_local::ThreadedScheduler;
@@ -32,17 +34,32 @@ fn count_of(p: &(String, u64)) -> u64 {
 }
 
 #[named(crate = rask_graph)]
-fn active(r: &Value) -> bool {
+fn active(r: &sonic_rs::Value) -> bool {
     r["active"].as_bool().unwrap_or(false)
 }
 
 #[named(crate = rask_graph)]
-fn city_name(v: &Value) -> String {
+fn city_name(v: &sonic_rs::Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
 #[named(crate = rask_graph)]
-fn one_more(n: u64, _v: &Value) -> u64 {
+fn one_more(n: u64, _v: &sonic_rs::Value) -> u64 {
+    n + 1
+}
+
+#[named(crate = rask_graph)]
+fn serde_active(r: &Value) -> bool {
+    r["active"].as_bool().unwrap_or(false)
+}
+
+#[named(crate = rask_graph)]
+fn serde_city_name(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+#[named(crate = rask_graph)]
+fn serde_one_more(n: u64, _v: &Value) -> u64 {
     n + 1
 }
 
@@ -185,7 +202,7 @@ fn by_city(mut counts: Vec<(String, u64)>) -> String {
 
 fn main() {
     let (workload, dir, flags) = rask_testing::bench::args(
-        "usage: bags generate|wordcount|json|json-typed DATA_DIR [--small] [--processes]",
+        "usage: bags generate|wordcount|json|json-serde|json-typed DATA_DIR [--small] [--processes]",
     );
     let workload = workload.as_str();
     let small = flags.iter().any(|a| a == "--small");
@@ -225,7 +242,7 @@ fn main() {
                 parts.join(",")
             }
             "json" => {
-                let b = read_json_lines::<Value>(
+                let b = read_json_lines::<sonic_rs::Value>(
                     &[&glob(&dir, "json", "*.jsonl")],
                     ReadOptions::default(),
                 )
@@ -234,6 +251,25 @@ fn main() {
                     .filter(active)
                     .pluck("city")
                     .foldby(city_name, one_more, 0, add, 0);
+                by_city(
+                    counts
+                        .compute_with(s.as_ref())
+                        .unwrap_or_else(|e| panic!("{e}")),
+                )
+            }
+            "json-serde" => {
+                let b = read_json_lines::<Value>(
+                    &[&glob(&dir, "json", "*.jsonl")],
+                    ReadOptions::default(),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+                let counts = b.filter(serde_active).pluck("city").foldby(
+                    serde_city_name,
+                    serde_one_more,
+                    0,
+                    add,
+                    0,
+                );
                 by_city(
                     counts
                         .compute_with(s.as_ref())

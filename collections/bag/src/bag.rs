@@ -18,6 +18,7 @@ use crate::item::{
     GroupVtables, HashVtables, Item, ItemVtables, KeyedVtables, NumVtables, Number, OrdVtables,
     PairVtables, Partition, Ty,
 };
+use crate::json::{JsonValue, Pluck};
 use crate::ops::{Moments, Pipeline, Sink};
 use crate::source::{BadLines, Compression, Lines, Source};
 
@@ -1397,29 +1398,21 @@ impl<A: Item, B: Item> Bag<(A, B)> {
     }
 }
 
-impl Bag<serde_json::Value> {
+impl<J: JsonValue> Bag<J> {
     /// The member `field` of every JSON value (an object's member by name, an array's element
     /// by index); a value without it fails the task, naming the field.
-    pub fn pluck(&self, field: impl Into<Field>) -> Bag<serde_json::Value> {
-        self.pluck_stage(field.into(), None)
+    pub fn pluck(&self, field: impl Into<Field>) -> Bag<J> {
+        self.pluck_stage(J::pluck(field.into(), None))
     }
 
     /// The member `field` of every value, or `default` where there is none.
-    pub fn pluck_or(
-        &self,
-        field: impl Into<Field>,
-        default: serde_json::Value,
-    ) -> Bag<serde_json::Value> {
-        self.pluck_stage(field.into(), Some(default))
+    pub fn pluck_or(&self, field: impl Into<Field>, default: J) -> Bag<J> {
+        self.pluck_stage(J::pluck(field.into(), Some(default)))
     }
 
-    fn pluck_stage(
-        &self,
-        field: Field,
-        default: Option<serde_json::Value>,
-    ) -> Bag<serde_json::Value> {
-        let what = format!("{field:?}{default:?}");
-        self.then(Stage::Pluck { field, default }, &what, "pluck")
+    fn pluck_stage(&self, pluck: Pluck) -> Bag<J> {
+        let what = format!("{pluck:?}");
+        self.then(Stage::Pluck(pluck), &what, "pluck")
     }
 }
 
@@ -1618,9 +1611,28 @@ pub fn read_text(patterns: &[&str], options: ReadOptions) -> Result<Bag<String>,
     ))
 }
 
-/// Each line of JSON-lines files parsed as a `T` (with serde; `serde_json::Value` for any
-/// JSON), a partition per file or per `blocksize` bytes. Blank lines are passed over; a bad
-/// line fails its task naming the file and line, unless `bad_lines` says to skip it.
+/// Each line of JSON-lines files parsed as a `T` (with serde), a partition per file or per
+/// `blocksize` bytes. Blank lines are passed over; a bad line fails its task naming the file
+/// and line, unless `bad_lines` says to skip it.
+///
+/// For records of any shape, read [`sonic_rs::Value`](crate::sonic_rs::Value)s (parsed by
+/// sonic-rs, about three times faster than `serde_json::Value`s; see [`JsonValue`]) or
+/// `serde_json::Value`s; a struct of the fields a query reads is faster still.
+///
+/// ```
+/// use rask_bag::sonic_rs::{self, JsonValueTrait};
+/// use rask_graph::Collection;
+/// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+/// let dir = std::env::temp_dir().join(format!("rask-bag-doc-json-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("a.jsonl"), "{\"city\": \"Oslo\", \"n\": 2}\n{\"city\": \"Lima\"}\n")?;
+/// let glob = format!("{}/*.jsonl", dir.display());
+/// let records = rask_bag::read_json_lines::<sonic_rs::Value>(&[&glob], Default::default())?;
+/// let n = records.pluck_or("n", sonic_rs::json!(0)).map(|v| v.as_u64().unwrap_or(0));
+/// assert_eq!(n.compute()?, [2, 0]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_json_lines<T: Item>(
     patterns: &[&str],
     options: ReadOptions,

@@ -9,6 +9,7 @@ use rask_graph::named::{self, NamedFn};
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Call, Item, ItemFns, Ty};
+use crate::json::Pluck;
 
 /// How a named function is called on items.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,12 +272,8 @@ pub(crate) enum Stage {
     FlatMap(Func),
     /// Items whose predicate is `keep` pass.
     Filter { f: Func, keep: bool },
-    /// A member of each JSON value (`default` for a missing one, or an error).
-    Pluck {
-        field: Field,
-        #[serde(with = "json_text")]
-        default: Option<serde_json::Value>,
-    },
+    /// A member of each JSON value (its default for a missing one, or an error).
+    Pluck(Pluck),
     /// The elements of each item, a `Vec` of this type.
     Flatten(Ty<ItemFns>),
     /// A string method on each `String` item.
@@ -346,17 +343,7 @@ impl Stage {
                     Ok(())
                 }
             }
-            Stage::Pluck { field, default } => {
-                let v = item.get::<serde_json::Value>()?;
-                let member = match field {
-                    Field::Name(n) => v.get(n),
-                    Field::Index(i) => v.get(*i),
-                };
-                match member.or(default.as_ref()) {
-                    Some(m) => emit(ItemRef::owned(&mut Some(m.clone()))),
-                    None => Err(TaskError::new(format!("no member {field} in {}", short(v)))),
-                }
-            }
+            Stage::Pluck(p) => p.push(item, emit),
             Stage::Flatten(t) => (t.fns().flatten)(item, emit),
             Stage::Str(op) => op.push(item.get::<String>()?, emit),
         }
@@ -393,15 +380,6 @@ fn moved_hint(e: TaskError, f: &Func) -> TaskError {
     }
 }
 
-/// A JSON value for a message: at most 80 characters of it.
-fn short(v: &serde_json::Value) -> String {
-    let s = v.to_string();
-    match s.char_indices().nth(80) {
-        Some((at, _)) => format!("{}…", &s[..at]),
-        None => s,
-    }
-}
-
 /// `item` through `stages`, in order, then into `last`.
 pub(crate) fn drive(
     stages: &[Stage],
@@ -411,25 +389,5 @@ pub(crate) fn drive(
     match stages.split_first() {
         None => last(item.reborrow()),
         Some((stage, rest)) => stage.push(item, &mut |mut out| drive(rest, &mut out, last)),
-    }
-}
-
-/// JSON values as their text: postcard cannot read self-describing data.
-pub(crate) mod json_text {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(
-        v: &Option<serde_json::Value>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        v.as_ref().map(|v| v.to_string()).serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<serde_json::Value>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|t| serde_json::from_str(&t).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }

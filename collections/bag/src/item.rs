@@ -233,7 +233,7 @@ impl<T: Item> ItemVtables for T {
             })
         },
         flatten: flatten::<T>,
-        parse_json: parse_json::<T>,
+        parse_json: crate::json::parse_line::<T>,
         write_json: |item, out| {
             serde_json::to_writer(out, item.get::<T>()?).map_err(|e| {
                 TaskError::new(format!(
@@ -782,11 +782,6 @@ fn flatten<T: Item>(item: &mut ItemRef<'_>, emit: &mut Emit<'_>) -> Result<(), T
     Ok(())
 }
 
-fn parse_json<T: Item>(line: &str, emit: &mut Emit<'_>) -> Result<Result<(), TaskError>, String> {
-    let item: T = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    Ok(emit(ItemRef::owned(&mut Some(item))))
-}
-
 struct Collect<T> {
     items: Vec<T>,
     limit: Option<usize>,
@@ -1118,20 +1113,4 @@ impl<K: Item + Hash + Eq, V: Item> KeyedFolder for Folder<K, V> {
             .collect();
         Value::new(Partition(pairs))
     }
-}
-
-/// A partition of JSON values as JSON text.
-#[doc(hidden)]
-pub fn encode_json(datum: &dyn Datum) -> Result<Vec<u8>, String> {
-    let p = (datum as &dyn std::any::Any)
-        .downcast_ref::<Partition<serde_json::Value>>()
-        .ok_or("not a partition of JSON values")?;
-    serde_json::to_vec(&p.0).map_err(|e| e.to_string())
-}
-
-/// A partition of JSON values from JSON text.
-#[doc(hidden)]
-pub fn decode_json(bytes: &[u8]) -> Result<Value, String> {
-    let items: Vec<serde_json::Value> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    Ok(Value::new(Partition(items)))
 }

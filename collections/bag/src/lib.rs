@@ -6,7 +6,8 @@
 //!
 //! - Sources: [`Bag::from_sequence`], [`read_text`] (globs; `.gz`, `.bz2`, `.zst` by
 //!   extension; `blocksize` splits plain files at line boundaries), [`read_json_lines`] (typed
-//!   through serde, or `serde_json::Value`), [`range`], [`Bag::from_delayed`].
+//!   through serde, or untyped as [`sonic_rs::Value`] or `serde_json::Value`), [`range`],
+//!   [`Bag::from_delayed`].
 //! - Transformations chain into **one pass per partition**: `map`, `try_map`, `filter`,
 //!   `remove`, `flat_map`, `flatten`, `pluck`, `starmap` and the `.str` methods add stages to
 //!   the partition's pipeline, and the graph holds one task per partition for the whole
@@ -50,6 +51,7 @@ mod error;
 mod func;
 pub mod hll;
 pub mod item;
+mod json;
 mod ops;
 mod source;
 mod spill;
@@ -60,7 +62,11 @@ pub use bag::{Bag, ReadOptions, Scalar, Shuffle, StrMethods, range, read_json_li
 pub use error::BagError;
 pub use func::Field;
 pub use item::{Item, Number, Partition};
+pub use json::JsonValue;
 pub use ops::Moments;
+/// The JSON value type that parses fastest ([`JsonValue`]), re-exported so that its version is
+/// rask-bag's.
+pub use sonic_rs;
 pub use source::{BadLines, Compression};
 
 /// Registers an item type by a stable name, so that bags of it cross process boundaries:
@@ -137,8 +143,16 @@ static JSON: item::ItemType = item::ItemType::new::<serde_json::Value>("json");
 rask_graph::register_value!(
     Partition<serde_json::Value>,
     "rask-bag.partition:json",
-    item::encode_json,
-    item::decode_json
+    json::encode::<serde_json::Value>,
+    json::decode::<serde_json::Value>
+);
+#[linkme::distributed_slice(item::ITEM_TYPES)]
+static SONIC_JSON: item::ItemType = item::ItemType::new::<sonic_rs::Value>("sonic-json");
+rask_graph::register_value!(
+    Partition<sonic_rs::Value>,
+    "rask-bag.partition:sonic-json",
+    json::encode::<sonic_rs::Value>,
+    json::decode::<sonic_rs::Value>
 );
 register_item!(Vec<String>, "vec-string", hash, ord);
 register_item!(Moments, "moments");

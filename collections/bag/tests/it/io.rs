@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use rask_bag::{BadLines, BagError, ReadOptions, read_json_lines, read_text};
+use rask_bag::{BadLines, BagError, ReadOptions, read_json_lines, read_text, sonic_rs};
 use rask_graph::Collection;
 use rask_graph::files::FilesError;
 
@@ -158,6 +158,23 @@ fn json_lines_typed_and_bad_lines_named_or_skipped_and_counted() {
         everywhere(&any.pluck("ms")),
         [serde_json::json!(10), serde_json::json!(5)]
     );
+    // Untyped as sonic-rs's values: parsed by sonic-rs, bad lines named or skipped alike.
+    let sonic = |bad_lines| {
+        read_json_lines::<sonic_rs::Value>(&[&dir.glob("*.jsonl")], opts(bad_lines)).unwrap()
+    };
+    let err = message(sonic(BadLines::Error).compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("2.jsonl, line 3: not JSON of"), "{err}");
+    let lenient = sonic(BadLines::Skip);
+    assert_eq!(
+        everywhere(&lenient.pluck("page")),
+        [
+            sonic_rs::json!("/"),
+            sonic_rs::json!("/a"),
+            sonic_rs::json!("/"),
+            sonic_rs::json!(3)
+        ]
+    );
+    assert_eq!(everywhere(&lenient.count_bad_lines()), 1);
     // Line numbers count from the file's start in a part that starts mid-file.
     let big: String = (0..100)
         .map(|i| format!("{{\"page\": \"/{i}\", \"ms\": {i}}}\n"))

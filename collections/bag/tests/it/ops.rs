@@ -1,9 +1,10 @@
 //! Every operation against the same operation on the whole `Vec`.
 
 use proptest::prelude::*;
-use rask_bag::Bag;
+use rask_bag::{Bag, sonic_rs};
 use rask_graph::Collection;
 use rask_macros::named;
+use sonic_rs::JsonContainerTrait;
 
 use crate::{everywhere, everywhere_here, message, schedulers};
 
@@ -61,6 +62,11 @@ fn boom(x: &i64) -> i64 {
 
 #[named(crate = rask_graph)]
 fn json_len(v: &serde_json::Value) -> u64 {
+    v.as_array().map_or(0, |a| a.len() as u64)
+}
+
+#[named(crate = rask_graph)]
+fn sonic_len(v: &sonic_rs::Value) -> u64 {
     v.as_array().map_or(0, |a| a.len() as u64)
 }
 
@@ -542,6 +548,37 @@ fn reprs_and_keys() {
     assert_eq!(
         everywhere(&docs.pluck_or("b", serde_json::json!([])).map(json_len)),
         [2, 0]
+    );
+    let err = message(docs.pluck("b").compute_with(&rask_local::SyncScheduler));
+    assert!(err.contains("no member \"b\" in {\"a\":2}"), "{err}");
+    // The same with sonic-rs's values, which cross processes as JSON text too.
+    let docs = Bag::from_sequence(
+        vec![
+            sonic_rs::json!({"a": 1, "b": [1, 2]}),
+            sonic_rs::json!({"a": 2}),
+            sonic_rs::json!([7, {"a": 3}]),
+        ],
+        2,
+    );
+    assert_eq!(
+        everywhere(&docs.pluck_or("a", sonic_rs::json!(null))),
+        [
+            sonic_rs::json!(1),
+            sonic_rs::json!(2),
+            sonic_rs::json!(null)
+        ]
+    );
+    assert_eq!(
+        everywhere(&docs.pluck_or("b", sonic_rs::json!([])).map(sonic_len)),
+        [2, 0, 0]
+    );
+    assert_eq!(
+        everywhere(
+            &docs
+                .pluck_or(1, sonic_rs::json!({}))
+                .pluck_or("a", sonic_rs::json!(0))
+        ),
+        [sonic_rs::json!(0), sonic_rs::json!(0), sonic_rs::json!(3)]
     );
     let err = message(docs.pluck("b").compute_with(&rask_local::SyncScheduler));
     assert!(err.contains("no member \"b\" in {\"a\":2}"), "{err}");
