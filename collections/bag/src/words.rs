@@ -1,9 +1,9 @@
 //! Counting the words of lines: `str().split(sep).flatten().frequencies()` in one sink, the
-//! words counted where they are found (no item per word), in a table that keeps short words
-//! inline (a lookup of a word already seen reads one bucket, not a bucket, an index and a
-//! heap string).
-
-use std::hash::BuildHasher;
+//! words counted where they are found (no item per word). A word of up to 15 bytes is its
+//! bytes and length packed in two `u64`s, read from the text it was found in with two loads:
+//! the table's hash and its comparisons are arithmetic on those, with no call to hash or
+//! compare bytes (a lookup of a word already seen reads one bucket). Longer words, rare in
+//! prose, have a map of their own.
 
 use rask_graph::item::ItemRef;
 use rask_graph::{TaskError, Value};
@@ -11,95 +11,130 @@ use rustc_hash::FxBuildHasher;
 
 use crate::item::{Collector, Partition};
 
-/// Words this long or shorter are kept in the table's bucket.
-const INLINE: usize = 22;
+/// Words this long or shorter (in bytes) are packed.
+const SHORT: usize = 15;
 
-/// A word as the table keeps it.
-enum Word {
-    Inline { len: u8, bytes: [u8; INLINE] },
-    Heap(Box<str>),
+/// A short word packed: its bytes little-endian in `lo` (the first eight) and `hi` (the rest,
+/// then zeros), its length in `hi`'s top byte — two words are the same when their keys are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Packed {
+    lo: u64,
+    hi: u64,
 }
 
-impl Word {
-    fn new(w: &str) -> Word {
-        if w.len() <= INLINE {
-            let mut bytes = [0; INLINE];
-            bytes[..w.len()].copy_from_slice(w.as_bytes());
-            Word::Inline {
-                len: w.len() as u8,
-                bytes,
-            }
-        } else {
-            Word::Heap(w.into())
+impl Packed {
+    /// `word` packed, if it is short; `text` is what it was found in: when the 16 bytes from
+    /// the word's start lie within it, they are read with two loads and masked.
+    #[inline(always)]
+    fn of(word: &str, text: &str) -> Option<Packed> {
+        let len = word.len();
+        if len > SHORT || len == 0 {
+            return None;
         }
+        let from = (word.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        let mut window = [0u8; 16];
+        let bytes = match text.as_bytes().get(from..from.wrapping_add(16)) {
+            Some(w) => w,
+            None => {
+                window[..len].copy_from_slice(word.as_bytes());
+                &window
+            }
+        };
+        let eight = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        // `len` is 1..=15: the first shift is at most 56, and so is the second.
+        let lo_mask = u64::MAX >> (64 - 8 * len.min(8));
+        let hi_mask = (1u64 << (8 * len.saturating_sub(8))) - 1;
+        Some(Packed {
+            lo: eight(0) & lo_mask,
+            hi: (eight(8) & hi_mask) | (len as u64) << 56,
+        })
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            Word::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Word::Heap(s) => s.as_bytes(),
-        }
+    /// The hash of the key: a folded multiply of its halves (wyhash's mixing step).
+    #[inline(always)]
+    fn hash(self) -> u64 {
+        let m = u128::from(self.lo ^ 0x243F_6A88_85A3_08D3)
+            * u128::from(self.hi ^ 0x1319_8A2E_0370_7344);
+        (m as u64) ^ (m >> 64) as u64
     }
 
-    fn into_string(self) -> String {
-        match self {
-            // Only whole `str`s are stored: the bytes are UTF-8.
-            Word::Inline { len, bytes } => {
-                String::from_utf8_lossy(&bytes[..usize::from(len)]).into_owned()
-            }
-            Word::Heap(s) => s.into(),
-        }
+    /// The word back.
+    fn word(self) -> String {
+        let len = ((self.hi >> 56) as usize).min(SHORT);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.lo.to_le_bytes());
+        bytes[8..].copy_from_slice(&self.hi.to_le_bytes());
+        // Only whole `str`s are packed: the bytes are UTF-8.
+        String::from_utf8_lossy(&bytes[..len]).into_owned()
     }
 }
 
 struct Entry {
-    word: Word,
+    key: Packed,
     count: u64,
     /// When it was first seen: the results are in first-seen order.
-    seen: u32,
+    seen: u64,
 }
 
 /// How many times each word occurs, words split at `sep` (at whitespace when `None`).
 pub(crate) struct WordCounts {
     sep: Option<String>,
-    table: hashbrown::HashTable<Entry>,
-    hasher: FxBuildHasher,
+    short: hashbrown::HashTable<Entry>,
+    /// Words longer than `SHORT` (and the empty word): count and first sight.
+    long: hashbrown::HashMap<Box<str>, (u64, u64), FxBuildHasher>,
+    seen: u64,
 }
 
 impl WordCounts {
     pub(crate) fn new(sep: Option<String>) -> Self {
         WordCounts {
             sep,
-            table: hashbrown::HashTable::new(),
-            hasher: FxBuildHasher,
+            short: hashbrown::HashTable::new(),
+            long: hashbrown::HashMap::default(),
+            seen: 0,
         }
     }
-}
 
-/// One more of `word`.
-#[inline(always)]
-fn count(table: &mut hashbrown::HashTable<Entry>, hasher: &FxBuildHasher, word: &str) {
-    let hash = hasher.hash_one(word.as_bytes());
-    match table.find_mut(hash, |e| e.word.as_bytes() == word.as_bytes()) {
-        Some(e) => e.count += 1,
-        None => {
-            let seen = table.len() as u32;
-            let entry = Entry {
-                word: Word::new(word),
-                count: 1,
-                seen,
-            };
-            table.insert_unique(hash, entry, |e| hasher.hash_one(e.word.as_bytes()));
+    /// One more of `word`, found in `text`.
+    #[inline(always)]
+    fn count(&mut self, word: &str, text: &str) {
+        let Some(key) = Packed::of(word, text) else {
+            return self.count_long(word);
+        };
+        let hash = key.hash();
+        match self.short.find_mut(hash, |e| e.key == key) {
+            Some(e) => e.count += 1,
+            None => {
+                let entry = Entry {
+                    key,
+                    count: 1,
+                    seen: self.seen,
+                };
+                self.seen += 1;
+                self.short.insert_unique(hash, entry, |e| e.key.hash());
+            }
         }
     }
-}
 
-impl WordCounts {
+    #[inline(never)]
+    fn count_long(&mut self, word: &str) {
+        match self.long.get_mut(word) {
+            Some((n, _)) => *n += 1,
+            None => {
+                self.long.insert(word.into(), (1, self.seen));
+                self.seen += 1;
+            }
+        }
+    }
+
     /// Counts the words of `text`, split at whitespace (its lines' breaks included).
     pub(crate) fn count_text(&mut self, text: &str) -> Result<(), TaskError> {
-        let WordCounts { table, hasher, .. } = self;
         let mut one = |word: &str| {
-            count(table, hasher, word);
+            self.count(word, text);
             Ok(())
         };
         if text.is_ascii() {
@@ -113,18 +148,23 @@ impl WordCounts {
 impl Collector for WordCounts {
     fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
         let line = item.get::<String>()?;
-        let WordCounts { table, hasher, .. } = self;
-        crate::func::split(line, self.sep.as_deref(), &mut |word| {
-            count(table, hasher, word);
+        let sep = self.sep.take();
+        let counted = crate::func::split(line, sep.as_deref(), &mut |word| {
+            self.count(word, line);
             Ok(())
-        })
+        });
+        self.sep = sep;
+        counted
     }
 
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        let mut entries: Vec<Entry> = self.table.into_iter().collect();
-        entries.sort_unstable_by_key(|e| e.seen);
+        let mut entries: Vec<(u64, String, u64)> = (self.short.into_iter())
+            .map(|e| (e.seen, e.key.word(), e.count))
+            .chain((self.long.into_iter()).map(|(w, (n, seen))| (seen, w.into(), n)))
+            .collect();
+        entries.sort_unstable_by_key(|e| e.0);
         let counts: Vec<(String, u64)> = (entries.into_iter())
-            .map(|e| (e.word.into_string(), e.count))
+            .map(|(_, word, count)| (word, count))
             .collect();
         Ok(Value::new(Partition(counts)))
     }
@@ -204,7 +244,30 @@ fn whitespace_mask(chunk: &[u8]) -> u64 {
 mod tests {
     use proptest::prelude::*;
 
+    use super::{Packed, SHORT};
+
     proptest! {
+        #[test]
+        fn packed_words_are_equal_exactly_when_their_text_is(text in "[ab\\x00é ]{0,40}") {
+            // Each word packed from within the text (16 bytes read at once, or near the end
+            // copied) and on its own: the same key, and the word back; two keys are equal
+            // only for the same word.
+            let mut words = std::collections::HashMap::new();
+            for w in text.split(' ') {
+                let packed = Packed::of(w, &text);
+                prop_assert_eq!(packed, Packed::of(w, w));
+                match packed {
+                    Some(k) => {
+                        prop_assert_eq!(k.word(), w);
+                        if let Some(other) = words.insert((k.lo, k.hi), w) {
+                            prop_assert_eq!(other, w);
+                        }
+                    }
+                    None => prop_assert!(w.is_empty() || w.len() > SHORT),
+                }
+            }
+        }
+
         #[test]
         fn ascii_words_are_split_whitespace(s in "[a-z \\t\\n\\x0b\\x0c\\r\\x00-\\x1f\\x7f]{0,300}") {
             let mut got = Vec::new();

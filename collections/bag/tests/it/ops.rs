@@ -337,24 +337,33 @@ fn approximate_distinct_counts_are_within_their_error() {
 #[test]
 fn long_and_short_words_are_counted_in_first_seen_order() {
     let long = "x".repeat(30);
-    let edge = "é".repeat(12); // 24 bytes: one past the packed words
-    let fits = "y".repeat(23);
+    let edge = "z".repeat(16); // one past the packed words (ASCII: the file's words are split by mask)
+    let fits = "y".repeat(15);
     let lines = vec![
         format!("{long} a {fits}"),
-        format!("{edge} {long} a"),
+        format!("{edge} {long} a a\0"),
         format!("b {edge} {fits} {long}"),
     ];
-    let b = Bag::from_sequence(lines, 2);
-    let got = everywhere(&b.str().split(None).flatten().frequencies());
+    let want = [
+        (long, 3),
+        ("a".into(), 2),
+        (fits, 2),
+        (edge, 2),
+        ("a\0".into(), 1),
+        ("b".into(), 1),
+    ];
+    // Items one line at a time, and the words of a file counted from its blocks.
+    let b = Bag::from_sequence(lines.clone(), 2);
     assert_eq!(
-        got,
-        [
-            (long, 3),
-            ("a".into(), 2),
-            (fits, 2),
-            (edge, 2),
-            ("b".into(), 1)
-        ]
+        everywhere(&b.str().split(None).flatten().frequencies()),
+        want
+    );
+    let dir = crate::Scratch::new("words");
+    let path = dir.file("words.txt", lines.join("\n").as_bytes());
+    let b = rask_bag::read_text(&[&path], Default::default()).unwrap();
+    assert_eq!(
+        everywhere(&b.str().split(None).flatten().frequencies()),
+        want
     );
 }
 
