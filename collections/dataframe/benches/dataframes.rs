@@ -18,7 +18,8 @@
 //! - `sort`: `sort/` (50M rows of a random `key` and a float, in 25 files) sorted by `key`
 //!   and written to Parquet (`sorted-rask/`); the rows written.
 //!   `RASK_SHUFFLE_MEMORY_BUDGET=BYTES` bounds the shuffle buckets held in memory.
-//! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process.
+//! - `polars-100` / `polars-1m`: the same query on this crate's Polars alone, in one process;
+//!   `polars-q1` Q1 likewise (on the streaming engine, as rask runs each partition).
 //!
 //! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample);
 //! `RASK_BROADCAST=0|1` the join's strategy.
@@ -212,6 +213,22 @@ fn groupby_answer(df: &polars::prelude::DataFrame) -> String {
     )
 }
 
+/// Q1's answer: its groups, and two of its columns summed.
+fn q1_answer(df: &polars::prelude::DataFrame) -> String {
+    let col_sum = |c: &str| {
+        df.column(c)
+            .ok()
+            .and_then(|c| c.as_materialized_series().sum::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
+    format!(
+        "{{\"groups\": {}, \"sum_charge\": {}, \"count\": {}}}",
+        df.height(),
+        col_sum("sum_charge"),
+        col_sum("count_order")
+    )
+}
+
 /// TPC-H Q1: the pricing summary report.
 fn q1(l: &DataFrame) -> Result<DataFrame, rask_dataframe::FrameError> {
     let cutoff = lit(days(1998, 12, 1) - 90).cast(DataType::Date);
@@ -251,7 +268,7 @@ fn q6(l: &DataFrame) -> Result<rask_dataframe::Reduced, rask_dataframe::FrameErr
 
 fn main() {
     let (workload, dir, flags) = rask_testing::bench::args(
-        "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|sort|polars-100|polars-1m DATA_DIR [--small]",
+        "usage: dataframes generate|groupby-100|groupby-1m|q1|q6|join|sort|polars-100|polars-1m|polars-q1 DATA_DIR [--small]",
     );
     let (workload, dir) = (workload.as_str(), dir.as_path());
     let small = flags.iter().any(|a| a == "--small");
@@ -291,19 +308,7 @@ fn main() {
                 let df = DataFrame::read_parquet(&lineitem)
                     .and_then(|d| q1(&d))
                     .unwrap_or_else(|e| panic!("{e}"));
-                let df = df.compute_with(&s).unwrap_or_else(|e| panic!("{e}"));
-                let col_sum = |c: &str| {
-                    df.column(c)
-                        .ok()
-                        .and_then(|c| c.as_materialized_series().sum::<f64>().ok())
-                        .unwrap_or(-1.0)
-                };
-                format!(
-                    "{{\"groups\": {}, \"sum_charge\": {}, \"count\": {}}}",
-                    df.height(),
-                    col_sum("sum_charge"),
-                    col_sum("count_order")
-                )
+                q1_answer(&df.compute_with(&s).unwrap_or_else(|e| panic!("{e}")))
             }
             "join" => {
                 let right = format!("{}/right/*.parquet", dir.display());
@@ -355,6 +360,40 @@ fn main() {
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
                 groupby_answer(&df)
+            }
+            "polars-q1" => {
+                let path = PlRefPath::try_from_path(Path::new(&lineitem))
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let cutoff = lit(days(1998, 12, 1) - 90).cast(DataType::Date);
+                let disc_price = col("l_extendedprice") * (lit(1.0) - col("l_discount"));
+                let df = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
+                    .and_then(|lf| {
+                        lf.filter(col("l_shipdate").lt_eq(cutoff))
+                            .with_columns([
+                                disc_price.clone().alias("disc_price"),
+                                (disc_price * (lit(1.0) + col("l_tax"))).alias("charge"),
+                            ])
+                            .group_by([col("l_returnflag"), col("l_linestatus")])
+                            .agg([
+                                col("l_quantity").sum().alias("sum_qty"),
+                                col("l_extendedprice").sum().alias("sum_base_price"),
+                                col("disc_price").sum().alias("sum_disc_price"),
+                                col("charge").sum().alias("sum_charge"),
+                                col("l_quantity").mean().alias("avg_qty"),
+                                col("l_extendedprice").mean().alias("avg_price"),
+                                col("l_discount").mean().alias("avg_disc"),
+                                col("l_quantity").len().alias("count_order"),
+                            ])
+                            .collect_with_engine(Engine::Streaming)
+                    })
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let df = match df {
+                    polars_core::query_result::QueryResult::Single(df) => df,
+                    polars_core::query_result::QueryResult::Multiple(_) => {
+                        panic!("more than one result")
+                    }
+                };
+                q1_answer(&df)
             }
             "sort" => {
                 // RASK_SHUFFLE_MEMORY_BUDGET (bytes) bounds the buckets held in memory.
