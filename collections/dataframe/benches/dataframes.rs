@@ -229,26 +229,40 @@ fn q1_answer(df: &polars::prelude::DataFrame) -> String {
     )
 }
 
+/// TPC-H Q1's filter: rows shipped by 90 days before 1998-12-01.
+fn q1_shipped() -> Expr {
+    col("l_shipdate").lt_eq(lit(days(1998, 12, 1) - 90).cast(DataType::Date))
+}
+
+/// Q1's derived columns: the discounted price, and the charge with tax.
+fn q1_prices() -> [Expr; 2] {
+    let disc_price = col("l_extendedprice") * (lit(1.0) - col("l_discount"));
+    [
+        disc_price.clone().alias("disc_price"),
+        (disc_price * (lit(1.0) + col("l_tax"))).alias("charge"),
+    ]
+}
+
+/// Q1's aggregations, per return flag and line status.
+fn q1_aggs() -> [Expr; 8] {
+    [
+        col("l_quantity").sum().alias("sum_qty"),
+        col("l_extendedprice").sum().alias("sum_base_price"),
+        col("disc_price").sum().alias("sum_disc_price"),
+        col("charge").sum().alias("sum_charge"),
+        col("l_quantity").mean().alias("avg_qty"),
+        col("l_extendedprice").mean().alias("avg_price"),
+        col("l_discount").mean().alias("avg_disc"),
+        col("l_quantity").len().alias("count_order"),
+    ]
+}
+
 /// TPC-H Q1: the pricing summary report.
 fn q1(l: &DataFrame) -> Result<DataFrame, rask_dataframe::FrameError> {
-    let cutoff = lit(days(1998, 12, 1) - 90).cast(DataType::Date);
-    let disc_price = col("l_extendedprice") * (lit(1.0) - col("l_discount"));
-    l.filter(col("l_shipdate").lt_eq(cutoff))?
-        .with_columns([
-            disc_price.clone().alias("disc_price"),
-            (disc_price * (lit(1.0) + col("l_tax"))).alias("charge"),
-        ])?
+    l.filter(q1_shipped())?
+        .with_columns(q1_prices())?
         .groupby(["l_returnflag", "l_linestatus"])?
-        .agg([
-            col("l_quantity").sum().alias("sum_qty"),
-            col("l_extendedprice").sum().alias("sum_base_price"),
-            col("disc_price").sum().alias("sum_disc_price"),
-            col("charge").sum().alias("sum_charge"),
-            col("l_quantity").mean().alias("avg_qty"),
-            col("l_extendedprice").mean().alias("avg_price"),
-            col("l_discount").mean().alias("avg_disc"),
-            col("l_quantity").len().alias("count_order"),
-        ])
+        .agg(q1_aggs())
 }
 
 /// TPC-H Q6: the forecasting revenue change.
@@ -364,26 +378,12 @@ fn main() {
             "polars-q1" => {
                 let path = PlRefPath::try_from_path(Path::new(&lineitem))
                     .unwrap_or_else(|e| panic!("{e}"));
-                let cutoff = lit(days(1998, 12, 1) - 90).cast(DataType::Date);
-                let disc_price = col("l_extendedprice") * (lit(1.0) - col("l_discount"));
                 let df = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
                     .and_then(|lf| {
-                        lf.filter(col("l_shipdate").lt_eq(cutoff))
-                            .with_columns([
-                                disc_price.clone().alias("disc_price"),
-                                (disc_price * (lit(1.0) + col("l_tax"))).alias("charge"),
-                            ])
+                        lf.filter(q1_shipped())
+                            .with_columns(q1_prices())
                             .group_by([col("l_returnflag"), col("l_linestatus")])
-                            .agg([
-                                col("l_quantity").sum().alias("sum_qty"),
-                                col("l_extendedprice").sum().alias("sum_base_price"),
-                                col("disc_price").sum().alias("sum_disc_price"),
-                                col("charge").sum().alias("sum_charge"),
-                                col("l_quantity").mean().alias("avg_qty"),
-                                col("l_extendedprice").mean().alias("avg_price"),
-                                col("l_discount").mean().alias("avg_disc"),
-                                col("l_quantity").len().alias("count_order"),
-                            ])
+                            .agg(q1_aggs())
                             .collect_with_engine(Engine::Streaming)
                     })
                     .unwrap_or_else(|e| panic!("{e}"));
