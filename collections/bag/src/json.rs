@@ -12,8 +12,8 @@ use crate::item::{Item, Partition};
 
 /// A JSON value type: [`serde_json::Value`], or [`sonic_rs::Value`] — about three times faster
 /// to parse and to drop, the faster choice for untyped records (its methods come with
-/// `sonic_rs::JsonValueTrait` and `sonic_rs::JsonContainerTrait`). Bags of either can [`pluck`](crate::Bag::pluck) members and
-/// cross processes.
+/// `sonic_rs::JsonValueTrait` and `sonic_rs::JsonContainerTrait`). Bags of either can
+/// [`pluck`](crate::Bag::pluck) members and cross processes.
 ///
 /// ```
 /// use rask_bag::{Bag, sonic_rs};
