@@ -151,6 +151,38 @@ proptest! {
     }
 
     #[test]
+    fn plucks_match_the_whole_vec(
+        items in prop::collection::vec((prop::option::of(-50i64..50), prop::collection::vec(0u8..9, 0..3)), 0..40),
+        n in 1usize..5,
+    ) {
+        use serde_json::Value::Null;
+        let docs: Vec<serde_json::Value> = (items.iter())
+            .map(|(a, b)| match a {
+                Some(a) => serde_json::json!({"a": a, "b": b}),
+                None => serde_json::json!({"b": b}),
+            })
+            .collect();
+        let sonic: Vec<sonic_rs::Value> = (docs.iter())
+            .map(|v| sonic_rs::from_str(&v.to_string()).unwrap())
+            .collect();
+        // Members by name (a default where missing), then elements by index, of either type.
+        let a: Vec<serde_json::Value> = items.iter().map(|(a, _)| a.map_or(Null, Into::into)).collect();
+        let b0: Vec<serde_json::Value> = (items.iter())
+            .map(|(_, b)| b.first().map_or(Null, |x| (*x).into()))
+            .collect();
+        let text = |v: Vec<sonic_rs::Value>| -> Vec<String> {
+            v.iter().map(|v| sonic_rs::to_string(v).unwrap()).collect()
+        };
+        let texts = |v: &[serde_json::Value]| -> Vec<String> { v.iter().map(|v| v.to_string()).collect() };
+        let docs = Bag::from_sequence(docs, n);
+        let sonic = Bag::from_sequence(sonic, n);
+        prop_assert_eq!(everywhere(&docs.pluck_or("a", Null)), a.clone());
+        prop_assert_eq!(text(everywhere(&sonic.pluck_or("a", sonic_rs::json!(null)))), texts(&a));
+        prop_assert_eq!(everywhere(&docs.pluck("b").pluck_or(0, Null)), b0.clone());
+        prop_assert_eq!(text(everywhere(&sonic.pluck("b").pluck_or(0, sonic_rs::json!(null)))), texts(&b0));
+    }
+
+    #[test]
     fn pipelines_and_reductions_match_the_whole_vec(
         items in prop::collection::vec(-100i64..100, 0..120),
         n in 1usize..7,
