@@ -12,9 +12,8 @@
 //!   venv made on first use, and a table gives the ratios.
 //! - `cargo xtask bench bags [--dask] [--small]` — word count over 1 GiB of text in 32 files and
 //!   a count by city over 1M JSON records (as `sonic_rs::Value`s, as `serde_json::Value`s and
-//!   as a typed struct), on
-//!   the threaded scheduler and on 2 worker processes, beside Dask bag (processes): time, the
-//!   answers (checked to agree) and the peak RSS of the process tree.
+//!   as a typed struct), on the threaded scheduler and on 2 worker processes, beside Dask bag
+//!   (processes): time, the answers (checked to agree) and the peak RSS of the process tree.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};

@@ -185,7 +185,7 @@ pub(crate) fn parse_line<T: Item>(
     emit: &mut Emit<'_>,
 ) -> Result<Result<(), TaskError>, String> {
     if std::any::TypeId::of::<T>() == std::any::TypeId::of::<sonic_rs::Value>() {
-        let item: sonic_rs::Value = sonic_rs::from_str(line).map_err(|e| e.to_string())?;
+        let item = <sonic_rs::Value as sealed::Json>::parse(line)?;
         return Ok(emit(ItemRef::owned(&mut Some(item))));
     }
     let item: T = serde_json::from_str(line).map_err(|e| e.to_string())?;

@@ -83,22 +83,18 @@ struct Entry {
 /// How many times each word occurs, words split at `sep` (at whitespace when `None`).
 pub(crate) struct WordCounts {
     sep: Option<String>,
-    short: hashbrown::HashTable<Entry>,
-    /// Words longer than `SHORT` (and the empty word): count and first sight.
-    long: hashbrown::HashMap<Box<str>, (u64, u64), FxBuildHasher>,
-    seen: u64,
+    table: Table,
 }
 
-impl WordCounts {
-    pub(crate) fn new(sep: Option<String>) -> Self {
-        WordCounts {
-            sep,
-            short: hashbrown::HashTable::new(),
-            long: hashbrown::HashMap::default(),
-            seen: 0,
-        }
-    }
+/// The counts: short words packed, longer ones (and the empty word) by their text.
+#[derive(Default)]
+struct Table {
+    short: hashbrown::HashTable<Entry>,
+    /// Count and first sight.
+    long: hashbrown::HashMap<Box<str>, (u64, u64), FxBuildHasher>,
+}
 
+impl Table {
     /// One more of `word`, found in `text`.
     #[inline(always)]
     fn count(&mut self, word: &str, text: &str) {
@@ -106,15 +102,15 @@ impl WordCounts {
             return self.count_long(word);
         };
         let hash = key.hash();
+        let seen = self.seen();
         match self.short.find_mut(hash, |e| e.key == key) {
             Some(e) => e.count += 1,
             None => {
                 let entry = Entry {
                     key,
                     count: 1,
-                    seen: self.seen,
+                    seen,
                 };
-                self.seen += 1;
                 self.short.insert_unique(hash, entry, |e| e.key.hash());
             }
         }
@@ -122,19 +118,33 @@ impl WordCounts {
 
     #[inline(never)]
     fn count_long(&mut self, word: &str) {
+        let seen = self.seen();
         match self.long.get_mut(word) {
             Some((n, _)) => *n += 1,
             None => {
-                self.long.insert(word.into(), (1, self.seen));
-                self.seen += 1;
+                self.long.insert(word.into(), (1, seen));
             }
+        }
+    }
+
+    /// How many words have been seen: the next new word's place in first-seen order.
+    fn seen(&self) -> u64 {
+        (self.short.len() + self.long.len()) as u64
+    }
+}
+
+impl WordCounts {
+    pub(crate) fn new(sep: Option<String>) -> Self {
+        WordCounts {
+            sep,
+            table: Table::default(),
         }
     }
 
     /// Counts the words of `text`, split at whitespace (its lines' breaks included).
     pub(crate) fn count_text(&mut self, text: &str) -> Result<(), TaskError> {
         let mut one = |word: &str| {
-            self.count(word, text);
+            self.table.count(word, text);
             Ok(())
         };
         if text.is_ascii() {
@@ -148,19 +158,18 @@ impl WordCounts {
 impl Collector for WordCounts {
     fn push(&mut self, item: ItemRef<'_>) -> Result<(), TaskError> {
         let line = item.get::<String>()?;
-        let sep = self.sep.take();
-        let counted = crate::func::split(line, sep.as_deref(), &mut |word| {
-            self.count(word, line);
+        let WordCounts { sep, table } = self;
+        crate::func::split(line, sep.as_deref(), &mut |word| {
+            table.count(word, line);
             Ok(())
-        });
-        self.sep = sep;
-        counted
+        })
     }
 
     fn finish(self: Box<Self>) -> Result<Value, TaskError> {
-        let mut entries: Vec<(u64, String, u64)> = (self.short.into_iter())
+        let Table { short, long } = self.table;
+        let mut entries: Vec<(u64, String, u64)> = (short.into_iter())
             .map(|e| (e.seen, e.key.word(), e.count))
-            .chain((self.long.into_iter()).map(|(w, (n, seen))| (seen, w.into(), n)))
+            .chain((long.into_iter()).map(|(w, (n, seen))| (seen, w.into(), n)))
             .collect();
         entries.sort_unstable_by_key(|e| e.0);
         let counts: Vec<(String, u64)> = (entries.into_iter())
