@@ -168,11 +168,42 @@ impl<T: Item> Bag<T> {
             .write(&n)
             .finish();
         let (base, extra) = (items.len() / n, items.len() % n);
+        let sizes = (0..n).map(|i| base + usize::from(i < extra));
+        Bag::from_parts(items, sizes, token)
+    }
+
+    /// `items` in partitions of `partition_size` items each (at least one item), the last
+    /// holding what is left: Dask's `from_sequence(seq, partition_size=…)`. An empty `items`
+    /// is one empty partition.
+    ///
+    /// ```
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let b = rask_bag::Bag::from_sequence_by_size((0..10i64).collect(), 4);
+    /// assert_eq!(b.npartitions(), 3); // 4 + 4 + 2
+    /// assert_eq!(b.compute()?, (0..10).collect::<Vec<_>>());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_sequence_by_size(items: Vec<T>, partition_size: usize) -> Self {
+        let size = partition_size.max(1);
+        let token = Tokenizer::new()
+            .write_str("from_sequence_by_size")
+            .write(&items)
+            .write(&size)
+            .finish();
+        let n = items.len().div_ceil(size).max(1);
+        // Each part takes up to `size` of what is left.
+        Bag::from_parts(items, std::iter::repeat_n(size, n), token)
+    }
+
+    /// A bag whose partitions are `items` cut in turn into parts of `sizes` (a part takes at
+    /// most what is left).
+    fn from_parts(items: Vec<T>, sizes: impl Iterator<Item = usize>, token: String) -> Self {
         let mut rest = items.into_iter();
         let t = Ty(&<T as ItemVtables>::FNS);
-        let sources = (0..n)
-            .map(|i| {
-                let part: Vec<T> = rest.by_ref().take(base + usize::from(i < extra)).collect();
+        let sources = sizes
+            .map(|size| {
+                let part: Vec<T> = rest.by_ref().take(size).collect();
                 (
                     Source::Partitions(t),
                     vec![Arg::Value(Value::new(Partition(part)))],

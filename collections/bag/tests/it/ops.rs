@@ -189,6 +189,16 @@ proptest! {
     ) {
         let b = Bag::from_sequence(items.clone(), n);
         prop_assert_eq!(b.npartitions(), n.min(items.len().max(1)));
+        // By partition size: full partitions, the last holding the rest.
+        let sized = Bag::from_sequence_by_size(items.clone(), n);
+        let lens = everywhere(&sized.map_partitions(part_lens));
+        let mut want_lens: Vec<u64> = items.chunks(n).map(|c| c.len() as u64).collect();
+        if want_lens.is_empty() {
+            want_lens.push(0);
+        }
+        prop_assert_eq!(lens, want_lens);
+        prop_assert_eq!(everywhere(&sized), items.clone());
+        prop_assert_eq!(everywhere(&sized.sum()), items.iter().sum::<i64>());
         // One pass per partition: map, filter, flat_map, remove.
         let chain = b.map(double).filter(small).flat_map(digits).remove(is_odd);
         let want: Vec<i64> = items.iter().map(|x| x * 2).filter(|x| x.abs() < 50)
