@@ -1,6 +1,7 @@
 //! rask-bag's integration tests: every operation against the same operation on the whole
 //! `Vec`, on the sync, threaded and process schedulers; files; errors.
 
+mod distributed;
 mod io;
 mod ops;
 
