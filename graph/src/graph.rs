@@ -304,6 +304,21 @@ impl fmt::Debug for Layer {
 #[derive(Clone, Default)]
 pub struct Graph {
     layers: IndexMap<Arc<str>, Arc<Layer>, FxBuildHasher>,
+    hints: Hints,
+}
+
+/// Where keys' layers were last found, by the address of the key's shared name: a pass
+/// over millions of tasks looks up the keys of a few layers over and over, and a layer's
+/// keys share its name, so most lookups neither hash the name nor read its bytes. A hint is
+/// only trusted when the graph's own name at that place is the key's name allocation, so a
+/// stale or shared hint is merely a miss. Relaxed atomics: a graph is shared between threads.
+#[derive(Default)]
+struct Hints([std::sync::atomic::AtomicU32; 8]);
+
+impl Clone for Hints {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Graph {
@@ -364,7 +379,26 @@ impl Graph {
 
     /// The task that produces `key`.
     pub fn get(&self, key: &Key) -> Option<&Task> {
-        self.layers.get(key.name())?.get(key.index())
+        self.layers[self.layer_of(key)?].get(key.index())
+    }
+
+    /// The position of `key`'s layer, found through the hints when the key shares the
+    /// layer's name allocation.
+    fn layer_of(&self, key: &Key) -> Option<usize> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let name = key.name_arc();
+        let slot = &self.hints.0[(Arc::as_ptr(name).cast::<u8>() as usize >> 4) % 8];
+        let hint = (slot.load(Relaxed) as usize).wrapping_sub(1);
+        if let Some((n, _)) = self.layers.get_index(hint)
+            && Arc::ptr_eq(n, name)
+        {
+            return Some(hint);
+        }
+        let li = self.layers.get_index_of(key.name())?;
+        if let Ok(v) = u32::try_from(li + 1) {
+            slot.store(v, Relaxed);
+        }
+        Some(li)
     }
 
     /// Whether a task produces `key`.
@@ -527,7 +561,7 @@ impl Graph {
                 }
             }
         }
-        Ok(index.rebuild(|id| needed[id], &[]))
+        Ok(index.rebuild(|id| needed[id], Vec::new()))
     }
 
     /// Fuses linear chains: a task whose result has exactly one dependent, which depends on
@@ -555,10 +589,14 @@ impl Graph {
     /// assert!(fused.contains(&last));
     /// ```
     pub fn fuse_linear<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
-        const NONE: usize = usize::MAX;
+        const NONE: u32 = u32::MAX;
         let index = DenseIndex::new(self);
         // Per task: its only distinct dependency (if it has exactly one), and how many distinct
         // tasks depend on it.
+        if index.total >= NONE as usize {
+            // Ids are u32: a graph this large is left as it is (a plan could not hold it).
+            return self.clone();
+        }
         let mut single = vec![NONE; index.total];
         let mut dependents = vec![0u32; index.total];
         let mut kept = vec![false; index.total];
@@ -573,12 +611,12 @@ impl Graph {
                 if task.op().pinned() {
                     kept[index.id(li, pos)] = true;
                 }
-                let ids: smallvec::SmallVec<[usize; 4]> = distinct_dependencies(task)
+                let ids: smallvec::SmallVec<[u32; 4]> = distinct_dependencies(task)
                     .iter()
-                    .map(|dep| index.find(dep).map_or(NONE, |(l, p)| index.id(l, p)))
+                    .map(|dep| index.find(dep).map_or(NONE, |(l, p)| index.id(l, p) as u32))
                     .collect();
                 for d in ids.iter().filter(|d| **d != NONE) {
-                    dependents[*d] += 1;
+                    dependents[*d as usize] += 1;
                 }
                 if let [d] = ids[..] {
                     single[index.id(li, pos)] = d;
@@ -589,12 +627,12 @@ impl Graph {
         // dependent is b.
         let mut absorbed = vec![false; index.total];
         for &a in &single {
-            if a != NONE && dependents[a] == 1 && !kept[a] {
-                absorbed[a] = true;
+            if a != NONE && dependents[a as usize] == 1 && !kept[a as usize] {
+                absorbed[a as usize] = true;
             }
         }
-        // Per task id: the fused chain that replaces it (dense: no hashing per task).
-        let mut replaced: Vec<Option<Task>> = Vec::new();
+        // By task id, ascending: the fused chain that replaces it.
+        let mut replaced: Vec<(u32, Task)> = Vec::new();
         let mut chain: Vec<(usize, usize)> = Vec::new();
         let mut keys: Vec<Key> = Vec::new();
         let mut signature: Vec<usize> = Vec::new();
@@ -602,7 +640,7 @@ impl Graph {
         for (li, layer) in self.layers.values().enumerate() {
             for pos in 0..layer.len() {
                 let top = index.id(li, pos);
-                if absorbed[top] || single[top] == NONE || !absorbed[single[top]] {
+                if absorbed[top] || single[top] == NONE || !absorbed[single[top] as usize] {
                     continue;
                 }
                 // Walk down the chain from its top, then fuse it bottom first (the buffers are
@@ -610,8 +648,8 @@ impl Graph {
                 chain.clear();
                 chain.push((li, pos));
                 let mut cur = top;
-                while single[cur] != NONE && absorbed[single[cur]] {
-                    cur = single[cur];
+                while single[cur] != NONE && absorbed[single[cur] as usize] {
+                    cur = single[cur] as usize;
                     chain.push(index.position(cur));
                 }
                 chain.reverse();
@@ -622,9 +660,6 @@ impl Graph {
                     .zip(&keys)
                     .map(|((l, p), k)| (k, self.layers[*l].task_at(*p)))
                     .collect();
-                if replaced.is_empty() {
-                    replaced.resize(index.total, None);
-                }
                 // Chains of the same ops (shared, as a layer's tasks share theirs) and the
                 // same literals after the first step make the same fused op: made once.
                 signature.clear();
@@ -650,13 +685,13 @@ impl Graph {
                         task
                     }
                 };
-                replaced[top] = Some(task);
+                replaced.push((top as u32, task));
             }
         }
         if replaced.is_empty() {
             return self.clone();
         }
-        index.rebuild(|id| !absorbed[id], &replaced)
+        index.rebuild(|id| !absorbed[id], replaced)
     }
 }
 
@@ -733,19 +768,26 @@ impl<'g> DenseIndex<'g> {
         (li, id - self.offsets[li])
     }
 
-    /// The graph with only the tasks `keep` accepts, some replaced (per task id; empty for
-    /// none); untouched layers are shared.
-    fn rebuild(&self, keep: impl Fn(usize) -> bool, replaced: &[Option<Task>]) -> Graph {
+    /// The graph with only the tasks `keep` accepts, some replaced (by task id, ascending;
+    /// empty for none); untouched layers are shared.
+    fn rebuild(&self, keep: impl Fn(usize) -> bool, replaced: Vec<(u32, Task)>) -> Graph {
         let mut out = Graph::new();
         out.layers.reserve(self.graph.layers.len());
+        let mut replaced = replaced.into_iter().peekable();
         for (li, layer) in self.graph.layers.values().enumerate() {
             let ids = self.offsets[li]..self.offsets[li] + layer.len();
             let count = ids.clone().filter(|id| keep(*id)).count();
+            let replaces_here = replaced
+                .peek()
+                .is_some_and(|(id, _)| (*id as usize) < ids.end);
             if count == 0 {
+                while replaced
+                    .next_if(|(id, _)| (*id as usize) < ids.end)
+                    .is_some()
+                {}
                 continue;
             }
-            let replaces = |id: usize| replaced.get(id).and_then(Option::as_ref);
-            if count == layer.len() && !ids.clone().any(|id| replaces(id).is_some()) {
+            if count == layer.len() && !replaces_here {
                 out.layers
                     .insert(Arc::clone(&layer.name), Arc::clone(layer));
                 continue;
@@ -753,7 +795,8 @@ impl<'g> DenseIndex<'g> {
             let first = ids.start;
             let l = layer.rewritten(count, |pos, task| {
                 let id = first + pos;
-                keep(id).then(|| replaces(id).unwrap_or(task).clone())
+                let new = replaced.next_if(|(r, _)| *r as usize == id).map(|(_, t)| t);
+                keep(id).then(|| new.unwrap_or_else(|| task.clone()))
             });
             if let Some(l) = l {
                 out.layers.insert(Arc::clone(&layer.name), Arc::new(l));
@@ -930,28 +973,78 @@ impl ReaderCounts<'_> {
 #[derive(Debug)]
 pub struct Rewrite<'g> {
     graph: &'g Graph,
-    /// Per touched layer: per task position, `None` unchanged, `Some(None)` removed,
-    /// `Some(Some(task))` replaced.
-    changes: FxHashMap<usize, Vec<Option<Option<Task>>>>,
+    /// Per touched layer, its changes.
+    changes: FxHashMap<usize, Changes>,
     recent: RecentLayers,
 }
 
+/// The changes to one layer: sparse, so that a pass touching millions of tasks writes a few
+/// bytes per task (a bit per task removed, one entry per task replaced), not a slot per task
+/// of every layer it touches.
+#[derive(Debug, Default)]
+struct Changes {
+    /// One bit per task position: set when the last change at that position was a removal.
+    removed: Vec<u64>,
+    /// The replacements, by position, in the order they were made (the last one at a
+    /// position wins).
+    replaced: Vec<(u32, Task)>,
+    /// Whether `replaced` is in ascending position order (as a pass walking a layer makes it).
+    ascending: bool,
+}
+
+impl Changes {
+    fn set_removed(&mut self, len: usize, pos: usize, removed: bool) {
+        if self.removed.is_empty() {
+            if !removed {
+                return;
+            }
+            self.removed = vec![0; len.div_ceil(64)];
+        }
+        let (word, bit) = (pos / 64, 1u64 << (pos % 64));
+        if removed {
+            self.removed[word] |= bit;
+        } else {
+            self.removed[word] &= !bit;
+        }
+    }
+
+    fn removed_count(&self) -> usize {
+        self.removed.iter().map(|w| w.count_ones() as usize).sum()
+    }
+}
+
 impl Rewrite<'_> {
-    fn slot(&mut self, key: &Key) -> Option<&mut Option<Option<Task>>> {
+    /// The layer length, position and changes of `key`'s task.
+    fn changes(&mut self, key: &Key) -> Option<(usize, usize, &mut Changes)> {
         let (li, pos) = self.graph.locate(&self.recent, key)?;
         let len = self.graph.layers[li].len();
-        let layer = self.changes.entry(li).or_insert_with(|| vec![None; len]);
-        Some(&mut layer[pos])
+        let changes = self.changes.entry(li).or_insert_with(|| Changes {
+            ascending: true,
+            ..Changes::default()
+        });
+        Some((len, pos, changes))
     }
 
     /// Puts `task` in place of the task at `key`; false if the graph has no such key.
     pub fn replace(&mut self, key: &Key, task: Task) -> bool {
-        self.slot(key).map(|s| *s = Some(Some(task))).is_some()
+        let Some((len, pos, c)) = self.changes(key) else {
+            return false;
+        };
+        c.set_removed(len, pos, false);
+        if c.replaced.last().is_some_and(|(p, _)| *p as usize > pos) {
+            c.ascending = false;
+        }
+        c.replaced.push((pos as u32, task));
+        true
     }
 
     /// Drops the task at `key`; false if the graph has no such key.
     pub fn remove(&mut self, key: &Key) -> bool {
-        self.slot(key).map(|s| *s = Some(None)).is_some()
+        let Some((len, pos, c)) = self.changes(key) else {
+            return false;
+        };
+        c.set_removed(len, pos, true);
+        true
     }
 
     /// The rewritten graph: untouched layers shared, touched ones rebuilt (an emptied layer
@@ -968,9 +1061,31 @@ impl Rewrite<'_> {
                     .insert(Arc::clone(&layer.name), Arc::clone(layer));
                 continue;
             };
-            let l = layer.rewritten(layer.len(), |pos, task| match changes[pos].take() {
-                None => Some(task.clone()),
-                Some(change) => change,
+            let count = layer.len() - changes.removed_count();
+            if count == 0 {
+                continue;
+            }
+            if !changes.ascending {
+                // Stable: of two replacements at one position, the later stays later.
+                changes.replaced.sort_by_key(|(p, _)| *p);
+            }
+            let removed = std::mem::take(&mut changes.removed);
+            let is_removed = |pos: usize| {
+                removed
+                    .get(pos / 64)
+                    .is_some_and(|w| w & (1u64 << (pos % 64)) != 0)
+            };
+            let mut replaced = changes.replaced.into_iter().peekable();
+            let l = layer.rewritten(count, |pos, task| {
+                // The last replacement at this position, if any (earlier ones are dropped).
+                let mut new = None;
+                while let Some((_, t)) = replaced.next_if(|(p, _)| *p as usize == pos) {
+                    new = Some(t);
+                }
+                if is_removed(pos) {
+                    return None;
+                }
+                Some(new.unwrap_or_else(|| task.clone()))
             });
             if let Some(l) = l {
                 out.layers.insert(Arc::clone(&layer.name), Arc::new(l));

@@ -366,3 +366,74 @@ fn boxes_of_grids_are_found_by_position() {
     assert!(layer.get(&[2]).is_none() && layer.get(&[2, 1, 0]).is_none());
     assert_eq!(run_i64(&culled, &[Key::new("grid", [3, 2])]), [32]);
 }
+
+/// The literal `i64` a task holds, if it is one.
+fn literal_of(task: &Task) -> Option<i64> {
+    match task.args() {
+        [Arg::Value(v)] => v.downcast_ref::<i64>().copied(),
+        _ => None,
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, ..Default::default() })]
+
+    /// A rewrite is the same as applying its replacements and removals one after another to a
+    /// map of every key (the last change at a key wins), in any order, with keys outside the
+    /// graph refused; untouched layers are shared and emptied ones go. Keys are looked up both
+    /// through the layer's own name and through a copy of it.
+    #[test]
+    fn rewrites_match_changes_applied_in_turn(
+        sizes in (1usize..150, 1usize..150),
+        changes in proptest::collection::vec((0usize..3, 0usize..160, proptest::option::of(0i64..1000), proptest::bool::ANY), 0..400),
+    ) {
+        use std::collections::BTreeMap;
+        let names = ["a", "b", "c"];
+        let lens = [sizes.0, sizes.1, 70];
+        let mut g = Graph::new();
+        let mut model: BTreeMap<Key, i64> = BTreeMap::new();
+        for (name, len) in names.iter().zip(lens) {
+            let mut l = Layer::new(*name);
+            for i in 0..len as u32 {
+                l.insert([i], Task::literal(Value::new(i64::from(i))));
+                model.insert(Key::new(*name, [i]), i64::from(i));
+            }
+            g.add_layer(l);
+        }
+        let mut r = g.rewrite();
+        for (layer, pos, value, own_name) in &changes {
+            // Layer "c" is never touched: it must come out shared.
+            let layer = layer % 2;
+            let key = if *own_name {
+                g.layer(names[layer]).unwrap().key([*pos as u32])
+            } else {
+                Key::new(String::from(names[layer]), [*pos as u32])
+            };
+            let inside = *pos < lens[layer];
+            let done = match value {
+                Some(v) => r.replace(&key, Task::literal(Value::new(*v))),
+                None => r.remove(&key),
+            };
+            proptest::prop_assert_eq!(done, inside);
+            if inside {
+                match value {
+                    Some(v) => model.insert(key, *v),
+                    None => model.remove(&key),
+                };
+            }
+        }
+        let out = r.finish();
+        proptest::prop_assert_eq!(out.len(), model.len());
+        for (key, v) in &model {
+            proptest::prop_assert_eq!(out.get(key).and_then(literal_of), Some(*v));
+        }
+        for name in names {
+            let left = model.keys().filter(|k| k.name() == name).count();
+            proptest::prop_assert_eq!(out.layer(name).is_some(), left > 0);
+        }
+        proptest::prop_assert!(std::sync::Arc::ptr_eq(
+            out.layer("c").unwrap(),
+            g.layer("c").unwrap()
+        ));
+    }
+}
