@@ -2,10 +2,12 @@
 //! along the last axis) at a time: the chain's block-sized intermediates are never made —
 //! numexpr's idea, as DESIGN.md §2 asks.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
-use rask_graph::{Arg, Args, Graph, Key, KeyMap, KeySet, Op, Task, TaskError, Value, downcast_op};
+use rask_graph::{Arg, Args, Graph, Key, KeySet, Op, Task, TaskError, Value, downcast_op};
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{Chunk, block_view};
@@ -883,11 +885,13 @@ struct Grower<'a, T: Element> {
     graph: &'a Graph,
     fusable: &'a dyn Fn(&Key) -> bool,
     /// The expression's inputs: an argument, and the part of it read (a slice taken in place).
-    leaves: Vec<(Arg, Option<Vec<Keep>>)>,
+    /// (Borrowed from the graph, but for random blocks drawn where read.)
+    leaves: Vec<(Cow<'a, Arg>, Option<Vec<Keep>>)>,
     /// Per leaf, its `Input` node.
     leaf_nodes: Vec<u32>,
-    /// The `Input` nodes of the leaves that read a whole block, by key.
-    leaf_map: KeyMap<u32>,
+    /// The `Input` nodes of the leaves that read a whole block, by key (made once the
+    /// leaves are many; searched in `leaves` before that).
+    leaf_map: FxHashMap<&'a Key, u32>,
     /// The `Input` nodes of the random blocks drawn where read, by the key they replace.
     drawn: Vec<(Key, u32)>,
     nodes: Vec<Node<T>>,
@@ -895,11 +899,12 @@ struct Grower<'a, T: Element> {
     absorbed: Vec<Key>,
     /// The names of this expression's ops, outermost last.
     names: Vec<&'a str>,
-    // Scratch for the walk.
-    order: Vec<Key>,
-    seen: Vec<Key>,
-    stack: Vec<(Key, bool)>,
-    node_of: Vec<(Key, u32)>,
+    // Scratch for the walk, on the graph's own keys (no key is cloned to be walked).
+    // (`None` is the root, which may be a key of the caller's.)
+    order: Vec<Option<&'a Key>>,
+    seen: Vec<&'a Key>,
+    stack: Vec<(Option<&'a Key>, bool)>,
+    node_of: Vec<(&'a Key, u32)>,
 }
 
 impl<'a, T: Numeric> Grower<'a, T> {
@@ -909,7 +914,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
             fusable,
             leaves: Vec::new(),
             leaf_nodes: Vec::new(),
-            leaf_map: KeyMap::default(),
+            leaf_map: FxHashMap::default(),
             drawn: Vec::new(),
             nodes: Vec::new(),
             absorbed: Vec::new(),
@@ -931,9 +936,8 @@ impl<'a, T: Numeric> Grower<'a, T> {
     /// anything else an input. Iterative, so that a chain of any length is safe.
     fn grow(&mut self, root: &Key) {
         let graph = self.graph;
-        for v in [&mut self.order, &mut self.seen] {
-            v.clear();
-        }
+        self.order.clear();
+        self.seen.clear();
         self.stack.clear();
         self.node_of.clear();
         self.nodes.clear();
@@ -943,19 +947,20 @@ impl<'a, T: Numeric> Grower<'a, T> {
         self.drawn.clear();
         self.names.clear();
         // A set once the expression is large; a list searched before that.
-        let mut seen_set: Option<KeySet> = None;
+        let mut seen_set: Option<FxHashSet<&'a Key>> = None;
         // The tasks taken in, children before their readers (an iterative post-order walk).
-        self.stack.push((root.clone(), false));
-        while let Some((k, expanded)) = self.stack.pop() {
+        self.stack.push((None, false));
+        while let Some((at, expanded)) = self.stack.pop() {
             if expanded {
-                self.order.push(k);
+                self.order.push(at);
                 continue;
             }
-            let new = match &mut seen_set {
-                Some(set) => set.insert(k.clone()),
-                None if self.seen.contains(&k) => false,
-                None => {
-                    self.seen.push(k.clone());
+            let new = match (at, &mut seen_set) {
+                (None, _) => true,
+                (Some(k), Some(set)) => set.insert(k),
+                (Some(k), None) if self.seen.contains(&k) => false,
+                (Some(k), None) => {
+                    self.seen.push(k);
                     if self.seen.len() > 32 {
                         seen_set = Some(self.seen.drain(..).collect());
                     }
@@ -965,34 +970,39 @@ impl<'a, T: Numeric> Grower<'a, T> {
             if !new {
                 continue;
             }
-            let args = graph.get(&k).map(Task::args).unwrap_or_default();
-            self.stack.push((k, true));
+            let args = graph
+                .get(at.unwrap_or(root))
+                .map(Task::args)
+                .unwrap_or_default();
+            self.stack.push((at, true));
             for a in args.iter().rev() {
                 let Arg::Key(c) = a else { continue };
                 let seen = match &seen_set {
                     Some(set) => set.contains(c),
-                    None => self.seen.contains(c),
+                    None => self.seen.contains(&c),
                 };
                 if !seen && self.takes(c) {
-                    self.stack.push((c.clone(), false));
+                    self.stack.push((Some(c), false));
                 }
             }
         }
-        let mut node_map: KeyMap<u32> = KeyMap::default();
+        let mut node_map: FxHashMap<&'a Key, u32> = FxHashMap::default();
         let order = std::mem::take(&mut self.order);
-        for k in &order {
+        for &at in &order {
+            let k = at.unwrap_or(root);
             let Some(task) = graph.get(k) else { continue };
             let Some(form) = elementwise::<T>(task) else {
                 continue;
             };
             self.absorbed.push(k.clone());
             self.names.push(task.op().name());
-            let operand = |g: &mut Self, node_map: &KeyMap<u32>, o: Operand<T>| match o {
+            let operand = |g: &mut Self, node_map: &FxHashMap<&'a Key, u32>, o: Operand<T>| match o
+            {
                 Operand::Scalar(s) => g.push(Node::Scalar(s)),
                 Operand::Arg(i) => {
                     let found = match &task.args()[i] {
                         Arg::Key(c) if g.node_of.len() <= 32 => {
-                            g.node_of.iter().find(|(k, _)| k == c).map(|(_, n)| *n)
+                            g.node_of.iter().find(|(k, _)| *k == c).map(|(_, n)| *n)
                         }
                         Arg::Key(c) => node_map.get(c).copied(),
                         _ => None,
@@ -1012,12 +1022,14 @@ impl<'a, T: Numeric> Grower<'a, T> {
                 Elementwise::Un(op, a) => Node::Un(op, operand(self, &node_map, a)),
             };
             let id = self.push(node);
-            self.node_of.push((k.clone(), id));
+            // The root is read by nothing inside the expression.
+            let Some(k) = at else { continue };
+            self.node_of.push((k, id));
             if self.node_of.len() > 32 {
                 if node_map.is_empty() {
-                    node_map.extend(self.node_of.iter().map(|(k, n)| (k.clone(), *n)));
+                    node_map.extend(self.node_of.iter().copied());
                 } else {
-                    node_map.insert(k.clone(), id);
+                    node_map.insert(k, id);
                 }
             }
         }
@@ -1038,7 +1050,10 @@ impl<'a, T: Numeric> Grower<'a, T> {
 
     /// The leaves of the expression grown last, as the fused task's arguments.
     fn args(&self) -> Vec<Arg> {
-        self.leaves.iter().map(|(a, _)| a.clone()).collect()
+        self.leaves
+            .iter()
+            .map(|(a, _)| a.as_ref().clone())
+            .collect()
     }
 
     /// Whether the expression grown last is `expr` reading its leaves as `slices` say.
@@ -1062,7 +1077,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
     /// expression reads the sliced block's view, and no copy is made. So is a random block
     /// that only this expression reads: it is drawn where it is read ([`DrawnBlock`]), and
     /// never made.
-    fn leaf(&mut self, arg: &Arg) -> u32 {
+    fn leaf(&mut self, arg: &'a Arg) -> u32 {
         if let Arg::Key(k) = arg
             && (self.fusable)(k)
             && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f64>()
@@ -1076,13 +1091,15 @@ impl<'a, T: Numeric> Grower<'a, T> {
             self.absorbed.push(k.clone());
             self.names.push(task.op().name());
             let id = self.push(Node::Input(self.leaves.len() as u32));
-            self.leaves
-                .push((Arg::Value(Value::new(DrawnBlock(r.clone()))), None));
+            self.leaves.push((
+                Cow::Owned(Arg::Value(Value::new(DrawnBlock(r.clone())))),
+                None,
+            ));
             self.leaf_nodes.push(id);
             self.drawn.push((k.clone(), id));
             return id;
         }
-        let mut leaf = (arg.clone(), None);
+        let mut leaf: (&'a Arg, Option<Vec<Keep>>) = (arg, None);
         if let Arg::Key(k) = arg
             && (self.fusable)(k)
             && let Some(task) = self.graph.get(k)
@@ -1091,7 +1108,7 @@ impl<'a, T: Numeric> Grower<'a, T> {
         {
             self.absorbed.push(k.clone());
             self.names.push(task.op().name());
-            leaf = (inner.clone(), Some(slice.keep().to_vec()));
+            leaf = (inner, Some(slice.keep().to_vec()));
         }
         // The same input read again is the same node: searched in a list while the inputs
         // are few, through a map of the plain ones past that.
@@ -1100,25 +1117,31 @@ impl<'a, T: Numeric> Grower<'a, T> {
             _ => self
                 .leaves
                 .iter()
-                .position(|(a, s)| match (a, &leaf.0) {
+                .position(|(a, s)| match (&**a, leaf.0) {
                     (Arg::Key(a), Arg::Key(b)) => a == b && *s == leaf.1,
                     _ => false,
                 })
                 .map(|pos| self.leaf_nodes[pos]),
         };
-        match found {
-            Some(node) => node,
-            None => {
-                let input = Node::Input(self.leaves.len() as u32);
-                let id = self.push(input);
-                if let (Arg::Key(k), None) = &leaf {
-                    self.leaf_map.insert(k.clone(), id);
+        if let Some(node) = found {
+            return node;
+        }
+        let id = self.push(Node::Input(self.leaves.len() as u32));
+        self.leaves.push((Cow::Borrowed(leaf.0), leaf.1));
+        self.leaf_nodes.push(id);
+        // Past 32 inputs, the plain ones are found through a map, made now and kept up to date.
+        if self.leaves.len() > 32 {
+            if self.leaf_map.is_empty() {
+                for (i, (a, s)) in self.leaves.iter().enumerate() {
+                    if let (Cow::Borrowed(Arg::Key(k)), None) = (a, s) {
+                        self.leaf_map.insert(k, self.leaf_nodes[i]);
+                    }
                 }
-                self.leaves.push(leaf);
-                self.leaf_nodes.push(id);
-                id
+            } else if let (Arg::Key(k), None) = (leaf.0, &self.leaves[self.leaves.len() - 1].1) {
+                self.leaf_map.insert(k, id);
             }
         }
+        id
     }
 }
 
@@ -1170,6 +1193,16 @@ fn shared_op<O: Op + Clone>(
     arc
 }
 
+/// Whether a key is among `keep`: compared one by one when they are few (as a reduction's
+/// outputs are), which is cheaper than hashing every key a pass looks at.
+fn kept(keep: &KeySet) -> impl Fn(&Key) -> bool + '_ {
+    let few: Option<Vec<&Key>> = (keep.len() <= 8).then(|| keep.iter().collect());
+    move |k| match &few {
+        Some(few) => few.contains(&k),
+        None => keep.contains(k),
+    }
+}
+
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
 pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph
@@ -1177,15 +1210,14 @@ where
     T::Acc: Arith,
 {
     let readers = graph.reader_counts();
-    let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
+    let kept = kept(keep);
+    let fusable = |k: &Key| readers.get(k) == 1 && !kept(k);
     let mut rewrite = graph.rewrite();
     let mut g = Grower::<T>::new(graph, &fusable);
     // For comparing constants bit for bit without allocating.
     let mut scratch = (Vec::new(), Vec::new());
     // Blocks of one reduction usually make the same op: it is shared, not repeated.
     let mut last: Option<(ExprReduce<T>, Arc<dyn Op>)> = None;
-    // Slices pushed down into the expressions under them: their tasks go.
-    let mut sliced_away = Vec::new();
     // Keys are made only for the reductions (not for every task of the graph).
     let reductions = graph.layers().flat_map(|l| {
         l.entries()
@@ -1222,9 +1254,6 @@ where
             },
             (None, None) => continue,
         };
-        if outer.is_some() {
-            sliced_away.push(src.clone());
-        }
         // Grow the expression from the reduction's input down through fusable elementwise tasks.
         g.grow(top);
         let kind = r.kind();
@@ -1254,9 +1283,13 @@ where
             },
         );
         rewrite.replace(&key, Task::from_arc(op, g.args()));
-    }
-    for k in g.absorbed.iter().chain(&sliced_away) {
-        rewrite.remove(k);
+        // What the expression took in goes (now: the list is reused, block after block).
+        for k in g.absorbed.drain(..) {
+            rewrite.remove(&k);
+        }
+        if outer.is_some() {
+            rewrite.remove(src);
+        }
     }
     rewrite.finish()
 }
@@ -1289,7 +1322,8 @@ register_fuse_elementwise!(f64, f32, i64, i32, u64, u32, u8);
 /// operation on whole blocks made elsewhere is left as it is (its op already works in place).
 pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
-    let fusable = |k: &Key| readers.get(k) == 1 && !keep.contains(k);
+    let kept = kept(keep);
+    let fusable = |k: &Key| readers.get(k) == 1 && !kept(k);
     let is_elementwise = |k: &Key| graph.get(k).and_then(elementwise::<T>).is_some();
     let is_slice = |k: &Key| {
         graph
