@@ -2,8 +2,14 @@
 //!
 //! The plan's ids are in priority order. Ready tasks come from three places, cheapest first:
 //! the worker's own `next` (the lowest newly ready dependent of the task it just ran: finish
-//! what you started), a shared cursor over the tasks ready at the start (one atomic add per
-//! claim), and a shared min-heap of tasks that became ready later. Dependency counts are atomic;
+//! what you started), the worker's run of the tasks ready at the start, claimed from a shared
+//! cursor, and a shared min-heap of tasks that became ready later.
+//!
+//! A run is one task while tasks are slow, and doubles up to 64 while runs finish fast, so that
+//! workers on tiny tasks work on separate parts of the graph: the siblings under one reader run
+//! on one thread (their results are made and freed there, and their slots and counts are not
+//! written by two cores at once). A worker that finds the cursor at its end takes the back half
+//! of another's run, so no worker waits while another holds tasks it has not started. Dependency counts are atomic;
 //! each result sits in its own slot, taken out by its last reader. Idle workers sleep on a
 //! condition variable that is only signalled when someone sleeps.
 
@@ -20,7 +26,9 @@ use rask_graph::{
 use smallvec::SmallVec;
 
 use crate::pool::Pool;
-use crate::sync::{AtomicBool, AtomicU32, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use crate::sync::{
+    AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering,
+};
 
 /// Why a scheduler could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -197,6 +205,54 @@ impl Scheduler for ThreadedScheduler {
     }
 }
 
+/// How long a worker's next run is (its tasks are in [`State::runs`]).
+#[derive(Default)]
+struct Run {
+    /// How many tasks the last run claimed (0 before the first).
+    size: usize,
+    /// When the last run was claimed.
+    claimed: Option<std::time::Instant>,
+}
+
+/// A worker's run, `initial[next..end]`, as one word (`next` high, `end` low) so that its
+/// owner taking the next task and another worker taking the back half are each one
+/// compare-and-swap. Alone on its cache line.
+#[repr(align(64))]
+struct Shared(AtomicU64);
+
+fn pack(next: usize, end: usize) -> u64 {
+    // Plans hold fewer than 2^32 tasks.
+    ((next as u64) << 32) | end as u64
+}
+
+fn unpack(word: u64) -> (usize, usize) {
+    ((word >> 32) as usize, (word & 0xffff_ffff) as usize)
+}
+
+impl Run {
+    /// The longest run claimed.
+    const MAX: usize = 64;
+    /// A run that took less than this (its tasks and the dependents they made ready) lets the
+    /// next one be twice as long; a slower one makes the next a single task again. So a
+    /// worker holds back at most about this much work from the others.
+    const FAST: std::time::Duration = std::time::Duration::from_micros(200);
+
+    /// The length of the next run.
+    fn adapt(&mut self) -> usize {
+        let now = std::time::Instant::now();
+        // Under the model checker every run is fast: its explorations must not depend on
+        // the clock (and runs longer than one are what it should explore).
+        let fast = cfg!(loom) || self.claimed.is_some_and(|t| now - t < Self::FAST);
+        self.size = if fast && self.claimed.is_some() {
+            (self.size * 2).clamp(1, Self::MAX)
+        } else {
+            1
+        };
+        self.claimed = Some(now);
+        self.size
+    }
+}
+
 struct State<'a> {
     plan: &'a Plan,
     cbs: &'a Callbacks<'a>,
@@ -206,6 +262,8 @@ struct State<'a> {
     slots: Vec<Mutex<Option<Value>>>,
     initial: Vec<u32>,
     cursor: AtomicUsize,
+    /// Per worker, its run of `initial`.
+    runs: Vec<Shared>,
     heap: Mutex<BinaryHeap<Reverse<u32>>>,
     heap_len: AtomicUsize,
     wake: Condvar,
@@ -235,6 +293,7 @@ impl<'a> State<'a> {
             slots: (0..n).map(|_| Mutex::new(None)).collect(),
             initial: plan.initial_ready(),
             cursor: AtomicUsize::new(0),
+            runs: ids.iter().map(|_| Shared(AtomicU64::new(0))).collect(),
             heap: Mutex::new(BinaryHeap::new()),
             heap_len: AtomicUsize::new(0),
             wake: Condvar::new(),
@@ -279,7 +338,8 @@ impl<'a> State<'a> {
 
     fn work(&self, worker: usize) {
         let mut next: Option<u32> = None;
-        while let Some(id) = next.take().or_else(|| self.claim()) {
+        let mut run = Run::default();
+        while let Some(id) = next.take().or_else(|| self.claim(worker, &mut run)) {
             if self.stopped.load(Ordering::Acquire) {
                 return;
             }
@@ -352,14 +412,59 @@ impl<'a> State<'a> {
         Ok(())
     }
 
+    /// A task from another worker's run: the first of its back half (the rest of which becomes
+    /// this worker's run), or its last task.
+    fn steal(&self, worker: usize) -> Option<u32> {
+        for (w, other) in self.runs.iter().enumerate() {
+            if w == worker {
+                continue;
+            }
+            loop {
+                let word = other.0.load(Ordering::Acquire);
+                let (n, e) = unpack(word);
+                if n >= e {
+                    break;
+                }
+                // One left: take it as its owner would; else the back half.
+                let mid = n + (e - n) / 2;
+                let (theirs, take) = if mid == n {
+                    (pack(n + 1, e), n)
+                } else {
+                    (pack(n, mid), mid)
+                };
+                let stolen =
+                    other
+                        .0
+                        .compare_exchange(word, theirs, Ordering::AcqRel, Ordering::Acquire);
+                if stolen.is_ok() {
+                    if take != n {
+                        self.runs[worker]
+                            .0
+                            .store(pack(take + 1, e), Ordering::Release);
+                    }
+                    return self.initial.get(take).copied();
+                }
+            }
+        }
+        None
+    }
+
     /// The next task to run, by priority, or `None` when the computation is over.
-    fn claim(&self) -> Option<u32> {
+    fn claim(&self, worker: usize, run: &mut Run) -> Option<u32> {
+        let mine = &self.runs[worker].0;
         loop {
             if self.stopped.load(Ordering::Acquire) {
                 return None;
             }
-            let c = self.cursor.load(Ordering::Relaxed);
-            let first = self.initial.get(c).copied();
+            let word = mine.load(Ordering::Acquire);
+            let (n, e) = unpack(word);
+            let first = if n < e {
+                self.initial.get(n).copied()
+            } else {
+                self.initial
+                    .get(self.cursor.load(Ordering::Relaxed))
+                    .copied()
+            };
             if self.heap_len.load(Ordering::Acquire) > 0 {
                 let mut heap = lock(&self.heap);
                 if let Some(&Reverse(top)) = heap.peek()
@@ -370,12 +475,31 @@ impl<'a> State<'a> {
                     return Some(top);
                 }
             }
+            if n < e {
+                let taken = mine.compare_exchange(
+                    word,
+                    pack(n + 1, e),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                if taken.is_ok() {
+                    return first;
+                }
+                // Another worker took part of the run: look again.
+                continue;
+            }
             if first.is_some() {
-                let c = self.cursor.fetch_add(1, Ordering::Relaxed);
+                let size = run.adapt();
+                let c = self.cursor.fetch_add(size, Ordering::Relaxed);
                 if let Some(id) = self.initial.get(c) {
+                    let end = c.saturating_add(size).min(self.initial.len());
+                    mine.store(pack(c + 1, end), Ordering::Release);
                     return Some(*id);
                 }
                 continue;
+            }
+            if let Some(id) = self.steal(worker) {
+                return Some(id);
             }
             let heap = lock(&self.heap);
             if !heap.is_empty() {
@@ -394,7 +518,54 @@ impl<'a> State<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::LocalError;
+    use std::sync::Arc;
+
+    use rask_graph::{Callbacks, Plan, WorkerId};
+
+    use super::{LocalError, Ordering, Run, State, pack, unpack};
+
+    /// A worker with nothing left in the cursor takes the back half of another's run, or its
+    /// last task; its owner goes on with the front half; nothing is run twice or lost.
+    #[test]
+    fn an_idle_worker_takes_the_back_half_of_a_run() {
+        let (g, key) = rask_testing::independent(
+            8,
+            Arc::new(rask_graph::ops::AddConst(1)),
+            Arc::new(rask_graph::ops::Sum),
+        );
+        let plan = Plan::lower(&g, &[key]).unwrap();
+        let cbs = Callbacks::new(&[]);
+        let ids: Vec<WorkerId> = (0..2).map(|i| WorkerId::new(format!("w{i}"))).collect();
+        let state = State::new(&plan, &cbs, &ids);
+        let leaves = state.initial.clone();
+        assert_eq!(leaves.len(), 8);
+        // Worker 0 holds all eight leaves; the cursor is at its end.
+        state.cursor.store(8, Ordering::Relaxed);
+        state.runs[0].0.store(pack(0, 8), Ordering::Relaxed);
+        let mut run = Run::default();
+        assert_eq!(state.claim(1, &mut run), Some(leaves[4]));
+        assert_eq!(unpack(state.runs[0].0.load(Ordering::Relaxed)), (0, 4));
+        assert_eq!(unpack(state.runs[1].0.load(Ordering::Relaxed)), (5, 8));
+        let mut claimed = vec![leaves[4]];
+        // Both go on: worker 1 with its half, worker 0 with its own, then whatever is left.
+        for _ in 0..3 {
+            claimed.push(state.claim(1, &mut run).unwrap());
+        }
+        claimed.push(state.claim(0, &mut run).unwrap());
+        // Worker 1's run is empty: of worker 0's three left, it takes the back two.
+        assert_eq!(state.claim(1, &mut run), Some(leaves[2]));
+        assert_eq!(unpack(state.runs[0].0.load(Ordering::Relaxed)), (1, 2));
+        assert_eq!(unpack(state.runs[1].0.load(Ordering::Relaxed)), (3, 4));
+        assert_eq!(state.claim(1, &mut run), Some(leaves[3]));
+        // One left, in worker 0's run: worker 1 takes it as its owner would.
+        assert_eq!(state.claim(1, &mut run), Some(leaves[1]));
+        assert_eq!(unpack(state.runs[0].0.load(Ordering::Relaxed)), (2, 2));
+        claimed.extend([leaves[2], leaves[3], leaves[1]]);
+        claimed.sort_unstable();
+        let mut want = leaves.clone();
+        want.sort_unstable();
+        assert_eq!(claimed, want);
+    }
 
     #[test]
     fn messages() {

@@ -59,6 +59,19 @@ fn a_failure_stops_both_workers() {
 }
 
 #[test]
+fn runs_of_leaves_are_claimed_and_taken_over_without_loss() {
+    model(3, || {
+        let s = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+        // Six leaves: runs of one, then two, then three while they are fast, and the idle
+        // worker takes the back half of the other's run. Each leaf runs exactly once.
+        let (g, key) =
+            rask_testing::independent(6, Arc::new(rask_graph::ops::AddConst(1)), Arc::new(Sum));
+        let v = s.get(&g, &[key], &[]).unwrap();
+        assert_eq!(*v[0].get::<i64>().unwrap(), (1..=6).sum::<i64>());
+    });
+}
+
+#[test]
 fn a_chain_wakes_the_sleeping_helper() {
     model(4, || {
         let s = ThreadedScheduler::builder().num_workers(2).build().unwrap();
