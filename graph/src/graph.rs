@@ -591,12 +591,12 @@ impl Graph {
     pub fn fuse_linear<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
         const NONE: u32 = u32::MAX;
         let index = DenseIndex::new(self);
-        // Per task: its only distinct dependency (if it has exactly one), and how many distinct
-        // tasks depend on it.
         if index.total >= NONE as usize {
             // Ids are u32: a graph this large is left as it is (a plan could not hold it).
             return self.clone();
         }
+        // Per task: its only distinct dependency (if it has exactly one), and how many distinct
+        // tasks depend on it.
         let mut single = vec![NONE; index.total];
         let mut dependents = vec![0u32; index.total];
         let mut kept = vec![false; index.total];
@@ -988,8 +988,6 @@ struct Changes {
     /// The replacements, by position, in the order they were made (the last one at a
     /// position wins).
     replaced: Vec<(u32, Task)>,
-    /// Whether `replaced` is in ascending position order (as a pass walking a layer makes it).
-    ascending: bool,
 }
 
 impl Changes {
@@ -1008,6 +1006,12 @@ impl Changes {
         }
     }
 
+    fn is_removed(&self, pos: usize) -> bool {
+        self.removed
+            .get(pos / 64)
+            .is_some_and(|w| w & (1u64 << (pos % 64)) != 0)
+    }
+
     fn removed_count(&self) -> usize {
         self.removed.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -1018,11 +1022,7 @@ impl Rewrite<'_> {
     fn changes(&mut self, key: &Key) -> Option<(usize, usize, &mut Changes)> {
         let (li, pos) = self.graph.locate(&self.recent, key)?;
         let len = self.graph.layers[li].len();
-        let changes = self.changes.entry(li).or_insert_with(|| Changes {
-            ascending: true,
-            ..Changes::default()
-        });
-        Some((len, pos, changes))
+        Some((len, pos, self.changes.entry(li).or_default()))
     }
 
     /// Puts `task` in place of the task at `key`; false if the graph has no such key.
@@ -1031,9 +1031,6 @@ impl Rewrite<'_> {
             return false;
         };
         c.set_removed(len, pos, false);
-        if c.replaced.last().is_some_and(|(p, _)| *p as usize > pos) {
-            c.ascending = false;
-        }
         c.replaced.push((pos as u32, task));
         true
     }
@@ -1065,24 +1062,18 @@ impl Rewrite<'_> {
             if count == 0 {
                 continue;
             }
-            if !changes.ascending {
-                // Stable: of two replacements at one position, the later stays later.
-                changes.replaced.sort_by_key(|(p, _)| *p);
-            }
-            let removed = std::mem::take(&mut changes.removed);
-            let is_removed = |pos: usize| {
-                removed
-                    .get(pos / 64)
-                    .is_some_and(|w| w & (1u64 << (pos % 64)) != 0)
-            };
-            let mut replaced = changes.replaced.into_iter().peekable();
+            // Stable, so that of two replacements at one position the later stays later (and
+            // linear on the ascending lists a pass walking a layer makes).
+            let mut replaced = std::mem::take(&mut changes.replaced);
+            replaced.sort_by_key(|(p, _)| *p);
+            let mut replaced = replaced.into_iter().peekable();
             let l = layer.rewritten(count, |pos, task| {
                 // The last replacement at this position, if any (earlier ones are dropped).
                 let mut new = None;
                 while let Some((_, t)) = replaced.next_if(|(p, _)| *p as usize == pos) {
                     new = Some(t);
                 }
-                if is_removed(pos) {
+                if changes.is_removed(pos) {
                     return None;
                 }
                 Some(new.unwrap_or_else(|| task.clone()))

@@ -889,8 +889,7 @@ struct Grower<'a, T: Element> {
     leaves: Vec<(Cow<'a, Arg>, Option<Vec<Keep>>)>,
     /// Per leaf, its `Input` node.
     leaf_nodes: Vec<u32>,
-    /// The `Input` nodes of the leaves that read a whole block, by key (made once the
-    /// leaves are many; searched in `leaves` before that).
+    /// The `Input` nodes of the leaves that read a whole block, by key.
     leaf_map: FxHashMap<&'a Key, u32>,
     /// The `Input` nodes of the random blocks drawn where read, by the key they replace.
     drawn: Vec<(Key, u32)>,
@@ -1127,20 +1126,11 @@ impl<'a, T: Numeric> Grower<'a, T> {
             return node;
         }
         let id = self.push(Node::Input(self.leaves.len() as u32));
+        if let (Arg::Key(k), None) = &leaf {
+            self.leaf_map.insert(k, id);
+        }
         self.leaves.push((Cow::Borrowed(leaf.0), leaf.1));
         self.leaf_nodes.push(id);
-        // Past 32 inputs, the plain ones are found through a map, made now and kept up to date.
-        if self.leaves.len() > 32 {
-            if self.leaf_map.is_empty() {
-                for (i, (a, s)) in self.leaves.iter().enumerate() {
-                    if let (Cow::Borrowed(Arg::Key(k)), None) = (a, s) {
-                        self.leaf_map.insert(k, self.leaf_nodes[i]);
-                    }
-                }
-            } else if let (Arg::Key(k), None) = (leaf.0, &self.leaves[self.leaves.len() - 1].1) {
-                self.leaf_map.insert(k, id);
-            }
-        }
         id
     }
 }

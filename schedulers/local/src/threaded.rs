@@ -3,15 +3,15 @@
 //! The plan's ids are in priority order. Ready tasks come from three places, cheapest first:
 //! the worker's own `next` (the lowest newly ready dependent of the task it just ran: finish
 //! what you started), the worker's run of the tasks ready at the start, claimed from a shared
-//! cursor, and a shared min-heap of tasks that became ready later.
+//! cursor, and a shared min-heap of tasks that became ready later. Dependency counts are atomic;
+//! each result sits in its own slot, taken out by its last reader. Idle workers sleep on a
+//! condition variable that is only signalled when someone sleeps.
 //!
 //! A run is one task while tasks are slow, and doubles up to 64 while runs finish fast, so that
 //! workers on tiny tasks work on separate parts of the graph: the siblings under one reader run
 //! on one thread (their results are made and freed there, and their slots and counts are not
 //! written by two cores at once). A worker that finds the cursor at its end takes the back half
-//! of another's run, so no worker waits while another holds tasks it has not started. Dependency counts are atomic;
-//! each result sits in its own slot, taken out by its last reader. Idle workers sleep on a
-//! condition variable that is only signalled when someone sleeps.
+//! of another's run, so no worker waits while another holds tasks it has not started.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -242,9 +242,11 @@ impl Run {
         let now = std::time::Instant::now();
         // Under the model checker every run is fast: its explorations must not depend on
         // the clock (and runs longer than one are what it should explore).
-        let fast = cfg!(loom) || self.claimed.is_some_and(|t| now - t < Self::FAST);
-        self.size = if fast && self.claimed.is_some() {
-            (self.size * 2).clamp(1, Self::MAX)
+        let fast = self
+            .claimed
+            .is_some_and(|t| cfg!(loom) || now - t < Self::FAST);
+        self.size = if fast {
+            (self.size * 2).min(Self::MAX)
         } else {
             1
         };
