@@ -634,7 +634,7 @@ impl Graph {
         // By task id, ascending: the fused chain that replaces it.
         let mut replaced: Vec<(u32, Task)> = Vec::new();
         let mut chain: Vec<(usize, usize)> = Vec::new();
-        let mut keys: Vec<Key> = Vec::new();
+        let mut tasks: Vec<&Task> = Vec::new();
         let mut signature: Vec<usize> = Vec::new();
         let mut last_fused: Option<(Vec<usize>, Arc<dyn crate::Op>)> = None;
         for (li, layer) in self.layers.values().enumerate() {
@@ -653,17 +653,13 @@ impl Graph {
                     chain.push(index.position(cur));
                 }
                 chain.reverse();
-                keys.clear();
-                keys.extend(chain.iter().map(|(l, p)| self.layers[*l].key_at(*p)));
-                let tasks: Vec<(&Key, &Task)> = chain
-                    .iter()
-                    .zip(&keys)
-                    .map(|((l, p), k)| (k, self.layers[*l].task_at(*p)))
-                    .collect();
+                tasks.clear();
+                tasks.extend(chain.iter().map(|(l, p)| self.layers[*l].task_at(*p)));
                 // Chains of the same ops (shared, as a layer's tasks share theirs) and the
-                // same literals after the first step make the same fused op: made once.
+                // same literals after the first step make the same fused op: made once (and
+                // only then are the chain's keys made).
                 signature.clear();
-                for (i, (_, t)) in tasks.iter().enumerate() {
+                for (i, t) in tasks.iter().enumerate() {
                     signature.push(Arc::as_ptr(t.op_arc()).cast::<()>() as usize);
                     for a in t.args().iter().filter(|_| i > 0) {
                         signature.push(match a {
@@ -674,13 +670,19 @@ impl Graph {
                         });
                     }
                 }
-                let first = tasks[0].1;
+                let first = tasks[0];
                 let task = match &last_fused {
                     Some((sig, op)) if *sig == signature => {
                         Task::from_arc(Arc::clone(op), first.args().iter().cloned())
                     }
                     _ => {
-                        let task = Fused::chain(&tasks);
+                        let keys: Vec<Key> = chain
+                            .iter()
+                            .map(|(l, p)| self.layers[*l].key_at(*p))
+                            .collect();
+                        let steps: Vec<(&Key, &Task)> =
+                            keys.iter().zip(&tasks).map(|(k, t)| (k, *t)).collect();
+                        let task = Fused::chain(&steps);
                         last_fused = Some((signature.clone(), Arc::clone(task.op_arc())));
                         task
                     }

@@ -181,6 +181,11 @@ fn main() {
         blocks(&s, small);
         return;
     }
+    if workload == "blocks-one" {
+        let shape = args.iter().skip(1).filter(|a| !a.starts_with("--")).nth(1);
+        blocks_one(&s, shape.map_or("1000000", |a| a.as_str()));
+        return;
+    }
     let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
     if workload == "matmul" {
         // The rate of the whole product, and of the same kernel on large products alone.
@@ -235,29 +240,55 @@ fn gemm_rate(m: usize) -> f64 {
 /// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
 /// blocks, 1-d and 2-d (3 tasks per block before optimization). Linear in blocks: the 5M
 /// figure is at most 5× the 1M one. Then `y = y + y` 10, 20 and 40 times, summed: linear in
-/// the depth. Best of 3 each (this machine's runs vary by ±20%, and the figure is a ratio of
-/// two of them); prints one JSON line.
+/// the depth. Prints one JSON line.
+///
+/// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`), the four
+/// shapes in turn, 3 rounds, best of 3: a run in a process that has already run a bigger
+/// graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
+/// unmaps bigger ones), which flatters whichever shape runs after a bigger one; rounds spread
+/// this machine's ±20% drift over every shape alike.
 fn blocks(s: &ThreadedScheduler, small: bool) {
     let scale = if small { 10 } else { 1 };
-    let time = |shape: &[usize]| {
-        let run = || {
-            let t = Instant::now();
-            let x = Array::<f64>::ones(shape, 1usize).unwrap_or_else(|e| panic!("{e}"));
-            let y = (&x + 1.0)
-                .sum(Reduction::all())
-                .unwrap_or_else(|e| panic!("{e}"));
-            let r = y.compute_on(s, &[]).unwrap_or_else(|e| panic!("{e}"));
-            let n: usize = shape.iter().product();
-            assert_eq!(r.iter().next().copied(), Some(2.0 * n as f64));
-            t.elapsed().as_secs_f64()
-        };
-        (0..3).map(|_| run()).fold(f64::INFINITY, f64::min)
-    };
-    let m1 = time(&[1_000_000 / scale]);
-    let m5 = time(&[5_000_000 / scale]);
     let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
-    let m1_2d = time(&[side1, side1]);
-    let m5_2d = time(&[side5, side5]);
+    let shapes = [
+        vec![1_000_000 / scale],
+        vec![5_000_000 / scale],
+        vec![side1, side1],
+        vec![side5, side5],
+    ];
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
+    let mut best = [f64::INFINITY; 4];
+    let mut peak = 0u64;
+    for _ in 0..3 {
+        for (shape, best) in shapes.iter().zip(&mut best) {
+            let arg = shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("x");
+            let out = std::process::Command::new(&exe)
+                .args(["blocks-one", &arg])
+                .output()
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                out.status.success(),
+                "blocks-one {arg}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut fields = text.split_whitespace();
+            let mut next = || {
+                fields
+                    .next()
+                    .unwrap_or_else(|| panic!("blocks-one {arg}: {text}"))
+            };
+            let seconds: f64 = next().parse().unwrap_or_else(|e| panic!("{e}"));
+            let rss: u64 = next().parse().unwrap_or_else(|e| panic!("{e}"));
+            *best = best.min(seconds);
+            peak = peak.max(rss);
+        }
+    }
+    let [m1, m5, m1_2d, m5_2d] = best;
     // Shared subexpressions: `y = y + y` n times, summed, over random data (no constant lane
     // to fold): optimizing and computing is linear in n (a fused DAG, not a tree of 2^n).
     let x = Generator::new(1)
@@ -284,8 +315,27 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     let (d10, d20, d40) = (doubling(10), doubling(20), doubling(40));
     println!(
         "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"peak_rss_bytes\": {}}}",
-        rask_testing::bench::peak_rss_of("self")
+        peak.max(rask_testing::bench::peak_rss_of("self"))
     );
+}
+
+/// One timed `(ones + 1).sum()` over one-element blocks of `shape` (`1000x1000`), in this
+/// fresh process: prints its seconds and this process's peak resident bytes.
+fn blocks_one(s: &ThreadedScheduler, shape: &str) {
+    let shape: Vec<usize> = shape
+        .split('x')
+        .map(|d| d.parse().unwrap_or_else(|e| panic!("shape {shape}: {e}")))
+        .collect();
+    let t = Instant::now();
+    let x = Array::<f64>::ones(&shape, 1usize).unwrap_or_else(|e| panic!("{e}"));
+    let y = (&x + 1.0)
+        .sum(Reduction::all())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = y.compute_on(s, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let n: usize = shape.iter().product();
+    assert_eq!(r.iter().next().copied(), Some(2.0 * n as f64));
+    let seconds = t.elapsed().as_secs_f64();
+    println!("{seconds:.4} {}", rask_testing::bench::peak_rss_of("self"));
 }
 
 /// The fancy calculation: `(x * x[::-1, ::-1]).mean()`.

@@ -1,6 +1,6 @@
 //! A block of an array: an `ndarray::ArrayD`, as a task's value.
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use rask_graph::{Datum, TaskError, Value};
 
 use crate::element::Element;
@@ -42,22 +42,31 @@ impl<T: Element> Datum for Chunk<T> {
 /// `ones` and `zeros` make (Dask's broadcast trick), and what slicing such a block gives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstChunk<T: Element> {
-    shape: Vec<usize>,
-    one: ArrayD<T>,
+    /// Inline up to 4 dimensions: a constant block is one allocation (its value's), however
+    /// many of them a graph makes.
+    shape: smallvec::SmallVec<[usize; 4]>,
+    one: T,
 }
 
 impl<T: Element> ConstChunk<T> {
-    /// A block of `shape` holding `value`.
-    pub fn new(shape: Vec<usize>, value: T) -> Self {
+    /// A block of `shape` (a `Vec<usize>` or a `&[usize]`) holding `value`.
+    ///
+    /// ```
+    /// use rask_array::ConstChunk;
+    /// let c = ConstChunk::new(&[2, 3][..], 7i64);
+    /// assert_eq!((c.shape(), c.value()), (&[2, 3][..], 7));
+    /// assert_eq!(c, ConstChunk::new(vec![2, 3], 7));
+    /// ```
+    pub fn new(shape: impl Into<smallvec::SmallVec<[usize; 4]>>, value: T) -> Self {
         Self {
-            shape,
-            one: ArrayD::from_elem(IxDyn(&[]), value),
+            shape: shape.into(),
+            one: value,
         }
     }
 
     /// The value.
     pub fn value(&self) -> T {
-        self.one.iter().next().copied().unwrap_or_default()
+        self.one
     }
 
     /// The block's shape.
@@ -67,9 +76,13 @@ impl<T: Element> ConstChunk<T> {
 
     /// The block as a read-only view (every element is the one value).
     pub fn view(&self) -> ArrayViewD<'_, T> {
-        self.one
-            .broadcast(IxDyn(&self.shape))
-            .unwrap_or_else(|| unreachable!("a 0-d array broadcasts to any shape"))
+        // The one value at every index: all strides 0 (a read-only view may alias).
+        let zeros = smallvec::SmallVec::<[usize; 4]>::from_elem(0, self.shape.len());
+        ArrayViewD::from_shape(
+            IxDyn(&self.shape).strides(IxDyn(&zeros)),
+            std::slice::from_ref(&self.one),
+        )
+        .unwrap_or_else(|e| unreachable!("zero strides index one value: {e}"))
     }
 
     /// The block in memory (an error if that memory cannot be had).
@@ -149,7 +162,7 @@ fn decode_const<T: Element>(bytes: &[u8]) -> Result<Value, String> {
         ));
     }
     let (dims, value) = rest.split_at(8 * ndim);
-    let shape = dims
+    let shape: smallvec::SmallVec<[usize; 4]> = dims
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize)
         .collect();

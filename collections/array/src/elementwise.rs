@@ -566,7 +566,7 @@ impl<T: Element> Op for SubBlock<T> {
             )));
         }
         if let Some(c) = args[0].downcast_ref::<ConstChunk<T>>() {
-            let shape = self.ranges.iter().map(|(s, e)| e - s).collect();
+            let shape: Dims = self.ranges.iter().map(|(s, e)| e - s).collect();
             return Ok(Value::new(ConstChunk::new(shape, c.value())));
         }
         let out = a
@@ -602,32 +602,45 @@ rask_graph::register_op!(SubBlock<bool>, "rask.array.sub-block<bool>");
 
 /// NumPy's broadcast of two shapes.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>, ArrayError> {
+    let mut out = Dims::from_slice(a);
+    broadcast_in_place(&mut out, b)?;
+    Ok(out.into_vec())
+}
+
+/// A shape, inline up to 4 dimensions (no allocation for the shapes of most blocks).
+pub(crate) type Dims = smallvec::SmallVec<[usize; 4]>;
+
+/// `a` broadcast with `b` (NumPy's rule), in place; `a` is unchanged on an error.
+pub(crate) fn broadcast_in_place(a: &mut Dims, b: &[usize]) -> Result<(), ArrayError> {
     let n = a.len().max(b.len());
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let x = if i + a.len() >= n {
-            a[i + a.len() - n]
+    // Dimension `i` of `s` aligned to the right in `n` dimensions (1 where it has none).
+    let at = |s: &[usize], i: usize| {
+        if i + s.len() >= n {
+            s[i + s.len() - n]
         } else {
             1
-        };
-        let y = if i + b.len() >= n {
-            b[i + b.len() - n]
-        } else {
-            1
-        };
-        out[i] = match (x, y) {
-            (x, y) if x == y => x,
-            (1, y) => y,
-            (x, 1) => x,
-            _ => {
-                return Err(ArrayError::Broadcast {
-                    left: a.to_vec(),
-                    right: b.to_vec(),
-                });
-            }
-        };
+        }
+    };
+    let fits = (0..n).all(|i| {
+        let (x, y) = (at(a, i), at(b, i));
+        x == y || x == 1 || y == 1
+    });
+    if !fits {
+        return Err(ArrayError::Broadcast {
+            left: a.to_vec(),
+            right: b.to_vec(),
+        });
     }
-    Ok(out)
+    if a.len() < n {
+        a.insert_many(0, std::iter::repeat_n(1, n - a.len()));
+    }
+    for (i, x) in a.iter_mut().enumerate() {
+        let y = at(b, i);
+        if *x == 1 {
+            *x = y;
+        }
+    }
+    Ok(())
 }
 
 /// The common refinement of two cuttings of one axis (every boundary of either).

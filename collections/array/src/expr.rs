@@ -9,10 +9,13 @@ use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
 use rask_graph::{Arg, Args, Graph, Key, KeySet, Op, Task, TaskError, Value, downcast_op};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::chunk::{Chunk, block_view};
 use crate::element::{Arith, Element};
-use crate::elementwise::{BinOp, Binary, Numeric, Unary, UnaryOp, WithScalar, broadcast_shapes};
+use crate::elementwise::{
+    BinOp, Binary, Dims, Numeric, Unary, UnaryOp, WithScalar, broadcast_in_place,
+};
 use crate::random::{DrawnBlock, RandomBlock};
 use crate::reduce::{ReduceBlock, ReduceKind, fold, fold_repeated};
 use crate::slicing::{Keep, SliceBlock, select};
@@ -45,11 +48,11 @@ pub struct Expr<T: Element> {
 impl<T: Element> Expr<T> {
     /// Checks that every node reads only earlier nodes and existing inputs (bytes from
     /// elsewhere may say anything), and returns, per node, the last node that reads it.
-    fn last_uses(&self, inputs: usize) -> Result<Vec<u32>, TaskError> {
+    fn last_uses(&self, inputs: usize) -> Result<SmallVec<[u32; 16]>, TaskError> {
         if self.nodes.is_empty() {
             return Err(TaskError::new("an empty expression"));
         }
-        let mut last = vec![0u32; self.nodes.len()];
+        let mut last = SmallVec::from_elem(0u32, self.nodes.len());
         for (i, node) in self.nodes.iter().enumerate() {
             let mut read = |j: u32| {
                 if j as usize >= i {
@@ -173,8 +176,9 @@ fn lane_value<T: Element>(lane: &ArrayView1<'_, T>) -> Option<T> {
 /// Evaluates an [`Expr`] lane after lane, reusing its buffers.
 struct Evaluator<'e, T: Element> {
     nodes: &'e [Node<T>],
-    last_use: Vec<u32>,
-    vals: Vec<Lane<T>>,
+    // Inline for small expressions: evaluating a one-element block allocates nothing here.
+    last_use: SmallVec<[u32; 16]>,
+    vals: SmallVec<[Lane<T>; 16]>,
     pool: Vec<Vec<T>>,
 }
 
@@ -183,7 +187,7 @@ impl<'e, T: Numeric> Evaluator<'e, T> {
         Ok(Evaluator {
             nodes: &expr.nodes,
             last_use: expr.last_uses(inputs)?,
-            vals: Vec::with_capacity(expr.nodes.len()),
+            vals: SmallVec::with_capacity(expr.nodes.len()),
             pool: Vec::new(),
         })
     }
@@ -392,7 +396,7 @@ impl<T: Numeric> Op for ExprReduce<T> {
 
 impl<T: Numeric> ExprReduce<T> {
     /// The expression over `inputs` (of `shape`), reduced.
-    fn reduce(&self, inputs: &[Input<'_, T>], shape: Vec<usize>) -> Result<Value, TaskError> {
+    fn reduce(&self, inputs: &[Input<'_, T>], shape: Dims) -> Result<Value, TaskError> {
         let ndim = shape.len();
         let n: usize = shape.iter().product();
         let last = ndim.checked_sub(1);
@@ -406,9 +410,24 @@ impl<T: Numeric> ExprReduce<T> {
         }
         let last = ndim - 1;
         let len = shape[last];
-        let mut lanes = LaneSource::new(inputs, &shape);
         let kind = self.kind;
         let mut eval = Evaluator::new(&self.expr, inputs.len())?;
+        if all && let Some(ones) = constant_values(inputs) {
+            // Every input is one value everywhere (`ones`, `full`, a broadcast scalar): so is
+            // the expression, worked out once; its reduction over n elements is O(1).
+            let lane: LaneViews<'_, T> = ones.iter().map(ArrayView1::from).collect();
+            eval.lane(&lane, 1);
+            let c = match eval.result(&lane) {
+                Src::Const(c) => c,
+                Src::Slice(values) => values[0],
+                Src::Out => unreachable!("a result is a constant or values"),
+            };
+            let acc = fold_constant::<T>(kind, None, c, n);
+            let ones = Dims::from_elem(1, ndim);
+            let out = ArrayD::from_elem(IxDyn(&ones), acc.unwrap_or_default());
+            return Ok(Value::new(Chunk(out)));
+        }
+        let mut lanes = LaneSource::new(inputs, &shape);
         if all {
             let mut acc: Option<T::Acc> = None;
             loop {
@@ -423,7 +442,8 @@ impl<T: Numeric> ExprReduce<T> {
                     Src::Out => unreachable!("a result is a constant or values"),
                 };
             }
-            let out = ArrayD::from_elem(IxDyn(&vec![1; ndim]), acc.unwrap_or_default());
+            let ones = Dims::from_elem(1, ndim);
+            let out = ArrayD::from_elem(IxDyn(&ones), acc.unwrap_or_default());
             return Ok(Value::new(Chunk(out)));
         }
         // The last axis is kept: each lane folds into its row of the result.
@@ -483,6 +503,20 @@ impl<T: Numeric> ExprReduce<T> {
     }
 }
 
+/// The one value of each input as a 1-element slice, if every input is one value everywhere
+/// (a view with all strides 0, as constant blocks and broadcast scalars are) and non-empty.
+fn constant_values<'s, T: Element>(inputs: &'s [Input<'_, T>]) -> Option<SmallVec<[&'s [T]; 4]>> {
+    inputs
+        .iter()
+        .map(|input| match input {
+            Input::View(v) if v.strides().iter().all(|s| *s == 0) => {
+                v.first().map(std::slice::from_ref)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Values per tile when an expression's inputs are contiguous: numexpr's tile, a few pages
 /// per operand, so that every intermediate stays in L1.
 const TILE: usize = 1024;
@@ -504,13 +538,14 @@ enum Arrived<'a, T: Element> {
 /// A fused task's arguments and the shape of their broadcast: its argument blocks, each sliced
 /// as `slices` says. A random block (a [`DrawnBlock`] argument) of exactly that shape,
 /// unsliced and not cut by `outer`, is drawn where it is read; others are made here, into
-/// `made`. [`inputs`] then broadcasts them and cuts them by `outer`.
+/// `made`. [`broadcast_inputs`] then broadcasts them and cuts them by `outer`.
 fn arrive<'a, T: Numeric>(
     args: &'a Args,
     slices: &[Option<Vec<Keep>>],
     outer: Option<&[Keep]>,
     made: &'a mut Vec<ArrayD<T>>,
-) -> Result<(Vec<Arrived<'a, T>>, Vec<usize>), TaskError> {
+    arrived: &mut SmallVec<[Arrived<'a, T>; 4]>,
+) -> Result<Dims, TaskError> {
     // Its shape comes from its blocks: with none (bytes from elsewhere may say so), there is
     // nothing to evaluate over.
     if args.is_empty() {
@@ -519,24 +554,24 @@ fn arrive<'a, T: Numeric>(
         ));
     }
     let keeps = || slices.iter().chain(std::iter::repeat(&None));
-    let drawn: Vec<Option<&RandomBlock>> = args
+    let drawn: SmallVec<[Option<&RandomBlock>; 4]> = args
         .iter()
         .map(|a| a.downcast_ref::<DrawnBlock>().map(|d| &d.0))
         .collect();
-    let mut shape: Vec<usize> = Vec::new();
+    let mut shape = Dims::new();
     for ((a, d), keep) in args.iter().zip(&drawn).zip(keeps()) {
-        let s = match (d, keep) {
-            (Some(r), None) => r.shape().to_vec(),
-            (Some(r), Some(keep)) => crate::slicing::sliced_shape(keep, r.shape())?,
+        let s: Dims = match (d, keep) {
+            (Some(r), None) => r.shape().into(),
+            (Some(r), Some(keep)) => crate::slicing::sliced_shape(keep, r.shape())?.into(),
             (None, keep) => {
                 let v = block_view::<T>(a)?;
                 match keep {
-                    Some(keep) => select(keep, v)?.shape().to_vec(),
-                    None => v.shape().to_vec(),
+                    Some(keep) => select(keep, v)?.shape().into(),
+                    None => v.shape().into(),
                 }
             }
         };
-        shape = broadcast_shapes(&shape, &s).map_err(|e| TaskError::new(e.to_string()))?;
+        broadcast_in_place(&mut shape, &s).map_err(|e| TaskError::new(e.to_string()))?;
     }
     // Whether a random block is drawn where it is read.
     let streams = |r: &RandomBlock, keep: &Option<Vec<Keep>>| {
@@ -551,7 +586,7 @@ fn arrive<'a, T: Numeric>(
     }
     let made: &'a Vec<ArrayD<T>> = made;
     let mut made_iter = made.iter();
-    let mut arrived = Vec::with_capacity(args.len());
+    arrived.reserve(args.len());
     for ((a, d), keep) in args.iter().zip(&drawn).zip(keeps()) {
         if let Some(r) = d
             && streams(r, keep)
@@ -571,31 +606,36 @@ fn arrive<'a, T: Numeric>(
             None => v,
         }));
     }
-    Ok((arrived, shape))
+    Ok(shape)
 }
 
 /// What [`ExprBlock`] and [`ExprReduce`] both start with: their arguments as inputs
-/// ([`arrive`], then [`inputs`]; no blocks at all, which bytes from elsewhere may say, is an
+/// ([`arrive`], then [`broadcast_inputs`]; no blocks at all, which bytes from elsewhere may say, is an
 /// error), handed to `f` with the shape they are evaluated over.
 fn with_inputs<T: Numeric, R>(
     args: &Args,
     slices: &[Option<Vec<Keep>>],
     outer: Option<&[Keep]>,
-    f: impl FnOnce(&[Input<'_, T>], Vec<usize>) -> Result<R, TaskError>,
+    f: impl FnOnce(&[Input<'_, T>], Dims) -> Result<R, TaskError>,
 ) -> Result<R, TaskError> {
+    // Filled in place: moving these (a few hundred bytes inline) would cost more than the
+    // work on a small block.
     let mut made = Vec::new();
-    let (arrived, shape) = arrive::<T>(args, slices, outer, &mut made)?;
-    let (inputs, shape) = inputs(&arrived, &shape, outer)?;
+    let mut arrived = SmallVec::new();
+    let shape = arrive::<T>(args, slices, outer, &mut made, &mut arrived)?;
+    let mut inputs = SmallVec::new();
+    let shape = broadcast_inputs(&arrived, &shape, outer, &mut inputs)?;
     f(&inputs, shape)
 }
 
 /// The arguments broadcast to `shape` and cut by `outer`, and the shape that leaves.
-fn inputs<'b, T: Element>(
+fn broadcast_inputs<'b, T: Element>(
     arrived: &'b [Arrived<'_, T>],
     shape: &[usize],
     outer: Option<&[Keep]>,
-) -> Result<(Vec<Input<'b, T>>, Vec<usize>), TaskError> {
-    let mut out = Vec::with_capacity(arrived.len());
+    out: &mut SmallVec<[Input<'b, T>; 4]>,
+) -> Result<Dims, TaskError> {
+    out.reserve(arrived.len());
     for a in arrived {
         out.push(match a {
             Arrived::Drawn(r) => Input::Drawn(r),
@@ -611,24 +651,29 @@ fn inputs<'b, T: Element>(
         });
     }
     let shape = match outer {
-        Some(outer) => crate::slicing::sliced_shape(outer, shape)?,
-        None => shape.to_vec(),
+        Some(outer) => crate::slicing::sliced_shape(outer, shape)?.into(),
+        None => shape.into(),
     };
-    Ok((out, shape))
+    Ok(shape)
 }
 
 /// One lane's views of an expression's inputs (on the stack for up to four inputs: a lane is
 /// a thousand values, its views made afresh each time).
 type LaneViews<'s, T> = smallvec::SmallVec<[ArrayView1<'s, T>; 4]>;
 
+/// A random block and the buffer its current lane is drawn into.
+type DrawnLane<'v, T> = (&'v RandomBlock, Vec<T>);
+
 /// The inputs of an expression lane by lane along the last axis of `shape`: views' lanes, and
 /// random blocks' values drawn for each lane (lane `i` of a C-ordered block is its values
 /// `i·len..(i + 1)·len`).
 struct LaneSource<'v, T: Element> {
-    iters: Vec<Option<ndarray::iter::LanesIter<'v, T, IxDyn>>>,
+    // Inline for up to 2 inputs (more would make the struct, moved once per block, cost more
+    // to move than to allocate).
+    iters: SmallVec<[Option<ndarray::iter::LanesIter<'v, T, IxDyn>>; 2]>,
     /// Scratch: this lane's views of the inputs that are views.
-    got: Vec<Option<ArrayView1<'v, T>>>,
-    drawn: Vec<Option<(&'v RandomBlock, Vec<T>)>>,
+    got: SmallVec<[Option<ArrayView1<'v, T>>; 2]>,
+    drawn: SmallVec<[Option<DrawnLane<'v, T>>; 2]>,
     len: usize,
     lane: usize,
     lanes: usize,
@@ -640,8 +685,8 @@ impl<'v, T: Element> LaneSource<'v, T> {
         let last = shape.len().saturating_sub(1);
         let len = shape.get(last).copied().unwrap_or(1);
         let n: usize = shape.iter().product();
-        let mut iters = Vec::with_capacity(inputs.len());
-        let mut drawn = Vec::with_capacity(inputs.len());
+        let mut iters = SmallVec::with_capacity(inputs.len());
+        let mut drawn = SmallVec::with_capacity(inputs.len());
         for input in inputs {
             match input {
                 Input::View(v) => {
@@ -655,7 +700,7 @@ impl<'v, T: Element> LaneSource<'v, T> {
             }
         }
         Self {
-            got: Vec::with_capacity(iters.len()),
+            got: SmallVec::with_capacity(iters.len()),
             iters,
             drawn,
             len,
@@ -697,7 +742,7 @@ impl<'v, T: Element> LaneSource<'v, T> {
     }
 }
 
-/// `expr` over `inputs` (as [`inputs`] gives them), made into a block of `shape`: tile by
+/// `expr` over `inputs` (as [`broadcast_inputs`] gives them), made into a block of `shape`: tile by
 /// tile when every input is contiguous, constant or drawn (the common case: blocks of one
 /// shape), else lane by lane along the last axis. Only the result is block-sized.
 fn evaluate<T: Numeric>(

@@ -33,7 +33,7 @@ impl<T: Element> Op for Full<T> {
     }
 
     fn run(&self, _: Args) -> Result<Value, TaskError> {
-        Ok(Value::new(ConstChunk::new(self.shape.clone(), self.value)))
+        Ok(Value::new(ConstChunk::new(&self.shape[..], self.value)))
     }
 
     fn cheap(&self) -> bool {
