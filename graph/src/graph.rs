@@ -45,6 +45,12 @@ pub struct Layer {
     /// grid in C order (no hashing at all), else through a hash map.
     lookup: std::sync::OnceLock<Lookup>,
     dependencies: Vec<Arc<str>>,
+    /// The types of the ops inserted (a task replaced may leave one that is no longer there):
+    /// what a pass's trigger asks of the layer, known without walking its tasks.
+    op_types: smallvec::SmallVec<[std::any::TypeId; 2]>,
+    /// The address of the op inserted last: a layer's tasks mostly share one op, whose type
+    /// is then asked once.
+    last_op: usize,
 }
 
 /// How a layer finds the position of an index.
@@ -123,6 +129,8 @@ impl Layer {
             increasing: true,
             lookup: std::sync::OnceLock::new(),
             dependencies: Vec::new(),
+            op_types: smallvec::SmallVec::new(),
+            last_op: 0,
         }
     }
 
@@ -137,6 +145,15 @@ impl Layer {
     /// Adds (or replaces) the task at a block index. Indices added in increasing order (as a
     /// layer is built block by block) cost no hashing.
     pub fn insert(&mut self, index: impl IntoIterator<Item = u32>, task: Task) {
+        let op = Arc::as_ptr(task.op_arc()).cast::<()>() as usize;
+        if op != self.last_op {
+            self.last_op = op;
+            let any: &dyn std::any::Any = task.op();
+            let t = any.type_id();
+            if !self.op_types.contains(&t) {
+                self.op_types.push(t);
+            }
+        }
         for dep in task.dependencies() {
             let name = dep.name_arc();
             // Keys of one layer usually share its name's allocation: compared by address
@@ -248,6 +265,11 @@ impl Layer {
     }
 
     /// The tasks, in insertion order.
+    /// The types of the layer's ops (perhaps with one no task has any more).
+    pub(crate) fn op_types(&self) -> &[std::any::TypeId] {
+        &self.op_types
+    }
+
     pub(crate) fn tasks(&self) -> &[Task] {
         &self.tasks
     }

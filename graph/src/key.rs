@@ -56,7 +56,11 @@ pub(crate) fn deserialize_index<'de, D: serde::Deserializer<'de>>(
 /// by bytes (the keys of one layer share one name).
 impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
-        self.index == other.index
+        // Indices first, element by element (a slice comparison would call `memcmp` for a
+        // few integers, and a task's dependencies are compared pairwise), then the name: by
+        // address first, as a layer's keys share theirs.
+        self.index.len() == other.index.len()
+            && self.index.iter().zip(&other.index).all(|(a, b)| a == b)
             && (Arc::ptr_eq(&self.name, &other.name) || self.name == other.name)
     }
 }

@@ -114,7 +114,7 @@ impl Census {
     pub fn of(graph: &Graph) -> Self {
         let mut types = FxHashSet::default();
         for layer in graph.layers() {
-            types.extend(layer_types(layer));
+            types.extend(layer.op_types().iter().copied());
         }
         Self(types)
     }
@@ -127,54 +127,6 @@ impl Census {
     /// Whether a task's op has this type.
     pub fn contains_id(&self, id: TypeId) -> bool {
         self.0.contains(&id)
-    }
-}
-
-/// The op types of a layer's tasks. The tasks of a layer mostly share one op: its type is
-/// asked once per run of tasks sharing it, not once per task.
-fn layer_types(layer: &crate::Layer) -> Vec<TypeId> {
-    let mut types = Vec::new();
-    let mut last: *const () = std::ptr::null();
-    for task in layer.tasks() {
-        let op: &dyn Op = task.op();
-        let at = (op as *const dyn Op).cast::<()>();
-        if at == last {
-            continue;
-        }
-        last = at;
-        let any: &dyn std::any::Any = op;
-        let t = any.type_id();
-        if !types.contains(&t) {
-            types.push(t);
-        }
-    }
-    types
-}
-
-/// The census of the graph each pass is given, kept up to date layer by layer: a layer a pass
-/// left alone (the same `Arc`, held here so that its address is not reused) is not looked at
-/// again.
-#[derive(Default)]
-struct Censuses {
-    by_layer:
-        rustc_hash::FxHashMap<*const crate::Layer, (std::sync::Arc<crate::Layer>, Vec<TypeId>)>,
-}
-
-impl Censuses {
-    fn of(&mut self, graph: &Graph) -> Census {
-        let mut now = rustc_hash::FxHashMap::default();
-        let mut types = FxHashSet::default();
-        for layer in graph.layers() {
-            let at = std::sync::Arc::as_ptr(layer);
-            let entry = self
-                .by_layer
-                .remove(&at)
-                .unwrap_or_else(|| (std::sync::Arc::clone(layer), layer_types(layer)));
-            types.extend(entry.1.iter().copied());
-            now.insert(at, entry);
-        }
-        self.by_layer = now;
-        Census(types)
     }
 }
 
@@ -218,8 +170,8 @@ impl Passes {
     }
 
     /// Culls `graph` to what `keys` need and runs each pass whose op type is among the op
-    /// types of the graph it would be given. The census is retaken after each pass that ran,
-    /// from the layers it changed: a pass whose tasks an earlier pass fused away is skipped
+    /// types of the graph it would be given. The census is retaken after each pass that ran
+    /// (from what each layer recorded of its ops as they were inserted): a pass whose tasks an earlier pass fused away is skipped
     /// (it would walk millions of tasks to find nothing), and a pass may rewrite an op type
     /// an earlier one made.
     pub fn run(&self, graph: &Graph, keys: &[Key]) -> Result<Graph, GraphError> {
@@ -227,13 +179,13 @@ impl Passes {
         if self.list.is_empty() {
             return Ok(g);
         }
-        let mut censuses = Censuses::default();
-        let mut census = censuses.of(&g);
+        // Each layer knows its op types: a census costs one step per layer, not per task.
+        let mut census = Census::of(&g);
         let keep: KeySet = keys.iter().cloned().collect();
         for (_, trigger, run) in &self.list {
             if trigger.is_none_or(|t| census.contains_id(t)) {
                 g = run(&g, &keep);
-                census = censuses.of(&g);
+                census = Census::of(&g);
             }
         }
         Ok(g)
