@@ -89,6 +89,14 @@ impl Key {
         }
     }
 
+    /// A key of a layer's shared name with an index already made (nothing collected again).
+    pub(crate) fn with_index(name: &Arc<str>, index: KeyIndex) -> Self {
+        Self {
+            name: Arc::clone(name),
+            index,
+        }
+    }
+
     /// The tokenized name, e.g. `ones-3f9a…`.
     pub fn name(&self) -> &str {
         &self.name

@@ -63,6 +63,7 @@ pub mod exec;
 pub mod files;
 mod fuse;
 mod graph;
+mod indices;
 pub mod item;
 mod key;
 pub mod layers;

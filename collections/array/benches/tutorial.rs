@@ -243,10 +243,11 @@ fn gemm_rate(m: usize) -> f64 {
 /// the depth. Prints one JSON line.
 ///
 /// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`), the four
-/// shapes in turn, 3 rounds, best of 3: a run in a process that has already run a bigger
+/// shapes in turn, 5 rounds, best of 5: a run in a process that has already run a bigger
 /// graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
 /// unmaps bigger ones), which flatters whichever shape runs after a bigger one; rounds spread
-/// this machine's ±20% drift over every shape alike.
+/// this machine's ±20% drift over every shape alike, and with 5 of them a 10 s run, too, is
+/// likely to have fallen once in a quiet spell (best of 3 favoured the 2 s runs).
 fn blocks(s: &ThreadedScheduler, small: bool) {
     let scale = if small { 10 } else { 1 };
     let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
@@ -259,7 +260,7 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let mut best = [f64::INFINITY; 4];
     let mut peak = 0u64;
-    for _ in 0..3 {
+    for _ in 0..5 {
         for (shape, best) in shapes.iter().zip(&mut best) {
             let arg = shape
                 .iter()

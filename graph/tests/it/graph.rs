@@ -437,3 +437,118 @@ proptest::proptest! {
         ));
     }
 }
+
+/// The indices of a box from `start` with `counts` per axis, in C order.
+fn box_indices(start: &[u32], counts: &[u32]) -> Vec<Vec<u32>> {
+    let mut out = vec![start.to_vec()];
+    for (axis, n) in counts.iter().enumerate() {
+        out = out
+            .iter()
+            .flat_map(|i| {
+                (0..*n).map(move |k| {
+                    let mut j = i.clone();
+                    j[axis] += k;
+                    j
+                })
+            })
+            .collect();
+    }
+    out.sort();
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 400, ..Default::default() })]
+
+    /// A layer finds, lists and keys its tasks as a list of (index, task) with replacement
+    /// would: whether its indices are a whole grid in C order (kept as a box, not stored), the
+    /// first part of one, or a grid that stops being one (an index out of order, a hole, a
+    /// different rank, a replacement, a row begun before the last one ended) — including boxes
+    /// that end at `u32::MAX`.
+    #[test]
+    fn layers_find_their_tasks_grid_or_not(
+        start in proptest::collection::vec(
+            proptest::prop_oneof![0u32..3, (u32::MAX - 3)..=u32::MAX], 0..4),
+        counts in proptest::collection::vec(1u32..4, 4),
+        take in 0usize..70,
+        extras in proptest::collection::vec(
+            (0usize..70, proptest::collection::vec(0u32..4, 0..4)), 0..3),
+        from_grid in proptest::collection::vec((0usize..70, 0usize..70), 0..3),
+        carry in proptest::option::of(0usize..4),
+        probes in proptest::collection::vec(proptest::collection::vec(0u32..5, 0..4), 0..6),
+    ) {
+        let counts: Vec<u32> = start
+            .iter()
+            .zip(&counts)
+            .map(|(s, n)| u64::from(*n).min(u64::from(u32::MAX - s) + 1) as u32)
+            .collect();
+        let grid = box_indices(&start, &counts);
+        let mut seq: Vec<Vec<u32>> = grid[..take % (grid.len() + 1)].to_vec();
+        // The first index of the next row of an axis, whether the row before is whole or not.
+        if let Some(axis) = carry.filter(|_| !start.is_empty()) {
+            let mut next = start.clone();
+            let a = axis % start.len();
+            if let Some(v) = next[a].checked_add(1) {
+                next[a] = v;
+                seq.push(next);
+            }
+        }
+        for (at, index) in &extras {
+            seq.insert((*at).min(seq.len()), index.clone());
+        }
+        // Indices of the box out of their turn: an early carry into the next row, a repeat.
+        for (at, k) in &from_grid {
+            seq.insert((*at).min(seq.len()), grid[*k % grid.len()].clone());
+        }
+        let mut layer = Layer::new("x");
+        let mut model: Vec<(Vec<u32>, i64)> = Vec::new();
+        for (tag, index) in seq.iter().enumerate() {
+            layer.insert(index.iter().copied(), Task::literal(Value::new(tag as i64)));
+            match model.iter_mut().find(|(i, _)| i == index) {
+                Some(slot) => slot.1 = tag as i64,
+                None => model.push((index.clone(), tag as i64)),
+            }
+        }
+        let tag = |t: &Task| match &t.args()[0] {
+            Arg::Value(v) => *v.downcast_ref::<i64>().unwrap(),
+            Arg::Key(k) => panic!("a key {k}"),
+        };
+        proptest::prop_assert_eq!(layer.len(), model.len());
+        let listed: Vec<(Vec<u32>, i64)> = layer.entries().map(|(i, t)| (i.to_vec(), tag(t))).collect();
+        proptest::prop_assert_eq!(&listed, &model);
+        let keys: Vec<Key> = layer.iter().map(|(k, _)| k).collect();
+        let want: Vec<Key> = model.iter().map(|(i, _)| Key::new("x", i.iter().copied())).collect();
+        proptest::prop_assert_eq!(keys, want);
+        for (index, t) in &model {
+            proptest::prop_assert_eq!(layer.get(index).map(tag), Some(*t));
+        }
+        for probe in probes.iter().chain(grid.iter()) {
+            let want = model.iter().find(|(i, _)| i == probe).map(|(_, t)| *t);
+            proptest::prop_assert_eq!(layer.get(probe).map(tag), want, "probe {:?}", probe);
+        }
+        // In a graph, found by key too.
+        let mut g = Graph::new();
+        g.add_layer(layer);
+        for (index, t) in &model {
+            let key = Key::new("x", index.iter().copied());
+            proptest::prop_assert_eq!(g.get(&key).map(tag), Some(*t));
+        }
+    }
+}
+
+/// A row begun before the one above it ended is not a grid's next row: (0, 1, 0) is row 1 of
+/// 2 along the last axis, so (1, 0, 0) cannot close the middle axis.
+#[test]
+fn a_row_begun_early_leaves_the_grid() {
+    let mut layer = Layer::new("x");
+    let seq = [[0u32, 0, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0], [1, 0, 1]];
+    for (tag, index) in seq.iter().enumerate() {
+        layer.insert(*index, Task::literal(Value::new(tag as i64)));
+    }
+    let listed: Vec<Vec<u32>> = layer.entries().map(|(i, _)| i.to_vec()).collect();
+    assert_eq!(listed, seq.map(|i| i.to_vec()));
+    for index in &seq {
+        assert!(layer.get(index).is_some(), "{index:?}");
+    }
+    assert!(layer.get(&[0, 1, 1]).is_none());
+}
