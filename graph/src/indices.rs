@@ -146,13 +146,17 @@ impl GridRun {
             return None;
         }
         let mut pos = index[self.open].checked_sub(self.start[self.open])? as usize;
-        for a in self.open + 1..index.len() {
-            let i = index[a].checked_sub(self.start[a])?;
-            let n = self.counts[a];
-            if i >= n {
+        let closed = self.open + 1..index.len();
+        let axes = index[closed.clone()]
+            .iter()
+            .zip(&self.start[closed.clone()])
+            .zip(&self.counts[closed]);
+        for ((i, s), n) in axes {
+            let i = i.checked_sub(*s)?;
+            if i >= *n {
                 return None;
             }
-            pos = pos.checked_mul(n as usize)?.checked_add(i as usize)?;
+            pos = pos.checked_mul(*n as usize)?.checked_add(i as usize)?;
         }
         (pos < self.len).then_some(pos)
     }
@@ -165,13 +169,6 @@ fn same(a: &[u32], b: &[u32]) -> bool {
 }
 
 impl Indices {
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Indices::Grid(g) => g.len(),
-            Indices::Listed(l) => l.len(),
-        }
-    }
-
     /// The index at `pos`.
     pub(crate) fn get(&self, pos: usize) -> KeyIndex {
         match self {
