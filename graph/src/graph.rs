@@ -909,13 +909,47 @@ impl Graph {
     /// ```
     pub fn inline_cheap<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
         let keep: FxHashSet<&Key> = keep.into_iter().collect();
-        // The cheap sources read by more than one task (counted densely: most tasks are read
-        // once, and no key is hashed for them).
-        let counts = self.reader_counts();
+        // The layers that hold cheap sources (cheapness asked first: it reads no arguments).
+        let sources: Vec<bool> = (self.layers.values())
+            .map(|l| {
+                (l.tasks().iter()).any(|t| t.op().cheap() && t.dependencies().next().is_none())
+            })
+            .collect();
+        if !sources.contains(&true) {
+            return self.clone();
+        }
+        // Their readers, counted densely (most tasks are read once, and no key is hashed for
+        // them), in those layers and the layers that read them only.
+        let mut counts: Vec<Vec<u32>> = (self.layers.values().zip(&sources))
+            .map(|(l, s)| if *s { vec![0; l.len()] } else { Vec::new() })
+            .collect();
+        let recent = RecentLayers::default();
+        let reads_sources = |l: &Layer| {
+            (l.dependencies().iter())
+                .any(|d| self.layers.get_index_of(&**d).is_some_and(|i| sources[i]))
+        };
+        let readers_of =
+            (self.layers.values().enumerate()).filter(|(li, l)| sources[*li] || reads_sources(l));
+        for (_, layer) in readers_of {
+            for task in layer.tasks() {
+                for d in distinct_dependencies(task) {
+                    if let Some((li, pos)) = self.locate(&recent, d)
+                        && sources[li]
+                    {
+                        counts[li][pos] += 1;
+                    }
+                }
+            }
+        }
         let mut readers: FxHashMap<Key, u32> = FxHashMap::default();
-        for (li, layer) in self.layers.values().enumerate() {
+        for (li, layer) in self
+            .layers
+            .values()
+            .enumerate()
+            .filter(|(li, _)| sources[*li])
+        {
             for (pos, task) in layer.tasks().iter().enumerate() {
-                let n = counts.counts[li][pos];
+                let n = counts[li][pos];
                 if n > 1 && task.dependencies().next().is_none() && task.op().cheap() {
                     let key = layer.key_at(pos);
                     if !keep.contains(&key) {

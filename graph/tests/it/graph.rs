@@ -552,3 +552,35 @@ fn a_row_begun_early_leaves_the_grid() {
     }
     assert!(layer.get(&[0, 1, 1]).is_none());
 }
+
+/// A cheap source read twice from within its own layer is copied into each reader, as one
+/// read from other layers is (a layer does not list itself among its dependencies).
+#[test]
+fn cheap_sources_read_within_their_own_layer_are_inlined() {
+    use rask_graph::{Args, Op, TaskError};
+    #[derive(Debug)]
+    struct One;
+    impl Op for One {
+        fn name(&self) -> &str {
+            "one"
+        }
+        fn run(&self, _: Args) -> Result<Value, TaskError> {
+            Ok(Value::new(1i64))
+        }
+        fn cheap(&self) -> bool {
+            true
+        }
+    }
+    let mut g = Graph::new();
+    let mut x = Layer::new("x");
+    x.insert([0], Task::new(One, []));
+    for i in 1..3 {
+        x.insert([i], Task::new(Sum, [Arg::Key(Key::new("x", [0]))]));
+    }
+    g.add_layer(x);
+    let keys = [Key::new("x", [1]), Key::new("x", [2])];
+    let inlined = g.inline_cheap(&keys);
+    assert!(!inlined.contains(&Key::new("x", [0])));
+    assert_eq!(inlined.len(), 4);
+    assert_eq!(run_i64(&inlined, &keys), [1, 1]);
+}
