@@ -192,7 +192,7 @@ pub fn reduction_tree<'a>(
                 })
                 .collect();
             let inputs = boxes(ranges.clone())
-                .map(|i| Arg::Key(Key::with_name(&name, i)))
+                .map(|i| Arg::Key(Key::with_index(&name, i)))
                 .collect();
             let at: KeyIndex = if last && !keepdims {
                 drop_axes(&out, axes)
