@@ -174,9 +174,9 @@ impl Layer {
                 self.tasks[pos] = task;
                 return;
             }
-            // No longer a grid: its indices written out (in C order, so still increasing).
-            self.indices.listed();
-            self.lookup = std::sync::OnceLock::new();
+            // No longer a grid: its indices written out (in C order, so still increasing; a
+            // grid never has a lookup made).
+            self.indices.written_out();
         }
         let after_last = self.listed().last().is_none_or(|l| index[..] > l[..]);
         if self.increasing && after_last {
@@ -186,7 +186,7 @@ impl Layer {
             } else {
                 self.lookup = std::sync::OnceLock::new();
             }
-            self.indices.listed().push(index);
+            self.indices.written_out().push(index);
             self.tasks.push(task);
             return;
         }
@@ -202,7 +202,7 @@ impl Layer {
                 if let Some(Lookup::Map(map)) = self.lookup.get_mut() {
                     map.insert(index.clone(), pos as u32);
                 }
-                self.indices.listed().push(index);
+                self.indices.written_out().push(index);
                 self.tasks.push(task);
             }
         }
@@ -909,11 +909,11 @@ impl Graph {
     /// ```
     pub fn inline_cheap<'k>(&self, keep: impl IntoIterator<Item = &'k Key>) -> Graph {
         let keep: FxHashSet<&Key> = keep.into_iter().collect();
-        // The layers that hold cheap sources (cheapness asked first: it reads no arguments).
+        // A cheap task of no dependencies (cheapness asked first: it reads no arguments).
+        let cheap_source = |t: &Task| t.op().cheap() && t.dependencies().next().is_none();
+        // The layers that hold cheap sources.
         let sources: Vec<bool> = (self.layers.values())
-            .map(|l| {
-                (l.tasks().iter()).any(|t| t.op().cheap() && t.dependencies().next().is_none())
-            })
+            .map(|l| l.tasks().iter().any(cheap_source))
             .collect();
         if !sources.contains(&true) {
             return self.clone();
@@ -950,7 +950,7 @@ impl Graph {
         {
             for (pos, task) in layer.tasks().iter().enumerate() {
                 let n = counts[li][pos];
-                if n > 1 && task.dependencies().next().is_none() && task.op().cheap() {
+                if n > 1 && cheap_source(task) {
                     let key = layer.key_at(pos);
                     if !keep.contains(&key) {
                         readers.insert(key, n);

@@ -2,6 +2,7 @@
 //! every layer a collection builds block by block is), else listed.
 
 use crate::KeyIndex;
+use crate::key::same_index;
 
 /// The block indices of a layer, in insertion order.
 #[derive(Clone, Debug)]
@@ -34,10 +35,6 @@ pub(crate) struct GridRun {
 }
 
 impl GridRun {
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
     /// The index at `pos` (< `len`).
     pub(crate) fn index_at(&self, pos: usize) -> KeyIndex {
         self.unravel(pos).unwrap_or_default()
@@ -45,13 +42,6 @@ impl GridRun {
 
     /// The index at `pos` (any position), if it can be written in u32.
     fn unravel(&self, mut pos: usize) -> Option<KeyIndex> {
-        if self.open + 1 == self.start.len() {
-            // Only the last axis advances (every 1-d grid, and the first row of any).
-            let mut out = self.start.clone();
-            let last = &mut out[self.open];
-            *last = last.checked_add(u32::try_from(pos).ok()?)?;
-            return Some(out);
-        }
         let mut out = self.start.clone();
         if out.is_empty() {
             return (pos == 0).then_some(out);
@@ -74,7 +64,7 @@ impl GridRun {
             self.open = index.len().saturating_sub(1);
         } else if index.is_empty() || index.len() != self.start.len() {
             return false;
-        } else if same(index, &self.next) {
+        } else if same_index(index, &self.next) {
             self.len += 1;
             self.advance();
             return true;
@@ -116,7 +106,7 @@ impl GridRun {
         if a >= j || self.start[a].checked_add(1) != Some(index[a]) {
             return false;
         }
-        if !same(&index[a + 1..], &self.start[a + 1..]) {
+        if !same_index(&index[a + 1..], &self.start[a + 1..]) {
             return false;
         }
         let inner: usize = self.counts[j + 1..].iter().map(|n| *n as usize).product();
@@ -142,7 +132,7 @@ impl GridRun {
         if index.is_empty() {
             return Some(0);
         }
-        if !same(&index[..self.open], &self.start[..self.open]) {
+        if !same_index(&index[..self.open], &self.start[..self.open]) {
             return None;
         }
         let mut pos = index[self.open].checked_sub(self.start[self.open])? as usize;
@@ -162,12 +152,6 @@ impl GridRun {
     }
 }
 
-/// Whether two short indices are equal, element by element (a slice comparison calls
-/// `memcmp`, costly for a few integers compared millions of times).
-fn same(a: &[u32], b: &[u32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-}
-
 impl Indices {
     /// The index at `pos`.
     pub(crate) fn get(&self, pos: usize) -> KeyIndex {
@@ -184,11 +168,11 @@ impl Indices {
             Indices::Listed(l) => (None, Some(l.iter().cloned())),
         };
         let mut odometer = grid.map(|g| {
-            let mut walk = GridRun {
+            let walk = GridRun {
                 next: g.start.clone(),
+                len: 0,
                 ..g.clone()
             };
-            walk.len = 0;
             (walk, g.len)
         });
         let from_grid = std::iter::from_fn(move || {
@@ -204,10 +188,10 @@ impl Indices {
         from_grid.chain(listed.into_iter().flatten())
     }
 
-    /// The indices listed (a grid written out).
-    pub(crate) fn listed(&mut self) -> &mut Vec<KeyIndex> {
-        if let Indices::Grid(g) = self {
-            *self = Indices::Listed((0..g.len()).map(|p| g.index_at(p)).collect());
+    /// The indices as a list to add to (a grid written out first).
+    pub(crate) fn written_out(&mut self) -> &mut Vec<KeyIndex> {
+        if let Indices::Grid(_) = self {
+            *self = Indices::Listed(self.iter().collect());
         }
         match self {
             Indices::Listed(l) => l,

@@ -54,13 +54,18 @@ pub(crate) fn deserialize_index<'de, D: serde::Deserializer<'de>>(
 /// The same equality as the fields' own, compared in the cheaper order: the block indices first
 /// (keys read together mostly share a name and differ there), then the names, by pointer before
 /// by bytes (the keys of one layer share one name).
+/// Whether two block indices are equal, element by element: a slice comparison calls `memcmp`,
+/// costly for a few integers compared millions of times.
+pub(crate) fn same_index(a: &[u32], b: &[u32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         // Indices first, element by element (a slice comparison would call `memcmp` for a
         // few integers, and a task's dependencies are compared pairwise), then the name: by
         // address first, as a layer's keys share theirs.
-        self.index.len() == other.index.len()
-            && self.index.iter().zip(&other.index).all(|(a, b)| a == b)
+        same_index(&self.index, &other.index)
             && (Arc::ptr_eq(&self.name, &other.name) || self.name == other.name)
     }
 }
@@ -83,10 +88,7 @@ impl Key {
 
     /// A key sharing an existing name (no allocation for the name).
     pub fn with_name(name: &Arc<str>, index: impl IntoIterator<Item = u32>) -> Self {
-        Self {
-            name: Arc::clone(name),
-            index: index.into_iter().collect(),
-        }
+        Self::with_index(name, index.into_iter().collect())
     }
 
     /// A key of a layer's shared name with an index already made (nothing collected again).

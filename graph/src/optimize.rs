@@ -171,9 +171,9 @@ impl Passes {
 
     /// Culls `graph` to what `keys` need and runs each pass whose op type is among the op
     /// types of the graph it would be given. The census is retaken after each pass that ran
-    /// (from what each layer recorded of its ops as they were inserted): a pass whose tasks an earlier pass fused away is skipped
-    /// (it would walk millions of tasks to find nothing), and a pass may rewrite an op type
-    /// an earlier one made.
+    /// (from what each layer recorded of its ops as they were inserted): a pass whose tasks an
+    /// earlier pass fused away is skipped (it would walk millions of tasks to find nothing),
+    /// and a pass may rewrite an op type an earlier one made.
     pub fn run(&self, graph: &Graph, keys: &[Key]) -> Result<Graph, GraphError> {
         let mut g = graph.cull(keys)?;
         if self.list.is_empty() {

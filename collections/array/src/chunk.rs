@@ -4,6 +4,7 @@ use ndarray::{ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use rask_graph::{Datum, TaskError, Value};
 
 use crate::element::Element;
+use crate::elementwise::Dims;
 
 /// One block of an array, the value its tasks produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +45,7 @@ impl<T: Element> Datum for Chunk<T> {
 pub struct ConstChunk<T: Element> {
     /// Inline up to 4 dimensions: a constant block is one allocation (its value's), however
     /// many of them a graph makes.
-    shape: smallvec::SmallVec<[usize; 4]>,
+    shape: Dims,
     one: T,
 }
 
@@ -57,7 +58,7 @@ impl<T: Element> ConstChunk<T> {
     /// assert_eq!((c.shape(), c.value()), (&[2, 3][..], 7));
     /// assert_eq!(c, ConstChunk::new(vec![2, 3], 7));
     /// ```
-    pub fn new(shape: impl Into<smallvec::SmallVec<[usize; 4]>>, value: T) -> Self {
+    pub fn new(shape: impl Into<Dims>, value: T) -> Self {
         Self {
             shape: shape.into(),
             one: value,
@@ -77,7 +78,7 @@ impl<T: Element> ConstChunk<T> {
     /// The block as a read-only view (every element is the one value).
     pub fn view(&self) -> ArrayViewD<'_, T> {
         // The one value at every index: all strides 0 (a read-only view may alias).
-        let zeros = smallvec::SmallVec::<[usize; 4]>::from_elem(0, self.shape.len());
+        let zeros = Dims::from_elem(0, self.shape.len());
         ArrayViewD::from_shape(
             IxDyn(&self.shape).strides(IxDyn(&zeros)),
             std::slice::from_ref(&self.one),
@@ -162,7 +163,7 @@ fn decode_const<T: Element>(bytes: &[u8]) -> Result<Value, String> {
         ));
     }
     let (dims, value) = rest.split_at(8 * ndim);
-    let shape: smallvec::SmallVec<[usize; 4]> = dims
+    let shape: Dims = dims
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as usize)
         .collect();

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
-use rask_graph::{Arg, Args, Graph, Key, KeySet, Op, Task, TaskError, Value, downcast_op};
+use rask_graph::{
+    Arg, Args, Graph, Key, KeySet, Op, ReaderCounts, Task, TaskError, Value, downcast_op,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -422,10 +424,7 @@ impl<T: Numeric> ExprReduce<T> {
                 Src::Slice(values) => values[0],
                 Src::Out => unreachable!("a result is a constant or values"),
             };
-            let acc = fold_constant::<T>(kind, None, c, n);
-            let ones = Dims::from_elem(1, ndim);
-            let out = ArrayD::from_elem(IxDyn(&ones), acc.unwrap_or_default());
-            return Ok(Value::new(Chunk(out)));
+            return Ok(reduced_block(ndim, fold_constant::<T>(kind, None, c, n)));
         }
         let mut lanes = LaneSource::new(inputs, &shape);
         if all {
@@ -442,9 +441,7 @@ impl<T: Numeric> ExprReduce<T> {
                     Src::Out => unreachable!("a result is a constant or values"),
                 };
             }
-            let ones = Dims::from_elem(1, ndim);
-            let out = ArrayD::from_elem(IxDyn(&ones), acc.unwrap_or_default());
-            return Ok(Value::new(Chunk(out)));
+            return Ok(reduced_block(ndim, acc));
         }
         // The last axis is kept: each lane folds into its row of the result.
         let mut out_shape = shape.clone();
@@ -503,18 +500,36 @@ impl<T: Numeric> ExprReduce<T> {
     }
 }
 
+/// The one value of a view that holds one value everywhere (all strides 0, as constant
+/// blocks and broadcast scalars are), if it is not empty.
+fn one_value<'v, T: Element>(v: &'v ArrayViewD<'_, T>) -> Option<&'v T> {
+    v.strides()
+        .iter()
+        .all(|s| *s == 0)
+        .then(|| v.first())
+        .flatten()
+}
+
 /// The one value of each input as a 1-element slice, if every input is one value everywhere
-/// (a view with all strides 0, as constant blocks and broadcast scalars are) and non-empty.
+/// ([`one_value`]).
 fn constant_values<'s, T: Element>(inputs: &'s [Input<'_, T>]) -> Option<SmallVec<[&'s [T]; 4]>> {
     inputs
         .iter()
         .map(|input| match input {
-            Input::View(v) if v.strides().iter().all(|s| *s == 0) => {
-                v.first().map(std::slice::from_ref)
-            }
-            _ => None,
+            Input::View(v) => one_value(v).map(std::slice::from_ref),
+            Input::Drawn(_) => None,
         })
         .collect()
+}
+
+/// A reduction's result for a block of `ndim` dimensions reduced over all of them: its value
+/// in a block of length 1 along every axis.
+fn reduced_block<A: Element>(ndim: usize, acc: Option<A>) -> Value {
+    let ones = Dims::from_elem(1, ndim);
+    Value::new(Chunk(ArrayD::from_elem(
+        IxDyn(&ones),
+        acc.unwrap_or_default(),
+    )))
 }
 
 /// Values per tile when an expression's inputs are contiguous: numexpr's tile, a few pages
@@ -774,8 +789,7 @@ fn evaluate<T: Numeric>(
             Input::Drawn(r) => Some(Run::Drawn(r)),
             Input::View(v) => match v.as_slice() {
                 Some(s) if s.len() == n => Some(Run::Values(s)),
-                _ if v.strides().iter().all(|s| *s == 0) => v.iter().next().map(|c| Run::Const(*c)),
-                _ => None,
+                _ => one_value(v).map(|c| Run::Const(*c)),
             },
         })
         .collect();
@@ -1228,13 +1242,17 @@ fn shared_op<O: Op + Clone>(
     arc
 }
 
-/// Whether a key is among `keep`: compared one by one when they are few (as a reduction's
-/// outputs are), which is cheaper than hashing every key a pass looks at.
-fn kept(keep: &KeySet) -> impl Fn(&Key) -> bool + '_ {
+/// Whether a key's task may be fused into its reader: it has exactly one, and is not among
+/// `keep` (compared one by one when they are few, as a reduction's outputs are, which is
+/// cheaper than hashing every key a pass looks at).
+fn fusable<'a>(readers: &'a ReaderCounts<'_>, keep: &'a KeySet) -> impl Fn(&Key) -> bool + 'a {
     let few: Option<Vec<&Key>> = (keep.len() <= 8).then(|| keep.iter().collect());
-    move |k| match &few {
-        Some(few) => few.contains(&k),
-        None => keep.contains(k),
+    move |k| {
+        let kept = match &few {
+            Some(few) => few.contains(&k),
+            None => keep.contains(k),
+        };
+        readers.get(k) == 1 && !kept
     }
 }
 
@@ -1245,8 +1263,7 @@ where
     T::Acc: Arith,
 {
     let readers = graph.reader_counts();
-    let kept = kept(keep);
-    let fusable = |k: &Key| readers.get(k) == 1 && !kept(k);
+    let fusable = fusable(&readers, keep);
     let mut rewrite = graph.rewrite();
     let mut g = Grower::<T>::new(graph, &fusable);
     // For comparing constants bit for bit without allocating.
@@ -1357,8 +1374,7 @@ register_fuse_elementwise!(f64, f32, i64, i32, u64, u32, u8);
 /// operation on whole blocks made elsewhere is left as it is (its op already works in place).
 pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
-    let kept = kept(keep);
-    let fusable = |k: &Key| readers.get(k) == 1 && !kept(k);
+    let fusable = fusable(&readers, keep);
     let is_elementwise = |k: &Key| graph.get(k).and_then(elementwise::<T>).is_some();
     let is_slice = |k: &Key| {
         graph
