@@ -1389,6 +1389,16 @@ impl Collection for DataFrame {
             .collect()
     }
 
+    /// The passes registered for `"dataframe"` (a merge fused into its one reader) run over
+    /// the culled graph.
+    fn optimized_graph(&self) -> Result<Graph, ComputeError> {
+        Ok(rask_graph::optimize::optimize(
+            "dataframe",
+            self.graph(),
+            &self.output_keys(),
+        )?)
+    }
+
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
         let df = stack(&self.output_keys(), values)?;
         if df.width() == 0 && !self.schema.is_empty() {
@@ -1424,6 +1434,16 @@ impl Collection for Reduced {
     fn output_keys(&self) -> Vec<Key> {
         vec![self.key.clone()]
     }
+    /// The passes registered for `"dataframe"` (a merge fused into its one reader) run over
+    /// the culled graph.
+    fn optimized_graph(&self) -> Result<Graph, ComputeError> {
+        Ok(rask_graph::optimize::optimize(
+            "dataframe",
+            self.graph(),
+            &self.output_keys(),
+        )?)
+    }
+
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
         stack(std::slice::from_ref(&self.key), values)
     }

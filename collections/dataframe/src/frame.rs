@@ -99,6 +99,10 @@ pub(crate) enum Source {
         #[serde(with = "schema_text")]
         schema: Option<SchemaRef>,
     },
+    /// The join of the frames that are the task's arguments (a merge fused into the one task
+    /// that reads it, so that Polars plans the join with the steps after it: it gathers only
+    /// the columns they use, and a reduction reads the joined rows as they are made).
+    Join(crate::join::JoinFrames),
 }
 
 /// A schema as JSON text (its types do not fit a non-self-describing format).
@@ -156,6 +160,7 @@ impl Source {
                     _ => polars::prelude::concat(frames, UnionArgs::default()).map_err(polars),
                 }
             }
+            Source::Join(join) => join.lazy(&args),
             Source::Parquet(path) => {
                 let p = PlRefPath::try_from_path(path).map_err(polars)?;
                 LazyFrame::scan_parquet(p, ScanArgsParquet::default())
@@ -360,10 +365,12 @@ pub(crate) enum Finish {
     },
 }
 
-/// `lf` run on Polars' streaming engine: it reads files in morsels, with less memory and
-/// (measured on the groupby bench, files and frames alike) faster than the in-memory engine.
-fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<PlFrame> {
-    match lf.collect_with_engine(Engine::Streaming)? {
+/// `lf` collected on `engine`. A partition's plan runs on Polars' streaming engine: it reads
+/// files in morsels, with less memory and (measured on the groupby bench, files and frames
+/// alike) faster than the in-memory engine; a join of frames is the exception (see
+/// `Partition::run`).
+fn collect_on(lf: LazyFrame, engine: Engine) -> polars::prelude::PolarsResult<PlFrame> {
+    match lf.collect_with_engine(engine)? {
         QueryResult::Single(df) => Ok(df),
         QueryResult::Multiple(_) => Err(polars::prelude::PolarsError::ComputeError(
             "a plan of more than one result".into(),
@@ -425,7 +432,9 @@ impl Partition {
             | Source::Csv { path, .. }
             | Source::CsvBadLines { path, .. }
             | Source::Json { path, .. } => TaskError::new(format!("{}: {e}", path.display())),
-            Source::Frame | Source::JsonText { .. } => TaskError::new(e.to_string()),
+            Source::Frame | Source::JsonText { .. } | Source::Join(_) => {
+                TaskError::new(e.to_string())
+            }
         }
     }
 }
@@ -436,6 +445,14 @@ impl Op for Partition {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
+        // A join of frames in memory runs on Polars' in-memory engine: its hash join builds
+        // on the smaller side and probes in parallel, where the streaming engine's took 20%
+        // longer here (`cargo bench -p rask-dataframe --bench dataframes -- join`).
+        let engine = match self.source {
+            Source::Join(_) => Engine::InMemory,
+            _ => Engine::Streaming,
+        };
+        let collect = |lf: LazyFrame| collect_on(lf, engine);
         let mut lf = self.source.scan(args)?;
         // A plan that ends in a sort by an integer column, kept whole or written: the rows
         // are collected, then sorted by rask's stable integer sort (see `sort::sorted`).

@@ -9,12 +9,14 @@ use polars::prelude::{
     UnionArgs, col,
 };
 use rask_graph::tokenize::key_name;
-use rask_graph::{Arg, Args, Arity, Graph, Key, Layer, Op, Task, TaskError, Value};
+use rask_graph::{
+    Arg, Args, Arity, Graph, Key, KeySet, Layer, Op, Task, TaskError, Value, downcast_op,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::dataframe::{DataFrame, token_of};
 use crate::error::FrameError;
-use crate::frame::{Finish, Frame, Step};
+use crate::frame::{Finish, Frame, Partition, Source, Step};
 use crate::shuffle::Pick;
 
 /// Which rows a merge keeps, as SQL's and pandas' joins.
@@ -130,7 +132,7 @@ impl Merge {
 /// The join of a task's frames: the first `left` arguments are the left side's, the rest
 /// the right side's.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct JoinFrames {
+pub(crate) struct JoinFrames {
     how: How,
     left_on: Vec<String>,
     right_on: Vec<String>,
@@ -146,6 +148,16 @@ impl JoinFrames {
             suffix: self.suffix.clone(),
             ..Merge::left_right(self.how, &self.left_on, &self.right_on)
         }
+    }
+
+    /// The join of `args`' frames, as a plan.
+    pub(crate) fn lazy(&self, args: &[Value]) -> Result<LazyFrame, TaskError> {
+        let (l, r) = args.split_at((self.left as usize).min(args.len()));
+        Ok(join(
+            side(l, &self.schemas[0])?,
+            side(r, &self.schemas[1])?,
+            &self.merge(),
+        ))
     }
 }
 
@@ -177,13 +189,7 @@ impl Op for JoinFrames {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        let (l, r) = args.split_at((self.left as usize).min(args.len()));
-        let lf = join(
-            side(l, &self.schemas[0])?,
-            side(r, &self.schemas[1])?,
-            &self.merge(),
-        );
-        let df = lf.collect().map_err(|e| TaskError::new(e.to_string()))?;
+        let df = (self.lazy(&args)?.collect()).map_err(|e| TaskError::new(e.to_string()))?;
         Ok(Value::new(Frame(df)))
     }
 
@@ -193,6 +199,48 @@ impl Op for JoinFrames {
 }
 
 rask_graph::register_op!(JoinFrames, "rask-dataframe.merge");
+
+rask_graph::register_pass!("dataframe", 0, "fuse-merges", JoinFrames, fuse_merges);
+
+/// Fuses each merge task read by one partition task only, and by nothing else, into that task:
+/// its reader joins the merge's frames itself ([`Source::Join`]), so that Polars plans the
+/// join with the reader's steps and finish (a projection gathers only the columns it keeps, a
+/// reduction never holds the joined partition). A merge read twice stays a task of its own
+/// (both readers share it), as does one that is an output.
+fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
+    let readers = graph.reader_counts();
+    let mut rewrite = graph.rewrite();
+    for layer in graph.layers() {
+        for (index, task) in layer.entries() {
+            let Some(p) = downcast_op::<Partition>(task.op()) else {
+                continue;
+            };
+            let (Source::Frame, [Arg::Key(merge)]) = (&p.source, task.args()) else {
+                continue;
+            };
+            if keep.contains(merge) || readers.get(merge) != 1 {
+                continue;
+            }
+            let Some(join) = (graph.get(merge)).and_then(|t| downcast_op::<JoinFrames>(t.op()))
+            else {
+                continue;
+            };
+            let fused = Partition {
+                source: Source::Join(join.clone()),
+                steps: Arc::clone(&p.steps),
+                finish: p.finish.clone(),
+                label: Arc::clone(&p.label),
+            };
+            let args = graph
+                .get(merge)
+                .map(|t| t.args().to_vec())
+                .unwrap_or_default();
+            rewrite.replace(&Key::with_name(layer.name(), index), Task::new(fused, args));
+            rewrite.remove(merge);
+        }
+    }
+    rewrite.finish()
+}
 
 impl DataFrame {
     /// This dataframe (the left side) joined to `right` as `how` says: Dask's

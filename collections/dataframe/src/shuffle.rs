@@ -4,8 +4,9 @@
 use std::io::Cursor;
 
 use polars::prelude::{
-    DataFrame as PlFrame, IdxCa, IdxSize, IpcStreamReader, IpcStreamWriter,
-    PlSeedableRandomStateQuality, PolarsResult, SeedableFromU64SeedExt, SerReader, SerWriter,
+    ChunkedArray, Column, DataFrame as PlFrame, DataType, IdxCa, IdxSize, IntoColumn, IntoSeries,
+    IpcStreamReader, IpcStreamWriter, PlSeedableRandomStateQuality, PolarsNumericType,
+    PolarsResult, SeedableFromU64SeedExt, SerReader, SerWriter, Series,
 };
 use rask_graph::{Args, Arity, Datum, Op, TaskError, Value};
 use serde::{Deserialize, Serialize};
@@ -80,24 +81,109 @@ pub(crate) fn frames_of(mut bytes: &[u8]) -> Result<Vec<PlFrame>, String> {
 
 rask_graph::register_value!(Buckets, "rask-dataframe.buckets", encode, decode);
 
-/// `df` in `n` buckets by a hash of the columns `keys`.
+/// `df` in `n` buckets by a hash of the columns `keys`, each bucket's rows in their order
+/// in `df`.
 pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buckets> {
+    let n = n.max(1);
     // A gather from a frame of many chunks (a streaming collect gives one per morsel) looks
     // each row's chunk up: one chunk first is several times faster.
     let df = &single_chunk(df);
     let mut k = df.select(keys.iter().map(String::as_str))?;
     let hashes = k.hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))?;
-    let mut rows: Vec<Vec<IdxSize>> = vec![Vec::with_capacity(df.height() / n.max(1) + 1); n];
-    for (i, h) in hashes.into_no_null_iter().enumerate() {
-        // The hash's high bits pick the bucket (Lemire's multiply-shift, no division).
-        let j = ((u128::from(h) * n as u128) >> 64) as usize;
-        rows[j].push(i as IdxSize);
+    let mut counts = vec![0usize; n];
+    let bucket: Vec<u32> = (hashes.into_no_null_iter())
+        .map(|h| {
+            // The hash's high bits pick the bucket (Lemire's multiply-shift, no division).
+            let j = ((u128::from(h) * n as u128) >> 64) as usize;
+            counts[j] += 1;
+            j as u32
+        })
+        .collect();
+    // Each column in one pass, scattered to the buckets (a gather per bucket would read the
+    // column once per bucket); a column that cannot be scattered so (nulls, or values that
+    // are not plain numbers) is gathered by each bucket's rows.
+    let mut rows: Option<Vec<IdxCa>> = None;
+    let mut columns: Vec<Vec<Column>> = (0..n).map(|_| Vec::with_capacity(df.width())).collect();
+    for c in df.columns() {
+        let parts = match scatter(c.as_materialized_series(), &bucket, &counts)? {
+            Some(parts) => parts,
+            None => {
+                let rows = rows.get_or_insert_with(|| bucket_rows(&bucket, &counts));
+                (rows.iter())
+                    .map(|r| c.take(r).map(Column::take_materialized_series))
+                    .collect::<PolarsResult<_>>()?
+            }
+        };
+        for (out, part) in columns.iter_mut().zip(parts) {
+            out.push(part.into_column());
+        }
     }
-    let frames = rows
-        .into_iter()
-        .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
+    let frames = (columns.into_iter().zip(&counts))
+        .map(|(c, len)| PlFrame::new(*len, c))
         .collect::<PolarsResult<_>>()?;
     Ok(Buckets(frames, Default::default()))
+}
+
+/// The rows of each bucket, ascending.
+fn bucket_rows(bucket: &[u32], counts: &[usize]) -> Vec<IdxCa> {
+    let mut rows: Vec<Vec<IdxSize>> = counts.iter().map(|c| Vec::with_capacity(*c)).collect();
+    for (i, j) in bucket.iter().enumerate() {
+        rows[*j as usize].push(i as IdxSize);
+    }
+    rows.into_iter()
+        .map(|r| IdxCa::from_vec("".into(), r))
+        .collect()
+}
+
+/// `s` scattered to the buckets (`bucket[i]` is row `i`'s), or `None` when it is not a column
+/// of plain numbers (or their logical types, as dates) without nulls.
+fn scatter(s: &Series, bucket: &[u32], counts: &[usize]) -> PolarsResult<Option<Vec<Series>>> {
+    let logical = matches!(s.dtype(), DataType::Date | DataType::Datetime(..));
+    if s.null_count() > 0
+        || s.len() != bucket.len()
+        || !(logical || s.dtype().is_primitive_numeric())
+    {
+        return Ok(None);
+    }
+    let physical = s.to_physical_repr();
+    let parts = match physical.dtype() {
+        DataType::Int64 => scatter_values(physical.i64()?, bucket, counts),
+        DataType::Float64 => scatter_values(physical.f64()?, bucket, counts),
+        DataType::Int32 => scatter_values(physical.i32()?, bucket, counts),
+        DataType::UInt32 => scatter_values(physical.u32()?, bucket, counts),
+        DataType::UInt64 => scatter_values(physical.u64()?, bucket, counts),
+        DataType::Float32 => scatter_values(physical.f32()?, bucket, counts),
+        _ => None,
+    };
+    let Some(parts) = parts else {
+        return Ok(None);
+    };
+    if physical.dtype() == s.dtype() {
+        return Ok(Some(parts));
+    }
+    // Back to the date or time type: the same values, reinterpreted.
+    let parts = (parts.into_iter())
+        .map(|p| p.cast(s.dtype()))
+        .collect::<PolarsResult<_>>()?;
+    Ok(Some(parts))
+}
+
+/// The values of `ca` (one chunk, no nulls) scattered to the buckets; `None` otherwise.
+fn scatter_values<T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+    bucket: &[u32],
+    counts: &[usize],
+) -> Option<Vec<Series>> {
+    let values = ca.cont_slice().ok()?;
+    let mut out: Vec<Vec<T::Native>> = counts.iter().map(|c| Vec::with_capacity(*c)).collect();
+    for (v, j) in values.iter().zip(bucket) {
+        out[*j as usize].push(*v);
+    }
+    Some(
+        out.into_iter()
+            .map(|v| ChunkedArray::<T>::from_vec(ca.name().clone(), v).into_series())
+            .collect(),
+    )
 }
 
 /// `df` with each column in one chunk.
@@ -147,6 +233,58 @@ rask_graph::register_op!(Pick, "rask-dataframe.bucket");
 mod tests {
     use super::*;
     use polars::prelude::df;
+
+    #[test]
+    fn scattered_columns_equal_each_bucket_gathered() {
+        use polars::prelude::{IntoLazy, TimeUnit, lit};
+        let n = 1000usize;
+        let k: Vec<i64> = (0..n as i64).map(|i| i * 7919 % 263).collect();
+        let nullable: Vec<Option<i32>> = (0..n as i32).map(|i| (i % 5 != 0).then_some(i)).collect();
+        let df = df!(
+            "k" => k,
+            "x" => (0..n).map(|i| i as f64 / 3.0).collect::<Vec<_>>(),
+            "u" => (0..n as u32).collect::<Vec<_>>(),
+            "f" => (0..n).map(|i| i as f32).collect::<Vec<_>>(),
+            "s" => (0..n).map(|i| format!("s{i}")).collect::<Vec<_>>(),
+            "nullable" => nullable,
+            "day" => (0..n as i32).collect::<Vec<_>>(),
+            "at" => (0..n as i64).map(|i| i * 1_000_000).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_columns([
+            polars::prelude::col("day").cast(DataType::Date),
+            polars::prelude::col("at").cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+            lit(true).alias("flag"),
+        ])
+        .collect()
+        .unwrap();
+        // In several chunks, as a streaming collect leaves it.
+        let mut chunked = df.slice(0, 300);
+        chunked.vstack_mut(&df.slice(300, n)).unwrap();
+        for buckets in [1, 3, 17] {
+            let b = split(&chunked, &["k".into(), "s".into()], buckets).unwrap();
+            assert_eq!(b.0.len(), buckets);
+            // What each bucket must be: the rows that hash to it, gathered in order.
+            let mut keys = df.select(["k", "s"]).unwrap();
+            let hashes = keys
+                .hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))
+                .unwrap();
+            let bucket: Vec<u32> = (hashes.into_no_null_iter())
+                .map(|h| ((u128::from(h) * buckets as u128) >> 64) as u32)
+                .collect();
+            let mut counts = vec![0; buckets];
+            bucket.iter().for_each(|j| counts[*j as usize] += 1);
+            for (j, rows) in bucket_rows(&bucket, &counts).iter().enumerate() {
+                let want = df.take(rows).unwrap();
+                assert!(
+                    b.0[j].equals_missing(&want),
+                    "{buckets} buckets, bucket {j}"
+                );
+                assert_eq!(b.0[j].schema(), df.schema());
+            }
+        }
+    }
 
     #[test]
     fn a_key_lands_in_one_bucket_and_buckets_cross_processes_whole() {

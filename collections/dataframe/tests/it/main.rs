@@ -2066,6 +2066,75 @@ fn a_projection_after_a_merge_reads_only_the_columns_it_needs() {
     assert!(plan.contains(r#"DF ["id", "w"]"#), "{plan}");
 }
 
+/// The tasks of `c`'s graph as it will run whose op is a merge of its own.
+fn merge_tasks(c: &impl Collection) -> usize {
+    let g = c.optimized_graph().unwrap();
+    (g.layers())
+        .flat_map(|l| l.entries().map(|(_, t)| t.op().name() == "merge"))
+        .filter(|m| *m)
+        .count()
+}
+
+#[test]
+fn a_merge_read_once_is_planned_with_its_reader() {
+    let (left, right) = merge_sides(97, 60);
+    let (l, r) = (
+        DataFrame::from_polars(left.clone(), 5),
+        DataFrame::from_polars(right.clone(), 3),
+    );
+    let joined = left.lazy().join(
+        right.lazy(),
+        [col("id")],
+        [col("rid")],
+        JoinArgs::new(JoinType::Inner).with_coalesce(JoinCoalesce::CoalesceColumns),
+    );
+    let want = (joined.clone())
+        .select([col("w").sum(), col("v").sum()])
+        .collect()
+        .unwrap();
+    for broadcast in [false, true] {
+        let spec = Merge::left_right(How::Inner, ["id"], ["rid"]).broadcast(broadcast);
+        let merged = l.merge(&r, spec).unwrap();
+        // A reduction: each partition task joins its frames and sums, with no merge task.
+        let sums = merged.select([col("w"), col("v")]).unwrap().sum().unwrap();
+        assert_eq!(merge_tasks(&sums), 0, "broadcast {broadcast}");
+        // The merged frame itself, and a frame whose partitions two tasks read (a sort
+        // samples each partition, then splits it): there the merge stays a task (shared).
+        assert_eq!(merge_tasks(&merged), 0);
+        let sorted_by_v = merged.sort_values("v", false).unwrap();
+        assert!(merge_tasks(&sorted_by_v) > 0, "broadcast {broadcast}");
+        let want_sorted = (joined.clone())
+            .sort(
+                ["v"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .collect()
+            .unwrap();
+        for (name, s) in schedulers() {
+            let what = format!("broadcast {broadcast} on {name}");
+            let got = sums
+                .compute_with(s)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_close(&what, &got, &want);
+            let got = merged
+                .compute_with(s)
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let names = column_names(&want_sorted);
+            assert_close(
+                &what,
+                &sorted(got, &names),
+                &sorted(want_sorted.clone(), &names),
+            );
+            let got = (sorted_by_v.compute_with(s)).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(
+                got.column("v").unwrap(),
+                want_sorted.column("v").unwrap(),
+                "{what}"
+            );
+        }
+    }
+}
+
 #[test]
 fn merge_errors_name_the_keys() {
     let (left, right) = merge_sides(10, 10);
