@@ -365,12 +365,12 @@ pub(crate) enum Finish {
     },
 }
 
-/// `lf` collected on `engine`. A partition's plan runs on Polars' streaming engine: it reads
-/// files in morsels, with less memory and (measured on the groupby bench, files and frames
-/// alike) faster than the in-memory engine; a join of frames is the exception (see
-/// `Partition::run`).
-fn collect_on(lf: LazyFrame, engine: Engine) -> polars::prelude::PolarsResult<PlFrame> {
-    match lf.collect_with_engine(engine)? {
+/// `lf` run on Polars' streaming engine: it reads files in morsels, with less memory and
+/// (measured on the groupby bench, files and frames alike) faster than the in-memory engine;
+/// a join fused into a partition's plan is as fast on it as on the in-memory engine (the join
+/// bench, alternating runs).
+fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<PlFrame> {
+    match lf.collect_with_engine(Engine::Streaming)? {
         QueryResult::Single(df) => Ok(df),
         QueryResult::Multiple(_) => Err(polars::prelude::PolarsError::ComputeError(
             "a plan of more than one result".into(),
@@ -445,14 +445,6 @@ impl Op for Partition {
     }
 
     fn run(&self, args: Args) -> Result<Value, TaskError> {
-        // A join of frames in memory runs on Polars' in-memory engine: its hash join builds
-        // on the smaller side and probes in parallel, where the streaming engine's took 20%
-        // longer here (`cargo bench -p rask-dataframe --bench dataframes -- join`).
-        let engine = match self.source {
-            Source::Join(_) => Engine::InMemory,
-            _ => Engine::Streaming,
-        };
-        let collect = |lf: LazyFrame| collect_on(lf, engine);
         let mut lf = self.source.scan(args)?;
         // A plan that ends in a sort by an integer column, kept whole or written: the rows
         // are collected, then sorted by rask's stable integer sort (see `sort::sorted`).
