@@ -22,7 +22,8 @@
 //!   `polars-q1` Q1 likewise (on the streaming engine, as rask runs each partition).
 //!
 //! `RASK_SPLIT_OUT=N` sets the groupby's `split_out` (unset, it is chosen from a sample);
-//! `RASK_BROADCAST=0|1` the join's strategy.
+//! `RASK_BROADCAST=0|1` the join's strategy, `RASK_JOIN_PARTITIONS=N` its partition count
+//! when shuffled.
 //! The bench binary uses mimalloc, as Python Polars uses jemalloc: Polars allocates a great
 //! deal, and the system allocator costs it a fifth of its time here.
 //! `cargo xtask bench dataframes [--dask] [--small]` runs them all, beside Dask, Polars and
@@ -334,6 +335,11 @@ fn main() {
                         let mut how = Merge::left_right(How::Inner, ["id1m"], ["key"]);
                         if let Ok(b) = std::env::var("RASK_BROADCAST") {
                             how = how.broadcast(b == "1");
+                        }
+                        if let Some(n) = (std::env::var("RASK_JOIN_PARTITIONS").ok())
+                            .and_then(|n| n.parse().ok())
+                        {
+                            how = how.npartitions(n);
                         }
                         l.merge(&r, how)?.select([col("z"), col("y")])?.sum()
                     })
