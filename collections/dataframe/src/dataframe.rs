@@ -1134,9 +1134,10 @@ impl DataFrame {
         self.then(Step::DropNulls(names), "dropna")
     }
 
-    /// The plan as text: the partitions and the graph's layers, then the first partition's
-    /// Polars plan as Polars optimizes it (projections and predicates pushed into the
-    /// reader). A partition that an earlier layer computes shows as a frame of its schema.
+    /// The plan as text: the partitions and the layers of the graph as it will run, then the
+    /// first partition's Polars plan as Polars optimizes it (projections and predicates pushed
+    /// into the reader; a merge read only by it joins there). A partition that an earlier
+    /// layer computes shows as a frame of its schema.
     ///
     /// ```
     /// use polars::prelude::*;
@@ -1152,10 +1153,19 @@ impl DataFrame {
         let mut out = String::new();
         let _ = writeln!(out, "rask.DataFrame<npartitions={}>", self.npartitions());
         let _ = writeln!(out, "layers:");
-        for layer in self.graph.layers() {
+        // The graph as it will run: a merge fused into the tasks that read it is not a layer
+        // of its own, and partition 0's task then joins the sides itself.
+        let graph = Collection::optimized_graph(self).map_err(|e| FrameError::Plan {
+            step: "explain".into(),
+            message: e.to_string(),
+        })?;
+        for layer in graph.layers() {
             let _ = writeln!(out, "  {} ({} tasks)", layer.name(), layer.len());
         }
-        let Some((source, _)) = self.sources.first() else {
+        let first = (graph.get(&Key::with_name(&self.name, [0])))
+            .and_then(|t| rask_graph::downcast_op::<crate::frame::Partition>(t.op()))
+            .map(|p| &p.source);
+        let Some(source) = first.or(self.sources.first().map(|(s, _)| s)) else {
             return Ok(out);
         };
         let mut lf = source.scan_for_explain(&self.source_schema);
