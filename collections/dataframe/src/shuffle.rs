@@ -90,25 +90,30 @@ pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buc
     let df = &single_chunk(df);
     let mut k = df.select(keys.iter().map(String::as_str))?;
     let hashes = k.hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))?;
-    let mut counts = vec![0usize; n];
     let bucket: Vec<u32> = (hashes.into_no_null_iter())
-        .map(|h| {
-            // The hash's high bits pick the bucket (Lemire's multiply-shift, no division).
-            let j = ((u128::from(h) * n as u128) >> 64) as usize;
-            counts[j] += 1;
-            j as u32
-        })
+        // The hash's high bits pick the bucket (Lemire's multiply-shift, no division).
+        .map(|h| ((u128::from(h) * n as u128) >> 64) as u32)
         .collect();
-    // Each column in one pass, scattered to the buckets (a gather per bucket would read the
-    // column once per bucket); a column that cannot be scattered so (nulls, or values that
-    // are not plain numbers) is gathered by each bucket's rows.
+    Ok(Buckets(scatter_rows(df, &bucket, n)?, Default::default()))
+}
+
+/// The rows of `df` (one chunk) in `n` frames, row `i` in frame `bucket[i]` (each below `n`),
+/// each frame's rows in their order in `df`. Each column is read once and scattered to the
+/// frames (a gather per frame would read it once per frame); a column that cannot be
+/// scattered so (nulls, or values that are not plain numbers or dates) is gathered by each
+/// frame's rows.
+pub(crate) fn scatter_rows(df: &PlFrame, bucket: &[u32], n: usize) -> PolarsResult<Vec<PlFrame>> {
+    let mut counts = vec![0usize; n];
+    for j in bucket {
+        counts[*j as usize] += 1;
+    }
     let mut rows: Option<Vec<IdxCa>> = None;
     let mut columns: Vec<Vec<Column>> = (0..n).map(|_| Vec::with_capacity(df.width())).collect();
     for c in df.columns() {
-        let parts = match scatter(c.as_materialized_series(), &bucket, &counts)? {
+        let parts = match scatter(c.as_materialized_series(), bucket, &counts)? {
             Some(parts) => parts,
             None => {
-                let rows = rows.get_or_insert_with(|| bucket_rows(&bucket, &counts));
+                let rows = rows.get_or_insert_with(|| bucket_rows(bucket, &counts));
                 (rows.iter())
                     .map(|r| c.take(r).map(Column::take_materialized_series))
                     .collect::<PolarsResult<_>>()?
@@ -118,10 +123,9 @@ pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buc
             out.push(part.into_column());
         }
     }
-    let frames = (columns.into_iter().zip(&counts))
+    (columns.into_iter().zip(&counts))
         .map(|(c, len)| PlFrame::new(*len, c))
-        .collect::<PolarsResult<_>>()?;
-    Ok(Buckets(frames, Default::default()))
+        .collect()
 }
 
 /// The rows of each bucket, ascending.

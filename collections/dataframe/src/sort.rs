@@ -103,21 +103,17 @@ impl Op for RangeSplit {
         )
         .map_err(polars)?;
         let nulls = values.is_null();
-        let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); n];
-        for (i, (b, null)) in at.iter().zip(nulls.iter()).enumerate() {
-            // Nulls last whatever the order; values by range, reversed when descending.
-            let b = match (null, b) {
-                (Some(true), _) | (_, None) => n - 1,
-                (_, Some(b)) if self.descending => n - 1 - (b as usize).min(n - 1),
-                (_, Some(b)) => (b as usize).min(n - 1),
-            };
-            rows[b].push(i as IdxSize);
-        }
-        let frames = rows
-            .into_iter()
-            .map(|r| df.take(&IdxCa::from_vec("".into(), r)))
-            .collect::<Result<_, _>>()
-            .map_err(polars)?;
+        let bucket: Vec<u32> = (at.iter().zip(nulls.iter()))
+            .map(|(b, null)| {
+                // Nulls last whatever the order; values by range, reversed when descending.
+                (match (null, b) {
+                    (Some(true), _) | (_, None) => n - 1,
+                    (_, Some(b)) if self.descending => n - 1 - (b as usize).min(n - 1),
+                    (_, Some(b)) => (b as usize).min(n - 1),
+                }) as u32
+            })
+            .collect();
+        let frames = crate::shuffle::scatter_rows(df, &bucket, n).map_err(polars)?;
         crate::spill::hold(frames)
     }
 
