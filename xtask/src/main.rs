@@ -59,9 +59,26 @@ fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// A cargo command run at the workspace root, without the variables `cargo run` set for this
+/// xtask (`CARGO_PKG_NAME=xtask`, `CARGO_MANIFEST_DIR`, …). Build scripts that rerun when
+/// such a variable changes (ring's does) would otherwise be rebuilt, with all that depends on
+/// them (Polars), each time a build alternates between `cargo xtask bench` and `cargo bench`.
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(root());
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo_run = name.to_str().is_some_and(|n| {
+            n.starts_with("CARGO_PKG_")
+                || n.starts_with("CARGO_MANIFEST_")
+                || matches!(
+                    n,
+                    "CARGO_CRATE_NAME" | "CARGO_BIN_NAME" | "CARGO_PRIMARY_PACKAGE"
+                )
+        });
+        if set_by_cargo_run {
+            c.env_remove(name);
+        }
+    }
     c
 }
 
@@ -820,5 +837,33 @@ fn bench_dataframes(flags: &[&str]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("answers differ: {}", disagree.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test` sets the package's variables as `cargo run` does for `cargo xtask`: the
+    /// cargo commands the xtask runs must not pass them on (a build script that reruns when
+    /// one changes would rebuild Polars).
+    #[test]
+    fn cargo_commands_drop_the_variables_cargo_set_for_the_xtask() {
+        assert_eq!(std::env::var("CARGO_PKG_NAME").as_deref(), Ok("xtask"));
+        let c = super::cargo();
+        let removed: Vec<_> = (c.get_envs())
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for name in [
+            "CARGO_PKG_NAME",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_VERSION_MAJOR",
+        ] {
+            assert!(removed.iter().any(|r| r == name), "{name} in {removed:?}");
+        }
+        assert!(
+            !removed
+                .iter()
+                .any(|r| r == "CARGO_TARGET_DIR" || r == "CARGO_HOME")
+        );
     }
 }

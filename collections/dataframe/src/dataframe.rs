@@ -1386,6 +1386,16 @@ fn stack(keys: &[Key], values: Vec<Value>) -> Result<PlFrame, ComputeError> {
     Ok(df)
 }
 
+/// A frame collection's graph as it will run: the passes registered for `"dataframe"` (a
+/// merge fused into its one reader) over the graph culled to its outputs.
+pub(crate) fn optimized(c: &impl Collection) -> Result<Graph, ComputeError> {
+    Ok(rask_graph::optimize::optimize(
+        "dataframe",
+        c.graph(),
+        &c.output_keys(),
+    )?)
+}
+
 impl Collection for DataFrame {
     type Output = PlFrame;
 
@@ -1399,14 +1409,8 @@ impl Collection for DataFrame {
             .collect()
     }
 
-    /// The passes registered for `"dataframe"` (a merge fused into its one reader) run over
-    /// the culled graph.
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
-        Ok(rask_graph::optimize::optimize(
-            "dataframe",
-            self.graph(),
-            &self.output_keys(),
-        )?)
+        optimized(self)
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {
@@ -1444,14 +1448,8 @@ impl Collection for Reduced {
     fn output_keys(&self) -> Vec<Key> {
         vec![self.key.clone()]
     }
-    /// The passes registered for `"dataframe"` (a merge fused into its one reader) run over
-    /// the culled graph.
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
-        Ok(rask_graph::optimize::optimize(
-            "dataframe",
-            self.graph(),
-            &self.output_keys(),
-        )?)
+        optimized(self)
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<PlFrame, ComputeError> {

@@ -122,14 +122,8 @@ impl Collection for Written {
         vec![self.key.clone()]
     }
 
-    /// The passes registered for `"dataframe"` (a merge fused into its one reader) run over
-    /// the culled graph.
     fn optimized_graph(&self) -> Result<Graph, ComputeError> {
-        Ok(rask_graph::optimize::optimize(
-            "dataframe",
-            self.graph(),
-            &self.output_keys(),
-        )?)
+        crate::dataframe::optimized(self)
     }
 
     fn finalize(&self, values: Vec<Value>) -> Result<Vec<PathBuf>, ComputeError> {
