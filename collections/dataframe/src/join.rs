@@ -221,8 +221,10 @@ fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
             if keep.contains(merge) || readers.get(merge) != 1 {
                 continue;
             }
-            let Some(join) = (graph.get(merge)).and_then(|t| downcast_op::<JoinFrames>(t.op()))
-            else {
+            let Some(merge_task) = graph.get(merge) else {
+                continue;
+            };
+            let Some(join) = downcast_op::<JoinFrames>(merge_task.op()) else {
                 continue;
             };
             let fused = Partition {
@@ -231,10 +233,7 @@ fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
                 finish: p.finish.clone(),
                 label: Arc::clone(&p.label),
             };
-            let args = graph
-                .get(merge)
-                .map(|t| t.args().to_vec())
-                .unwrap_or_default();
+            let args = merge_task.args().iter().cloned();
             rewrite.replace(&Key::with_name(layer.name(), index), Task::new(fused, args));
             rewrite.remove(merge);
         }
