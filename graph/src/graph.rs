@@ -516,25 +516,53 @@ impl Graph {
     /// assert_eq!(readers.get(&Key::new("y", [0])), 0);
     /// ```
     pub fn reader_counts(&self) -> ReaderCounts<'_> {
-        let mut counts: Vec<Vec<u32>> = self.layers.values().map(|l| vec![0; l.len()]).collect();
         let mut outside = KeyMap::default();
         let recent = RecentLayers::default();
-        for layer in self.layers.values() {
-            for task in layer.tasks() {
-                for d in distinct_dependencies(task) {
-                    match self.locate(&recent, d) {
-                        Some((li, pos)) => counts[li][pos] += 1,
-                        None => *outside.entry(d.clone()).or_default() += 1,
-                    }
-                }
-            }
-        }
+        let counts = self.count_readers(
+            |_| true,
+            self.layers.values().map(|l| &**l),
+            &recent,
+            |d| *outside.entry(d.clone()).or_default() += 1,
+        );
         ReaderCounts {
             graph: self,
             counts,
             outside,
             recent,
         }
+    }
+
+    /// Per task of the layers that `counted` accepts (by layer number; an empty row for the
+    /// others), how many distinct tasks of the `readers` layers read it, counted densely (no
+    /// key hashed); a key read that is not in the graph is given to `outside`.
+    fn count_readers<'a>(
+        &self,
+        counted: impl Fn(usize) -> bool,
+        readers: impl Iterator<Item = &'a Layer>,
+        recent: &RecentLayers,
+        mut outside: impl FnMut(&Key),
+    ) -> Vec<Vec<u32>> {
+        let mut counts: Vec<Vec<u32>> = (self.layers.values().enumerate())
+            .map(|(li, l)| {
+                if counted(li) {
+                    vec![0; l.len()]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
+        for layer in readers {
+            for task in layer.tasks() {
+                for d in distinct_dependencies(task) {
+                    match self.locate(recent, d) {
+                        Some((li, pos)) if counted(li) => counts[li][pos] += 1,
+                        Some(_) => {}
+                        None => outside(d),
+                    }
+                }
+            }
+        }
+        counts
     }
 
     /// The layer number and position of a key's task.
@@ -920,27 +948,19 @@ impl Graph {
         }
         // Their readers, counted densely (most tasks are read once, and no key is hashed for
         // them), in those layers and the layers that read them only.
-        let mut counts: Vec<Vec<u32>> = (self.layers.values().zip(&sources))
-            .map(|(l, s)| if *s { vec![0; l.len()] } else { Vec::new() })
-            .collect();
-        let recent = RecentLayers::default();
         let reads_sources = |l: &Layer| {
             (l.dependencies().iter())
                 .any(|d| self.layers.get_index_of(&**d).is_some_and(|i| sources[i]))
         };
-        let readers_of =
-            (self.layers.values().enumerate()).filter(|(li, l)| sources[*li] || reads_sources(l));
-        for (_, layer) in readers_of {
-            for task in layer.tasks() {
-                for d in distinct_dependencies(task) {
-                    if let Some((li, pos)) = self.locate(&recent, d)
-                        && sources[li]
-                    {
-                        counts[li][pos] += 1;
-                    }
-                }
-            }
-        }
+        let readers_of = (self.layers.values().enumerate())
+            .filter(|(li, l)| sources[*li] || reads_sources(l))
+            .map(|(_, l)| &**l);
+        let counts = self.count_readers(
+            |li| sources[li],
+            readers_of,
+            &RecentLayers::default(),
+            |_| {},
+        );
         let mut readers: FxHashMap<Key, u32> = FxHashMap::default();
         for (li, layer) in self
             .layers
@@ -1067,6 +1087,43 @@ impl ReaderCounts<'_> {
         match self.graph.locate(&self.recent, key) {
             Some((li, pos)) => self.counts[li][pos],
             None => self.outside.get(key).copied().unwrap_or(0),
+        }
+    }
+
+    /// Whether a key's task may be fused into the task that reads it: exactly one task reads
+    /// it, and it is not among `keep` (results someone asked for; compared one by one when
+    /// they are few, as a reduction's are, which is cheaper than hashing every key a pass
+    /// looks at).
+    ///
+    /// ```
+    /// use rask_graph::{ops::AddConst, Arg, Graph, Key, KeySet, Layer, Task, Value};
+    ///
+    /// // y = x + 1 and z = x + 1 read x; w = y + 1 reads y.
+    /// let mut g = Graph::new();
+    /// let arg = |name: &str| Arg::Key(Key::new(name, []));
+    /// let mut x = Layer::new("x");
+    /// x.insert([], Task::literal(Value::new(1i64)));
+    /// g.add_layer(x);
+    /// for (name, reads) in [("y", "x"), ("z", "x"), ("w", "y")] {
+    ///     let mut l = Layer::new(name);
+    ///     l.insert([], Task::new(AddConst(1), [arg(reads)]));
+    ///     g.add_layer(l);
+    /// }
+    /// let readers = g.reader_counts();
+    /// let keep: KeySet = [Key::new("w", [])].into_iter().collect();
+    /// let fusable = readers.fusable(&keep);
+    /// assert!(fusable(&Key::new("y", [])));
+    /// assert!(!fusable(&Key::new("x", [])), "two readers");
+    /// assert!(!fusable(&Key::new("w", [])), "kept, and read by none");
+    /// ```
+    pub fn fusable<'a>(&'a self, keep: &'a KeySet) -> impl Fn(&Key) -> bool + 'a {
+        let few: Option<Vec<&Key>> = (keep.len() <= 8).then(|| keep.iter().collect());
+        move |k| {
+            let kept = match &few {
+                Some(few) => few.contains(&k),
+                None => keep.contains(k),
+            };
+            self.get(k) == 1 && !kept
         }
     }
 }

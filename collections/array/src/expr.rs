@@ -6,9 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
-use rask_graph::{
-    Arg, Args, Graph, Key, KeySet, Op, ReaderCounts, Task, TaskError, Value, downcast_op,
-};
+use rask_graph::{Arg, Args, Graph, Key, KeySet, Op, Task, TaskError, Value, downcast_op};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -1242,20 +1240,6 @@ fn shared_op<O: Op + Clone>(
     arc
 }
 
-/// Whether a key's task may be fused into its reader: it has exactly one, and is not among
-/// `keep` (compared one by one when they are few, as a reduction's outputs are, which is
-/// cheaper than hashing every key a pass looks at).
-fn fusable<'a>(readers: &'a ReaderCounts<'_>, keep: &'a KeySet) -> impl Fn(&Key) -> bool + 'a {
-    let few: Option<Vec<&Key>> = (keep.len() <= 8).then(|| keep.iter().collect());
-    move |k| {
-        let kept = match &few {
-            Some(few) => few.contains(&k),
-            None => keep.contains(k),
-        };
-        readers.get(k) == 1 && !kept
-    }
-}
-
 /// Fuses, for element type `T`, every elementwise chain read only by a block reduction into
 /// that reduction. Keys in `keep` are never fused away.
 pub(crate) fn fuse_reductions<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph
@@ -1263,7 +1247,7 @@ where
     T::Acc: Arith,
 {
     let readers = graph.reader_counts();
-    let fusable = fusable(&readers, keep);
+    let fusable = readers.fusable(keep);
     let mut rewrite = graph.rewrite();
     let mut g = Grower::<T>::new(graph, &fusable);
     // For comparing constants bit for bit without allocating.
@@ -1374,7 +1358,7 @@ register_fuse_elementwise!(f64, f32, i64, i32, u64, u32, u8);
 /// operation on whole blocks made elsewhere is left as it is (its op already works in place).
 pub(crate) fn fuse_elementwise<T: Numeric>(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
-    let fusable = fusable(&readers, keep);
+    let fusable = readers.fusable(keep);
     let is_elementwise = |k: &Key| graph.get(k).and_then(elementwise::<T>).is_some();
     let is_slice = |k: &Key| {
         graph

@@ -262,8 +262,8 @@ fn q1_aggs() -> [Expr; 8] {
 fn q1(l: &DataFrame) -> Result<DataFrame, rask_dataframe::FrameError> {
     let [disc_price, charge] = q1_prices();
     l.filter(q1_shipped())?
-        .with_columns([disc_price.clone()])?
-        .with_columns([charge.clone()])?
+        .with_columns([disc_price])?
+        .with_columns([charge])?
         .groupby(["l_returnflag", "l_linestatus"])?
         .agg(q1_aggs())
 }
@@ -390,8 +390,8 @@ fn main() {
                 let df = LazyFrame::scan_parquet(path, ScanArgsParquet::default())
                     .and_then(|lf| {
                         lf.filter(q1_shipped())
-                            .with_columns([disc_price.clone()])
-                            .with_columns([charge.clone()])
+                            .with_columns([disc_price])
+                            .with_columns([charge])
                             .group_by([col("l_returnflag"), col("l_linestatus")])
                             .agg(q1_aggs())
                             .collect_with_engine(Engine::Streaming)

@@ -209,6 +209,7 @@ rask_graph::register_pass!("dataframe", 0, "fuse-merges", JoinFrames, fuse_merge
 /// (both readers share it), as does one that is an output.
 fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
+    let fusable = readers.fusable(keep);
     let mut rewrite = graph.rewrite();
     for layer in graph.layers() {
         for (index, task) in layer.entries() {
@@ -218,7 +219,7 @@ fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
             let (Source::Frame, [Arg::Key(merge)]) = (&p.source, task.args()) else {
                 continue;
             };
-            if keep.contains(merge) || readers.get(merge) != 1 {
+            if !fusable(merge) {
                 continue;
             }
             let Some(merge_task) = graph.get(merge) else {
