@@ -54,7 +54,7 @@ fn generate(dir: &Path, small: bool) {
 /// over the whole `i64` range and `v` a float.
 fn generate_sort(dir: &Path, small: bool) {
     let out = dir.join("sort");
-    if out.join("done").exists() {
+    if generated(&out) {
         return;
     }
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
@@ -66,14 +66,14 @@ fn generate_sort(dir: &Path, small: bool) {
         let mut df = df!("key" => key, "v" => v).unwrap_or_else(|e| panic!("{e}"));
         write_parquet(&out.join(format!("part-{f:02}.parquet")), &mut df);
     }
-    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
+    mark_generated(&out);
 }
 
 /// The right side of the join: 2M rows (100k with `--small`) in 2 files, `key` each of
 /// 0..2M once (a permutation) and `z` an integer; `groupby/`'s `id1m` (in 0..1M) joins to it.
 fn generate_right(dir: &Path, small: bool) {
     let out = dir.join("right");
-    if out.join("done").exists() {
+    if generated(&out) {
         return;
     }
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
@@ -90,12 +90,35 @@ fn generate_right(dir: &Path, small: bool) {
         let mut df = df!("key" => part.to_vec(), "z" => z).unwrap_or_else(|e| panic!("{e}"));
         write_parquet(&out.join(format!("part-{f}.parquet")), &mut df);
     }
-    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
+    mark_generated(&out);
+}
+
+/// The codec of the generated files: Snappy, the default of Dask's `to_parquet`, pyarrow,
+/// DuckDB and Spark (Polars alone defaults to zstd), so the data is what a Dask user has.
+const CODEC: ParquetCompression = ParquetCompression::Snappy;
+/// What `done` holds once a directory is written; data written with another codec (or
+/// before the codec was recorded) is written again.
+const DONE: &str = "snappy";
+
+fn generated(dir: &Path) -> bool {
+    match std::fs::read_to_string(dir.join("done")) {
+        Ok(done) if done == DONE => true,
+        Ok(_) => {
+            std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+fn mark_generated(dir: &Path) {
+    std::fs::write(dir.join("done"), DONE).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
 }
 
 fn write_parquet(path: &Path, df: &mut polars::prelude::DataFrame) {
     let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     ParquetWriter::new(file)
+        .with_compression(CODEC)
         .finish(df)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
@@ -119,7 +142,7 @@ fn days(y: i32, m: u32, d: u32) -> i32 {
 /// flags from those dates and TPC-H's current date 1995-06-17.
 fn generate_lineitem(dir: &Path, small: bool) {
     let out = dir.join("lineitem");
-    if out.join("done").exists() {
+    if generated(&out) {
         return;
     }
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
@@ -169,12 +192,12 @@ fn generate_lineitem(dir: &Path, small: bool) {
         .unwrap_or_else(|e| panic!("{e}"));
         write_parquet(&out.join(format!("part-{f}.parquet")), &mut df);
     }
-    std::fs::write(out.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
+    mark_generated(&out);
 }
 
 fn generate_groupby(dir: &Path, small: bool) {
     let groupby = dir.join("groupby");
-    if groupby.join("done").exists() {
+    if generated(&groupby) {
         return;
     }
     std::fs::create_dir_all(&groupby).unwrap_or_else(|e| panic!("{}: {e}", groupby.display()));
@@ -195,7 +218,7 @@ fn generate_groupby(dir: &Path, small: bool) {
             .unwrap_or_else(|e| panic!("{e}"));
         write_parquet(&groupby.join(format!("part-{f:02}.parquet")), &mut df);
     }
-    std::fs::write(groupby.join("done"), b"").unwrap_or_else(|e| panic!("{e}"));
+    mark_generated(&groupby);
 }
 
 /// Groups, the sum of `y` over them and the sum of the means of `x`: what every side must agree on.
