@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 mod distributed;
+mod props;
 
 use polars::prelude::*;
 use rask_dataframe::{Compression, DataFrame, FrameError, How, Merge};
@@ -813,18 +814,18 @@ proptest::proptest! {
             col("v").count().alias("count"),
             col("v").len().alias("len"),
         ];
-        let got = DataFrame::from_polars(pl.clone(), parts)
+        let grouped = DataFrame::from_polars(pl.clone(), parts)
             .groupby(["k"])
             .unwrap()
             .split_out(split_out)
             .split_every(split_every)
             .agg(aggs.clone())
-            .unwrap()
-            .compute_with(&SyncScheduler)
             .unwrap();
         let want = sorted(whole(&pl, |lf| lf.group_by([col("k")]).agg(aggs)), &["k"]);
-        let got = sorted(got, &["k"]);
-        proptest::prop_assert!(got.equals_missing(&want), "{got}\nwanted\n{want}");
+        for (name, s) in schedulers() {
+            let got = sorted(grouped.compute_with(s).unwrap(), &["k"]);
+            proptest::prop_assert!(got.equals_missing(&want), "{name}: {got}\nwanted\n{want}");
+        }
     }
 }
 
@@ -2327,8 +2328,10 @@ proptest::proptest! {
         let r = DataFrame::from_polars(right, rp);
         match l.merge(&r, spec) {
             Ok(merged) => {
-                let got = sorted(merged.compute_with(&SyncScheduler).unwrap(), &names);
-                proptest::prop_assert!(got.equals_missing(&want), "{got}\nwanted\n{want}");
+                for (name, s) in schedulers() {
+                    let got = sorted(merged.compute_with(s).unwrap(), &names);
+                    proptest::prop_assert!(got.equals_missing(&want), "{name}: {got}\nwanted\n{want}");
+                }
             }
             // The one refusal: broadcasting an outer join.
             Err(e) => proptest::prop_assert!(broadcast == Some(true) && how == How::Outer, "{e}"),
@@ -2350,8 +2353,11 @@ proptest::proptest! {
             .with_nulls_last(true)
             .with_maintain_order(true);
         let want = whole(&pl, |lf| lf.sort(["k"], order));
-        let got = ddf.sort_values("k", descending).unwrap().compute_with(&SyncScheduler).unwrap();
-        proptest::prop_assert!(got.equals_missing(&want), "{got}\nwanted\n{want}");
+        let by_k = ddf.sort_values("k", descending).unwrap();
+        for (name, s) in schedulers() {
+            let got = by_k.compute_with(s).unwrap();
+            proptest::prop_assert!(got.equals_missing(&want), "{name}: {got}\nwanted\n{want}");
+        }
 
         // set_index drops nothing and keeps each partition inside its divisions.
         let indexed = ddf.dropna(&["k"]).unwrap().set_index("k").unwrap();
@@ -2363,8 +2369,10 @@ proptest::proptest! {
         let divisions = divisions.i64().unwrap().to_vec();
         proptest::prop_assert_eq!(divisions.len(), indexed.npartitions() + 1);
         let want = sorted(pl.clone().lazy().drop_nulls(None).collect().unwrap(), &["k", "v"]);
-        let got = sorted(indexed.compute_with(&SyncScheduler).unwrap(), &["k", "v"]);
-        proptest::prop_assert!(got.equals_missing(&want), "{got}\nwanted\n{want}");
+        for (name, s) in schedulers() {
+            let got = sorted(indexed.compute_with(s).unwrap(), &["k", "v"]);
+            proptest::prop_assert!(got.equals_missing(&want), "{name}: {got}\nwanted\n{want}");
+        }
         let last = indexed.npartitions() - 1;
         for (j, part) in partitions(&indexed).iter().enumerate() {
             let (lo, hi) = (divisions[j].unwrap(), divisions[j + 1].unwrap());

@@ -1,0 +1,257 @@
+//! Every operation on random frames — random lengths (empty included), null patterns and
+//! partition counts — against the same Polars operation on the whole frame, on the sync,
+//! threaded and process schedulers (each case on all three).
+
+use polars::prelude::*;
+use proptest::prelude::*;
+use rask_dataframe::DataFrame;
+use rask_graph::Collection;
+
+use crate::{assert_close, check, schedulers, sorted, whole};
+
+/// A row: an integer key in a narrow range, an integer, a float (quarters, so that every
+/// sum is exact whatever the order) and a short string, each null at times.
+type Row = (Option<i64>, Option<i64>, Option<f64>, Option<&'static str>);
+
+fn rows(max: usize) -> impl Strategy<Value = Vec<Row>> {
+    proptest::collection::vec(
+        (
+            proptest::option::weighted(0.85, -3i64..5),
+            proptest::option::weighted(0.8, -50i64..50),
+            proptest::option::weighted(0.8, (-400i64..400).prop_map(|q| q as f64 / 4.0)),
+            proptest::option::weighted(0.9, proptest::sample::select(vec!["a", "b", "cc", "Dd"])),
+        ),
+        0..max,
+    )
+}
+
+fn frame(rows: Vec<Row>) -> polars::prelude::DataFrame {
+    let mut k = Vec::new();
+    let mut x = Vec::new();
+    let mut f = Vec::new();
+    let mut s = Vec::new();
+    for (a, b, c, d) in rows {
+        k.push(a);
+        x.push(b);
+        f.push(c);
+        s.push(d);
+    }
+    df!("k" => k, "x" => x, "f" => f, "s" => s).unwrap()
+}
+
+/// `c` on every scheduler, each result made comparable by `canon` and then close to `want`
+/// (floats within 1e-9 relative, everything else equal).
+fn check_close<C: Collection<Output = polars::prelude::DataFrame>>(
+    what: &str,
+    c: &C,
+    want: &polars::prelude::DataFrame,
+    canon: impl Fn(polars::prelude::DataFrame) -> polars::prelude::DataFrame,
+) {
+    for (name, s) in schedulers() {
+        let got = c
+            .compute_with(s)
+            .unwrap_or_else(|e| panic!("{what}, {name}: {e}"));
+        assert_close(&format!("{what}, {name}"), &canon(got), want);
+    }
+}
+
+/// A column of the one-row answer `df` as `f64`s (nulls as NaN).
+fn f64s(df: &polars::prelude::DataFrame, c: &str) -> Vec<f64> {
+    let c = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
+    c.f64()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A run of per-partition steps — filter, with_columns (arithmetic across columns with
+    /// nulls, a string expression), rename, drop, astype, dropna, fillna, select — is Polars'
+    /// on the whole frame, row for row.
+    #[test]
+    fn per_partition_steps_match_polars_for_any_frame(
+        rows in rows(150),
+        parts in 1usize..9,
+        t in -50i64..50,
+        subset in 0usize..3,
+    ) {
+        let pl = frame(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        check(&ddf, &pl);
+        let derived = [
+            (col("x") * lit(2) + col("k")).alias("z"),
+            col("s").str().to_uppercase().alias("S"),
+        ];
+        let steps = ddf
+            .filter(col("x").gt(lit(t)).or(col("f").is_null()))
+            .unwrap()
+            .with_columns(derived.clone())
+            .unwrap()
+            .rename(&[("f", "g")])
+            .unwrap()
+            .drop(&["s"])
+            .unwrap()
+            .astype(&[("k", DataType::Float64), ("x", DataType::Int32)])
+            .unwrap();
+        let want = whole(&pl, |lf| {
+            lf.filter(col("x").gt(lit(t)).or(col("f").is_null()))
+                .with_columns(derived)
+                .rename(["f"], ["g"], true)
+                .drop(cols(["s"]))
+                .with_columns([
+                    col("k").cast(DataType::Float64),
+                    col("x").cast(DataType::Int32),
+                ])
+        });
+        check(&steps, &want);
+        let subset: &[&str] = [&[][..], &["k"][..], &["x", "S"][..]][subset];
+        let cleaned = steps
+            .dropna(subset)
+            .unwrap()
+            .select([col("k"), col("x"), col("z"), col("g")])
+            .unwrap()
+            .fillna(lit(0))
+            .unwrap();
+        let want = whole(&want, |lf| {
+            let lf = if subset.is_empty() {
+                lf.drop_nulls(None)
+            } else {
+                lf.drop_nulls(Some(cols(subset.iter().copied())))
+            };
+            lf.select([col("k"), col("x"), col("z"), col("g")])
+                .fill_null(lit(0))
+        });
+        check(&cleaned, &want);
+    }
+
+    /// Whole-frame reductions: sum, min, max and count exactly, mean, var and std (both
+    /// ddofs) within rounding, exact and approximate distinct counts, and quantiles (exact
+    /// here: no partition holds more than 1024 values).
+    #[test]
+    fn reductions_match_polars_for_any_frame(
+        rows in rows(200),
+        parts in 1usize..9,
+        ddof in 0u8..2,
+    ) {
+        let pl = frame(rows);
+        let nums = pl.select(["k", "x", "f"]).unwrap();
+        let ddf = DataFrame::from_polars(nums.clone(), parts);
+        let each = |f: fn(Expr) -> Expr| [f(col("k")), f(col("x")), f(col("f"))];
+        let id = |d: polars::prelude::DataFrame| d;
+        for (what, got, want) in [
+            ("sum", ddf.sum().unwrap(), each(|c| c.sum())),
+            ("min", ddf.min().unwrap(), each(|c| c.min())),
+            ("max", ddf.max().unwrap(), each(|c| c.max())),
+            ("count", ddf.count().unwrap(), each(|c| c.count())),
+            ("mean", ddf.mean().unwrap(), each(|c| c.mean())),
+        ] {
+            check_close(what, &got, &whole(&nums, |lf| lf.select(want)), id);
+        }
+        let var = [col("k").var(ddof), col("x").var(ddof), col("f").var(ddof)];
+        check_close("var", &ddf.var(ddof).unwrap(), &whole(&nums, |lf| lf.select(var)), id);
+        let std = [col("k").std(ddof), col("x").std(ddof), col("f").std(ddof)];
+        check_close("std", &ddf.std(ddof).unwrap(), &whole(&nums, |lf| lf.select(std)), id);
+
+        let distinct = |c: &str| {
+            let d = whole(&pl, |lf| lf.select([col(c).drop_nulls().n_unique()]));
+            d.column(c).unwrap().get(0).unwrap().extract::<u64>().unwrap()
+        };
+        let full = DataFrame::from_polars(pl.clone(), parts);
+        for c in ["k", "s"] {
+            let want = distinct(c);
+            for (name, s) in schedulers() {
+                let got = full.nunique(c).unwrap().compute_with(s).unwrap();
+                prop_assert_eq!(got.column(c).unwrap().get(0).unwrap().extract::<u64>(), Some(want), "{} {}", c, name);
+                // A sketch of a few values counts them exactly.
+                let got = full.nunique_approx(c).unwrap().compute_with(s).unwrap();
+                prop_assert_eq!(got.column(c).unwrap().u64().unwrap().get(0), Some(want), "approx {} {}", c, name);
+            }
+        }
+
+        let qs = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0];
+        let q = ddf.quantile(&qs).unwrap();
+        for (name, s) in schedulers() {
+            let got = q.compute_with(s).unwrap();
+            prop_assert_eq!(f64s(&got, "quantile"), qs.to_vec());
+            for c in ["k", "x", "f"] {
+                let want: Vec<f64> = qs
+                    .iter()
+                    .map(|&p| {
+                        let w = whole(&nums, |lf| {
+                            lf.select([col(c)
+                                .cast(DataType::Float64)
+                                .quantile(lit(p), QuantileMethod::Nearest)])
+                        });
+                        f64s(&w, c)[0]
+                    })
+                    .collect();
+                let got = f64s(&got, c);
+                let same = got.iter().zip(&want).all(|(a, b)| a == b || (a.is_nan() && b.is_nan()));
+                prop_assert!(same, "{} {}: {:?} vs {:?}", c, name, got, want);
+            }
+        }
+    }
+
+    /// Operations that move rows between partitions: drop_duplicates (whole rows and by a
+    /// key), value_counts, nlargest / nsmallest, repartition and head are Polars' on the
+    /// whole frame.
+    #[test]
+    fn row_moving_operations_match_polars_for_any_frame(
+        rows in rows(150),
+        parts in 1usize..9,
+        n in 0usize..20,
+        to in 1usize..7,
+    ) {
+        let pl = frame(rows);
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let all = ["k", "x", "f", "s"];
+
+        let want = sorted(whole(&pl, |lf| lf.unique(None, UniqueKeepStrategy::Any)), &all);
+        check_close("drop_duplicates", &ddf.drop_duplicates(&[]).unwrap(), &want, |d| sorted(d, &all));
+        // By a key: one row per key (which one is not specified), each a row of the frame.
+        let keys = sorted(whole(&pl, |lf| lf.select([col("k")]).unique(None, UniqueKeepStrategy::Any)), &["k"]);
+        let by_k = ddf.drop_duplicates(&["k"]).unwrap();
+        for (name, s) in schedulers() {
+            let got = by_k.compute_with(s).unwrap();
+            let got_keys = sorted(got.select(["k"]).unwrap(), &["k"]);
+            prop_assert!(got_keys.equals_missing(&keys), "{}: {}", name, got);
+            // Adding its rows to the frame's adds no distinct row.
+            let distinct = |d: polars::prelude::DataFrame| whole(&d, |lf| lf.unique(None, UniqueKeepStrategy::Any)).height();
+            let mut both = pl.clone();
+            both.vstack_mut(&got).unwrap();
+            prop_assert_eq!(distinct(both), distinct(pl.clone()), "{}: {}", name, got);
+        }
+
+        let want = sorted(
+            whole(&pl, |lf| {
+                lf.drop_nulls(Some(cols(["s"])))
+                    .group_by([col("s")])
+                    .agg([len().alias("count")])
+            }),
+            &["s"],
+        );
+        check_close("value_counts", &ddf.value_counts("s").unwrap(), &want, |d| {
+            let counts: Vec<u32> = d.column("count").unwrap().u32().unwrap().into_no_null_iter().collect();
+            assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most frequent first: {d}");
+            sorted(d, &["s"])
+        });
+
+        let order = |descending| SortMultipleOptions::default()
+            .with_order_descending(descending)
+            .with_nulls_last(true)
+            .with_maintain_order(true);
+        check(&ddf.nlargest(n, "x").unwrap(), &whole(&pl, |lf| lf.sort(["x"], order(true)).limit(n as IdxSize)));
+        check(&ddf.nsmallest(n, "f").unwrap(), &whole(&pl, |lf| lf.sort(["f"], order(false)).limit(n as IdxSize)));
+
+        let r = ddf.repartition(to);
+        prop_assert_eq!(r.npartitions(), to);
+        check(&r, &pl);
+        for (name, s) in schedulers() {
+            let got = ddf.head_with(n, s).unwrap();
+            prop_assert!(got.equals_missing(&pl.head(Some(n))), "{}: {}", name, got);
+        }
+    }
+}
