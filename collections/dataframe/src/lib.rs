@@ -8,6 +8,8 @@
 //! is an error naming its file, line and column, or is skipped ([`BadLines`]) and listed by
 //! [`DataFrame::read_csv_bad_lines`].
 //!
+//! - A column is a [`Series`] (`ddf.series("x")`, Dask's `ddf["x"]`), computing to a Polars
+//!   `Series`; its reductions are [`Scalar`]s.
 //! - Per-partition steps (`select`, `filter`, `with_columns`, `rename`, `drop`, `astype`,
 //!   `fillna`, `dropna`) become one Polars lazy plan per partition — one task per partition
 //!   for the whole run of them, with Polars' projection and predicate pushdown into the
@@ -52,6 +54,7 @@ mod groupby;
 mod join;
 mod map;
 mod rolling;
+mod series;
 mod shuffle;
 mod sort;
 mod spill;
@@ -69,6 +72,7 @@ pub use join::{How, Merge};
 /// The Polars this crate is built on (its expressions build steps).
 pub use polars;
 pub use rolling::Rolling;
+pub use series::{Scalar, Series};
 pub use shuffle::Buckets;
 pub use spill::{set_shuffle_memory_budget, shuffle_memory_budget, spilled_bytes};
 pub use write::{Compression, Written};

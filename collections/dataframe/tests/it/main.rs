@@ -2383,3 +2383,39 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_series_names_what_is_wrong_and_shows_its_structure() {
+    let ddf = DataFrame::from_polars(sample(10), 3);
+    let e = ddf.series("xx").unwrap_err();
+    insta::assert_snapshot!(e, @r#"no column "xx" (did you mean "x"?)"#);
+    let k = ddf.series("k").unwrap();
+    insta::assert_snapshot!(k.sum().unwrap_err(), @r#"sum: the series "k" is str, not numeric"#);
+    insta::assert_snapshot!(k.quantile(&[0.5]).unwrap_err(), @r#"quantile: the series "k" is str, not numeric"#);
+    assert!(k.min().is_err() && k.var(1).is_err());
+    insta::assert_snapshot!(k, @r"
+    rask.Series<npartitions=3>
+      k: str
+    ");
+    // The index's divisions, when the series is the sorted index.
+    let indexed = ddf.set_index("x").unwrap();
+    let x = indexed.series("x").unwrap();
+    assert_eq!(x.divisions(), indexed.divisions());
+    assert!(x.to_string().contains("index x: divisions ["), "{x}");
+    assert!(indexed.series("y").unwrap().divisions().is_none());
+    // A step of a series joins its frame's run of steps: one task per partition.
+    let y = ddf
+        .filter(col("x").gt(lit(0)))
+        .unwrap()
+        .series("y")
+        .unwrap()
+        .map(|y| y * lit(2))
+        .unwrap();
+    assert_eq!(y.graph().len(), ddf.npartitions());
+    assert_eq!(
+        y.to_frame().compute_with(&SyncScheduler).unwrap(),
+        whole(&sample(10), |lf| lf
+            .filter(col("x").gt(lit(0)))
+            .select([col("y") * lit(2)]))
+    );
+}
