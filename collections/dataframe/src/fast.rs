@@ -1,17 +1,21 @@
-//! The first level of the commonest grouping, without Polars' general group-by: one integer
-//! key, and sums, counts, sizes, means, variances of `i64` and `f64` columns and minima and
-//! maxima of `i64` ones. Polars' streaming engine reads and filters the partition and hands
-//! its morsels to a sink that adds each row into its group's slot — a direct index for small
-//! non-negative keys (ids, codes), a hash table for others. The result is the frame Polars'
-//! first level would give (the same columns, names and types; groups in another order),
-//! which the levels above combine as they would Polars'.
-
-use std::sync::{Arc, Mutex, PoisonError};
+//! The first level of the commonest groupings, without Polars' general group-by: one or two
+//! keys, each an integer or a string column, and sums, counts, sizes, means, variances of
+//! `i64` and `f64` columns and minima and maxima of `i64` ones. Polars' streaming engine
+//! reads and filters the partition's columns that are used, and the kernel adds each row into
+//! its group's slot. Each key column numbers its distinct values — a direct index for small
+//! non-negative integers (ids, codes), a hash table for other integers, and for strings one
+//! keyed by the string's 16-byte view when it is held inline (at most 12 bytes: flags,
+//! codes; a small direct-mapped cache in front) or by its bytes otherwise; two keys' numbers
+//! make the slot through a direct table while both are small, a hash table beyond. The result
+//! is the frame Polars' first level would give (the same columns, names and types; groups in
+//! another order), which the levels above combine as they would Polars'.
 
 use polars::prelude::{
-    ChunkedArray, Column, DataFrame as PlFrame, DataType, Engine, Expr, LazyFrame, PlHashMap,
-    PlanCallback, PolarsError, PolarsNumericType, PolarsResult, Schema, col,
+    ChunkedArray, Column, DataFrame as PlFrame, DataType, Expr, LazyFrame, PlHashMap, PolarsError,
+    PolarsNumericType, PolarsResult, Schema, col,
 };
+
+use polars_core::utils::arrow::array::Array as _;
 
 use crate::agg::{Agg, GroupSpec, beside};
 
@@ -25,15 +29,20 @@ enum Kind {
     Float,
 }
 
+/// An integer type the kernel keys by (as `i64`s).
+fn int_key(t: &DataType) -> bool {
+    t.is_integer() && !matches!(t, DataType::UInt64) && !matches!(t, DataType::Int128)
+}
+
 /// Whether the kernel can compute `spec`'s first level on frames of `schema`.
 pub(crate) fn eligible(spec: &GroupSpec, schema: &Schema) -> bool {
-    let [key] = spec.keys.as_slice() else {
-        return false;
-    };
-    let int_key = schema.get(key).is_some_and(|t| {
-        t.is_integer() && !matches!(t, DataType::UInt64) && !matches!(t, DataType::Int128)
-    });
-    int_key
+    let keys_fit = matches!(spec.keys.len(), 1 | 2)
+        && (spec.keys.iter()).all(|k| {
+            schema
+                .get(k)
+                .is_some_and(|t| int_key(t) || matches!(t, DataType::String))
+        });
+    keys_fit
         && spec.specs.iter().all(|s| {
             let kind = match schema.get(&s.input) {
                 Some(DataType::Int64) => Some(Kind::Int),
@@ -97,6 +106,166 @@ impl Slots {
                 next
             }),
         }
+    }
+}
+
+impl Slots {
+    /// The number of each row's value of integer column `c`, appended to `out`.
+    fn ids(&mut self, c: &Column, out: &mut Vec<u32>) -> PolarsResult<()> {
+        let c = c.cast(&DataType::Int64)?;
+        for arr in c.as_materialized_series().i64()?.downcast_iter() {
+            match arr.validity() {
+                None => out.extend(arr.values().iter().map(|k| self.slot(Some(*k)))),
+                Some(_) => out.extend(arr.iter().map(|k| self.slot(k.copied()))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A string key column's distinct values, numbered in order of first sight.
+#[derive(Default)]
+struct Strings {
+    /// By the string's view, for a string held in it (the bytes past its length masked).
+    inline: PlHashMap<u128, u32>,
+    /// The last numbers found by view, direct-mapped by a hash of the view (a look-up in
+    /// the table above only when two views share an entry: rarely, for the few values keys
+    /// take).
+    recent: Vec<(u128, u32)>,
+    /// By the bytes, for a longer string.
+    long: PlHashMap<Box<[u8]>, u32>,
+    null: Option<u32>,
+    values: Vec<Option<String>>,
+}
+
+impl Strings {
+    /// The number of each row's value of string column `c`, appended to `out`.
+    fn ids(&mut self, c: &Column, out: &mut Vec<u32>) -> PolarsResult<()> {
+        for arr in c.as_materialized_series().str()?.downcast_iter() {
+            let (views, validity) = (arr.views(), arr.validity());
+            for i in 0..views.len() {
+                if validity.is_some_and(|v| !v.get_bit(i)) {
+                    let next = self.values.len() as u32;
+                    out.push(*self.null.get_or_insert_with(|| {
+                        self.values.push(None);
+                        next
+                    }));
+                    continue;
+                }
+                let view = views[i];
+                let next = self.values.len() as u32;
+                let id = if view.length <= 12 {
+                    // Little-endian: the length's 4 bytes, then the string's.
+                    let bits = view.as_u128();
+                    let used = 32 + 8 * view.length;
+                    let key = if used >= 128 {
+                        bits
+                    } else {
+                        bits & ((1u128 << used) - 1)
+                    };
+                    if self.recent.is_empty() {
+                        // (No view is all ones: its length is at most 12.)
+                        self.recent = vec![(u128::MAX, 0); RECENT];
+                    }
+                    let h =
+                        ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    let entry = &mut self.recent[(h >> (64 - RECENT.trailing_zeros())) as usize];
+                    if entry.0 == key {
+                        entry.1
+                    } else {
+                        let id = *self.inline.entry(key).or_insert_with(|| {
+                            self.values.push(Some(arr.value(i).to_string()));
+                            next
+                        });
+                        *entry = (key, id);
+                        id
+                    }
+                } else {
+                    let bytes = arr.value(i).as_bytes();
+                    match self.long.get(bytes) {
+                        Some(id) => *id,
+                        None => {
+                            self.long.insert(bytes.into(), next);
+                            self.values.push(Some(arr.value(i).to_string()));
+                            next
+                        }
+                    }
+                };
+                out.push(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Entries of [`Strings`]' cache of recent views (a power of two).
+const RECENT: usize = 256;
+
+/// A key column's numbering of its values.
+enum KeyIds {
+    Int(Slots),
+    Str(Strings),
+}
+
+impl KeyIds {
+    fn ids(&mut self, c: &Column, out: &mut Vec<u32>) -> PolarsResult<()> {
+        match self {
+            KeyIds::Int(s) => s.ids(c, out),
+            KeyIds::Str(s) => s.ids(c, out),
+        }
+    }
+
+    /// The key column of the groups whose values are numbered `ids`, of type `dtype`.
+    fn column(&self, name: &str, ids: &[u32], dtype: &DataType) -> PolarsResult<Column> {
+        match self {
+            KeyIds::Int(s) => {
+                let v: Vec<Option<i64>> = ids.iter().map(|i| s.keys[*i as usize]).collect();
+                Column::new(name.into(), v).cast(dtype)
+            }
+            KeyIds::Str(s) => {
+                let v: Vec<Option<&str>> = (ids.iter())
+                    .map(|i| s.values[*i as usize].as_deref())
+                    .collect();
+                Ok(Column::new(name.into(), v))
+            }
+        }
+    }
+}
+
+/// Two keys' numbers below this make a slot by a direct table (`PAIR`² slots of 4 bytes).
+const PAIR: u32 = 64;
+
+/// The groups of two key columns: a slot per pair of numbers seen.
+#[derive(Default)]
+struct Pairs {
+    direct: Vec<u32>,
+    hashed: PlHashMap<u64, u32>,
+    /// Each slot's pair.
+    pairs: Vec<(u32, u32)>,
+}
+
+impl Pairs {
+    #[inline(always)]
+    fn slot(&mut self, a: u32, b: u32) -> u32 {
+        let next = self.pairs.len() as u32;
+        if a < PAIR && b < PAIR {
+            if self.direct.is_empty() {
+                self.direct = vec![u32::MAX; (PAIR * PAIR) as usize];
+            }
+            let s = &mut self.direct[(a * PAIR + b) as usize];
+            if *s == u32::MAX {
+                *s = next;
+                self.pairs.push((a, b));
+            }
+            return *s;
+        }
+        *self
+            .hashed
+            .entry((u64::from(a) << 32) | u64::from(b))
+            .or_insert_with(|| {
+                self.pairs.push((a, b));
+                next
+            })
     }
 }
 
@@ -326,34 +495,47 @@ impl Acc {
 
 /// The kernel's state over a partition.
 struct State {
-    slots: Slots,
+    /// Each key column's numbering of its values.
+    keys: Vec<KeyIds>,
+    /// With two keys, the slot of each pair of numbers.
+    pairs: Pairs,
     /// A slot per row of the morsel at hand.
     rows: Vec<u32>,
+    /// With two keys, the second key's number per row of the morsel at hand.
+    second: Vec<u32>,
     accs: Vec<Acc>,
 }
 
 impl State {
-    fn add(&mut self, df: &PlFrame, key: &str, inputs: &[String]) -> PolarsResult<()> {
-        let keys = df.column(key)?.cast(&DataType::Int64)?;
+    /// How many groups so far.
+    fn groups(&self) -> usize {
+        match &self.keys[..] {
+            [KeyIds::Int(s)] => s.keys.len(),
+            [KeyIds::Str(s)] => s.values.len(),
+            _ => self.pairs.pairs.len(),
+        }
+    }
+
+    fn add(&mut self, df: &PlFrame, keys: &[String], inputs: &[String]) -> PolarsResult<()> {
         self.rows.clear();
         self.rows.reserve(df.height());
-        for arr in keys.as_materialized_series().i64()?.downcast_iter() {
-            match arr.validity() {
-                None => {
-                    for k in arr.values().iter() {
-                        let s = self.slots.slot(Some(*k));
-                        self.rows.push(s);
-                    }
-                }
-                Some(_) => {
-                    for k in arr.iter() {
-                        let s = self.slots.slot(k.copied());
-                        self.rows.push(s);
-                    }
+        match (&mut self.keys[..], keys) {
+            ([ids], [key]) => ids.ids(df.column(key)?, &mut self.rows)?,
+            ([a, b], [ka, kb]) => {
+                a.ids(df.column(ka)?, &mut self.rows)?;
+                self.second.clear();
+                b.ids(df.column(kb)?, &mut self.second)?;
+                for (r, b) in self.rows.iter_mut().zip(&self.second) {
+                    *r = self.pairs.slot(*r, *b);
                 }
             }
+            _ => {
+                return Err(PolarsError::ComputeError(
+                    "a grouping of other than one or two keys".into(),
+                ));
+            }
         }
-        let n = self.slots.keys.len();
+        let n = self.groups();
         for (acc, input) in self.accs.iter_mut().zip(inputs) {
             acc.grow(n);
             acc.update(&self.rows, df.column(input)?)?;
@@ -368,8 +550,8 @@ pub(crate) fn first_level(
     spec: &GroupSpec,
     schema: &Schema,
 ) -> PolarsResult<PlFrame> {
-    let key = spec.keys[0].clone();
-    let mut read: Vec<String> = vec![key.clone()];
+    let keys = spec.keys.clone();
+    let mut read: Vec<String> = keys.clone();
     for s in &spec.specs {
         if !read.contains(&s.input) {
             read.push(s.input.clone());
@@ -385,29 +567,41 @@ pub(crate) fn first_level(
         })
         .collect();
     let inputs: Vec<String> = spec.specs.iter().map(|s| s.input.clone()).collect();
-    let state = Arc::new(Mutex::new(State {
-        slots: Slots::default(),
+    let key_types: Vec<DataType> = (keys.iter())
+        .map(|k| schema.get(k).cloned().unwrap_or(DataType::Int64))
+        .collect();
+    let mut state = State {
+        keys: (key_types.iter())
+            .map(|t| match t {
+                DataType::String => KeyIds::Str(Strings::default()),
+                _ => KeyIds::Int(Slots::default()),
+            })
+            .collect(),
+        pairs: Pairs::default(),
         rows: Vec::new(),
+        second: Vec::new(),
         accs,
-    }));
-    let sink = Arc::clone(&state);
-    let key_name = key.clone();
-    let callback = PlanCallback::new(move |df: PlFrame| {
-        let mut st = sink.lock().unwrap_or_else(PoisonError::into_inner);
-        st.add(&df, &key_name, &inputs)?;
-        Ok(false)
-    });
+    };
+    // The columns read, collected, then added up here on the calling worker's thread. (A
+    // sink of Polars' morsels ran on one thread of Polars' runtime for every partition at
+    // once: TPC-H Q1 took 20% longer.)
     let exprs: Vec<Expr> = read.iter().map(|c| col(c.as_str())).collect();
-    lf.select(exprs)
-        .sink_batches(callback, false, None)?
-        .collect_with_engine(Engine::Streaming)?;
-    let state = Arc::try_unwrap(state)
-        .map_err(|_| PolarsError::ComputeError("the group sink is still held".into()))?
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    let key_type = schema.get(&key).cloned().unwrap_or(DataType::Int64);
-    let n = state.slots.keys.len();
-    let mut columns = vec![Column::new(key.as_str().into(), state.slots.keys).cast(&key_type)?];
+    let df = crate::frame::collect(lf.select(exprs))?;
+    state.add(&df, &keys, &inputs)?;
+    let n = state.groups();
+    let mut columns = Vec::new();
+    match &state.keys[..] {
+        [ids] => {
+            let slots: Vec<u32> = (0..n as u32).collect();
+            columns.push(ids.column(&keys[0], &slots, &key_types[0])?);
+        }
+        [a, b] => {
+            let (first, second): (Vec<u32>, Vec<u32>) = state.pairs.pairs.iter().copied().unzip();
+            columns.push(a.column(&keys[0], &first, &key_types[0])?);
+            columns.push(b.column(&keys[1], &second, &key_types[1])?);
+        }
+        _ => {}
+    }
     for (mut acc, s) in state.accs.into_iter().zip(&spec.specs) {
         acc.grow(n);
         acc.columns(&s.output, &mut columns);
@@ -422,14 +616,15 @@ mod tests {
     use polars::prelude::{IntoLazy, SortMultipleOptions, df};
     use proptest::prelude::*;
 
-    fn spec(key: &str) -> GroupSpec {
+    fn spec(keys: &[&str]) -> GroupSpec {
         let s = |agg, input: &str, output: &str| Spec {
             agg,
             input: input.into(),
             output: output.into(),
         };
+        let key = keys[0];
         GroupSpec {
-            keys: vec![key.into()],
+            keys: keys.iter().map(|k| k.to_string()).collect(),
             specs: vec![
                 s(Agg::Sum, "i", "i_sum"),
                 s(Agg::Sum, "f", "f_sum"),
@@ -444,12 +639,13 @@ mod tests {
         }
     }
 
-    fn by_key(df: PlFrame, key: &str) -> PlFrame {
-        df.sort([key], SortMultipleOptions::default()).unwrap()
+    fn by_key(df: PlFrame, keys: &[&str]) -> PlFrame {
+        df.sort(keys.to_vec(), SortMultipleOptions::default())
+            .unwrap()
     }
 
     /// The kernel's first level equals Polars' (but for float rounding), in every column.
-    fn same_as_polars(df: PlFrame, key: &str) -> Result<(), TestCaseError> {
+    fn same_as_polars(df: PlFrame, key: &[&str]) -> Result<(), TestCaseError> {
         let spec = spec(key);
         let schema = (**df.schema()).clone();
         prop_assert!(eligible(&spec, &schema));
@@ -492,6 +688,13 @@ mod tests {
                     proptest::option::weighted(0.9, prop_oneof![0i64..50, -5i64..5, 60_000i64..70_000, Just(i64::MIN), Just(i64::MAX)]),
                     proptest::option::weighted(0.8, -1000i64..1000),
                     proptest::option::weighted(0.8, -1e3f64..1e3),
+                    // Strings held in their views (up to 12 bytes) and longer ones.
+                    proptest::option::weighted(0.9, proptest::sample::select(vec![
+                        "", "A", "N", "R", "O", "F", "twelve bytes", "thirteen byte",
+                        "a string of more than twelve bytes", "a string of more than twelve bytez",
+                    ])),
+                    // A second integer key: numbers past the pairs' direct table too.
+                    proptest::option::weighted(0.9, prop_oneof![0i32..3, 0i32..200]),
                 ),
                 0..300,
             ),
@@ -499,13 +702,19 @@ mod tests {
             let mut k = Vec::new();
             let mut i = Vec::new();
             let mut f = Vec::new();
-            for (a, b, c) in rows {
+            let mut s = Vec::new();
+            let mut j = Vec::new();
+            for (a, b, c, d, e) in rows {
                 k.push(a);
                 i.push(b);
                 f.push(c);
+                s.push(d);
+                j.push(e);
             }
-            let df = df!("k" => k, "i" => i, "f" => f).unwrap();
-            same_as_polars(df, "k")?;
+            let df = df!("k" => k, "i" => i, "f" => f, "s" => s, "j" => j).unwrap();
+            for keys in [&["k"][..], &["s"], &["s", "j"], &["k", "s"], &["j", "k"]] {
+                same_as_polars(df.clone(), keys)?;
+            }
         }
     }
 
@@ -514,7 +723,7 @@ mod tests {
         let df =
             df!("k" => [3i32, 1, 3, -2], "i" => [1i64, 2, 3, 4], "f" => [0.5, 1.5, f64::NAN, 2.0])
                 .unwrap();
-        same_as_polars(df, "k").unwrap();
+        same_as_polars(df, &["k"]).unwrap();
         let s = |agg, input: &str| GroupSpec {
             keys: vec!["k".into()],
             specs: vec![Spec {
@@ -528,7 +737,12 @@ mod tests {
             .schema()
             .as_ref()
             .clone();
-        assert!(!eligible(&s(Agg::Sum, "n"), &schema), "a string key");
+        assert!(eligible(&s(Agg::Sum, "n"), &schema), "a string key");
+        let mut three = s(Agg::Sum, "n");
+        three.keys = vec!["k".into(), "i".into(), "k".into()];
+        assert!(!eligible(&three, &schema), "three keys");
+        three.keys = vec!["k".into(), "f".into()];
+        assert!(!eligible(&three, &schema), "a float key");
         let schema = df!("k" => [1u64], "i" => [1i32], "f" => [1.0])
             .unwrap()
             .schema()

@@ -369,7 +369,7 @@ pub(crate) enum Finish {
 /// (measured on the groupby bench, files and frames alike) faster than the in-memory engine;
 /// a join fused into a partition's plan is as fast on it as on the in-memory engine (the join
 /// bench, alternating runs).
-fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<PlFrame> {
+pub(crate) fn collect(lf: LazyFrame) -> polars::prelude::PolarsResult<PlFrame> {
     match lf.collect_with_engine(Engine::Streaming)? {
         QueryResult::Single(df) => Ok(df),
         QueryResult::Multiple(_) => Err(polars::prelude::PolarsError::ComputeError(
