@@ -107,9 +107,7 @@ impl Slots {
             }),
         }
     }
-}
 
-impl Slots {
     /// The number of each row's value of integer column `c`, appended to `out`.
     fn ids(&mut self, c: &Column, out: &mut Vec<u32>) -> PolarsResult<()> {
         let c = c.cast(&DataType::Int64)?;
@@ -212,6 +210,14 @@ impl KeyIds {
         match self {
             KeyIds::Int(s) => s.ids(c, out),
             KeyIds::Str(s) => s.ids(c, out),
+        }
+    }
+
+    /// How many distinct values so far.
+    fn len(&self) -> usize {
+        match self {
+            KeyIds::Int(s) => s.keys.len(),
+            KeyIds::Str(s) => s.values.len(),
         }
     }
 
@@ -493,117 +499,70 @@ impl Acc {
     }
 }
 
-/// The kernel's state over a partition.
-struct State {
-    /// Each key column's numbering of its values.
-    keys: Vec<KeyIds>,
-    /// With two keys, the slot of each pair of numbers.
-    pairs: Pairs,
-    /// A slot per row of the morsel at hand.
-    rows: Vec<u32>,
-    /// With two keys, the second key's number per row of the morsel at hand.
-    second: Vec<u32>,
-    accs: Vec<Acc>,
-}
-
-impl State {
-    /// How many groups so far.
-    fn groups(&self) -> usize {
-        match &self.keys[..] {
-            [KeyIds::Int(s)] => s.keys.len(),
-            [KeyIds::Str(s)] => s.values.len(),
-            _ => self.pairs.pairs.len(),
-        }
-    }
-
-    fn add(&mut self, df: &PlFrame, keys: &[String], inputs: &[String]) -> PolarsResult<()> {
-        self.rows.clear();
-        self.rows.reserve(df.height());
-        match (&mut self.keys[..], keys) {
-            ([ids], [key]) => ids.ids(df.column(key)?, &mut self.rows)?,
-            ([a, b], [ka, kb]) => {
-                a.ids(df.column(ka)?, &mut self.rows)?;
-                self.second.clear();
-                b.ids(df.column(kb)?, &mut self.second)?;
-                for (r, b) in self.rows.iter_mut().zip(&self.second) {
-                    *r = self.pairs.slot(*r, *b);
-                }
-            }
-            _ => {
-                return Err(PolarsError::ComputeError(
-                    "a grouping of other than one or two keys".into(),
-                ));
-            }
-        }
-        let n = self.groups();
-        for (acc, input) in self.accs.iter_mut().zip(inputs) {
-            acc.grow(n);
-            acc.update(&self.rows, df.column(input)?)?;
-        }
-        Ok(())
-    }
-}
-
 /// `spec`'s first level of `lf` (whose schema is `schema`, and [`eligible`]).
 pub(crate) fn first_level(
     lf: LazyFrame,
     spec: &GroupSpec,
     schema: &Schema,
 ) -> PolarsResult<PlFrame> {
-    let keys = spec.keys.clone();
+    let keys = &spec.keys;
     let mut read: Vec<String> = keys.clone();
     for s in &spec.specs {
         if !read.contains(&s.input) {
             read.push(s.input.clone());
         }
     }
-    let accs = (spec.specs.iter())
-        .map(|s| {
-            let kind = match schema.get(&s.input) {
-                Some(DataType::Float64) => Kind::Float,
-                _ => Kind::Int,
-            };
-            Acc::new(s.agg, kind)
-        })
-        .collect();
-    let inputs: Vec<String> = spec.specs.iter().map(|s| s.input.clone()).collect();
     let key_types: Vec<DataType> = (keys.iter())
         .map(|k| schema.get(k).cloned().unwrap_or(DataType::Int64))
         .collect();
-    let mut state = State {
-        keys: (key_types.iter())
-            .map(|t| match t {
-                DataType::String => KeyIds::Str(Strings::default()),
-                _ => KeyIds::Int(Slots::default()),
-            })
-            .collect(),
-        pairs: Pairs::default(),
-        rows: Vec::new(),
-        second: Vec::new(),
-        accs,
-    };
+    let mut ids: Vec<KeyIds> = (key_types.iter())
+        .map(|t| match t {
+            DataType::String => KeyIds::Str(Strings::default()),
+            _ => KeyIds::Int(Slots::default()),
+        })
+        .collect();
     // The columns read, collected, then added up here on the calling worker's thread. (A
     // sink of Polars' morsels ran on one thread of Polars' runtime for every partition at
     // once: TPC-H Q1 took 20% longer.)
     let exprs: Vec<Expr> = read.iter().map(|c| col(c.as_str())).collect();
     let df = crate::frame::collect(lf.select(exprs))?;
-    state.add(&df, &keys, &inputs)?;
-    let n = state.groups();
+    // Each row's group: its key's number, or the slot of its two keys' numbers.
+    let mut rows = Vec::with_capacity(df.height());
     let mut columns = Vec::new();
-    match &state.keys[..] {
-        [ids] => {
-            let slots: Vec<u32> = (0..n as u32).collect();
-            columns.push(ids.column(&keys[0], &slots, &key_types[0])?);
+    let n = match (&mut ids[..], &keys[..]) {
+        ([a], [ka]) => {
+            a.ids(df.column(ka)?, &mut rows)?;
+            let slots: Vec<u32> = (0..a.len() as u32).collect();
+            columns.push(a.column(ka, &slots, &key_types[0])?);
+            slots.len()
         }
-        [a, b] => {
-            let (first, second): (Vec<u32>, Vec<u32>) = state.pairs.pairs.iter().copied().unzip();
-            columns.push(a.column(&keys[0], &first, &key_types[0])?);
-            columns.push(b.column(&keys[1], &second, &key_types[1])?);
+        ([a, b], [ka, kb]) => {
+            a.ids(df.column(ka)?, &mut rows)?;
+            let mut second = Vec::with_capacity(df.height());
+            b.ids(df.column(kb)?, &mut second)?;
+            let mut pairs = Pairs::default();
+            for (r, b) in rows.iter_mut().zip(&second) {
+                *r = pairs.slot(*r, *b);
+            }
+            let (first, second): (Vec<u32>, Vec<u32>) = pairs.pairs.into_iter().unzip();
+            columns.push(a.column(ka, &first, &key_types[0])?);
+            columns.push(b.column(kb, &second, &key_types[1])?);
+            first.len()
         }
-        _ => {}
-    }
-    for (mut acc, s) in state.accs.into_iter().zip(&spec.specs) {
+        _ => {
+            return Err(PolarsError::ComputeError(
+                "a grouping of other than one or two keys".into(),
+            ));
+        }
+    };
+    for s in &spec.specs {
+        let kind = match schema.get(&s.input) {
+            Some(DataType::Float64) => Kind::Float,
+            _ => Kind::Int,
+        };
+        let mut acc = Acc::new(s.agg, kind);
         acc.grow(n);
+        acc.update(&rows, df.column(&s.input)?)?;
         acc.columns(&s.output, &mut columns);
     }
     PlFrame::new(n, columns)
