@@ -40,6 +40,30 @@ pub enum Agg {
     },
 }
 
+impl Agg {
+    /// Whether a whole-frame reduction aggregates a column of type `t`: every column for a
+    /// count, dates and times too for a minimum or maximum, numbers otherwise.
+    pub(crate) fn applies_to(self, t: &DataType) -> bool {
+        t.is_primitive_numeric()
+            || matches!(self, Agg::Count | Agg::Size)
+            || (matches!(self, Agg::Min | Agg::Max) && t.is_temporal())
+    }
+
+    /// Its name in task keys and errors: `sum`, `var`, ….
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Agg::Sum => "sum",
+            Agg::Min => "min",
+            Agg::Max => "max",
+            Agg::Count => "count",
+            Agg::Size => "size",
+            Agg::Mean => "mean",
+            Agg::Var { .. } => "var",
+            Agg::Std { .. } => "std",
+        }
+    }
+}
+
 /// Where a task stands in a reduction tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Level {

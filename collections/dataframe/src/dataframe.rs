@@ -1299,11 +1299,9 @@ impl DataFrame {
 
     /// `agg` of each numeric column (each column for a count; temporal columns too for a
     /// minimum or maximum), as one row.
-    fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
-        let counts = matches!(agg, Agg::Count | Agg::Size);
-        let ordered = matches!(agg, Agg::Min | Agg::Max);
+    pub(crate) fn aggregate(&self, agg: Agg) -> Result<Reduced, FrameError> {
         let specs = (self.schema.iter())
-            .filter(|(_, t)| t.is_primitive_numeric() || counts || (ordered && t.is_temporal()))
+            .filter(|(_, t)| agg.applies_to(t))
             .map(|(n, _)| Spec {
                 agg,
                 input: n.to_string(),
@@ -1314,10 +1312,8 @@ impl DataFrame {
             keys: Vec::new(),
             specs,
         };
-        let label = format!("{agg:?}").to_lowercase();
-        let label = label.split([' ', '{']).next().unwrap_or("aggregate");
         let token = token_of(&[&self.token, &format!("{spec:?}")]);
-        let (graph, key) = self.tree(spec, label, &token, SPLIT_EVERY);
+        let (graph, key) = self.tree(spec, agg.name(), &token, SPLIT_EVERY);
         Ok(Reduced { graph, key })
     }
 

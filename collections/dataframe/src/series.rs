@@ -10,7 +10,7 @@ use polars::prelude::{
 use rask_graph::{Collection, ComputeError, Graph, Key, Value};
 
 use crate::dataframe::{optimized, token_of};
-use crate::{DataFrame, FrameError, Reduced};
+use crate::{Agg, DataFrame, FrameError, Reduced};
 
 /// One column of a partitioned frame (Dask's `dask.dataframe.Series`, `ddf["x"]`): its
 /// partitions are one-column Polars frames, and it computes to a Polars `Series`.
@@ -188,17 +188,16 @@ impl Series {
             .map(|df| only_column(&df))
     }
 
-    /// This series' values must be numbers for reduction `step` (or, with `temporal`,
-    /// dates and times too).
-    fn numeric(&self, step: &str, temporal: bool) -> Result<(), FrameError> {
-        let t = self.dtype();
-        if t.is_primitive_numeric() || (temporal && t.is_temporal()) {
-            return Ok(());
-        }
-        Err(FrameError::Plan {
+    /// The error of a reduction `step` this series' type does not take.
+    fn not_numeric(&self, step: &str) -> FrameError {
+        FrameError::Plan {
             step: step.into(),
-            message: format!("the series {:?} is {t}, not numeric", self.name()),
-        })
+            message: format!(
+                "the series {:?} is {}, not numeric",
+                self.name(),
+                self.dtype()
+            ),
+        }
     }
 
     fn scalar(&self, reduced: Reduced) -> Scalar {
@@ -208,45 +207,47 @@ impl Series {
         }
     }
 
+    /// `agg` of the values, as the frame's reduction of its columns of this type.
+    fn reduce(&self, agg: Agg) -> Result<Scalar, FrameError> {
+        if !agg.applies_to(self.dtype()) {
+            return Err(self.not_numeric(agg.name()));
+        }
+        Ok(self.scalar(self.frame.aggregate(agg)?))
+    }
+
     /// The sum (0 for no values).
     pub fn sum(&self) -> Result<Scalar, FrameError> {
-        self.numeric("sum", false)?;
-        Ok(self.scalar(self.frame.sum()?))
+        self.reduce(Agg::Sum)
     }
 
     /// The smallest value (null for no values); numbers, dates and times.
     pub fn min(&self) -> Result<Scalar, FrameError> {
-        self.numeric("min", true)?;
-        Ok(self.scalar(self.frame.min()?))
+        self.reduce(Agg::Min)
     }
 
     /// The largest value (null for no values); numbers, dates and times.
     pub fn max(&self) -> Result<Scalar, FrameError> {
-        self.numeric("max", true)?;
-        Ok(self.scalar(self.frame.max()?))
+        self.reduce(Agg::Max)
     }
 
     /// The mean of the values (not null), an `f64` (null for no values).
     pub fn mean(&self) -> Result<Scalar, FrameError> {
-        self.numeric("mean", false)?;
-        Ok(self.scalar(self.frame.mean()?))
+        self.reduce(Agg::Mean)
     }
 
     /// How many values (not null), of Polars' index type (`u32`).
     pub fn count(&self) -> Result<Scalar, FrameError> {
-        Ok(self.scalar(self.frame.count()?))
+        self.reduce(Agg::Count)
     }
 
     /// The variance with `ddof` delta degrees of freedom ([`DataFrame::var`]).
     pub fn var(&self, ddof: u8) -> Result<Scalar, FrameError> {
-        self.numeric("var", false)?;
-        Ok(self.scalar(self.frame.var(ddof)?))
+        self.reduce(Agg::Var { ddof })
     }
 
     /// The standard deviation with `ddof` delta degrees of freedom.
     pub fn std(&self, ddof: u8) -> Result<Scalar, FrameError> {
-        self.numeric("std", false)?;
-        Ok(self.scalar(self.frame.std(ddof)?))
+        self.reduce(Agg::Std { ddof })
     }
 
     /// How many distinct values (not null), exactly, a `u32` ([`DataFrame::nunique`]).
@@ -263,7 +264,9 @@ impl Series {
     /// Approximate quantiles `qs`, as `f64`s in the order of `qs`
     /// ([`DataFrame::quantile`]).
     pub fn quantile(&self, qs: &[f64]) -> Result<Series, FrameError> {
-        self.numeric("quantile", false)?;
+        if !self.dtype().is_primitive_numeric() {
+            return Err(self.not_numeric("quantile"));
+        }
         let Reduced { graph, key } = self.frame.quantile(qs)?;
         let name = self.name();
         let schema = Schema::from_iter([
