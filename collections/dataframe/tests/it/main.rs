@@ -37,6 +37,22 @@ fn check<C: Collection<Output = polars::prelude::DataFrame>>(
     }
 }
 
+/// `c` on every scheduler, each result made comparable by `canon` and then close to `want`
+/// (floats within 1e-9 relative, everything else equal).
+fn check_close<C: Collection<Output = polars::prelude::DataFrame>>(
+    what: &str,
+    c: &C,
+    want: &polars::prelude::DataFrame,
+    canon: impl Fn(polars::prelude::DataFrame) -> polars::prelude::DataFrame,
+) {
+    for (name, s) in schedulers() {
+        let got = c
+            .compute_with(s)
+            .unwrap_or_else(|e| panic!("{what}, {name}: {e}"));
+        assert_close(&format!("{what}, {name}"), &canon(got), want);
+    }
+}
+
 fn sample(n: usize) -> polars::prelude::DataFrame {
     let k: Vec<&str> = (0..n).map(|i| ["a", "b", "c"][i % 3]).collect();
     let x: Vec<i64> = (0..n as i64).map(|i| (i * 37) % 101 - 50).collect();
@@ -261,10 +277,9 @@ fn shuffle_drop_duplicates_nunique_value_counts_and_top_rows_match_polars() {
         // A shuffle keeps every row, and puts each key in one partition.
         let sh = ddf.shuffle(["k"], 3).unwrap();
         assert_eq!(sh.npartitions(), 3);
-        for (name, s) in schedulers() {
-            let got = sh.compute_with(s).unwrap();
-            assert_close(name, &sorted(got, &all), &sorted(pl.clone(), &all));
-        }
+        check_close("shuffle", &sh, &sorted(pl.clone(), &all), |d| {
+            sorted(d, &all)
+        });
         let values = SyncScheduler
             .get(sh.graph(), &sh.output_keys(), &[])
             .unwrap();
@@ -291,13 +306,7 @@ fn shuffle_drop_duplicates_nunique_value_counts_and_top_rows_match_polars() {
             }),
             &["k", "g"],
         );
-        for (name, s) in schedulers() {
-            assert_close(
-                name,
-                &sorted(dd.compute_with(s).unwrap(), &["k", "g"]),
-                &want,
-            );
-        }
+        check_close("drop_duplicates", &dd, &want, |d| sorted(d, &["k", "g"]));
         let by_k = ddf
             .drop_duplicates(&["k"])
             .unwrap()
@@ -634,10 +643,9 @@ fn groupby_of_mostly_distinct_keys_shuffles_rows_and_matches_polars() {
             got.explain().unwrap().contains("split-"),
             "rows are split, not partials"
         );
-        for (name, s) in schedulers() {
-            let have = sorted(got.compute_with(s).unwrap(), &["id"]);
-            assert_close(&format!("{name} {split_out:?}"), &have, &want);
-        }
+        check_close(&format!("{split_out:?}"), &got, &want, |d| {
+            sorted(d, &["id"])
+        });
     }
 }
 
@@ -688,9 +696,7 @@ fn groupby_shorthands_aggregate_every_other_column() {
         }),
         &["g"],
     );
-    for (name, s) in schedulers() {
-        assert_close(name, &f.compute_with(s).unwrap(), &want);
-    }
+    check_close("filtered groupby", &f, &want, |d| d);
 }
 
 #[test]
@@ -1016,10 +1022,12 @@ fn describe_matches_a_direct_computation() {
             "y" => stat("y")
         )
         .unwrap();
-        for (name, s) in schedulers() {
-            let got = ddf.describe().unwrap().compute_with(s).unwrap();
-            assert_close(&format!("{name}, {rows} rows"), &got, &want);
-        }
+        check_close(
+            &format!("{rows} rows"),
+            &ddf.describe().unwrap(),
+            &want,
+            |d| d,
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use rask_dataframe::DataFrame;
 use rask_graph::Collection;
 
-use crate::{assert_close, check, schedulers, sorted, whole};
+use crate::{check, check_close, schedulers, sorted, whole};
 
 /// A row: an integer key in a narrow range, an integer, a float (quarters, so that every
 /// sum is exact whatever the order) and a short string, each null at times.
@@ -37,22 +37,6 @@ fn frame(rows: Vec<Row>) -> polars::prelude::DataFrame {
         s.push(d);
     }
     df!("k" => k, "x" => x, "f" => f, "s" => s).unwrap()
-}
-
-/// `c` on every scheduler, each result made comparable by `canon` and then close to `want`
-/// (floats within 1e-9 relative, everything else equal).
-fn check_close<C: Collection<Output = polars::prelude::DataFrame>>(
-    what: &str,
-    c: &C,
-    want: &polars::prelude::DataFrame,
-    canon: impl Fn(polars::prelude::DataFrame) -> polars::prelude::DataFrame,
-) {
-    for (name, s) in schedulers() {
-        let got = c
-            .compute_with(s)
-            .unwrap_or_else(|e| panic!("{what}, {name}: {e}"));
-        assert_close(&format!("{what}, {name}"), &canon(got), want);
-    }
 }
 
 /// How many distinct values (not null) column `c` of `pl` holds.
