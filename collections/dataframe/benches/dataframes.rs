@@ -3,10 +3,11 @@
 //! seconds, the answer (to be checked against Dask's, Polars' and DuckDB's), and the peak
 //! resident memory of this process.
 //!
-//! - `generate DATA_DIR [--small]`: writes the data every side reads, seeded, if it is not
-//!   there yet — `groupby/`: 20M rows in 20 Parquet files (1M with `--small`), columns `id100`
-//!   and `id1m` (integer keys with 100 and 1M distinct values), `x` (a float in [0, 1)) and `y`
-//!   (an integer in 0..1000).
+//! - `generate DATA_DIR [--small]`: writes the data every side reads, seeded, as
+//!   Snappy-compressed Parquet, if it is not there yet (or was written with another codec) —
+//!   `groupby/`: 20M rows in 20 Parquet files (1M with `--small`), columns `id100` and `id1m`
+//!   (integer keys with 100 and 1M distinct values), `x` (a float in [0, 1)) and `y` (an
+//!   integer in 0..1000).
 //!   `lineitem/`: TPC-H's `lineitem` at scale factor 1 (6M rows; 300k with `--small`) in 8
 //!   files, the columns Q1 and Q6 read, drawn as dbgen draws them.
 //! - `groupby-100` / `groupby-1m`: `read_parquet → groupby(id).agg(mean x, sum y)`.

@@ -56,7 +56,7 @@ fn near_count(got: u64, want: u64) -> bool {
     got.abs_diff(want) <= 2 + want / 50
 }
 
-/// A column of the one-row answer `df` as `f64`s (nulls as NaN).
+/// Column `c` of `df` as `f64`s (nulls as NaN).
 fn f64s(df: &polars::prelude::DataFrame, c: &str) -> Vec<f64> {
     let c = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
     c.f64()
