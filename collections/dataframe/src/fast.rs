@@ -15,7 +15,7 @@ use polars::prelude::{
     PolarsNumericType, PolarsResult, Schema, col,
 };
 
-use polars_core::utils::arrow::array::Array as _;
+use polars_core::utils::arrow::array::{Array as _, Utf8ViewArray};
 
 use crate::agg::{Agg, GroupSpec, beside};
 
@@ -139,65 +139,102 @@ struct Strings {
 impl Strings {
     /// The number of each row's value of string column `c`, appended to `out`.
     fn ids(&mut self, c: &Column, out: &mut Vec<u32>) -> PolarsResult<()> {
+        if self.recent.is_empty() {
+            // (No view is all ones: its length is at most 12.)
+            self.recent = vec![(u128::MAX, 0); RECENT];
+        }
+        out.reserve(c.len());
         for arr in c.as_materialized_series().str()?.downcast_iter() {
-            let (views, validity) = (arr.views(), arr.validity());
-            for i in 0..views.len() {
-                if validity.is_some_and(|v| !v.get_bit(i)) {
-                    let next = self.values.len() as u32;
-                    out.push(*self.null.get_or_insert_with(|| {
-                        self.values.push(None);
-                        next
-                    }));
-                    continue;
-                }
-                let view = views[i];
-                let next = self.values.len() as u32;
-                let id = if view.length <= 12 {
-                    // Little-endian: the length's 4 bytes, then the string's.
-                    let bits = view.as_u128();
-                    let used = 32 + 8 * view.length;
-                    let key = if used >= 128 {
-                        bits
-                    } else {
-                        bits & ((1u128 << used) - 1)
-                    };
-                    if self.recent.is_empty() {
-                        // (No view is all ones: its length is at most 12.)
-                        self.recent = vec![(u128::MAX, 0); RECENT];
-                    }
-                    let h =
-                        ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                    let entry = &mut self.recent[(h >> (64 - RECENT.trailing_zeros())) as usize];
-                    if entry.0 == key {
-                        entry.1
-                    } else {
-                        let id = *self.inline.entry(key).or_insert_with(|| {
-                            self.values.push(Some(arr.value(i).to_string()));
-                            next
-                        });
-                        *entry = (key, id);
-                        id
-                    }
-                } else {
-                    let bytes = arr.value(i).as_bytes();
-                    match self.long.get(bytes) {
-                        Some(id) => *id,
-                        None => {
-                            self.long.insert(bytes.into(), next);
-                            self.values.push(Some(arr.value(i).to_string()));
-                            next
-                        }
-                    }
-                };
-                out.push(id);
+            let views = arr.views().as_slice();
+            match arr.validity().filter(|v| v.unset_bits() > 0) {
+                None => out.extend((0..views.len()).map(|i| self.id(arr, i))),
+                Some(valid) => out.extend(
+                    (0..views.len())
+                        .zip(valid.iter())
+                        .map(|(i, ok)| if ok { self.id(arr, i) } else { self.null() }),
+                ),
             }
         }
         Ok(())
     }
+
+    /// The number of row `i` of `arr` (not null): a string held in its view by the view, the
+    /// bytes past its length masked, through the cache; any other by [`Strings::find`].
+    #[inline(always)]
+    fn id(&mut self, arr: &Utf8ViewArray, i: usize) -> u32 {
+        let view = arr.views()[i];
+        if view.length > 12 {
+            return self.find(arr, i);
+        }
+        let key = view.as_u128() & INLINE[view.length as usize];
+        let entry = self.recent[recent(key)];
+        if entry.0 == key {
+            entry.1
+        } else {
+            self.find(arr, i)
+        }
+    }
+
+    /// The number of row `i` of `arr` (not null), from the tables, numbering it if new.
+    #[inline(never)]
+    fn find(&mut self, arr: &Utf8ViewArray, i: usize) -> u32 {
+        let (view, next) = (arr.views()[i], self.values.len() as u32);
+        if view.length <= 12 {
+            let key = view.as_u128() & INLINE[view.length as usize];
+            let id = *self.inline.entry(key).or_insert_with(|| {
+                self.values.push(Some(arr.value(i).to_string()));
+                next
+            });
+            self.recent[recent(key)] = (key, id);
+            return id;
+        }
+        let bytes = arr.value(i).as_bytes();
+        match self.long.get(bytes) {
+            Some(id) => *id,
+            None => {
+                self.long.insert(bytes.into(), next);
+                self.values.push(Some(arr.value(i).to_string()));
+                next
+            }
+        }
+    }
+
+    /// The number of the null value.
+    fn null(&mut self) -> u32 {
+        let next = self.values.len() as u32;
+        *self.null.get_or_insert_with(|| {
+            self.values.push(None);
+            next
+        })
+    }
 }
+
+/// The bits of a view that hold a string of each length up to 12 (little-endian: the
+/// length's 4 bytes, then the string's).
+const INLINE: [u128; 13] = {
+    let mut m = [0u128; 13];
+    let mut len = 0;
+    while len < 13 {
+        let used = 32 + 8 * len;
+        m[len] = if used >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << used) - 1
+        };
+        len += 1;
+    }
+    m
+};
 
 /// Entries of [`Strings`]' cache of recent views (a power of two).
 const RECENT: usize = 256;
+
+/// The entry of [`Strings`]' cache for the (masked) view `key`.
+#[inline(always)]
+fn recent(key: u128) -> usize {
+    let h = ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> (64 - RECENT.trailing_zeros())) as usize
+}
 
 /// A key column's numbering of its values.
 enum KeyIds {
@@ -275,16 +312,142 @@ impl Pairs {
     }
 }
 
-/// One aggregation's partial results, a value per slot.
+/// A partial column the kernel adds up, of which the aggregations' partial columns are
+/// made: a sum is one, a mean a float sum and a count, and a count of a column without nulls
+/// is the groups' sizes. Each is added up once, however many aggregations use it (Q1's sums
+/// and means of one column share their sum).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Part {
+    SumI,
+    SumF,
+    Count,
+    Size,
+}
+
+/// A value the kernel adds: `i64`s wrap (as Polars' sums do), `f64`s and counts add.
+trait Add: Copy {
+    const ZERO: Self;
+    fn add(self, other: Self) -> Self;
+}
+
+impl Add for i64 {
+    const ZERO: i64 = 0;
+    #[inline(always)]
+    fn add(self, other: i64) -> i64 {
+        self.wrapping_add(other)
+    }
+}
+
+impl Add for f64 {
+    const ZERO: f64 = 0.0;
+    #[inline(always)]
+    fn add(self, other: f64) -> f64 {
+        self + other
+    }
+}
+
+impl Add for u64 {
+    const ZERO: u64 = 0;
+    #[inline(always)]
+    fn add(self, other: u64) -> u64 {
+        self + other
+    }
+}
+
+/// Up to this many groups, [`Adder`] keeps [`LANES`] copies of each slot.
+const FEW: usize = 32;
+
+/// Copies of each slot while groups are few (a power of two).
+const LANES: usize = 4;
+
+/// A value per slot, added into: while the groups are few, each slot has [`LANES`] copies
+/// and consecutive adds go to consecutive copies, so that adds into one slot do not each
+/// wait for the one before (a chain of store-to-load latencies: Q1's 6M rows fall into 4
+/// groups); the copies are summed at the end. With many groups, rows rarely meet in a slot.
+struct Adder<T> {
+    v: Vec<T>,
+    shift: u32,
+    mask: usize,
+    i: usize,
+}
+
+impl<T: Add> Adder<T> {
+    fn new(slots: usize) -> Adder<T> {
+        let shift = if slots <= FEW {
+            LANES.trailing_zeros()
+        } else {
+            0
+        };
+        Adder {
+            v: vec![T::ZERO; slots << shift],
+            shift,
+            mask: (1 << shift) - 1,
+            i: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn add(&mut self, slot: u32, x: T) {
+        let k = ((slot as usize) << self.shift) | (self.i & self.mask);
+        self.v[k] = self.v[k].add(x);
+        self.i += 1;
+    }
+
+    fn total(self) -> Vec<T> {
+        if self.shift == 0 {
+            return self.v;
+        }
+        (self.v.chunks_exact(1 << self.shift))
+            .map(|c| c.iter().fold(T::ZERO, |a, b| a.add(*b)))
+            .collect()
+    }
+}
+
+impl Part {
+    /// This part of column `c` in `n` slots, a slot per row in `slots`.
+    fn add_up(self, slots: &[u32], c: &Column, n: usize) -> PolarsResult<Column> {
+        let name = "".into();
+        Ok(match self {
+            Part::Size => {
+                let mut v = Adder::new(n);
+                for s in slots {
+                    v.add(*s, 1u64);
+                }
+                Column::new(name, v.total())
+            }
+            Part::SumI => {
+                let mut v = Adder::new(n);
+                each(c, slots, |s, x: i64| v.add(s, x))?;
+                Column::new(name, v.total())
+            }
+            Part::SumF => {
+                let mut v = Adder::new(n);
+                each(c, slots, |s, x: f64| v.add(s, x))?;
+                Column::new(name, v.total())
+            }
+            Part::Count => {
+                let mut v = Adder::new(n);
+                let mut row = 0;
+                for arr in c.as_materialized_series().chunks() {
+                    let rows = &slots[row..row + arr.len()];
+                    match arr.validity() {
+                        None => rows.iter().for_each(|s| v.add(*s, 1u64)),
+                        Some(valid) => {
+                            for (s, ok) in rows.iter().zip(valid.iter()) {
+                                v.add(*s, u64::from(ok));
+                            }
+                        }
+                    }
+                    row += arr.len();
+                }
+                Column::new(name, v.total())
+            }
+        })
+    }
+}
+
+/// A minimum, maximum or variance's partial results, a value per slot.
 enum Acc {
-    SumI(Vec<i64>),
-    SumF(Vec<f64>),
-    Count(Vec<u64>),
-    Size(Vec<u64>),
-    Mean {
-        sum: Vec<f64>,
-        n: Vec<u64>,
-    },
     MinMax {
         v: Vec<i64>,
         seen: Vec<bool>,
@@ -365,89 +528,26 @@ impl From<Num> for i64 {
 }
 
 impl Acc {
-    fn new(agg: Agg, kind: Kind) -> Acc {
-        match (agg, kind) {
-            (Agg::Sum, Kind::Int) => Acc::SumI(Vec::new()),
-            (Agg::Sum, Kind::Float) => Acc::SumF(Vec::new()),
-            (Agg::Count, _) => Acc::Count(Vec::new()),
-            (Agg::Size, _) => Acc::Size(Vec::new()),
-            (Agg::Mean, _) => Acc::Mean {
-                sum: Vec::new(),
-                n: Vec::new(),
-            },
-            (Agg::Min | Agg::Max, _) => Acc::MinMax {
-                v: Vec::new(),
-                seen: Vec::new(),
+    /// `agg`'s accumulator in `slots` slots, if it is a minimum, maximum or variance.
+    fn new(agg: Agg, slots: usize) -> Option<Acc> {
+        match agg {
+            Agg::Min | Agg::Max => Some(Acc::MinMax {
+                v: vec![0; slots],
+                seen: vec![false; slots],
                 max: agg == Agg::Max,
-            },
-            (Agg::Var { .. } | Agg::Std { .. }, _) => Acc::Var {
-                n: Vec::new(),
-                mean: Vec::new(),
-                m2: Vec::new(),
-            },
-        }
-    }
-
-    fn grow(&mut self, slots: usize) {
-        match self {
-            Acc::SumI(v) => v.resize(slots, 0),
-            Acc::SumF(v) => v.resize(slots, 0.0),
-            Acc::Count(v) | Acc::Size(v) => v.resize(slots, 0),
-            Acc::Mean { sum, n } => {
-                sum.resize(slots, 0.0);
-                n.resize(slots, 0);
-            }
-            Acc::MinMax { v, seen, .. } => {
-                v.resize(slots, 0);
-                seen.resize(slots, false);
-            }
-            Acc::Var { n, mean, m2 } => {
-                n.resize(slots, 0);
-                mean.resize(slots, 0.0);
-                m2.resize(slots, 0.0);
-            }
+            }),
+            Agg::Var { .. } | Agg::Std { .. } => Some(Acc::Var {
+                n: vec![0; slots],
+                mean: vec![0.0; slots],
+                m2: vec![0.0; slots],
+            }),
+            Agg::Sum | Agg::Count | Agg::Size | Agg::Mean => None,
         }
     }
 
     /// Rows `slots` (a slot per row) of column `c` added in.
     fn update(&mut self, slots: &[u32], c: &Column) -> PolarsResult<()> {
         match self {
-            Acc::Size(v) => {
-                for s in slots {
-                    v[*s as usize] += 1;
-                }
-                Ok(())
-            }
-            Acc::SumI(v) => each(c, slots, |s, x: i64| {
-                let s = &mut v[s as usize];
-                *s = s.wrapping_add(x);
-            }),
-            Acc::SumF(v) => each(c, slots, |s, x: f64| v[s as usize] += x),
-            Acc::Count(v) => {
-                let mut row = 0;
-                let s = c.as_materialized_series();
-                for arr in s.chunks() {
-                    match arr.validity() {
-                        None => {
-                            for s in &slots[row..row + arr.len()] {
-                                v[*s as usize] += 1;
-                            }
-                        }
-                        Some(valid) => {
-                            for (i, ok) in valid.iter().enumerate() {
-                                v[slots[row + i] as usize] += u64::from(ok);
-                            }
-                        }
-                    }
-                    row += arr.len();
-                }
-                Ok(())
-            }
-            Acc::Mean { sum, n } => each(c, slots, |s, x: f64| {
-                let s = s as usize;
-                sum[s] += x;
-                n[s] += 1;
-            }),
             Acc::MinMax { v, seen, max } => each(c, slots, |s, x: i64| {
                 let s = s as usize;
                 let better = if *max { x > v[s] } else { x < v[s] };
@@ -470,13 +570,6 @@ impl Acc {
     /// The partial columns, named as Polars' first level names them.
     fn columns(self, output: &str, out: &mut Vec<Column>) {
         match self {
-            Acc::SumI(v) => out.push(Column::new(output.into(), v)),
-            Acc::SumF(v) => out.push(Column::new(output.into(), v)),
-            Acc::Count(v) | Acc::Size(v) => out.push(Column::new(output.into(), v)),
-            Acc::Mean { sum, n } => {
-                out.push(Column::new(output.into(), sum));
-                out.push(Column::new(beside(output, "n").into(), n));
-            }
             Acc::MinMax { v, seen, .. } => {
                 let v: Vec<Option<i64>> = v
                     .into_iter()
@@ -555,15 +648,45 @@ pub(crate) fn first_level(
             ));
         }
     };
-    for s in &spec.specs {
-        let kind = match schema.get(&s.input) {
-            Some(DataType::Float64) => Kind::Float,
-            _ => Kind::Int,
+    // The parts added up so far, by part and input column (none for the sizes).
+    let mut made: Vec<(Part, String, Column)> = Vec::new();
+    let mut part = |part: Part, input: &str, output: String| -> PolarsResult<Column> {
+        let c = df.column(input)?;
+        let (part, input) = match part {
+            Part::Size => (Part::Size, ""),
+            Part::Count if c.null_count() == 0 => (Part::Size, ""),
+            _ => (part, input),
         };
-        let mut acc = Acc::new(s.agg, kind);
-        acc.grow(n);
-        acc.update(&rows, df.column(&s.input)?)?;
-        acc.columns(&s.output, &mut columns);
+        let c = match made.iter().find(|(p, i, _)| *p == part && i == input) {
+            Some((.., c)) => c.clone(),
+            None => {
+                let c = part.add_up(&rows, c, n)?;
+                made.push((part, input.to_string(), c.clone()));
+                c
+            }
+        };
+        Ok(c.with_name(output.into()))
+    };
+    for s in &spec.specs {
+        let float = matches!(schema.get(&s.input), Some(DataType::Float64));
+        let (input, output) = (s.input.as_str(), s.output.clone());
+        match s.agg {
+            Agg::Sum if float => columns.push(part(Part::SumF, input, output)?),
+            Agg::Sum => columns.push(part(Part::SumI, input, output)?),
+            Agg::Count => columns.push(part(Part::Count, input, output)?),
+            Agg::Size => columns.push(part(Part::Size, input, output)?),
+            Agg::Mean => {
+                columns.push(part(Part::SumF, input, output)?);
+                columns.push(part(Part::Count, input, beside(&s.output, "n"))?);
+            }
+            agg => {
+                let mut acc = Acc::new(agg, n).ok_or_else(|| {
+                    PolarsError::ComputeError(format!("no accumulator for {agg:?}").into())
+                })?;
+                acc.update(&rows, df.column(input)?)?;
+                acc.columns(&s.output, &mut columns);
+            }
+        }
     }
     PlFrame::new(n, columns)
 }
@@ -590,6 +713,9 @@ mod tests {
                 s(Agg::Count, "f", "f_count"),
                 s(Agg::Size, key, "size"),
                 s(Agg::Mean, "i", "i_mean"),
+                // Sharing the sum above, and the count when `f` has no nulls.
+                s(Agg::Mean, "f", "f_mean"),
+                s(Agg::Count, "i", "i_count"),
                 s(Agg::Min, "i", "i_min"),
                 s(Agg::Max, "i", "i_max"),
                 s(Agg::Var { ddof: 1 }, "f", "f_var"),
