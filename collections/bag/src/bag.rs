@@ -787,11 +787,17 @@ impl<T: Item> Bag<T> {
     /// ```
     pub fn from_delayed(parts: &[Delayed<Partition<T>>]) -> Bag<T> {
         let t = Ty(&<T as ItemVtables>::FNS);
+        Bag::from_inputs(parts, Source::Partitions(t), "from_delayed")
+    }
+
+    /// A bag of a partition per delayed value, each read by `source`; `what` names the
+    /// layer and the token.
+    fn from_inputs<P>(parts: &[Delayed<P>], source: Source, what: &'static str) -> Bag<T> {
         let sources: Arc<[(Source, Vec<Arg>)]> = (parts.iter())
-            .map(|d| (Source::Partitions(t), vec![Arg::Key(d.key().clone())]))
+            .map(|d| (source.clone(), vec![Arg::Key(d.key().clone())]))
             .collect();
         let keys: Vec<String> = parts.iter().map(|d| d.key().to_string()).collect();
-        let mut parts_token: Vec<&str> = vec!["from_delayed"];
+        let mut parts_token: Vec<&str> = vec![what];
         parts_token.extend(keys.iter().map(String::as_str));
         let chain = Chain {
             base: Graph::merged(parts.iter().map(|d| d.graph())),
@@ -803,7 +809,30 @@ impl<T: Item> Bag<T> {
             // No partition at all: one empty one, as an empty sequence has.
             return Bag::from_sequence(Vec::new(), 1);
         }
-        Bag::from_chain(chain, "from_delayed")
+        Bag::from_chain(chain, what)
+    }
+
+    /// A bag of the items of JSON-lines texts, a partition per text, each line parsed as a `T`
+    /// (with serde; blank lines passed over): the inverse of
+    /// [`to_json_lines`](Self::to_json_lines), and what `rask::dataframe`'s `to_bag` makes of
+    /// a dataframe's rows. A line that is not JSON of `T` fails its task, naming the line and
+    /// the type.
+    ///
+    /// ```
+    /// use rask_bag::Bag;
+    /// use rask_graph::{Collection, delayed};
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    /// let texts = [delayed::value(String::from("[1, 2]\n[3, 4]\n")), delayed::value(String::new())];
+    /// let b = Bag::<(u64, u64)>::from_json_lines(&texts);
+    /// assert_eq!(b.npartitions(), 2);
+    /// assert_eq!(b.compute()?, [(1, 2), (3, 4)]);
+    /// let bad = Bag::<(u64, u64)>::from_json_lines(&[delayed::value(String::from("[1, 2]\n[3]\n"))]);
+    /// assert!(bad.compute().unwrap_err().to_string().contains("line 2"));
+    /// # Ok::<(), rask_graph::ComputeError>(())
+    /// ```
+    pub fn from_json_lines(parts: &[Delayed<String>]) -> Bag<T> {
+        let t = Ty(&<T as ItemVtables>::FNS);
+        Bag::from_inputs(parts, Source::JsonText(t), "from_json_lines")
     }
 
     /// The same bag, whose reductions (`sum`, `frequencies`, `foldby`, …) combine `n` partial

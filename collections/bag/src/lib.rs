@@ -7,7 +7,8 @@
 //! - Sources: [`Bag::from_sequence`] (or [`by_size`](Bag::from_sequence_by_size)),
 //!   [`read_text`] (globs; `.gz`, `.bz2`, `.zst` by extension; `blocksize` splits plain files
 //!   at line boundaries), [`read_json_lines`] (typed through serde, or untyped as
-//!   [`sonic_rs::Value`] or `serde_json::Value`), [`range`], [`Bag::from_delayed`].
+//!   [`sonic_rs::Value`] or `serde_json::Value`), [`range`], [`Bag::from_delayed`],
+//!   [`Bag::from_json_lines`] (texts of JSON lines, as `rask::dataframe`'s `to_bag` makes).
 //! - Transformations chain into **one pass per partition**: `map`, `try_map`, `filter`,
 //!   `remove`, `flat_map`, `flatten`, `pluck`, `starmap` and the `.str` methods add stages to
 //!   the partition's pipeline, and the graph holds one task per partition for the whole

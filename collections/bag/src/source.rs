@@ -98,6 +98,9 @@ pub(crate) enum Source {
         item: Ty<ItemFns>,
         bad: BadLines,
     },
+    /// Each line of the task's one input, a JSON-lines text (`String`), parsed as JSON of an
+    /// item type.
+    JsonText(Ty<ItemFns>),
     /// The integers `start..end`, as `u64`.
     Range { start: u64, end: u64 },
     /// Pairs of the items of the task's two input partitions: element by element (`zip`),
@@ -231,6 +234,28 @@ impl Source {
                 }
                 Ok(true)
             }),
+            Source::JsonText(item) => {
+                let Some(v) = args.into_iter().next() else {
+                    return Err(TaskError::new("JSON-lines text is read from one input"));
+                };
+                let text = v.get::<String>()?;
+                for (n, line) in text.lines().enumerate() {
+                    if full() {
+                        break;
+                    }
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    (item.fns().parse_json)(line, emit).map_err(|e| {
+                        TaskError::new(format!(
+                            "line {} of the partition's JSON lines: not JSON of {}: {e}",
+                            n + 1,
+                            item.type_name()
+                        ))
+                    })??;
+                }
+                Ok(())
+            }
             Source::Range { start, end } => {
                 for i in *start..*end {
                     if full() {

@@ -8,8 +8,8 @@ use rask_array::{Array, Chunk, Chunks, block_view};
 use rask_bag::{Bag, Item};
 use rask_graph::tokenize::key_name;
 use rask_graph::{
-    Arg, Arity, Callback, Collection, ComputeError, Graph, Key, Layer, Scheduler, Task, TaskError,
-    Value,
+    Arg, Arity, Callback, Collection, ComputeError, Delayed, Graph, Key, Layer, Scheduler, Task,
+    TaskError, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -250,6 +250,110 @@ impl DataFrame {
         Ok(DataFrame::over_keys(graph, keys, Arc::new(schema), token))
     }
 }
+
+/// How [`DataFrame::to_bag`] hands out each row (Dask's `to_bag(format=…)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rows {
+    /// The row as a JSON object of its columns by name (Dask's `format="dict"`): for a
+    /// struct whose fields are named as the columns, a map, or a JSON value.
+    Records,
+    /// The row's values in column order, as a JSON array (Dask's `format="tuple"`): for a
+    /// tuple, or a struct read by position.
+    Tuples,
+}
+
+impl DataFrame {
+    /// The rows as a bag of `T`s (Dask's `to_bag`), a bag partition per partition: each row
+    /// is written as JSON (a record or a tuple, as `rows` says; dates and times as ISO text,
+    /// nulls as `null`) and read as a `T` with serde. A row that is not JSON of `T` fails its
+    /// partition's task, naming the line and the type.
+    ///
+    /// ```
+    /// use polars::prelude::*;
+    /// use rask_dataframe::{DataFrame, Rows};
+    /// use rask_graph::Collection;
+    /// # let _s = rask_graph::config::set_scheduler(rask_local::SyncScheduler);
+    ///
+    /// #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// struct Visit { page: String, ms: Option<u64> }
+    ///
+    /// let ddf = DataFrame::from_polars(df!("page" => ["a", "b", "c"], "ms" => [Some(10u64), None, Some(7)])?, 2);
+    /// let visits = ddf.to_bag::<Visit>(Rows::Records);
+    /// assert_eq!(visits.npartitions(), 2);
+    /// assert_eq!(visits.compute()?[1], Visit { page: "b".into(), ms: None });
+    /// let tuples = ddf.to_bag::<(String, Option<u64>)>(Rows::Tuples);
+    /// assert_eq!(tuples.compute()?[2], ("c".to_string(), Some(7)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_bag<T: Item>(&self, rows: Rows) -> Bag<T> {
+        let token = token_of(&[&self.token, "to_bag", &format!("{rows:?}")]);
+        let name: Arc<str> = key_name("to-bag", &token).into();
+        let mut graph = self.graph.clone();
+        let op: Arc<dyn rask_graph::Op> = Arc::new(ToJsonLines { rows });
+        let keys = self.output_keys();
+        let mut layer = Layer::with_capacity(Arc::clone(&name), keys.len());
+        for (i, key) in keys.into_iter().enumerate() {
+            layer.insert([i as u32], Task::from_arc(Arc::clone(&op), [Arg::Key(key)]));
+        }
+        let n = layer.len() as u32;
+        graph.add_layer(layer);
+        let parts: Vec<Delayed<String>> = (0..n)
+            .map(|i| Delayed::from_key(graph.clone(), Key::with_name(&name, [i])))
+            .collect();
+        Bag::from_json_lines(&parts)
+    }
+}
+
+/// A partition as JSON lines: a record or a tuple per row.
+#[derive(Debug, Serialize, Deserialize)]
+struct ToJsonLines {
+    rows: Rows,
+}
+
+impl rask_graph::Op for ToJsonLines {
+    fn name(&self) -> &str {
+        "to_bag"
+    }
+
+    fn run(&self, args: rask_graph::Args) -> Result<Value, TaskError> {
+        use polars::prelude::{JsonFormat, JsonWriter, SerWriter};
+        use rask_bag::sonic_rs::{self, JsonContainerTrait};
+        let failed = |e: &dyn std::fmt::Display| TaskError::new(format!("to_bag: {e}"));
+        let mut df = crate::spill::frame_of(&args[0])?;
+        let mut records = Vec::new();
+        JsonWriter::new(&mut records)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(&mut df)
+            .map_err(|e| failed(&e))?;
+        let records = String::from_utf8(records).map_err(|e| failed(&e))?;
+        if self.rows == Rows::Records {
+            return Ok(Value::new(records));
+        }
+        // Each record's values, in the order written: the columns'.
+        let mut tuples = String::with_capacity(records.len());
+        for line in records.lines().filter(|l| !l.trim().is_empty()) {
+            let record: sonic_rs::Value = sonic_rs::from_str(line).map_err(|e| failed(&e))?;
+            let object = record
+                .as_object()
+                .ok_or_else(|| failed(&"a row written as other than a JSON object"))?;
+            tuples.push('[');
+            for (i, (_, v)) in object.iter().enumerate() {
+                if i > 0 {
+                    tuples.push(',');
+                }
+                tuples.push_str(&sonic_rs::to_string(v).map_err(|e| failed(&e))?);
+            }
+            tuples.push_str("]\n");
+        }
+        Ok(Value::new(tuples))
+    }
+
+    fn arity(&self) -> Arity {
+        Arity::Exact(1)
+    }
+}
+
+rask_graph::register_op!(ToJsonLines, "rask-dataframe.to-bag");
 
 /// A partition of `f64` columns as a block of rows (nulls as NaN).
 #[derive(Debug, Serialize, Deserialize)]

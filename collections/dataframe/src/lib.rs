@@ -23,9 +23,9 @@
 //!   borrowing the rows its first windows need from the ones before it.
 //! - `set_index` sorts by a column into **known divisions**, so `loc` reads only the
 //!   partitions a range needs; `sort_values` sorts by range partitioning.
-//! - Bridges: a bag of records becomes a dataframe ([`ToDataFrame`]); numeric columns become
-//!   a rask-array ([`DataFrame::to_array`]) and an array becomes columns
-//!   ([`DataFrame::from_array`]).
+//! - Bridges: a bag of records becomes a dataframe ([`ToDataFrame`]) and a dataframe's rows a
+//!   bag of records or tuples ([`DataFrame::to_bag`]); numeric columns become a rask-array
+//!   ([`DataFrame::to_array`]) and an array becomes columns ([`DataFrame::from_array`]).
 //! - Shuffles (hash and range: merges, `shuffle`, `sort_values`, `set_index`, grouping)
 //!   keep their buckets in memory up to a budget per process
 //!   ([`set_shuffle_memory_budget`], or `RASK_SHUFFLE_MEMORY_BUDGET`), then write them to
@@ -62,7 +62,7 @@ mod summary;
 mod write;
 
 pub use agg::Agg;
-pub use bridge::ToDataFrame;
+pub use bridge::{Rows, ToDataFrame};
 pub use csv::BadLines;
 pub use dataframe::{CsvOptions, DataFrame, Reduced};
 pub use error::FrameError;

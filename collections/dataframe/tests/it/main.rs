@@ -1823,7 +1823,7 @@ fn json_lines_files_are_partitions() {
 }
 
 /// A record of `sample`, as a bag holds it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Record {
     k: String,
     x: i64,
@@ -1904,6 +1904,75 @@ fn a_bag_of_records_becomes_a_dataframe() {
         &empty,
         &polars::prelude::DataFrame::empty_with_schema(&schema),
     );
+}
+
+/// A row of `sample` read by position.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Row(String, i64, Option<f64>);
+rask_bag::register_item!(Row, "rask-dataframe-tests.row");
+
+#[test]
+fn a_dataframe_becomes_a_bag_of_its_rows() {
+    use rask_dataframe::Rows;
+    for (rows, parts) in [(0, 1), (2, 1), (10, 3), (101, 4)] {
+        let pl = sample(rows);
+        let records: Vec<Record> = (0..rows)
+            .map(|i| {
+                let row = pl.get_row(i).unwrap().0;
+                Record {
+                    k: row[0].get_str().unwrap().to_string(),
+                    x: row[1].extract().unwrap(),
+                    y: row[2].extract(),
+                }
+            })
+            .collect();
+        let ddf = DataFrame::from_polars(pl.clone(), parts);
+        let by_name = ddf.to_bag::<Record>(Rows::Records);
+        let by_place = ddf.to_bag::<Row>(Rows::Tuples);
+        assert_eq!(by_name.npartitions(), ddf.npartitions());
+        // After the frame's steps, and before the bag's.
+        let kept = ddf.filter(col("x").gt(lit(0))).unwrap();
+        let xs = kept.to_bag::<Record>(Rows::Records).map(|r| r.x);
+        for (name, s) in schedulers() {
+            let what = format!("{rows} rows in {parts}, {name}");
+            assert_eq!(by_name.compute_with(s).unwrap(), records, "{what}");
+            let tuples: Vec<Record> = (by_place.compute_with(s).unwrap().into_iter())
+                .map(|Row(k, x, y)| Record { k, x, y })
+                .collect();
+            assert_eq!(tuples, records, "{what}");
+            if name != "processes" {
+                let want: Vec<i64> = records.iter().map(|r| r.x).filter(|x| *x > 0).collect();
+                assert_eq!(xs.compute_with(s).unwrap(), want, "{what}");
+            }
+        }
+    }
+    // Dates as ISO text, untyped records as JSON values.
+    let dates = DataFrame::from_polars(
+        df!("d" => [Some(19_000i32), None])
+            .unwrap()
+            .lazy()
+            .select([col("d").cast(DataType::Date)])
+            .collect()
+            .unwrap(),
+        2,
+    );
+    let values = dates.to_bag::<serde_json::Value>(Rows::Records);
+    assert_eq!(
+        values.compute_with(&SyncScheduler).unwrap(),
+        [
+            serde_json::json!({"d": "2022-01-08"}),
+            serde_json::json!({"d": null})
+        ]
+    );
+    // Rows that are not JSON of the item type: an error naming the line and the type.
+    let wrong = DataFrame::from_polars(sample(5), 2).to_bag::<(i64, i64)>(Rows::Tuples);
+    for (name, s) in schedulers() {
+        let e = wrong.compute_with(s).unwrap_err().to_string();
+        assert!(
+            e.contains("line 1") && e.contains("(i64, i64)"),
+            "{name}: {e}"
+        );
+    }
 }
 
 /// A left side with repeated and null keys, and a right side that matches some of them.
