@@ -927,6 +927,15 @@ impl DataFrame {
             });
         }
         let columns = self.numeric_columns();
+        if columns.iter().any(|c| c == QUANTILE) {
+            return Err(FrameError::Plan {
+                step: "quantile".into(),
+                message: format!(
+                    "the numeric column {QUANTILE:?} has the name of the column of quantiles: \
+                     rename it first"
+                ),
+            });
+        }
         let token = token_of(&[&self.token, "quantile", &format!("{qs:?}")]);
         let finish = |level| Finish::Quantiles {
             columns: columns.clone(),
@@ -1485,3 +1494,6 @@ impl Default for CsvOptions {
         }
     }
 }
+
+/// The column of [`DataFrame::quantile`]'s frame that holds the quantiles asked for.
+pub(crate) const QUANTILE: &str = "quantile";

@@ -116,13 +116,12 @@ impl GroupBy {
         self.build(specs)
     }
 
-    /// `agg` of every column but the keys (the numeric ones, but for counts and sizes).
+    /// `agg` of every column but the keys that it [applies to](Agg::applies_to), as the
+    /// whole frame's reductions take them: numbers, dates and times too for minima and
+    /// maxima, every column for counts.
     fn all(&self, agg: Agg) -> Result<DataFrame, FrameError> {
-        let counts = matches!(agg, Agg::Count | Agg::Size);
         let specs = (self.df.schema.iter())
-            .filter(|(n, t)| {
-                !self.keys.iter().any(|k| k == n.as_str()) && (counts || t.is_primitive_numeric())
-            })
+            .filter(|(n, t)| !self.keys.iter().any(|k| k == n.as_str()) && agg.applies_to(t))
             .map(|(n, _)| Spec {
                 agg,
                 input: n.to_string(),
@@ -142,12 +141,12 @@ impl GroupBy {
         self.all(Agg::Mean)
     }
 
-    /// The smallest value of every numeric column per group.
+    /// The smallest value of every numeric, date or time column per group.
     pub fn min(&self) -> Result<DataFrame, FrameError> {
         self.all(Agg::Min)
     }
 
-    /// The largest value of every numeric column per group.
+    /// The largest value of every numeric, date or time column per group.
     pub fn max(&self) -> Result<DataFrame, FrameError> {
         self.all(Agg::Max)
     }

@@ -9,7 +9,7 @@ use polars::prelude::{
 };
 use rask_graph::{Collection, ComputeError, Graph, Key, Value};
 
-use crate::dataframe::{optimized, token_of};
+use crate::dataframe::{QUANTILE, optimized, token_of};
 use crate::{Agg, DataFrame, FrameError, Reduced};
 
 /// One column of a partitioned frame (Dask's `dask.dataframe.Series`, `ddf["x"]`): its
@@ -267,15 +267,26 @@ impl Series {
         if !self.dtype().is_primitive_numeric() {
             return Err(self.not_numeric("quantile"));
         }
-        let Reduced { graph, key } = self.frame.quantile(qs)?;
+        // The quantiles' frame holds the `qs` in a column `quantile`: a series of that name
+        // is summarized under another, and named back.
         let name = self.name();
+        let inner = if name == QUANTILE {
+            "quantile values"
+        } else {
+            name
+        };
+        let Reduced { graph, key } = if inner == name {
+            self.frame.quantile(qs)?
+        } else {
+            self.frame.rename(&[(name, inner)])?.quantile(qs)?
+        };
         let schema = Schema::from_iter([
-            ("quantile".into(), DataType::Float64),
-            (name.into(), DataType::Float64),
+            (QUANTILE.into(), DataType::Float64),
+            (inner.into(), DataType::Float64),
         ]);
         let token = token_of(&[&self.frame.token, "quantile", &format!("{qs:?}")]);
         let frame = DataFrame::over_keys(graph, [key], Arc::new(schema), token);
-        Ok(Series::of(frame.select([col(name)])?))
+        Ok(Series::of(frame.select([col(inner).alias(name)])?))
     }
 }
 

@@ -138,7 +138,7 @@ pub(crate) fn quantiles(
             ])
         }
         Level::Last | Level::Whole => {
-            let mut out = vec![Column::new("quantile".into(), qs)];
+            let mut out = vec![Column::new(crate::dataframe::QUANTILE.into(), qs)];
             for (name, c) in names.iter().zip(&columns) {
                 let values: Vec<Option<f64>> = qs.iter().map(|q| c.quantile(*q)).collect();
                 out.push(Column::new(name.as_str().into(), values));

@@ -680,6 +680,39 @@ fn groupby_shorthands_aggregate_every_other_column() {
         &sync(g.size().unwrap()),
         &by_k(vec![len().alias("size")]),
     );
+    // Dates take minima and maxima too, as the whole frame's do; sums pass them over.
+    let dated = whole(&pl, |lf| {
+        lf.with_column(col("x").cast(DataType::Date).alias("d"))
+    });
+    let g = DataFrame::from_polars(dated.clone(), 5)
+        .groupby(["k"])
+        .unwrap();
+    let all = || [col("g"), col("x"), col("y"), col("d")];
+    let by_k = |aggs: Vec<Expr>| {
+        sorted(
+            whole(&dated, |lf| lf.group_by([col("k")]).agg(aggs)),
+            &["k"],
+        )
+    };
+    let by_key = |d| sorted(d, &["k"]);
+    check_close(
+        "dated min",
+        &g.min().unwrap(),
+        &by_k(all().map(|c| c.min()).into()),
+        by_key,
+    );
+    check_close(
+        "dated max",
+        &g.max().unwrap(),
+        &by_k(all().map(|c| c.max()).into()),
+        by_key,
+    );
+    check_close(
+        "dated sum",
+        &g.sum().unwrap(),
+        &by_k(num().map(|c| c.sum()).into()),
+        by_key,
+    );
     // After steps, with the groups that a filter leaves.
     let f = ddf
         .filter(col("x").gt(lit(10)))
@@ -990,6 +1023,24 @@ fn quantiles_are_exact_on_small_partitions_and_near_on_large_ones() {
         .quantile(&[-0.1])
         .unwrap_err();
     assert!(e.to_string().contains("-0.1"), "{e}");
+    // A numeric column named as the column of quantiles: refused as a frame, summarized as a
+    // series.
+    let named = DataFrame::from_polars(df!("quantile" => [3.0, 1.0, 2.0]).unwrap(), 2);
+    insta::assert_snapshot!(named.quantile(&[0.5]).unwrap_err(), @r#"quantile: the numeric column "quantile" has the name of the column of quantiles: rename it first"#);
+    let q = named
+        .series("quantile")
+        .unwrap()
+        .quantile(&[0.0, 0.5])
+        .unwrap();
+    for (name, s) in schedulers() {
+        let got = q.compute_with(s).unwrap();
+        assert_eq!(got.name().as_str(), "quantile", "{name}");
+        assert_eq!(
+            got.f64().unwrap().to_vec(),
+            [Some(1.0), Some(2.0)],
+            "{name}"
+        );
+    }
 }
 
 #[test]
