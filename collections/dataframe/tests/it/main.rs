@@ -1884,21 +1884,26 @@ struct Record {
 }
 rask_bag::register_item!(Record, "rask-dataframe-tests.record");
 
+/// The rows of a `sample` frame as records.
+fn records_of(pl: &polars::prelude::DataFrame) -> Vec<Record> {
+    (0..pl.height())
+        .map(|i| {
+            let row = pl.get_row(i).unwrap().0;
+            Record {
+                k: row[0].get_str().unwrap().to_string(),
+                x: row[1].extract().unwrap(),
+                y: row[2].extract(),
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn a_bag_of_records_becomes_a_dataframe() {
     use rask_dataframe::ToDataFrame;
     for (rows, parts) in [(2, 1), (10, 3), (101, 4)] {
         let pl = sample(rows);
-        let records: Vec<Record> = (0..rows)
-            .map(|i| {
-                let row = pl.get_row(i).unwrap().0;
-                Record {
-                    k: row[0].get_str().unwrap().to_string(),
-                    x: row[1].extract().unwrap(),
-                    y: row[2].extract(),
-                }
-            })
-            .collect();
+        let records = records_of(&pl);
         // The same records as untyped JSON values read from text (sonic-rs's, rask-bag's
         // fastest): the columns in the text's order.
         let values: Vec<rask_bag::sonic_rs::Value> = (records.iter())
@@ -1967,16 +1972,7 @@ fn a_dataframe_becomes_a_bag_of_its_rows() {
     use rask_dataframe::Rows;
     for (rows, parts) in [(0, 1), (2, 1), (10, 3), (101, 4)] {
         let pl = sample(rows);
-        let records: Vec<Record> = (0..rows)
-            .map(|i| {
-                let row = pl.get_row(i).unwrap().0;
-                Record {
-                    k: row[0].get_str().unwrap().to_string(),
-                    x: row[1].extract().unwrap(),
-                    y: row[2].extract(),
-                }
-            })
-            .collect();
+        let records = records_of(&pl);
         let ddf = DataFrame::from_polars(pl.clone(), parts);
         let by_name = ddf.to_bag::<Record>(Rows::Records);
         let by_place = ddf.to_bag::<Row>(Rows::Tuples);
