@@ -94,6 +94,25 @@ impl Op for RangeSplit {
         let bounds = bounds.get::<Frame>()?.0.column(&self.by).map_err(polars)?;
         let n = self.n as usize;
         let values = df.column(&self.by).map_err(polars)?;
+        // Values by range, reversed when descending; nulls last whatever the order.
+        let range = |b: usize| {
+            let b = b.min(n - 1);
+            (if self.descending { n - 1 - b } else { b }) as u32
+        };
+        // An integer, float or temporal column: each value's range is the number of
+        // boundaries at or below it, in the order keys of `sorted`.
+        let mut cuts = Vec::new();
+        if order_keys(bounds, |_, k| cuts.extend(k)).map_err(polars)? {
+            let mut bucket = vec![(n - 1) as u32; df.height()];
+            order_keys(values, |i, k| {
+                if let Some(k) = k {
+                    bucket[i] = range(cuts.partition_point(|c| *c <= k));
+                }
+            })
+            .map_err(polars)?;
+            let frames = crate::shuffle::scatter_rows(df, &bucket, n).map_err(polars)?;
+            return crate::spill::hold(frames);
+        }
         let bounds: Series = bounds.as_materialized_series().clone();
         let at = polars::prelude::search_sorted(
             &bounds,
@@ -104,13 +123,9 @@ impl Op for RangeSplit {
         .map_err(polars)?;
         let nulls = values.is_null();
         let bucket: Vec<u32> = (at.iter().zip(nulls.iter()))
-            .map(|(b, null)| {
-                // Nulls last whatever the order; values by range, reversed when descending.
-                (match (null, b) {
-                    (Some(true), _) | (_, None) => n - 1,
-                    (_, Some(b)) if self.descending => n - 1 - (b as usize).min(n - 1),
-                    (_, Some(b)) => (b as usize).min(n - 1),
-                }) as u32
+            .map(|(b, null)| match (null, b) {
+                (Some(true), _) | (_, None) => (n - 1) as u32,
+                (_, Some(b)) => range(b as usize),
             })
             .collect();
         let frames = crate::shuffle::scatter_rows(df, &bucket, n).map_err(polars)?;
@@ -131,72 +146,81 @@ pub(crate) fn sorted(
     by: &str,
     descending: bool,
 ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
-    use polars::prelude::DataType;
     let df = crate::shuffle::single_chunk(&df);
     let column = df.column(by)?;
     // Order-preserving maps into u64 (flipped when descending), with the rows.
     let flip = if descending { u64::MAX } else { 0 };
     let (mut present, mut nulls) = (Vec::with_capacity(df.height()), Vec::new());
-    let mut add = |i: usize, k: Option<u64>| match k {
+    let keyed = order_keys(column, |i, k| match k {
         Some(k) => present.push((k ^ flip, i as IdxSize)),
         None => nulls.push(i as IdxSize),
-    };
-    match column.dtype() {
-        DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => {
-            let c = column.cast(&DataType::Int64)?;
-            for (i, v) in c.i64()?.iter().enumerate() {
-                add(i, v.map(|x| (x as u64) ^ (1 << 63)));
-            }
-        }
-        DataType::UInt64 | DataType::UInt32 | DataType::UInt16 | DataType::UInt8 => {
-            let c = column.cast(&DataType::UInt64)?;
-            for (i, v) in c.u64()?.iter().enumerate() {
-                add(i, v);
-            }
-        }
-        DataType::Date | DataType::Datetime(..) | DataType::Duration(..) => {
-            let c = column.to_physical_repr().cast(&DataType::Int64)?;
-            for (i, v) in c.i64()?.iter().enumerate() {
-                add(i, v.map(|x| (x as u64) ^ (1 << 63)));
-            }
-        }
-        DataType::Float64 | DataType::Float32 => {
-            // IEEE order as unsigned integers, as Polars orders floats: -0.0 equal to 0.0
-            // (ties keep their order) and every NaN above +inf.
-            let c = column.cast(&DataType::Float64)?;
-            for (i, v) in c.f64()?.iter().enumerate() {
-                add(
-                    i,
-                    v.map(|x| {
-                        let bits = match x {
-                            x if x.is_nan() => f64::NAN.to_bits(),
-                            0.0 => 0,
-                            x => x.to_bits(),
-                        };
-                        if bits >> 63 == 1 {
-                            !bits
-                        } else {
-                            bits | (1 << 63)
-                        }
-                    }),
-                );
-            }
-        }
-        _ => {
-            return df.sort(
-                [by],
-                polars::prelude::SortMultipleOptions::default()
-                    .with_order_descending(descending)
-                    .with_nulls_last(true)
-                    .with_maintain_order(true),
-            );
-        }
+    })?;
+    if !keyed {
+        return df.sort(
+            [by],
+            polars::prelude::SortMultipleOptions::default()
+                .with_order_descending(descending)
+                .with_nulls_last(true)
+                .with_maintain_order(true),
+        );
     }
     // Values in order, then the nulls in theirs.
     let mut order = stable_order(present, SMALL_SORT);
     order.extend(nulls);
     // (A gather from one chunk: from many, each row looks up its chunk.)
     df.take(&IdxCa::from_vec("".into(), order))
+}
+
+/// Each value of an integer, float or temporal `column` as a `u64` in Polars' order of the
+/// column (`None` for a null), with its row, handed to `each`; `false` (and nothing handed)
+/// for a column of another type. Floats in IEEE order as unsigned integers, as Polars orders
+/// them: -0.0 equal to 0.0 and every NaN above +inf.
+fn order_keys(
+    column: &polars::prelude::Column,
+    mut each: impl FnMut(usize, Option<u64>),
+) -> polars::prelude::PolarsResult<bool> {
+    use polars::prelude::{ChunkedArray, DataType, PolarsNumericType};
+    /// `key` of each value of `ca`: a plain loop over the values when there are no nulls.
+    fn visit<T: PolarsNumericType>(
+        ca: &ChunkedArray<T>,
+        key: impl Fn(T::Native) -> u64,
+        each: &mut impl FnMut(usize, Option<u64>),
+    ) {
+        match ca.cont_slice() {
+            Ok(values) => (values.iter().enumerate()).for_each(|(i, v)| each(i, Some(key(*v)))),
+            Err(_) => (ca.iter().enumerate()).for_each(|(i, v)| each(i, v.map(&key))),
+        }
+    }
+    let signed = |x: i64| (x as u64) ^ (1 << 63);
+    match column.dtype() {
+        DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8 => {
+            visit(column.cast(&DataType::Int64)?.i64()?, signed, &mut each);
+        }
+        DataType::UInt64 | DataType::UInt32 | DataType::UInt16 | DataType::UInt8 => {
+            visit(column.cast(&DataType::UInt64)?.u64()?, |x| x, &mut each);
+        }
+        DataType::Date | DataType::Datetime(..) | DataType::Duration(..) => {
+            let c = column.to_physical_repr().cast(&DataType::Int64)?;
+            visit(c.i64()?, signed, &mut each);
+        }
+        DataType::Float64 | DataType::Float32 => {
+            let float = |x: f64| {
+                let bits = match x {
+                    x if x.is_nan() => f64::NAN.to_bits(),
+                    0.0 => 0,
+                    x => x.to_bits(),
+                };
+                if bits >> 63 == 1 {
+                    !bits
+                } else {
+                    bits | (1 << 63)
+                }
+            };
+            visit(column.cast(&DataType::Float64)?.f64()?, float, &mut each);
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// Below this many keys (or within a bucket of [`stable_order`]), a comparison sort.
@@ -224,21 +248,20 @@ fn stable_order(mut keys: Vec<(u64, IdxSize)>, small: usize) -> Vec<IdxSize> {
     for b in 1..starts.len() {
         starts[b] += starts[b - 1];
     }
-    let mut out = vec![(0u64, 0 as IdxSize); keys.len()];
+    // Each key and row as one number, the row below the key: the rows of a bucket arrive in
+    // order, so sorting the numbers unstably orders ties by row, as a stable sort would.
+    let mut out = vec![0u128; keys.len()];
     let mut at = starts.clone();
     for &(k, i) in &keys {
         let b = bucket(k);
-        out[at[b]] = (k, i);
+        out[at[b]] = (u128::from(k) << IdxSize::BITS) | u128::from(i);
         at[b] += 1;
     }
     drop(keys);
     for w in starts.windows(2) {
-        let run = &mut out[w[0]..w[1]];
-        if run.len() > 1 {
-            run.sort_by_key(|&(k, _)| k);
-        }
+        out[w[0]..w[1]].sort_unstable();
     }
-    out.into_iter().map(|(_, i)| i).collect()
+    out.into_iter().map(|p| p as IdxSize).collect()
 }
 
 impl DataFrame {

@@ -2543,3 +2543,43 @@ fn a_series_names_what_is_wrong_and_shows_its_structure() {
             .select([col("y") * lit(2)]))
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// Floats of every kind (NaN, both zeros, infinities, nulls) sort across partitions as
+    /// Polars sorts the whole frame, row for row, either direction: the ranges a row is sent
+    /// to and each partition's sort order the values alike.
+    #[test]
+    fn sort_values_orders_every_kind_of_float_as_polars(
+        values in proptest::collection::vec(
+            proptest::option::weighted(0.9, proptest::prop_oneof![
+                -3.0f64..3.0,
+                proptest::sample::select(vec![
+                    f64::NAN, -0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY, 1.0, -1.0,
+                ]),
+            ]),
+            0..200,
+        ),
+        parts in 1usize..9,
+        descending in proptest::bool::ANY,
+    ) {
+        let row: Vec<i64> = (0..values.len() as i64).collect();
+        let pl = df!("f" => values, "row" => row).unwrap();
+        let order = SortMultipleOptions::default()
+            .with_order_descending(descending)
+            .with_nulls_last(true)
+            .with_maintain_order(true);
+        let want = whole(&pl, |lf| lf.sort(["f"], order));
+        let by_f = DataFrame::from_polars(pl, parts).sort_values("f", descending).unwrap();
+        for (name, s) in schedulers() {
+            let got = by_f.compute_with(s).unwrap();
+            // The rows' order says it all: NaN and -0.0 compare unequal to themselves.
+            proptest::prop_assert_eq!(
+                got.column("row").unwrap().i64().unwrap().to_vec(),
+                want.column("row").unwrap().i64().unwrap().to_vec(),
+                "{}", name
+            );
+        }
+    }
+}
