@@ -208,30 +208,9 @@ impl Source {
                 if full() {
                     return Ok(false);
                 }
-                if line.trim().is_empty() {
-                    return Ok(true);
-                }
-                // Counting bad lines hands the good ones to no one.
-                let mut nowhere = |_: ItemRef<'_>| Ok(());
-                let to: &mut Emit<'_> = if *bad == BadLines::OnlyBad {
-                    &mut nowhere
-                } else {
-                    emit
-                };
-                match (*bad, (item.fns().parse_json)(line, to)) {
-                    (BadLines::OnlyBad, Ok(_)) => {}
-                    (_, Ok(downstream)) => downstream?,
-                    (BadLines::Error, Err(e)) => {
-                        return Err(TaskError::new(format!(
-                            "{}, line {}: not JSON of {}: {e}",
-                            lines.path.display(),
-                            n.describe(&lines.path),
-                            item.type_name()
-                        )));
-                    }
-                    (BadLines::Skip, Err(_)) => {}
-                    (BadLines::OnlyBad, Err(_)) => emit(ItemRef::owned(&mut Some(())))?,
-                }
+                json_line(item, *bad, line, emit, || {
+                    format!("{}, line {}", lines.path.display(), n.describe(&lines.path))
+                })?;
                 Ok(true)
             }),
             Source::JsonText(item) => {
@@ -243,16 +222,9 @@ impl Source {
                     if full() {
                         break;
                     }
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    (item.fns().parse_json)(line, emit).map_err(|e| {
-                        TaskError::new(format!(
-                            "line {} of the partition's JSON lines: not JSON of {}: {e}",
-                            n + 1,
-                            item.type_name()
-                        ))
-                    })??;
+                    json_line(item, BadLines::Error, line, emit, || {
+                        format!("line {} of the partition's JSON lines", n + 1)
+                    })?;
                 }
                 Ok(())
             }
@@ -267,6 +239,41 @@ impl Source {
             }
         }
     }
+}
+
+/// A line of JSON parsed as an item and handed to `emit`, as `bad` says to treat a line that
+/// is not JSON of it (an error then names the line by `place`); a blank line is passed over.
+fn json_line(
+    item: &Ty<ItemFns>,
+    bad: BadLines,
+    line: &str,
+    emit: &mut Emit<'_>,
+    place: impl FnOnce() -> String,
+) -> Result<(), TaskError> {
+    if line.trim().is_empty() {
+        return Ok(());
+    }
+    // Counting bad lines hands the good ones to no one.
+    let mut nowhere = |_: ItemRef<'_>| Ok(());
+    let to: &mut Emit<'_> = if bad == BadLines::OnlyBad {
+        &mut nowhere
+    } else {
+        emit
+    };
+    match (bad, (item.fns().parse_json)(line, to)) {
+        (BadLines::OnlyBad, Ok(_)) => {}
+        (_, Ok(downstream)) => downstream?,
+        (BadLines::Error, Err(e)) => {
+            return Err(TaskError::new(format!(
+                "{}: not JSON of {}: {e}",
+                place(),
+                item.type_name()
+            )));
+        }
+        (BadLines::Skip, Err(_)) => {}
+        (BadLines::OnlyBad, Err(_)) => emit(ItemRef::owned(&mut Some(())))?,
+    }
+    Ok(())
 }
 
 /// Where a line is: its number within the part read, and the byte offset the part starts at.
