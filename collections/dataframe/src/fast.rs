@@ -367,7 +367,6 @@ const LANES: usize = 4;
 struct Adder<T> {
     v: Vec<T>,
     shift: u32,
-    mask: usize,
     i: usize,
 }
 
@@ -381,14 +380,13 @@ impl<T: Add> Adder<T> {
         Adder {
             v: vec![T::ZERO; slots << shift],
             shift,
-            mask: (1 << shift) - 1,
             i: 0,
         }
     }
 
     #[inline(always)]
     fn add(&mut self, slot: u32, x: T) {
-        let k = ((slot as usize) << self.shift) | (self.i & self.mask);
+        let k = ((slot as usize) << self.shift) | (self.i & ((1 << self.shift) - 1));
         self.v[k] = self.v[k].add(x);
         self.i += 1;
     }
@@ -427,19 +425,7 @@ impl Part {
             }
             Part::Count => {
                 let mut v = Adder::new(n);
-                let mut row = 0;
-                for arr in c.as_materialized_series().chunks() {
-                    let rows = &slots[row..row + arr.len()];
-                    match arr.validity() {
-                        None => rows.iter().for_each(|s| v.add(*s, 1u64)),
-                        Some(valid) => {
-                            for (s, ok) in rows.iter().zip(valid.iter()) {
-                                v.add(*s, u64::from(ok));
-                            }
-                        }
-                    }
-                    row += arr.len();
-                }
+                each(c, slots, |s, _: f64| v.add(s, 1u64))?;
                 Column::new(name, v.total())
             }
         })
