@@ -91,10 +91,14 @@ pub(crate) fn split(df: &PlFrame, keys: &[String], n: usize) -> PolarsResult<Buc
     let mut k = df.select(keys.iter().map(String::as_str))?;
     let hashes = k.hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))?;
     let bucket: Vec<u32> = (hashes.into_no_null_iter())
-        // The hash's high bits pick the bucket (Lemire's multiply-shift, no division).
-        .map(|h| ((u128::from(h) * n as u128) >> 64) as u32)
+        .map(|h| bucket_of(h, n))
         .collect();
     Ok(Buckets(scatter_rows(df, &bucket, n)?, Default::default()))
+}
+
+/// The bucket of `n` of a key hash `h`: its high bits (Lemire's multiply-shift, no division).
+fn bucket_of(h: u64, n: usize) -> u32 {
+    ((u128::from(h) * n as u128) >> 64) as u32
 }
 
 /// The rows of `df` (one chunk) in `n` frames, row `i` in frame `bucket[i]` (each below `n`),
@@ -275,7 +279,7 @@ mod tests {
                 .hash_rows(Some(PlSeedableRandomStateQuality::seed_from_u64(SEED)))
                 .unwrap();
             let bucket: Vec<u32> = (hashes.into_no_null_iter())
-                .map(|h| ((u128::from(h) * buckets as u128) >> 64) as u32)
+                .map(|h| bucket_of(h, buckets))
                 .collect();
             let mut counts = vec![0; buckets];
             bucket.iter().for_each(|j| counts[*j as usize] += 1);
