@@ -270,16 +270,14 @@ impl Series {
         // The quantiles' frame holds the `qs` in a column `quantile`: a series of that name
         // is summarized under another, and named back.
         let name = self.name();
-        let inner = if name == QUANTILE {
-            "quantile values"
-        } else {
-            name
+        let (frame, inner) = match name {
+            QUANTILE => (
+                self.frame.rename(&[(name, "quantile values")])?,
+                "quantile values",
+            ),
+            _ => (self.frame.clone(), name),
         };
-        let Reduced { graph, key } = if inner == name {
-            self.frame.quantile(qs)?
-        } else {
-            self.frame.rename(&[(name, inner)])?.quantile(qs)?
-        };
+        let Reduced { graph, key } = frame.quantile(qs)?;
         let schema = Schema::from_iter([
             (QUANTILE.into(), DataType::Float64),
             (inner.into(), DataType::Float64),
