@@ -30,7 +30,7 @@ enum Kind {
 }
 
 /// An integer type the kernel keys by (as `i64`s).
-fn int_key(t: &DataType) -> bool {
+pub(crate) fn int_key(t: &DataType) -> bool {
     t.is_integer() && !matches!(t, DataType::UInt64) && !matches!(t, DataType::Int128)
 }
 

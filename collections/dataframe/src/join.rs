@@ -19,6 +19,9 @@ use crate::error::FrameError;
 use crate::frame::{Finish, Frame, Partition, Source, Step};
 use crate::shuffle::Pick;
 
+/// The suffix of a right side's column whose name the left side has, unless set (Polars').
+const DEFAULT_SUFFIX: &str = "_right";
+
 /// Which rows a merge keeps, as SQL's and pandas' joins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum How {
@@ -150,9 +153,22 @@ impl JoinFrames {
         }
     }
 
-    /// The join of `args`' frames, as a plan.
+    /// The join of `args`' frames, as a plan: joined by rask's kernel when it can
+    /// ([`hashjoin`](crate::hashjoin)), else by Polars in the plan.
     pub(crate) fn lazy(&self, args: &[Value]) -> Result<LazyFrame, TaskError> {
         let (l, r) = args.split_at((self.left as usize).min(args.len()));
+        let frames = |values: &[Value]| -> Result<Vec<PlFrame>, TaskError> {
+            values.iter().map(crate::spill::frame_of).collect()
+        };
+        let (l, r) = (frames(l)?, frames(r)?);
+        if let ([l_key], [r_key]) = (&self.left_on[..], &self.right_on[..]) {
+            let suffix = self.suffix.as_deref().unwrap_or(DEFAULT_SUFFIX);
+            let joined = crate::hashjoin::join(self.how, l_key, r_key, suffix, &l, &r)
+                .map_err(|e| TaskError::new(e.to_string()))?;
+            if let Some(df) = joined {
+                return Ok(df.lazy());
+            }
+        }
         Ok(join(
             side(l, &self.schemas[0])?,
             side(r, &self.schemas[1])?,
@@ -167,11 +183,9 @@ fn join(lf: LazyFrame, other: LazyFrame, m: &Merge) -> LazyFrame {
     lf.join(other, on(&m.left_on), on(&m.right_on), m.args())
 }
 
-fn side(values: &[Value], schema: &str) -> Result<LazyFrame, TaskError> {
-    let mut frames = Vec::with_capacity(values.len());
-    for v in values {
-        frames.push(crate::spill::frame_of(v)?.lazy());
-    }
+/// A side's frames as one plan; a frame of its `schema` when it has none.
+fn side(frames: Vec<PlFrame>, schema: &str) -> Result<LazyFrame, TaskError> {
+    let mut frames: Vec<LazyFrame> = frames.into_iter().map(IntoLazy::lazy).collect();
     if frames.is_empty() {
         let schema: Schema =
             serde_json::from_str(schema).map_err(|e| TaskError::new(e.to_string()))?;

@@ -51,6 +51,7 @@ mod error;
 mod fast;
 mod frame;
 mod groupby;
+mod hashjoin;
 mod join;
 mod map;
 mod rolling;
