@@ -360,7 +360,7 @@ impl DataFrame {
 
     /// The records of the CSV files `pattern` names that do not fit the schema
     /// [`read_csv_with`](Self::read_csv_with) reads them with (a value of another type, more
-    /// fields than columns): what [`BadLines::Skip`] leaves out, one row each, with columns
+    /// fields than columns): what [`BadLines::Skip`](crate::BadLines::Skip) leaves out, one row each, with columns
     /// `path`, `line` (the header is line 1; a record's first line) and `error` (naming the
     /// value and the column). A partition per block, as `read_csv_with` makes them.
     ///

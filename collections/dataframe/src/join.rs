@@ -1,6 +1,7 @@
 //! `merge`: joins on key columns — each partition of the larger side against the whole of a
 //! small side (a broadcast join), or both sides hash-partitioned by key so that bucket `j` of
-//! one meets bucket `j` of the other (a shuffle join).
+//! one meets bucket `j` of the other (a shuffle join). Each output's frames are joined by
+//! [`hashjoin`](crate::hashjoin) when it can, by Polars otherwise.
 
 use std::sync::Arc;
 
@@ -217,10 +218,10 @@ rask_graph::register_op!(JoinFrames, "rask-dataframe.merge");
 rask_graph::register_pass!("dataframe", 0, "fuse-merges", JoinFrames, fuse_merges);
 
 /// Fuses each merge task read by one partition task only, and by nothing else, into that task:
-/// its reader joins the merge's frames itself ([`Source::Join`]), so that Polars plans the
-/// join with the reader's steps and finish (a projection gathers only the columns it keeps, a
-/// reduction never holds the joined partition). A merge read twice stays a task of its own
-/// (both readers share it), as does one that is an output.
+/// its reader joins the merge's frames itself ([`Source::Join`]), so that the joined
+/// partition is never a task's value (a reduction after the join never stores it; a join
+/// Polars does is planned with the steps after it). A merge read twice stays a task of its
+/// own (both readers share it), as does one that is an output.
 fn fuse_merges(graph: &Graph, keep: &KeySet) -> Graph {
     let readers = graph.reader_counts();
     let fusable = readers.fusable(keep);
