@@ -308,20 +308,27 @@ mod tests {
             "v" => [10i64, 20, 30, 40, 50, 60, 70],
         )
         .unwrap();
-        let right = df!(
+        let short = df!(
             "rid" => [Some(2i32), Some(1), Some(2), None, Some(-3), Some(9)],
             "v" => [1.5f64, 2.5, 3.5, 4.5, 5.5, 6.5],
             "w" => ["a", "b", "c", "d", "e", "f"],
         )
         .unwrap();
-        for how in [How::Inner, How::Left] {
+        // A right side longer than the left: an inner join builds the left side instead.
+        let long = short.vstack(&short.slice(0, 3)).unwrap();
+        for (how, right) in [
+            (How::Inner, &short),
+            (How::Left, &short),
+            (How::Inner, &long),
+            (How::Left, &long),
+        ] {
             // Split into frames of every size, so that builds and probes span frames.
             for cut in 0..=left.height() {
                 for rcut in [0, 2, right.height()] {
                     let ls = vec![left.slice(0, cut), left.slice(cut as i64, usize::MAX)];
                     let rs = vec![right.slice(0, rcut), right.slice(rcut as i64, usize::MAX)];
                     let got = join(how, "id", "rid", "_right", &ls, &rs).unwrap().unwrap();
-                    let want = polars_join(how, &left, &right);
+                    let want = polars_join(how, &left, right);
                     assert_eq!(got.schema(), want.schema(), "{how:?}");
                     assert!(
                         sorted(got.clone()).equals_missing(&sorted(want.clone())),
