@@ -154,6 +154,11 @@ impl Op for Fused {
         }
         Ok(prev)
     }
+
+    /// Whether any op of the chain waits.
+    fn waits(&self) -> bool {
+        self.first.0.waits() || self.rest.iter().any(|(op, _)| op.0.waits())
+    }
 }
 
 crate::register_op!(Fused, "rask.fused");

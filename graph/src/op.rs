@@ -57,6 +57,15 @@ pub trait Op: Any + Send + Sync + fmt::Debug {
         false
     }
 
+    /// Whether a task of this op spends most of its time waiting on work done outside the
+    /// scheduler's threads — another thread pool (Polars' executor, say) or IO — rather than
+    /// computing on the thread that runs it. A scheduler may then run another task beside it,
+    /// as Dask's `secede` lets a waiting task give up its thread: the threaded scheduler runs
+    /// up to as many extra tasks as tasks of such ops are running, on spare threads.
+    fn waits(&self) -> bool {
+        false
+    }
+
     /// Whether its result lives somewhere else (a cluster holds it: a persisted collection's
     /// references) and must stay a task of its own, by its key: optimizations never fuse it
     /// into its reader ([`Graph::fuse_linear`](crate::Graph::fuse_linear) leaves it alone).

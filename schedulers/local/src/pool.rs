@@ -32,6 +32,9 @@ struct Job {
     next_worker: usize,
     /// Helpers working on it now.
     active: usize,
+    /// Spare helpers still wanted, and the next spare worker number.
+    spares_wanted: usize,
+    next_spare: usize,
 }
 
 #[derive(Default)]
@@ -58,6 +61,8 @@ fn lock(m: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 pub(crate) struct Pool {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    /// Spare helpers (which join only jobs that want spares), started when first wanted.
+    spares: std::sync::Mutex<Vec<thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -75,16 +80,33 @@ impl Pool {
         let mut pool = Pool {
             shared: Arc::new(Shared::default()),
             threads: Vec::with_capacity(helpers),
+            spares: Default::default(),
         };
         for i in 0..helpers {
             let shared = Arc::clone(&pool.shared);
             let t = thread::Builder::new()
                 .name(format!("rask-worker-{}", i + 1))
-                .spawn(move || helper(&shared))
+                .spawn(move || helper(&shared, false))
                 .map_err(|e| (i + 1, e))?;
             pool.threads.push(t);
         }
         Ok(pool)
+    }
+
+    /// Starts spare helpers until there are `n` (a thread the system will not start is an
+    /// error naming it; those started stay).
+    pub(crate) fn start_spares(&self, n: usize) -> Result<(), (usize, std::io::Error)> {
+        let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+        while spares.len() < n {
+            let i = self.threads.len() + spares.len() + 1;
+            let shared = Arc::clone(&self.shared);
+            let t = thread::Builder::new()
+                .name(format!("rask-worker-{i}"))
+                .spawn(move || helper(&shared, true))
+                .map_err(|e| (i, e))?;
+            spares.push(t);
+        }
+        Ok(())
     }
 
     /// The number of helper threads.
@@ -92,10 +114,17 @@ impl Pool {
         self.threads.len()
     }
 
+    /// The number of spare helper threads started.
+    fn spare_count(&self) -> usize {
+        self.spares.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     /// Runs `f(0)` on this thread and `f(1)`, `f(2)`, … up to `f(helpers)` on helpers that are
-    /// free to join, and returns when this thread's call has returned and every helper that
-    /// joined has left. `f` must finish the whole job by itself if no helper joins.
-    pub(crate) fn run(&self, helpers: usize, f: &(dyn Fn(usize) + Sync)) {
+    /// free to join, and `f(helpers + 1)` … up to `f(helpers + spares)` on spare helpers that
+    /// are (see [`start_spares`](Self::start_spares)); returns when this thread's call has
+    /// returned and every helper that joined has left. `f` must finish the whole job by itself
+    /// if no helper joins.
+    pub(crate) fn run(&self, helpers: usize, spares: usize, f: &(dyn Fn(usize) + Sync)) {
         // SAFETY: only the lifetime is erased; `Withdraw` (below, also on unwinding) waits
         // until no helper can call `f` any more before this frame, and `f`, go away.
         let erased = Erased(unsafe {
@@ -114,6 +143,8 @@ impl Pool {
                 wanted: helpers.min(self.helpers()),
                 next_worker: 1,
                 active: 0,
+                spares_wanted: spares.min(self.spare_count()),
+                next_spare: helpers + 1,
             });
             id
         };
@@ -122,7 +153,7 @@ impl Pool {
             shared: &self.shared,
             id,
         };
-        if helpers > 0 {
+        if helpers > 0 || spares > 0 {
             self.shared.work.notify_all();
         }
         f(0);
@@ -144,6 +175,7 @@ impl Drop for Withdraw<'_> {
                 return;
             };
             q.jobs[i].wanted = 0;
+            q.jobs[i].spares_wanted = 0;
             if q.jobs[i].active == 0 {
                 q.jobs.remove(i);
                 return;
@@ -157,27 +189,37 @@ impl Drop for Pool {
     fn drop(&mut self) {
         lock(&self.shared.queue).shutdown = true;
         self.shared.work.notify_all();
-        for t in self.threads.drain(..) {
+        let spares = std::mem::take(self.spares.get_mut().unwrap_or_else(|p| p.into_inner()));
+        for t in self.threads.drain(..).chain(spares) {
             let _ = t.join();
         }
     }
 }
 
-/// A helper's life: take the oldest job that wants help, work on it, leave it, repeat.
-fn helper(shared: &Shared) {
+/// A helper's life: take the oldest job that wants help (a spare: spare help), work on it,
+/// leave it, repeat.
+fn helper(shared: &Shared, spare: bool) {
     let mut q = lock(&shared.queue);
     loop {
         if q.shutdown {
             return;
         }
-        let Some(job) = q.jobs.iter_mut().find(|j| j.wanted > 0) else {
+        let wanted = |j: &Job| if spare { j.spares_wanted } else { j.wanted };
+        let Some(job) = q.jobs.iter_mut().find(|j| wanted(j) > 0) else {
             q = shared.work.wait(q).unwrap_or_else(|p| p.into_inner());
             continue;
         };
-        job.wanted -= 1;
         job.active += 1;
-        let (id, f, worker) = (job.id, job.f, job.next_worker);
-        job.next_worker += 1;
+        let worker = if spare {
+            job.spares_wanted -= 1;
+            job.next_spare += 1;
+            job.next_spare - 1
+        } else {
+            job.wanted -= 1;
+            job.next_worker += 1;
+            job.next_worker - 1
+        };
+        let (id, f) = (job.id, job.f);
         drop(q);
         {
             // Leave the job even if `f` unwinds (the scheduler catches panics inside `f`;

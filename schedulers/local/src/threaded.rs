@@ -114,7 +114,8 @@ impl ThreadedScheduler {
     fn with_workers(num_workers: usize) -> Self {
         Self {
             num_workers,
-            ids: WorkerId::numbered("threaded", num_workers).into(),
+            // Workers `num_workers..` are the spares (see `Op::waits`).
+            ids: WorkerId::numbered("threaded", 2 * num_workers).into(),
             pool: Arc::default(),
         }
     }
@@ -167,7 +168,16 @@ impl Scheduler for ThreadedScheduler {
             return exec::run_plan(&plan, &cbs, &self.ids[0]);
         }
         let pool = self.pool()?;
-        let state = State::new(&plan, &cbs, &self.ids);
+        // Spare workers, for plans with tasks that wait on other threads.
+        let spares = if (0..plan.len() as u32).any(|i| plan.op(i).waits()) {
+            pool.start_spares(workers).map_err(|(worker, source)| {
+                ComputeError::scheduler("threaded", LocalError::Spawn { worker, source })
+            })?;
+            workers
+        } else {
+            0
+        };
+        let state = State::new(&plan, &cbs, &self.ids, workers, spares > 0);
         if !cbs.is_empty() {
             cbs.compute_start(&ComputeStart {
                 keys: plan.output_keys().into(),
@@ -176,7 +186,7 @@ impl Scheduler for ThreadedScheduler {
             });
         }
         // This thread is worker 0 and can finish alone; helpers that are free join it.
-        pool.run(workers - 1, &|w| state.guarded_work(w));
+        pool.run(workers - 1, spares, &|w| state.guarded_work(w));
         let error = state.error.into_inner().unwrap_or_else(|p| p.into_inner());
         let done = state.done.load(Ordering::Acquire);
         if !cbs.is_empty() {
@@ -273,6 +283,18 @@ struct State<'a> {
     done: AtomicUsize,
     stopped: AtomicBool,
     error: Mutex<Option<ComputeError>>,
+    /// Workers below this number always run tasks; those above are spares, which run one
+    /// only while fewer spares run than tasks wait ([`Op::waits`](rask_graph::Op::waits)).
+    spares_from: usize,
+    /// Whether this computation has spares (its plan has tasks that wait).
+    spares: bool,
+    /// Tasks running now whose op waits.
+    waiting: AtomicUsize,
+    /// Spares running (or looking for) a task now.
+    spares_running: AtomicUsize,
+    /// Idle spares wait here for a task that waits.
+    spare_lock: Mutex<()>,
+    spare_wake: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -280,7 +302,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<'a> State<'a> {
-    fn new(plan: &'a Plan, cbs: &'a Callbacks<'a>, ids: &'a [WorkerId]) -> Self {
+    fn new(
+        plan: &'a Plan,
+        cbs: &'a Callbacks<'a>,
+        ids: &'a [WorkerId],
+        workers: usize,
+        spares: bool,
+    ) -> Self {
         let n = plan.len();
         Self {
             plan,
@@ -303,14 +331,69 @@ impl<'a> State<'a> {
             done: AtomicUsize::new(0),
             stopped: AtomicBool::new(false),
             error: Mutex::new(None),
+            spares_from: workers,
+            spares,
+            waiting: AtomicUsize::new(0),
+            spares_running: AtomicUsize::new(0),
+            spare_lock: Mutex::new(()),
+            spare_wake: Condvar::new(),
         }
     }
 
     /// Stops everyone: no new task starts; sleepers wake and leave.
     fn stop(&self) {
         self.stopped.store(true, Ordering::Release);
-        let _guard = lock(&self.heap);
+        let guard = lock(&self.heap);
         self.wake.notify_all();
+        drop(guard);
+        let _guard = lock(&self.spare_lock);
+        self.spare_wake.notify_all();
+    }
+
+    /// Whether a spare may run a task now (counted in `spares_running` if so), waiting until
+    /// it may; false once the computation stops.
+    fn spare_turn(&self) -> bool {
+        loop {
+            if self.stopped.load(Ordering::Acquire) {
+                return false;
+            }
+            let running = self.spares_running.load(Ordering::Acquire);
+            if running < self.waiting.load(Ordering::Acquire) {
+                let took = self.spares_running.compare_exchange(
+                    running,
+                    running + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                );
+                if took.is_ok() {
+                    return true;
+                }
+                continue;
+            }
+            let guard = lock(&self.spare_lock);
+            // Looked at again under the lock, which a waiting task's start takes to wake us.
+            if self.stopped.load(Ordering::Acquire)
+                || self.spares_running.load(Ordering::Acquire)
+                    < self.waiting.load(Ordering::Acquire)
+            {
+                continue;
+            }
+            drop(
+                self.spare_wake
+                    .wait(guard)
+                    .unwrap_or_else(|p| p.into_inner()),
+            );
+        }
+    }
+
+    /// Hands a task this worker made ready back to everyone (a spare whose turn is over).
+    fn share(&self, id: u32) {
+        let mut heap = lock(&self.heap);
+        heap.push(Reverse(id));
+        self.heap_len.fetch_add(1, Ordering::Release);
+        if self.sleeping.load(Ordering::Relaxed) > 0 {
+            self.wake.notify_one();
+        }
     }
 
     /// [`work`](Self::work), and should the scheduler itself fail (a bug, not a task: task
@@ -339,13 +422,37 @@ impl<'a> State<'a> {
     }
 
     fn work(&self, worker: usize) {
+        let spare = worker >= self.spares_from;
         let mut next: Option<u32> = None;
         let mut run = Run::default();
-        while let Some(id) = next.take().or_else(|| self.claim(worker, &mut run)) {
+        loop {
+            if spare {
+                // A spare runs only while tasks wait: else what it made ready goes to the
+                // others, and it waits for its turn.
+                let more = self.spares_running.load(Ordering::Acquire)
+                    < self.waiting.load(Ordering::Acquire);
+                if !more && let Some(id) = next.take() {
+                    self.share(id);
+                }
+                if !self.spare_turn() {
+                    return;
+                }
+            }
+            let claimed = next.take().or_else(|| self.claim(worker, &mut run));
+            let Some(id) = claimed else {
+                if spare {
+                    self.spares_running.fetch_sub(1, Ordering::AcqRel);
+                }
+                return;
+            };
             if self.stopped.load(Ordering::Acquire) {
                 return;
             }
-            match self.run(id, worker) {
+            let ran = self.run(id, worker);
+            if spare {
+                self.spares_running.fetch_sub(1, Ordering::AcqRel);
+            }
+            match ran {
                 Ok(()) => {}
                 Err(e) => {
                     self.fail(e);
@@ -408,7 +515,16 @@ impl<'a> State<'a> {
             })
             .collect();
         events.start(id);
+        let waits = self.spares && plan.op(id).waits();
+        if waits {
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            let _guard = lock(&self.spare_lock);
+            self.spare_wake.notify_one();
+        }
         let result = exec::run_task(plan, id, args);
+        if waits {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
         events.finish(id, &result);
         *lock(&self.slots[id as usize]) = Some(result?);
         Ok(())
@@ -538,7 +654,7 @@ mod tests {
         let plan = Plan::lower(&g, &[key]).unwrap();
         let cbs = Callbacks::new(&[]);
         let ids: Vec<WorkerId> = (0..2).map(|i| WorkerId::new(format!("w{i}"))).collect();
-        let state = State::new(&plan, &cbs, &ids);
+        let state = State::new(&plan, &cbs, &ids, 2, false);
         let leaves = state.initial.clone();
         assert_eq!(leaves.len(), 8);
         // Worker 0 holds all eight leaves; the cursor is at its end.

@@ -93,3 +93,63 @@ fn a_failure_leaves_the_pool_usable_and_clones_share_it() {
     // Dropping the last clone stops and joins the helpers (and returns).
     drop(clone);
 }
+
+/// A leaf that counts the leaves running at once (and the most ever), and stays until
+/// `until` of them have been at once (or 5 s have passed), as a task waiting on another pool
+/// would.
+#[derive(Debug)]
+struct Waiting {
+    running: Arc<(Mutex<usize>, std::sync::Condvar)>,
+    most: Arc<AtomicUsize>,
+    until: usize,
+    waits: bool,
+}
+
+impl rask_graph::Op for Waiting {
+    fn name(&self) -> &str {
+        "waiting"
+    }
+
+    fn run(&self, args: rask_graph::Args) -> Result<Value, TaskError> {
+        let (running, changed) = &*self.running;
+        let mut now = running.lock().unwrap();
+        *now += 1;
+        self.most.fetch_max(*now, Ordering::SeqCst);
+        changed.notify_all();
+        let (mut now, _) = changed
+            .wait_timeout_while(now, std::time::Duration::from_secs(5), |_| {
+                self.most.load(Ordering::SeqCst) < self.until
+            })
+            .unwrap();
+        *now -= 1;
+        Ok(Value::new(*args[0].get::<i64>()?))
+    }
+
+    fn waits(&self) -> bool {
+        self.waits
+    }
+}
+
+/// The most leaves that ran at once, of 12 summed on 2 workers.
+fn most_at_once(waits: bool, until: usize) -> usize {
+    let s = ThreadedScheduler::builder().num_workers(2).build().unwrap();
+    let most = Arc::new(AtomicUsize::new(0));
+    let op = Waiting {
+        running: Arc::default(),
+        most: Arc::clone(&most),
+        until,
+        waits,
+    };
+    let (g, key) = rask_testing::independent(12, Arc::new(op), Arc::new(Sum));
+    let v = s.get(&g, &[key], &[]).unwrap();
+    assert_eq!(*v[0].get::<i64>().unwrap(), (0..12).sum::<i64>());
+    most.load(Ordering::SeqCst)
+}
+
+#[test]
+fn tasks_that_wait_run_beside_others_on_spare_threads() {
+    // While tasks wait, as many more run on spares: 2 workers run 4 at once, never more.
+    assert_eq!(most_at_once(true, 4), 4);
+    // Tasks that compute never outnumber the workers.
+    assert_eq!(most_at_once(false, 2), 2);
+}
