@@ -290,6 +290,12 @@ mod tests {
             .unwrap()
     }
 
+    /// The kernel's join of one frame a side, `id` to `rid`.
+    fn kernel(how: How, l: &PlFrame, r: &PlFrame) -> Option<PlFrame> {
+        let (l, r) = (std::slice::from_ref(l), std::slice::from_ref(r));
+        join(how, "id", "rid", "_right", l, r).unwrap()
+    }
+
     fn sorted(df: PlFrame) -> PlFrame {
         let names: Vec<String> = df
             .get_column_names()
@@ -345,16 +351,7 @@ mod tests {
         let left = df!("id" => [3i64, 0, 2, 2, 1], "x" => [1i64, 2, 3, 4, 5]).unwrap();
         let right = df!("rid" => [0i64, 1, 2, 3], "z" => [10i64, 11, 12, 13]).unwrap();
         for how in [How::Inner, How::Left] {
-            let got = join(
-                how,
-                "id",
-                "rid",
-                "_right",
-                std::slice::from_ref(&left),
-                std::slice::from_ref(&right),
-            )
-            .unwrap()
-            .unwrap();
+            let got = kernel(how, &left, &right).unwrap();
             let want = df!(
                 "id" => [3i64, 0, 2, 2, 1],
                 "x" => [1i64, 2, 3, 4, 5],
@@ -369,15 +366,7 @@ mod tests {
     fn joins_it_does_not_do_are_left_to_polars() {
         let l = df!("id" => ["a"], "x" => [1i64]).unwrap();
         let r = df!("rid" => ["a"], "z" => [2i64]).unwrap();
-        let got = join(
-            How::Inner,
-            "id",
-            "rid",
-            "_right",
-            std::slice::from_ref(&l),
-            std::slice::from_ref(&r),
-        );
-        assert!(got.unwrap().is_none(), "a string key");
+        assert!(kernel(How::Inner, &l, &r).is_none(), "a string key");
         let l = df!("id" => [1u64], "x" => [1i64]).unwrap();
         let r = df!("rid" => [1u64], "z" => [2i64]).unwrap();
         for (how, left, right) in [
@@ -400,16 +389,7 @@ mod tests {
         let probe: Vec<i64> = (0..30_000i64).map(|i| (i % 7_000) * -1_000_003).collect();
         let left = df!("id" => probe, "x" => (0..30_000i64).collect::<Vec<_>>()).unwrap();
         for how in [How::Inner, How::Left] {
-            let got = join(
-                how,
-                "id",
-                "rid",
-                "_right",
-                std::slice::from_ref(&left),
-                std::slice::from_ref(&right),
-            )
-            .unwrap()
-            .unwrap();
+            let got = kernel(how, &left, &right).unwrap();
             let want = polars_join(how, &left, &right);
             assert_eq!(got.height(), want.height(), "{how:?}");
             assert!(sorted(got).equals_missing(&sorted(want)), "{how:?}");
