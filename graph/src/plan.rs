@@ -183,6 +183,9 @@ impl Plan {
             &outputs,
             &weight,
         );
+        // (Freed before the plan is filled: the plan's dependents are its dependencies
+        // inverted, at the end.)
+        drop((weight, dependents, dependents_start));
 
         // 4. Renumber by priority.
         let mut by_prio = vec![0u32; n];
@@ -196,8 +199,8 @@ impl Plan {
             args_start: Vec::with_capacity(n + 1),
             deps: Vec::with_capacity(deps.len()),
             deps_start: Vec::with_capacity(n + 1),
-            dependents: Vec::with_capacity(deps.len()),
-            dependents_start: Vec::with_capacity(n + 1),
+            dependents: Vec::new(),
+            dependents_start: Vec::new(),
             uses: vec![0; n],
             outputs: outputs.iter().map(|c| prio[*c as usize]).collect(),
             is_output: vec![false; n],
@@ -217,7 +220,6 @@ impl Plan {
         }
         plan.args_start.push(0);
         plan.deps_start.push(0);
-        plan.dependents_start.push(0);
         for &c in &by_prio {
             let c = c as usize;
             let (li, pos) = nodes[c];
@@ -246,15 +248,9 @@ impl Plan {
                 c,
                 &prio,
             );
-            push_renumbered(
-                &mut plan.dependents,
-                &mut plan.dependents_start,
-                &dependents,
-                &dependents_start,
-                c,
-                &prio,
-            );
         }
+        drop((nodes, deps, deps_start, refs, refs_start, prio, by_prio));
+        (plan.dependents, plan.dependents_start) = invert(&plan.deps, &plan.deps_start, n);
         for &o in &plan.outputs {
             plan.is_output[o as usize] = true;
         }
