@@ -61,6 +61,8 @@ pub struct Plan {
     uses: Vec<u32>,
     outputs: Vec<u32>,
     is_output: Vec<bool>,
+    /// Whether any task's op [waits](Op::waits).
+    waits: bool,
 }
 
 const NONE: u32 = u32::MAX;
@@ -204,6 +206,7 @@ impl Plan {
             uses: vec![0; n],
             outputs: outputs.iter().map(|c| prio[*c as usize]).collect(),
             is_output: vec![false; n],
+            waits: false,
         };
         // Each compact node's slice of `refs`.
         let mut refs_start = vec![0u32; n + 1];
@@ -226,6 +229,7 @@ impl Plan {
             let layer = layers[li as usize];
             let task = layer.task_at(pos as usize);
             plan.keys.push(layer.key_at(pos as usize));
+            plan.waits |= task.op().waits();
             plan.ops.push(Arc::clone(task.op_arc()));
             let mut r = refs_start[c] as usize;
             for a in task.args() {
@@ -318,6 +322,11 @@ impl Plan {
     /// All keys, by id.
     pub fn keys(&self) -> &[Key] {
         &self.keys
+    }
+
+    /// Whether any task's op [waits](Op::waits) on work outside the scheduler's threads.
+    pub fn waits(&self) -> bool {
+        self.waits
     }
 
     /// The op of task `id`.

@@ -204,9 +204,8 @@ pub(crate) fn join(
     let key_type = first.column(left_on)?.dtype();
     // A right join drops the left key and keeps the right one: a column of either's name
     // on the other side is Polars' to name.
-    let has = |df: &PlFrame, name: &str, key: &str| {
-        name != key && df.get_column_names().iter().any(|c| c.as_str() == name)
-    };
+    let has =
+        |df: &PlFrame, name: &str, key: &str| name != key && df.get_column_index(name).is_some();
     let names_clash = has(first_right, left_on, right_on) || has(first, right_on, left_on);
     if how == How::Outer || (how == How::Right && names_clash) || !crate::fast::int_key(key_type) {
         return Ok(None);
@@ -235,6 +234,11 @@ pub(crate) fn join(
         None => return Ok(None),
     };
     let keep = matches!(how, How::Left | How::Right);
+    // The key column kept: the left side's, but the right side's in a right join.
+    let dropped = match how {
+        How::Right => Key::Left(left_on),
+        _ => Key::Right(right_on),
+    };
     let mut parts = Vec::with_capacity(probe_side.len());
     for frame in probe_side {
         let height = frame.height();
@@ -255,11 +259,6 @@ pub(crate) fn join(
             (built, probed)
         } else {
             (probed, built)
-        };
-        // The key column kept: the left side's, but the right side's in a right join.
-        let dropped = match how {
-            How::Right => Key::Left(left_on),
-            _ => Key::Right(right_on),
         };
         parts.push(beside(l, r, dropped, suffix)?);
     }

@@ -26,15 +26,12 @@ unsafe impl Send for Erased {}
 struct Job {
     id: u64,
     f: Erased,
-    /// Helpers still wanted (0 once the caller withdraws the job).
-    wanted: usize,
-    /// The next worker number to hand out (the caller is 0).
-    next_worker: usize,
+    /// Helpers still wanted, by role (helpers, spares; 0 once the caller withdraws the job).
+    wanted: [usize; 2],
+    /// The next worker number to hand out, by role (the caller is 0; spares follow helpers).
+    next_worker: [usize; 2],
     /// Helpers working on it now.
     active: usize,
-    /// Spare helpers still wanted, and the next spare worker number.
-    spares_wanted: usize,
-    next_spare: usize,
 }
 
 #[derive(Default)]
@@ -82,13 +79,8 @@ impl Pool {
             threads: Vec::with_capacity(helpers),
             spares: Default::default(),
         };
-        for i in 0..helpers {
-            let shared = Arc::clone(&pool.shared);
-            let t = thread::Builder::new()
-                .name(format!("rask-worker-{}", i + 1))
-                .spawn(move || helper(&shared, false))
-                .map_err(|e| (i + 1, e))?;
-            pool.threads.push(t);
+        for i in 1..=helpers {
+            pool.threads.push(pool.spawn(i, HELPER)?);
         }
         Ok(pool)
     }
@@ -99,14 +91,22 @@ impl Pool {
         let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
         while spares.len() < n {
             let i = self.threads.len() + spares.len() + 1;
-            let shared = Arc::clone(&self.shared);
-            let t = thread::Builder::new()
-                .name(format!("rask-worker-{i}"))
-                .spawn(move || helper(&shared, true))
-                .map_err(|e| (i, e))?;
-            spares.push(t);
+            spares.push(self.spawn(i, SPARE)?);
         }
         Ok(())
+    }
+
+    /// Thread `i` (from 1), a helper in `role`.
+    fn spawn(
+        &self,
+        i: usize,
+        role: usize,
+    ) -> Result<thread::JoinHandle<()>, (usize, std::io::Error)> {
+        let shared = Arc::clone(&self.shared);
+        thread::Builder::new()
+            .name(format!("rask-worker-{i}"))
+            .spawn(move || helper(&shared, role))
+            .map_err(|e| (i, e))
     }
 
     /// The number of helper threads.
@@ -140,11 +140,17 @@ impl Pool {
             q.jobs.push(Job {
                 id,
                 f: erased,
-                wanted: helpers.min(self.helpers()),
-                next_worker: 1,
+                // (The spares' lock is taken only by computations that want spares.)
+                wanted: [
+                    helpers.min(self.helpers()),
+                    if spares > 0 {
+                        spares.min(self.spare_count())
+                    } else {
+                        0
+                    },
+                ],
+                next_worker: [1, helpers + 1],
                 active: 0,
-                spares_wanted: spares.min(self.spare_count()),
-                next_spare: helpers + 1,
             });
             id
         };
@@ -174,8 +180,7 @@ impl Drop for Withdraw<'_> {
             let Some(i) = q.jobs.iter().position(|j| j.id == self.id) else {
                 return;
             };
-            q.jobs[i].wanted = 0;
-            q.jobs[i].spares_wanted = 0;
+            q.jobs[i].wanted = [0, 0];
             if q.jobs[i].active == 0 {
                 q.jobs.remove(i);
                 return;
@@ -196,30 +201,26 @@ impl Drop for Pool {
     }
 }
 
-/// A helper's life: take the oldest job that wants help (a spare: spare help), work on it,
-/// leave it, repeat.
-fn helper(shared: &Shared, spare: bool) {
+/// A helper's role: a job's helpers, or its spares (see [`Pool::start_spares`]).
+const HELPER: usize = 0;
+const SPARE: usize = 1;
+
+/// A helper's life: take the oldest job that wants help in its `role`, work on it, leave it,
+/// repeat.
+fn helper(shared: &Shared, role: usize) {
     let mut q = lock(&shared.queue);
     loop {
         if q.shutdown {
             return;
         }
-        let wanted = |j: &Job| if spare { j.spares_wanted } else { j.wanted };
-        let Some(job) = q.jobs.iter_mut().find(|j| wanted(j) > 0) else {
+        let Some(job) = q.jobs.iter_mut().find(|j| j.wanted[role] > 0) else {
             q = shared.work.wait(q).unwrap_or_else(|p| p.into_inner());
             continue;
         };
+        job.wanted[role] -= 1;
         job.active += 1;
-        let worker = if spare {
-            job.spares_wanted -= 1;
-            job.next_spare += 1;
-            job.next_spare - 1
-        } else {
-            job.wanted -= 1;
-            job.next_worker += 1;
-            job.next_worker - 1
-        };
-        let (id, f) = (job.id, job.f);
+        let (id, f, worker) = (job.id, job.f, job.next_worker[role]);
+        job.next_worker[role] += 1;
         drop(q);
         {
             // Leave the job even if `f` unwinds (the scheduler catches panics inside `f`;

@@ -169,7 +169,7 @@ impl Scheduler for ThreadedScheduler {
         }
         let pool = self.pool()?;
         // Spare workers, for plans with tasks that wait on other threads.
-        let spares = if (0..plan.len() as u32).any(|i| plan.op(i).waits()) {
+        let spares = if plan.waits() {
             pool.start_spares(workers).map_err(|(worker, source)| {
                 ComputeError::scheduler("threaded", LocalError::Spawn { worker, source })
             })?;
@@ -358,7 +358,7 @@ impl<'a> State<'a> {
                 return false;
             }
             let running = self.spares_running.load(Ordering::Acquire);
-            if running < self.waiting.load(Ordering::Acquire) {
+            if self.spare_wanted(running) {
                 let took = self.spares_running.compare_exchange(
                     running,
                     running + 1,
@@ -373,8 +373,7 @@ impl<'a> State<'a> {
             let guard = lock(&self.spare_lock);
             // Looked at again under the lock, which a waiting task's start takes to wake us.
             if self.stopped.load(Ordering::Acquire)
-                || self.spares_running.load(Ordering::Acquire)
-                    < self.waiting.load(Ordering::Acquire)
+                || self.spare_wanted(self.spares_running.load(Ordering::Acquire))
             {
                 continue;
             }
@@ -384,6 +383,11 @@ impl<'a> State<'a> {
                     .unwrap_or_else(|p| p.into_inner()),
             );
         }
+    }
+
+    /// Whether another spare may run beside `running` ones: fewer spares run than tasks wait.
+    fn spare_wanted(&self, running: usize) -> bool {
+        running < self.waiting.load(Ordering::Acquire)
     }
 
     /// Hands a task this worker made ready back to everyone (a spare whose turn is over).
@@ -429,8 +433,7 @@ impl<'a> State<'a> {
             if spare {
                 // A spare runs only while tasks wait: else what it made ready goes to the
                 // others, and it waits for its turn.
-                let more = self.spares_running.load(Ordering::Acquire)
-                    < self.waiting.load(Ordering::Acquire);
+                let more = self.spare_wanted(self.spares_running.load(Ordering::Acquire));
                 if !more && let Some(id) = next.take() {
                     self.share(id);
                 }
