@@ -390,13 +390,33 @@ impl<'a> State<'a> {
         running < self.waiting.load(Ordering::Acquire)
     }
 
-    /// Hands a task this worker made ready back to everyone (a spare whose turn is over).
-    fn share(&self, id: u32) {
+    /// Hands what `worker` holds back to everyone — the task it made ready, `next`, and the
+    /// rest of its run — when a spare's turn is over: a spare that waits for its turn must
+    /// not sit on tasks while the other workers sleep.
+    fn hand_back(&self, worker: usize, next: Option<u32>) {
+        let mine = &self.runs[worker].0;
+        let run = loop {
+            let word = mine.load(Ordering::Acquire);
+            let (n, e) = unpack(word);
+            if n >= e {
+                break n..n;
+            }
+            let taken =
+                mine.compare_exchange(word, pack(e, e), Ordering::AcqRel, Ordering::Acquire);
+            if taken.is_ok() {
+                break n..e;
+            }
+        };
+        let tasks = next.into_iter().chain(self.initial[run].iter().copied());
         let mut heap = lock(&self.heap);
-        heap.push(Reverse(id));
-        self.heap_len.fetch_add(1, Ordering::Release);
-        if self.sleeping.load(Ordering::Relaxed) > 0 {
-            self.wake.notify_one();
+        let before = heap.len();
+        heap.extend(tasks.map(Reverse));
+        let added = heap.len() - before;
+        if added > 0 {
+            self.heap_len.fetch_add(added, Ordering::Release);
+            if self.sleeping.load(Ordering::Relaxed) > 0 {
+                self.wake.notify_all();
+            }
         }
     }
 
@@ -431,11 +451,10 @@ impl<'a> State<'a> {
         let mut run = Run::default();
         loop {
             if spare {
-                // A spare runs only while tasks wait: else what it made ready goes to the
+                // A spare runs only while tasks wait: else what it holds goes to the
                 // others, and it waits for its turn.
-                let more = self.spare_wanted(self.spares_running.load(Ordering::Acquire));
-                if !more && let Some(id) = next.take() {
-                    self.share(id);
+                if !self.spare_wanted(self.spares_running.load(Ordering::Acquire)) {
+                    self.hand_back(worker, next.take());
                 }
                 if !self.spare_turn() {
                     return;
@@ -686,6 +705,38 @@ mod tests {
         let mut want = leaves.clone();
         want.sort_unstable();
         assert_eq!(claimed, want);
+    }
+
+    /// A spare whose turn is over hands back the task it made ready and the rest of its run:
+    /// the other workers (asleep, perhaps) get them from the heap, and nothing is lost.
+    #[test]
+    fn a_spare_out_of_turn_hands_back_what_it_holds() {
+        let (g, key) = rask_testing::independent(
+            8,
+            Arc::new(rask_graph::ops::AddConst(1)),
+            Arc::new(rask_graph::ops::Sum),
+        );
+        let plan = Plan::lower(&g, &[key]).unwrap();
+        let cbs = Callbacks::new(&[]);
+        let ids: Vec<WorkerId> = (0..4).map(|i| WorkerId::new(format!("w{i}"))).collect();
+        // Workers 0 and 1, spares 2 and 3; spare 2 holds leaves 3..8, and the sum as made
+        // ready (as if it had just run a leaf).
+        let state = State::new(&plan, &cbs, &ids, 2, true);
+        let leaves = state.initial.clone();
+        state.cursor.store(8, Ordering::Relaxed);
+        state.runs[2].0.store(pack(3, 8), Ordering::Relaxed);
+        let total = plan.outputs()[0];
+        state.hand_back(2, Some(total));
+        assert_eq!(unpack(state.runs[2].0.load(Ordering::Relaxed)), (8, 8));
+        assert_eq!(state.heap_len.load(Ordering::Relaxed), 6);
+        // Worker 0 takes them all, in priority order (its own run and the cursor are empty).
+        let mut run = Run::default();
+        let mut got: Vec<u32> = (0..6).map(|_| state.claim(0, &mut run).unwrap()).collect();
+        let mut want: Vec<u32> = leaves[3..].iter().copied().chain([total]).collect();
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 
     #[test]
