@@ -573,6 +573,15 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
                 five / one
             );
         }
+        // The yardstick: plain Rust doing to memory per block what the blocks do, no rask.
+        println!(
+            "plain Rust with the blocks' memory per block (no rask): {n1} in {:.2} s ({:.0} MB), {n5} in {:.2} s ({:.0} MB): {:.1}×",
+            f("reference_1m"),
+            f("reference_1m_rss") / 1e6,
+            f("reference_5m"),
+            f("reference_5m_rss") / 1e6,
+            f("reference_5m") / f("reference_1m").max(1e-9)
+        );
         println!(
             "y = y + y, n times, summed (1000² random, 250² chunks): n = 10 in {:.3} s, 20 in {:.3} s, 40 in {:.3} s",
             f("doubling_10"),

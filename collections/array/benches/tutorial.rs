@@ -186,6 +186,12 @@ fn main() {
         blocks_one(&s, shape.map_or("1000000", |a| a.as_str()));
         return;
     }
+    if workload == "blocks-reference" {
+        let n = args.iter().skip(1).filter(|a| !a.starts_with("--")).nth(1);
+        let n = n.map_or(Ok(1_000_000), |n| n.parse());
+        blocks_reference(n.unwrap_or_else(|e| panic!("blocks-reference N: {e}")));
+        return;
+    }
     let best = (0..3).map(|_| run()).fold(f64::INFINITY, f64::min);
     if workload == "matmul" {
         // The rate of the whole product, and of the same kernel on large products alone.
@@ -239,11 +245,13 @@ fn gemm_rate(m: usize) -> f64 {
 
 /// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
 /// blocks, 1-d and 2-d (3 tasks per block before optimization). Linear in blocks: the 5M
-/// figure is at most 5× the 1M one. Then `y = y + y` 10, 20 and 40 times, summed: linear in
-/// the depth. Prints one JSON line.
+/// figure is at most 5× the 1M one. Beside them, the same two counts through
+/// [`blocks_reference`], plain Rust with as much memory per block: what a linear program's
+/// ratio is on this machine. Then `y = y + y` 10, 20 and 40 times, summed: linear in the
+/// depth. Prints one JSON line.
 ///
-/// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`), the four
-/// shapes in turn, 5 rounds, best of 5: a run in a process that has already run a bigger
+/// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`,
+/// `tutorial blocks-reference N`), the six runs in turn, 5 rounds, best of 5: a run in a process that has already run a bigger
 /// graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
 /// unmaps bigger ones), which flatters whichever shape runs after a bigger one; rounds spread
 /// this machine's ±20% drift over every shape alike, and with 5 of them a 10 s run, too, is
@@ -251,29 +259,27 @@ fn gemm_rate(m: usize) -> f64 {
 fn blocks(s: &ThreadedScheduler, small: bool) {
     let scale = if small { 10 } else { 1 };
     let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
-    let shapes = [
-        vec![1_000_000 / scale],
-        vec![5_000_000 / scale],
-        vec![side1, side1],
-        vec![side5, side5],
+    // Each run: the subcommand and its argument. The last two are the plain-Rust yardstick.
+    let runs = [
+        ("blocks-one", (1_000_000 / scale).to_string()),
+        ("blocks-one", (5_000_000 / scale).to_string()),
+        ("blocks-one", format!("{side1}x{side1}")),
+        ("blocks-one", format!("{side5}x{side5}")),
+        ("blocks-reference", (1_000_000 / scale).to_string()),
+        ("blocks-reference", (5_000_000 / scale).to_string()),
     ];
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
-    let mut best = [f64::INFINITY; 4];
-    let mut peak = 0u64;
+    let mut best = [f64::INFINITY; 6];
+    let mut peaks = [0u64; 6];
     for _ in 0..5 {
-        for (shape, best) in shapes.iter().zip(&mut best) {
-            let arg = shape
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join("x");
+        for ((command, arg), (best, peak)) in runs.iter().zip(best.iter_mut().zip(&mut peaks)) {
             let out = std::process::Command::new(&exe)
-                .args(["blocks-one", &arg])
+                .args([command, arg.as_str()])
                 .output()
                 .unwrap_or_else(|e| panic!("{e}"));
             assert!(
                 out.status.success(),
-                "blocks-one {arg}: {}",
+                "{command} {arg}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
             let text = String::from_utf8_lossy(&out.stdout);
@@ -281,15 +287,16 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
             let mut next = || {
                 fields
                     .next()
-                    .unwrap_or_else(|| panic!("blocks-one {arg}: {text}"))
+                    .unwrap_or_else(|| panic!("{command} {arg}: {text}"))
             };
             let seconds: f64 = next().parse().unwrap_or_else(|e| panic!("{e}"));
             let rss: u64 = next().parse().unwrap_or_else(|e| panic!("{e}"));
             *best = best.min(seconds);
-            peak = peak.max(rss);
+            *peak = (*peak).max(rss);
         }
     }
-    let [m1, m5, m1_2d, m5_2d] = best;
+    let [m1, m5, m1_2d, m5_2d, r1, r5] = best;
+    let peak = peaks[..4].iter().copied().max().unwrap_or(0);
     // Shared subexpressions: `y = y + y` n times, summed, over random data (no constant lane
     // to fold): optimizing and computing is linear in n (a fused DAG, not a tree of 2^n).
     let x = Generator::new(1)
@@ -315,9 +322,94 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     };
     let (d10, d20, d40) = (doubling(10), doubling(20), doubling(40));
     println!(
-        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"peak_rss_bytes\": {}}}",
+        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"reference_1m\": {r1:.4}, \"reference_5m\": {r5:.4}, \"reference_1m_rss\": {}, \"reference_5m_rss\": {}, \"peak_rss_bytes\": {}}}",
+        peaks[4],
+        peaks[5],
         peak.max(rask_testing::bench::peak_rss_of("self"))
     );
+}
+
+/// The yardstick of `blocks`: plain Rust, no rask, doing per block what building,
+/// optimizing and computing one block does to memory — four layers of one task per block,
+/// each task with its own boxed argument (a key), a layer of tasks reading 32 blocks each,
+/// per-task dependency lists and counts, everything walked in order and dropped: about 550
+/// bytes a block at the peak (rask's blocks take about 500). Linear by construction, so its
+/// 5M/1M time ratio is what this machine's caches, TLB and page faults make of a linear
+/// program of that size; the blocks' ratio is read beside it. Prints its seconds and this
+/// process's peak resident bytes.
+fn blocks_reference(n: usize) {
+    use std::hint::black_box;
+    use std::sync::Arc;
+    struct Key {
+        name: Arc<str>,
+        index: [u32; 4],
+    }
+    struct Task {
+        op: usize,
+        args: Box<[Key]>,
+    }
+    let t = Instant::now();
+    const LAYERS: usize = 4;
+    let names: Vec<Arc<str>> = (0..LAYERS)
+        .map(|l| Arc::from(format!("layer-{l}")))
+        .collect();
+    let key = |layer: usize, i: usize| Key {
+        name: Arc::clone(&names[layer]),
+        index: [i as u32, 0, 0, 0],
+    };
+    // Each layer's tasks read the same block of the layer before.
+    let mut layers: Vec<Vec<Task>> = Vec::new();
+    for layer in 0..LAYERS {
+        let tasks = (0..n).map(|i| Task {
+            op: layer,
+            args: Box::new([key(layer, i)]),
+        });
+        layers.push(tasks.collect());
+    }
+    let reduce: Vec<Task> = (0..n.div_ceil(32))
+        .map(|j| Task {
+            op: LAYERS,
+            args: (32 * j..(32 * j + 32).min(n))
+                .map(|i| key(LAYERS - 1, i))
+                .collect(),
+        })
+        .collect();
+    // A plan: per task, its dependencies' ids, and a count of them, found by position.
+    let mut deps: Vec<Vec<u32>> = Vec::with_capacity(LAYERS * n + reduce.len());
+    for (l, layer) in layers.iter().enumerate() {
+        for task in layer {
+            let at = |k: &Key| (l.saturating_sub(1) * n) as u32 + k.index[0];
+            deps.push(task.args.iter().filter(|_| l > 0).map(at).collect());
+        }
+    }
+    for task in &reduce {
+        let last = ((LAYERS - 1) * n) as u32;
+        deps.push(task.args.iter().map(|k| last + k.index[0]).collect());
+    }
+    // How many tasks read each one, then every task run in order on its inputs' results.
+    let mut readers = vec![0u32; deps.len()];
+    for dep in deps.iter().flatten() {
+        readers[*dep as usize] += 1;
+    }
+    let mut results = vec![0.0f64; deps.len()];
+    for (id, d) in deps.iter().enumerate() {
+        let inputs: f64 = d.iter().map(|dep| results[*dep as usize]).sum();
+        results[id] = black_box(1.0) + inputs;
+    }
+    let total: f64 = results[LAYERS * n..].iter().sum();
+    assert_eq!(total, (LAYERS * n + reduce.len()) as f64);
+    assert_eq!(
+        readers.iter().map(|r| *r as usize).sum::<usize>(),
+        LAYERS * n
+    );
+    let tasks = layers.iter().flatten().chain(&reduce);
+    let read: usize = tasks
+        .map(|t| t.op + t.args.iter().map(|k| k.name.len()).sum::<usize>())
+        .sum();
+    black_box(read);
+    drop((layers, reduce, deps, readers, results));
+    let seconds = t.elapsed().as_secs_f64();
+    println!("{seconds:.4} {}", rask_testing::bench::peak_rss_of("self"));
 }
 
 /// One timed `(ones + 1).sum()` over one-element blocks of `shape` (`1000x1000`), in this
