@@ -246,13 +246,13 @@ fn gemm_rate(m: usize) -> f64 {
 /// Building, optimizing and computing `(ones + 1).sum()` in one-element blocks: 1M and 5M
 /// blocks, 1-d and 2-d (3 tasks per block before optimization). Linear in blocks: the 5M
 /// figure is at most 5× the 1M one. Beside them, the same two counts through
-/// [`blocks_reference`], plain Rust with as much memory per block: what a linear program's
-/// ratio is on this machine. Then `y = y + y` 10, 20 and 40 times, summed: linear in the
+/// [`blocks_reference`], plain Rust with about as much memory per block: what a linear
+/// program's ratio is on this machine. Then `y = y + y` 10, 20 and 40 times, summed: linear in the
 /// depth. Prints one JSON line.
 ///
 /// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`,
-/// `tutorial blocks-reference N`), the six runs in turn, 5 rounds, best of 5: a run in a process that has already run a bigger
-/// graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
+/// `tutorial blocks-reference N`), the six runs in turn, 5 rounds, best of 5: a run in a
+/// process that has already run a bigger graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
 /// unmaps bigger ones), which flatters whichever shape runs after a bigger one; rounds spread
 /// this machine's ±20% drift over every shape alike, and with 5 of them a 10 s run, too, is
 /// likely to have fallen once in a quiet spell (best of 3 favoured the 2 s runs).
@@ -332,7 +332,7 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
 /// The yardstick of `blocks`: plain Rust, no rask, doing per block what building,
 /// optimizing and computing one block does to memory — four layers of one task per block,
 /// each task with its own boxed argument (a key), a layer of tasks reading 32 blocks each,
-/// per-task dependency lists and counts, everything walked in order and dropped: about 550
+/// per-task dependency lists and counts, everything walked in order and dropped: about 570
 /// bytes a block at the peak (rask's blocks take about 500). Linear by construction, so its
 /// 5M/1M time ratio is what this machine's caches, TLB and page faults make of a linear
 /// program of that size; the blocks' ratio is read beside it. Prints its seconds and this
@@ -376,16 +376,16 @@ fn blocks_reference(n: usize) {
         .collect();
     // A plan: per task, its dependencies' ids, and a count of them, found by position.
     let mut deps: Vec<Vec<u32>> = Vec::with_capacity(LAYERS * n + reduce.len());
-    for (l, layer) in layers.iter().enumerate() {
-        for task in layer {
-            let at = |k: &Key| (l.saturating_sub(1) * n) as u32 + k.index[0];
-            deps.push(task.args.iter().filter(|_| l > 0).map(at).collect());
-        }
+    // Layer 0 reads nothing; a task of layer `l` reads blocks of layer `l - 1`.
+    deps.extend((0..n).map(|_| Vec::new()));
+    let reads = |l: usize, task: &Task| -> Vec<u32> {
+        let first = ((l - 1) * n) as u32;
+        task.args.iter().map(|k| first + k.index[0]).collect()
+    };
+    for (l, layer) in layers.iter().enumerate().skip(1) {
+        deps.extend(layer.iter().map(|task| reads(l, task)));
     }
-    for task in &reduce {
-        let last = ((LAYERS - 1) * n) as u32;
-        deps.push(task.args.iter().map(|k| last + k.index[0]).collect());
-    }
+    deps.extend(reduce.iter().map(|task| reads(LAYERS, task)));
     // How many tasks read each one, then every task run in order on its inputs' results.
     let mut readers = vec![0u32; deps.len()];
     for dep in deps.iter().flatten() {
