@@ -564,23 +564,36 @@ fn bench_arrays(flags: &[&str]) -> Result<(), String> {
         } else {
             ("1M", "5M")
         };
-        for (dims, one, five) in [
-            ("1-d", f("seconds_1m"), f("seconds_5m")),
-            ("2-d", f("seconds_1m_2d"), f("seconds_5m_2d")),
+        // Best over best, then the median of each round's own ratio (runs made one after
+        // the other, under the same drift of the machine's speed).
+        for (dims, one, five, median) in [
+            (
+                "1-d",
+                f("seconds_1m"),
+                f("seconds_5m"),
+                f("median_ratio_1d"),
+            ),
+            (
+                "2-d",
+                f("seconds_1m_2d"),
+                f("seconds_5m_2d"),
+                f("median_ratio_2d"),
+            ),
         ] {
             println!(
-                "blocks {dims}: {n1} in {one:.2} s, {n5} in {five:.2} s: {:.1}× the time for 5× the blocks",
+                "blocks {dims}: {n1} in {one:.2} s, {n5} in {five:.2} s: {:.2}× the time for 5× the blocks (median of the rounds' ratios {median:.2}×)",
                 five / one
             );
         }
         // The yardstick: plain Rust doing to memory per block what the blocks do, no rask.
         println!(
-            "plain Rust with the blocks' memory per block (no rask): {n1} in {:.2} s ({:.0} MB), {n5} in {:.2} s ({:.0} MB): {:.1}×",
+            "plain Rust with the blocks' memory per block (no rask): {n1} in {:.2} s ({:.0} MB), {n5} in {:.2} s ({:.0} MB): {:.2}× (median of the rounds' ratios {:.2}×)",
             f("reference_1m"),
             f("reference_1m_rss") / 1e6,
             f("reference_5m"),
             f("reference_5m_rss") / 1e6,
-            f("reference_5m") / f("reference_1m").max(1e-9)
+            f("reference_5m") / f("reference_1m").max(1e-9),
+            f("median_ratio_reference")
         );
         println!(
             "y = y + y, n times, summed (1000² random, 250² chunks): n = 10 in {:.3} s, 20 in {:.3} s, 40 in {:.3} s",

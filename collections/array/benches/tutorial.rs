@@ -251,11 +251,14 @@ fn gemm_rate(m: usize) -> f64 {
 /// depth. Prints one JSON line.
 ///
 /// Each block count is timed once per fresh process (`tutorial blocks-one SHAPE`,
-/// `tutorial blocks-reference N`), the six runs in turn, 5 rounds, best of 5: a run in a
-/// process that has already run a bigger graph reuses the heap that graph grew (glibc keeps freed chunks under 32 MB for reuse and
-/// unmaps bigger ones), which flatters whichever shape runs after a bigger one; rounds spread
-/// this machine's ±20% drift over every shape alike, and with 5 of them a 10 s run, too, is
-/// likely to have fallen once in a quiet spell (best of 3 favoured the 2 s runs).
+/// `tutorial blocks-reference N`), the six runs in turn, 7 rounds: a run in a process that
+/// has already run a bigger graph reuses the heap that graph grew (glibc keeps freed chunks
+/// under 32 MB for reuse and unmaps bigger ones), which flatters whichever shape runs after a
+/// bigger one. Two figures per ratio: the best 5M time over the best 1M time, and the median
+/// over rounds of each round's own 5M/1M ratio. On a machine whose speed drifts by ±20% over
+/// seconds, the best of several 3 s runs is likelier to fall in a quiet spell than the best of
+/// as many 15 s runs, which flatters the 1M side of the first figure; the second compares runs
+/// made one after the other, under the same drift.
 fn blocks(s: &ThreadedScheduler, small: bool) {
     let scale = if small { 10 } else { 1 };
     let (side1, side5) = if small { (316, 707) } else { (1000, 2236) };
@@ -271,8 +274,14 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("{e}"));
     let mut best = [f64::INFINITY; 6];
     let mut peaks = [0u64; 6];
-    for _ in 0..5 {
-        for ((command, arg), (best, peak)) in runs.iter().zip(best.iter_mut().zip(&mut peaks)) {
+    // Per pair of runs (1-d, 2-d, yardstick), each round's 5M/1M ratio.
+    let mut ratios: [Vec<f64>; 3] = Default::default();
+    for _ in 0..7 {
+        let mut times = [0.0f64; 6];
+        for ((command, arg), ((best, peak), time)) in runs
+            .iter()
+            .zip(best.iter_mut().zip(&mut peaks).zip(&mut times))
+        {
             let out = std::process::Command::new(&exe)
                 .args([command, arg.as_str()])
                 .output()
@@ -293,9 +302,14 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
             let rss: u64 = next().parse().unwrap_or_else(|e| panic!("{e}"));
             *best = best.min(seconds);
             *peak = (*peak).max(rss);
+            *time = seconds;
+        }
+        for (pair, ratios) in times.chunks_exact(2).zip(&mut ratios) {
+            ratios.push(pair[1] / pair[0]);
         }
     }
     let [m1, m5, m1_2d, m5_2d, r1, r5] = best;
+    let [q1, q2, qr] = ratios.map(median);
     let peak = peaks[..4].iter().copied().max().unwrap_or(0);
     // Shared subexpressions: `y = y + y` n times, summed, over random data (no constant lane
     // to fold): optimizing and computing is linear in n (a fused DAG, not a tree of 2^n).
@@ -322,11 +336,22 @@ fn blocks(s: &ThreadedScheduler, small: bool) {
     };
     let (d10, d20, d40) = (doubling(10), doubling(20), doubling(40));
     println!(
-        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"reference_1m\": {r1:.4}, \"reference_5m\": {r5:.4}, \"reference_1m_rss\": {}, \"reference_5m_rss\": {}, \"peak_rss_bytes\": {}}}",
+        "{{\"workload\": \"blocks\", \"seconds\": {m5:.4}, \"seconds_1m\": {m1:.4}, \"seconds_5m\": {m5:.4}, \"seconds_1m_2d\": {m1_2d:.4}, \"seconds_5m_2d\": {m5_2d:.4}, \"doubling_10\": {d10:.4}, \"doubling_20\": {d20:.4}, \"doubling_40\": {d40:.4}, \"reference_1m\": {r1:.4}, \"reference_5m\": {r5:.4}, \"reference_1m_rss\": {}, \"reference_5m_rss\": {}, \"median_ratio_1d\": {q1:.4}, \"median_ratio_2d\": {q2:.4}, \"median_ratio_reference\": {qr:.4}, \"peak_rss_bytes\": {}}}",
         peaks[4],
         peaks[5],
         peak.max(rask_testing::bench::peak_rss_of("self"))
     );
+}
+
+/// The median of `values` (the mean of the middle two for an even count; NaN for none).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
 }
 
 /// The yardstick of `blocks`: plain Rust, no rask, doing per block what building,
