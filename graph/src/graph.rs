@@ -377,9 +377,17 @@ pub struct Graph {
 /// over millions of tasks looks up the keys of a few layers over and over, and a layer's
 /// keys share its name, so most lookups neither hash the name nor read its bytes. A hint is
 /// only trusted when the graph's own name at that place is the key's name allocation, so a
-/// stale or shared hint is merely a miss. Relaxed atomics: a graph is shared between threads.
+/// stale or shared hint is merely a miss. A name is looked for first in the slot its address
+/// picks, then in every slot: two layers read in turn whose names' addresses pick the same
+/// slot would otherwise evict each other on every lookup, and hash their names each time
+/// (whether they do depends on where the allocator put the names, so it came and went with
+/// the graph's size). Relaxed atomics: a graph is shared between threads.
 #[derive(Default)]
-struct Hints([std::sync::atomic::AtomicU32; 8]);
+struct Hints {
+    slots: [std::sync::atomic::AtomicU32; 8],
+    /// The slot a name found by hashing takes when its own slot is in use (round robin).
+    next: std::sync::atomic::AtomicU32,
+}
 
 impl Clone for Hints {
     fn clone(&self) -> Self {
@@ -453,16 +461,27 @@ impl Graph {
     fn layer_of(&self, key: &Key) -> Option<usize> {
         use std::sync::atomic::Ordering::Relaxed;
         let name = key.name_arc();
-        let slot = &self.hints.0[(Arc::as_ptr(name).cast::<u8>() as usize >> 4) % 8];
-        let hint = (slot.load(Relaxed) as usize).wrapping_sub(1);
-        if let Some((n, _)) = self.layers.get_index(hint)
-            && Arc::ptr_eq(n, name)
-        {
-            return Some(hint);
+        let slots = &self.hints.slots;
+        let own = (Arc::as_ptr(name).cast::<u8>() as usize >> 4) % slots.len();
+        let names_it = |slot: &std::sync::atomic::AtomicU32| {
+            let hint = (slot.load(Relaxed) as usize).wrapping_sub(1);
+            let (n, _) = self.layers.get_index(hint)?;
+            Arc::ptr_eq(n, name).then_some(hint)
+        };
+        if let Some(li) = names_it(&slots[own]) {
+            return Some(li);
+        }
+        if let Some(li) = slots.iter().find_map(names_it) {
+            return Some(li);
         }
         let li = self.layers.get_index_of(key.name())?;
         if let Ok(v) = u32::try_from(li + 1) {
-            slot.store(v, Relaxed);
+            let slot = if slots[own].load(Relaxed) == 0 {
+                own
+            } else {
+                self.hints.next.fetch_add(1, Relaxed) as usize % slots.len()
+            };
+            slots[slot].store(v, Relaxed);
         }
         Some(li)
     }

@@ -584,3 +584,44 @@ fn cheap_sources_read_within_their_own_layer_are_inlined() {
     assert_eq!(inlined.len(), 4);
     assert_eq!(run_i64(&inlined, &keys), [1, 1]);
 }
+
+#[test]
+fn layers_are_found_whatever_their_names_addresses() {
+    // More layers than the graph keeps hints for, read in turn and out of turn, by keys that
+    // share the layers' names and by keys with names of their own: every lookup finds the
+    // task it names, on the graph and on a clone of it (whose hints start empty).
+    let mut g = Graph::new();
+    let mut shared = Vec::new();
+    for l in 0..20i64 {
+        let mut layer = Layer::new(format!("layer-{l}"));
+        for j in 0..3u32 {
+            layer.insert([j], Task::literal(Value::new(l * 10 + i64::from(j))));
+        }
+        shared.push(std::sync::Arc::clone(layer.key([0]).name_arc()));
+        g.add_layer(layer);
+    }
+    let expect = |l: usize, j: u32| Some(l as i64 * 10 + i64::from(j));
+    for graph in [g.clone(), g] {
+        for round in 0..3 {
+            let order: Vec<usize> = match round {
+                0 => (0..20).collect(),
+                1 => (0..20).rev().collect(),
+                _ => (0..20).map(|l| (l * 7) % 20).collect(),
+            };
+            for &l in &order {
+                for j in 0..3u32 {
+                    let by_shared = Key::with_name(&shared[l], [j]);
+                    let by_own = Key::new(format!("layer-{l}"), [j]);
+                    assert_eq!(graph.get(&by_shared).and_then(literal_of), expect(l, j));
+                    assert_eq!(graph.get(&by_own).and_then(literal_of), expect(l, j));
+                    // Two layers in turn, as a pass reading a task and its input does.
+                    let other = (l + 8) % 20;
+                    let k = Key::with_name(&shared[other], [j]);
+                    assert_eq!(graph.get(&k).and_then(literal_of), expect(other, j));
+                }
+            }
+        }
+        assert!(graph.get(&Key::new("layer-20", [0])).is_none());
+        assert!(graph.get(&Key::with_name(&shared[3], [3])).is_none());
+    }
+}
