@@ -468,11 +468,10 @@ impl Graph {
             let (n, _) = self.layers.get_index(hint)?;
             Arc::ptr_eq(n, name).then_some(hint)
         };
-        if let Some(li) = names_it(&slots[own]) {
-            return Some(li);
-        }
-        if let Some(li) = slots.iter().find_map(names_it) {
-            return Some(li);
+        // Its own slot first, then the others, each once.
+        let found = (0..slots.len()).find_map(|i| names_it(&slots[(own + i) % slots.len()]));
+        if found.is_some() {
+            return found;
         }
         let li = self.layers.get_index_of(key.name())?;
         if let Ok(v) = u32::try_from(li + 1) {
